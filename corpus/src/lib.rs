@@ -1,0 +1,710 @@
+//! Callbacks of the kind UI apps have, compiled with release optimisation and used
+//! to prove the transpiler: each one is run natively and as transpiled wasm on the
+//! same inputs, and the return value and the state bytes must agree.
+//!
+//! Every callback is `#[no_mangle] pub extern "C"`, takes the state by pointer
+//! first, and is listed in [`CALLBACKS`] with its signature in the transpiler's
+//! `NAME(T,...)->R` syntax. Nothing here may allocate, print or use floats (those
+//! come with the SSE issue): the corpus is integer UI code.
+
+#![allow(clippy::missing_safety_doc)]
+
+/// The state every callback works on: plain old data, no padding, no pointers.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct State {
+    pub counter: i64,
+    pub step: i32,
+    pub small: i16,
+    pub tiny: i8,
+    pub flag: u8,
+    pub seed: u64,
+    pub words: [u32; 16],
+    pub bytes: [u8; 32],
+    pub list: [i32; 24],
+    pub board: [u8; 256],
+    pub history: [i64; 8],
+    pub wide: [u64; 4],
+}
+
+/// The size of [`State`] in bytes (what the tests copy into linear memory).
+pub const STATE_SIZE: usize = core::mem::size_of::<State>();
+
+impl State {
+    /// A state filled from a seed, so every field has varied, reproducible bits.
+    pub fn from_seed(seed: u64) -> State {
+        let mut bytes = [0u8; STATE_SIZE];
+        let mut x = seed ^ 0x9E37_79B9_7F4A_7C15;
+        for b in bytes.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = (x >> 24) as u8;
+        }
+        // SAFETY: State is repr(C) with only integer fields and no padding, so
+        // every bit pattern of its size is a valid value.
+        unsafe { core::mem::transmute::<[u8; STATE_SIZE], State>(bytes) }
+    }
+
+    /// The raw bytes of the state.
+    pub fn as_bytes(&self) -> &[u8; STATE_SIZE] {
+        // SAFETY: see from_seed; State has no padding.
+        unsafe { &*(self as *const State as *const [u8; STATE_SIZE]) }
+    }
+}
+
+macro_rules! st {
+    ($p:expr) => {
+        // SAFETY: callers pass a valid, exclusive pointer to a State.
+        unsafe { &mut *$p }
+    };
+}
+
+// ---------------------------------------------------------------- counters
+
+#[no_mangle]
+pub extern "C" fn increment_counter(s: *mut State) {
+    st!(s).counter = st!(s).counter.wrapping_add(1);
+}
+
+#[no_mangle]
+pub extern "C" fn decrement_counter(s: *mut State) {
+    st!(s).counter = st!(s).counter.wrapping_sub(1);
+}
+
+#[no_mangle]
+pub extern "C" fn reset_counter(s: *mut State) {
+    st!(s).counter = 0;
+}
+
+#[no_mangle]
+pub extern "C" fn add_step_clamped(s: *mut State, lo: i32, hi: i32) -> i64 {
+    let s = st!(s);
+    let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
+    s.counter = s.counter.saturating_add(s.step as i64).clamp(lo as i64, hi as i64);
+    s.counter
+}
+
+#[no_mangle]
+pub extern "C" fn set_step(s: *mut State, step: i32) -> i32 {
+    let s = st!(s);
+    s.step = step.clamp(-100, 100);
+    s.step
+}
+
+#[no_mangle]
+pub extern "C" fn counter_is_even(s: *mut State) -> bool {
+    st!(s).counter % 2 == 0
+}
+
+// ------------------------------------------------------- saturating & wrapping
+
+#[no_mangle]
+pub extern "C" fn saturating_i8(s: *mut State, d: i8) -> i8 {
+    let s = st!(s);
+    s.tiny = s.tiny.saturating_add(d);
+    s.tiny
+}
+
+#[no_mangle]
+pub extern "C" fn saturating_u8(s: *mut State, d: u8) -> u8 {
+    let s = st!(s);
+    s.flag = s.flag.saturating_sub(d);
+    s.flag
+}
+
+#[no_mangle]
+pub extern "C" fn wrapping_i16(s: *mut State, d: i16) -> i16 {
+    let s = st!(s);
+    s.small = s.small.wrapping_mul(d).wrapping_add(3);
+    s.small
+}
+
+#[no_mangle]
+pub extern "C" fn saturating_u16(a: u16, b: u16) -> u16 {
+    a.saturating_add(b).saturating_mul(3)
+}
+
+#[no_mangle]
+pub extern "C" fn saturating_i32(a: i32, b: i32) -> i32 {
+    a.saturating_mul(b).saturating_sub(a)
+}
+
+#[no_mangle]
+pub extern "C" fn saturating_u64(a: u64, b: u64) -> u64 {
+    a.saturating_mul(b).saturating_add(b)
+}
+
+#[no_mangle]
+pub extern "C" fn checked_add_or(a: i64, b: i64) -> i64 {
+    a.checked_add(b).unwrap_or(-1)
+}
+
+#[no_mangle]
+pub extern "C" fn overflowing_u32(a: u32, b: u32) -> u32 {
+    let (v, o) = a.overflowing_sub(b);
+    v ^ (o as u32)
+}
+
+// ---------------------------------------------------------------- division
+
+#[no_mangle]
+pub extern "C" fn div_by_constants(a: i64) -> i64 {
+    a / 7 + a / 10 - a % 3 + (a as u64 / 1000) as i64
+}
+
+#[no_mangle]
+pub extern "C" fn div_u32_constants(a: u32) -> u32 {
+    a / 3 + a / 60 + a % 17 + a / 1024
+}
+
+#[no_mangle]
+pub extern "C" fn div_i8(a: i8, b: i8) -> i8 {
+    if b == 0 || (a == i8::MIN && b == -1) {
+        0
+    } else {
+        a / b + a % b
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn div_variables(s: *mut State, d: i64) -> i64 {
+    let s = st!(s);
+    if d == 0 {
+        return 0;
+    }
+    s.counter.wrapping_div(d).wrapping_add(s.counter.wrapping_rem(d))
+}
+
+#[no_mangle]
+pub extern "C" fn div_unsigned(a: u64, b: u64) -> u64 {
+    a.checked_div(b).unwrap_or(u64::MAX) ^ a.checked_rem(b).unwrap_or(7)
+}
+
+#[no_mangle]
+pub extern "C" fn gcd(a: u64, b: u64) -> u64 {
+    let (mut a, mut b) = (a, b);
+    while b != 0 {
+        let t = a % b;
+        a = b;
+        b = t;
+    }
+    a
+}
+
+#[no_mangle]
+pub extern "C" fn mul_u128_high(a: u64, b: u64) -> u64 {
+    ((a as u128 * b as u128) >> 64) as u64
+}
+
+#[no_mangle]
+pub extern "C" fn mul_i128_mix(a: i64, b: i64) -> i64 {
+    let p = a as i128 * b as i128;
+    (p >> 64) as i64 ^ p as i64
+}
+
+#[no_mangle]
+pub extern "C" fn div_u128(s: *mut State, d: u64) -> u64 {
+    let s = st!(s);
+    let n = ((s.wide[0] as u128) << 64) | s.wide[1] as u128;
+    let d = (d as u128) | 1;
+    let q = n / d;
+    s.wide[2] = q as u64;
+    s.wide[3] = (q >> 64) as u64;
+    (n % d) as u64
+}
+
+#[no_mangle]
+pub extern "C" fn div_i128(a: i64, b: i64) -> i64 {
+    let n = (a as i128) << 40;
+    let d = (b as i128) | 1;
+    (n / d) as i64 ^ (n % d) as i64
+}
+
+// ------------------------------------------------------- shifts and bit tricks
+
+#[no_mangle]
+pub extern "C" fn shifts(a: u64, n: u32) -> u64 {
+    (a << (n & 63)) ^ (a >> ((n + 7) & 63)) ^ ((a as i64 >> (n % 64)) as u64)
+}
+
+#[no_mangle]
+pub extern "C" fn shifts_i16(a: i16, n: u8) -> i16 {
+    a.wrapping_shl(n as u32) ^ a.wrapping_shr(n as u32 + 1)
+}
+
+#[no_mangle]
+pub extern "C" fn rotates(a: u32, n: u32) -> u32 {
+    a.rotate_left(n) ^ a.rotate_right(n / 2) ^ (a as u8).rotate_left(3) as u32
+}
+
+#[no_mangle]
+pub extern "C" fn rotate_u64(a: u64, n: u32) -> u64 {
+    a.rotate_right(n) ^ a.rotate_left(17)
+}
+
+#[no_mangle]
+pub extern "C" fn bit_counts(a: u64) -> u32 {
+    a.count_ones() * 3 + a.leading_zeros() * 5 + a.trailing_zeros() * 7
+}
+
+#[no_mangle]
+pub extern "C" fn bit_counts_u16(a: u16) -> u32 {
+    a.leading_zeros() + a.trailing_ones() * 2 + a.count_zeros() * 4
+}
+
+#[no_mangle]
+pub extern "C" fn swap_bytes(a: u64, b: u32) -> u64 {
+    a.swap_bytes() ^ b.swap_bytes() as u64 ^ (b as u16).swap_bytes() as u64
+}
+
+#[no_mangle]
+pub extern "C" fn next_power_of_two(a: u32) -> u32 {
+    (a & 0x7fff_ffff).next_power_of_two()
+}
+
+#[no_mangle]
+pub extern "C" fn toggle_bit(s: *mut State, bit: u32) -> u32 {
+    let s = st!(s);
+    let i = (bit as usize / 32) % 16;
+    s.words[i] ^= 1 << (bit % 32);
+    s.words[i]
+}
+
+#[no_mangle]
+pub extern "C" fn is_power_of_two(a: u64) -> bool {
+    a.is_power_of_two()
+}
+
+#[no_mangle]
+pub extern "C" fn abs_diff(a: i32, b: i32) -> u32 {
+    a.abs_diff(b)
+}
+
+#[no_mangle]
+pub extern "C" fn signum_mix(a: i64, b: i16) -> i64 {
+    a.signum() * 100 + b.signum() as i64 * 10 + (a.unsigned_abs() % 9) as i64
+}
+
+// ----------------------------------------------------------- match with arms
+
+#[no_mangle]
+pub extern "C" fn match_dense(op: u32, a: i64, b: i64) -> i64 {
+    match op {
+        0 => a + b,
+        1 => a - b,
+        2 => a.wrapping_mul(b),
+        3 => a & b,
+        4 => a | b,
+        5 => a ^ b,
+        6 => a << (b & 63),
+        7 => a >> (b & 63),
+        8 => !a,
+        9 => -a,
+        10 => a.min(b),
+        11 => a.max(b),
+        _ => 0,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn match_sparse(key: u32) -> u32 {
+    match key {
+        1 => 10,
+        7 => 70,
+        100 => 3,
+        1000 => 4,
+        65535 => 5,
+        0x1234_5678 => 6,
+        _ => key.wrapping_mul(3),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn match_lookup(day: u8) -> u8 {
+    match day % 8 {
+        0 => 31,
+        1 => 28,
+        2 => 31,
+        3 => 30,
+        4 => 31,
+        5 => 30,
+        6 => 31,
+        _ => 0,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn apply_command(s: *mut State, cmd: u8, arg: i32) -> i64 {
+    let s = st!(s);
+    match cmd % 10 {
+        0 => s.counter += 1,
+        1 => s.counter -= 1,
+        2 => s.counter = 0,
+        3 => s.step = arg,
+        4 => s.counter += s.step as i64,
+        5 => s.counter *= 2,
+        6 => s.flag = !s.flag,
+        7 => s.tiny = s.tiny.wrapping_neg(),
+        8 => s.small = s.small.rotate_left(arg as u32),
+        _ => s.counter = arg as i64,
+    }
+    s.counter ^ s.flag as i64
+}
+
+// ------------------------------------------------------------ loops on state
+
+#[no_mangle]
+pub extern "C" fn sum_list(s: *mut State) -> i64 {
+    st!(s).list.iter().map(|&x| x as i64).sum()
+}
+
+#[no_mangle]
+pub extern "C" fn max_list(s: *mut State) -> i32 {
+    *st!(s).list.iter().max().unwrap_or(&0)
+}
+
+#[no_mangle]
+pub extern "C" fn count_above(s: *mut State, t: i32) -> u32 {
+    st!(s).list.iter().filter(|&&x| x > t).count() as u32
+}
+
+#[no_mangle]
+pub extern "C" fn sort_list(s: *mut State) {
+    // Insertion sort written out: what a small UI list sort looks like.
+    let l = &mut st!(s).list;
+    for i in 1..l.len() {
+        let mut j = i;
+        while j > 0 && l[j - 1] > l[j] {
+            l.swap(j - 1, j);
+            j -= 1;
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn sort_unstable_bytes(s: *mut State) {
+    st!(s).bytes.sort_unstable();
+}
+
+#[no_mangle]
+pub extern "C" fn reverse_words(s: *mut State) {
+    st!(s).words.reverse();
+}
+
+#[no_mangle]
+pub extern "C" fn checksum_bytes(s: *mut State) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for &b in st!(s).bytes.iter() {
+        h = (h ^ b as u32).wrapping_mul(0x0100_0193);
+    }
+    h
+}
+
+#[no_mangle]
+pub extern "C" fn find_byte(s: *mut State, needle: u8) -> i32 {
+    match st!(s).bytes.iter().position(|&b| b == needle) {
+        Some(i) => i as i32,
+        None => -1,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn push_history(s: *mut State, v: i64) {
+    let s = st!(s);
+    s.history.copy_within(0..7, 1);
+    s.history[0] = v;
+}
+
+#[no_mangle]
+pub extern "C" fn copy_words_to_list(s: *mut State) {
+    let s = st!(s);
+    let mut tmp = [0i32; 16];
+    for (t, w) in tmp.iter_mut().zip(s.words.iter()) {
+        *t = *w as i32;
+    }
+    s.list[4..20].copy_from_slice(&tmp);
+}
+
+#[no_mangle]
+pub extern "C" fn fill_board(s: *mut State, v: u8) {
+    st!(s).board.fill(v);
+}
+
+#[no_mangle]
+pub extern "C" fn clear_list(s: *mut State) {
+    st!(s).list.fill(0);
+}
+
+#[no_mangle]
+pub extern "C" fn bytes_equal_halves(s: *mut State) -> bool {
+    let b = &st!(s).bytes;
+    b[..16] == b[16..]
+}
+
+#[no_mangle]
+pub extern "C" fn life_neighbours(s: *mut State, x: u32, y: u32) -> u32 {
+    let b = &st!(s).board;
+    let (x, y) = ((x % 16) as i32, (y % 16) as i32);
+    let mut n = 0;
+    for dy in -1..=1 {
+        for dx in -1..=1 {
+            if dx == 0 && dy == 0 {
+                continue;
+            }
+            let (cx, cy) = ((x + dx).rem_euclid(16), (y + dy).rem_euclid(16));
+            n += (b[(cy * 16 + cx) as usize] & 1) as u32;
+        }
+    }
+    n
+}
+
+#[no_mangle]
+pub extern "C" fn xorshift_next(s: *mut State) -> u64 {
+    let s = st!(s);
+    let mut x = s.seed | 1;
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    s.seed = x;
+    x
+}
+
+#[no_mangle]
+pub extern "C" fn randomize_board(s: *mut State) {
+    let s = st!(s);
+    let mut x = s.seed | 1;
+    for cell in s.board.iter_mut() {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *cell = (x >> 61 == 0) as u8;
+    }
+    s.seed = x;
+}
+
+// ---------------------------------------------------- recursion and helpers
+
+#[no_mangle]
+pub extern "C" fn fib_recursive(n: u32) -> u64 {
+    let n = n % 24;
+    if n < 2 {
+        n as u64
+    } else {
+        fib_recursive(n - 1).wrapping_add(fib_recursive(n - 2))
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn fib_iterative(n: u32) -> u64 {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..n {
+        let t = a.wrapping_add(b);
+        a = b;
+        b = t;
+    }
+    a
+}
+
+#[no_mangle]
+pub extern "C" fn collatz_steps(n: u64) -> u32 {
+    let mut n = n | 1;
+    let mut steps = 0;
+    while n != 1 && steps < 1000 {
+        n = if n % 2 == 0 { n / 2 } else { n.wrapping_mul(3).wrapping_add(1) };
+        steps += 1;
+    }
+    steps
+}
+
+#[inline(never)]
+fn helper_mix(a: u64, b: u64) -> u64 {
+    a.rotate_left(5) ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+}
+
+#[inline(never)]
+fn helper_many_args(a: u64, b: u32, c: u16, d: u8, e: i64, f: i32, g: i8, h: u64) -> u64 {
+    a ^ b as u64 ^ c as u64 ^ d as u64 ^ e as u64 ^ f as u64 ^ g as u64 ^ h.rotate_left(7)
+}
+
+#[no_mangle]
+pub extern "C" fn hash_state(s: *mut State) -> u64 {
+    let s = st!(s);
+    let mut h = 0;
+    for &w in s.words.iter() {
+        h = helper_mix(h, w as u64);
+    }
+    helper_mix(h, s.counter as u64)
+}
+
+#[no_mangle]
+pub extern "C" fn call_many_args(a: u64, b: u32) -> u64 {
+    let x = std::hint::black_box(a);
+    helper_many_args(x, b, b as u16, x as u8, -(x as i64), b as i32, b as i8, x ^ 5)
+}
+
+#[no_mangle]
+pub extern "C" fn ackermann_small(m: u32, n: u32) -> u32 {
+    fn ack(m: u32, n: u32, depth: u32) -> u32 {
+        if depth > 200 {
+            return 0;
+        }
+        match (m, n) {
+            (0, n) => n + 1,
+            (m, 0) => ack(m - 1, 1, depth + 1),
+            (m, n) => ack(m - 1, ack(m, n - 1, depth + 1), depth + 1),
+        }
+    }
+    ack(m % 3, n % 5, 0)
+}
+
+#[no_mangle]
+pub extern "C" fn widths_mix(a: u8, b: i8, c: u16, d: i16, e: u32, f: i32) -> i64 {
+    (a as i64) - (b as i64) * 3 + (c as i64) * 5 - (d as i64) + (e as i64 >> 3) + (f as i64) * 7
+}
+
+#[no_mangle]
+pub extern "C" fn index_checked(s: *mut State, i: u32) -> i32 {
+    let s = st!(s);
+    s.list.get(i as usize).copied().unwrap_or(-7)
+}
+
+/// One callback of the corpus: its name, its signature in the transpiler's
+/// syntax, and a native entry that takes the arguments as u64 (the test casts).
+pub struct Callback {
+    /// The exported symbol name.
+    pub name: &'static str,
+    /// `NAME(T,...)->R` as `x64wasm transpile --export` takes it.
+    pub signature: &'static str,
+    /// Runs the callback natively on a state and arguments given as u64 bits,
+    /// returning the result as u64 bits (zero for void).
+    pub native: fn(*mut State, &[u64]) -> u64,
+}
+
+macro_rules! callbacks {
+    ($( $name:ident ( $($arg:ident : $t:ty),* ) $(-> $r:ty)? = $sig:literal ;)*) => {
+        /// Every callback of the corpus.
+        pub const CALLBACKS: &[Callback] = &[
+            $(Callback {
+                name: stringify!($name),
+                signature: $sig,
+                native: |_s, _a| {
+                    let mut _i = 0;
+                    $( let $arg: $t = cast_arg(_s, _a, &mut _i); )*
+                    #[allow(clippy::unit_arg, clippy::let_unit_value)]
+                    let r = $name($($arg),*);
+                    ret_bits(r)
+                },
+            },)*
+        ];
+    };
+}
+
+/// Argument conversion from the tests' u64 bits.
+pub trait FromBits {
+    fn from_bits(s: *mut State, bits: u64) -> Self;
+}
+macro_rules! from_bits_int {
+    ($($t:ty),*) => {$(impl FromBits for $t { fn from_bits(_: *mut State, b: u64) -> Self { b as $t } })*};
+}
+from_bits_int!(u8, i8, u16, i16, u32, i32, u64, i64);
+impl FromBits for *mut State {
+    fn from_bits(s: *mut State, _: u64) -> Self {
+        s
+    }
+}
+
+fn cast_arg<T: FromBits>(s: *mut State, args: &[u64], i: &mut usize) -> T {
+    let v = T::from_bits(s, args.get(*i).copied().unwrap_or(0));
+    *i += 1;
+    v
+}
+
+/// Result conversion to u64 bits, sign- or zero-extended as the type says.
+pub trait RetBits {
+    fn bits(self) -> u64;
+}
+macro_rules! ret_bits_int {
+    ($($t:ty),*) => {$(impl RetBits for $t { fn bits(self) -> u64 { self as i64 as u64 } })*};
+}
+ret_bits_int!(u8, i8, u16, i16, u32, i32, u64, i64);
+impl RetBits for bool {
+    fn bits(self) -> u64 {
+        self as u64
+    }
+}
+impl RetBits for () {
+    fn bits(self) -> u64 {
+        0
+    }
+}
+fn ret_bits<R: RetBits>(r: R) -> u64 {
+    r.bits()
+}
+
+callbacks! {
+    increment_counter(s: *mut State) = "increment_counter(ptr)->void";
+    decrement_counter(s: *mut State) = "decrement_counter(ptr)->void";
+    reset_counter(s: *mut State) = "reset_counter(ptr)->void";
+    add_step_clamped(s: *mut State, lo: i32, hi: i32) -> i64 = "add_step_clamped(ptr,i32,i32)->i64";
+    set_step(s: *mut State, step: i32) -> i32 = "set_step(ptr,i32)->i32";
+    counter_is_even(s: *mut State) -> bool = "counter_is_even(ptr)->bool";
+    saturating_i8(s: *mut State, d: i8) -> i8 = "saturating_i8(ptr,i8)->i8";
+    saturating_u8(s: *mut State, d: u8) -> u8 = "saturating_u8(ptr,u8)->u8";
+    wrapping_i16(s: *mut State, d: i16) -> i16 = "wrapping_i16(ptr,i16)->i16";
+    saturating_u16(a: u16, b: u16) -> u16 = "saturating_u16(u16,u16)->u16";
+    saturating_i32(a: i32, b: i32) -> i32 = "saturating_i32(i32,i32)->i32";
+    saturating_u64(a: u64, b: u64) -> u64 = "saturating_u64(u64,u64)->u64";
+    checked_add_or(a: i64, b: i64) -> i64 = "checked_add_or(i64,i64)->i64";
+    overflowing_u32(a: u32, b: u32) -> u32 = "overflowing_u32(u32,u32)->u32";
+    div_by_constants(a: i64) -> i64 = "div_by_constants(i64)->i64";
+    div_u32_constants(a: u32) -> u32 = "div_u32_constants(u32)->u32";
+    div_i8(a: i8, b: i8) -> i8 = "div_i8(i8,i8)->i8";
+    div_variables(s: *mut State, d: i64) -> i64 = "div_variables(ptr,i64)->i64";
+    div_unsigned(a: u64, b: u64) -> u64 = "div_unsigned(u64,u64)->u64";
+    gcd(a: u64, b: u64) -> u64 = "gcd(u64,u64)->u64";
+    mul_u128_high(a: u64, b: u64) -> u64 = "mul_u128_high(u64,u64)->u64";
+    mul_i128_mix(a: i64, b: i64) -> i64 = "mul_i128_mix(i64,i64)->i64";
+    div_u128(s: *mut State, d: u64) -> u64 = "div_u128(ptr,u64)->u64";
+    div_i128(a: i64, b: i64) -> i64 = "div_i128(i64,i64)->i64";
+    shifts(a: u64, n: u32) -> u64 = "shifts(u64,u32)->u64";
+    shifts_i16(a: i16, n: u8) -> i16 = "shifts_i16(i16,u8)->i16";
+    rotates(a: u32, n: u32) -> u32 = "rotates(u32,u32)->u32";
+    rotate_u64(a: u64, n: u32) -> u64 = "rotate_u64(u64,u32)->u64";
+    bit_counts(a: u64) -> u32 = "bit_counts(u64)->u32";
+    bit_counts_u16(a: u16) -> u32 = "bit_counts_u16(u16)->u32";
+    swap_bytes(a: u64, b: u32) -> u64 = "swap_bytes(u64,u32)->u64";
+    next_power_of_two(a: u32) -> u32 = "next_power_of_two(u32)->u32";
+    toggle_bit(s: *mut State, bit: u32) -> u32 = "toggle_bit(ptr,u32)->u32";
+    is_power_of_two(a: u64) -> bool = "is_power_of_two(u64)->bool";
+    abs_diff(a: i32, b: i32) -> u32 = "abs_diff(i32,i32)->u32";
+    signum_mix(a: i64, b: i16) -> i64 = "signum_mix(i64,i16)->i64";
+    match_dense(op: u32, a: i64, b: i64) -> i64 = "match_dense(u32,i64,i64)->i64";
+    match_sparse(key: u32) -> u32 = "match_sparse(u32)->u32";
+    match_lookup(day: u8) -> u8 = "match_lookup(u8)->u8";
+    apply_command(s: *mut State, cmd: u8, arg: i32) -> i64 = "apply_command(ptr,u8,i32)->i64";
+    sum_list(s: *mut State) -> i64 = "sum_list(ptr)->i64";
+    max_list(s: *mut State) -> i32 = "max_list(ptr)->i32";
+    count_above(s: *mut State, t: i32) -> u32 = "count_above(ptr,i32)->u32";
+    sort_list(s: *mut State) = "sort_list(ptr)->void";
+    sort_unstable_bytes(s: *mut State) = "sort_unstable_bytes(ptr)->void";
+    reverse_words(s: *mut State) = "reverse_words(ptr)->void";
+    checksum_bytes(s: *mut State) -> u32 = "checksum_bytes(ptr)->u32";
+    find_byte(s: *mut State, needle: u8) -> i32 = "find_byte(ptr,u8)->i32";
+    push_history(s: *mut State, v: i64) = "push_history(ptr,i64)->void";
+    copy_words_to_list(s: *mut State) = "copy_words_to_list(ptr)->void";
+    fill_board(s: *mut State, v: u8) = "fill_board(ptr,u8)->void";
+    clear_list(s: *mut State) = "clear_list(ptr)->void";
+    bytes_equal_halves(s: *mut State) -> bool = "bytes_equal_halves(ptr)->bool";
+    life_neighbours(s: *mut State, x: u32, y: u32) -> u32 = "life_neighbours(ptr,u32,u32)->u32";
+    xorshift_next(s: *mut State) -> u64 = "xorshift_next(ptr)->u64";
+    randomize_board(s: *mut State) = "randomize_board(ptr)->void";
+    fib_recursive(n: u32) -> u64 = "fib_recursive(u32)->u64";
+    fib_iterative(n: u32) -> u64 = "fib_iterative(u32)->u64";
+    collatz_steps(n: u64) -> u32 = "collatz_steps(u64)->u32";
+    hash_state(s: *mut State) -> u64 = "hash_state(ptr)->u64";
+    call_many_args(a: u64, b: u32) -> u64 = "call_many_args(u64,u32)->u64";
+    ackermann_small(m: u32, n: u32) -> u32 = "ackermann_small(u32,u32)->u32";
+    widths_mix(a: u8, b: i8, c: u16, d: i16, e: u32, f: i32) -> i64 = "widths_mix(u8,i8,u16,i16,u32,i32)->i64";
+    index_checked(s: *mut State, i: u32) -> i32 = "index_checked(ptr,u32)->i32";
+}

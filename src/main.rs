@@ -1,0 +1,142 @@
+//! The `x64wasm` command line. Only argument handling lives here.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use x64wasm::transpile::{transpile, Image, Signature};
+
+const HELP: &str = "\
+x64wasm: run a Rust app's UI callbacks in the browser, transpiled at run time
+from the app's own x86-64 machine code to WebAssembly.
+
+USAGE:
+    x64wasm transpile --binary ELF --export 'SIG' [--export 'SIG' ...] [-o OUT.wasm] [--wat]
+    x64wasm --help | --version
+
+TRANSPILE:
+    --binary ELF     the x86-64 ELF to read (`self` for this executable)
+    --export SIG     a function to export, as NAME(T,...)->R with
+                     T in ptr i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool, R the same or void;
+                     repeat for more functions (they share one module)
+    -o, --output F   write the module (or the text with --wat) to F
+    --wat            print the module as WebAssembly text instead of binary
+
+    Without -o, text goes to standard output; binary goes to standard output
+    only when it is not a terminal.
+
+EXAMPLE:
+    x64wasm transpile --binary target/release/x64wasm \\
+        --export 'add_step_clamped(ptr,i32,i32)->i64' -o step.wasm
+
+The desktop window and web server (`x64wasm` with no arguments) are not built yet.
+";
+
+fn main() -> ExitCode {
+    // The demo callbacks must stay in the binary so it can transpile itself.
+    std::hint::black_box(x64wasm::demo::demo_callbacks());
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        None | Some("-h" | "--help" | "help") => {
+            print!("{HELP}");
+            ExitCode::SUCCESS
+        }
+        Some("-V" | "--version") => {
+            println!("x64wasm {}", env!("CARGO_PKG_VERSION"));
+            ExitCode::SUCCESS
+        }
+        Some("transpile") => match run_transpile(&args[1..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::FAILURE
+            }
+        },
+        Some(other) => {
+            eprintln!("error: unknown command `{other}`; see `x64wasm --help`");
+            ExitCode::from(2)
+        }
+    }
+}
+
+struct TranspileArgs {
+    binary: PathBuf,
+    exports: Vec<Signature>,
+    output: Option<PathBuf>,
+    wat: bool,
+}
+
+fn parse_transpile(args: &[String]) -> Result<TranspileArgs, String> {
+    let mut binary = None;
+    let mut exports = Vec::new();
+    let mut output = None;
+    let mut wat = false;
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (flag, inline) = match arg.split_once('=') {
+            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+            _ => (arg.as_str(), None),
+        };
+        let mut value = |name: &str| {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or_else(|| format!("{name} needs a value; see `x64wasm --help`"))
+        };
+        match flag {
+            "--binary" => binary = Some(PathBuf::from(value("--binary")?)),
+            "--export" => exports.push(Signature::parse(&value("--export")?).map_err(|e| e.to_string())?),
+            "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
+            "--wat" => wat = true,
+            "-h" | "--help" => return Err(HELP.to_string()),
+            other => return Err(format!("unknown argument `{other}`; see `x64wasm --help`")),
+        }
+    }
+    let binary = binary.ok_or("--binary ELF is required")?;
+    if exports.is_empty() {
+        return Err("at least one --export 'NAME(T,...)->R' is required".into());
+    }
+    Ok(TranspileArgs { binary, exports, output, wat })
+}
+
+fn run_transpile(args: &[String]) -> Result<(), String> {
+    let args = parse_transpile(args)?;
+    let image = if args.binary.as_os_str() == "self" {
+        Image::running()
+    } else {
+        Image::from_file(&args.binary)
+    }
+    .map_err(|e| format!("{}: {e}", args.binary.display()))?;
+    let started = std::time::Instant::now();
+    let module = transpile(&image, &args.exports).map_err(|e| e.to_string())?;
+    let bytes = if args.wat {
+        let mut text = wasmprinter::print_bytes(&module.wasm).map_err(|e| format!("printing wat: {e}"))?;
+        text.push('\n');
+        text.into_bytes()
+    } else {
+        module.wasm.clone()
+    };
+    let summary = format!(
+        "transpiled {} function(s), {} instructions ({} bytes of x86) into {} bytes of wasm in {:.1?}",
+        module.functions.len(),
+        module.instructions,
+        module.code_bytes,
+        module.wasm.len(),
+        started.elapsed()
+    );
+    match &args.output {
+        Some(path) => {
+            std::fs::write(path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;
+            eprintln!("{summary}: {}", path.display());
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            if !args.wat && out.is_terminal() {
+                return Err("refusing to write binary wasm to a terminal; use -o FILE or --wat".into());
+            }
+            out.write_all(&bytes).map_err(|e| format!("writing output: {e}"))?;
+            eprintln!("{summary}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,77 @@
+//! Finished modules, keyed by a SHA-256 of everything they were made from:
+//! the transpiler version, the export signatures, the bytes of every function
+//! in the module and of every data range it reads. Decoding is cheap; the key
+//! is taken after it, so lowering and validation run once per distinct input.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use sha2::{Digest, Sha256};
+
+use super::decode::{self, Program};
+use super::image::Image;
+use super::module::{self, Module};
+use super::signature::Signature;
+use super::{roots, TranspileError, TRANSPILER_VERSION};
+
+/// A cache key: SHA-256 of a module's inputs.
+pub type Key = [u8; 32];
+
+/// A thread-safe module cache.
+#[derive(Default)]
+pub struct Cache {
+    modules: Mutex<HashMap<Key, Arc<Module>>>,
+}
+
+/// The key of the module `program` would become.
+pub fn key(image: &Image, program: &Program, exports: &[Signature]) -> Key {
+    let mut h = Sha256::new();
+    h.update(TRANSPILER_VERSION.as_bytes());
+    for s in exports {
+        h.update(format!("{s:?}").as_bytes());
+    }
+    for f in &program.functions {
+        h.update(f.address.to_le_bytes());
+        for i in &f.instructions {
+            h.update(i.ip().to_le_bytes());
+            h.update(image.read(i.ip(), i.len()).unwrap_or(&[]));
+        }
+        h.update(format!("{:?}{:?}", f.calls, f.indirect).as_bytes());
+    }
+    for (start, end) in module::data_ranges(image, program) {
+        h.update(start.to_le_bytes());
+        h.update(image.read(start, (end - start) as usize).unwrap_or(&[]));
+    }
+    h.update(image.end.to_le_bytes());
+    h.finalize().into()
+}
+
+impl Cache {
+    /// An empty cache.
+    pub fn new() -> Cache {
+        Cache::default()
+    }
+
+    /// The module for `exports`, transpiled now or taken from the cache.
+    /// Returns the key too (a strong ETag).
+    pub fn get(&self, image: &Image, exports: &[Signature]) -> Result<(Key, Arc<Module>), TranspileError> {
+        let program = decode::decode(image, &roots(image, exports)?)?;
+        let k = key(image, &program, exports);
+        if let Some(m) = self.modules.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
+            return Ok((k, m.clone()));
+        }
+        let m = Arc::new(module::build(image, &program, exports)?);
+        self.modules.lock().unwrap_or_else(|e| e.into_inner()).insert(k, m.clone());
+        Ok((k, m))
+    }
+
+    /// How many modules are cached.
+    pub fn len(&self) -> usize {
+        self.modules.lock().unwrap_or_else(|e| e.into_inner()).len()
+    }
+
+    /// True when nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}

@@ -1,0 +1,649 @@
+//! Stage 2, **decode**: the instructions of each function, found by recursive
+//! descent from its entry (so data in `.text` and padding are never decoded),
+//! and the functions it reaches: direct calls, tail-call `jmp`s, calls through
+//! the GOT and through registers loaded from the GOT all pull their callee into
+//! the same module, up to [`MAX_FUNCTIONS`].
+//!
+//! Jump tables (`cmp idx, N; ja` then `lea`/`movsxd`/`add`/`jmp reg`, or
+//! `jmp [table + 8*idx]`) are recovered here because their targets are code
+//! that must be decoded too.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+
+use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register};
+
+use super::error::{hex_bytes, TranspileError};
+use super::image::{Image, Pointer};
+
+/// The most functions one module may pull in.
+pub const MAX_FUNCTIONS: usize = 256;
+/// The most instructions one function may have.
+pub const MAX_INSTRUCTIONS: usize = 200_000;
+
+/// C library functions the module provides itself (DESIGN §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Builtin {
+    Memcpy,
+    Memmove,
+    Memset,
+    Memcmp,
+    Bcmp,
+}
+
+impl Builtin {
+    /// The builtin a C symbol name stands for (`memcpy@GLIBC_2.14` included).
+    pub fn by_name(name: &str) -> Option<Builtin> {
+        match name.split('@').next().unwrap_or(name) {
+            "memcpy" | "__memcpy_chk" => Some(Builtin::Memcpy),
+            "memmove" => Some(Builtin::Memmove),
+            "memset" => Some(Builtin::Memset),
+            "memcmp" => Some(Builtin::Memcmp),
+            "bcmp" => Some(Builtin::Bcmp),
+            _ => None,
+        }
+    }
+}
+
+/// What a call or tail jump reaches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// A function of the image, by address.
+    Function(u64),
+    /// A C library function the module provides.
+    Builtin(Builtin),
+    /// A function that never returns (a panic): calling it traps.
+    Trap,
+}
+
+/// A recovered jump table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JumpTable {
+    /// The instruction at which `index_register` holds the table index.
+    pub index_at: u64,
+    /// The 64-bit register holding the index there.
+    pub index_register: Register,
+    /// Target address of each entry.
+    pub targets: Vec<u64>,
+}
+
+/// One decoded function.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// Symbol name, or `sub_ADDR`.
+    pub name: String,
+    /// Entry address.
+    pub address: u64,
+    /// End of the symbol when its size is known.
+    pub end: Option<u64>,
+    /// The reachable instructions, sorted by address.
+    pub instructions: Vec<Instruction>,
+    /// Call and tail-jump targets by instruction address (direct and through the GOT).
+    pub calls: BTreeMap<u64, Target>,
+    /// Functions whose address this function loads, by the value the register
+    /// then holds: what `call reg` may reach.
+    pub indirect: BTreeMap<u64, Target>,
+    /// Jump tables by the address of their `jmp`.
+    pub jump_tables: BTreeMap<u64, JumpTable>,
+    /// Addresses of data the code refers to.
+    pub data_refs: BTreeSet<u64>,
+}
+
+impl Function {
+    /// The index of the instruction at `address`.
+    pub fn index_of(&self, address: u64) -> Option<usize> {
+        self.instructions.binary_search_by_key(&address, |i| i.ip()).ok()
+    }
+
+    /// True for a `jmp` whose target is outside this function (a tail call).
+    pub fn is_tail_jump(&self, instruction: &Instruction) -> bool {
+        instruction.flow_control() == FlowControl::UnconditionalBranch
+            && self.calls.contains_key(&instruction.ip())
+    }
+}
+
+/// All functions of one module; `functions[i]` for `roots[k]` is export k's code.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// Every function, callees after their callers in discovery order.
+    pub functions: Vec<Function>,
+    /// Index in `functions` of each requested root.
+    pub roots: Vec<usize>,
+}
+
+impl Program {
+    /// The index of the function at `address`.
+    pub fn function_index(&self, address: u64) -> Option<usize> {
+        self.functions.iter().position(|f| f.address == address)
+    }
+}
+
+/// Entry point of the stage: decodes `roots` (function addresses) and every
+/// function they reach.
+pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
+    let mut functions: Vec<Function> = Vec::new();
+    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut queue: VecDeque<u64> = roots.iter().copied().collect();
+    while let Some(address) = queue.pop_front() {
+        if index.contains_key(&address) {
+            continue;
+        }
+        if functions.len() >= MAX_FUNCTIONS {
+            let root = image.describe(roots[0]);
+            return Err(TranspileError::TooManyFunctions { root, limit: MAX_FUNCTIONS });
+        }
+        let function = decode_function(image, address)?;
+        for target in function.calls.values().chain(function.indirect.values()) {
+            if let Target::Function(callee) = target {
+                queue.push_back(*callee);
+            }
+        }
+        index.insert(address, functions.len());
+        functions.push(function);
+    }
+    let roots = roots.iter().map(|a| index[a]).collect();
+    Ok(Program { functions, roots })
+}
+
+fn function_name(image: &Image, address: u64) -> String {
+    image.function_at(address).map(|s| s.name.clone()).unwrap_or_else(|| format!("sub_{address:x}"))
+}
+
+/// Names that mark Rust's panic entry points, for calls not followed by `ud2`.
+fn is_panic_name(name: &str) -> bool {
+    const MARKS: [&str; 9] = [
+        "panicking",
+        "unwrap_failed",
+        "expect_failed",
+        "panic_bounds_check",
+        "index_len_fail",
+        "index_order_fail",
+        "handle_alloc_error",
+        "capacity_overflow",
+        "rust_panic",
+    ];
+    MARKS.iter().any(|m| name.contains(m)) || matches!(name.split('@').next(), Some("abort"))
+}
+
+struct Decoding<'a> {
+    image: &'a Image,
+    function: Function,
+}
+
+fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileError> {
+    let name = function_name(image, address);
+    let end = image
+        .function_at(address)
+        .filter(|s| s.size > 0)
+        .map(|s| s.address + s.size);
+    if !image.is_code(address) {
+        return Err(TranspileError::Decode {
+            function: name,
+            address,
+            bytes: String::new(),
+            reason: "address is not in an executable section".into(),
+        });
+    }
+    let mut d = Decoding {
+        image,
+        function: Function {
+            name,
+            address,
+            end,
+            instructions: Vec::new(),
+            calls: BTreeMap::new(),
+            indirect: BTreeMap::new(),
+            jump_tables: BTreeMap::new(),
+            data_refs: BTreeSet::new(),
+        },
+    };
+    let mut decoded: BTreeMap<u64, Instruction> = BTreeMap::new();
+    let mut work = vec![address];
+    while let Some(start) = work.pop() {
+        d.decode_run(start, &mut decoded, &mut work)?;
+    }
+    d.function.instructions = decoded.into_values().collect();
+    Ok(d.function)
+}
+
+impl Decoding<'_> {
+    fn error(&self, address: u64, reason: impl Into<String>) -> TranspileError {
+        let bytes = self.image.read(address, 8).or_else(|| self.image.bytes_from(address));
+        TranspileError::Decode {
+            function: self.function.name.clone(),
+            address,
+            bytes: bytes.map(hex_bytes).unwrap_or_default(),
+            reason: reason.into(),
+        }
+    }
+
+    fn inside(&self, target: u64) -> bool {
+        if target == self.function.address {
+            return true;
+        }
+        if self.image.function_at(target).is_some() {
+            return false;
+        }
+        match self.function.end {
+            Some(end) => target > self.function.address && target < end,
+            None => self.image.is_code(target),
+        }
+    }
+
+    /// Decodes straight-line code from `start` until an unconditional transfer
+    /// or code already decoded; queues branch targets on `work`.
+    fn decode_run(
+        &mut self,
+        start: u64,
+        decoded: &mut BTreeMap<u64, Instruction>,
+        work: &mut Vec<u64>,
+    ) -> Result<(), TranspileError> {
+        if decoded.contains_key(&start) {
+            return Ok(());
+        }
+        if let Some((_, prev)) = decoded.range(..start).next_back() {
+            if prev.next_ip() > start {
+                return Err(self.error(start, "a jump lands inside another instruction"));
+            }
+        }
+        let bytes = self
+            .image
+            .bytes_from(start)
+            .filter(|b| !b.is_empty())
+            .ok_or_else(|| self.error(start, "code address not mapped"))?;
+        let mut decoder = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
+        let mut run: Vec<Instruction> = Vec::new();
+        let mut instruction = Instruction::default();
+        loop {
+            if !decoder.can_decode() {
+                return Err(self.error(decoder.ip(), "code runs off the end of its section"));
+            }
+            let ip = decoder.ip();
+            if ip != start && decoded.contains_key(&ip) {
+                break; // falls through into code we have
+            }
+            decoder.decode_out(&mut instruction);
+            if instruction.code() == Code::INVALID {
+                return Err(self.error(ip, format!("invalid instruction ({:?})", decoder.last_error())));
+            }
+            if decoded.len() >= MAX_INSTRUCTIONS {
+                return Err(self.error(ip, "function too large"));
+            }
+            decoded.insert(ip, instruction);
+            run.push(instruction);
+            self.note_references(&instruction);
+            let next_is_trap = |image: &Image| {
+                let mut peek = Instruction::default();
+                let bytes = image.bytes_from(instruction.next_ip()).unwrap_or(&[]);
+                let mut d = Decoder::with_ip(64, bytes, instruction.next_ip(), DecoderOptions::NONE);
+                if !d.can_decode() {
+                    return true;
+                }
+                d.decode_out(&mut peek);
+                peek.mnemonic() == Mnemonic::Ud2
+            };
+            match instruction.flow_control() {
+                FlowControl::Next => {}
+                FlowControl::ConditionalBranch => {
+                    let target = instruction.near_branch_target();
+                    if !self.inside(target) {
+                        return Err(self.error(ip, "conditional jump out of the function"));
+                    }
+                    if instruction.mnemonic() != Mnemonic::Jrcxz
+                        && instruction.mnemonic() != Mnemonic::Jecxz
+                        && instruction.condition_code() == iced_x86::ConditionCode::None
+                    {
+                        return Err(self.unsupported(&instruction));
+                    }
+                    work.push(target);
+                }
+                FlowControl::UnconditionalBranch => {
+                    if instruction.op0_kind() == OpKind::NearBranch64 {
+                        let target = instruction.near_branch_target();
+                        if self.inside(target) {
+                            work.push(target);
+                        } else {
+                            let t = self.resolve(ip, target)?;
+                            self.function.calls.insert(ip, t);
+                        }
+                    } else {
+                        return Err(self.unsupported(&instruction));
+                    }
+                    break;
+                }
+                FlowControl::IndirectBranch => {
+                    if let Some(table) = self.jump_table(&instruction, &run)? {
+                        work.extend(table.targets.iter().copied());
+                        self.function.jump_tables.insert(ip, table);
+                    } else if let Some(t) = self.indirect_target(&instruction)? {
+                        self.function.calls.insert(ip, t);
+                    } else if instruction.op0_kind() != OpKind::Register {
+                        return Err(self.error(ip, "indirect jump through memory that is not a jump table"));
+                    }
+                    // A register jump that is no table: an indirect tail call,
+                    // dispatched over `indirect` at lowering.
+                    break;
+                }
+                FlowControl::Call => {
+                    let t = if next_is_trap(self.image) {
+                        Target::Trap
+                    } else {
+                        self.resolve(ip, instruction.near_branch_target())?
+                    };
+                    self.function.calls.insert(ip, t);
+                    if t_is_trap(&self.function.calls[&ip]) {
+                        break;
+                    }
+                }
+                FlowControl::IndirectCall => {
+                    if next_is_trap(self.image) {
+                        self.function.calls.insert(ip, Target::Trap);
+                        break;
+                    }
+                    if let Some(t) = self.indirect_target(&instruction)? {
+                        let trap = t == Target::Trap;
+                        self.function.calls.insert(ip, t);
+                        if trap {
+                            break;
+                        }
+                    } else if instruction.op0_kind() != OpKind::Register {
+                        return Err(TranspileError::Callee {
+                            function: self.function.name.clone(),
+                            address: ip,
+                            callee: "a pointer in memory".into(),
+                            reason: "indirect calls through memory other than the GOT are not supported".into(),
+                        });
+                    }
+                }
+                FlowControl::Return | FlowControl::Exception | FlowControl::Interrupt => break,
+                FlowControl::XbeginXabortXend => return Err(self.unsupported(&instruction)),
+            }
+        }
+        Ok(())
+    }
+
+    fn unsupported(&self, instruction: &Instruction) -> TranspileError {
+        let bytes = self.image.read(instruction.ip(), instruction.len()).unwrap_or(&[]);
+        TranspileError::Unsupported {
+            function: self.function.name.clone(),
+            address: instruction.ip(),
+            bytes: hex_bytes(bytes),
+            mnemonic: format!("{instruction}"),
+        }
+    }
+
+    /// Records data addresses and function addresses taken by this instruction.
+    fn note_references(&mut self, instruction: &Instruction) {
+        for op in 0..instruction.op_count() {
+            if instruction.op_kind(op) != OpKind::Memory {
+                continue;
+            }
+            let address = if instruction.is_ip_rel_memory_operand() {
+                instruction.ip_rel_memory_address()
+            } else if instruction.memory_base() == Register::None
+                && instruction.memory_displacement64() != 0
+            {
+                instruction.memory_displacement64() // absolute (non-PIE) address
+            } else {
+                continue;
+            };
+            let is_lea = instruction.mnemonic() == Mnemonic::Lea;
+            if is_lea && self.image.is_code(address) {
+                // `lea reg, [rip+f]` takes a function's address.
+                if self.image.function_at(address).is_some() {
+                    if let Ok(t) = self.resolve(instruction.ip(), address) {
+                        self.function.indirect.insert(address, t);
+                    }
+                }
+                continue;
+            }
+            if !is_lea && instruction.mnemonic() == Mnemonic::Mov {
+                if let Some(pointer) = self.image.pointer_at(address).cloned() {
+                    let value = match &pointer {
+                        Pointer::Address(a) => Some(*a),
+                        Pointer::Import(name) => self.image.import_value(name),
+                    };
+                    if let (Ok(t), Some(value)) = (self.resolve_pointer(instruction.ip(), &pointer), value) {
+                        self.function.indirect.insert(value, t);
+                    }
+                }
+            }
+            self.function.data_refs.insert(address);
+        }
+    }
+
+    /// The target of `call [rip+slot]` / `jmp [rip+slot]`; None for a register.
+    fn indirect_target(&self, instruction: &Instruction) -> Result<Option<Target>, TranspileError> {
+        if instruction.op0_kind() != OpKind::Memory {
+            return Ok(None);
+        }
+        let slot = if instruction.is_ip_rel_memory_operand() {
+            instruction.ip_rel_memory_address()
+        } else if instruction.memory_base() == Register::None
+            && instruction.memory_index() == Register::None
+        {
+            instruction.memory_displacement64()
+        } else {
+            return Ok(None);
+        };
+        match self.image.pointer_at(slot).cloned() {
+            Some(p) => self.resolve_pointer(instruction.ip(), &p).map(Some),
+            None => Err(TranspileError::Callee {
+                function: self.function.name.clone(),
+                address: instruction.ip(),
+                callee: format!("the pointer at {slot:#x}"),
+                reason: "no relocation says what this slot holds".into(),
+            }),
+        }
+    }
+
+    fn resolve_pointer(&self, at: u64, pointer: &Pointer) -> Result<Target, TranspileError> {
+        match pointer {
+            Pointer::Address(a) => self.resolve(at, *a),
+            Pointer::Import(name) => self.resolve_import(at, name),
+        }
+    }
+
+    fn resolve_import(&self, at: u64, name: &str) -> Result<Target, TranspileError> {
+        if let Some(b) = Builtin::by_name(name) {
+            return Ok(Target::Builtin(b));
+        }
+        if is_panic_name(name) {
+            return Ok(Target::Trap);
+        }
+        Err(TranspileError::Callee {
+            function: self.function.name.clone(),
+            address: at,
+            callee: format!("imported `{name}`"),
+            reason: "only memcpy, memmove, memset, memcmp and bcmp are provided in wasm".into(),
+        })
+    }
+
+    /// What a call to `target` reaches: PLT stubs are followed to their GOT slot.
+    fn resolve(&self, at: u64, target: u64) -> Result<Target, TranspileError> {
+        if let Some(name) = self.image.import_at(target) {
+            return self.resolve_import(at, name);
+        }
+        let in_plt = self.image.section_at(target).is_some_and(|s| s.name.starts_with(".plt"));
+        if in_plt {
+            return match self.plt_slot(target) {
+                Some(p) => self.resolve_pointer(at, &p),
+                None => Err(TranspileError::Callee {
+                    function: self.function.name.clone(),
+                    address: at,
+                    callee: self.image.describe(target),
+                    reason: "PLT stub without a resolvable GOT slot".into(),
+                }),
+            };
+        }
+        if let Some(symbol) = self.image.function_at(target) {
+            if let Some(b) = Builtin::by_name(&symbol.name) {
+                return Ok(Target::Builtin(b));
+            }
+            if is_panic_name(&symbol.name) {
+                return Ok(Target::Trap);
+            }
+        }
+        if self.image.is_code(target) {
+            return Ok(Target::Function(target));
+        }
+        Err(TranspileError::Callee {
+            function: self.function.name.clone(),
+            address: at,
+            callee: self.image.describe(target),
+            reason: "target is not code of this binary".into(),
+        })
+    }
+
+    /// The GOT slot a PLT stub jumps through (`endbr64; bnd jmp [rip+x]` and friends).
+    fn plt_slot(&self, stub: u64) -> Option<Pointer> {
+        let bytes = self.image.bytes_from(stub)?;
+        let mut decoder = Decoder::with_ip(64, bytes, stub, DecoderOptions::NONE);
+        for _ in 0..4 {
+            let i = decoder.decode();
+            if i.mnemonic() == Mnemonic::Jmp && i.is_ip_rel_memory_operand() {
+                return self.image.pointer_at(i.ip_rel_memory_address()).cloned();
+            }
+        }
+        None
+    }
+
+    /// Recognises a jump table ending in `jmp` (the last instruction of `run`).
+    fn jump_table(
+        &self,
+        jmp: &Instruction,
+        run: &[Instruction],
+    ) -> Result<Option<JumpTable>, TranspileError> {
+        let before = &run[..run.len() - 1];
+        // Non-PIE: jmp qword ptr [table + 8*idx]
+        if jmp.op0_kind() == OpKind::Memory {
+            if jmp.memory_base() != Register::None
+                || jmp.memory_index() == Register::None
+                || jmp.memory_index_scale() != 8
+            {
+                return Ok(None);
+            }
+            let table = jmp.memory_displacement64();
+            let index = jmp.memory_index();
+            let count = self.table_bound(before, index);
+            let targets = self.table_entries(table, 8, count, |image, at| {
+                image.read(at, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            })?;
+            return Ok(targets.map(|targets| JumpTable { index_at: jmp.ip(), index_register: index, targets }));
+        }
+        // PIE: lea base,[rip+table]; movsxd r,[base+4*idx]; add r,base; jmp r
+        let target_reg = jmp.op0_register();
+        let mut i = before.len();
+        let writes = |ins: &Instruction, reg: Register| {
+            ins.op_count() > 0 && ins.op0_kind() == OpKind::Register && ins.op0_register().full_register() == reg.full_register()
+        };
+        // find `add target_reg, base`
+        let add = loop {
+            if i == 0 {
+                return Ok(None);
+            }
+            i -= 1;
+            if writes(&before[i], target_reg) {
+                break before[i];
+            }
+        };
+        if add.mnemonic() != Mnemonic::Add || add.op1_kind() != OpKind::Register {
+            return Ok(None);
+        }
+        let other = add.op1_register();
+        // find the load into target_reg (or into `other`, when the add is reversed)
+        let mut load = None;
+        let mut table = None;
+        for ins in before[..i].iter().rev() {
+            if load.is_none()
+                && (writes(ins, target_reg) || writes(ins, other))
+                && matches!(ins.mnemonic(), Mnemonic::Movsxd)
+                && ins.op1_kind() == OpKind::Memory
+                && ins.memory_index_scale() == 4
+            {
+                load = Some(*ins);
+                continue;
+            }
+            if let Some(l) = load {
+                if ins.mnemonic() == Mnemonic::Lea
+                    && ins.is_ip_rel_memory_operand()
+                    && ins.op0_register().full_register() == l.memory_base().full_register()
+                {
+                    table = Some(ins.ip_rel_memory_address());
+                    break;
+                }
+            }
+        }
+        let (Some(load), Some(table)) = (load, table) else { return Ok(None) };
+        let index = load.memory_index().full_register();
+        let before_load = &before[..run.iter().position(|x| x.ip() == load.ip()).unwrap_or(0)];
+        let count = self.table_bound(before_load, index);
+        let targets = self.table_entries(table, 4, count, |image, at| {
+            image
+                .read(at, 4)
+                .map(|b| table.wrapping_add(i32::from_le_bytes(b.try_into().unwrap()) as i64 as u64))
+        })?;
+        Ok(targets.map(|targets| JumpTable { index_at: load.ip(), index_register: index, targets }))
+    }
+
+    /// The entry count from the bounds check `cmp idx, N` + `ja`/`jae` before the table.
+    fn table_bound(&self, before: &[Instruction], index: Register) -> Option<u64> {
+        let mut tracked: Vec<Register> = vec![index.full_register()];
+        let n = before.len();
+        for k in (0..n).rev().take(16) {
+            let ins = &before[k];
+            // follow `mov idx32, src32` copies backwards
+            if ins.mnemonic() == Mnemonic::Mov
+                && ins.op0_kind() == OpKind::Register
+                && ins.op1_kind() == OpKind::Register
+                && tracked.contains(&ins.op0_register().full_register())
+            {
+                tracked.push(ins.op1_register().full_register());
+                continue;
+            }
+            if ins.mnemonic() == Mnemonic::Cmp
+                && ins.op0_kind() == OpKind::Register
+                && tracked.contains(&ins.op0_register().full_register())
+                && matches!(ins.op1_kind(), OpKind::Immediate8to32 | OpKind::Immediate32 | OpKind::Immediate8to64 | OpKind::Immediate32to64 | OpKind::Immediate8 | OpKind::Immediate16)
+            {
+                let bound = ins.immediate(1);
+                // the branch after the cmp decides inclusive vs exclusive
+                let jcc = before.get(k + 1)?;
+                return match jcc.mnemonic() {
+                    Mnemonic::Ja => Some(bound + 1),
+                    Mnemonic::Jae => Some(bound),
+                    _ => None,
+                };
+            }
+        }
+        None
+    }
+
+    /// Reads `count` entries of `entry_size` bytes; every target must be code
+    /// of this function.
+    fn table_entries(
+        &self,
+        table: u64,
+        entry_size: u64,
+        count: Option<u64>,
+        entry: impl Fn(&Image, u64) -> Option<u64>,
+    ) -> Result<Option<Vec<u64>>, TranspileError> {
+        let Some(count) = count.filter(|&c| c > 0 && c <= 4096) else {
+            return Ok(None);
+        };
+        let mut targets = Vec::with_capacity(count as usize);
+        for k in 0..count {
+            let at = table + k * entry_size;
+            let t = entry(self.image, at)
+                .ok_or_else(|| self.error(at, "jump table entry not mapped"))?;
+            if !self.inside(t) {
+                return Err(self.error(at, format!("jump table entry {k} leaves the function ({t:#x})")));
+            }
+            targets.push(t);
+        }
+        Ok(Some(targets))
+    }
+}
+
+fn t_is_trap(t: &Target) -> bool {
+    *t == Target::Trap
+}

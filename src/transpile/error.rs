@@ -1,0 +1,68 @@
+//! Every way transpiling can fail, each with the facts a user needs to act on it.
+
+use std::fmt;
+
+/// A transpile failure. `Display` gives one precise line: function, address,
+/// bytes and mnemonic for code problems; the offending text for bad input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TranspileError {
+    /// The file is not an x86-64 ELF we can read (truncated, garbage, other ISA).
+    Elf(String),
+    /// No symbol of this name in the image (or it has no address).
+    UnknownSymbol(String),
+    /// A `--export` signature that does not parse.
+    BadSignature { signature: String, reason: String },
+    /// Code bytes that do not decode, or are not mapped in the image.
+    Decode { function: String, address: u64, bytes: String, reason: String },
+    /// An instruction the transpiler does not implement.
+    Unsupported { function: String, address: u64, bytes: String, mnemonic: String },
+    /// A call or jump whose target cannot become part of the module.
+    Callee { function: String, address: u64, callee: String, reason: String },
+    /// More functions than a module may pull in.
+    TooManyFunctions { root: String, limit: usize },
+    /// Control flow the structurer cannot express (e.g. a jump into an instruction).
+    ControlFlow { function: String, address: u64, reason: String },
+    /// The module failed validation: always a transpiler bug, never served.
+    InvalidModule(String),
+}
+
+impl fmt::Display for TranspileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TranspileError::Elf(why) => write!(f, "not a usable x86-64 ELF: {why}"),
+            TranspileError::UnknownSymbol(name) => {
+                write!(f, "no function symbol named `{name}` in the binary")
+            }
+            TranspileError::BadSignature { signature, reason } => {
+                write!(f, "bad signature `{signature}`: {reason}")
+            }
+            TranspileError::Decode { function, address, bytes, reason } => {
+                write!(f, "{function} at {address:#x}: cannot decode [{bytes}]: {reason}")
+            }
+            TranspileError::Unsupported { function, address, bytes, mnemonic } => write!(
+                f,
+                "{function} at {address:#x}: unsupported instruction `{mnemonic}` [{bytes}]"
+            ),
+            TranspileError::Callee { function, address, callee, reason } => {
+                write!(f, "{function} at {address:#x}: call to {callee}: {reason}")
+            }
+            TranspileError::TooManyFunctions { root, limit } => write!(
+                f,
+                "{root}: the call graph pulls in more than {limit} functions (the module cap)"
+            ),
+            TranspileError::ControlFlow { function, address, reason } => {
+                write!(f, "{function} at {address:#x}: {reason}")
+            }
+            TranspileError::InvalidModule(why) => {
+                write!(f, "internal error: generated module is invalid: {why}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for TranspileError {}
+
+/// Hex bytes as error messages show them: `48 89 f8`.
+pub fn hex_bytes(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+}

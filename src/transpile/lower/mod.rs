@@ -1,0 +1,777 @@
+//! Stage 5, **lower**: x86-64 instruction semantics as wasm.
+//!
+//! One wasm function per x86 function. Registers live in locals: the 16 GPRs as
+//! `i64`, the XMM registers as `v128` (declared only where a function uses
+//! them). A function's wasm parameters are the registers it (or anything it
+//! calls) may read, its results the registers it may write ([`Abi`]), so a
+//! `call` passes exactly what the callee can see and gets back what it changed.
+//! The stack is real: `rsp` points into linear memory, `call` stores a return
+//! address there and `ret` pops it.
+//!
+//! Flags are lazy (see `flags.rs`): an instruction computes only the flags a
+//! later instruction reads, and a `cmp`/`test` feeding a `jcc`, `setcc` or
+//! `cmovcc` becomes one wasm comparison.
+//!
+//! Instruction families: `int.rs` (moves, arithmetic, logic, shifts, bits,
+//! multiply/divide, stack), `sse.rs` (XMM moves and the packed integer set).
+
+mod flags;
+mod int;
+mod sse;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use iced_x86::{FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register};
+use wasm_encoder::{BlockType, Instruction as W, MemArg, ValType};
+
+use super::cfg::{BlockId, Cfg, Terminator};
+use super::decode::{Builtin, Function, Program, Target};
+use super::error::{hex_bytes, TranspileError};
+use super::image::Image;
+use super::structure::Node;
+
+pub(crate) use flags::FlagState;
+
+/// An x86 register the lowering keeps in a local.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Reg {
+    /// General-purpose register by number (rax = 0 ... r15 = 15).
+    Gpr(u8),
+    /// XMM register by number.
+    Xmm(u8),
+}
+
+/// Register numbers of the System V argument and result registers.
+pub const RAX: u8 = 0;
+pub const RSP: u8 = 4;
+pub const RDI: u8 = 7;
+pub const RSI: u8 = 6;
+pub const RDX: u8 = 2;
+
+impl Reg {
+    /// The wasm type of the register's local.
+    pub fn val_type(self) -> ValType {
+        match self {
+            Reg::Gpr(_) => ValType::I64,
+            Reg::Xmm(_) => ValType::V128,
+        }
+    }
+
+    /// The register an iced register belongs to (`eax` → rax, `xmm3` → xmm3).
+    pub fn of(register: Register) -> Option<Reg> {
+        if register == Register::None || register == Register::RIP || register == Register::EIP {
+            return None;
+        }
+        if register.is_xmm() {
+            return Some(Reg::Xmm(register.number() as u8));
+        }
+        if register.is_gpr() {
+            let full = register.full_register();
+            return Some(Reg::Gpr((full as u32 - Register::RAX as u32) as u8));
+        }
+        None
+    }
+}
+
+/// The registers a wasm function takes and returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Abi {
+    /// Parameters, in order.
+    pub inputs: Vec<Reg>,
+    /// Results, in order.
+    pub outputs: Vec<Reg>,
+}
+
+impl Abi {
+    /// The wasm function type.
+    pub fn func_type(&self) -> (Vec<ValType>, Vec<ValType>) {
+        (
+            self.inputs.iter().map(|r| r.val_type()).collect(),
+            self.outputs.iter().map(|r| r.val_type()).collect(),
+        )
+    }
+}
+
+/// Registers each function reads and writes, itself or through its callees.
+pub fn abis(program: &Program) -> Vec<Abi> {
+    let mut factory = InstructionInfoFactory::new();
+    let n = program.functions.len();
+    let mut reads: Vec<BTreeSet<Reg>> = vec![BTreeSet::new(); n];
+    let mut writes: Vec<BTreeSet<Reg>> = vec![BTreeSet::new(); n];
+    let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (k, f) in program.functions.iter().enumerate() {
+        for ins in &f.instructions {
+            for used in factory.info(ins).used_registers() {
+                let Some(reg) = Reg::of(used.register()) else { continue };
+                reads[k].insert(reg);
+                if !matches!(used.access(), OpAccess::Read | OpAccess::CondRead) {
+                    writes[k].insert(reg);
+                }
+            }
+        }
+        for t in f.calls.values().chain(f.indirect.values()) {
+            match t {
+                Target::Function(a) => callees[k].extend(program.function_index(*a)),
+                Target::Builtin(_) => {
+                    reads[k].extend([Reg::Gpr(RDI), Reg::Gpr(RSI), Reg::Gpr(RDX)]);
+                    writes[k].insert(Reg::Gpr(RAX));
+                }
+                Target::Trap => {}
+            }
+        }
+        reads[k].insert(Reg::Gpr(RSP));
+        writes[k].insert(Reg::Gpr(RSP));
+    }
+    // Fixpoint over the call graph (recursion included).
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for k in 0..n {
+            for &c in &callees[k].clone() {
+                let (r, w) = (reads[c].clone(), writes[c].clone());
+                let before = (reads[k].len(), writes[k].len());
+                reads[k].extend(r);
+                writes[k].extend(w);
+                changed |= before != (reads[k].len(), writes[k].len());
+            }
+        }
+    }
+    (0..n)
+        .map(|k| {
+            // A partial write keeps the rest of the register: it is an input too.
+            let inputs: BTreeSet<Reg> = reads[k].union(&writes[k]).copied().collect();
+            Abi { inputs: inputs.into_iter().collect(), outputs: writes[k].iter().copied().collect() }
+        })
+        .collect()
+}
+
+/// Wasm function indices the lowering calls.
+#[derive(Clone, Debug, Default)]
+pub struct Callees {
+    /// Index of each program function.
+    pub functions: Vec<u32>,
+    /// Index of each builtin present in the module.
+    pub builtins: BTreeMap<Builtin, u32>,
+    /// Index of the runtime helpers (see `module.rs`).
+    pub helpers: Helpers,
+}
+
+/// Helper functions every module carries for operations wasm lacks.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Helpers {
+    /// `(a: i64, b: i64) -> i64`: high 64 bits of the unsigned product.
+    pub mulhu: u32,
+    /// `(hi: i64, lo: i64, d: i64) -> (q: i64, r: i64)`: unsigned 128/64 division;
+    /// traps when the quotient does not fit (x86 #DE).
+    pub divu128: u32,
+    /// Signed 128/64 division, same shape.
+    pub divs128: u32,
+}
+
+/// Locals of one wasm function, by role.
+#[derive(Clone, Debug)]
+pub(crate) struct Locals {
+    reg: BTreeMap<Reg, u32>,
+    /// CF, PF, ZF, SF, OF as i32 0/1.
+    pub flag: [u32; 5],
+    /// Operands of the pending flag producer (i64) and its carry-in (i32).
+    pub fa: u32,
+    pub fb: u32,
+    pub fr: u32,
+    pub fc: u32,
+    /// Scratch i64 locals.
+    pub t: [u32; 6],
+    /// Scratch i32 locals.
+    pub t32: [u32; 4],
+    /// Scratch v128 locals (only when the function uses XMM).
+    pub tv: [u32; 4],
+    /// The jump-table index of the pending switch.
+    pub switch: u32,
+    /// The dispatch label of irreducible regions.
+    pub label: u32,
+    /// Declared (non-parameter) locals, in order.
+    pub declared: Vec<ValType>,
+}
+
+impl Locals {
+    fn new(abi: &Abi, uses_xmm: bool) -> Locals {
+        let mut next = abi.inputs.len() as u32;
+        let mut declared = Vec::new();
+        let mut alloc = |t: ValType, declared: &mut Vec<ValType>| {
+            declared.push(t);
+            next += 1;
+            next - 1
+        };
+        let mut reg = BTreeMap::new();
+        for (i, r) in abi.inputs.iter().enumerate() {
+            reg.insert(*r, i as u32);
+        }
+        for g in 0..16u8 {
+            reg.entry(Reg::Gpr(g)).or_insert_with(|| alloc(ValType::I64, &mut declared));
+        }
+        if uses_xmm {
+            for x in 0..16u8 {
+                reg.entry(Reg::Xmm(x)).or_insert_with(|| alloc(ValType::V128, &mut declared));
+            }
+        }
+        let flag = [0; 5].map(|_| alloc(ValType::I32, &mut declared));
+        let fa = alloc(ValType::I64, &mut declared);
+        let fb = alloc(ValType::I64, &mut declared);
+        let fr = alloc(ValType::I64, &mut declared);
+        let fc = alloc(ValType::I32, &mut declared);
+        let t = [0; 6].map(|_| alloc(ValType::I64, &mut declared));
+        let t32 = [0; 4].map(|_| alloc(ValType::I32, &mut declared));
+        let tv = if uses_xmm { [0; 4].map(|_| alloc(ValType::V128, &mut declared)) } else { [u32::MAX; 4] };
+        let switch = alloc(ValType::I64, &mut declared);
+        let label = alloc(ValType::I32, &mut declared);
+        Locals { reg, flag, fa, fb, fr, fc, t, t32, tv, switch, label, declared }
+    }
+
+    /// The local of a register.
+    pub fn reg(&self, r: Reg) -> u32 {
+        self.reg[&r]
+    }
+
+    /// The local of a general-purpose register by number.
+    pub fn gpr(&self, n: u8) -> u32 {
+        self.reg[&Reg::Gpr(n)]
+    }
+}
+
+/// The lowering context of one function: everything an instruction needs.
+pub(crate) struct Ctx<'a> {
+    pub image: &'a Image,
+    pub program: &'a Program,
+    pub function: &'a Function,
+    pub cfg: &'a Cfg,
+    pub abis: &'a [Abi],
+    pub callees: &'a Callees,
+    pub abi: &'a Abi,
+    pub locals: Locals,
+    pub code: Vec<W<'static>>,
+    pub flags: FlagState,
+    /// Flags live after the instruction being lowered (iced RflagsBits).
+    pub live_after: u32,
+    /// The instruction being lowered.
+    pub ins: Instruction,
+}
+
+/// Entry point of the stage: one function's wasm body.
+pub fn lower(
+    image: &Image,
+    program: &Program,
+    index: usize,
+    cfg: &Cfg,
+    tree: &[Node],
+    abis: &[Abi],
+    callees: &Callees,
+) -> Result<wasm_encoder::Function, TranspileError> {
+    let function = &program.functions[index];
+    let abi = &abis[index];
+    let uses_xmm = abi.inputs.iter().chain(&abi.outputs).any(|r| matches!(r, Reg::Xmm(_)));
+    let mut ctx = Ctx {
+        image,
+        program,
+        function,
+        cfg,
+        abis,
+        callees,
+        abi,
+        locals: Locals::new(abi, uses_xmm),
+        code: Vec::with_capacity(function.instructions.len() * 8),
+        flags: FlagState::new(flags::live_in(function, cfg)),
+        live_after: 0,
+        ins: Instruction::default(),
+    };
+    ctx.nodes(tree)?;
+    let mut body = wasm_encoder::Function::new_with_locals_types(ctx.locals.declared.iter().copied());
+    for i in &ctx.code {
+        body.instruction(i);
+    }
+    body.instruction(&W::End);
+    Ok(body)
+}
+
+impl<'a> Ctx<'a> {
+    /// Appends one wasm instruction.
+    pub fn emit(&mut self, i: W<'static>) {
+        self.code.push(i);
+    }
+
+    /// Appends several wasm instructions.
+    pub fn emit_all<const N: usize>(&mut self, is: [W<'static>; N]) {
+        self.code.extend(is);
+    }
+
+    /// The error for an instruction this lowering does not implement.
+    pub fn unsupported(&self) -> TranspileError {
+        let bytes = self.image.read(self.ins.ip(), self.ins.len()).unwrap_or(&[]);
+        TranspileError::Unsupported {
+            function: self.function.name.clone(),
+            address: self.ins.ip(),
+            bytes: hex_bytes(bytes),
+            mnemonic: format!("{}", self.ins),
+        }
+    }
+
+    fn nodes(&mut self, nodes: &[Node]) -> Result<(), TranspileError> {
+        for node in nodes {
+            self.node(node)?;
+        }
+        Ok(())
+    }
+
+    fn node(&mut self, node: &Node) -> Result<(), TranspileError> {
+        match node {
+            Node::Block(body) => {
+                self.emit(W::Block(BlockType::Empty));
+                self.nodes(body)?;
+                self.emit(W::End);
+            }
+            Node::Loop(body) => {
+                self.emit(W::Loop(BlockType::Empty));
+                self.nodes(body)?;
+                self.emit(W::End);
+            }
+            Node::Code(b) => self.block_body(*b)?,
+            Node::If { block, then, otherwise } => {
+                let jcc = self.terminator_instruction(*block);
+                self.ins = jcc;
+                self.condition_of(&jcc)?;
+                self.emit(W::If(BlockType::Empty));
+                self.nodes(then)?;
+                if !otherwise.is_empty() {
+                    self.emit(W::Else);
+                    self.nodes(otherwise)?;
+                }
+                self.emit(W::End);
+            }
+            Node::Switch { depths, default, .. } => {
+                let n = depths.len() as i64;
+                let sw = self.locals.switch;
+                self.emit_all([
+                    W::LocalGet(sw),
+                    W::I32WrapI64,
+                    W::I32Const(n as i32),
+                    W::LocalGet(sw),
+                    W::I64Const(n),
+                    W::I64LtU,
+                    W::Select,
+                    W::BrTable(depths.clone().into(), *default),
+                ]);
+            }
+            Node::Dispatch { depths, default } => {
+                self.emit_all([W::LocalGet(self.locals.label), W::BrTable(depths.clone().into(), *default)]);
+            }
+            Node::Br(d) => self.emit(W::Br(*d)),
+            Node::Return(b) => {
+                self.ins = self.terminator_instruction(*b);
+                self.ret()?;
+            }
+            Node::TailCall(b) => {
+                self.ins = self.terminator_instruction(*b);
+                self.tail_call()?;
+            }
+            Node::Trap(b) => {
+                let ins = self.terminator_instruction(*b);
+                self.ins = ins;
+                let is_trap_call = self.function.calls.get(&ins.ip()) == Some(&Target::Trap);
+                if !is_trap_call && !matches!(ins.mnemonic(), Mnemonic::Ud2 | Mnemonic::Int3 | Mnemonic::Hlt | Mnemonic::Ud0 | Mnemonic::Ud1) {
+                    return Err(self.unsupported());
+                }
+                self.emit(W::Unreachable);
+            }
+            Node::Unreachable => self.emit(W::Unreachable),
+        }
+        Ok(())
+    }
+
+    fn terminator_instruction(&self, b: BlockId) -> Instruction {
+        let block = &self.cfg.blocks[b.0];
+        self.function.instructions[block.instructions.end - 1]
+    }
+
+    /// The straight-line code of a block, then its live-out flags in locals.
+    fn block_body(&mut self, b: BlockId) -> Result<(), TranspileError> {
+        let block = &self.cfg.blocks[b.0];
+        self.flags.enter_block();
+        let live_out = self.flags.live_out(self.cfg, b);
+        let lives = flags::live_after_each(self, b, live_out);
+        for (k, idx) in block.instructions.clone().take(block.body).enumerate() {
+            self.ins = self.function.instructions[idx];
+            self.live_after = lives[k];
+            if let Some(table) = self.function.jump_tables.values().find(|t| t.index_at == self.ins.ip()) {
+                let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
+                self.emit_all([W::LocalGet(self.locals.reg(r)), W::LocalSet(self.locals.switch)]);
+            }
+            self.instruction()?;
+        }
+        // the terminator's own jump-table index (non-PIE `jmp [table + 8*idx]`)
+        let last = self.function.instructions[block.instructions.end - 1];
+        if block.body < block.instructions.len() {
+            if let Some(table) = self.function.jump_tables.get(&last.ip()) {
+                if table.index_at == last.ip() {
+                    let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
+                    self.emit_all([W::LocalGet(self.locals.reg(r)), W::LocalSet(self.locals.switch)]);
+                }
+            }
+        }
+        self.flags_materialize(live_out);
+        if let Some(label) = block.sets_label {
+            self.emit_all([W::I32Const(label as i32), W::LocalSet(self.locals.label)]);
+        }
+        if let Terminator::Return = block.terminator {
+            // nothing: `ret` is lowered by the Return node
+        }
+        Ok(())
+    }
+
+    /// Lowers `self.ins`.
+    fn instruction(&mut self) -> Result<(), TranspileError> {
+        match self.ins.flow_control() {
+            FlowControl::Call | FlowControl::IndirectCall => return self.call(),
+            FlowControl::Next => {}
+            _ => return Err(self.unsupported()),
+        }
+        if int::lower(self)? {
+            return Ok(());
+        }
+        if sse::lower(self)? {
+            return Ok(());
+        }
+        Err(self.unsupported())
+    }
+
+    // ------------------------------------------------------------ calls
+
+    /// Pushes `value` (an i64 computed by `value`) on the x86 stack.
+    pub fn push_value(&mut self, value: impl FnOnce(&mut Self)) {
+        let t = self.locals.t[5];
+        value(self);
+        self.emit(W::LocalSet(t));
+        let rsp = self.locals.gpr(RSP);
+        self.emit_all([
+            W::LocalGet(rsp),
+            W::I64Const(8),
+            W::I64Sub,
+            W::LocalTee(rsp),
+            W::I32WrapI64,
+            W::LocalGet(t),
+            W::I64Store(mem(0)),
+        ]);
+    }
+
+    fn call_function(&mut self, index: usize) {
+        let abi = &self.abis[index];
+        for r in &abi.inputs {
+            self.code.push(W::LocalGet(self.locals.reg(*r)));
+        }
+        self.code.push(W::Call(self.callees.functions[index]));
+        for r in abi.outputs.iter().rev() {
+            self.code.push(W::LocalSet(self.locals.reg(*r)));
+        }
+    }
+
+    fn call_builtin(&mut self, b: Builtin) {
+        let index = self.callees.builtins[&b];
+        self.emit_all([
+            W::LocalGet(self.locals.gpr(RDI)),
+            W::LocalGet(self.locals.gpr(RSI)),
+            W::LocalGet(self.locals.gpr(RDX)),
+            W::Call(index),
+            W::LocalSet(self.locals.gpr(RAX)),
+        ]);
+    }
+
+    /// Calls `target` as x86 `call` would (return address pushed for image
+    /// functions; builtins take their arguments from registers).
+    fn call_target(&mut self, target: &Target, push_return: bool) {
+        match target {
+            Target::Function(a) => {
+                let index = self.program.function_index(*a).expect("decoded callee");
+                if push_return {
+                    let ret = self.ins.next_ip();
+                    self.push_value(|c| c.emit(W::I64Const(ret as i64)));
+                }
+                self.call_function(index);
+            }
+            Target::Builtin(b) => {
+                self.call_builtin(*b);
+                if !push_return {
+                    // a tail jump to a builtin: pop the return address ourselves
+                    let rsp = self.locals.gpr(RSP);
+                    self.emit_all([W::LocalGet(rsp), W::I64Const(8), W::I64Add, W::LocalSet(rsp)]);
+                }
+            }
+            Target::Trap => self.emit(W::Unreachable),
+        }
+    }
+
+    /// `call` / `jmp` through a register: compare against every function whose
+    /// address this function takes; anything else traps.
+    fn dispatch_indirect(&mut self, push_return: bool) -> Result<(), TranspileError> {
+        let reg = if self.ins.op0_kind() == OpKind::Register {
+            Reg::of(self.ins.op0_register()).ok_or_else(|| self.unsupported())?
+        } else {
+            return Err(self.unsupported());
+        };
+        let candidates: Vec<(u64, Target)> =
+            self.function.indirect.iter().map(|(a, t)| (*a, t.clone())).collect();
+        if candidates.is_empty() {
+            return Err(TranspileError::Callee {
+                function: self.function.name.clone(),
+                address: self.ins.ip(),
+                callee: format!("the address in {:?}", self.ins.op0_register()).to_lowercase(),
+                reason: "an indirect call whose possible targets are unknown (no function address is loaded in this function)".into(),
+            });
+        }
+        let t = self.locals.t[4];
+        self.emit_all([W::LocalGet(self.locals.reg(reg)), W::LocalSet(t)]);
+        for (address, target) in &candidates {
+            self.emit_all([W::LocalGet(t), W::I64Const(*address as i64), W::I64Eq, W::If(BlockType::Empty)]);
+            self.call_target(target, push_return);
+            self.emit(W::Else);
+        }
+        self.emit(W::Unreachable);
+        for _ in &candidates {
+            self.emit(W::End);
+        }
+        Ok(())
+    }
+
+    fn call(&mut self) -> Result<(), TranspileError> {
+        self.flags.clobber_all();
+        match self.function.calls.get(&self.ins.ip()).cloned() {
+            Some(target) => self.call_target(&target, true),
+            None => self.dispatch_indirect(true)?,
+        }
+        Ok(())
+    }
+
+    /// Returns the output registers.
+    fn return_outputs(&mut self) {
+        for r in &self.abi.outputs {
+            self.code.push(W::LocalGet(self.locals.reg(*r)));
+        }
+        self.code.push(W::Return);
+    }
+
+    fn ret(&mut self) -> Result<(), TranspileError> {
+        if self.ins.mnemonic() != Mnemonic::Ret {
+            return Err(self.unsupported());
+        }
+        let pop = 8 + if self.ins.op_count() == 1 { self.ins.immediate(0) as i64 } else { 0 };
+        let rsp = self.locals.gpr(RSP);
+        self.emit_all([W::LocalGet(rsp), W::I64Const(pop), W::I64Add, W::LocalSet(rsp)]);
+        self.return_outputs();
+        Ok(())
+    }
+
+    fn tail_call(&mut self) -> Result<(), TranspileError> {
+        match self.function.calls.get(&self.ins.ip()).cloned() {
+            Some(target) => self.call_target(&target, false),
+            None => self.dispatch_indirect(false)?,
+        }
+        self.return_outputs();
+        Ok(())
+    }
+
+    // --------------------------------------------------------- operands
+
+    /// The size in bits of operand `op`.
+    pub fn op_bits(&self, op: u32) -> u32 {
+        match self.ins.op_kind(op) {
+            OpKind::Register => self.ins.op_register(op).size() as u32 * 8,
+            OpKind::Memory => self.ins.memory_size().size() as u32 * 8,
+            OpKind::Immediate8 => 8,
+            OpKind::Immediate16 | OpKind::Immediate8to16 => 16,
+            OpKind::Immediate32 | OpKind::Immediate8to32 => 32,
+            _ => 64,
+        }
+    }
+
+    /// Pushes the effective address of the memory operand as i32 and returns
+    /// the constant offset to put in the load/store.
+    pub fn address(&mut self) -> Result<u64, TranspileError> {
+        let ins = self.ins;
+        if ins.segment_prefix() == Register::FS || ins.segment_prefix() == Register::GS {
+            return Err(self.unsupported()); // thread-local storage
+        }
+        if ins.is_ip_rel_memory_operand() {
+            let a = ins.ip_rel_memory_address();
+            self.emit(W::I32Const(a as u32 as i32));
+            return Ok(0);
+        }
+        let base = Reg::of(ins.memory_base());
+        let index = Reg::of(ins.memory_index());
+        let disp = ins.memory_displacement64();
+        let mut have = false;
+        if let Some(b) = base {
+            self.emit_all([W::LocalGet(self.locals.reg(b)), W::I32WrapI64]);
+            have = true;
+        }
+        if let Some(i) = index {
+            self.emit_all([W::LocalGet(self.locals.reg(i)), W::I32WrapI64]);
+            let scale = ins.memory_index_scale();
+            if scale > 1 {
+                self.emit_all([W::I32Const(scale.trailing_zeros() as i32), W::I32Shl]);
+            }
+            if have {
+                self.emit(W::I32Add);
+            }
+            have = true;
+        }
+        if ins.memory_base().size() == 4 {
+            // 32-bit address size: the sum wraps at 32 bits, which i32 does.
+            if !have {
+                self.emit(W::I32Const(0));
+            }
+            self.emit_all([W::I32Const(disp as u32 as i32), W::I32Add]);
+            return Ok(0);
+        }
+        if !have {
+            self.emit(W::I32Const(disp as u32 as i32));
+            return Ok(0);
+        }
+        if (disp as i64) >= 0 && disp < 0x8000_0000 {
+            Ok(disp)
+        } else {
+            self.emit_all([W::I32Const(disp as u32 as i32), W::I32Add]);
+            Ok(0)
+        }
+    }
+
+    /// Pushes operand `op` as an i64, zero-extended from its size.
+    pub fn read(&mut self, op: u32) -> Result<(), TranspileError> {
+        let bits = self.op_bits(op);
+        self.read_sized(op, bits)
+    }
+
+    /// Pushes operand `op` read at `bits`, zero-extended to i64.
+    pub fn read_sized(&mut self, op: u32, bits: u32) -> Result<(), TranspileError> {
+        match self.ins.op_kind(op) {
+            OpKind::Register => {
+                let register = self.ins.op_register(op);
+                let r = Reg::of(register).ok_or_else(|| self.unsupported())?;
+                if let Reg::Xmm(_) = r {
+                    return Err(self.unsupported());
+                }
+                self.emit(W::LocalGet(self.locals.reg(r)));
+                if is_high_byte(register) {
+                    self.emit_all([W::I64Const(8), W::I64ShrU]);
+                }
+                if bits < 64 {
+                    self.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
+                }
+            }
+            OpKind::Memory => {
+                let offset = self.address()?;
+                let m = mem(offset);
+                self.emit(match bits {
+                    8 => W::I64Load8U(m),
+                    16 => W::I64Load16U(m),
+                    32 => W::I64Load32U(m),
+                    64 => W::I64Load(m),
+                    _ => return Err(self.unsupported()),
+                });
+            }
+            OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64 => {
+                let v = self.ins.immediate(op) & mask(bits);
+                self.emit(W::I64Const(v as i64));
+            }
+            _ => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Writes operand `op` (size from the operand) with the i64 that `value`
+    /// pushes; only its low bits count. x86 rules: a 32-bit register write
+    /// zeroes bits 32..63, 8- and 16-bit writes keep the rest.
+    pub fn write(&mut self, op: u32, value: impl FnOnce(&mut Self) -> Result<(), TranspileError>) -> Result<(), TranspileError> {
+        let bits = self.op_bits(op);
+        match self.ins.op_kind(op) {
+            OpKind::Register => {
+                let register = self.ins.op_register(op);
+                self.write_reg(register, bits, value)
+            }
+            OpKind::Memory => {
+                let offset = self.address()?;
+                value(self)?;
+                let m = mem(offset);
+                self.emit(match bits {
+                    8 => W::I64Store8(m),
+                    16 => W::I64Store16(m),
+                    32 => W::I64Store32(m),
+                    64 => W::I64Store(m),
+                    _ => return Err(self.unsupported()),
+                });
+                Ok(())
+            }
+            _ => Err(self.unsupported()),
+        }
+    }
+
+    /// Writes a general register at `bits` with x86's sub-register rules.
+    pub fn write_reg(
+        &mut self,
+        register: Register,
+        bits: u32,
+        value: impl FnOnce(&mut Self) -> Result<(), TranspileError>,
+    ) -> Result<(), TranspileError> {
+        let r = Reg::of(register).ok_or_else(|| self.unsupported())?;
+        let local = self.locals.reg(r);
+        match bits {
+            64 => {
+                value(self)?;
+                self.emit(W::LocalSet(local));
+            }
+            32 => {
+                value(self)?;
+                self.emit_all([W::I64Const(0xffff_ffff), W::I64And, W::LocalSet(local)]);
+            }
+            8 | 16 => {
+                let shift = if is_high_byte(register) { 8 } else { 0 };
+                let m = mask(bits) << shift;
+                self.emit_all([W::LocalGet(local), W::I64Const(!m as i64), W::I64And]);
+                value(self)?;
+                if shift != 0 {
+                    self.emit_all([W::I64Const(shift), W::I64Shl]);
+                }
+                self.emit_all([W::I64Const(m as i64), W::I64And, W::I64Or, W::LocalSet(local)]);
+            }
+            _ => return Err(self.unsupported()),
+        }
+        Ok(())
+    }
+
+    /// Pushes a register's full 64-bit value.
+    pub fn get_gpr(&mut self, n: u8) {
+        self.emit(W::LocalGet(self.locals.gpr(n)));
+    }
+}
+
+/// True for `ah`, `ch`, `dh`, `bh`.
+pub fn is_high_byte(r: Register) -> bool {
+    matches!(r, Register::AH | Register::CH | Register::DH | Register::BH)
+}
+
+/// The low `bits` bits set.
+pub fn mask(bits: u32) -> u64 {
+    if bits >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << bits) - 1
+    }
+}
+
+/// A memory argument with no alignment promise (x86 allows any).
+pub fn mem(offset: u64) -> MemArg {
+    MemArg { offset, align: 0, target: wasm_encoder::MemArgTarget::Memory(0), ordering: None }
+}

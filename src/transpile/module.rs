@@ -1,0 +1,506 @@
+//! Stage 6, **module**: assembles the lowered functions into one wasm module
+//! with the ABI of DESIGN §4, and validates it before anyone sees it.
+//!
+//! Memory layout (linear address = the ELF's virtual address):
+//!
+//! ```text
+//! 0 ........ image (data segments where the code reads) ........ end
+//! end↑16 ... stack (STACK_SIZE) ... __stack_pointer = __heap_base ... heap
+//! ```
+//!
+//! Wasm function indices: the program's functions in decode order, then the
+//! helpers (`mulhu`, `divu128`, `divs128`), then the builtins the code calls,
+//! then one wrapper per export.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use wasm_encoder::{
+    BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function, FunctionSection,
+    GlobalSection, GlobalType, Instruction as W, MemorySection, MemoryType, TypeSection, ValType,
+};
+
+use super::decode::{Builtin, Program, Target};
+use super::error::TranspileError;
+use super::image::{Image, Pointer};
+use super::lower::{self, Abi, Callees, Helpers, Reg, RAX, RSP};
+use super::signature::{ScalarType, Signature};
+use super::{cfg, structure};
+
+/// Bytes of x86 stack in the module.
+pub const STACK_SIZE: u64 = 1 << 20;
+/// Free bytes above `__heap_base` in the initial memory.
+pub const HEAP_SIZE: u64 = 1 << 16;
+/// The most bytes one data reference pulls in when no symbol bounds it.
+const DATA_WINDOW: u64 = 1 << 16;
+
+/// A finished module and what it was made of.
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// The validated wasm binary.
+    pub wasm: Vec<u8>,
+    /// Names of the x86 functions in it, in wasm order.
+    pub functions: Vec<String>,
+    /// x86 instructions transpiled.
+    pub instructions: usize,
+    /// Bytes of x86 code transpiled.
+    pub code_bytes: usize,
+}
+
+/// The image ranges a module's data segments hold: every address the code
+/// refers to, widened to its symbol (or up to the next symbol), and whatever
+/// relocated pointers inside those ranges point to, transitively.
+pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
+    let mut work: Vec<u64> = program.functions.iter().flat_map(|f| f.data_refs.iter().copied()).collect();
+    let mut seen = BTreeSet::new();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    while let Some(address) = work.pop() {
+        if !seen.insert(address) {
+            continue;
+        }
+        let Some(section) = image.section_at(address) else { continue };
+        let section_end = section.address + section.bytes.len() as u64;
+        let (start, end) = match image.symbol_containing(address) {
+            Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
+            _ => {
+                let next = image.next_symbol_after(address).map_or(section_end, |s| s.address);
+                (address, next.min(section_end).min(address + DATA_WINDOW).max(address + 1))
+            }
+        };
+        for (_, pointer) in image.pointers.range(start..end) {
+            if let Pointer::Address(a) = pointer {
+                if !image.is_code(*a) {
+                    work.push(*a);
+                }
+            }
+        }
+        ranges.push((start, end));
+    }
+    ranges.sort();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (s, e) in ranges {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// Entry point of the stage.
+pub fn build(image: &Image, program: &Program, exports: &[Signature]) -> Result<Module, TranspileError> {
+    let abis = lower::abis(program);
+    let n = program.functions.len() as u32;
+    let builtins_used: BTreeSet<Builtin> = program
+        .functions
+        .iter()
+        .flat_map(|f| f.calls.values().chain(f.indirect.values()))
+        .filter_map(|t| if let Target::Builtin(b) = t { Some(*b) } else { None })
+        .collect();
+    let helpers = Helpers { mulhu: n, divu128: n + 1, divs128: n + 2 };
+    let mut builtins = BTreeMap::new();
+    for (k, b) in builtins_used.iter().enumerate() {
+        builtins.insert(*b, n + 3 + k as u32);
+    }
+    let callees = Callees { functions: (0..n).collect(), builtins: builtins.clone(), helpers };
+
+    let mut types = Types::default();
+    let mut functions = FunctionSection::new();
+    let mut code = CodeSection::new();
+    let mut instructions = 0;
+    let mut code_bytes = 0;
+    for (k, f) in program.functions.iter().enumerate() {
+        let mut graph = cfg::build(f)?;
+        let tree = structure::structure(&mut graph);
+        let body = lower::lower(image, program, k, &graph, &tree, &abis, &callees)?;
+        let (params, results) = abis[k].func_type();
+        functions.function(types.index(params, results));
+        code.function(&body);
+        instructions += f.instructions.len();
+        code_bytes += f.instructions.iter().map(|i| i.len()).sum::<usize>();
+    }
+    // helpers
+    let i64x2 = vec![ValType::I64, ValType::I64];
+    functions.function(types.index(i64x2.clone(), vec![ValType::I64]));
+    code.function(&helper_mulhu());
+    let div_type = types.index(vec![ValType::I64; 3], i64x2.clone());
+    functions.function(div_type);
+    code.function(&helper_divu128());
+    functions.function(div_type);
+    code.function(&helper_divs128(helpers.divu128));
+    for b in &builtins_used {
+        functions.function(types.index(vec![ValType::I64; 3], vec![ValType::I64]));
+        code.function(&builtin(*b));
+    }
+
+    // layout
+    let stack_base = (image.end + 15) & !15;
+    let stack_top = stack_base + STACK_SIZE;
+    if stack_top + HEAP_SIZE > u32::MAX as u64 {
+        return Err(TranspileError::Elf(format!(
+            "the image ends at {:#x}: too high for a 32-bit wasm memory",
+            image.end
+        )));
+    }
+    let pages = (stack_top + HEAP_SIZE).div_ceil(65536);
+
+    let mut exports_section = ExportSection::new();
+    exports_section.export("memory", ExportKind::Memory, 0);
+    exports_section.export("__stack_pointer", ExportKind::Global, 0);
+    exports_section.export("__heap_base", ExportKind::Global, 1);
+    let first_wrapper = n + 3 + builtins_used.len() as u32;
+    for (k, sig) in exports.iter().enumerate() {
+        let root = program.roots[k];
+        let params: Vec<ValType> = sig.params.iter().map(|p| p.wasm()).collect();
+        let results: Vec<ValType> = sig.result.iter().map(|r| r.wasm()).collect();
+        functions.function(types.index(params, results));
+        code.function(&wrapper(sig, &abis[root], root as u32));
+        exports_section.export(&sig.name, ExportKind::Func, first_wrapper + k as u32);
+    }
+
+    let mut memory = MemorySection::new();
+    memory.memory(MemoryType { minimum: pages, maximum: Some(65536), memory64: false, shared: false, page_size_log2: None });
+    let mut globals = GlobalSection::new();
+    globals.global(
+        GlobalType { val_type: ValType::I32, mutable: true, shared: false },
+        &ConstExpr::i32_const(stack_top as u32 as i32),
+    );
+    globals.global(
+        GlobalType { val_type: ValType::I32, mutable: false, shared: false },
+        &ConstExpr::i32_const(stack_top as u32 as i32),
+    );
+    let mut data = DataSection::new();
+    for (start, end) in data_ranges(image, program) {
+        let Some(bytes) = image.read(start, (end - start) as usize) else { continue };
+        // zero runs need no segment: wasm memory starts zeroed
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == 0 {
+                i += 1;
+                continue;
+            }
+            let mut j = i;
+            let mut zeros = 0;
+            while j < bytes.len() && zeros < 16 {
+                zeros = if bytes[j] == 0 { zeros + 1 } else { 0 };
+                j += 1;
+            }
+            let end = j - zeros;
+            data.active(0, &ConstExpr::i32_const((start + i as u64) as u32 as i32), bytes[i..end].iter().copied());
+            i = j;
+        }
+    }
+
+    let mut module = wasm_encoder::Module::new();
+    module.section(&types.section);
+    module.section(&functions);
+    module.section(&memory);
+    module.section(&globals);
+    module.section(&exports_section);
+    module.section(&code);
+    module.section(&data);
+    let wasm = module.finish();
+    validate(&wasm)?;
+    Ok(Module {
+        wasm,
+        functions: program.functions.iter().map(|f| f.name.clone()).collect(),
+        instructions,
+        code_bytes,
+    })
+}
+
+/// Validates a module with wasmparser (SIMD, multi-value, bulk memory on).
+pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
+    wasmparser::Validator::new()
+        .validate_all(wasm)
+        .map(|_| ())
+        .map_err(|e| TranspileError::InvalidModule(e.to_string()))
+}
+
+#[derive(Default)]
+struct Types {
+    section: TypeSection,
+    index: HashMap<(Vec<ValType>, Vec<ValType>), u32>,
+}
+
+impl Types {
+    fn index(&mut self, params: Vec<ValType>, results: Vec<ValType>) -> u32 {
+        let next = self.index.len() as u32;
+        *self.index.entry((params.clone(), results.clone())).or_insert_with(|| {
+            self.section.ty().function(params, results);
+            next
+        })
+    }
+}
+
+/// The export wrapper: C arguments into registers, a fake return address on
+/// the stack, the call, and the result out of rax/xmm0.
+fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
+    let outputs: Vec<ValType> = abi.outputs.iter().map(|r| r.val_type()).collect();
+    let first_local = sig.params.len() as u32;
+    let mut f = Function::new_with_locals_types(outputs.iter().copied().chain([ValType::I64]));
+    let rsp_local = first_local + outputs.len() as u32;
+    // rsp = __stack_pointer - 8, with a zero return address there
+    f.instruction(&W::GlobalGet(0));
+    f.instruction(&W::I64ExtendI32U);
+    f.instruction(&W::I64Const(8));
+    f.instruction(&W::I64Sub);
+    f.instruction(&W::LocalTee(rsp_local));
+    f.instruction(&W::I32WrapI64);
+    f.instruction(&W::I64Const(0));
+    f.instruction(&W::I64Store(lower::mem(0)));
+    const INT_ARGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
+    let mut int_regs = BTreeMap::new();
+    let mut float_regs = BTreeMap::new();
+    for (i, p) in sig.params.iter().enumerate() {
+        if p.is_float() {
+            float_regs.insert(float_regs.len() as u8, (i as u32, *p));
+        } else {
+            int_regs.insert(INT_ARGS[int_regs.len()], (i as u32, *p));
+        }
+    }
+    for r in &abi.inputs {
+        match r {
+            Reg::Gpr(RSP) => {
+                f.instruction(&W::LocalGet(rsp_local));
+            }
+            Reg::Gpr(g) => match int_regs.get(g) {
+                Some(&(local, ty)) => {
+                    f.instruction(&W::LocalGet(local));
+                    extend_arg(&mut f, ty);
+                }
+                None => {
+                    f.instruction(&W::I64Const(0));
+                }
+            },
+            Reg::Xmm(x) => match float_regs.get(x) {
+                Some(&(local, ScalarType::F32)) => {
+                    f.instruction(&W::LocalGet(local));
+                    f.instruction(&W::F32x4Splat);
+                }
+                Some(&(local, _)) => {
+                    f.instruction(&W::LocalGet(local));
+                    f.instruction(&W::F64x2Splat);
+                }
+                None => {
+                    f.instruction(&W::V128Const(0));
+                }
+            },
+        }
+    }
+    f.instruction(&W::Call(root));
+    for k in (0..outputs.len()).rev() {
+        f.instruction(&W::LocalSet(first_local + k as u32));
+    }
+    if let Some(ty) = sig.result {
+        let from = if ty.is_float() { Reg::Xmm(0) } else { Reg::Gpr(RAX) };
+        match abi.outputs.iter().position(|r| *r == from) {
+            Some(k) => {
+                f.instruction(&W::LocalGet(first_local + k as u32));
+                narrow_result(&mut f, ty);
+            }
+            None => {
+                // the function never writes its result register: x86 would
+                // return whatever was there; the wrapper starts it at zero
+                f.instruction(&match ty.wasm() {
+                    ValType::I64 => W::I64Const(0),
+                    ValType::F32 => W::F32Const(0.0.into()),
+                    ValType::F64 => W::F64Const(0.0.into()),
+                    _ => W::I32Const(0),
+                });
+            }
+        }
+    }
+    f.instruction(&W::End);
+    f
+}
+
+/// i32/i64 wasm argument → the 64-bit register value, extended per its C type.
+fn extend_arg(f: &mut Function, ty: ScalarType) {
+    let (bits, signed) = ty.int_bits();
+    if bits == 64 {
+        return;
+    }
+    match (bits, signed) {
+        (8, true) => f.instruction(&W::I32Extend8S),
+        (16, true) => f.instruction(&W::I32Extend16S),
+        (8, false) => f.instruction(&W::I32Const(0xff)).instruction(&W::I32And),
+        (16, false) => f.instruction(&W::I32Const(0xffff)).instruction(&W::I32And),
+        _ => f,
+    };
+    f.instruction(if signed { &W::I64ExtendI32S } else { &W::I64ExtendI32U });
+}
+
+/// rax (i64) or xmm0 (v128) → the wasm result, narrowed per its C type.
+fn narrow_result(f: &mut Function, ty: ScalarType) {
+    match ty {
+        ScalarType::F32 => {
+            f.instruction(&W::F32x4ExtractLane(0));
+        }
+        ScalarType::F64 => {
+            f.instruction(&W::F64x2ExtractLane(0));
+        }
+        ScalarType::I64 | ScalarType::U64 => {}
+        _ => {
+            f.instruction(&W::I32WrapI64);
+            match ty.int_bits() {
+                (8, true) => f.instruction(&W::I32Extend8S),
+                (16, true) => f.instruction(&W::I32Extend16S),
+                (8, false) => f.instruction(&W::I32Const(0xff)).instruction(&W::I32And),
+                (16, false) => f.instruction(&W::I32Const(0xffff)).instruction(&W::I32And),
+                _ => f,
+            };
+        }
+    }
+}
+
+fn body(locals: &[ValType], code: &[W<'static>]) -> Function {
+    let mut f = Function::new_with_locals_types(locals.iter().copied());
+    for i in code {
+        f.instruction(i);
+    }
+    f.instruction(&W::End);
+    f
+}
+
+/// High 64 bits of an unsigned 64x64 product, from four 32x32 products.
+fn helper_mulhu() -> Function {
+    // params a=0 b=1; locals al=2 ah=3 bl=4 bh=5 p1=6 p2=7 mid=8
+    let m = 0xffff_ffffi64;
+    body(
+        &[ValType::I64; 7],
+        &[
+            W::LocalGet(0), W::I64Const(m), W::I64And, W::LocalSet(2),
+            W::LocalGet(0), W::I64Const(32), W::I64ShrU, W::LocalSet(3),
+            W::LocalGet(1), W::I64Const(m), W::I64And, W::LocalSet(4),
+            W::LocalGet(1), W::I64Const(32), W::I64ShrU, W::LocalSet(5),
+            W::LocalGet(2), W::LocalGet(5), W::I64Mul, W::LocalSet(6), // al*bh
+            W::LocalGet(3), W::LocalGet(4), W::I64Mul, W::LocalSet(7), // ah*bl
+            // mid = (al*bl >> 32) + lo32(p1) + lo32(p2)
+            W::LocalGet(2), W::LocalGet(4), W::I64Mul, W::I64Const(32), W::I64ShrU,
+            W::LocalGet(6), W::I64Const(m), W::I64And, W::I64Add,
+            W::LocalGet(7), W::I64Const(m), W::I64And, W::I64Add, W::LocalSet(8),
+            // hi = ah*bh + (p1 >> 32) + (p2 >> 32) + (mid >> 32)
+            W::LocalGet(3), W::LocalGet(5), W::I64Mul,
+            W::LocalGet(6), W::I64Const(32), W::I64ShrU, W::I64Add,
+            W::LocalGet(7), W::I64Const(32), W::I64ShrU, W::I64Add,
+            W::LocalGet(8), W::I64Const(32), W::I64ShrU, W::I64Add,
+        ],
+    )
+}
+
+/// Unsigned (hi:lo) / d → (quotient, remainder); traps like x86 `div` (#DE)
+/// when d is 0 or the quotient needs more than 64 bits.
+fn helper_divu128() -> Function {
+    // params hi=0 lo=1 d=2; locals i=3 carry=4
+    body(
+        &[ValType::I64, ValType::I64],
+        &[
+            W::LocalGet(2), W::I64Eqz, W::LocalGet(0), W::LocalGet(2), W::I64GeU, W::I32Or,
+            W::If(BlockType::Empty), W::Unreachable, W::End,
+            W::LocalGet(0), W::I64Eqz,
+            W::If(BlockType::Empty),
+            W::LocalGet(1), W::LocalGet(2), W::I64DivU, W::LocalGet(1), W::LocalGet(2), W::I64RemU, W::Return,
+            W::End,
+            // shift-subtract: r = hi (kept in 0), q = lo (kept in 1)
+            W::I64Const(64), W::LocalSet(3),
+            W::Loop(BlockType::Empty),
+            W::LocalGet(0), W::I64Const(63), W::I64ShrU, W::LocalSet(4),
+            W::LocalGet(0), W::I64Const(1), W::I64Shl, W::LocalGet(1), W::I64Const(63), W::I64ShrU, W::I64Or, W::LocalSet(0),
+            W::LocalGet(1), W::I64Const(1), W::I64Shl, W::LocalSet(1),
+            W::LocalGet(4), W::I64Eqz, W::I32Eqz, W::LocalGet(0), W::LocalGet(2), W::I64GeU, W::I32Or,
+            W::If(BlockType::Empty),
+            W::LocalGet(0), W::LocalGet(2), W::I64Sub, W::LocalSet(0),
+            W::LocalGet(1), W::I64Const(1), W::I64Or, W::LocalSet(1),
+            W::End,
+            W::LocalGet(3), W::I64Const(1), W::I64Sub, W::LocalTee(3), W::I64Eqz, W::I32Eqz, W::BrIf(0),
+            W::End,
+            W::LocalGet(1), W::LocalGet(0),
+        ],
+    )
+}
+
+/// Signed (hi:lo) / d → (quotient, remainder), truncating like x86 `idiv`;
+/// traps on a zero divisor or a quotient outside i64.
+fn helper_divs128(divu128: u32) -> Function {
+    // params hi=0 lo=1 d=2; locals neg_n=3(i32) neg_d=4(i32) q=5 r=6
+    body(
+        &[ValType::I32, ValType::I32, ValType::I64, ValType::I64],
+        &[
+            // fast path: the dividend fits in i64 (i64.div_s traps on MIN/-1 as x86 does)
+            W::LocalGet(0), W::LocalGet(1), W::I64Const(63), W::I64ShrS, W::I64Eq,
+            W::If(BlockType::Empty),
+            W::LocalGet(1), W::LocalGet(2), W::I64DivS, W::LocalGet(1), W::LocalGet(2), W::I64RemS, W::Return,
+            W::End,
+            W::LocalGet(0), W::I64Const(0), W::I64LtS, W::LocalSet(3),
+            W::LocalGet(2), W::I64Const(0), W::I64LtS, W::LocalSet(4),
+            // |n|: negate the 128-bit value
+            W::LocalGet(3),
+            W::If(BlockType::Empty),
+            W::LocalGet(0), W::I64Const(-1), W::I64Xor, W::LocalGet(1), W::I64Eqz, W::I64ExtendI32U, W::I64Add, W::LocalSet(0),
+            W::I64Const(0), W::LocalGet(1), W::I64Sub, W::LocalSet(1),
+            W::End,
+            // |d|
+            W::LocalGet(4),
+            W::If(BlockType::Empty),
+            W::I64Const(0), W::LocalGet(2), W::I64Sub, W::LocalSet(2),
+            W::End,
+            W::LocalGet(0), W::LocalGet(1), W::LocalGet(2), W::Call(divu128), W::LocalSet(6), W::LocalSet(5),
+            // quotient sign and range
+            W::LocalGet(3), W::LocalGet(4), W::I32Xor,
+            W::If(BlockType::Empty),
+            W::LocalGet(5), W::I64Const(i64::MIN), W::I64GtU, W::If(BlockType::Empty), W::Unreachable, W::End,
+            W::I64Const(0), W::LocalGet(5), W::I64Sub, W::LocalSet(5),
+            W::Else,
+            W::LocalGet(5), W::I64Const(0), W::I64LtS, W::If(BlockType::Empty), W::Unreachable, W::End,
+            W::End,
+            W::LocalGet(3),
+            W::If(BlockType::Empty),
+            W::I64Const(0), W::LocalGet(6), W::I64Sub, W::LocalSet(6),
+            W::End,
+            W::LocalGet(5), W::LocalGet(6),
+        ],
+    )
+}
+
+/// memcpy/memmove/memset/memcmp/bcmp on (rdi, rsi, rdx) → rax.
+fn builtin(b: Builtin) -> Function {
+    match b {
+        Builtin::Memcpy | Builtin::Memmove => body(
+            &[],
+            &[
+                W::LocalGet(0), W::I32WrapI64, W::LocalGet(1), W::I32WrapI64, W::LocalGet(2), W::I32WrapI64,
+                W::MemoryCopy { src_mem: 0, dst_mem: 0 },
+                W::LocalGet(0),
+            ],
+        ),
+        Builtin::Memset => body(
+            &[],
+            &[
+                W::LocalGet(0), W::I32WrapI64, W::LocalGet(1), W::I32WrapI64, W::LocalGet(2), W::I32WrapI64,
+                W::MemoryFill(0),
+                W::LocalGet(0),
+            ],
+        ),
+        Builtin::Memcmp | Builtin::Bcmp => body(
+            // locals: i=3 x=4 y=5 (i64)
+            &[ValType::I64; 3],
+            &[
+                W::Block(BlockType::Empty),
+                W::Loop(BlockType::Empty),
+                W::LocalGet(3), W::LocalGet(2), W::I64GeU, W::BrIf(1),
+                W::LocalGet(0), W::LocalGet(3), W::I64Add, W::I32WrapI64, W::I64Load8U(lower::mem(0)), W::LocalSet(4),
+                W::LocalGet(1), W::LocalGet(3), W::I64Add, W::I32WrapI64, W::I64Load8U(lower::mem(0)), W::LocalSet(5),
+                W::LocalGet(4), W::LocalGet(5), W::I64Ne,
+                W::If(BlockType::Empty),
+                // glibc returns the difference of the first differing bytes
+                W::LocalGet(4), W::LocalGet(5), W::I64Sub, W::I32WrapI64, W::I64ExtendI32S, W::Return,
+                W::End,
+                W::LocalGet(3), W::I64Const(1), W::I64Add, W::LocalSet(3),
+                W::Br(0),
+                W::End,
+                W::End,
+                W::I64Const(0),
+            ],
+        ),
+    }
+}

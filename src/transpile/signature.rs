@@ -1,0 +1,150 @@
+//! Export signatures: `NAME(T,...)->R`, the C-level type of a function the
+//! module exports, and how its values map to wasm and to x86 registers.
+
+use super::error::TranspileError;
+
+/// A scalar type of an export signature.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ScalarType {
+    Ptr,
+    I8,
+    U8,
+    I16,
+    U16,
+    I32,
+    U32,
+    I64,
+    U64,
+    F32,
+    F64,
+    Bool,
+}
+
+impl ScalarType {
+    fn parse(text: &str) -> Option<ScalarType> {
+        Some(match text {
+            "ptr" => ScalarType::Ptr,
+            "i8" => ScalarType::I8,
+            "u8" => ScalarType::U8,
+            "i16" => ScalarType::I16,
+            "u16" => ScalarType::U16,
+            "i32" => ScalarType::I32,
+            "u32" => ScalarType::U32,
+            "i64" => ScalarType::I64,
+            "u64" => ScalarType::U64,
+            "f32" => ScalarType::F32,
+            "f64" => ScalarType::F64,
+            "bool" => ScalarType::Bool,
+            _ => return None,
+        })
+    }
+
+    /// The wasm value type (DESIGN §4: i64/u64 → i64, f32, f64, all else i32).
+    pub fn wasm(self) -> wasm_encoder::ValType {
+        match self {
+            ScalarType::I64 | ScalarType::U64 => wasm_encoder::ValType::I64,
+            ScalarType::F32 => wasm_encoder::ValType::F32,
+            ScalarType::F64 => wasm_encoder::ValType::F64,
+            _ => wasm_encoder::ValType::I32,
+        }
+    }
+
+    /// True for types passed in XMM registers.
+    pub fn is_float(self) -> bool {
+        matches!(self, ScalarType::F32 | ScalarType::F64)
+    }
+
+    /// Width in bits and signedness of an integer type.
+    pub fn int_bits(self) -> (u32, bool) {
+        match self {
+            ScalarType::I8 => (8, true),
+            ScalarType::U8 | ScalarType::Bool => (8, false),
+            ScalarType::I16 => (16, true),
+            ScalarType::U16 => (16, false),
+            ScalarType::I32 => (32, true),
+            ScalarType::U32 | ScalarType::Ptr => (32, false),
+            ScalarType::I64 | ScalarType::U64 => (64, false),
+            ScalarType::F32 => (32, false),
+            ScalarType::F64 => (64, false),
+        }
+    }
+}
+
+/// One export: the symbol to transpile and its C signature.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Signature {
+    /// The symbol name, also the export name.
+    pub name: String,
+    /// Parameter types in order.
+    pub params: Vec<ScalarType>,
+    /// Result type; `None` for `void`.
+    pub result: Option<ScalarType>,
+}
+
+impl Signature {
+    /// Parses `NAME(T,...)->R`.
+    pub fn parse(text: &str) -> Result<Signature, TranspileError> {
+        let bad = |reason: &str| TranspileError::BadSignature {
+            signature: text.to_string(),
+            reason: reason.to_string(),
+        };
+        let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        let open = compact.find('(').ok_or_else(|| bad("expected NAME(T,...)->R"))?;
+        let close = compact.find(')').ok_or_else(|| bad("missing `)`"))?;
+        if close < open {
+            return Err(bad("`)` before `(`"));
+        }
+        let name = &compact[..open];
+        if name.is_empty()
+            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')
+        {
+            return Err(bad("the name must be a symbol name (letters, digits, `_`, `.`, `$`)"));
+        }
+        let params_text = &compact[open + 1..close];
+        let mut params = Vec::new();
+        if !params_text.is_empty() {
+            for p in params_text.split(',') {
+                params.push(ScalarType::parse(p).ok_or_else(|| {
+                    bad(&format!(
+                        "unknown parameter type `{p}` (ptr i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool)"
+                    ))
+                })?);
+            }
+        }
+        let rest = &compact[close + 1..];
+        let result_text = rest.strip_prefix("->").ok_or_else(|| bad("expected `->R` after `)`"))?;
+        let result = match result_text {
+            "void" => None,
+            r => Some(ScalarType::parse(r).ok_or_else(|| bad(&format!("unknown result type `{r}`")))?),
+        };
+        let ints = params.iter().filter(|p| !p.is_float()).count();
+        let floats = params.len() - ints;
+        if ints > 6 || floats > 8 {
+            return Err(bad("more than 6 integer or 8 float parameters (stack arguments are not supported)"));
+        }
+        Ok(Signature { name: name.to_string(), params, result })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_rejects() {
+        let ok = [
+            ("f(ptr,i32)->i64", 2, Some(ScalarType::I64)),
+            ("g()->void", 0, None),
+            (" h ( u8 , bool ) -> bool ", 2, Some(ScalarType::Bool)),
+        ];
+        for (text, n, r) in ok {
+            let s = Signature::parse(text).unwrap();
+            assert_eq!((s.params.len(), s.result), (n, r), "{text}");
+        }
+        let bad = ["f", "f(i32", "f(i128)->i32", "(i32)->i32", "f(i32)", "f(i32)->x", "f)(->i32",
+            "f(i32,i32,i32,i32,i32,i32,i32)->void"];
+        for text in bad {
+            assert!(Signature::parse(text).is_err(), "{text} should be rejected");
+        }
+    }
+}

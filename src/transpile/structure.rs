@@ -1,0 +1,481 @@
+//! Stage 4, **structure**: a CFG as structured wasm control flow, following
+//! Ramsey, "Beyond Relooper: recursive translation of unstructured control flow
+//! to structured control flow", ICFP 2022.
+//!
+//! Every block is placed by the dominator tree: a node's code is followed by
+//! its dominator-tree children that are merge nodes (two or more forward
+//! in-edges), each after a wasm `block` whose end it follows, innermost first
+//! in reverse postorder; a loop header is wrapped in a wasm `loop`. A branch is
+//! a `br` to the enclosing `loop` (back edge) or `block` (merge node), or the
+//! target's own tree inlined when the branch is its only way in.
+//!
+//! The algorithm needs a reducible graph. An irreducible region (a strongly
+//! connected component with more than one entry) gets a dispatch block of its
+//! own that becomes the region's single header: each edge into the region sets
+//! a label local and goes to the dispatch, which `br_table`s to the entry. Only
+//! that region pays for the dispatch; the rest of the function is untouched.
+
+use super::cfg::{Block, BlockId, Cfg, Terminator};
+
+/// Structured control flow, ready to lower.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Node {
+    /// `block ... end`: a `br` to it continues after it.
+    Block(Vec<Node>),
+    /// `loop ... end`: a `br` to it starts it again.
+    Loop(Vec<Node>),
+    /// The straight-line code of a basic block (its body, without terminator).
+    Code(BlockId),
+    /// `if` on the `jcc` that ends `block`: `then` when the branch is taken.
+    If { block: BlockId, then: Vec<Node>, otherwise: Vec<Node> },
+    /// `br_table` on the jump-table index of `block`.
+    Switch { block: BlockId, depths: Vec<u32>, default: u32 },
+    /// `br_table` on the dispatch label local.
+    Dispatch { depths: Vec<u32>, default: u32 },
+    /// `br` to an enclosing label.
+    Br(u32),
+    /// The `ret` that ends `block`.
+    Return(BlockId),
+    /// The tail jump that ends `block`.
+    TailCall(BlockId),
+    /// The trap that ends `block` (`ud2`, a panic call, ...).
+    Trap(BlockId),
+    /// A trap with no instruction behind it (a jump table's impossible default).
+    Unreachable,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Context {
+    IfThenElse,
+    LoopHeadedBy(BlockId),
+    BlockFollowedBy(BlockId),
+    SwitchCase,
+}
+
+/// Entry point of the stage. May add dispatch blocks to `cfg` (irreducible regions).
+pub fn structure(cfg: &mut Cfg) -> Vec<Node> {
+    make_reducible(cfg);
+    let graph = Analysis::new(cfg);
+    let mut out = graph.do_tree(BlockId(0), &mut Vec::new());
+    out.push(Node::Unreachable); // every path above ends in br/return/trap
+    out
+}
+
+/// Reverse postorder, dominators and edge kinds of a reducible CFG.
+struct Analysis<'a> {
+    cfg: &'a Cfg,
+    rpo: Vec<usize>, // rpo number per block; usize::MAX = unreachable
+    idom: Vec<usize>,
+    preds: Vec<Vec<BlockId>>,
+    children: Vec<Vec<BlockId>>, // dominator tree
+}
+
+fn reverse_postorder(cfg: &Cfg) -> Vec<BlockId> {
+    let n = cfg.blocks.len();
+    let mut visited = vec![false; n];
+    let mut order = Vec::with_capacity(n);
+    // iterative DFS: (node, next successor index)
+    let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
+    visited[0] = true;
+    let succs: Vec<Vec<BlockId>> = cfg.blocks.iter().map(Block::successors).collect();
+    while let Some(&mut (b, ref mut k)) = stack.last_mut() {
+        if let Some(&s) = succs[b].get(*k) {
+            *k += 1;
+            if !visited[s.0] {
+                visited[s.0] = true;
+                stack.push((s.0, 0));
+            }
+        } else {
+            order.push(BlockId(b));
+            stack.pop();
+        }
+    }
+    order.reverse();
+    order
+}
+
+impl<'a> Analysis<'a> {
+    fn new(cfg: &'a Cfg) -> Analysis<'a> {
+        let n = cfg.blocks.len();
+        let order = reverse_postorder(cfg);
+        let mut rpo = vec![usize::MAX; n];
+        for (i, b) in order.iter().enumerate() {
+            rpo[b.0] = i;
+        }
+        let preds: Vec<Vec<BlockId>> = cfg
+            .predecessors()
+            .into_iter()
+            .map(|p| p.into_iter().filter(|b| rpo[b.0] != usize::MAX).collect())
+            .collect();
+        // Cooper, Harvey, Kennedy: "A Simple, Fast Dominance Algorithm".
+        let mut idom = vec![usize::MAX; n];
+        idom[0] = 0;
+        let mut changed = true;
+        while changed {
+            changed = false;
+            for &b in order.iter().skip(1) {
+                let mut new = usize::MAX;
+                for p in &preds[b.0] {
+                    if idom[p.0] == usize::MAX {
+                        continue;
+                    }
+                    new = if new == usize::MAX { p.0 } else { intersect(&idom, &rpo, p.0, new) };
+                }
+                if new != idom[b.0] {
+                    idom[b.0] = new;
+                    changed = true;
+                }
+            }
+        }
+        let mut children = vec![Vec::new(); n];
+        for &b in order.iter().skip(1) {
+            children[idom[b.0]].push(b);
+        }
+        Analysis { cfg, rpo, idom, preds, children }
+    }
+
+    fn is_backward(&self, from: BlockId, to: BlockId) -> bool {
+        self.rpo[to.0] <= self.rpo[from.0]
+    }
+
+    fn is_loop_header(&self, b: BlockId) -> bool {
+        self.preds[b.0].iter().any(|&p| self.is_backward(p, b))
+    }
+
+    fn is_merge_node(&self, b: BlockId) -> bool {
+        self.preds[b.0].iter().filter(|&&p| !self.is_backward(p, b)).count() >= 2
+    }
+
+    fn do_tree(&self, x: BlockId, ctx: &mut Vec<Context>) -> Vec<Node> {
+        let mut merges: Vec<BlockId> =
+            self.children[x.0].iter().copied().filter(|&c| self.is_merge_node(c)).collect();
+        merges.sort_by_key(|b| std::cmp::Reverse(self.rpo[b.0]));
+        if self.is_loop_header(x) {
+            ctx.push(Context::LoopHeadedBy(x));
+            let body = self.node_within(x, &merges, ctx);
+            ctx.pop();
+            vec![Node::Loop(body)]
+        } else {
+            self.node_within(x, &merges, ctx)
+        }
+    }
+
+    fn node_within(&self, x: BlockId, merges: &[BlockId], ctx: &mut Vec<Context>) -> Vec<Node> {
+        match merges.split_first() {
+            Some((&y, rest)) => {
+                ctx.push(Context::BlockFollowedBy(y));
+                let inner = self.node_within(x, rest, ctx);
+                ctx.pop();
+                let mut out = vec![Node::Block(inner)];
+                out.extend(self.do_tree(y, ctx));
+                out
+            }
+            None => {
+                let mut out = vec![Node::Code(x)];
+                out.extend(self.terminator(x, ctx));
+                out
+            }
+        }
+    }
+
+    fn terminator(&self, x: BlockId, ctx: &mut Vec<Context>) -> Vec<Node> {
+        match &self.cfg.blocks[x.0].terminator {
+            Terminator::Goto(y) => self.do_branch(x, *y, ctx),
+            Terminator::Branch { taken, not_taken } => {
+                ctx.push(Context::IfThenElse);
+                let then = self.do_branch(x, *taken, ctx);
+                let otherwise = self.do_branch(x, *not_taken, ctx);
+                ctx.pop();
+                vec![Node::If { block: x, then, otherwise }]
+            }
+            Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
+                let mut distinct: Vec<BlockId> = Vec::new();
+                for t in targets {
+                    if !distinct.contains(t) {
+                        distinct.push(*t);
+                    }
+                }
+                // Label j (innermost = 0) is the default trap, then each target.
+                let depth_of = |t: &BlockId| distinct.iter().position(|d| d == t).unwrap() as u32 + 1;
+                let depths = targets.iter().map(depth_of).collect();
+                let table = match self.cfg.blocks[x.0].terminator {
+                    Terminator::Switch { .. } => Node::Switch { block: x, depths, default: 0 },
+                    _ => Node::Dispatch { depths, default: 0 },
+                };
+                let cases: Vec<Option<BlockId>> =
+                    std::iter::once(None).chain(distinct.iter().copied().map(Some)).collect();
+                self.switch_cases(x, &cases, table, ctx)
+            }
+            Terminator::Return => vec![Node::Return(x)],
+            Terminator::TailCall => vec![Node::TailCall(x)],
+            Terminator::Trap => vec![Node::Trap(x)],
+        }
+    }
+
+    /// `block(case n) .. block(case 0) br_table end code(case 0) .. end code(case n)`.
+    fn switch_cases(
+        &self,
+        x: BlockId,
+        cases: &[Option<BlockId>],
+        table: Node,
+        ctx: &mut Vec<Context>,
+    ) -> Vec<Node> {
+        let Some((last, inner)) = cases.split_last() else { return vec![table] };
+        ctx.push(Context::SwitchCase);
+        let nested = self.switch_cases(x, inner, table, ctx);
+        ctx.pop();
+        let mut out = vec![Node::Block(nested)];
+        match last {
+            Some(target) => out.extend(self.do_branch(x, *target, ctx)),
+            None => out.push(Node::Unreachable),
+        }
+        out
+    }
+
+    fn do_branch(&self, from: BlockId, to: BlockId, ctx: &mut Vec<Context>) -> Vec<Node> {
+        let wanted = if self.is_backward(from, to) {
+            Some(Context::LoopHeadedBy(to))
+        } else if self.is_merge_node(to) {
+            Some(Context::BlockFollowedBy(to))
+        } else {
+            None
+        };
+        match wanted {
+            Some(label) => {
+                let at = ctx.iter().rposition(|c| *c == label).expect("label in context");
+                vec![Node::Br((ctx.len() - 1 - at) as u32)]
+            }
+            None => self.do_tree(to, ctx),
+        }
+    }
+}
+
+fn intersect(idom: &[usize], rpo: &[usize], mut a: usize, mut b: usize) -> usize {
+    while a != b {
+        while rpo[a] > rpo[b] {
+            a = idom[a];
+        }
+        while rpo[b] > rpo[a] {
+            b = idom[b];
+        }
+    }
+    a
+}
+
+/// Gives every irreducible region a dispatch header (see the module doc).
+fn make_reducible(cfg: &mut Cfg) {
+    let order = reverse_postorder(cfg);
+    let nodes: Vec<usize> = order.iter().map(|b| b.0).collect();
+    split_regions(cfg, &nodes, None);
+}
+
+/// Finds the loops among `nodes` (the body of the enclosing loop minus its
+/// header), fixes those with several entries, and recurses into each.
+fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
+    let sccs = strongly_connected(cfg, nodes, header);
+    for scc in sccs {
+        let cyclic = scc.len() > 1
+            || cfg.blocks[scc[0]].successors().iter().any(|s| s.0 == scc[0]);
+        if !cyclic {
+            continue;
+        }
+        let preds = cfg.predecessors();
+        let inside = |b: usize| scc.contains(&b);
+        let entries: Vec<usize> = scc
+            .iter()
+            .copied()
+            .filter(|&b| b == 0 || preds[b].iter().any(|p| !inside(p.0)))
+            .collect();
+        let (region_header, mut body) = if entries.len() <= 1 {
+            let h = entries.first().copied().unwrap_or(scc[0]);
+            (h, scc.iter().copied().filter(|&b| b != h).collect::<Vec<_>>())
+        } else {
+            let (dispatch, setters) = insert_dispatch(cfg, &entries);
+            let mut body: Vec<usize> = scc.clone();
+            body.extend(setters.into_iter().filter(|s| {
+                // setters on edges from inside the region belong to the region
+                cfg.predecessors()[*s].iter().any(|p| inside(p.0))
+            }));
+            (dispatch, body)
+        };
+        body.retain(|&b| b != region_header);
+        split_regions(cfg, &body, Some(region_header));
+    }
+}
+
+/// Adds a dispatch block for `entries` and reroutes every edge into them
+/// through a block that sets the entry's label. Returns the dispatch block and
+/// the new label-setting blocks.
+fn insert_dispatch(cfg: &mut Cfg, entries: &[usize]) -> (usize, Vec<usize>) {
+    let dispatch = cfg.blocks.len();
+    let start = cfg.blocks[entries[0]].start;
+    cfg.blocks.push(Block {
+        start,
+        instructions: 0..0,
+        body: 0,
+        terminator: Terminator::Dispatch { targets: entries.iter().map(|&e| BlockId(e)).collect() },
+        sets_label: None,
+    });
+    let mut setters = Vec::new();
+    for from in 0..dispatch {
+        let retarget = |t: &mut BlockId, cfg_blocks: &mut Vec<Block>, setters: &mut Vec<usize>| {
+            if let Some(label) = entries.iter().position(|&e| e == t.0) {
+                let s = cfg_blocks.len();
+                cfg_blocks.push(Block {
+                    start: cfg_blocks[t.0].start,
+                    instructions: 0..0,
+                    body: 0,
+                    terminator: Terminator::Goto(BlockId(dispatch)),
+                    sets_label: Some(label as u32),
+                });
+                setters.push(s);
+                *t = BlockId(s);
+            }
+        };
+        let mut term = cfg.blocks[from].terminator.clone();
+        match &mut term {
+            Terminator::Goto(t) => retarget(t, &mut cfg.blocks, &mut setters),
+            Terminator::Branch { taken, not_taken } => {
+                retarget(taken, &mut cfg.blocks, &mut setters);
+                retarget(not_taken, &mut cfg.blocks, &mut setters);
+            }
+            Terminator::Switch { targets } => {
+                for t in targets.iter_mut() {
+                    retarget(t, &mut cfg.blocks, &mut setters);
+                }
+            }
+            _ => {}
+        }
+        cfg.blocks[from].terminator = term;
+    }
+    (dispatch, setters)
+}
+
+/// Tarjan's strongly connected components of the subgraph on `nodes`, never
+/// entering `exclude` (the enclosing header). Iterative, so deep graphs cannot
+/// overflow the stack.
+fn strongly_connected(cfg: &Cfg, nodes: &[usize], exclude: Option<usize>) -> Vec<Vec<usize>> {
+    let n = cfg.blocks.len();
+    let mut member = vec![false; n];
+    for &b in nodes {
+        member[b] = true;
+    }
+    if let Some(h) = exclude {
+        member[h] = false;
+    }
+    let succs: Vec<Vec<usize>> =
+        cfg.blocks.iter().map(|b| b.successors().into_iter().map(|s| s.0).collect()).collect();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0; n];
+    let mut on_stack = vec![false; n];
+    let mut stack = Vec::new();
+    let mut next = 0;
+    let mut out = Vec::new();
+    for &root in nodes {
+        if !member[root] || index[root] != usize::MAX {
+            continue;
+        }
+        let mut call: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut k)) = call.last_mut() {
+            if let Some(&w) = succs[v].get(*k) {
+                *k += 1;
+                if !member[w] {
+                    continue;
+                }
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    call.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+            } else {
+                call.pop();
+                if let Some(&(parent, _)) = call.last() {
+                    low[parent] = low[parent].min(low[v]);
+                }
+                if low[v] == index[v] {
+                    let mut scc = Vec::new();
+                    loop {
+                        let w = stack.pop().unwrap();
+                        on_stack[w] = false;
+                        scc.push(w);
+                        if w == v {
+                            break;
+                        }
+                    }
+                    out.push(scc);
+                }
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(terminator: Terminator) -> Block {
+        Block { start: 0, instructions: 0..0, body: 0, terminator, sets_label: None }
+    }
+
+    fn goto(b: usize) -> Terminator {
+        Terminator::Goto(BlockId(b))
+    }
+
+    fn branch(t: usize, f: usize) -> Terminator {
+        Terminator::Branch { taken: BlockId(t), not_taken: BlockId(f) }
+    }
+
+    #[test]
+    fn shapes_structure_without_dispatch_when_reducible() {
+        // (name, blocks, expected number of Loop nodes, dispatch blocks added)
+        let cases: Vec<(&str, Vec<Terminator>, usize, usize)> = vec![
+            ("straight", vec![goto(1), Terminator::Return], 0, 0),
+            ("diamond", vec![branch(1, 2), goto(3), goto(3), Terminator::Return], 0, 0),
+            ("loop", vec![goto(1), branch(1, 2), Terminator::Return], 1, 0),
+            (
+                "nested loops",
+                vec![goto(1), goto(2), branch(2, 3), branch(1, 4), Terminator::Return],
+                2,
+                0,
+            ),
+            // 0 -> 1 | 2, 1 <-> 2: two entries into the cycle {1, 2}
+            ("irreducible", vec![branch(1, 2), branch(2, 3), branch(1, 3), Terminator::Return], 1, 1),
+        ];
+        for (name, terms, loops, dispatches) in cases {
+            let mut cfg = Cfg { blocks: terms.into_iter().map(block).collect() };
+            let before = cfg.blocks.len();
+            let tree = structure(&mut cfg);
+            let added = cfg
+                .blocks
+                .iter()
+                .skip(before)
+                .filter(|b| matches!(b.terminator, Terminator::Dispatch { .. }))
+                .count();
+            assert_eq!(added, dispatches, "{name}: dispatch blocks");
+            assert_eq!(count_loops(&tree), loops, "{name}: loops in {tree:?}");
+        }
+    }
+
+    fn count_loops(nodes: &[Node]) -> usize {
+        nodes
+            .iter()
+            .map(|n| match n {
+                Node::Loop(b) => 1 + count_loops(b),
+                Node::Block(b) => count_loops(b),
+                Node::If { then, otherwise, .. } => count_loops(then) + count_loops(otherwise),
+                _ => 0,
+            })
+            .sum()
+    }
+}
