@@ -55,7 +55,10 @@ pub unsafe extern "C" fn add_step_clamped(state: *mut DemoState, lo: i32, hi: i3
     // SAFETY: the caller guarantees a valid exclusive pointer.
     let s = unsafe { &mut *state };
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
-    s.counter = s.counter.saturating_add(s.step as i64).clamp(lo as i64, hi as i64);
+    s.counter = s
+        .counter
+        .saturating_add(s.step as i64)
+        .clamp(lo as i64, hi as i64);
     s.counter
 }
 

@@ -85,7 +85,9 @@ fn parse_transpile(args: &[String]) -> Result<TranspileArgs, String> {
         };
         match flag {
             "--binary" => binary = Some(PathBuf::from(value("--binary")?)),
-            "--export" => exports.push(Signature::parse(&value("--export")?).map_err(|e| e.to_string())?),
+            "--export" => {
+                exports.push(Signature::parse(&value("--export")?).map_err(|e| e.to_string())?)
+            }
             "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
             "--wat" => wat = true,
             "-h" | "--help" => return Err(HELP.to_string()),
@@ -96,7 +98,12 @@ fn parse_transpile(args: &[String]) -> Result<TranspileArgs, String> {
     if exports.is_empty() {
         return Err("at least one --export 'NAME(T,...)->R' is required".into());
     }
-    Ok(TranspileArgs { binary, exports, output, wat })
+    Ok(TranspileArgs {
+        binary,
+        exports,
+        output,
+        wat,
+    })
 }
 
 fn run_transpile(args: &[String]) -> Result<(), String> {
@@ -110,7 +117,8 @@ fn run_transpile(args: &[String]) -> Result<(), String> {
     let started = std::time::Instant::now();
     let module = transpile(&image, &args.exports).map_err(|e| e.to_string())?;
     let bytes = if args.wat {
-        let mut text = wasmprinter::print_bytes(&module.wasm).map_err(|e| format!("printing wat: {e}"))?;
+        let mut text =
+            wasmprinter::print_bytes(&module.wasm).map_err(|e| format!("printing wat: {e}"))?;
         text.push('\n');
         text.into_bytes()
     } else {
@@ -132,9 +140,12 @@ fn run_transpile(args: &[String]) -> Result<(), String> {
         None => {
             let mut out = std::io::stdout().lock();
             if !args.wat && out.is_terminal() {
-                return Err("refusing to write binary wasm to a terminal; use -o FILE or --wat".into());
+                return Err(
+                    "refusing to write binary wasm to a terminal; use -o FILE or --wat".into(),
+                );
             }
-            out.write_all(&bytes).map_err(|e| format!("writing output: {e}"))?;
+            out.write_all(&bytes)
+                .map_err(|e| format!("writing output: {e}"))?;
             eprintln!("{summary}");
         }
     }

@@ -81,7 +81,10 @@ pub extern "C" fn reset_counter(s: *mut State) {
 pub extern "C" fn add_step_clamped(s: *mut State, lo: i32, hi: i32) -> i64 {
     let s = st!(s);
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
-    s.counter = s.counter.saturating_add(s.step as i64).clamp(lo as i64, hi as i64);
+    s.counter = s
+        .counter
+        .saturating_add(s.step as i64)
+        .clamp(lo as i64, hi as i64);
     s.counter
 }
 
@@ -173,7 +176,9 @@ pub extern "C" fn div_variables(s: *mut State, d: i64) -> i64 {
     if d == 0 {
         return 0;
     }
-    s.counter.wrapping_div(d).wrapping_add(s.counter.wrapping_rem(d))
+    s.counter
+        .wrapping_div(d)
+        .wrapping_add(s.counter.wrapping_rem(d))
 }
 
 #[no_mangle]
@@ -511,7 +516,11 @@ pub extern "C" fn collatz_steps(n: u64) -> u32 {
     let mut n = n | 1;
     let mut steps = 0;
     while n != 1 && steps < 1000 {
-        n = if n % 2 == 0 { n / 2 } else { n.wrapping_mul(3).wrapping_add(1) };
+        n = if n % 2 == 0 {
+            n / 2
+        } else {
+            n.wrapping_mul(3).wrapping_add(1)
+        };
         steps += 1;
     }
     steps
@@ -540,7 +549,16 @@ pub extern "C" fn hash_state(s: *mut State) -> u64 {
 #[no_mangle]
 pub extern "C" fn call_many_args(a: u64, b: u32) -> u64 {
     let x = std::hint::black_box(a);
-    helper_many_args(x, b, b as u16, x as u8, -(x as i64), b as i32, b as i8, x ^ 5)
+    helper_many_args(
+        x,
+        b,
+        b as u16,
+        x as u8,
+        -(x as i64),
+        b as i32,
+        b as i8,
+        x ^ 5,
+    )
 }
 
 #[no_mangle]

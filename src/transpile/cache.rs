@@ -54,14 +54,26 @@ impl Cache {
 
     /// The module for `exports`, transpiled now or taken from the cache.
     /// Returns the key too (a strong ETag).
-    pub fn get(&self, image: &Image, exports: &[Signature]) -> Result<(Key, Arc<Module>), TranspileError> {
+    pub fn get(
+        &self,
+        image: &Image,
+        exports: &[Signature],
+    ) -> Result<(Key, Arc<Module>), TranspileError> {
         let program = decode::decode(image, &roots(image, exports)?)?;
         let k = key(image, &program, exports);
-        if let Some(m) = self.modules.lock().unwrap_or_else(|e| e.into_inner()).get(&k) {
+        if let Some(m) = self
+            .modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&k)
+        {
             return Ok((k, m.clone()));
         }
         let m = Arc::new(module::build(image, &program, exports)?);
-        self.modules.lock().unwrap_or_else(|e| e.into_inner()).insert(k, m.clone());
+        self.modules
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(k, m.clone());
         Ok((k, m))
     }
 

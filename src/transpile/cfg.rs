@@ -59,7 +59,11 @@ impl Block {
             Terminator::Branch { taken, not_taken } => vec![*taken, *not_taken],
             Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
                 let mut seen = BTreeSet::new();
-                targets.iter().copied().filter(|t| seen.insert(*t)).collect()
+                targets
+                    .iter()
+                    .copied()
+                    .filter(|t| seen.insert(*t))
+                    .collect()
             }
             Terminator::Return | Terminator::TailCall | Terminator::Trap => vec![],
         }
@@ -121,34 +125,42 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
     let index: std::collections::HashMap<u64, usize> =
         starts.iter().enumerate().map(|(i, &a)| (a, i)).collect();
     let id_of = |address: u64, at: u64| -> Result<BlockId, TranspileError> {
-        index.get(&address).copied().map(BlockId).ok_or_else(|| {
-            TranspileError::ControlFlow {
+        index
+            .get(&address)
+            .copied()
+            .map(BlockId)
+            .ok_or_else(|| TranspileError::ControlFlow {
                 function: function.name.clone(),
                 address: at,
                 reason: format!("branch to {address:#x}, which is not decoded code"),
-            }
-        })
+            })
     };
     let mut blocks = Vec::with_capacity(starts.len());
     for &start in &starts {
-        let first = function.index_of(start).ok_or_else(|| TranspileError::ControlFlow {
-            function: function.name.clone(),
-            address: start,
-            reason: "block start is not an instruction".into(),
-        })?;
+        let first = function
+            .index_of(start)
+            .ok_or_else(|| TranspileError::ControlFlow {
+                function: function.name.clone(),
+                address: start,
+                reason: "block start is not an instruction".into(),
+            })?;
         let mut last = first;
         loop {
             if ends_block(function, last) {
                 break;
             }
             match ins.get(last + 1) {
-                Some(n) if n.ip() == ins[last].next_ip() && !index.contains_key(&n.ip()) => last += 1,
+                Some(n) if n.ip() == ins[last].next_ip() && !index.contains_key(&n.ip()) => {
+                    last += 1
+                }
                 _ => break,
             }
         }
         let term = &ins[last];
         let (terminator, body) = match term.flow_control() {
-            _ if function.calls.get(&term.ip()) == Some(&Target::Trap) => (Terminator::Trap, last - first),
+            _ if function.calls.get(&term.ip()) == Some(&Target::Trap) => {
+                (Terminator::Trap, last - first)
+            }
             FlowControl::ConditionalBranch => (
                 Terminator::Branch {
                     taken: id_of(term.near_branch_target(), term.ip())?,
@@ -156,10 +168,13 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
                 },
                 last - first,
             ),
-            FlowControl::UnconditionalBranch if function.is_tail_jump(term) => (Terminator::TailCall, last - first),
-            FlowControl::UnconditionalBranch => {
-                (Terminator::Goto(id_of(term.near_branch_target(), term.ip())?), last - first)
+            FlowControl::UnconditionalBranch if function.is_tail_jump(term) => {
+                (Terminator::TailCall, last - first)
             }
+            FlowControl::UnconditionalBranch => (
+                Terminator::Goto(id_of(term.near_branch_target(), term.ip())?),
+                last - first,
+            ),
             FlowControl::IndirectBranch => match function.jump_tables.get(&term.ip()) {
                 Some(table) => {
                     let targets = table
@@ -174,9 +189,18 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
             FlowControl::Return => (Terminator::Return, last - first),
             FlowControl::Exception | FlowControl::Interrupt => (Terminator::Trap, last - first),
             _ if term.mnemonic() == Mnemonic::Hlt => (Terminator::Trap, last - first),
-            _ => (Terminator::Goto(id_of(term.next_ip(), term.ip())?), last - first + 1),
+            _ => (
+                Terminator::Goto(id_of(term.next_ip(), term.ip())?),
+                last - first + 1,
+            ),
         };
-        blocks.push(Block { start, instructions: first..last + 1, body, terminator, sets_label: None });
+        blocks.push(Block {
+            start,
+            instructions: first..last + 1,
+            body,
+            terminator,
+            sets_label: None,
+        });
     }
     Ok(Cfg { blocks })
 }
@@ -187,6 +211,8 @@ fn ends_block(function: &Function, k: usize) -> bool {
     if function.calls.get(&i.ip()) == Some(&Target::Trap) {
         return true;
     }
-    !matches!(i.flow_control(), FlowControl::Next | FlowControl::Call | FlowControl::IndirectCall)
-        || i.mnemonic() == Mnemonic::Hlt
+    !matches!(
+        i.flow_control(),
+        FlowControl::Next | FlowControl::Call | FlowControl::IndirectCall
+    ) || i.mnemonic() == Mnemonic::Hlt
 }

@@ -10,7 +10,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use iced_x86::{Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register};
+use iced_x86::{
+    Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register,
+};
 
 use super::error::{hex_bytes, TranspileError};
 use super::image::{Image, Pointer};
@@ -91,7 +93,9 @@ pub struct Function {
 impl Function {
     /// The index of the instruction at `address`.
     pub fn index_of(&self, address: u64) -> Option<usize> {
-        self.instructions.binary_search_by_key(&address, |i| i.ip()).ok()
+        self.instructions
+            .binary_search_by_key(&address, |i| i.ip())
+            .ok()
     }
 
     /// True for a `jmp` whose target is outside this function (a tail call).
@@ -129,7 +133,10 @@ pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
         }
         if functions.len() >= MAX_FUNCTIONS {
             let root = image.describe(roots[0]);
-            return Err(TranspileError::TooManyFunctions { root, limit: MAX_FUNCTIONS });
+            return Err(TranspileError::TooManyFunctions {
+                root,
+                limit: MAX_FUNCTIONS,
+            });
         }
         let function = decode_function(image, address)?;
         for target in function.calls.values().chain(function.indirect.values()) {
@@ -145,7 +152,10 @@ pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
 }
 
 fn function_name(image: &Image, address: u64) -> String {
-    image.function_at(address).map(|s| s.name.clone()).unwrap_or_else(|| format!("sub_{address:x}"))
+    image
+        .function_at(address)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| format!("sub_{address:x}"))
 }
 
 /// Names that mark Rust's panic entry points, for calls not followed by `ud2`.
@@ -207,7 +217,10 @@ fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileErr
 
 impl Decoding<'_> {
     fn error(&self, address: u64, reason: impl Into<String>) -> TranspileError {
-        let bytes = self.image.read(address, 8).or_else(|| self.image.bytes_from(address));
+        let bytes = self
+            .image
+            .read(address, 8)
+            .or_else(|| self.image.bytes_from(address));
         TranspileError::Decode {
             function: self.function.name.clone(),
             address,
@@ -263,7 +276,10 @@ impl Decoding<'_> {
             }
             decoder.decode_out(&mut instruction);
             if instruction.code() == Code::INVALID {
-                return Err(self.error(ip, format!("invalid instruction ({:?})", decoder.last_error())));
+                return Err(self.error(
+                    ip,
+                    format!("invalid instruction ({:?})", decoder.last_error()),
+                ));
             }
             if decoded.len() >= MAX_INSTRUCTIONS {
                 return Err(self.error(ip, "function too large"));
@@ -274,7 +290,8 @@ impl Decoding<'_> {
             let next_is_trap = |image: &Image| {
                 let mut peek = Instruction::default();
                 let bytes = image.bytes_from(instruction.next_ip()).unwrap_or(&[]);
-                let mut d = Decoder::with_ip(64, bytes, instruction.next_ip(), DecoderOptions::NONE);
+                let mut d =
+                    Decoder::with_ip(64, bytes, instruction.next_ip(), DecoderOptions::NONE);
                 if !d.can_decode() {
                     return true;
                 }
@@ -317,7 +334,9 @@ impl Decoding<'_> {
                     } else if let Some(t) = self.indirect_target(&instruction)? {
                         self.function.calls.insert(ip, t);
                     } else if instruction.op0_kind() != OpKind::Register {
-                        return Err(self.error(ip, "indirect jump through memory that is not a jump table"));
+                        return Err(
+                            self.error(ip, "indirect jump through memory that is not a jump table")
+                        );
                     }
                     // A register jump that is no table: an indirect tail call,
                     // dispatched over `indirect` at lowering.
@@ -350,7 +369,9 @@ impl Decoding<'_> {
                             function: self.function.name.clone(),
                             address: ip,
                             callee: "a pointer in memory".into(),
-                            reason: "indirect calls through memory other than the GOT are not supported".into(),
+                            reason:
+                                "indirect calls through memory other than the GOT are not supported"
+                                    .into(),
                         });
                     }
                 }
@@ -362,7 +383,10 @@ impl Decoding<'_> {
     }
 
     fn unsupported(&self, instruction: &Instruction) -> TranspileError {
-        let bytes = self.image.read(instruction.ip(), instruction.len()).unwrap_or(&[]);
+        let bytes = self
+            .image
+            .read(instruction.ip(), instruction.len())
+            .unwrap_or(&[]);
         TranspileError::Unsupported {
             function: self.function.name.clone(),
             address: instruction.ip(),
@@ -402,7 +426,9 @@ impl Decoding<'_> {
                         Pointer::Address(a) => Some(*a),
                         Pointer::Import(name) => self.image.import_value(name),
                     };
-                    if let (Ok(t), Some(value)) = (self.resolve_pointer(instruction.ip(), &pointer), value) {
+                    if let (Ok(t), Some(value)) =
+                        (self.resolve_pointer(instruction.ip(), &pointer), value)
+                    {
                         self.function.indirect.insert(value, t);
                     }
                 }
@@ -463,7 +489,10 @@ impl Decoding<'_> {
         if let Some(name) = self.image.import_at(target) {
             return self.resolve_import(at, name);
         }
-        let in_plt = self.image.section_at(target).is_some_and(|s| s.name.starts_with(".plt"));
+        let in_plt = self
+            .image
+            .section_at(target)
+            .is_some_and(|s| s.name.starts_with(".plt"));
         if in_plt {
             return match self.plt_slot(target) {
                 Some(p) => self.resolve_pointer(at, &p),
@@ -526,15 +555,23 @@ impl Decoding<'_> {
             let index = jmp.memory_index();
             let count = self.table_bound(before, index);
             let targets = self.table_entries(table, 8, count, |image, at| {
-                image.read(at, 8).map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+                image
+                    .read(at, 8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
             })?;
-            return Ok(targets.map(|targets| JumpTable { index_at: jmp.ip(), index_register: index, targets }));
+            return Ok(targets.map(|targets| JumpTable {
+                index_at: jmp.ip(),
+                index_register: index,
+                targets,
+            }));
         }
         // PIE: lea base,[rip+table]; movsxd r,[base+4*idx]; add r,base; jmp r
         let target_reg = jmp.op0_register();
         let mut i = before.len();
         let writes = |ins: &Instruction, reg: Register| {
-            ins.op_count() > 0 && ins.op0_kind() == OpKind::Register && ins.op0_register().full_register() == reg.full_register()
+            ins.op_count() > 0
+                && ins.op0_kind() == OpKind::Register
+                && ins.op0_register().full_register() == reg.full_register()
         };
         // find `add target_reg, base`
         let add = loop {
@@ -573,16 +610,22 @@ impl Decoding<'_> {
                 }
             }
         }
-        let (Some(load), Some(table)) = (load, table) else { return Ok(None) };
+        let (Some(load), Some(table)) = (load, table) else {
+            return Ok(None);
+        };
         let index = load.memory_index().full_register();
         let before_load = &before[..run.iter().position(|x| x.ip() == load.ip()).unwrap_or(0)];
         let count = self.table_bound(before_load, index);
         let targets = self.table_entries(table, 4, count, |image, at| {
-            image
-                .read(at, 4)
-                .map(|b| table.wrapping_add(i32::from_le_bytes(b.try_into().unwrap()) as i64 as u64))
+            image.read(at, 4).map(|b| {
+                table.wrapping_add(i32::from_le_bytes(b.try_into().unwrap()) as i64 as u64)
+            })
         })?;
-        Ok(targets.map(|targets| JumpTable { index_at: load.ip(), index_register: index, targets }))
+        Ok(targets.map(|targets| JumpTable {
+            index_at: load.ip(),
+            index_register: index,
+            targets,
+        }))
     }
 
     /// The entry count from the bounds check `cmp idx, N` + `ja`/`jae` before the table.
@@ -603,7 +646,15 @@ impl Decoding<'_> {
             if ins.mnemonic() == Mnemonic::Cmp
                 && ins.op0_kind() == OpKind::Register
                 && tracked.contains(&ins.op0_register().full_register())
-                && matches!(ins.op1_kind(), OpKind::Immediate8to32 | OpKind::Immediate32 | OpKind::Immediate8to64 | OpKind::Immediate32to64 | OpKind::Immediate8 | OpKind::Immediate16)
+                && matches!(
+                    ins.op1_kind(),
+                    OpKind::Immediate8to32
+                        | OpKind::Immediate32
+                        | OpKind::Immediate8to64
+                        | OpKind::Immediate32to64
+                        | OpKind::Immediate8
+                        | OpKind::Immediate16
+                )
             {
                 let bound = ins.immediate(1);
                 // the branch after the cmp decides inclusive vs exclusive
@@ -636,7 +687,10 @@ impl Decoding<'_> {
             let t = entry(self.image, at)
                 .ok_or_else(|| self.error(at, "jump table entry not mapped"))?;
             if !self.inside(t) {
-                return Err(self.error(at, format!("jump table entry {k} leaves the function ({t:#x})")));
+                return Err(self.error(
+                    at,
+                    format!("jump table entry {k} leaves the function ({t:#x})"),
+                ));
             }
             targets.push(t);
         }

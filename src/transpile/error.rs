@@ -13,15 +13,34 @@ pub enum TranspileError {
     /// A `--export` signature that does not parse.
     BadSignature { signature: String, reason: String },
     /// Code bytes that do not decode, or are not mapped in the image.
-    Decode { function: String, address: u64, bytes: String, reason: String },
+    Decode {
+        function: String,
+        address: u64,
+        bytes: String,
+        reason: String,
+    },
     /// An instruction the transpiler does not implement.
-    Unsupported { function: String, address: u64, bytes: String, mnemonic: String },
+    Unsupported {
+        function: String,
+        address: u64,
+        bytes: String,
+        mnemonic: String,
+    },
     /// A call or jump whose target cannot become part of the module.
-    Callee { function: String, address: u64, callee: String, reason: String },
+    Callee {
+        function: String,
+        address: u64,
+        callee: String,
+        reason: String,
+    },
     /// More functions than a module may pull in.
     TooManyFunctions { root: String, limit: usize },
     /// Control flow the structurer cannot express (e.g. a jump into an instruction).
-    ControlFlow { function: String, address: u64, reason: String },
+    ControlFlow {
+        function: String,
+        address: u64,
+        reason: String,
+    },
     /// The module failed validation: always a transpiler bug, never served.
     InvalidModule(String),
 }
@@ -36,21 +55,43 @@ impl fmt::Display for TranspileError {
             TranspileError::BadSignature { signature, reason } => {
                 write!(f, "bad signature `{signature}`: {reason}")
             }
-            TranspileError::Decode { function, address, bytes, reason } => {
-                write!(f, "{function} at {address:#x}: cannot decode [{bytes}]: {reason}")
+            TranspileError::Decode {
+                function,
+                address,
+                bytes,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "{function} at {address:#x}: cannot decode [{bytes}]: {reason}"
+                )
             }
-            TranspileError::Unsupported { function, address, bytes, mnemonic } => write!(
+            TranspileError::Unsupported {
+                function,
+                address,
+                bytes,
+                mnemonic,
+            } => write!(
                 f,
                 "{function} at {address:#x}: unsupported instruction `{mnemonic}` [{bytes}]"
             ),
-            TranspileError::Callee { function, address, callee, reason } => {
+            TranspileError::Callee {
+                function,
+                address,
+                callee,
+                reason,
+            } => {
                 write!(f, "{function} at {address:#x}: call to {callee}: {reason}")
             }
             TranspileError::TooManyFunctions { root, limit } => write!(
                 f,
                 "{root}: the call graph pulls in more than {limit} functions (the module cap)"
             ),
-            TranspileError::ControlFlow { function, address, reason } => {
+            TranspileError::ControlFlow {
+                function,
+                address,
+                reason,
+            } => {
                 write!(f, "{function} at {address:#x}: {reason}")
             }
             TranspileError::InvalidModule(why) => {
@@ -64,5 +105,9 @@ impl std::error::Error for TranspileError {}
 
 /// Hex bytes as error messages show them: `48 89 f8`.
 pub fn hex_bytes(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    bytes
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(" ")
 }

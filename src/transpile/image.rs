@@ -84,7 +84,10 @@ impl Image {
     pub fn from_elf(data: &[u8]) -> Result<Image, TranspileError> {
         let file = object::File::parse(data).map_err(|e| TranspileError::Elf(e.to_string()))?;
         if file.format() != object::BinaryFormat::Elf {
-            return Err(TranspileError::Elf(format!("{:?} file, not ELF", file.format())));
+            return Err(TranspileError::Elf(format!(
+                "{:?} file, not ELF",
+                file.format()
+            )));
         }
         if file.architecture() != object::Architecture::X86_64 {
             return Err(TranspileError::Elf(format!(
@@ -95,7 +98,9 @@ impl Image {
         let mut image = Image::default();
         let mut executable_ranges = Vec::new();
         for section in file.sections() {
-            let object::SectionFlags::Elf { sh_flags } = section.flags() else { continue };
+            let object::SectionFlags::Elf { sh_flags } = section.flags() else {
+                continue;
+            };
             if sh_flags & u64::from(object::elf::SHF_ALLOC) == 0 || section.size() == 0 {
                 continue;
             }
@@ -106,8 +111,7 @@ impl Image {
             let executable = sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0;
             let size = usize::try_from(section.size())
                 .map_err(|_| TranspileError::Elf("section larger than memory".into()))?;
-            if section.size() > 1 << 32 || section.address().checked_add(section.size()).is_none()
-            {
+            if section.size() > 1 << 32 || section.address().checked_add(section.size()).is_none() {
                 return Err(TranspileError::Elf(format!(
                     "section at {:#x} of size {:#x} is out of range",
                     section.address(),
@@ -116,7 +120,10 @@ impl Image {
             }
             let mut bytes = match section.kind() {
                 object::SectionKind::UninitializedData => Vec::new(),
-                _ => section.data().map_err(|e| TranspileError::Elf(e.to_string()))?.to_vec(),
+                _ => section
+                    .data()
+                    .map_err(|e| TranspileError::Elf(e.to_string()))?
+                    .to_vec(),
             };
             bytes.resize(size, 0);
             let name = section.name().unwrap_or("?").to_string();
@@ -124,7 +131,12 @@ impl Image {
                 executable_ranges.push((section.address(), section.address() + section.size()));
             }
             image.end = image.end.max(section.address() + section.size());
-            image.sections.push(Section { name, address: section.address(), bytes, executable });
+            image.sections.push(Section {
+                name,
+                address: section.address(),
+                bytes,
+                executable,
+            });
         }
         image.sections.sort_by_key(|s| s.address);
 
@@ -148,21 +160,21 @@ impl Image {
         // would fill them with the image at base 0.
         if let Some(relocations) = file.dynamic_relocations() {
             for (offset, relocation) in relocations {
-                let RelocationFlags::Elf { r_type } = relocation.flags() else { continue };
+                let RelocationFlags::Elf { r_type } = relocation.flags() else {
+                    continue;
+                };
                 let addend = relocation.addend();
                 let target = match r_type {
-                    object::elf::R_X86_64_RELATIVE => {
-                        Some(Pointer::Address(addend as u64))
-                    }
+                    object::elf::R_X86_64_RELATIVE => Some(Pointer::Address(addend as u64)),
                     object::elf::R_X86_64_GLOB_DAT
                     | object::elf::R_X86_64_JUMP_SLOT
                     | object::elf::R_X86_64_64 => match relocation.target() {
                         RelocationTarget::Symbol(index) => {
                             let symbol = file.symbol_by_index(index).ok();
                             match symbol {
-                                Some(s) if !s.is_undefined() && s.address() != 0 => Some(
-                                    Pointer::Address(s.address().wrapping_add(addend as u64)),
-                                ),
+                                Some(s) if !s.is_undefined() && s.address() != 0 => {
+                                    Some(Pointer::Address(s.address().wrapping_add(addend as u64)))
+                                }
                                 Some(s) => s.name().ok().map(|n| Pointer::Import(n.to_string())),
                                 None => None,
                             }
@@ -193,7 +205,12 @@ impl Image {
             ..Image::default()
         };
         for &(name, address, size) in symbols {
-            image.add_symbol(Symbol { name: name.into(), address, size, is_function: true });
+            image.add_symbol(Symbol {
+                name: name.into(),
+                address,
+                size,
+                is_function: true,
+            });
         }
         image
     }
@@ -201,7 +218,12 @@ impl Image {
     /// Adds a data section (tests, tools).
     pub fn add_data(&mut self, name: &str, address: u64, bytes: Vec<u8>) {
         self.end = self.end.max(address + bytes.len() as u64);
-        self.sections.push(Section { name: name.into(), address, bytes, executable: false });
+        self.sections.push(Section {
+            name: name.into(),
+            address,
+            bytes,
+            executable: false,
+        });
         self.sections.sort_by_key(|s| s.address);
     }
 
@@ -219,8 +241,12 @@ impl Image {
         let n = self.symbols.len();
         if n >= 2 && self.symbols[n - 2].address > self.symbols[n - 1].address {
             self.symbols.sort_by_key(|s| s.address);
-            self.by_name =
-                self.symbols.iter().enumerate().map(|(i, s)| (s.name.clone(), i)).collect();
+            self.by_name = self
+                .symbols
+                .iter()
+                .enumerate()
+                .map(|(i, s)| (s.name.clone(), i))
+                .collect();
         }
     }
 
@@ -250,7 +276,10 @@ impl Image {
 
     /// The pseudo address of an import already known to the image.
     pub fn import_value(&self, name: &str) -> Option<u64> {
-        self.imports.iter().position(|n| n == name).map(|i| IMPORT_BASE + 16 * i as u64)
+        self.imports
+            .iter()
+            .position(|n| n == name)
+            .map(|i| IMPORT_BASE + 16 * i as u64)
     }
 
     /// The import whose pseudo address this is, if any.
@@ -260,9 +289,9 @@ impl Image {
     }
 
     fn section_mut(&mut self, address: u64, len: u64) -> Option<&mut Section> {
-        self.sections.iter_mut().find(|s| {
-            address >= s.address && address + len <= s.address + s.bytes.len() as u64
-        })
+        self.sections
+            .iter_mut()
+            .find(|s| address >= s.address && address + len <= s.address + s.bytes.len() as u64)
     }
 
     /// The section holding `address`.
@@ -323,7 +352,10 @@ impl Image {
         if let Some(name) = self.import_at(address) {
             return format!("imported `{name}`");
         }
-        match self.symbol_containing(address).or_else(|| self.function_at(address)) {
+        match self
+            .symbol_containing(address)
+            .or_else(|| self.function_at(address))
+        {
             Some(s) if s.address == address => format!("`{}` ({address:#x})", s.name),
             Some(s) => format!("`{}`+{:#x} ({address:#x})", s.name, address - s.address),
             None => format!("{address:#x}"),

@@ -38,7 +38,10 @@ pub fn roots(image: &Image, exports: &[Signature]) -> Result<Vec<u64>, Transpile
         .iter()
         .map(|s| match image.symbol(&s.name) {
             Some(sym) if sym.is_function => Ok(sym.address),
-            Some(_) => Err(TranspileError::UnknownSymbol(format!("{} (it is data, not a function)", s.name))),
+            Some(_) => Err(TranspileError::UnknownSymbol(format!(
+                "{} (it is data, not a function)",
+                s.name
+            ))),
             None => Err(TranspileError::UnknownSymbol(s.name.clone())),
         })
         .collect()

@@ -15,8 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use wasm_encoder::{
-    BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function, FunctionSection,
-    GlobalSection, GlobalType, Instruction as W, MemorySection, MemoryType, TypeSection, ValType,
+    BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function,
+    FunctionSection, GlobalSection, GlobalType, Instruction as W, MemorySection, MemoryType,
+    TypeSection, ValType,
 };
 
 use super::decode::{Builtin, Program, Target};
@@ -50,20 +51,33 @@ pub struct Module {
 /// refers to, widened to its symbol (or up to the next symbol), and whatever
 /// relocated pointers inside those ranges point to, transitively.
 pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
-    let mut work: Vec<u64> = program.functions.iter().flat_map(|f| f.data_refs.iter().copied()).collect();
+    let mut work: Vec<u64> = program
+        .functions
+        .iter()
+        .flat_map(|f| f.data_refs.iter().copied())
+        .collect();
     let mut seen = BTreeSet::new();
     let mut ranges: Vec<(u64, u64)> = Vec::new();
     while let Some(address) = work.pop() {
         if !seen.insert(address) {
             continue;
         }
-        let Some(section) = image.section_at(address) else { continue };
+        let Some(section) = image.section_at(address) else {
+            continue;
+        };
         let section_end = section.address + section.bytes.len() as u64;
         let (start, end) = match image.symbol_containing(address) {
             Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
             _ => {
-                let next = image.next_symbol_after(address).map_or(section_end, |s| s.address);
-                (address, next.min(section_end).min(address + DATA_WINDOW).max(address + 1))
+                let next = image
+                    .next_symbol_after(address)
+                    .map_or(section_end, |s| s.address);
+                (
+                    address,
+                    next.min(section_end)
+                        .min(address + DATA_WINDOW)
+                        .max(address + 1),
+                )
             }
         };
         for (_, pointer) in image.pointers.range(start..end) {
@@ -87,21 +101,39 @@ pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
 }
 
 /// Entry point of the stage.
-pub fn build(image: &Image, program: &Program, exports: &[Signature]) -> Result<Module, TranspileError> {
+pub fn build(
+    image: &Image,
+    program: &Program,
+    exports: &[Signature],
+) -> Result<Module, TranspileError> {
     let abis = lower::abis(program);
     let n = program.functions.len() as u32;
     let builtins_used: BTreeSet<Builtin> = program
         .functions
         .iter()
         .flat_map(|f| f.calls.values().chain(f.indirect.values()))
-        .filter_map(|t| if let Target::Builtin(b) = t { Some(*b) } else { None })
+        .filter_map(|t| {
+            if let Target::Builtin(b) = t {
+                Some(*b)
+            } else {
+                None
+            }
+        })
         .collect();
-    let helpers = Helpers { mulhu: n, divu128: n + 1, divs128: n + 2 };
+    let helpers = Helpers {
+        mulhu: n,
+        divu128: n + 1,
+        divs128: n + 2,
+    };
     let mut builtins = BTreeMap::new();
     for (k, b) in builtins_used.iter().enumerate() {
         builtins.insert(*b, n + 3 + k as u32);
     }
-    let callees = Callees { functions: (0..n).collect(), builtins: builtins.clone(), helpers };
+    let callees = Callees {
+        functions: (0..n).collect(),
+        builtins: builtins.clone(),
+        helpers,
+    };
 
     let mut types = Types::default();
     let mut functions = FunctionSection::new();
@@ -158,19 +190,35 @@ pub fn build(image: &Image, program: &Program, exports: &[Signature]) -> Result<
     }
 
     let mut memory = MemorySection::new();
-    memory.memory(MemoryType { minimum: pages, maximum: Some(65536), memory64: false, shared: false, page_size_log2: None });
+    memory.memory(MemoryType {
+        minimum: pages,
+        maximum: Some(65536),
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
     let mut globals = GlobalSection::new();
     globals.global(
-        GlobalType { val_type: ValType::I32, mutable: true, shared: false },
+        GlobalType {
+            val_type: ValType::I32,
+            mutable: true,
+            shared: false,
+        },
         &ConstExpr::i32_const(stack_top as u32 as i32),
     );
     globals.global(
-        GlobalType { val_type: ValType::I32, mutable: false, shared: false },
+        GlobalType {
+            val_type: ValType::I32,
+            mutable: false,
+            shared: false,
+        },
         &ConstExpr::i32_const(stack_top as u32 as i32),
     );
     let mut data = DataSection::new();
     for (start, end) in data_ranges(image, program) {
-        let Some(bytes) = image.read(start, (end - start) as usize) else { continue };
+        let Some(bytes) = image.read(start, (end - start) as usize) else {
+            continue;
+        };
         // zero runs need no segment: wasm memory starts zeroed
         let mut i = 0;
         while i < bytes.len() {
@@ -185,7 +233,11 @@ pub fn build(image: &Image, program: &Program, exports: &[Signature]) -> Result<
                 j += 1;
             }
             let end = j - zeros;
-            data.active(0, &ConstExpr::i32_const((start + i as u64) as u32 as i32), bytes[i..end].iter().copied());
+            data.active(
+                0,
+                &ConstExpr::i32_const((start + i as u64) as u32 as i32),
+                bytes[i..end].iter().copied(),
+            );
             i = j;
         }
     }
@@ -225,10 +277,13 @@ struct Types {
 impl Types {
     fn index(&mut self, params: Vec<ValType>, results: Vec<ValType>) -> u32 {
         let next = self.index.len() as u32;
-        *self.index.entry((params.clone(), results.clone())).or_insert_with(|| {
-            self.section.ty().function(params, results);
-            next
-        })
+        *self
+            .index
+            .entry((params.clone(), results.clone()))
+            .or_insert_with(|| {
+                self.section.ty().function(params, results);
+                next
+            })
     }
 }
 
@@ -292,7 +347,11 @@ fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
         f.instruction(&W::LocalSet(first_local + k as u32));
     }
     if let Some(ty) = sig.result {
-        let from = if ty.is_float() { Reg::Xmm(0) } else { Reg::Gpr(RAX) };
+        let from = if ty.is_float() {
+            Reg::Xmm(0)
+        } else {
+            Reg::Gpr(RAX)
+        };
         match abi.outputs.iter().position(|r| *r == from) {
             Some(k) => {
                 f.instruction(&W::LocalGet(first_local + k as u32));
@@ -327,7 +386,11 @@ fn extend_arg(f: &mut Function, ty: ScalarType) {
         (16, false) => f.instruction(&W::I32Const(0xffff)).instruction(&W::I32And),
         _ => f,
     };
-    f.instruction(if signed { &W::I64ExtendI32S } else { &W::I64ExtendI32U });
+    f.instruction(if signed {
+        &W::I64ExtendI32S
+    } else {
+        &W::I64ExtendI32U
+    });
 }
 
 /// rax (i64) or xmm0 (v128) → the wasm result, narrowed per its C type.
@@ -369,21 +432,61 @@ fn helper_mulhu() -> Function {
     body(
         &[ValType::I64; 7],
         &[
-            W::LocalGet(0), W::I64Const(m), W::I64And, W::LocalSet(2),
-            W::LocalGet(0), W::I64Const(32), W::I64ShrU, W::LocalSet(3),
-            W::LocalGet(1), W::I64Const(m), W::I64And, W::LocalSet(4),
-            W::LocalGet(1), W::I64Const(32), W::I64ShrU, W::LocalSet(5),
-            W::LocalGet(2), W::LocalGet(5), W::I64Mul, W::LocalSet(6), // al*bh
-            W::LocalGet(3), W::LocalGet(4), W::I64Mul, W::LocalSet(7), // ah*bl
+            W::LocalGet(0),
+            W::I64Const(m),
+            W::I64And,
+            W::LocalSet(2),
+            W::LocalGet(0),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::LocalSet(3),
+            W::LocalGet(1),
+            W::I64Const(m),
+            W::I64And,
+            W::LocalSet(4),
+            W::LocalGet(1),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::LocalSet(5),
+            W::LocalGet(2),
+            W::LocalGet(5),
+            W::I64Mul,
+            W::LocalSet(6), // al*bh
+            W::LocalGet(3),
+            W::LocalGet(4),
+            W::I64Mul,
+            W::LocalSet(7), // ah*bl
             // mid = (al*bl >> 32) + lo32(p1) + lo32(p2)
-            W::LocalGet(2), W::LocalGet(4), W::I64Mul, W::I64Const(32), W::I64ShrU,
-            W::LocalGet(6), W::I64Const(m), W::I64And, W::I64Add,
-            W::LocalGet(7), W::I64Const(m), W::I64And, W::I64Add, W::LocalSet(8),
+            W::LocalGet(2),
+            W::LocalGet(4),
+            W::I64Mul,
+            W::I64Const(32),
+            W::I64ShrU,
+            W::LocalGet(6),
+            W::I64Const(m),
+            W::I64And,
+            W::I64Add,
+            W::LocalGet(7),
+            W::I64Const(m),
+            W::I64And,
+            W::I64Add,
+            W::LocalSet(8),
             // hi = ah*bh + (p1 >> 32) + (p2 >> 32) + (mid >> 32)
-            W::LocalGet(3), W::LocalGet(5), W::I64Mul,
-            W::LocalGet(6), W::I64Const(32), W::I64ShrU, W::I64Add,
-            W::LocalGet(7), W::I64Const(32), W::I64ShrU, W::I64Add,
-            W::LocalGet(8), W::I64Const(32), W::I64ShrU, W::I64Add,
+            W::LocalGet(3),
+            W::LocalGet(5),
+            W::I64Mul,
+            W::LocalGet(6),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::I64Add,
+            W::LocalGet(7),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::I64Add,
+            W::LocalGet(8),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::I64Add,
         ],
     )
 }
@@ -395,26 +498,73 @@ fn helper_divu128() -> Function {
     body(
         &[ValType::I64, ValType::I64],
         &[
-            W::LocalGet(2), W::I64Eqz, W::LocalGet(0), W::LocalGet(2), W::I64GeU, W::I32Or,
-            W::If(BlockType::Empty), W::Unreachable, W::End,
-            W::LocalGet(0), W::I64Eqz,
+            W::LocalGet(2),
+            W::I64Eqz,
+            W::LocalGet(0),
+            W::LocalGet(2),
+            W::I64GeU,
+            W::I32Or,
             W::If(BlockType::Empty),
-            W::LocalGet(1), W::LocalGet(2), W::I64DivU, W::LocalGet(1), W::LocalGet(2), W::I64RemU, W::Return,
+            W::Unreachable,
+            W::End,
+            W::LocalGet(0),
+            W::I64Eqz,
+            W::If(BlockType::Empty),
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64DivU,
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64RemU,
+            W::Return,
             W::End,
             // shift-subtract: r = hi (kept in 0), q = lo (kept in 1)
-            W::I64Const(64), W::LocalSet(3),
+            W::I64Const(64),
+            W::LocalSet(3),
             W::Loop(BlockType::Empty),
-            W::LocalGet(0), W::I64Const(63), W::I64ShrU, W::LocalSet(4),
-            W::LocalGet(0), W::I64Const(1), W::I64Shl, W::LocalGet(1), W::I64Const(63), W::I64ShrU, W::I64Or, W::LocalSet(0),
-            W::LocalGet(1), W::I64Const(1), W::I64Shl, W::LocalSet(1),
-            W::LocalGet(4), W::I64Eqz, W::I32Eqz, W::LocalGet(0), W::LocalGet(2), W::I64GeU, W::I32Or,
+            W::LocalGet(0),
+            W::I64Const(63),
+            W::I64ShrU,
+            W::LocalSet(4),
+            W::LocalGet(0),
+            W::I64Const(1),
+            W::I64Shl,
+            W::LocalGet(1),
+            W::I64Const(63),
+            W::I64ShrU,
+            W::I64Or,
+            W::LocalSet(0),
+            W::LocalGet(1),
+            W::I64Const(1),
+            W::I64Shl,
+            W::LocalSet(1),
+            W::LocalGet(4),
+            W::I64Eqz,
+            W::I32Eqz,
+            W::LocalGet(0),
+            W::LocalGet(2),
+            W::I64GeU,
+            W::I32Or,
             W::If(BlockType::Empty),
-            W::LocalGet(0), W::LocalGet(2), W::I64Sub, W::LocalSet(0),
-            W::LocalGet(1), W::I64Const(1), W::I64Or, W::LocalSet(1),
+            W::LocalGet(0),
+            W::LocalGet(2),
+            W::I64Sub,
+            W::LocalSet(0),
+            W::LocalGet(1),
+            W::I64Const(1),
+            W::I64Or,
+            W::LocalSet(1),
             W::End,
-            W::LocalGet(3), W::I64Const(1), W::I64Sub, W::LocalTee(3), W::I64Eqz, W::I32Eqz, W::BrIf(0),
+            W::LocalGet(3),
+            W::I64Const(1),
+            W::I64Sub,
+            W::LocalTee(3),
+            W::I64Eqz,
+            W::I32Eqz,
+            W::BrIf(0),
             W::End,
-            W::LocalGet(1), W::LocalGet(0),
+            W::LocalGet(1),
+            W::LocalGet(0),
         ],
     )
 }
@@ -427,37 +577,90 @@ fn helper_divs128(divu128: u32) -> Function {
         &[ValType::I32, ValType::I32, ValType::I64, ValType::I64],
         &[
             // fast path: the dividend fits in i64 (i64.div_s traps on MIN/-1 as x86 does)
-            W::LocalGet(0), W::LocalGet(1), W::I64Const(63), W::I64ShrS, W::I64Eq,
+            W::LocalGet(0),
+            W::LocalGet(1),
+            W::I64Const(63),
+            W::I64ShrS,
+            W::I64Eq,
             W::If(BlockType::Empty),
-            W::LocalGet(1), W::LocalGet(2), W::I64DivS, W::LocalGet(1), W::LocalGet(2), W::I64RemS, W::Return,
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64DivS,
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64RemS,
+            W::Return,
             W::End,
-            W::LocalGet(0), W::I64Const(0), W::I64LtS, W::LocalSet(3),
-            W::LocalGet(2), W::I64Const(0), W::I64LtS, W::LocalSet(4),
+            W::LocalGet(0),
+            W::I64Const(0),
+            W::I64LtS,
+            W::LocalSet(3),
+            W::LocalGet(2),
+            W::I64Const(0),
+            W::I64LtS,
+            W::LocalSet(4),
             // |n|: negate the 128-bit value
             W::LocalGet(3),
             W::If(BlockType::Empty),
-            W::LocalGet(0), W::I64Const(-1), W::I64Xor, W::LocalGet(1), W::I64Eqz, W::I64ExtendI32U, W::I64Add, W::LocalSet(0),
-            W::I64Const(0), W::LocalGet(1), W::I64Sub, W::LocalSet(1),
+            W::LocalGet(0),
+            W::I64Const(-1),
+            W::I64Xor,
+            W::LocalGet(1),
+            W::I64Eqz,
+            W::I64ExtendI32U,
+            W::I64Add,
+            W::LocalSet(0),
+            W::I64Const(0),
+            W::LocalGet(1),
+            W::I64Sub,
+            W::LocalSet(1),
             W::End,
             // |d|
             W::LocalGet(4),
             W::If(BlockType::Empty),
-            W::I64Const(0), W::LocalGet(2), W::I64Sub, W::LocalSet(2),
+            W::I64Const(0),
+            W::LocalGet(2),
+            W::I64Sub,
+            W::LocalSet(2),
             W::End,
-            W::LocalGet(0), W::LocalGet(1), W::LocalGet(2), W::Call(divu128), W::LocalSet(6), W::LocalSet(5),
+            W::LocalGet(0),
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::Call(divu128),
+            W::LocalSet(6),
+            W::LocalSet(5),
             // quotient sign and range
-            W::LocalGet(3), W::LocalGet(4), W::I32Xor,
+            W::LocalGet(3),
+            W::LocalGet(4),
+            W::I32Xor,
             W::If(BlockType::Empty),
-            W::LocalGet(5), W::I64Const(i64::MIN), W::I64GtU, W::If(BlockType::Empty), W::Unreachable, W::End,
-            W::I64Const(0), W::LocalGet(5), W::I64Sub, W::LocalSet(5),
+            W::LocalGet(5),
+            W::I64Const(i64::MIN),
+            W::I64GtU,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
+            W::I64Const(0),
+            W::LocalGet(5),
+            W::I64Sub,
+            W::LocalSet(5),
             W::Else,
-            W::LocalGet(5), W::I64Const(0), W::I64LtS, W::If(BlockType::Empty), W::Unreachable, W::End,
+            W::LocalGet(5),
+            W::I64Const(0),
+            W::I64LtS,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
             W::End,
             W::LocalGet(3),
             W::If(BlockType::Empty),
-            W::I64Const(0), W::LocalGet(6), W::I64Sub, W::LocalSet(6),
+            W::I64Const(0),
+            W::LocalGet(6),
+            W::I64Sub,
+            W::LocalSet(6),
             W::End,
-            W::LocalGet(5), W::LocalGet(6),
+            W::LocalGet(5),
+            W::LocalGet(6),
         ],
     )
 }
@@ -468,15 +671,28 @@ fn builtin(b: Builtin) -> Function {
         Builtin::Memcpy | Builtin::Memmove => body(
             &[],
             &[
-                W::LocalGet(0), W::I32WrapI64, W::LocalGet(1), W::I32WrapI64, W::LocalGet(2), W::I32WrapI64,
-                W::MemoryCopy { src_mem: 0, dst_mem: 0 },
+                W::LocalGet(0),
+                W::I32WrapI64,
+                W::LocalGet(1),
+                W::I32WrapI64,
+                W::LocalGet(2),
+                W::I32WrapI64,
+                W::MemoryCopy {
+                    src_mem: 0,
+                    dst_mem: 0,
+                },
                 W::LocalGet(0),
             ],
         ),
         Builtin::Memset => body(
             &[],
             &[
-                W::LocalGet(0), W::I32WrapI64, W::LocalGet(1), W::I32WrapI64, W::LocalGet(2), W::I32WrapI64,
+                W::LocalGet(0),
+                W::I32WrapI64,
+                W::LocalGet(1),
+                W::I32WrapI64,
+                W::LocalGet(2),
+                W::I32WrapI64,
                 W::MemoryFill(0),
                 W::LocalGet(0),
             ],
@@ -487,15 +703,38 @@ fn builtin(b: Builtin) -> Function {
             &[
                 W::Block(BlockType::Empty),
                 W::Loop(BlockType::Empty),
-                W::LocalGet(3), W::LocalGet(2), W::I64GeU, W::BrIf(1),
-                W::LocalGet(0), W::LocalGet(3), W::I64Add, W::I32WrapI64, W::I64Load8U(lower::mem(0)), W::LocalSet(4),
-                W::LocalGet(1), W::LocalGet(3), W::I64Add, W::I32WrapI64, W::I64Load8U(lower::mem(0)), W::LocalSet(5),
-                W::LocalGet(4), W::LocalGet(5), W::I64Ne,
+                W::LocalGet(3),
+                W::LocalGet(2),
+                W::I64GeU,
+                W::BrIf(1),
+                W::LocalGet(0),
+                W::LocalGet(3),
+                W::I64Add,
+                W::I32WrapI64,
+                W::I64Load8U(lower::mem(0)),
+                W::LocalSet(4),
+                W::LocalGet(1),
+                W::LocalGet(3),
+                W::I64Add,
+                W::I32WrapI64,
+                W::I64Load8U(lower::mem(0)),
+                W::LocalSet(5),
+                W::LocalGet(4),
+                W::LocalGet(5),
+                W::I64Ne,
                 W::If(BlockType::Empty),
                 // glibc returns the difference of the first differing bytes
-                W::LocalGet(4), W::LocalGet(5), W::I64Sub, W::I32WrapI64, W::I64ExtendI32S, W::Return,
+                W::LocalGet(4),
+                W::LocalGet(5),
+                W::I64Sub,
+                W::I32WrapI64,
+                W::I64ExtendI32S,
+                W::Return,
                 W::End,
-                W::LocalGet(3), W::I64Const(1), W::I64Add, W::LocalSet(3),
+                W::LocalGet(3),
+                W::I64Const(1),
+                W::I64Add,
+                W::LocalSet(3),
                 W::Br(0),
                 W::End,
                 W::End,

@@ -89,16 +89,22 @@ impl Signature {
             reason: reason.to_string(),
         };
         let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        let open = compact.find('(').ok_or_else(|| bad("expected NAME(T,...)->R"))?;
+        let open = compact
+            .find('(')
+            .ok_or_else(|| bad("expected NAME(T,...)->R"))?;
         let close = compact.find(')').ok_or_else(|| bad("missing `)`"))?;
         if close < open {
             return Err(bad("`)` before `(`"));
         }
         let name = &compact[..open];
         if name.is_empty()
-            || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')
+            || !name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.' || c == '$')
         {
-            return Err(bad("the name must be a symbol name (letters, digits, `_`, `.`, `$`)"));
+            return Err(bad(
+                "the name must be a symbol name (letters, digits, `_`, `.`, `$`)",
+            ));
         }
         let params_text = &compact[open + 1..close];
         let mut params = Vec::new();
@@ -112,17 +118,27 @@ impl Signature {
             }
         }
         let rest = &compact[close + 1..];
-        let result_text = rest.strip_prefix("->").ok_or_else(|| bad("expected `->R` after `)`"))?;
+        let result_text = rest
+            .strip_prefix("->")
+            .ok_or_else(|| bad("expected `->R` after `)`"))?;
         let result = match result_text {
             "void" => None,
-            r => Some(ScalarType::parse(r).ok_or_else(|| bad(&format!("unknown result type `{r}`")))?),
+            r => Some(
+                ScalarType::parse(r).ok_or_else(|| bad(&format!("unknown result type `{r}`")))?,
+            ),
         };
         let ints = params.iter().filter(|p| !p.is_float()).count();
         let floats = params.len() - ints;
         if ints > 6 || floats > 8 {
-            return Err(bad("more than 6 integer or 8 float parameters (stack arguments are not supported)"));
+            return Err(bad(
+                "more than 6 integer or 8 float parameters (stack arguments are not supported)",
+            ));
         }
-        Ok(Signature { name: name.to_string(), params, result })
+        Ok(Signature {
+            name: name.to_string(),
+            params,
+            result,
+        })
     }
 }
 
@@ -141,8 +157,16 @@ mod tests {
             let s = Signature::parse(text).unwrap();
             assert_eq!((s.params.len(), s.result), (n, r), "{text}");
         }
-        let bad = ["f", "f(i32", "f(i128)->i32", "(i32)->i32", "f(i32)", "f(i32)->x", "f)(->i32",
-            "f(i32,i32,i32,i32,i32,i32,i32)->void"];
+        let bad = [
+            "f",
+            "f(i32",
+            "f(i128)->i32",
+            "(i32)->i32",
+            "f(i32)",
+            "f(i32)->x",
+            "f)(->i32",
+            "f(i32,i32,i32,i32,i32,i32,i32)->void",
+        ];
         for text in bad {
             assert!(Signature::parse(text).is_err(), "{text} should be rejected");
         }

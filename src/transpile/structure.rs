@@ -27,9 +27,17 @@ pub enum Node {
     /// The straight-line code of a basic block (its body, without terminator).
     Code(BlockId),
     /// `if` on the `jcc` that ends `block`: `then` when the branch is taken.
-    If { block: BlockId, then: Vec<Node>, otherwise: Vec<Node> },
+    If {
+        block: BlockId,
+        then: Vec<Node>,
+        otherwise: Vec<Node>,
+    },
     /// `br_table` on the jump-table index of `block`.
-    Switch { block: BlockId, depths: Vec<u32>, default: u32 },
+    Switch {
+        block: BlockId,
+        depths: Vec<u32>,
+        default: u32,
+    },
     /// `br_table` on the dispatch label local.
     Dispatch { depths: Vec<u32>, default: u32 },
     /// `br` to an enclosing label.
@@ -119,7 +127,11 @@ impl<'a> Analysis<'a> {
                     if idom[p.0] == usize::MAX {
                         continue;
                     }
-                    new = if new == usize::MAX { p.0 } else { intersect(&idom, &rpo, p.0, new) };
+                    new = if new == usize::MAX {
+                        p.0
+                    } else {
+                        intersect(&idom, &rpo, p.0, new)
+                    };
                 }
                 if new != idom[b.0] {
                     idom[b.0] = new;
@@ -131,7 +143,13 @@ impl<'a> Analysis<'a> {
         for &b in order.iter().skip(1) {
             children[idom[b.0]].push(b);
         }
-        Analysis { cfg, rpo, idom, preds, children }
+        Analysis {
+            cfg,
+            rpo,
+            idom,
+            preds,
+            children,
+        }
     }
 
     fn is_backward(&self, from: BlockId, to: BlockId) -> bool {
@@ -143,12 +161,19 @@ impl<'a> Analysis<'a> {
     }
 
     fn is_merge_node(&self, b: BlockId) -> bool {
-        self.preds[b.0].iter().filter(|&&p| !self.is_backward(p, b)).count() >= 2
+        self.preds[b.0]
+            .iter()
+            .filter(|&&p| !self.is_backward(p, b))
+            .count()
+            >= 2
     }
 
     fn do_tree(&self, x: BlockId, ctx: &mut Vec<Context>) -> Vec<Node> {
-        let mut merges: Vec<BlockId> =
-            self.children[x.0].iter().copied().filter(|&c| self.is_merge_node(c)).collect();
+        let mut merges: Vec<BlockId> = self.children[x.0]
+            .iter()
+            .copied()
+            .filter(|&c| self.is_merge_node(c))
+            .collect();
         merges.sort_by_key(|b| std::cmp::Reverse(self.rpo[b.0]));
         if self.is_loop_header(x) {
             ctx.push(Context::LoopHeadedBy(x));
@@ -186,7 +211,11 @@ impl<'a> Analysis<'a> {
                 let then = self.do_branch(x, *taken, ctx);
                 let otherwise = self.do_branch(x, *not_taken, ctx);
                 ctx.pop();
-                vec![Node::If { block: x, then, otherwise }]
+                vec![Node::If {
+                    block: x,
+                    then,
+                    otherwise,
+                }]
             }
             Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
                 let mut distinct: Vec<BlockId> = Vec::new();
@@ -196,14 +225,20 @@ impl<'a> Analysis<'a> {
                     }
                 }
                 // Label j (innermost = 0) is the default trap, then each target.
-                let depth_of = |t: &BlockId| distinct.iter().position(|d| d == t).unwrap() as u32 + 1;
+                let depth_of =
+                    |t: &BlockId| distinct.iter().position(|d| d == t).unwrap() as u32 + 1;
                 let depths = targets.iter().map(depth_of).collect();
                 let table = match self.cfg.blocks[x.0].terminator {
-                    Terminator::Switch { .. } => Node::Switch { block: x, depths, default: 0 },
+                    Terminator::Switch { .. } => Node::Switch {
+                        block: x,
+                        depths,
+                        default: 0,
+                    },
                     _ => Node::Dispatch { depths, default: 0 },
                 };
-                let cases: Vec<Option<BlockId>> =
-                    std::iter::once(None).chain(distinct.iter().copied().map(Some)).collect();
+                let cases: Vec<Option<BlockId>> = std::iter::once(None)
+                    .chain(distinct.iter().copied().map(Some))
+                    .collect();
                 self.switch_cases(x, &cases, table, ctx)
             }
             Terminator::Return => vec![Node::Return(x)],
@@ -220,7 +255,9 @@ impl<'a> Analysis<'a> {
         table: Node,
         ctx: &mut Vec<Context>,
     ) -> Vec<Node> {
-        let Some((last, inner)) = cases.split_last() else { return vec![table] };
+        let Some((last, inner)) = cases.split_last() else {
+            return vec![table];
+        };
         ctx.push(Context::SwitchCase);
         let nested = self.switch_cases(x, inner, table, ctx);
         ctx.pop();
@@ -242,7 +279,10 @@ impl<'a> Analysis<'a> {
         };
         match wanted {
             Some(label) => {
-                let at = ctx.iter().rposition(|c| *c == label).expect("label in context");
+                let at = ctx
+                    .iter()
+                    .rposition(|c| *c == label)
+                    .expect("label in context");
                 vec![Node::Br((ctx.len() - 1 - at) as u32)]
             }
             None => self.do_tree(to, ctx),
@@ -275,7 +315,10 @@ fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
     let sccs = strongly_connected(cfg, nodes, header);
     for scc in sccs {
         let cyclic = scc.len() > 1
-            || cfg.blocks[scc[0]].successors().iter().any(|s| s.0 == scc[0]);
+            || cfg.blocks[scc[0]]
+                .successors()
+                .iter()
+                .any(|s| s.0 == scc[0]);
         if !cyclic {
             continue;
         }
@@ -288,7 +331,10 @@ fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
             .collect();
         let (region_header, mut body) = if entries.len() <= 1 {
             let h = entries.first().copied().unwrap_or(scc[0]);
-            (h, scc.iter().copied().filter(|&b| b != h).collect::<Vec<_>>())
+            (
+                h,
+                scc.iter().copied().filter(|&b| b != h).collect::<Vec<_>>(),
+            )
         } else {
             let (dispatch, setters) = insert_dispatch(cfg, &entries);
             let mut body: Vec<usize> = scc.clone();
@@ -313,7 +359,9 @@ fn insert_dispatch(cfg: &mut Cfg, entries: &[usize]) -> (usize, Vec<usize>) {
         start,
         instructions: 0..0,
         body: 0,
-        terminator: Terminator::Dispatch { targets: entries.iter().map(|&e| BlockId(e)).collect() },
+        terminator: Terminator::Dispatch {
+            targets: entries.iter().map(|&e| BlockId(e)).collect(),
+        },
         sets_label: None,
     });
     let mut setters = Vec::new();
@@ -363,8 +411,11 @@ fn strongly_connected(cfg: &Cfg, nodes: &[usize], exclude: Option<usize>) -> Vec
     if let Some(h) = exclude {
         member[h] = false;
     }
-    let succs: Vec<Vec<usize>> =
-        cfg.blocks.iter().map(|b| b.successors().into_iter().map(|s| s.0).collect()).collect();
+    let succs: Vec<Vec<usize>> = cfg
+        .blocks
+        .iter()
+        .map(|b| b.successors().into_iter().map(|s| s.0).collect())
+        .collect();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0; n];
     let mut on_stack = vec![false; n];
@@ -425,7 +476,13 @@ mod tests {
     use super::*;
 
     fn block(terminator: Terminator) -> Block {
-        Block { start: 0, instructions: 0..0, body: 0, terminator, sets_label: None }
+        Block {
+            start: 0,
+            instructions: 0..0,
+            body: 0,
+            terminator,
+            sets_label: None,
+        }
     }
 
     fn goto(b: usize) -> Terminator {
@@ -433,7 +490,10 @@ mod tests {
     }
 
     fn branch(t: usize, f: usize) -> Terminator {
-        Terminator::Branch { taken: BlockId(t), not_taken: BlockId(f) }
+        Terminator::Branch {
+            taken: BlockId(t),
+            not_taken: BlockId(f),
+        }
     }
 
     #[test]
@@ -441,19 +501,42 @@ mod tests {
         // (name, blocks, expected number of Loop nodes, dispatch blocks added)
         let cases: Vec<(&str, Vec<Terminator>, usize, usize)> = vec![
             ("straight", vec![goto(1), Terminator::Return], 0, 0),
-            ("diamond", vec![branch(1, 2), goto(3), goto(3), Terminator::Return], 0, 0),
-            ("loop", vec![goto(1), branch(1, 2), Terminator::Return], 1, 0),
+            (
+                "diamond",
+                vec![branch(1, 2), goto(3), goto(3), Terminator::Return],
+                0,
+                0,
+            ),
+            (
+                "loop",
+                vec![goto(1), branch(1, 2), Terminator::Return],
+                1,
+                0,
+            ),
             (
                 "nested loops",
-                vec![goto(1), goto(2), branch(2, 3), branch(1, 4), Terminator::Return],
+                vec![
+                    goto(1),
+                    goto(2),
+                    branch(2, 3),
+                    branch(1, 4),
+                    Terminator::Return,
+                ],
                 2,
                 0,
             ),
             // 0 -> 1 | 2, 1 <-> 2: two entries into the cycle {1, 2}
-            ("irreducible", vec![branch(1, 2), branch(2, 3), branch(1, 3), Terminator::Return], 1, 1),
+            (
+                "irreducible",
+                vec![branch(1, 2), branch(2, 3), branch(1, 3), Terminator::Return],
+                1,
+                1,
+            ),
         ];
         for (name, terms, loops, dispatches) in cases {
-            let mut cfg = Cfg { blocks: terms.into_iter().map(block).collect() };
+            let mut cfg = Cfg {
+                blocks: terms.into_iter().map(block).collect(),
+            };
             let before = cfg.blocks.len();
             let tree = structure(&mut cfg);
             let added = cfg
@@ -473,7 +556,9 @@ mod tests {
             .map(|n| match n {
                 Node::Loop(b) => 1 + count_loops(b),
                 Node::Block(b) => count_loops(b),
-                Node::If { then, otherwise, .. } => count_loops(then) + count_loops(otherwise),
+                Node::If {
+                    then, otherwise, ..
+                } => count_loops(then) + count_loops(otherwise),
                 _ => 0,
             })
             .sum()

@@ -65,7 +65,10 @@ pub(crate) struct FlagState {
 
 impl FlagState {
     pub fn new(live_in: Vec<u32>) -> FlagState {
-        FlagState { pending: None, live_in }
+        FlagState {
+            pending: None,
+            live_in,
+        }
     }
 
     /// At a block start all flags are in their locals.
@@ -80,21 +83,32 @@ impl FlagState {
 
     /// Flags live at the end of block `b`.
     pub fn live_out(&self, cfg: &Cfg, b: BlockId) -> u32 {
-        cfg.blocks[b.0].successors().iter().fold(0, |acc, s| acc | self.live_in.get(s.0).copied().unwrap_or(STATUS))
+        cfg.blocks[b.0].successors().iter().fold(0, |acc, s| {
+            acc | self.live_in.get(s.0).copied().unwrap_or(STATUS)
+        })
     }
 }
 
 /// Flags an instruction reads and writes, for liveness. A shift or rotate by a
 /// count that may be 0 leaves the flags as they were, so it also reads them.
 pub fn effect(ins: &Instruction) -> (u32, u32) {
-    if matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall) {
+    if matches!(
+        ins.flow_control(),
+        FlowControl::Call | FlowControl::IndirectCall
+    ) {
         return (0, STATUS);
     }
     let read = ins.rflags_read() & STATUS;
     let written = ins.rflags_modified() & STATUS;
     let count_op = match ins.mnemonic() {
-        Mnemonic::Shl | Mnemonic::Sal | Mnemonic::Shr | Mnemonic::Sar | Mnemonic::Rol | Mnemonic::Ror
-        | Mnemonic::Rcl | Mnemonic::Rcr => Some(1),
+        Mnemonic::Shl
+        | Mnemonic::Sal
+        | Mnemonic::Shr
+        | Mnemonic::Sar
+        | Mnemonic::Rol
+        | Mnemonic::Ror
+        | Mnemonic::Rcl
+        | Mnemonic::Rcr => Some(1),
         Mnemonic::Shld | Mnemonic::Shrd => Some(2),
         _ => None,
     };
@@ -105,7 +119,11 @@ pub fn effect(ins: &Instruction) -> (u32, u32) {
         if ins.op_kind(op) == OpKind::Register {
             return (read | written, written);
         }
-        let bits = if ins.op0_kind() == OpKind::Register { ins.op0_register().size() } else { ins.memory_size().size() };
+        let bits = if ins.op0_kind() == OpKind::Register {
+            ins.op0_register().size()
+        } else {
+            ins.memory_size().size()
+        };
         let limit = if bits == 8 { 63 } else { 31 };
         if ins.immediate(op) & limit == 0 {
             return (0, 0);
@@ -124,7 +142,9 @@ pub fn live_in(function: &Function, cfg: &Cfg) -> Vec<u32> {
         let mut killed = 0u32;
         for idx in block.instructions.clone().rev() {
             let ins = &function.instructions[idx];
-            let (r, w) = if idx + 1 == block.instructions.end && idx - block.instructions.start >= block.body {
+            let (r, w) = if idx + 1 == block.instructions.end
+                && idx - block.instructions.start >= block.body
+            {
                 terminator_reads(function, ins)
             } else {
                 effect(ins)
@@ -142,7 +162,10 @@ pub fn live_in(function: &Function, cfg: &Cfg) -> Vec<u32> {
         for b in (0..n).rev() {
             let out = match cfg.blocks[b].terminator {
                 Terminator::Return | Terminator::TailCall | Terminator::Trap => 0,
-                _ => cfg.blocks[b].successors().iter().fold(0, |a, s| a | live[s.0]),
+                _ => cfg.blocks[b]
+                    .successors()
+                    .iter()
+                    .fold(0, |a, s| a | live[s.0]),
             };
             let new = gen[b] | (out & !kill[b]);
             if new != live[b] {
@@ -181,7 +204,10 @@ pub(crate) fn live_after_each(ctx: &Ctx, b: BlockId, live_out: u32) -> Vec<u32> 
 }
 
 fn flag_index(flag: u32) -> usize {
-    ORDER.iter().position(|&f| f == flag).expect("a status flag")
+    ORDER
+        .iter()
+        .position(|&f| f == flag)
+        .expect("a status flag")
 }
 
 impl Ctx<'_> {
@@ -203,7 +229,11 @@ impl Ctx<'_> {
     /// (its operands are in fa/fb/fr/fc), if any of them is live.
     pub fn flags_pending(&mut self, kind: Producer, bits: u32, written: u32) {
         if self.live_after & written != 0 {
-            self.flags.pending = Some(Pending { kind, bits, written });
+            self.flags.pending = Some(Pending {
+                kind,
+                bits,
+                written,
+            });
         }
     }
 
@@ -238,7 +268,12 @@ impl Ctx<'_> {
 
     /// Pushes `flag` computed from the pending producer.
     fn pending_flag(&mut self, p: Pending, flag: u32) {
-        let (a, b, r, c) = (self.locals.fa, self.locals.fb, self.locals.fr, self.locals.fc);
+        let (a, b, r, c) = (
+            self.locals.fa,
+            self.locals.fb,
+            self.locals.fr,
+            self.locals.fc,
+        );
         let top = (p.bits - 1) as i64;
         let sign = 1i64.wrapping_shl(p.bits - 1);
         match flag {
@@ -304,7 +339,11 @@ impl Ctx<'_> {
                 ]),
                 Producer::Logic => self.emit(W::I32Const(0)),
                 Producer::Inc => self.emit_all([W::LocalGet(r), W::I64Const(sign), W::I64Eq]),
-                Producer::Dec => self.emit_all([W::LocalGet(r), W::I64Const(sign.wrapping_sub(1) & super::mask(p.bits) as i64), W::I64Eq]),
+                Producer::Dec => self.emit_all([
+                    W::LocalGet(r),
+                    W::I64Const(sign.wrapping_sub(1) & super::mask(p.bits) as i64),
+                    W::I64Eq,
+                ]),
                 Producer::Neg => self.emit_all([W::LocalGet(a), W::I64Const(sign), W::I64Eq]),
             },
             PF => self.parity_of(r),
@@ -331,7 +370,13 @@ impl Ctx<'_> {
     /// their locals, where live (for producers computed directly).
     pub fn store_result_flags(&mut self, r: u32, bits: u32) {
         if self.flags_needed(ZF) {
-            self.emit_all([W::LocalGet(r), W::I64Const(super::mask(bits) as i64), W::I64And, W::I64Eqz, W::LocalSet(self.flag_local(ZF))]);
+            self.emit_all([
+                W::LocalGet(r),
+                W::I64Const(super::mask(bits) as i64),
+                W::I64And,
+                W::I64Eqz,
+                W::LocalSet(self.flag_local(ZF)),
+            ]);
         }
         if self.flags_needed(SF) {
             self.emit_all([
@@ -365,7 +410,9 @@ impl Ctx<'_> {
     pub fn condition(&mut self, cc: ConditionCode) {
         let (a, b, r) = (self.locals.fa, self.locals.fb, self.locals.fr);
         if let Some(p) = self.flags.pending {
-            let all = p.written & STATUS == STATUS || p.kind == Producer::Sub || p.kind == Producer::Logic;
+            let all = p.written & STATUS == STATUS
+                || p.kind == Producer::Sub
+                || p.kind == Producer::Logic;
             if all && p.kind == Producer::Sub && p.written & STATUS == STATUS {
                 let unsigned = |op: W<'static>| [W::LocalGet(a), W::LocalGet(b), op];
                 match cc {
@@ -390,7 +437,9 @@ impl Ctx<'_> {
             }
             if p.kind == Producer::Logic && p.written & STATUS == STATUS {
                 match cc {
-                    ConditionCode::e | ConditionCode::be => return self.emit_all([W::LocalGet(r), W::I64Eqz]),
+                    ConditionCode::e | ConditionCode::be => {
+                        return self.emit_all([W::LocalGet(r), W::I64Eqz])
+                    }
                     ConditionCode::ne | ConditionCode::a => {
                         return self.emit_all([W::LocalGet(r), W::I64Const(0), W::I64Ne])
                     }
@@ -445,7 +494,11 @@ impl Ctx<'_> {
             ConditionCode::l | ConditionCode::ge => {
                 self.get_flag(SF);
                 self.get_flag(OF);
-                self.emit(if cc == ConditionCode::l { W::I32Ne } else { W::I32Eq });
+                self.emit(if cc == ConditionCode::l {
+                    W::I32Ne
+                } else {
+                    W::I32Eq
+                });
             }
             ConditionCode::le | ConditionCode::g => {
                 self.get_flag(SF);
@@ -471,7 +524,9 @@ impl Ctx<'_> {
                 W::I64And,
                 W::I64Eqz,
             ]),
-            _ if jcc.condition_code() != ConditionCode::None => self.condition(jcc.condition_code()),
+            _ if jcc.condition_code() != ConditionCode::None => {
+                self.condition(jcc.condition_code())
+            }
             _ => return Err(self.unsupported()),
         }
         Ok(())

@@ -17,8 +17,19 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     let m = c.ins.mnemonic();
     // A `lock` prefix needs nothing: wasm runs the module on one thread.
     match m {
-        M::Nop | M::Endbr64 | M::Endbr32 | M::Pause | M::Prefetchnta | M::Prefetcht0 | M::Prefetcht1
-        | M::Prefetcht2 | M::Prefetchw | M::Lfence | M::Mfence | M::Sfence | M::Cld => {}
+        M::Nop
+        | M::Endbr64
+        | M::Endbr32
+        | M::Pause
+        | M::Prefetchnta
+        | M::Prefetcht0
+        | M::Prefetcht1
+        | M::Prefetcht2
+        | M::Prefetchw
+        | M::Lfence
+        | M::Mfence
+        | M::Sfence
+        | M::Cld => {}
         M::Mov => c.write(0, |c| c.read(1))?,
         M::Movzx => c.write(0, |c| c.read(1))?,
         M::Movsx | M::Movsxd => movsx(c)?,
@@ -48,7 +59,7 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Cwd | M::Cdq | M::Cqo => sign_into_rdx(c)?,
         M::Push => push(c)?,
         M::Pop => pop(c)?,
-        M::Leave => leave(c),
+        M::Leave if c.ins.code() == iced_x86::Code::Leaveq => leave(c),
         M::Pushfq => c.push_value(|c| c.push_rflags()),
         M::Popfq => popfq(c),
         M::Clc | M::Stc | M::Cmc => carry_ops(c),
@@ -81,8 +92,22 @@ fn is_setcc(m: Mnemonic) -> bool {
     use Mnemonic as M;
     matches!(
         m,
-        M::Seto | M::Setno | M::Setb | M::Setae | M::Sete | M::Setne | M::Setbe | M::Seta | M::Sets
-            | M::Setns | M::Setp | M::Setnp | M::Setl | M::Setge | M::Setle | M::Setg
+        M::Seto
+            | M::Setno
+            | M::Setb
+            | M::Setae
+            | M::Sete
+            | M::Setne
+            | M::Setbe
+            | M::Seta
+            | M::Sets
+            | M::Setns
+            | M::Setp
+            | M::Setnp
+            | M::Setl
+            | M::Setge
+            | M::Setle
+            | M::Setg
     )
 }
 
@@ -90,8 +115,22 @@ fn is_cmovcc(m: Mnemonic) -> bool {
     use Mnemonic as M;
     matches!(
         m,
-        M::Cmovo | M::Cmovno | M::Cmovb | M::Cmovae | M::Cmove | M::Cmovne | M::Cmovbe | M::Cmova
-            | M::Cmovs | M::Cmovns | M::Cmovp | M::Cmovnp | M::Cmovl | M::Cmovge | M::Cmovle | M::Cmovg
+        M::Cmovo
+            | M::Cmovno
+            | M::Cmovb
+            | M::Cmovae
+            | M::Cmove
+            | M::Cmovne
+            | M::Cmovbe
+            | M::Cmova
+            | M::Cmovs
+            | M::Cmovns
+            | M::Cmovp
+            | M::Cmovnp
+            | M::Cmovl
+            | M::Cmovge
+            | M::Cmovle
+            | M::Cmovg
     )
 }
 
@@ -219,7 +258,11 @@ fn inc_dec(c: &mut Ctx) -> R {
     }
     c.emit(W::LocalSet(r));
     c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
-    c.flags_pending(if inc { Producer::Inc } else { Producer::Dec }, bits, written);
+    c.flags_pending(
+        if inc { Producer::Inc } else { Producer::Dec },
+        bits,
+        written,
+    );
     Ok(())
 }
 
@@ -303,7 +346,11 @@ fn mul_wide(c: &mut Ctx, signed: bool) -> R {
         if signed {
             mulhs(c, x, y);
         } else {
-            c.emit_all([W::LocalGet(x), W::LocalGet(y), W::Call(c.callees.helpers.mulhu)]);
+            c.emit_all([
+                W::LocalGet(x),
+                W::LocalGet(y),
+                W::Call(c.callees.helpers.mulhu),
+            ]);
         }
         c.emit(W::LocalSet(hi));
     } else {
@@ -339,7 +386,12 @@ fn mul_wide(c: &mut Ctx, signed: bool) -> R {
                 c.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
             }
             c.emit(W::LocalGet(lo));
-            c.emit_all([W::I64Const(bits as i64 - 1), W::I64Shl, W::I64Const(63), W::I64ShrS]);
+            c.emit_all([
+                W::I64Const(64 - bits as i64),
+                W::I64Shl,
+                W::I64Const(63),
+                W::I64ShrS,
+            ]);
             if bits < 64 {
                 c.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
             }
@@ -360,7 +412,11 @@ fn imul(c: &mut Ctx) -> R {
     let bits = c.op_bits(0);
     let (x, y, p) = (c.locals.t[0], c.locals.t[1], c.locals.t[2]);
     c.flags_begin(STATUS);
-    let (first, second) = if c.ins.op_count() == 3 { (1, 2) } else { (0, 1) };
+    let (first, second) = if c.ins.op_count() == 3 {
+        (1, 2)
+    } else {
+        (0, 1)
+    };
     c.read_sized(first, bits)?;
     sext(c, bits);
     c.emit(W::LocalSet(x));
@@ -396,8 +452,19 @@ fn div(c: &mut Ctx, signed: bool) -> R {
     let rax = c.locals.gpr(RAX);
     let rdx = c.locals.gpr(RDX);
     if bits == 64 {
-        let helper = if signed { c.callees.helpers.divs128 } else { c.callees.helpers.divu128 };
-        c.emit_all([W::LocalGet(rdx), W::LocalGet(rax), W::LocalGet(d), W::Call(helper), W::LocalSet(rdx), W::LocalSet(rax)]);
+        let helper = if signed {
+            c.callees.helpers.divs128
+        } else {
+            c.callees.helpers.divu128
+        };
+        c.emit_all([
+            W::LocalGet(rdx),
+            W::LocalGet(rax),
+            W::LocalGet(d),
+            W::Call(helper),
+            W::LocalSet(rdx),
+            W::LocalSet(rax),
+        ]);
         return Ok(());
     }
     // dividend: ax (8-bit), dx:ax (16), edx:eax (32), as one i64
@@ -448,7 +515,17 @@ fn div(c: &mut Ctx, signed: bool) -> R {
     c.emit_all([W::If(BlockType::Empty), W::Unreachable, W::End]);
     if bits == 8 {
         c.write_reg(iced_x86::Register::AX, 16, |c| {
-            c.emit_all([W::LocalGet(r), W::I64Const(0xff), W::I64And, W::I64Const(8), W::I64Shl, W::LocalGet(q), W::I64Const(0xff), W::I64And, W::I64Or]);
+            c.emit_all([
+                W::LocalGet(r),
+                W::I64Const(0xff),
+                W::I64And,
+                W::I64Const(8),
+                W::I64Shl,
+                W::LocalGet(q),
+                W::I64Const(0xff),
+                W::I64And,
+                W::I64Or,
+            ]);
             Ok(())
         })?;
     } else {
@@ -491,7 +568,13 @@ fn set_flags_guarded(c: &mut Ctx, constant: bool, count: u32, flags: &[(u32, &dy
         }
         value(c);
         if !constant {
-            c.emit_all([W::LocalGet(c.flag_local(*flag)), W::LocalGet(count), W::I64Const(0), W::I64Ne, W::Select]);
+            c.emit_all([
+                W::LocalGet(c.flag_local(*flag)),
+                W::LocalGet(count),
+                W::I64Const(0),
+                W::I64Ne,
+                W::Select,
+            ]);
         }
         c.set_flag(*flag);
     }
@@ -499,17 +582,35 @@ fn set_flags_guarded(c: &mut Ctx, constant: bool, count: u32, flags: &[(u32, &dy
 
 /// Pushes bit `bit` (i64 const) of i64 local `l` as i32.
 fn bit_of(c: &mut Ctx, l: u32, bit: i64) {
-    c.emit_all([W::LocalGet(l), W::I64Const(bit), W::I64ShrU, W::I32WrapI64, W::I32Const(1), W::I32And]);
+    c.emit_all([
+        W::LocalGet(l),
+        W::I64Const(bit),
+        W::I64ShrU,
+        W::I32WrapI64,
+        W::I32Const(1),
+        W::I32And,
+    ]);
 }
 
 fn result_flags(bits: u32) -> [(u32, Box<dyn Fn(&mut Ctx)>); 3] {
     let _ = bits;
     [
-        (ZF, Box::new(move |c: &mut Ctx| {
-            let r = c.locals.t[2];
-            c.emit_all([W::LocalGet(r), W::I64Const(mask(bits) as i64), W::I64And, W::I64Eqz]);
-        })),
-        (SF, Box::new(move |c: &mut Ctx| bit_of(c, c.locals.t[2], bits as i64 - 1))),
+        (
+            ZF,
+            Box::new(move |c: &mut Ctx| {
+                let r = c.locals.t[2];
+                c.emit_all([
+                    W::LocalGet(r),
+                    W::I64Const(mask(bits) as i64),
+                    W::I64And,
+                    W::I64Eqz,
+                ]);
+            }),
+        ),
+        (
+            SF,
+            Box::new(move |c: &mut Ctx| bit_of(c, c.locals.t[2], bits as i64 - 1)),
+        ),
         (PF, Box::new(|c: &mut Ctx| c.parity_of(c.locals.t[2]))),
     ]
 }
@@ -541,9 +642,23 @@ fn shift(c: &mut Ctx) -> R {
         // the last bit shifted out
         let (v, n) = (c.locals.t[0], c.locals.t[1]);
         if m == M::Shl || m == M::Sal {
-            c.emit_all([W::LocalGet(v), W::LocalGet(n), W::I64Const(1), W::I64Sub, W::I64Shl, W::I64Const(bits as i64 - 1), W::I64ShrU]);
+            c.emit_all([
+                W::LocalGet(v),
+                W::LocalGet(n),
+                W::I64Const(1),
+                W::I64Sub,
+                W::I64Shl,
+                W::I64Const(bits as i64 - 1),
+                W::I64ShrU,
+            ]);
         } else {
-            c.emit_all([W::LocalGet(v), W::LocalGet(n), W::I64Const(1), W::I64Sub, W::I64ShrU]);
+            c.emit_all([
+                W::LocalGet(v),
+                W::LocalGet(n),
+                W::I64Const(1),
+                W::I64Sub,
+                W::I64ShrU,
+            ]);
         }
         c.emit_all([W::I32WrapI64, W::I32Const(1), W::I32And]);
     };
@@ -561,7 +676,13 @@ fn shift(c: &mut Ctx) -> R {
         c,
         constant.is_some(),
         n,
-        &[(CF, &carry), (OF, &overflow), (rf[0].0, &*rf[0].1), (rf[1].0, &*rf[1].1), (rf[2].0, &*rf[2].1)],
+        &[
+            (CF, &carry),
+            (OF, &overflow),
+            (rf[0].0, &*rf[0].1),
+            (rf[1].0, &*rf[1].1),
+            (rf[2].0, &*rf[2].1),
+        ],
     );
     Ok(())
 }
@@ -578,7 +699,11 @@ fn rotate(c: &mut Ctx) -> R {
     c.read(0)?;
     c.emit(W::LocalSet(v));
     match bits {
-        64 => c.emit_all([W::LocalGet(v), W::LocalGet(n), if left { W::I64Rotl } else { W::I64Rotr }]),
+        64 => c.emit_all([
+            W::LocalGet(v),
+            W::LocalGet(n),
+            if left { W::I64Rotl } else { W::I64Rotr },
+        ]),
         32 => c.emit_all([
             W::LocalGet(v),
             W::I32WrapI64,
@@ -590,8 +715,17 @@ fn rotate(c: &mut Ctx) -> R {
         _ => {
             // 8/16: rotate by n mod bits inside a zero-extended i64
             let k = c.locals.t[3];
-            c.emit_all([W::LocalGet(n), W::I64Const(bits as i64), W::I64RemU, W::LocalSet(k)]);
-            let (toward, back) = if left { (W::I64Shl, W::I64ShrU) } else { (W::I64ShrU, W::I64Shl) };
+            c.emit_all([
+                W::LocalGet(n),
+                W::I64Const(bits as i64),
+                W::I64RemU,
+                W::LocalSet(k),
+            ]);
+            let (toward, back) = if left {
+                (W::I64Shl, W::I64ShrU)
+            } else {
+                (W::I64ShrU, W::I64Shl)
+            };
             c.emit_all([
                 W::LocalGet(v),
                 W::LocalGet(k),
@@ -638,12 +772,38 @@ fn double_shift(c: &mut Ctx) -> R {
     c.emit(W::LocalSet(s));
     if bits == 64 {
         if left {
-            c.emit_all([W::LocalGet(d), W::LocalGet(n), W::I64Shl, W::LocalGet(s), W::I64Const(64), W::LocalGet(n), W::I64Sub, W::I64ShrU, W::I64Or]);
+            c.emit_all([
+                W::LocalGet(d),
+                W::LocalGet(n),
+                W::I64Shl,
+                W::LocalGet(s),
+                W::I64Const(64),
+                W::LocalGet(n),
+                W::I64Sub,
+                W::I64ShrU,
+                W::I64Or,
+            ]);
         } else {
-            c.emit_all([W::LocalGet(d), W::LocalGet(n), W::I64ShrU, W::LocalGet(s), W::I64Const(64), W::LocalGet(n), W::I64Sub, W::I64Shl, W::I64Or]);
+            c.emit_all([
+                W::LocalGet(d),
+                W::LocalGet(n),
+                W::I64ShrU,
+                W::LocalGet(s),
+                W::I64Const(64),
+                W::LocalGet(n),
+                W::I64Sub,
+                W::I64Shl,
+                W::I64Or,
+            ]);
         }
         // a zero count would shift by 64 (0 in wasm): keep the destination
-        c.emit_all([W::LocalGet(d), W::LocalGet(n), W::I64Const(0), W::I64Ne, W::Select]);
+        c.emit_all([
+            W::LocalGet(d),
+            W::LocalGet(n),
+            W::I64Const(0),
+            W::I64Ne,
+            W::Select,
+        ]);
     } else if left {
         // ((d:s) << n) >> bits, in one i64
         c.emit_all([
@@ -677,9 +837,21 @@ fn double_shift(c: &mut Ctx) -> R {
     let carry = move |c: &mut Ctx| {
         let (d, n) = (c.locals.t[0], c.locals.t[1]);
         if left {
-            c.emit_all([W::LocalGet(d), W::I64Const(bits as i64), W::LocalGet(n), W::I64Sub, W::I64ShrU]);
+            c.emit_all([
+                W::LocalGet(d),
+                W::I64Const(bits as i64),
+                W::LocalGet(n),
+                W::I64Sub,
+                W::I64ShrU,
+            ]);
         } else {
-            c.emit_all([W::LocalGet(d), W::LocalGet(n), W::I64Const(1), W::I64Sub, W::I64ShrU]);
+            c.emit_all([
+                W::LocalGet(d),
+                W::LocalGet(n),
+                W::I64Const(1),
+                W::I64Sub,
+                W::I64ShrU,
+            ]);
         }
         c.emit_all([W::I32WrapI64, W::I32Const(1), W::I32And]);
     };
@@ -693,7 +865,13 @@ fn double_shift(c: &mut Ctx) -> R {
         c,
         constant.is_some(),
         n,
-        &[(CF, &carry), (OF, &overflow), (rf[0].0, &*rf[0].1), (rf[1].0, &*rf[1].1), (rf[2].0, &*rf[2].1)],
+        &[
+            (CF, &carry),
+            (OF, &overflow),
+            (rf[0].0, &*rf[0].1),
+            (rf[1].0, &*rf[1].1),
+            (rf[2].0, &*rf[2].1),
+        ],
     );
     Ok(())
 }
@@ -740,7 +918,14 @@ fn bit_test(c: &mut Ctx) -> R {
     c.read_sized(1, bits)?;
     c.emit_all([W::I64Const(bits as i64 - 1), W::I64And, W::LocalSet(pos)]);
     if c.flags_needed(CF) {
-        c.emit_all([W::LocalGet(v), W::LocalGet(pos), W::I64ShrU, W::I32WrapI64, W::I32Const(1), W::I32And]);
+        c.emit_all([
+            W::LocalGet(v),
+            W::LocalGet(pos),
+            W::I64ShrU,
+            W::I32WrapI64,
+            W::I32Const(1),
+            W::I32And,
+        ]);
         c.set_flag(CF);
     }
     if m == M::Bt {
@@ -784,7 +969,12 @@ fn bit_scan(c: &mut Ctx) -> R {
         c.emit_all([W::LocalGet(v), W::I64Eqz]);
         c.set_flag(ZF);
     }
-    c.emit_all([W::LocalGet(v), W::I64Eqz, W::I32Eqz, W::If(BlockType::Empty)]);
+    c.emit_all([
+        W::LocalGet(v),
+        W::I64Eqz,
+        W::I32Eqz,
+        W::If(BlockType::Empty),
+    ]);
     c.write(0, |c| {
         if forward {
             c.emit_all([W::LocalGet(v), W::I64Ctz]);
@@ -854,6 +1044,10 @@ fn bit_count(c: &mut Ctx) -> R {
 
 fn bswap(c: &mut Ctx) -> R {
     let bits = c.op_bits(0);
+    if bits == 16 {
+        // undefined in the manual; Intel and AMD processors clear the word
+        return c.write(0, |c| Ok(c.emit(W::I64Const(0))));
+    }
     let v = c.locals.t[0];
     c.read(0)?;
     c.emit(W::LocalSet(v));
@@ -863,7 +1057,16 @@ fn bswap(c: &mut Ctx) -> R {
         for i in 0..n {
             let from = 8 * i as i64;
             let to = 8 * (n - 1 - i) as i64;
-            c.emit_all([W::LocalGet(v), W::I64Const(from), W::I64ShrU, W::I64Const(0xff), W::I64And, W::I64Const(to), W::I64Shl, W::I64Or]);
+            c.emit_all([
+                W::LocalGet(v),
+                W::I64Const(from),
+                W::I64ShrU,
+                W::I64Const(0xff),
+                W::I64And,
+                W::I64Const(to),
+                W::I64Shl,
+                W::I64Or,
+            ]);
         }
         Ok(())
     })
@@ -896,7 +1099,12 @@ fn sign_into_rdx(c: &mut Ctx) -> R {
     let rax = c.locals.gpr(RAX);
     c.write_reg(dst, bits, |c| {
         c.emit(W::LocalGet(rax));
-        c.emit_all([W::I64Const(64 - bits as i64), W::I64Shl, W::I64Const(63), W::I64ShrS]);
+        c.emit_all([
+            W::I64Const(64 - bits as i64),
+            W::I64Shl,
+            W::I64Const(63),
+            W::I64ShrS,
+        ]);
         Ok(())
     })
 }
@@ -909,8 +1117,19 @@ fn push(c: &mut Ctx) -> R {
     c.read_sized(0, 8 * size as u32)?;
     c.emit(W::LocalSet(t));
     let rsp = c.locals.gpr(RSP);
-    c.emit_all([W::LocalGet(rsp), W::I64Const(size), W::I64Sub, W::LocalTee(rsp), W::I32WrapI64, W::LocalGet(t)]);
-    c.emit(if size == 8 { W::I64Store(mem(0)) } else { W::I64Store16(mem(0)) });
+    c.emit_all([
+        W::LocalGet(rsp),
+        W::I64Const(size),
+        W::I64Sub,
+        W::LocalTee(rsp),
+        W::I32WrapI64,
+        W::LocalGet(t),
+    ]);
+    c.emit(if size == 8 {
+        W::I64Store(mem(0))
+    } else {
+        W::I64Store16(mem(0))
+    });
     Ok(())
 }
 
@@ -919,8 +1138,18 @@ fn pop(c: &mut Ctx) -> R {
     let t = c.locals.t[0];
     let rsp = c.locals.gpr(RSP);
     c.emit_all([W::LocalGet(rsp), W::I32WrapI64]);
-    c.emit(if size == 8 { W::I64Load(mem(0)) } else { W::I64Load16U(mem(0)) });
-    c.emit_all([W::LocalSet(t), W::LocalGet(rsp), W::I64Const(size), W::I64Add, W::LocalSet(rsp)]);
+    c.emit(if size == 8 {
+        W::I64Load(mem(0))
+    } else {
+        W::I64Load16U(mem(0))
+    });
+    c.emit_all([
+        W::LocalSet(t),
+        W::LocalGet(rsp),
+        W::I64Const(size),
+        W::I64Add,
+        W::LocalSet(rsp),
+    ]);
     c.write(0, |c| Ok(c.emit(W::LocalGet(t))))
 }
 
@@ -982,7 +1211,12 @@ fn string_op(c: &mut Ctx) -> R {
         _ => 8,
     };
     let rep = c.ins.has_rep_prefix() || c.ins.has_repe_prefix();
-    let (rdi, rsi, rcx, rax) = (c.locals.gpr(7), c.locals.gpr(6), c.locals.gpr(1), c.locals.gpr(RAX));
+    let (rdi, rsi, rcx, rax) = (
+        c.locals.gpr(7),
+        c.locals.gpr(6),
+        c.locals.gpr(1),
+        c.locals.gpr(RAX),
+    );
     let store = match size {
         1 => W::I64Store8(mem(0)),
         2 => W::I64Store16(mem(0)),
@@ -998,16 +1232,42 @@ fn string_op(c: &mut Ctx) -> R {
     let stos = matches!(m, M::Stosb | M::Stosw | M::Stosd | M::Stosq);
     let n = c.locals.t[0];
     if rep {
-        c.emit_all([W::LocalGet(rcx), W::I64Const(size), W::I64Mul, W::LocalSet(n)]);
+        c.emit_all([
+            W::LocalGet(rcx),
+            W::I64Const(size),
+            W::I64Mul,
+            W::LocalSet(n),
+        ]);
         if stos && size == 1 {
-            c.emit_all([W::LocalGet(rdi), W::I32WrapI64, W::LocalGet(rax), W::I32WrapI64, W::LocalGet(n), W::I32WrapI64, W::MemoryFill(0)]);
+            c.emit_all([
+                W::LocalGet(rdi),
+                W::I32WrapI64,
+                W::LocalGet(rax),
+                W::I32WrapI64,
+                W::LocalGet(n),
+                W::I32WrapI64,
+                W::MemoryFill(0),
+            ]);
         } else if stos {
             // element loop: a pattern wider than a byte
             c.emit_all([W::Block(BlockType::Empty), W::Loop(BlockType::Empty)]);
             c.emit_all([W::LocalGet(rcx), W::I64Eqz, W::BrIf(1)]);
             c.emit_all([W::LocalGet(rdi), W::I32WrapI64, W::LocalGet(rax), store]);
-            c.emit_all([W::LocalGet(rdi), W::I64Const(size), W::I64Add, W::LocalSet(rdi)]);
-            c.emit_all([W::LocalGet(rcx), W::I64Const(1), W::I64Sub, W::LocalSet(rcx), W::Br(0), W::End, W::End]);
+            c.emit_all([
+                W::LocalGet(rdi),
+                W::I64Const(size),
+                W::I64Add,
+                W::LocalSet(rdi),
+            ]);
+            c.emit_all([
+                W::LocalGet(rcx),
+                W::I64Const(1),
+                W::I64Sub,
+                W::LocalSet(rcx),
+                W::Br(0),
+                W::End,
+                W::End,
+            ]);
             return Ok(());
         } else {
             c.emit_all([
@@ -1017,14 +1277,24 @@ fn string_op(c: &mut Ctx) -> R {
                 W::I32WrapI64,
                 W::LocalGet(n),
                 W::I32WrapI64,
-                W::MemoryCopy { src_mem: 0, dst_mem: 0 },
+                W::MemoryCopy {
+                    src_mem: 0,
+                    dst_mem: 0,
+                },
                 W::LocalGet(rsi),
                 W::LocalGet(n),
                 W::I64Add,
                 W::LocalSet(rsi),
             ]);
         }
-        c.emit_all([W::LocalGet(rdi), W::LocalGet(n), W::I64Add, W::LocalSet(rdi), W::I64Const(0), W::LocalSet(rcx)]);
+        c.emit_all([
+            W::LocalGet(rdi),
+            W::LocalGet(n),
+            W::I64Add,
+            W::LocalSet(rdi),
+            W::I64Const(0),
+            W::LocalSet(rcx),
+        ]);
         return Ok(());
     }
     c.emit_all([W::LocalGet(rdi), W::I32WrapI64]);
@@ -1034,9 +1304,19 @@ fn string_op(c: &mut Ctx) -> R {
         c.emit_all([W::LocalGet(rsi), W::I32WrapI64, load]);
     }
     c.emit(store);
-    c.emit_all([W::LocalGet(rdi), W::I64Const(size), W::I64Add, W::LocalSet(rdi)]);
+    c.emit_all([
+        W::LocalGet(rdi),
+        W::I64Const(size),
+        W::I64Add,
+        W::LocalSet(rdi),
+    ]);
     if !stos {
-        c.emit_all([W::LocalGet(rsi), W::I64Const(size), W::I64Add, W::LocalSet(rsi)]);
+        c.emit_all([
+            W::LocalGet(rsi),
+            W::I64Const(size),
+            W::I64Add,
+            W::LocalSet(rsi),
+        ]);
     }
     Ok(())
 }

@@ -21,7 +21,9 @@ mod sse;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use iced_x86::{FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register};
+use iced_x86::{
+    FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register,
+};
 use wasm_encoder::{BlockType, Instruction as W, MemArg, ValType};
 
 use super::cfg::{BlockId, Cfg, Terminator};
@@ -102,7 +104,9 @@ pub fn abis(program: &Program) -> Vec<Abi> {
     for (k, f) in program.functions.iter().enumerate() {
         for ins in &f.instructions {
             for used in factory.info(ins).used_registers() {
-                let Some(reg) = Reg::of(used.register()) else { continue };
+                let Some(reg) = Reg::of(used.register()) else {
+                    continue;
+                };
                 reads[k].insert(reg);
                 if !matches!(used.access(), OpAccess::Read | OpAccess::CondRead) {
                     writes[k].insert(reg);
@@ -140,7 +144,10 @@ pub fn abis(program: &Program) -> Vec<Abi> {
         .map(|k| {
             // A partial write keeps the rest of the register: it is an input too.
             let inputs: BTreeSet<Reg> = reads[k].union(&writes[k]).copied().collect();
-            Abi { inputs: inputs.into_iter().collect(), outputs: writes[k].iter().copied().collect() }
+            Abi {
+                inputs: inputs.into_iter().collect(),
+                outputs: writes[k].iter().copied().collect(),
+            }
         })
         .collect()
 }
@@ -207,11 +214,13 @@ impl Locals {
             reg.insert(*r, i as u32);
         }
         for g in 0..16u8 {
-            reg.entry(Reg::Gpr(g)).or_insert_with(|| alloc(ValType::I64, &mut declared));
+            reg.entry(Reg::Gpr(g))
+                .or_insert_with(|| alloc(ValType::I64, &mut declared));
         }
         if uses_xmm {
             for x in 0..16u8 {
-                reg.entry(Reg::Xmm(x)).or_insert_with(|| alloc(ValType::V128, &mut declared));
+                reg.entry(Reg::Xmm(x))
+                    .or_insert_with(|| alloc(ValType::V128, &mut declared));
             }
         }
         let flag = [0; 5].map(|_| alloc(ValType::I32, &mut declared));
@@ -221,10 +230,27 @@ impl Locals {
         let fc = alloc(ValType::I32, &mut declared);
         let t = [0; 6].map(|_| alloc(ValType::I64, &mut declared));
         let t32 = [0; 4].map(|_| alloc(ValType::I32, &mut declared));
-        let tv = if uses_xmm { [0; 4].map(|_| alloc(ValType::V128, &mut declared)) } else { [u32::MAX; 4] };
+        let tv = if uses_xmm {
+            [0; 4].map(|_| alloc(ValType::V128, &mut declared))
+        } else {
+            [u32::MAX; 4]
+        };
         let switch = alloc(ValType::I64, &mut declared);
         let label = alloc(ValType::I32, &mut declared);
-        Locals { reg, flag, fa, fb, fr, fc, t, t32, tv, switch, label, declared }
+        Locals {
+            reg,
+            flag,
+            fa,
+            fb,
+            fr,
+            fc,
+            t,
+            t32,
+            tv,
+            switch,
+            label,
+            declared,
+        }
     }
 
     /// The local of a register.
@@ -268,7 +294,11 @@ pub fn lower(
 ) -> Result<wasm_encoder::Function, TranspileError> {
     let function = &program.functions[index];
     let abi = &abis[index];
-    let uses_xmm = abi.inputs.iter().chain(&abi.outputs).any(|r| matches!(r, Reg::Xmm(_)));
+    let uses_xmm = abi
+        .inputs
+        .iter()
+        .chain(&abi.outputs)
+        .any(|r| matches!(r, Reg::Xmm(_)));
     let mut ctx = Ctx {
         image,
         program,
@@ -284,7 +314,8 @@ pub fn lower(
         ins: Instruction::default(),
     };
     ctx.nodes(tree)?;
-    let mut body = wasm_encoder::Function::new_with_locals_types(ctx.locals.declared.iter().copied());
+    let mut body =
+        wasm_encoder::Function::new_with_locals_types(ctx.locals.declared.iter().copied());
     for i in &ctx.code {
         body.instruction(i);
     }
@@ -305,7 +336,10 @@ impl<'a> Ctx<'a> {
 
     /// The error for an instruction this lowering does not implement.
     pub fn unsupported(&self) -> TranspileError {
-        let bytes = self.image.read(self.ins.ip(), self.ins.len()).unwrap_or(&[]);
+        let bytes = self
+            .image
+            .read(self.ins.ip(), self.ins.len())
+            .unwrap_or(&[]);
         TranspileError::Unsupported {
             function: self.function.name.clone(),
             address: self.ins.ip(),
@@ -334,7 +368,11 @@ impl<'a> Ctx<'a> {
                 self.emit(W::End);
             }
             Node::Code(b) => self.block_body(*b)?,
-            Node::If { block, then, otherwise } => {
+            Node::If {
+                block,
+                then,
+                otherwise,
+            } => {
                 let jcc = self.terminator_instruction(*block);
                 self.ins = jcc;
                 self.condition_of(&jcc)?;
@@ -346,7 +384,9 @@ impl<'a> Ctx<'a> {
                 }
                 self.emit(W::End);
             }
-            Node::Switch { depths, default, .. } => {
+            Node::Switch {
+                depths, default, ..
+            } => {
                 let n = depths.len() as i64;
                 let sw = self.locals.switch;
                 self.emit_all([
@@ -361,7 +401,10 @@ impl<'a> Ctx<'a> {
                 ]);
             }
             Node::Dispatch { depths, default } => {
-                self.emit_all([W::LocalGet(self.locals.label), W::BrTable(depths.clone().into(), *default)]);
+                self.emit_all([
+                    W::LocalGet(self.locals.label),
+                    W::BrTable(depths.clone().into(), *default),
+                ]);
             }
             Node::Br(d) => self.emit(W::Br(*d)),
             Node::Return(b) => {
@@ -376,7 +419,16 @@ impl<'a> Ctx<'a> {
                 let ins = self.terminator_instruction(*b);
                 self.ins = ins;
                 let is_trap_call = self.function.calls.get(&ins.ip()) == Some(&Target::Trap);
-                if !is_trap_call && !matches!(ins.mnemonic(), Mnemonic::Ud2 | Mnemonic::Int3 | Mnemonic::Hlt | Mnemonic::Ud0 | Mnemonic::Ud1) {
+                if !is_trap_call
+                    && !matches!(
+                        ins.mnemonic(),
+                        Mnemonic::Ud2
+                            | Mnemonic::Int3
+                            | Mnemonic::Hlt
+                            | Mnemonic::Ud0
+                            | Mnemonic::Ud1
+                    )
+                {
                     return Err(self.unsupported());
                 }
                 self.emit(W::Unreachable);
@@ -400,9 +452,17 @@ impl<'a> Ctx<'a> {
         for (k, idx) in block.instructions.clone().take(block.body).enumerate() {
             self.ins = self.function.instructions[idx];
             self.live_after = lives[k];
-            if let Some(table) = self.function.jump_tables.values().find(|t| t.index_at == self.ins.ip()) {
+            if let Some(table) = self
+                .function
+                .jump_tables
+                .values()
+                .find(|t| t.index_at == self.ins.ip())
+            {
                 let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
-                self.emit_all([W::LocalGet(self.locals.reg(r)), W::LocalSet(self.locals.switch)]);
+                self.emit_all([
+                    W::LocalGet(self.locals.reg(r)),
+                    W::LocalSet(self.locals.switch),
+                ]);
             }
             self.instruction()?;
         }
@@ -412,7 +472,10 @@ impl<'a> Ctx<'a> {
             if let Some(table) = self.function.jump_tables.get(&last.ip()) {
                 if table.index_at == last.ip() {
                     let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
-                    self.emit_all([W::LocalGet(self.locals.reg(r)), W::LocalSet(self.locals.switch)]);
+                    self.emit_all([
+                        W::LocalGet(self.locals.reg(r)),
+                        W::LocalSet(self.locals.switch),
+                    ]);
                 }
             }
         }
@@ -500,7 +563,12 @@ impl<'a> Ctx<'a> {
                 if !push_return {
                     // a tail jump to a builtin: pop the return address ourselves
                     let rsp = self.locals.gpr(RSP);
-                    self.emit_all([W::LocalGet(rsp), W::I64Const(8), W::I64Add, W::LocalSet(rsp)]);
+                    self.emit_all([
+                        W::LocalGet(rsp),
+                        W::I64Const(8),
+                        W::I64Add,
+                        W::LocalSet(rsp),
+                    ]);
                 }
             }
             Target::Trap => self.emit(W::Unreachable),
@@ -515,8 +583,12 @@ impl<'a> Ctx<'a> {
         } else {
             return Err(self.unsupported());
         };
-        let candidates: Vec<(u64, Target)> =
-            self.function.indirect.iter().map(|(a, t)| (*a, t.clone())).collect();
+        let candidates: Vec<(u64, Target)> = self
+            .function
+            .indirect
+            .iter()
+            .map(|(a, t)| (*a, t.clone()))
+            .collect();
         if candidates.is_empty() {
             return Err(TranspileError::Callee {
                 function: self.function.name.clone(),
@@ -528,7 +600,12 @@ impl<'a> Ctx<'a> {
         let t = self.locals.t[4];
         self.emit_all([W::LocalGet(self.locals.reg(reg)), W::LocalSet(t)]);
         for (address, target) in &candidates {
-            self.emit_all([W::LocalGet(t), W::I64Const(*address as i64), W::I64Eq, W::If(BlockType::Empty)]);
+            self.emit_all([
+                W::LocalGet(t),
+                W::I64Const(*address as i64),
+                W::I64Eq,
+                W::If(BlockType::Empty),
+            ]);
             self.call_target(target, push_return);
             self.emit(W::Else);
         }
@@ -560,9 +637,18 @@ impl<'a> Ctx<'a> {
         if self.ins.mnemonic() != Mnemonic::Ret {
             return Err(self.unsupported());
         }
-        let pop = 8 + if self.ins.op_count() == 1 { self.ins.immediate(0) as i64 } else { 0 };
+        let pop = 8 + if self.ins.op_count() == 1 {
+            self.ins.immediate(0) as i64
+        } else {
+            0
+        };
         let rsp = self.locals.gpr(RSP);
-        self.emit_all([W::LocalGet(rsp), W::I64Const(pop), W::I64Add, W::LocalSet(rsp)]);
+        self.emit_all([
+            W::LocalGet(rsp),
+            W::I64Const(pop),
+            W::I64Add,
+            W::LocalSet(rsp),
+        ]);
         self.return_outputs();
         Ok(())
     }
@@ -694,7 +780,11 @@ impl<'a> Ctx<'a> {
     /// Writes operand `op` (size from the operand) with the i64 that `value`
     /// pushes; only its low bits count. x86 rules: a 32-bit register write
     /// zeroes bits 32..63, 8- and 16-bit writes keep the rest.
-    pub fn write(&mut self, op: u32, value: impl FnOnce(&mut Self) -> Result<(), TranspileError>) -> Result<(), TranspileError> {
+    pub fn write(
+        &mut self,
+        op: u32,
+        value: impl FnOnce(&mut Self) -> Result<(), TranspileError>,
+    ) -> Result<(), TranspileError> {
         let bits = self.op_bits(op);
         match self.ins.op_kind(op) {
             OpKind::Register => {
@@ -744,7 +834,12 @@ impl<'a> Ctx<'a> {
                 if shift != 0 {
                     self.emit_all([W::I64Const(shift), W::I64Shl]);
                 }
-                self.emit_all([W::I64Const(m as i64), W::I64And, W::I64Or, W::LocalSet(local)]);
+                self.emit_all([
+                    W::I64Const(m as i64),
+                    W::I64And,
+                    W::I64Or,
+                    W::LocalSet(local),
+                ]);
             }
             _ => return Err(self.unsupported()),
         }
@@ -773,5 +868,10 @@ pub fn mask(bits: u32) -> u64 {
 
 /// A memory argument with no alignment promise (x86 allows any).
 pub fn mem(offset: u64) -> MemArg {
-    MemArg { offset, align: 0, target: wasm_encoder::MemArgTarget::Memory(0), ordering: None }
+    MemArg {
+        offset,
+        align: 0,
+        target: wasm_encoder::MemArgTarget::Memory(0),
+        ordering: None,
+    }
 }
