@@ -11,7 +11,7 @@
 
 mod support;
 
-use iced_x86::code_asm::{qword_ptr, CodeAssembler, IcedError};
+use iced_x86::code_asm::{qword_ptr, CodeAssembler, CodeLabel, IcedError};
 use iced_x86::code_asm::{
     r10, r11, r12, r13, r14, r15, r8, r9, rax, rbp, rbx, rcx, rdi, rdx, rsi, rsp, AsmRegister64,
 };
@@ -968,6 +968,377 @@ fn every_integer_form_matches_the_cpu() {
         failures
             .iter()
             .take(40)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
+// ------------------------------------------------------------------ flag consumers
+
+/// Flags each condition code reads, in iced's order (o no b ae e ne be a s ns p np l ge le g).
+const CC_READS: [u64; 16] = [
+    OF,
+    OF,
+    CF,
+    CF,
+    ZF,
+    ZF,
+    CF | ZF,
+    CF | ZF,
+    SF,
+    SF,
+    PF,
+    PF,
+    SF | OF,
+    SF | OF,
+    ZF | SF | OF,
+    ZF | SF | OF,
+];
+
+const SETCC: [Code; 16] = [
+    Code::Seto_rm8,
+    Code::Setno_rm8,
+    Code::Setb_rm8,
+    Code::Setae_rm8,
+    Code::Sete_rm8,
+    Code::Setne_rm8,
+    Code::Setbe_rm8,
+    Code::Seta_rm8,
+    Code::Sets_rm8,
+    Code::Setns_rm8,
+    Code::Setp_rm8,
+    Code::Setnp_rm8,
+    Code::Setl_rm8,
+    Code::Setge_rm8,
+    Code::Setle_rm8,
+    Code::Setg_rm8,
+];
+
+const CMOV: [Code; 16] = [
+    Code::Cmovo_r64_rm64,
+    Code::Cmovno_r64_rm64,
+    Code::Cmovb_r64_rm64,
+    Code::Cmovae_r64_rm64,
+    Code::Cmove_r64_rm64,
+    Code::Cmovne_r64_rm64,
+    Code::Cmovbe_r64_rm64,
+    Code::Cmova_r64_rm64,
+    Code::Cmovs_r64_rm64,
+    Code::Cmovns_r64_rm64,
+    Code::Cmovp_r64_rm64,
+    Code::Cmovnp_r64_rm64,
+    Code::Cmovl_r64_rm64,
+    Code::Cmovge_r64_rm64,
+    Code::Cmovle_r64_rm64,
+    Code::Cmovg_r64_rm64,
+];
+
+fn jcc(a: &mut CodeAssembler, cc: usize, label: CodeLabel) -> Result<(), IcedError> {
+    match cc {
+        0 => a.jo(label),
+        1 => a.jno(label),
+        2 => a.jb(label),
+        3 => a.jae(label),
+        4 => a.je(label),
+        5 => a.jne(label),
+        6 => a.jbe(label),
+        7 => a.ja(label),
+        8 => a.js(label),
+        9 => a.jns(label),
+        10 => a.jp(label),
+        11 => a.jnp(label),
+        12 => a.jl(label),
+        13 => a.jge(label),
+        14 => a.jle(label),
+        _ => a.jg(label),
+    }
+}
+
+/// Flag producers by operand size (8, 16, 32, 64): two-register forms, then one-register ones.
+fn producers() -> Vec<(&'static str, [Option<Code>; 4], u8)> {
+    use Code as C;
+    // (name, codes by size, operands: 2 = rcx,rdx; 1 = rcx; 3 = rcx,cl-count; 4 = rcx,imm)
+    vec![
+        (
+            "cmp",
+            [
+                Some(C::Cmp_rm8_r8),
+                Some(C::Cmp_rm16_r16),
+                Some(C::Cmp_rm32_r32),
+                Some(C::Cmp_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "sub",
+            [
+                Some(C::Sub_rm8_r8),
+                Some(C::Sub_rm16_r16),
+                Some(C::Sub_rm32_r32),
+                Some(C::Sub_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "add",
+            [
+                Some(C::Add_rm8_r8),
+                Some(C::Add_rm16_r16),
+                Some(C::Add_rm32_r32),
+                Some(C::Add_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "adc",
+            [
+                Some(C::Adc_rm8_r8),
+                Some(C::Adc_rm16_r16),
+                Some(C::Adc_rm32_r32),
+                Some(C::Adc_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "sbb",
+            [
+                Some(C::Sbb_rm8_r8),
+                Some(C::Sbb_rm16_r16),
+                Some(C::Sbb_rm32_r32),
+                Some(C::Sbb_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "test",
+            [
+                Some(C::Test_rm8_r8),
+                Some(C::Test_rm16_r16),
+                Some(C::Test_rm32_r32),
+                Some(C::Test_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "and",
+            [
+                Some(C::And_rm8_r8),
+                Some(C::And_rm16_r16),
+                Some(C::And_rm32_r32),
+                Some(C::And_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "or",
+            [
+                Some(C::Or_rm8_r8),
+                Some(C::Or_rm16_r16),
+                Some(C::Or_rm32_r32),
+                Some(C::Or_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "xor",
+            [
+                Some(C::Xor_rm8_r8),
+                Some(C::Xor_rm16_r16),
+                Some(C::Xor_rm32_r32),
+                Some(C::Xor_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "imul",
+            [
+                None,
+                Some(C::Imul_r16_rm16),
+                Some(C::Imul_r32_rm32),
+                Some(C::Imul_r64_rm64),
+            ],
+            2,
+        ),
+        (
+            "bt",
+            [
+                None,
+                Some(C::Bt_rm16_r16),
+                Some(C::Bt_rm32_r32),
+                Some(C::Bt_rm64_r64),
+            ],
+            2,
+        ),
+        (
+            "inc",
+            [
+                Some(C::Inc_rm8),
+                Some(C::Inc_rm16),
+                Some(C::Inc_rm32),
+                Some(C::Inc_rm64),
+            ],
+            1,
+        ),
+        (
+            "dec",
+            [
+                Some(C::Dec_rm8),
+                Some(C::Dec_rm16),
+                Some(C::Dec_rm32),
+                Some(C::Dec_rm64),
+            ],
+            1,
+        ),
+        (
+            "neg",
+            [
+                Some(C::Neg_rm8),
+                Some(C::Neg_rm16),
+                Some(C::Neg_rm32),
+                Some(C::Neg_rm64),
+            ],
+            1,
+        ),
+        (
+            "popcnt",
+            [
+                None,
+                Some(C::Popcnt_r16_rm16),
+                Some(C::Popcnt_r32_rm32),
+                Some(C::Popcnt_r64_rm64),
+            ],
+            2,
+        ),
+        (
+            "shl",
+            [
+                Some(C::Shl_rm8_CL),
+                Some(C::Shl_rm16_CL),
+                Some(C::Shl_rm32_CL),
+                Some(C::Shl_rm64_CL),
+            ],
+            3,
+        ),
+        (
+            "sar",
+            [
+                Some(C::Sar_rm8_CL),
+                Some(C::Sar_rm16_CL),
+                Some(C::Sar_rm32_CL),
+                Some(C::Sar_rm64_CL),
+            ],
+            3,
+        ),
+        (
+            "rol",
+            [
+                Some(C::Rol_rm8_CL),
+                Some(C::Rol_rm16_CL),
+                Some(C::Rol_rm32_CL),
+                Some(C::Rol_rm64_CL),
+            ],
+            3,
+        ),
+        (
+            "shr1",
+            [
+                Some(C::Shr_rm8_imm8),
+                Some(C::Shr_rm16_imm8),
+                Some(C::Shr_rm32_imm8),
+                Some(C::Shr_rm64_imm8),
+            ],
+            4,
+        ),
+    ]
+}
+
+#[test]
+fn every_condition_reads_every_producer_as_the_cpu_does() {
+    let mut rng = Rng::new(0xf1a9);
+    let mut failures = Vec::new();
+    let mut snippets = 0;
+    for (name, codes, shape) in producers() {
+        for (k, code) in codes.iter().enumerate() {
+            let Some(code) = *code else { continue };
+            let bits = 8 << k;
+            let (rcx_, rdx_) = (gpr(bits, 1), gpr(bits, 2));
+            let producer = match shape {
+                2 => Instruction::with2(code, rcx_, rdx_),
+                1 => Instruction::with1(code, rcx_),
+                3 => Instruction::with2(code, gpr(bits, 8), Register::CL),
+                _ => Instruction::with2(code, rcx_, 1),
+            }
+            .unwrap();
+            let form = Form {
+                ins: producer,
+                bits,
+            };
+            for cc in 0..16 {
+                // consumers: setcc; cmovcc; jcc over a mov; setcc after a block boundary
+                for consumer in 0..4 {
+                    let code_bytes = snippet(|a| {
+                        a.add_instruction(producer)?;
+                        match consumer {
+                            0 => a.add_instruction(
+                                Instruction::with1(SETCC[cc], Register::R9L).unwrap(),
+                            ),
+                            1 => a.add_instruction(
+                                Instruction::with2(CMOV[cc], Register::R10, Register::R11).unwrap(),
+                            ),
+                            2 => {
+                                let mut skip = a.create_label();
+                                jcc(a, cc, skip)?;
+                                a.mov(r12, 0x1234i64)?;
+                                a.set_label(&mut skip)?;
+                                a.nop()
+                            }
+                            _ => {
+                                let mut next = a.create_label();
+                                a.jmp(next)?;
+                                a.set_label(&mut next)?;
+                                a.add_instruction(
+                                    Instruction::with1(SETCC[cc], Register::R13L).unwrap(),
+                                )
+                            }
+                        }
+                    });
+                    snippets += 1;
+                    let wasm = match transpile_snippet(&code_bytes) {
+                        Ok(w) => w,
+                        Err(e) => {
+                            failures.push(format!("{name}{bits} + cc{cc}/{consumer}: {e}"));
+                            continue;
+                        }
+                    };
+                    let mut wasm = Wasm::new(&wasm);
+                    for _ in 0..12 {
+                        let mut case = case_for(&mut rng, &form);
+                        if rng.below(3) == 0 {
+                            case.regs[2] = case.regs[1]; // equal operands
+                        }
+                        let defined = defined_flags(&form, &case);
+                        if CC_READS[cc] & !defined != 0 {
+                            continue; // the condition reads a flag the producer left undefined
+                        }
+                        if let Some(diff) = compare(&code_bytes, &mut wasm, &case, defined, false) {
+                            failures
+                                .push(format!("{name}{bits} + cc{cc} consumer {consumer}: {diff}"));
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert!(snippets > 1000);
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(30)
             .cloned()
             .collect::<Vec<_>>()
             .join("\n")

@@ -503,7 +503,7 @@ pub extern "C" fn fib_recursive(n: u32) -> u64 {
 #[no_mangle]
 pub extern "C" fn fib_iterative(n: u32) -> u64 {
     let (mut a, mut b) = (0u64, 1u64);
-    for _ in 0..n {
+    for _ in 0..n % 4096 {
         let t = a.wrapping_add(b);
         a = b;
         b = t;

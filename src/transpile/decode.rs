@@ -634,8 +634,8 @@ impl Decoding<'_> {
         let n = before.len();
         for k in (0..n).rev().take(16) {
             let ins = &before[k];
-            // follow `mov idx32, src32` copies backwards
-            if ins.mnemonic() == Mnemonic::Mov
+            // follow `mov`/`movzx` copies backwards
+            if matches!(ins.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx)
                 && ins.op0_kind() == OpKind::Register
                 && ins.op1_kind() == OpKind::Register
                 && tracked.contains(&ins.op0_register().full_register())

@@ -8,7 +8,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use object::{Object, ObjectSection, ObjectSymbol, RelocationFlags, RelocationTarget};
+use object::{
+    Object, ObjectSection, ObjectSymbol, ObjectSymbolTable, RelocationFlags, RelocationTarget,
+};
 
 use super::error::TranspileError;
 
@@ -170,7 +172,10 @@ impl Image {
                     | object::elf::R_X86_64_JUMP_SLOT
                     | object::elf::R_X86_64_64 => match relocation.target() {
                         RelocationTarget::Symbol(index) => {
-                            let symbol = file.symbol_by_index(index).ok();
+                            // dynamic relocations index the dynamic symbol table
+                            let symbol = file
+                                .dynamic_symbol_table()
+                                .and_then(|t| t.symbol_by_index(index).ok());
                             match symbol {
                                 Some(s) if !s.is_undefined() && s.address() != 0 => {
                                     Some(Pointer::Address(s.address().wrapping_add(addend as u64)))

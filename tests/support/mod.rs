@@ -78,6 +78,9 @@ impl Rng {
 
 // ------------------------------------------------------------------ wasm
 
+/// Wasm instructions one call may run before it counts as hung.
+pub const FUEL_PER_CALL: u64 = 50_000_000;
+
 /// An instantiated module in wasmi.
 pub struct Wasm {
     pub store: wasmi::Store<()>,
@@ -90,9 +93,12 @@ impl Wasm {
     pub fn new(wasm: &[u8]) -> Wasm {
         let mut config = wasmi::Config::default();
         config.wasm_simd(true);
+        // a runaway loop becomes a trap instead of a hung test
+        config.consume_fuel(true);
         let engine = wasmi::Engine::new(&config);
         let module = wasmi::Module::new(&engine, wasm).expect("wasmi accepts the module");
         let mut store = wasmi::Store::new(&engine, ());
+        store.set_fuel(u64::MAX).unwrap();
         let linker = wasmi::Linker::<()>::new(&engine);
         let instance = linker
             .instantiate_and_start(&mut store, &module)
@@ -113,6 +119,7 @@ impl Wasm {
             .instance
             .get_func(&self.store, name)
             .unwrap_or_else(|| panic!("export {name}"));
+        self.store.set_fuel(FUEL_PER_CALL).unwrap();
         let ty = func.ty(&self.store);
         let mut results: Vec<wasmi::Val> = ty
             .results()
