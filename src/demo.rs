@@ -73,9 +73,9 @@ pub const DEMO_EXPORTS: [&str; 4] = [
 /// Keeps the callbacks in the binary (an executable drops unreferenced code).
 pub fn demo_callbacks() -> [usize; 4] {
     [
-        increment_counter as usize,
-        decrement_counter as usize,
-        reset_counter as usize,
-        add_step_clamped as usize,
+        increment_counter as *const () as usize,
+        decrement_counter as *const () as usize,
+        reset_counter as *const () as usize,
+        add_step_clamped as *const () as usize,
     ]
 }

@@ -18,7 +18,7 @@
 //! wasmparser::Validator::new().validate_all(&module.wasm).unwrap();
 //! ```
 
-#![warn(missing_docs)]
+#![deny(missing_docs)]
 
 pub mod demo;
 pub mod transpile;

@@ -160,11 +160,11 @@ fn compare(
     }
     let w = outcome(&wasm.mem()[base..base + DATA_SIZE], absolute_rsp);
     let mut diffs = Vec::new();
-    for i in 0..16 {
+    for (i, name) in GPR_NAMES.iter().enumerate() {
         if native.regs[i] != w.regs[i] {
             diffs.push(format!(
                 "{}: native {:#x} wasm {:#x}",
-                GPR_NAMES[i], native.regs[i], w.regs[i]
+                name, native.regs[i], w.regs[i]
             ));
         }
     }
@@ -845,11 +845,11 @@ fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
             let p = place(ins, 1, case);
             set_value(case, &p, bits, off);
         }
-        Mnemonic::Shld | Mnemonic::Shrd if bits == 16 => {
-            // counts above 16 give undefined results
-            if ins.op2_kind() == iced_x86::OpKind::Register {
-                case.regs[1] = (case.regs[1] & !0xff) | rng.below(17);
-            }
+        // counts above 16 give undefined results
+        Mnemonic::Shld | Mnemonic::Shrd
+            if bits == 16 && ins.op2_kind() == iced_x86::OpKind::Register =>
+        {
+            case.regs[1] = (case.regs[1] & !0xff) | rng.below(17);
         }
         _ => {}
     }

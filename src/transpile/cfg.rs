@@ -22,9 +22,17 @@ pub enum Terminator {
     /// Falls through or jumps to one block.
     Goto(BlockId),
     /// `jcc`: `taken` when the condition holds.
-    Branch { taken: BlockId, not_taken: BlockId },
+    Branch {
+        /// Where the branch goes when taken.
+        taken: BlockId,
+        /// The fall-through block.
+        not_taken: BlockId,
+    },
     /// A jump table: entry `i` goes to `targets[i]`; any other index traps.
-    Switch { targets: Vec<BlockId> },
+    Switch {
+        /// Target of each table entry.
+        targets: Vec<BlockId>,
+    },
     /// `ret`.
     Return,
     /// A jump to another function (direct or through a register).
@@ -33,7 +41,10 @@ pub enum Terminator {
     Trap,
     /// An irreducible region's entry dispatch (made by `structure`): jumps to
     /// `targets[label]` where `label` is set by the edge that came here.
-    Dispatch { targets: Vec<BlockId> },
+    Dispatch {
+        /// Target of each label value.
+        targets: Vec<BlockId>,
+    },
 }
 
 /// A basic block.

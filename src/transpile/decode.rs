@@ -25,10 +25,15 @@ pub const MAX_INSTRUCTIONS: usize = 200_000;
 /// C library functions the module provides itself (DESIGN §4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Builtin {
+    /// `memcpy`
     Memcpy,
+    /// `memmove`
     Memmove,
+    /// `memset`
     Memset,
+    /// `memcmp`
     Memcmp,
+    /// `bcmp`
     Bcmp,
 }
 

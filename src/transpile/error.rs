@@ -11,34 +11,60 @@ pub enum TranspileError {
     /// No symbol of this name in the image (or it has no address).
     UnknownSymbol(String),
     /// A `--export` signature that does not parse.
-    BadSignature { signature: String, reason: String },
+    BadSignature {
+        /// The signature as given.
+        signature: String,
+        /// What is wrong with it.
+        /// Why it failed.
+        reason: String,
+    },
     /// Code bytes that do not decode, or are not mapped in the image.
     Decode {
+        /// The function being transpiled.
         function: String,
+        /// The instruction address.
         address: u64,
+        /// The instruction bytes, in hex.
         bytes: String,
+        /// Why it failed.
         reason: String,
     },
     /// An instruction the transpiler does not implement.
     Unsupported {
+        /// The function being transpiled.
         function: String,
+        /// The instruction address.
         address: u64,
+        /// The instruction bytes, in hex.
         bytes: String,
+        /// The instruction as iced-x86 formats it.
         mnemonic: String,
     },
     /// A call or jump whose target cannot become part of the module.
     Callee {
+        /// The function being transpiled.
         function: String,
+        /// The instruction address.
         address: u64,
+        /// What the call reaches.
         callee: String,
+        /// Why it failed.
         reason: String,
     },
     /// More functions than a module may pull in.
-    TooManyFunctions { root: String, limit: usize },
+    TooManyFunctions {
+        /// The function the module was asked for.
+        root: String,
+        /// The cap.
+        limit: usize,
+    },
     /// Control flow the structurer cannot express (e.g. a jump into an instruction).
     ControlFlow {
+        /// The function being transpiled.
         function: String,
+        /// The instruction address.
         address: u64,
+        /// Why it failed.
         reason: String,
     },
     /// The module failed validation: always a transpiler bug, never served.

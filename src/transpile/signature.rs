@@ -6,17 +6,29 @@ use super::error::TranspileError;
 /// A scalar type of an export signature.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ScalarType {
+    /// A pointer (a wasm i32 address).
     Ptr,
+    /// i8
     I8,
+    /// u8
     U8,
+    /// i16
     I16,
+    /// u16
     U16,
+    /// i32
     I32,
+    /// u32
     U32,
+    /// i64
     I64,
+    /// u64
     U64,
+    /// f32
     F32,
+    /// f64
     F64,
+    /// bool (0 or 1 in a byte)
     Bool,
 }
 

@@ -28,18 +28,29 @@ pub enum Node {
     Code(BlockId),
     /// `if` on the `jcc` that ends `block`: `then` when the branch is taken.
     If {
+        /// The block whose `jcc` decides.
         block: BlockId,
+        /// Code when the branch is taken.
         then: Vec<Node>,
+        /// Code when it is not.
         otherwise: Vec<Node>,
     },
     /// `br_table` on the jump-table index of `block`.
     Switch {
+        /// The block ending in the table jump.
         block: BlockId,
+        /// Label depth for each index.
         depths: Vec<u32>,
+        /// Label depth for an index past the table.
         default: u32,
     },
     /// `br_table` on the dispatch label local.
-    Dispatch { depths: Vec<u32>, default: u32 },
+    Dispatch {
+        /// Label depth for each label value.
+        depths: Vec<u32>,
+        /// Label depth for any other value.
+        default: u32,
+    },
     /// `br` to an enclosing label.
     Br(u32),
     /// The `ret` that ends `block`.
@@ -73,7 +84,6 @@ pub fn structure(cfg: &mut Cfg) -> Vec<Node> {
 struct Analysis<'a> {
     cfg: &'a Cfg,
     rpo: Vec<usize>, // rpo number per block; usize::MAX = unreachable
-    idom: Vec<usize>,
     preds: Vec<Vec<BlockId>>,
     children: Vec<Vec<BlockId>>, // dominator tree
 }
@@ -146,7 +156,6 @@ impl<'a> Analysis<'a> {
         Analysis {
             cfg,
             rpo,
-            idom,
             preds,
             children,
         }

@@ -366,35 +366,6 @@ impl Ctx<'_> {
         ]);
     }
 
-    /// Stores ZF, SF and PF of the `bits`-wide result in i64 local `r` into
-    /// their locals, where live (for producers computed directly).
-    pub fn store_result_flags(&mut self, r: u32, bits: u32) {
-        if self.flags_needed(ZF) {
-            self.emit_all([
-                W::LocalGet(r),
-                W::I64Const(super::mask(bits) as i64),
-                W::I64And,
-                W::I64Eqz,
-                W::LocalSet(self.flag_local(ZF)),
-            ]);
-        }
-        if self.flags_needed(SF) {
-            self.emit_all([
-                W::LocalGet(r),
-                W::I64Const((bits - 1) as i64),
-                W::I64ShrU,
-                W::I32WrapI64,
-                W::I32Const(1),
-                W::I32And,
-                W::LocalSet(self.flag_local(SF)),
-            ]);
-        }
-        if self.flags_needed(PF) {
-            self.parity_of(r);
-            self.emit(W::LocalSet(self.flag_local(PF)));
-        }
-    }
-
     /// Pushes i64 local `l` sign-extended from `bits`.
     fn push_sext(&mut self, l: u32, bits: u32) {
         self.emit(W::LocalGet(l));

@@ -182,8 +182,14 @@ fn xchg(c: &mut Ctx) -> R {
     c.emit(W::LocalSet(t0));
     c.read(1)?;
     c.emit(W::LocalSet(t1));
-    c.write(0, |c| Ok(c.emit(W::LocalGet(t1))))?;
-    c.write(1, |c| Ok(c.emit(W::LocalGet(t0))))
+    c.write(0, |c| {
+        c.emit(W::LocalGet(t1));
+        Ok(())
+    })?;
+    c.write(1, |c| {
+        c.emit(W::LocalGet(t0));
+        Ok(())
+    })
 }
 
 // ---------------------------------------------------------------- add, sub, logic
@@ -238,7 +244,10 @@ fn alu(c: &mut Ctx) -> R {
     }
     c.emit(W::LocalSet(r));
     if !matches!(m, M::Cmp | M::Test) {
-        c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
+        c.write(0, |c| {
+            c.emit(W::LocalGet(r));
+            Ok(())
+        })?;
     }
     c.flags_pending(kind, bits, STATUS);
     Ok(())
@@ -257,7 +266,10 @@ fn inc_dec(c: &mut Ctx) -> R {
         c.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
     }
     c.emit(W::LocalSet(r));
-    c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
     c.flags_pending(
         if inc { Producer::Inc } else { Producer::Dec },
         bits,
@@ -278,7 +290,10 @@ fn neg(c: &mut Ctx) -> R {
         c.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
     }
     c.emit(W::LocalSet(r));
-    c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
     c.flags_pending(Producer::Neg, bits, STATUS);
     Ok(())
 }
@@ -368,15 +383,24 @@ fn mul_wide(c: &mut Ctx, signed: bool) -> R {
     // results
     if bits == 8 {
         // ax = product (16 bits)
-        c.write_reg(iced_x86::Register::AX, 16, |c| Ok(c.emit(W::LocalGet(lo))))?;
+        c.write_reg(iced_x86::Register::AX, 16, |c| {
+            c.emit(W::LocalGet(lo));
+            Ok(())
+        })?;
     } else {
         let (acc, dx) = match bits {
             16 => (iced_x86::Register::AX, iced_x86::Register::DX),
             32 => (iced_x86::Register::EAX, iced_x86::Register::EDX),
             _ => (iced_x86::Register::RAX, iced_x86::Register::RDX),
         };
-        c.write_reg(acc, bits, |c| Ok(c.emit(W::LocalGet(lo))))?;
-        c.write_reg(dx, bits, |c| Ok(c.emit(W::LocalGet(hi))))?;
+        c.write_reg(acc, bits, |c| {
+            c.emit(W::LocalGet(lo));
+            Ok(())
+        })?;
+        c.write_reg(dx, bits, |c| {
+            c.emit(W::LocalGet(hi));
+            Ok(())
+        })?;
     }
     set_carry_overflow(c, |c| {
         if signed {
@@ -424,7 +448,10 @@ fn imul(c: &mut Ctx) -> R {
     sext(c, bits);
     c.emit(W::LocalSet(y));
     c.emit_all([W::LocalGet(x), W::LocalGet(y), W::I64Mul, W::LocalSet(p)]);
-    c.write(0, |c| Ok(c.emit(W::LocalGet(p))))?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(p));
+        Ok(())
+    })?;
     set_carry_overflow(c, |c| {
         if bits == 64 {
             mulhs(c, x, y);
@@ -534,8 +561,14 @@ fn div(c: &mut Ctx, signed: bool) -> R {
         } else {
             (iced_x86::Register::EAX, iced_x86::Register::EDX)
         };
-        c.write_reg(acc, bits, |c| Ok(c.emit(W::LocalGet(q))))?;
-        c.write_reg(dx, bits, |c| Ok(c.emit(W::LocalGet(r))))?;
+        c.write_reg(acc, bits, |c| {
+            c.emit(W::LocalGet(q));
+            Ok(())
+        })?;
+        c.write_reg(dx, bits, |c| {
+            c.emit(W::LocalGet(r));
+            Ok(())
+        })?;
     }
     Ok(())
 }
@@ -561,7 +594,7 @@ fn shift_count(c: &mut Ctx, op: u32, bits: u32, into: u32) -> Result<Option<u64>
 
 /// Sets the flags in `flags` (where live) from closures; when `count` (an i64
 /// local) may be zero, each flag keeps its old value for a zero count.
-fn set_flags_guarded(c: &mut Ctx, constant: bool, count: u32, flags: &[(u32, &dyn Fn(&mut Ctx))]) {
+fn set_flags_guarded(c: &mut Ctx, constant: bool, count: u32, flags: &[FlagRef]) {
     for (flag, value) in flags {
         if !c.flags_needed(*flag) {
             continue;
@@ -592,7 +625,12 @@ fn bit_of(c: &mut Ctx, l: u32, bit: i64) {
     ]);
 }
 
-fn result_flags(bits: u32) -> [(u32, Box<dyn Fn(&mut Ctx)>); 3] {
+/// A flag and the code computing it.
+type FlagCode = (u32, Box<dyn Fn(&mut Ctx)>);
+/// A flag and a reference to the code computing it.
+type FlagRef<'a> = (u32, &'a dyn Fn(&mut Ctx));
+
+fn result_flags(bits: u32) -> [FlagCode; 3] {
     let _ = bits;
     [
         (
@@ -637,7 +675,10 @@ fn shift(c: &mut Ctx) -> R {
         _ => W::I64Shl,
     });
     c.emit(W::LocalSet(r));
-    c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
     let carry = move |c: &mut Ctx| {
         // the last bit shifted out
         let (v, n) = (c.locals.t[0], c.locals.t[1]);
@@ -742,7 +783,10 @@ fn rotate(c: &mut Ctx) -> R {
         }
     }
     c.emit(W::LocalSet(r));
-    c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
     let carry = move |c: &mut Ctx| bit_of(c, c.locals.t[2], if left { 0 } else { bits as i64 - 1 });
     let overflow = move |c: &mut Ctx| {
         bit_of(c, c.locals.t[2], bits as i64 - 1);
@@ -833,7 +877,10 @@ fn double_shift(c: &mut Ctx) -> R {
         ]);
     }
     c.emit(W::LocalSet(r));
-    c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
     let carry = move |c: &mut Ctx| {
         let (d, n) = (c.locals.t[0], c.locals.t[1]);
         if left {
@@ -1013,7 +1060,10 @@ fn bit_count(c: &mut Ctx) -> R {
         _ => c.emit_all([W::LocalGet(v), W::I64Popcnt]),
     }
     c.emit(W::LocalSet(r));
-    c.write(0, |c| Ok(c.emit(W::LocalGet(r))))?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
     let zero_source = |c: &mut Ctx| c.emit_all([W::LocalGet(c.locals.t[0]), W::I64Eqz]);
     match m {
         M::Popcnt => {
@@ -1046,7 +1096,10 @@ fn bswap(c: &mut Ctx) -> R {
     let bits = c.op_bits(0);
     if bits == 16 {
         // undefined in the manual; Intel and AMD processors clear the word
-        return c.write(0, |c| Ok(c.emit(W::I64Const(0))));
+        return c.write(0, |c| {
+            c.emit(W::I64Const(0));
+            Ok(())
+        });
     }
     let v = c.locals.t[0];
     c.read(0)?;
@@ -1150,7 +1203,10 @@ fn pop(c: &mut Ctx) -> R {
         W::I64Add,
         W::LocalSet(rsp),
     ]);
-    c.write(0, |c| Ok(c.emit(W::LocalGet(t))))
+    c.write(0, |c| {
+        c.emit(W::LocalGet(t));
+        Ok(())
+    })
 }
 
 fn leave(c: &mut Ctx) {

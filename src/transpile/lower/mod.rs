@@ -43,11 +43,15 @@ pub enum Reg {
     Xmm(u8),
 }
 
-/// Register numbers of the System V argument and result registers.
+/// rax's register number (System V argument and result registers follow).
 pub const RAX: u8 = 0;
+/// rsp's register number.
 pub const RSP: u8 = 4;
+/// rdi's register number.
 pub const RDI: u8 = 7;
+/// rsi's register number.
 pub const RSI: u8 = 6;
+/// rdx's register number.
 pub const RDX: u8 = 2;
 
 impl Reg {
@@ -844,11 +848,6 @@ impl<'a> Ctx<'a> {
             _ => return Err(self.unsupported()),
         }
         Ok(())
-    }
-
-    /// Pushes a register's full 64-bit value.
-    pub fn get_gpr(&mut self, n: u8) {
-        self.emit(W::LocalGet(self.locals.gpr(n)));
     }
 }
 
