@@ -87,3 +87,28 @@ impl Cache {
         self.len() == 0
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_input_same_key_one_entry_and_changed_code_a_new_key() {
+        // mov rax, rdi; add rax, 1; ret  /  ... add rax, 2
+        let one = [0x48, 0x89, 0xf8, 0x48, 0x83, 0xc0, 0x01, 0xc3];
+        let mut two = one;
+        two[6] = 2;
+        let sig = [Signature::parse("f(i64)->i64").unwrap()];
+        let cache = Cache::new();
+        let a = Image::from_code(0x1000, &one, &[("f", 0x1000, 8)]);
+        let (k1, m1) = cache.get(&a, &sig).unwrap();
+        let (k2, m2) = cache.get(&a, &sig).unwrap();
+        assert_eq!(k1, k2);
+        assert!(Arc::ptr_eq(&m1, &m2), "second get is served from the cache");
+        assert_eq!(cache.len(), 1);
+        let b = Image::from_code(0x1000, &two, &[("f", 0x1000, 8)]);
+        let (k3, _) = cache.get(&b, &sig).unwrap();
+        assert_ne!(k1, k3, "different code, different key");
+        assert_eq!(cache.len(), 2);
+    }
+}

@@ -143,6 +143,7 @@ impl Image {
         image.sections.sort_by_key(|s| s.address);
 
         let in_code = |a: u64| executable_ranges.iter().any(|&(s, e)| a >= s && a < e);
+        let mut symbols = Vec::new();
         for symbol in file.symbols().chain(file.dynamic_symbols()) {
             let Ok(name) = symbol.name() else { continue };
             if name.is_empty() || symbol.is_undefined() || symbol.address() == 0 {
@@ -150,13 +151,14 @@ impl Image {
             }
             let is_function =
                 symbol.kind() == object::SymbolKind::Text || in_code(symbol.address());
-            image.add_symbol(Symbol {
+            symbols.push(Symbol {
                 name: name.to_string(),
                 address: symbol.address(),
                 size: symbol.size(),
                 is_function,
             });
         }
+        image.add_symbols(symbols);
 
         // Dynamic relocations: the GOT and pointers in data, as the loader
         // would fill them with the image at base 0.
@@ -209,14 +211,17 @@ impl Image {
             }],
             ..Image::default()
         };
-        for &(name, address, size) in symbols {
-            image.add_symbol(Symbol {
-                name: name.into(),
-                address,
-                size,
-                is_function: true,
-            });
-        }
+        image.add_symbols(
+            symbols
+                .iter()
+                .map(|&(name, address, size)| Symbol {
+                    name: name.into(),
+                    address,
+                    size,
+                    is_function: true,
+                })
+                .collect(),
+        );
         image
     }
 
@@ -232,27 +237,22 @@ impl Image {
         self.sections.sort_by_key(|s| s.address);
     }
 
-    fn add_symbol(&mut self, symbol: Symbol) {
-        if let Some(&i) = self.by_name.get(&symbol.name) {
-            // .symtab and .dynsym list the same symbol; keep the one with a size.
-            if self.symbols[i].size == 0 {
-                self.symbols[i].size = symbol.size;
-            }
-            return;
-        }
-        self.by_name.insert(symbol.name.clone(), self.symbols.len());
-        self.symbols.push(symbol);
-        // Keep sorted; rebuild the name index only when order changed.
-        let n = self.symbols.len();
-        if n >= 2 && self.symbols[n - 2].address > self.symbols[n - 1].address {
-            self.symbols.sort_by_key(|s| s.address);
-            self.by_name = self
-                .symbols
-                .iter()
-                .enumerate()
-                .map(|(i, s)| (s.name.clone(), i))
-                .collect();
-        }
+    /// Adds symbols, keeping `symbols` sorted by address and one entry per
+    /// name (`.symtab` and `.dynsym` list many twice; the sized one wins).
+    fn add_symbols(&mut self, new: Vec<Symbol>) {
+        let mut all = std::mem::take(&mut self.symbols);
+        all.extend(new);
+        all.sort_by(|a, b| {
+            (&a.name, std::cmp::Reverse(a.size)).cmp(&(&b.name, std::cmp::Reverse(b.size)))
+        });
+        all.dedup_by(|later, first| later.name == first.name);
+        all.sort_by_key(|s| s.address);
+        self.by_name = all
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        self.symbols = all;
     }
 
     fn set_pointer(&mut self, slot: u64, target: Pointer) {
