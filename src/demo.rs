@@ -63,6 +63,7 @@ pub unsafe extern "C" fn add_step_clamped(state: *mut DemoState, lo: i32, hi: i3
 }
 
 /// The signatures of the demo callbacks, as `x64wasm transpile --export` takes them.
+#[allow(dead_code)] // documentation of the exports `make run` uses
 pub const DEMO_EXPORTS: [&str; 4] = [
     "increment_counter(ptr)->void",
     "decrement_counter(ptr)->void",

@@ -20,7 +20,6 @@
 
 #![deny(missing_docs)]
 
-pub mod demo;
 pub mod transpile;
 
 pub use transpile::{Cache, Image, Module, Signature, TranspileError};

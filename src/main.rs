@@ -1,5 +1,9 @@
 //! The `x64wasm` command line. Only argument handling lives here.
 
+// The demo callbacks live in the binary, not the library, so a user's app
+// linking the library can use the same callback names.
+mod demo;
+
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -34,7 +38,7 @@ The desktop window and web server (`x64wasm` with no arguments) are not built ye
 
 fn main() -> ExitCode {
     // The demo callbacks must stay in the binary so it can transpile itself.
-    std::hint::black_box(x64wasm::demo::demo_callbacks());
+    std::hint::black_box(demo::demo_callbacks());
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
         None | Some("-h" | "--help" | "help") => {

@@ -66,6 +66,17 @@ pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
             continue;
         };
         let section_end = section.address + section.bytes.len() as u64;
+        if let Some(pointer) = image.pointer_at(address) {
+            // a GOT entry or other relocated slot: the 8 bytes, and what they
+            // point to when that is data
+            if let Pointer::Address(a) = pointer {
+                if !image.is_code(*a) {
+                    work.push(*a);
+                }
+            }
+            ranges.push((address, address + 8));
+            continue;
+        }
         let (start, end) = match image.symbol_containing(address) {
             Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
             _ => {
@@ -120,15 +131,28 @@ pub fn build(
             }
         })
         .collect();
+    // Helpers only where some instruction needs them: smaller modules
+    // encode and validate faster.
+    let (need_mulhu, need_divu, need_divs) = helpers_needed(program);
+    let mut next = n;
+    let mut take = |needed: bool| {
+        if needed {
+            next += 1;
+            next - 1
+        } else {
+            u32::MAX
+        }
+    };
     let helpers = Helpers {
-        mulhu: n,
-        divu128: n + 1,
-        divs128: n + 2,
+        mulhu: take(need_mulhu),
+        divu128: take(need_divu || need_divs),
+        divs128: take(need_divs),
     };
     let mut builtins = BTreeMap::new();
-    for (k, b) in builtins_used.iter().enumerate() {
-        builtins.insert(*b, n + 3 + k as u32);
+    for b in builtins_used.iter() {
+        builtins.insert(*b, take(true));
     }
+    let first_wrapper = next;
     let callees = Callees {
         functions: (0..n).collect(),
         builtins: builtins.clone(),
@@ -150,15 +174,22 @@ pub fn build(
         instructions += f.instructions.len();
         code_bytes += f.instructions.iter().map(|i| i.len()).sum::<usize>();
     }
-    // helpers
+    // helpers, in index order
     let i64x2 = vec![ValType::I64, ValType::I64];
-    functions.function(types.index(i64x2.clone(), vec![ValType::I64]));
-    code.function(&helper_mulhu());
-    let div_type = types.index(vec![ValType::I64; 3], i64x2.clone());
-    functions.function(div_type);
-    code.function(&helper_divu128());
-    functions.function(div_type);
-    code.function(&helper_divs128(helpers.divu128));
+    if helpers.mulhu != u32::MAX {
+        functions.function(types.index(i64x2.clone(), vec![ValType::I64]));
+        code.function(&helper_mulhu());
+    }
+    if helpers.divu128 != u32::MAX {
+        let div_type = types.index(vec![ValType::I64; 3], i64x2.clone());
+        functions.function(div_type);
+        code.function(&helper_divu128());
+    }
+    if helpers.divs128 != u32::MAX {
+        let div_type = types.index(vec![ValType::I64; 3], i64x2.clone());
+        functions.function(div_type);
+        code.function(&helper_divs128(helpers.divu128));
+    }
     for b in &builtins_used {
         functions.function(types.index(vec![ValType::I64; 3], vec![ValType::I64]));
         code.function(&builtin(*b));
@@ -179,7 +210,6 @@ pub fn build(
     exports_section.export("memory", ExportKind::Memory, 0);
     exports_section.export("__stack_pointer", ExportKind::Global, 0);
     exports_section.export("__heap_base", ExportKind::Global, 1);
-    let first_wrapper = n + 3 + builtins_used.len() as u32;
     for (k, sig) in exports.iter().enumerate() {
         let root = program.roots[k];
         let params: Vec<ValType> = sig.params.iter().map(|p| p.wasm()).collect();
@@ -258,6 +288,28 @@ pub fn build(
         instructions,
         code_bytes,
     })
+}
+
+/// Which helpers the program needs: (mulhu, divu128, divs128). 64-bit
+/// multiplies may need the high half (one-operand forms, and the overflow
+/// flags of the others); 64-bit divides need the 128-bit division.
+fn helpers_needed(program: &Program) -> (bool, bool, bool) {
+    use iced_x86::Mnemonic as M;
+    let (mut mul, mut divu, mut divs) = (false, false, false);
+    for ins in program.functions.iter().flat_map(|f| &f.instructions) {
+        let wide = match ins.op0_kind() {
+            iced_x86::OpKind::Register => ins.op0_register().size() == 8,
+            iced_x86::OpKind::Memory => ins.memory_size().size() == 8,
+            _ => false,
+        };
+        match ins.mnemonic() {
+            M::Mul | M::Imul if wide => mul = true,
+            M::Div if wide => divu = true,
+            M::Idiv if wide => divs = true,
+            _ => {}
+        }
+    }
+    (mul, divu, divs)
 }
 
 /// Validates a module with wasmparser (SIMD, multi-value, bulk memory on).

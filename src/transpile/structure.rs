@@ -322,6 +322,7 @@ fn make_reducible(cfg: &mut Cfg) {
 /// header), fixes those with several entries, and recurses into each.
 fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
     let sccs = strongly_connected(cfg, nodes, header);
+    let mut preds = cfg.predecessors();
     for scc in sccs {
         let cyclic = scc.len() > 1
             || cfg.blocks[scc[0]]
@@ -331,26 +332,28 @@ fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
         if !cyclic {
             continue;
         }
-        let preds = cfg.predecessors();
-        let inside = |b: usize| scc.contains(&b);
+        let mut inside = vec![false; cfg.blocks.len()];
+        for &b in &scc {
+            inside[b] = true;
+        }
         let entries: Vec<usize> = scc
             .iter()
             .copied()
-            .filter(|&b| b == 0 || preds[b].iter().any(|p| !inside(p.0)))
+            .filter(|&b| b == 0 || preds[b].iter().any(|p| !inside[p.0]))
             .collect();
         let (region_header, mut body) = if entries.len() <= 1 {
             let h = entries.first().copied().unwrap_or(scc[0]);
-            (
-                h,
-                scc.iter().copied().filter(|&b| b != h).collect::<Vec<_>>(),
-            )
+            (h, scc.clone())
         } else {
             let (dispatch, setters) = insert_dispatch(cfg, &entries);
+            preds = cfg.predecessors();
             let mut body: Vec<usize> = scc.clone();
-            body.extend(setters.into_iter().filter(|s| {
-                // setters on edges from inside the region belong to the region
-                cfg.predecessors()[*s].iter().any(|p| inside(p.0))
-            }));
+            // setters on edges from inside the region belong to the region
+            body.extend(
+                setters
+                    .into_iter()
+                    .filter(|s| preds[*s].iter().any(|p| p.0 < inside.len() && inside[p.0])),
+            );
             (dispatch, body)
         };
         body.retain(|&b| b != region_header);

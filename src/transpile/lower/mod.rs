@@ -19,7 +19,7 @@ mod flags;
 mod int;
 mod sse;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 
 use iced_x86::{
     FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register,
@@ -98,22 +98,46 @@ impl Abi {
     }
 }
 
+/// A set of registers as bits: GPR n is bit n, XMM n is bit 16 + n.
+type RegSet = u32;
+
+fn reg_bit(r: Reg) -> RegSet {
+    match r {
+        Reg::Gpr(n) => 1 << n,
+        Reg::Xmm(n) => 1 << (16 + n),
+    }
+}
+
+fn regs_of(set: RegSet) -> Vec<Reg> {
+    (0..32u8)
+        .filter(|b| set & (1 << b) != 0)
+        .map(|b| {
+            if b < 16 {
+                Reg::Gpr(b)
+            } else {
+                Reg::Xmm(b - 16)
+            }
+        })
+        .collect()
+}
+
 /// Registers each function reads and writes, itself or through its callees.
 pub fn abis(program: &Program) -> Vec<Abi> {
     let mut factory = InstructionInfoFactory::new();
     let n = program.functions.len();
-    let mut reads: Vec<BTreeSet<Reg>> = vec![BTreeSet::new(); n];
-    let mut writes: Vec<BTreeSet<Reg>> = vec![BTreeSet::new(); n];
+    let mut reads: Vec<RegSet> = vec![0; n];
+    let mut writes: Vec<RegSet> = vec![0; n];
     let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let arguments = reg_bit(Reg::Gpr(RDI)) | reg_bit(Reg::Gpr(RSI)) | reg_bit(Reg::Gpr(RDX));
     for (k, f) in program.functions.iter().enumerate() {
         for ins in &f.instructions {
             for used in factory.info(ins).used_registers() {
                 let Some(reg) = Reg::of(used.register()) else {
                     continue;
                 };
-                reads[k].insert(reg);
+                reads[k] |= reg_bit(reg);
                 if !matches!(used.access(), OpAccess::Read | OpAccess::CondRead) {
-                    writes[k].insert(reg);
+                    writes[k] |= reg_bit(reg);
                 }
             }
         }
@@ -121,37 +145,33 @@ pub fn abis(program: &Program) -> Vec<Abi> {
             match t {
                 Target::Function(a) => callees[k].extend(program.function_index(*a)),
                 Target::Builtin(_) => {
-                    reads[k].extend([Reg::Gpr(RDI), Reg::Gpr(RSI), Reg::Gpr(RDX)]);
-                    writes[k].insert(Reg::Gpr(RAX));
+                    reads[k] |= arguments;
+                    writes[k] |= reg_bit(Reg::Gpr(RAX));
                 }
                 Target::Trap => {}
             }
         }
-        reads[k].insert(Reg::Gpr(RSP));
-        writes[k].insert(Reg::Gpr(RSP));
+        reads[k] |= reg_bit(Reg::Gpr(RSP));
+        writes[k] |= reg_bit(Reg::Gpr(RSP));
     }
     // Fixpoint over the call graph (recursion included).
     let mut changed = true;
     while changed {
         changed = false;
         for k in 0..n {
-            for &c in &callees[k].clone() {
-                let (r, w) = (reads[c].clone(), writes[c].clone());
-                let before = (reads[k].len(), writes[k].len());
-                reads[k].extend(r);
-                writes[k].extend(w);
-                changed |= before != (reads[k].len(), writes[k].len());
+            for &c in &callees[k] {
+                let (r, w) = (reads[k] | reads[c], writes[k] | writes[c]);
+                changed |= (r, w) != (reads[k], writes[k]);
+                reads[k] = r;
+                writes[k] = w;
             }
         }
     }
+    // A partial write keeps the rest of the register: it is an input too.
     (0..n)
-        .map(|k| {
-            // A partial write keeps the rest of the register: it is an input too.
-            let inputs: BTreeSet<Reg> = reads[k].union(&writes[k]).copied().collect();
-            Abi {
-                inputs: inputs.into_iter().collect(),
-                outputs: writes[k].iter().copied().collect(),
-            }
+        .map(|k| Abi {
+            inputs: regs_of(reads[k] | writes[k]),
+            outputs: regs_of(writes[k]),
         })
         .collect()
 }
