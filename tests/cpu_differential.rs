@@ -11,9 +11,15 @@
 
 mod support;
 
-use iced_x86::code_asm::{qword_ptr, CodeAssembler, CodeLabel, IcedError};
+use iced_x86::code_asm::{
+    qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
+};
 use iced_x86::code_asm::{
     r10, r11, r12, r13, r14, r15, r8, r9, rax, rbp, rbx, rcx, rdi, rdx, rsi, rsp, AsmRegister64,
+};
+use iced_x86::code_asm::{
+    xmm0, xmm1, xmm10, xmm11, xmm12, xmm13, xmm14, xmm15, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8,
+    xmm9,
 };
 use iced_x86::{
     Code, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K, Register,
@@ -22,6 +28,10 @@ use iced_x86::{
 use support::*;
 use x64wasm::transpile::{transpile, Image, Signature};
 
+const XMMS: [AsmRegisterXmm; 16] = [
+    xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12, xmm13, xmm14,
+    xmm15,
+];
 const GPRS: [AsmRegister64; 16] = [
     rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15,
 ];
@@ -65,7 +75,13 @@ fn snippet(body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Ve
             a.mov(*r, qword_ptr(IN + 8 * i as u64)).unwrap();
         }
     }
+    for (i, x) in XMMS.iter().enumerate() {
+        a.movdqu(*x, xmmword_ptr(IN_XMM + 16 * i as u64)).unwrap();
+    }
     body(&mut a).unwrap();
+    for (i, x) in XMMS.iter().enumerate() {
+        a.movdqu(xmmword_ptr(OUT_XMM + 16 * i as u64), *x).unwrap();
+    }
     a.mov(qword_ptr(OUT_RSP), rsp).unwrap();
     for (i, r) in GPRS.iter().enumerate() {
         if i != 4 {
@@ -96,6 +112,7 @@ fn transpile_snippet(code: &[u8]) -> Result<Vec<u8>, String> {
 #[derive(Clone)]
 struct Case {
     regs: [u64; 16],
+    xmm: Vec<u8>,
     flags: u64,
     scratch: Vec<u8>,
 }
@@ -103,6 +120,7 @@ struct Case {
 #[derive(Debug, PartialEq)]
 struct Outcome {
     regs: [u64; 16],
+    xmm: Vec<u8>,
     flags: u64,
     rsp: i64,
     scratch: Vec<u8>,
@@ -113,6 +131,8 @@ fn load(data: &mut [u8], case: &Case) {
         write_u64(data, (IN - DATA) as usize + 8 * i, case.regs[i]);
     }
     write_u64(data, (IN_FLAGS - DATA) as usize, case.flags);
+    let x = (IN_XMM - DATA) as usize;
+    data[x..x + 256].copy_from_slice(&case.xmm);
     let s = (SCRATCH - DATA) as usize;
     data[s..s + SCRATCH_SIZE].copy_from_slice(&case.scratch);
 }
@@ -130,8 +150,10 @@ fn outcome(data: &[u8], absolute_rsp: bool) -> Outcome {
         out_rsp.wrapping_sub(read_u64(data, (SAVE_RSP - DATA) as usize)) as i64
     };
     let s = (SCRATCH - DATA) as usize;
+    let x = (OUT_XMM - DATA) as usize;
     Outcome {
         regs,
+        xmm: data[x..x + 256].to_vec(),
         flags: read_u64(data, (OUT_FLAGS - DATA) as usize),
         rsp: rsp_value,
         scratch: data[s..s + SCRATCH_SIZE].to_vec(),
@@ -173,6 +195,14 @@ fn compare(
             "flags (mask {flag_mask:#x}): native {:#x} wasm {:#x}",
             native.flags & flag_mask,
             w.flags & flag_mask
+        ));
+    }
+    if let Some(at) = (0..256).find(|&i| native.xmm[i] != w.xmm[i]) {
+        let r = at / 16;
+        diffs.push(format!(
+            "xmm{r}: native {:02x?} wasm {:02x?}",
+            &native.xmm[16 * r..16 * r + 16],
+            &w.xmm[16 * r..16 * r + 16]
         ));
     }
     if native.rsp != w.rsp {
@@ -301,6 +331,114 @@ const MNEMONICS: &[Mnemonic] = {
         M::Endbr64,
     ]
 };
+
+/// The SSE2 integer and move mnemonics the transpiler implements.
+const SSE_MNEMONICS: &[Mnemonic] = {
+    use Mnemonic as M;
+    &[
+        M::Movdqa,
+        M::Movdqu,
+        M::Movaps,
+        M::Movups,
+        M::Movapd,
+        M::Movupd,
+        M::Movd,
+        M::Movq,
+        M::Movss,
+        M::Movsd,
+        M::Movlps,
+        M::Movlpd,
+        M::Movhps,
+        M::Movhpd,
+        M::Movhlps,
+        M::Movlhps,
+        M::Pxor,
+        M::Xorps,
+        M::Xorpd,
+        M::Por,
+        M::Orps,
+        M::Orpd,
+        M::Pand,
+        M::Andps,
+        M::Andpd,
+        M::Pandn,
+        M::Andnps,
+        M::Andnpd,
+        M::Paddb,
+        M::Paddw,
+        M::Paddd,
+        M::Paddq,
+        M::Psubb,
+        M::Psubw,
+        M::Psubd,
+        M::Psubq,
+        M::Paddsb,
+        M::Paddsw,
+        M::Paddusb,
+        M::Paddusw,
+        M::Psubsb,
+        M::Psubsw,
+        M::Psubusb,
+        M::Psubusw,
+        M::Pcmpeqb,
+        M::Pcmpeqw,
+        M::Pcmpeqd,
+        M::Pcmpgtb,
+        M::Pcmpgtw,
+        M::Pcmpgtd,
+        M::Pminub,
+        M::Pmaxub,
+        M::Pminsw,
+        M::Pmaxsw,
+        M::Pavgb,
+        M::Pavgw,
+        M::Pmullw,
+        M::Pmaddwd,
+        M::Packsswb,
+        M::Packssdw,
+        M::Packuswb,
+        M::Pmulhw,
+        M::Pmulhuw,
+        M::Pmuludq,
+        M::Psadbw,
+        M::Punpcklbw,
+        M::Punpcklwd,
+        M::Punpckldq,
+        M::Punpcklqdq,
+        M::Punpckhbw,
+        M::Punpckhwd,
+        M::Punpckhdq,
+        M::Punpckhqdq,
+        M::Unpcklps,
+        M::Unpckhps,
+        M::Unpcklpd,
+        M::Unpckhpd,
+        M::Pshufd,
+        M::Pshuflw,
+        M::Pshufhw,
+        M::Shufps,
+        M::Shufpd,
+        M::Pslldq,
+        M::Psrldq,
+        M::Psllw,
+        M::Pslld,
+        M::Psllq,
+        M::Psrlw,
+        M::Psrld,
+        M::Psrlq,
+        M::Psraw,
+        M::Psrad,
+        M::Pmovmskb,
+        M::Movmskps,
+        M::Movmskpd,
+        M::Pextrw,
+        M::Pinsrw,
+    ]
+};
+
+fn is_sse(m: Mnemonic) -> bool {
+    SSE_MNEMONICS.contains(&m)
+}
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -471,7 +609,7 @@ fn forms(rng: &mut Rng) -> Vec<Form> {
     let have_popcnt = std::arch::is_x86_feature_detected!("popcnt");
     for code in Code::values() {
         let m = code.mnemonic();
-        if !MNEMONICS.contains(&m) {
+        if !MNEMONICS.contains(&m) && !is_sse(m) {
             continue;
         }
         let info = code.op_code();
@@ -537,7 +675,12 @@ fn forms(rng: &mut Rng) -> Vec<Form> {
         let has_rm = kinds.iter().any(|k| {
             matches!(
                 k,
-                K::r8_or_mem | K::r16_or_mem | K::r32_or_mem | K::r64_or_mem | K::mem
+                K::r8_or_mem
+                    | K::r16_or_mem
+                    | K::r32_or_mem
+                    | K::r64_or_mem
+                    | K::mem
+                    | K::xmm_or_mem
             )
         });
         let memory_variants: &[u8] = if has_rm { &[0, 1, 2] } else { &[0] }; // 0 reg, 1 [rbx+rsi*s+d], 2 rip-relative
@@ -556,6 +699,7 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
     let lea = code.mnemonic() == Mnemonic::Lea;
     for _attempt in 0..20 {
         let mut used = vec![4usize]; // never rsp
+        let mut used_xmm: Vec<usize> = Vec::new();
         if variant != 0 {
             used.extend([3, 6]); // rbx, rsi address memory
         }
@@ -600,6 +744,19 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
                     }
                 }
                 K::mem => return None,
+                K::xmm_or_mem if variant != 0 => Op::Mem(sse_memory_operand(rng, variant)),
+                K::xmm_reg | K::xmm_rm | K::xmm_or_mem => {
+                    let pool: Vec<usize> = (0..16).filter(|n| !used_xmm.contains(n)).collect();
+                    let n = rng.pick(&pool);
+                    used_xmm.push(n);
+                    Op::Reg(XMM_REGS[n])
+                }
+                k if is_sse(code.mnemonic())
+                    && variant != 0
+                    && kind_bits(k).is_some_and(|(_, rm)| rm) =>
+                {
+                    Op::Mem(sse_memory_operand(rng, variant))
+                }
                 k => match kind_bits(k) {
                     Some((bits, true)) if variant != 0 => {
                         Op::Mem(memory_operand(rng, variant, bits))
@@ -635,6 +792,45 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
         }
     }
     None
+}
+
+const XMM_REGS: [Register; 16] = [
+    Register::XMM0,
+    Register::XMM1,
+    Register::XMM2,
+    Register::XMM3,
+    Register::XMM4,
+    Register::XMM5,
+    Register::XMM6,
+    Register::XMM7,
+    Register::XMM8,
+    Register::XMM9,
+    Register::XMM10,
+    Register::XMM11,
+    Register::XMM12,
+    Register::XMM13,
+    Register::XMM14,
+    Register::XMM15,
+];
+
+/// A 16-byte aligned memory operand (legacy SSE faults on unaligned m128).
+fn sse_memory_operand(rng: &mut Rng, variant: u8) -> MemoryOperand {
+    if variant == 2 {
+        return MemoryOperand::with_base_displ(
+            Register::RIP,
+            (SCRATCH + 0x400 + 16 * rng.below(4)) as i64,
+        );
+    }
+    let disp = 16 * (rng.below(16) as i64 - 8);
+    MemoryOperand::new(
+        Register::RBX,
+        Register::RSI,
+        8,
+        disp,
+        1,
+        false,
+        Register::None,
+    )
 }
 
 fn memory_operand(rng: &mut Rng, variant: u8, _bits: u32) -> MemoryOperand {
@@ -712,8 +908,24 @@ fn case_for(rng: &mut Rng, form: &Form) -> Case {
     for b in scratch.iter_mut() {
         *b = rng.next() as u8;
     }
+    let mut xmm = vec![0u8; 256];
+    let lane_edges: [u16; 10] = [
+        0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x00ff, 0xff00,
+    ];
+    for chunk in xmm.chunks_mut(2) {
+        let v = if rng.below(2) == 0 {
+            rng.pick(&lane_edges)
+        } else {
+            rng.next() as u16
+        };
+        chunk.copy_from_slice(&v.to_le_bytes());
+    }
+    if is_sse(ins.mnemonic()) {
+        regs[6] = 2 * rng.below(8); // rsi*8 stays 16-byte aligned: SSE operands must be
+    }
     let mut case = Case {
         regs,
+        xmm,
         flags: 0x2 | (rng.next() & (STATUS | 0x10)),
         scratch,
     };
@@ -771,6 +983,21 @@ fn set_value(case: &mut Case, p: &Place, bits: u32, v: u64) {
 fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
     let ins = &form.ins;
     let bits = form.bits;
+    use Mnemonic as M;
+    let packed_shift = matches!(
+        ins.mnemonic(),
+        M::Psllw | M::Pslld | M::Psllq | M::Psrlw | M::Psrld | M::Psrlq | M::Psraw | M::Psrad
+    );
+    if packed_shift && ins.op1_kind() != iced_x86::OpKind::Immediate8 && rng.below(4) != 0 {
+        // a count register: mostly counts around the lane widths
+        let count = rng.below(70).to_le_bytes();
+        if ins.op1_kind() == iced_x86::OpKind::Register {
+            let r = ins.op1_register().number();
+            case.xmm[16 * r..16 * r + 8].copy_from_slice(&count);
+        } else if let Place::Mem(off) = place(ins, 1, case) {
+            case.scratch[off..off + 8].copy_from_slice(&count);
+        }
+    }
     match ins.mnemonic() {
         Mnemonic::Div | Mnemonic::Idiv => {
             let signed = ins.mnemonic() == Mnemonic::Idiv;

@@ -162,6 +162,10 @@ pub const OUT_FLAGS: u64 = DATA + 0x180;
 pub const SAVE_RSP: u64 = DATA + 0x188;
 /// rsp right after the tested code.
 pub const OUT_RSP: u64 = DATA + 0x190;
+/// Input XMM registers, 16 x 16 bytes.
+pub const IN_XMM: u64 = DATA + 0x200;
+/// Output XMM registers.
+pub const OUT_XMM: u64 = DATA + 0x300;
 /// Memory operands point here.
 pub const SCRATCH: u64 = DATA + 0x1000;
 /// Scratch bytes compared after each run.
