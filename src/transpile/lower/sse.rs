@@ -158,11 +158,22 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Pextrw => {
             let s = read_x(c, 1)?;
             let lane = (c.ins.immediate(2) & 7) as u8;
-            let dst = c.ins.op0_register();
-            c.write_reg(dst, 32, |c| {
-                c.emit_all([W::LocalGet(s), W::I16x8ExtractLaneU(lane), W::I64ExtendI32U]);
-                Ok(())
-            })?;
+            if c.ins.op0_kind() == OpKind::Memory {
+                // the SSE4.1 form stores the word
+                let offset = c.address()?;
+                c.emit_all([
+                    W::LocalGet(s),
+                    W::I16x8ExtractLaneU(lane),
+                    W::I32Store16(mem(offset)),
+                ]);
+            } else {
+                let dst = c.ins.op0_register();
+                let bits = dst.size() as u32 * 8;
+                c.write_reg(dst, bits, |c| {
+                    c.emit_all([W::LocalGet(s), W::I16x8ExtractLaneU(lane), W::I64ExtendI32U]);
+                    Ok(())
+                })?;
+            }
         }
         M::Pinsrw => {
             let d = read_x(c, 0)?;
