@@ -1571,3 +1571,46 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
             .join("\n")
     );
 }
+
+#[test]
+fn an_irreducible_loop_runs_as_on_the_cpu() {
+    // Two ways into one loop: `a` by falling through, `b` by the first jump.
+    // Neither entry dominates the other, so the structurer must give the
+    // region a dispatch header of its own.
+    let code = snippet(|a| {
+        let mut block_a = a.create_label();
+        let mut block_b = a.create_label();
+        let mut done = a.create_label();
+        a.mov(r8, rdx)?;
+        a.and(r8, 7i32)?;
+        a.add(r8, 1i32)?;
+        a.test(rcx, 1i32)?;
+        a.jne(block_b)?;
+        a.set_label(&mut block_a)?;
+        a.add(rax, 3i32)?;
+        a.dec(r8)?;
+        a.je(done)?;
+        a.set_label(&mut block_b)?;
+        a.imul_3(rax, rax, 5i32)?;
+        a.add(rax, rdx)?;
+        a.dec(r8)?;
+        a.jne(block_a)?;
+        a.set_label(&mut done)?;
+        a.nop()
+    });
+    let wasm = transpile_snippet(&code).expect("irreducible code transpiles");
+    let wat = wasmprinter::print_bytes(&wasm).unwrap();
+    assert!(wat.contains("br_table"), "the region dispatches on a label");
+    let mut wasm = Wasm::new(&wasm);
+    let mut rng = Rng::new(99);
+    let form = Form {
+        ins: Instruction::with(Code::Nopd),
+        bits: 64,
+    };
+    for _ in 0..500 {
+        let case = case_for(&mut rng, &form);
+        if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
+            panic!("irreducible loop: {diff}");
+        }
+    }
+}

@@ -69,7 +69,16 @@ fn small_functions_lower_to_the_expected_wat() {
         }
         match std::fs::read_to_string(&path) {
             Ok(expected) if expected == wat => {}
-            Ok(_) => mismatches.push(format!("{name}: output differs from {}", path.display())),
+            Ok(expected) => {
+                let line = expected.lines().zip(wat.lines()).position(|(a, b)| a != b).unwrap_or(0);
+                mismatches.push(format!(
+                    "{name}: output differs from {} at line {}: expected `{}`, got `{}`",
+                    path.display(),
+                    line + 1,
+                    expected.lines().nth(line).unwrap_or(""),
+                    wat.lines().nth(line).unwrap_or("")
+                ))
+            }
             Err(_) => mismatches.push(format!(
                 "{name}: {} missing (run with BLESS=1)",
                 path.display()

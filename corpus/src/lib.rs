@@ -591,6 +591,180 @@ pub extern "C" fn index_checked(s: *mut State, i: u32) -> i32 {
     s.list.get(i as usize).copied().unwrap_or(-7)
 }
 
+// ------------------------------------------------------- more shapes of code
+
+#[no_mangle]
+pub extern "C" fn pow_mix(base: u32, exp: u8) -> u64 {
+    let e = (exp % 40) as u32;
+    (base as u64).wrapping_pow(e) ^ (base as u64).checked_pow(e % 5).unwrap_or(17)
+}
+
+#[no_mangle]
+pub extern "C" fn isqrt_u64(a: u64) -> u64 {
+    a.isqrt() + (a as u32).isqrt() as u64
+}
+
+#[no_mangle]
+pub extern "C" fn rem_euclid_mix(a: i32, b: i32) -> i32 {
+    let b = if b == 0 || (a == i32::MIN && b == -1) {
+        7
+    } else {
+        b
+    };
+    a.rem_euclid(b) + a.div_euclid(b)
+}
+
+#[no_mangle]
+pub extern "C" fn u128_shifts(a: u64, b: u64, n: u8) -> u64 {
+    let x = ((a as u128) << 64) | b as u128;
+    let y = x.rotate_left(n as u32) ^ (x >> (n % 128)) ^ (x << (n % 100));
+    (y >> 64) as u64 ^ y as u64
+}
+
+#[no_mangle]
+pub extern "C" fn i128_arith(a: i64, b: i64) -> i64 {
+    let x = (a as i128) * 1_000_003 - (b as i128) * 77;
+    let y = x.wrapping_mul(b as i128 | 1) >> 3;
+    (y as i64) ^ ((y >> 64) as i64) ^ (x.signum() as i64)
+}
+
+#[no_mangle]
+pub extern "C" fn binary_search_list(s: *mut State, needle: i32) -> i32 {
+    let s = st!(s);
+    let mut sorted = s.list;
+    sorted.sort_unstable();
+    match sorted.binary_search(&needle) {
+        Ok(i) => i as i32,
+        Err(i) => -(i as i32) - 1,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn windows_max_sum(s: *mut State) -> i64 {
+    st!(s)
+        .list
+        .windows(3)
+        .map(|w| w.iter().map(|&x| x as i64).sum::<i64>())
+        .max()
+        .unwrap_or(0)
+}
+
+#[no_mangle]
+pub extern "C" fn chunks_xor(s: *mut State) -> u32 {
+    st!(s).bytes.chunks(4).fold(0u32, |acc, c| {
+        acc.rotate_left(5) ^ u32::from_le_bytes([c[0], c[1], c[2], c[3]])
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn rotate_array(s: *mut State, n: u8) {
+    let s = st!(s);
+    s.words.rotate_left((n % 16) as usize);
+    s.bytes.swap(0, 31);
+}
+
+#[no_mangle]
+pub extern "C" fn rev_position(s: *mut State, t: u8) -> i32 {
+    st!(s)
+        .bytes
+        .iter()
+        .rposition(|&b| b < t)
+        .map_or(-1, |i| i as i32)
+}
+
+/// A small enum decoded from a byte, as UI message handlers do.
+#[derive(Clone, Copy)]
+enum Msg {
+    Add(i32),
+    Mul(i32),
+    Neg,
+    Reset,
+    Nothing,
+}
+
+fn decode_msg(code: u8, arg: i32) -> Msg {
+    match code % 6 {
+        0 => Msg::Add(arg),
+        1 => Msg::Mul(arg % 100),
+        2 => Msg::Neg,
+        3 => Msg::Reset,
+        _ => Msg::Nothing,
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn handle_messages(s: *mut State, codes: u64, arg: i32) -> i64 {
+    let s = st!(s);
+    for i in 0..8 {
+        s.counter = match decode_msg((codes >> (8 * i)) as u8, arg) {
+            Msg::Add(a) => s.counter.wrapping_add(a as i64),
+            Msg::Mul(m) => s.counter.wrapping_mul(m as i64),
+            Msg::Neg => s.counter.wrapping_neg(),
+            Msg::Reset => 0,
+            Msg::Nothing => s.counter,
+        };
+    }
+    s.counter
+}
+
+#[no_mangle]
+pub extern "C" fn option_chain(s: *mut State, i: u32, j: u32) -> i32 {
+    let s = st!(s);
+    s.list
+        .get(i as usize % 30)
+        .zip(s.list.get(j as usize % 30))
+        .and_then(|(a, b)| a.checked_add(*b))
+        .and_then(|x| x.checked_mul(3))
+        .unwrap_or(-1)
+}
+
+#[no_mangle]
+pub extern "C" fn histogram(s: *mut State) -> u32 {
+    let s = st!(s);
+    let mut h = [0u8; 16];
+    for &b in s.board.iter() {
+        h[(b & 15) as usize] = h[(b & 15) as usize].wrapping_add(1);
+    }
+    s.bytes[..16].copy_from_slice(&h);
+    h.iter()
+        .enumerate()
+        .map(|(i, &c)| i as u32 * c as u32)
+        .sum()
+}
+
+#[no_mangle]
+pub extern "C" fn life_step(s: *mut State) {
+    // one Game of Life step on the 16x16 board, wrapping at the edges
+    let s = st!(s);
+    let old = s.board;
+    for y in 0..16usize {
+        for x in 0..16usize {
+            let mut n = 0;
+            for (dx, dy) in [
+                (15, 15),
+                (0, 15),
+                (1, 15),
+                (15, 0),
+                (1, 0),
+                (15, 1),
+                (0, 1),
+                (1, 1),
+            ] {
+                n += old[((y + dy) % 16) * 16 + (x + dx) % 16] & 1;
+            }
+            let alive = old[y * 16 + x] & 1 == 1;
+            s.board[y * 16 + x] = (n == 3 || (alive && n == 2)) as u8;
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn saturating_cast_mix(a: i64) -> i32 {
+    let x = i32::try_from(a).unwrap_or(if a < 0 { i32::MIN } else { i32::MAX });
+    let y = u8::try_from(a & 0x1ff).unwrap_or(255);
+    x.wrapping_add(y as i32)
+}
+
 /// One callback of the corpus: its name, its signature in the transpiler's
 /// syntax, and a native entry that takes the arguments as u64 (the test casts).
 pub struct Callback {
@@ -729,4 +903,19 @@ callbacks! {
     ackermann_small(m: u32, n: u32) -> u32 = "ackermann_small(u32,u32)->u32";
     widths_mix(a: u8, b: i8, c: u16, d: i16, e: u32, f: i32) -> i64 = "widths_mix(u8,i8,u16,i16,u32,i32)->i64";
     index_checked(s: *mut State, i: u32) -> i32 = "index_checked(ptr,u32)->i32";
+    pow_mix(base: u32, exp: u8) -> u64 = "pow_mix(u32,u8)->u64";
+    isqrt_u64(a: u64) -> u64 = "isqrt_u64(u64)->u64";
+    rem_euclid_mix(a: i32, b: i32) -> i32 = "rem_euclid_mix(i32,i32)->i32";
+    u128_shifts(a: u64, b: u64, n: u8) -> u64 = "u128_shifts(u64,u64,u8)->u64";
+    i128_arith(a: i64, b: i64) -> i64 = "i128_arith(i64,i64)->i64";
+    binary_search_list(s: *mut State, needle: i32) -> i32 = "binary_search_list(ptr,i32)->i32";
+    windows_max_sum(s: *mut State) -> i64 = "windows_max_sum(ptr)->i64";
+    chunks_xor(s: *mut State) -> u32 = "chunks_xor(ptr)->u32";
+    rotate_array(s: *mut State, n: u8) = "rotate_array(ptr,u8)->void";
+    rev_position(s: *mut State, t: u8) -> i32 = "rev_position(ptr,u8)->i32";
+    handle_messages(s: *mut State, codes: u64, arg: i32) -> i64 = "handle_messages(ptr,u64,i32)->i64";
+    option_chain(s: *mut State, i: u32, j: u32) -> i32 = "option_chain(ptr,u32,u32)->i32";
+    histogram(s: *mut State) -> u32 = "histogram(ptr)->u32";
+    life_step(s: *mut State) = "life_step(ptr)->void";
+    saturating_cast_mix(a: i64) -> i32 = "saturating_cast_mix(i64)->i32";
 }

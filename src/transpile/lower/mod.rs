@@ -26,7 +26,7 @@ use iced_x86::{
 };
 use wasm_encoder::{BlockType, Instruction as W, MemArg, ValType};
 
-use super::cfg::{BlockId, Cfg, Terminator};
+use super::cfg::{BlockId, Cfg};
 use super::decode::{Builtin, Function, Program, Target};
 use super::error::{hex_bytes, TranspileError};
 use super::image::Image;
@@ -490,9 +490,10 @@ impl<'a> Ctx<'a> {
             }
             self.instruction()?;
         }
-        // the terminator's own jump-table index (non-PIE `jmp [table + 8*idx]`)
-        let last = self.function.instructions[block.instructions.end - 1];
+        // the terminator's own jump-table index (non-PIE `jmp [table + 8*idx]`);
+        // blocks made by the structurer have no instructions at all
         if block.body < block.instructions.len() {
+            let last = self.function.instructions[block.instructions.end - 1];
             if let Some(table) = self.function.jump_tables.get(&last.ip()) {
                 if table.index_at == last.ip() {
                     let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
@@ -506,9 +507,6 @@ impl<'a> Ctx<'a> {
         self.flags_materialize(live_out);
         if let Some(label) = block.sets_label {
             self.emit_all([W::I32Const(label as i32), W::LocalSet(self.locals.label)]);
-        }
-        if let Terminator::Return = block.terminator {
-            // nothing: `ret` is lowered by the Return node
         }
         Ok(())
     }
