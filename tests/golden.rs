@@ -70,7 +70,11 @@ fn small_functions_lower_to_the_expected_wat() {
         match std::fs::read_to_string(&path) {
             Ok(expected) if expected == wat => {}
             Ok(expected) => {
-                let line = expected.lines().zip(wat.lines()).position(|(a, b)| a != b).unwrap_or(0);
+                let line = expected
+                    .lines()
+                    .zip(wat.lines())
+                    .position(|(a, b)| a != b)
+                    .unwrap_or(0);
                 mismatches.push(format!(
                     "{name}: output differs from {} at line {}: expected `{}`, got `{}`",
                     path.display(),

@@ -160,9 +160,10 @@ fn lea(c: &mut Ctx) -> R {
             c.emit(W::I64Const(ins.ip_rel_memory_address() as i64));
             return Ok(());
         }
-        c.emit(W::I64Const(ins.memory_displacement64() as i64));
+        let mut terms = 0;
         if let Some(b) = Reg::of(ins.memory_base()) {
-            c.emit_all([W::LocalGet(c.locals.reg(b)), W::I64Add]);
+            c.emit(W::LocalGet(c.locals.reg(b)));
+            terms += 1;
         }
         if let Some(i) = Reg::of(ins.memory_index()) {
             c.emit(W::LocalGet(c.locals.reg(i)));
@@ -170,7 +171,16 @@ fn lea(c: &mut Ctx) -> R {
             if scale > 1 {
                 c.emit_all([W::I64Const(scale.trailing_zeros() as i64), W::I64Shl]);
             }
-            c.emit(W::I64Add);
+            terms += 1;
+            if terms == 2 {
+                c.emit(W::I64Add);
+            }
+        }
+        let disp = ins.memory_displacement64() as i64;
+        if terms == 0 {
+            c.emit(W::I64Const(disp));
+        } else if disp != 0 {
+            c.emit_all([W::I64Const(disp), W::I64Add]);
         }
         Ok(())
     })
@@ -204,6 +214,9 @@ fn alu(c: &mut Ctx) -> R {
         c.emit(W::LocalSet(fc));
     }
     c.flags_begin(STATUS);
+    if !c.flags_needed(STATUS) {
+        return alu_without_flags(c, fc);
+    }
     c.read(0)?;
     c.emit(W::LocalSet(a));
     c.read_sized(1, bits)?;
@@ -251,6 +264,41 @@ fn alu(c: &mut Ctx) -> R {
     }
     c.flags_pending(kind, bits, STATUS);
     Ok(())
+}
+
+/// The common case: no flag of this instruction is read later, so the result
+/// is computed straight into the destination (`cmp`/`test` vanish).
+fn alu_without_flags(c: &mut Ctx, fc: u32) -> R {
+    use Mnemonic as M;
+    let m = c.ins.mnemonic();
+    if matches!(m, M::Cmp | M::Test) {
+        return Ok(());
+    }
+    let same_register = c.ins.op0_kind() == OpKind::Register
+        && c.ins.op1_kind() == OpKind::Register
+        && c.ins.op0_register() == c.ins.op1_register();
+    if same_register && matches!(m, M::Xor | M::Sub) {
+        // the zeroing idiom
+        return c.write(0, |c| {
+            c.emit(W::I64Const(0));
+            Ok(())
+        });
+    }
+    let bits = c.op_bits(0);
+    c.write(0, |c| {
+        c.read(0)?;
+        c.read_sized(1, bits)?;
+        match m {
+            M::Add => c.emit(W::I64Add),
+            M::Adc => c.emit_all([W::I64Add, W::LocalGet(fc), W::I64ExtendI32U, W::I64Add]),
+            M::Sub => c.emit(W::I64Sub),
+            M::Sbb => c.emit_all([W::I64Sub, W::LocalGet(fc), W::I64ExtendI32U, W::I64Sub]),
+            M::And => c.emit(W::I64And),
+            M::Or => c.emit(W::I64Or),
+            _ => c.emit(W::I64Xor),
+        }
+        Ok(())
+    })
 }
 
 fn inc_dec(c: &mut Ctx) -> R {

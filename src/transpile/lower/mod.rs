@@ -298,7 +298,8 @@ pub(crate) struct Ctx<'a> {
     pub callees: &'a Callees,
     pub abi: &'a Abi,
     pub locals: Locals,
-    pub code: Vec<W<'static>>,
+    /// The function body, encoded as the lowering goes.
+    pub body: wasm_encoder::Function,
     pub flags: FlagState,
     /// Flags live after the instruction being lowered (iced RflagsBits).
     pub live_after: u32,
@@ -323,6 +324,8 @@ pub fn lower(
         .iter()
         .chain(&abi.outputs)
         .any(|r| matches!(r, Reg::Xmm(_)));
+    let locals = Locals::new(abi, uses_xmm);
+    let body = wasm_encoder::Function::new_with_locals_types(locals.declared.iter().copied());
     let mut ctx = Ctx {
         image,
         program,
@@ -331,31 +334,28 @@ pub fn lower(
         abis,
         callees,
         abi,
-        locals: Locals::new(abi, uses_xmm),
-        code: Vec::with_capacity(function.instructions.len() * 8),
+        locals,
+        body,
         flags: FlagState::new(flags::live_in(function, cfg)),
         live_after: 0,
         ins: Instruction::default(),
     };
     ctx.nodes(tree)?;
-    let mut body =
-        wasm_encoder::Function::new_with_locals_types(ctx.locals.declared.iter().copied());
-    for i in &ctx.code {
-        body.instruction(i);
-    }
-    body.instruction(&W::End);
-    Ok(body)
+    ctx.body.instruction(&W::End);
+    Ok(ctx.body)
 }
 
 impl<'a> Ctx<'a> {
     /// Appends one wasm instruction.
     pub fn emit(&mut self, i: W<'static>) {
-        self.code.push(i);
+        self.body.instruction(&i);
     }
 
     /// Appends several wasm instructions.
     pub fn emit_all<const N: usize>(&mut self, is: [W<'static>; N]) {
-        self.code.extend(is);
+        for i in &is {
+            self.body.instruction(i);
+        }
     }
 
     /// The error for an instruction this lowering does not implement.
@@ -549,11 +549,12 @@ impl<'a> Ctx<'a> {
     fn call_function(&mut self, index: usize) {
         let abi = &self.abis[index];
         for r in &abi.inputs {
-            self.code.push(W::LocalGet(self.locals.reg(*r)));
+            self.body.instruction(&W::LocalGet(self.locals.reg(*r)));
         }
-        self.code.push(W::Call(self.callees.functions[index]));
+        self.body
+            .instruction(&W::Call(self.callees.functions[index]));
         for r in abi.outputs.iter().rev() {
-            self.code.push(W::LocalSet(self.locals.reg(*r)));
+            self.body.instruction(&W::LocalSet(self.locals.reg(*r)));
         }
     }
 
@@ -650,9 +651,9 @@ impl<'a> Ctx<'a> {
     /// Returns the output registers.
     fn return_outputs(&mut self) {
         for r in &self.abi.outputs {
-            self.code.push(W::LocalGet(self.locals.reg(*r)));
+            self.body.instruction(&W::LocalGet(self.locals.reg(*r)));
         }
-        self.code.push(W::Return);
+        self.body.instruction(&W::Return);
     }
 
     fn ret(&mut self) -> Result<(), TranspileError> {

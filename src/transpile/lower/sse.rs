@@ -257,7 +257,9 @@ fn binop(c: &mut Ctx, ops: &[W<'static>]) -> R {
     let d = read_x(c, 0)?;
     let s = read_x(c, 1)?;
     c.emit_all([W::LocalGet(d), W::LocalGet(s)]);
-    c.code.extend(ops.iter().cloned());
+    for op in ops {
+        c.body.instruction(op);
+    }
     set_x(c, 0)
 }
 
@@ -266,7 +268,9 @@ fn swapped_binop(c: &mut Ctx, ops: &[W<'static>]) -> R {
     let d = read_x(c, 0)?;
     let s = read_x(c, 1)?;
     c.emit_all([W::LocalGet(s), W::LocalGet(d)]);
-    c.code.extend(ops.iter().cloned());
+    for op in ops {
+        c.body.instruction(op);
+    }
     set_x(c, 0)
 }
 
