@@ -329,6 +329,8 @@ const MNEMONICS: &[Mnemonic] = {
         M::Cmovle,
         M::Cmovg,
         M::Endbr64,
+        M::Xadd,
+        M::Cmpxchg,
     ]
 };
 
@@ -472,15 +474,8 @@ fn build(code: Code, ops: &[Op]) -> Option<Instruction> {
     r.ok()
 }
 
+/// General register number `n` (rax = 0) at `bits` (8: the low byte, never ah..bh).
 fn gpr(bits: u32, n: usize) -> Register {
-    let base = match bits {
-        8 => Register::AL,
-        16 => Register::AX,
-        32 => Register::EAX,
-        _ => Register::RAX,
-    };
-    // AL..R15L are contiguous in iced, then SPL..DIL come after AH..BH? Use the
-    // iced helpers to stay correct.
     let full = [
         Register::RAX,
         Register::RCX,
@@ -499,7 +494,6 @@ fn gpr(bits: u32, n: usize) -> Register {
         Register::R14,
         Register::R15,
     ][n];
-    let _ = base;
     match bits {
         64 => full,
         32 => [

@@ -37,6 +37,8 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Xchg => xchg(c)?,
         M::Add | M::Sub | M::Adc | M::Sbb | M::Cmp | M::And | M::Or | M::Xor | M::Test => alu(c)?,
         M::Inc | M::Dec => inc_dec(c)?,
+        M::Xadd => xadd(c)?,
+        M::Cmpxchg => cmpxchg(c)?,
         M::Neg => neg(c)?,
         M::Not => c.write(0, |c| {
             c.read(0)?;
@@ -299,6 +301,83 @@ fn alu_without_flags(c: &mut Ctx, fc: u32) -> R {
         }
         Ok(())
     })
+}
+
+/// `xadd dst, src`: src gets the old dst, dst the sum (flags as `add`).
+fn xadd(c: &mut Ctx) -> R {
+    let bits = c.op_bits(0);
+    let (a, b, r) = (c.locals.fa, c.locals.fb, c.locals.fr);
+    c.flags_begin(STATUS);
+    c.read(0)?;
+    c.emit(W::LocalSet(a));
+    c.read(1)?;
+    c.emit(W::LocalSet(b));
+    c.emit_all([
+        W::LocalGet(a),
+        W::LocalGet(b),
+        W::I64Add,
+        W::I64Const(mask(bits) as i64),
+        W::I64And,
+        W::LocalSet(r),
+    ]);
+    c.write(1, |c| {
+        c.emit(W::LocalGet(a));
+        Ok(())
+    })?;
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
+    c.flags_pending(Producer::Add, bits, STATUS);
+    Ok(())
+}
+
+/// `cmpxchg dst, src`: compares the accumulator with dst (flags as `cmp`);
+/// equal: dst = src; else the accumulator gets dst.
+fn cmpxchg(c: &mut Ctx) -> R {
+    use iced_x86::Register as X;
+    let bits = c.op_bits(0);
+    let (a, b, r) = (c.locals.fa, c.locals.fb, c.locals.fr);
+    let acc = match bits {
+        8 => X::AL,
+        16 => X::AX,
+        32 => X::EAX,
+        _ => X::RAX,
+    };
+    c.flags_begin(STATUS);
+    c.emit_all([
+        W::LocalGet(c.locals.gpr(RAX)),
+        W::I64Const(mask(bits) as i64),
+        W::I64And,
+        W::LocalSet(a),
+    ]);
+    c.read(0)?;
+    c.emit(W::LocalSet(b));
+    c.emit_all([
+        W::LocalGet(a),
+        W::LocalGet(b),
+        W::I64Sub,
+        W::I64Const(mask(bits) as i64),
+        W::I64And,
+        W::LocalSet(r),
+    ]);
+    c.emit_all([
+        W::LocalGet(a),
+        W::LocalGet(b),
+        W::I64Eq,
+        W::If(BlockType::Empty),
+    ]);
+    c.write(0, |c| c.read(1))?;
+    c.emit(W::Else);
+    // (memory is "written back" unchanged; a 32-bit register destination is
+    // not written at all: its upper half stays, as the CPU shows)
+    c.write_reg(acc, bits, |c| {
+        c.emit(W::LocalGet(b));
+        Ok(())
+    })?;
+    c.emit(W::End);
+    c.flags_pending(Producer::Sub, bits, STATUS);
+    Ok(())
 }
 
 fn inc_dec(c: &mut Ctx) -> R {
