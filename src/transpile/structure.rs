@@ -315,20 +315,36 @@ fn intersect(idom: &[usize], rpo: &[usize], mut a: usize, mut b: usize) -> usize
 fn make_reducible(cfg: &mut Cfg) {
     let order = reverse_postorder(cfg);
     let nodes: Vec<usize> = order.iter().map(|b| b.0).collect();
-    split_regions(cfg, &nodes, None);
+    let mut edges = Edges::of(cfg);
+    split_regions(cfg, &mut edges, &nodes, None);
+}
+
+/// Successors and predecessors by block number, rebuilt only when a dispatch
+/// block changes the graph.
+struct Edges {
+    succs: Vec<Vec<usize>>,
+    preds: Vec<Vec<BlockId>>,
+}
+
+impl Edges {
+    fn of(cfg: &Cfg) -> Edges {
+        Edges {
+            succs: cfg
+                .blocks
+                .iter()
+                .map(|b| b.successors().into_iter().map(|s| s.0).collect())
+                .collect(),
+            preds: cfg.predecessors(),
+        }
+    }
 }
 
 /// Finds the loops among `nodes` (the body of the enclosing loop minus its
 /// header), fixes those with several entries, and recurses into each.
-fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
-    let sccs = strongly_connected(cfg, nodes, header);
-    let mut preds = cfg.predecessors();
+fn split_regions(cfg: &mut Cfg, edges: &mut Edges, nodes: &[usize], header: Option<usize>) {
+    let sccs = strongly_connected(&edges.succs, nodes, header);
     for scc in sccs {
-        let cyclic = scc.len() > 1
-            || cfg.blocks[scc[0]]
-                .successors()
-                .iter()
-                .any(|s| s.0 == scc[0]);
+        let cyclic = scc.len() > 1 || edges.succs[scc[0]].contains(&scc[0]);
         if !cyclic {
             continue;
         }
@@ -339,14 +355,15 @@ fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
         let entries: Vec<usize> = scc
             .iter()
             .copied()
-            .filter(|&b| b == 0 || preds[b].iter().any(|p| !inside[p.0]))
+            .filter(|&b| b == 0 || edges.preds[b].iter().any(|p| !inside[p.0]))
             .collect();
         let (region_header, mut body) = if entries.len() <= 1 {
             let h = entries.first().copied().unwrap_or(scc[0]);
             (h, scc.clone())
         } else {
             let (dispatch, setters) = insert_dispatch(cfg, &entries);
-            preds = cfg.predecessors();
+            *edges = Edges::of(cfg);
+            let preds = &edges.preds;
             let mut body: Vec<usize> = scc.clone();
             // setters on edges from inside the region belong to the region
             body.extend(
@@ -357,7 +374,7 @@ fn split_regions(cfg: &mut Cfg, nodes: &[usize], header: Option<usize>) {
             (dispatch, body)
         };
         body.retain(|&b| b != region_header);
-        split_regions(cfg, &body, Some(region_header));
+        split_regions(cfg, edges, &body, Some(region_header));
     }
 }
 
@@ -414,8 +431,12 @@ fn insert_dispatch(cfg: &mut Cfg, entries: &[usize]) -> (usize, Vec<usize>) {
 /// Tarjan's strongly connected components of the subgraph on `nodes`, never
 /// entering `exclude` (the enclosing header). Iterative, so deep graphs cannot
 /// overflow the stack.
-fn strongly_connected(cfg: &Cfg, nodes: &[usize], exclude: Option<usize>) -> Vec<Vec<usize>> {
-    let n = cfg.blocks.len();
+fn strongly_connected(
+    succs: &[Vec<usize>],
+    nodes: &[usize],
+    exclude: Option<usize>,
+) -> Vec<Vec<usize>> {
+    let n = succs.len();
     let mut member = vec![false; n];
     for &b in nodes {
         member[b] = true;
@@ -423,11 +444,6 @@ fn strongly_connected(cfg: &Cfg, nodes: &[usize], exclude: Option<usize>) -> Vec
     if let Some(h) = exclude {
         member[h] = false;
     }
-    let succs: Vec<Vec<usize>> = cfg
-        .blocks
-        .iter()
-        .map(|b| b.successors().into_iter().map(|s| s.0).collect())
-        .collect();
     let mut index = vec![usize::MAX; n];
     let mut low = vec![0; n];
     let mut on_stack = vec![false; n];
