@@ -292,17 +292,6 @@ impl Decoding<'_> {
             decoded.insert(ip, instruction);
             run.push(instruction);
             self.note_references(&instruction);
-            let next_is_trap = |image: &Image| {
-                let mut peek = Instruction::default();
-                let bytes = image.bytes_from(instruction.next_ip()).unwrap_or(&[]);
-                let mut d =
-                    Decoder::with_ip(64, bytes, instruction.next_ip(), DecoderOptions::NONE);
-                if !d.can_decode() {
-                    return true;
-                }
-                d.decode_out(&mut peek);
-                peek.mnemonic() == Mnemonic::Ud2
-            };
             match instruction.flow_control() {
                 FlowControl::Next => {}
                 FlowControl::ConditionalBranch => {
@@ -348,18 +337,18 @@ impl Decoding<'_> {
                     break;
                 }
                 FlowControl::Call => {
-                    let t = if next_is_trap(self.image) {
+                    let t = if followed_by_trap(self.image, &instruction) {
                         Target::Trap
                     } else {
                         self.resolve(ip, instruction.near_branch_target())?
                     };
                     self.function.calls.insert(ip, t);
-                    if t_is_trap(&self.function.calls[&ip]) {
+                    if self.function.calls[&ip] == Target::Trap {
                         break;
                     }
                 }
                 FlowControl::IndirectCall => {
-                    if next_is_trap(self.image) {
+                    if followed_by_trap(self.image, &instruction) {
                         self.function.calls.insert(ip, Target::Trap);
                         break;
                     }
@@ -703,6 +692,10 @@ impl Decoding<'_> {
     }
 }
 
-fn t_is_trap(t: &Target) -> bool {
-    *t == Target::Trap
+/// True when the instruction after `call` is `ud2` (or nothing): rustc puts
+/// `ud2` after every call that cannot return, such as a panic.
+fn followed_by_trap(image: &Image, call: &Instruction) -> bool {
+    let bytes = image.bytes_from(call.next_ip()).unwrap_or(&[]);
+    let mut decoder = Decoder::with_ip(64, bytes, call.next_ip(), DecoderOptions::NONE);
+    !decoder.can_decode() || decoder.decode().mnemonic() == Mnemonic::Ud2
 }

@@ -10,12 +10,12 @@
   (export "f" (func 1))
   (func (;0;) (type 0) (param i64 i64 i64 i64) (result i64 i64)
     (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
-    i64.const 8
     local.get 3
-    i64.add
     local.get 2
     i64.const 2
     i64.shl
+    i64.add
+    i64.const 8
     i64.add
     local.set 0
     local.get 1

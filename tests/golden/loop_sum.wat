@@ -11,21 +11,7 @@
   (func (;0;) (type 0) (param i64 i64 i64) (result i64 i64 i64)
     (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
     block ;; label = @1
-      local.get 0
-      i64.const 4294967295
-      i64.and
-      local.set 21
-      local.get 0
-      i64.const 4294967295
-      i64.and
-      local.set 22
-      local.get 21
-      local.get 22
-      i64.xor
-      i64.const 4294967295
-      i64.and
-      local.set 23
-      local.get 23
+      i64.const 0
       i64.const 4294967295
       i64.and
       local.set 0
@@ -50,14 +36,8 @@
       else
         loop ;; label = @3
           local.get 0
-          local.set 21
           local.get 2
-          local.set 22
-          local.get 21
-          local.get 22
           i64.add
-          local.set 23
-          local.get 23
           local.set 0
           local.get 2
           i64.const 4294967295

@@ -381,10 +381,8 @@ impl Ctx<'_> {
     pub fn condition(&mut self, cc: ConditionCode) {
         let (a, b, r) = (self.locals.fa, self.locals.fb, self.locals.fr);
         if let Some(p) = self.flags.pending {
-            let all = p.written & STATUS == STATUS
-                || p.kind == Producer::Sub
-                || p.kind == Producer::Logic;
-            if all && p.kind == Producer::Sub && p.written & STATUS == STATUS {
+            // fused forms: the condition straight from the compared operands
+            if p.kind == Producer::Sub && p.written & STATUS == STATUS {
                 let unsigned = |op: W<'static>| [W::LocalGet(a), W::LocalGet(b), op];
                 match cc {
                     ConditionCode::e => return self.emit_all(unsigned(W::I64Eq)),
