@@ -438,9 +438,96 @@ const SSE_MNEMONICS: &[Mnemonic] = {
     ]
 };
 
-fn is_sse(m: Mnemonic) -> bool {
-    SSE_MNEMONICS.contains(&m)
+/// Scalar floating-point mnemonics.
+const FLOAT_MNEMONICS: &[Mnemonic] = {
+    use Mnemonic as M;
+    &[
+        M::Addsd,
+        M::Subsd,
+        M::Mulsd,
+        M::Divsd,
+        M::Addss,
+        M::Subss,
+        M::Mulss,
+        M::Divss,
+        M::Sqrtsd,
+        M::Sqrtss,
+        M::Minsd,
+        M::Maxsd,
+        M::Minss,
+        M::Maxss,
+        M::Cvtsi2sd,
+        M::Cvtsi2ss,
+        M::Cvttsd2si,
+        M::Cvttss2si,
+        M::Cvtsd2si,
+        M::Cvtss2si,
+        M::Cvtss2sd,
+        M::Cvtsd2ss,
+        M::Ucomisd,
+        M::Comisd,
+        M::Ucomiss,
+        M::Comiss,
+        M::Cmpsd,
+        M::Cmpss,
+    ]
+};
+
+fn is_float(m: Mnemonic) -> bool {
+    FLOAT_MNEMONICS.contains(&m)
 }
+
+fn is_sse(m: Mnemonic) -> bool {
+    SSE_MNEMONICS.contains(&m) || is_float(m)
+}
+
+/// f64 values at the edges: signed zeros, infinities, NaN payloads (quiet and
+/// signalling), denormals, rounding ties and the integer-conversion limits.
+const F64_EDGES: [u64; 22] = [
+    0,
+    0x8000_0000_0000_0000,
+    0x3ff0_0000_0000_0000,
+    0xbff0_0000_0000_0000,
+    0x3fe0_0000_0000_0000,
+    0x3ff8_0000_0000_0000,
+    0x4004_0000_0000_0000,
+    0xc004_0000_0000_0000,
+    0x7ff0_0000_0000_0000,
+    0xfff0_0000_0000_0000,
+    0x7ff8_0000_0000_0001,
+    0x7ff0_0000_0000_0001,
+    0xfff8_0000_0000_0000,
+    1,
+    0x7fef_ffff_ffff_ffff,
+    0x41e0_0000_0000_0000,
+    0xc1e0_0000_0000_0000,
+    0x41df_ffff_ffe0_0000,
+    0x43e0_0000_0000_0000,
+    0xc3e0_0000_0000_0000,
+    0xc1e0_0000_0010_0000,
+    0x8000_0000_0000_0001,
+];
+
+/// f32 values at the same kinds of edges.
+const F32_EDGES: [u32; 17] = [
+    0,
+    0x8000_0000,
+    0x3f80_0000,
+    0xbf80_0000,
+    0x3f00_0000,
+    0x3fc0_0000,
+    0x4020_0000,
+    0x7f80_0000,
+    0xff80_0000,
+    0x7fc0_0001,
+    0x7f80_0001,
+    0xffc0_0000,
+    1,
+    0x7f7f_ffff,
+    0x4f00_0000,
+    0xcf00_0000,
+    0x5f00_0000,
+];
 
 #[derive(Clone, Copy, Debug)]
 enum Op {
@@ -917,6 +1004,46 @@ fn case_for(rng: &mut Rng, form: &Form) -> Case {
     if is_sse(ins.mnemonic()) {
         regs[6] = 2 * rng.below(8); // rsi*8 stays 16-byte aligned: SSE operands must be
     }
+    let mut scratch_floats = false;
+    if is_float(ins.mnemonic()) {
+        // lanes and memory full of edge floats, half f64, half f32
+        // lane 0 (what scalar instructions read) is an edge value 4 times in 5
+        for (k, chunk) in xmm.chunks_mut(8).enumerate() {
+            let edge = if k % 2 == 0 {
+                rng.below(5) != 0
+            } else {
+                rng.below(3) == 0
+            };
+            if !edge {
+                continue;
+            }
+            if rng.below(2) == 0 {
+                chunk.copy_from_slice(&rng.pick(&F64_EDGES).to_le_bytes());
+            } else {
+                chunk[..4].copy_from_slice(&rng.pick(&F32_EDGES).to_le_bytes());
+                chunk[4..].copy_from_slice(&rng.pick(&F32_EDGES).to_le_bytes());
+            }
+        }
+        if rng.below(4) == 0 {
+            // every lane 0 the same value, signs at random: equal operands and
+            // +0/-0 pairs, where min/max and compares differ from naive rules
+            let v = rng.pick(&F64_EDGES);
+            for chunk in xmm.chunks_mut(16) {
+                let sign = if rng.below(2) == 0 { 1u64 << 63 } else { 0 };
+                chunk[..8].copy_from_slice(&(v ^ sign).to_le_bytes());
+            }
+        }
+        scratch_floats = true;
+    }
+    if scratch_floats {
+        for chunk in scratch.chunks_mut(8) {
+            if rng.below(2) == 0 {
+                chunk.copy_from_slice(&rng.pick(&F64_EDGES).to_le_bytes());
+            } else {
+                chunk[..4].copy_from_slice(&rng.pick(&F32_EDGES).to_le_bytes());
+            }
+        }
+    }
     let mut case = Case {
         regs,
         xmm,
@@ -1164,6 +1291,7 @@ fn every_integer_form_matches_the_cpu() {
                 )
             });
             let per_form = match (has_immediate, flags_dead) {
+                _ if is_float(ins.mnemonic()) => 200, // special values need many draws
                 (true, false) => 24,
                 (true, true) => 12,
                 (false, false) => 64,

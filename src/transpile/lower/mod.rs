@@ -13,9 +13,11 @@
 //! `cmovcc` becomes one wasm comparison.
 //!
 //! Instruction families: `int.rs` (moves, arithmetic, logic, shifts, bits,
-//! multiply/divide, stack), `sse.rs` (XMM moves and the packed integer set).
+//! multiply/divide, stack), `sse.rs` (XMM moves and the packed integer set),
+//! `float.rs` (scalar SSE floating point).
 
 mod flags;
+mod float;
 mod int;
 mod sse;
 
@@ -522,6 +524,9 @@ impl<'a> Ctx<'a> {
             return Ok(());
         }
         if sse::lower(self)? {
+            return Ok(());
+        }
+        if float::lower(self)? {
             return Ok(());
         }
         Err(self.unsupported())

@@ -194,14 +194,14 @@ fn lanes(bytes: &[u8]) -> [u8; 16] {
     l
 }
 
-fn xmm_local(c: &Ctx, op: u32) -> Option<u32> {
+pub(super) fn xmm_local(c: &Ctx, op: u32) -> Option<u32> {
     (c.ins.op_kind(op) == OpKind::Register && c.ins.op_register(op).is_xmm())
         .then(|| c.locals.reg(Reg::of(c.ins.op_register(op)).unwrap()))
 }
 
 /// Operand `op` as a v128 in a local (the register's own, or a scratch local
 /// loaded from memory). Returns the local.
-fn read_x(c: &mut Ctx, op: u32) -> Result<u32, TranspileError> {
+pub(super) fn read_x(c: &mut Ctx, op: u32) -> Result<u32, TranspileError> {
     if let Some(l) = xmm_local(c, op) {
         return Ok(l);
     }
@@ -246,7 +246,7 @@ fn write_x(c: &mut Ctx, op: u32, v: u32) -> R {
 }
 
 /// Pops a v128 into XMM operand `op` (a register).
-fn set_x(c: &mut Ctx, op: u32) -> R {
+pub(super) fn set_x(c: &mut Ctx, op: u32) -> R {
     let l = xmm_local(c, op).ok_or_else(|| c.unsupported())?;
     c.emit(W::LocalSet(l));
     Ok(())

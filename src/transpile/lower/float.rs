@@ -1,0 +1,473 @@
+//! Scalar SSE floating point (`*ss`/`*sd`): arithmetic, square root, min/max,
+//! conversions and compares, bit-exact with the CPU under the default MXCSR
+//! (round to nearest, exceptions masked, no FTZ/DAZ).
+//!
+//! Values are handled as their bits (i32 for f32, i64 for f64), so NaN
+//! payloads survive. Where wasm leaves a NaN result unspecified, x86's rule is
+//! applied explicitly: a NaN operand comes back quieted (the first operand if
+//! both are NaN), and an invalid operation on ordinary numbers (inf - inf,
+//! 0 * inf, 0 / 0, sqrt of a negative) gives the "real indefinite" default NaN.
+//! Scalar instructions change lane 0 and keep the other lanes.
+
+use iced_x86::Mnemonic;
+use wasm_encoder::{BlockType, Instruction as W};
+
+use super::flags::{CF, OF, PF, SF, STATUS, ZF};
+use super::sse::{read_x, set_x, xmm_local};
+use super::Ctx;
+use crate::transpile::error::TranspileError;
+
+type R = Result<(), TranspileError>;
+
+/// Single or double precision.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Fp {
+    S,
+    D,
+}
+
+impl Fp {
+    fn sign(self) -> i64 {
+        match self {
+            Fp::S => 0x8000_0000,
+            Fp::D => i64::MIN,
+        }
+    }
+    fn exponent(self) -> i64 {
+        match self {
+            Fp::S => 0x7f80_0000,
+            Fp::D => 0x7ff0_0000_0000_0000,
+        }
+    }
+    fn quiet_bit(self) -> i64 {
+        match self {
+            Fp::S => 0x0040_0000,
+            Fp::D => 0x0008_0000_0000_0000,
+        }
+    }
+    /// x86's "real indefinite" QNaN.
+    fn indefinite(self) -> i64 {
+        match self {
+            Fp::S => 0xffc0_0000,
+            Fp::D => 0xfff8_0000_0000_0000u64 as i64,
+        }
+    }
+}
+
+/// Lowers `ctx.ins` if it is a scalar float instruction; false if not ours.
+pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
+    use Mnemonic as M;
+    match c.ins.mnemonic() {
+        M::Addsd => arith(c, Fp::D, W::F64Add)?,
+        M::Subsd => arith(c, Fp::D, W::F64Sub)?,
+        M::Mulsd => arith(c, Fp::D, W::F64Mul)?,
+        M::Divsd => arith(c, Fp::D, W::F64Div)?,
+        M::Addss => arith(c, Fp::S, W::F32Add)?,
+        M::Subss => arith(c, Fp::S, W::F32Sub)?,
+        M::Mulss => arith(c, Fp::S, W::F32Mul)?,
+        M::Divss => arith(c, Fp::S, W::F32Div)?,
+        M::Sqrtsd => sqrt(c, Fp::D)?,
+        M::Sqrtss => sqrt(c, Fp::S)?,
+        M::Minsd => min_max(c, Fp::D, W::F64Lt)?,
+        M::Maxsd => min_max(c, Fp::D, W::F64Gt)?,
+        M::Minss => min_max(c, Fp::S, W::F32Lt)?,
+        M::Maxss => min_max(c, Fp::S, W::F32Gt)?,
+        M::Cvtsi2sd => int_to_float(c, Fp::D)?,
+        M::Cvtsi2ss => int_to_float(c, Fp::S)?,
+        M::Cvttsd2si => float_to_int(c, Fp::D, false)?,
+        M::Cvttss2si => float_to_int(c, Fp::S, false)?,
+        M::Cvtsd2si => float_to_int(c, Fp::D, true)?,
+        M::Cvtss2si => float_to_int(c, Fp::S, true)?,
+        M::Cvtss2sd => widen(c)?,
+        M::Cvtsd2ss => narrow(c)?,
+        M::Ucomisd | M::Comisd => compare_flags(c, Fp::D)?,
+        M::Ucomiss | M::Comiss => compare_flags(c, Fp::S)?,
+        M::Cmpsd | M::Cmpss if xmm_local(c, 0).is_some() => compare_mask(
+            c,
+            if c.ins.mnemonic() == M::Cmpsd {
+                Fp::D
+            } else {
+                Fp::S
+            },
+        )?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Pushes the bits of lane 0 of v128 local `v`.
+fn lane(c: &mut Ctx, v: u32, fp: Fp) {
+    c.emit(W::LocalGet(v));
+    c.emit(match fp {
+        Fp::S => W::I32x4ExtractLane(0),
+        Fp::D => W::I64x2ExtractLane(0),
+    });
+}
+
+/// Pushes the float whose bits are in local `bits`.
+fn as_float(c: &mut Ctx, bits: u32, fp: Fp) {
+    c.emit(W::LocalGet(bits));
+    c.emit(match fp {
+        Fp::S => W::F32ReinterpretI32,
+        Fp::D => W::F64ReinterpretI64,
+    });
+}
+
+fn bits_local(c: &Ctx, fp: Fp, k: usize) -> u32 {
+    match fp {
+        Fp::S => c.locals.t32[k + 1],
+        Fp::D => c.locals.t[k],
+    }
+}
+
+fn konst(fp: Fp, v: i64) -> W<'static> {
+    match fp {
+        Fp::S => W::I32Const(v as i32),
+        Fp::D => W::I64Const(v),
+    }
+}
+
+/// Pushes i32 1 when the bits in local `x` are a NaN.
+fn is_nan(c: &mut Ctx, x: u32, fp: Fp) {
+    let (and, gt) = match fp {
+        Fp::S => (W::I32And, W::I32GtU),
+        Fp::D => (W::I64And, W::I64GtU),
+    };
+    c.emit_all([
+        W::LocalGet(x),
+        konst(fp, !fp.sign()),
+        and,
+        konst(fp, fp.exponent()),
+        gt,
+    ]);
+}
+
+/// Pushes the bits in local `x` with the quiet bit set.
+fn quieted(c: &mut Ctx, x: u32, fp: Fp) {
+    let or = if fp == Fp::S { W::I32Or } else { W::I64Or };
+    c.emit_all([W::LocalGet(x), konst(fp, fp.quiet_bit()), or]);
+}
+
+/// If the result bits in `r` are a NaN, replaces them by x86's choice: the
+/// quieted first NaN operand, else the quieted second, else the default NaN.
+fn fix_nan(c: &mut Ctx, fp: Fp, r: u32, a: Option<u32>, b: u32) {
+    is_nan(c, r, fp);
+    c.emit(W::If(BlockType::Empty));
+    // from_b = isnan(b) ? quiet(b) : indefinite
+    quieted(c, b, fp);
+    c.emit(konst(fp, fp.indefinite()));
+    is_nan(c, b, fp);
+    c.emit(W::Select);
+    if let Some(a) = a {
+        // isnan(a) ? quiet(a) : from_b
+        let from_b = bits_local(c, fp, 2);
+        c.emit(W::LocalSet(from_b));
+        quieted(c, a, fp);
+        c.emit(W::LocalGet(from_b));
+        is_nan(c, a, fp);
+        c.emit(W::Select);
+    }
+    c.emit_all([W::LocalSet(r), W::End]);
+}
+
+/// Writes the bits in local `r` to lane 0 of XMM operand 0.
+fn set_lane0(c: &mut Ctx, r: u32, fp: Fp) -> R {
+    let d = xmm_local(c, 0).ok_or_else(|| c.unsupported())?;
+    c.emit_all([
+        W::LocalGet(d),
+        W::LocalGet(r),
+        match fp {
+            Fp::S => W::I32x4ReplaceLane(0),
+            Fp::D => W::I64x2ReplaceLane(0),
+        },
+    ]);
+    set_x(c, 0)
+}
+
+/// Pushes the bits of the float on the stack.
+fn to_bits(c: &mut Ctx, fp: Fp) {
+    c.emit(match fp {
+        Fp::S => W::I32ReinterpretF32,
+        Fp::D => W::I64ReinterpretF64,
+    });
+}
+
+fn arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
+    let (a, b, r) = (
+        bits_local(c, fp, 0),
+        bits_local(c, fp, 1),
+        bits_local(c, fp, 2),
+    );
+    let d = read_x(c, 0)?;
+    lane(c, d, fp);
+    c.emit(W::LocalSet(a));
+    let s = read_x(c, 1)?;
+    lane(c, s, fp);
+    c.emit(W::LocalSet(b));
+    as_float(c, a, fp);
+    as_float(c, b, fp);
+    c.emit(op);
+    to_bits(c, fp);
+    c.emit(W::LocalSet(r));
+    // fix_nan uses bits local 2 as scratch after r is final: use a fresh one
+    let r2 = match fp {
+        Fp::S => c.locals.t32[0],
+        Fp::D => c.locals.t[3],
+    };
+    c.emit_all([W::LocalGet(r), W::LocalSet(r2)]);
+    fix_nan(c, fp, r2, Some(a), b);
+    set_lane0(c, r2, fp)
+}
+
+fn sqrt(c: &mut Ctx, fp: Fp) -> R {
+    let (b, r) = (bits_local(c, fp, 1), bits_local(c, fp, 0));
+    let s = read_x(c, 1)?;
+    lane(c, s, fp);
+    c.emit(W::LocalSet(b));
+    as_float(c, b, fp);
+    c.emit(if fp == Fp::S { W::F32Sqrt } else { W::F64Sqrt });
+    to_bits(c, fp);
+    c.emit(W::LocalSet(r));
+    fix_nan(c, fp, r, None, b);
+    set_lane0(c, r, fp)
+}
+
+/// x86 min/max: the second operand unless the first compares strictly
+/// smaller (larger), so a NaN anywhere or two zeros give the second operand.
+fn min_max(c: &mut Ctx, fp: Fp, compare: W<'static>) -> R {
+    let (a, b, r) = (
+        bits_local(c, fp, 0),
+        bits_local(c, fp, 1),
+        bits_local(c, fp, 2),
+    );
+    let d = read_x(c, 0)?;
+    lane(c, d, fp);
+    c.emit(W::LocalSet(a));
+    let s = read_x(c, 1)?;
+    lane(c, s, fp);
+    c.emit(W::LocalSet(b));
+    c.emit_all([W::LocalGet(a), W::LocalGet(b)]);
+    as_float(c, a, fp);
+    as_float(c, b, fp);
+    c.emit_all([compare, W::Select, W::LocalSet(r)]);
+    set_lane0(c, r, fp)
+}
+
+fn int_to_float(c: &mut Ctx, fp: Fp) -> R {
+    let bits = c.op_bits(1);
+    let r = bits_local(c, fp, 0);
+    c.read(1)?;
+    if bits == 32 {
+        c.emit(W::I64Extend32S);
+    }
+    c.emit(if fp == Fp::S {
+        W::F32ConvertI64S
+    } else {
+        W::F64ConvertI64S
+    });
+    to_bits(c, fp);
+    c.emit(W::LocalSet(r));
+    set_lane0(c, r, fp)
+}
+
+/// `cvtt*2si` truncates, `cvt*2si` rounds to nearest even; NaN and values out
+/// of range give the "integer indefinite" (the minimum integer).
+fn float_to_int(c: &mut Ctx, fp: Fp, round: bool) -> R {
+    let bits = c.op_bits(0);
+    let x = c.locals.t[4];
+    let s = read_x(c, 1)?;
+    // the value as f64 (exact for f32), then rounded
+    c.emit(W::LocalGet(s));
+    match fp {
+        Fp::S => c.emit_all([W::F32x4ExtractLane(0), W::F64PromoteF32]),
+        Fp::D => c.emit(W::F64x2ExtractLane(0)),
+    }
+    c.emit(if round { W::F64Nearest } else { W::F64Trunc });
+    c.emit_all([W::I64ReinterpretF64, W::LocalSet(x)]);
+    let limit = if bits == 64 {
+        9_223_372_036_854_775_808.0f64
+    } else {
+        2_147_483_648.0f64
+    };
+    let indefinite = if bits == 64 { i64::MIN } else { 0x8000_0000 };
+    c.write(0, |c| {
+        c.emit_all([
+            W::LocalGet(x),
+            W::F64ReinterpretI64,
+            W::I64TruncSatF64S,
+            W::I64Const(indefinite),
+            W::LocalGet(x),
+            W::F64ReinterpretI64,
+            W::F64Const((-limit).into()),
+            W::F64Ge,
+            W::LocalGet(x),
+            W::F64ReinterpretI64,
+            W::F64Const(limit.into()),
+            W::F64Lt,
+            W::I32And,
+            W::Select,
+        ]);
+        Ok(())
+    })
+}
+
+/// `cvtss2sd`: exact, with x86's NaN widening (payload kept, quieted).
+fn widen(c: &mut Ctx) -> R {
+    let (a, r) = (c.locals.t32[1], c.locals.t[0]);
+    let s = read_x(c, 1)?;
+    lane(c, s, Fp::S);
+    c.emit(W::LocalSet(a));
+    c.emit_all([
+        // NaN: sign | 0x7ff8... | payload << 29
+        W::LocalGet(a),
+        W::I64ExtendI32U,
+        W::I64Const(0x8000_0000),
+        W::I64And,
+        W::I64Const(32),
+        W::I64Shl,
+        W::I64Const(0x7ff8_0000_0000_0000),
+        W::I64Or,
+        W::LocalGet(a),
+        W::I64ExtendI32U,
+        W::I64Const(0x003f_ffff),
+        W::I64And,
+        W::I64Const(29),
+        W::I64Shl,
+        W::I64Or,
+        W::LocalGet(a),
+        W::F32ReinterpretI32,
+        W::F64PromoteF32,
+        W::I64ReinterpretF64,
+    ]);
+    is_nan(c, a, Fp::S);
+    c.emit_all([W::Select, W::LocalSet(r)]);
+    set_lane0(c, r, Fp::D)
+}
+
+/// `cvtsd2ss`: rounded to nearest, with x86's NaN narrowing.
+fn narrow(c: &mut Ctx) -> R {
+    let (a, r) = (c.locals.t[0], c.locals.t32[1]);
+    let s = read_x(c, 1)?;
+    lane(c, s, Fp::D);
+    c.emit(W::LocalSet(a));
+    c.emit_all([
+        W::LocalGet(a),
+        W::I64Const(63),
+        W::I64ShrU,
+        W::I64Const(31),
+        W::I64Shl,
+        W::I64Const(0x7fc0_0000),
+        W::I64Or,
+        W::LocalGet(a),
+        W::I64Const(29),
+        W::I64ShrU,
+        W::I64Const(0x003f_ffff),
+        W::I64And,
+        W::I64Or,
+        W::I32WrapI64,
+        W::LocalGet(a),
+        W::F64ReinterpretI64,
+        W::F32DemoteF64,
+        W::I32ReinterpretF32,
+    ]);
+    is_nan(c, a, Fp::D);
+    c.emit_all([W::Select, W::LocalSet(r)]);
+    set_lane0(c, r, Fp::S)
+}
+
+/// `ucomis*`/`comis*`: ZF, PF, CF = 111 unordered, 000 greater, 001 less,
+/// 100 equal; OF, SF (and AF) cleared.
+fn compare_flags(c: &mut Ctx, fp: Fp) -> R {
+    let (a, b) = (bits_local(c, fp, 0), bits_local(c, fp, 1));
+    let d = read_x(c, 0)?;
+    lane(c, d, fp);
+    c.emit(W::LocalSet(a));
+    let s = read_x(c, 1)?;
+    lane(c, s, fp);
+    c.emit(W::LocalSet(b));
+    c.flags_begin(STATUS);
+    let (eq, lt) = if fp == Fp::S {
+        (W::F32Eq, W::F32Lt)
+    } else {
+        (W::F64Eq, W::F64Lt)
+    };
+    let unordered = |c: &mut Ctx| {
+        is_nan(c, a, fp);
+        is_nan(c, b, fp);
+        c.emit(W::I32Or);
+    };
+    if c.flags_needed(ZF) {
+        unordered(c);
+        as_float(c, a, fp);
+        as_float(c, b, fp);
+        c.emit_all([eq, W::I32Or]);
+        c.set_flag(ZF);
+    }
+    if c.flags_needed(PF) {
+        unordered(c);
+        c.set_flag(PF);
+    }
+    if c.flags_needed(CF) {
+        unordered(c);
+        as_float(c, a, fp);
+        as_float(c, b, fp);
+        c.emit_all([lt, W::I32Or]);
+        c.set_flag(CF);
+    }
+    for flag in [OF, SF] {
+        if c.flags_needed(flag) {
+            c.emit(W::I32Const(0));
+            c.set_flag(flag);
+        }
+    }
+    Ok(())
+}
+
+/// `cmpsd`/`cmpss` with predicate imm8 & 7: lane 0 becomes all ones or zero.
+fn compare_mask(c: &mut Ctx, fp: Fp) -> R {
+    let (a, b, r) = (
+        bits_local(c, fp, 0),
+        bits_local(c, fp, 1),
+        bits_local(c, fp, 2),
+    );
+    let d = read_x(c, 0)?;
+    lane(c, d, fp);
+    c.emit(W::LocalSet(a));
+    let s = read_x(c, 1)?;
+    lane(c, s, fp);
+    c.emit(W::LocalSet(b));
+    let (eq, lt, le) = if fp == Fp::S {
+        (W::F32Eq, W::F32Lt, W::F32Le)
+    } else {
+        (W::F64Eq, W::F64Lt, W::F64Le)
+    };
+    let predicate = c.ins.immediate(2) & 7;
+    c.emit_all([konst(fp, -1), konst(fp, 0)]);
+    match predicate & 3 {
+        0 => {
+            as_float(c, a, fp);
+            as_float(c, b, fp);
+            c.emit(eq);
+        }
+        1 => {
+            as_float(c, a, fp);
+            as_float(c, b, fp);
+            c.emit(lt);
+        }
+        2 => {
+            as_float(c, a, fp);
+            as_float(c, b, fp);
+            c.emit(le);
+        }
+        _ => {
+            is_nan(c, a, fp);
+            is_nan(c, b, fp);
+            c.emit(W::I32Or);
+        }
+    }
+    if predicate >= 4 {
+        c.emit(W::I32Eqz); // neq, nlt, nle, ord: the negations
+    }
+    c.emit_all([W::Select, W::LocalSet(r)]);
+    set_lane0(c, r, fp)
+}
