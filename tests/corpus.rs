@@ -11,7 +11,43 @@ use x64wasm_corpus::{State, CALLBACKS, STATE_SIZE};
 
 const INPUTS_PER_CALLBACK: usize = 300;
 
+/// Float arguments: edge values (zeros, infinities, NaNs, denormals, ties,
+/// integer limits) or ordinary numbers, as bits.
+fn float_bits(rng: &mut Rng, ty: ScalarType) -> u64 {
+    let v: f64 = match rng.below(4) {
+        0 => *[
+            0.0,
+            -0.0,
+            0.5,
+            -0.5,
+            1.5,
+            2.5,
+            -2.5,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+            1e-310,
+            2147483648.0,
+            -2147483649.0,
+            9.3e18,
+            255.5,
+            -1.0,
+        ]
+        .get(rng.below(16) as usize)
+        .unwrap(),
+        1 => f64::from_bits(rng.next()),
+        _ => (rng.below(20_000) as f64 - 10_000.0) / 64.0,
+    };
+    match ty {
+        ScalarType::F32 => (v as f32).to_bits() as u64,
+        _ => v.to_bits(),
+    }
+}
+
 fn arg_bits(rng: &mut Rng, ty: ScalarType) -> u64 {
+    if ty.is_float() {
+        return float_bits(rng, ty);
+    }
     let (bits, signed) = ty.int_bits();
     let v = rng.edgy(bits);
     if signed && bits < 64 {
@@ -25,6 +61,8 @@ fn wasm_arg(ty: ScalarType, bits: u64, state_address: u32) -> wasmi::Val {
     match ty {
         ScalarType::Ptr => wasmi::Val::I32(state_address as i32),
         ScalarType::I64 | ScalarType::U64 => wasmi::Val::I64(bits as i64),
+        ScalarType::F32 => wasmi::Val::F32(wasmi::F32::from_bits(bits as u32)),
+        ScalarType::F64 => wasmi::Val::F64(wasmi::F64::from_bits(bits)),
         _ => wasmi::Val::I32(bits as i32),
     }
 }
@@ -40,6 +78,8 @@ fn wasm_result(ty: Option<ScalarType>, v: Option<wasmi::Val>) -> u64 {
             }
         }
         (Some(_), Some(wasmi::Val::I64(v))) => v as u64,
+        (Some(_), Some(wasmi::Val::F32(v))) => v.to_bits() as u64,
+        (Some(_), Some(wasmi::Val::F64(v))) => v.to_bits(),
         (t, v) => panic!("unexpected result {v:?} for {t:?}"),
     }
 }

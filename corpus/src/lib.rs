@@ -5,7 +5,7 @@
 //! Every callback is `#[no_mangle] pub extern "C"`, takes the state by pointer
 //! first, and is listed in [`CALLBACKS`] with its signature in the transpiler's
 //! `NAME(T,...)->R` syntax. Nothing here may allocate, print or use floats (those
-//! come with the SSE issue): the corpus is integer UI code.
+//! The float callbacks at the end exercise scalar SSE math and libm rounding.
 
 #![allow(clippy::missing_safety_doc)]
 // Callbacks take the state by raw pointer: that is the ABI the transpiler
@@ -14,7 +14,7 @@
 
 /// The state every callback works on: plain old data, no padding, no pointers.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct State {
     pub counter: i64,
     pub step: i32,
@@ -28,6 +28,9 @@ pub struct State {
     pub board: [u8; 256],
     pub history: [i64; 8],
     pub wide: [u64; 4],
+    pub pos: [f32; 4],
+    pub vel: [f32; 4],
+    pub temps: [f64; 4],
 }
 
 /// The size of [`State`] in bytes (what the tests copy into linear memory).
@@ -44,8 +47,8 @@ impl State {
             x ^= x << 17;
             *b = (x >> 24) as u8;
         }
-        // SAFETY: State is repr(C) with only integer fields and no padding, so
-        // every bit pattern of its size is a valid value.
+        // SAFETY: State is repr(C) with only integer and float fields and no
+        // padding, so every bit pattern of its size is a valid value.
         unsafe { core::mem::transmute::<[u8; STATE_SIZE], State>(bytes) }
     }
 
@@ -765,6 +768,86 @@ pub extern "C" fn saturating_cast_mix(a: i64) -> i32 {
     x.wrapping_add(y as i32)
 }
 
+// ------------------------------------------------------------------ floats
+
+#[no_mangle]
+pub extern "C" fn celsius_to_fahrenheit(c: f64) -> f64 {
+    c * 9.0 / 5.0 + 32.0
+}
+
+#[no_mangle]
+pub extern "C" fn lerp(a: f32, b: f32, t: f32) -> f32 {
+    a + (b - a) * t
+}
+
+#[no_mangle]
+pub extern "C" fn physics_step(s: *mut State, dt: f32) {
+    let s = st!(s);
+    for i in 0..4 {
+        s.vel[i] -= 9.81 * dt;
+        s.pos[i] += s.vel[i] * dt;
+        if s.pos[i] < 0.0 {
+            s.pos[i] = -s.pos[i];
+            s.vel[i] = -s.vel[i] * 0.9;
+        }
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn saturating_float_casts(x: f64) -> i64 {
+    (x as i32) as i64
+        ^ (((x as u8) as i64) << 40)
+        ^ (x as i64).rotate_left(7)
+        ^ ((x as f32) as i16) as i64
+}
+
+#[no_mangle]
+pub extern "C" fn ints_to_float(a: i64, b: u32, c: i8) -> f64 {
+    a as f64 * 0.5 + b as f64 - c as f64 + (a as f32) as f64
+}
+
+#[no_mangle]
+pub extern "C" fn clamp_f64(x: f64, lo: f64, hi: f64) -> f64 {
+    x.max(lo).min(hi)
+}
+
+#[no_mangle]
+pub extern "C" fn hypot_sqrt(a: f64, b: f32) -> f64 {
+    (a * a + (b * b) as f64).sqrt() + (b.abs()).sqrt() as f64
+}
+
+#[no_mangle]
+pub extern "C" fn rounding_mix(x: f64) -> f64 {
+    x.floor() + x.ceil() * 2.0 + x.round() * 4.0 + x.trunc() * 8.0
+}
+
+#[no_mangle]
+pub extern "C" fn rounding_mix_f32(x: f32) -> f32 {
+    x.round() - x.floor() * 0.5 + x.ceil() - x.trunc()
+}
+
+#[no_mangle]
+pub extern "C" fn average_temps(s: *mut State) -> f64 {
+    let s = st!(s);
+    let mut sum = 0.0;
+    for t in s.temps {
+        sum += t;
+    }
+    s.temps[0] = sum / 4.0;
+    s.temps[0]
+}
+
+#[no_mangle]
+pub extern "C" fn float_compare_mix(a: f64, b: f64) -> u32 {
+    (a < b) as u32
+        | ((a <= b) as u32) << 1
+        | ((a == b) as u32) << 2
+        | ((a > b) as u32) << 3
+        | ((a != b) as u32) << 4
+        | ((a.is_nan()) as u32) << 5
+        | ((a.total_cmp(&b) as i8 as u8 as u32) << 8)
+}
+
 /// One callback of the corpus: its name, its signature in the transpiler's
 /// syntax, and a native entry that takes the arguments as u64 (the test casts).
 pub struct Callback {
@@ -804,6 +887,16 @@ macro_rules! from_bits_int {
     ($($t:ty),*) => {$(impl FromBits for $t { fn from_bits(_: *mut State, b: u64) -> Self { b as $t } })*};
 }
 from_bits_int!(u8, i8, u16, i16, u32, i32, u64, i64);
+impl FromBits for f32 {
+    fn from_bits(_: *mut State, b: u64) -> Self {
+        f32::from_bits(b as u32)
+    }
+}
+impl FromBits for f64 {
+    fn from_bits(_: *mut State, b: u64) -> Self {
+        f64::from_bits(b)
+    }
+}
 impl FromBits for *mut State {
     fn from_bits(s: *mut State, _: u64) -> Self {
         s
@@ -824,6 +917,16 @@ macro_rules! ret_bits_int {
     ($($t:ty),*) => {$(impl RetBits for $t { fn bits(self) -> u64 { self as i64 as u64 } })*};
 }
 ret_bits_int!(u8, i8, u16, i16, u32, i32, u64, i64);
+impl RetBits for f32 {
+    fn bits(self) -> u64 {
+        self.to_bits() as u64
+    }
+}
+impl RetBits for f64 {
+    fn bits(self) -> u64 {
+        self.to_bits()
+    }
+}
 impl RetBits for bool {
     fn bits(self) -> u64 {
         self as u64
@@ -918,4 +1021,15 @@ callbacks! {
     histogram(s: *mut State) -> u32 = "histogram(ptr)->u32";
     life_step(s: *mut State) = "life_step(ptr)->void";
     saturating_cast_mix(a: i64) -> i32 = "saturating_cast_mix(i64)->i32";
+    celsius_to_fahrenheit(c: f64) -> f64 = "celsius_to_fahrenheit(f64)->f64";
+    lerp(a: f32, b: f32, t: f32) -> f32 = "lerp(f32,f32,f32)->f32";
+    physics_step(s: *mut State, dt: f32) = "physics_step(ptr,f32)->void";
+    saturating_float_casts(x: f64) -> i64 = "saturating_float_casts(f64)->i64";
+    ints_to_float(a: i64, b: u32, c: i8) -> f64 = "ints_to_float(i64,u32,i8)->f64";
+    clamp_f64(x: f64, lo: f64, hi: f64) -> f64 = "clamp_f64(f64,f64,f64)->f64";
+    hypot_sqrt(a: f64, b: f32) -> f64 = "hypot_sqrt(f64,f32)->f64";
+    rounding_mix(x: f64) -> f64 = "rounding_mix(f64)->f64";
+    rounding_mix_f32(x: f32) -> f32 = "rounding_mix_f32(f32)->f32";
+    average_temps(s: *mut State) -> f64 = "average_temps(ptr)->f64";
+    float_compare_mix(a: f64, b: f64) -> u32 = "float_compare_mix(f64,f64)->u32";
 }

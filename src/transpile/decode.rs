@@ -35,9 +35,33 @@ pub enum Builtin {
     Memcmp,
     /// `bcmp`
     Bcmp,
+    /// libm `floor`, `ceil`, `trunc`, `round` on f64 (xmm0 → xmm0)
+    Floor,
+    /// `ceil`
+    Ceil,
+    /// `trunc`
+    Trunc,
+    /// `round` (halfway cases away from zero)
+    Round,
+    /// the f32 versions: `floorf`
+    Floorf,
+    /// `ceilf`
+    Ceilf,
+    /// `truncf`
+    Truncf,
+    /// `roundf`
+    Roundf,
 }
 
 impl Builtin {
+    /// True for the libm functions, which take and return xmm0.
+    pub fn is_float(self) -> bool {
+        !matches!(
+            self,
+            Builtin::Memcpy | Builtin::Memmove | Builtin::Memset | Builtin::Memcmp | Builtin::Bcmp
+        )
+    }
+
     /// The builtin a C symbol name stands for (`memcpy@GLIBC_2.14` included).
     pub fn by_name(name: &str) -> Option<Builtin> {
         match name.split('@').next().unwrap_or(name) {
@@ -46,6 +70,14 @@ impl Builtin {
             "memset" => Some(Builtin::Memset),
             "memcmp" => Some(Builtin::Memcmp),
             "bcmp" => Some(Builtin::Bcmp),
+            "floor" => Some(Builtin::Floor),
+            "ceil" => Some(Builtin::Ceil),
+            "trunc" => Some(Builtin::Trunc),
+            "round" => Some(Builtin::Round),
+            "floorf" => Some(Builtin::Floorf),
+            "ceilf" => Some(Builtin::Ceilf),
+            "truncf" => Some(Builtin::Truncf),
+            "roundf" => Some(Builtin::Roundf),
             _ => None,
         }
     }
@@ -474,7 +506,7 @@ impl Decoding<'_> {
             function: self.function.name.clone(),
             address: at,
             callee: format!("imported `{name}`"),
-            reason: "only memcpy, memmove, memset, memcmp and bcmp are provided in wasm".into(),
+            reason: "only memcpy, memmove, memset, memcmp, bcmp and floor, ceil, trunc, round (and their f32 forms) are provided in wasm".into(),
         })
     }
 

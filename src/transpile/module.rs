@@ -191,7 +191,11 @@ pub fn build(
         code.function(&helper_divs128(helpers.divu128));
     }
     for b in &builtins_used {
-        functions.function(types.index(vec![ValType::I64; 3], vec![ValType::I64]));
+        if b.is_float() {
+            functions.function(types.index(vec![ValType::V128], vec![ValType::V128]));
+        } else {
+            functions.function(types.index(vec![ValType::I64; 3], vec![ValType::I64]));
+        }
         code.function(&builtin(*b));
     }
 
@@ -717,9 +721,122 @@ fn helper_divs128(divu128: u32) -> Function {
     )
 }
 
-/// memcpy/memmove/memset/memcmp/bcmp on (rdi, rsi, rdx) → rax.
+/// libm rounding on lane 0 of xmm0: `op` on the value, a NaN comes back
+/// quieted with its payload (as glibc's `x + x` does).
+fn float_rounding(b: Builtin) -> Function {
+    let (op, f32) = match b {
+        Builtin::Floor => (W::F64Floor, false),
+        Builtin::Ceil => (W::F64Ceil, false),
+        Builtin::Trunc => (W::F64Trunc, false),
+        Builtin::Round => (W::F64Trunc, false),
+        Builtin::Floorf => (W::F32Floor, true),
+        Builtin::Ceilf => (W::F32Ceil, true),
+        Builtin::Truncf => (W::F32Trunc, true),
+        _ => (W::F32Trunc, true),
+    };
+    let round = matches!(b, Builtin::Round | Builtin::Roundf);
+    // param 0: xmm0; local 1: x (float), local 2: r (float)
+    let ty = if f32 { ValType::F32 } else { ValType::F64 };
+    let mut code: Vec<W<'static>> = vec![W::LocalGet(0)];
+    code.push(if f32 {
+        W::F32x4ExtractLane(0)
+    } else {
+        W::F64x2ExtractLane(0)
+    });
+    code.extend([W::LocalTee(1), op, W::LocalSet(2)]);
+    if round {
+        // C round: halfway cases away from zero. r = trunc(x) + (|x - r| >= 0.5 ? sign(x) : 0)
+        let (sub, abs, ge, copysign, add, half, one) = if f32 {
+            (
+                W::F32Sub,
+                W::F32Abs,
+                W::F32Ge,
+                W::F32Copysign,
+                W::F32Add,
+                W::F32Const(0.5f32.into()),
+                W::F32Const(1.0f32.into()),
+            )
+        } else {
+            (
+                W::F64Sub,
+                W::F64Abs,
+                W::F64Ge,
+                W::F64Copysign,
+                W::F64Add,
+                W::F64Const(0.5f64.into()),
+                W::F64Const(1.0f64.into()),
+            )
+        };
+        let zero = if f32 {
+            W::F32Const(0.0f32.into())
+        } else {
+            W::F64Const(0.0f64.into())
+        };
+        code.extend([
+            W::LocalGet(2),
+            one,
+            W::LocalGet(1),
+            copysign.clone(),
+            zero.clone(),
+            W::LocalGet(1),
+            W::LocalGet(2),
+            sub,
+            abs,
+            half,
+            ge,
+            W::Select,
+            add,
+            // keep the sign of zero results (round(-0.3) = -0)
+            W::LocalGet(1),
+            copysign,
+            W::LocalSet(2),
+        ]);
+    }
+    // NaN in: quiet it, keeping the payload
+    code.push(W::LocalGet(0));
+    if f32 {
+        code.extend([
+            W::LocalGet(1),
+            W::I32ReinterpretF32,
+            W::I32Const(0x0040_0000),
+            W::I32Or,
+            W::LocalGet(2),
+            W::I32ReinterpretF32,
+            W::LocalGet(1),
+            W::LocalGet(1),
+            W::F32Ne,
+            W::Select,
+            W::I32x4ReplaceLane(0),
+        ]);
+    } else {
+        code.extend([
+            W::LocalGet(1),
+            W::I64ReinterpretF64,
+            W::I64Const(0x0008_0000_0000_0000),
+            W::I64Or,
+            W::LocalGet(2),
+            W::I64ReinterpretF64,
+            W::LocalGet(1),
+            W::LocalGet(1),
+            W::F64Ne,
+            W::Select,
+            W::I64x2ReplaceLane(0),
+        ]);
+    }
+    body(&[ty, ty], &code)
+}
+
+/// memcpy/memmove/memset/memcmp/bcmp on (rdi, rsi, rdx) → rax; libm on xmm0.
 fn builtin(b: Builtin) -> Function {
     match b {
+        Builtin::Floor
+        | Builtin::Ceil
+        | Builtin::Trunc
+        | Builtin::Round
+        | Builtin::Floorf
+        | Builtin::Ceilf
+        | Builtin::Truncf
+        | Builtin::Roundf => float_rounding(b),
         Builtin::Memcpy | Builtin::Memmove => body(
             &[],
             &[

@@ -146,6 +146,10 @@ pub fn abis(program: &Program) -> Vec<Abi> {
         for t in f.calls.values().chain(f.indirect.values()) {
             match t {
                 Target::Function(a) => callees[k].extend(program.function_index(*a)),
+                Target::Builtin(b) if b.is_float() => {
+                    reads[k] |= reg_bit(Reg::Xmm(0));
+                    writes[k] |= reg_bit(Reg::Xmm(0));
+                }
                 Target::Builtin(_) => {
                     reads[k] |= arguments;
                     writes[k] |= reg_bit(Reg::Gpr(RAX));
@@ -565,6 +569,11 @@ impl<'a> Ctx<'a> {
 
     fn call_builtin(&mut self, b: Builtin) {
         let index = self.callees.builtins[&b];
+        if b.is_float() {
+            let x0 = self.locals.reg(Reg::Xmm(0));
+            self.emit_all([W::LocalGet(x0), W::Call(index), W::LocalSet(x0)]);
+            return;
+        }
         self.emit_all([
             W::LocalGet(self.locals.gpr(RDI)),
             W::LocalGet(self.locals.gpr(RSI)),
