@@ -82,6 +82,24 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Cvtsd2ss => narrow(c)?,
         M::Ucomisd | M::Comisd => compare_flags(c, Fp::D)?,
         M::Ucomiss | M::Comiss => compare_flags(c, Fp::S)?,
+        M::Addps => packed_arith(c, Fp::S, W::F32x4Add)?,
+        M::Subps => packed_arith(c, Fp::S, W::F32x4Sub)?,
+        M::Mulps => packed_arith(c, Fp::S, W::F32x4Mul)?,
+        M::Divps => packed_arith(c, Fp::S, W::F32x4Div)?,
+        M::Addpd => packed_arith(c, Fp::D, W::F64x2Add)?,
+        M::Subpd => packed_arith(c, Fp::D, W::F64x2Sub)?,
+        M::Mulpd => packed_arith(c, Fp::D, W::F64x2Mul)?,
+        M::Divpd => packed_arith(c, Fp::D, W::F64x2Div)?,
+        M::Sqrtps => packed_sqrt(c, Fp::S)?,
+        M::Sqrtpd => packed_sqrt(c, Fp::D)?,
+        M::Minps => packed_min_max(c, W::F32x4Lt)?,
+        M::Maxps => packed_min_max(c, W::F32x4Gt)?,
+        M::Minpd => packed_min_max(c, W::F64x2Lt)?,
+        M::Maxpd => packed_min_max(c, W::F64x2Gt)?,
+        M::Cvtdq2ps => packed_unary(c, &[W::F32x4ConvertI32x4S])?,
+        M::Cvtdq2pd => packed_unary(c, &[W::F64x2ConvertLowI32x4S])?,
+        M::Cvttps2dq => cvttps2dq(c)?,
+        M::Cvttpd2dq => cvttpd2dq(c)?,
         M::Cmpsd | M::Cmpss if xmm_local(c, 0).is_some() => compare_mask(
             c,
             if c.ins.mnemonic() == M::Cmpsd {
@@ -470,4 +488,167 @@ fn compare_mask(c: &mut Ctx, fp: Fp) -> R {
     }
     c.emit_all([W::Select, W::LocalSet(r)]);
     set_lane0(c, r, fp)
+}
+
+// ------------------------------------------------------------------ packed
+
+/// A v128 constant with every lane's bits equal to `v`.
+fn splat(fp: Fp, v: i64) -> W<'static> {
+    let mut bytes = [0u8; 16];
+    match fp {
+        Fp::S => bytes
+            .chunks_mut(4)
+            .for_each(|c| c.copy_from_slice(&(v as u32).to_le_bytes())),
+        Fp::D => bytes
+            .chunks_mut(8)
+            .for_each(|c| c.copy_from_slice(&v.to_le_bytes())),
+    }
+    W::V128Const(i128::from_le_bytes(bytes))
+}
+
+/// Per-lane NaN fix-up of the packed result in local `r`: lanes where the
+/// result is NaN become quiet(a) if a is NaN, else quiet(b) if b is NaN, else
+/// the default NaN (x86's rules; wasm leaves those NaNs unspecified).
+fn packed_fix_nan(c: &mut Ctx, fp: Fp, r: u32, a: Option<u32>, b: u32) {
+    let ne = if fp == Fp::S { W::F32x4Ne } else { W::F64x2Ne };
+    let quiet = splat(fp, fp.quiet_bit());
+    let indefinite = splat(fp, fp.indefinite());
+    // from_b = bitselect(b | quiet, indefinite, isnan(b))
+    c.emit_all([
+        W::LocalGet(b),
+        quiet.clone(),
+        W::V128Or,
+        indefinite,
+        W::LocalGet(b),
+        W::LocalGet(b),
+        ne.clone(),
+        W::V128Bitselect,
+    ]);
+    if let Some(a) = a {
+        let t = c.locals.tv[3];
+        c.emit(W::LocalSet(t));
+        c.emit_all([
+            W::LocalGet(a),
+            quiet,
+            W::V128Or,
+            W::LocalGet(t),
+            W::LocalGet(a),
+            W::LocalGet(a),
+            ne.clone(),
+            W::V128Bitselect,
+        ]);
+    }
+    // result = bitselect(fix, r, isnan(r))
+    c.emit_all([
+        W::LocalGet(r),
+        W::LocalGet(r),
+        W::LocalGet(r),
+        ne,
+        W::V128Bitselect,
+        W::LocalSet(r),
+    ]);
+}
+
+fn packed_arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    let (a, b, r) = (c.locals.tv[0], c.locals.tv[1], c.locals.tv[2]);
+    c.emit_all([
+        W::LocalGet(d),
+        W::LocalSet(a),
+        W::LocalGet(s),
+        W::LocalSet(b),
+    ]);
+    c.emit_all([W::LocalGet(a), W::LocalGet(b), op, W::LocalSet(r)]);
+    packed_fix_nan(c, fp, r, Some(a), b);
+    c.emit(W::LocalGet(r));
+    set_x(c, 0)
+}
+
+fn packed_sqrt(c: &mut Ctx, fp: Fp) -> R {
+    let s = read_x(c, 1)?;
+    let (b, r) = (c.locals.tv[1], c.locals.tv[2]);
+    c.emit_all([W::LocalGet(s), W::LocalSet(b), W::LocalGet(b)]);
+    c.emit(if fp == Fp::S {
+        W::F32x4Sqrt
+    } else {
+        W::F64x2Sqrt
+    });
+    c.emit(W::LocalSet(r));
+    packed_fix_nan(c, fp, r, None, b);
+    c.emit(W::LocalGet(r));
+    set_x(c, 0)
+}
+
+/// x86 min/max per lane: the second operand unless the first compares
+/// strictly smaller (larger).
+fn packed_min_max(c: &mut Ctx, compare: W<'static>) -> R {
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    c.emit_all([
+        W::LocalGet(d),
+        W::LocalGet(s),
+        W::LocalGet(d),
+        W::LocalGet(s),
+        compare,
+        W::V128Bitselect,
+    ]);
+    set_x(c, 0)
+}
+
+fn packed_unary(c: &mut Ctx, ops: &[W<'static>]) -> R {
+    let s = read_x(c, 1)?;
+    c.emit(W::LocalGet(s));
+    for op in ops {
+        c.emit(op.clone());
+    }
+    set_x(c, 0)
+}
+
+/// `cvttps2dq`: truncation; NaN and out-of-range lanes give 0x80000000.
+fn cvttps2dq(c: &mut Ctx) -> R {
+    let s = read_x(c, 1)?;
+    let limit = 2_147_483_648.0f32;
+    c.emit_all([
+        W::LocalGet(s),
+        W::I32x4TruncSatF32x4S,
+        splat(Fp::S, 0x8000_0000),
+        W::LocalGet(s),
+        W::F32Const((-limit).into()),
+        W::F32x4Splat,
+        W::F32x4Ge,
+        W::LocalGet(s),
+        W::F32Const(limit.into()),
+        W::F32x4Splat,
+        W::F32x4Lt,
+        W::V128And,
+        W::V128Bitselect,
+    ]);
+    set_x(c, 0)
+}
+
+/// `cvttpd2dq`: two truncated lanes, the upper two zero; NaN and out-of-range
+/// lanes give 0x80000000.
+fn cvttpd2dq(c: &mut Ctx) -> R {
+    let s = read_x(c, 1)?;
+    let limit = 2_147_483_648.0f64;
+    c.emit_all([
+        W::LocalGet(s),
+        W::I32x4TruncSatF64x2SZero,
+        W::V128Const(0x8000_0000_8000_0000),
+        // valid lanes as i64x2 masks (x > -2^31 - 1 and x < 2^31), narrowed to dwords 0 and 1
+        W::LocalGet(s),
+        W::F64Const((-limit - 1.0).into()),
+        W::F64x2Splat,
+        W::F64x2Gt,
+        W::LocalGet(s),
+        W::F64Const(limit.into()),
+        W::F64x2Splat,
+        W::F64x2Lt,
+        W::V128And,
+        W::V128Const(0),
+        W::I8x16Shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 16, 17, 18, 19]),
+        W::V128Bitselect,
+    ]);
+    set_x(c, 0)
 }
