@@ -488,6 +488,12 @@ const FLOAT_MNEMONICS: &[Mnemonic] = {
         M::Cvtdq2pd,
         M::Cvttps2dq,
         M::Cvttpd2dq,
+        M::Cmpps,
+        M::Cmppd,
+        M::Cvtps2pd,
+        M::Cvtpd2ps,
+        M::Cvtps2dq,
+        M::Cvtpd2dq,
     ]
 };
 

@@ -100,6 +100,19 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Cvtdq2pd => packed_unary(c, &[W::F64x2ConvertLowI32x4S])?,
         M::Cvttps2dq => cvttps2dq(c)?,
         M::Cvttpd2dq => cvttpd2dq(c)?,
+        M::Cmpps => packed_compare(c, Fp::S)?,
+        M::Cmppd => packed_compare(c, Fp::D)?,
+        M::Cvtps2pd => cvtps2pd(c)?,
+        M::Cvtpd2ps => cvtpd2ps(c)?,
+        M::Cvtpd2dq => {
+            round_then(c, W::F64x2Nearest)?;
+            cvttpd2dq(c)?
+        }
+        M::Cvtps2dq => {
+            // round to nearest even first, then as cvttps2dq
+            round_then(c, W::F32x4Nearest)?;
+            cvttps2dq(c)?
+        }
         M::Cmpsd | M::Cmpss if xmm_local(c, 0).is_some() => compare_mask(
             c,
             if c.ins.mnemonic() == M::Cmpsd {
@@ -605,9 +618,22 @@ fn packed_unary(c: &mut Ctx, ops: &[W<'static>]) -> R {
     set_x(c, 0)
 }
 
+/// Rounds the source of a conversion into a scratch register first
+/// (`cvtps2dq` = nearest-even rounding + the truncating conversion).
+fn round_then(c: &mut Ctx, round: W<'static>) -> R {
+    let s = read_x(c, 1)?;
+    let t = c.locals.tv[2];
+    c.emit_all([W::LocalGet(s), round, W::LocalSet(t)]);
+    Ok(())
+}
+
 /// `cvttps2dq`: truncation; NaN and out-of-range lanes give 0x80000000.
 fn cvttps2dq(c: &mut Ctx) -> R {
-    let s = read_x(c, 1)?;
+    let s = if c.ins.mnemonic() == Mnemonic::Cvtps2dq {
+        c.locals.tv[2]
+    } else {
+        read_x(c, 1)?
+    };
     let limit = 2_147_483_648.0f32;
     c.emit_all([
         W::LocalGet(s),
@@ -630,7 +656,11 @@ fn cvttps2dq(c: &mut Ctx) -> R {
 /// `cvttpd2dq`: two truncated lanes, the upper two zero; NaN and out-of-range
 /// lanes give 0x80000000.
 fn cvttpd2dq(c: &mut Ctx) -> R {
-    let s = read_x(c, 1)?;
+    let s = if c.ins.mnemonic() == Mnemonic::Cvtpd2dq {
+        c.locals.tv[2]
+    } else {
+        read_x(c, 1)?
+    };
     let limit = 2_147_483_648.0f64;
     c.emit_all([
         W::LocalGet(s),
@@ -646,6 +676,105 @@ fn cvttpd2dq(c: &mut Ctx) -> R {
         W::F64x2Splat,
         W::F64x2Lt,
         W::V128And,
+        W::V128Const(0),
+        W::I8x16Shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 16, 17, 18, 19]),
+        W::V128Bitselect,
+    ]);
+    set_x(c, 0)
+}
+
+/// `cmpps`/`cmppd` with predicate imm8 & 7: each lane all ones or zero.
+fn packed_compare(c: &mut Ctx, fp: Fp) -> R {
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    let (eq, lt, le, ne) = match fp {
+        Fp::S => (W::F32x4Eq, W::F32x4Lt, W::F32x4Le, W::F32x4Ne),
+        Fp::D => (W::F64x2Eq, W::F64x2Lt, W::F64x2Le, W::F64x2Ne),
+    };
+    let predicate = c.ins.immediate(2) & 7;
+    match predicate & 3 {
+        0 => c.emit_all([W::LocalGet(d), W::LocalGet(s), eq]),
+        1 => c.emit_all([W::LocalGet(d), W::LocalGet(s), lt]),
+        2 => c.emit_all([W::LocalGet(d), W::LocalGet(s), le]),
+        _ => c.emit_all([
+            W::LocalGet(d),
+            W::LocalGet(d),
+            ne.clone(),
+            W::LocalGet(s),
+            W::LocalGet(s),
+            ne,
+            W::V128Or,
+        ]),
+    }
+    if predicate >= 4 {
+        c.emit(W::V128Not); // neq, nlt, nle, ord
+    }
+    set_x(c, 0)
+}
+
+/// `cvtps2pd`: the low two f32 lanes widened exactly; NaNs keep their payload.
+fn cvtps2pd(c: &mut Ctx) -> R {
+    let s = read_x(c, 1)?;
+    let (wide, t) = (c.locals.tv[2], c.locals.tv[3]);
+    // x86's NaN widening, computed on the integer lanes: sign | 0x7ff8.. | payload << 29
+    c.emit_all([
+        W::LocalGet(s),
+        W::I64x2ExtendLowI32x4U,
+        W::LocalSet(t),
+        W::LocalGet(t),
+        W::V128Const(0x8000_0000_i128 | (0x8000_0000_i128 << 64)),
+        W::V128And,
+        W::I32Const(32),
+        W::I64x2Shl,
+        splat(Fp::D, 0x7ff8_0000_0000_0000),
+        W::V128Or,
+        W::LocalGet(t),
+        W::V128Const(0x003f_ffff_i128 | (0x003f_ffff_i128 << 64)),
+        W::V128And,
+        W::I32Const(29),
+        W::I64x2Shl,
+        W::V128Or,
+        W::LocalGet(s),
+        W::F64x2PromoteLowF32x4,
+        W::LocalTee(wide),
+        W::LocalGet(wide),
+        W::LocalGet(wide),
+        W::F64x2Ne,
+        W::V128Bitselect,
+    ]);
+    set_x(c, 0)
+}
+
+/// `cvtpd2ps`: two f64 lanes rounded to f32 in the low half, upper half zero;
+/// NaNs narrowed as x86 does.
+fn cvtpd2ps(c: &mut Ctx) -> R {
+    let s = read_x(c, 1)?;
+    let t = c.locals.tv[2];
+    // NaN bits per 64-bit lane: (sign >> 32) | 0x7fc00000 | ((x >> 29) & 0x3fffff), in the low dword
+    c.emit_all([
+        W::LocalGet(s),
+        W::I32Const(63),
+        W::I64x2ShrU,
+        W::I32Const(31),
+        W::I64x2Shl,
+        splat(Fp::D, 0x7fc0_0000),
+        W::V128Or,
+        W::LocalGet(s),
+        W::I32Const(29),
+        W::I64x2ShrU,
+        splat(Fp::D, 0x003f_ffff),
+        W::V128And,
+        W::V128Or,
+        W::V128Const(0),
+        W::I8x16Shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 16, 17, 18, 19]),
+        W::LocalSet(t),
+        W::LocalGet(t),
+        W::LocalGet(s),
+        W::F32x4DemoteF64x2Zero,
+        // which lanes are NaN: the f64 masks narrowed the same way
+        W::LocalGet(s),
+        W::LocalGet(s),
+        W::F64x2Ne,
         W::V128Const(0),
         W::I8x16Shuffle([0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 16, 17, 18, 19]),
         W::V128Bitselect,
