@@ -7,12 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-const [dir, rustcPath] = process.argv.slice(2);
+const [dir, ...rustcPaths] = process.argv.slice(2);
 // NO_STATE_COPY=1: copy the inputs in on the first round only, so the time is
 // the callbacks' own (mutating callbacks then run on their evolved state)
 const COPY_STATE = !process.env.NO_STATE_COPY;
 const manifest = JSON.parse(fs.readFileSync(path.join(dir, 'manifest.json')));
-const rustc = new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(rustcPath)), {});
+const baselines = rustcPaths.map((p) => new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(p)), {}));
 
 function rng(seed) {
   let x = BigInt(seed) | 1n;
@@ -37,6 +37,7 @@ function argsFor(sig, next, ptr) {
     const v = next();
     if (t === 'ptr') return ptr;
     if (t === 'i64' || t === 'u64') return BigInt.asIntN(64, v);
+    if (t === 'f32' || t === 'f64') return Number(v & 0xffffn) / 256 - 64;
     return Number(BigInt.asIntN(32, v & 0xffn)); // small integers keep loops bounded
   });
 }
@@ -54,41 +55,47 @@ function time(instance, name, base, states, argLists, reps) {
   return performance.now() - t0;
 }
 
-const ratios = [];
-console.log('function               transpiled ms   rustc ms   ratio');
+const names = rustcPaths.map((p) => path.basename(path.dirname(path.dirname(path.dirname(p)))));
+const ratios = baselines.map(() => []);
+console.log('function              transpiled ms ' + names.map((n) => `${n.padStart(14)} ms  ratio`).join(' '));
 for (const cb of manifest.callbacks) {
   const mod = new WebAssembly.Instance(new WebAssembly.Module(fs.readFileSync(path.join(dir, cb.name + '.wasm'))), {});
   const baseT = setup(mod, manifest.state_size);
-  const baseR = setup(rustc, manifest.state_size);
   const next = rng(42);
-  const states = [], argsT = [], argsR = [];
+  const states = [], seeds = [];
   for (let i = 0; i < 64; i++) {
     const s = new Uint8Array(manifest.state_size);
     for (let k = 0; k < s.length; k++) s[k] = Number(next() & 0xffn);
     states.push(s);
-    const seed = next();
-    argsT.push(argsFor(cb.signature, rng(seed), baseT));
-    argsR.push(argsFor(cb.signature, rng(seed), baseR));
+    seeds.push(next());
   }
+  const argsT = seeds.map((seed) => argsFor(cb.signature, rng(seed), baseT));
+  const sides = baselines.map((rustc) => {
+    const base = setup(rustc, manifest.state_size);
+    return { rustc, base, args: seeds.map((seed) => argsFor(cb.signature, rng(seed), base)) };
+  });
   // results must agree before timing means anything
-  for (let i = 0; i < states.length; i++) {
-    const mt = new Uint8Array(mod.exports.memory.buffer), mr = new Uint8Array(rustc.exports.memory.buffer);
-    mt.set(states[i], baseT); mr.set(states[i], baseR);
-    const a = mod.exports[cb.name](...argsT[i]), b = rustc.exports[cb.name](...argsR[i]);
-    if (String(a) !== String(b)) throw new Error(`${cb.name}: transpiled ${a} != rustc ${b}`);
+  for (const { rustc, base, args } of sides) {
+    for (let i = 0; i < states.length; i++) {
+      new Uint8Array(mod.exports.memory.buffer).set(states[i], baseT);
+      new Uint8Array(rustc.exports.memory.buffer).set(states[i], base);
+      const a = mod.exports[cb.name](...argsT[i]), b = rustc.exports[cb.name](...args[i]);
+      if (String(a) !== String(b)) throw new Error(`${cb.name}: transpiled ${a} != rustc ${b}`);
+    }
   }
-  time(mod, cb.name, baseT, states, argsT, 20); time(rustc, cb.name, baseR, states, argsR, 20); // warm up
   // enough repetitions for ~40 ms a trial, then the best of 7 alternating trials
   let reps = 20;
-  while (time(rustc, cb.name, baseR, states, argsR, reps) < 40) reps *= 2;
-  let tt = Infinity, tr = Infinity;
+  while (time(mod, cb.name, baseT, states, argsT, reps) < 40) reps *= 2;
+  let tt = Infinity;
+  const tr = sides.map(() => Infinity);
   for (let trial = 0; trial < 7; trial++) {
     tt = Math.min(tt, time(mod, cb.name, baseT, states, argsT, reps));
-    tr = Math.min(tr, time(rustc, cb.name, baseR, states, argsR, reps));
+    sides.forEach(({ rustc, base, args }, k) => { tr[k] = Math.min(tr[k], time(rustc, cb.name, base, states, args, reps)); });
   }
-  const ratio = tt / tr;
-  ratios.push(ratio);
-  console.log(`${cb.name.padEnd(22)} ${tt.toFixed(1).padStart(12)} ${tr.toFixed(1).padStart(10)} ${ratio.toFixed(2).padStart(7)}`);
+  tr.forEach((t, k) => ratios[k].push(tt / t));
+  console.log(`${cb.name.padEnd(22)} ${tt.toFixed(1).padStart(12)} ` + tr.map((t) => `${t.toFixed(1).padStart(15)} ${(tt / t).toFixed(2).padStart(6)}`).join(' '));
 }
-const geo = Math.exp(ratios.reduce((a, r) => a + Math.log(r), 0) / ratios.length);
-console.log(`geometric mean ratio (transpiled / rustc wasm32): ${geo.toFixed(2)} (goal <= 1.5)`);
+ratios.forEach((rs, k) => {
+  const geo = Math.exp(rs.reduce((a, r) => a + Math.log(r), 0) / rs.length);
+  console.log(`geometric mean ratio, transpiled / ${names[k]}: ${geo.toFixed(2)} (goal <= 1.5)`);
+});

@@ -29,6 +29,11 @@ const LOOP_HEAVY: &[&str] = &[
     "gcd",
     "hash_state",
     "bytes_equal_halves",
+    "life_step",
+    "physics_step",
+    "scale_samples",
+    "mix_samples",
+    "scale_temps",
 ];
 
 fn main() {

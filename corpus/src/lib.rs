@@ -31,6 +31,7 @@ pub struct State {
     pub pos: [f32; 4],
     pub vel: [f32; 4],
     pub temps: [f64; 4],
+    pub samples: [f32; 64],
 }
 
 /// The size of [`State`] in bytes (what the tests copy into linear memory).
@@ -848,6 +849,35 @@ pub extern "C" fn float_compare_mix(a: f64, b: f64) -> u32 {
         | ((a.total_cmp(&b) as i8 as u8 as u32) << 8)
 }
 
+#[no_mangle]
+pub extern "C" fn scale_samples(s: *mut State, k: f32) {
+    // an auto-vectorised float loop (mulps/addps)
+    for x in st!(s).samples.iter_mut() {
+        *x = *x * k + 0.5;
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn mix_samples(s: *mut State, t: f32) -> f32 {
+    let s = st!(s);
+    let mut acc = 0.0f32;
+    for i in 0..64 {
+        let v = s.samples[i] * (1.0 - t) + s.pos[i % 4] * t;
+        s.samples[i] = v.max(-1000.0).min(1000.0);
+        acc += s.samples[i];
+    }
+    acc
+}
+
+#[no_mangle]
+pub extern "C" fn scale_temps(s: *mut State, k: f64) -> f64 {
+    let s = st!(s);
+    for t in s.temps.iter_mut() {
+        *t = *t * k - 1.0;
+    }
+    s.temps[1]
+}
+
 /// One callback of the corpus: its name, its signature in the transpiler's
 /// syntax, and a native entry that takes the arguments as u64 (the test casts).
 pub struct Callback {
@@ -1032,4 +1062,7 @@ callbacks! {
     rounding_mix_f32(x: f32) -> f32 = "rounding_mix_f32(f32)->f32";
     average_temps(s: *mut State) -> f64 = "average_temps(ptr)->f64";
     float_compare_mix(a: f64, b: f64) -> u32 = "float_compare_mix(f64,f64)->u32";
+    scale_samples(s: *mut State, k: f32) = "scale_samples(ptr,f32)->void";
+    mix_samples(s: *mut State, t: f32) -> f32 = "mix_samples(ptr,f32)->f32";
+    scale_temps(s: *mut State, k: f64) -> f64 = "scale_temps(ptr,f64)->f64";
 }
