@@ -858,6 +858,7 @@ pub extern "C" fn scale_samples(s: *mut State, k: f32) {
 }
 
 #[no_mangle]
+#[allow(clippy::manual_clamp)] // max/min, not clamp: a NaN becomes -1000 here
 pub extern "C" fn mix_samples(s: *mut State, t: f32) -> f32 {
     let s = st!(s);
     let mut acc = 0.0f32;
