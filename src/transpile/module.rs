@@ -166,7 +166,12 @@ pub fn build(
     let mut code_bytes = 0;
     for (k, f) in program.functions.iter().enumerate() {
         let mut graph = cfg::build(f)?;
-        let tree = structure::structure(&mut graph);
+        let tree =
+            structure::structure(&mut graph).map_err(|reason| TranspileError::ControlFlow {
+                function: f.name.clone(),
+                address: f.address,
+                reason,
+            })?;
         let body = lower::lower(image, program, k, &graph, &tree, &abis, &callees)?;
         let (params, results) = abis[k].func_type();
         functions.function(types.index(params, results));

@@ -71,13 +71,14 @@ enum Context {
     SwitchCase,
 }
 
-/// Entry point of the stage. May add dispatch blocks to `cfg` (irreducible regions).
-pub fn structure(cfg: &mut Cfg) -> Vec<Node> {
+/// Entry point of the stage. May add dispatch blocks to `cfg` (irreducible
+/// regions). An error names a branch the structuring could not place (a bug).
+pub fn structure(cfg: &mut Cfg) -> Result<Vec<Node>, String> {
     make_reducible(cfg);
     let graph = Analysis::new(cfg);
-    let mut out = graph.do_tree(BlockId(0), &mut Vec::new());
+    let mut out = graph.do_tree(BlockId(0), &mut Vec::new())?;
     out.push(Node::Unreachable); // every path above ends in br/return/trap
-    out
+    Ok(out)
 }
 
 /// Reverse postorder, dominators and edge kinds of a reducible CFG.
@@ -177,7 +178,7 @@ impl<'a> Analysis<'a> {
             >= 2
     }
 
-    fn do_tree(&self, x: BlockId, ctx: &mut Vec<Context>) -> Vec<Node> {
+    fn do_tree(&self, x: BlockId, ctx: &mut Vec<Context>) -> Result<Vec<Node>, String> {
         let mut merges: Vec<BlockId> = self.children[x.0]
             .iter()
             .copied()
@@ -186,39 +187,44 @@ impl<'a> Analysis<'a> {
         merges.sort_by_key(|b| std::cmp::Reverse(self.rpo[b.0]));
         if self.is_loop_header(x) {
             ctx.push(Context::LoopHeadedBy(x));
-            let body = self.node_within(x, &merges, ctx);
+            let body = self.node_within(x, &merges, ctx)?;
             ctx.pop();
-            vec![Node::Loop(body)]
+            Ok(vec![Node::Loop(body)])
         } else {
             self.node_within(x, &merges, ctx)
         }
     }
 
-    fn node_within(&self, x: BlockId, merges: &[BlockId], ctx: &mut Vec<Context>) -> Vec<Node> {
+    fn node_within(
+        &self,
+        x: BlockId,
+        merges: &[BlockId],
+        ctx: &mut Vec<Context>,
+    ) -> Result<Vec<Node>, String> {
         match merges.split_first() {
             Some((&y, rest)) => {
                 ctx.push(Context::BlockFollowedBy(y));
-                let inner = self.node_within(x, rest, ctx);
+                let inner = self.node_within(x, rest, ctx)?;
                 ctx.pop();
                 let mut out = vec![Node::Block(inner)];
-                out.extend(self.do_tree(y, ctx));
-                out
+                out.extend(self.do_tree(y, ctx)?);
+                Ok(out)
             }
             None => {
                 let mut out = vec![Node::Code(x)];
-                out.extend(self.terminator(x, ctx));
-                out
+                out.extend(self.terminator(x, ctx)?);
+                Ok(out)
             }
         }
     }
 
-    fn terminator(&self, x: BlockId, ctx: &mut Vec<Context>) -> Vec<Node> {
-        match &self.cfg.blocks[x.0].terminator {
-            Terminator::Goto(y) => self.do_branch(x, *y, ctx),
+    fn terminator(&self, x: BlockId, ctx: &mut Vec<Context>) -> Result<Vec<Node>, String> {
+        Ok(match &self.cfg.blocks[x.0].terminator {
+            Terminator::Goto(y) => self.do_branch(x, *y, ctx)?,
             Terminator::Branch { taken, not_taken } => {
                 ctx.push(Context::IfThenElse);
-                let then = self.do_branch(x, *taken, ctx);
-                let otherwise = self.do_branch(x, *not_taken, ctx);
+                let then = self.do_branch(x, *taken, ctx)?;
+                let otherwise = self.do_branch(x, *not_taken, ctx)?;
                 ctx.pop();
                 vec![Node::If {
                     block: x,
@@ -248,12 +254,12 @@ impl<'a> Analysis<'a> {
                 let cases: Vec<Option<BlockId>> = std::iter::once(None)
                     .chain(distinct.iter().copied().map(Some))
                     .collect();
-                self.switch_cases(x, &cases, table, ctx)
+                self.switch_cases(x, &cases, table, ctx)?
             }
             Terminator::Return => vec![Node::Return(x)],
             Terminator::TailCall => vec![Node::TailCall(x)],
             Terminator::Trap => vec![Node::Trap(x)],
-        }
+        })
     }
 
     /// `block(case n) .. block(case 0) br_table end code(case 0) .. end code(case n)`.
@@ -263,22 +269,27 @@ impl<'a> Analysis<'a> {
         cases: &[Option<BlockId>],
         table: Node,
         ctx: &mut Vec<Context>,
-    ) -> Vec<Node> {
+    ) -> Result<Vec<Node>, String> {
         let Some((last, inner)) = cases.split_last() else {
-            return vec![table];
+            return Ok(vec![table]);
         };
         ctx.push(Context::SwitchCase);
-        let nested = self.switch_cases(x, inner, table, ctx);
+        let nested = self.switch_cases(x, inner, table, ctx)?;
         ctx.pop();
         let mut out = vec![Node::Block(nested)];
         match last {
-            Some(target) => out.extend(self.do_branch(x, *target, ctx)),
+            Some(target) => out.extend(self.do_branch(x, *target, ctx)?),
             None => out.push(Node::Unreachable),
         }
-        out
+        Ok(out)
     }
 
-    fn do_branch(&self, from: BlockId, to: BlockId, ctx: &mut Vec<Context>) -> Vec<Node> {
+    fn do_branch(
+        &self,
+        from: BlockId,
+        to: BlockId,
+        ctx: &mut Vec<Context>,
+    ) -> Result<Vec<Node>, String> {
         let wanted = if self.is_backward(from, to) {
             Some(Context::LoopHeadedBy(to))
         } else if self.is_merge_node(to) {
@@ -288,11 +299,13 @@ impl<'a> Analysis<'a> {
         };
         match wanted {
             Some(label) => {
-                let at = ctx
-                    .iter()
-                    .rposition(|c| *c == label)
-                    .expect("label in context");
-                vec![Node::Br((ctx.len() - 1 - at) as u32)]
+                let at = ctx.iter().rposition(|c| *c == label).ok_or_else(|| {
+                    format!(
+                        "no enclosing label for the branch from block {} to block {}",
+                        from.0, to.0
+                    )
+                })?;
+                Ok(vec![Node::Br((ctx.len() - 1 - at) as u32)])
             }
             None => self.do_tree(to, ctx),
         }
@@ -324,10 +337,16 @@ fn make_reducible(cfg: &mut Cfg) {
 struct Edges {
     succs: Vec<Vec<usize>>,
     preds: Vec<Vec<BlockId>>,
+    /// Reachable from the entry: only those predecessors make a region entry.
+    reachable: Vec<bool>,
 }
 
 impl Edges {
     fn of(cfg: &Cfg) -> Edges {
+        let mut reachable = vec![false; cfg.blocks.len()];
+        for b in reverse_postorder(cfg) {
+            reachable[b.0] = true;
+        }
         Edges {
             succs: cfg
                 .blocks
@@ -335,6 +354,7 @@ impl Edges {
                 .map(|b| b.successors().into_iter().map(|s| s.0).collect())
                 .collect(),
             preds: cfg.predecessors(),
+            reachable,
         }
     }
 }
@@ -355,7 +375,12 @@ fn split_regions(cfg: &mut Cfg, edges: &mut Edges, nodes: &[usize], header: Opti
         let entries: Vec<usize> = scc
             .iter()
             .copied()
-            .filter(|&b| b == 0 || edges.preds[b].iter().any(|p| !inside[p.0]))
+            .filter(|&b| {
+                b == 0
+                    || edges.preds[b]
+                        .iter()
+                        .any(|p| edges.reachable[p.0] && !inside[p.0])
+            })
             .collect();
         let (region_header, mut body) = if entries.len() <= 1 {
             let h = entries.first().copied().unwrap_or(scc[0]);
@@ -416,7 +441,7 @@ fn insert_dispatch(cfg: &mut Cfg, entries: &[usize]) -> (usize, Vec<usize>) {
                 retarget(taken, &mut cfg.blocks, &mut setters);
                 retarget(not_taken, &mut cfg.blocks, &mut setters);
             }
-            Terminator::Switch { targets } => {
+            Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
                 for t in targets.iter_mut() {
                     retarget(t, &mut cfg.blocks, &mut setters);
                 }
@@ -566,7 +591,7 @@ mod tests {
                 blocks: terms.into_iter().map(block).collect(),
             };
             let before = cfg.blocks.len();
-            let tree = structure(&mut cfg);
+            let tree = structure(&mut cfg).unwrap();
             let added = cfg
                 .blocks
                 .iter()
@@ -575,6 +600,65 @@ mod tests {
                 .count();
             assert_eq!(added, dispatches, "{name}: dispatch blocks");
             assert_eq!(count_loops(&tree), loops, "{name}: loops in {tree:?}");
+        }
+    }
+
+    /// Random graphs, reducible or not: structuring never panics, and every
+    /// reachable block's code appears exactly once.
+    #[test]
+    fn random_graphs_structure_with_each_block_once() {
+        let mut x: u64 = 0x1234_5678;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for _ in 0..30_000 {
+            let n = 1 + next(12) as usize;
+            let terms: Vec<Terminator> = (0..n)
+                .map(|_| match next(5) {
+                    0 => Terminator::Return,
+                    1 => goto(next(n as u64) as usize),
+                    2 => Terminator::Switch {
+                        targets: (0..1 + next(4))
+                            .map(|_| BlockId(next(n as u64) as usize))
+                            .collect(),
+                    },
+                    _ => branch(next(n as u64) as usize, next(n as u64) as usize),
+                })
+                .collect();
+            let mut cfg = Cfg {
+                blocks: terms.into_iter().map(block).collect(),
+            };
+            let original = cfg.clone();
+            let tree = structure(&mut cfg).unwrap_or_else(|e| panic!("{e:?} for {original:?}"));
+            let mut seen = vec![0; cfg.blocks.len()];
+            count_code(&tree, &mut seen);
+            let reachable = reverse_postorder(&cfg);
+            for b in reachable {
+                assert_eq!(
+                    seen[b.0], 1,
+                    "block {} placed {} times in {tree:?} for {original:?}",
+                    b.0, seen[b.0]
+                );
+            }
+        }
+    }
+
+    fn count_code(nodes: &[Node], seen: &mut [usize]) {
+        for n in nodes {
+            match n {
+                Node::Code(b) => seen[b.0] += 1,
+                Node::Block(b) | Node::Loop(b) => count_code(b, seen),
+                Node::If {
+                    then, otherwise, ..
+                } => {
+                    count_code(then, seen);
+                    count_code(otherwise, seen);
+                }
+                _ => {}
+            }
         }
     }
 
