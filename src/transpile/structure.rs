@@ -646,6 +646,163 @@ mod tests {
         }
     }
 
+    /// The block a path takes at its `visit`-th arrival at `b` (both walks
+    /// below use the same choices).
+    fn choice(b: usize, visit: usize, seed: u64) -> u64 {
+        let mut x = seed ^ ((b as u64) << 32) ^ visit as u64 ^ 0x9E37_79B9_7F4A_7C15;
+        x ^= x >> 31;
+        x = x.wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        x ^ (x >> 29)
+    }
+
+    const STEPS: usize = 200;
+
+    fn walk_cfg(cfg: &Cfg, seed: u64) -> Vec<usize> {
+        let mut visits = vec![0; cfg.blocks.len()];
+        let (mut b, mut path) = (0, Vec::new());
+        while path.len() < STEPS {
+            path.push(b);
+            visits[b] += 1;
+            b = match &cfg.blocks[b].terminator {
+                Terminator::Goto(y) => y.0,
+                Terminator::Branch { taken, not_taken } => {
+                    if choice(b, visits[b], seed) % 2 == 0 {
+                        taken.0
+                    } else {
+                        not_taken.0
+                    }
+                }
+                Terminator::Switch { targets } => {
+                    targets[(choice(b, visits[b], seed) % targets.len() as u64) as usize].0
+                }
+                _ => break,
+            };
+        }
+        path
+    }
+
+    enum Flow {
+        Next,
+        Br(u32),
+        Stop,
+    }
+
+    struct Walk<'a> {
+        cfg: &'a Cfg,
+        original: usize,
+        seed: u64,
+        visits: Vec<usize>,
+        label: u32,
+        path: Vec<usize>,
+    }
+
+    impl Walk<'_> {
+        fn run(&mut self, nodes: &[Node]) -> Flow {
+            for n in nodes {
+                let flow = match n {
+                    Node::Block(body) => match self.run(body) {
+                        Flow::Br(0) => Flow::Next,
+                        Flow::Br(d) => Flow::Br(d - 1),
+                        f => f,
+                    },
+                    Node::Loop(body) => loop {
+                        match self.run(body) {
+                            Flow::Br(0) => continue,
+                            Flow::Br(d) => break Flow::Br(d - 1),
+                            f => break f,
+                        }
+                    },
+                    Node::Code(b) => {
+                        if b.0 < self.original {
+                            if self.path.len() >= STEPS {
+                                return Flow::Stop;
+                            }
+                            self.path.push(b.0);
+                            self.visits[b.0] += 1;
+                        }
+                        if let Some(l) = self.cfg.blocks[b.0].sets_label {
+                            self.label = l;
+                        }
+                        Flow::Next
+                    }
+                    Node::If {
+                        block,
+                        then,
+                        otherwise,
+                    } => {
+                        let taken = choice(block.0, self.visits[block.0], self.seed) % 2 == 0;
+                        match self.run(if taken { then } else { otherwise }) {
+                            Flow::Br(0) => Flow::Next,
+                            Flow::Br(d) => Flow::Br(d - 1),
+                            f => f,
+                        }
+                    }
+                    Node::Switch { block, depths, .. } => {
+                        let k =
+                            choice(block.0, self.visits[block.0], self.seed) % depths.len() as u64;
+                        Flow::Br(depths[k as usize])
+                    }
+                    Node::Dispatch { depths, .. } => Flow::Br(depths[self.label as usize]),
+                    Node::Br(d) => Flow::Br(*d),
+                    _ => Flow::Stop,
+                };
+                if !matches!(flow, Flow::Next) {
+                    return flow;
+                }
+            }
+            Flow::Next
+        }
+    }
+
+    /// The structured tree takes exactly the path the CFG takes, for random
+    /// graphs (irreducible ones included) and random branch choices.
+    #[test]
+    fn structured_code_follows_the_graph() {
+        let mut x: u64 = 0xfeed;
+        let mut next = |n: u64| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x % n
+        };
+        for round in 0..5_000u64 {
+            let n = 1 + next(10) as usize;
+            let terms: Vec<Terminator> = (0..n)
+                .map(|_| match next(6) {
+                    0 => Terminator::Return,
+                    1 => goto(next(n as u64) as usize),
+                    2 => Terminator::Switch {
+                        targets: (0..1 + next(4))
+                            .map(|_| BlockId(next(n as u64) as usize))
+                            .collect(),
+                    },
+                    _ => branch(next(n as u64) as usize, next(n as u64) as usize),
+                })
+                .collect();
+            let original = Cfg {
+                blocks: terms.into_iter().map(block).collect(),
+            };
+            let mut cfg = original.clone();
+            let tree = structure(&mut cfg).unwrap();
+            for seed in 0..4 {
+                let expected = walk_cfg(&original, round * 8 + seed);
+                let mut walk = Walk {
+                    cfg: &cfg,
+                    original: n,
+                    seed: round * 8 + seed,
+                    visits: vec![0; cfg.blocks.len()],
+                    label: 0,
+                    path: Vec::new(),
+                };
+                walk.run(&tree);
+                assert_eq!(
+                    walk.path, expected,
+                    "path differs for {original:?}\ntree {tree:?}"
+                );
+            }
+        }
+    }
+
     fn count_code(nodes: &[Node], seen: &mut [usize]) {
         for n in nodes {
             match n {
