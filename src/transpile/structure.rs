@@ -666,7 +666,7 @@ mod tests {
             b = match &cfg.blocks[b].terminator {
                 Terminator::Goto(y) => y.0,
                 Terminator::Branch { taken, not_taken } => {
-                    if choice(b, visits[b], seed) % 2 == 0 {
+                    if choice(b, visits[b], seed).is_multiple_of(2) {
                         taken.0
                     } else {
                         not_taken.0
@@ -730,7 +730,8 @@ mod tests {
                         then,
                         otherwise,
                     } => {
-                        let taken = choice(block.0, self.visits[block.0], self.seed) % 2 == 0;
+                        let taken =
+                            choice(block.0, self.visits[block.0], self.seed).is_multiple_of(2);
                         match self.run(if taken { then } else { otherwise }) {
                             Flow::Br(0) => Flow::Next,
                             Flow::Br(d) => Flow::Br(d - 1),
