@@ -133,7 +133,7 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
     let entry_pos = starts.iter().position(|&a| a == function.address).unwrap();
     starts.remove(entry_pos);
     starts.insert(0, function.address);
-    let index: std::collections::HashMap<u64, usize> =
+    let index: super::fxhash::FxHashMap<u64, usize> =
         starts.iter().enumerate().map(|(i, &a)| (a, i)).collect();
     let id_of = |address: u64, at: u64| -> Result<BlockId, TranspileError> {
         index

@@ -8,13 +8,14 @@
 //! `jmp [table + 8*idx]`) are recovered here because their targets are code
 //! that must be decoded too.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register,
 };
 
 use super::error::{hex_bytes, TranspileError};
+use super::fxhash::FxHashMap;
 use super::image::{Image, Pointer};
 
 /// The most functions one module may pull in.
@@ -162,7 +163,7 @@ impl Program {
 /// function they reach.
 pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
     let mut functions: Vec<Function> = Vec::new();
-    let mut index: HashMap<u64, usize> = HashMap::new();
+    let mut index: FxHashMap<u64, usize> = FxHashMap::default();
     let mut queue: VecDeque<u64> = roots.iter().copied().collect();
     while let Some(address) = queue.pop_front() {
         if index.contains_key(&address) {
@@ -243,12 +244,18 @@ fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileErr
             data_refs: BTreeSet::new(),
         },
     };
-    let mut decoded: BTreeMap<u64, Instruction> = BTreeMap::new();
+    let mut decoded: FxHashMap<u64, Instruction> = FxHashMap::default();
     let mut work = vec![address];
     while let Some(start) = work.pop() {
         d.decode_run(start, &mut decoded, &mut work)?;
     }
-    d.function.instructions = decoded.into_values().collect();
+    let mut instructions: Vec<Instruction> = decoded.into_values().collect();
+    instructions.sort_unstable_by_key(|i| i.ip());
+    // code reached at two offsets of one instruction: neighbours overlap
+    if let Some(w) = instructions.windows(2).find(|w| w[0].next_ip() > w[1].ip()) {
+        return Err(d.error(w[1].ip(), "a jump lands inside another instruction"));
+    }
+    d.function.instructions = instructions;
     Ok(d.function)
 }
 
@@ -284,16 +291,11 @@ impl Decoding<'_> {
     fn decode_run(
         &mut self,
         start: u64,
-        decoded: &mut BTreeMap<u64, Instruction>,
+        decoded: &mut FxHashMap<u64, Instruction>,
         work: &mut Vec<u64>,
     ) -> Result<(), TranspileError> {
         if decoded.contains_key(&start) {
             return Ok(());
-        }
-        if let Some((_, prev)) = decoded.range(..start).next_back() {
-            if prev.next_ip() > start {
-                return Err(self.error(start, "a jump lands inside another instruction"));
-            }
         }
         let bytes = self
             .image

@@ -17,6 +17,7 @@ pub mod cache;
 pub mod cfg;
 pub mod decode;
 pub mod error;
+pub mod fxhash;
 pub mod image;
 pub mod lower;
 pub mod module;

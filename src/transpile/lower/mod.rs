@@ -103,11 +103,16 @@ impl Abi {
 /// A set of registers as bits: GPR n is bit n, XMM n is bit 16 + n.
 type RegSet = u32;
 
-fn reg_bit(r: Reg) -> RegSet {
+/// A register's position in the 32-entry register tables.
+fn reg_index(r: Reg) -> usize {
     match r {
-        Reg::Gpr(n) => 1 << n,
-        Reg::Xmm(n) => 1 << (16 + n),
+        Reg::Gpr(n) => n as usize,
+        Reg::Xmm(n) => 16 + n as usize,
     }
+}
+
+fn reg_bit(r: Reg) -> RegSet {
+    1 << reg_index(r)
 }
 
 fn regs_of(set: RegSet) -> Vec<Reg> {
@@ -208,7 +213,8 @@ pub struct Helpers {
 /// Locals of one wasm function, by role.
 #[derive(Clone, Debug)]
 pub(crate) struct Locals {
-    reg: BTreeMap<Reg, u32>,
+    /// Local of each register by `reg_index` (u32::MAX: none).
+    reg: [u32; 32],
     /// CF, PF, ZF, SF, OF as i32 0/1.
     pub flag: [u32; 5],
     /// Operands of the pending flag producer (i64) and its carry-in (i32).
@@ -239,18 +245,20 @@ impl Locals {
             next += 1;
             next - 1
         };
-        let mut reg = BTreeMap::new();
+        let mut reg = [u32::MAX; 32];
         for (i, r) in abi.inputs.iter().enumerate() {
-            reg.insert(*r, i as u32);
+            reg[reg_index(*r)] = i as u32;
         }
         for g in 0..16u8 {
-            reg.entry(Reg::Gpr(g))
-                .or_insert_with(|| alloc(ValType::I64, &mut declared));
+            if reg[reg_index(Reg::Gpr(g))] == u32::MAX {
+                reg[reg_index(Reg::Gpr(g))] = alloc(ValType::I64, &mut declared);
+            }
         }
         if uses_xmm {
             for x in 0..16u8 {
-                reg.entry(Reg::Xmm(x))
-                    .or_insert_with(|| alloc(ValType::V128, &mut declared));
+                if reg[reg_index(Reg::Xmm(x))] == u32::MAX {
+                    reg[reg_index(Reg::Xmm(x))] = alloc(ValType::V128, &mut declared);
+                }
             }
         }
         let flag = [0; 5].map(|_| alloc(ValType::I32, &mut declared));
@@ -285,12 +293,12 @@ impl Locals {
 
     /// The local of a register.
     pub fn reg(&self, r: Reg) -> u32 {
-        self.reg[&r]
+        self.reg[reg_index(r)]
     }
 
     /// The local of a general-purpose register by number.
     pub fn gpr(&self, n: u8) -> u32 {
-        self.reg[&Reg::Gpr(n)]
+        self.reg[n as usize]
     }
 }
 
