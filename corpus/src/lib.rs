@@ -879,6 +879,22 @@ pub extern "C" fn scale_temps(s: *mut State, k: f64) -> f64 {
     s.temps[1]
 }
 
+#[inline(never)]
+fn tail_helper(a: u64, b: u64) -> u64 {
+    a.rotate_left(b as u32 & 63)
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ b
+}
+
+#[no_mangle]
+pub extern "C" fn conditional_tail_call(a: u64, b: u64) -> u64 {
+    // LLVM turns this into `cmp; ja tail_helper` (a conditional tail call)
+    if a > b {
+        return tail_helper(a, b);
+    }
+    a ^ b
+}
+
 /// One callback of the corpus: its name, its signature in the transpiler's
 /// syntax, and a native entry that takes the arguments as u64 (the test casts).
 pub struct Callback {
@@ -1066,4 +1082,5 @@ callbacks! {
     scale_samples(s: *mut State, k: f32) = "scale_samples(ptr,f32)->void";
     mix_samples(s: *mut State, t: f32) -> f32 = "mix_samples(ptr,f32)->f32";
     scale_temps(s: *mut State, k: f64) -> f64 = "scale_temps(ptr,f64)->f64";
+    conditional_tail_call(a: u64, b: u64) -> u64 = "conditional_tail_call(u64,u64)->u64";
 }

@@ -9,7 +9,7 @@ use std::ops::Range;
 
 use iced_x86::{FlowControl, Mnemonic};
 
-use super::decode::{Function, Target};
+use super::decode::Function;
 use super::error::TranspileError;
 
 /// Index of a block in [`Cfg::blocks`].
@@ -114,7 +114,7 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
             }
         }
         match i.flow_control() {
-            FlowControl::ConditionalBranch => {
+            FlowControl::ConditionalBranch if !function.is_conditional_tail_jump(i) => {
                 leaders.insert(i.near_branch_target());
             }
             FlowControl::UnconditionalBranch if !function.is_tail_jump(i) => {
@@ -147,6 +147,7 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
             })
     };
     let mut blocks = Vec::with_capacity(starts.len());
+    let mut tail_blocks: Vec<(usize, usize)> = Vec::new();
     for &start in &starts {
         let first = function
             .index_of(start)
@@ -169,8 +170,18 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
         }
         let term = &ins[last];
         let (terminator, body) = match term.flow_control() {
-            _ if function.calls.get(&term.ip()) == Some(&Target::Trap) => {
-                (Terminator::Trap, last - first)
+            _ if function.is_trap_call(term) => (Terminator::Trap, last - first),
+            FlowControl::ConditionalBranch if function.is_conditional_tail_jump(term) => {
+                // the taken edge goes to a block of its own that tail-calls;
+                // it holds just the `jcc`, so the lowering finds the target
+                tail_blocks.push((blocks.len(), last));
+                (
+                    Terminator::Branch {
+                        taken: BlockId(usize::MAX), // patched below
+                        not_taken: id_of(term.next_ip(), term.ip())?,
+                    },
+                    last - first,
+                )
             }
             FlowControl::ConditionalBranch => (
                 Terminator::Branch {
@@ -213,13 +224,26 @@ pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
             sets_label: None,
         });
     }
+    for (from, jcc) in tail_blocks {
+        let id = BlockId(blocks.len());
+        blocks.push(Block {
+            start: ins[jcc].near_branch_target(),
+            instructions: jcc..jcc + 1,
+            body: 0,
+            terminator: Terminator::TailCall,
+            sets_label: None,
+        });
+        if let Terminator::Branch { taken, .. } = &mut blocks[from].terminator {
+            *taken = id;
+        }
+    }
     Ok(Cfg { blocks })
 }
 
 /// True when instruction `k` transfers control (so the next one starts a block).
 fn ends_block(function: &Function, k: usize) -> bool {
     let i = &function.instructions[k];
-    if function.calls.get(&i.ip()) == Some(&Target::Trap) {
+    if function.is_trap_call(i) {
         return true;
     }
     !matches!(

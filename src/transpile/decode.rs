@@ -141,6 +141,21 @@ impl Function {
         instruction.flow_control() == FlowControl::UnconditionalBranch
             && self.calls.contains_key(&instruction.ip())
     }
+
+    /// True for a `call` that never returns (a panic): it becomes a trap.
+    pub fn is_trap_call(&self, instruction: &Instruction) -> bool {
+        matches!(
+            instruction.flow_control(),
+            FlowControl::Call | FlowControl::IndirectCall
+        ) && self.calls.get(&instruction.ip()) == Some(&Target::Trap)
+    }
+
+    /// True for a `jcc` whose taken target is another function (a
+    /// conditional tail call).
+    pub fn is_conditional_tail_jump(&self, instruction: &Instruction) -> bool {
+        instruction.flow_control() == FlowControl::ConditionalBranch
+            && self.calls.contains_key(&instruction.ip())
+    }
 }
 
 /// All functions of one module; `functions[i]` for `roots[k]` is export k's code.
@@ -330,16 +345,19 @@ impl Decoding<'_> {
                 FlowControl::Next => {}
                 FlowControl::ConditionalBranch => {
                     let target = instruction.near_branch_target();
-                    if !self.inside(target) {
-                        return Err(self.error(ip, "conditional jump out of the function"));
-                    }
                     if instruction.mnemonic() != Mnemonic::Jrcxz
                         && instruction.mnemonic() != Mnemonic::Jecxz
                         && instruction.condition_code() == iced_x86::ConditionCode::None
                     {
                         return Err(self.unsupported(&instruction));
                     }
-                    work.push(target);
+                    if self.inside(target) {
+                        work.push(target);
+                    } else {
+                        // a conditional tail call (`jne other_function`)
+                        let t = self.resolve(ip, target)?;
+                        self.function.calls.insert(ip, t);
+                    }
                 }
                 FlowControl::UnconditionalBranch => {
                     if instruction.op0_kind() == OpKind::NearBranch64 {

@@ -179,7 +179,7 @@ pub fn live_in(function: &Function, cfg: &Cfg) -> Vec<u32> {
 
 /// A terminator instruction only reads (a `jcc`); calls that trap read nothing.
 fn terminator_reads(function: &Function, ins: &Instruction) -> (u32, u32) {
-    if function.calls.contains_key(&ins.ip()) {
+    if function.is_trap_call(ins) {
         return (0, 0);
     }
     (ins.rflags_read() & STATUS, 0)

@@ -456,7 +456,7 @@ impl<'a> Ctx<'a> {
             Node::Trap(b) => {
                 let ins = self.terminator_instruction(*b);
                 self.ins = ins;
-                let is_trap_call = self.function.calls.get(&ins.ip()) == Some(&Target::Trap);
+                let is_trap_call = self.function.is_trap_call(&ins);
                 if !is_trap_call
                     && !matches!(
                         ins.mnemonic(),
