@@ -757,8 +757,8 @@ type FlagCode = (u32, Box<dyn Fn(&mut Ctx)>);
 /// A flag and a reference to the code computing it.
 type FlagRef<'a> = (u32, &'a dyn Fn(&mut Ctx));
 
+/// ZF, SF and PF of the `bits`-wide result in scratch local t[2].
 fn result_flags(bits: u32) -> [FlagCode; 3] {
-    let _ = bits;
     [
         (
             ZF,
