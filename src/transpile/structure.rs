@@ -603,34 +603,41 @@ mod tests {
         }
     }
 
+    /// A random graph of 1 to `max` blocks (xorshift state `x`): returns,
+    /// gotos, two-way branches and switches to any block, so irreducible
+    /// regions and unreachable blocks are common.
+    fn random_cfg(x: &mut u64, max: u64) -> Cfg {
+        let mut next = |n: u64| {
+            *x ^= *x << 13;
+            *x ^= *x >> 7;
+            *x ^= *x << 17;
+            *x % n
+        };
+        let n = 1 + next(max);
+        let terms: Vec<Terminator> = (0..n)
+            .map(|_| match next(6) {
+                0 => Terminator::Return,
+                1 => goto(next(n) as usize),
+                2 => Terminator::Switch {
+                    targets: (0..1 + next(4))
+                        .map(|_| BlockId(next(n) as usize))
+                        .collect(),
+                },
+                _ => branch(next(n) as usize, next(n) as usize),
+            })
+            .collect();
+        Cfg {
+            blocks: terms.into_iter().map(block).collect(),
+        }
+    }
+
     /// Random graphs, reducible or not: structuring never panics, and every
     /// reachable block's code appears exactly once.
     #[test]
     fn random_graphs_structure_with_each_block_once() {
         let mut x: u64 = 0x1234_5678;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
         for _ in 0..30_000 {
-            let n = 1 + next(12) as usize;
-            let terms: Vec<Terminator> = (0..n)
-                .map(|_| match next(5) {
-                    0 => Terminator::Return,
-                    1 => goto(next(n as u64) as usize),
-                    2 => Terminator::Switch {
-                        targets: (0..1 + next(4))
-                            .map(|_| BlockId(next(n as u64) as usize))
-                            .collect(),
-                    },
-                    _ => branch(next(n as u64) as usize, next(n as u64) as usize),
-                })
-                .collect();
-            let mut cfg = Cfg {
-                blocks: terms.into_iter().map(block).collect(),
-            };
+            let mut cfg = random_cfg(&mut x, 12);
             let original = cfg.clone();
             let tree = structure(&mut cfg).unwrap_or_else(|e| panic!("{e:?} for {original:?}"));
             let mut seen = vec![0; cfg.blocks.len()];
@@ -760,29 +767,9 @@ mod tests {
     #[test]
     fn structured_code_follows_the_graph() {
         let mut x: u64 = 0xfeed;
-        let mut next = |n: u64| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            x % n
-        };
         for round in 0..5_000u64 {
-            let n = 1 + next(10) as usize;
-            let terms: Vec<Terminator> = (0..n)
-                .map(|_| match next(6) {
-                    0 => Terminator::Return,
-                    1 => goto(next(n as u64) as usize),
-                    2 => Terminator::Switch {
-                        targets: (0..1 + next(4))
-                            .map(|_| BlockId(next(n as u64) as usize))
-                            .collect(),
-                    },
-                    _ => branch(next(n as u64) as usize, next(n as u64) as usize),
-                })
-                .collect();
-            let original = Cfg {
-                blocks: terms.into_iter().map(block).collect(),
-            };
+            let original = random_cfg(&mut x, 10);
+            let n = original.blocks.len();
             let mut cfg = original.clone();
             let tree = structure(&mut cfg).unwrap();
             for seed in 0..4 {
