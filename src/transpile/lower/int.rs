@@ -30,7 +30,11 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         | M::Mfence
         | M::Sfence
         | M::Cld => {}
-        M::Mov => c.write(0, |c| c.read(1))?,
+        // the write keeps the low bits only: no need to mask the source
+        M::Mov => {
+            let bits = c.op_bits(0);
+            c.write(0, |c| c.read_low(1, bits))?
+        }
         M::Movzx => c.write(0, |c| c.read(1))?,
         M::Movsx | M::Movsxd => movsx(c)?,
         M::Lea => lea(c)?,
@@ -77,9 +81,10 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         }
         _ if is_cmovcc(m) => {
             let cc = c.ins.condition_code();
+            let bits = c.op_bits(0);
             c.write(0, |c| {
-                c.read(1)?;
-                c.read(0)?;
+                c.read_low(1, bits)?;
+                c.read_low(0, bits)?;
                 c.condition(cc);
                 c.emit(W::Select);
                 Ok(())
@@ -288,8 +293,10 @@ fn alu_without_flags(c: &mut Ctx, fc: u32) -> R {
     }
     let bits = c.op_bits(0);
     c.write(0, |c| {
-        c.read(0)?;
-        c.read_sized(1, bits)?;
+        // the write keeps only the low bits, which these ops take from the
+        // operands' low bits alone: no masking of the inputs
+        c.read_low(0, bits)?;
+        c.read_low(1, bits)?;
         match m {
             M::Add => c.emit(W::I64Add),
             M::Adc => c.emit_all([W::I64Add, W::LocalGet(fc), W::I64ExtendI32U, W::I64Add]),

@@ -780,6 +780,17 @@ impl<'a> Ctx<'a> {
 
     /// Pushes operand `op` read at `bits`, zero-extended to i64.
     pub fn read_sized(&mut self, op: u32, bits: u32) -> Result<(), TranspileError> {
+        self.read_inner(op, bits, true)
+    }
+
+    /// Pushes operand `op` with only its low `bits` meaningful: a register is
+    /// not masked. For operations whose low result bits depend only on the
+    /// low operand bits (add, sub, logic) when the write masks anyway.
+    pub fn read_low(&mut self, op: u32, bits: u32) -> Result<(), TranspileError> {
+        self.read_inner(op, bits, false)
+    }
+
+    fn read_inner(&mut self, op: u32, bits: u32, zero_extend: bool) -> Result<(), TranspileError> {
         match self.ins.op_kind(op) {
             OpKind::Register => {
                 let register = self.ins.op_register(op);
@@ -791,7 +802,7 @@ impl<'a> Ctx<'a> {
                 if is_high_byte(register) {
                     self.emit_all([W::I64Const(8), W::I64ShrU]);
                 }
-                if bits < 64 {
+                if bits < 64 && zero_extend {
                     self.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
                 }
             }
