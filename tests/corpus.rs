@@ -156,3 +156,20 @@ fn every_corpus_callback_matches_native_on_hundreds_of_inputs() {
         failures.join("\n")
     );
 }
+
+#[test]
+fn the_load_bias_maps_image_addresses_to_this_process() {
+    let image = Image::running().expect("read the test binary");
+    let bias = x64wasm::transpile::image::running_load_bias();
+    let callback = x64wasm_corpus::increment_counter as *const () as u64;
+    let symbol = image
+        .symbol("increment_counter")
+        .expect("symbol in .symtab");
+    assert_eq!(
+        symbol.address.wrapping_add(bias),
+        callback,
+        "bias {bias:#x}"
+    );
+    // this test binary is a PIE: it does not run at its linked address
+    assert_ne!(bias, 0);
+}
