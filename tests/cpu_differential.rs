@@ -12,7 +12,7 @@
 mod support;
 
 use iced_x86::code_asm::{
-    qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
+    dword_ptr, qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
 };
 use iced_x86::code_asm::{
     r10, r11, r12, r13, r14, r15, r8, r9, rax, rbp, rbx, rcx, rdi, rdx, rsi, rsp, AsmRegister64,
@@ -63,6 +63,23 @@ fn x86_flags(iced: u32) -> u64 {
 
 /// Wraps `body` in the load-all / store-all snippet.
 fn snippet(body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Vec<u8> {
+    snippet_with(XmmAccess::Full, body)
+}
+
+/// How the snippet loads and stores the XMM registers: whole registers, or
+/// only lane 0 as a double or single (so the transpiler may keep them in
+/// f64/f32 locals: their upper lanes are dead).
+#[derive(Clone, Copy, PartialEq)]
+enum XmmAccess {
+    Full,
+    Double,
+    Single,
+}
+
+fn snippet_with(
+    access: XmmAccess,
+    body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>,
+) -> Vec<u8> {
     let mut a = CodeAssembler::new(64).unwrap();
     for r in [rbx, rbp, r12, r13, r14, r15] {
         a.push(r).unwrap();
@@ -76,11 +93,21 @@ fn snippet(body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Ve
         }
     }
     for (i, x) in XMMS.iter().enumerate() {
-        a.movdqu(*x, xmmword_ptr(IN_XMM + 16 * i as u64)).unwrap();
+        let at = IN_XMM + 16 * i as u64;
+        match access {
+            XmmAccess::Full => a.movdqu(*x, xmmword_ptr(at)).unwrap(),
+            XmmAccess::Double => a.movsd_2(*x, qword_ptr(at)).unwrap(),
+            XmmAccess::Single => a.movss(*x, dword_ptr(at)).unwrap(),
+        }
     }
     body(&mut a).unwrap();
     for (i, x) in XMMS.iter().enumerate() {
-        a.movdqu(xmmword_ptr(OUT_XMM + 16 * i as u64), *x).unwrap();
+        let at = OUT_XMM + 16 * i as u64;
+        match access {
+            XmmAccess::Full => a.movdqu(xmmword_ptr(at), *x).unwrap(),
+            XmmAccess::Double => a.movsd_2(qword_ptr(at), *x).unwrap(),
+            XmmAccess::Single => a.movss(dword_ptr(at), *x).unwrap(),
+        }
     }
     a.mov(qword_ptr(OUT_RSP), rsp).unwrap();
     for (i, r) in GPRS.iter().enumerate() {
@@ -133,6 +160,9 @@ fn load(data: &mut [u8], case: &Case) {
     write_u64(data, (IN_FLAGS - DATA) as usize, case.flags);
     let x = (IN_XMM - DATA) as usize;
     data[x..x + 256].copy_from_slice(&case.xmm);
+    // lane-0 stores leave the rest of OUT_XMM as it was: start it at zero
+    let o = (OUT_XMM - DATA) as usize;
+    data[o..o + 256].fill(0);
     let s = (SCRATCH - DATA) as usize;
     data[s..s + SCRATCH_SIZE].copy_from_slice(&case.scratch);
 }
@@ -1270,6 +1300,69 @@ fn defined_flags(form: &Form, case: &Case) -> u64 {
     mask
 }
 
+/// The lane-0 access a form can be tested with, when its XMM registers can
+/// hold one float each (scalar float instructions, and moves and bit masks
+/// between such registers).
+fn scalar_access(ins: &Instruction) -> Option<XmmAccess> {
+    use Mnemonic as M;
+    let has_xmm = (0..ins.op_count())
+        .any(|i| ins.op_kind(i) == iced_x86::OpKind::Register && ins.op_register(i).is_xmm());
+    if !has_xmm {
+        return None;
+    }
+    let memory_store = ins.op0_kind() == iced_x86::OpKind::Memory;
+    Some(match ins.mnemonic() {
+        M::Addsd
+        | M::Subsd
+        | M::Mulsd
+        | M::Divsd
+        | M::Sqrtsd
+        | M::Minsd
+        | M::Maxsd
+        | M::Ucomisd
+        | M::Comisd
+        | M::Cvtsi2sd
+        | M::Cvttsd2si
+        | M::Cvtsd2si
+        | M::Cmpsd
+        | M::Movsd
+        | M::Movq => XmmAccess::Double,
+        M::Addss
+        | M::Subss
+        | M::Mulss
+        | M::Divss
+        | M::Sqrtss
+        | M::Minss
+        | M::Maxss
+        | M::Ucomiss
+        | M::Comiss
+        | M::Cvtsi2ss
+        | M::Cvttss2si
+        | M::Cvtss2si
+        | M::Cmpss
+        | M::Movss
+        | M::Movd => XmmAccess::Single,
+        M::Xorps
+        | M::Xorpd
+        | M::Andps
+        | M::Andpd
+        | M::Andnps
+        | M::Andnpd
+        | M::Orps
+        | M::Orpd
+        | M::Pxor
+        | M::Pand
+        | M::Pandn
+        | M::Por => XmmAccess::Double,
+        M::Movaps | M::Movapd | M::Movups | M::Movupd | M::Movdqa | M::Movdqu
+            if !memory_store && ins.op1_kind() == iced_x86::OpKind::Register =>
+        {
+            XmmAccess::Double
+        }
+        _ => return None,
+    })
+}
+
 #[test]
 fn every_integer_form_matches_the_cpu() {
     let mut rng = Rng::new(0x5eed);
@@ -1278,11 +1371,15 @@ fn every_integer_form_matches_the_cpu() {
     let mut failures = Vec::new();
     let mut cases_run = 0;
     for form in &forms {
-        // each form twice: with its flags read afterwards (pushfq), and with
-        // them dead (a `cmp rsp, rsp` after it), which lowers differently
-        for flags_dead in [false, true] {
+        // each form with its flags read, with them dead (a `cmp` after it), and,
+        // where it fits, with its XMM registers holding one float each
+        let mut variants = vec![(false, XmmAccess::Full), (true, XmmAccess::Full)];
+        if let Some(access) = scalar_access(&form.ins) {
+            variants.push((false, access));
+        }
+        for (flags_dead, access) in variants {
             let ins = form.ins;
-            let code = snippet(|a| {
+            let code = snippet_with(access, |a| {
                 if ins.mnemonic() == Mnemonic::Pop {
                     // pop a known value, not whatever the caller left on the stack
                     a.push(qword_ptr(SCRATCH + 0xf00))?;

@@ -20,8 +20,8 @@ use crate::transpile::error::TranspileError;
 type R = Result<(), TranspileError>;
 
 /// Single or double precision.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Fp {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Fp {
     S,
     D,
 }
@@ -126,6 +126,30 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     Ok(true)
 }
 
+/// Pushes the bits of lane 0 of operand `op`: a scalar register's own local,
+/// a vector register's lane, or the value in memory.
+fn operand_lane(c: &mut Ctx, op: u32, fp: Fp) -> R {
+    if let Some(f) = c.scalar_local(op) {
+        c.emit(W::LocalGet(f));
+        c.emit(match fp {
+            Fp::S => W::I32ReinterpretF32,
+            Fp::D => W::I64ReinterpretF64,
+        });
+        return Ok(());
+    }
+    if c.ins.op_kind(op) == iced_x86::OpKind::Memory {
+        let offset = c.address()?;
+        c.emit(match fp {
+            Fp::S => W::I32Load(super::mem(offset)),
+            Fp::D => W::I64Load(super::mem(offset)),
+        });
+        return Ok(());
+    }
+    let v = read_x(c, op)?;
+    lane(c, v, fp);
+    Ok(())
+}
+
 /// Pushes the bits of lane 0 of v128 local `v`.
 fn lane(c: &mut Ctx, v: u32, fp: Fp) {
     c.emit(W::LocalGet(v));
@@ -203,6 +227,17 @@ fn fix_nan(c: &mut Ctx, fp: Fp, r: u32, a: Option<u32>, b: u32) {
 
 /// Writes the bits in local `r` to lane 0 of XMM operand 0.
 fn set_lane0(c: &mut Ctx, r: u32, fp: Fp) -> R {
+    if let Some(f) = c.scalar_local(0) {
+        c.emit_all([
+            W::LocalGet(r),
+            match fp {
+                Fp::S => W::F32ReinterpretI32,
+                Fp::D => W::F64ReinterpretI64,
+            },
+            W::LocalSet(f),
+        ]);
+        return Ok(());
+    }
     let d = xmm_local(c, 0).ok_or_else(|| c.unsupported())?;
     c.emit_all([
         W::LocalGet(d),
@@ -229,11 +264,9 @@ fn arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
         bits_local(c, fp, 1),
         bits_local(c, fp, 2),
     );
-    let d = read_x(c, 0)?;
-    lane(c, d, fp);
+    operand_lane(c, 0, fp)?;
     c.emit(W::LocalSet(a));
-    let s = read_x(c, 1)?;
-    lane(c, s, fp);
+    operand_lane(c, 1, fp)?;
     c.emit(W::LocalSet(b));
     as_float(c, a, fp);
     as_float(c, b, fp);
@@ -252,8 +285,7 @@ fn arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
 
 fn sqrt(c: &mut Ctx, fp: Fp) -> R {
     let (b, r) = (bits_local(c, fp, 1), bits_local(c, fp, 0));
-    let s = read_x(c, 1)?;
-    lane(c, s, fp);
+    operand_lane(c, 1, fp)?;
     c.emit(W::LocalSet(b));
     as_float(c, b, fp);
     c.emit(if fp == Fp::S { W::F32Sqrt } else { W::F64Sqrt });
@@ -271,11 +303,9 @@ fn min_max(c: &mut Ctx, fp: Fp, compare: W<'static>) -> R {
         bits_local(c, fp, 1),
         bits_local(c, fp, 2),
     );
-    let d = read_x(c, 0)?;
-    lane(c, d, fp);
+    operand_lane(c, 0, fp)?;
     c.emit(W::LocalSet(a));
-    let s = read_x(c, 1)?;
-    lane(c, s, fp);
+    operand_lane(c, 1, fp)?;
     c.emit(W::LocalSet(b));
     c.emit_all([W::LocalGet(a), W::LocalGet(b)]);
     as_float(c, a, fp);
@@ -306,12 +336,11 @@ fn int_to_float(c: &mut Ctx, fp: Fp) -> R {
 fn float_to_int(c: &mut Ctx, fp: Fp, round: bool) -> R {
     let bits = c.op_bits(0);
     let x = c.locals.t[4];
-    let s = read_x(c, 1)?;
     // the value as f64 (exact for f32), then rounded
-    c.emit(W::LocalGet(s));
+    operand_lane(c, 1, fp)?;
     match fp {
-        Fp::S => c.emit_all([W::F32x4ExtractLane(0), W::F64PromoteF32]),
-        Fp::D => c.emit(W::F64x2ExtractLane(0)),
+        Fp::S => c.emit_all([W::F32ReinterpretI32, W::F64PromoteF32]),
+        Fp::D => c.emit(W::F64ReinterpretI64),
     }
     c.emit(if round { W::F64Nearest } else { W::F64Trunc });
     c.emit_all([W::I64ReinterpretF64, W::LocalSet(x)]);
@@ -345,8 +374,7 @@ fn float_to_int(c: &mut Ctx, fp: Fp, round: bool) -> R {
 /// `cvtss2sd`: exact, with x86's NaN widening (payload kept, quieted).
 fn widen(c: &mut Ctx) -> R {
     let (a, r) = (c.locals.t32[1], c.locals.t[0]);
-    let s = read_x(c, 1)?;
-    lane(c, s, Fp::S);
+    operand_lane(c, 1, Fp::S)?;
     c.emit(W::LocalSet(a));
     c.emit_all([
         // NaN: sign | 0x7ff8... | payload << 29
@@ -378,8 +406,7 @@ fn widen(c: &mut Ctx) -> R {
 /// `cvtsd2ss`: rounded to nearest, with x86's NaN narrowing.
 fn narrow(c: &mut Ctx) -> R {
     let (a, r) = (c.locals.t[0], c.locals.t32[1]);
-    let s = read_x(c, 1)?;
-    lane(c, s, Fp::D);
+    operand_lane(c, 1, Fp::D)?;
     c.emit(W::LocalSet(a));
     c.emit_all([
         W::LocalGet(a),
@@ -410,11 +437,9 @@ fn narrow(c: &mut Ctx) -> R {
 /// 100 equal; OF, SF (and AF) cleared.
 fn compare_flags(c: &mut Ctx, fp: Fp) -> R {
     let (a, b) = (bits_local(c, fp, 0), bits_local(c, fp, 1));
-    let d = read_x(c, 0)?;
-    lane(c, d, fp);
+    operand_lane(c, 0, fp)?;
     c.emit(W::LocalSet(a));
-    let s = read_x(c, 1)?;
-    lane(c, s, fp);
+    operand_lane(c, 1, fp)?;
     c.emit(W::LocalSet(b));
     c.flags_begin(STATUS);
     let (eq, lt) = if fp == Fp::S {
@@ -461,11 +486,9 @@ fn compare_mask(c: &mut Ctx, fp: Fp) -> R {
         bits_local(c, fp, 1),
         bits_local(c, fp, 2),
     );
-    let d = read_x(c, 0)?;
-    lane(c, d, fp);
+    operand_lane(c, 0, fp)?;
     c.emit(W::LocalSet(a));
-    let s = read_x(c, 1)?;
-    lane(c, s, fp);
+    operand_lane(c, 1, fp)?;
     c.emit(W::LocalSet(b));
     let (eq, lt, le) = if fp == Fp::S {
         (W::F32Eq, W::F32Lt, W::F32Le)
@@ -780,4 +803,262 @@ fn cvtpd2ps(c: &mut Ctx) -> R {
         W::V128Bitselect,
     ]);
     set_x(c, 0)
+}
+
+// ------------------------------------------------------------ scalar registers
+
+/// Which XMM registers hold one scalar float for the whole function, so the
+/// lowering can keep them in a plain `f64`/`f32` local: every instruction that
+/// names the register uses only lane 0 as one precision (scalar arithmetic,
+/// conversions, compares, `movsd`/`movss`/`movq`/`movd`), or copies or masks it
+/// register to register with another such register (`movaps`, `xorps`,
+/// `andpd`, ... including the zeroing idiom). The upper lanes of such a
+/// register are then never read inside the function: they are dead. Anything
+/// else (a packed operation, a 16-byte store, a shuffle) keeps it a `v128`.
+pub(super) fn scalar_registers(function: &crate::transpile::decode::Function) -> [Option<Fp>; 16] {
+    use Mnemonic as M;
+    #[derive(Clone, Copy, PartialEq)]
+    enum Class {
+        Unknown,
+        Is(Fp),
+        Vector,
+    }
+    fn join(a: Class, b: Class) -> Class {
+        match (a, b) {
+            (Class::Unknown, x) | (x, Class::Unknown) => x,
+            (Class::Is(p), Class::Is(q)) if p == q => Class::Is(p),
+            _ => Class::Vector,
+        }
+    }
+    let mut class = [Class::Unknown; 16];
+    let mut copies: Vec<(usize, usize)> = Vec::new();
+    for ins in &function.instructions {
+        let xmms: Vec<(u32, usize)> = (0..ins.op_count())
+            .filter(|&i| {
+                ins.op_kind(i) == iced_x86::OpKind::Register && ins.op_register(i).is_xmm()
+            })
+            .map(|i| (i, ins.op_register(i).number()))
+            .collect();
+        if xmms.is_empty() {
+            continue;
+        }
+        let memory = (0..ins.op_count()).any(|i| ins.op_kind(i) == iced_x86::OpKind::Memory);
+        let each = |c: Class, class: &mut [Class; 16]| {
+            for &(_, r) in &xmms {
+                class[r] = join(class[r], c);
+            }
+        };
+        match ins.mnemonic() {
+            M::Addsd
+            | M::Subsd
+            | M::Mulsd
+            | M::Divsd
+            | M::Sqrtsd
+            | M::Minsd
+            | M::Maxsd
+            | M::Ucomisd
+            | M::Comisd
+            | M::Cvtsi2sd
+            | M::Cvttsd2si
+            | M::Cvtsd2si
+            | M::Movsd
+            | M::Movq => each(Class::Is(Fp::D), &mut class),
+            M::Cmpsd if !memory || xmms.len() == 1 => each(Class::Is(Fp::D), &mut class),
+            M::Addss
+            | M::Subss
+            | M::Mulss
+            | M::Divss
+            | M::Sqrtss
+            | M::Minss
+            | M::Maxss
+            | M::Ucomiss
+            | M::Comiss
+            | M::Cvtsi2ss
+            | M::Cvttss2si
+            | M::Cvtss2si
+            | M::Movss
+            | M::Movd
+            | M::Cmpss => each(Class::Is(Fp::S), &mut class),
+            M::Cvtss2sd | M::Cvtsd2ss => {
+                let (wide, narrow) = if ins.mnemonic() == M::Cvtss2sd {
+                    (Fp::D, Fp::S)
+                } else {
+                    (Fp::S, Fp::D)
+                };
+                for &(i, r) in &xmms {
+                    class[r] = join(class[r], Class::Is(if i == 0 { wide } else { narrow }));
+                }
+            }
+            // register copies and bit masks: the same class on both sides
+            M::Movaps | M::Movapd | M::Movups | M::Movupd | M::Movdqa | M::Movdqu if !memory => {
+                copies.push((xmms[0].1, xmms[1].1));
+            }
+            M::Xorps
+            | M::Xorpd
+            | M::Andps
+            | M::Andpd
+            | M::Andnps
+            | M::Andnpd
+            | M::Orps
+            | M::Orpd
+            | M::Pxor
+            | M::Pand
+            | M::Pandn
+            | M::Por => {
+                if xmms.len() == 2 {
+                    copies.push((xmms[0].1, xmms[1].1));
+                }
+            }
+            _ => each(Class::Vector, &mut class),
+        }
+    }
+    // classes flow along copies until nothing changes
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for &(a, b) in &copies {
+            let j = join(class[a], class[b]);
+            if j != class[a] || j != class[b] {
+                class[a] = j;
+                class[b] = j;
+                changed = true;
+            }
+        }
+    }
+    class.map(|c| {
+        if let Class::Is(fp) = c {
+            Some(fp)
+        } else {
+            None
+        }
+    })
+}
+
+/// Moves and bit masks on scalar registers (see [`scalar_registers`]): the
+/// lane-0 value only, in the register's f64/f32 local. False for the scalar
+/// arithmetic, which [`lower`] handles.
+pub(super) fn scalar_move_or_mask(c: &mut Ctx) -> Result<bool, TranspileError> {
+    use Mnemonic as M;
+    let reg_fp = |c: &Ctx, op: u32| -> Option<Fp> {
+        if c.ins.op_kind(op) == iced_x86::OpKind::Register && c.ins.op_register(op).is_xmm() {
+            c.locals.scalar[c.ins.op_register(op).number()].map(|(_, fp)| fp)
+        } else {
+            None
+        }
+    };
+    let fp = match reg_fp(c, 0).or_else(|| reg_fp(c, 1)) {
+        Some(fp) => fp,
+        None => return Ok(false),
+    };
+    let (bits_ty, r) = (fp, bits_local(c, fp, 0));
+    match c.ins.mnemonic() {
+        // copies: register to register, loads and stores of the low 4/8 bytes
+        M::Movaps
+        | M::Movapd
+        | M::Movups
+        | M::Movupd
+        | M::Movdqa
+        | M::Movdqu
+        | M::Movss
+        | M::Movsd => {
+            if c.scalar_local(0).is_some() {
+                operand_lane(c, 1, bits_ty)?;
+                c.emit(W::LocalSet(r));
+                set_lane0(c, r, bits_ty)?;
+            } else {
+                // a store of the low lane
+                let offset = c.address()?;
+                operand_lane(c, 1, bits_ty)?;
+                c.emit(match bits_ty {
+                    Fp::S => W::I32Store(super::mem(offset)),
+                    Fp::D => W::I64Store(super::mem(offset)),
+                });
+            }
+        }
+        M::Movq | M::Movd => {
+            if c.scalar_local(0).is_some() {
+                // from a general register, memory or another scalar register
+                if c.ins.op_kind(1) == iced_x86::OpKind::Register && c.ins.op_register(1).is_xmm() {
+                    operand_lane(c, 1, bits_ty)?;
+                } else {
+                    let bits = if bits_ty == Fp::D { 64 } else { 32 };
+                    c.read_sized(1, bits)?;
+                    if bits_ty == Fp::S {
+                        c.emit(W::I32WrapI64);
+                    }
+                }
+                c.emit(W::LocalSet(r));
+                set_lane0(c, r, bits_ty)?;
+            } else {
+                operand_lane(c, 1, bits_ty)?;
+                if bits_ty == Fp::S {
+                    c.emit(W::I64ExtendI32U);
+                }
+                let t = c.locals.t[3];
+                c.emit(W::LocalSet(t));
+                c.write(0, |c| {
+                    c.emit(W::LocalGet(t));
+                    Ok(())
+                })?;
+            }
+        }
+        M::Xorps
+        | M::Xorpd
+        | M::Pxor
+        | M::Andps
+        | M::Andpd
+        | M::Pand
+        | M::Orps
+        | M::Orpd
+        | M::Por
+        | M::Andnps
+        | M::Andnpd
+        | M::Pandn => {
+            let m = c.ins.mnemonic();
+            let same = c.ins.op1_kind() == iced_x86::OpKind::Register
+                && c.ins.op0_register() == c.ins.op1_register();
+            if same
+                && matches!(
+                    m,
+                    M::Xorps | M::Xorpd | M::Pxor | M::Andnps | M::Andnpd | M::Pandn
+                )
+            {
+                c.emit(konst(bits_ty, 0)); // the zeroing idiom
+            } else {
+                let d32 = bits_ty == Fp::S;
+                operand_lane(c, 0, bits_ty)?;
+                if matches!(m, M::Andnps | M::Andnpd | M::Pandn) {
+                    c.emit_all([konst(bits_ty, -1), if d32 { W::I32Xor } else { W::I64Xor }]);
+                }
+                operand_lane(c, 1, bits_ty)?;
+                c.emit(match m {
+                    M::Xorps | M::Xorpd | M::Pxor => {
+                        if d32 {
+                            W::I32Xor
+                        } else {
+                            W::I64Xor
+                        }
+                    }
+                    M::Orps | M::Orpd | M::Por => {
+                        if d32 {
+                            W::I32Or
+                        } else {
+                            W::I64Or
+                        }
+                    }
+                    _ => {
+                        if d32 {
+                            W::I32And
+                        } else {
+                            W::I64And
+                        }
+                    }
+                });
+            }
+            c.emit(W::LocalSet(r));
+            set_lane0(c, r, bits_ty)?;
+        }
+        _ => return Ok(false),
+    }
+    Ok(true)
 }

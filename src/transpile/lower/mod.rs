@@ -17,7 +17,7 @@
 //! `float.rs` (scalar SSE floating point).
 
 mod flags;
-mod float;
+pub(crate) mod float;
 mod int;
 mod sse;
 
@@ -215,6 +215,10 @@ pub struct Helpers {
 pub(crate) struct Locals {
     /// Local of each register by `reg_index` (u32::MAX: none).
     reg: [u32; 32],
+    /// The f64/f32 local of each XMM register that holds one scalar float for
+    /// the whole function (`float::scalar_registers`); its v128 local is then
+    /// only synchronised at calls, returns and entry.
+    pub scalar: [Option<(u32, float::Fp)>; 16],
     /// CF, PF, ZF, SF, OF as i32 0/1.
     pub flag: [u32; 5],
     /// Operands of the pending flag producer (i64) and its carry-in (i32).
@@ -237,7 +241,7 @@ pub(crate) struct Locals {
 }
 
 impl Locals {
-    fn new(abi: &Abi, uses_xmm: bool) -> Locals {
+    fn new(abi: &Abi, uses_xmm: bool, scalars: [Option<float::Fp>; 16]) -> Locals {
         let mut next = abi.inputs.len() as u32;
         let mut declared = Vec::new();
         let mut alloc = |t: ValType, declared: &mut Vec<ValType>| {
@@ -261,6 +265,19 @@ impl Locals {
                 }
             }
         }
+        let mut scalar = [None; 16];
+        if uses_xmm {
+            for (x, fp) in scalars.iter().enumerate() {
+                if let Some(fp) = fp {
+                    let t = if *fp == float::Fp::D {
+                        ValType::F64
+                    } else {
+                        ValType::F32
+                    };
+                    scalar[x] = Some((alloc(t, &mut declared), *fp));
+                }
+            }
+        }
         let flag = [0; 5].map(|_| alloc(ValType::I32, &mut declared));
         let fa = alloc(ValType::I64, &mut declared);
         let fb = alloc(ValType::I64, &mut declared);
@@ -277,6 +294,7 @@ impl Locals {
         let label = alloc(ValType::I32, &mut declared);
         Locals {
             reg,
+            scalar,
             flag,
             fa,
             fb,
@@ -338,7 +356,7 @@ pub fn lower(
         .iter()
         .chain(&abi.outputs)
         .any(|r| matches!(r, Reg::Xmm(_)));
-    let locals = Locals::new(abi, uses_xmm);
+    let locals = Locals::new(abi, uses_xmm, float::scalar_registers(function));
     let body = wasm_encoder::Function::new_with_locals_types(locals.declared.iter().copied());
     let mut ctx = Ctx {
         image,
@@ -354,12 +372,59 @@ pub fn lower(
         live_after: 0,
         ins: Instruction::default(),
     };
+    // scalar registers that arrive as parameters: take lane 0
+    let arriving: Vec<Reg> = abi.inputs.clone();
+    ctx.scalars_from_vectors(&arriving);
     ctx.nodes(tree)?;
     ctx.body.instruction(&W::End);
     Ok(ctx.body)
 }
 
 impl<'a> Ctx<'a> {
+    /// The f64/f32 local of operand `op` when it is a scalar XMM register.
+    pub fn scalar_local(&self, op: u32) -> Option<u32> {
+        if self.ins.op_kind(op) != OpKind::Register || !self.ins.op_register(op).is_xmm() {
+            return None;
+        }
+        self.locals.scalar[self.ins.op_register(op).number()].map(|(l, _)| l)
+    }
+
+    /// Copies each scalar register among `regs` into lane 0 of its v128 local
+    /// (before a call or return passes the v128 on).
+    fn scalars_to_vectors(&mut self, regs: &[Reg]) {
+        for r in regs {
+            if let Reg::Xmm(x) = r {
+                if let Some((f, fp)) = self.locals.scalar[*x as usize] {
+                    let v = self.locals.reg(*r);
+                    let replace = if fp == float::Fp::D {
+                        W::F64x2ReplaceLane(0)
+                    } else {
+                        W::F32x4ReplaceLane(0)
+                    };
+                    self.emit_all([W::LocalGet(v), W::LocalGet(f), replace, W::LocalSet(v)]);
+                }
+            }
+        }
+    }
+
+    /// Takes each scalar register among `regs` from lane 0 of its v128 local
+    /// (after a call returned it, or on entry).
+    fn scalars_from_vectors(&mut self, regs: &[Reg]) {
+        for r in regs {
+            if let Reg::Xmm(x) = r {
+                if let Some((f, fp)) = self.locals.scalar[*x as usize] {
+                    let v = self.locals.reg(*r);
+                    let extract = if fp == float::Fp::D {
+                        W::F64x2ExtractLane(0)
+                    } else {
+                        W::F32x4ExtractLane(0)
+                    };
+                    self.emit_all([W::LocalGet(v), extract, W::LocalSet(f)]);
+                }
+            }
+        }
+    }
+
     /// Appends one wasm instruction.
     pub fn emit(&mut self, i: W<'static>) {
         self.body.instruction(&i);
@@ -565,6 +630,8 @@ impl<'a> Ctx<'a> {
 
     fn call_function(&mut self, index: usize) {
         let abi = &self.abis[index];
+        self.scalars_to_vectors(&abi.inputs);
+        let abi = &self.abis[index];
         for r in &abi.inputs {
             self.body.instruction(&W::LocalGet(self.locals.reg(*r)));
         }
@@ -573,13 +640,16 @@ impl<'a> Ctx<'a> {
         for r in abi.outputs.iter().rev() {
             self.body.instruction(&W::LocalSet(self.locals.reg(*r)));
         }
+        self.scalars_from_vectors(&abi.outputs);
     }
 
     fn call_builtin(&mut self, b: Builtin) {
         let index = self.callees.builtins[&b];
         if b.is_float() {
             let x0 = self.locals.reg(Reg::Xmm(0));
+            self.scalars_to_vectors(&[Reg::Xmm(0)]);
             self.emit_all([W::LocalGet(x0), W::Call(index), W::LocalSet(x0)]);
+            self.scalars_from_vectors(&[Reg::Xmm(0)]);
             return;
         }
         self.emit_all([
@@ -672,6 +742,7 @@ impl<'a> Ctx<'a> {
 
     /// Returns the output registers.
     fn return_outputs(&mut self) {
+        self.scalars_to_vectors(&self.abi.outputs.clone());
         for r in &self.abi.outputs {
             self.body.instruction(&W::LocalGet(self.locals.reg(*r)));
         }

@@ -23,6 +23,10 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     if c.locals.tv[0] == u32::MAX {
         return Err(c.unsupported()); // the ABI pass saw no XMM use: cannot happen
     }
+    if (0..c.ins.op_count()).any(|i| c.scalar_local(i).is_some()) {
+        // registers that hold one float: moves and masks on lane 0 only
+        return super::float::scalar_move_or_mask(c);
+    }
     match c.ins.mnemonic() {
         M::Movdqa | M::Movdqu | M::Movaps | M::Movups | M::Movapd | M::Movupd | M::Lddqu => {
             let v = read_x(c, 1)?;
