@@ -15,30 +15,44 @@ const INPUTS_PER_CALLBACK: usize = 300;
 /// integer limits) or ordinary numbers, as bits.
 fn float_bits(rng: &mut Rng, ty: ScalarType) -> u64 {
     let v: f64 = match rng.below(4) {
-        0 => *[
-            0.0,
-            -0.0,
-            0.5,
-            -0.5,
-            1.5,
-            2.5,
-            -2.5,
-            f64::INFINITY,
-            f64::NEG_INFINITY,
-            f64::NAN,
-            1e-310,
-            2147483648.0,
-            -2147483649.0,
-            9.3e18,
-            255.5,
-            -1.0,
-        ]
-        .get(rng.below(16) as usize)
-        .unwrap(),
+        0 => {
+            const EDGES: [f64; 16] = [
+                0.0,
+                -0.0,
+                0.5,
+                -0.5,
+                1.5,
+                2.5,
+                -2.5,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+                1e-310,
+                2147483648.0,
+                -2147483649.0,
+                9.3e18,
+                255.5,
+                -1.0,
+            ];
+            match rng.below(20) {
+                // NaNs with payloads, quiet and signalling, both signs
+                16 => f64::from_bits(0x7ff0_0000_0000_0001),
+                17 => f64::from_bits(0xfff0_0000_dead_0000),
+                18 => f64::from_bits(0x7ff8_0000_0000_beef),
+                19 => f64::from_bits(0xfff8_0000_0000_0000),
+                k => EDGES[k as usize],
+            }
+        }
         1 => f64::from_bits(rng.next()),
         _ => (rng.below(20_000) as f64 - 10_000.0) / 64.0,
     };
     match ty {
+        // `as f32` would quiet a signalling NaN: build f32 NaNs from the bits
+        ScalarType::F32 if v.is_nan() => {
+            let b = v.to_bits();
+            (((b >> 32) as u32 & 0x8000_0000) | 0x7f80_0000 | ((b >> 29) as u32 & 0x007f_ffff) | 1)
+                as u64
+        }
         ScalarType::F32 => (v as f32).to_bits() as u64,
         _ => v.to_bits(),
     }

@@ -895,6 +895,37 @@ pub extern "C" fn conditional_tail_call(a: u64, b: u64) -> u64 {
     a ^ b
 }
 
+extern "C" {
+    fn fmin(a: f64, b: f64) -> f64;
+    fn fmax(a: f64, b: f64) -> f64;
+    fn fminf(a: f32, b: f32) -> f32;
+    fn fmaxf(a: f32, b: f32) -> f32;
+    fn sqrt(x: f64) -> f64;
+    fn sqrtf(x: f32) -> f32;
+}
+
+// Called through an opaque pointer: LLVM would otherwise inline fmin as its
+// own minnum sequence, and the module's fmin would go untested.
+#[no_mangle]
+pub extern "C" fn c_fmin(a: f64, b: f64) -> f64 {
+    let f = std::hint::black_box(fmin as unsafe extern "C" fn(f64, f64) -> f64);
+    // SAFETY: libm's fmin is a pure function.
+    unsafe { f(a, b) }
+}
+
+#[no_mangle]
+pub extern "C" fn c_fmax_f32(a: f32, b: f32) -> f32 {
+    let f = std::hint::black_box(fmaxf as unsafe extern "C" fn(f32, f32) -> f32);
+    // SAFETY: libm's fmaxf is a pure function.
+    unsafe { f(a, b) }
+}
+
+#[no_mangle]
+pub extern "C" fn libm_mix(a: f64, b: f32) -> f64 {
+    // SAFETY: pure libm functions.
+    unsafe { fmax(a, 0.5) + sqrt(a) * 2.0 + (fminf(b, 1.5) + sqrtf(b)) as f64 }
+}
+
 /// One callback of the corpus: its name, its signature in the transpiler's
 /// syntax, and a native entry that takes the arguments as u64 (the test casts).
 pub struct Callback {
@@ -1083,4 +1114,7 @@ callbacks! {
     mix_samples(s: *mut State, t: f32) -> f32 = "mix_samples(ptr,f32)->f32";
     scale_temps(s: *mut State, k: f64) -> f64 = "scale_temps(ptr,f64)->f64";
     conditional_tail_call(a: u64, b: u64) -> u64 = "conditional_tail_call(u64,u64)->u64";
+    c_fmin(a: f64, b: f64) -> f64 = "c_fmin(f64,f64)->f64";
+    c_fmax_f32(a: f32, b: f32) -> f32 = "c_fmax_f32(f32,f32)->f32";
+    libm_mix(a: f64, b: f32) -> f64 = "libm_mix(f64,f32)->f64";
 }

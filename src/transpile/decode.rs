@@ -52,6 +52,18 @@ pub enum Builtin {
     Truncf,
     /// `roundf`
     Roundf,
+    /// `sqrt` (x86 `sqrtsd` semantics, as glibc)
+    Sqrt,
+    /// `sqrtf`
+    Sqrtf,
+    /// `fmin`, two arguments (xmm0, xmm1), glibc's NaN rules
+    Fmin,
+    /// `fmax`
+    Fmax,
+    /// `fminf`
+    Fminf,
+    /// `fmaxf`
+    Fmaxf,
 }
 
 impl Builtin {
@@ -60,6 +72,14 @@ impl Builtin {
         !matches!(
             self,
             Builtin::Memcpy | Builtin::Memmove | Builtin::Memset | Builtin::Memcmp | Builtin::Bcmp
+        )
+    }
+
+    /// True for the libm functions of two arguments (xmm0, xmm1).
+    pub fn takes_two(self) -> bool {
+        matches!(
+            self,
+            Builtin::Fmin | Builtin::Fmax | Builtin::Fminf | Builtin::Fmaxf
         )
     }
 
@@ -79,6 +99,12 @@ impl Builtin {
             "ceilf" => Some(Builtin::Ceilf),
             "truncf" => Some(Builtin::Truncf),
             "roundf" => Some(Builtin::Roundf),
+            "sqrt" => Some(Builtin::Sqrt),
+            "sqrtf" => Some(Builtin::Sqrtf),
+            "fmin" => Some(Builtin::Fmin),
+            "fmax" => Some(Builtin::Fmax),
+            "fminf" => Some(Builtin::Fminf),
+            "fmaxf" => Some(Builtin::Fmaxf),
             _ => None,
         }
     }
@@ -379,13 +405,9 @@ impl Decoding<'_> {
                         self.function.jump_tables.insert(ip, table);
                     } else if let Some(t) = self.indirect_target(&instruction)? {
                         self.function.calls.insert(ip, t);
-                    } else if instruction.op0_kind() != OpKind::Register {
-                        return Err(
-                            self.error(ip, "indirect jump through memory that is not a jump table")
-                        );
                     }
-                    // A register jump that is no table: an indirect tail call,
-                    // dispatched over `indirect` at lowering.
+                    // Otherwise an indirect tail call through a register or a
+                    // pointer in memory, dispatched over `indirect` at lowering.
                     break;
                 }
                 FlowControl::Call => {
@@ -410,16 +432,9 @@ impl Decoding<'_> {
                         if trap {
                             break;
                         }
-                    } else if instruction.op0_kind() != OpKind::Register {
-                        return Err(TranspileError::Callee {
-                            function: self.function.name.clone(),
-                            address: ip,
-                            callee: "a pointer in memory".into(),
-                            reason:
-                                "indirect calls through memory other than the GOT are not supported"
-                                    .into(),
-                        });
                     }
+                    // otherwise a call through a register or a pointer in
+                    // memory: dispatched over `indirect` at lowering
                 }
                 FlowControl::Return | FlowControl::Exception | FlowControl::Interrupt => break,
                 FlowControl::XbeginXabortXend => return Err(self.unsupported(&instruction)),
@@ -526,7 +541,7 @@ impl Decoding<'_> {
             function: self.function.name.clone(),
             address: at,
             callee: format!("imported `{name}`"),
-            reason: "only memcpy, memmove, memset, memcmp, bcmp and floor, ceil, trunc, round (and their f32 forms) are provided in wasm".into(),
+            reason: "only memcpy, memmove, memset, memcmp, bcmp and floor, ceil, trunc, round, sqrt, fmin, fmax (and their f32 forms) are provided in wasm".into(),
         })
     }
 
@@ -551,7 +566,10 @@ impl Decoding<'_> {
             };
         }
         if let Some(symbol) = self.image.function_at(target) {
-            if let Some(b) = Builtin::by_name(&symbol.name) {
+            // a statically linked memcpy & co. (vectorised, ifunc-dispatched)
+            // is replaced by the module's own; a libm function the binary
+            // carries is its real code and is transpiled like any other
+            if let Some(b) = Builtin::by_name(&symbol.name).filter(|b| !b.is_float()) {
                 return Ok(Target::Builtin(b));
             }
             if is_panic_name(&symbol.name) {

@@ -196,7 +196,9 @@ pub fn build(
         code.function(&helper_divs128(helpers.divu128));
     }
     for b in &builtins_used {
-        if b.is_float() {
+        if b.takes_two() {
+            functions.function(types.index(vec![ValType::V128; 2], vec![ValType::V128]));
+        } else if b.is_float() {
             functions.function(types.index(vec![ValType::V128], vec![ValType::V128]));
         } else {
             functions.function(types.index(vec![ValType::I64; 3], vec![ValType::I64]));
@@ -831,6 +833,188 @@ fn float_rounding(b: Builtin) -> Function {
     body(&[ty, ty], &code)
 }
 
+/// libm `sqrt`: x86 `sqrtsd` (glibc's result): a NaN comes back quieted,
+/// a negative number gives the default NaN.
+fn libm_sqrt(f32: bool) -> Function {
+    // param 0: xmm0; local 1: bits in, local 2: bits out
+    let (extract, sqrt, replace, bits_ty) = if f32 {
+        (
+            W::I32x4ExtractLane(0),
+            [W::F32ReinterpretI32, W::F32Sqrt, W::I32ReinterpretF32],
+            W::I32x4ReplaceLane(0),
+            ValType::I32,
+        )
+    } else {
+        (
+            W::I64x2ExtractLane(0),
+            [W::F64ReinterpretI64, W::F64Sqrt, W::I64ReinterpretF64],
+            W::I64x2ReplaceLane(0),
+            ValType::I64,
+        )
+    };
+    let (sign, exponent, quiet, indefinite) = nan_constants(f32);
+    let mut code = vec![W::LocalGet(0), extract, W::LocalTee(1)];
+    code.extend(sqrt);
+    code.push(W::LocalSet(2));
+    // r is NaN → isnan(x) ? quiet(x) : indefinite
+    code.extend(is_nan_bits(2, f32, sign.clone(), exponent.clone()));
+    code.extend([
+        W::If(BlockType::Empty),
+        W::LocalGet(1),
+        quiet.clone(),
+        or(f32),
+        indefinite,
+    ]);
+    code.extend(is_nan_bits(1, f32, sign.clone(), exponent.clone()));
+    code.extend([
+        W::Select,
+        W::LocalSet(2),
+        W::End,
+        W::LocalGet(0),
+        W::LocalGet(2),
+        replace,
+    ]);
+    body(&[bits_ty, bits_ty], &code)
+}
+
+/// glibc's x86-64 `fmin`/`fmax` (checked against the system libm by
+/// `tests/libm.rs`): ordered operands give `minsd`/`maxsd`'s answer (x when
+/// x < y, else y; `>` for max); one quiet NaN gives the other operand; two
+/// NaNs or a signalling one give x + y, that is the quieted first NaN.
+fn libm_fmin_fmax(b: Builtin) -> Function {
+    let f32 = matches!(b, Builtin::Fminf | Builtin::Fmaxf);
+    let max = matches!(b, Builtin::Fmax | Builtin::Fmaxf);
+    // params 0: xmm0, 1: xmm1; locals 2: x bits, 3: y bits, 4: result bits
+    let (extract, replace, bits_ty) = if f32 {
+        (W::I32x4ExtractLane(0), W::I32x4ReplaceLane(0), ValType::I32)
+    } else {
+        (W::I64x2ExtractLane(0), W::I64x2ReplaceLane(0), ValType::I64)
+    };
+    let as_float = |l: u32| {
+        [
+            W::LocalGet(l),
+            if f32 {
+                W::F32ReinterpretI32
+            } else {
+                W::F64ReinterpretI64
+            },
+        ]
+    };
+    let pick_x = match (f32, max) {
+        (false, false) => W::F64Lt,
+        (false, true) => W::F64Gt,
+        (true, false) => W::F32Lt,
+        (true, true) => W::F32Gt,
+    };
+    let (sign, exponent, quiet, _) = nan_constants(f32);
+    let nan = |l: u32| is_nan_bits(l, f32, sign.clone(), exponent.clone());
+    let signalling = |l: u32| -> Vec<W<'static>> {
+        let mut v = nan(l);
+        v.extend([W::LocalGet(l), quiet.clone(), and(f32), eqz(f32), W::I32And]);
+        v
+    };
+    let mut code = vec![
+        W::LocalGet(0),
+        extract.clone(),
+        W::LocalSet(2),
+        W::LocalGet(1),
+        extract,
+        W::LocalSet(3),
+    ];
+    // ordered: x < y ? x : y (min), x > y ? x : y (max)
+    code.extend([W::LocalGet(2), W::LocalGet(3)]);
+    code.extend(as_float(2));
+    code.extend(as_float(3));
+    code.extend([pick_x, W::Select, W::LocalSet(4)]);
+    // unordered
+    code.extend(nan(2));
+    code.extend(nan(3));
+    code.extend([W::I32Or, W::If(BlockType::Empty)]);
+    code.extend(nan(2));
+    code.extend(nan(3));
+    code.push(W::I32And);
+    code.extend(signalling(2));
+    code.push(W::I32Or);
+    code.extend(signalling(3));
+    code.extend([W::I32Or, W::If(BlockType::Empty)]);
+    // x + y: quiet(x) if x is NaN, else quiet(y)
+    code.extend([
+        W::LocalGet(2),
+        quiet.clone(),
+        or(f32),
+        W::LocalGet(3),
+        quiet.clone(),
+        or(f32),
+    ]);
+    code.extend(nan(2));
+    code.extend([W::Select, W::LocalSet(4), W::Else]);
+    // one quiet NaN: the other operand
+    code.extend([W::LocalGet(3), W::LocalGet(2)]);
+    code.extend(nan(2));
+    code.extend([W::Select, W::LocalSet(4), W::End, W::End]);
+    code.extend([W::LocalGet(0), W::LocalGet(4), replace]);
+    body(&[bits_ty, bits_ty, bits_ty], &code)
+}
+
+/// Sign, exponent, quiet-bit and default-NaN constants as wasm constants.
+fn nan_constants(f32: bool) -> (W<'static>, W<'static>, W<'static>, W<'static>) {
+    if f32 {
+        (
+            W::I32Const(0x7fff_ffff),
+            W::I32Const(0x7f80_0000),
+            W::I32Const(0x0040_0000),
+            W::I32Const(0xffc0_0000u32 as i32),
+        )
+    } else {
+        (
+            W::I64Const(0x7fff_ffff_ffff_ffff),
+            W::I64Const(0x7ff0_0000_0000_0000),
+            W::I64Const(0x0008_0000_0000_0000),
+            W::I64Const(0xfff8_0000_0000_0000u64 as i64),
+        )
+    }
+}
+
+/// i32 1 when local `l` holds NaN bits (`magnitude_mask` = all but the sign).
+fn is_nan_bits(
+    l: u32,
+    f32: bool,
+    magnitude_mask: W<'static>,
+    exponent: W<'static>,
+) -> Vec<W<'static>> {
+    vec![
+        W::LocalGet(l),
+        magnitude_mask,
+        and(f32),
+        exponent,
+        if f32 { W::I32GtU } else { W::I64GtU },
+    ]
+}
+
+fn and(f32: bool) -> W<'static> {
+    if f32 {
+        W::I32And
+    } else {
+        W::I64And
+    }
+}
+
+fn or(f32: bool) -> W<'static> {
+    if f32 {
+        W::I32Or
+    } else {
+        W::I64Or
+    }
+}
+
+fn eqz(f32: bool) -> W<'static> {
+    if f32 {
+        W::I32Eqz
+    } else {
+        W::I64Eqz
+    }
+}
+
 /// memcpy/memmove/memset/memcmp/bcmp on (rdi, rsi, rdx) → rax; libm on xmm0.
 fn builtin(b: Builtin) -> Function {
     match b {
@@ -842,6 +1026,8 @@ fn builtin(b: Builtin) -> Function {
         | Builtin::Ceilf
         | Builtin::Truncf
         | Builtin::Roundf => float_rounding(b),
+        Builtin::Sqrt | Builtin::Sqrtf => libm_sqrt(b == Builtin::Sqrtf),
+        Builtin::Fmin | Builtin::Fmax | Builtin::Fminf | Builtin::Fmaxf => libm_fmin_fmax(b),
         Builtin::Memcpy | Builtin::Memmove => body(
             &[],
             &[

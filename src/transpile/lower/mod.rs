@@ -153,6 +153,9 @@ pub fn abis(program: &Program) -> Vec<Abi> {
                 Target::Function(a) => callees[k].extend(program.function_index(*a)),
                 Target::Builtin(b) if b.is_float() => {
                     reads[k] |= reg_bit(Reg::Xmm(0));
+                    if b.takes_two() {
+                        reads[k] |= reg_bit(Reg::Xmm(1));
+                    }
                     writes[k] |= reg_bit(Reg::Xmm(0));
                 }
                 Target::Builtin(_) => {
@@ -647,8 +650,16 @@ impl<'a> Ctx<'a> {
         let index = self.callees.builtins[&b];
         if b.is_float() {
             let x0 = self.locals.reg(Reg::Xmm(0));
-            self.scalars_to_vectors(&[Reg::Xmm(0)]);
-            self.emit_all([W::LocalGet(x0), W::Call(index), W::LocalSet(x0)]);
+            let args: &[Reg] = if b.takes_two() {
+                &[Reg::Xmm(0), Reg::Xmm(1)]
+            } else {
+                &[Reg::Xmm(0)]
+            };
+            self.scalars_to_vectors(args);
+            for r in args {
+                self.emit(W::LocalGet(self.locals.reg(*r)));
+            }
+            self.emit_all([W::Call(index), W::LocalSet(x0)]);
             self.scalars_from_vectors(&[Reg::Xmm(0)]);
             return;
         }
@@ -693,11 +704,6 @@ impl<'a> Ctx<'a> {
     /// `call` / `jmp` through a register: compare against every function whose
     /// address this function takes; anything else traps.
     fn dispatch_indirect(&mut self, push_return: bool) -> Result<(), TranspileError> {
-        let reg = if self.ins.op0_kind() == OpKind::Register {
-            Reg::of(self.ins.op0_register()).ok_or_else(|| self.unsupported())?
-        } else {
-            return Err(self.unsupported());
-        };
         let candidates: Vec<(u64, Target)> = self
             .function
             .indirect
@@ -708,12 +714,19 @@ impl<'a> Ctx<'a> {
             return Err(TranspileError::Callee {
                 function: self.function.name.clone(),
                 address: self.ins.ip(),
-                callee: format!("the address in {:?}", self.ins.op0_register()).to_lowercase(),
-                reason: "an indirect call whose possible targets are unknown (no function address is loaded in this function)".into(),
+                callee: if self.ins.op0_kind() == OpKind::Register {
+                    format!("the address in {:?}", self.ins.op0_register()).to_lowercase()
+                } else {
+                    "a function pointer in memory".into()
+                },
+                reason: "an indirect call whose possible targets are unknown (this function loads no function address: a vtable or a stored function pointer)".into(),
             });
         }
+        // the target, read before anything is pushed (`call [rsp]` reads the
+        // slot the return address then overwrites)
         let t = self.locals.t[4];
-        self.emit_all([W::LocalGet(self.locals.reg(reg)), W::LocalSet(t)]);
+        self.read(0)?;
+        self.emit(W::LocalSet(t));
         for (address, target) in &candidates {
             self.emit_all([
                 W::LocalGet(t),
