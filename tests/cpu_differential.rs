@@ -535,54 +535,6 @@ fn is_sse(m: Mnemonic) -> bool {
     SSE_MNEMONICS.contains(&m) || is_float(m)
 }
 
-/// f64 values at the edges: signed zeros, infinities, NaN payloads (quiet and
-/// signalling), denormals, rounding ties and the integer-conversion limits.
-const F64_EDGES: [u64; 22] = [
-    0,
-    0x8000_0000_0000_0000,
-    0x3ff0_0000_0000_0000,
-    0xbff0_0000_0000_0000,
-    0x3fe0_0000_0000_0000,
-    0x3ff8_0000_0000_0000,
-    0x4004_0000_0000_0000,
-    0xc004_0000_0000_0000,
-    0x7ff0_0000_0000_0000,
-    0xfff0_0000_0000_0000,
-    0x7ff8_0000_0000_0001,
-    0x7ff0_0000_0000_0001,
-    0xfff8_0000_0000_0000,
-    1,
-    0x7fef_ffff_ffff_ffff,
-    0x41e0_0000_0000_0000,
-    0xc1e0_0000_0000_0000,
-    0x41df_ffff_ffe0_0000,
-    0x43e0_0000_0000_0000,
-    0xc3e0_0000_0000_0000,
-    0xc1e0_0000_0010_0000,
-    0x8000_0000_0000_0001,
-];
-
-/// f32 values at the same kinds of edges.
-const F32_EDGES: [u32; 17] = [
-    0,
-    0x8000_0000,
-    0x3f80_0000,
-    0xbf80_0000,
-    0x3f00_0000,
-    0x3fc0_0000,
-    0x4020_0000,
-    0x7f80_0000,
-    0xff80_0000,
-    0x7fc0_0001,
-    0x7f80_0001,
-    0xffc0_0000,
-    1,
-    0x7f7f_ffff,
-    0x4f00_0000,
-    0xcf00_0000,
-    0x5f00_0000,
-];
-
 #[derive(Clone, Copy, Debug)]
 enum Op {
     Reg(Register),

@@ -60,50 +60,18 @@ const FUNCTIONS: [(&str, bool, bool); 14] = [
     ("t_fmaxf", true, true),
 ];
 
+/// Every pair of edge values (f64 and f32 bit patterns alike: an f32
+/// function reads the low 32 bits).
 fn inputs() -> Vec<(u64, u64)> {
-    let d: [u64; 20] = [
-        0,
-        0x8000_0000_0000_0000,
-        0x3fe0_0000_0000_0000,
-        0xbfe0_0000_0000_0000,
-        0x3ff8_0000_0000_0000,
-        0x4004_0000_0000_0000,
-        0xc004_0000_0000_0000,
-        0x7ff0_0000_0000_0000,
-        0xfff0_0000_0000_0000,
-        0x7ff8_0000_0000_0001,
-        0x7ff0_0000_0000_0001,
-        0xfff8_0000_0000_0000,
-        1,
-        0x4330_0000_0000_0001,
-        0xc330_0000_0000_0000,
-        0x3fd5_5555_5555_5555,
-        0xbff0_0000_0000_0000,
-        0x4059_3100_0000_0000,
-        0x0010_0000_0000_0000,
-        0x7fef_ffff_ffff_ffff,
-    ];
-    let f: [u64; 12] = [
-        0x3f00_0000,
-        0xbf00_0000,
-        0x3fc0_0000,
-        0x4020_0000,
-        0xc020_0000,
-        0x7f80_0000,
-        0xff80_0000,
-        0x7fc0_0001,
-        0x7f80_0001,
-        0xffc0_0000,
-        0x4b00_0001,
-        1,
-    ];
-    let mut v = Vec::new();
-    for &a in d.iter().chain(&f) {
-        for &b in d.iter().chain(&f) {
-            v.push((a, b));
-        }
-    }
-    v
+    let values: Vec<u64> = support::F64_EDGES
+        .iter()
+        .copied()
+        .chain(support::F32_EDGES.iter().map(|&f| f as u64))
+        .collect();
+    values
+        .iter()
+        .flat_map(|&a| values.iter().map(move |&b| (a, b)))
+        .collect()
 }
 
 #[test]
