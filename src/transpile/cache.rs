@@ -23,8 +23,8 @@ pub struct Cache {
     modules: Mutex<HashMap<Key, Arc<Module>>>,
 }
 
-/// The key of the module `program` would become.
-pub fn key(image: &Image, program: &Program, exports: &[Signature]) -> Key {
+/// The key of the module `program` would become, given its data ranges.
+pub fn key(image: &Image, program: &Program, exports: &[Signature], ranges: &[(u64, u64)]) -> Key {
     let mut h = Sha256::new();
     h.update(TRANSPILER_VERSION.as_bytes());
     for s in exports {
@@ -38,7 +38,7 @@ pub fn key(image: &Image, program: &Program, exports: &[Signature]) -> Key {
         }
         h.update(format!("{:?}{:?}", f.calls, f.indirect).as_bytes());
     }
-    for (start, end) in module::data_ranges(image, program) {
+    for &(start, end) in ranges {
         h.update(start.to_le_bytes());
         h.update(image.read(start, (end - start) as usize).unwrap_or(&[]));
     }
@@ -60,7 +60,8 @@ impl Cache {
         exports: &[Signature],
     ) -> Result<(Key, Arc<Module>), TranspileError> {
         let program = decode::decode(image, &roots(image, exports)?)?;
-        let k = key(image, &program, exports);
+        let ranges = module::data_ranges(image, &program);
+        let k = key(image, &program, exports, &ranges);
         if let Some(m) = self
             .modules
             .lock()
@@ -69,7 +70,7 @@ impl Cache {
         {
             return Ok((k, m.clone()));
         }
-        let m = Arc::new(module::build(image, &program, exports)?);
+        let m = Arc::new(module::build_with_data(image, &program, exports, &ranges)?);
         self.modules
             .lock()
             .unwrap_or_else(|e| e.into_inner())

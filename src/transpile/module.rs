@@ -117,6 +117,17 @@ pub fn build(
     program: &Program,
     exports: &[Signature],
 ) -> Result<Module, TranspileError> {
+    build_with_data(image, program, exports, &data_ranges(image, program))
+}
+
+/// [`build`] with the data ranges already known (the cache computes them for
+/// its key).
+pub fn build_with_data(
+    image: &Image,
+    program: &Program,
+    exports: &[Signature],
+    ranges: &[(u64, u64)],
+) -> Result<Module, TranspileError> {
     let abis = lower::abis(program);
     let n = program.functions.len() as u32;
     let builtins_used: BTreeSet<Builtin> = program
@@ -256,7 +267,7 @@ pub fn build(
         &ConstExpr::i32_const(stack_top as u32 as i32),
     );
     let mut data = DataSection::new();
-    for (start, end) in data_ranges(image, program) {
+    for &(start, end) in ranges {
         let Some(bytes) = image.read(start, (end - start) as usize) else {
             continue;
         };
