@@ -12,8 +12,8 @@
     (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
     block ;; label = @1
       i64.const 0
-      i64.const 4294967295
-      i64.and
+      i32.wrap_i64
+      i64.extend_i32_u
       local.set 0
       local.get 2
       i64.const 4294967295
@@ -49,8 +49,8 @@
           i64.and
           local.set 23
           local.get 23
-          i64.const 4294967295
-          i64.and
+          i32.wrap_i64
+          i64.extend_i32_u
           local.set 2
           local.get 23
           i64.eqz

@@ -964,7 +964,8 @@ impl<'a> Ctx<'a> {
             }
             32 => {
                 value(self)?;
-                self.emit_all([W::I64Const(0xffff_ffff), W::I64And, W::LocalSet(local)]);
+                // zero-extend from 32 bits (one machine `mov r32, r32` in V8)
+                self.emit_all([W::I32WrapI64, W::I64ExtendI32U, W::LocalSet(local)]);
             }
             8 | 16 => {
                 let shift = if is_high_byte(register) { 8 } else { 0 };
