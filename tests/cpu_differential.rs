@@ -361,6 +361,8 @@ const MNEMONICS: &[Mnemonic] = {
         M::Endbr64,
         M::Xadd,
         M::Cmpxchg,
+        M::Rcl,
+        M::Rcr,
     ]
 };
 
@@ -733,6 +735,8 @@ fn forms(rng: &mut Rng) -> Vec<Form> {
                 | Mnemonic::Sar
                 | Mnemonic::Rol
                 | Mnemonic::Ror
+                | Mnemonic::Rcl
+                | Mnemonic::Rcr
                 | Mnemonic::Shld
                 | Mnemonic::Shrd
         );
@@ -1219,7 +1223,9 @@ fn defined_flags(form: &Form, case: &Case) -> u64 {
         | Mnemonic::Shr
         | Mnemonic::Sar
         | Mnemonic::Rol
-        | Mnemonic::Ror => Some(1),
+        | Mnemonic::Ror
+        | Mnemonic::Rcl
+        | Mnemonic::Rcr => Some(1),
         Mnemonic::Shld | Mnemonic::Shrd => Some(2),
         _ => None,
     };
@@ -1244,7 +1250,10 @@ fn defined_flags(form: &Form, case: &Case) -> u64 {
         }
         if form.bits < 32
             && count >= form.bits as u64
-            && !matches!(ins.mnemonic(), Mnemonic::Rol | Mnemonic::Ror)
+            && !matches!(
+                ins.mnemonic(),
+                Mnemonic::Rol | Mnemonic::Ror | Mnemonic::Rcl | Mnemonic::Rcr
+            )
         {
             mask &= !CF;
         }

@@ -56,6 +56,7 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Idiv => div(c, true)?,
         M::Shl | M::Sal | M::Shr | M::Sar => shift(c)?,
         M::Rol | M::Ror => rotate(c)?,
+        M::Rcl | M::Rcr => rotate_through_carry(c)?,
         M::Shld | M::Shrd => double_shift(c)?,
         M::Bt | M::Bts | M::Btr | M::Btc => bit_test(c)?,
         M::Bsf | M::Bsr => bit_scan(c)?,
@@ -932,6 +933,116 @@ fn rotate(c: &mut Ctx) -> R {
         c.emit(W::I32Xor);
     };
     set_flags_guarded(c, constant.is_some(), n, &[(CF, &carry), (OF, &overflow)]);
+    Ok(())
+}
+
+/// `rcl`/`rcr`: rotation through CF, one bit at a time in a wasm loop (counts
+/// are at most 64; compilers emit these with a count of 1, for averages).
+fn rotate_through_carry(c: &mut Ctx) -> R {
+    let left = c.ins.mnemonic() == Mnemonic::Rcl;
+    let bits = c.op_bits(0);
+    let (v, n, carry, next) = (
+        c.locals.t[0],
+        c.locals.t[1],
+        c.locals.t32[0],
+        c.locals.t32[1],
+    );
+    let constant = shift_count(c, 1, bits, n)?;
+    if constant == Some(0) {
+        return c.write(0, |c| c.read(0));
+    }
+    let count = c.locals.t[3]; // the masked count, before the modulo
+    c.emit_all([W::LocalGet(n), W::LocalSet(count)]);
+    if bits < 32 {
+        c.emit_all([
+            W::LocalGet(n),
+            W::I64Const(bits as i64 + 1),
+            W::I64RemU,
+            W::LocalSet(n),
+        ]);
+    }
+    c.get_flag(CF);
+    c.emit(W::LocalSet(carry));
+    c.flags_begin(if constant.is_some() { CF | OF } else { 0 });
+    c.read(0)?;
+    c.emit(W::LocalSet(v));
+    let top = bits as i64 - 1;
+    c.emit_all([W::Block(BlockType::Empty), W::Loop(BlockType::Empty)]);
+    c.emit_all([W::LocalGet(n), W::I64Eqz, W::BrIf(1)]);
+    if left {
+        // next carry = msb; v = (v << 1) | carry
+        c.emit_all([
+            W::LocalGet(v),
+            W::I64Const(top),
+            W::I64ShrU,
+            W::I32WrapI64,
+            W::I32Const(1),
+            W::I32And,
+            W::LocalSet(next),
+        ]);
+        c.emit_all([
+            W::LocalGet(v),
+            W::I64Const(1),
+            W::I64Shl,
+            W::LocalGet(carry),
+            W::I64ExtendI32U,
+            W::I64Or,
+        ]);
+        c.emit_all([W::I64Const(mask(bits) as i64), W::I64And, W::LocalSet(v)]);
+    } else {
+        // next carry = lsb; v = (v >> 1) | (carry << top)
+        c.emit_all([
+            W::LocalGet(v),
+            W::I32WrapI64,
+            W::I32Const(1),
+            W::I32And,
+            W::LocalSet(next),
+        ]);
+        c.emit_all([
+            W::LocalGet(v),
+            W::I64Const(1),
+            W::I64ShrU,
+            W::LocalGet(carry),
+            W::I64ExtendI32U,
+            W::I64Const(top),
+            W::I64Shl,
+            W::I64Or,
+            W::LocalSet(v),
+        ]);
+    }
+    c.emit_all([W::LocalGet(next), W::LocalSet(carry)]);
+    c.emit_all([
+        W::LocalGet(n),
+        W::I64Const(1),
+        W::I64Sub,
+        W::LocalSet(n),
+        W::Br(0),
+        W::End,
+        W::End,
+    ]);
+    let r = c.locals.t[2];
+    c.emit_all([W::LocalGet(v), W::LocalSet(r)]);
+    c.write(0, |c| {
+        c.emit(W::LocalGet(r));
+        Ok(())
+    })?;
+    let carry_flag = move |c: &mut Ctx| c.emit(W::LocalGet(c.locals.t32[0]));
+    let overflow = move |c: &mut Ctx| {
+        bit_of(c, c.locals.t[2], bits as i64 - 1);
+        if left {
+            c.emit(W::LocalGet(c.locals.t32[0]));
+        } else {
+            bit_of(c, c.locals.t[2], bits as i64 - 2);
+        }
+        c.emit(W::I32Xor);
+    };
+    // flags change only when the masked count (before the modulo) is not 0
+    set_flags_guarded(
+        c,
+        constant.is_some(),
+        count,
+        &[(CF, &carry_flag), (OF, &overflow)],
+    );
     Ok(())
 }
 
