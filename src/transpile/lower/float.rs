@@ -862,8 +862,8 @@ pub(super) fn scalar_registers(function: &crate::transpile::decode::Function) ->
             | M::Cvttsd2si
             | M::Cvtsd2si
             | M::Movsd
-            | M::Movq => each(Class::Is(Fp::D), &mut class),
-            M::Cmpsd if !memory || xmms.len() == 1 => each(Class::Is(Fp::D), &mut class),
+            | M::Movq
+            | M::Cmpsd => each(Class::Is(Fp::D), &mut class),
             M::Addss
             | M::Subss
             | M::Mulss
@@ -950,7 +950,7 @@ pub(super) fn scalar_move_or_mask(c: &mut Ctx) -> Result<bool, TranspileError> {
         Some(fp) => fp,
         None => return Ok(false),
     };
-    let (bits_ty, r) = (fp, bits_local(c, fp, 0));
+    let r = bits_local(c, fp, 0);
     match c.ins.mnemonic() {
         // copies: register to register, loads and stores of the low 4/8 bytes
         M::Movaps
@@ -962,14 +962,14 @@ pub(super) fn scalar_move_or_mask(c: &mut Ctx) -> Result<bool, TranspileError> {
         | M::Movss
         | M::Movsd => {
             if c.scalar_local(0).is_some() {
-                operand_lane(c, 1, bits_ty)?;
+                operand_lane(c, 1, fp)?;
                 c.emit(W::LocalSet(r));
-                set_lane0(c, r, bits_ty)?;
+                set_lane0(c, r, fp)?;
             } else {
                 // a store of the low lane
                 let offset = c.address()?;
-                operand_lane(c, 1, bits_ty)?;
-                c.emit(match bits_ty {
+                operand_lane(c, 1, fp)?;
+                c.emit(match fp {
                     Fp::S => W::I32Store(super::mem(offset)),
                     Fp::D => W::I64Store(super::mem(offset)),
                 });
@@ -979,19 +979,19 @@ pub(super) fn scalar_move_or_mask(c: &mut Ctx) -> Result<bool, TranspileError> {
             if c.scalar_local(0).is_some() {
                 // from a general register, memory or another scalar register
                 if c.ins.op_kind(1) == iced_x86::OpKind::Register && c.ins.op_register(1).is_xmm() {
-                    operand_lane(c, 1, bits_ty)?;
+                    operand_lane(c, 1, fp)?;
                 } else {
-                    let bits = if bits_ty == Fp::D { 64 } else { 32 };
+                    let bits = if fp == Fp::D { 64 } else { 32 };
                     c.read_sized(1, bits)?;
-                    if bits_ty == Fp::S {
+                    if fp == Fp::S {
                         c.emit(W::I32WrapI64);
                     }
                 }
                 c.emit(W::LocalSet(r));
-                set_lane0(c, r, bits_ty)?;
+                set_lane0(c, r, fp)?;
             } else {
-                operand_lane(c, 1, bits_ty)?;
-                if bits_ty == Fp::S {
+                operand_lane(c, 1, fp)?;
+                if fp == Fp::S {
                     c.emit(W::I64ExtendI32U);
                 }
                 let t = c.locals.t[3];
@@ -1023,14 +1023,14 @@ pub(super) fn scalar_move_or_mask(c: &mut Ctx) -> Result<bool, TranspileError> {
                     M::Xorps | M::Xorpd | M::Pxor | M::Andnps | M::Andnpd | M::Pandn
                 )
             {
-                c.emit(konst(bits_ty, 0)); // the zeroing idiom
+                c.emit(konst(fp, 0)); // the zeroing idiom
             } else {
-                let d32 = bits_ty == Fp::S;
-                operand_lane(c, 0, bits_ty)?;
+                let d32 = fp == Fp::S;
+                operand_lane(c, 0, fp)?;
                 if matches!(m, M::Andnps | M::Andnpd | M::Pandn) {
-                    c.emit_all([konst(bits_ty, -1), if d32 { W::I32Xor } else { W::I64Xor }]);
+                    c.emit_all([konst(fp, -1), if d32 { W::I32Xor } else { W::I64Xor }]);
                 }
-                operand_lane(c, 1, bits_ty)?;
+                operand_lane(c, 1, fp)?;
                 c.emit(match m {
                     M::Xorps | M::Xorpd | M::Pxor => {
                         if d32 {
@@ -1056,7 +1056,7 @@ pub(super) fn scalar_move_or_mask(c: &mut Ctx) -> Result<bool, TranspileError> {
                 });
             }
             c.emit(W::LocalSet(r));
-            set_lane0(c, r, bits_ty)?;
+            set_lane0(c, r, fp)?;
         }
         _ => return Ok(false),
     }
