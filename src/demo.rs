@@ -1,82 +1,333 @@
-//! The built-in demo app's callbacks: a counter with a clamped step. They are
-//! `#[no_mangle] extern "C"` so the binary's own symbol table names them and
-//! `make run` can transpile them from the running executable.
+//! The built-in demo: a counter with a clamped step, a 16×16 Game of Life and
+//! a panel of integer functions. Every button is a callback the views run as
+//! wasm transpiled from this binary's own machine code.
+//!
+//! Callbacks are `#[no_mangle] pub extern "C"` so the binary names them;
+//! `build.rs` also exports them to the dynamic symbol table (found by `dlsym`
+//! even in a stripped binary). They use wrapping or saturating arithmetic:
+//! a panic inside an `extern "C"` function aborts the process.
+
+use std::mem::offset_of;
+
+use bytemuck::{Pod, Zeroable};
+use serde_json::json;
+use x64wasm::dom::{button, el, Element, Node};
+use x64wasm::{callback, App};
+
+/// Board side: the Game of Life board is `SIDE × SIDE` cells.
+pub const SIDE: usize = 16;
 
 /// The demo's state: plain old data, the same bytes natively and in wasm.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Pod, Zeroable)]
 pub struct DemoState {
-    /// The counter shown on the page.
+    /// The counter.
     pub counter: i64,
-    /// How much Add step adds.
+    /// What "Add step" adds (1..=1000).
     pub step: i32,
-    /// Padding made explicit, so the struct has no hidden bytes.
-    pub reserved: i32,
+    /// Game of Life generations stepped since the last Clear or Randomize.
+    pub generation: u32,
+    /// The xorshift state Randomize draws from (never 0).
+    pub seed: u64,
+    /// The integer panel's input n.
+    pub number: u64,
+    /// gcd(n, 462), when computed.
+    pub gcd: u64,
+    /// Collatz steps of n to reach 1, when computed.
+    pub collatz: u64,
+    /// Fibonacci(n mod 94) (fits a u64), when computed.
+    pub fibonacci: u64,
+    /// The board, row-major, 1 = alive.
+    pub cells: [u8; SIDE * SIDE],
+}
+
+impl Default for DemoState {
+    fn default() -> DemoState {
+        DemoState {
+            counter: 0,
+            step: 1,
+            generation: 0,
+            seed: 0x9e37_79b9_7f4a_7c15,
+            number: 27,
+            gcd: 0,
+            collatz: 0,
+            fibonacci: 0,
+            cells: [0; SIDE * SIDE],
+        }
+    }
 }
 
 /// Adds one to the counter.
-///
-/// # Safety
-/// `state` must point to a valid, exclusively borrowed `DemoState`.
 #[no_mangle]
-pub unsafe extern "C" fn increment_counter(state: *mut DemoState) {
-    // SAFETY: the caller guarantees a valid exclusive pointer.
-    let s = unsafe { &mut *state };
-    s.counter = s.counter.wrapping_add(1);
+pub extern "C" fn increment_counter(state: &mut DemoState) {
+    state.counter = state.counter.wrapping_add(1);
 }
 
 /// Subtracts one from the counter.
-///
-/// # Safety
-/// `state` must point to a valid, exclusively borrowed `DemoState`.
 #[no_mangle]
-pub unsafe extern "C" fn decrement_counter(state: *mut DemoState) {
-    // SAFETY: the caller guarantees a valid exclusive pointer.
-    let s = unsafe { &mut *state };
-    s.counter = s.counter.wrapping_sub(1);
+pub extern "C" fn decrement_counter(state: &mut DemoState) {
+    state.counter = state.counter.wrapping_sub(1);
 }
 
 /// Sets the counter to zero.
-///
-/// # Safety
-/// `state` must point to a valid, exclusively borrowed `DemoState`.
 #[no_mangle]
-pub unsafe extern "C" fn reset_counter(state: *mut DemoState) {
-    // SAFETY: the caller guarantees a valid exclusive pointer.
-    unsafe { (*state).counter = 0 };
+pub extern "C" fn reset_counter(state: &mut DemoState) {
+    state.counter = 0;
 }
 
-/// Adds the step, clamped to `[lo, hi]`; returns the new counter.
-///
-/// # Safety
-/// `state` must point to a valid, exclusively borrowed `DemoState`.
+/// Sets the step, clamped to 1..=1000.
 #[no_mangle]
-pub unsafe extern "C" fn add_step_clamped(state: *mut DemoState, lo: i32, hi: i32) -> i64 {
-    // SAFETY: the caller guarantees a valid exclusive pointer.
-    let s = unsafe { &mut *state };
+pub extern "C" fn set_step(state: &mut DemoState, step: i32) {
+    state.step = step.clamp(1, 1000);
+}
+
+/// Adds the step, clamped to `[lo, hi]` (either order); returns the counter.
+#[no_mangle]
+pub extern "C" fn add_step_clamped(state: &mut DemoState, lo: i32, hi: i32) -> i64 {
     let (lo, hi) = if lo <= hi { (lo, hi) } else { (hi, lo) };
-    s.counter = s
+    state.counter = state
         .counter
-        .saturating_add(s.step as i64)
+        .saturating_add(state.step as i64)
         .clamp(lo as i64, hi as i64);
-    s.counter
+    state.counter
 }
 
-/// The signatures of the demo callbacks, as `x64wasm transpile --export` takes them.
-#[allow(dead_code)] // documentation of the exports `make run` uses
-pub const DEMO_EXPORTS: [&str; 4] = [
-    "increment_counter(ptr)->void",
-    "decrement_counter(ptr)->void",
-    "reset_counter(ptr)->void",
-    "add_step_clamped(ptr,i32,i32)->i64",
-];
+/// Flips one cell of the board (indexes past the board do nothing).
+#[no_mangle]
+pub extern "C" fn toggle_cell(state: &mut DemoState, index: u32) {
+    if let Some(cell) = state.cells.get_mut(index as usize) {
+        *cell ^= 1;
+    }
+}
 
-/// Keeps the callbacks in the binary (an executable drops unreferenced code).
-pub fn demo_callbacks() -> [usize; 4] {
-    [
-        increment_counter as *const () as usize,
-        decrement_counter as *const () as usize,
-        reset_counter as *const () as usize,
-        add_step_clamped as *const () as usize,
-    ]
+/// One Game of Life generation on a torus (edges wrap).
+#[no_mangle]
+pub extern "C" fn life_step(state: &mut DemoState) {
+    let old = state.cells;
+    for row in 0..SIDE {
+        for col in 0..SIDE {
+            let mut neighbours = 0;
+            for dr in [SIDE - 1, 0, 1] {
+                for dc in [SIDE - 1, 0, 1] {
+                    if dr == 0 && dc == 0 {
+                        continue;
+                    }
+                    let r = (row + dr) % SIDE;
+                    let c = (col + dc) % SIDE;
+                    neighbours += old[r * SIDE + c] as u32;
+                }
+            }
+            let alive = old[row * SIDE + col] != 0;
+            state.cells[row * SIDE + col] = (neighbours == 3 || (alive && neighbours == 2)) as u8;
+        }
+    }
+    state.generation = state.generation.wrapping_add(1);
+}
+
+/// Kills every cell.
+#[no_mangle]
+pub extern "C" fn life_clear(state: &mut DemoState) {
+    state.cells.fill(0);
+    state.generation = 0;
+}
+
+/// Fills the board at random (about 3 cells in 8 alive) from the seed kept
+/// in the state, so every view draws the same board.
+#[no_mangle]
+pub extern "C" fn life_randomize(state: &mut DemoState) {
+    let mut x = state.seed | 1;
+    for cell in state.cells.iter_mut() {
+        // xorshift64*
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        *cell = ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 61) < 3) as u8;
+    }
+    state.seed = x;
+    state.generation = 0;
+}
+
+/// Adds `delta` to n, keeping it in 1..=10^12.
+#[no_mangle]
+pub extern "C" fn change_number(state: &mut DemoState, delta: i64) {
+    let n = (state.number as i64).saturating_add(delta);
+    state.number = n.clamp(1, 1_000_000_000_000) as u64;
+}
+
+/// gcd(n, other) by Euclid's algorithm (division by a variable).
+#[no_mangle]
+pub extern "C" fn compute_gcd(state: &mut DemoState, other: u64) -> u64 {
+    let (mut a, mut b) = (state.number, other);
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    state.gcd = a;
+    a
+}
+
+/// Collatz steps of n to reach 1 (capped at 100,000).
+#[no_mangle]
+pub extern "C" fn compute_collatz(state: &mut DemoState) -> u64 {
+    let mut n = state.number.max(1);
+    let mut steps = 0;
+    while n != 1 && steps < 100_000 {
+        n = if n % 2 == 0 {
+            n / 2
+        } else {
+            n.wrapping_mul(3).wrapping_add(1)
+        };
+        steps += 1;
+    }
+    state.collatz = steps;
+    steps
+}
+
+/// Fibonacci(n mod 94), the largest that fits a u64.
+#[no_mangle]
+pub extern "C" fn compute_fibonacci(state: &mut DemoState) -> u64 {
+    let (mut a, mut b) = (0u64, 1u64);
+    for _ in 0..state.number % 94 {
+        (a, b) = (b, a.wrapping_add(b));
+    }
+    state.fibonacci = a;
+    a
+}
+
+/// The demo's view.
+pub fn render(state: &DemoState) -> Node {
+    let call = |label: &str, name: &str, args: &[serde_json::Value]| button(label).call(name, args);
+    let counter = el("section")
+        .id("counter")
+        .child(el("h2").text("Counter"))
+        .child(
+            el("div")
+                .class("row")
+                .child(
+                    el("span")
+                        .class("value")
+                        .child(Node::bound(offset_of!(DemoState, counter), state.counter)),
+                )
+                .child(call("Increment", "increment_counter", &[]).class("primary"))
+                .child(call("Decrement", "decrement_counter", &[]))
+                .child(call("Reset", "reset_counter", &[])),
+        )
+        .child(
+            el("div")
+                .class("row")
+                .child(el("span").text("Step "))
+                .child(el("strong").child(Node::bound(offset_of!(DemoState, step), state.step)))
+                .child(el("span").text(": "))
+                .children([1, 5, 25].map(|s| call(&format!("{s}"), "set_step", &[json!(s)])))
+                .child(call(
+                    "Add step, clamped to ±100",
+                    "add_step_clamped",
+                    &[json!(-100), json!(100)],
+                )),
+        );
+    let board = (0..SIDE * SIDE).map(|i| {
+        let cell = button("").call("toggle_cell", &[json!(i)]);
+        let cell = cell.attr("aria-label", format!("cell {} {}", i / SIDE, i % SIDE));
+        if state.cells[i] != 0 {
+            cell.class("alive")
+        } else {
+            cell
+        }
+    });
+    let alive = state.cells.iter().filter(|&&c| c != 0).count();
+    let life = el("section")
+        .id("life")
+        .child(el("h2").text("Game of Life"))
+        .child(
+            el("div")
+                .class("row muted")
+                .text("Generation ")
+                .child(Node::bound(
+                    offset_of!(DemoState, generation),
+                    state.generation,
+                ))
+                .text(format!(", {alive} alive. Click a cell to flip it.")),
+        )
+        .child(el("div").class("board").children(board))
+        .child(
+            el("div")
+                .class("row")
+                .child(call("Step", "life_step", &[]).class("primary"))
+                .child(call("Clear", "life_clear", &[]))
+                .child(call("Randomize", "life_randomize", &[])),
+        );
+    let result = |label: &str, value: Node| -> [Element; 2] {
+        [
+            el("span").class("muted").text(label),
+            el("span").child(value),
+        ]
+    };
+    let numbers = el("section")
+        .id("numbers")
+        .child(el("h2").text("Integer functions"))
+        .child(
+            el("div")
+                .class("row")
+                .child(el("span").text("n = "))
+                .child(el("strong").child(Node::bound(offset_of!(DemoState, number), state.number)))
+                .children([-10i64, -1, 1, 10, 1000].map(|d| {
+                    let label = if d > 0 {
+                        format!("+{d}")
+                    } else {
+                        format!("{d}")
+                    };
+                    call(&label, "change_number", &[json!(d)])
+                })),
+        )
+        .child(
+            el("div")
+                .class("row")
+                .child(call("gcd(n, 462)", "compute_gcd", &[json!(462)]))
+                .child(call("Collatz steps", "compute_collatz", &[]))
+                .child(call("Fibonacci(n mod 94)", "compute_fibonacci", &[])),
+        )
+        .child(
+            el("div")
+                .class("results")
+                .children(result(
+                    "gcd(n, 462)",
+                    Node::bound(offset_of!(DemoState, gcd), state.gcd),
+                ))
+                .children(result(
+                    "Collatz steps",
+                    Node::bound(offset_of!(DemoState, collatz), state.collatz),
+                ))
+                .children(result(
+                    "Fibonacci",
+                    Node::bound(offset_of!(DemoState, fibonacci), state.fibonacci),
+                )),
+        );
+    el("div")
+        .child(el("h1").text("x64wasm demo"))
+        .child(el("p").class("lead").text(
+            "Every button runs a Rust callback twice: here, at once, as WebAssembly the server \
+             transpiled from its own x86-64 code, and on the server, which updates every view.",
+        ))
+        .child(counter)
+        .child(life)
+        .child(numbers)
+        .into()
+}
+
+/// The demo app with all its callbacks.
+pub fn app() -> App<DemoState> {
+    App::new(DemoState::default(), render)
+        .title("x64wasm demo")
+        .callback(callback!(increment_counter))
+        .callback(callback!(decrement_counter))
+        .callback(callback!(reset_counter))
+        .callback(callback!(set_step(i32)))
+        .callback(callback!(add_step_clamped(i32, i32) -> i64))
+        .callback(callback!(toggle_cell(u32)))
+        .callback(callback!(life_step))
+        .callback(callback!(life_clear))
+        .callback(callback!(life_randomize))
+        .callback(callback!(change_number(i64)))
+        .callback(callback!(compute_gcd(u64) -> u64))
+        .callback(callback!(compute_collatz() -> u64))
+        .callback(callback!(compute_fibonacci() -> u64))
 }

@@ -20,6 +20,15 @@
 
 #![deny(missing_docs)]
 
+pub mod app;
+pub mod callbacks;
+#[cfg(feature = "desktop")]
+pub mod desktop;
+pub mod dom;
+pub mod server;
 pub mod transpile;
 
+pub use app::{App, Options};
+pub use callbacks::{Callback, Registration, Registry};
+pub use dom::Node;
 pub use transpile::{Cache, Image, Module, Signature, TranspileError};

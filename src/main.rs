@@ -11,13 +11,19 @@ use std::process::ExitCode;
 use x64wasm::transpile::{transpile, Image, Signature};
 
 const HELP: &str = "\
-x64wasm: run a Rust app's UI callbacks in the browser, transpiled at run time
-from the app's own x86-64 machine code to WebAssembly.
+x64wasm: a Rust app whose UI callbacks run in the browser, transpiled at run
+time from the app's own x86-64 machine code to WebAssembly.
 
 USAGE:
+    x64wasm [OPTIONS]        the demo app: a desktop window, and a web server
+                             for any number of browsers (all views in sync)
     x64wasm transpile --binary ELF --export 'SIG' [--export 'SIG' ...] [-o OUT.wasm] [--wat]
-    x64wasm --help | --version
+    x64wasm --version
 
+OPTIONS:
+";
+
+const TRANSPILE_HELP: &str = "\
 TRANSPILE:
     --binary ELF     the x86-64 ELF to read (`self` for this executable)
     --export SIG     a function to export, as NAME(T,...)->R with
@@ -29,20 +35,21 @@ TRANSPILE:
     Without -o, text goes to standard output; binary goes to standard output
     only when it is not a terminal.
 
-EXAMPLE:
-    x64wasm transpile --binary target/release/x64wasm \\
-        --export 'add_step_clamped(ptr,i32,i32)->i64' -o step.wasm
-
-The desktop window and web server (`x64wasm` with no arguments) are not built yet.
+EXAMPLES:
+    x64wasm                            window + server on http://127.0.0.1:8080/
+    x64wasm --headless --port 0        server only, on any free port
+    x64wasm transpile --binary self --export 'add_step_clamped(ptr,i32,i32)->i64' --wat
 ";
 
+fn help() -> String {
+    format!("{HELP}{}\n{TRANSPILE_HELP}", x64wasm::app::OPTIONS_HELP)
+}
+
 fn main() -> ExitCode {
-    // The demo callbacks must stay in the binary so it can transpile itself.
-    std::hint::black_box(demo::demo_callbacks());
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.first().map(String::as_str) {
-        None | Some("-h" | "--help" | "help") => {
-            print!("{HELP}");
+        Some("-h" | "--help" | "help") => {
+            print!("{}", help());
             ExitCode::SUCCESS
         }
         Some("-V" | "--version") => {
@@ -56,9 +63,15 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Some(other) => {
-            eprintln!("error: unknown command `{other}`; see `x64wasm --help`");
-            ExitCode::from(2)
+        _ => {
+            let env_port = std::env::var("RUN_AS_HTTP_SERVER").ok();
+            match x64wasm::Options::parse(&args, env_port.as_deref()) {
+                Ok(options) => demo::app().run_with(&options),
+                Err(message) => {
+                    eprintln!("error: {message}; see `x64wasm --help`");
+                    ExitCode::from(2)
+                }
+            }
         }
     }
 }
@@ -94,7 +107,7 @@ fn parse_transpile(args: &[String]) -> Result<TranspileArgs, String> {
             }
             "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
             "--wat" => wat = true,
-            "-h" | "--help" => return Err(HELP.to_string()),
+            "-h" | "--help" => return Err(help()),
             other => return Err(format!("unknown argument `{other}`; see `x64wasm --help`")),
         }
     }

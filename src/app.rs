@@ -1,0 +1,329 @@
+//! The app builder: state, render, callbacks → one process that is a desktop
+//! window and a web server at once.
+//!
+//! ```no_run
+//! use x64wasm::{callback, dom::{button, el, Node}, App};
+//!
+//! #[repr(C)]
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+//! struct State { count: i64 }
+//!
+//! #[no_mangle]
+//! pub extern "C" fn add_one(state: &mut State) { state.count = state.count.wrapping_add(1); }
+//!
+//! fn render(state: &State) -> Node {
+//!     el("div")
+//!         .child(Node::bound(std::mem::offset_of!(State, count), state.count))
+//!         .child(button("+1").call("add_one", &[]))
+//!         .into()
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     App::new(State { count: 0 }, render).callback(callback!(add_one)).run()
+//! }
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bytemuck::Pod;
+
+use crate::callbacks::{Registration, Registry};
+use crate::dom::Node;
+use crate::server::{self, Running, Shared};
+use crate::transpile::{image::running_load_bias, Image};
+
+/// Command-line options of an app (DESIGN §2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Serve browsers only, no window.
+    pub headless: bool,
+    /// The port (0: any free port).
+    pub port: u16,
+    /// The address to listen on.
+    pub bind: IpAddr,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            headless: false,
+            port: 8080,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        }
+    }
+}
+
+/// Help for the options every app takes.
+pub const OPTIONS_HELP: &str = "\
+    --headless       serve browsers only; no desktop window
+    --port N         port to serve on (default 8080; 0 picks a free port);
+                     the environment variable RUN_AS_HTTP_SERVER=N does the same
+    --bind ADDR      address to listen on (default 127.0.0.1, this machine only;
+                     0.0.0.0 lets other machines' browsers in)
+    -h, --help       this help
+";
+
+impl Options {
+    /// Parses the app's arguments; `env_port` is `RUN_AS_HTTP_SERVER`, which
+    /// `--port` overrides. `Err` carries the message for the user.
+    pub fn parse(args: &[String], env_port: Option<&str>) -> Result<Options, String> {
+        let mut options = Options::default();
+        let port = |text: &str, from: &str| {
+            text.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{from} must be a port number 0-65535, not `{text}`"))
+        };
+        if let Some(p) = env_port.filter(|p| !p.is_empty()) {
+            options.port = port(p, "RUN_AS_HTTP_SERVER")?;
+        }
+        let mut it = args.iter();
+        while let Some(arg) = it.next() {
+            let (flag, inline) = match arg.split_once('=') {
+                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
+                _ => (arg.as_str(), None),
+            };
+            let mut value = |name: &str| {
+                inline
+                    .clone()
+                    .or_else(|| it.next().cloned())
+                    .ok_or_else(|| format!("{name} needs a value"))
+            };
+            match flag {
+                "--headless" => options.headless = true,
+                "--port" => options.port = port(&value("--port")?, "--port")?,
+                "--bind" => {
+                    let text = value("--bind")?;
+                    let text = text.trim_start_matches('[').trim_end_matches(']');
+                    options.bind = text
+                        .parse()
+                        .map_err(|_| format!("--bind must be an IP address, not `{text}`"))?;
+                }
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// An app: its state, its view and its callbacks.
+pub struct App<S> {
+    title: String,
+    state: S,
+    render: fn(&S) -> Node,
+    callbacks: Vec<Registration<S>>,
+}
+
+impl<S: Pod + Send + 'static> App<S> {
+    /// An app starting from `state`, shown by `render`.
+    pub fn new(state: S, render: fn(&S) -> Node) -> App<S> {
+        App {
+            title: "x64wasm".into(),
+            state,
+            render,
+            callbacks: Vec::new(),
+        }
+    }
+
+    /// Sets the window and page title.
+    pub fn title(mut self, title: impl Into<String>) -> App<S> {
+        self.title = title.into();
+        self
+    }
+
+    /// Registers a callback (see [`callback!`](crate::callback)).
+    pub fn callback(mut self, callback: Registration<S>) -> App<S> {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// Runs with the process's arguments: the window and the server, or the
+    /// server only (`--headless`, or no display). Returns when the window
+    /// closes; serves forever when headless.
+    pub fn run(self) -> ExitCode {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.iter().any(|a| a == "-h" || a == "--help") {
+            let program = std::env::args().next().unwrap_or_else(|| "app".into());
+            print!(
+                "{}\n\nUSAGE:\n    {program} [OPTIONS]\n\nOPTIONS:\n{OPTIONS_HELP}",
+                self.title
+            );
+            return ExitCode::SUCCESS;
+        }
+        let env_port = std::env::var("RUN_AS_HTTP_SERVER").ok();
+        match Options::parse(&args, env_port.as_deref()) {
+            Ok(options) => self.run_with(&options),
+            Err(message) => {
+                eprintln!("error: {message}; see --help");
+                ExitCode::from(2)
+            }
+        }
+    }
+
+    /// Runs with explicit options (see [`run`](App::run)).
+    pub fn run_with(self, options: &Options) -> ExitCode {
+        // Before any thread starts: set_var is only sound single-threaded.
+        if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+            std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        }
+        let title = self.title.clone();
+        let (running, _shared) = match self.start(options) {
+            Ok(started) => started,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("x64wasm: serving on {}", running.url);
+        if !options.headless {
+            match open_window(&running.url, &title) {
+                Ok(()) => return ExitCode::SUCCESS,
+                Err(why) => println!("x64wasm: {why}: serving headless"),
+            }
+        }
+        running.wait();
+        ExitCode::SUCCESS
+    }
+
+    /// Binds, resolves the callbacks against this binary and starts serving.
+    /// Prints a warning for each callback that can run on the server only.
+    pub fn start(self, options: &Options) -> Result<(Running, Arc<Shared<S>>), String> {
+        let listener = server::bind(options.bind, options.port)?;
+        let image = Image::running().map_err(|e| format!("reading this executable: {e}"));
+        let (registry, warnings) =
+            Registry::resolve(self.callbacks, image.as_ref().ok(), running_load_bias())?;
+        for w in &warnings {
+            eprintln!("x64wasm: warning: {w}");
+        }
+        let view = (self.render)(&self.state);
+        for name in view.call_names() {
+            if registry.get(&name).is_none() {
+                eprintln!(
+                    "x64wasm: warning: the view calls `{name}`, which is not a registered callback"
+                );
+            }
+        }
+        let served = registry.all().iter().filter(|c| c.symbol.is_ok()).count();
+        println!(
+            "x64wasm: {} callback(s), {served} served as wasm transpiled from this binary",
+            registry.all().len()
+        );
+        let shared = Arc::new(Shared::new(
+            self.title,
+            self.state,
+            self.render,
+            registry,
+            image,
+        ));
+        let running = server::serve(shared.clone(), listener)?;
+        Ok((running, shared))
+    }
+}
+
+/// Opens the desktop window on `url` and returns when it is closed; `Err`
+/// says why there is no window.
+fn open_window(url: &str, title: &str) -> Result<(), String> {
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    if !display {
+        return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
+    }
+    #[cfg(feature = "desktop")]
+    {
+        crate::desktop::open(url, title)
+    }
+    #[cfg(not(feature = "desktop"))]
+    {
+        let _ = (url, title);
+        Err("built without the `desktop` feature".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_explain_mistakes() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let ok: &[(&str, Option<&str>, Options)] = &[
+            ("", None, Options::default()),
+            (
+                "--headless --port 0",
+                None,
+                Options {
+                    headless: true,
+                    port: 0,
+                    ..Options::default()
+                },
+            ),
+            (
+                "",
+                Some("9000"),
+                Options {
+                    port: 9000,
+                    ..Options::default()
+                },
+            ),
+            (
+                "--port=81",
+                Some("9000"),
+                Options {
+                    port: 81,
+                    ..Options::default()
+                },
+            ),
+            (
+                "--bind 0.0.0.0",
+                None,
+                Options {
+                    bind: "0.0.0.0".parse().unwrap(),
+                    ..Options::default()
+                },
+            ),
+            (
+                "--bind [::1]",
+                None,
+                Options {
+                    bind: "::1".parse().unwrap(),
+                    ..Options::default()
+                },
+            ),
+        ];
+        for (text, env, want) in ok {
+            assert_eq!(
+                Options::parse(&args(text), *env).as_ref(),
+                Ok(want),
+                "{text}"
+            );
+        }
+        let bad: &[(&str, Option<&str>, &str)] = &[
+            ("--port", None, "--port needs a value"),
+            (
+                "--port 70000",
+                None,
+                "--port must be a port number 0-65535, not `70000`",
+            ),
+            (
+                "",
+                Some("x"),
+                "RUN_AS_HTTP_SERVER must be a port number 0-65535, not `x`",
+            ),
+            (
+                "--bind localhost",
+                None,
+                "--bind must be an IP address, not `localhost`",
+            ),
+            ("--frobnicate", None, "unknown argument `--frobnicate`"),
+        ];
+        for (text, env, want) in bad {
+            assert_eq!(
+                Options::parse(&args(text), *env).unwrap_err(),
+                *want,
+                "{text}"
+            );
+        }
+    }
+}

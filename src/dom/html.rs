@@ -1,0 +1,127 @@
+//! HTML output. Every text and attribute value is escaped; names were
+//! checked when the tree was built.
+
+use super::{Element, Node};
+
+/// Elements that have no end tag.
+const VOID: &[&str] = &[
+    "area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "track",
+    "wbr",
+];
+
+/// Escapes text for HTML content and double- or single-quoted attributes.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    escape_into(text, &mut out);
+    out
+}
+
+fn escape_into(text: &str, out: &mut String) {
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+}
+
+/// Appends the HTML of `node` to `out`.
+pub(super) fn node(node: &Node, out: &mut String) {
+    match node {
+        Node::Element(e) => element(e, out),
+        Node::Text(t) => escape_into(t, out),
+        Node::Bound(b) => {
+            out.push_str(&format!(r#"<span data-bind="{}:{}">"#, b.offset, b.ty));
+            escape_into(&b.text, out);
+            out.push_str("</span>");
+        }
+    }
+}
+
+/// Appends the HTML of `e` to `out`.
+pub(super) fn element(e: &Element, out: &mut String) {
+    out.push('<');
+    out.push_str(&e.tag);
+    for (name, value) in &e.attributes {
+        out.push(' ');
+        out.push_str(name);
+        out.push_str("=\"");
+        escape_into(value, out);
+        out.push('"');
+    }
+    out.push('>');
+    if VOID.contains(&e.tag.as_str()) {
+        return;
+    }
+    for child in &e.children {
+        node(child, out);
+    }
+    out.push_str("</");
+    out.push_str(&e.tag);
+    out.push('>');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{button, el, Node};
+    use serde_json::json;
+
+    #[test]
+    fn html_escapes_every_text_and_attribute() {
+        let cases: &[(Node, &str)] = &[
+            (Node::from("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;"),
+            (
+                el("div").attr("title", "\"><script>x</script>").into(),
+                r#"<div title="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"></div>"#,
+            ),
+            (
+                button("<b>").call("f", &[json!(1), json!("</x>")]).into(),
+                r#"<button type="button" data-call="f" data-args="[1,&quot;&lt;/x&gt;&quot;]">&lt;b&gt;</button>"#,
+            ),
+            (
+                Node::bound(8, -3i32),
+                r#"<span data-bind="8:i32">-3</span>"#,
+            ),
+            (
+                Node::bound(0, 0.5f64),
+                r#"<span data-bind="0:f64">0.5</span>"#,
+            ),
+            (
+                el("input").attr("value", "x").into(),
+                r#"<input value="x">"#,
+            ),
+            (
+                el("P").class("a").class("b").text("t").into(),
+                r#"<p class="b">t</p>"#,
+            ),
+        ];
+        for (node, want) in cases {
+            assert_eq!(node.to_html(), *want);
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "inline handler `onclick` refused")]
+    fn inline_handlers_are_refused() {
+        let _ = el("div").attr("onclick", "alert(1)");
+    }
+
+    #[test]
+    #[should_panic(expected = "invalid attribute name")]
+    fn attribute_names_are_checked() {
+        let _ = el("div").attr("a b", "");
+    }
+
+    #[test]
+    fn call_names_lists_each_callback_once() {
+        let view = el("div")
+            .child(button("a").call("f", &[]))
+            .child(el("p").child(button("b").call("g", &[json!(2)])))
+            .child(button("c").call("f", &[]));
+        assert_eq!(Node::from(view).call_names(), ["f", "g"]);
+    }
+}

@@ -1,0 +1,235 @@
+//! The view: a small node tree that `render(&State)` builds, and its HTML.
+//!
+//! ```
+//! use x64wasm::dom::{button, el, Node};
+//! let view = el("div").class("counter").child(Node::bound(0, 41i64)).child(
+//!     button("+1").call("increment_counter", &[]),
+//! );
+//! assert!(view.to_html().contains(r#"data-call="increment_counter""#));
+//! ```
+//!
+//! Clickable elements carry `data-call="name"` and `data-args="[…]"`; there
+//! are no inline `on*` handlers, so a strict Content-Security-Policy holds.
+//! A bound text node (`data-bind="offset:type"`) shows a state field the
+//! client runtime can update the moment the wasm callback returns.
+
+mod html;
+
+pub use html::escape;
+
+/// A node of the view.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Node {
+    /// An element with attributes and children.
+    Element(Element),
+    /// Plain text (escaped on output).
+    Text(String),
+    /// Text showing a state field: its byte offset, type and current value.
+    Bound(Bound),
+}
+
+/// An element: tag, attributes in order, children.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Element {
+    /// The tag name (`div`, `button`, …).
+    pub tag: String,
+    /// Attributes in the order they were set (one entry per name).
+    pub attributes: Vec<(String, String)>,
+    /// Child nodes.
+    pub children: Vec<Node>,
+}
+
+/// A text node bound to a state field.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Bound {
+    /// Byte offset of the field in the state.
+    pub offset: usize,
+    /// The field's type: `i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool`.
+    pub ty: &'static str,
+    /// The value as the server renders it.
+    pub text: String,
+}
+
+/// A state field type a text node can be bound to.
+pub trait BindType: Copy {
+    /// The type's name in `data-bind`.
+    const NAME: &'static str;
+    /// The value as the page shows it (the runtime formats the same way).
+    fn show(self) -> String;
+}
+
+macro_rules! bind_types {
+    ($($t:ty),*) => {$(
+        impl BindType for $t {
+            const NAME: &'static str = stringify!($t);
+            fn show(self) -> String {
+                self.to_string()
+            }
+        }
+    )*};
+}
+bind_types!(i8, u8, i16, u16, i32, u32, i64, u64, bool);
+
+impl BindType for f64 {
+    const NAME: &'static str = "f64";
+    fn show(self) -> String {
+        js_number(self)
+    }
+}
+impl BindType for f32 {
+    const NAME: &'static str = "f32";
+    fn show(self) -> String {
+        js_number(self as f64)
+    }
+}
+
+/// A float as JavaScript's `String(x)` writes the common cases.
+fn js_number(x: f64) -> String {
+    if x.is_nan() {
+        "NaN".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        format!("{x}")
+    }
+}
+
+/// An element with no attributes or children yet.
+pub fn el(tag: &str) -> Element {
+    assert!(is_name(tag), "invalid tag name {tag:?}");
+    Element {
+        tag: tag.to_ascii_lowercase(),
+        attributes: Vec::new(),
+        children: Vec::new(),
+    }
+}
+
+/// A `<button type="button">` with a text label.
+pub fn button(label: impl Into<String>) -> Element {
+    el("button").attr("type", "button").text(label)
+}
+
+/// A text node.
+pub fn text(text: impl Into<String>) -> Node {
+    Node::Text(text.into())
+}
+
+/// Names of tags and attributes: letters, digits and `-`, starting with a letter.
+fn is_name(name: &str) -> bool {
+    name.starts_with(|c: char| c.is_ascii_alphabetic())
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+}
+
+impl Element {
+    /// Sets an attribute (replacing an earlier value). Inline event handlers
+    /// (`on…`) are refused: clicks go through `data-call`.
+    pub fn attr(mut self, name: &str, value: impl Into<String>) -> Element {
+        assert!(is_name(name), "invalid attribute name {name:?}");
+        let name = name.to_ascii_lowercase();
+        assert!(
+            !name.starts_with("on"),
+            "inline handler `{name}` refused: use .call(callback, args)"
+        );
+        let value = value.into();
+        match self.attributes.iter_mut().find(|(n, _)| *n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.attributes.push((name, value)),
+        }
+        self
+    }
+
+    /// Sets `class`.
+    pub fn class(self, class: impl Into<String>) -> Element {
+        self.attr("class", class)
+    }
+
+    /// Sets `id`.
+    pub fn id(self, id: impl Into<String>) -> Element {
+        self.attr("id", id)
+    }
+
+    /// A click runs callback `name` with `args` (in the view as wasm, and on
+    /// the server natively).
+    pub fn call(self, name: &str, args: &[serde_json::Value]) -> Element {
+        let args = serde_json::Value::Array(args.to_vec()).to_string();
+        self.attr("data-call", name).attr("data-args", args)
+    }
+
+    /// Appends a child.
+    pub fn child(mut self, child: impl Into<Node>) -> Element {
+        self.children.push(child.into());
+        self
+    }
+
+    /// Appends children.
+    pub fn children<N: Into<Node>>(mut self, children: impl IntoIterator<Item = N>) -> Element {
+        self.children.extend(children.into_iter().map(Into::into));
+        self
+    }
+
+    /// Appends a text child.
+    pub fn text(self, text: impl Into<String>) -> Element {
+        self.child(Node::Text(text.into()))
+    }
+
+    /// The element's HTML.
+    pub fn to_html(&self) -> String {
+        let mut out = String::new();
+        html::element(self, &mut out);
+        out
+    }
+}
+
+impl Node {
+    /// Text bound to the state field at byte `offset` holding `value`
+    /// (`std::mem::offset_of!(State, field)`).
+    pub fn bound<T: BindType>(offset: usize, value: T) -> Node {
+        Node::Bound(Bound {
+            offset,
+            ty: T::NAME,
+            text: value.show(),
+        })
+    }
+
+    /// The node's HTML.
+    pub fn to_html(&self) -> String {
+        let mut out = String::new();
+        html::node(self, &mut out);
+        out
+    }
+
+    /// Every callback name a `data-call` in this tree refers to.
+    pub fn call_names(&self) -> Vec<String> {
+        let mut names = Vec::new();
+        fn walk(node: &Node, names: &mut Vec<String>) {
+            if let Node::Element(e) = node {
+                if let Some((_, v)) = e.attributes.iter().find(|(n, _)| n == "data-call") {
+                    if !names.contains(v) {
+                        names.push(v.clone());
+                    }
+                }
+                e.children.iter().for_each(|c| walk(c, names));
+            }
+        }
+        walk(self, &mut names);
+        names
+    }
+}
+
+impl From<Element> for Node {
+    fn from(e: Element) -> Node {
+        Node::Element(e)
+    }
+}
+
+impl From<&str> for Node {
+    fn from(t: &str) -> Node {
+        Node::Text(t.to_string())
+    }
+}
+
+impl From<String> for Node {
+    fn from(t: String) -> Node {
+        Node::Text(t)
+    }
+}

@@ -1,0 +1,86 @@
+//! `GET /events`: Server-Sent Events, one thread per open view.
+//!
+//! tiny_http buffers chunked responses 8 KiB at a time, which would hold
+//! events back; so the stream is written on the raw connection
+//! (`into_writer`), head included, and flushed after every event.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytemuck::Pod;
+use serde_json::json;
+use tiny_http::Request;
+
+use super::{base64, Shared};
+
+/// A comment line goes out this often when nothing changes, so dead
+/// connections are noticed and proxies keep the stream open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// Streams events to one view on a thread of its own. `since` is the version
+/// the view shows (`?since=V` on the first connection, `Last-Event-ID` when
+/// the browser reconnects); a view behind the server gets a `reset` at once.
+pub fn stream<S: Pod + Send + 'static>(
+    shared: Arc<Shared<S>>,
+    request: Request,
+    since: Option<u64>,
+) {
+    let last_event_id = request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv("Last-Event-ID"))
+        .and_then(|h| h.value.as_str().trim().parse::<u64>().ok());
+    let seen = last_event_id.or(since);
+    let spawned = std::thread::Builder::new()
+        .name("x64wasm-events".into())
+        .spawn(move || {
+            let mut out = request.into_writer();
+            let _ = send_events(&shared, &mut out, seen);
+        });
+    if let Err(e) = spawned {
+        eprintln!("x64wasm: cannot start an event stream thread: {e}");
+    }
+}
+
+fn send_events<S: Pod>(
+    shared: &Shared<S>,
+    out: &mut dyn Write,
+    seen: Option<u64>,
+) -> std::io::Result<()> {
+    out.write_all(
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
+          Connection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n",
+    )?;
+    out.write_all(b"retry: 1000\n\n")?;
+    out.flush()?;
+    let mut sent = seen;
+    loop {
+        let live = shared.lock();
+        let (live, _) = shared
+            .changed
+            .wait_timeout_while(live, KEEP_ALIVE, |l| Some(l.version) == sent)
+            .unwrap_or_else(|e| e.into_inner());
+        if Some(live.version) == sent {
+            drop(live);
+            out.write_all(b": keep-alive\n\n")?;
+        } else {
+            // Every change goes out as the whole body: the view catches up
+            // from any version it had.
+            let data = json!({
+                "version": live.version,
+                "html": live.body,
+                "state": base64::encode(bytemuck::bytes_of(&live.state)),
+            })
+            .to_string();
+            sent = Some(live.version);
+            drop(live);
+            write!(
+                out,
+                "id: {}\nevent: reset\ndata: {data}\n\n",
+                sent.unwrap_or(0)
+            )?;
+        }
+        out.flush()?;
+    }
+}
