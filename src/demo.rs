@@ -238,8 +238,8 @@ pub fn render(state: &DemoState) -> Node {
         .id("life")
         .child(el("h2").text("Game of Life"))
         .child(
-            el("div")
-                .class("row muted")
+            el("p")
+                .class("muted")
                 .text("Generation ")
                 .child(Node::bound(
                     offset_of!(DemoState, generation),
@@ -308,8 +308,7 @@ pub fn render(state: &DemoState) -> Node {
              transpiled from its own x86-64 code, and on the server, which updates every view.",
         ))
         .child(counter)
-        .child(life)
-        .child(numbers)
+        .child(el("div").class("columns").child(life).child(numbers))
         .into()
 }
 

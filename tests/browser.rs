@@ -25,7 +25,16 @@ fn life_step(cells: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// Offset of the cells in `DemoState` (8+4+4+8+8+8+8+8).
+fn u64_at(state: &[u8], offset: usize) -> u64 {
+    u64::from_le_bytes(state[offset..offset + 8].try_into().unwrap())
+}
+
+/// Field offsets of `DemoState` (repr(C)): counter 0, step 8, generation 12,
+/// seed 16, number 24, gcd 32, collatz 40, fibonacci 48, cells 56.
+const NUMBER: usize = 24;
+const GCD: usize = 32;
+const COLLATZ: usize = 40;
+const FIBONACCI: usize = 48;
 const CELLS: usize = 56;
 
 #[test]
@@ -34,59 +43,87 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
     let shot = screenshot_dir().join("browser.png");
     let page = node("demo.mjs", &[&app.url, shot.to_str().unwrap()], &[]);
 
-    let (version, state) = app.state();
-    assert_eq!(version, 10, "3 + 1 + 5 + 1 clicks");
-    assert_eq!(
-        i64::from_le_bytes(state[..8].try_into().unwrap()),
-        2,
-        "counter after +3 -1"
-    );
-    assert_eq!(page["counter"], "2");
-    assert_eq!(page["version"], 10);
-    assert_eq!(
-        base64::decode(page["state"].as_str().unwrap()).unwrap(),
-        state,
-        "the page holds the server's state bytes"
-    );
-
-    let mut glider = vec![0u8; 256];
+    // Part one: +3 -1 on the counter, a glider, one step.
+    let glider = &page["glider"];
+    assert_eq!(glider["version"], 10, "3 + 1 + 5 + 1 clicks: {page}");
+    assert_eq!(glider["counter"], "2");
+    let state = base64::decode(glider["state"].as_str().unwrap()).unwrap();
+    assert_eq!(u64_at(&state, 0), 2, "counter after +3 -1");
+    let mut cells = vec![0u8; 256];
     for i in [1, 18, 32, 33, 34] {
-        glider[i] = 1;
+        cells[i] = 1;
     }
-    let expected = life_step(&glider);
+    let expected = life_step(&cells);
     assert_eq!(
         &state[CELLS..CELLS + 256],
         &expected[..],
-        "server board after one step"
+        "board after one step"
     );
     let alive: Vec<u64> = (0..256)
         .filter(|&i| expected[i] == 1)
         .map(|i| i as u64)
         .collect();
-    let shown: Vec<u64> = page["alive"]
+    let shown: Vec<u64> = glider["alive"]
         .as_array()
         .unwrap()
         .iter()
         .map(|v| v.as_u64().unwrap())
         .collect();
-    assert_eq!(shown, alive, "the page draws the server's board");
+    assert_eq!(shown, alive, "the page draws the board it holds");
+
+    // Part two: every other button once. The page ends on the server's bytes.
+    let (version, state) = app.state();
+    assert_eq!(version, 21);
+    assert_eq!(page["version"], 21);
+    assert_eq!(
+        base64::decode(page["state"].as_str().unwrap()).unwrap(),
+        state,
+        "the page holds the server's state bytes"
+    );
+    let n = 27 + 1000;
+    assert_eq!(u64_at(&state, NUMBER), n);
+    let gcd = |mut a: u64, mut b: u64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    assert_eq!(u64_at(&state, GCD), gcd(n, 462));
+    let mut steps = 0;
+    let mut x = n;
+    while x != 1 {
+        x = if x % 2 == 0 { x / 2 } else { 3 * x + 1 };
+        steps += 1;
+    }
+    assert_eq!(u64_at(&state, COLLATZ), steps);
+    let fib = (0..n % 94)
+        .fold((0u64, 1u64), |(a, b), _| (b, a.wrapping_add(b)))
+        .0;
+    assert_eq!(u64_at(&state, FIBONACCI), fib);
+    assert_eq!(u64_at(&state, 0), 25, "reset, then one step of 25");
+    assert!(state[CELLS..].iter().all(|&c| c == 0), "cleared");
+    let shown = page["shown"].to_string();
+    assert!(
+        shown.contains(&format!("\"{fib}\"")),
+        "bound fields show the result: {shown}"
+    );
 
     // Every click ran the transpiled wasm in the page, and the server found
-    // the predicted state equal to its own result.
-    assert_eq!(page["stats"]["wasmRuns"], 10, "{page}");
+    // the predicted state equal to its own result on the same version.
+    assert_eq!(page["stats"]["wasmRuns"], 21, "{page}");
     assert_eq!(page["stats"]["serverOnly"], 0, "{page}");
     let stats = app.stats();
-    for (name, clicks) in [
-        ("increment_counter", 3),
-        ("decrement_counter", 1),
-        ("toggle_cell", 5),
-        ("life_step", 1),
-    ] {
-        let s = &stats["callbacks"][name];
-        assert_eq!(s["executed"], clicks, "{name}: {stats}");
-        assert_eq!(s["predicted"], clicks, "{name}: {stats}");
-        assert_eq!(s["agreed"], clicks, "{name}: {stats}");
-        assert_eq!(s["disagreed"], 0, "{name}: {stats}");
+    let callbacks = stats["callbacks"].as_object().unwrap();
+    assert_eq!(
+        callbacks.len(),
+        13,
+        "every demo callback was clicked: {stats}"
+    );
+    for (name, s) in callbacks {
+        assert!(s["executed"].as_u64().unwrap() >= 1, "{name}: {s}");
+        assert_eq!(s["predicted"], s["executed"], "{name}: {s}");
+        assert_eq!(s["agreed"], s["executed"], "{name}: {s}");
+        assert_eq!(s["disagreed"], 0, "{name}: {s}");
     }
     let console = page["console"].to_string();
     assert!(!console.contains("pageerror"), "{console}");

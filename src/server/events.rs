@@ -5,6 +5,7 @@
 //! (`into_writer`), head included, and flushed after every event.
 
 use std::io::Write;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -36,7 +37,9 @@ pub fn stream<S: Pod + Send + 'static>(
         .name("x64wasm-events".into())
         .spawn(move || {
             let mut out = request.into_writer();
+            shared.views.fetch_add(1, Ordering::SeqCst);
             let _ = send_events(&shared, &mut out, seen);
+            shared.views.fetch_sub(1, Ordering::SeqCst);
         });
     if let Err(e) = spawned {
         eprintln!("x64wasm: cannot start an event stream thread: {e}");

@@ -15,6 +15,7 @@ mod routes;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 
@@ -45,6 +46,8 @@ pub struct Shared<S> {
     pub cache: Cache,
     /// Per-callback counts of clicks and predictions.
     pub stats: Mutex<BTreeMap<String, CallStats>>,
+    /// Event streams open now (one per open view).
+    pub views: AtomicUsize,
 }
 
 /// The authoritative state, its version and its rendered body.
@@ -95,6 +98,7 @@ impl<S: Pod> Shared<S> {
             image,
             cache: Cache::new(),
             stats: Mutex::new(BTreeMap::new()),
+            views: AtomicUsize::new(0),
         }
     }
 

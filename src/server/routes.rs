@@ -177,7 +177,11 @@ fn stats<S: Pod>(shared: &Shared<S>) -> Reply {
         })
         .collect();
     let version = shared.lock().version;
-    json_reply(200, &json!({ "version": version, "callbacks": callbacks }))
+    let views = shared.views.load(std::sync::atomic::Ordering::SeqCst);
+    json_reply(
+        200,
+        &json!({ "version": version, "views": views, "callbacks": callbacks }),
+    )
 }
 
 /// `GET /wasm/{name}`: the callback's module, transpiled from this process's

@@ -1,7 +1,8 @@
 // Browser test of the demo: node demo.mjs URL SCREENSHOT.png
 // Clicks Increment three times, Decrement once, toggles five cells (a glider)
-// and steps the Game of Life, waiting after each click for the server's
-// event; prints one JSON line with what the page shows.
+// and steps the Game of Life, then every other button once, waiting after
+// each click for the server's event; prints one JSON line with what the page
+// showed after the first part and at the end.
 import { launch, open, clickAndWait, pageState } from './chromium.mjs';
 
 const [url, screenshot] = process.argv.slice(2);
@@ -16,16 +17,38 @@ try {
   for (const cell of [1, 18, 32, 33, 34]) await click(`[data-call="toggle_cell"][data-args="[${cell}]"]`);
   await click('[data-call="life_step"]');
 
-  const result = {
+  const glider = {
     version: await page.evaluate(() => window.x64wasm.version),
     counter: await page.textContent('#counter [data-bind]'),
     alive: await page.$$eval('.board button', (cells) =>
       cells.map((c, i) => (c.classList.contains('alive') ? i : -1)).filter((i) => i >= 0)),
     state: await pageState(page),
+  };
+  if (screenshot) await page.screenshot({ path: screenshot, fullPage: true });
+
+  for (const selector of [
+    '[data-call="set_step"][data-args="[25]"]',
+    '[data-call="add_step_clamped"]',
+    '[data-call="change_number"][data-args="[1000]"]',
+    '[data-call="compute_gcd"]',
+    '[data-call="compute_collatz"]',
+    '[data-call="compute_fibonacci"]',
+    '[data-call="life_randomize"]',
+    '[data-call="life_step"]',
+    '[data-call="reset_counter"]',
+    '[data-call="add_step_clamped"]',
+    '[data-call="life_clear"]',
+  ]) {
+    await click(selector);
+  }
+  const result = {
+    glider,
+    version: await page.evaluate(() => window.x64wasm.version),
+    state: await pageState(page),
+    shown: await page.$$eval('[data-bind]', (els) => els.map((e) => e.textContent)),
     stats: await page.evaluate(() => window.x64wasm.stats),
     console,
   };
-  if (screenshot) await page.screenshot({ path: screenshot });
   process.stdout.write(JSON.stringify(result) + '\n');
 } finally {
   await browser.close();
