@@ -1,34 +1,54 @@
 # x64wasm: two commands on a fresh Debian machine.
-#   make run   builds the binary and transpiles its own demo callbacks to wasm
-#   make test  runs every test (differential, corpus, golden, robustness)
-# Both install what they need first (apt packages as root or through sudo).
+#   make run    builds the demo and runs it: a desktop window plus a web server
+#               on http://127.0.0.1:8080/ (headless when there is no display;
+#               pass options with ARGS, e.g. make run ARGS="--headless --port 0")
+#   make test   runs every test: transpiler (differential, corpus, golden,
+#               robustness), HTTP, headless Chromium, desktop window under Xvfb
+# Both install what they need first (apt packages as root or through sudo,
+# npm packages under tests/browser).
 
 CARGO ?= cargo
+ARGS ?=
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-APT_PACKAGES := build-essential pkg-config
+# Building: a C toolchain, and WebKitGTK (with GTK 3 and libsoup 3) for the window.
+APT_PACKAGES := build-essential pkg-config libwebkit2gtk-4.1-dev
+# Testing: a display server, X tools, Debian's Chromium, Node.js for playwright-core.
+TEST_APT_PACKAGES := xvfb xauth xdotool imagemagick chromium python3 binutils
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900
 
-.PHONY: run test deps bench lint clean
+.PHONY: run test deps test-deps install-node bench lint screenshots clean
+
+# Installs the Debian packages in $(1) that are missing.
+define apt_install
+	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(APT) update && $(APT) install -y $$missing; fi
+endef
 
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
-	if [ -n "$$missing" ]; then echo "installing:$$missing"; $(APT) update && $(APT) install -y $$missing; fi
+	$(call apt_install,$(APT_PACKAGES))
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found: install Rust with rustup (https://rustup.rs)"; exit 1; }
+
+test-deps: deps
+	$(call apt_install,$(TEST_APT_PACKAGES))
+	@command -v npm >/dev/null || $(MAKE) --no-print-directory install-node
+	@if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
+		echo "installing playwright-core (drives Debian's Chromium; downloads no browser)"; \
+		npm ci --prefix tests/browser --no-audit --no-fund; fi
+
+install-node:
+	$(call apt_install,nodejs npm)
 
 run: deps
 	$(CARGO) build --release
-	./target/release/x64wasm transpile --binary target/release/x64wasm \
-		--export 'increment_counter(ptr)->void' \
-		--export 'decrement_counter(ptr)->void' \
-		--export 'reset_counter(ptr)->void' \
-		--export 'add_step_clamped(ptr,i32,i32)->i64' \
-		-o target/demo.wasm
-	./target/release/x64wasm transpile --binary target/release/x64wasm \
-		--export 'add_step_clamped(ptr,i32,i32)->i64' --wat | head -40
-	@echo "wrote target/demo.wasm (see x64wasm --help)"
+	./target/release/x64wasm $(ARGS)
 
-test: deps
+test: test-deps
 	$(CARGO) test --all-targets -- --test-threads=2
+
+# Copies the screenshots the browser and desktop tests took into docs/ (README).
+screenshots:
+	mkdir -p docs
+	cp target/screenshots/browser.png target/screenshots/desktop.png docs/
 
 bench: deps
 	$(CARGO) bench --bench transpile

@@ -56,8 +56,7 @@ impl Default for Options {
 }
 
 /// Help for the options every app takes.
-pub const OPTIONS_HELP: &str = "\
-    --headless       serve browsers only; no desktop window
+pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no desktop window
     --port N         port to serve on (default 8080; 0 picks a free port);
                      the environment variable RUN_AS_HTTP_SERVER=N does the same
     --bind ADDR      address to listen on (default 127.0.0.1, this machine only;
@@ -204,11 +203,6 @@ impl<S: Pod + Send + 'static> App<S> {
                 );
             }
         }
-        let served = registry.all().iter().filter(|c| c.symbol.is_ok()).count();
-        println!(
-            "x64wasm: {} callback(s), {served} served as wasm transpiled from this binary",
-            registry.all().len()
-        );
         let shared = Arc::new(Shared::new(
             self.title,
             self.state,
@@ -216,6 +210,28 @@ impl<S: Pod + Send + 'static> App<S> {
             registry,
             image,
         ));
+        // Transpile every callback now (into the cache views are served
+        // from), so a callback that cannot run as wasm is reported at start.
+        let mut transpiled = 0;
+        for callback in shared.registry.all() {
+            let (Ok(_), Ok(image)) = (&callback.symbol, &shared.image) else {
+                continue;
+            };
+            match shared
+                .cache
+                .get(image, std::slice::from_ref(&callback.signature))
+            {
+                Ok(_) => transpiled += 1,
+                Err(e) => eprintln!(
+                    "x64wasm: warning: callback `{}` runs on the server only: {e}",
+                    callback.name
+                ),
+            }
+        }
+        println!(
+            "x64wasm: {} callback(s), {transpiled} transpiled to wasm from this binary's machine code",
+            shared.registry.all().len()
+        );
         let running = server::serve(shared.clone(), listener)?;
         Ok((running, shared))
     }

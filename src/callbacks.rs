@@ -473,7 +473,7 @@ mod tests {
     fn arguments_are_checked_against_the_rust_type() {
         let r: Registration<S> = crate::callback!(add(i32, bool) -> i64);
         assert_eq!(r.declared, "add");
-        assert_eq!(r.address, add as usize);
+        assert_eq!(r.address, add as *const () as usize);
         assert_eq!(r.params, [ScalarType::I32, ScalarType::Bool]);
         assert_eq!(r.result, Some(ScalarType::I64));
         let mut s = S::default();

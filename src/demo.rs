@@ -171,7 +171,7 @@ pub extern "C" fn compute_collatz(state: &mut DemoState) -> u64 {
     let mut n = state.number.max(1);
     let mut steps = 0;
     while n != 1 && steps < 100_000 {
-        n = if n % 2 == 0 {
+        n = if n.is_multiple_of(2) {
             n / 2
         } else {
             n.wrapping_mul(3).wrapping_add(1)

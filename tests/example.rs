@@ -1,0 +1,74 @@
+//! The example app (`examples/scoreboard.rs`, a user's own app on the
+//! library) builds, transpiles its own callbacks, and serves them as wasm;
+//! the one callback that cannot be transpiled (it reads the CPU's clock) is a
+//! 422 with the reason, and its clicks still work through the server.
+
+mod support;
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use support::server::{node, App};
+
+/// The example's binary, built by `cargo test --all-targets` (or here).
+fn scoreboard() -> PathBuf {
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_x64wasm"));
+    let path = exe.parent().unwrap().join("examples/scoreboard");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "scoreboard"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+    path
+}
+
+#[test]
+fn the_example_app_serves_its_own_callbacks_as_wasm() {
+    let app = App::start(&scoreboard(), &["--headless", "--port", "0"], &[]);
+    let output = app.output();
+    assert!(
+        output.contains("4 callback(s), 3 transpiled to wasm"),
+        "{output}"
+    );
+    assert!(
+        output.contains("callback `toss_coin` runs on the server only: toss_coin at 0x")
+            && output.contains("unsupported instruction `rdtsc` [0f 31]"),
+        "{output}"
+    );
+
+    for name in ["add_points", "next_period", "new_game"] {
+        let reply = app.get(&format!("/wasm/{name}"));
+        assert_eq!(reply.status, 200, "{name}: {}", reply.text());
+        wasmparser::Validator::new()
+            .validate_all(&reply.body)
+            .unwrap();
+    }
+    let refused = app.get("/wasm/toss_coin");
+    assert_eq!(refused.status, 422);
+    let reason = refused.json();
+    assert_eq!(reason["function"], "toss_coin");
+    assert_eq!(reason["instruction"], "rdtsc (0f 31)");
+    assert!(reason["address"].as_str().unwrap().starts_with("0x"));
+
+    let page = node("example.mjs", &[&app.url], &[]);
+    assert_eq!(page["home"], "3");
+    let text = page["text"].as_str().unwrap();
+    assert!(
+        text.contains("coin: heads") || text.contains("coin: tails"),
+        "{text}"
+    );
+    assert_eq!(page["stats"]["wasmRuns"], 1, "{page}");
+    assert_eq!(page["stats"]["serverOnly"], 1, "{page}");
+    let console = page["console"].to_string();
+    assert!(
+        console.contains("toss_coin runs on the server only") && console.contains("rdtsc"),
+        "the runtime says why in the console: {console}"
+    );
+    let stats = app.stats();
+    assert_eq!(stats["callbacks"]["add_points"]["agreed"], 1, "{stats}");
+    assert_eq!(stats["callbacks"]["toss_coin"]["executed"], 1, "{stats}");
+    assert_eq!(stats["callbacks"]["toss_coin"]["predicted"], 0, "{stats}");
+}
