@@ -63,6 +63,10 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(command) if !command.starts_with('-') => {
+            eprintln!("error: unknown command `{command}`; see `x64wasm --help`");
+            ExitCode::from(2)
+        }
         _ => {
             let env_port = std::env::var("RUN_AS_HTTP_SERVER").ok();
             match x64wasm::Options::parse(&args, env_port.as_deref()) {

@@ -5,29 +5,11 @@
 
 mod support;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use support::server::{node, App};
-
-/// The example's binary, built by `cargo test --all-targets` (or here).
-fn scoreboard() -> PathBuf {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_x64wasm"));
-    let path = exe.parent().unwrap().join("examples/scoreboard");
-    if !path.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "scoreboard"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    path
-}
+use support::server::{example_binary, node, App};
 
 #[test]
 fn the_example_app_serves_its_own_callbacks_as_wasm() {
-    let app = App::start(&scoreboard(), &["--headless", "--port", "0"], &[]);
+    let app = App::start(&example_binary("scoreboard"), &["--headless", "--port", "0"], &[]);
     let output = app.output();
     assert!(
         output.contains("4 callback(s), 3 transpiled to wasm"),

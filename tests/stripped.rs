@@ -8,7 +8,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::server::App;
+use support::server::{example_binary, App};
 
 /// A stripped copy of `binary` in a fresh temporary directory.
 fn stripped_copy(binary: &Path) -> PathBuf {
@@ -56,17 +56,7 @@ fn the_demo_keeps_its_callbacks_through_the_dynamic_symbol_table() {
 
 #[test]
 fn an_app_without_symbols_says_how_to_fix_it_and_runs_through_the_server() {
-    let exe = PathBuf::from(env!("CARGO_BIN_EXE_x64wasm"));
-    let example = exe.parent().unwrap().join("examples/scoreboard");
-    if !example.exists() {
-        let status = Command::new(env!("CARGO"))
-            .args(["build", "--example", "scoreboard"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .unwrap();
-        assert!(status.success());
-    }
-    let stripped = stripped_copy(&example);
+    let stripped = stripped_copy(&example_binary("scoreboard"));
     let app = App::start(&stripped, &["--headless", "--port", "0"], &[]);
     let output = app.output();
     assert!(

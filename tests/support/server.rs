@@ -298,3 +298,16 @@ pub fn screenshot_dir() -> PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// The binary of example `name`, built now (a no-op when it is up to date):
+/// `cargo test` builds examples as test harnesses, not as the app binary.
+pub fn example_binary(name: &str) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--example", name])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("running cargo");
+    assert!(status.success(), "cargo build --example {name}");
+    let exe = PathBuf::from(env!("CARGO_BIN_EXE_x64wasm"));
+    exe.parent().unwrap().join("examples").join(name)
+}
