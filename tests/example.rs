@@ -9,7 +9,11 @@ use support::server::{example_binary, node, App};
 
 #[test]
 fn the_example_app_serves_its_own_callbacks_as_wasm() {
-    let app = App::start(&example_binary("scoreboard"), &["--headless", "--port", "0"], &[]);
+    let app = App::start(
+        &example_binary("scoreboard"),
+        &["--headless", "--port", "0"],
+        &[],
+    );
     let output = app.output();
     assert!(
         output.contains("4 callback(s), 3 transpiled to wasm"),
