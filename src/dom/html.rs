@@ -9,6 +9,11 @@ const VOID: &[&str] = &[
     "wbr",
 ];
 
+/// True for elements that have no end tag (and so no children).
+pub(super) fn is_void(tag: &str) -> bool {
+    VOID.contains(&tag)
+}
+
 /// Escapes text for HTML content and double- or single-quoted attributes.
 pub fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
@@ -54,7 +59,7 @@ pub(super) fn element(e: &Element, out: &mut String) {
         out.push('"');
     }
     out.push('>');
-    if VOID.contains(&e.tag.as_str()) {
+    if is_void(&e.tag) {
         return;
     }
     for child in &e.children {

@@ -13,8 +13,10 @@
 //! A bound text node (`data-bind="offset:type"`) shows a state field the
 //! client runtime can update the moment the wasm callback returns.
 
+mod diff;
 mod html;
 
+pub use diff::{apply, diff, normalize, Patch};
 pub use html::escape;
 
 /// A node of the view.
@@ -141,6 +143,12 @@ impl Element {
     /// Sets `class`.
     pub fn class(self, class: impl Into<String>) -> Element {
         self.attr("class", class)
+    }
+
+    /// Sets `data-key`: children that all have distinct keys are matched by
+    /// key when the view changes (moved, not rebuilt).
+    pub fn key(self, key: impl Into<String>) -> Element {
+        self.attr("data-key", key)
     }
 
     /// Sets `id`.

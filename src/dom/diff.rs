@@ -1,0 +1,512 @@
+//! Tree diff: the patches that turn the view a browser shows (the last
+//! rendered tree) into the new one, so a click sends a few bytes instead of
+//! the whole body.
+//!
+//! Patches address nodes by their path of `childNodes` indexes from the app's
+//! root element, and apply in order, each to the DOM the previous ones left.
+//! That only works if the tree's children are the DOM's: [`normalize`] merges
+//! adjacent text and drops empty text, as an HTML parser would.
+//!
+//! Wire form (JSON arrays, short on purpose: a counter click is one patch):
+//!
+//! | patch | meaning |
+//! | --- | --- |
+//! | `["t", path, text]` | set a text node's text |
+//! | `["a", path, name, value]` | set an attribute |
+//! | `["r", path, name]` | remove an attribute |
+//! | `["R", path, html]` | replace the node with `html` |
+//! | `["i", path, index, html]` | insert `html` as child `index` of the node |
+//! | `["d", path]` | remove the node |
+//! | `["m", path, from, to]` | move child `from` of the node to index `to` (keyed lists) |
+//!
+//! Children whose elements all carry a distinct `data-key` are matched by
+//! key (moves, inserts and removals keep the other children's DOM nodes);
+//! other children are matched by position.
+
+use serde_json::{json, Value as Json};
+
+use super::{html, Element, Node};
+
+/// One change to the DOM; see the module documentation.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Patch {
+    /// Set the text of the text node at the path.
+    Text(Vec<usize>, String),
+    /// Set an attribute of the element at the path.
+    SetAttribute(Vec<usize>, String, String),
+    /// Remove an attribute of the element at the path.
+    RemoveAttribute(Vec<usize>, String),
+    /// Replace the node at the path.
+    Replace(Vec<usize>, Node),
+    /// Insert a child at an index of the node at the path.
+    Insert(Vec<usize>, usize, Node),
+    /// Remove the node at the path.
+    Remove(Vec<usize>),
+    /// Move a child of the node at the path from one index to another.
+    Move(Vec<usize>, usize, usize),
+}
+
+impl Patch {
+    /// The patch's JSON form.
+    pub fn to_json(&self) -> Json {
+        match self {
+            Patch::Text(p, t) => json!(["t", p, t]),
+            Patch::SetAttribute(p, n, v) => json!(["a", p, n, v]),
+            Patch::RemoveAttribute(p, n) => json!(["r", p, n]),
+            Patch::Replace(p, node) => json!(["R", p, node.to_html()]),
+            Patch::Insert(p, i, node) => json!(["i", p, i, node.to_html()]),
+            Patch::Remove(p) => json!(["d", p]),
+            Patch::Move(p, from, to) => json!(["m", p, from, to]),
+        }
+    }
+}
+
+/// The tree as a browser's DOM holds it after parsing its HTML: adjacent
+/// text merged, empty text gone.
+pub fn normalize(node: &Node) -> Node {
+    match node {
+        Node::Element(e) => Node::Element(Element {
+            tag: e.tag.clone(),
+            attributes: e.attributes.clone(),
+            // A void element's children never reach the DOM.
+            children: if html::is_void(&e.tag) {
+                Vec::new()
+            } else {
+                normalize_children(&e.children)
+            },
+        }),
+        other => other.clone(),
+    }
+}
+
+fn normalize_children(children: &[Node]) -> Vec<Node> {
+    let mut out: Vec<Node> = Vec::with_capacity(children.len());
+    for child in children {
+        match child {
+            Node::Text(t) if t.is_empty() => {}
+            Node::Text(t) => match out.last_mut() {
+                Some(Node::Text(previous)) => previous.push_str(t),
+                _ => out.push(Node::Text(t.clone())),
+            },
+            other => out.push(normalize(other)),
+        }
+    }
+    out
+}
+
+/// The patches that turn `old` into `new` (both normalized, and both the
+/// content of the same root element).
+pub fn diff(old: &Node, new: &Node) -> Vec<Patch> {
+    let mut patches = Vec::new();
+    let mut path = Vec::new();
+    diff_node(old, new, &mut path, &mut patches);
+    patches
+}
+
+/// The key of a keyed child.
+fn key(node: &Node) -> Option<&str> {
+    match node {
+        Node::Element(e) => e
+            .attributes
+            .iter()
+            .find(|(n, _)| n == "data-key")
+            .map(|(_, v)| v.as_str()),
+        _ => None,
+    }
+}
+
+/// The keys of `children` if every child has one and they are distinct.
+fn keys(children: &[Node]) -> Option<Vec<&str>> {
+    let keys: Vec<&str> = children.iter().map(key).collect::<Option<_>>()?;
+    let mut sorted = keys.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    (sorted.len() == keys.len()).then_some(keys)
+}
+
+fn diff_node(old: &Node, new: &Node, path: &mut Vec<usize>, out: &mut Vec<Patch>) {
+    match (old, new) {
+        (Node::Text(a), Node::Text(b)) => {
+            if a != b {
+                out.push(Patch::Text(path.clone(), b.clone()));
+            }
+        }
+        (Node::Bound(a), Node::Bound(b)) if a.offset == b.offset && a.ty == b.ty => {
+            if a.text != b.text {
+                if a.text.is_empty() || b.text.is_empty() {
+                    out.push(Patch::Replace(path.clone(), new.clone()));
+                } else {
+                    path.push(0);
+                    out.push(Patch::Text(path.clone(), b.text.clone()));
+                    path.pop();
+                }
+            }
+        }
+        (Node::Element(a), Node::Element(b)) if a.tag == b.tag && key(old) == key(new) => {
+            for (name, value) in &b.attributes {
+                if a.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v) != Some(value) {
+                    out.push(Patch::SetAttribute(
+                        path.clone(),
+                        name.clone(),
+                        value.clone(),
+                    ));
+                }
+            }
+            for (name, _) in &a.attributes {
+                if !b.attributes.iter().any(|(n, _)| n == name) {
+                    out.push(Patch::RemoveAttribute(path.clone(), name.clone()));
+                }
+            }
+            match (keys(&a.children), keys(&b.children)) {
+                (Some(_), Some(_)) if !a.children.is_empty() && !b.children.is_empty() => {
+                    diff_keyed(&a.children, &b.children, path, out)
+                }
+                _ => diff_positional(&a.children, &b.children, path, out),
+            }
+        }
+        _ => {
+            if old != new {
+                out.push(Patch::Replace(path.clone(), new.clone()));
+            }
+        }
+    }
+}
+
+fn diff_positional(old: &[Node], new: &[Node], path: &mut Vec<usize>, out: &mut Vec<Patch>) {
+    let common = old.len().min(new.len());
+    for i in 0..common {
+        path.push(i);
+        diff_node(&old[i], &new[i], path, out);
+        path.pop();
+    }
+    for (i, node) in new.iter().enumerate().skip(common) {
+        out.push(Patch::Insert(path.clone(), i, node.clone()));
+    }
+    for i in (common..old.len()).rev() {
+        path.push(i);
+        out.push(Patch::Remove(path.clone()));
+        path.pop();
+    }
+}
+
+/// Keyed children: walk the new order, moving or inserting each key into
+/// place in a simulation of the DOM's list, then drop what is left over.
+fn diff_keyed(old: &[Node], new: &[Node], path: &mut Vec<usize>, out: &mut Vec<Patch>) {
+    // The DOM's current children, as indexes into `old` (None: inserted).
+    let mut current: Vec<Option<usize>> = (0..old.len()).map(Some).collect();
+    // First drop the keys that are gone, so they are not moved around.
+    for j in (0..old.len()).rev() {
+        let gone = key(&old[j]).is_some_and(|k| !new.iter().any(|n| key(n) == Some(k)));
+        if gone {
+            path.push(j);
+            out.push(Patch::Remove(path.clone()));
+            path.pop();
+            current.remove(j);
+        }
+    }
+    let old_index = |k: &str| old.iter().position(|n| key(n) == Some(k));
+    for (i, node) in new.iter().enumerate() {
+        let k = key(node).expect("keyed");
+        let here = current.get(i).copied().flatten().and_then(|j| key(&old[j]));
+        if here == Some(k) {
+            let j = current[i].expect("old child");
+            path.push(i);
+            diff_node(&old[j], node, path, out);
+            path.pop();
+            continue;
+        }
+        let found = old_index(k).and_then(|j| {
+            current
+                .iter()
+                .skip(i)
+                .position(|c| *c == Some(j))
+                .map(|at| (j, at + i))
+        });
+        match found {
+            Some((j, at)) => {
+                out.push(Patch::Move(path.clone(), at, i));
+                let moved = current.remove(at);
+                current.insert(i, moved);
+                path.push(i);
+                diff_node(&old[j], node, path, out);
+                path.pop();
+            }
+            None => {
+                out.push(Patch::Insert(path.clone(), i, node.clone()));
+                current.insert(i, None);
+            }
+        }
+    }
+    for i in (new.len()..current.len()).rev() {
+        path.push(i);
+        out.push(Patch::Remove(path.clone()));
+        path.pop();
+    }
+}
+
+/// Applies patches to a tree the way the client runtime applies them to the
+/// DOM (for tests, and to check the diff against itself). `None` when a path
+/// does not resolve.
+pub fn apply(root: &Node, patches: &[Patch]) -> Option<Node> {
+    let mut root = root.clone();
+    for patch in patches {
+        match patch {
+            Patch::Text(p, text) => *text_at(&mut root, p)? = text.clone(),
+            Patch::SetAttribute(p, name, value) => {
+                let Node::Element(e) = node_at(&mut root, p)? else {
+                    return None;
+                };
+                match e.attributes.iter_mut().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 = value.clone(),
+                    None => e.attributes.push((name.clone(), value.clone())),
+                }
+            }
+            Patch::RemoveAttribute(p, name) => {
+                let Node::Element(e) = node_at(&mut root, p)? else {
+                    return None;
+                };
+                e.attributes.retain(|(n, _)| n != name);
+            }
+            Patch::Replace(p, node) => *node_at(&mut root, p)? = node.clone(),
+            Patch::Insert(p, i, node) => {
+                let children = children_at(&mut root, p)?;
+                if *i > children.len() {
+                    return None;
+                }
+                children.insert(*i, node.clone());
+            }
+            Patch::Remove(p) => {
+                let (last, parent) = p.split_last()?;
+                let children = children_at(&mut root, parent)?;
+                if *last >= children.len() {
+                    return None;
+                }
+                children.remove(*last);
+            }
+            Patch::Move(p, from, to) => {
+                let children = children_at(&mut root, p)?;
+                if *from >= children.len() || *to >= children.len() {
+                    return None;
+                }
+                let moved = children.remove(*from);
+                children.insert(*to, moved);
+            }
+        }
+    }
+    Some(root)
+}
+
+fn node_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut Node> {
+    let mut node = root;
+    for &i in path {
+        node = match node {
+            Node::Element(e) => e.children.get_mut(i)?,
+            _ => return None,
+        };
+    }
+    Some(node)
+}
+
+/// The text at `path`: a text node, or the text of a bound span (its child 0).
+fn text_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut String> {
+    let Some((&last, parent)) = path.split_last() else {
+        return match root {
+            Node::Text(t) => Some(t),
+            _ => None,
+        };
+    };
+    match node_at(root, parent)? {
+        Node::Element(e) => match e.children.get_mut(last)? {
+            Node::Text(t) => Some(t),
+            _ => None,
+        },
+        Node::Bound(b) if last == 0 && !b.text.is_empty() => Some(&mut b.text),
+        _ => None,
+    }
+}
+
+fn children_at<'a>(root: &'a mut Node, path: &[usize]) -> Option<&'a mut Vec<Node>> {
+    match node_at(root, path)? {
+        Node::Element(e) => Some(&mut e.children),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dom::{button, el, Node};
+
+    /// A small deterministic generator (xorshift64*).
+    pub(crate) struct Rng(u64);
+    impl Rng {
+        pub(crate) fn new(seed: u64) -> Rng {
+            Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
+        }
+        pub(crate) fn below(&mut self, n: usize) -> usize {
+            self.0 ^= self.0 >> 12;
+            self.0 ^= self.0 << 25;
+            self.0 ^= self.0 >> 27;
+            (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
+        }
+    }
+
+    /// A random tree of the shapes views have: a few tags and attributes,
+    /// text (empty too), bound text, keyed lists, void elements.
+    pub(crate) fn random_node(rng: &mut Rng, depth: usize) -> Node {
+        match rng.below(if depth == 0 { 3 } else { 8 }) {
+            0 => Node::Text(["", "a", "b", "<&>"][rng.below(4)].to_string()),
+            1 => Node::bound(rng.below(2) * 8, [1i64, 2, 30][rng.below(3)]),
+            2 => el("input").attr("value", ["x", "y"][rng.below(2)]).into(),
+            _ => {
+                let mut e = el(["div", "p", "span", "button"][rng.below(4)]);
+                if rng.below(2) == 0 {
+                    e = e.class(["a", "b", "a b"][rng.below(3)]);
+                }
+                if rng.below(3) == 0 {
+                    e = e.attr("data-x", ["1", "2"][rng.below(2)]);
+                }
+                let n = rng.below(5);
+                if rng.below(3) == 0 {
+                    // A keyed list: distinct keys in a random order.
+                    let mut keys: Vec<usize> = (0..6).collect();
+                    for i in (1..keys.len()).rev() {
+                        keys.swap(i, rng.below(i + 1));
+                    }
+                    for &k in keys.iter().take(n) {
+                        let item = el("li")
+                            .key(format!("k{k}"))
+                            .child(random_node(rng, depth - 1));
+                        e = e.child(item);
+                    }
+                } else {
+                    for _ in 0..n {
+                        e = e.child(random_node(rng, depth - 1));
+                    }
+                }
+                e.into()
+            }
+        }
+    }
+
+    /// `node` with a few random changes, so old and new share structure.
+    pub(crate) fn mutate(node: &Node, rng: &mut Rng, depth: usize) -> Node {
+        if rng.below(8) == 0 {
+            return random_node(rng, depth);
+        }
+        match node {
+            Node::Element(e) => {
+                let mut e = e.clone();
+                if rng.below(4) == 0 {
+                    e.attributes.retain(|(n, _)| n == "data-key");
+                    if rng.below(2) == 0 {
+                        e.attributes.push(("class".into(), "c".into()));
+                    }
+                }
+                let mut children: Vec<Node> = e
+                    .children
+                    .iter()
+                    .map(|c| mutate(c, rng, depth.saturating_sub(1)))
+                    .collect();
+                if !children.is_empty() && rng.below(3) == 0 {
+                    let i = rng.below(children.len());
+                    let moved = children.remove(i);
+                    let to = rng.below(children.len() + 1);
+                    children.insert(to, moved);
+                }
+                if !children.is_empty() && rng.below(4) == 0 {
+                    children.remove(rng.below(children.len()));
+                }
+                e.children = children;
+                Node::Element(e)
+            }
+            Node::Text(_) | Node::Bound(_) if rng.below(2) == 0 => random_node(rng, 0),
+            other => other.clone(),
+        }
+    }
+
+    /// The tree with each element's attributes sorted: attribute order means
+    /// nothing in the DOM (a patch appends a new attribute at the end).
+    pub(crate) fn canonical(node: &Node) -> Node {
+        match node {
+            Node::Element(e) => {
+                let mut e = e.clone();
+                e.attributes.sort();
+                e.children = e.children.iter().map(canonical).collect();
+                Node::Element(e)
+            }
+            other => other.clone(),
+        }
+    }
+
+    #[test]
+    fn patches_turn_the_old_tree_into_the_new_one() {
+        let mut rng = Rng::new(7);
+        for case in 0..20_000 {
+            let old = normalize(&random_node(&mut rng, 4));
+            let new = normalize(&mutate(&old, &mut rng, 4));
+            let patches = diff(&old, &new);
+            assert_eq!(
+                apply(&old, &patches).map(|n| canonical(&n)),
+                Some(canonical(&new)),
+                "case {case}: {old:?}\n -> {new:?}\n patches {patches:?}"
+            );
+            if old == new {
+                assert!(patches.is_empty(), "case {case}: no change, no patch");
+            }
+        }
+    }
+
+    #[test]
+    fn small_changes_make_small_patches() {
+        let view = |count: i64, class: &str, keys: &[&str]| -> Node {
+            normalize(
+                &el("div")
+                    .child(
+                        el("span")
+                            .text("Count ")
+                            .child(Node::bound(0, count))
+                            .text(""),
+                    )
+                    .child(button("+1").class(class).call("inc", &[]))
+                    .child(el("ul").children(keys.iter().map(|k| el("li").key(*k).text(*k))))
+                    .into(),
+            )
+        };
+        let old = view(41, "a", &["x", "y", "z"]);
+        let cases: &[(Node, &[&str])] = &[
+            (view(42, "a", &["x", "y", "z"]), &[r#"["t",[0,1,0],"42"]"#]),
+            (
+                view(41, "b", &["x", "y", "z"]),
+                &[r#"["a",[1],"class","b"]"#],
+            ),
+            (view(41, "a", &["z", "x", "y"]), &[r#"["m",[2],2,0]"#]),
+            (view(41, "a", &["x", "z"]), &[r#"["d",[2,1]]"#]),
+            (
+                view(41, "a", &["x", "w", "y", "z"]),
+                &[r#"["i",[2],1,"<li data-key=\"w\">w</li>"]"#],
+            ),
+            (view(41, "a", &["x", "y", "z"]), &[]),
+        ];
+        for (new, want) in cases {
+            let got: Vec<String> = diff(&old, new)
+                .iter()
+                .map(|p| p.to_json().to_string())
+                .collect();
+            assert_eq!(got, *want);
+        }
+    }
+
+    #[test]
+    fn normalize_merges_text_like_an_html_parser() {
+        let node: Node = el("p")
+            .text("a")
+            .text("")
+            .text("b")
+            .child(el("br").text("dropped"))
+            .text("c")
+            .into();
+        let want: Node = el("p").text("ab").child(el("br")).text("c").into();
+        assert_eq!(normalize(&node), want);
+    }
+}
