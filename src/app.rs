@@ -24,6 +24,7 @@
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -31,7 +32,8 @@ use bytemuck::Pod;
 
 use crate::callbacks::{Registration, Registry};
 use crate::dom::Node;
-use crate::server::{self, Running, Shared};
+use crate::server::{self, allowed_hosts, Running, Shared};
+use crate::state_file::StateFile;
 use crate::transpile::{image::running_load_bias, Image};
 
 /// Command-line options of an app (DESIGN §2).
@@ -43,6 +45,10 @@ pub struct Options {
     pub port: u16,
     /// The address to listen on.
     pub bind: IpAddr,
+    /// More host names the server answers to (besides loopback and `bind`).
+    pub allow_hosts: Vec<String>,
+    /// Where the state is loaded from at start and saved after each change.
+    pub state_file: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -51,6 +57,8 @@ impl Default for Options {
             headless: false,
             port: 8080,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            allow_hosts: Vec::new(),
+            state_file: None,
         }
     }
 }
@@ -61,6 +69,12 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
                      the environment variable RUN_AS_HTTP_SERVER=N does the same
     --bind ADDR      address to listen on (default 127.0.0.1, this machine only;
                      0.0.0.0 lets other machines' browsers in)
+    --allow-host NAME
+                     also answer requests for this host name (repeatable); other
+                     names get 403 (DNS rebinding); loopback names always work
+    --state-file PATH
+                     load the state from PATH at start (if it exists) and save
+                     every change there before acknowledging it
     -h, --help       this help
 ";
 
@@ -99,6 +113,14 @@ impl Options {
                         .parse()
                         .map_err(|_| format!("--bind must be an IP address, not `{text}`"))?;
                 }
+                "--allow-host" => {
+                    let name = value("--allow-host")?;
+                    if name.is_empty() || name.contains(['/', ' ']) {
+                        return Err(format!("--allow-host takes a host name, not `{name}`"));
+                    }
+                    options.allow_hosts.push(name);
+                }
+                "--state-file" => options.state_file = Some(PathBuf::from(value("--state-file")?)),
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
@@ -203,12 +225,36 @@ impl<S: Pod + Send + 'static> App<S> {
                 );
             }
         }
+        let (start, state_file) = match &options.state_file {
+            Some(path) => {
+                let file =
+                    StateFile::new(path, std::any::type_name::<S>(), std::mem::size_of::<S>());
+                let start = match file.load()? {
+                    Some((version, bytes)) => {
+                        println!("x64wasm: resumed version {version} from {}", path.display());
+                        (bytemuck::pod_read_unaligned(&bytes), version)
+                    }
+                    None => {
+                        // Create it now: a path that cannot be written is an
+                        // error at start, not at the first click.
+                        file.save(0, bytemuck::bytes_of(&self.state)).map_err(|e| {
+                            format!("cannot write state file {}: {e}", path.display())
+                        })?;
+                        (self.state, 0)
+                    }
+                };
+                (start, Some(file))
+            }
+            None => ((self.state, 0), None),
+        };
         let shared = Arc::new(Shared::new(
             self.title,
-            self.state,
+            start,
             self.render,
             registry,
             image,
+            allowed_hosts(options.bind, &options.allow_hosts),
+            state_file,
         ));
         // Transpile every callback now (into the cache views are served
         // from), so a callback that cannot run as wasm is reported at start.

@@ -26,6 +26,7 @@ pub mod callbacks;
 pub mod desktop;
 pub mod dom;
 pub mod server;
+pub mod state_file;
 pub mod transpile;
 
 pub use app::{App, Options};

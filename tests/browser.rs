@@ -112,6 +112,10 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
     // the predicted state equal to its own result on the same version.
     assert_eq!(page["stats"]["wasmRuns"], 21, "{page}");
     assert_eq!(page["stats"]["serverOnly"], 0, "{page}");
+    // Every change reached the page as a patch event (no whole-body reset).
+    assert_eq!(page["stats"]["patches"], 21, "{page}");
+    assert_eq!(page["stats"]["resets"], 0, "{page}");
+    assert_eq!(page["stats"]["resyncs"], 0, "{page}");
     let stats = app.stats();
     let callbacks = stats["callbacks"].as_object().unwrap();
     assert_eq!(

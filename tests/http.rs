@@ -301,29 +301,54 @@ fn events_stream_every_change_to_every_view_at_once() {
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(app.stats()["views"], 3);
     app.post("/execute/increment_counter", "{}");
+    let (_, state) = app.state();
     for reader in [&mut fresh, &mut current, &mut resumed] {
         let event = next_event(reader);
-        assert_eq!(event[0], "id: 1");
-        assert_eq!(event[1], "event: reset");
+        assert_eq!(
+            event[..2],
+            ["id: 1".to_string(), "event: patch".to_string()]
+        );
         let data: serde_json::Value =
             serde_json::from_str(event[2].trim_start_matches("data: ")).unwrap();
         assert_eq!(data["version"], 1);
-        assert!(data["html"]
-            .as_str()
-            .unwrap()
-            .contains(r#"<span data-bind="0:i64">1</span>"#));
-        let (_, state) = app.state();
+        // A counter click: one text patch and one changed state byte.
+        let patches = data["patches"].to_string();
+        assert_eq!(patches, r#"[["t",[2,1,0,0,0],"1"]]"#);
+        assert!(patches.len() < 200);
+        assert_eq!(data["state"], serde_json::json!([[0, "AQ=="]]));
+        assert_eq!(state[0], 1);
         assert_eq!(
-            x64wasm::server::base64::decode(data["state"].as_str().unwrap()).unwrap(),
-            state
+            data["sha"].as_str().unwrap(),
+            &app.get("/state").json()["sha256"].as_str().unwrap()[..16]
         );
     }
     // A view behind the server gets a reset with the whole body at once.
     let mut behind = open_events(&app, "/events?since=0", "");
-    assert_eq!(next_event(&mut behind)[0], "id: 1");
+    let reset = next_event(&mut behind);
+    assert_eq!(
+        reset[..2],
+        ["id: 1".to_string(), "event: reset".to_string()]
+    );
+    let data: serde_json::Value =
+        serde_json::from_str(reset[2].trim_start_matches("data: ")).unwrap();
+    assert!(data["html"]
+        .as_str()
+        .unwrap()
+        .contains(r#"<span data-bind="0:i64">1</span>"#));
+    assert_eq!(
+        x64wasm::server::base64::decode(data["state"].as_str().unwrap()).unwrap(),
+        state
+    );
     drop((fresh, current, resumed, behind));
     std::thread::sleep(Duration::from_millis(300));
-    app.post("/execute/increment_counter", "{}"); // wakes the streams, which notice the close
+    // A stream notices a closed connection when a write fails: the first
+    // event after the close still fits the socket buffer (the peer answers it
+    // with a reset), the second fails. Idle streams notice within the 15 s
+    // keep-alive.
+    for _ in 0..2 {
+        app.post("/execute/increment_counter", "{}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while app.stats()["views"] != 0 {
         assert!(

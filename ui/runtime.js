@@ -11,20 +11,30 @@
   if (!root) return;
   const signatures = JSON.parse(root.dataset.callbacks || '{}');
 
-  // The newest version the server confirmed, and the state shown (the
-  // server's at that version, or a prediction made on top of it).
-  let confirmed = Number(root.dataset.version);
-  let state = decodeBase64(root.dataset.state);
+  // The server's view as this page has applied it: its version, and the
+  // server's state at that version. `state` is what the page shows: the
+  // server's state, or predictions made on top of it.
+  let applied = Number(root.dataset.version);
+  let serverState = decodeBase64(root.dataset.state);
+  let state = serverState.slice();
+  let answered = applied; // the newest version a POST answer reported
   let inflight = 0; // clicks posted and not yet answered
-  let stashed = null; // the newest event that came while clicks were in flight
+  let held = []; // events that came while clicks were in flight, in order
 
   // What the page did, for people reading the console and for tests.
-  const stats = { wasmRuns: 0, serverOnly: 0, failures: [] };
+  const stats = { wasmRuns: 0, serverOnly: 0, failures: [], patches: 0, resets: 0, resyncs: 0 };
   window.x64wasm = {
     stats,
-    get version() { return confirmed; },
+    get version() { return applied; },
     get state() { return state.slice(); },
+    // Like LiveView's enableLatencySim: every server round trip takes `ms`
+    // longer (half on the way out, half on the way back), for this tab
+    // (sessionStorage) until disabled, so prediction can be seen.
+    enableLatencySim(ms) { sessionStorage.setItem('x64wasm:latency', String(Number(ms) || 0)); },
+    disableLatencySim() { sessionStorage.removeItem('x64wasm:latency'); },
   };
+  const latency = () => Number(sessionStorage.getItem('x64wasm:latency') || 0);
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   const report = (message) => {
     stats.failures.push(message);
@@ -49,10 +59,11 @@
   });
 
   async function click(name, args) {
-    const base = confirmed + inflight;
+    // The version the server will run this on, if nobody else clicks first.
+    const base = Math.max(applied, answered) + inflight;
     let predicted = null;
     try {
-      const next = await runWasm(name, args, state);
+      const next = runWasm(await module(name), name, args, state);
       state = next;
       predicted = sha256Hex(next);
       stats.wasmRuns += 1;
@@ -67,6 +78,7 @@
 
   async function post(name, args, base, predicted) {
     try {
+      if (latency()) await sleep(latency() / 2);
       const response = await fetch('/execute/' + encodeURIComponent(name), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
@@ -75,48 +87,56 @@
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
         report(`${name} failed on the server (${response.status}): ${body.error}`);
-      } else if (body.version > confirmed) {
-        confirmed = body.version;
+      } else if (body.version > answered) {
+        answered = body.version;
       }
     } catch (e) {
       report(`${name} could not reach the server: ${e.message}`);
     } finally {
       inflight -= 1;
-      if (inflight === 0 && stashed) {
-        const event = stashed;
-        stashed = null;
-        apply(event);
+      if (inflight === 0) {
+        const events = held;
+        held = [];
+        for (const [type, event] of events) handle(type, event);
+        // What the server said wins over what this page predicted.
+        state = serverState.slice();
+        showBound();
       }
     }
   }
 
   // ---- wasm -----------------------------------------------------------
-  const modules = new Map(); // callback name -> Promise<WebAssembly.Module>
+  const compiling = new Map(); // callback name -> Promise<WebAssembly.Module>
+  const compiled = new Map(); // callback name -> WebAssembly.Module, once ready
 
-  function loadModule(name) {
-    if (!modules.has(name)) {
-      modules.set(name, (async () => {
+  function module(name) {
+    if (compiled.has(name)) return compiled.get(name);
+    if (!compiling.has(name)) {
+      compiling.set(name, (async () => {
         const response = await fetch('/wasm/' + encodeURIComponent(name));
         if (!response.ok) {
           const body = await response.json().catch(() => ({}));
           throw new Error(body.error || `GET /wasm/${name}: ${response.status}`);
         }
-        return WebAssembly.compile(await response.arrayBuffer());
+        const m = await WebAssembly.compile(await response.arrayBuffer());
+        compiled.set(name, m);
+        return m;
       })());
     }
-    return modules.get(name);
+    return compiling.get(name);
   }
 
   // Runs the callback's export on a copy of `bytes` placed at __heap_base
   // (the module ABI) and returns the state it leaves there. A fresh instance
-  // per click: the module's memory starts as the binary's image every time.
-  async function runWasm(name, args, bytes) {
+  // per click, so the memory starts as the binary's image every time;
+  // instantiating a compiled module is synchronous and takes microseconds.
+  function runWasm(compiledModule, name, args, bytes) {
     const signature = signatures[name];
     if (!signature) throw new Error('not a registered callback');
     if (args.length !== signature.params.length) {
       throw new Error(`takes ${signature.params.length} argument(s), data-args has ${args.length}`);
     }
-    const instance = await WebAssembly.instantiate(await loadModule(name));
+    const instance = new WebAssembly.Instance(compiledModule, {});
     const { memory, __heap_base: heapBase } = instance.exports;
     const at = heapBase.value;
     const missing = at + bytes.length - memory.buffer.byteLength;
@@ -165,13 +185,88 @@
     }
   }
 
+  // ---- patches --------------------------------------------------------
+  // The wire form is documented in src/dom/diff.rs. Paths start at the
+  // app's top node (the root element's first child).
+  function nodeAt(path) {
+    let node = root.firstChild;
+    for (const i of path) {
+      node = node && node.childNodes[i];
+    }
+    if (!node) throw new Error('no node at ' + JSON.stringify(path));
+    return node;
+  }
+
+  function fragment(html) {
+    const template = document.createElement('template');
+    template.innerHTML = html;
+    return template.content;
+  }
+
+  function applyPatch(patch) {
+    const [op, path] = patch;
+    const node = nodeAt(path);
+    switch (op) {
+      case 't': node.textContent = patch[2]; break;
+      case 'a': node.setAttribute(patch[2], patch[3]); break;
+      case 'r': node.removeAttribute(patch[2]); break;
+      case 'R': node.replaceWith(fragment(patch[2])); break;
+      case 'i': node.insertBefore(fragment(patch[3]), node.childNodes[patch[2]] || null); break;
+      case 'd': node.remove(); break;
+      case 'm': {
+        const moved = node.childNodes[patch[2]];
+        if (!moved) throw new Error('no child to move');
+        moved.remove();
+        node.insertBefore(moved, node.childNodes[patch[3]] || null);
+        break;
+      }
+      default: throw new Error('unknown patch ' + op);
+    }
+  }
+  window.x64wasm.applyPatches = (patches) => patches.forEach(applyPatch);
+
   // ---- events ---------------------------------------------------------
-  function apply(event) {
-    if (event.version < confirmed) return;
-    confirmed = event.version;
-    state = decodeBase64(event.state);
-    root.dataset.version = String(event.version);
-    root.innerHTML = event.html;
+  function handle(type, event) {
+    if (type === 'reset') {
+      applied = event.version;
+      serverState = decodeBase64(event.state);
+      root.dataset.version = String(applied);
+      root.innerHTML = event.html;
+      stats.resets += 1;
+    } else if (event.version <= applied) {
+      return; // already shown (a reset overtook it)
+    } else if (event.version !== applied + 1) {
+      resync(`missed versions ${applied + 1}..${event.version - 1}`);
+      return;
+    } else {
+      try {
+        for (const patch of event.patches) applyPatch(patch);
+        const next = serverState.slice();
+        for (const [offset, bytes] of event.state) next.set(decodeBase64(bytes), offset);
+        if (sha256Hex(next).slice(0, 16) !== event.sha) throw new Error('state checksum differs');
+        serverState = next;
+        applied = event.version;
+        root.dataset.version = String(applied);
+        stats.patches += 1;
+      } catch (e) {
+        resync(`patch ${event.version} did not apply: ${e.message}`);
+        return;
+      }
+    }
+    if (inflight === 0) {
+      state = serverState.slice();
+      showBound();
+    }
+  }
+
+  function receive(type, message) {
+    const event = JSON.parse(message.data);
+    const deliver = () => {
+      if (inflight > 0) held.push([type, event]);
+      else handle(type, event);
+    };
+    if (latency()) setTimeout(deliver, latency() / 2);
+    else deliver();
   }
 
   const reconnecting = document.createElement('div');
@@ -180,14 +275,42 @@
   reconnecting.hidden = true;
   document.body.appendChild(reconnecting);
 
-  const events = new EventSource('/events?since=' + confirmed);
-  events.addEventListener('reset', (message) => {
-    const event = JSON.parse(message.data);
-    if (inflight > 0) stashed = event;
-    else apply(event);
-  });
-  events.addEventListener('open', () => { reconnecting.hidden = true; });
-  events.addEventListener('error', () => { reconnecting.hidden = false; });
+  // One event stream. When it breaks, a new one opens after a delay that
+  // doubles up to 5 s, telling the server the version shown (`since`): a view
+  // that missed versions gets a reset with the whole view.
+  let events = null;
+  let delay = 250;
+  let timer = null;
+  function connect(since) {
+    clearTimeout(timer);
+    if (events) events.close();
+    const url = since === null ? '/events' : '/events?since=' + since;
+    events = new EventSource(url);
+    events.addEventListener('patch', (m) => receive('patch', m));
+    events.addEventListener('reset', (m) => receive('reset', m));
+    events.addEventListener('open', () => {
+      reconnecting.hidden = true;
+      delay = 250;
+    });
+    events.addEventListener('error', () => {
+      reconnecting.hidden = false;
+      events.close();
+      timer = setTimeout(() => connect(applied), delay);
+      delay = Math.min(delay * 2, 5000);
+    });
+  }
+
+  function resync(why) {
+    stats.resyncs += 1;
+    console.info('x64wasm: resynchronising (' + why + ')');
+    held = [];
+    connect(null);
+  }
+
+  connect(applied);
+  // Compile every callback's module while the user reads the page, so the
+  // first click predicts at once.
+  for (const name of Object.keys(signatures)) module(name).catch(() => {});
 
   // ---- encodings ------------------------------------------------------
   function decodeBase64(text) {

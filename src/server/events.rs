@@ -19,9 +19,10 @@ use super::{base64, Shared};
 /// connections are noticed and proxies keep the stream open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Streams events to one view on a thread of its own. `since` is the version
-/// the view shows (`?since=V` on the first connection, `Last-Event-ID` when
-/// the browser reconnects); a view behind the server gets a `reset` at once.
+/// Streams events to one view on a thread of its own: a `patch` event per
+/// version, or a `reset` with the whole view. `since` is the version the view
+/// shows (`?since=V`, or `Last-Event-ID` when the browser reconnects); a view
+/// on any other version gets a `reset` at once.
 pub fn stream<S: Pod + Send + 'static>(
     shared: Arc<Shared<S>>,
     request: Request,
@@ -57,7 +58,15 @@ fn send_events<S: Pod>(
     )?;
     out.write_all(b"retry: 1000\n\n")?;
     out.flush()?;
-    let mut sent = seen;
+    // A view that connects knowing another version than the server's (a
+    // reload, a reconnect after a cut, a server restart) gets the whole view.
+    let mut sent = None;
+    {
+        let live = shared.lock();
+        if seen == Some(live.version) {
+            sent = seen;
+        }
+    }
     loop {
         let live = shared.lock();
         let (live, _) = shared
@@ -67,22 +76,38 @@ fn send_events<S: Pod>(
         if Some(live.version) == sent {
             drop(live);
             out.write_all(b": keep-alive\n\n")?;
-        } else {
-            // Every change goes out as the whole body: the view catches up
-            // from any version it had.
+            out.flush()?;
+            continue;
+        }
+        // The patch events since the last one sent, if the log still has
+        // them all (a stream that fell far behind gets a reset instead).
+        let missing = sent.map(|v| live.version - v);
+        let patches: Vec<(u64, Arc<str>)> = match missing {
+            Some(n) if n as usize <= live.log.len() => live
+                .log
+                .iter()
+                .skip(live.log.len() - n as usize)
+                .cloned()
+                .collect(),
+            _ => Vec::new(),
+        };
+        if patches.is_empty() {
+            let version = live.version;
             let data = json!({
-                "version": live.version,
-                "html": live.body,
+                "version": version,
+                "html": live.view.to_html(),
                 "state": base64::encode(bytemuck::bytes_of(&live.state)),
             })
             .to_string();
-            sent = Some(live.version);
             drop(live);
-            write!(
-                out,
-                "id: {}\nevent: reset\ndata: {data}\n\n",
-                sent.unwrap_or(0)
-            )?;
+            write!(out, "id: {version}\nevent: reset\ndata: {data}\n\n")?;
+            sent = Some(version);
+        } else {
+            drop(live);
+            for (version, data) in &patches {
+                write!(out, "id: {version}\nevent: patch\ndata: {data}\n\n")?;
+                sent = Some(*version);
+            }
         }
         out.flush()?;
     }

@@ -12,8 +12,9 @@ pub mod base64;
 mod events;
 mod listener;
 mod routes;
+mod security;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -22,11 +23,15 @@ use std::thread::JoinHandle;
 use bytemuck::Pod;
 use sha2::{Digest, Sha256};
 
-use crate::callbacks::Registry;
-use crate::dom::Node;
+use serde_json::{json, Value as Json};
+
+use crate::callbacks::{ArgError, Callback, Registry};
+use crate::dom::{diff, normalize, Node, Patch};
+use crate::state_file::StateFile;
 use crate::transpile::{Cache, Image};
 
 pub use listener::bind;
+pub use security::allowed_hosts;
 
 /// Everything the request handlers share.
 pub struct Shared<S> {
@@ -48,16 +53,26 @@ pub struct Shared<S> {
     pub stats: Mutex<BTreeMap<String, CallStats>>,
     /// Event streams open now (one per open view).
     pub views: AtomicUsize,
+    /// Host names requests may carry (DNS rebinding defence).
+    pub allowed_hosts: Vec<String>,
+    /// Where every change is saved before it is acknowledged, if anywhere.
+    pub state_file: Option<StateFile>,
 }
 
-/// The authoritative state, its version and its rendered body.
+/// How many recent patch events the server keeps, so a stream that fell
+/// behind by a few versions catches up with patches instead of a reset.
+const EVENT_LOG: usize = 64;
+
+/// The authoritative state, its version and the view views were last sent.
 pub struct Live<S> {
     /// The app's state.
     pub state: S,
     /// Bumped by every executed callback.
     pub version: u64,
-    /// The HTML of `render(&state)`.
-    pub body: String,
+    /// `render(&state)`, normalized as the browsers' DOM holds it.
+    pub view: Node,
+    /// The newest patch events (version, event data), oldest first.
+    pub log: VecDeque<(u64, Arc<str>)>,
 }
 
 /// What the server knows about one callback's clicks.
@@ -75,30 +90,58 @@ pub struct CallStats {
     pub stale: u64,
 }
 
+/// A callback run: the version it made, what it returned, the state before
+/// and after.
+pub struct Outcome<S> {
+    /// The version the callback ran on.
+    pub base: u64,
+    /// The version it made.
+    pub version: u64,
+    /// Its return value.
+    pub ret: Json,
+    /// The state before.
+    pub before: S,
+    /// The state after.
+    pub after: S,
+}
+
+/// Why a callback did not run.
+pub enum RunError {
+    /// The arguments do not fit its signature (400).
+    Arguments(ArgError),
+    /// The new state could not be saved; nothing changed (500).
+    Save(String),
+}
+
 impl<S: Pod> Shared<S> {
-    /// Makes the shared server data for `state`, rendering it once.
+    /// Makes the shared server data for `state` at `version`.
     pub fn new(
         title: String,
-        state: S,
+        (state, version): (S, u64),
         render: fn(&S) -> Node,
         registry: Registry<S>,
         image: Result<Image, String>,
+        allowed_hosts: Vec<String>,
+        state_file: Option<StateFile>,
     ) -> Shared<S> {
-        let body = render(&state).to_html();
+        let view = normalize(&render(&state));
         Shared {
             title,
             render,
             registry,
             live: Mutex::new(Live {
                 state,
-                version: 0,
-                body,
+                version,
+                view,
+                log: VecDeque::new(),
             }),
             changed: Condvar::new(),
             image,
             cache: Cache::new(),
             stats: Mutex::new(BTreeMap::new()),
             views: AtomicUsize::new(0),
+            allowed_hosts,
+            state_file,
         }
     }
 
@@ -107,6 +150,79 @@ impl<S: Pod> Shared<S> {
     pub fn lock(&self) -> MutexGuard<'_, Live<S>> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
+
+    /// Runs `callback` on the live state under the lock (one at a time, so
+    /// no update is lost), saves the result when there is a state file
+    /// (before anyone hears of it), renders, diffs against the last view,
+    /// logs the patch event and wakes every event stream.
+    pub fn run(&self, callback: &Callback<S>, args: &[Json]) -> Result<Outcome<S>, RunError> {
+        let mut live = self.lock();
+        let before = live.state;
+        let base = live.version;
+        let ret = callback
+            .invoke(&mut live.state, args)
+            .map_err(RunError::Arguments)?;
+        let version = base + 1;
+        if let Some(file) = &self.state_file {
+            if let Err(e) = file.save(version, bytemuck::bytes_of(&live.state)) {
+                live.state = before;
+                return Err(RunError::Save(format!(
+                    "saving {}: {e}; the change was undone",
+                    file.path().display()
+                )));
+            }
+        }
+        let view = normalize(&(self.render)(&live.state));
+        let patches = diff(&live.view, &view);
+        let event = patch_event(version, &patches, &before, &live.state);
+        live.version = version;
+        live.view = view;
+        live.log.push_back((version, event.into()));
+        if live.log.len() > EVENT_LOG {
+            live.log.pop_front();
+        }
+        let after = live.state;
+        drop(live);
+        self.changed.notify_all();
+        Ok(Outcome {
+            base,
+            version,
+            ret,
+            before,
+            after,
+        })
+    }
+}
+
+/// The data of a `patch` event: the version, the DOM patches, the state
+/// bytes that changed as `[offset, base64]` runs, and the first 16 hex
+/// digits of the new state's SHA-256 (the view checks what it assembled).
+fn patch_event<S: Pod>(version: u64, patches: &[Patch], before: &S, after: &S) -> String {
+    let patches: Vec<Json> = patches.iter().map(Patch::to_json).collect();
+    let runs: Vec<Json> = changed_runs(bytemuck::bytes_of(before), bytemuck::bytes_of(after))
+        .into_iter()
+        .map(|(at, bytes)| json!([at, base64::encode(bytes)]))
+        .collect();
+    json!({
+        "version": version,
+        "patches": patches,
+        "state": runs,
+        "sha": &state_hash(after)[..16],
+    })
+    .to_string()
+}
+
+/// The byte runs where `new` differs from `old` (same length); runs closer
+/// than 8 bytes are merged, since each run costs more than that in JSON.
+pub fn changed_runs<'a>(old: &[u8], new: &'a [u8]) -> Vec<(usize, &'a [u8])> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for i in (0..new.len()).filter(|&i| old[i] != new[i]) {
+        match runs.last_mut() {
+            Some((_, end)) if i - *end < 8 => *end = i + 1,
+            _ => runs.push((i, i + 1)),
+        }
+    }
+    runs.into_iter().map(|(a, b)| (a, &new[a..b])).collect()
 }
 
 /// SHA-256 of a state's bytes, in hex: what views send as their prediction.

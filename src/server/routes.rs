@@ -7,7 +7,7 @@ use bytemuck::Pod;
 use serde_json::{json, Value as Json};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
-use super::{assets, base64, events, state_hash, Shared};
+use super::{assets, base64, events, security, state_hash, Outcome, RunError, Shared};
 use crate::callbacks::type_name;
 use crate::transpile::TranspileError;
 
@@ -25,6 +25,19 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, mut request: Req
     let path = url.split('?').next().unwrap_or("/");
     let get = *request.method() == Method::Get || *request.method() == Method::Head;
     let post = *request.method() == Method::Post;
+    let host = header(&request, "Host");
+    let origin = header(&request, "Origin");
+    let guarded = post || path == "/events";
+    if let Err(why) = security::check(
+        &shared.allowed_hosts,
+        host.as_deref(),
+        origin.as_deref(),
+        guarded,
+    ) {
+        let reply = error(403, &why).with_header(h("Content-Security-Policy", CSP));
+        let _ = request.respond(reply);
+        return;
+    }
     let reply = match path {
         "/" if get => page(shared),
         "/runtime.js" if get => text(assets::RUNTIME_JS, "text/javascript; charset=utf-8"),
@@ -133,7 +146,7 @@ fn page<S: Pod>(shared: &Shared<S>) -> Reply {
         version = live.version,
         state = base64::encode(bytemuck::bytes_of(&live.state)),
         callbacks = crate::dom::escape(&Json::Object(signatures).to_string()),
-        body = live.body,
+        body = live.view.to_html(),
     );
     drop(live);
     Response::from_data(html.into_bytes())
@@ -290,38 +303,49 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &mut Request) -> Rep
         Ok(call) => call,
         Err(why) => return error(400, &why),
     };
-    let mut live = shared.lock();
-    let base = live.version;
-    let ret = match callback.invoke(&mut live.state, &call.args) {
-        Ok(ret) => ret,
-        Err(why) => return error(400, &format!("`{name}`: {why}")),
+    let outcome = match shared.run(callback, &call.args) {
+        Ok(outcome) => outcome,
+        Err(RunError::Arguments(why)) => return error(400, &format!("`{name}`: {why}")),
+        Err(RunError::Save(why)) => {
+            eprintln!("x64wasm: {why}");
+            return error(500, &why);
+        }
     };
-    live.version += 1;
-    live.body = (shared.render)(&live.state).to_html();
-    let version = live.version;
-    let hash = call.predicted.as_ref().map(|_| state_hash(&live.state));
-    drop(live);
-    shared.changed.notify_all();
+    record_prediction(shared, name, &call, &outcome);
+    json_reply(
+        200,
+        &json!({ "version": outcome.version, "ret": outcome.ret }),
+    )
+}
 
+/// Counts the click, and compares the view's predicted state with the
+/// server's result when the view predicted on the version the server ran on.
+/// A disagreement is logged with the callback, its arguments and both states
+/// (the view's is known by its hash; the server's before and after in full).
+fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcome: &Outcome<S>) {
+    let hash = state_hash(&outcome.after);
     let mut stats = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
     let s = stats.entry(name.to_string()).or_default();
     s.executed += 1;
-    if let (Some(predicted), Some(hash)) = (&call.predicted, &hash) {
-        s.predicted += 1;
-        if call.base != Some(base) {
-            s.stale += 1;
-        } else if predicted.eq_ignore_ascii_case(hash) {
-            s.agreed += 1;
-        } else {
-            s.disagreed += 1;
-            eprintln!(
-                "x64wasm: prediction of `{name}` {} at version {base} disagreed: view {predicted}, server {hash}",
-                Json::Array(call.args.clone())
-            );
-        }
+    let Some(predicted) = &call.predicted else {
+        return;
+    };
+    s.predicted += 1;
+    if call.base != Some(outcome.base) {
+        s.stale += 1;
+    } else if predicted.eq_ignore_ascii_case(&hash) {
+        s.agreed += 1;
+    } else {
+        s.disagreed += 1;
+        eprintln!(
+            "x64wasm: prediction of `{name}` {} at version {} disagreed: the view predicted a \
+             state with SHA-256 {predicted}; the server went from {} to {} (SHA-256 {hash})",
+            Json::Array(call.args.clone()),
+            outcome.base,
+            base64::encode(bytemuck::bytes_of(&outcome.before)),
+            base64::encode(bytemuck::bytes_of(&outcome.after)),
+        );
     }
-    drop(stats);
-    json_reply(200, &json!({ "version": version, "ret": ret }))
 }
 
 /// The parsed body of `POST /execute`.

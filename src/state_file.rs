@@ -1,0 +1,222 @@
+//! `--state-file PATH`: the app's state and version on disk, so a restart
+//! resumes where the last acknowledged click left it.
+//!
+//! Every change is written to `PATH.tmp`, fsynced, renamed over `PATH` and
+//! the directory fsynced, all before the click is acknowledged: a crash at
+//! any moment leaves either the old file or the new one. A file that is not
+//! exactly what this app wrote (truncated, corrupted, another app's) stops
+//! start-up with an error saying so, and is never overwritten.
+//!
+//! Format (little-endian):
+//!
+//! | bytes | field |
+//! | --- | --- |
+//! | 8 | magic `X64WASM\0` |
+//! | 4 | format version (1) |
+//! | 4 + n | the state type's name (length, UTF-8) |
+//! | 4 | state size |
+//! | 8 | version |
+//! | size | the state bytes |
+//! | 32 | SHA-256 of everything before |
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+const MAGIC: &[u8; 8] = b"X64WASM\0";
+const FORMAT: u32 = 1;
+
+/// A state file for states of one type.
+#[derive(Clone, Debug)]
+pub struct StateFile {
+    path: PathBuf,
+    type_name: String,
+    size: usize,
+}
+
+impl StateFile {
+    /// The state file at `path` for states named `type_name` of `size` bytes.
+    pub fn new(path: &Path, type_name: &str, size: usize) -> StateFile {
+        StateFile {
+            path: path.to_path_buf(),
+            type_name: type_name.to_string(),
+            size,
+        }
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The saved version and state bytes; `Ok(None)` when there is no file
+    /// yet. `Err` explains what is wrong with a file that exists.
+    pub fn load(&self) -> Result<Option<(u64, Vec<u8>)>, String> {
+        let data = match std::fs::read(&self.path) {
+            Ok(data) => data,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => {
+                return Err(format!(
+                    "cannot read state file {}: {e}",
+                    self.path.display()
+                ))
+            }
+        };
+        self.decode(&data).map(Some).map_err(|why| {
+            format!(
+                "state file {} {why}; it was left untouched: restore it, or move it away to start \
+                 from the initial state",
+                self.path.display()
+            )
+        })
+    }
+
+    fn decode(&self, data: &[u8]) -> Result<(u64, Vec<u8>), String> {
+        let mut r = Reader { data, at: 0 };
+        if r.take(8)? != MAGIC {
+            return Err("is not an x64wasm state file".into());
+        }
+        let format = r.u32()?;
+        if format != FORMAT {
+            return Err(format!(
+                "has format {format}, this build reads format {FORMAT}"
+            ));
+        }
+        let name_len = r.u32()? as usize;
+        let name = String::from_utf8_lossy(r.take(name_len)?).into_owned();
+        let size = r.u32()? as usize;
+        if name != self.type_name || size != self.size {
+            return Err(format!(
+                "holds a `{name}` of {size} bytes, not this app's `{}` of {} bytes",
+                self.type_name, self.size
+            ));
+        }
+        let version = r.u64()?;
+        let state = r.take(size)?.to_vec();
+        let body = r.at;
+        let sum = r.take(32)?;
+        if sum != Sha256::digest(&data[..body]).as_slice() {
+            return Err("is corrupt (its checksum does not match)".into());
+        }
+        if r.at != data.len() {
+            return Err(format!(
+                "has {} unexpected bytes at the end",
+                data.len() - r.at
+            ));
+        }
+        Ok((version, state))
+    }
+
+    /// Writes version and state durably: temporary file, fsync, rename,
+    /// fsync of the directory.
+    pub fn save(&self, version: u64, state: &[u8]) -> std::io::Result<()> {
+        let mut data = Vec::with_capacity(state.len() + 96);
+        data.extend_from_slice(MAGIC);
+        data.extend_from_slice(&FORMAT.to_le_bytes());
+        data.extend_from_slice(&(self.type_name.len() as u32).to_le_bytes());
+        data.extend_from_slice(self.type_name.as_bytes());
+        data.extend_from_slice(&(state.len() as u32).to_le_bytes());
+        data.extend_from_slice(&version.to_le_bytes());
+        data.extend_from_slice(state);
+        let sum = Sha256::digest(&data);
+        data.extend_from_slice(&sum);
+
+        let mut tmp_name = self.path.as_os_str().to_owned();
+        tmp_name.push(".tmp");
+        let tmp = PathBuf::from(tmp_name);
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&tmp)?;
+        file.write_all(&data)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, &self.path)?;
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        File::open(dir)?.sync_all()
+    }
+}
+
+struct Reader<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
+        let end = self.at.checked_add(n).filter(|&e| e <= self.data.len());
+        let end = end.ok_or_else(|| format!("is truncated ({} bytes)", self.data.len()))?;
+        let bytes = &self.data[self.at..end];
+        self.at = end;
+        Ok(bytes)
+    }
+    fn u32(&mut self) -> Result<u32, String> {
+        Ok(u32::from_le_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
+    }
+    fn u64(&mut self) -> Result<u64, String> {
+        Ok(u64::from_le_bytes(
+            self.take(8)?.try_into().expect("8 bytes"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("x64wasm-state-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("state.bin")
+    }
+
+    #[test]
+    fn saves_loads_and_refuses_anything_else_without_touching_it() {
+        let path = temp("roundtrip");
+        let file = StateFile::new(&path, "demo::State", 4);
+        assert_eq!(file.load(), Ok(None), "no file yet");
+        file.save(7, &[1, 2, 3, 4]).unwrap();
+        assert_eq!(file.load(), Ok(Some((7, vec![1, 2, 3, 4]))));
+        let good = std::fs::read(&path).unwrap();
+
+        let mut flipped = good.clone();
+        flipped[good.len() - 40] ^= 1;
+        let cases: &[(Vec<u8>, &str)] = &[
+            (good[..good.len() - 1].to_vec(), "is truncated"),
+            (good[..10].to_vec(), "is truncated"),
+            (Vec::new(), "is truncated"),
+            (flipped, "is corrupt (its checksum does not match)"),
+            (
+                [&good[..], b"x"].concat(),
+                "has 1 unexpected bytes at the end",
+            ),
+            (b"{\"json\": true}".to_vec(), "is not an x64wasm state file"),
+        ];
+        for (bytes, why) in cases {
+            std::fs::write(&path, bytes).unwrap();
+            let err = file.load().unwrap_err();
+            assert!(err.contains(why), "{err}");
+            assert!(err.contains("left untouched"), "{err}");
+            assert_eq!(
+                &std::fs::read(&path).unwrap(),
+                bytes,
+                "never rewritten by load"
+            );
+        }
+        std::fs::write(&path, &good).unwrap();
+        let other = StateFile::new(&path, "other::State", 4).load().unwrap_err();
+        assert!(
+            other.contains("holds a `demo::State` of 4 bytes, not this app's `other::State`"),
+            "{other}"
+        );
+        let _ = std::fs::remove_dir_all(path.parent().unwrap());
+    }
+}
