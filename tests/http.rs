@@ -417,3 +417,144 @@ fn command_line_options_errors_and_headless_fallback() {
         assert!(text.contains(message), "{args:?}: {text}");
     }
 }
+
+#[test]
+fn strangers_are_kept_out_and_the_server_keeps_serving() {
+    let app = App::demo(&["--headless", "--port", "0", "--allow-host", "box.lan"]);
+    let own = format!("http://{}", app.address);
+    let body = br#"{"args":[]}"#;
+    // (method, path, headers, status, error contains)
+    type Case<'a> = (&'a str, &'a str, Vec<(&'a str, &'a str)>, u16, &'a str);
+    let cases: Vec<Case> = vec![
+        (
+            "GET",
+            "/",
+            vec![("Host", "evil.example")],
+            403,
+            "Host `evil.example` is not this server's name",
+        ),
+        (
+            "GET",
+            "/state",
+            vec![("Host", "evil.example:80")],
+            403,
+            "--allow-host evil.example",
+        ),
+        (
+            "GET",
+            "/wasm/increment_counter",
+            vec![("Host", "10.0.0.1")],
+            403,
+            "is not this server's name",
+        ),
+        (
+            "POST",
+            "/execute/increment_counter",
+            vec![("Host", "evil.example")],
+            403,
+            "is not this server's name",
+        ),
+        (
+            "POST",
+            "/execute/increment_counter",
+            vec![("Origin", "http://evil.example")],
+            403,
+            "origin `http://evil.example` are not allowed",
+        ),
+        (
+            "POST",
+            "/execute/increment_counter",
+            vec![("Origin", "null")],
+            403,
+            "origin `null`",
+        ),
+        (
+            "GET",
+            "/events",
+            vec![("Origin", "http://localhost:1")],
+            403,
+            "origin `http://localhost:1`",
+        ),
+        (
+            "POST",
+            "/execute/increment_counter",
+            vec![("Origin", own.as_str())],
+            200,
+            "",
+        ),
+        ("GET", "/", vec![("Host", "box.lan:8080")], 200, ""),
+        ("GET", "/", vec![("Host", "LOCALHOST")], 200, ""),
+        ("GET", "/", vec![("Host", "[::1]:1234")], 200, ""),
+        ("GET", "/", vec![("Origin", "http://evil.example")], 200, ""),
+    ];
+    for (method, path, headers, status, contains) in &cases {
+        // The helper sends Host: 127.0.0.1:PORT unless the case sets one.
+        let reply = if let Some((_, host)) = headers.iter().find(|(k, _)| *k == "Host") {
+            raw(
+                &app,
+                method,
+                path,
+                host,
+                headers,
+                if *method == "POST" { body } else { b"" },
+            )
+        } else {
+            app.request(
+                method,
+                path,
+                headers,
+                if *method == "POST" { body } else { b"" },
+            )
+        };
+        assert_eq!(
+            reply.status,
+            *status,
+            "{method} {path} {headers:?}: {}",
+            reply.text()
+        );
+        if *status == 403 {
+            assert!(
+                reply.json()["error"].as_str().unwrap().contains(contains),
+                "{}",
+                reply.text()
+            );
+            assert!(reply.header("content-security-policy").is_some());
+        }
+    }
+    let page = app.get("/");
+    assert_eq!(
+        page.header("content-security-policy"),
+        Some("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'")
+    );
+    assert_eq!(app.state().0, 1, "only the same-origin POST ran");
+    assert_eq!(
+        app.post("/execute/increment_counter", "{}").status,
+        200,
+        "still serving"
+    );
+}
+
+/// A request with an explicit Host header.
+fn raw(
+    app: &App,
+    method: &str,
+    path: &str,
+    host: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+) -> Reply {
+    let mut stream = TcpStream::connect(&app.address).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers.iter().filter(|(k, _)| *k != "Host") {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    stream.write_all(body).unwrap();
+    let mut raw = Vec::new();
+    std::io::Read::read_to_end(&mut stream, &mut raw).unwrap();
+    support::server::parse_reply(&raw)
+}

@@ -72,7 +72,9 @@ mod tests {
             allowed,
             ["0.0.0.0", "127.0.0.1", "[::1]", "box.lan", "localhost"]
         );
-        let cases: &[(Option<&str>, Option<&str>, bool, Result<(), &str>)] = &[
+        // (Host, Origin, guarded, expected)
+        type Case<'a> = (Option<&'a str>, Option<&'a str>, bool, Result<(), &'a str>);
+        let cases: &[Case] = &[
             (Some("localhost:8080"), None, true, Ok(())),
             (Some("127.0.0.1:8080"), Some("http://127.0.0.1:8080"), true, Ok(())),
             (Some("[::1]:80"), Some("http://[::1]:80"), true, Ok(())),

@@ -311,3 +311,137 @@ pub fn example_binary(name: &str) -> PathBuf {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_x64wasm"));
     exe.parent().unwrap().join("examples").join(name)
 }
+
+/// A keep-alive HTTP/1.1 client: one connection, many requests.
+pub struct Client {
+    address: String,
+    stream: TcpStream,
+    reader: BufReader<TcpStream>,
+}
+
+impl Client {
+    /// Connects to `address` (host:port).
+    pub fn connect(address: &str) -> Client {
+        let stream = TcpStream::connect(address).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        stream.set_nodelay(true).unwrap();
+        let reader = BufReader::new(stream.try_clone().unwrap());
+        Client {
+            address: address.to_string(),
+            stream,
+            reader,
+        }
+    }
+
+    /// One request on the connection; the reply must have a Content-Length.
+    pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Reply {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.address,
+            body.len()
+        );
+        self.stream.write_all(head.as_bytes()).unwrap();
+        self.stream.write_all(body).unwrap();
+        let mut status_line = String::new();
+        self.reader
+            .read_line(&mut status_line)
+            .expect("status line");
+        let status = status_line
+            .split(' ')
+            .nth(1)
+            .unwrap_or_else(|| panic!("bad status line {status_line:?}"))
+            .parse()
+            .unwrap();
+        let mut headers = Vec::new();
+        loop {
+            let mut line = String::new();
+            self.reader.read_line(&mut line).unwrap();
+            let line = line.trim_end();
+            if line.is_empty() {
+                break;
+            }
+            if let Some((k, v)) = line.split_once(':') {
+                headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+            }
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(k, _)| k == "content-length")
+            .map(|(_, v)| v.parse().unwrap())
+            .unwrap_or(0);
+        let mut body = vec![0; length];
+        self.reader.read_exact(&mut body).unwrap();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    /// `POST /execute/{name}` with `args` (JSON array text); the new version.
+    pub fn execute(&mut self, name: &str, args: &str) -> u64 {
+        let reply = self.request(
+            "POST",
+            &format!("/execute/{name}"),
+            format!(r#"{{"args":{args}}}"#).as_bytes(),
+        );
+        assert_eq!(reply.status, 200, "{name}{args}: {}", reply.text());
+        reply.json()["version"].as_u64().unwrap()
+    }
+}
+
+/// A Server-Sent Events reader on a thread of its own, recording the
+/// version of the last event and checking that patch events come in order.
+pub struct EventStream {
+    /// The version of the last event received.
+    pub last: Arc<std::sync::atomic::AtomicU64>,
+    /// Problems seen (a patch event that does not follow the last version).
+    pub errors: Arc<Mutex<Vec<String>>>,
+}
+
+impl EventStream {
+    /// Opens `/events?since=0` at `address`.
+    pub fn open(address: &str) -> EventStream {
+        let mut stream = TcpStream::connect(address).expect("connect");
+        write!(
+            stream,
+            "GET /events?since=0 HTTP/1.1\r\nHost: {address}\r\n\r\n"
+        )
+        .unwrap();
+        let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let (l, e) = (last.clone(), errors.clone());
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(stream);
+            let (mut id, mut kind) = (None, String::new());
+            let mut line = String::new();
+            while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
+                let text = line.trim_end().to_string();
+                line.clear();
+                if let Some(v) = text.strip_prefix("id: ") {
+                    id = v.parse::<u64>().ok();
+                } else if let Some(v) = text.strip_prefix("event: ") {
+                    kind = v.to_string();
+                } else if text.is_empty() {
+                    if let Some(v) = id.take() {
+                        let previous = l.load(std::sync::atomic::Ordering::SeqCst);
+                        if kind == "patch" && v != previous + 1 {
+                            e.lock()
+                                .unwrap()
+                                .push(format!("patch {v} after {previous}"));
+                        }
+                        l.store(v, std::sync::atomic::Ordering::SeqCst);
+                    }
+                }
+            }
+        });
+        EventStream { last, errors }
+    }
+
+    /// The version of the last event.
+    pub fn version(&self) -> u64 {
+        self.last.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
