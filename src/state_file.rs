@@ -74,31 +74,53 @@ impl StateFile {
     }
 
     fn decode(&self, data: &[u8]) -> Result<(u64, Vec<u8>), String> {
-        let mut r = Reader { data, at: 0 };
-        if r.take(8)? != MAGIC {
-            return Err("is not an x64wasm state file".into());
+        if !data.starts_with(MAGIC) {
+            return Err(if MAGIC.starts_with(data) {
+                format!("is truncated ({} bytes)", data.len())
+            } else {
+                "is not an x64wasm state file".into()
+            });
         }
-        let format = r.u32()?;
+        // An intact file ends with the checksum of the rest; a file that does
+        // not is truncated (shorter than its fields say) or corrupt.
+        let intact = data.len() >= MAGIC.len() + 32 && {
+            let (body, sum) = data.split_at(data.len() - 32);
+            Sha256::digest(body).as_slice() == sum
+        };
+        let mut r = Reader {
+            data,
+            at: MAGIC.len(),
+        };
+        let parsed = (|| {
+            let format = r.u32()?;
+            let name_len = r.u32()? as usize;
+            let name = String::from_utf8_lossy(r.take(name_len)?).into_owned();
+            let size = r.u32()? as usize;
+            let version = r.u64()?;
+            let state = r.take(size)?.to_vec();
+            r.take(32)?;
+            Ok::<_, String>((format, name, size, version, state))
+        })();
+        if !intact {
+            return Err(match parsed {
+                Err(truncated) => truncated,
+                Ok(_) if r.at < data.len() => {
+                    format!("has {} unexpected bytes at the end", data.len() - r.at)
+                }
+                Ok(_) => "is corrupt (its checksum does not match)".into(),
+            });
+        }
+        let (format, name, size, version, state) = parsed?;
         if format != FORMAT {
             return Err(format!(
                 "has format {format}, this build reads format {FORMAT}"
             ));
         }
-        let name_len = r.u32()? as usize;
-        let name = String::from_utf8_lossy(r.take(name_len)?).into_owned();
-        let size = r.u32()? as usize;
         if name != self.type_name || size != self.size {
             return Err(format!(
                 "holds a `{name}` of {size} bytes, not this app's `{}` of {} bytes",
                 self.type_name, self.size
             ));
-        }
-        let version = r.u64()?;
-        let state = r.take(size)?.to_vec();
-        let body = r.at;
-        let sum = r.take(32)?;
-        if sum != Sha256::digest(&data[..body]).as_slice() {
-            return Err("is corrupt (its checksum does not match)".into());
         }
         if r.at != data.len() {
             return Err(format!(

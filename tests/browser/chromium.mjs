@@ -41,3 +41,17 @@ export async function clickAndWait(page, selector, version) {
 export async function pageState(page) {
   return page.evaluate(() => btoa(String.fromCharCode(...window.x64wasm.state)));
 }
+
+// Step protocol with the Rust test: print a JSON line, wait for "go".
+import { createInterface } from 'node:readline';
+const input = createInterface({ input: process.stdin });
+const waiting = [];
+input.on('line', () => { const next = waiting.shift(); if (next) next(); });
+export function step(value) {
+  process.stdout.write(JSON.stringify(value) + '\n');
+  return new Promise((resolve) => waiting.push(resolve));
+}
+export function done(value) {
+  process.stdout.write(JSON.stringify(value) + '\n');
+  input.close();
+}

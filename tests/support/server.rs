@@ -337,27 +337,32 @@ impl Client {
 
     /// One request on the connection; the reply must have a Content-Length.
     pub fn request(&mut self, method: &str, path: &str, body: &[u8]) -> Reply {
+        self.try_request(method, path, body)
+            .unwrap_or_else(|e| panic!("{method} {path}: {e}"))
+    }
+
+    /// One request; `Err` when the connection fails.
+    pub fn try_request(&mut self, method: &str, path: &str, body: &[u8]) -> std::io::Result<Reply> {
         let head = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
             self.address,
             body.len()
         );
-        self.stream.write_all(head.as_bytes()).unwrap();
-        self.stream.write_all(body).unwrap();
+        self.stream.write_all(head.as_bytes())?;
+        self.stream.write_all(body)?;
         let mut status_line = String::new();
-        self.reader
-            .read_line(&mut status_line)
-            .expect("status line");
+        if self.reader.read_line(&mut status_line)? == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
         let status = status_line
             .split(' ')
             .nth(1)
-            .unwrap_or_else(|| panic!("bad status line {status_line:?}"))
-            .parse()
-            .unwrap();
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| std::io::Error::other(format!("bad status line {status_line:?}")))?;
         let mut headers = Vec::new();
         loop {
             let mut line = String::new();
-            self.reader.read_line(&mut line).unwrap();
+            self.reader.read_line(&mut line)?;
             let line = line.trim_end();
             if line.is_empty() {
                 break;
@@ -369,15 +374,15 @@ impl Client {
         let length: usize = headers
             .iter()
             .find(|(k, _)| k == "content-length")
-            .map(|(_, v)| v.parse().unwrap())
+            .and_then(|(_, v)| v.parse().ok())
             .unwrap_or(0);
         let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).unwrap();
-        Reply {
+        self.reader.read_exact(&mut body)?;
+        Ok(Reply {
             status,
             headers,
             body,
-        }
+        })
     }
 
     /// `POST /execute/{name}` with `args` (JSON array text); the new version.
@@ -443,5 +448,90 @@ impl EventStream {
     /// The version of the last event.
     pub fn version(&self) -> u64 {
         self.last.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// A browser script run step by step: it prints one JSON line per step and
+/// waits for a line on its standard input before going on.
+pub struct NodeScript {
+    child: Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl NodeScript {
+    /// Starts `node tests/browser/SCRIPT args…`.
+    pub fn start(script: &str, args: &[&str], env: &[(&str, &str)]) -> NodeScript {
+        let dir = browser_dir();
+        assert!(
+            dir.join("node_modules/playwright-core").exists(),
+            "tests/browser/node_modules is missing: `make test` installs it"
+        );
+        let mut command = Command::new("node");
+        command
+            .arg(dir.join(script))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("running node");
+        let (send, lines) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if send.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let (err_pipe, err_text) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in BufReader::new(err_pipe).lines().map_while(Result::ok) {
+                err_text.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        NodeScript {
+            child,
+            lines,
+            stderr,
+        }
+    }
+
+    /// The next JSON line the script prints (within 60 s).
+    pub fn next(&mut self) -> serde_json::Value {
+        loop {
+            match self.lines.recv_timeout(Duration::from_secs(60)) {
+                Ok(line) => {
+                    if let Ok(value) = serde_json::from_str::<serde_json::Value>(&line) {
+                        return value;
+                    }
+                }
+                Err(_) => {
+                    let _ = self.child.kill();
+                    panic!(
+                        "the script printed nothing more:\n{}",
+                        self.stderr.lock().unwrap()
+                    );
+                }
+            }
+        }
+    }
+
+    /// Tells the script to go on.
+    pub fn go(&mut self) {
+        let stdin = self.child.stdin.as_mut().unwrap();
+        stdin.write_all(b"go\n").unwrap();
+        stdin.flush().unwrap();
+    }
+}
+
+impl Drop for NodeScript {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

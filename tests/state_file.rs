@@ -1,0 +1,150 @@
+//! `--state-file`: a change is on disk before its click is acknowledged, so
+//! a server killed mid-run (SIGKILL, no chance to flush anything) and
+//! started again resumes with every acknowledged click; open views recover
+//! without reloading; a damaged state file stops start-up and is left as is.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use support::server::{App, Client, NodeScript};
+
+fn temp_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("x64wasm-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn start(file: &Path, port: &str) -> App {
+    App::demo(&[
+        "--headless",
+        "--port",
+        port,
+        "--state-file",
+        file.to_str().unwrap(),
+    ])
+}
+
+fn counter(state: &[u8]) -> i64 {
+    i64::from_le_bytes(state[..8].try_into().unwrap())
+}
+
+#[test]
+fn a_killed_server_resumes_every_acknowledged_click_and_views_recover() {
+    let dir = temp_dir("state-file");
+    let file = dir.join("demo.state");
+    let first = start(&file, "0");
+    assert!(file.exists(), "created at start");
+    let port = first.address.rsplit(':').next().unwrap().to_string();
+
+    // Eight clients click Increment until the server dies under them.
+    let acked = Arc::new(AtomicU64::new(0));
+    let clients: Vec<_> = (0..8)
+        .map(|_| {
+            let (address, acked) = (first.address.clone(), acked.clone());
+            std::thread::spawn(move || {
+                let mut client = Client::connect(&address);
+                while let Ok(reply) =
+                    client.try_request("POST", "/execute/increment_counter", b"{}")
+                {
+                    if reply.status != 200 {
+                        break;
+                    }
+                    acked.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        })
+        .collect();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while acked.load(Ordering::SeqCst) < 200 {
+        assert!(Instant::now() < deadline, "clicks too slow");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    drop(first); // SIGKILL, mid-run
+    for c in clients {
+        let _ = c.join();
+    }
+    let acked = acked.load(Ordering::SeqCst);
+
+    let second = start(&file, &port);
+    assert!(
+        second.output().contains("resumed version"),
+        "{}",
+        second.output()
+    );
+    let (version, state) = second.state();
+    assert!(
+        version >= acked,
+        "acknowledged {acked}, resumed at {version}"
+    );
+    assert!(
+        version <= acked + 8,
+        "at most one unacknowledged click per client"
+    );
+    assert_eq!(
+        counter(&state) as u64,
+        version,
+        "every saved version is one increment"
+    );
+
+    // A page lives through another restart, during which the server moves on.
+    let mut page = NodeScript::start("restart.mjs", &[&second.url], &[]);
+    let first_step = page.next();
+    let before = first_step["version"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{first_step}"));
+    assert_eq!(before, version + 1);
+    drop(second);
+    let third = start(&file, &port);
+    assert_eq!(third.state().0, before, "the page's click was saved");
+    Client::connect(&third.address).execute("increment_counter", "[]");
+    page.go();
+    let result = page.next();
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["afterRestart"], (before + 1).to_string(), "{result}");
+    assert_eq!(result["counter"], (before + 2).to_string(), "{result}");
+    assert_eq!(result["notReloaded"], true);
+    let (version, state) = third.state();
+    assert_eq!((version, counter(&state) as u64), (before + 2, before + 2));
+    let stats = third.stats();
+    assert_eq!(
+        stats["callbacks"]["increment_counter"]["agreed"], 1,
+        "the page predicted on the resumed state: {stats}"
+    );
+    drop(third);
+
+    // Damaged files stop start-up with the reason and are never rewritten.
+    let good = std::fs::read(&file).unwrap();
+    let mut flipped = good.clone();
+    flipped[30] ^= 0x40;
+    for (bytes, why) in [
+        (good[..good.len() - 7].to_vec(), "is truncated"),
+        (flipped, "is corrupt"),
+        (b"hello".to_vec(), "is not an x64wasm state file"),
+    ] {
+        std::fs::write(&file, &bytes).unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_x64wasm"))
+            .args([
+                "--headless",
+                "--port",
+                "0",
+                "--state-file",
+                file.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains(why) && stderr.contains("left untouched"),
+            "{stderr}"
+        );
+        assert_eq!(std::fs::read(&file).unwrap(), bytes, "not overwritten");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
