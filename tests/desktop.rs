@@ -6,79 +6,11 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
+use support::desktop::Xvfb;
 use support::server::{node, screenshot_dir, App};
-
-/// An Xvfb server on a display number of its own choosing.
-struct Xvfb {
-    child: Child,
-    display: String,
-}
-
-impl Xvfb {
-    fn start() -> Xvfb {
-        // -displayfd 1: Xvfb picks a free display and prints its number.
-        let mut child = Command::new("Xvfb")
-            .args([
-                "-displayfd",
-                "1",
-                "-screen",
-                "0",
-                "1280x900x24",
-                "-nolisten",
-                "tcp",
-            ])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("Xvfb (`make test` installs the xvfb package)");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let number: u32 = line.trim().parse().expect("Xvfb display number");
-        Xvfb {
-            child,
-            display: format!(":{number}"),
-        }
-    }
-}
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Waits for a window titled `title` and returns its id.
-fn find_window(display: &str, title: &str) -> String {
-    let out = Command::new("timeout")
-        .args([
-            "60",
-            "xdotool",
-            "search",
-            "--sync",
-            "--onlyvisible",
-            "--name",
-            title,
-        ])
-        .env("DISPLAY", display)
-        .output()
-        .expect("xdotool (`make test` installs it)");
-    let id = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_string();
-    assert!(!id.is_empty(), "no window titled {title:?} appeared");
-    id
-}
 
 #[test]
 fn window_and_browser_stay_in_sync_and_closing_the_window_exits() {
@@ -93,7 +25,7 @@ fn window_and_browser_stay_in_sync_and_closing_the_window_exits() {
         "{}",
         app.output()
     );
-    let window = find_window(&x.display, "x64wasm demo");
+    let window = x.find_window("x64wasm demo");
     // The webview loads the page after the window maps; its runtime then
     // opens the event stream, which the server counts as a view.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
@@ -133,13 +65,7 @@ fn window_and_browser_stay_in_sync_and_closing_the_window_exits() {
         .map(|m| m.len() > 10_000)
         .unwrap_or(false));
 
-    let closed = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/desktop/close_window.py"))
-        .arg(&window)
-        .env("DISPLAY", &x.display)
-        .status()
-        .unwrap();
-    assert!(closed.success());
+    x.close_window(&window);
     let status = app
         .wait_exit(Duration::from_secs(20))
         .expect("exits when the window closes");

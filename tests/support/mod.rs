@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod desktop;
+pub mod proxy;
 pub mod server;
 
 use std::sync::{Mutex, MutexGuard, OnceLock};
