@@ -24,7 +24,10 @@ fn clicks_in_any_view_reach_all_others_and_a_cut_page_catches_up() {
     let window = x.find_window("x64wasm demo");
     let deadline = Instant::now() + Duration::from_secs(60);
     while app.stats()["views"] != 1 {
-        assert!(Instant::now() < deadline, "the window's page never connected");
+        assert!(
+            Instant::now() < deadline,
+            "the window's page never connected"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     let proxy = Proxy::start(&app.address);
@@ -50,17 +53,30 @@ fn clicks_in_any_view_reach_all_others_and_a_cut_page_catches_up() {
 }
 
 fn check(app: &App, result: &serde_json::Value) {
-    assert_eq!(result["whileCut"], "4", "the cut page missed the clicks: {result}");
-    assert_eq!(result["sameAsServer"], serde_json::json!([true, true, true]), "{result}");
+    assert_eq!(
+        result["whileCut"], "4",
+        "the cut page missed the clicks: {result}"
+    );
+    assert_eq!(
+        result["sameAsServer"],
+        serde_json::json!([true, true, true]),
+        "{result}"
+    );
     assert_eq!(result["notReloaded"], serde_json::json!([true, true, true]));
     let stats = result["stats"].as_array().unwrap();
     for (i, s) in stats.iter().enumerate() {
-        assert!(s["patches"].as_u64().unwrap() >= 4, "page {i} got patches: {s}");
+        assert!(
+            s["patches"].as_u64().unwrap() >= 4,
+            "page {i} got patches: {s}"
+        );
         assert_eq!(s["serverOnly"], 0, "page {i}: {s}");
     }
     assert_eq!(stats[0]["resets"], 0, "{result}");
     assert_eq!(stats[1]["resets"], 0, "{result}");
-    assert!(stats[2]["resets"].as_u64().unwrap() >= 1, "the cut page caught up with a reset: {result}");
+    assert!(
+        stats[2]["resets"].as_u64().unwrap() >= 1,
+        "the cut page caught up with a reset: {result}"
+    );
 
     let (version, state) = app.state();
     assert_eq!(version, result["version"].as_u64().unwrap());

@@ -310,7 +310,7 @@
   connect(applied);
   // Compile every callback's module while the user reads the page, so the
   // first click predicts at once.
-  for (const name of Object.keys(signatures)) module(name).catch(() => {});
+  window.x64wasm.ready = Promise.allSettled(Object.keys(signatures).map(module));
 
   // ---- encodings ------------------------------------------------------
   function decodeBase64(text) {

@@ -17,7 +17,15 @@ impl Xvfb {
     pub fn start() -> Xvfb {
         // -displayfd 1: Xvfb picks a free display and prints its number.
         let mut child = Command::new("Xvfb")
-            .args(["-displayfd", "1", "-screen", "0", "1280x900x24", "-nolisten", "tcp"])
+            .args([
+                "-displayfd",
+                "1",
+                "-screen",
+                "0",
+                "1280x900x24",
+                "-nolisten",
+                "tcp",
+            ])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -36,7 +44,15 @@ impl Xvfb {
     /// Waits for a window titled `title` and returns its id.
     pub fn find_window(&self, title: &str) -> String {
         let out = Command::new("timeout")
-            .args(["60", "xdotool", "search", "--sync", "--onlyvisible", "--name", title])
+            .args([
+                "60",
+                "xdotool",
+                "search",
+                "--sync",
+                "--onlyvisible",
+                "--name",
+                title,
+            ])
             .env("DISPLAY", &self.display)
             .output()
             .expect("xdotool (`make test` installs it)");
