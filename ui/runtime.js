@@ -235,8 +235,8 @@
       stats.resets += 1;
     } else if (event.version <= applied) {
       return; // already shown (a reset overtook it)
-    } else if (event.version !== applied + 1) {
-      resync(`missed versions ${applied + 1}..${event.version - 1}`);
+    } else if (event.from !== applied) {
+      resync(`missed versions ${applied + 1}..${event.from}`);
       return;
     } else {
       try {

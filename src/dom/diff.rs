@@ -25,7 +25,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{html, Element, Node};
+use super::{html, Node};
 
 /// One change to the DOM; see the module documentation.
 #[derive(Clone, Debug, PartialEq)]
@@ -62,31 +62,31 @@ impl Patch {
 }
 
 /// The tree as a browser's DOM holds it after parsing its HTML: adjacent
-/// text merged, empty text gone.
-pub fn normalize(node: &Node) -> Node {
+/// text merged, empty text gone, void elements without children. Takes the
+/// tree by value: a render's fresh tree is reshaped, not copied.
+pub fn normalize(node: Node) -> Node {
     match node {
-        Node::Element(e) => Node::Element(Element {
-            tag: e.tag.clone(),
-            attributes: e.attributes.clone(),
+        Node::Element(mut e) => {
             // A void element's children never reach the DOM.
-            children: if html::is_void(&e.tag) {
+            e.children = if html::is_void(&e.tag) {
                 Vec::new()
             } else {
-                normalize_children(&e.children)
-            },
-        }),
-        other => other.clone(),
+                normalize_children(std::mem::take(&mut e.children))
+            };
+            Node::Element(e)
+        }
+        other => other,
     }
 }
 
-fn normalize_children(children: &[Node]) -> Vec<Node> {
+fn normalize_children(children: Vec<Node>) -> Vec<Node> {
     let mut out: Vec<Node> = Vec::with_capacity(children.len());
     for child in children {
         match child {
             Node::Text(t) if t.is_empty() => {}
             Node::Text(t) => match out.last_mut() {
-                Some(Node::Text(previous)) => previous.push_str(t),
-                _ => out.push(Node::Text(t.clone())),
+                Some(Node::Text(previous)) => previous.push_str(&t),
+                _ => out.push(Node::Text(t)),
             },
             other => out.push(normalize(other)),
         }
@@ -443,8 +443,8 @@ mod tests {
     fn patches_turn_the_old_tree_into_the_new_one() {
         let mut rng = Rng::new(7);
         for case in 0..20_000 {
-            let old = normalize(&random_node(&mut rng, 4));
-            let new = normalize(&mutate(&old, &mut rng, 4));
+            let old = normalize(random_node(&mut rng, 4));
+            let new = normalize(mutate(&old, &mut rng, 4));
             let patches = diff(&old, &new);
             assert_eq!(
                 apply(&old, &patches).map(|n| canonical(&n)),
@@ -461,7 +461,7 @@ mod tests {
     fn small_changes_make_small_patches() {
         let view = |count: i64, class: &str, keys: &[&str]| -> Node {
             normalize(
-                &el("div")
+                el("div")
                     .child(
                         el("span")
                             .text("Count ")
@@ -507,6 +507,6 @@ mod tests {
             .text("c")
             .into();
         let want: Node = el("p").text("ab").child(el("br")).text("c").into();
-        assert_eq!(normalize(&node), want);
+        assert_eq!(normalize(node), want);
     }
 }

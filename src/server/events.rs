@@ -13,7 +13,7 @@ use bytemuck::Pod;
 use serde_json::json;
 use tiny_http::Request;
 
-use super::{base64, Shared};
+use super::{base64, Event, Shared};
 
 /// A comment line goes out this often when nothing changes, so dead
 /// connections are noticed and proxies keep the stream open.
@@ -61,52 +61,48 @@ fn send_events<S: Pod>(
     // A view that connects knowing another version than the server's (a
     // reload, a reconnect after a cut, a server restart) gets the whole view.
     let mut sent = None;
-    {
-        let live = shared.lock();
-        if seen == Some(live.version) {
-            sent = seen;
-        }
+    if seen.is_some() && seen == Some(shared.shown().version) {
+        sent = seen;
     }
     loop {
-        let live = shared.lock();
-        let (live, _) = shared
+        let shown = shared.shown();
+        let (shown, _) = shared
             .changed
-            .wait_timeout_while(live, KEEP_ALIVE, |l| Some(l.version) == sent)
+            .wait_timeout_while(shown, KEEP_ALIVE, |s| Some(s.version) == sent)
             .unwrap_or_else(|e| e.into_inner());
-        if Some(live.version) == sent {
-            drop(live);
+        if Some(shown.version) == sent {
+            drop(shown);
             out.write_all(b": keep-alive\n\n")?;
             out.flush()?;
             continue;
         }
         // The patch events since the last one sent, if the log still has
-        // them all (a stream that fell far behind gets a reset instead).
-        let missing = sent.map(|v| live.version - v);
-        let patches: Vec<(u64, Arc<str>)> = match missing {
-            Some(n) if n as usize <= live.log.len() => live
-                .log
-                .iter()
-                .skip(live.log.len() - n as usize)
-                .cloned()
-                .collect(),
-            _ => Vec::new(),
+        // them (a stream that fell far behind gets a reset instead).
+        let start = sent.and_then(|v| shown.log.iter().position(|e| e.from == v));
+        let events: Vec<Event> = match start {
+            Some(i) => shown.log.iter().skip(i).cloned().collect(),
+            None => Vec::new(),
         };
-        if patches.is_empty() {
-            let version = live.version;
+        if events.is_empty() {
+            let version = shown.version;
             let data = json!({
                 "version": version,
-                "html": live.view.to_html(),
-                "state": base64::encode(bytemuck::bytes_of(&live.state)),
+                "html": shown.view.to_html(),
+                "state": base64::encode(bytemuck::bytes_of(&shown.state)),
             })
             .to_string();
-            drop(live);
+            drop(shown);
             write!(out, "id: {version}\nevent: reset\ndata: {data}\n\n")?;
             sent = Some(version);
         } else {
-            drop(live);
-            for (version, data) in &patches {
-                write!(out, "id: {version}\nevent: patch\ndata: {data}\n\n")?;
-                sent = Some(*version);
+            drop(shown);
+            for event in &events {
+                write!(
+                    out,
+                    "id: {}\nevent: patch\ndata: {}\n\n",
+                    event.version, event.data
+                )?;
+                sent = Some(event.version);
             }
         }
         out.flush()?;

@@ -34,6 +34,12 @@ pub use listener::bind;
 pub use security::allowed_hosts;
 
 /// Everything the request handlers share.
+///
+/// Two locks, so that rendering never holds up clicks: `live` is the
+/// authoritative state (callbacks run under it, one at a time), `shown` is
+/// the view the server last rendered and sent. A renderer thread
+/// ([`Shared::render_loop`]) turns each new state into a patch event; under
+/// load one event covers several versions (`from` → `version`).
 pub struct Shared<S> {
     /// The page title.
     pub title: String,
@@ -41,9 +47,13 @@ pub struct Shared<S> {
     pub render: fn(&S) -> Node,
     /// The registered callbacks.
     pub registry: Registry<S>,
-    /// The app's state and what views last saw of it.
+    /// The app's state and version.
     pub live: Mutex<Live<S>>,
-    /// Signalled after every change of `live`.
+    /// Signalled with `live` after every change (wakes the renderer).
+    pub executed: Condvar,
+    /// What the views are shown.
+    pub shown: Mutex<Shown<S>>,
+    /// Signalled with `shown` after every new event (wakes the streams).
     pub changed: Condvar,
     /// The running executable, for transpiling (an error when unreadable).
     pub image: Result<Image, String>,
@@ -60,19 +70,39 @@ pub struct Shared<S> {
 }
 
 /// How many recent patch events the server keeps, so a stream that fell
-/// behind by a few versions catches up with patches instead of a reset.
+/// behind by a few events catches up with patches instead of a reset.
 const EVENT_LOG: usize = 64;
 
-/// The authoritative state, its version and the view views were last sent.
+/// The authoritative state and its version.
 pub struct Live<S> {
     /// The app's state.
     pub state: S,
     /// Bumped by every executed callback.
     pub version: u64,
+}
+
+/// The view the server last rendered, and the events that led to it.
+pub struct Shown<S> {
+    /// The version rendered.
+    pub version: u64,
+    /// The state at that version.
+    pub state: S,
     /// `render(&state)`, normalized as the browsers' DOM holds it.
     pub view: Node,
-    /// The newest patch events (version, event data), oldest first.
-    pub log: VecDeque<(u64, Arc<str>)>,
+    /// The newest patch events, oldest first; each starts where the one
+    /// before it ended.
+    pub log: VecDeque<Event>,
+}
+
+/// One patch event: from one shown version to the next.
+#[derive(Clone)]
+pub struct Event {
+    /// The version the patches apply to.
+    pub from: u64,
+    /// The version they make.
+    pub version: u64,
+    /// The event's JSON data.
+    pub data: Arc<str>,
 }
 
 /// What the server knows about one callback's clicks.
@@ -124,14 +154,16 @@ impl<S: Pod> Shared<S> {
         allowed_hosts: Vec<String>,
         state_file: Option<StateFile>,
     ) -> Shared<S> {
-        let view = normalize(&render(&state));
+        let view = normalize(render(&state));
         Shared {
             title,
             render,
             registry,
-            live: Mutex::new(Live {
-                state,
+            live: Mutex::new(Live { state, version }),
+            executed: Condvar::new(),
+            shown: Mutex::new(Shown {
                 version,
+                state,
                 view,
                 log: VecDeque::new(),
             }),
@@ -151,10 +183,14 @@ impl<S: Pod> Shared<S> {
         self.live.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The shown view (same poisoning rule as [`lock`](Shared::lock)).
+    pub fn shown(&self) -> MutexGuard<'_, Shown<S>> {
+        self.shown.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     /// Runs `callback` on the live state under the lock (one at a time, so
-    /// no update is lost), saves the result when there is a state file
-    /// (before anyone hears of it), renders, diffs against the last view,
-    /// logs the patch event and wakes every event stream.
+    /// no update is lost) and saves the result when there is a state file,
+    /// before anyone hears of it; then wakes the renderer.
     pub fn run(&self, callback: &Callback<S>, args: &[Json]) -> Result<Outcome<S>, RunError> {
         let mut live = self.lock();
         let before = live.state;
@@ -172,18 +208,10 @@ impl<S: Pod> Shared<S> {
                 )));
             }
         }
-        let view = normalize(&(self.render)(&live.state));
-        let patches = diff(&live.view, &view);
-        let event = patch_event(version, &patches, &before, &live.state);
         live.version = version;
-        live.view = view;
-        live.log.push_back((version, event.into()));
-        if live.log.len() > EVENT_LOG {
-            live.log.pop_front();
-        }
         let after = live.state;
         drop(live);
-        self.changed.notify_all();
+        self.executed.notify_all();
         Ok(Outcome {
             base,
             version,
@@ -192,18 +220,80 @@ impl<S: Pod> Shared<S> {
             after,
         })
     }
+
+    /// The renderer: forever, takes the newest state, renders it, diffs it
+    /// against the shown view and publishes one patch event to the streams.
+    /// Clicks that come faster than it renders share an event.
+    pub fn render_loop(&self) {
+        loop {
+            let (state, version) = {
+                let shown_version = self.shown().version;
+                let live = self.lock();
+                let live = self
+                    .executed
+                    .wait_while(live, |l| l.version == shown_version)
+                    .unwrap_or_else(|e| e.into_inner());
+                (live.state, live.version)
+            };
+            let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                normalize((self.render)(&state))
+            }));
+            let view = match rendered {
+                Ok(view) => view,
+                Err(_) => {
+                    // The app's render panicked: keep the old view (its
+                    // state is still right) and try again at the next change.
+                    eprintln!(
+                        "x64wasm: render panicked at version {version}; the view is not updated"
+                    );
+                    let mut shown = self.shown();
+                    shown.version = version;
+                    shown.state = state;
+                    drop(shown);
+                    self.changed.notify_all(); // streams send a reset
+                    continue;
+                }
+            };
+            let mut shown = self.shown();
+            let patches = diff(&shown.view, &view);
+            let data = patch_event(shown.version, version, &patches, &shown.state, &state);
+            let event = Event {
+                from: shown.version,
+                version,
+                data: data.into(),
+            };
+            shown.log.push_back(event);
+            if shown.log.len() > EVENT_LOG {
+                shown.log.pop_front();
+            }
+            shown.version = version;
+            shown.state = state;
+            let old = std::mem::replace(&mut shown.view, view);
+            drop(shown);
+            self.changed.notify_all();
+            drop(old); // freeing the old tree is not the streams' business
+        }
+    }
 }
 
-/// The data of a `patch` event: the version, the DOM patches, the state
-/// bytes that changed as `[offset, base64]` runs, and the first 16 hex
-/// digits of the new state's SHA-256 (the view checks what it assembled).
-fn patch_event<S: Pod>(version: u64, patches: &[Patch], before: &S, after: &S) -> String {
+/// The data of a `patch` event: the version it starts from and the one it
+/// makes, the DOM patches, the state bytes that changed as `[offset,
+/// base64]` runs, and the first 16 hex digits of the new state's SHA-256
+/// (the view checks what it assembled).
+fn patch_event<S: Pod>(
+    from: u64,
+    version: u64,
+    patches: &[Patch],
+    before: &S,
+    after: &S,
+) -> String {
     let patches: Vec<Json> = patches.iter().map(Patch::to_json).collect();
     let runs: Vec<Json> = changed_runs(bytemuck::bytes_of(before), bytemuck::bytes_of(after))
         .into_iter()
         .map(|(at, bytes)| json!([at, base64::encode(bytes)]))
         .collect();
     json!({
+        "from": from,
         "version": version,
         "patches": patches,
         "state": runs,
@@ -260,6 +350,11 @@ pub fn serve<S: Pod + Send + 'static>(
     listener: std::net::TcpListener,
 ) -> Result<Running, String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let renderer = shared.clone();
+    std::thread::Builder::new()
+        .name("x64wasm-render".into())
+        .spawn(move || renderer.render_loop())
+        .map_err(|e| format!("starting the renderer thread: {e}"))?;
     let http =
         Arc::new(tiny_http::Server::from_listener(listener, None).map_err(|e| e.to_string())?);
     let workers = (0..WORKERS)

@@ -134,7 +134,7 @@ fn page<S: Pod>(shared: &Shared<S>) -> Reply {
             )
         })
         .collect();
-    let live = shared.lock();
+    let shown = shared.shown();
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
@@ -143,12 +143,12 @@ fn page<S: Pod>(shared: &Shared<S>) -> Reply {
          <body><main id=\"x64wasm\" data-version=\"{version}\" data-state=\"{state}\" \
          data-callbacks=\"{callbacks}\">{body}</main></body></html>\n",
         title = crate::dom::escape(&shared.title),
-        version = live.version,
-        state = base64::encode(bytemuck::bytes_of(&live.state)),
+        version = shown.version,
+        state = base64::encode(bytemuck::bytes_of(&shown.state)),
         callbacks = crate::dom::escape(&Json::Object(signatures).to_string()),
-        body = live.view.to_html(),
+        body = shown.view.to_html(),
     );
-    drop(live);
+    drop(shown);
     Response::from_data(html.into_bytes())
         .with_header(h("Content-Type", "text/html; charset=utf-8"))
         .with_header(h("Cache-Control", "no-store"))

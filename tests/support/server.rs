@@ -404,6 +404,8 @@ pub struct EventStream {
     pub last: Arc<std::sync::atomic::AtomicU64>,
     /// Problems seen (a patch event that does not follow the last version).
     pub errors: Arc<Mutex<Vec<String>>>,
+    /// When each event arrived and was decoded: (version, instant).
+    pub arrivals: Arc<Mutex<Vec<(u64, Instant)>>>,
 }
 
 impl EventStream {
@@ -417,10 +419,11 @@ impl EventStream {
         .unwrap();
         let last = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let errors = Arc::new(Mutex::new(Vec::new()));
-        let (l, e) = (last.clone(), errors.clone());
+        let arrivals = Arc::new(Mutex::new(Vec::new()));
+        let (l, e, a) = (last.clone(), errors.clone(), arrivals.clone());
         std::thread::spawn(move || {
             let mut reader = BufReader::new(stream);
-            let (mut id, mut kind) = (None, String::new());
+            let (mut id, mut kind, mut data) = (None, String::new(), String::new());
             let mut line = String::new();
             while reader.read_line(&mut line).map(|n| n > 0).unwrap_or(false) {
                 let text = line.trim_end().to_string();
@@ -429,20 +432,37 @@ impl EventStream {
                     id = v.parse::<u64>().ok();
                 } else if let Some(v) = text.strip_prefix("event: ") {
                     kind = v.to_string();
+                } else if let Some(v) = text.strip_prefix("data: ") {
+                    data = v.to_string();
                 } else if text.is_empty() {
                     if let Some(v) = id.take() {
-                        let previous = l.load(std::sync::atomic::Ordering::SeqCst);
-                        if kind == "patch" && v != previous + 1 {
+                        // Decode it, as a view must before applying it.
+                        let decoded: Result<serde_json::Value, _> = serde_json::from_str(&data);
+                        if decoded.map(|d| d["version"] != v).unwrap_or(true) {
                             e.lock()
                                 .unwrap()
-                                .push(format!("patch {v} after {previous}"));
+                                .push(format!("event {v}: bad data {data}"));
+                        }
+                        a.lock().unwrap().push((v, Instant::now()));
+                        let previous = l.load(std::sync::atomic::Ordering::SeqCst);
+                        let from = serde_json::from_str::<serde_json::Value>(&data)
+                            .ok()
+                            .and_then(|d| d["from"].as_u64());
+                        if kind == "patch" && from != Some(previous) {
+                            e.lock()
+                                .unwrap()
+                                .push(format!("patch from {from:?} after {previous}"));
                         }
                         l.store(v, std::sync::atomic::Ordering::SeqCst);
                     }
                 }
             }
         });
-        EventStream { last, errors }
+        EventStream {
+            last,
+            errors,
+            arrivals,
+        }
     }
 
     /// The version of the last event.
