@@ -558,3 +558,45 @@ fn raw(
     std::io::Read::read_to_end(&mut stream, &mut raw).unwrap();
     support::server::parse_reply(&raw)
 }
+
+#[test]
+fn predictions_are_counted_and_a_disagreement_is_logged_with_both_states() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let (_, state) = app.state();
+    let mut after = state.clone();
+    after[0] = 1; // the counter after increment_counter
+    let hash = |bytes: &[u8]| -> String {
+        use sha2::Digest;
+        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let b64 = x64wasm::server::base64::encode;
+    let body = |base: u64, predicted: &[u8]| {
+        format!(
+            r#"{{"args":[],"base":{base},"predicted":"{}","state":"{}"}}"#,
+            hash(predicted),
+            b64(predicted)
+        )
+    };
+    // Right prediction, then a wrong one, then one on an old version.
+    assert_eq!(app.post("/execute/increment_counter", &body(0, &after)).status, 200);
+    let mut wrong = after.clone();
+    wrong[0] = 7;
+    assert_eq!(app.post("/execute/increment_counter", &body(1, &wrong)).status, 200);
+    assert_eq!(app.post("/execute/increment_counter", &body(1, &after)).status, 200);
+    assert_eq!(app.post("/execute/increment_counter", "{}").status, 200);
+    let stats = app.stats();
+    assert_eq!(
+        stats["callbacks"]["increment_counter"],
+        serde_json::json!({"executed": 4, "predicted": 3, "agreed": 1, "disagreed": 1, "stale": 1})
+    );
+    let mut server_after = after.clone();
+    server_after[0] = 2;
+    let logged = format!(
+        "prediction of `increment_counter` [] at version 1 disagreed: the view predicted {} (SHA-256 {}); the server went from {} to {}",
+        b64(&wrong),
+        hash(&wrong),
+        b64(&after),
+        b64(&server_after)
+    );
+    assert!(app.wait_for_output(&logged, Duration::from_secs(5)), "{}", app.output());
+}

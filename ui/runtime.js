@@ -62,10 +62,14 @@
     // The version the server will run this on, if nobody else clicks first.
     const base = Math.max(applied, answered) + inflight;
     let predicted = null;
+    let predictedState = null;
     try {
       const next = runWasm(await module(name), name, args, state);
       state = next;
       predicted = sha256Hex(next);
+      // Small states go along in full, so a disagreement can be logged
+      // with both states.
+      if (next.length <= 4096) predictedState = encodeBase64(next);
       stats.wasmRuns += 1;
       showBound();
     } catch (e) {
@@ -73,16 +77,16 @@
       report(`${name} runs on the server only: ${e.message}`);
     }
     inflight += 1;
-    post(name, args, base, predicted); // not awaited: the next click may predict now
+    post(name, args, base, predicted, predictedState); // not awaited: the next click may predict now
   }
 
-  async function post(name, args, base, predicted) {
+  async function post(name, args, base, predicted, predictedState) {
     try {
       if (latency()) await sleep(latency() / 2);
       const response = await fetch('/execute/' + encodeURIComponent(name), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ args, base, predicted }),
+        body: JSON.stringify({ args, base, predicted, state: predictedState }),
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
@@ -313,6 +317,12 @@
   window.x64wasm.ready = Promise.allSettled(Object.keys(signatures).map(module));
 
   // ---- encodings ------------------------------------------------------
+  function encodeBase64(bytes) {
+    let raw = '';
+    for (const b of bytes) raw += String.fromCharCode(b);
+    return btoa(raw);
+  }
+
   function decodeBase64(text) {
     const raw = atob(text || '');
     const bytes = new Uint8Array(raw.length);

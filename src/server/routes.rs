@@ -337,9 +337,10 @@ fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcom
         s.agreed += 1;
     } else {
         s.disagreed += 1;
+        let view = call.state.as_deref().unwrap_or("(not sent)");
         eprintln!(
-            "x64wasm: prediction of `{name}` {} at version {} disagreed: the view predicted a \
-             state with SHA-256 {predicted}; the server went from {} to {} (SHA-256 {hash})",
+            "x64wasm: prediction of `{name}` {} at version {} disagreed: the view predicted \
+             {view} (SHA-256 {predicted}); the server went from {} to {} (SHA-256 {hash})",
             Json::Array(call.args.clone()),
             outcome.base,
             base64::encode(bytemuck::bytes_of(&outcome.before)),
@@ -353,6 +354,8 @@ struct Call {
     args: Vec<Json>,
     base: Option<u64>,
     predicted: Option<String>,
+    /// The view's predicted state in base64 (small states only), for logs.
+    state: Option<String>,
 }
 
 fn parse_call(body: &[u8]) -> Result<Call, String> {
@@ -361,6 +364,7 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
             args: Vec::new(),
             base: None,
             predicted: None,
+            state: None,
         });
     }
     let value: Json =
@@ -387,9 +391,15 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
         }
         Some(v) => return Err(format!("`predicted` must be a SHA-256 in hex, not {v}")),
     };
+    let state = match object.get("state") {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) if base64::decode(s).is_some() => Some(s.clone()),
+        Some(v) => return Err(format!("`state` must be base64, not {v}")),
+    };
     Ok(Call {
         args,
         base,
         predicted,
+        state,
     })
 }
