@@ -567,7 +567,10 @@ fn predictions_are_counted_and_a_disagreement_is_logged_with_both_states() {
     after[0] = 1; // the counter after increment_counter
     let hash = |bytes: &[u8]| -> String {
         use sha2::Digest;
-        sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+        sha2::Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
     };
     let b64 = x64wasm::server::base64::encode;
     let body = |base: u64, predicted: &[u8]| {
@@ -578,11 +581,23 @@ fn predictions_are_counted_and_a_disagreement_is_logged_with_both_states() {
         )
     };
     // Right prediction, then a wrong one, then one on an old version.
-    assert_eq!(app.post("/execute/increment_counter", &body(0, &after)).status, 200);
+    assert_eq!(
+        app.post("/execute/increment_counter", &body(0, &after))
+            .status,
+        200
+    );
     let mut wrong = after.clone();
     wrong[0] = 7;
-    assert_eq!(app.post("/execute/increment_counter", &body(1, &wrong)).status, 200);
-    assert_eq!(app.post("/execute/increment_counter", &body(1, &after)).status, 200);
+    assert_eq!(
+        app.post("/execute/increment_counter", &body(1, &wrong))
+            .status,
+        200
+    );
+    assert_eq!(
+        app.post("/execute/increment_counter", &body(1, &after))
+            .status,
+        200
+    );
     assert_eq!(app.post("/execute/increment_counter", "{}").status, 200);
     let stats = app.stats();
     assert_eq!(
@@ -598,5 +613,9 @@ fn predictions_are_counted_and_a_disagreement_is_logged_with_both_states() {
         b64(&after),
         b64(&server_after)
     );
-    assert!(app.wait_for_output(&logged, Duration::from_secs(5)), "{}", app.output());
+    assert!(
+        app.wait_for_output(&logged, Duration::from_secs(5)),
+        "{}",
+        app.output()
+    );
 }
