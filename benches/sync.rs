@@ -34,9 +34,11 @@ fn click_to_patch(views: usize) {
     let streams: Vec<EventStream> = (0..views)
         .map(|_| EventStream::open(&app.address))
         .collect();
-    while app.stats()["views"] != views as u64 {
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    app.wait_views(
+        views as u64,
+        Duration::from_secs(60),
+        "streams did not open",
+    );
     let mut client = Client::connect(&app.address);
     let mut each = Vec::with_capacity(CLICKS * views);
     let mut all = Vec::with_capacity(CLICKS);

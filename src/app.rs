@@ -78,6 +78,45 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
     -h, --help       this help
 ";
 
+/// Walks command-line flags; a flag's value is the next argument or follows
+/// `=` (`--port 8080`, `--port=8080`). Shared by every command's parser.
+pub struct Flags<'a> {
+    rest: std::slice::Iter<'a, String>,
+    inline: Option<&'a str>,
+}
+
+impl<'a> Flags<'a> {
+    /// Flags from `args`.
+    pub fn new(args: &'a [String]) -> Flags<'a> {
+        Flags {
+            rest: args.iter(),
+            inline: None,
+        }
+    }
+
+    /// The next flag (without any `=value`).
+    pub fn next_flag(&mut self) -> Option<&'a str> {
+        let arg = self.rest.next()?;
+        self.inline = None;
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                self.inline = Some(value);
+                Some(flag)
+            }
+            _ => Some(arg),
+        }
+    }
+
+    /// The value of `flag`, the flag just read.
+    pub fn value(&mut self, flag: &str) -> Result<String, String> {
+        self.inline
+            .take()
+            .or_else(|| self.rest.next().map(String::as_str))
+            .map(str::to_string)
+            .ok_or_else(|| format!("{flag} needs a value"))
+    }
+}
+
 impl Options {
     /// Parses the app's arguments; `env_port` is `RUN_AS_HTTP_SERVER`, which
     /// `--port` overrides. `Err` carries the message for the user.
@@ -91,18 +130,9 @@ impl Options {
         if let Some(p) = env_port.filter(|p| !p.is_empty()) {
             options.port = port(p, "RUN_AS_HTTP_SERVER")?;
         }
-        let mut it = args.iter();
-        while let Some(arg) = it.next() {
-            let (flag, inline) = match arg.split_once('=') {
-                Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-                _ => (arg.as_str(), None),
-            };
-            let mut value = |name: &str| {
-                inline
-                    .clone()
-                    .or_else(|| it.next().cloned())
-                    .ok_or_else(|| format!("{name} needs a value"))
-            };
+        let mut flags = Flags::new(args);
+        while let Some(flag) = flags.next_flag() {
+            let mut value = |name: &str| flags.value(name);
             match flag {
                 "--headless" => options.headless = true,
                 "--port" => options.port = port(&value("--port")?, "--port")?,

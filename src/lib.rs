@@ -4,11 +4,26 @@
 //! JavaScript and without a second build: the server transpiles its own x86-64
 //! machine code to WebAssembly at run time.
 //!
-//! This crate holds the transpiler ([`transpile`]):
+//! One binary is a desktop app (a tao window with a wry webview) and a web
+//! server for any number of browsers. A click in any view runs the app's
+//! callback at once in that view, as wasm transpiled from the callback's own
+//! machine code, and natively on the server, which pushes the change to
+//! every view as DOM patches.
 //!
 //! ```text
-//! ELF → image → decode → cfg → structure → lower → module (validated wasm)
+//!  app code (Rust)            server process                                  every view
+//!  State: Pod  ───────────►  Mutex<State, version>  ◄── POST /execute/{fn} ─── click
+//!  render(&State) -> Node     │ renderer thread: render, diff → patch event
+//!  extern "C" callbacks       │ ── SSE /events (patch | reset) ──────────────► apply patches
+//!                             │ ── GET /wasm/{fn}: transpiled, cached ──────► run on the page's
+//!                             ▼                                                state copy: instant
+//!            transpiler: ELF → image → decode → cfg → structure → lower → module (validated wasm)
 //! ```
+//!
+//! An app is [`App::new`]`(state, render)`, [`callback!`] registrations and
+//! [`App::run`] (see `examples/scoreboard.rs`). The pieces: [`app`],
+//! [`callbacks`], [`dom`], [`server`], [`state_file`], `desktop` (feature
+//! `desktop`) and the transpiler, [`transpile`]:
 //!
 //! ```no_run
 //! use x64wasm::transpile::{transpile, Image, Signature};

@@ -92,17 +92,12 @@ fn parse_transpile(args: &[String]) -> Result<TranspileArgs, String> {
     let mut exports = Vec::new();
     let mut output = None;
     let mut wat = false;
-    let mut it = args.iter();
-    while let Some(arg) = it.next() {
-        let (flag, inline) = match arg.split_once('=') {
-            Some((f, v)) if f.starts_with("--") => (f, Some(v.to_string())),
-            _ => (arg.as_str(), None),
-        };
+    let mut flags = x64wasm::app::Flags::new(args);
+    while let Some(flag) = flags.next_flag() {
         let mut value = |name: &str| {
-            inline
-                .clone()
-                .or_else(|| it.next().cloned())
-                .ok_or_else(|| format!("{name} needs a value; see `x64wasm --help`"))
+            flags
+                .value(name)
+                .map_err(|e| format!("{e}; see `x64wasm --help`"))
         };
         match flag {
             "--binary" => binary = Some(PathBuf::from(value("--binary")?)),

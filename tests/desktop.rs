@@ -28,14 +28,11 @@ fn window_and_browser_stay_in_sync_and_closing_the_window_exits() {
     let window = x.find_window("x64wasm demo");
     // The webview loads the page after the window maps; its runtime then
     // opens the event stream, which the server counts as a view.
-    let deadline = std::time::Instant::now() + Duration::from_secs(60);
-    while app.stats()["views"] != 1 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the window's page never connected"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    app.wait_views(
+        1,
+        Duration::from_secs(60),
+        "the window's page never connected",
+    );
 
     let shot = screenshot_dir().join("desktop.png");
     let page = node(

@@ -349,14 +349,11 @@ fn events_stream_every_change_to_every_view_at_once() {
         app.post("/execute/increment_counter", "{}");
         std::thread::sleep(Duration::from_millis(100));
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while app.stats()["views"] != 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "closed streams end their threads"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    app.wait_views(
+        0,
+        Duration::from_secs(10),
+        "closed streams end their threads",
+    );
 }
 
 #[test]

@@ -45,11 +45,11 @@ fn concurrent_clicks_equal_a_sequential_run_and_every_stream_ends_on_the_last_ve
     let streams: Vec<EventStream> = (0..CLIENTS)
         .map(|_| EventStream::open(&app.address))
         .collect();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while app.stats()["views"] != CLIENTS as u64 {
-        assert!(Instant::now() < deadline, "streams did not open");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    app.wait_views(
+        CLIENTS as u64,
+        Duration::from_secs(20),
+        "streams did not open",
+    );
 
     let workers: Vec<_> = (0..CLIENTS)
         .map(|c| {

@@ -7,7 +7,7 @@
 mod support;
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::desktop::Xvfb;
 use support::proxy::Proxy;
@@ -22,14 +22,11 @@ fn clicks_in_any_view_reach_all_others_and_a_cut_page_catches_up() {
         &[("DISPLAY", &x.display)],
     );
     let window = x.find_window("x64wasm demo");
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while app.stats()["views"] != 1 {
-        assert!(
-            Instant::now() < deadline,
-            "the window's page never connected"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    app.wait_views(
+        1,
+        Duration::from_secs(60),
+        "the window's page never connected",
+    );
     let proxy = Proxy::start(&app.address);
     let proxy_url = format!("http://{}/", proxy.address);
     let mut script = NodeScript::start(

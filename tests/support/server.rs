@@ -149,6 +149,16 @@ impl App {
     pub fn stats(&self) -> serde_json::Value {
         self.get("/debug/stats").json()
     }
+
+    /// Waits until exactly `n` views have their event stream open; panics
+    /// with `what` after `timeout`.
+    pub fn wait_views(&self, n: u64, timeout: Duration, what: &str) {
+        let deadline = Instant::now() + timeout;
+        while self.stats()["views"] != n {
+            assert!(Instant::now() < deadline, "{what}: {}", self.stats());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 impl Drop for App {
