@@ -232,7 +232,10 @@
   // ---- events ---------------------------------------------------------
   function handle(type, event) {
     if (type === 'reset') {
+      // Whatever this page knew, the server's view now starts here (after a
+      // restart it may even be older than what the page had).
       applied = event.version;
+      answered = event.version;
       serverState = decodeBase64(event.state);
       root.dataset.version = String(applied);
       root.innerHTML = event.html;
