@@ -616,3 +616,19 @@ fn predictions_are_counted_and_a_disagreement_is_logged_with_both_states() {
         app.output()
     );
 }
+
+#[test]
+fn a_burst_of_event_streams_is_served_at_once() {
+    // tiny_http's thread pool used to queue connections of a burst behind
+    // threads that never came free (see vendor/README.md).
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let streams: Vec<TcpStream> = (0..12)
+        .map(|_| {
+            let mut s = TcpStream::connect(&app.address).unwrap();
+            write!(s, "GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", app.address).unwrap();
+            s
+        })
+        .collect();
+    app.wait_views(12, Duration::from_secs(3), "every stream of the burst is open");
+    drop(streams);
+}
