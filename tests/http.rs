@@ -629,6 +629,10 @@ fn a_burst_of_event_streams_is_served_at_once() {
             s
         })
         .collect();
-    app.wait_views(12, Duration::from_secs(3), "every stream of the burst is open");
+    app.wait_views(
+        12,
+        Duration::from_secs(3),
+        "every stream of the burst is open",
+    );
     drop(streams);
 }
