@@ -19,8 +19,9 @@ use super::{base64, Event, Shared};
 /// connections are noticed and proxies keep the stream open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Streams events to one view on a thread of its own: a `patch` event per
-/// version, or a `reset` with the whole view. `since` is the version the view
+/// Streams events to one view on a thread of its own: each `patch` event the
+/// renderer publishes (one per rendered version, which may cover several
+/// clicks), or a `reset` with the whole view. `since` is the version the view
 /// shows (`?since=V`, or `Last-Event-ID` when the browser reconnects); a view
 /// on any other version gets a `reset` at once.
 pub fn stream<S: Pod + Send + 'static>(
