@@ -227,6 +227,12 @@ impl<S: Pod + Send + 'static> App<S> {
             }
         };
         println!("x64wasm: serving on {}", running.url);
+        if options.bind.is_unspecified() && options.allow_hosts.is_empty() {
+            println!(
+                "x64wasm: listening on every interface; browsers on other machines must use a \
+                 host name or address given with --allow-host (others get 403)"
+            );
+        }
         if !options.headless {
             match open_window(&running.url, &title) {
                 Ok(()) => return ExitCode::SUCCESS,
