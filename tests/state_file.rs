@@ -148,3 +148,37 @@ fn a_killed_server_resumes_every_acknowledged_click_and_views_recover() {
     }
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_change_that_cannot_be_saved_is_undone_and_refused() {
+    let dir = temp_dir("state-file-lost");
+    let file = dir.join("demo.state");
+    let app = start(&file, "0");
+    assert_eq!(app.post("/execute/increment_counter", "{}").status, 200);
+    // The directory disappears (as root, permissions would not stop us).
+    std::fs::remove_dir_all(&dir).unwrap();
+    let refused = app.post("/execute/increment_counter", "{}");
+    assert_eq!(refused.status, 500, "{}", refused.text());
+    let error = refused.json()["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("saving") && error.contains("the change was undone"),
+        "{error}"
+    );
+    let (version, state) = app.state();
+    assert_eq!(
+        (version, counter(&state)),
+        (1, 1),
+        "nothing unsaved is visible"
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    assert_eq!(app.post("/execute/increment_counter", "{}").status, 200);
+    assert_eq!(app.state().0, 2);
+    assert_eq!(
+        x64wasm::state_file::StateFile::new(&file, "x64wasm::demo::DemoState", 312)
+            .load()
+            .unwrap()
+            .map(|(v, _)| v),
+        Some(2)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
