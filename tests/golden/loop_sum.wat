@@ -12,8 +12,6 @@
     (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
     block ;; label = @1
       i64.const 0
-      i32.wrap_i64
-      i64.extend_i32_u
       local.set 0
       local.get 2
       i64.const 4294967295
@@ -28,8 +26,7 @@
       i64.and
       i64.const 4294967295
       i64.and
-      local.set 23
-      local.get 23
+      local.tee 23
       i64.eqz
       if ;; label = @2
         br 1 (;@1;)
@@ -47,8 +44,7 @@
           i64.sub
           i64.const 4294967295
           i64.and
-          local.set 23
-          local.get 23
+          local.tee 23
           i32.wrap_i64
           i64.extend_i32_u
           local.set 2

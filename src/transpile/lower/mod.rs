@@ -335,6 +335,9 @@ pub(crate) struct Ctx<'a> {
     pub locals: Locals,
     /// The function body, encoded as the lowering goes.
     pub body: wasm_encoder::Function,
+    /// The last instruction emitted, held back one step for [`Ctx::emit`]'s
+    /// peephole.
+    held: Option<W<'static>>,
     pub flags: FlagState,
     /// Flags live after the instruction being lowered (iced RflagsBits).
     pub live_after: u32,
@@ -371,6 +374,7 @@ pub fn lower(
         abi,
         locals,
         body,
+        held: None,
         flags: FlagState::new(flags::live_in(function, cfg)),
         live_after: 0,
         ins: Instruction::default(),
@@ -379,7 +383,8 @@ pub fn lower(
     let arriving: Vec<Reg> = abi.inputs.clone();
     ctx.scalars_from_vectors(&arriving);
     ctx.nodes(tree)?;
-    ctx.body.instruction(&W::End);
+    ctx.emit(W::End);
+    ctx.flush();
     Ok(ctx.body)
 }
 
@@ -428,15 +433,46 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// Appends one wasm instruction.
+    /// Appends one wasm instruction, through a one-instruction peephole
+    /// that folds what the generic lowering spells long-hand: a constant
+    /// followed by a wrap or extend becomes one constant, an identity
+    /// operation on a constant operand (`x & -1`, `x | 0`, `x + 0`, `x << 0`,
+    /// ...) disappears, and `local.set t; local.get t` becomes `local.tee t`.
+    /// Each rewrite leaves the stack and every local exactly as before.
     pub fn emit(&mut self, i: W<'static>) {
-        self.body.instruction(&i);
+        let folded = match (&self.held, &i) {
+            (Some(W::I64Const(c)), W::I32WrapI64) => Some(Some(W::I32Const(*c as i32))),
+            (Some(W::I32Const(c)), W::I64ExtendI32U) => Some(Some(W::I64Const(*c as u32 as i64))),
+            (Some(W::I32Const(c)), W::I64ExtendI32S) => Some(Some(W::I64Const(*c as i64))),
+            (Some(W::I64Const(-1)), W::I64And)
+            | (Some(W::I64Const(0)), W::I64Or | W::I64Xor | W::I64Add | W::I64Sub)
+            | (Some(W::I64Const(0)), W::I64Shl | W::I64ShrU | W::I64ShrS)
+            | (Some(W::I64Const(1)), W::I64Mul)
+            | (Some(W::I32Const(-1)), W::I32And)
+            | (Some(W::I32Const(0)), W::I32Or | W::I32Xor | W::I32Add | W::I32Sub) => Some(None),
+            (Some(W::LocalSet(a)), W::LocalGet(b)) if a == b => Some(Some(W::LocalTee(*a))),
+            _ => None,
+        };
+        match folded {
+            Some(replacement) => self.held = replacement,
+            None => {
+                self.flush();
+                self.held = Some(i);
+            }
+        }
+    }
+
+    /// Writes out the held-back instruction.
+    fn flush(&mut self) {
+        if let Some(held) = self.held.take() {
+            self.body.instruction(&held);
+        }
     }
 
     /// Appends several wasm instructions.
     pub fn emit_all<const N: usize>(&mut self, is: [W<'static>; N]) {
-        for i in &is {
-            self.body.instruction(i);
+        for i in is {
+            self.emit(i);
         }
     }
 
@@ -636,12 +672,11 @@ impl<'a> Ctx<'a> {
         self.scalars_to_vectors(&abi.inputs);
         let abi = &self.abis[index];
         for r in &abi.inputs {
-            self.body.instruction(&W::LocalGet(self.locals.reg(*r)));
+            self.emit(W::LocalGet(self.locals.reg(*r)));
         }
-        self.body
-            .instruction(&W::Call(self.callees.functions[index]));
+        self.emit(W::Call(self.callees.functions[index]));
         for r in abi.outputs.iter().rev() {
-            self.body.instruction(&W::LocalSet(self.locals.reg(*r)));
+            self.emit(W::LocalSet(self.locals.reg(*r)));
         }
         self.scalars_from_vectors(&abi.outputs);
     }
@@ -757,9 +792,9 @@ impl<'a> Ctx<'a> {
     fn return_outputs(&mut self) {
         self.scalars_to_vectors(&self.abi.outputs.clone());
         for r in &self.abi.outputs {
-            self.body.instruction(&W::LocalGet(self.locals.reg(*r)));
+            self.emit(W::LocalGet(self.locals.reg(*r)));
         }
-        self.body.instruction(&W::Return);
+        self.emit(W::Return);
     }
 
     fn ret(&mut self) -> Result<(), TranspileError> {

@@ -262,7 +262,7 @@ fn binop(c: &mut Ctx, ops: &[W<'static>]) -> R {
     let s = read_x(c, 1)?;
     c.emit_all([W::LocalGet(d), W::LocalGet(s)]);
     for op in ops {
-        c.body.instruction(op);
+        c.emit(op.clone());
     }
     set_x(c, 0)
 }
@@ -273,7 +273,7 @@ fn swapped_binop(c: &mut Ctx, ops: &[W<'static>]) -> R {
     let s = read_x(c, 1)?;
     c.emit_all([W::LocalGet(s), W::LocalGet(d)]);
     for op in ops {
-        c.body.instruction(op);
+        c.emit(op.clone());
     }
     set_x(c, 0)
 }
