@@ -30,7 +30,7 @@ fn ms(d: Duration) -> String {
 }
 
 fn click_to_patch(views: usize) {
-    let app = App::demo(&["--headless", "--port", "0"]);
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
     let streams: Vec<EventStream> = (0..views)
         .map(|_| EventStream::open(&app.address))
         .collect();
@@ -76,7 +76,7 @@ fn click_to_patch(views: usize) {
 }
 
 fn throughput(clients: usize) {
-    let app = App::demo(&["--headless", "--port", "0"]);
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
     let run_for = Duration::from_secs(3);
     let start = Instant::now();
     let workers: Vec<_> = (0..clients)

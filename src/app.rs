@@ -32,7 +32,7 @@ use bytemuck::Pod;
 
 use crate::callbacks::{Registration, Registry};
 use crate::dom::Node;
-use crate::server::{self, allowed_hosts, Running, Shared};
+use crate::server::{self, allowed_hosts, Running, Settings, Shared};
 use crate::state_file::StateFile;
 use crate::transpile::{image::running_load_bias, Image};
 
@@ -49,6 +49,10 @@ pub struct Options {
     pub allow_hosts: Vec<String>,
     /// Where the state is loaded from at start and saved after each change.
     pub state_file: Option<PathBuf>,
+    /// Clicks per second per client address (0: no limit).
+    pub rate_limit: u32,
+    /// The most connections open at once.
+    pub max_connections: usize,
 }
 
 impl Default for Options {
@@ -59,6 +63,8 @@ impl Default for Options {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             allow_hosts: Vec::new(),
             state_file: None,
+            rate_limit: 100,
+            max_connections: 512,
         }
     }
 }
@@ -75,6 +81,10 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
     --state-file PATH
                      load the state from PATH at start (if it exists) and save
                      every change there before acknowledging it
+    --rate-limit N   clicks per second per client address, in bursts of up to
+                     2N (default 100; 0: no limit); more get 429
+    --max-connections N
+                     connections open at once (default 512); more get 503
     -h, --help       this help
 ";
 
@@ -151,6 +161,22 @@ impl Options {
                     options.allow_hosts.push(name);
                 }
                 "--state-file" => options.state_file = Some(PathBuf::from(value("--state-file")?)),
+                "--rate-limit" => {
+                    let text = value("--rate-limit")?;
+                    options.rate_limit = text.parse().map_err(|_| {
+                        format!("--rate-limit takes clicks per second (0 for none), not `{text}`")
+                    })?;
+                }
+                "--max-connections" => {
+                    let text = value("--max-connections")?;
+                    options.max_connections = text
+                        .parse()
+                        .ok()
+                        .filter(|&n: &usize| n > 0)
+                        .ok_or_else(|| {
+                            format!("--max-connections takes a count above 0, not `{text}`")
+                        })?;
+                }
                 other => return Err(format!("unknown argument `{other}`")),
             }
         }
@@ -289,8 +315,12 @@ impl<S: Pod + Send + 'static> App<S> {
             self.render,
             registry,
             image,
-            allowed_hosts(options.bind, &options.allow_hosts),
-            state_file,
+            Settings {
+                allowed_hosts: allowed_hosts(options.bind, &options.allow_hosts),
+                state_file,
+                rate_limit: options.rate_limit,
+                max_connections: options.max_connections,
+            },
         ));
         // Transpile every callback now (into the cache views are served
         // from), so a callback that cannot run as wasm is reported at start.
@@ -389,6 +419,15 @@ mod tests {
                     ..Options::default()
                 },
             ),
+            (
+                "--rate-limit 0 --max-connections 9",
+                None,
+                Options {
+                    rate_limit: 0,
+                    max_connections: 9,
+                    ..Options::default()
+                },
+            ),
         ];
         for (text, env, want) in ok {
             assert_eq!(
@@ -415,6 +454,16 @@ mod tests {
                 "--bind must be an IP address, not `localhost`",
             ),
             ("--frobnicate", None, "unknown argument `--frobnicate`"),
+            (
+                "--rate-limit -1",
+                None,
+                "--rate-limit takes clicks per second (0 for none), not `-1`",
+            ),
+            (
+                "--max-connections 0",
+                None,
+                "--max-connections takes a count above 0, not `0`",
+            ),
         ];
         for (text, env, want) in bad {
             assert_eq!(

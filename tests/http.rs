@@ -636,3 +636,54 @@ fn a_burst_of_event_streams_is_served_at_once() {
     );
     drop(streams);
 }
+
+#[test]
+fn a_client_clicking_too_fast_gets_429_and_others_are_served() {
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "5"]);
+    let mut client = support::server::Client::connect(&app.address);
+    let statuses: Vec<u16> = (0..12)
+        .map(|_| {
+            client
+                .request("POST", "/execute/increment_counter", b"{}")
+                .status
+        })
+        .collect();
+    // A burst of 2 x 5 clicks, then 429 (a token every 200 ms).
+    assert_eq!(&statuses[..10], &[200; 10]);
+    let limited = client.request("POST", "/execute/increment_counter", b"{}");
+    assert_eq!(limited.status, 429, "{statuses:?}");
+    assert_eq!(limited.header("retry-after"), Some("1"));
+    assert!(limited.json()["error"]
+        .as_str()
+        .unwrap()
+        .contains("too many clicks from 127.0.0.1"));
+    assert_eq!(app.get("/state").status, 200, "reading is not limited");
+    std::thread::sleep(Duration::from_millis(450));
+    assert_eq!(
+        client
+            .request("POST", "/execute/increment_counter", b"{}")
+            .status,
+        200,
+        "refilled"
+    );
+}
+
+#[test]
+fn connections_past_the_limit_get_503_and_the_server_keeps_serving() {
+    let app = App::demo(&["--headless", "--port", "0", "--max-connections", "3"]);
+    // Three idle connections hold their threads (as slow clients would).
+    let idle: Vec<TcpStream> = (0..3)
+        .map(|_| TcpStream::connect(&app.address).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let refused = support::server::request(&app.address, "GET", "/state", &[], b"");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.json()["error"], "too many open connections");
+    drop(idle);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(
+        app.get("/state").status,
+        200,
+        "served again once they close"
+    );
+}

@@ -41,7 +41,8 @@ fn random_click(rng: &mut Rng) -> (&'static str, String) {
 
 #[test]
 fn concurrent_clicks_equal_a_sequential_run_and_every_stream_ends_on_the_last_version() {
-    let app = App::demo(&["--headless", "--port", "0"]);
+    // No rate limit: the 50 clients share one address.
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
     let streams: Vec<EventStream> = (0..CLIENTS)
         .map(|_| EventStream::open(&app.address))
         .collect();
@@ -81,7 +82,7 @@ fn concurrent_clicks_equal_a_sequential_run_and_every_stream_ends_on_the_last_ve
 
     let (version, state) = app.state();
     assert_eq!(version, total);
-    let replay = App::demo(&["--headless", "--port", "0"]);
+    let replay = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
     let mut client = Client::connect(&replay.address);
     for (_, name, args) in &clicks {
         client.execute(name, args);

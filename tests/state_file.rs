@@ -27,6 +27,8 @@ fn start(file: &Path, port: &str) -> App {
         port,
         "--state-file",
         file.to_str().unwrap(),
+        "--rate-limit",
+        "0", // eight clients click as fast as they can
     ])
 }
 

@@ -10,6 +10,7 @@
 pub mod assets;
 pub mod base64;
 mod events;
+mod limits;
 mod listener;
 mod routes;
 mod security;
@@ -30,6 +31,7 @@ use crate::dom::{diff, normalize, Node, Patch};
 use crate::state_file::StateFile;
 use crate::transpile::{Cache, Image};
 
+pub use limits::RateLimiter;
 pub use listener::bind;
 pub use security::allowed_hosts;
 
@@ -67,6 +69,22 @@ pub struct Shared<S> {
     pub allowed_hosts: Vec<String>,
     /// Where every change is saved before it is acknowledged, if anywhere.
     pub state_file: Option<StateFile>,
+    /// Clicks per second per client, if limited.
+    pub rate_limit: Option<RateLimiter>,
+    /// The most connections open at once.
+    pub max_connections: usize,
+}
+
+/// The server's settings from the command line (DESIGN §6).
+pub struct Settings {
+    /// Host names requests may carry.
+    pub allowed_hosts: Vec<String>,
+    /// Where every change is saved, if anywhere.
+    pub state_file: Option<StateFile>,
+    /// Clicks per second per client address; 0 for no limit.
+    pub rate_limit: u32,
+    /// The most connections open at once.
+    pub max_connections: usize,
 }
 
 /// How many recent patch events the server keeps, so a stream that fell
@@ -151,8 +169,7 @@ impl<S: Pod> Shared<S> {
         render: fn(&S) -> Node,
         registry: Registry<S>,
         image: Result<Image, String>,
-        allowed_hosts: Vec<String>,
-        state_file: Option<StateFile>,
+        settings: Settings,
     ) -> Shared<S> {
         let view = normalize(render(&state));
         Shared {
@@ -172,8 +189,10 @@ impl<S: Pod> Shared<S> {
             cache: Cache::new(),
             stats: Mutex::new(BTreeMap::new()),
             views: AtomicUsize::new(0),
-            allowed_hosts,
-            state_file,
+            allowed_hosts: settings.allowed_hosts,
+            state_file: settings.state_file,
+            rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
+            max_connections: settings.max_connections,
         }
     }
 
@@ -357,6 +376,7 @@ pub fn serve<S: Pod + Send + 'static>(
         .map_err(|e| format!("starting the renderer thread: {e}"))?;
     let http =
         Arc::new(tiny_http::Server::from_listener(listener, None).map_err(|e| e.to_string())?);
+    http.set_connection_limit(shared.max_connections);
     let workers = (0..WORKERS)
         .map(|i| {
             let http = http.clone();

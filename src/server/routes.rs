@@ -295,6 +295,18 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &mut Request) -> Rep
     let Some(callback) = shared.registry.get(name) else {
         return error(404, &format!("no callback named `{name}`"));
     };
+    if let (Some(limiter), Some(client)) = (&shared.rate_limit, request.remote_addr()) {
+        if let Err(wait) = limiter.take(client.ip(), std::time::Instant::now()) {
+            return error(
+                429,
+                &format!("too many clicks from {}; slow down", client.ip()),
+            )
+            .with_header(h(
+                "Retry-After",
+                &format!("{}", wait.ceil().max(1.0) as u64),
+            ));
+        }
+    }
     let body = match read_body(request) {
         Ok(body) => body,
         Err(reply) => return reply,

@@ -103,6 +103,7 @@ use std::io::ErrorKind as IoErrorKind;
 use std::io::Result as IoResult;
 use std::net::{Shutdown, TcpStream, ToSocketAddrs};
 use std::sync::atomic::AtomicBool;
+use std::sync::atomic::AtomicUsize; // x64wasm addition
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -143,6 +144,28 @@ pub struct Server {
 
     // result of TcpListener::local_addr()
     listening_addr: ListenAddr,
+
+    // x64wasm addition: connections open now, and the most allowed at once
+    // (past it a new connection gets a 503 and is closed; see
+    // `set_connection_limit`).
+    open_connections: Arc<AtomicUsize>,
+    connection_limit: Arc<AtomicUsize>,
+}
+
+/// x64wasm addition: what a connection past the limit is told before it is
+/// closed.
+const TOO_MANY_CONNECTIONS: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\n\
+Content-Type: application/json\r\nRetry-After: 1\r\nConnection: close\r\n\
+Content-Length: 37\r\n\r\n{\"error\":\"too many open connections\"}";
+
+/// x64wasm addition: decrements the open-connection count when a
+/// connection's task ends.
+struct OpenConnection(Arc<AtomicUsize>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Relaxed);
+    }
 }
 
 enum Message {
@@ -288,6 +311,10 @@ impl Server {
 
         let inside_close_trigger = close_trigger.clone();
         let inside_messages = messages.clone();
+        let open_connections = Arc::new(AtomicUsize::new(0));
+        let connection_limit = Arc::new(AtomicUsize::new(usize::MAX));
+        let inside_open = open_connections.clone();
+        let inside_limit = connection_limit.clone();
         thread::spawn(move || {
             // a tasks pool is used to dispatch the connections into threads
             let tasks_pool = util::TaskPool::new();
@@ -295,6 +322,23 @@ impl Server {
             log::debug!("Running accept thread");
             while !inside_close_trigger.load(Relaxed) {
                 let new_client = match server.accept() {
+                    Ok((mut sock, _)) if inside_open.load(Relaxed) >= inside_limit.load(Relaxed) => {
+                        // x64wasm addition: past the connection limit. Answer
+                        // 503, then read what the client sent until it closes
+                        // (at most a second): closing with its request unread
+                        // would reset the connection and lose the answer.
+                        thread::spawn(move || {
+                            use std::io::{Read, Write};
+                            let _ = sock.write_all(TOO_MANY_CONNECTIONS);
+                            let _ = sock.shutdown(std::net::Shutdown::Write);
+                            if let Connection::Tcp(ref tcp) = sock {
+                                let _ = tcp.set_read_timeout(Some(Duration::from_secs(1)));
+                            }
+                            let mut sink = [0u8; 1024];
+                            while matches!(sock.read(&mut sink), Ok(n) if n > 0) {}
+                        });
+                        continue;
+                    }
                     Ok((sock, _)) => {
                         use util::RefinedTcpStream;
                         let (read_closable, write_closable) = match ssl {
@@ -323,7 +367,10 @@ impl Server {
                     Ok(client) => {
                         let messages = inside_messages.clone();
                         let mut client = Some(client);
+                        inside_open.fetch_add(1, Relaxed);
+                        let mut open = Some(OpenConnection(inside_open.clone()));
                         tasks_pool.spawn(Box::new(move || {
+                            let _open = open.take();
                             if let Some(client) = client.take() {
                                 // Synchronization is needed for HTTPS requests to avoid a deadlock
                                 if client.secure() {
@@ -356,7 +403,21 @@ impl Server {
             messages,
             close: close_trigger,
             listening_addr: local_addr,
+            open_connections,
+            connection_limit,
         })
+    }
+
+    /// x64wasm addition: at most `limit` connections open at once; a new
+    /// connection past it is answered 503 and closed (each open connection
+    /// holds a thread, so idle or slow clients could otherwise exhaust them).
+    pub fn set_connection_limit(&self, limit: usize) {
+        self.connection_limit.store(limit, Relaxed);
+    }
+
+    /// x64wasm addition: connections open now.
+    pub fn open_connections(&self) -> usize {
+        self.open_connections.load(Relaxed)
     }
 
     /// Returns an iterator for all the incoming requests.
