@@ -32,7 +32,7 @@ use bytemuck::Pod;
 
 use crate::callbacks::{Registration, Registry};
 use crate::dom::Node;
-use crate::server::{self, allowed_hosts, Running, Settings, Shared};
+use crate::server::{self, allowed_hosts, Running, Settings, Shared, Unavailable};
 use crate::state_file::StateFile;
 use crate::transpile::{image::running_load_bias, Image};
 
@@ -322,22 +322,17 @@ impl<S: Pod + Send + 'static> App<S> {
                 max_connections: options.max_connections,
             },
         ));
-        // Transpile every callback now (into the cache views are served
-        // from), so a callback that cannot run as wasm is reported at start.
+        // Transpile every callback now (views are served what this makes),
+        // so a callback that cannot run as wasm is reported at start.
         let mut transpiled = 0;
         for callback in shared.registry.all() {
-            let (Ok(_), Ok(image)) = (&callback.symbol, &shared.image) else {
-                continue;
-            };
-            match shared
-                .cache
-                .get(image, std::slice::from_ref(&callback.signature))
-            {
+            match shared.wasm(callback) {
                 Ok(_) => transpiled += 1,
-                Err(e) => eprintln!(
+                Err(Unavailable::Transpile(e)) => eprintln!(
                     "x64wasm: warning: callback `{}` runs on the server only: {e}",
                     callback.name
                 ),
+                Err(Unavailable::NoSymbol(_)) => {} // warned above
             }
         }
         println!(

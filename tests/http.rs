@@ -486,23 +486,8 @@ fn strangers_are_kept_out_and_the_server_keeps_serving() {
     ];
     for (method, path, headers, status, contains) in &cases {
         // The helper sends Host: 127.0.0.1:PORT unless the case sets one.
-        let reply = if let Some((_, host)) = headers.iter().find(|(k, _)| *k == "Host") {
-            raw(
-                &app,
-                method,
-                path,
-                host,
-                headers,
-                if *method == "POST" { body } else { b"" },
-            )
-        } else {
-            app.request(
-                method,
-                path,
-                headers,
-                if *method == "POST" { body } else { b"" },
-            )
-        };
+        let body: &[u8] = if *method == "POST" { body } else { b"" };
+        let reply = app.request(method, path, headers, body);
         assert_eq!(
             reply.status,
             *status,
@@ -529,31 +514,6 @@ fn strangers_are_kept_out_and_the_server_keeps_serving() {
         200,
         "still serving"
     );
-}
-
-/// A request with an explicit Host header.
-fn raw(
-    app: &App,
-    method: &str,
-    path: &str,
-    host: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> Reply {
-    let mut stream = TcpStream::connect(&app.address).unwrap();
-    let mut head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    for (k, v) in headers.iter().filter(|(k, _)| *k != "Host") {
-        head.push_str(&format!("{k}: {v}\r\n"));
-    }
-    head.push_str("\r\n");
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
-    let mut raw = Vec::new();
-    std::io::Read::read_to_end(&mut stream, &mut raw).unwrap();
-    support::server::parse_reply(&raw)
 }
 
 #[test]

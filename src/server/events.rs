@@ -29,11 +29,8 @@ pub fn stream<S: Pod + Send + 'static>(
     request: Request,
     since: Option<u64>,
 ) {
-    let last_event_id = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("Last-Event-ID"))
-        .and_then(|h| h.value.as_str().trim().parse::<u64>().ok());
+    let last_event_id =
+        super::routes::header(&request, "Last-Event-ID").and_then(|v| v.trim().parse::<u64>().ok());
     let seen = last_event_id.or(since);
     let spawned = std::thread::Builder::new()
         .name("x64wasm-events".into())

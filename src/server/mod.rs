@@ -15,7 +15,7 @@ mod listener;
 mod routes;
 mod security;
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -26,10 +26,10 @@ use sha2::{Digest, Sha256};
 
 use serde_json::{json, Value as Json};
 
-use crate::callbacks::{ArgError, Callback, Registry};
+use crate::callbacks::{type_name, ArgError, Callback, Registry};
 use crate::dom::{diff, normalize, Node, Patch};
 use crate::state_file::StateFile;
-use crate::transpile::{Cache, Image};
+use crate::transpile::{Cache, Image, Module, TranspileError};
 
 pub use limits::RateLimiter;
 pub use listener::bind;
@@ -59,8 +59,12 @@ pub struct Shared<S> {
     pub changed: Condvar,
     /// The running executable, for transpiling (an error when unreadable).
     pub image: Result<Image, String>,
-    /// Modules made so far.
-    pub cache: Cache,
+    /// Each callback's module (or why it has none), made once: the running
+    /// binary does not change, so neither does the answer.
+    modules: Mutex<HashMap<String, Result<Served, Unavailable>>>,
+    /// The callbacks' signatures as the page gives them to the runtime
+    /// (JSON), computed once.
+    pub signatures: String,
     /// Per-callback counts of clicks and predictions.
     pub stats: Mutex<BTreeMap<String, CallStats>>,
     /// Event streams open now (one per open view).
@@ -85,6 +89,24 @@ pub struct Settings {
     pub rate_limit: u32,
     /// The most connections open at once.
     pub max_connections: usize,
+}
+
+/// A callback's module as `/wasm/{fn}` serves it.
+#[derive(Clone)]
+pub struct Served {
+    /// The strong ETag: the quoted hex of the module's cache key.
+    pub etag: String,
+    /// The validated module.
+    pub module: Arc<Module>,
+}
+
+/// Why a callback has no module.
+#[derive(Clone, Debug)]
+pub enum Unavailable {
+    /// No symbol names its code, or the executable cannot be read.
+    NoSymbol(String),
+    /// The transpiler refused its code.
+    Transpile(TranspileError),
 }
 
 /// How many recent patch events the server keeps, so a stream that fell
@@ -172,6 +194,7 @@ impl<S: Pod> Shared<S> {
         settings: Settings,
     ) -> Shared<S> {
         let view = normalize(render(&state));
+        let signatures = signatures_json(&registry);
         Shared {
             title,
             render,
@@ -186,7 +209,8 @@ impl<S: Pod> Shared<S> {
             }),
             changed: Condvar::new(),
             image,
-            cache: Cache::new(),
+            modules: Mutex::new(HashMap::new()),
+            signatures,
             stats: Mutex::new(BTreeMap::new()),
             views: AtomicUsize::new(0),
             allowed_hosts: settings.allowed_hosts,
@@ -194,6 +218,30 @@ impl<S: Pod> Shared<S> {
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
             max_connections: settings.max_connections,
         }
+    }
+
+    /// The module of `callback`, transpiled (through [`Cache`]) the first
+    /// time it is asked for and remembered with its answer afterwards.
+    pub fn wasm(&self, callback: &Callback<S>) -> Result<Served, Unavailable> {
+        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = modules.get(&callback.name) {
+            return known.clone();
+        }
+        let made = match (&callback.symbol, &self.image) {
+            (Err(why), _) | (Ok(_), Err(why)) => Err(Unavailable::NoSymbol(why.clone())),
+            (Ok(_), Ok(image)) => Cache::new()
+                .get(image, std::slice::from_ref(&callback.signature))
+                .map(|(key, module)| Served {
+                    etag: format!(
+                        "\"{}\"",
+                        key.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                    ),
+                    module,
+                })
+                .map_err(Unavailable::Transpile),
+        };
+        modules.insert(callback.name.clone(), made.clone());
+        made
     }
 
     /// The live state, even if a thread panicked while holding the lock (the
@@ -293,6 +341,27 @@ impl<S: Pod> Shared<S> {
             drop(old); // freeing the old tree is not the streams' business
         }
     }
+}
+
+/// `{"name": {"params": [...], "result": "..."}}` for every callback: what
+/// the runtime needs to call an export with the right JavaScript types.
+fn signatures_json<S>(registry: &Registry<S>) -> String {
+    let signatures: serde_json::Map<String, Json> = registry
+        .all()
+        .iter()
+        .map(|c| {
+            let params: Vec<&str> = c.signature.params[1..]
+                .iter()
+                .map(|&t| type_name(t))
+                .collect();
+            let result = c.signature.result.map_or("void", type_name);
+            (
+                c.name.clone(),
+                json!({ "params": params, "result": result }),
+            )
+        })
+        .collect();
+    Json::Object(signatures).to_string()
 }
 
 /// The data of a `patch` event: the version it starts from and the one it

@@ -7,8 +7,9 @@ use bytemuck::Pod;
 use serde_json::{json, Value as Json};
 use tiny_http::{Header, Method, Request, Response, StatusCode};
 
-use super::{assets, base64, events, security, state_hash, Outcome, RunError, Shared};
-use crate::callbacks::type_name;
+use super::{
+    assets, base64, events, security, state_hash, Outcome, RunError, Served, Shared, Unavailable,
+};
 use crate::transpile::TranspileError;
 
 /// The largest request body accepted (an `/execute` body is tiny).
@@ -79,7 +80,7 @@ pub(super) fn h(name: &str, value: &str) -> Header {
     Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
 }
 
-fn header(request: &Request, name: &str) -> Option<String> {
+pub(super) fn header(request: &Request, name: &str) -> Option<String> {
     request
         .headers()
         .iter()
@@ -118,22 +119,6 @@ fn error(status: u16, message: &str) -> Reply {
 /// `GET /`: the server-rendered page, readable without scripts, with the
 /// state bytes, version and callback signatures for the runtime.
 fn page<S: Pod>(shared: &Shared<S>) -> Reply {
-    let signatures: serde_json::Map<String, Json> = shared
-        .registry
-        .all()
-        .iter()
-        .map(|c| {
-            let params: Vec<&str> = c.signature.params[1..]
-                .iter()
-                .map(|&t| type_name(t))
-                .collect();
-            let result = c.signature.result.map_or("void", type_name);
-            (
-                c.name.clone(),
-                json!({ "params": params, "result": result }),
-            )
-        })
-        .collect();
     let shown = shared.shown();
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
@@ -145,7 +130,7 @@ fn page<S: Pod>(shared: &Shared<S>) -> Reply {
         title = crate::dom::escape(&shared.title),
         version = shown.version,
         state = base64::encode(bytemuck::bytes_of(&shown.state)),
-        callbacks = crate::dom::escape(&Json::Object(signatures).to_string()),
+        callbacks = crate::dom::escape(&shared.signatures),
         body = shown.view.to_html(),
     );
     drop(shown);
@@ -199,30 +184,12 @@ fn stats<S: Pod>(shared: &Shared<S>) -> Reply {
 
 /// `GET /wasm/{name}`: the callback's module, transpiled from this process's
 /// own machine code (cached); ETag is the cache key.
-fn wasm<S>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> Reply {
+fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> Reply {
     let Some(callback) = shared.registry.get(name) else {
         return error(404, &format!("no callback named `{name}`"));
     };
-    let unavailable = |why: &str| {
-        json_reply(
-            422,
-            &json!({ "error": format!("`{name}` cannot run as wasm: {why}"), "function": name }),
-        )
-    };
-    if let Err(why) = &callback.symbol {
-        return unavailable(why);
-    }
-    let image = match &shared.image {
-        Ok(image) => image,
-        Err(why) => return unavailable(why),
-    };
-    match shared
-        .cache
-        .get(image, std::slice::from_ref(&callback.signature))
-    {
-        Ok((key, module)) => {
-            let etag: String = key.iter().map(|b| format!("{b:02x}")).collect();
-            let etag = format!("\"{etag}\"");
+    match shared.wasm(callback) {
+        Ok(Served { etag, module }) => {
             if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
                 return Response::from_data(Vec::new())
                     .with_status_code(StatusCode(304))
@@ -233,7 +200,11 @@ fn wasm<S>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> Reply
                 .with_header(h("ETag", &etag))
                 .with_header(h("Cache-Control", "no-cache"))
         }
-        Err(e) => json_reply(422, &transpile_error_json(name, &e)),
+        Err(Unavailable::NoSymbol(why)) => json_reply(
+            422,
+            &json!({ "error": format!("`{name}` cannot run as wasm: {why}"), "function": name }),
+        ),
+        Err(Unavailable::Transpile(e)) => json_reply(422, &transpile_error_json(name, &e)),
     }
 }
 

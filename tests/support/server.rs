@@ -201,8 +201,8 @@ impl Reply {
     }
 }
 
-/// One HTTP/1.1 request on a new connection (`Connection: close`), read to
-/// the end: the plainest possible client, so nothing hides what the server does.
+/// One HTTP/1.1 request on a new connection (`Connection: close`; `Host` is
+/// `address` unless `headers` name another), read to the end: the plainest possible client, so nothing hides what the server does.
 pub fn request(
     address: &str,
     method: &str,
@@ -214,8 +214,16 @@ pub fn request(
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
         .unwrap();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n");
-    for (k, v) in headers {
+    // Host is the server's address unless the caller names another.
+    let host = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("Host"))
+        .map_or(address, |(_, v)| *v);
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
+    for (k, v) in headers
+        .iter()
+        .filter(|(k, _)| !k.eq_ignore_ascii_case("Host"))
+    {
         head.push_str(&format!("{k}: {v}\r\n"));
     }
     if !body.is_empty() || method == "POST" {
