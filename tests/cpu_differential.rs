@@ -11,6 +11,7 @@
 
 mod support;
 
+use iced_x86::code_asm::{cl, dl, ecx, edx, ptr, r8d};
 use iced_x86::code_asm::{
     dword_ptr, qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
 };
@@ -1504,8 +1505,49 @@ fn jcc(a: &mut CodeAssembler, cc: usize, label: CodeLabel) -> Result<(), IcedErr
 /// Flag producers by operand size (8, 16, 32, 64): two-register forms, then one-register ones.
 fn producers() -> Vec<(&'static str, [Option<Code>; 4], u8)> {
     use Code as C;
-    // (name, codes by size, operands: 2 = rcx,rdx; 1 = rcx; 3 = rcx,cl-count; 4 = rcx,imm)
+    // (name, codes by size, operands: 2 = rcx,rdx; 1 = rcx; 3 = rcx,cl-count;
+    // 4 = rcx,1; 5 = rcx,-1)
     vec![
+        (
+            "cmp-imm",
+            [
+                Some(C::Cmp_rm8_imm8),
+                Some(C::Cmp_rm16_imm8),
+                Some(C::Cmp_rm32_imm8),
+                Some(C::Cmp_rm64_imm8),
+            ],
+            5,
+        ),
+        (
+            "test-imm",
+            [
+                Some(C::Test_rm8_imm8),
+                Some(C::Test_rm16_imm16),
+                Some(C::Test_rm32_imm32),
+                Some(C::Test_rm64_imm32),
+            ],
+            5,
+        ),
+        (
+            "add-imm",
+            [
+                Some(C::Add_rm8_imm8),
+                Some(C::Add_rm16_imm8),
+                Some(C::Add_rm32_imm8),
+                Some(C::Add_rm64_imm8),
+            ],
+            5,
+        ),
+        (
+            "sub-imm",
+            [
+                Some(C::Sub_rm8_imm8),
+                Some(C::Sub_rm16_imm8),
+                Some(C::Sub_rm32_imm8),
+                Some(C::Sub_rm64_imm8),
+            ],
+            4,
+        ),
         (
             "cmp",
             [
@@ -1713,7 +1755,8 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
                 2 => Instruction::with2(code, rcx_, rdx_),
                 1 => Instruction::with1(code, rcx_),
                 3 => Instruction::with2(code, gpr(bits, 8), Register::CL),
-                _ => Instruction::with2(code, rcx_, 1),
+                4 => Instruction::with2(code, rcx_, 1),
+                _ => Instruction::with2(code, rcx_, -1),
             }
             .unwrap();
             let form = Form {
@@ -1721,8 +1764,11 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
                 bits,
             };
             for cc in 0..16 {
-                // consumers: setcc; cmovcc; jcc over a mov; setcc after a block boundary
-                for consumer in 0..4 {
+                // consumers: setcc; cmovcc; jcc over a mov; setcc after a
+                // block boundary; then the same after the producer's
+                // registers are overwritten (whole, 32-bit, low byte), which
+                // the lowering must notice when it reads them in place
+                for consumer in 0..8 {
                     let code_bytes = snippet(|a| {
                         a.add_instruction(producer)?;
                         match consumer {
@@ -1739,12 +1785,51 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
                                 a.set_label(&mut skip)?;
                                 a.nop()
                             }
-                            _ => {
+                            3 => {
                                 let mut next = a.create_label();
                                 a.jmp(next)?;
                                 a.set_label(&mut next)?;
                                 a.add_instruction(
                                     Instruction::with1(SETCC[cc], Register::R13L).unwrap(),
+                                )
+                            }
+                            4 => {
+                                a.mov(rcx, 0x5555_aaaa_8000_0001u64 as i64)?;
+                                a.mov(edx, 7)?;
+                                a.mov(r8, rcx)?;
+                                a.add_instruction(
+                                    Instruction::with1(SETCC[cc], Register::R9L).unwrap(),
+                                )
+                            }
+                            5 => {
+                                a.add_instruction(
+                                    Instruction::with1(SETCC[cc], Register::R9L).unwrap(),
+                                )?;
+                                a.lea(rcx, ptr(rcx + rdx + 1))?;
+                                a.mov(cl, 0x80)?;
+                                a.add_instruction(
+                                    Instruction::with2(CMOV[cc], Register::R10, Register::R11)
+                                        .unwrap(),
+                                )
+                            }
+                            6 => {
+                                let mut skip = a.create_label();
+                                a.xchg(rcx, rdx)?;
+                                a.mov(r8d, 0)?;
+                                jcc(a, cc, skip)?;
+                                a.mov(r12, 0x1234i64)?;
+                                a.set_label(&mut skip)?;
+                                a.nop()
+                            }
+                            _ => {
+                                a.mov(dl, cl)?;
+                                a.mov(ecx, edx)?;
+                                a.add_instruction(
+                                    Instruction::with2(CMOV[cc], Register::R10, Register::R11)
+                                        .unwrap(),
+                                )?;
+                                a.add_instruction(
+                                    Instruction::with1(SETCC[cc], Register::R9L).unwrap(),
                                 )
                             }
                         }

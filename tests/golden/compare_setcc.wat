@@ -10,28 +10,14 @@
   (export "f" (func 1))
   (func (;0;) (type 0) (param i64 i64 i64 i64) (result i64 i64)
     (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
-    local.get 3
-    i64.const 4294967295
-    i64.and
-    local.set 21
-    local.get 2
-    i64.const 4294967295
-    i64.and
-    local.set 22
-    local.get 21
-    local.get 22
-    i64.sub
-    i64.const 4294967295
-    i64.and
-    local.set 23
     local.get 0
     i64.const -256
     i64.and
-    local.get 21
-    i64.extend32_s
-    local.get 22
-    i64.extend32_s
-    i64.lt_s
+    local.get 3
+    i32.wrap_i64
+    local.get 2
+    i32.wrap_i64
+    i32.lt_s
     i64.extend_i32_u
     i64.const 255
     i64.and

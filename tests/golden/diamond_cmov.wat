@@ -12,15 +12,7 @@
     (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
     block ;; label = @1
       local.get 3
-      local.set 21
       local.get 2
-      local.set 22
-      local.get 21
-      local.get 22
-      i64.sub
-      local.set 23
-      local.get 21
-      local.get 22
       i64.gt_s
       if ;; label = @2
         local.get 3
@@ -32,21 +24,15 @@
         br 1 (;@1;)
       end
     end
-    local.get 0
-    local.set 21
-    local.get 0
-    local.set 22
-    local.get 21
-    local.get 22
-    i64.and
-    local.set 23
     local.get 3
     local.get 0
-    local.get 23
+    local.get 0
     i64.const 63
     i64.shr_u
     i32.wrap_i64
     select
+    local.get 0
+    local.set 21
     local.set 0
     local.get 1
     i64.const 8

@@ -14,20 +14,8 @@
       i64.const 0
       local.set 0
       local.get 2
-      i64.const 4294967295
-      i64.and
-      local.set 21
-      local.get 2
-      i64.const 4294967295
-      i64.and
-      local.set 22
-      local.get 21
-      local.get 22
-      i64.and
-      i64.const 4294967295
-      i64.and
-      local.tee 23
-      i64.eqz
+      i32.wrap_i64
+      i32.eqz
       if ;; label = @2
         br 1 (;@1;)
       else
@@ -37,8 +25,8 @@
           i64.add
           local.set 0
           local.get 2
-          i64.const 4294967295
-          i64.and
+          i32.wrap_i64
+          i64.extend_i32_u
           local.tee 21
           i64.const 1
           i64.sub

@@ -1,10 +1,18 @@
 //! Lazy flags. CF, PF, ZF, SF and OF are computed only where a later
 //! instruction reads them (backward liveness over the CFG), and an arithmetic
-//! instruction whose flags are live does not compute them at all: it leaves its
-//! operands in the `fa`/`fb`/`fr` locals as the *pending producer*, and a
-//! reader derives what it needs from those (`cmp a, b; jl` becomes
-//! `i64.lt_s a b`). Flags are stored in their own i32 locals only when the
-//! producer is replaced while they are still live, or at a block's end.
+//! instruction whose flags are live does not compute them at all: it records
+//! where its operands and result are as the *pending producer*, and a reader
+//! derives what it needs from those (`cmp a, b; jl` becomes `i32.lt_s a b`).
+//! Flags are stored in their own i32 locals only when the producer is
+//! replaced while they are still live, or at a block's end.
+//!
+//! The operands are not copied when they need not be: a register operand is
+//! read from the register's own local, a constant is a constant, and the
+//! result of `cmp`/`test` is computed only by a reader that needs it. When a
+//! register the producer refers to is about to be overwritten (a
+//! `local.set`/`local.tee` of its local), or an instruction opens control flow
+//! of its own, [`Ctx::emit`] first copies the old value to the operand's own
+//! local (`fa`, `fb`, `fr`): [`Ctx::spill_flag_operands`].
 //!
 //! Invariant: every flag is either owned by the pending producer (it is in
 //! `written`) or up to date in its local.
@@ -50,11 +58,48 @@ pub enum Producer {
     Neg,
 }
 
+/// Where an operand or the result of the pending producer is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Val {
+    /// An i64 local holding the value masked to the producer's width.
+    Local(u32),
+    /// A register's i64 local: its low `bits` are the value.
+    Reg(u32),
+    /// A constant, masked to the producer's width.
+    Const(u64),
+    /// Not computed: `a - b` (`cmp`) or `a & b` (`test`), made by the reader.
+    Lazy,
+    /// No flag of this producer reads it (the operands of and/or/xor).
+    Unused,
+}
+
+/// How [`Ctx::push_val`] pushes a value of the producer's width.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum As {
+    /// i64, zero-extended.
+    Zext,
+    /// i64, sign-extended.
+    Sext,
+    /// i32 (32-bit producers only).
+    I32,
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Pending {
     kind: Producer,
     bits: u32,
     written: u32,
+    a: Val,
+    b: Val,
+    r: Val,
+}
+
+impl Pending {
+    fn refers_to_registers(&self) -> bool {
+        [self.a, self.b, self.r]
+            .iter()
+            .any(|v| matches!(v, Val::Reg(_)))
+    }
 }
 
 /// Flag bookkeeping of one function.
@@ -76,9 +121,20 @@ impl FlagState {
         self.pending = None;
     }
 
-    /// After a call nothing of the pending producer survives.
+    /// After a call nothing of the pending producer survives; after a
+    /// block's terminator has read it, nothing needs it.
     pub fn clobber_all(&mut self) {
         self.pending = None;
+    }
+
+    /// True when the pending producer reads `local` (any register local when
+    /// `None`): what [`Ctx::emit`] must spill before overwriting it.
+    pub fn refers_to(&self, local: Option<u32>) -> bool {
+        match (&self.pending, local) {
+            (Some(p), None) => p.refers_to_registers(),
+            (Some(p), Some(l)) => [p.a, p.b, p.r].contains(&Val::Reg(l)),
+            (None, _) => false,
+        }
     }
 
     /// Flags live at the end of block `b`.
@@ -228,12 +284,146 @@ impl Ctx<'_> {
     /// Makes the instruction just lowered the pending producer of `written`
     /// (its operands are in fa/fb/fr/fc), if any of them is live.
     pub fn flags_pending(&mut self, kind: Producer, bits: u32, written: u32) {
+        let (a, b, r) = (self.locals.fa, self.locals.fb, self.locals.fr);
+        self.flags_pending_at(
+            kind,
+            bits,
+            written,
+            [Val::Local(a), Val::Local(b), Val::Local(r)],
+        );
+    }
+
+    /// [`Ctx::flags_pending`] with the operands and result `[a, b, r]` where
+    /// the instruction left them.
+    pub fn flags_pending_at(&mut self, kind: Producer, bits: u32, written: u32, at: [Val; 3]) {
         if self.live_after & written != 0 {
+            let [a, b, r] = at;
             self.flags.pending = Some(Pending {
                 kind,
                 bits,
                 written,
+                a,
+                b,
+                r,
             });
+        }
+    }
+
+    /// Where operand `op` of the instruction is for a flag producer of
+    /// `bits`: its register, its constant, or (memory, high-byte registers)
+    /// read into `temp`.
+    pub fn flag_operand(&mut self, op: u32, bits: u32, temp: u32) -> Result<Val, TranspileError> {
+        match self.ins.op_kind(op) {
+            OpKind::Register if !super::is_high_byte(self.ins.op_register(op)) => {
+                if let Some(r @ super::Reg::Gpr(_)) = super::Reg::of(self.ins.op_register(op)) {
+                    return Ok(Val::Reg(self.locals.reg(r)));
+                }
+            }
+            OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64 => {
+                return Ok(Val::Const(self.ins.immediate(op) & super::mask(bits)))
+            }
+            _ => {}
+        }
+        self.read_sized(op, bits)?;
+        self.emit(W::LocalSet(temp));
+        Ok(Val::Local(temp))
+    }
+
+    /// Copies the pending producer's operands that live in register `local`
+    /// (every register when `None`) to their own locals, before the register
+    /// is overwritten or control flow splits. Called by [`Ctx::emit`] only;
+    /// the new value may already be on the stack, which this leaves alone.
+    pub fn spill_flag_operands(&mut self, local: Option<u32>) {
+        let Some(mut p) = self.flags.pending.take() else {
+            return;
+        };
+        let temps = [self.locals.fa, self.locals.fb, self.locals.fr];
+        let mut slots = [p.a, p.b, p.r];
+        for k in 0..3 {
+            let Val::Reg(l) = slots[k] else { continue };
+            if local.is_some_and(|x| x != l) {
+                continue;
+            }
+            self.emit(W::LocalGet(l));
+            if p.bits < 64 {
+                self.emit_all([W::I64Const(super::mask(p.bits) as i64), W::I64And]);
+            }
+            self.emit(W::LocalSet(temps[k]));
+            for slot in slots.iter_mut().skip(k) {
+                if *slot == Val::Reg(l) {
+                    *slot = Val::Local(temps[k]);
+                }
+            }
+        }
+        [p.a, p.b, p.r] = slots;
+        self.flags.pending = Some(p);
+    }
+
+    /// Pushes value `v` of producer `p` as `how` says.
+    fn push_val(&mut self, p: Pending, v: Val, how: As) {
+        match v {
+            Val::Local(l) | Val::Reg(l) => {
+                self.emit(W::LocalGet(l));
+                match how {
+                    As::I32 => self.emit(W::I32WrapI64),
+                    As::Sext => self.sign_extend(p.bits),
+                    As::Zext if p.bits < 64 && matches!(v, Val::Reg(_)) => {
+                        self.emit_all([W::I64Const(super::mask(p.bits) as i64), W::I64And])
+                    }
+                    As::Zext => {}
+                }
+            }
+            Val::Const(c) => self.emit(match how {
+                As::I32 => W::I32Const(c as i32),
+                As::Zext => W::I64Const(c as i64),
+                As::Sext => {
+                    let shift = 64 - p.bits;
+                    W::I64Const(((c << shift) as i64) >> shift)
+                }
+            }),
+            Val::Lazy => {
+                let same = p.a == p.b;
+                if how == As::I32 {
+                    self.push_val(p, p.a, As::I32);
+                    if !(same && p.kind == Producer::Logic) {
+                        self.push_val(p, p.b, As::I32);
+                        self.emit(if p.kind == Producer::Logic {
+                            W::I32And
+                        } else {
+                            W::I32Sub
+                        });
+                    }
+                    return;
+                }
+                // `a & constant`: the constant is masked already, so `a` need not be
+                let raw = p.kind == Producer::Logic && matches!(p.b, Val::Const(_));
+                match p.a {
+                    Val::Reg(l) if raw => self.emit(W::LocalGet(l)),
+                    a => self.push_val(p, a, As::Zext),
+                }
+                if !(same && p.kind == Producer::Logic) {
+                    self.push_val(p, p.b, As::Zext);
+                    if p.kind == Producer::Logic {
+                        self.emit(W::I64And);
+                    } else {
+                        self.emit(W::I64Sub);
+                        if p.bits < 64 {
+                            self.emit_all([W::I64Const(super::mask(p.bits) as i64), W::I64And]);
+                        }
+                    }
+                }
+                if how == As::Sext {
+                    self.sign_extend(p.bits);
+                }
+            }
+            Val::Unused => unreachable!("a flag read an operand its producer did not keep"),
         }
     }
 
@@ -266,95 +456,124 @@ impl Ctx<'_> {
         }
     }
 
+    /// Sign-extends the i64 on the stack from `bits`.
+    fn sign_extend(&mut self, bits: u32) {
+        match bits {
+            8 => self.emit(W::I64Extend8S),
+            16 => self.emit(W::I64Extend16S),
+            32 => self.emit(W::I64Extend32S),
+            _ => {}
+        }
+    }
+
     /// Pushes `flag` computed from the pending producer.
     fn pending_flag(&mut self, p: Pending, flag: u32) {
-        let (a, b, r, c) = (
-            self.locals.fa,
-            self.locals.fb,
-            self.locals.fr,
-            self.locals.fc,
-        );
+        let c = self.locals.fc;
         let top = (p.bits - 1) as i64;
         let sign = 1i64.wrapping_shl(p.bits - 1);
+        let (a, b, r) = (p.a, p.b, p.r);
+        let z = As::Zext;
         match flag {
             CF => match p.kind {
-                Producer::Add => self.emit_all([W::LocalGet(r), W::LocalGet(a), W::I64LtU]),
-                Producer::Adc => self.emit_all([
-                    W::LocalGet(r),
-                    W::LocalGet(a),
-                    W::I64LtU,
-                    W::LocalGet(r),
-                    W::LocalGet(a),
-                    W::I64Eq,
-                    W::LocalGet(c),
-                    W::I32And,
-                    W::I32Or,
-                ]),
-                Producer::Sub => self.emit_all([W::LocalGet(a), W::LocalGet(b), W::I64LtU]),
-                Producer::Sbb => self.emit_all([
-                    W::LocalGet(a),
-                    W::LocalGet(b),
-                    W::I64LtU,
-                    W::LocalGet(a),
-                    W::LocalGet(b),
-                    W::I64Eq,
-                    W::LocalGet(c),
-                    W::I32And,
-                    W::I32Or,
-                ]),
+                Producer::Add | Producer::Adc => {
+                    self.push_val(p, r, z);
+                    self.push_val(p, a, z);
+                    self.emit(W::I64LtU);
+                    if p.kind == Producer::Adc {
+                        // with a carry in, r == a also means a carry out
+                        self.push_val(p, r, z);
+                        self.push_val(p, a, z);
+                        self.emit_all([W::I64Eq, W::LocalGet(c), W::I32And, W::I32Or]);
+                    }
+                }
+                Producer::Sub | Producer::Sbb => {
+                    self.push_val(p, a, z);
+                    self.push_val(p, b, z);
+                    self.emit(W::I64LtU);
+                    if p.kind == Producer::Sbb {
+                        self.push_val(p, a, z);
+                        self.push_val(p, b, z);
+                        self.emit_all([W::I64Eq, W::LocalGet(c), W::I32And, W::I32Or]);
+                    }
+                }
                 Producer::Logic => self.emit(W::I32Const(0)),
-                Producer::Neg => self.emit_all([W::LocalGet(a), W::I64Const(0), W::I64Ne]),
+                Producer::Neg => {
+                    self.push_val(p, a, z);
+                    self.emit_all([W::I64Const(0), W::I64Ne]);
+                }
                 Producer::Inc | Producer::Dec => unreachable!("inc/dec do not write CF"),
             },
-            ZF => self.emit_all([W::LocalGet(r), W::I64Eqz]),
-            SF => self.emit_all([W::LocalGet(r), W::I64Const(top), W::I64ShrU, W::I32WrapI64]),
+            ZF => {
+                self.push_val(p, r, z);
+                self.emit(W::I64Eqz);
+            }
+            SF => {
+                self.push_val(p, r, z);
+                self.emit_all([W::I64Const(top), W::I64ShrU, W::I32WrapI64]);
+            }
             OF => match p.kind {
-                Producer::Add | Producer::Adc => self.emit_all([
-                    W::LocalGet(a),
-                    W::LocalGet(r),
-                    W::I64Xor,
-                    W::LocalGet(b),
-                    W::LocalGet(r),
-                    W::I64Xor,
-                    W::I64And,
-                    W::I64Const(top),
-                    W::I64ShrU,
-                    W::I32WrapI64,
-                    W::I32Const(1),
-                    W::I32And,
-                ]),
-                Producer::Sub | Producer::Sbb => self.emit_all([
-                    W::LocalGet(a),
-                    W::LocalGet(b),
-                    W::I64Xor,
-                    W::LocalGet(a),
-                    W::LocalGet(r),
-                    W::I64Xor,
-                    W::I64And,
-                    W::I64Const(top),
-                    W::I64ShrU,
-                    W::I32WrapI64,
-                    W::I32Const(1),
-                    W::I32And,
-                ]),
+                Producer::Add | Producer::Adc | Producer::Sub | Producer::Sbb => {
+                    // add: the operands agree in sign and the result does not;
+                    // sub: they differ and the result differs from the first
+                    let add = matches!(p.kind, Producer::Add | Producer::Adc);
+                    if add {
+                        self.push_val(p, a, z);
+                        self.push_val(p, r, z);
+                    } else {
+                        self.push_val(p, a, z);
+                        self.push_val(p, b, z);
+                    }
+                    self.emit(W::I64Xor);
+                    if add {
+                        self.push_val(p, b, z);
+                    } else {
+                        self.push_val(p, a, z);
+                    }
+                    self.push_val(p, r, z);
+                    self.emit_all([
+                        W::I64Xor,
+                        W::I64And,
+                        W::I64Const(top),
+                        W::I64ShrU,
+                        W::I32WrapI64,
+                        W::I32Const(1),
+                        W::I32And,
+                    ]);
+                }
                 Producer::Logic => self.emit(W::I32Const(0)),
-                Producer::Inc => self.emit_all([W::LocalGet(r), W::I64Const(sign), W::I64Eq]),
-                Producer::Dec => self.emit_all([
-                    W::LocalGet(r),
-                    W::I64Const(sign.wrapping_sub(1) & super::mask(p.bits) as i64),
-                    W::I64Eq,
-                ]),
-                Producer::Neg => self.emit_all([W::LocalGet(a), W::I64Const(sign), W::I64Eq]),
+                Producer::Inc => {
+                    self.push_val(p, r, z);
+                    self.emit_all([W::I64Const(sign), W::I64Eq]);
+                }
+                Producer::Dec => {
+                    self.push_val(p, r, z);
+                    self.emit_all([
+                        W::I64Const(sign.wrapping_sub(1) & super::mask(p.bits) as i64),
+                        W::I64Eq,
+                    ]);
+                }
+                Producer::Neg => {
+                    self.push_val(p, a, z);
+                    self.emit_all([W::I64Const(sign), W::I64Eq]);
+                }
             },
-            PF => self.parity_of(r),
+            PF => {
+                self.push_val(p, r, z);
+                self.parity_of_top();
+            }
             _ => unreachable!("not a status flag"),
         }
     }
 
     /// Pushes PF of the low byte of i64 local `r`: 1 when it has an even number of ones.
     pub fn parity_of(&mut self, r: u32) {
+        self.emit(W::LocalGet(r));
+        self.parity_of_top();
+    }
+
+    /// Replaces the i64 on the stack by PF of its low byte (i32).
+    fn parity_of_top(&mut self) {
         self.emit_all([
-            W::LocalGet(r),
             W::I64Const(0xff),
             W::I64And,
             W::I64Popcnt,
@@ -366,64 +585,11 @@ impl Ctx<'_> {
         ]);
     }
 
-    /// Pushes i64 local `l` sign-extended from `bits`.
-    fn push_sext(&mut self, l: u32, bits: u32) {
-        self.emit(W::LocalGet(l));
-        match bits {
-            8 => self.emit(W::I64Extend8S),
-            16 => self.emit(W::I64Extend16S),
-            32 => self.emit(W::I64Extend32S),
-            _ => {}
-        }
-    }
-
     /// Pushes the condition `cc` (i32 0 or 1).
     pub fn condition(&mut self, cc: ConditionCode) {
-        let (a, b, r) = (self.locals.fa, self.locals.fb, self.locals.fr);
         if let Some(p) = self.flags.pending {
-            // fused forms: the condition straight from the compared operands
-            if p.kind == Producer::Sub && p.written & STATUS == STATUS {
-                let unsigned = |op: W<'static>| [W::LocalGet(a), W::LocalGet(b), op];
-                match cc {
-                    ConditionCode::e => return self.emit_all(unsigned(W::I64Eq)),
-                    ConditionCode::ne => return self.emit_all(unsigned(W::I64Ne)),
-                    ConditionCode::b => return self.emit_all(unsigned(W::I64LtU)),
-                    ConditionCode::ae => return self.emit_all(unsigned(W::I64GeU)),
-                    ConditionCode::be => return self.emit_all(unsigned(W::I64LeU)),
-                    ConditionCode::a => return self.emit_all(unsigned(W::I64GtU)),
-                    ConditionCode::l | ConditionCode::ge | ConditionCode::le | ConditionCode::g => {
-                        self.push_sext(a, p.bits);
-                        self.push_sext(b, p.bits);
-                        return self.emit(match cc {
-                            ConditionCode::l => W::I64LtS,
-                            ConditionCode::ge => W::I64GeS,
-                            ConditionCode::le => W::I64LeS,
-                            _ => W::I64GtS,
-                        });
-                    }
-                    _ => {}
-                }
-            }
-            if p.kind == Producer::Logic && p.written & STATUS == STATUS {
-                match cc {
-                    ConditionCode::e | ConditionCode::be => {
-                        return self.emit_all([W::LocalGet(r), W::I64Eqz])
-                    }
-                    ConditionCode::ne | ConditionCode::a => {
-                        return self.emit_all([W::LocalGet(r), W::I64Const(0), W::I64Ne])
-                    }
-                    ConditionCode::l | ConditionCode::ge | ConditionCode::le | ConditionCode::g => {
-                        self.push_sext(r, p.bits);
-                        self.emit(W::I64Const(0));
-                        return self.emit(match cc {
-                            ConditionCode::l => W::I64LtS,
-                            ConditionCode::ge => W::I64GeS,
-                            ConditionCode::le => W::I64LeS,
-                            _ => W::I64GtS,
-                        });
-                    }
-                    _ => {}
-                }
+            if p.written & STATUS == STATUS && self.fused_condition(p, cc) {
+                return;
             }
         }
         match cc {
@@ -481,6 +647,69 @@ impl Ctx<'_> {
             }
             ConditionCode::None => self.emit(W::I32Const(1)),
         }
+    }
+
+    /// Pushes `cc` straight from the pending producer's operands when it is
+    /// `cmp`/`sub` (`a < b`) or a logic op (`r == 0`); false when `cc` needs
+    /// the flags themselves. 32-bit operands are compared as i32.
+    fn fused_condition(&mut self, p: Pending, cc: ConditionCode) -> bool {
+        use ConditionCode as C;
+        let i32 = p.bits == 32;
+        let (ops, zero) = match p.kind {
+            Producer::Sub => ((p.a, p.b), None),
+            Producer::Logic => ((p.r, p.r), Some(())),
+            _ => return false,
+        };
+        // (`zero`: compare the result with 0 rather than a with b)
+        let signed = matches!(cc, C::l | C::ge | C::le | C::g);
+        // a logic op's CF is 0: `be` is `e` and `a` is `ne`
+        let cc = match (zero, cc) {
+            (Some(()), C::be) => C::e,
+            (Some(()), C::a) => C::ne,
+            _ => cc,
+        };
+        let compare = match (cc, i32) {
+            (C::e, false) => W::I64Eq,
+            (C::ne, false) => W::I64Ne,
+            (C::b, false) => W::I64LtU,
+            (C::ae, false) => W::I64GeU,
+            (C::be, false) => W::I64LeU,
+            (C::a, false) => W::I64GtU,
+            (C::l, false) => W::I64LtS,
+            (C::ge, false) => W::I64GeS,
+            (C::le, false) => W::I64LeS,
+            (C::g, false) => W::I64GtS,
+            (C::e, true) => W::I32Eq,
+            (C::ne, true) => W::I32Ne,
+            (C::b, true) => W::I32LtU,
+            (C::ae, true) => W::I32GeU,
+            (C::be, true) => W::I32LeU,
+            (C::a, true) => W::I32GtU,
+            (C::l, true) => W::I32LtS,
+            (C::ge, true) => W::I32GeS,
+            (C::le, true) => W::I32LeS,
+            (C::g, true) => W::I32GtS,
+            _ => return false,
+        };
+        if zero.is_some() && !matches!(cc, C::e | C::ne) && !signed {
+            return false; // b/ae of a logic op: CF, from the general path
+        }
+        let how = if i32 {
+            As::I32
+        } else if signed {
+            As::Sext
+        } else {
+            As::Zext
+        };
+        self.push_val(p, ops.0, how);
+        match (zero, i32) {
+            (Some(()), true) => self.emit(W::I32Const(0)),
+            (Some(()), false) => self.emit(W::I64Const(0)),
+            (None, _) => self.push_val(p, ops.1, how),
+        }
+        // (the peephole turns a compare for equality with 0 into eqz)
+        self.emit(compare);
+        true
     }
 
     /// Pushes the branch condition of a `jcc` (also `jrcxz`/`jecxz`).

@@ -5,8 +5,8 @@
 use iced_x86::{Mnemonic, OpKind};
 use wasm_encoder::{BlockType, Instruction as W};
 
-use super::flags::{Producer, CF, OF, PF, SF, STATUS, ZF};
-use super::{mask, mem, Ctx, Reg, RAX, RDX, RSP};
+use super::flags::{Producer, Val, CF, OF, PF, SF, STATUS, ZF};
+use super::{is_high_byte, mask, mem, Ctx, Reg, RAX, RDX, RSP};
 use crate::transpile::error::TranspileError;
 
 type R = Result<(), TranspileError>;
@@ -225,52 +225,68 @@ fn alu(c: &mut Ctx) -> R {
     if !c.flags_needed(STATUS) {
         return alu_without_flags(c, fc);
     }
-    c.read(0)?;
-    c.emit(W::LocalSet(a));
-    c.read_sized(1, bits)?;
-    c.emit(W::LocalSet(b));
-    c.emit_all([W::LocalGet(a), W::LocalGet(b)]);
     let kind = match m {
-        M::Add => {
-            c.emit(W::I64Add);
-            Producer::Add
-        }
-        M::Adc => {
-            c.emit_all([W::I64Add, W::LocalGet(fc), W::I64ExtendI32U, W::I64Add]);
-            Producer::Adc
-        }
-        M::Sub | M::Cmp => {
-            c.emit(W::I64Sub);
-            Producer::Sub
-        }
-        M::Sbb => {
-            c.emit_all([W::I64Sub, W::LocalGet(fc), W::I64ExtendI32U, W::I64Sub]);
-            Producer::Sbb
-        }
-        M::And | M::Test => {
-            c.emit(W::I64And);
-            Producer::Logic
-        }
-        M::Or => {
-            c.emit(W::I64Or);
-            Producer::Logic
-        }
-        _ => {
-            c.emit(W::I64Xor);
-            Producer::Logic
-        }
+        M::Add => Producer::Add,
+        M::Adc => Producer::Adc,
+        M::Sub | M::Cmp => Producer::Sub,
+        M::Sbb => Producer::Sbb,
+        _ => Producer::Logic,
     };
-    if bits < 64 {
-        c.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
+    if matches!(m, M::Cmp | M::Test) {
+        // nothing is written: the flags' readers take the operands where
+        // they are and compute the result only if they need it
+        let a = c.flag_operand(0, bits, a)?;
+        let b = c.flag_operand(1, bits, b)?;
+        c.flags_pending_at(kind, bits, STATUS, [a, b, Val::Lazy]);
+        return Ok(());
     }
-    c.emit(W::LocalSet(r));
-    if !matches!(m, M::Cmp | M::Test) {
-        c.write(0, |c| {
-            c.emit(W::LocalGet(r));
-            Ok(())
-        })?;
-    }
-    c.flags_pending(kind, bits, STATUS);
+    // A logic op's flags need only the result; the others keep the first
+    // operand's old value (the write replaces it) and a constant second one
+    // stays a constant.
+    let logic = kind == Producer::Logic;
+    let first = if logic { Val::Unused } else { Val::Local(a) };
+    let second = match c.ins.op1_kind() {
+        _ if logic => Val::Unused,
+        OpKind::Register | OpKind::Memory => Val::Local(b),
+        _ => c.flag_operand(1, bits, b)?,
+    };
+    // the result: in the destination register itself, else in `fr`
+    let result = match c.ins.op0_kind() {
+        OpKind::Register if !is_high_byte(c.ins.op0_register()) => {
+            match Reg::of(c.ins.op0_register()) {
+                Some(r @ Reg::Gpr(_)) => Val::Reg(c.locals.reg(r)),
+                _ => Val::Local(r),
+            }
+        }
+        _ => Val::Local(r),
+    };
+    c.write(0, |c| {
+        c.read(0)?;
+        if first != Val::Unused {
+            c.emit(W::LocalTee(a));
+        }
+        c.read_sized(1, bits)?;
+        if second == Val::Local(b) {
+            c.emit(W::LocalTee(b));
+        }
+        match m {
+            M::Add => c.emit(W::I64Add),
+            M::Adc => c.emit_all([W::I64Add, W::LocalGet(fc), W::I64ExtendI32U, W::I64Add]),
+            M::Sub => c.emit(W::I64Sub),
+            M::Sbb => c.emit_all([W::I64Sub, W::LocalGet(fc), W::I64ExtendI32U, W::I64Sub]),
+            M::And => c.emit(W::I64And),
+            M::Or => c.emit(W::I64Or),
+            _ => c.emit(W::I64Xor),
+        }
+        if bits < 64 {
+            c.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
+        }
+        if result == Val::Local(r) {
+            c.emit(W::LocalTee(r));
+        }
+        Ok(())
+    })?;
+    c.flags_pending_at(kind, bits, STATUS, [first, second, result]);
     Ok(())
 }
 
@@ -793,6 +809,32 @@ fn shift(c: &mut Ctx) -> R {
     let m = c.ins.mnemonic();
     let bits = c.op_bits(0);
     let (v, n, r) = (c.locals.t[0], c.locals.t[1], c.locals.t[2]);
+    if !c.flags_needed(STATUS) {
+        // no flag of it is read: the shift straight into the destination
+        // (a count of 0 still writes: a 32-bit write zero-extends)
+        c.flags_begin(STATUS);
+        let limit = if bits == 64 { 63 } else { 31 };
+        return c.write(0, |c| {
+            c.read(0)?;
+            if m == M::Sar {
+                sext(c, bits);
+            }
+            if c.ins.op_count() < 2 {
+                c.emit(W::I64Const(1));
+            } else if c.ins.op_kind(1) == OpKind::Register {
+                c.read_sized(1, 8)?;
+                c.emit_all([W::I64Const(limit), W::I64And]);
+            } else {
+                c.emit(W::I64Const((c.ins.immediate(1) & limit as u64) as i64));
+            }
+            c.emit(match m {
+                M::Shr => W::I64ShrU,
+                M::Sar => W::I64ShrS,
+                _ => W::I64Shl,
+            });
+            Ok(())
+        });
+    }
     let constant = shift_count(c, 1, bits, n)?;
     if constant == Some(0) {
         return c.write(0, |c| c.read(0)); // flags untouched; a 32-bit write still zero-extends
@@ -1412,8 +1454,18 @@ fn sign_into_rdx(c: &mut Ctx) -> R {
 fn push(c: &mut Ctx) -> R {
     let size = (-c.ins.stack_pointer_increment()) as i64;
     let t = c.locals.t[0];
-    c.read_sized(0, 8 * size as u32)?;
-    c.emit(W::LocalSet(t));
+    // `push rsp` and `push [rsp + x]` read rsp before it moves
+    let reads_rsp = match c.ins.op0_kind() {
+        OpKind::Register => c.ins.op0_register().full_register() == iced_x86::Register::RSP,
+        OpKind::Memory => [c.ins.memory_base(), c.ins.memory_index()]
+            .iter()
+            .any(|r| r.full_register() == iced_x86::Register::RSP),
+        _ => false,
+    };
+    if reads_rsp {
+        c.read_sized(0, 8 * size as u32)?;
+        c.emit(W::LocalSet(t));
+    }
     let rsp = c.locals.gpr(RSP);
     c.emit_all([
         W::LocalGet(rsp),
@@ -1421,8 +1473,12 @@ fn push(c: &mut Ctx) -> R {
         W::I64Sub,
         W::LocalTee(rsp),
         W::I32WrapI64,
-        W::LocalGet(t),
     ]);
+    if reads_rsp {
+        c.emit(W::LocalGet(t));
+    } else {
+        c.read_sized(0, 8 * size as u32)?;
+    }
     c.emit(if size == 8 {
         W::I64Store(mem(0))
     } else {

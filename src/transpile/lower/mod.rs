@@ -338,6 +338,12 @@ pub(crate) struct Ctx<'a> {
     /// The last instruction emitted, held back one step for [`Ctx::emit`]'s
     /// peephole.
     held: Option<W<'static>>,
+    /// The i64 the held instruction leaves on the stack has a zero upper
+    /// half (a `load32_u`, an `extend_i32_u`, an `and` with a small mask...).
+    held_is_zext: bool,
+    /// The held instruction is an `i32.wrap_i64` of such a value: an
+    /// `i64.extend_i32_u` right after it gives back the same i64.
+    held_wraps_zext: bool,
     pub flags: FlagState,
     /// Flags live after the instruction being lowered (iced RflagsBits).
     pub live_after: u32,
@@ -375,6 +381,8 @@ pub fn lower(
         locals,
         body,
         held: None,
+        held_is_zext: false,
+        held_wraps_zext: false,
         flags: FlagState::new(flags::live_in(function, cfg)),
         live_after: 0,
         ins: Instruction::default(),
@@ -437,9 +445,34 @@ impl<'a> Ctx<'a> {
     /// that folds what the generic lowering spells long-hand: a constant
     /// followed by a wrap or extend becomes one constant, an identity
     /// operation on a constant operand (`x & -1`, `x | 0`, `x + 0`, `x << 0`,
-    /// ...) disappears, and `local.set t; local.get t` becomes `local.tee t`.
+    /// ...) disappears, `x == 0` becomes `eqz`, `local.set t; local.get t`
+    /// becomes `local.tee t`, and `i32.wrap_i64; i64.extend_i32_u` of a value
+    /// known to have a zero upper half disappears.
     /// Each rewrite leaves the stack and every local exactly as before.
     pub fn emit(&mut self, i: W<'static>) {
+        // a pending flag producer reading a register about to change, or
+        // control flow about to split, keeps its own copy first
+        match &i {
+            W::LocalSet(l) | W::LocalTee(l) if self.flags.refers_to(Some(*l)) => {
+                self.spill_flag_operands(Some(*l))
+            }
+            W::If(_) | W::Block(_) | W::Loop(_) if self.flags.refers_to(None) => {
+                self.spill_flag_operands(None)
+            }
+            _ => {}
+        }
+        if self.held_wraps_zext && matches!(i, W::I64ExtendI32U) {
+            // `wrap; extend_u` of a value whose upper half is zero: the value
+            self.held = None;
+            self.held_wraps_zext = false;
+            self.held_is_zext = true;
+            return;
+        }
+        let top_was_zext = self.held_is_zext;
+        let top_was_const = match self.held {
+            Some(W::I64Const(c)) => Some(c),
+            _ => None,
+        };
         let folded = match (&self.held, &i) {
             (Some(W::I64Const(c)), W::I32WrapI64) => Some(Some(W::I32Const(*c as i32))),
             (Some(W::I32Const(c)), W::I64ExtendI32U) => Some(Some(W::I64Const(*c as u32 as i64))),
@@ -451,6 +484,8 @@ impl<'a> Ctx<'a> {
             | (Some(W::I32Const(-1)), W::I32And)
             | (Some(W::I32Const(0)), W::I32Or | W::I32Xor | W::I32Add | W::I32Sub) => Some(None),
             (Some(W::LocalSet(a)), W::LocalGet(b)) if a == b => Some(Some(W::LocalTee(*a))),
+            (Some(W::I64Const(0)), W::I64Eq) => Some(Some(W::I64Eqz)),
+            (Some(W::I32Const(0)), W::I32Eq) => Some(Some(W::I32Eqz)),
             _ => None,
         };
         match folded {
@@ -460,6 +495,26 @@ impl<'a> Ctx<'a> {
                 self.held = Some(i);
             }
         }
+        // what the new held instruction leaves on the stack, from what was
+        // on top before it
+        let small = |c: &i64| (0..=u32::MAX as i64).contains(c);
+        self.held_wraps_zext = top_was_zext && matches!(self.held, Some(W::I32WrapI64));
+        self.held_is_zext = match &self.held {
+            Some(
+                W::I64Load8U(_)
+                | W::I64Load16U(_)
+                | W::I64Load32U(_)
+                | W::I64ExtendI32U
+                | W::I64Popcnt
+                | W::I64Clz
+                | W::I64Ctz,
+            ) => true,
+            Some(W::I64Const(c)) => small(c),
+            // and: no wider than its second operand; tee: the value stays
+            Some(W::I64And | W::LocalTee(_)) => top_was_zext,
+            Some(W::I64ShrU) => top_was_const.is_some_and(|c| c & 63 >= 32),
+            _ => false,
+        };
     }
 
     /// Writes out the held-back instruction.
@@ -518,6 +573,8 @@ impl<'a> Ctx<'a> {
                 let jcc = self.terminator_instruction(*block);
                 self.ins = jcc;
                 self.condition_of(&jcc)?;
+                // the branch has read the flags; both arms start new blocks
+                self.flags.clobber_all();
                 self.emit(W::If(BlockType::Empty));
                 self.nodes(then)?;
                 if !otherwise.is_empty() {
@@ -623,6 +680,13 @@ impl<'a> Ctx<'a> {
             }
         }
         self.flags_materialize(live_out);
+        if !matches!(
+            block.terminator,
+            crate::transpile::cfg::Terminator::Branch { .. }
+        ) {
+            // no `if` of this block reads the producer: nothing may spill it
+            self.flags.clobber_all();
+        }
         if let Some(label) = block.sets_label {
             self.emit_all([W::I32Const(label as i32), W::LocalSet(self.locals.label)]);
         }
@@ -651,10 +715,8 @@ impl<'a> Ctx<'a> {
     // ------------------------------------------------------------ calls
 
     /// Pushes `value` (an i64 computed by `value`) on the x86 stack.
+    /// `value` must not read rsp: it runs after rsp has moved.
     pub fn push_value(&mut self, value: impl FnOnce(&mut Self)) {
-        let t = self.locals.t[5];
-        value(self);
-        self.emit(W::LocalSet(t));
         let rsp = self.locals.gpr(RSP);
         self.emit_all([
             W::LocalGet(rsp),
@@ -662,9 +724,9 @@ impl<'a> Ctx<'a> {
             W::I64Sub,
             W::LocalTee(rsp),
             W::I32WrapI64,
-            W::LocalGet(t),
-            W::I64Store(mem(0)),
         ]);
+        value(self);
+        self.emit(W::I64Store(mem(0)));
     }
 
     fn call_function(&mut self, index: usize) {
@@ -921,7 +983,11 @@ impl<'a> Ctx<'a> {
                 if is_high_byte(register) {
                     self.emit_all([W::I64Const(8), W::I64ShrU]);
                 }
-                if bits < 64 && zero_extend {
+                if bits == 32 && zero_extend {
+                    // (3 bytes where the mask takes 8; the peephole knows
+                    // the result's upper half is zero)
+                    self.emit_all([W::I32WrapI64, W::I64ExtendI32U]);
+                } else if bits < 64 && zero_extend {
                     self.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
                 }
             }
