@@ -63,6 +63,23 @@ pub struct Block {
 }
 
 impl Block {
+    /// Calls `f` on each successor edge (a switch's repeated targets
+    /// repeatedly): [`Block::successors`] without allocating, for analyses
+    /// that only accumulate over successors.
+    pub fn each_successor(&self, mut f: impl FnMut(BlockId)) {
+        match &self.terminator {
+            Terminator::Goto(b) => f(*b),
+            Terminator::Branch { taken, not_taken } => {
+                f(*taken);
+                f(*not_taken);
+            }
+            Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
+                targets.iter().copied().for_each(f)
+            }
+            Terminator::Return | Terminator::TailCall | Terminator::Trap => {}
+        }
+    }
+
     /// Successor blocks in order.
     pub fn successors(&self) -> Vec<BlockId> {
         match &self.terminator {
@@ -104,32 +121,35 @@ impl Cfg {
 /// Entry point of the stage.
 pub fn build(function: &Function) -> Result<Cfg, TranspileError> {
     let ins = &function.instructions;
-    let mut leaders: BTreeSet<u64> = BTreeSet::new();
-    leaders.insert(function.address);
+    let mut leaders: Vec<u64> = vec![function.address];
     for (k, i) in ins.iter().enumerate() {
         let ends = ends_block(function, k);
         if ends {
             if let Some(next) = ins.get(k + 1) {
-                leaders.insert(next.ip());
+                leaders.push(next.ip());
             }
         }
         match i.flow_control() {
             FlowControl::ConditionalBranch if !function.is_conditional_tail_jump(i) => {
-                leaders.insert(i.near_branch_target());
+                leaders.push(i.near_branch_target());
             }
             FlowControl::UnconditionalBranch if !function.is_tail_jump(i) => {
-                leaders.insert(i.near_branch_target());
+                leaders.push(i.near_branch_target());
+            }
+            FlowControl::IndirectBranch => {
+                if let Some(table) = function.jump_tables.get(&i.ip()) {
+                    leaders.extend(table.targets.iter().copied());
+                }
             }
             _ => {}
         }
-        if let Some(table) = function.jump_tables.get(&i.ip()) {
-            leaders.extend(table.targets.iter().copied());
-        }
     }
+    leaders.sort_unstable();
+    leaders.dedup();
     // Blocks in address order; the entry is always first in that order because
     // it is the lowest address reached... unless code jumps backwards before
     // the entry, so put the entry block first explicitly.
-    let mut starts: Vec<u64> = leaders.into_iter().collect();
+    let mut starts: Vec<u64> = leaders;
     let entry_pos = starts.iter().position(|&a| a == function.address).unwrap();
     starts.remove(entry_pos);
     starts.insert(0, function.address);

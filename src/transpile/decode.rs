@@ -15,7 +15,7 @@ use iced_x86::{
 };
 
 use super::error::{hex_bytes, TranspileError};
-use super::fxhash::FxHashMap;
+use super::fxhash::{FxHashMap, FxHashSet};
 use super::image::{Image, Pointer};
 
 /// The most functions one module may pull in.
@@ -285,12 +285,18 @@ fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileErr
             data_refs: BTreeSet::new(),
         },
     };
-    let mut decoded: FxHashMap<u64, Instruction> = FxHashMap::default();
+    // instructions in the order decoded, and the addresses seen (a set of
+    // 8-byte keys grows and probes faster than a map of 40-byte instructions)
+    let guess = end.map_or(64, |e| {
+        (e.saturating_sub(address) / 4).min(1 << 16) as usize
+    });
+    let mut instructions: Vec<Instruction> = Vec::with_capacity(guess);
+    let mut seen: FxHashSet<u64> = FxHashSet::default();
+    seen.reserve(guess);
     let mut work = vec![address];
     while let Some(start) = work.pop() {
-        d.decode_run(start, &mut decoded, &mut work)?;
+        d.decode_run(start, &mut seen, &mut instructions, &mut work)?;
     }
-    let mut instructions: Vec<Instruction> = decoded.into_values().collect();
     instructions.sort_unstable_by_key(|i| i.ip());
     // code reached at two offsets of one instruction: neighbours overlap
     if let Some(w) = instructions.windows(2).find(|w| w[0].next_ip() > w[1].ip()) {
@@ -332,10 +338,11 @@ impl Decoding<'_> {
     fn decode_run(
         &mut self,
         start: u64,
-        decoded: &mut FxHashMap<u64, Instruction>,
+        seen: &mut FxHashSet<u64>,
+        decoded: &mut Vec<Instruction>,
         work: &mut Vec<u64>,
     ) -> Result<(), TranspileError> {
-        if decoded.contains_key(&start) {
+        if seen.contains(&start) {
             return Ok(());
         }
         let bytes = self
@@ -344,14 +351,14 @@ impl Decoding<'_> {
             .filter(|b| !b.is_empty())
             .ok_or_else(|| self.error(start, "code address not mapped"))?;
         let mut decoder = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
-        let mut run: Vec<Instruction> = Vec::new();
+        let run_start = decoded.len(); // this run is `decoded[run_start..]`
         let mut instruction = Instruction::default();
         loop {
             if !decoder.can_decode() {
                 return Err(self.error(decoder.ip(), "code runs off the end of its section"));
             }
             let ip = decoder.ip();
-            if ip != start && decoded.contains_key(&ip) {
+            if ip != start && seen.contains(&ip) {
                 break; // falls through into code we have
             }
             decoder.decode_out(&mut instruction);
@@ -364,8 +371,8 @@ impl Decoding<'_> {
             if decoded.len() >= MAX_INSTRUCTIONS {
                 return Err(self.error(ip, "function too large"));
             }
-            decoded.insert(ip, instruction);
-            run.push(instruction);
+            seen.insert(ip);
+            decoded.push(instruction);
             self.note_references(&instruction);
             match instruction.flow_control() {
                 FlowControl::Next => {}
@@ -400,7 +407,7 @@ impl Decoding<'_> {
                     break;
                 }
                 FlowControl::IndirectBranch => {
-                    if let Some(table) = self.jump_table(&instruction, &run)? {
+                    if let Some(table) = self.jump_table(&instruction, &decoded[run_start..])? {
                         work.extend(table.targets.iter().copied());
                         self.function.jump_tables.insert(ip, table);
                     } else if let Some(t) = self.indirect_target(&instruction)? {

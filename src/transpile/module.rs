@@ -186,7 +186,7 @@ pub fn build_with_data(
         let body = lower::lower(image, program, k, &graph, &tree, &abis, &callees)?;
         let (params, results) = abis[k].func_type();
         functions.function(types.index(params, results));
-        code.function(&body);
+        code.raw(&body);
         instructions += f.instructions.len();
         code_bytes += f.instructions.iter().map(|i| i.len()).sum::<usize>();
     }

@@ -139,9 +139,11 @@ impl FlagState {
 
     /// Flags live at the end of block `b`.
     pub fn live_out(&self, cfg: &Cfg, b: BlockId) -> u32 {
-        cfg.blocks[b.0].successors().iter().fold(0, |acc, s| {
-            acc | self.live_in.get(s.0).copied().unwrap_or(STATUS)
-        })
+        let mut live = 0;
+        cfg.blocks[b.0].each_successor(|s| {
+            live |= self.live_in.get(s.0).copied().unwrap_or(STATUS);
+        });
+        live
     }
 }
 
@@ -218,10 +220,11 @@ pub fn live_in(function: &Function, cfg: &Cfg) -> Vec<u32> {
         for b in (0..n).rev() {
             let out = match cfg.blocks[b].terminator {
                 Terminator::Return | Terminator::TailCall | Terminator::Trap => 0,
-                _ => cfg.blocks[b]
-                    .successors()
-                    .iter()
-                    .fold(0, |a, s| a | live[s.0]),
+                _ => {
+                    let mut out = 0;
+                    cfg.blocks[b].each_successor(|s| out |= live[s.0]);
+                    out
+                }
             };
             let new = gen[b] | (out & !kill[b]);
             if new != live[b] {

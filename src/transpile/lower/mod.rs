@@ -333,13 +333,13 @@ pub(crate) struct Ctx<'a> {
     pub callees: &'a Callees,
     pub abi: &'a Abi,
     pub locals: Locals,
-    /// The function body, encoded as the lowering goes.
-    pub body: wasm_encoder::Function,
-    /// The last instruction emitted, held back one step for [`Ctx::emit`]'s
-    /// peephole.
+    /// The function body (locals, then code), encoded as the lowering goes.
+    pub body: Vec<u8>,
+    /// The last instruction emitted when it may start a fold of
+    /// [`Ctx::emit`]'s peephole: held back one step.
     held: Option<W<'static>>,
-    /// The i64 the held instruction leaves on the stack has a zero upper
-    /// half (a `load32_u`, an `extend_i32_u`, an `and` with a small mask...).
+    /// The i64 the last instruction left on the stack has a zero upper half
+    /// (a `load32_u`, an `extend_i32_u`, an `and` with a small mask...).
     held_is_zext: bool,
     /// The held instruction is an `i32.wrap_i64` of such a value: an
     /// `i64.extend_i32_u` right after it gives back the same i64.
@@ -351,7 +351,8 @@ pub(crate) struct Ctx<'a> {
     pub ins: Instruction,
 }
 
-/// Entry point of the stage: one function's wasm body.
+/// Entry point of the stage: one function's wasm body, encoded (locals and
+/// code, without the size prefix: what `CodeSection::raw` takes).
 pub fn lower(
     image: &Image,
     program: &Program,
@@ -360,7 +361,7 @@ pub fn lower(
     tree: &[Node],
     abis: &[Abi],
     callees: &Callees,
-) -> Result<wasm_encoder::Function, TranspileError> {
+) -> Result<Vec<u8>, TranspileError> {
     let function = &program.functions[index];
     let abi = &abis[index];
     let uses_xmm = abi
@@ -369,7 +370,10 @@ pub fn lower(
         .chain(&abi.outputs)
         .any(|r| matches!(r, Reg::Xmm(_)));
     let locals = Locals::new(abi, uses_xmm, float::scalar_registers(function));
-    let body = wasm_encoder::Function::new_with_locals_types(locals.declared.iter().copied());
+    let mut body = wasm_encoder::Function::new_with_locals_types(locals.declared.iter().copied())
+        .into_raw_body();
+    // about what the corpus averages per x86 instruction, so rarely regrown
+    body.reserve(function.instructions.len() * 24);
     let mut ctx = Ctx {
         image,
         program,
@@ -473,54 +477,61 @@ impl<'a> Ctx<'a> {
             Some(W::I64Const(c)) => Some(c),
             _ => None,
         };
-        let folded = match (&self.held, &i) {
-            (Some(W::I64Const(c)), W::I32WrapI64) => Some(Some(W::I32Const(*c as i32))),
-            (Some(W::I32Const(c)), W::I64ExtendI32U) => Some(Some(W::I64Const(*c as u32 as i64))),
-            (Some(W::I32Const(c)), W::I64ExtendI32S) => Some(Some(W::I64Const(*c as i64))),
-            (Some(W::I64Const(-1)), W::I64And)
-            | (Some(W::I64Const(0)), W::I64Or | W::I64Xor | W::I64Add | W::I64Sub)
-            | (Some(W::I64Const(0)), W::I64Shl | W::I64ShrU | W::I64ShrS)
-            | (Some(W::I64Const(1)), W::I64Mul)
-            | (Some(W::I32Const(-1)), W::I32And)
-            | (Some(W::I32Const(0)), W::I32Or | W::I32Xor | W::I32Add | W::I32Sub) => Some(None),
-            (Some(W::LocalSet(a)), W::LocalGet(b)) if a == b => Some(Some(W::LocalTee(*a))),
-            (Some(W::I64Const(0)), W::I64Eq) => Some(Some(W::I64Eqz)),
-            (Some(W::I32Const(0)), W::I32Eq) => Some(Some(W::I32Eqz)),
-            _ => None,
-        };
-        match folded {
-            Some(replacement) => self.held = replacement,
-            None => {
-                self.flush();
-                self.held = Some(i);
+        if let Some(held) = &self.held {
+            let folded = match (held, &i) {
+                (W::I64Const(c), W::I32WrapI64) => Some(Some(W::I32Const(*c as i32))),
+                (W::I32Const(c), W::I64ExtendI32U) => Some(Some(W::I64Const(*c as u32 as i64))),
+                (W::I32Const(c), W::I64ExtendI32S) => Some(Some(W::I64Const(*c as i64))),
+                (W::I64Const(-1), W::I64And)
+                | (W::I64Const(0), W::I64Or | W::I64Xor | W::I64Add | W::I64Sub)
+                | (W::I64Const(0), W::I64Shl | W::I64ShrU | W::I64ShrS)
+                | (W::I64Const(1), W::I64Mul)
+                | (W::I32Const(-1), W::I32And)
+                | (W::I32Const(0), W::I32Or | W::I32Xor | W::I32Add | W::I32Sub) => Some(None),
+                (W::LocalSet(a), W::LocalGet(b)) if a == b => Some(Some(W::LocalTee(*a))),
+                (W::I64Const(0), W::I64Eq) => Some(Some(W::I64Eqz)),
+                (W::I32Const(0), W::I32Eq) => Some(Some(W::I32Eqz)),
+                _ => None,
+            };
+            if let Some(replacement) = folded {
+                self.held_is_zext = matches!(replacement, Some(W::I64Const(c)) if (0..=u32::MAX as i64).contains(&c));
+                self.held_wraps_zext = false;
+                self.held = replacement;
+                return;
             }
         }
-        // what the new held instruction leaves on the stack, from what was
-        // on top before it
-        let small = |c: &i64| (0..=u32::MAX as i64).contains(c);
-        self.held_wraps_zext = top_was_zext && matches!(self.held, Some(W::I32WrapI64));
-        self.held_is_zext = match &self.held {
-            Some(
-                W::I64Load8U(_)
-                | W::I64Load16U(_)
-                | W::I64Load32U(_)
-                | W::I64ExtendI32U
-                | W::I64Popcnt
-                | W::I64Clz
-                | W::I64Ctz,
-            ) => true,
-            Some(W::I64Const(c)) => small(c),
+        self.flush();
+        // what `i` leaves on the stack, from what was on top before it
+        self.held_wraps_zext = top_was_zext && matches!(i, W::I32WrapI64);
+        self.held_is_zext = match &i {
+            W::I64Load8U(_)
+            | W::I64Load16U(_)
+            | W::I64Load32U(_)
+            | W::I64ExtendI32U
+            | W::I64Popcnt
+            | W::I64Clz
+            | W::I64Ctz => true,
+            W::I64Const(c) => (0..=u32::MAX as i64).contains(c),
             // and: no wider than its second operand; tee: the value stays
-            Some(W::I64And | W::LocalTee(_)) => top_was_zext,
-            Some(W::I64ShrU) => top_was_const.is_some_and(|c| c & 63 >= 32),
+            W::I64And | W::LocalTee(_) => top_was_zext,
+            W::I64ShrU => top_was_const.is_some_and(|c| c & 63 >= 32),
             _ => false,
         };
+        // only what may start a fold waits; the rest is encoded at once
+        if matches!(
+            i,
+            W::I64Const(_) | W::I32Const(_) | W::LocalSet(_) | W::I32WrapI64
+        ) {
+            self.held = Some(i);
+        } else {
+            encode(&i, &mut self.body);
+        }
     }
 
     /// Writes out the held-back instruction.
     fn flush(&mut self) {
         if let Some(held) = self.held.take() {
-            self.body.instruction(&held);
+            encode(&held, &mut self.body);
         }
     }
 
@@ -1089,6 +1100,76 @@ impl<'a> Ctx<'a> {
     }
 }
 
+/// Appends the encoding of `i` to `sink`. The instructions that make up most
+/// of every body (locals, constants, i64 arithmetic) are written here
+/// directly; the rest by wasm-encoder, which these match byte for byte.
+fn encode(i: &W<'static>, sink: &mut Vec<u8>) {
+    fn uleb(sink: &mut Vec<u8>, mut v: u32) {
+        while v >= 0x80 {
+            sink.push(v as u8 | 0x80);
+            v >>= 7;
+        }
+        sink.push(v as u8);
+    }
+    fn sleb(sink: &mut Vec<u8>, mut v: i64) {
+        loop {
+            let byte = v as u8 & 0x7f;
+            v >>= 7;
+            let done = (v == 0 && byte & 0x40 == 0) || (v == -1 && byte & 0x40 != 0);
+            sink.push(if done { byte } else { byte | 0x80 });
+            if done {
+                break;
+            }
+        }
+    }
+    let opcode = match i {
+        W::LocalGet(l) | W::LocalSet(l) | W::LocalTee(l) => {
+            sink.push(match i {
+                W::LocalGet(_) => 0x20,
+                W::LocalSet(_) => 0x21,
+                _ => 0x22,
+            });
+            return uleb(sink, *l);
+        }
+        W::I32Const(c) => {
+            sink.push(0x41);
+            return sleb(sink, *c as i64);
+        }
+        W::I64Const(c) => {
+            sink.push(0x42);
+            return sleb(sink, *c);
+        }
+        W::I32Eqz => 0x45,
+        W::I32Eq => 0x46,
+        W::I32Ne => 0x47,
+        W::I64Eqz => 0x50,
+        W::I64Eq => 0x51,
+        W::I64Ne => 0x52,
+        W::I64LtS => 0x53,
+        W::I64LtU => 0x54,
+        W::I64GtS => 0x55,
+        W::I64GtU => 0x56,
+        W::I32And => 0x71,
+        W::I32Or => 0x72,
+        W::I32Xor => 0x73,
+        W::I64Add => 0x7c,
+        W::I64Sub => 0x7d,
+        W::I64Mul => 0x7e,
+        W::I64And => 0x83,
+        W::I64Or => 0x84,
+        W::I64Xor => 0x85,
+        W::I64Shl => 0x86,
+        W::I64ShrS => 0x87,
+        W::I64ShrU => 0x88,
+        W::I32WrapI64 => 0xa7,
+        W::I64ExtendI32S => 0xac,
+        W::I64ExtendI32U => 0xad,
+        W::Select => 0x1b,
+        _ => return wasm_encoder::Encode::encode(i, sink),
+    };
+    sink.push(opcode);
+}
+
 /// True for `ah`, `ch`, `dh`, `bh`.
 pub fn is_high_byte(r: Register) -> bool {
     matches!(r, Register::AH | Register::CH | Register::DH | Register::BH)
@@ -1110,5 +1191,73 @@ pub fn mem(offset: u64) -> MemArg {
         align: 0,
         target: wasm_encoder::MemArgTarget::Memory(0),
         ordering: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_direct_encoder_matches_wasm_encoder() {
+        let mut table: Vec<W<'static>> = Vec::new();
+        for v in [0u32, 1, 63, 64, 127, 128, 16_383, 16_384, u32::MAX] {
+            table.extend([W::LocalGet(v), W::LocalSet(v), W::LocalTee(v)]);
+        }
+        for v in [
+            0i64,
+            1,
+            -1,
+            63,
+            64,
+            -64,
+            -65,
+            127,
+            128,
+            0xff,
+            0xffff_ffff,
+            i32::MIN as i64,
+            i32::MAX as i64,
+            i64::MIN,
+            i64::MAX,
+        ] {
+            table.extend([W::I64Const(v), W::I32Const(v as i32)]);
+        }
+        table.extend([
+            W::I32Eqz,
+            W::I32Eq,
+            W::I32Ne,
+            W::I64Eqz,
+            W::I64Eq,
+            W::I64Ne,
+            W::I64LtS,
+            W::I64LtU,
+            W::I64GtS,
+            W::I64GtU,
+            W::I32And,
+            W::I32Or,
+            W::I32Xor,
+            W::I64Add,
+            W::I64Sub,
+            W::I64Mul,
+            W::I64And,
+            W::I64Or,
+            W::I64Xor,
+            W::I64Shl,
+            W::I64ShrS,
+            W::I64ShrU,
+            W::I32WrapI64,
+            W::I64ExtendI32S,
+            W::I64ExtendI32U,
+            W::Select,
+            W::I64Load8U(mem(5)), // (through wasm-encoder)
+        ]);
+        for i in &table {
+            let mut ours = Vec::new();
+            encode(i, &mut ours);
+            let mut theirs = Vec::new();
+            wasm_encoder::Encode::encode(i, &mut theirs);
+            assert_eq!(ours, theirs, "{i:?}");
+        }
     }
 }
