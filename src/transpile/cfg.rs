@@ -80,6 +80,19 @@ impl Block {
         }
     }
 
+    /// The `k`th successor edge (a switch's repeated targets repeatedly).
+    pub fn nth_successor(&self, k: usize) -> Option<BlockId> {
+        match (&self.terminator, k) {
+            (Terminator::Goto(b), 0) => Some(*b),
+            (Terminator::Branch { taken, .. }, 0) => Some(*taken),
+            (Terminator::Branch { not_taken, .. }, 1) => Some(*not_taken),
+            (Terminator::Switch { targets } | Terminator::Dispatch { targets }, k) => {
+                targets.get(k).copied()
+            }
+            _ => None,
+        }
+    }
+
     /// Successor blocks in order.
     pub fn successors(&self) -> Vec<BlockId> {
         match &self.terminator {

@@ -74,9 +74,12 @@ enum Context {
 /// Entry point of the stage. May add dispatch blocks to `cfg` (irreducible
 /// regions). An error names a branch the structuring could not place (a bug).
 pub fn structure(cfg: &mut Cfg) -> Result<Vec<Node>, String> {
-    make_reducible(cfg);
+    if !Analysis::new(cfg).is_reducible() {
+        make_reducible(cfg);
+    }
     let graph = Analysis::new(cfg);
-    let mut out = graph.do_tree(BlockId(0), &mut Vec::new())?;
+    let mut out = Vec::new();
+    graph.do_tree(BlockId(0), &mut Vec::new(), &mut out)?;
     out.push(Node::Unreachable); // every path above ends in br/return/trap
     Ok(out)
 }
@@ -87,6 +90,7 @@ struct Analysis<'a> {
     rpo: Vec<usize>, // rpo number per block; usize::MAX = unreachable
     preds: Vec<Vec<BlockId>>,
     children: Vec<Vec<BlockId>>, // dominator tree
+    idom: Vec<usize>,
 }
 
 fn reverse_postorder(cfg: &Cfg) -> Vec<BlockId> {
@@ -96,9 +100,10 @@ fn reverse_postorder(cfg: &Cfg) -> Vec<BlockId> {
     // iterative DFS: (node, next successor index)
     let mut stack: Vec<(usize, usize)> = vec![(0, 0)];
     visited[0] = true;
-    let succs: Vec<Vec<BlockId>> = cfg.blocks.iter().map(Block::successors).collect();
+    // (a repeated switch target finds its block visited: the order is that of
+    // the distinct successors)
     while let Some(&mut (b, ref mut k)) = stack.last_mut() {
-        if let Some(&s) = succs[b].get(*k) {
+        if let Some(s) = cfg.blocks[b].nth_successor(*k) {
             *k += 1;
             if !visited[s.0] {
                 visited[s.0] = true;
@@ -159,6 +164,37 @@ impl<'a> Analysis<'a> {
             rpo,
             preds,
             children,
+            idom,
+        }
+    }
+
+    /// True when every edge back in reverse postorder goes to a block that
+    /// dominates its source (a loop header): then `make_reducible` has
+    /// nothing to do, and most functions skip its SCC search.
+    fn is_reducible(&self) -> bool {
+        (0..self.cfg.blocks.len())
+            .filter(|&b| self.rpo[b] != usize::MAX)
+            .all(|from| {
+                let mut ok = true;
+                self.cfg.blocks[from].each_successor(|to| {
+                    if self.is_backward(BlockId(from), to) && !self.dominates(to.0, from) {
+                        ok = false;
+                    }
+                });
+                ok
+            })
+    }
+
+    /// True when block `a` dominates block `b` (both reachable).
+    fn dominates(&self, a: usize, mut b: usize) -> bool {
+        loop {
+            if b == a {
+                return true;
+            }
+            if b == 0 {
+                return false;
+            }
+            b = self.idom[b];
         }
     }
 
@@ -178,7 +214,13 @@ impl<'a> Analysis<'a> {
             >= 2
     }
 
-    fn do_tree(&self, x: BlockId, ctx: &mut Vec<Context>) -> Result<Vec<Node>, String> {
+    /// Appends the code of the dominator subtree of `x` to `out`.
+    fn do_tree(
+        &self,
+        x: BlockId,
+        ctx: &mut Vec<Context>,
+        out: &mut Vec<Node>,
+    ) -> Result<(), String> {
         let mut merges: Vec<BlockId> = self.children[x.0]
             .iter()
             .copied()
@@ -187,11 +229,13 @@ impl<'a> Analysis<'a> {
         merges.sort_by_key(|b| std::cmp::Reverse(self.rpo[b.0]));
         if self.is_loop_header(x) {
             ctx.push(Context::LoopHeadedBy(x));
-            let body = self.node_within(x, &merges, ctx)?;
+            let mut body = Vec::new();
+            self.node_within(x, &merges, ctx, &mut body)?;
             ctx.pop();
-            Ok(vec![Node::Loop(body)])
+            out.push(Node::Loop(body));
+            Ok(())
         } else {
-            self.node_within(x, &merges, ctx)
+            self.node_within(x, &merges, ctx, out)
         }
     }
 
@@ -200,37 +244,43 @@ impl<'a> Analysis<'a> {
         x: BlockId,
         merges: &[BlockId],
         ctx: &mut Vec<Context>,
-    ) -> Result<Vec<Node>, String> {
+        out: &mut Vec<Node>,
+    ) -> Result<(), String> {
         match merges.split_first() {
             Some((&y, rest)) => {
                 ctx.push(Context::BlockFollowedBy(y));
-                let inner = self.node_within(x, rest, ctx)?;
+                let mut inner = Vec::new();
+                self.node_within(x, rest, ctx, &mut inner)?;
                 ctx.pop();
-                let mut out = vec![Node::Block(inner)];
-                out.extend(self.do_tree(y, ctx)?);
-                Ok(out)
+                out.push(Node::Block(inner));
+                self.do_tree(y, ctx, out)
             }
             None => {
-                let mut out = vec![Node::Code(x)];
-                out.extend(self.terminator(x, ctx)?);
-                Ok(out)
+                out.push(Node::Code(x));
+                self.terminator(x, ctx, out)
             }
         }
     }
 
-    fn terminator(&self, x: BlockId, ctx: &mut Vec<Context>) -> Result<Vec<Node>, String> {
-        Ok(match &self.cfg.blocks[x.0].terminator {
-            Terminator::Goto(y) => self.do_branch(x, *y, ctx)?,
+    fn terminator(
+        &self,
+        x: BlockId,
+        ctx: &mut Vec<Context>,
+        out: &mut Vec<Node>,
+    ) -> Result<(), String> {
+        match &self.cfg.blocks[x.0].terminator {
+            Terminator::Goto(y) => self.do_branch(x, *y, ctx, out)?,
             Terminator::Branch { taken, not_taken } => {
                 ctx.push(Context::IfThenElse);
-                let then = self.do_branch(x, *taken, ctx)?;
-                let otherwise = self.do_branch(x, *not_taken, ctx)?;
+                let (mut then, mut otherwise) = (Vec::new(), Vec::new());
+                self.do_branch(x, *taken, ctx, &mut then)?;
+                self.do_branch(x, *not_taken, ctx, &mut otherwise)?;
                 ctx.pop();
-                vec![Node::If {
+                out.push(Node::If {
                     block: x,
                     then,
                     otherwise,
-                }]
+                });
             }
             Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
                 let mut distinct: Vec<BlockId> = Vec::new();
@@ -254,12 +304,13 @@ impl<'a> Analysis<'a> {
                 let cases: Vec<Option<BlockId>> = std::iter::once(None)
                     .chain(distinct.iter().copied().map(Some))
                     .collect();
-                self.switch_cases(x, &cases, table, ctx)?
+                self.switch_cases(x, &cases, table, ctx, out)?
             }
-            Terminator::Return => vec![Node::Return(x)],
-            Terminator::TailCall => vec![Node::TailCall(x)],
-            Terminator::Trap => vec![Node::Trap(x)],
-        })
+            Terminator::Return => out.push(Node::Return(x)),
+            Terminator::TailCall => out.push(Node::TailCall(x)),
+            Terminator::Trap => out.push(Node::Trap(x)),
+        }
+        Ok(())
     }
 
     /// `block(case n) .. block(case 0) br_table end code(case 0) .. end code(case n)`.
@@ -269,19 +320,24 @@ impl<'a> Analysis<'a> {
         cases: &[Option<BlockId>],
         table: Node,
         ctx: &mut Vec<Context>,
-    ) -> Result<Vec<Node>, String> {
+        out: &mut Vec<Node>,
+    ) -> Result<(), String> {
         let Some((last, inner)) = cases.split_last() else {
-            return Ok(vec![table]);
+            out.push(table);
+            return Ok(());
         };
         ctx.push(Context::SwitchCase);
-        let nested = self.switch_cases(x, inner, table, ctx)?;
+        let mut nested = Vec::new();
+        self.switch_cases(x, inner, table, ctx, &mut nested)?;
         ctx.pop();
-        let mut out = vec![Node::Block(nested)];
+        out.push(Node::Block(nested));
         match last {
-            Some(target) => out.extend(self.do_branch(x, *target, ctx)?),
-            None => out.push(Node::Unreachable),
+            Some(target) => self.do_branch(x, *target, ctx, out),
+            None => {
+                out.push(Node::Unreachable);
+                Ok(())
+            }
         }
-        Ok(out)
     }
 
     fn do_branch(
@@ -289,7 +345,8 @@ impl<'a> Analysis<'a> {
         from: BlockId,
         to: BlockId,
         ctx: &mut Vec<Context>,
-    ) -> Result<Vec<Node>, String> {
+        out: &mut Vec<Node>,
+    ) -> Result<(), String> {
         let wanted = if self.is_backward(from, to) {
             Some(Context::LoopHeadedBy(to))
         } else if self.is_merge_node(to) {
@@ -305,9 +362,10 @@ impl<'a> Analysis<'a> {
                         from.0, to.0
                     )
                 })?;
-                Ok(vec![Node::Br((ctx.len() - 1 - at) as u32)])
+                out.push(Node::Br((ctx.len() - 1 - at) as u32));
+                Ok(())
             }
-            None => self.do_tree(to, ctx),
+            None => self.do_tree(to, ctx, out),
         }
     }
 }

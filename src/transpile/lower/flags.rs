@@ -245,7 +245,7 @@ fn terminator_reads(function: &Function, ins: &Instruction) -> (u32, u32) {
 }
 
 /// Flags live after each body instruction of block `b`.
-pub(crate) fn live_after_each(ctx: &Ctx, b: BlockId, live_out: u32) -> Vec<u32> {
+pub(crate) fn live_after_each(ctx: &Ctx, b: BlockId, live_out: u32, out: &mut Vec<u32>) {
     let block = &ctx.cfg.blocks[b.0];
     let ins = &ctx.function.instructions;
     let mut live = live_out;
@@ -253,13 +253,13 @@ pub(crate) fn live_after_each(ctx: &Ctx, b: BlockId, live_out: u32) -> Vec<u32> 
         let term = &ins[block.instructions.end - 1];
         live |= terminator_reads(ctx.function, term).0;
     }
-    let mut out = vec![0; block.body];
+    out.clear();
+    out.resize(block.body, 0);
     for k in (0..block.body).rev() {
         out[k] = live;
         let (r, w) = effect(&ins[block.instructions.start + k]);
         live = (live & !w) | r;
     }
-    out
 }
 
 fn flag_index(flag: u32) -> usize {

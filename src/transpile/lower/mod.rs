@@ -24,7 +24,8 @@ mod sse;
 use std::collections::BTreeMap;
 
 use iced_x86::{
-    FlowControl, Instruction, InstructionInfoFactory, Mnemonic, OpAccess, OpKind, Register,
+    FlowControl, Instruction, InstructionInfoFactory, InstructionInfoOptions, Mnemonic, OpAccess,
+    OpKind, Register,
 };
 use wasm_encoder::{BlockType, Instruction as W, MemArg, ValType};
 
@@ -138,7 +139,10 @@ pub fn abis(program: &Program) -> Vec<Abi> {
     let arguments = reg_bit(Reg::Gpr(RDI)) | reg_bit(Reg::Gpr(RSI)) | reg_bit(Reg::Gpr(RDX));
     for (k, f) in program.functions.iter().enumerate() {
         for ins in &f.instructions {
-            for used in factory.info(ins).used_registers() {
+            for used in factory
+                .info_options(ins, InstructionInfoOptions::NO_MEMORY_USAGE)
+                .used_registers()
+            {
                 let Some(reg) = Reg::of(used.register()) else {
                     continue;
                 };
@@ -349,6 +353,9 @@ pub(crate) struct Ctx<'a> {
     pub live_after: u32,
     /// The instruction being lowered.
     pub ins: Instruction,
+    /// Flags live after each instruction of the block being lowered (a
+    /// buffer reused from block to block).
+    lives: Vec<u32>,
 }
 
 /// Entry point of the stage: one function's wasm body, encoded (locals and
@@ -390,6 +397,7 @@ pub fn lower(
         flags: FlagState::new(flags::live_in(function, cfg)),
         live_after: 0,
         ins: Instruction::default(),
+        lives: Vec::new(),
     };
     // scalar registers that arrive as parameters: take lane 0
     let arriving: Vec<Reg> = abi.inputs.clone();
@@ -658,7 +666,8 @@ impl<'a> Ctx<'a> {
         let block = &self.cfg.blocks[b.0];
         self.flags.enter_block();
         let live_out = self.flags.live_out(self.cfg, b);
-        let lives = flags::live_after_each(self, b, live_out);
+        let mut lives = std::mem::take(&mut self.lives);
+        flags::live_after_each(self, b, live_out, &mut lives);
         for (k, idx) in block.instructions.clone().take(block.body).enumerate() {
             self.ins = self.function.instructions[idx];
             self.live_after = lives[k];
@@ -676,6 +685,7 @@ impl<'a> Ctx<'a> {
             }
             self.instruction()?;
         }
+        self.lives = lives;
         // the terminator's own jump-table index (non-PIE `jmp [table + 8*idx]`);
         // blocks made by the structurer have no instructions at all
         if block.body < block.instructions.len() {
