@@ -175,15 +175,8 @@ pub fn build_with_data(
     let mut code = CodeSection::new();
     let mut instructions = 0;
     let mut code_bytes = 0;
-    for (k, f) in program.functions.iter().enumerate() {
-        let mut graph = cfg::build(f)?;
-        let tree =
-            structure::structure(&mut graph).map_err(|reason| TranspileError::ControlFlow {
-                function: f.name.clone(),
-                address: f.address,
-                reason,
-            })?;
-        let body = lower::lower(image, program, k, &graph, &tree, &abis, &callees)?;
+    let bodies = lower_all(image, program, &abis, &callees)?;
+    for (k, (f, body)) in program.functions.iter().zip(bodies).enumerate() {
         let (params, results) = abis[k].func_type();
         functions.function(types.index(params, results));
         code.raw(&body);
@@ -312,6 +305,99 @@ pub fn build_with_data(
     })
 }
 
+/// Programs with at least this many instructions are lowered on several
+/// threads, and modules with at least this many bytes validated so: below it,
+/// starting a thread (tens of µs) costs more than it saves.
+const PARALLEL_INSTRUCTIONS: usize = 600;
+const PARALLEL_WASM_BYTES: usize = 12 * 1024;
+
+/// How many threads a job of `size` (of which `threshold` repays one more
+/// thread) gets: at most one per core, at most four.
+fn threads_for(size: usize, threshold: usize) -> usize {
+    // (asked once: on Linux the answer reads cgroup files, tens of µs)
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    (size / threshold).clamp(1, cores.min(4))
+}
+
+/// Splits `0..weights.len()` into `parts` contiguous ranges of about equal
+/// total weight.
+fn split_by_weight(weights: &[usize], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let total: usize = weights.iter().sum();
+    let mut ranges = Vec::with_capacity(parts);
+    let (mut start, mut acc) = (0, 0);
+    for (k, w) in weights.iter().enumerate() {
+        acc += w;
+        if ranges.len() + 1 < parts && acc * parts >= total * (ranges.len() + 1) {
+            ranges.push(start..k + 1);
+            start = k + 1;
+        }
+    }
+    ranges.push(start..weights.len());
+    ranges
+}
+
+/// Runs `job` on each part, the first on this thread and the others on
+/// threads of their own; results in part order.
+fn run_parts<P: Send, T: Send>(parts: Vec<P>, job: impl Fn(P) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let mut parts = parts.into_iter();
+        let first = parts.next();
+        let others: Vec<_> = parts
+            .map(|part| {
+                let job = &job;
+                scope.spawn(move || job(part))
+            })
+            .collect();
+        let mut results: Vec<T> = first.map(&job).into_iter().collect();
+        for handle in others {
+            match handle.join() {
+                Ok(result) => results.push(result),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    })
+}
+
+/// Stages 3 to 5 for every function: cfg, structure and lowering, one
+/// encoded body per function in program order. Functions are independent
+/// here, so a large program is split over threads; the first error in program
+/// order is the one reported, as when lowering in sequence.
+fn lower_all(
+    image: &Image,
+    program: &Program,
+    abis: &[lower::Abi],
+    callees: &Callees,
+) -> Result<Vec<Vec<u8>>, TranspileError> {
+    let one = |k: usize| -> Result<Vec<u8>, TranspileError> {
+        let f = &program.functions[k];
+        let mut graph = cfg::build(f)?;
+        let tree =
+            structure::structure(&mut graph).map_err(|reason| TranspileError::ControlFlow {
+                function: f.name.clone(),
+                address: f.address,
+                reason,
+            })?;
+        lower::lower(image, program, k, &graph, &tree, abis, callees)
+    };
+    let weights: Vec<usize> = program
+        .functions
+        .iter()
+        .map(|f| f.instructions.len())
+        .collect();
+    let threads = threads_for(weights.iter().sum(), PARALLEL_INSTRUCTIONS);
+    if threads == 1 {
+        return (0..weights.len()).map(one).collect();
+    }
+    let mut bodies = Vec::with_capacity(weights.len());
+    let parts = split_by_weight(&weights, threads);
+    for part in run_parts(parts, |range| range.map(one).collect::<Result<Vec<_>, _>>()) {
+        bodies.extend(part?);
+    }
+    Ok(bodies)
+}
+
 /// Which helpers the program needs: (mulhu, divu128, divs128). 64-bit
 /// multiplies may need the high half (one-operand forms, and the overflow
 /// flags of the others); 64-bit divides need the 128-bit division.
@@ -334,12 +420,49 @@ fn helpers_needed(program: &Program) -> (bool, bool, bool) {
     (mul, divu, divs)
 }
 
-/// Validates a module with wasmparser (SIMD, multi-value, bulk memory on).
+/// Validates a module with wasmparser (SIMD, multi-value, bulk memory on):
+/// the sections in order, then the function bodies, on several threads when
+/// the module is large (wasmparser validates bodies independently).
 pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
-    wasmparser::Validator::new()
-        .validate_all(wasm)
-        .map(|_| ())
-        .map_err(|e| TranspileError::InvalidModule(e.to_string()))
+    let invalid = |e: wasmparser::BinaryReaderError| TranspileError::InvalidModule(e.to_string());
+    let mut validator = wasmparser::Validator::new();
+    let mut bodies = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::ValidPayload::Func(func, body) = validator
+            .payload(&payload.map_err(invalid)?)
+            .map_err(invalid)?
+        {
+            bodies.push((func, body));
+        }
+    }
+    type Body<'a> = (
+        wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
+        wasmparser::FunctionBody<'a>,
+    );
+    let check = |part: Vec<Body>| -> Result<(), TranspileError> {
+        let mut allocations = wasmparser::FuncValidatorAllocations::default();
+        for (func, body) in part {
+            let mut f = func.into_validator(allocations);
+            f.validate(&body).map_err(invalid)?;
+            allocations = f.into_allocations();
+        }
+        Ok(())
+    };
+    let threads = threads_for(wasm.len(), PARALLEL_WASM_BYTES);
+    if threads == 1 {
+        return check(bodies);
+    }
+    let weights: Vec<usize> = bodies
+        .iter()
+        .map(|(_, b)| (b.range().end - b.range().start) as usize)
+        .collect();
+    // owned parts, last first so each `split_off` takes the tail
+    let mut parts = Vec::with_capacity(threads);
+    for range in split_by_weight(&weights, threads).into_iter().rev() {
+        parts.push(bodies.split_off(range.start));
+    }
+    parts.reverse();
+    run_parts(parts, check).into_iter().collect()
 }
 
 #[derive(Default)]
@@ -1112,5 +1235,76 @@ fn builtin(b: Builtin) -> Function {
                 W::I64Const(0),
             ],
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_cover_everything_in_order_with_balanced_weights() {
+        // (weights, parts, expected ranges as (start, end))
+        type Case = (&'static [usize], usize, &'static [(usize, usize)]);
+        let table: &[Case] = &[
+            (&[1, 1, 1, 1], 2, &[(0, 2), (2, 4)]),
+            (&[5, 1, 1, 1, 1, 1], 2, &[(0, 1), (1, 6)]),
+            (&[1, 1, 1, 1, 1, 5], 2, &[(0, 5), (5, 6)]),
+            (&[3], 2, &[(0, 1), (1, 1)]),
+            (&[], 2, &[(0, 0)]),
+            (&[2, 2, 2, 2, 2, 2], 3, &[(0, 2), (2, 4), (4, 6)]),
+            (&[7, 7], 1, &[(0, 2)]),
+        ];
+        for (weights, parts, expected) in table {
+            let ranges: Vec<(usize, usize)> = split_by_weight(weights, *parts)
+                .into_iter()
+                .map(|r| (r.start, r.end))
+                .collect();
+            assert_eq!(&ranges, expected, "{weights:?} in {parts}");
+        }
+    }
+
+    /// A module of `n` functions `() -> i32`; function `bad` (if any) adds an
+    /// i64 to an i32.
+    fn module_of(n: u32, bad: Option<u32>) -> Vec<u8> {
+        let mut types = TypeSection::new();
+        types.ty().function([], [ValType::I32]);
+        let mut functions = FunctionSection::new();
+        let mut code = CodeSection::new();
+        for k in 0..n {
+            functions.function(0);
+            let mut f = Function::new([]);
+            f.instruction(&W::I32Const(1));
+            for _ in 0..200 {
+                f.instruction(&W::I32Const(k as i32));
+                f.instruction(&W::I32Add);
+            }
+            if bad == Some(k) {
+                f.instruction(&W::I64Const(1));
+                f.instruction(&W::I32Add);
+            }
+            f.instruction(&W::End);
+            code.function(&f);
+        }
+        let mut module = wasm_encoder::Module::new();
+        module.section(&types).section(&functions).section(&code);
+        module.finish()
+    }
+
+    #[test]
+    fn validation_on_threads_finds_an_error_in_any_function() {
+        // large enough to be validated on several threads (where cores allow)
+        let n = 200;
+        assert!(module_of(n, None).len() >= 2 * PARALLEL_WASM_BYTES);
+        assert!(validate(&module_of(n, None)).is_ok());
+        for bad in [0, n / 2, n - 1] {
+            let error = validate(&module_of(n, Some(bad))).unwrap_err();
+            assert!(
+                matches!(error, TranspileError::InvalidModule(ref m) if m.contains("type mismatch")),
+                "function {bad}: {error}"
+            );
+        }
+        // and the small path
+        assert!(validate(&module_of(2, Some(1))).is_err());
     }
 }

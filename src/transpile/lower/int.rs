@@ -592,6 +592,15 @@ fn imul(c: &mut Ctx) -> R {
     } else {
         (0, 1)
     };
+    if !c.flags_needed(CF | OF) {
+        // the low half of a product needs only the low halves of its factors
+        return c.write(0, |c| {
+            c.read_low(first, bits)?;
+            c.read_low(second, bits)?;
+            c.emit(W::I64Mul);
+            Ok(())
+        });
+    }
     c.read_sized(first, bits)?;
     sext(c, bits);
     c.emit(W::LocalSet(x));

@@ -458,8 +458,9 @@ impl<'a> Ctx<'a> {
     /// followed by a wrap or extend becomes one constant, an identity
     /// operation on a constant operand (`x & -1`, `x | 0`, `x + 0`, `x << 0`,
     /// ...) disappears, `x == 0` becomes `eqz`, `local.set t; local.get t`
-    /// becomes `local.tee t`, and `i32.wrap_i64; i64.extend_i32_u` of a value
-    /// known to have a zero upper half disappears.
+    /// becomes `local.tee t`, `i32.wrap_i64; i64.extend_i32_u` of a value
+    /// known to have a zero upper half disappears, and so do `extend_i32_u;
+    /// wrap`; two sign or zero extensions in a row become one.
     /// Each rewrite leaves the stack and every local exactly as before.
     pub fn emit(&mut self, i: W<'static>) {
         // a pending flag producer reading a register about to change, or
@@ -499,6 +500,10 @@ impl<'a> Ctx<'a> {
                 (W::LocalSet(a), W::LocalGet(b)) if a == b => Some(Some(W::LocalTee(*a))),
                 (W::I64Const(0), W::I64Eq) => Some(Some(W::I64Eqz)),
                 (W::I32Const(0), W::I32Eq) => Some(Some(W::I32Eqz)),
+                // extensions of extensions
+                (W::I64ExtendI32U, W::I64Extend32S) => Some(Some(W::I64ExtendI32S)),
+                (W::I32WrapI64, W::I64ExtendI32S) => Some(Some(W::I64Extend32S)),
+                (W::I64ExtendI32U, W::I32WrapI64) => Some(None),
                 _ => None,
             };
             if let Some(replacement) = folded {
@@ -528,7 +533,7 @@ impl<'a> Ctx<'a> {
         // only what may start a fold waits; the rest is encoded at once
         if matches!(
             i,
-            W::I64Const(_) | W::I32Const(_) | W::LocalSet(_) | W::I32WrapI64
+            W::I64Const(_) | W::I32Const(_) | W::LocalSet(_) | W::I32WrapI64 | W::I64ExtendI32U
         ) {
             self.held = Some(i);
         } else {
