@@ -4,7 +4,13 @@
 //! `cargo bench --bench transpile` measures, for every corpus callback, the
 //! median of 25 cold transpiles (decode → lower → encode → validate, no cache;
 //! the ELF is parsed once per process, as the server does), and the overall
-//! rate in MB/s of x86 code. Under `cargo test` it only runs one round.
+//! rate in MB/s of x86 code; then the median of 101 transpiles of the whole
+//! corpus as one module. Modules of more than a few hundred instructions are
+//! lowered and validated on up to one thread per core (`module::lower_all`),
+//! so that figure depends on the cores free. Under `cargo test` it only runs
+//! a round or three. `TRANSPILE_BENCH_PROFILE=N` runs just the whole-corpus
+//! transpile N times, `TRANSPILE_BENCH_PROFILE=N:name` one callback (for
+//! `perf record`).
 
 use std::time::{Duration, Instant};
 
@@ -48,6 +54,26 @@ fn main() {
             .map(|c| c.native as usize)
             .sum::<usize>(),
     );
+    if let Ok(spec) = std::env::var("TRANSPILE_BENCH_PROFILE") {
+        // `N` (the whole corpus N times) or `N:callback` (that one N times)
+        let (n, name) = spec.split_once(':').unwrap_or((&spec, ""));
+        let n = n.parse().unwrap_or(500).max(1);
+        match CALLBACKS.iter().find(|c| c.name == name) {
+            Some(cb) => {
+                let sig = Signature::parse(cb.signature).unwrap();
+                let t = Instant::now();
+                for _ in 0..n {
+                    std::hint::black_box(transpile(&image, std::slice::from_ref(&sig)).unwrap());
+                }
+                println!(
+                    "{name}: {:.1} µs each",
+                    t.elapsed().as_secs_f64() * 1e6 / n as f64
+                );
+            }
+            None => whole_corpus(&image, n),
+        }
+        return;
+    }
 
     let mut medians = Vec::new();
     let (mut total_bytes, mut total_time) = (0usize, Duration::ZERO);
@@ -103,27 +129,7 @@ fn main() {
         total_time.as_secs_f64() * 1e3,
         total_bytes as f64 / total_time.as_secs_f64() / 1e6
     );
-    // The whole corpus as one module (one export per callback): the rate
-    // without the per-module fixed cost (wrappers, sections, validator setup).
-    let all: Vec<Signature> = CALLBACKS
-        .iter()
-        .map(|c| Signature::parse(c.signature).unwrap())
-        .collect();
-    let mut times = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..rounds.max(3) {
-        let t = Instant::now();
-        let m = transpile(&image, &all).expect("corpus transpiles as one module");
-        times.push(t.elapsed());
-        bytes = m.code_bytes;
-    }
-    times.sort();
-    let one = times[times.len() / 2];
-    println!(
-        "whole corpus as one module: {bytes} bytes of x86 in {:.2} ms = {:.1} MB/s",
-        one.as_secs_f64() * 1e3,
-        bytes as f64 / one.as_secs_f64() / 1e6
-    );
+    whole_corpus(&image, if benchmarking { 101 } else { 3 });
     if benchmarking {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-modules");
         let manifest: Vec<String> = CALLBACKS
@@ -145,4 +151,35 @@ fn main() {
         )
         .unwrap();
     }
+}
+
+/// The whole corpus as one module (one export per callback), transpiled
+/// `rounds` times: the rate without the per-module fixed cost (wrappers,
+/// sections, validator setup).
+fn whole_corpus(image: &Image, rounds: usize) {
+    let all: Vec<Signature> = CALLBACKS
+        .iter()
+        .map(|c| Signature::parse(c.signature).unwrap())
+        .collect();
+    let mut times = Vec::new();
+    let mut whole = None;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let m = transpile(image, &all).expect("corpus transpiles as one module");
+        times.push(t.elapsed());
+        whole = Some(m);
+    }
+    times.sort();
+    let one = times[times.len() / 2];
+    let whole = whole.unwrap();
+    println!(
+        "whole corpus as one module: {} bytes of x86 ({} instructions, {} functions) \
+         into {} bytes of wasm in {:.2} ms = {:.1} MB/s",
+        whole.code_bytes,
+        whole.instructions,
+        whole.functions.len(),
+        whole.wasm.len(),
+        one.as_secs_f64() * 1e3,
+        whole.code_bytes as f64 / one.as_secs_f64() / 1e6
+    );
 }

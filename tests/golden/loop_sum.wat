@@ -33,8 +33,6 @@
           i64.const 4294967295
           i64.and
           local.tee 23
-          i32.wrap_i64
-          i64.extend_i32_u
           local.set 2
           local.get 23
           i64.eqz

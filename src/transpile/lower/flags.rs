@@ -377,6 +377,10 @@ impl Ctx<'_> {
                 match how {
                     As::I32 => self.emit(W::I32WrapI64),
                     As::Sext => self.sign_extend(p.bits),
+                    // (3 bytes where the mask takes 8)
+                    As::Zext if p.bits == 32 && matches!(v, Val::Reg(_)) => {
+                        self.emit_all([W::I32WrapI64, W::I64ExtendI32U])
+                    }
                     As::Zext if p.bits < 64 && matches!(v, Val::Reg(_)) => {
                         self.emit_all([W::I64Const(super::mask(p.bits) as i64), W::I64And])
                     }

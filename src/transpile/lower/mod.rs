@@ -348,6 +348,9 @@ pub(crate) struct Ctx<'a> {
     /// The held instruction is an `i32.wrap_i64` of such a value: an
     /// `i64.extend_i32_u` right after it gives back the same i64.
     held_wraps_zext: bool,
+    /// The held instruction is a `local.set` of such a value (what a
+    /// `local.tee` folded from it leaves on the stack).
+    held_sets_zext: bool,
     pub flags: FlagState,
     /// Flags live after the instruction being lowered (iced RflagsBits).
     pub live_after: u32,
@@ -394,6 +397,7 @@ pub fn lower(
         held: None,
         held_is_zext: false,
         held_wraps_zext: false,
+        held_sets_zext: false,
         flags: FlagState::new(flags::live_in(function, cfg)),
         live_after: 0,
         ins: Instruction::default(),
@@ -507,7 +511,12 @@ impl<'a> Ctx<'a> {
                 _ => None,
             };
             if let Some(replacement) = folded {
-                self.held_is_zext = matches!(replacement, Some(W::I64Const(c)) if (0..=u32::MAX as i64).contains(&c));
+                self.held_is_zext = match replacement {
+                    Some(W::I64Const(c)) => (0..=u32::MAX as i64).contains(&c),
+                    Some(W::LocalTee(_)) => self.held_sets_zext,
+                    _ => false,
+                };
+                self.held_sets_zext = false;
                 self.held_wraps_zext = false;
                 self.held = replacement;
                 return;
@@ -516,6 +525,7 @@ impl<'a> Ctx<'a> {
         self.flush();
         // what `i` leaves on the stack, from what was on top before it
         self.held_wraps_zext = top_was_zext && matches!(i, W::I32WrapI64);
+        self.held_sets_zext = top_was_zext && matches!(i, W::LocalSet(_));
         self.held_is_zext = match &i {
             W::I64Load8U(_)
             | W::I64Load16U(_)
