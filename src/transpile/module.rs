@@ -23,6 +23,7 @@ use wasm_encoder::{
 use super::decode::{Builtin, Program, Target};
 use super::error::TranspileError;
 use super::image::{Image, Pointer};
+use super::lower::float::{nan_fix_helper, nan_fix_of, NanFix};
 use super::lower::{self, Abi, Callees, Helpers, Reg, RAX, RSP};
 use super::signature::{ScalarType, Signature};
 use super::{cfg, structure};
@@ -154,10 +155,12 @@ pub fn build_with_data(
             u32::MAX
         }
     };
+    let nan_fixes = nan_fixes_needed(program);
     let helpers = Helpers {
         mulhu: take(need_mulhu),
         divu128: take(need_divu || need_divs),
         divs128: take(need_divs),
+        nan_fix: nan_fixes.map(&mut take),
     };
     let mut builtins = BTreeMap::new();
     for b in builtins_used.iter() {
@@ -198,6 +201,18 @@ pub fn build_with_data(
         let div_type = types.index(vec![ValType::I64; 3], i64x2.clone());
         functions.function(div_type);
         code.function(&helper_divs128(helpers.divu128));
+    }
+    for (k, fix) in NAN_FIXES.iter().enumerate() {
+        if helpers.nan_fix[k] != u32::MAX {
+            let t = match fix {
+                NanFix::S => ValType::I32,
+                NanFix::D => ValType::I64,
+                NanFix::PackedS | NanFix::PackedD => ValType::V128,
+            };
+            let params = if t == ValType::V128 { 3 } else { 2 };
+            functions.function(types.index(vec![t; params], vec![t]));
+            code.function(&nan_fix_helper(*fix));
+        }
     }
     for b in &builtins_used {
         if b.takes_two() {
@@ -396,6 +411,20 @@ fn lower_all(
         bodies.extend(part?);
     }
     Ok(bodies)
+}
+
+/// The NaN-fixing helpers in [`Helpers::nan_fix`] order.
+const NAN_FIXES: [NanFix; 4] = [NanFix::S, NanFix::D, NanFix::PackedS, NanFix::PackedD];
+
+/// Which NaN-fixing helpers some instruction of the program calls.
+fn nan_fixes_needed(program: &Program) -> [bool; 4] {
+    let mut needed = [false; 4];
+    for ins in program.functions.iter().flat_map(|f| &f.instructions) {
+        if let Some(fix) = nan_fix_of(ins) {
+            needed[fix as usize] = true;
+        }
+    }
+    needed
 }
 
 /// Which helpers the program needs: (mulhu, divu128, divs128). 64-bit

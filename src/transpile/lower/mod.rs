@@ -206,7 +206,7 @@ pub struct Callees {
 }
 
 /// Helper functions every module carries for operations wasm lacks.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct Helpers {
     /// `(a: i64, b: i64) -> i64`: high 64 bits of the unsigned product.
     pub mulhu: u32,
@@ -215,6 +215,22 @@ pub struct Helpers {
     pub divu128: u32,
     /// Signed 128/64 division, same shape.
     pub divs128: u32,
+    /// x86's choice of NaN result, by [`float::NanFix`]: scalar `(a, b) ->
+    /// bits` (i32 or i64), packed `(r, a, b) -> v128`. Called only when a
+    /// result is NaN, so the rare case costs a call instead of inline code.
+    pub nan_fix: [u32; 4],
+}
+
+impl Default for Helpers {
+    /// No helper in the module.
+    fn default() -> Helpers {
+        Helpers {
+            mulhu: u32::MAX,
+            divu128: u32::MAX,
+            divs128: u32::MAX,
+            nan_fix: [u32::MAX; 4],
+        }
+    }
 }
 
 /// Locals of one wasm function, by role.
