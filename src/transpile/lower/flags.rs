@@ -347,6 +347,11 @@ impl Ctx<'_> {
         let Some(mut p) = self.flags.pending.take() else {
             return;
         };
+        if p.written & (self.live_after | effect(&self.ins).0) == 0 {
+            // no later instruction (nor this one) reads its flags: it is
+            // dropped rather than kept
+            return;
+        }
         let temps = [self.locals.fa, self.locals.fb, self.locals.fr];
         let mut slots = [p.a, p.b, p.r];
         for k in 0..3 {
