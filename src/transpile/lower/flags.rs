@@ -322,14 +322,7 @@ impl Ctx<'_> {
                     return Ok(Val::Reg(self.locals.reg(r)));
                 }
             }
-            OpKind::Immediate8
-            | OpKind::Immediate16
-            | OpKind::Immediate32
-            | OpKind::Immediate64
-            | OpKind::Immediate8to16
-            | OpKind::Immediate8to32
-            | OpKind::Immediate8to64
-            | OpKind::Immediate32to64 => {
+            kind if super::is_immediate(kind) => {
                 return Ok(Val::Const(self.ins.immediate(op) & super::mask(bits)))
             }
             _ => {}

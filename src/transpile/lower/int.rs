@@ -269,15 +269,7 @@ fn alu(c: &mut Ctx) -> R {
         if second == Val::Local(b) {
             c.emit(W::LocalTee(b));
         }
-        match m {
-            M::Add => c.emit(W::I64Add),
-            M::Adc => c.emit_all([W::I64Add, W::LocalGet(fc), W::I64ExtendI32U, W::I64Add]),
-            M::Sub => c.emit(W::I64Sub),
-            M::Sbb => c.emit_all([W::I64Sub, W::LocalGet(fc), W::I64ExtendI32U, W::I64Sub]),
-            M::And => c.emit(W::I64And),
-            M::Or => c.emit(W::I64Or),
-            _ => c.emit(W::I64Xor),
-        }
+        alu_op(c, m, fc);
         if bits < 64 {
             c.emit_all([W::I64Const(mask(bits) as i64), W::I64And]);
         }
@@ -288,6 +280,21 @@ fn alu(c: &mut Ctx) -> R {
     })?;
     c.flags_pending_at(kind, bits, STATUS, [first, second, result]);
     Ok(())
+}
+
+/// The operation of add/adc/sub/sbb/and/or/xor on the two i64 operands on
+/// the stack (the carry in, for adc/sbb, in i32 local `fc`).
+fn alu_op(c: &mut Ctx, m: Mnemonic, fc: u32) {
+    use Mnemonic as M;
+    match m {
+        M::Add => c.emit(W::I64Add),
+        M::Adc => c.emit_all([W::I64Add, W::LocalGet(fc), W::I64ExtendI32U, W::I64Add]),
+        M::Sub => c.emit(W::I64Sub),
+        M::Sbb => c.emit_all([W::I64Sub, W::LocalGet(fc), W::I64ExtendI32U, W::I64Sub]),
+        M::And => c.emit(W::I64And),
+        M::Or => c.emit(W::I64Or),
+        _ => c.emit(W::I64Xor),
+    }
 }
 
 /// The common case: no flag of this instruction is read later, so the result
@@ -314,15 +321,7 @@ fn alu_without_flags(c: &mut Ctx, fc: u32) -> R {
         // operands' low bits alone: no masking of the inputs
         c.read_low(0, bits)?;
         c.read_low(1, bits)?;
-        match m {
-            M::Add => c.emit(W::I64Add),
-            M::Adc => c.emit_all([W::I64Add, W::LocalGet(fc), W::I64ExtendI32U, W::I64Add]),
-            M::Sub => c.emit(W::I64Sub),
-            M::Sbb => c.emit_all([W::I64Sub, W::LocalGet(fc), W::I64ExtendI32U, W::I64Sub]),
-            M::And => c.emit(W::I64And),
-            M::Or => c.emit(W::I64Or),
-            _ => c.emit(W::I64Xor),
-        }
+        alu_op(c, m, fc);
         Ok(())
     })
 }

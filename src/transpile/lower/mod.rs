@@ -1054,14 +1054,7 @@ impl<'a> Ctx<'a> {
                     _ => return Err(self.unsupported()),
                 });
             }
-            OpKind::Immediate8
-            | OpKind::Immediate16
-            | OpKind::Immediate32
-            | OpKind::Immediate64
-            | OpKind::Immediate8to16
-            | OpKind::Immediate8to32
-            | OpKind::Immediate8to64
-            | OpKind::Immediate32to64 => {
+            kind if is_immediate(kind) => {
                 let v = self.ins.immediate(op) & mask(bits);
                 self.emit(W::I64Const(v as i64));
             }
@@ -1209,6 +1202,22 @@ fn encode(i: &W<'static>, sink: &mut Vec<u8>) {
         _ => return wasm_encoder::Encode::encode(i, sink),
     };
     sink.push(opcode);
+}
+
+/// True for the operand kinds of an immediate (iced's `immediate(op)` reads
+/// them, sign-extended where the kind says so).
+pub fn is_immediate(kind: OpKind) -> bool {
+    matches!(
+        kind,
+        OpKind::Immediate8
+            | OpKind::Immediate16
+            | OpKind::Immediate32
+            | OpKind::Immediate64
+            | OpKind::Immediate8to16
+            | OpKind::Immediate8to32
+            | OpKind::Immediate8to64
+            | OpKind::Immediate32to64
+    )
 }
 
 /// True for `ah`, `ch`, `dh`, `bh`.
