@@ -74,14 +74,12 @@ enum Context {
 /// Entry point of the stage. May add dispatch blocks to `cfg` (irreducible
 /// regions). An error names a branch the structuring could not place (a bug).
 pub fn structure(cfg: &mut Cfg) -> Result<Vec<Node>, String> {
-    if !Analysis::new(cfg).is_reducible() {
-        make_reducible(cfg);
-    }
     let graph = Analysis::new(cfg);
-    let mut out = Vec::new();
-    graph.do_tree(BlockId(0), &mut Vec::new(), &mut out)?;
-    out.push(Node::Unreachable); // every path above ends in br/return/trap
-    Ok(out)
+    if graph.is_reducible() {
+        return graph.tree();
+    }
+    make_reducible(cfg);
+    Analysis::new(cfg).tree()
 }
 
 /// Reverse postorder, dominators and edge kinds of a reducible CFG.
@@ -166,6 +164,14 @@ impl<'a> Analysis<'a> {
             children,
             idom,
         }
+    }
+
+    /// The structured code of the whole (reducible) graph.
+    fn tree(&self) -> Result<Vec<Node>, String> {
+        let mut out = Vec::new();
+        self.do_tree(BlockId(0), &mut Vec::new(), &mut out)?;
+        out.push(Node::Unreachable); // every path above ends in br/return/trap
+        Ok(out)
     }
 
     /// True when every edge back in reverse postorder goes to a block that

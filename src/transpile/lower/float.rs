@@ -897,18 +897,22 @@ pub(super) fn scalar_registers(function: &crate::transpile::decode::Function) ->
     let mut class = [Class::Unknown; 16];
     let mut copies: Vec<(usize, usize)> = Vec::new();
     for ins in &function.instructions {
-        let xmms: Vec<(u32, usize)> = (0..ins.op_count())
-            .filter(|&i| {
-                ins.op_kind(i) == iced_x86::OpKind::Register && ins.op_register(i).is_xmm()
-            })
-            .map(|i| (i, ins.op_register(i).number()))
-            .collect();
+        // (at most 5 operands: an array, not a Vec per instruction)
+        let mut found = [(0u32, 0usize); 5];
+        let mut count = 0;
+        for i in 0..ins.op_count() {
+            if ins.op_kind(i) == iced_x86::OpKind::Register && ins.op_register(i).is_xmm() {
+                found[count] = (i, ins.op_register(i).number());
+                count += 1;
+            }
+        }
+        let xmms = &found[..count];
         if xmms.is_empty() {
             continue;
         }
         let memory = (0..ins.op_count()).any(|i| ins.op_kind(i) == iced_x86::OpKind::Memory);
         let each = |c: Class, class: &mut [Class; 16]| {
-            for &(_, r) in &xmms {
+            for &(_, r) in xmms {
                 class[r] = join(class[r], c);
             }
         };
@@ -949,7 +953,7 @@ pub(super) fn scalar_registers(function: &crate::transpile::decode::Function) ->
                 } else {
                     (Fp::S, Fp::D)
                 };
-                for &(i, r) in &xmms {
+                for &(i, r) in xmms {
                     class[r] = join(class[r], Class::Is(if i == 0 { wide } else { narrow }));
                 }
             }
