@@ -320,10 +320,13 @@ pub fn build_with_data(
     })
 }
 
-/// Programs with at least this many instructions are lowered on several
-/// threads, and modules with at least this many bytes validated so: below it,
-/// starting a thread (tens of µs) costs more than it saves.
+/// Programs with at least this many instructions per thread are lowered on
+/// several threads: below it, starting a thread (tens of µs) costs more than
+/// it saves (measured on the corpus: sort_unstable_bytes, 1,000 instructions,
+/// 600 -> 435 µs on two cores).
 const PARALLEL_INSTRUCTIONS: usize = 600;
+/// Modules with at least this many bytes per thread have their function
+/// bodies validated on several threads, for the same reason.
 const PARALLEL_WASM_BYTES: usize = 12 * 1024;
 
 /// How many threads a job of `size` (of which `threshold` repays one more
