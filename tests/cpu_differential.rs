@@ -11,7 +11,7 @@
 
 mod support;
 
-use iced_x86::code_asm::{cl, dl, ecx, edx, ptr, r8d};
+use iced_x86::code_asm::{cl, dl, eax, ecx, edx, ptr, r10d, r8d, r9d};
 use iced_x86::code_asm::{
     dword_ptr, qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
 };
@@ -1915,6 +1915,45 @@ fn an_irreducible_loop_runs_as_on_the_cpu() {
         let case = case_for(&mut rng, &form);
         if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
             panic!("irreducible loop: {diff}");
+        }
+    }
+}
+
+#[test]
+fn what_the_lowering_knows_of_a_register_ends_where_paths_merge() {
+    // The peephole drops the zero-extension of a 32-bit read when the
+    // register was last written with a zero upper half in the same
+    // straight-line code. A write on one path only must not count after the
+    // paths merge (here: rax all ones on one path, 5 on the other), nor a
+    // write inside a loop at the loop's head.
+    let code = snippet(|a| {
+        let mut skip = a.create_label();
+        let mut top = a.create_label();
+        a.mov(rax, -1i64)?;
+        a.test(rcx, 1i32)?;
+        a.je(skip)?;
+        a.mov(eax, 5)?;
+        a.set_label(&mut skip)?;
+        a.mov(edx, eax)?; // rdx: 0xffff_ffff or 5
+        a.mov(r9d, 7)?;
+        a.mov(r8, rcx)?;
+        a.and(r8, 3i32)?;
+        a.set_label(&mut top)?;
+        a.mov(r10d, r9d)?; // first pass: 7; later ones: 0xffff_ffff
+        a.mov(r9, -1i64)?;
+        a.sub(r8, 1i32)?;
+        a.jns(top)
+    });
+    let mut wasm = Wasm::new(&transpile_snippet(&code).expect("transpiles"));
+    let mut rng = Rng::new(7);
+    let form = Form {
+        ins: Instruction::with(Code::Nopd),
+        bits: 64,
+    };
+    for _ in 0..200 {
+        let case = case_for(&mut rng, &form);
+        if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
+            panic!("merge: {diff}");
         }
     }
 }

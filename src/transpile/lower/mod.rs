@@ -367,6 +367,10 @@ pub(crate) struct Ctx<'a> {
     /// The held instruction is a `local.set` of such a value (what a
     /// `local.tee` folded from it leaves on the stack).
     held_sets_zext: bool,
+    /// Locals (the first 64) whose i64 has a zero upper half, from what was
+    /// last stored to them in this stretch of straight-line code: a
+    /// `local.get` of one is known zero-extended too. Control flow forgets.
+    zext_locals: u64,
     pub flags: FlagState,
     /// Flags live after the instruction being lowered (iced RflagsBits).
     pub live_after: u32,
@@ -414,6 +418,7 @@ pub fn lower(
         held_is_zext: false,
         held_wraps_zext: false,
         held_sets_zext: false,
+        zext_locals: 0,
         flags: FlagState::new(flags::live_in(function, cfg)),
         live_after: 0,
         ins: Instruction::default(),
@@ -479,7 +484,8 @@ impl<'a> Ctx<'a> {
     /// operation on a constant operand (`x & -1`, `x | 0`, `x + 0`, `x << 0`,
     /// ...) disappears, `x == 0` becomes `eqz`, `local.set t; local.get t`
     /// becomes `local.tee t`, `i32.wrap_i64; i64.extend_i32_u` of a value
-    /// known to have a zero upper half disappears, and so do `extend_i32_u;
+    /// known to have a zero upper half (also a local last set to one, within
+    /// straight-line code) disappears, and so do `extend_i32_u;
     /// wrap`; two sign or zero extensions in a row become one.
     /// Each rewrite leaves the stack and every local exactly as before.
     pub fn emit(&mut self, i: W<'static>) {
@@ -542,7 +548,28 @@ impl<'a> Ctx<'a> {
         // what `i` leaves on the stack, from what was on top before it
         self.held_wraps_zext = top_was_zext && matches!(i, W::I32WrapI64);
         self.held_sets_zext = top_was_zext && matches!(i, W::LocalSet(_));
+        match &i {
+            W::LocalSet(l) | W::LocalTee(l) if *l < 64 => {
+                if top_was_zext {
+                    self.zext_locals |= 1 << l;
+                } else {
+                    self.zext_locals &= !(1 << l);
+                }
+            }
+            W::If(_)
+            | W::Else
+            | W::End
+            | W::Block(_)
+            | W::Loop(_)
+            | W::Br(_)
+            | W::BrIf(_)
+            | W::BrTable(..)
+            | W::Return
+            | W::Unreachable => self.zext_locals = 0,
+            _ => {}
+        }
         self.held_is_zext = match &i {
+            W::LocalGet(l) => *l < 64 && self.zext_locals & (1 << l) != 0,
             W::I64Load8U(_)
             | W::I64Load16U(_)
             | W::I64Load32U(_)
