@@ -355,16 +355,17 @@ pub(crate) struct Ctx<'a> {
     pub locals: Locals,
     /// The function body (locals, then code), encoded as the lowering goes.
     pub body: Vec<u8>,
-    /// The last instruction emitted when it may start a fold of
-    /// [`Ctx::emit`]'s peephole: held back one step.
-    held: Option<W<'static>>,
+    /// The last instruction written, when [`Ctx::emit`]'s peephole may fold
+    /// it with the next one, and where in `body` it starts.
+    last: Last,
+    last_at: usize,
     /// The i64 the last instruction left on the stack has a zero upper half
     /// (a `load32_u`, an `extend_i32_u`, an `and` with a small mask...).
     held_is_zext: bool,
-    /// The held instruction is an `i32.wrap_i64` of such a value: an
+    /// The last instruction is an `i32.wrap_i64` of such a value: an
     /// `i64.extend_i32_u` right after it gives back the same i64.
     held_wraps_zext: bool,
-    /// The held instruction is a `local.set` of such a value (what a
+    /// The last instruction is a `local.set` of such a value (what a
     /// `local.tee` folded from it leaves on the stack).
     held_sets_zext: bool,
     /// Locals (the first 64) whose i64 has a zero upper half, from what was
@@ -414,7 +415,8 @@ pub fn lower(
         abi,
         locals,
         body,
-        held: None,
+        last: Last::Other,
+        last_at: 0,
         held_is_zext: false,
         held_wraps_zext: false,
         held_sets_zext: false,
@@ -429,7 +431,6 @@ pub fn lower(
     ctx.scalars_from_vectors(&arriving);
     ctx.nodes(tree)?;
     ctx.emit(W::End);
-    ctx.flush();
     Ok(ctx.body)
 }
 
@@ -502,49 +503,55 @@ impl<'a> Ctx<'a> {
         }
         if self.held_wraps_zext && matches!(i, W::I64ExtendI32U) {
             // `wrap; extend_u` of a value whose upper half is zero: the value
-            self.held = None;
+            self.body.truncate(self.last_at);
+            self.last = Last::Other;
             self.held_wraps_zext = false;
             self.held_is_zext = true;
             return;
         }
         let top_was_zext = self.held_is_zext;
-        let top_was_const = match self.held {
-            Some(W::I64Const(c)) => Some(c),
+        let top_was_const = match self.last {
+            Last::I64Const(c) => Some(c),
             _ => None,
         };
-        if let Some(held) = &self.held {
-            let folded = match (held, &i) {
-                (W::I64Const(c), W::I32WrapI64) => Some(Some(W::I32Const(*c as i32))),
-                (W::I32Const(c), W::I64ExtendI32U) => Some(Some(W::I64Const(*c as u32 as i64))),
-                (W::I32Const(c), W::I64ExtendI32S) => Some(Some(W::I64Const(*c as i64))),
-                (W::I64Const(-1), W::I64And)
-                | (W::I64Const(0), W::I64Or | W::I64Xor | W::I64Add | W::I64Sub)
-                | (W::I64Const(0), W::I64Shl | W::I64ShrU | W::I64ShrS)
-                | (W::I64Const(1), W::I64Mul)
-                | (W::I32Const(-1), W::I32And)
-                | (W::I32Const(0), W::I32Or | W::I32Xor | W::I32Add | W::I32Sub) => Some(None),
-                (W::LocalSet(a), W::LocalGet(b)) if a == b => Some(Some(W::LocalTee(*a))),
-                (W::I64Const(0), W::I64Eq) => Some(Some(W::I64Eqz)),
-                (W::I32Const(0), W::I32Eq) => Some(Some(W::I32Eqz)),
-                // extensions of extensions
-                (W::I64ExtendI32U, W::I64Extend32S) => Some(Some(W::I64ExtendI32S)),
-                (W::I32WrapI64, W::I64ExtendI32S) => Some(Some(W::I64Extend32S)),
-                (W::I64ExtendI32U, W::I32WrapI64) => Some(None),
-                _ => None,
+        let folded = match (self.last, &i) {
+            (Last::I64Const(c), W::I32WrapI64) => Some(Some(W::I32Const(c as i32))),
+            (Last::I32Const(c), W::I64ExtendI32U) => Some(Some(W::I64Const(c as u32 as i64))),
+            (Last::I32Const(c), W::I64ExtendI32S) => Some(Some(W::I64Const(c as i64))),
+            (Last::I64Const(-1), W::I64And)
+            | (Last::I64Const(0), W::I64Or | W::I64Xor | W::I64Add | W::I64Sub)
+            | (Last::I64Const(0), W::I64Shl | W::I64ShrU | W::I64ShrS)
+            | (Last::I64Const(1), W::I64Mul)
+            | (Last::I32Const(-1), W::I32And)
+            | (Last::I32Const(0), W::I32Or | W::I32Xor | W::I32Add | W::I32Sub) => Some(None),
+            (Last::LocalSet(a), W::LocalGet(b)) if a == *b => Some(Some(W::LocalTee(a))),
+            (Last::I64Const(0), W::I64Eq) => Some(Some(W::I64Eqz)),
+            (Last::I32Const(0), W::I32Eq) => Some(Some(W::I32Eqz)),
+            // extensions of extensions
+            (Last::ExtendU, W::I64Extend32S) => Some(Some(W::I64ExtendI32S)),
+            (Last::Wrap, W::I64ExtendI32S) => Some(Some(W::I64Extend32S)),
+            (Last::ExtendU, W::I32WrapI64) => Some(None),
+            _ => None,
+        };
+        if let Some(replacement) = folded {
+            // the last instruction and this one become `replacement`
+            self.body.truncate(self.last_at);
+            self.held_is_zext = match replacement {
+                Some(W::I64Const(c)) => (0..=u32::MAX as i64).contains(&c),
+                Some(W::LocalTee(_)) => self.held_sets_zext,
+                _ => false,
             };
-            if let Some(replacement) = folded {
-                self.held_is_zext = match replacement {
-                    Some(W::I64Const(c)) => (0..=u32::MAX as i64).contains(&c),
-                    Some(W::LocalTee(_)) => self.held_sets_zext,
-                    _ => false,
-                };
-                self.held_sets_zext = false;
-                self.held_wraps_zext = false;
-                self.held = replacement;
-                return;
-            }
+            self.held_sets_zext = false;
+            self.held_wraps_zext = false;
+            self.last = match &replacement {
+                Some(r) => {
+                    encode(r, &mut self.body);
+                    Last::of(r)
+                }
+                None => Last::Other,
+            };
+            return;
         }
-        self.flush();
         // what `i` leaves on the stack, from what was on top before it
         self.held_wraps_zext = top_was_zext && matches!(i, W::I32WrapI64);
         self.held_sets_zext = top_was_zext && matches!(i, W::LocalSet(_));
@@ -583,22 +590,9 @@ impl<'a> Ctx<'a> {
             W::I64ShrU => top_was_const.is_some_and(|c| c & 63 >= 32),
             _ => false,
         };
-        // only what may start a fold waits; the rest is encoded at once
-        if matches!(
-            i,
-            W::I64Const(_) | W::I32Const(_) | W::LocalSet(_) | W::I32WrapI64 | W::I64ExtendI32U
-        ) {
-            self.held = Some(i);
-        } else {
-            encode(&i, &mut self.body);
-        }
-    }
-
-    /// Writes out the held-back instruction.
-    fn flush(&mut self) {
-        if let Some(held) = self.held.take() {
-            encode(&held, &mut self.body);
-        }
+        self.last_at = self.body.len();
+        self.last = Last::of(&i);
+        encode(&i, &mut self.body);
     }
 
     /// Appends several wasm instructions.
@@ -1158,6 +1152,31 @@ impl<'a> Ctx<'a> {
             _ => return Err(self.unsupported()),
         }
         Ok(())
+    }
+}
+
+/// The instructions [`Ctx::emit`]'s peephole folds with the next one, with
+/// what they carry; `Other` for the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Last {
+    I64Const(i64),
+    I32Const(i32),
+    LocalSet(u32),
+    Wrap,
+    ExtendU,
+    Other,
+}
+
+impl Last {
+    fn of(i: &W<'static>) -> Last {
+        match i {
+            W::I64Const(c) => Last::I64Const(*c),
+            W::I32Const(c) => Last::I32Const(*c),
+            W::LocalSet(l) => Last::LocalSet(*l),
+            W::I32WrapI64 => Last::Wrap,
+            W::I64ExtendI32U => Last::ExtendU,
+            _ => Last::Other,
+        }
     }
 }
 
