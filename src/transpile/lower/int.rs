@@ -1499,12 +1499,32 @@ fn pop(c: &mut Ctx) -> R {
     let size = c.ins.stack_pointer_increment() as i64;
     let t = c.locals.t[0];
     let rsp = c.locals.gpr(RSP);
-    c.emit_all([W::LocalGet(rsp), W::I32WrapI64]);
-    c.emit(if size == 8 {
+    let load = if size == 8 {
         W::I64Load(mem(0))
     } else {
         W::I64Load16U(mem(0))
-    });
+    };
+    // `pop reg64` (not rsp): the value straight into the register; a memory
+    // destination's address and `pop rsp` see rsp after the increment, so
+    // those go through a temporary
+    let direct = c.ins.op0_kind() == OpKind::Register
+        && size == 8
+        && c.ins.op0_register().full_register() != iced_x86::Register::RSP;
+    if direct {
+        c.write(0, |c| {
+            c.emit_all([W::LocalGet(rsp), W::I32WrapI64, load]);
+            Ok(())
+        })?;
+        c.emit_all([
+            W::LocalGet(rsp),
+            W::I64Const(size),
+            W::I64Add,
+            W::LocalSet(rsp),
+        ]);
+        return Ok(());
+    }
+    c.emit_all([W::LocalGet(rsp), W::I32WrapI64]);
+    c.emit(load);
     c.emit_all([
         W::LocalSet(t),
         W::LocalGet(rsp),
