@@ -70,7 +70,11 @@ fn main() {
                     t.elapsed().as_secs_f64() * 1e6 / n as f64
                 );
             }
-            None => whole_corpus(&image, n),
+            None if name.is_empty() => whole_corpus(&image, n),
+            None => {
+                eprintln!("TRANSPILE_BENCH_PROFILE: no corpus callback named `{name}`");
+                std::process::exit(2);
+            }
         }
         return;
     }
