@@ -17,7 +17,7 @@ mod server;
 
 use std::time::{Duration, Instant};
 
-use server::{App, Client, EventStream};
+use server::{App, Client};
 
 const CLICKS: usize = 300;
 
@@ -31,14 +31,7 @@ fn ms(d: Duration) -> String {
 
 fn click_to_patch(views: usize) {
     let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
-    let streams: Vec<EventStream> = (0..views)
-        .map(|_| EventStream::open(&app.address))
-        .collect();
-    app.wait_views(
-        views as u64,
-        Duration::from_secs(60),
-        "streams did not open",
-    );
+    let streams = app.open_views(views, Duration::from_secs(60));
     let mut client = Client::connect(&app.address);
     let mut each = Vec::with_capacity(CLICKS * views);
     let mut all = Vec::with_capacity(CLICKS);

@@ -43,14 +43,7 @@ fn random_click(rng: &mut Rng) -> (&'static str, String) {
 fn concurrent_clicks_equal_a_sequential_run_and_every_stream_ends_on_the_last_version() {
     // No rate limit: the 50 clients share one address.
     let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
-    let streams: Vec<EventStream> = (0..CLIENTS)
-        .map(|_| EventStream::open(&app.address))
-        .collect();
-    app.wait_views(
-        CLIENTS as u64,
-        Duration::from_secs(20),
-        "streams did not open",
-    );
+    let streams = app.open_views(CLIENTS, Duration::from_secs(20));
 
     let workers: Vec<_> = (0..CLIENTS)
         .map(|c| {

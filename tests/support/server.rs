@@ -150,6 +150,14 @@ impl App {
         self.get("/debug/stats").json()
     }
 
+    /// Opens `n` event streams and waits until the app counts them all as
+    /// views; panics after `timeout`.
+    pub fn open_views(&self, n: usize, timeout: Duration) -> Vec<EventStream> {
+        let streams: Vec<EventStream> = (0..n).map(|_| EventStream::open(&self.address)).collect();
+        self.wait_views(n as u64, timeout, "streams did not open");
+        streams
+    }
+
     /// Waits until exactly `n` views have their event stream open; panics
     /// with `what` after `timeout`.
     pub fn wait_views(&self, n: u64, timeout: Duration, what: &str) {

@@ -106,13 +106,18 @@ impl Pending {
 pub(crate) struct FlagState {
     pending: Option<Pending>,
     live_in: Vec<u32>,
+    /// [`effect`] of each instruction, by index in the function: computed
+    /// once for the liveness of blocks and of each instruction.
+    effects: Vec<(u32, u32)>,
 }
 
 impl FlagState {
-    pub fn new(live_in: Vec<u32>) -> FlagState {
+    pub fn new(function: &Function, cfg: &Cfg) -> FlagState {
+        let effects: Vec<(u32, u32)> = function.instructions.iter().map(effect).collect();
         FlagState {
             pending: None,
-            live_in,
+            live_in: live_in(function, cfg, &effects),
+            effects,
         }
     }
 
@@ -190,8 +195,9 @@ pub fn effect(ins: &Instruction) -> (u32, u32) {
     (read, written)
 }
 
-/// Live-in flags of every block (fixpoint of backward liveness).
-pub fn live_in(function: &Function, cfg: &Cfg) -> Vec<u32> {
+/// Live-in flags of every block (fixpoint of backward liveness), from each
+/// instruction's [`effect`].
+fn live_in(function: &Function, cfg: &Cfg, effects: &[(u32, u32)]) -> Vec<u32> {
     let n = cfg.blocks.len();
     let mut gen = vec![0u32; n];
     let mut kill = vec![0u32; n];
@@ -205,7 +211,7 @@ pub fn live_in(function: &Function, cfg: &Cfg) -> Vec<u32> {
             {
                 terminator_reads(function, ins)
             } else {
-                effect(ins)
+                effects[idx]
             };
             live_gen = (live_gen & !w) | r;
             killed |= w;
@@ -257,7 +263,7 @@ pub(crate) fn live_after_each(ctx: &Ctx, b: BlockId, live_out: u32, out: &mut Ve
     out.resize(block.body, 0);
     for k in (0..block.body).rev() {
         out[k] = live;
-        let (r, w) = effect(&ins[block.instructions.start + k]);
+        let (r, w) = ctx.flags.effects[block.instructions.start + k];
         live = (live & !w) | r;
     }
 }
