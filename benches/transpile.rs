@@ -9,8 +9,9 @@
 //! lowered and validated on up to one thread per core (`module::lower_all`),
 //! so that figure depends on the cores free. Under `cargo test` it only runs
 //! a round or three. `TRANSPILE_BENCH_PROFILE=N` runs just the whole-corpus
-//! transpile N times, `TRANSPILE_BENCH_PROFILE=N:name` one callback (for
-//! `perf record`).
+//! transpile N times, `TRANSPILE_BENCH_PROFILE=N:name` one callback,
+//! `TRANSPILE_BENCH_PROFILE=N:each` every callback as its own module (the
+//! "overall" figure's work), for `perf record`.
 
 use std::time::{Duration, Instant};
 
@@ -58,6 +59,23 @@ fn main() {
         // `N` (the whole corpus N times) or `N:callback` (that one N times)
         let (n, name) = spec.split_once(':').unwrap_or((&spec, ""));
         let n = n.parse().unwrap_or(500).max(1);
+        if name == "each" {
+            let sigs: Vec<Signature> = CALLBACKS
+                .iter()
+                .map(|c| Signature::parse(c.signature).unwrap())
+                .collect();
+            let t = Instant::now();
+            for _ in 0..n {
+                for sig in &sigs {
+                    std::hint::black_box(transpile(&image, std::slice::from_ref(sig)).unwrap());
+                }
+            }
+            println!(
+                "every callback as its own module: {:.2} ms per round",
+                t.elapsed().as_secs_f64() * 1e3 / n as f64
+            );
+            return;
+        }
         match CALLBACKS.iter().find(|c| c.name == name) {
             Some(cb) => {
                 let sig = Signature::parse(cb.signature).unwrap();

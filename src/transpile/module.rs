@@ -456,8 +456,32 @@ fn helpers_needed(program: &Program) -> (bool, bool, bool) {
 /// the sections in order, then the function bodies, on several threads when
 /// the module is large (wasmparser validates bodies independently).
 pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
+    // A validator is set up once per thread and reset after each module it
+    // accepted: setting one up (its type list, its allocations) was about
+    // half of a small module's validation. (Borrowed in place: the validator
+    // is too big to move in and out of the thread-local cheaply.)
+    REUSED_VALIDATOR.with_borrow_mut(|reused| {
+        let (validator, uses) =
+            reused.get_or_insert_with(|| (wasmparser::Validator::new(), 0));
+        let result = validate_with(validator, wasm);
+        *uses += 1;
+        // Only a validator that accepted its module may be reset (wasmparser
+        // asserts so); its type list keeps every distinct type it has seen,
+        // so it is replaced now and then.
+        if result.is_ok() && *uses < VALIDATOR_REUSES {
+            validator.reset();
+        } else {
+            *reused = None;
+        }
+        result
+    })
+}
+
+fn validate_with(
+    validator: &mut wasmparser::Validator,
+    wasm: &[u8],
+) -> Result<(), TranspileError> {
     let invalid = |e: wasmparser::BinaryReaderError| TranspileError::InvalidModule(e.to_string());
-    let mut validator = wasmparser::Validator::new();
     let mut bodies = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {
         if let wasmparser::ValidPayload::Func(func, body) = validator
@@ -472,12 +496,13 @@ pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
         wasmparser::FunctionBody<'a>,
     );
     let check = |part: Vec<Body>| -> Result<(), TranspileError> {
-        let mut allocations = wasmparser::FuncValidatorAllocations::default();
+        let mut allocations = REUSED_ALLOCATIONS.take();
         for (func, body) in part {
             let mut f = func.into_validator(allocations);
             f.validate(&body).map_err(invalid)?;
             allocations = f.into_allocations();
         }
+        REUSED_ALLOCATIONS.set(allocations);
         Ok(())
     };
     let threads = threads_for(wasm.len(), PARALLEL_WASM_BYTES);
@@ -495,6 +520,19 @@ pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
     }
     parts.reverse();
     run_parts(parts, check).into_iter().collect()
+}
+
+/// How many modules one thread's validator checks before a fresh one
+/// replaces it. Its type list grows by one snapshot per module that brought
+/// new types, and wasmparser clones that list of snapshots at the end of
+/// every module: at 1,000 reuses that cost more than a fresh validator.
+const VALIDATOR_REUSES: usize = 64;
+
+thread_local! {
+    static REUSED_VALIDATOR: std::cell::RefCell<Option<(wasmparser::Validator, usize)>> =
+        const { std::cell::RefCell::new(None) };
+    static REUSED_ALLOCATIONS: std::cell::Cell<wasmparser::FuncValidatorAllocations> =
+        std::cell::Cell::new(Default::default());
 }
 
 #[derive(Default)]
