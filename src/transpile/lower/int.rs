@@ -96,7 +96,7 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     Ok(true)
 }
 
-fn is_setcc(m: Mnemonic) -> bool {
+pub(crate) fn is_setcc(m: Mnemonic) -> bool {
     use Mnemonic as M;
     matches!(
         m,
@@ -119,7 +119,7 @@ fn is_setcc(m: Mnemonic) -> bool {
     )
 }
 
-fn is_cmovcc(m: Mnemonic) -> bool {
+pub(crate) fn is_cmovcc(m: Mnemonic) -> bool {
     use Mnemonic as M;
     matches!(
         m,
