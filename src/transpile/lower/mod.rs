@@ -569,10 +569,23 @@ impl<'a> Ctx<'a> {
     /// straight-line code) disappears, and so do `extend_i32_u;
     /// wrap`; two sign or zero extensions in a row become one.
     /// Each rewrite leaves the stack and every local exactly as before.
+    #[inline]
     pub fn emit(&mut self, i: W<'static>) {
+        self.emit_ref(&i);
+        // Of the variants the lowering emits only `br_table` owns memory:
+        // skipping the others' drop glue (a call and a match on the
+        // variant, once per wasm instruction) was measurable.
+        if matches!(i, W::BrTable(..)) {
+            drop(i);
+        } else {
+            std::mem::forget(i);
+        }
+    }
+
+    fn emit_ref(&mut self, i: &W<'static>) {
         // a pending flag producer reading a register about to change, or
         // control flow about to split, keeps its own copy first
-        match &i {
+        match i {
             W::LocalSet(l) | W::LocalTee(l) if self.flags.refers_to(Some(*l)) => {
                 self.spill_flag_operands(Some(*l))
             }
@@ -594,7 +607,7 @@ impl<'a> Ctx<'a> {
             Last::I64Const(c) => Some(c),
             _ => None,
         };
-        let folded = match (self.last, &i) {
+        let folded = match (self.last, i) {
             (Last::I64Const(c), W::I32WrapI64) => Some(Some(W::I32Const(c as i32))),
             (Last::I32Const(c), W::I64ExtendI32U) => Some(Some(W::I64Const(c as u32 as i64))),
             (Last::I32Const(c), W::I64ExtendI32S) => Some(Some(W::I64Const(c as i64))),
@@ -635,7 +648,7 @@ impl<'a> Ctx<'a> {
         // what `i` leaves on the stack, from what was on top before it
         self.last_wraps_zext = top_was_zext && matches!(i, W::I32WrapI64);
         self.last_sets_zext = top_was_zext && matches!(i, W::LocalSet(_));
-        match &i {
+        match i {
             W::LocalSet(l) | W::LocalTee(l) if *l < 64 => {
                 if top_was_zext {
                     self.zext_locals |= 1 << l;
@@ -655,7 +668,7 @@ impl<'a> Ctx<'a> {
             | W::Unreachable => self.zext_locals = 0,
             _ => {}
         }
-        self.top_is_zext = match &i {
+        self.top_is_zext = match i {
             W::LocalGet(l) => *l < 64 && self.zext_locals & (1 << l) != 0,
             W::I64Load8U(_)
             | W::I64Load16U(_)
@@ -671,14 +684,21 @@ impl<'a> Ctx<'a> {
             _ => false,
         };
         self.last_at = self.body.len();
-        self.last = Last::of(&i);
-        encode(&i, &mut self.body);
+        self.last = Last::of(i);
+        encode(i, &mut self.body);
     }
 
     /// Appends several wasm instructions.
+    #[inline]
     pub fn emit_all<const N: usize>(&mut self, is: [W<'static>; N]) {
-        for i in is {
-            self.emit(i);
+        for i in &is {
+            self.emit_ref(i);
+        }
+        // as in `emit`
+        if is.iter().any(|i| matches!(i, W::BrTable(..))) {
+            drop(is);
+        } else {
+            std::mem::forget(is);
         }
     }
 
