@@ -12,7 +12,7 @@
 //! helpers (`mulhu`, `divu128`, `divs128`), then the builtins the code calls,
 //! then one wrapper per export.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use wasm_encoder::{
     BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function,
@@ -535,22 +535,29 @@ thread_local! {
         std::cell::Cell::new(Default::default());
 }
 
+/// The type section, each distinct function type once.
 #[derive(Default)]
 struct Types {
     section: TypeSection,
-    index: HashMap<(Vec<ValType>, Vec<ValType>), u32>,
+    /// The types so far, by index: a module has a handful, so a linear
+    /// search beats hashing two vectors.
+    seen: Vec<(Vec<ValType>, Vec<ValType>)>,
 }
 
 impl Types {
     fn index(&mut self, params: Vec<ValType>, results: Vec<ValType>) -> u32 {
-        let next = self.index.len() as u32;
-        *self
-            .index
-            .entry((params.clone(), results.clone()))
-            .or_insert_with(|| {
-                self.section.ty().function(params, results);
-                next
-            })
+        if let Some(k) = self
+            .seen
+            .iter()
+            .position(|(p, r)| *p == params && *r == results)
+        {
+            return k as u32;
+        }
+        self.section
+            .ty()
+            .function(params.iter().copied(), results.iter().copied());
+        self.seen.push((params, results));
+        self.seen.len() as u32 - 1
     }
 }
 
