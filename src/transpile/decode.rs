@@ -253,6 +253,44 @@ fn is_panic_name(name: &str) -> bool {
     MARKS.iter().any(|m| name.contains(m)) || matches!(name.split('@').next(), Some("abort"))
 }
 
+/// The instruction addresses decoded so far: a bit per byte of the
+/// function's symbol (no hashing on the hot path), a set for any beyond it.
+struct Seen {
+    base: u64,
+    bits: Vec<u64>,
+    beyond: FxHashSet<u64>,
+}
+
+impl Seen {
+    fn new(address: u64, end: Option<u64>) -> Seen {
+        let bytes = end.map_or(0, |e| e.saturating_sub(address).min(1 << 20));
+        Seen {
+            base: address,
+            bits: vec![0; bytes.div_ceil(64) as usize],
+            beyond: FxHashSet::default(),
+        }
+    }
+
+    fn contains(&self, ip: u64) -> bool {
+        match self.bits.get((ip.wrapping_sub(self.base) / 64) as usize) {
+            Some(word) => word & (1 << (ip.wrapping_sub(self.base) % 64)) != 0,
+            None => self.beyond.contains(&ip),
+        }
+    }
+
+    fn insert(&mut self, ip: u64) {
+        match self
+            .bits
+            .get_mut((ip.wrapping_sub(self.base) / 64) as usize)
+        {
+            Some(word) => *word |= 1 << (ip.wrapping_sub(self.base) % 64),
+            None => {
+                self.beyond.insert(ip);
+            }
+        }
+    }
+}
+
 struct Decoding<'a> {
     image: &'a Image,
     function: Function,
@@ -285,19 +323,39 @@ fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileErr
             data_refs: BTreeSet::new(),
         },
     };
-    // instructions in the order decoded, and the addresses seen (a set of
-    // 8-byte keys grows and probes faster than a map of 40-byte instructions)
+    // instructions in the order decoded, and the addresses seen
     let guess = end.map_or(64, |e| {
         (e.saturating_sub(address) / 4).min(1 << 16) as usize
     });
     let mut instructions: Vec<Instruction> = Vec::with_capacity(guess);
-    let mut seen: FxHashSet<u64> = FxHashSet::default();
-    seen.reserve(guess);
+    let mut seen = Seen::new(address, end);
+    // each run of straight-line code: its first address and its instructions
+    let mut runs: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+    let mut decoder: Option<(u64, Decoder)> = None;
     let mut work = vec![address];
     while let Some(start) = work.pop() {
-        d.decode_run(start, &mut seen, &mut instructions, &mut work)?;
+        let from = instructions.len();
+        d.decode_run(start, &mut decoder, &mut seen, &mut instructions, &mut work)?;
+        if instructions.len() > from {
+            runs.push((start, from..instructions.len()));
+        }
     }
-    instructions.sort_unstable_by_key(|i| i.ip());
+    // Runs are in address order inside; putting them in order of their
+    // first address usually orders them all (copying instead of sorting
+    // 40-byte instructions). A run that began inside another run's
+    // instruction is out of order then: the full sort puts it next to the
+    // instruction it overlaps, for the check below.
+    if runs.len() > 1 {
+        runs.sort_unstable_by_key(|r| r.0);
+        let mut ordered = Vec::with_capacity(instructions.len());
+        for (_, range) in &runs {
+            ordered.extend_from_slice(&instructions[range.clone()]);
+        }
+        instructions = ordered;
+    }
+    if !instructions.is_sorted_by_key(|i| i.ip()) {
+        instructions.sort_unstable_by_key(|i| i.ip());
+    }
     // code reached at two offsets of one instruction: neighbours overlap
     if let Some(w) = instructions.windows(2).find(|w| w[0].next_ip() > w[1].ip()) {
         return Err(d.error(w[1].ip(), "a jump lands inside another instruction"));
@@ -306,7 +364,7 @@ fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileErr
     Ok(d.function)
 }
 
-impl Decoding<'_> {
+impl<'a> Decoding<'a> {
     fn error(&self, address: u64, reason: impl Into<String>) -> TranspileError {
         let bytes = self
             .image
@@ -338,19 +396,37 @@ impl Decoding<'_> {
     fn decode_run(
         &mut self,
         start: u64,
-        seen: &mut FxHashSet<u64>,
+        decoder: &mut Option<(u64, Decoder<'a>)>,
+        seen: &mut Seen,
         decoded: &mut Vec<Instruction>,
         work: &mut Vec<u64>,
     ) -> Result<(), TranspileError> {
-        if seen.contains(&start) {
+        if seen.contains(start) {
             return Ok(());
         }
-        let bytes = self
-            .image
-            .bytes_from(start)
-            .filter(|b| !b.is_empty())
-            .ok_or_else(|| self.error(start, "code address not mapped"))?;
-        let mut decoder = Decoder::with_ip(64, bytes, start, DecoderOptions::NONE);
+        // one decoder per section, moved to each run (making one costs
+        // about as much as decoding several instructions)
+        let decoder = match decoder {
+            Some((base, d)) if start >= *base && start - *base < d.max_position() as u64 => {
+                d.set_position((start - *base) as usize)
+                    .map_err(|_| self.error(start, "code address not mapped"))?;
+                d.set_ip(start);
+                d
+            }
+            _ => {
+                let section = self
+                    .image
+                    .section_at(start)
+                    .filter(|s| !s.bytes.is_empty())
+                    .ok_or_else(|| self.error(start, "code address not mapped"))?;
+                let mut d =
+                    Decoder::with_ip(64, &section.bytes, section.address, DecoderOptions::NONE);
+                d.set_position((start - section.address) as usize)
+                    .map_err(|_| self.error(start, "code address not mapped"))?;
+                d.set_ip(start);
+                &mut decoder.insert((section.address, d)).1
+            }
+        };
         let run_start = decoded.len(); // this run is `decoded[run_start..]`
         let mut instruction = Instruction::default();
         loop {
@@ -358,7 +434,7 @@ impl Decoding<'_> {
                 return Err(self.error(decoder.ip(), "code runs off the end of its section"));
             }
             let ip = decoder.ip();
-            if ip != start && seen.contains(&ip) {
+            if ip != start && seen.contains(ip) {
                 break; // falls through into code we have
             }
             decoder.decode_out(&mut instruction);

@@ -461,8 +461,7 @@ pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
     // half of a small module's validation. (Borrowed in place: the validator
     // is too big to move in and out of the thread-local cheaply.)
     REUSED_VALIDATOR.with_borrow_mut(|reused| {
-        let (validator, uses) =
-            reused.get_or_insert_with(|| (wasmparser::Validator::new(), 0));
+        let (validator, uses) = reused.get_or_insert_with(|| (wasmparser::Validator::new(), 0));
         let result = validate_with(validator, wasm);
         *uses += 1;
         // Only a validator that accepted its module may be reset (wasmparser
@@ -477,10 +476,7 @@ pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
     })
 }
 
-fn validate_with(
-    validator: &mut wasmparser::Validator,
-    wasm: &[u8],
-) -> Result<(), TranspileError> {
+fn validate_with(validator: &mut wasmparser::Validator, wasm: &[u8]) -> Result<(), TranspileError> {
     let invalid = |e: wasmparser::BinaryReaderError| TranspileError::InvalidModule(e.to_string());
     let mut bodies = Vec::new();
     for payload in wasmparser::Parser::new(0).parse_all(wasm) {

@@ -1443,7 +1443,13 @@ mod tests {
             checked.insert(ins.mnemonic());
         }
         // the random bytes reached the common mnemonics
-        for m in [Mnemonic::Mov, Mnemonic::Add, Mnemonic::Imul, Mnemonic::Push, Mnemonic::Pop] {
+        for m in [
+            Mnemonic::Mov,
+            Mnemonic::Add,
+            Mnemonic::Imul,
+            Mnemonic::Push,
+            Mnemonic::Pop,
+        ] {
             assert!(checked.contains(&m), "{m:?} never decoded");
         }
     }
