@@ -852,3 +852,58 @@ fn followed_by_trap(image: &Image, call: &Instruction) -> bool {
     let mut decoder = Decoder::with_ip(64, bytes, call.next_ip(), DecoderOptions::NONE);
     !decoder.can_decode() || decoder.decode().mnemonic() == Mnemonic::Ud2
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `code` at 0x1000 as one function `f` (its symbol sized to
+    /// the code when `sized`).
+    fn decode_code(code: &[u8], sized: bool) -> Result<Function, TranspileError> {
+        let size = if sized { code.len() as u64 } else { 0 };
+        let image = Image::from_code(0x1000, code, &[("f", 0x1000, size)]);
+        decode(&image, &[0x1000]).map(|p| p.functions.into_iter().next().unwrap())
+    }
+
+    /// Runs are decoded out of address order (a forward jump, code after
+    /// it, a backward jump): the instructions come out in address order all
+    /// the same, with or without the symbol's size.
+    #[test]
+    fn instructions_come_out_in_address_order() {
+        let code = [
+            0x31, 0xc0, // 1000 xor eax, eax
+            0xeb, 0x04, // 1002 jmp 1008
+            0xff, 0xc0, // 1004 inc eax
+            0xeb, 0x04, // 1006 jmp 100c
+            0x85, 0xc0, // 1008 test eax, eax
+            0x74, 0xf8, // 100a je 1004
+            0xc3, // 100c ret
+        ];
+        for sized in [true, false] {
+            let f = decode_code(&code, sized).unwrap();
+            let ips: Vec<u64> = f.instructions.iter().map(|i| i.ip()).collect();
+            assert_eq!(
+                ips,
+                [0x1000, 0x1002, 0x1004, 0x1006, 0x1008, 0x100a, 0x100c]
+            );
+        }
+    }
+
+    /// A jump into the middle of an instruction is refused, whichever run
+    /// is decoded first.
+    #[test]
+    fn a_jump_into_an_instruction_is_an_error() {
+        let cases: [&[u8]; 2] = [
+            // 1000 je 1005 (inside the mov); 1002 mov eax, imm32; ret
+            &[0x74, 0x03, 0xb8, 0x90, 0x90, 0xc3, 0xc3, 0xc3],
+            // 1000 mov eax, imm32 (c3 inside); 1005 jne 1003; ret
+            &[0xb8, 0x90, 0x90, 0xc3, 0x90, 0x75, 0xfc, 0xc3],
+        ];
+        for code in cases {
+            for sized in [true, false] {
+                let e = decode_code(code, sized).unwrap_err().to_string();
+                assert!(e.contains("lands inside another instruction"), "{e}");
+            }
+        }
+    }
+}
