@@ -461,7 +461,8 @@ pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
     // half of a small module's validation. (Borrowed in place: the validator
     // is too big to move in and out of the thread-local cheaply.)
     REUSED_VALIDATOR.with_borrow_mut(|reused| {
-        let (validator, uses) = reused.get_or_insert_with(|| (wasmparser::Validator::new(), 0));
+        let (validator, uses) =
+            reused.get_or_insert_with(|| (wasmparser::Validator::new_with_features(FEATURES), 0));
         let result = validate_with(validator, wasm);
         *uses += 1;
         // Only a validator that accepted its module may be reset (wasmparser
@@ -517,6 +518,13 @@ fn validate_with(validator: &mut wasmparser::Validator, wasm: &[u8]) -> Result<(
     parts.reverse();
     run_parts(parts, check).into_iter().collect()
 }
+
+/// The WebAssembly 2.0 feature set: all the modules use (multi-value,
+/// SIMD, bulk memory, sign extension, saturating conversions, mutable
+/// globals) and what browsers since 2021 run. wasmparser's default set also
+/// accepts GC, exceptions, threads...: a lowering bug emitting one of those
+/// would pass validation and fail in an older browser.
+const FEATURES: wasmparser::WasmFeatures = wasmparser::WasmFeatures::WASM2;
 
 /// How many modules one thread's validator checks before a fresh one
 /// replaces it. Its type list grows by one snapshot per module that brought
