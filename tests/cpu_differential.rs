@@ -1766,9 +1766,10 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
             for cc in 0..16 {
                 // consumers: setcc; cmovcc; jcc over a mov; setcc after a
                 // block boundary; then the same after the producer's
-                // registers are overwritten (whole, 32-bit, low byte), which
-                // the lowering must notice when it reads them in place
-                for consumer in 0..8 {
+                // registers are overwritten (whole, 32-bit, low byte, and by
+                // a consumer itself before a second one), which the lowering
+                // must notice when it reads them in place
+                for consumer in 0..11 {
                     let code_bytes = snippet(|a| {
                         a.add_instruction(producer)?;
                         match consumer {
@@ -1816,6 +1817,37 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
                                 let mut skip = a.create_label();
                                 a.xchg(rcx, rdx)?;
                                 a.mov(r8d, 0)?;
+                                jcc(a, cc, skip)?;
+                                a.mov(r12, 0x1234i64)?;
+                                a.set_label(&mut skip)?;
+                                a.nop()
+                            }
+                            8 => {
+                                // the consumer overwrites the producer's first
+                                // operand; a later one reads the flags again
+                                a.add_instruction(
+                                    Instruction::with2(CMOV[cc], Register::RCX, Register::R11)
+                                        .unwrap(),
+                                )?;
+                                a.add_instruction(
+                                    Instruction::with1(SETCC[cc], Register::R9L).unwrap(),
+                                )
+                            }
+                            9 => {
+                                a.add_instruction(
+                                    Instruction::with1(SETCC[cc], Register::CL).unwrap(),
+                                )?;
+                                a.add_instruction(
+                                    Instruction::with2(CMOV[cc], Register::R10, Register::R11)
+                                        .unwrap(),
+                                )
+                            }
+                            10 => {
+                                let mut skip = a.create_label();
+                                a.add_instruction(
+                                    Instruction::with2(CMOV[cc], Register::RDX, Register::RCX)
+                                        .unwrap(),
+                                )?;
                                 jcc(a, cc, skip)?;
                                 a.mov(r12, 0x1234i64)?;
                                 a.set_label(&mut skip)?;

@@ -31,8 +31,6 @@
     i64.shr_u
     i32.wrap_i64
     select
-    local.get 0
-    local.set 21
     local.set 0
     local.get 1
     i64.const 8

@@ -346,9 +346,14 @@ impl Ctx<'_> {
         let Some(mut p) = self.flags.pending.take() else {
             return;
         };
-        if p.written & (self.live_after | effect(&self.ins).0) == 0 {
-            // no later instruction (nor this one) reads its flags: it is
-            // dropped rather than kept
+        let reading_now = if self.own_flags_read {
+            0
+        } else {
+            effect(&self.ins).0
+        };
+        if p.written & (self.live_after | reading_now) == 0 {
+            // no later instruction (nor this one, still) reads its flags: it
+            // is dropped rather than kept
             return;
         }
         let temps = [self.locals.fa, self.locals.fb, self.locals.fr];
@@ -598,6 +603,10 @@ impl Ctx<'_> {
 
     /// Pushes the condition `cc` (i32 0 or 1).
     pub fn condition(&mut self, cc: ConditionCode) {
+        // the instruction's own read of the flags is this one (setcc, cmovcc,
+        // jcc read nothing else): its write to a producer's operand need not
+        // keep that operand for it
+        self.own_flags_read = true;
         if let Some(p) = self.flags.pending {
             if p.written & STATUS == STATUS && self.fused_condition(p, cc) {
                 return;

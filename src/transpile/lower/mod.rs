@@ -454,6 +454,9 @@ pub(crate) struct Ctx<'a> {
     pub flags: FlagState,
     /// Flags live after the instruction being lowered (iced RflagsBits).
     pub live_after: u32,
+    /// Whether the instruction being lowered has read the flags it reads
+    /// (set by [`Ctx::condition`]).
+    pub own_flags_read: bool,
     /// The instruction being lowered.
     pub ins: Instruction,
     /// Flags live after each instruction of the block being lowered (a
@@ -503,6 +506,7 @@ pub fn lower(
         zext_locals: 0,
         flags: FlagState::new(function, cfg),
         live_after: 0,
+        own_flags_read: false,
         ins: Instruction::default(),
         lives: Vec::new(),
     };
@@ -748,7 +752,7 @@ impl<'a> Ctx<'a> {
                 otherwise,
             } => {
                 let jcc = self.terminator_instruction(*block);
-                self.ins = jcc;
+                self.set_instruction(jcc);
                 self.condition_of(&jcc)?;
                 // the branch has read the flags; both arms start new blocks
                 self.flags.clobber_all();
@@ -784,16 +788,16 @@ impl<'a> Ctx<'a> {
             }
             Node::Br(d) => self.emit(W::Br(*d)),
             Node::Return(b) => {
-                self.ins = self.terminator_instruction(*b);
+                self.set_instruction(self.terminator_instruction(*b));
                 self.ret()?;
             }
             Node::TailCall(b) => {
-                self.ins = self.terminator_instruction(*b);
+                self.set_instruction(self.terminator_instruction(*b));
                 self.tail_call()?;
             }
             Node::Trap(b) => {
                 let ins = self.terminator_instruction(*b);
-                self.ins = ins;
+                self.set_instruction(ins);
                 let is_trap_call = self.function.is_trap_call(&ins);
                 if !is_trap_call
                     && !matches!(
@@ -814,6 +818,12 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// Makes `ins` the instruction being lowered.
+    fn set_instruction(&mut self, ins: Instruction) {
+        self.ins = ins;
+        self.own_flags_read = false;
+    }
+
     fn terminator_instruction(&self, b: BlockId) -> Instruction {
         let block = &self.cfg.blocks[b.0];
         self.function.instructions[block.instructions.end - 1]
@@ -827,7 +837,7 @@ impl<'a> Ctx<'a> {
         let mut lives = std::mem::take(&mut self.lives);
         flags::live_after_each(self, b, live_out, &mut lives);
         for (k, idx) in block.instructions.clone().take(block.body).enumerate() {
-            self.ins = self.function.instructions[idx];
+            self.set_instruction(self.function.instructions[idx]);
             self.live_after = lives[k];
             if let Some(table) = self
                 .function
