@@ -9,7 +9,7 @@
   (export "__heap_base" (global 1))
   (export "f" (func 1))
   (func (;0;) (type 0) (param i64 i64 i64 i64) (result i64 i64)
-    (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
+    (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
     local.get 0
     i64.const -256
     i64.and

@@ -9,7 +9,7 @@
   (export "__heap_base" (global 1))
   (export "f" (func 1))
   (func (;0;) (type 0) (param i64 i64 i64) (result i64 i64 i64)
-    (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i64 i64 i64 i32 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i64 i32)
+    (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
     block ;; label = @1
       i64.const 0
       local.set 0
@@ -27,14 +27,14 @@
           local.get 2
           i32.wrap_i64
           i64.extend_i32_u
-          local.tee 21
+          local.tee 16
           i64.const 1
           i64.sub
           i64.const 4294967295
           i64.and
-          local.tee 23
+          local.tee 18
           local.set 2
-          local.get 23
+          local.get 18
           i64.eqz
           i32.eqz
           if ;; label = @4

@@ -360,6 +360,17 @@ impl Locals {
                 reg[reg_index(Reg::Gpr(g))] = alloc(ValType::I64, &mut declared);
             }
         }
+        // the rest grouped by type (i64, i32, v128, f64, f32): each run of
+        // one type is one declaration to encode and for wasmparser to read
+        let fa = alloc(ValType::I64, &mut declared);
+        let fb = alloc(ValType::I64, &mut declared);
+        let fr = alloc(ValType::I64, &mut declared);
+        let t = [0; 6].map(|_| alloc(ValType::I64, &mut declared));
+        let switch = alloc(ValType::I64, &mut declared);
+        let flag = [0; 5].map(|_| alloc(ValType::I32, &mut declared));
+        let fc = alloc(ValType::I32, &mut declared);
+        let t32 = [0; 4].map(|_| alloc(ValType::I32, &mut declared));
+        let label = alloc(ValType::I32, &mut declared);
         if uses_xmm {
             for x in 0..16u8 {
                 if reg[reg_index(Reg::Xmm(x))] == u32::MAX {
@@ -367,33 +378,21 @@ impl Locals {
                 }
             }
         }
-        let mut scalar = [None; 16];
-        if uses_xmm {
-            for (x, fp) in scalars.iter().enumerate() {
-                if let Some(fp) = fp {
-                    let t = if *fp == float::Fp::D {
-                        ValType::F64
-                    } else {
-                        ValType::F32
-                    };
-                    scalar[x] = Some((alloc(t, &mut declared), *fp));
-                }
-            }
-        }
-        let flag = [0; 5].map(|_| alloc(ValType::I32, &mut declared));
-        let fa = alloc(ValType::I64, &mut declared);
-        let fb = alloc(ValType::I64, &mut declared);
-        let fr = alloc(ValType::I64, &mut declared);
-        let fc = alloc(ValType::I32, &mut declared);
-        let t = [0; 6].map(|_| alloc(ValType::I64, &mut declared));
-        let t32 = [0; 4].map(|_| alloc(ValType::I32, &mut declared));
         let tv = if uses_xmm {
             [0; 4].map(|_| alloc(ValType::V128, &mut declared))
         } else {
             [u32::MAX; 4]
         };
-        let switch = alloc(ValType::I64, &mut declared);
-        let label = alloc(ValType::I32, &mut declared);
+        let mut scalar = [None; 16];
+        if uses_xmm {
+            for (fp, t) in [(float::Fp::D, ValType::F64), (float::Fp::S, ValType::F32)] {
+                for (x, f) in scalars.iter().enumerate() {
+                    if *f == Some(fp) {
+                        scalar[x] = Some((alloc(t, &mut declared), fp));
+                    }
+                }
+            }
+        }
         Locals {
             reg,
             scalar,
