@@ -280,25 +280,12 @@ pub fn build_with_data(
             continue;
         };
         // zero runs need no segment: wasm memory starts zeroed
-        let mut i = 0;
-        while i < bytes.len() {
-            if bytes[i] == 0 {
-                i += 1;
-                continue;
-            }
-            let mut j = i;
-            let mut zeros = 0;
-            while j < bytes.len() && zeros < 16 {
-                zeros = if bytes[j] == 0 { zeros + 1 } else { 0 };
-                j += 1;
-            }
-            let end = j - zeros;
+        for run in nonzero_runs(bytes) {
             data.active(
                 0,
-                &ConstExpr::i32_const((start + i as u64) as u32 as i32),
-                bytes[i..end].iter().copied(),
+                &ConstExpr::i32_const((start + run.start as u64) as u32 as i32),
+                bytes[run].iter().copied(),
             );
-            i = j;
         }
     }
 
@@ -318,6 +305,39 @@ pub fn build_with_data(
         instructions,
         code_bytes,
     })
+}
+
+/// The parts of `bytes` that need a data segment: runs of 16-byte blocks
+/// (counted from the start of `bytes`) that are not all zero, without their
+/// leading and trailing zeros. Whole blocks are tested at once (a data
+/// reference can pull in tens of KB of read-only data).
+fn nonzero_runs(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    const BLOCK: usize = 16;
+    let zero_block = |k: usize| {
+        let block = &bytes[k * BLOCK..((k + 1) * BLOCK).min(bytes.len())];
+        match <[u8; BLOCK]>::try_from(block) {
+            Ok(b) => u128::from_ne_bytes(b) == 0,
+            Err(_) => block.iter().all(|&b| b == 0),
+        }
+    };
+    let blocks = bytes.len().div_ceil(BLOCK);
+    let mut runs = Vec::new();
+    let mut k = 0;
+    while k < blocks {
+        if zero_block(k) {
+            k += 1;
+            continue;
+        }
+        let first = k;
+        while k < blocks && !zero_block(k) {
+            k += 1;
+        }
+        let run = &bytes[first * BLOCK..(k * BLOCK).min(bytes.len())];
+        let lead = run.iter().take_while(|&&b| b == 0).count();
+        let trail = run.iter().rev().take_while(|&&b| b == 0).count();
+        runs.push(first * BLOCK + lead..first * BLOCK + run.len() - trail);
+    }
+    runs
 }
 
 /// Programs with at least this many instructions per thread are lowered on
@@ -1304,6 +1324,60 @@ fn builtin(b: Builtin) -> Function {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn data_segments_cover_every_nonzero_byte_and_skip_zero_blocks() {
+        let mut far = vec![0u8; 100];
+        far[3] = 1;
+        far[70] = 2;
+        // (bytes, expected runs as (start, end))
+        type Case = (Vec<u8>, Vec<(usize, usize)>);
+        let cases: Vec<Case> = vec![
+            (vec![], vec![]),
+            (vec![0; 40], vec![]),
+            (vec![7], vec![(0, 1)]),
+            (vec![0, 0, 5, 0, 6, 0], vec![(2, 5)]),
+            (far, vec![(3, 4), (70, 71)]),
+            // a zero gap inside one 16-byte block does not split
+            ([[1u8].as_slice(), &[0; 14], &[1]].concat(), vec![(0, 16)]),
+        ];
+        for (bytes, expected) in cases {
+            let runs: Vec<(usize, usize)> = nonzero_runs(&bytes)
+                .iter()
+                .map(|r| (r.start, r.end))
+                .collect();
+            assert_eq!(runs, expected, "{bytes:?}");
+        }
+        // random bytes, mostly zero: every nonzero byte in exactly one run,
+        // runs in order, starting and ending on nonzero bytes
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        for len in 0..300 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    if seed.is_multiple_of(23) {
+                        (seed >> 8) as u8 | 1
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let runs = nonzero_runs(&bytes);
+            let mut covered = vec![false; len];
+            let mut last_end = 0;
+            for r in &runs {
+                assert!(r.start >= last_end && r.start < r.end && r.end <= len);
+                assert!(bytes[r.start] != 0 && bytes[r.end - 1] != 0);
+                covered[r.clone()].fill(true);
+                last_end = r.end;
+            }
+            for (k, &b) in bytes.iter().enumerate() {
+                assert!(b == 0 || covered[k], "byte {k} of {len} not covered");
+            }
+        }
+    }
 
     #[test]
     fn parts_cover_everything_in_order_with_balanced_weights() {
