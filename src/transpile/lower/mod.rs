@@ -481,7 +481,14 @@ pub fn lower(
         .iter()
         .chain(&abi.outputs)
         .any(|r| matches!(r, Reg::Xmm(_)));
-    let locals = Locals::new(abi, uses_xmm, float::scalar_registers(function));
+    // (which XMM registers hold scalars matters only to a function with XMM
+    // locals; the scan reads every instruction's operands)
+    let scalars = if uses_xmm {
+        float::scalar_registers(function)
+    } else {
+        [None; 16]
+    };
+    let locals = Locals::new(abi, uses_xmm, scalars);
     let mut body = wasm_encoder::Function::new_with_locals_types(locals.declared.iter().copied())
         .into_raw_body();
     // the corpus averages 14 bytes of code per x86 instruction (78 KB for
