@@ -489,11 +489,9 @@ pub fn lower(
         [None; 16]
     };
     let locals = Locals::new(abi, uses_xmm, scalars);
-    let mut body = wasm_encoder::Function::new_with_locals_types(locals.declared.iter().copied())
-        .into_raw_body();
     // the corpus averages 14 bytes of code per x86 instruction (78 KB for
     // 5,592): a little more, so the body is rarely regrown
-    body.reserve(function.instructions.len() * 16);
+    let body = locals_header(&locals.declared, 32 + function.instructions.len() * 16);
     let mut ctx = Ctx {
         image,
         program,
@@ -1393,13 +1391,6 @@ impl Kind {
     /// (locals, constants, one-byte instructions); false for the rest.
     #[inline(always)]
     fn encode(self, sink: &mut Vec<u8>) -> bool {
-        fn uleb(sink: &mut Vec<u8>, mut v: u32) {
-            while v >= 0x80 {
-                sink.push(v as u8 | 0x80);
-                v >>= 7;
-            }
-            sink.push(v as u8);
-        }
         fn sleb(sink: &mut Vec<u8>, mut v: i64) {
             loop {
                 let byte = v as u8 & 0x7f;
@@ -1437,6 +1428,29 @@ impl Kind {
         }
         true
     }
+}
+
+/// Appends `v` as unsigned LEB128.
+fn uleb(sink: &mut Vec<u8>, mut v: u32) {
+    while v >= 0x80 {
+        sink.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    sink.push(v as u8);
+}
+
+/// A function body's opening locals declaration (runs of one type, each as
+/// count and type, after the number of runs), in a buffer of `capacity`
+/// bytes for the code to follow. (What `wasm_encoder::Function` writes, in
+/// a few dozen instructions instead of a few thousand.)
+fn locals_header(declared: &[ValType], capacity: usize) -> Vec<u8> {
+    let mut body = Vec::with_capacity(capacity);
+    uleb(&mut body, declared.chunk_by(|a, b| a == b).count() as u32);
+    for run in declared.chunk_by(|a, b| a == b) {
+        uleb(&mut body, run.len() as u32);
+        wasm_encoder::Encode::encode(&run[0], &mut body);
+    }
+    body
 }
 
 /// True for the operand kinds of an immediate (iced's `immediate(op)` reads
@@ -1482,6 +1496,23 @@ pub fn mem(offset: u64) -> MemArg {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_locals_header_matches_wasm_encoder() {
+        use ValType::*;
+        let cases: [&[ValType]; 5] = [
+            &[],
+            &[I64],
+            &[I64, I64, I32, I64],
+            &[I64; 200],
+            &[I64, I64, I32, I32, V128, F64, F32, F32],
+        ];
+        for declared in cases {
+            let theirs = wasm_encoder::Function::new_with_locals_types(declared.iter().copied())
+                .into_raw_body();
+            assert_eq!(locals_header(declared, 0), theirs, "{declared:?}");
+        }
+    }
 
     /// The encoding `emit` writes for `i`.
     fn encode(i: &W<'static>, sink: &mut Vec<u8>) {
