@@ -1989,3 +1989,41 @@ fn what_the_lowering_knows_of_a_register_ends_where_paths_merge() {
         }
     }
 }
+
+#[test]
+fn a_branch_whose_two_edges_meet_runs_as_on_the_cpu() {
+    // `jne` to the very next instruction: both edges of the branch reach one
+    // block (the cfg's predecessor lists count such a block twice). A second
+    // one inside a loop, before the back edge.
+    let code = snippet(|a| {
+        let mut next = a.create_label();
+        let mut top = a.create_label();
+        let mut again = a.create_label();
+        a.mov(rax, rcx)?;
+        a.cmp(rcx, rdx)?;
+        a.jne(next)?;
+        a.set_label(&mut next)?;
+        a.add(rax, 1i32)?;
+        a.mov(r8, rdx)?;
+        a.and(r8, 3i32)?;
+        a.set_label(&mut top)?;
+        a.add(rax, rcx)?;
+        a.test(rax, 1i32)?;
+        a.je(again)?;
+        a.set_label(&mut again)?;
+        a.sub(r8, 1i32)?;
+        a.jns(top)
+    });
+    let mut wasm = Wasm::new(&transpile_snippet(&code).expect("transpiles"));
+    let mut rng = Rng::new(11);
+    let form = Form {
+        ins: Instruction::with(Code::Nopd),
+        bits: 64,
+    };
+    for _ in 0..200 {
+        let case = case_for(&mut rng, &form);
+        if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
+            panic!("branch to the next instruction: {diff}");
+        }
+    }
+}

@@ -119,12 +119,24 @@ pub struct Cfg {
 }
 
 impl Cfg {
-    /// Predecessors of every block.
+    /// Predecessors of every block: one entry per edge, except that a jump
+    /// table's repeated target counts once (as [`Block::successors`] has
+    /// it). A `jcc` whose two edges reach one block counts twice: that block
+    /// is a merge point for the structurer.
     pub fn predecessors(&self) -> Vec<Vec<BlockId>> {
-        let mut preds = vec![Vec::new(); self.blocks.len()];
+        let mut preds: Vec<Vec<BlockId>> = vec![Vec::new(); self.blocks.len()];
         for (i, b) in self.blocks.iter().enumerate() {
-            for s in b.successors() {
-                preds[s.0].push(BlockId(i));
+            // (no successor list per block, which allocated)
+            match &b.terminator {
+                Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
+                    for t in targets {
+                        // a repeat of this block's edge is the last one pushed
+                        if preds[t.0].last() != Some(&BlockId(i)) {
+                            preds[t.0].push(BlockId(i));
+                        }
+                    }
+                }
+                _ => b.each_successor(|s| preds[s.0].push(BlockId(i))),
             }
         }
         preds
@@ -283,4 +295,52 @@ fn ends_block(function: &Function, k: usize) -> bool {
         i.flow_control(),
         FlowControl::Next | FlowControl::Call | FlowControl::IndirectCall
     ) || i.mnemonic() == Mnemonic::Hlt
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn block(terminator: Terminator) -> Block {
+        Block {
+            start: 0,
+            instructions: 0..0,
+            body: 0,
+            terminator,
+            sets_label: None,
+        }
+    }
+
+    /// A `jcc` with both edges to one block counts twice (the block is a
+    /// merge point); a jump table's repeated target once; both as
+    /// `successors` lists them.
+    #[test]
+    fn predecessors_count_edges_as_successors_lists_them() {
+        let cfg = Cfg {
+            blocks: vec![
+                block(Terminator::Branch {
+                    taken: BlockId(1),
+                    not_taken: BlockId(1),
+                }),
+                block(Terminator::Switch {
+                    targets: vec![BlockId(2), BlockId(3), BlockId(2), BlockId(2)],
+                }),
+                block(Terminator::Goto(BlockId(3))),
+                block(Terminator::Return),
+            ],
+        };
+        let preds = cfg.predecessors();
+        assert_eq!(preds[0], []);
+        assert_eq!(preds[1], [BlockId(0), BlockId(0)]);
+        assert_eq!(preds[2], [BlockId(1)]);
+        assert_eq!(preds[3], [BlockId(1), BlockId(2)]);
+        // the same from the successor lists
+        let mut from_successors = vec![Vec::new(); cfg.blocks.len()];
+        for (i, b) in cfg.blocks.iter().enumerate() {
+            for s in b.successors() {
+                from_successors[s.0].push(BlockId(i));
+            }
+        }
+        assert_eq!(preds, from_successors);
+    }
 }
