@@ -1908,6 +1908,24 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
     );
 }
 
+/// Runs `code` natively and as wasm on `cases` random register sets (seeded
+/// by `seed`) and fails at the first difference in registers, memory or
+/// the status flags, naming `what`.
+fn runs_as_on_the_cpu(code: &[u8], wasm: &[u8], seed: u64, cases: usize, what: &str) {
+    let mut wasm = Wasm::new(wasm);
+    let mut rng = Rng::new(seed);
+    let form = Form {
+        ins: Instruction::with(Code::Nopd),
+        bits: 64,
+    };
+    for _ in 0..cases {
+        let case = case_for(&mut rng, &form);
+        if let Some(diff) = compare(code, &mut wasm, &case, STATUS, false) {
+            panic!("{what}: {diff}");
+        }
+    }
+}
+
 #[test]
 fn an_irreducible_loop_runs_as_on_the_cpu() {
     // Two ways into one loop: `a` by falling through, `b` by the first jump.
@@ -1937,18 +1955,7 @@ fn an_irreducible_loop_runs_as_on_the_cpu() {
     let wasm = transpile_snippet(&code).expect("irreducible code transpiles");
     let wat = wasmprinter::print_bytes(&wasm).unwrap();
     assert!(wat.contains("br_table"), "the region dispatches on a label");
-    let mut wasm = Wasm::new(&wasm);
-    let mut rng = Rng::new(99);
-    let form = Form {
-        ins: Instruction::with(Code::Nopd),
-        bits: 64,
-    };
-    for _ in 0..500 {
-        let case = case_for(&mut rng, &form);
-        if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
-            panic!("irreducible loop: {diff}");
-        }
-    }
+    runs_as_on_the_cpu(&code, &wasm, 99, 500, "irreducible loop");
 }
 
 #[test]
@@ -1976,18 +1983,8 @@ fn what_the_lowering_knows_of_a_register_ends_where_paths_merge() {
         a.sub(r8, 1i32)?;
         a.jns(top)
     });
-    let mut wasm = Wasm::new(&transpile_snippet(&code).expect("transpiles"));
-    let mut rng = Rng::new(7);
-    let form = Form {
-        ins: Instruction::with(Code::Nopd),
-        bits: 64,
-    };
-    for _ in 0..200 {
-        let case = case_for(&mut rng, &form);
-        if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
-            panic!("merge: {diff}");
-        }
-    }
+    let wasm = transpile_snippet(&code).expect("transpiles");
+    runs_as_on_the_cpu(&code, &wasm, 7, 200, "merge");
 }
 
 #[test]
@@ -2014,16 +2011,6 @@ fn a_branch_whose_two_edges_meet_runs_as_on_the_cpu() {
         a.sub(r8, 1i32)?;
         a.jns(top)
     });
-    let mut wasm = Wasm::new(&transpile_snippet(&code).expect("transpiles"));
-    let mut rng = Rng::new(11);
-    let form = Form {
-        ins: Instruction::with(Code::Nopd),
-        bits: 64,
-    };
-    for _ in 0..200 {
-        let case = case_for(&mut rng, &form);
-        if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
-            panic!("branch to the next instruction: {diff}");
-        }
-    }
+    let wasm = transpile_snippet(&code).expect("transpiles");
+    runs_as_on_the_cpu(&code, &wasm, 11, 200, "branch to the next instruction");
 }

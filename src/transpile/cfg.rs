@@ -63,6 +63,19 @@ pub struct Block {
 }
 
 impl Block {
+    /// A block with no instructions that ends as `terminator` (tests build
+    /// graphs of these).
+    #[cfg(test)]
+    pub(crate) fn ending(terminator: Terminator) -> Block {
+        Block {
+            start: 0,
+            instructions: 0..0,
+            body: 0,
+            terminator,
+            sets_label: None,
+        }
+    }
+
     /// Calls `f` on each successor edge (a switch's repeated targets
     /// repeatedly): [`Block::successors`] without allocating, for analyses
     /// that only accumulate over successors.
@@ -301,16 +314,6 @@ fn ends_block(function: &Function, k: usize) -> bool {
 mod tests {
     use super::*;
 
-    fn block(terminator: Terminator) -> Block {
-        Block {
-            start: 0,
-            instructions: 0..0,
-            body: 0,
-            terminator,
-            sets_label: None,
-        }
-    }
-
     /// A `jcc` with both edges to one block counts twice (the block is a
     /// merge point); a jump table's repeated target once; both as
     /// `successors` lists them.
@@ -318,15 +321,15 @@ mod tests {
     fn predecessors_count_edges_as_successors_lists_them() {
         let cfg = Cfg {
             blocks: vec![
-                block(Terminator::Branch {
+                Block::ending(Terminator::Branch {
                     taken: BlockId(1),
                     not_taken: BlockId(1),
                 }),
-                block(Terminator::Switch {
+                Block::ending(Terminator::Switch {
                     targets: vec![BlockId(2), BlockId(3), BlockId(2), BlockId(2)],
                 }),
-                block(Terminator::Goto(BlockId(3))),
-                block(Terminator::Return),
+                Block::ending(Terminator::Goto(BlockId(3))),
+                Block::ending(Terminator::Return),
             ],
         };
         let preds = cfg.predecessors();

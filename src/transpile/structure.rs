@@ -592,16 +592,6 @@ fn strongly_connected(
 mod tests {
     use super::*;
 
-    fn block(terminator: Terminator) -> Block {
-        Block {
-            start: 0,
-            instructions: 0..0,
-            body: 0,
-            terminator,
-            sets_label: None,
-        }
-    }
-
     fn goto(b: usize) -> Terminator {
         Terminator::Goto(BlockId(b))
     }
@@ -652,7 +642,7 @@ mod tests {
         ];
         for (name, terms, loops, dispatches) in cases {
             let mut cfg = Cfg {
-                blocks: terms.into_iter().map(block).collect(),
+                blocks: terms.into_iter().map(Block::ending).collect(),
             };
             let before = cfg.blocks.len();
             let tree = structure(&mut cfg).unwrap();
@@ -691,7 +681,7 @@ mod tests {
             })
             .collect();
         Cfg {
-            blocks: terms.into_iter().map(block).collect(),
+            blocks: terms.into_iter().map(Block::ending).collect(),
         }
     }
 
