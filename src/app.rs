@@ -34,7 +34,7 @@ use crate::callbacks::{Registration, Registry};
 use crate::dom::Node;
 use crate::server::{self, allowed_hosts, Running, Settings, Shared, Unavailable};
 use crate::state_file::StateFile;
-use crate::transpile::{image::running_load_bias, Image};
+use crate::transpile::{image::running_load_bias, module::each_on_cores, Image};
 
 /// Command-line options of an app (DESIGN §2).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -323,10 +323,13 @@ impl<S: Pod + Send + 'static> App<S> {
             },
         ));
         // Transpile every callback now (views are served what this makes),
-        // so a callback that cannot run as wasm is reported at start.
+        // so a callback that cannot run as wasm is reported at start; on
+        // every core, each callback its own module.
         let mut transpiled = 0;
-        for callback in shared.registry.all() {
-            match shared.wasm(callback) {
+        let all = shared.registry.all();
+        let made = each_on_cores(all, |callback| shared.wasm(callback));
+        for (callback, made) in all.iter().zip(made) {
+            match made {
                 Ok(_) => transpiled += 1,
                 Err(Unavailable::Transpile(e)) => eprintln!(
                     "x64wasm: warning: callback `{}` runs on the server only: {e}",

@@ -222,9 +222,12 @@ impl<S: Pod> Shared<S> {
 
     /// The module of `callback`, transpiled (through [`Cache`]) the first
     /// time it is asked for and remembered with its answer afterwards.
+    /// Transpiled outside the lock, so callbacks transpile in parallel (at
+    /// start, or when views ask for several at once); two threads racing for
+    /// one callback make the same module and both serve the first stored.
     pub fn wasm(&self, callback: &Callback<S>) -> Result<Served, Unavailable> {
-        let mut modules = self.modules.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(known) = modules.get(&callback.name) {
+        let modules = || self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = modules().get(&callback.name) {
             return known.clone();
         }
         let made = match (&callback.symbol, &self.image) {
@@ -240,8 +243,10 @@ impl<S: Pod> Shared<S> {
                 })
                 .map_err(Unavailable::Transpile),
         };
-        modules.insert(callback.name.clone(), made.clone());
-        made
+        modules()
+            .entry(callback.name.clone())
+            .or_insert(made)
+            .clone()
     }
 
     /// The live state, even if a thread panicked while holding the lock (the

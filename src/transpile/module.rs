@@ -380,6 +380,36 @@ fn split_by_weight(weights: &[usize], parts: usize) -> Vec<std::ops::Range<usize
     ranges
 }
 
+/// Runs `job` on every item, on up to one thread per core (at most four),
+/// each thread taking the next item when it is done with one (items differ
+/// widely in cost); results in item order. For many independent modules:
+/// every callback of an app at start.
+pub fn each_on_cores<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads_for(items.len(), 1);
+    if threads == 1 {
+        return items.iter().map(job).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = run_parts(vec![(); threads], |()| {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(k) else {
+                return done;
+            };
+            done.push((k, job(item)));
+        }
+    });
+    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    for (k, result) in done.into_iter().flatten() {
+        results[k] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every item was taken by a thread"))
+        .collect()
+}
+
 /// Runs `job` on each part, the first on this thread and the others on
 /// threads of their own; results in part order.
 fn run_parts<P: Send, T: Send>(parts: Vec<P>, job: impl Fn(P) -> T + Sync) -> Vec<T> {
@@ -1329,6 +1359,19 @@ fn builtin(b: Builtin) -> Function {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_on_cores_keeps_item_order() {
+        for n in [0, 1, 2, 3, 17, 200] {
+            let items: Vec<usize> = (0..n).collect();
+            // uneven costs, so threads finish out of order
+            let squares = each_on_cores(&items, |&k| {
+                std::thread::sleep(std::time::Duration::from_micros((k % 7) as u64 * 20));
+                k * k
+            });
+            assert_eq!(squares, items.iter().map(|k| k * k).collect::<Vec<_>>());
+        }
+    }
 
     #[test]
     fn data_segments_cover_every_nonzero_byte_and_skip_zero_blocks() {
