@@ -11,7 +11,7 @@
 
 mod support;
 
-use iced_x86::code_asm::{cl, dl, eax, ecx, edx, ptr, r10d, r8d, r9d};
+use iced_x86::code_asm::{cl, dl, eax, ecx, edx, ptr, r10d, r11d, r8d, r9d};
 use iced_x86::code_asm::{
     dword_ptr, qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
 };
@@ -1481,6 +1481,26 @@ const CMOV: [Code; 16] = [
     Code::Cmovg_r64_rm64,
 ];
 
+/// The 32-bit forms of [`CMOV`].
+const CMOV32: [Code; 16] = [
+    Code::Cmovo_r32_rm32,
+    Code::Cmovno_r32_rm32,
+    Code::Cmovb_r32_rm32,
+    Code::Cmovae_r32_rm32,
+    Code::Cmove_r32_rm32,
+    Code::Cmovne_r32_rm32,
+    Code::Cmovbe_r32_rm32,
+    Code::Cmova_r32_rm32,
+    Code::Cmovs_r32_rm32,
+    Code::Cmovns_r32_rm32,
+    Code::Cmovp_r32_rm32,
+    Code::Cmovnp_r32_rm32,
+    Code::Cmovl_r32_rm32,
+    Code::Cmovge_r32_rm32,
+    Code::Cmovle_r32_rm32,
+    Code::Cmovg_r32_rm32,
+];
+
 fn jcc(a: &mut CodeAssembler, cc: usize, label: CodeLabel) -> Result<(), IcedError> {
     match cc {
         0 => a.jo(label),
@@ -1769,7 +1789,7 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
                 // registers are overwritten (whole, 32-bit, low byte, and by
                 // a consumer itself before a second one), which the lowering
                 // must notice when it reads them in place
-                for consumer in 0..11 {
+                for consumer in 0..12 {
                     let code_bytes = snippet(|a| {
                         a.add_instruction(producer)?;
                         match consumer {
@@ -1852,6 +1872,17 @@ fn every_condition_reads_every_producer_as_the_cpu_does() {
                                 a.mov(r12, 0x1234i64)?;
                                 a.set_label(&mut skip)?;
                                 a.nop()
+                            }
+                            11 => {
+                                // 32-bit cmov of two registers known to be
+                                // zero-extended (the lowering skips the
+                                // wrap and extend of its result)
+                                a.mov(r10d, r10d)?;
+                                a.mov(r11d, r11d)?;
+                                a.add_instruction(
+                                    Instruction::with2(CMOV32[cc], Register::R10D, Register::R11D)
+                                        .unwrap(),
+                                )
                             }
                             _ => {
                                 a.mov(dl, cl)?;

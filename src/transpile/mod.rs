@@ -31,7 +31,7 @@ pub use module::Module;
 pub use signature::{ScalarType, Signature};
 
 /// Bumped whenever the transpiler's output for the same input may change.
-pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-8");
+pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-9");
 
 /// The addresses of the functions to export, checked against the image.
 pub fn roots(image: &Image, exports: &[Signature]) -> Result<Vec<u64>, TranspileError> {

@@ -80,6 +80,16 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
                 Ok(())
             })?
         }
+        _ if is_cmovcc(m) && c.op_bits(0) == 32 && c.zero_extended(0) && c.zero_extended(1) => {
+            // Both values already have a zero upper half, so has the one
+            // chosen: the 32-bit write needs no wrap and extend.
+            let cc = c.ins.condition_code();
+            let dst = Reg::of(c.ins.op0_register()).ok_or_else(|| c.unsupported())?;
+            c.read_low(1, 32)?;
+            c.read_low(0, 32)?;
+            c.condition(cc);
+            c.emit_all([W::Select, W::LocalSet(c.locals.reg(dst))]);
+        }
         _ if is_cmovcc(m) => {
             let cc = c.ins.condition_code();
             let bits = c.op_bits(0);

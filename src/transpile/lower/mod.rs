@@ -1083,6 +1083,27 @@ impl<'a> Ctx<'a> {
 
     // --------------------------------------------------------- operands
 
+    /// True when operand `op` read at 32 bits is its whole 64-bit value as
+    /// well: a 32-bit load (zero-extending), or a register the peephole knows
+    /// was last set to a value with a zero upper half in this straight-line
+    /// code.
+    pub fn zero_extended(&self, op: u32) -> bool {
+        match self.ins.op_kind(op) {
+            OpKind::Memory => true,
+            OpKind::Register => {
+                let register = self.ins.op_register(op);
+                match Reg::of(register) {
+                    Some(r @ Reg::Gpr(_)) if !is_high_byte(register) => {
+                        let l = self.locals.reg(r);
+                        l < 64 && self.zext_locals & (1 << l) != 0
+                    }
+                    _ => false,
+                }
+            }
+            _ => false,
+        }
+    }
+
     /// The size in bits of operand `op`.
     pub fn op_bits(&self, op: u32) -> u32 {
         match self.ins.op_kind(op) {
