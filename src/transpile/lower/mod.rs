@@ -687,7 +687,10 @@ impl<'a> Ctx<'a> {
         }
         self.top_is_zext = match k {
             Kind::Get(l) => l < 64 && self.zext_locals & (1 << l) != 0,
-            Kind::ZextLoad
+            Kind::Memory {
+                opcode: op::I64_LOAD8_U | op::I64_LOAD16_U | op::I64_LOAD32_U,
+                ..
+            }
             | Kind::Byte(op::I64_EXTEND_I32_U | op::I64_POPCNT | op::I64_CLZ | op::I64_CTZ) => true,
             Kind::I64Const(c) => (0..=u32::MAX as i64).contains(&c),
             // and: no wider than its second operand; tee: the value stays
@@ -1309,8 +1312,12 @@ enum Kind {
     I32Const(i32),
     /// An instruction that is its opcode alone (see [`op`]).
     Byte(u8),
-    /// A load that zero-extends (8, 16 or 32 bits).
-    ZextLoad,
+    /// A scalar load or store of memory 0: its opcode and memarg.
+    Memory {
+        opcode: u8,
+        align: u32,
+        offset: u64,
+    },
     /// `block`, `loop`, `if`: a pending flag producer must be spilled.
     Opens,
     /// Any other control instruction.
@@ -1318,8 +1325,28 @@ enum Kind {
     Other,
 }
 
-/// Opcodes of the one-byte instructions [`Kind`] names.
+/// Opcodes of the instructions [`Kind`] names: loads and stores, then the
+/// one-byte instructions.
 mod op {
+    pub const I32_LOAD: u8 = 0x28;
+    pub const I64_LOAD: u8 = 0x29;
+    pub const F32_LOAD: u8 = 0x2a;
+    pub const F64_LOAD: u8 = 0x2b;
+    pub const I64_LOAD8_S: u8 = 0x30;
+    pub const I64_LOAD8_U: u8 = 0x31;
+    pub const I64_LOAD16_S: u8 = 0x32;
+    pub const I64_LOAD16_U: u8 = 0x33;
+    pub const I64_LOAD32_S: u8 = 0x34;
+    pub const I64_LOAD32_U: u8 = 0x35;
+    pub const I32_STORE: u8 = 0x36;
+    pub const I64_STORE: u8 = 0x37;
+    pub const F32_STORE: u8 = 0x38;
+    pub const F64_STORE: u8 = 0x39;
+    pub const I32_STORE8: u8 = 0x3a;
+    pub const I32_STORE16: u8 = 0x3b;
+    pub const I64_STORE8: u8 = 0x3c;
+    pub const I64_STORE16: u8 = 0x3d;
+    pub const I64_STORE32: u8 = 0x3e;
     pub const SELECT: u8 = 0x1b;
     pub const I32_EQZ: u8 = 0x45;
     pub const I32_EQ: u8 = 0x46;
@@ -1355,6 +1382,19 @@ mod op {
 }
 
 impl Kind {
+    /// A load or store with `m`; `Other` (left to wasm-encoder) for any
+    /// target but memory 0 or an atomic ordering.
+    fn memory(opcode: u8, m: MemArg) -> Kind {
+        if m.target != wasm_encoder::MemArgTarget::Memory(0) || m.ordering.is_some() {
+            return Kind::Other;
+        }
+        Kind::Memory {
+            opcode,
+            align: m.align,
+            offset: m.offset,
+        }
+    }
+
     #[inline(always)]
     fn of(i: &W<'static>) -> Kind {
         match *i {
@@ -1395,7 +1435,25 @@ impl Kind {
             W::I64ExtendI32S => Kind::Byte(op::I64_EXTEND_I32_S),
             W::I64ExtendI32U => Kind::Byte(op::I64_EXTEND_I32_U),
             W::I64Extend32S => Kind::Byte(op::I64_EXTEND32_S),
-            W::I64Load8U(_) | W::I64Load16U(_) | W::I64Load32U(_) => Kind::ZextLoad,
+            W::I32Load(m) => Kind::memory(op::I32_LOAD, m),
+            W::I64Load(m) => Kind::memory(op::I64_LOAD, m),
+            W::F32Load(m) => Kind::memory(op::F32_LOAD, m),
+            W::F64Load(m) => Kind::memory(op::F64_LOAD, m),
+            W::I64Load8S(m) => Kind::memory(op::I64_LOAD8_S, m),
+            W::I64Load8U(m) => Kind::memory(op::I64_LOAD8_U, m),
+            W::I64Load16S(m) => Kind::memory(op::I64_LOAD16_S, m),
+            W::I64Load16U(m) => Kind::memory(op::I64_LOAD16_U, m),
+            W::I64Load32S(m) => Kind::memory(op::I64_LOAD32_S, m),
+            W::I64Load32U(m) => Kind::memory(op::I64_LOAD32_U, m),
+            W::I32Store(m) => Kind::memory(op::I32_STORE, m),
+            W::I64Store(m) => Kind::memory(op::I64_STORE, m),
+            W::F32Store(m) => Kind::memory(op::F32_STORE, m),
+            W::F64Store(m) => Kind::memory(op::F64_STORE, m),
+            W::I32Store8(m) => Kind::memory(op::I32_STORE8, m),
+            W::I32Store16(m) => Kind::memory(op::I32_STORE16, m),
+            W::I64Store8(m) => Kind::memory(op::I64_STORE8, m),
+            W::I64Store16(m) => Kind::memory(op::I64_STORE16, m),
+            W::I64Store32(m) => Kind::memory(op::I64_STORE32, m),
             W::If(_) | W::Block(_) | W::Loop(_) => Kind::Opens,
             W::Else
             | W::End
@@ -1445,7 +1503,21 @@ impl Kind {
                 sleb(sink, c);
             }
             Kind::Byte(op) => sink.push(op),
-            Kind::ZextLoad | Kind::Opens | Kind::Control | Kind::Other => return false,
+            Kind::Memory {
+                opcode,
+                align,
+                offset,
+            } => {
+                sink.push(opcode);
+                uleb(sink, align);
+                let mut v = offset;
+                while v >= 0x80 {
+                    sink.push(v as u8 | 0x80);
+                    v >>= 7;
+                }
+                sink.push(v as u8);
+            }
+            Kind::Opens | Kind::Control | Kind::Other => return false,
         }
         true
     }
@@ -1660,9 +1732,43 @@ mod tests {
             W::I64Ctz,
             W::I64Popcnt,
             W::I64Extend32S,
-            W::I64Load8U(mem(5)), // (through wasm-encoder)
-            W::Br(3),
+            W::Br(3), // (through wasm-encoder)
         ]);
+        // loads and stores, with offsets and alignments at the LEB128 edges
+        for offset in [0u64, 5, 127, 128, 0xffff_ffff, u64::MAX] {
+            for align in [0u32, 3, 200] {
+                let m = MemArg {
+                    align,
+                    ..mem(offset)
+                };
+                table.extend([
+                    W::I32Load(m),
+                    W::I64Load(m),
+                    W::F32Load(m),
+                    W::F64Load(m),
+                    W::I64Load8S(m),
+                    W::I64Load8U(m),
+                    W::I64Load16S(m),
+                    W::I64Load16U(m),
+                    W::I64Load32S(m),
+                    W::I64Load32U(m),
+                    W::I32Store(m),
+                    W::I64Store(m),
+                    W::F32Store(m),
+                    W::F64Store(m),
+                    W::I32Store8(m),
+                    W::I32Store16(m),
+                    W::I64Store8(m),
+                    W::I64Store16(m),
+                    W::I64Store32(m),
+                ]);
+            }
+        }
+        // another memory: wasm-encoder's own encoding
+        table.push(W::I64Load(MemArg {
+            target: wasm_encoder::MemArgTarget::Memory(1),
+            ..mem(8)
+        }));
         for i in &table {
             let mut ours = Vec::new();
             encode(i, &mut ours);
