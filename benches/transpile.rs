@@ -62,10 +62,7 @@ fn main() {
         let (n, name) = spec.split_once(':').unwrap_or((&spec, ""));
         let n = n.parse().unwrap_or(500).max(1);
         if name == "each" {
-            let sigs: Vec<Signature> = CALLBACKS
-                .iter()
-                .map(|c| Signature::parse(c.signature).unwrap())
-                .collect();
+            let sigs = corpus_signatures();
             let t = Instant::now();
             for _ in 0..n {
                 for sig in &sigs {
@@ -178,14 +175,19 @@ fn main() {
     }
 }
 
+/// The signature of every corpus callback.
+fn corpus_signatures() -> Vec<Signature> {
+    CALLBACKS
+        .iter()
+        .map(|c| Signature::parse(c.signature).unwrap())
+        .collect()
+}
+
 /// Every callback as its own module, all of them on every core, as the app
 /// does at start (`module::each_on_cores`), `rounds` times: the wall time of
 /// that start.
 fn at_start(image: &Image, rounds: usize) {
-    let sigs: Vec<Signature> = CALLBACKS
-        .iter()
-        .map(|c| Signature::parse(c.signature).unwrap())
-        .collect();
+    let sigs = corpus_signatures();
     let mut times = Vec::new();
     let mut bytes = 0;
     for _ in 0..rounds {
@@ -212,10 +214,7 @@ fn at_start(image: &Image, rounds: usize) {
 /// `rounds` times: the rate without the per-module fixed cost (wrappers,
 /// sections, validator setup).
 fn whole_corpus(image: &Image, rounds: usize) {
-    let all: Vec<Signature> = CALLBACKS
-        .iter()
-        .map(|c| Signature::parse(c.signature).unwrap())
-        .collect();
+    let all = corpus_signatures();
     let mut times = Vec::new();
     let mut whole = None;
     for _ in 0..rounds {
