@@ -145,7 +145,7 @@ pub fn build_with_data(
         .collect();
     // Helpers only where some instruction needs them: smaller modules
     // encode and validate faster.
-    let (need_mulhu, need_divu, need_divs) = helpers_needed(program);
+    let (need_mulhu, need_divu, need_divs, nan_fixes) = helpers_needed(program);
     let mut next = n;
     let mut take = |needed: bool| {
         if needed {
@@ -155,7 +155,6 @@ pub fn build_with_data(
             u32::MAX
         }
     };
-    let nan_fixes = nan_fixes_needed(program);
     let helpers = Helpers {
         mulhu: take(need_mulhu),
         divu128: take(need_divu || need_divs),
@@ -204,13 +203,8 @@ pub fn build_with_data(
     }
     for (k, fix) in NAN_FIXES.iter().enumerate() {
         if helpers.nan_fix[k] != u32::MAX {
-            let t = match fix {
-                NanFix::S => ValType::I32,
-                NanFix::D => ValType::I64,
-                NanFix::PackedS | NanFix::PackedD => ValType::V128,
-            };
-            let params = if t == ValType::V128 { 3 } else { 2 };
-            functions.function(types.index(vec![t; params], vec![t]));
+            let (params, results) = fix.func_type();
+            functions.function(types.index(params, results));
             code.function(&nan_fix_helper(*fix));
         }
     }
@@ -385,8 +379,16 @@ fn split_by_weight(weights: &[usize], parts: usize) -> Vec<std::ops::Range<usize
 /// widely in cost); results in item order. For many independent modules:
 /// every callback of an app at start.
 pub fn each_on_cores<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = threads_for(items.len(), 1);
-    if threads == 1 {
+    each_on_threads(items, threads_for(items.len(), 1), job)
+}
+
+/// [`each_on_cores`] on `threads` threads.
+fn each_on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    job: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 {
         return items.iter().map(job).collect();
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
@@ -435,8 +437,8 @@ fn run_parts<P: Send, T: Send>(parts: Vec<P>, job: impl Fn(P) -> T + Sync) -> Ve
 
 /// Stages 3 to 5 for every function: cfg, structure and lowering, one
 /// encoded body per function in program order. Functions are independent
-/// here, so a large program is split over threads; the first error in program
-/// order is the one reported, as when lowering in sequence.
+/// here, so a large program's are shared out among threads; the first error
+/// in program order is the one reported, as when lowering in sequence.
 fn lower_all(
     image: &Image,
     program: &Program,
@@ -454,43 +456,25 @@ fn lower_all(
             })?;
         lower::lower(image, program, k, &graph, &tree, abis, callees)
     };
-    let weights: Vec<usize> = program
-        .functions
-        .iter()
-        .map(|f| f.instructions.len())
-        .collect();
-    let threads = threads_for(weights.iter().sum(), PARALLEL_INSTRUCTIONS);
-    if threads == 1 {
-        return (0..weights.len()).map(one).collect();
-    }
-    let mut bodies = Vec::with_capacity(weights.len());
-    let parts = split_by_weight(&weights, threads);
-    for part in run_parts(parts, |range| range.map(one).collect::<Result<Vec<_>, _>>()) {
-        bodies.extend(part?);
-    }
-    Ok(bodies)
+    let instructions = program.functions.iter().map(|f| f.instructions.len()).sum();
+    let threads = threads_for(instructions, PARALLEL_INSTRUCTIONS);
+    let indices: Vec<usize> = (0..program.functions.len()).collect();
+    each_on_threads(&indices, threads, |&k| one(k))
+        .into_iter()
+        .collect()
 }
 
 /// The NaN-fixing helpers in [`Helpers::nan_fix`] order.
 const NAN_FIXES: [NanFix; 4] = [NanFix::S, NanFix::D, NanFix::PackedS, NanFix::PackedD];
 
-/// Which NaN-fixing helpers some instruction of the program calls.
-fn nan_fixes_needed(program: &Program) -> [bool; 4] {
-    let mut needed = [false; 4];
-    for ins in program.functions.iter().flat_map(|f| &f.instructions) {
-        if let Some(fix) = nan_fix_of(ins) {
-            needed[fix as usize] = true;
-        }
-    }
-    needed
-}
-
-/// Which helpers the program needs: (mulhu, divu128, divs128). 64-bit
+/// Which helpers the program needs, in one pass over its instructions:
+/// (mulhu, divu128, divs128, the NaN fixes by [`NAN_FIXES`] index). 64-bit
 /// multiplies may need the high half (one-operand forms, and the overflow
 /// flags of the others); 64-bit divides need the 128-bit division.
-fn helpers_needed(program: &Program) -> (bool, bool, bool) {
+fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4]) {
     use iced_x86::Mnemonic as M;
     let (mut mul, mut divu, mut divs) = (false, false, false);
+    let mut nan_fixes = [false; 4];
     for ins in program.functions.iter().flat_map(|f| &f.instructions) {
         let wide = match ins.op0_kind() {
             iced_x86::OpKind::Register => ins.op0_register().size() == 8,
@@ -503,8 +487,11 @@ fn helpers_needed(program: &Program) -> (bool, bool, bool) {
             M::Idiv if wide => divs = true,
             _ => {}
         }
+        if let Some(fix) = nan_fix_of(ins) {
+            nan_fixes[fix as usize] = true;
+        }
     }
-    (mul, divu, divs)
+    (mul, divu, divs, nan_fixes)
 }
 
 /// Validates a module with wasmparser (SIMD, multi-value, bulk memory on):

@@ -491,24 +491,20 @@ impl Ctx<'_> {
         let z = As::Zext;
         match flag {
             CF => match p.kind {
-                Producer::Add | Producer::Adc => {
-                    self.push_val(p, r, z);
-                    self.push_val(p, a, z);
+                Producer::Add | Producer::Adc | Producer::Sub | Producer::Sbb => {
+                    // add: the result wrapped below the first operand;
+                    // sub: the first operand is below the second
+                    let (x, y) = match p.kind {
+                        Producer::Add | Producer::Adc => (r, a),
+                        _ => (a, b),
+                    };
+                    self.push_val(p, x, z);
+                    self.push_val(p, y, z);
                     self.emit(W::I64LtU);
-                    if p.kind == Producer::Adc {
-                        // with a carry in, r == a also means a carry out
-                        self.push_val(p, r, z);
-                        self.push_val(p, a, z);
-                        self.emit_all([W::I64Eq, W::LocalGet(c), W::I32And, W::I32Or]);
-                    }
-                }
-                Producer::Sub | Producer::Sbb => {
-                    self.push_val(p, a, z);
-                    self.push_val(p, b, z);
-                    self.emit(W::I64LtU);
-                    if p.kind == Producer::Sbb {
-                        self.push_val(p, a, z);
-                        self.push_val(p, b, z);
+                    if matches!(p.kind, Producer::Adc | Producer::Sbb) {
+                        // with a carry in, equality also means a carry out
+                        self.push_val(p, x, z);
+                        self.push_val(p, y, z);
                         self.emit_all([W::I64Eq, W::LocalGet(c), W::I32And, W::I32Or]);
                     }
                 }
@@ -531,20 +527,15 @@ impl Ctx<'_> {
                 Producer::Add | Producer::Adc | Producer::Sub | Producer::Sbb => {
                     // add: the operands agree in sign and the result does not;
                     // sub: they differ and the result differs from the first
-                    let add = matches!(p.kind, Producer::Add | Producer::Adc);
-                    if add {
-                        self.push_val(p, a, z);
-                        self.push_val(p, r, z);
-                    } else {
-                        self.push_val(p, a, z);
-                        self.push_val(p, b, z);
-                    }
+                    // (sign bit of `(x ^ y) & (u ^ r)`)
+                    let (y, u) = match p.kind {
+                        Producer::Add | Producer::Adc => (r, b),
+                        _ => (b, a),
+                    };
+                    self.push_val(p, a, z);
+                    self.push_val(p, y, z);
                     self.emit(W::I64Xor);
-                    if add {
-                        self.push_val(p, b, z);
-                    } else {
-                        self.push_val(p, a, z);
-                    }
+                    self.push_val(p, u, z);
                     self.push_val(p, r, z);
                     self.emit_all([
                         W::I64Xor,
@@ -675,17 +666,17 @@ impl Ctx<'_> {
     fn fused_condition(&mut self, p: Pending, cc: ConditionCode) -> bool {
         use ConditionCode as C;
         let i32 = p.bits == 32;
-        let (ops, zero) = match p.kind {
-            Producer::Sub => ((p.a, p.b), None),
-            Producer::Logic => ((p.r, p.r), Some(())),
+        // `cmp` compares a with b; a logic op, its result with 0 (`None`)
+        let (first, second) = match p.kind {
+            Producer::Sub => (p.a, Some(p.b)),
+            Producer::Logic => (p.r, None),
             _ => return false,
         };
-        // (`zero`: compare the result with 0 rather than a with b)
         let signed = matches!(cc, C::l | C::ge | C::le | C::g);
         // a logic op's CF is 0: `be` is `e` and `a` is `ne`
-        let cc = match (zero, cc) {
-            (Some(()), C::be) => C::e,
-            (Some(()), C::a) => C::ne,
+        let cc = match (second, cc) {
+            (None, C::be) => C::e,
+            (None, C::a) => C::ne,
             _ => cc,
         };
         let compare = match (cc, i32) {
@@ -711,7 +702,7 @@ impl Ctx<'_> {
             (C::g, true) => W::I32GtS,
             _ => return false,
         };
-        if zero.is_some() && !matches!(cc, C::e | C::ne) && !signed {
+        if second.is_none() && !matches!(cc, C::e | C::ne) && !signed {
             return false; // b/ae of a logic op: CF, from the general path
         }
         let how = if i32 {
@@ -721,11 +712,11 @@ impl Ctx<'_> {
         } else {
             As::Zext
         };
-        self.push_val(p, ops.0, how);
-        match (zero, i32) {
-            (Some(()), true) => self.emit(W::I32Const(0)),
-            (Some(()), false) => self.emit(W::I64Const(0)),
-            (None, _) => self.push_val(p, ops.1, how),
+        self.push_val(p, first, how);
+        match (second, i32) {
+            (Some(v), _) => self.push_val(p, v, how),
+            (None, true) => self.emit(W::I32Const(0)),
+            (None, false) => self.emit(W::I64Const(0)),
         }
         // (the peephole turns a compare for equality with 0 into eqz)
         self.emit(compare);

@@ -10,7 +10,7 @@
 //! Scalar instructions change lane 0 and keep the other lanes.
 
 use iced_x86::Mnemonic;
-use wasm_encoder::{BlockType, Instruction as W};
+use wasm_encoder::{BlockType, Instruction as W, ValType};
 
 use super::flags::{CF, OF, PF, SF, STATUS, ZF};
 use super::sse::{read_x, set_x, xmm_local};
@@ -184,17 +184,22 @@ fn konst(fp: Fp, v: i64) -> W<'static> {
 
 /// Pushes i32 1 when the bits in local `x` are a NaN.
 fn is_nan(c: &mut Ctx, x: u32, fp: Fp) {
+    c.emit_all(is_nan_code(x, fp));
+}
+
+/// The code of [`is_nan`]: the magnitude above the infinity's.
+fn is_nan_code(x: u32, fp: Fp) -> [W<'static>; 5] {
     let (and, gt) = match fp {
         Fp::S => (W::I32And, W::I32GtU),
         Fp::D => (W::I64And, W::I64GtU),
     };
-    c.emit_all([
+    [
         W::LocalGet(x),
         konst(fp, !fp.sign()),
         and,
         konst(fp, fp.exponent()),
         gt,
-    ]);
+    ]
 }
 
 /// The module helpers that pick x86's NaN result, by index in
@@ -209,6 +214,17 @@ pub(crate) enum NanFix {
     PackedS = 2,
     /// f64x2: same
     PackedD = 3,
+}
+
+impl NanFix {
+    /// The helper's wasm type: `(params, results)`.
+    pub(crate) fn func_type(self) -> (Vec<ValType>, Vec<ValType>) {
+        match self {
+            NanFix::S => (vec![ValType::I32; 2], vec![ValType::I32]),
+            NanFix::D => (vec![ValType::I64; 2], vec![ValType::I64]),
+            NanFix::PackedS | NanFix::PackedD => (vec![ValType::V128; 3], vec![ValType::V128]),
+        }
+    }
 }
 
 /// The NaN-fixing helper instruction `ins` calls, if any.
@@ -231,27 +247,15 @@ pub(crate) fn nan_fix_helper(fix: NanFix) -> wasm_encoder::Function {
     match fix {
         NanFix::S | NanFix::D => {
             let fp = if fix == NanFix::S { Fp::S } else { Fp::D };
-            let (and, gt, or) = match fp {
-                Fp::S => (W::I32And, W::I32GtU, W::I32Or),
-                Fp::D => (W::I64And, W::I64GtU, W::I64Or),
-            };
-            let is_nan = |x: u32| {
-                [
-                    W::LocalGet(x),
-                    konst(fp, !fp.sign()),
-                    and.clone(),
-                    konst(fp, fp.exponent()),
-                    gt.clone(),
-                ]
-            };
+            let or = if fp == Fp::S { W::I32Or } else { W::I64Or };
             let quieted = |x: u32| [W::LocalGet(x), konst(fp, fp.quiet_bit()), or.clone()];
             // isnan(a) ? quiet(a) : (isnan(b) ? quiet(b) : indefinite)
             code.extend(quieted(0));
             code.extend(quieted(1));
             code.push(konst(fp, fp.indefinite()));
-            code.extend(is_nan(1));
+            code.extend(is_nan_code(1, fp));
             code.push(W::Select);
-            code.extend(is_nan(0));
+            code.extend(is_nan_code(0, fp));
             code.push(W::Select);
         }
         NanFix::PackedS | NanFix::PackedD => {
