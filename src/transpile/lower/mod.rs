@@ -1486,16 +1486,12 @@ impl Kind {
             }
         }
         match self {
-            Kind::Get(l) => {
-                sink.push(0x20);
-                uleb(sink, l as u64);
-            }
-            Kind::Set(l) => {
-                sink.push(0x21);
-                uleb(sink, l as u64);
-            }
-            Kind::Tee(l) => {
-                sink.push(0x22);
+            Kind::Get(l) | Kind::Set(l) | Kind::Tee(l) => {
+                sink.push(match self {
+                    Kind::Get(_) => 0x20,
+                    Kind::Set(_) => 0x21,
+                    _ => 0x22,
+                });
                 uleb(sink, l as u64);
             }
             Kind::I32Const(c) => {
