@@ -17,6 +17,11 @@
 
 use std::time::{Duration, Instant};
 
+/// The allocator the x64wasm binary uses (`src/main.rs`), so that these
+/// figures are the app's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use x64wasm::transpile::{
     module::{each_on_cores, validate},
     transpile, Image, Signature,

@@ -10,6 +10,12 @@ use std::process::ExitCode;
 
 use x64wasm::transpile::{transpile, Image, Signature};
 
+/// mimalloc instead of glibc's malloc: a transpile makes hundreds of small
+/// allocations, and this allocator makes it about 1.1x faster
+/// (`cargo bench --bench transpile`, which uses it too).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const HELP: &str = "\
 x64wasm: a Rust app whose UI callbacks run in the browser, transpiled at run
 time from the app's own x86-64 machine code to WebAssembly.
