@@ -4,7 +4,10 @@
 //! `cargo bench --bench transpile` measures, for every corpus callback, the
 //! median of 25 cold transpiles (decode → lower → encode → validate, no cache;
 //! the ELF is parsed once per process, as the server does), and the overall
-//! rate in MB/s of x86 code (the sum of those medians, one thread); then the
+//! rate in MB/s of x86 code (the sum of those medians, one thread), with how
+//! much of it the two library stages take timed alone (decoding with
+//! iced-x86, validating with wasmparser: together the floor under the
+//! overall figure for modules of this size); then the
 //! wall time of every callback as its own module on every core, as the app
 //! does at start; then the median of 101 transpiles of the whole corpus as
 //! one module. Modules of more than a few hundred instructions are
@@ -23,8 +26,9 @@ use std::time::{Duration, Instant};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use x64wasm::transpile::{
+    decode,
     module::{each_on_cores, validate},
-    transpile, Image, Signature,
+    roots, transpile, Image, Signature,
 };
 use x64wasm_corpus::{CALLBACKS, STATE_SIZE};
 
@@ -106,7 +110,9 @@ fn main() {
 
     let mut medians = Vec::new();
     let (mut total_bytes, mut total_time) = (0usize, Duration::ZERO);
-    let mut validation_time = Duration::ZERO;
+    // the two stages whose speed is a library's: decoding (iced-x86) and
+    // validation (wasmparser), each timed alone on the same work
+    let (mut decode_time, mut validation_time) = (Duration::ZERO, Duration::ZERO);
     println!(
         "{:<22} {:>8} {:>8} {:>10} {:>10}",
         "callback", "x86 B", "wasm B", "median", "MB/s"
@@ -124,7 +130,13 @@ fn main() {
         times.sort();
         let median = times[times.len() / 2];
         let m = module.unwrap();
-        validation_time += median_validation(&m.wasm, rounds);
+        decode_time += median_time(rounds, || {
+            let roots = roots(&image, std::slice::from_ref(&sig)).unwrap();
+            std::hint::black_box(decode::decode(&image, &roots).unwrap());
+        });
+        validation_time += median_time(rounds, || {
+            validate(&m.wasm).expect("the transpiler's own output validates")
+        });
         medians.push(median);
         total_bytes += m.code_bytes;
         total_time += median;
@@ -160,12 +172,17 @@ fn main() {
         total_time.as_secs_f64() * 1e3,
         total_bytes as f64 / total_time.as_secs_f64() / 1e6
     );
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let share = |d: Duration| d.as_secs_f64() / total_time.as_secs_f64() * 100.0;
     println!(
-        "of which wasmparser validation alone (the same modules, validated again): {:.2} ms \
-         = {:.0}%; every other stage: {:.2} ms",
-        validation_time.as_secs_f64() * 1e3,
-        validation_time.as_secs_f64() / total_time.as_secs_f64() * 100.0,
-        (total_time.saturating_sub(validation_time)).as_secs_f64() * 1e3
+        "of which, timed alone on the same work: decoding (iced-x86) {:.2} ms = {:.0}%, \
+         validating the modules (wasmparser) {:.2} ms = {:.0}%; the rest (cfg, structure, \
+         lower, encode) {:.2} ms",
+        ms(decode_time),
+        share(decode_time),
+        ms(validation_time),
+        share(validation_time),
+        ms(total_time.saturating_sub(decode_time + validation_time))
     );
     at_start(&image, if benchmarking { 25 } else { 1 });
     whole_corpus(&image, if benchmarking { 101 } else { 3 });
@@ -192,13 +209,12 @@ fn main() {
     }
 }
 
-/// The median time of `rounds` validations of `wasm` alone, as the transpiler
-/// does it before a module leaves it (`module::validate`).
-fn median_validation(wasm: &[u8], rounds: usize) -> Duration {
+/// The median time of `rounds` runs of `work`.
+fn median_time(rounds: usize, mut work: impl FnMut()) -> Duration {
     let mut times: Vec<Duration> = (0..rounds)
         .map(|_| {
             let t = Instant::now();
-            validate(wasm).expect("the transpiler's own output validates");
+            work();
             t.elapsed()
         })
         .collect();
