@@ -119,24 +119,18 @@ fn main() {
     );
     for cb in CALLBACKS {
         let sig = Signature::parse(cb.signature).unwrap();
-        let mut times = Vec::with_capacity(rounds);
-        let mut module = None;
-        for _ in 0..rounds {
-            let t = Instant::now();
-            let m = transpile(&image, std::slice::from_ref(&sig)).expect("corpus transpiles");
-            times.push(t.elapsed());
-            module = Some(m);
-        }
-        times.sort();
-        let median = times[times.len() / 2];
-        let m = module.unwrap();
+        let (median, m) = median_time(rounds, || {
+            transpile(&image, std::slice::from_ref(&sig)).expect("corpus transpiles")
+        });
         decode_time += median_time(rounds, || {
             let roots = roots(&image, std::slice::from_ref(&sig)).unwrap();
-            std::hint::black_box(decode::decode(&image, &roots).unwrap());
-        });
+            decode::decode(&image, &roots).unwrap()
+        })
+        .0;
         validation_time += median_time(rounds, || {
             validate(&m.wasm).expect("the transpiler's own output validates")
-        });
+        })
+        .0;
         medians.push(median);
         total_bytes += m.code_bytes;
         total_time += median;
@@ -209,17 +203,19 @@ fn main() {
     }
 }
 
-/// The median time of `rounds` runs of `work`.
-fn median_time(rounds: usize, mut work: impl FnMut()) -> Duration {
-    let mut times: Vec<Duration> = (0..rounds)
-        .map(|_| {
-            let t = Instant::now();
-            work();
-            t.elapsed()
-        })
-        .collect();
+/// The median time of `rounds` runs of `work`, and what the last run made
+/// (each result is dropped outside the timed part).
+fn median_time<T>(rounds: usize, mut work: impl FnMut() -> T) -> (Duration, T) {
+    let mut times = Vec::with_capacity(rounds);
+    let mut last = None;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let made = work();
+        times.push(t.elapsed());
+        last = Some(made);
+    }
     times.sort();
-    times[times.len() / 2]
+    (times[times.len() / 2], last.expect("at least one round"))
 }
 
 /// The signature of every corpus callback.
@@ -235,18 +231,12 @@ fn corpus_signatures() -> Vec<Signature> {
 /// that start.
 fn at_start(image: &Image, rounds: usize) {
     let sigs = corpus_signatures();
-    let mut times = Vec::new();
-    let mut bytes = 0;
-    for _ in 0..rounds {
-        let t = Instant::now();
-        let modules = each_on_cores(&sigs, |sig| {
+    let (one, modules) = median_time(rounds, || {
+        each_on_cores(&sigs, |sig| {
             transpile(image, std::slice::from_ref(sig)).expect("corpus transpiles")
-        });
-        times.push(t.elapsed());
-        bytes = modules.iter().map(|m| m.code_bytes).sum::<usize>();
-    }
-    times.sort();
-    let one = times[times.len() / 2];
+        })
+    });
+    let bytes = modules.iter().map(|m| m.code_bytes).sum::<usize>();
     println!(
         "every callback as its own module on {} core(s), as the app starts: {} bytes of x86 \
          in {:.2} ms = {:.1} MB/s",
@@ -262,17 +252,9 @@ fn at_start(image: &Image, rounds: usize) {
 /// sections, validator setup).
 fn whole_corpus(image: &Image, rounds: usize) {
     let all = corpus_signatures();
-    let mut times = Vec::new();
-    let mut whole = None;
-    for _ in 0..rounds {
-        let t = Instant::now();
-        let m = transpile(image, &all).expect("corpus transpiles as one module");
-        times.push(t.elapsed());
-        whole = Some(m);
-    }
-    times.sort();
-    let one = times[times.len() / 2];
-    let whole = whole.unwrap();
+    let (one, whole) = median_time(rounds, || {
+        transpile(image, &all).expect("corpus transpiles as one module")
+    });
     println!(
         "whole corpus as one module: {} bytes of x86 ({} instructions, {} functions) \
          into {} bytes of wasm in {:.2} ms = {:.1} MB/s",
