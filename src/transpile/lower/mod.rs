@@ -584,14 +584,7 @@ impl<'a> Ctx<'a> {
     #[inline]
     pub fn emit(&mut self, i: W<'static>) {
         self.emit_ref(&i);
-        // Of the variants the lowering emits only `br_table` owns memory:
-        // skipping the others' drop glue (a call and a match on the
-        // variant, once per wasm instruction) was measurable.
-        if matches!(i, W::BrTable(..)) {
-            drop(i);
-        } else {
-            std::mem::forget(i);
-        }
+        discard(i);
     }
 
     fn emit_ref(&mut self, i: &W<'static>) {
@@ -704,18 +697,17 @@ impl<'a> Ctx<'a> {
         };
         self.last_at = self.body.len();
         self.last = k;
-        if !k.encode(&mut self.body) {
-            wasm_encoder::Encode::encode(i, &mut self.body);
-        }
+        encode(k, i, &mut self.body);
     }
 
     /// Appends several wasm instructions.
     #[inline]
     pub fn emit_all<const N: usize>(&mut self, is: [W<'static>; N]) {
+        // by reference, then the array dropped at once as [`discard`] drops
+        // one: moving each element out of the array measured 4% slower
         for i in &is {
             self.emit_ref(i);
         }
-        // as in `emit`
         if is.iter().any(|i| matches!(i, W::BrTable(..))) {
             drop(is);
         } else {
@@ -1518,6 +1510,26 @@ impl Kind {
     }
 }
 
+/// Appends the encoding of `i`, of kind `k`: directly where the kind
+/// determines it, through wasm-encoder otherwise.
+fn encode(k: Kind, i: &W<'static>, sink: &mut Vec<u8>) {
+    if !k.encode(sink) {
+        wasm_encoder::Encode::encode(i, sink);
+    }
+}
+
+/// Drops an emitted instruction. Of the variants the lowering emits only
+/// `br_table` owns memory: skipping the others' drop glue (a call and a
+/// match on the variant, once per wasm instruction) was measurable.
+#[inline(always)]
+fn discard(i: W<'static>) {
+    if matches!(i, W::BrTable(..)) {
+        drop(i);
+    } else {
+        std::mem::forget(i);
+    }
+}
+
 /// Appends `v` as unsigned LEB128.
 fn uleb(sink: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
@@ -1599,13 +1611,6 @@ mod tests {
             let theirs = wasm_encoder::Function::new_with_locals_types(declared.iter().copied())
                 .into_raw_body();
             assert_eq!(locals_header(declared, 0), theirs, "{declared:?}");
-        }
-    }
-
-    /// The encoding `emit` writes for `i`.
-    fn encode(i: &W<'static>, sink: &mut Vec<u8>) {
-        if !Kind::of(i).encode(sink) {
-            wasm_encoder::Encode::encode(i, sink);
         }
     }
 
@@ -1766,7 +1771,7 @@ mod tests {
         }));
         for i in &table {
             let mut ours = Vec::new();
-            encode(i, &mut ours);
+            encode(Kind::of(i), i, &mut ours);
             let mut theirs = Vec::new();
             wasm_encoder::Encode::encode(i, &mut theirs);
             assert_eq!(ours, theirs, "{i:?}");
