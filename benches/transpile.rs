@@ -10,9 +10,12 @@
 //! overall figure for modules of this size); then the
 //! wall time of every callback as its own module on every core, as the app
 //! does at start; then the median of 101 transpiles of the whole corpus as
-//! one module. Modules of more than a few hundred instructions are
+//! one module, and the validation of that module next to rustc's own wasm32
+//! build of the corpus (when `benches/code_quality.sh` has built it). Modules
+//! of more than a few hundred instructions are
 //! lowered and validated on up to one thread per core (`module::lower_all`),
-//! so that figure depends on the cores free. Under `cargo test` it only runs
+//! so that figure depends on the cores free. Without `--bench` (as under
+//! `cargo test`, or the binary run by hand) it only runs
 //! a round or three. `TRANSPILE_BENCH_PROFILE=N` runs just the whole-corpus
 //! transpile N times, `TRANSPILE_BENCH_PROFILE=N:name` one callback,
 //! `TRANSPILE_BENCH_PROFILE=N:each` every callback as its own module (the
@@ -28,7 +31,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use x64wasm::transpile::{
     decode,
     module::{each_on_cores, validate},
-    roots, transpile, Image, Signature,
+    roots, transpile, Image, Module, Signature,
 };
 use x64wasm_corpus::{CALLBACKS, STATE_SIZE};
 
@@ -99,7 +102,7 @@ fn main() {
                     t.elapsed().as_secs_f64() * 1e6 / n as f64
                 );
             }
-            None if name.is_empty() => whole_corpus(&image, n),
+            None if name.is_empty() => drop(whole_corpus(&image, n)),
             None => {
                 eprintln!("TRANSPILE_BENCH_PROFILE: no corpus callback named `{name}`");
                 std::process::exit(2);
@@ -179,7 +182,8 @@ fn main() {
         ms(total_time.saturating_sub(decode_time + validation_time))
     );
     at_start(&image, if benchmarking { 25 } else { 1 });
-    whole_corpus(&image, if benchmarking { 101 } else { 3 });
+    let whole = whole_corpus(&image, if benchmarking { 101 } else { 3 });
+    rustc_reference(&whole.wasm, if benchmarking { 101 } else { 3 });
     if benchmarking {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-modules");
         let manifest: Vec<String> = CALLBACKS
@@ -249,8 +253,8 @@ fn at_start(image: &Image, rounds: usize) {
 
 /// The whole corpus as one module (one export per callback), transpiled
 /// `rounds` times: the rate without the per-module fixed cost (wrappers,
-/// sections, validator setup).
-fn whole_corpus(image: &Image, rounds: usize) {
+/// sections, validator setup); returns the module.
+fn whole_corpus(image: &Image, rounds: usize) -> Module {
     let all = corpus_signatures();
     let (one, whole) = median_time(rounds, || {
         transpile(image, &all).expect("corpus transpiles as one module")
@@ -265,4 +269,50 @@ fn whole_corpus(image: &Image, rounds: usize) {
         one.as_secs_f64() * 1e3,
         whole.code_bytes as f64 / one.as_secs_f64() / 1e6
     );
+    whole
+}
+
+/// rustc's own wasm32 build of the corpus, as `benches/code_quality.sh`
+/// leaves it.
+const RUSTC_WASM: &str = "target/wasm-plain/wasm32-unknown-unknown/release/x64wasm_corpus.wasm";
+
+/// The floor for any transpiler of this corpus that validates its output:
+/// wasmparser on rustc's own wasm32 build of the same source (code as
+/// compact as an optimising compiler makes it, with the standard library
+/// parts it pulls in), next to the whole-corpus module, both validated the
+/// same way. Skipped, with a hint, until `benches/code_quality.sh` has built
+/// that module.
+fn rustc_reference(ours: &[u8], rounds: usize) {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(RUSTC_WASM);
+    let Ok(rustc) = std::fs::read(&path) else {
+        println!("(validation of rustc's own wasm32 build: run `bash benches/code_quality.sh` once to build it)");
+        return;
+    };
+    let time = |wasm: &[u8]| median_time(rounds, || validate(wasm).expect("validates")).0;
+    let (ours_time, rustc_time) = (time(ours), time(&rustc));
+    println!(
+        "validating, for reference: the whole-corpus module ({} operators, {} bytes) {:.2} ms; \
+         rustc's own wasm32 build of the corpus ({} operators, {} bytes) {:.2} ms",
+        operators(ours),
+        ours.len(),
+        ours_time.as_secs_f64() * 1e3,
+        operators(&rustc),
+        rustc.len(),
+        rustc_time.as_secs_f64() * 1e3
+    );
+}
+
+/// How many operators the function bodies of `wasm` hold.
+fn operators(wasm: &[u8]) -> usize {
+    let mut count = 0;
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let Ok(wasmparser::Payload::CodeSectionEntry(body)) = payload {
+            let mut reader = body.get_operators_reader().expect("a valid body");
+            while !reader.eof() {
+                reader.read().expect("a valid operator");
+                count += 1;
+            }
+        }
+    }
+    count
 }
