@@ -5,18 +5,17 @@
 //! median of 25 cold transpiles (decode → lower → encode → validate, no cache;
 //! the ELF is parsed once per process, as the server does), and the overall
 //! rate in MB/s of x86 code (the sum of those medians, one thread), with how
-//! much of it the two library stages take timed alone (decoding with
-//! iced-x86, validating with wasmparser: together the floor under the
-//! overall figure for modules of this size); then the
-//! wall time of every callback as its own module on every core, as the app
-//! does at start; then the median of 101 transpiles of the whole corpus as
-//! one module, and the validation of that module next to rustc's own wasm32
-//! build of the corpus (when `benches/code_quality.sh` has built it). Modules
-//! of more than a few hundred instructions are
-//! lowered and validated on up to one thread per core (`module::lower_all`),
-//! so that figure depends on the cores free. Without `--bench` (as under
-//! `cargo test`, or the binary run by hand) it only runs
-//! a round or three. `TRANSPILE_BENCH_PROFILE=N` runs just the whole-corpus
+//! much of it the two library stages take timed alone (decoding with iced-x86,
+//! validating with wasmparser: together the floor under the overall figure for
+//! modules of this size); then the wall time of every callback as its own
+//! module on every core, as the app does at start; then the median of 101
+//! transpiles of the whole corpus as one module, and the validation of that
+//! module next to rustc's own wasm32 build of the corpus (when
+//! `benches/code_quality.sh` has built it). Modules of more than a few hundred
+//! instructions are lowered and validated on up to one thread per core
+//! (`module::lower_all`), so that figure depends on the cores free. Without
+//! `--bench` (as under `cargo test`, or the binary run by hand) it only runs a
+//! round or three. `TRANSPILE_BENCH_PROFILE=N` runs just the whole-corpus
 //! transpile N times, `TRANSPILE_BENCH_PROFILE=N:name` one callback,
 //! `TRANSPILE_BENCH_PROFILE=N:each` every callback as its own module (the
 //! "overall" figure's work), for `perf record`.
