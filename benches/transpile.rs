@@ -5,14 +5,14 @@
 //! median of 25 cold transpiles (decode → lower → encode → validate, no cache;
 //! the ELF is parsed once per process, as the server does), and the overall
 //! rate in MB/s of x86 code (the sum of those medians, one thread), with how
-//! much of it the two library stages take timed alone (decoding with iced-x86,
-//! validating with wasmparser: together the floor under the overall figure for
-//! modules of this size); then the wall time of every callback as its own
-//! module on every core, as the app does at start; then the median of 101
-//! transpiles of the whole corpus as one module, and the validation of that
-//! module next to rustc's own wasm32 build of the corpus (when
-//! `benches/code_quality.sh` has built it). Modules of more than a few hundred
-//! instructions are lowered and validated on up to one thread per core
+//! much of it the two library stages take timed alone (decoding with iced-x86
+//! and our walk, validating with wasmparser: together close to the floor under
+//! the overall figure for modules of this size); then the wall time of every
+//! callback as its own module on every core, as the app does at start; then the
+//! median of 101 transpiles of the whole corpus as one module, and the
+//! validation of that module next to rustc's own wasm32 build of the corpus
+//! (when `benches/code_quality.sh` has built it). Modules of more than a few
+//! hundred instructions are lowered and validated on up to one thread per core
 //! (`module::lower_all`), so that figure depends on the cores free. Without
 //! `--bench` (as under `cargo test`, or the binary run by hand) it only runs a
 //! round or three. `TRANSPILE_BENCH_PROFILE=N` runs just the whole-corpus
@@ -85,7 +85,7 @@ fn main() {
             }
             println!(
                 "every callback as its own module: {:.2} ms per round",
-                t.elapsed().as_secs_f64() * 1e3 / n as f64
+                ms(t.elapsed()) / n as f64
             );
             return;
         }
@@ -112,7 +112,7 @@ fn main() {
 
     let mut medians = Vec::new();
     let (mut total_bytes, mut total_time) = (0usize, Duration::ZERO);
-    // the two stages whose speed is a library's: decoding (iced-x86) and
+    // the two stages whose speed is a library's: decoding (iced-x86, with our walk) and
     // validation (wasmparser), each timed alone on the same work
     let (mut decode_time, mut validation_time) = (Duration::ZERO, Duration::ZERO);
     println!(
@@ -136,7 +136,7 @@ fn main() {
         medians.push(median);
         total_bytes += m.code_bytes;
         total_time += median;
-        let rate = m.code_bytes as f64 / median.as_secs_f64() / 1e6;
+        let rate = mb_per_s(m.code_bytes, median);
         println!(
             "{:<22} {:>8} {:>8} {:>8.1}µs {:>10.1}",
             cb.name,
@@ -154,10 +154,7 @@ fn main() {
     medians.sort();
     let median = medians[medians.len() / 2];
     println!();
-    println!(
-        "ELF parse (once per process): {:.1} ms",
-        parse.as_secs_f64() * 1e3
-    );
+    println!("ELF parse (once per process): {:.1} ms", ms(parse));
     println!(
         "median callback, cold: {:.1} µs (goal < 200 µs)",
         median.as_secs_f64() * 1e6
@@ -165,13 +162,12 @@ fn main() {
     println!(
         "overall: {} bytes of x86 in {:.2} ms = {:.1} MB/s (goal 20 MB/s)",
         total_bytes,
-        total_time.as_secs_f64() * 1e3,
-        total_bytes as f64 / total_time.as_secs_f64() / 1e6
+        ms(total_time),
+        mb_per_s(total_bytes, total_time)
     );
-    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let share = |d: Duration| d.as_secs_f64() / total_time.as_secs_f64() * 100.0;
     println!(
-        "of which, timed alone on the same work: decoding (iced-x86) {:.2} ms = {:.0}%, \
+        "of which, timed alone on the same work: decoding (iced-x86, with our walk of the code) {:.2} ms = {:.0}%, \
          validating the modules (wasmparser) {:.2} ms = {:.0}%; the rest (cfg, structure, \
          lower, encode) {:.2} ms",
         ms(decode_time),
@@ -180,9 +176,10 @@ fn main() {
         share(validation_time),
         ms(total_time.saturating_sub(decode_time + validation_time))
     );
-    at_start(&image, if benchmarking { 25 } else { 1 });
-    let whole = whole_corpus(&image, if benchmarking { 101 } else { 3 });
-    rustc_reference(&whole.wasm, if benchmarking { 101 } else { 3 });
+    at_start(&image, rounds);
+    let whole_rounds = if benchmarking { 101 } else { 3 };
+    let whole = whole_corpus(&image, whole_rounds);
+    rustc_reference(&whole.wasm, whole_rounds);
     if benchmarking {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench-modules");
         let manifest: Vec<String> = CALLBACKS
@@ -221,6 +218,16 @@ fn median_time<T>(rounds: usize, mut work: impl FnMut() -> T) -> (Duration, T) {
     (times[times.len() / 2], last.expect("at least one round"))
 }
 
+/// `d` in milliseconds.
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// `bytes` of x86 in `d`, in MB/s.
+fn mb_per_s(bytes: usize, d: Duration) -> f64 {
+    bytes as f64 / d.as_secs_f64() / 1e6
+}
+
 /// The signature of every corpus callback.
 fn corpus_signatures() -> Vec<Signature> {
     CALLBACKS
@@ -245,8 +252,8 @@ fn at_start(image: &Image, rounds: usize) {
          in {:.2} ms = {:.1} MB/s",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
         bytes,
-        one.as_secs_f64() * 1e3,
-        bytes as f64 / one.as_secs_f64() / 1e6
+        ms(one),
+        mb_per_s(bytes, one)
     );
 }
 
@@ -265,8 +272,8 @@ fn whole_corpus(image: &Image, rounds: usize) -> Module {
         whole.instructions,
         whole.functions.len(),
         whole.wasm.len(),
-        one.as_secs_f64() * 1e3,
-        whole.code_bytes as f64 / one.as_secs_f64() / 1e6
+        ms(one),
+        mb_per_s(whole.code_bytes, one)
     );
     whole
 }
@@ -294,10 +301,10 @@ fn rustc_reference(ours: &[u8], rounds: usize) {
          rustc's own wasm32 build of the corpus ({} operators, {} bytes) {:.2} ms",
         operators(ours),
         ours.len(),
-        ours_time.as_secs_f64() * 1e3,
+        ms(ours_time),
         operators(&rustc),
         rustc.len(),
-        rustc_time.as_secs_f64() * 1e3
+        ms(rustc_time)
     );
 }
 

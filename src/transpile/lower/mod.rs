@@ -683,7 +683,7 @@ impl<'a> Ctx<'a> {
             _ => {}
         }
         self.top_is_zext = match k {
-            Kind::Get(l) => l < 64 && self.zext_locals & (1 << l) != 0,
+            Kind::Get(l) => self.local_is_zext(l),
             Kind::Memory {
                 opcode: op::I64_LOAD8_U | op::I64_LOAD16_U | op::I64_LOAD32_U,
                 ..
@@ -1093,14 +1093,19 @@ impl<'a> Ctx<'a> {
                 let register = self.ins.op_register(op);
                 match Reg::of(register) {
                     Some(r @ Reg::Gpr(_)) if !is_high_byte(register) => {
-                        let l = self.locals.reg(r);
-                        l < 64 && self.zext_locals & (1 << l) != 0
+                        self.local_is_zext(self.locals.reg(r))
                     }
                     _ => false,
                 }
             }
             _ => false,
         }
+    }
+
+    /// True if local `l` holds a value with a zero upper half, as far as
+    /// the peephole knows (`zext_locals`).
+    fn local_is_zext(&self, l: u32) -> bool {
+        l < 64 && self.zext_locals & (1 << l) != 0
     }
 
     /// The size in bits of operand `op`.
