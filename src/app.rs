@@ -51,8 +51,12 @@ pub struct Options {
     pub state_file: Option<PathBuf>,
     /// Clicks per second per client address (0: no limit).
     pub rate_limit: u32,
-    /// The most connections open at once.
-    pub max_connections: usize,
+    /// The most request connections open at once (`None`: from the
+    /// descriptor limit, see [`server::http::Capacity::plan`]).
+    pub max_connections: Option<usize>,
+    /// The most open views (event streams) at once (`None`: from the
+    /// descriptor limit).
+    pub max_views: Option<usize>,
 }
 
 impl Default for Options {
@@ -64,7 +68,8 @@ impl Default for Options {
             allow_hosts: Vec::new(),
             state_file: None,
             rate_limit: 100,
-            max_connections: 512,
+            max_connections: None,
+            max_views: None,
         }
     }
 }
@@ -84,7 +89,11 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
     --rate-limit N   clicks per second per client address, in bursts of up to
                      2N (default 100; 0: no limit); more get 429
     --max-connections N
-                     connections open at once (default 512); more get 503
+                     connections open at once, not counting views (default: a
+                     quarter of what the descriptor limit allows, at most 4096;
+                     one address may hold a quarter of them); more get 503
+    --max-views N    views (event streams) open at once (default: the rest of
+                     the descriptor limit; a quarter per address); more get 503
     -h, --help       this help
 ";
 
@@ -140,6 +149,12 @@ impl Options {
         if let Some(p) = env_port.filter(|p| !p.is_empty()) {
             options.port = port(p, "RUN_AS_HTTP_SERVER")?;
         }
+        let count = |flag: &str, text: String| {
+            text.parse()
+                .ok()
+                .filter(|&n: &usize| n > 0)
+                .ok_or_else(|| format!("{flag} takes a count above 0, not `{text}`"))
+        };
         let mut flags = Flags::new(args);
         while let Some(flag) = flags.next_flag() {
             let mut value = |name: &str| flags.value(name);
@@ -169,13 +184,10 @@ impl Options {
                 }
                 "--max-connections" => {
                     let text = value("--max-connections")?;
-                    options.max_connections = text
-                        .parse()
-                        .ok()
-                        .filter(|&n: &usize| n > 0)
-                        .ok_or_else(|| {
-                            format!("--max-connections takes a count above 0, not `{text}`")
-                        })?;
+                    options.max_connections = Some(count("--max-connections", text)?);
+                }
+                "--max-views" => {
+                    options.max_views = Some(count("--max-views", value("--max-views")?)?)
                 }
                 other => return Err(format!("unknown argument `{other}`")),
             }
@@ -272,6 +284,12 @@ impl<S: Pod + Send + 'static> App<S> {
     /// Binds, resolves the callbacks against this binary and starts serving.
     /// Prints a warning for each callback that can run on the server only.
     pub fn start(self, options: &Options) -> Result<(Running, Arc<Shared<S>>), String> {
+        let descriptors = server::http::raise_descriptor_limit();
+        let (capacity, warning) =
+            server::http::Capacity::plan(descriptors, options.max_connections, options.max_views)?;
+        if let Some(warning) = warning {
+            eprintln!("x64wasm: warning: {warning}");
+        }
         let listener = server::bind(options.bind, options.port)?;
         let image = Image::running().map_err(|e| format!("reading this executable: {e}"));
         let (registry, warnings) =
@@ -319,7 +337,6 @@ impl<S: Pod + Send + 'static> App<S> {
                 allowed_hosts: allowed_hosts(options.bind, &options.allow_hosts),
                 state_file,
                 rate_limit: options.rate_limit,
-                max_connections: options.max_connections,
             },
         ));
         // Transpile every callback now (views are served what this makes),
@@ -342,7 +359,12 @@ impl<S: Pod + Send + 'static> App<S> {
             "x64wasm: {} callback(s), {transpiled} transpiled to wasm from this binary's machine code",
             shared.registry.all().len()
         );
-        let running = server::serve(shared.clone(), listener)?;
+        println!(
+            "x64wasm: up to {} connections and {} views at once ({} per address; descriptor \
+             limit {descriptors})",
+            capacity.requests, capacity.views, capacity.requests_per_address,
+        );
+        let running = server::serve(shared.clone(), listener, capacity)?;
         Ok((running, shared))
     }
 }
@@ -418,11 +440,12 @@ mod tests {
                 },
             ),
             (
-                "--rate-limit 0 --max-connections 9",
+                "--rate-limit 0 --max-connections 9 --max-views=7",
                 None,
                 Options {
                     rate_limit: 0,
-                    max_connections: 9,
+                    max_connections: Some(9),
+                    max_views: Some(7),
                     ..Options::default()
                 },
             ),
@@ -461,6 +484,11 @@ mod tests {
                 "--max-connections 0",
                 None,
                 "--max-connections takes a count above 0, not `0`",
+            ),
+            (
+                "--max-views x",
+                None,
+                "--max-views takes a count above 0, not `x`",
             ),
         ];
         for (text, env, want) in bad {

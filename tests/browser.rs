@@ -132,3 +132,24 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
     let console = page["console"].to_string();
     assert!(!console.contains("pageerror"), "{console}");
 }
+
+#[test]
+fn a_views_clicks_run_on_the_server_in_the_order_they_were_made() {
+    // Three Increments and a Reset clicked in one go, 30 times: the server
+    // must run each view's clicks in order (posted in parallel, Reset could
+    // overtake the Increments: 18 of 30 rounds ended at 1-3 that way).
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
+    let page = node("order.mjs", &[&app.url, "30"], &[]);
+    let zeros = vec![serde_json::json!("0"); 30];
+    assert_eq!(page["counters"], serde_json::json!(zeros), "{page}");
+    assert_eq!(page["predicted"], serde_json::json!(zeros), "{page}");
+    assert_eq!(page["stats"]["wasmRuns"], 120, "{page}");
+    assert_eq!(page["stats"]["failures"], serde_json::json!([]), "{page}");
+    let stats = &app.stats()["callbacks"];
+    for name in ["increment_counter", "reset_counter"] {
+        assert_eq!(stats[name]["disagreed"], 0, "{stats}");
+        assert_eq!(stats[name]["stale"], 0, "{stats}");
+    }
+    assert_eq!(stats["increment_counter"]["agreed"], 90, "{stats}");
+    assert_eq!(stats["reset_counter"]["agreed"], 30, "{stats}");
+}

@@ -18,7 +18,7 @@
   let serverState = decodeBase64(root.dataset.state);
   let state = serverState.slice();
   let answered = applied; // the newest version a POST answer reported
-  let inflight = 0; // clicks posted and not yet answered
+  let inflight = 0; // clicks predicted and not yet answered (queued or posted)
   let held = []; // events that came while clicks were in flight, in order
 
   // What the page did, for people reading the console and for tests.
@@ -42,7 +42,11 @@
   };
 
   // ---- clicks ---------------------------------------------------------
-  let queue = Promise.resolve(); // clicks are predicted and posted in order
+  // Clicks are predicted in order, and reach the server in that order too:
+  // one POST at a time per view (parallel requests on several connections
+  // could overtake each other), while the next click is already predicted.
+  let queue = Promise.resolve(); // predictions, in order
+  let posting = Promise.resolve(); // POSTs, one at a time, in order
   root.addEventListener('click', (event) => {
     const target = event.target.closest('[data-call]');
     if (!target || !root.contains(target)) return;
@@ -62,14 +66,10 @@
     // The version the server will run this on, if nobody else clicks first.
     const base = Math.max(applied, answered) + inflight;
     let predicted = null;
-    let predictedState = null;
     try {
       const next = runWasm(await module(name), name, args, state);
       state = next;
       predicted = sha256Hex(next);
-      // Small states go along in full, so a disagreement can be logged
-      // with both states.
-      if (next.length <= 4096) predictedState = encodeBase64(next);
       stats.wasmRuns += 1;
       showBound();
     } catch (e) {
@@ -77,16 +77,18 @@
       report(`${name} runs on the server only: ${e.message}`);
     }
     inflight += 1;
-    post(name, args, base, predicted, predictedState); // not awaited: the next click may predict now
+    // Not awaited: the next click may predict now, and its POST waits its turn.
+    posting = posting.then(() => post(name, args, base, predicted));
   }
 
-  async function post(name, args, base, predicted, predictedState) {
+  // Never rejects: a failed click is reported and the next one goes on.
+  async function post(name, args, base, predicted) {
     try {
       if (latency()) await sleep(latency() / 2);
       const response = await fetch('/execute/' + encodeURIComponent(name), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ args, base, predicted, state: predictedState }),
+        body: JSON.stringify({ args, base, predicted }),
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
@@ -283,8 +285,10 @@
   document.body.appendChild(reconnecting);
 
   // One event stream. When it breaks, a new one opens after a delay that
-  // doubles up to 5 s, telling the server the version shown (`since`): a view
-  // that missed versions gets a reset with the whole view.
+  // doubles up to 5 s, spread by random jitter (half to one and a half
+  // times) so that the views of a restarted server do not all come back at
+  // the same millisecond, telling the server the version shown (`since`): a
+  // view that missed versions gets a reset with the whole view.
   let events = null;
   let delay = 250;
   let timer = null;
@@ -302,7 +306,7 @@
     events.addEventListener('error', () => {
       reconnecting.hidden = false;
       events.close();
-      timer = setTimeout(() => connect(applied), delay);
+      timer = setTimeout(() => connect(applied), delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 5000);
     });
   }
@@ -320,12 +324,6 @@
   window.x64wasm.ready = Promise.allSettled(Object.keys(signatures).map(module));
 
   // ---- encodings ------------------------------------------------------
-  function encodeBase64(bytes) {
-    let raw = '';
-    for (const b of bytes) raw += String.fromCharCode(b);
-    return btoa(raw);
-  }
-
   function decodeBase64(text) {
     const raw = atob(text || '');
     const bytes = new Uint8Array(raw.length);

@@ -4,3 +4,6 @@
 pub const RUNTIME_JS: &str = include_str!("../../ui/runtime.js");
 /// `ui/style.css`.
 pub const STYLE_CSS: &str = include_str!("../../ui/style.css");
+/// `ui/favicon.svg`, served at `/favicon.svg` (which the page links) and
+/// `/favicon.ico` (which browsers try on their own).
+pub const FAVICON_SVG: &str = include_str!("../../ui/favicon.svg");

@@ -1,108 +1,135 @@
-//! `GET /events`: Server-Sent Events, one thread per open view.
+//! `GET /events`: Server-Sent Events, one stream per open view, each a
+//! [`StreamSource`] the HTTP layer writes as it yields (no thread per view).
 //!
-//! tiny_http buffers chunked responses 8 KiB at a time, which would hold
-//! events back; so the stream is written on the raw connection
-//! (`into_writer`), head included, and flushed after every event.
+//! The renderer publishes each new shown version on a watch channel; a
+//! stream wakes, takes the patch events it has not sent from the log (or a
+//! `reset` with the whole view when it fell too far behind), and yields
+//! them as one chunk. A stream that writes slowly is simply woken less
+//! often: it never holds more than the events of one wake-up.
 
-use std::io::Write;
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytemuck::Pod;
 use serde_json::json;
-use tiny_http::Request;
+use tokio::sync::watch;
 
-use super::{base64, Event, Shared};
+use super::http::{NextChunk, StreamSource};
+use super::{base64, Shared};
 
 /// A comment line goes out this often when nothing changes, so dead
 /// connections are noticed and proxies keep the stream open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// Streams events to one view on a thread of its own: each `patch` event the
-/// renderer publishes (one per rendered version, which may cover several
-/// clicks), or a `reset` with the whole view. `since` is the version the view
-/// shows (`?since=V`, or `Last-Event-ID` when the browser reconnects); a view
-/// on any other version gets a `reset` at once.
-pub fn stream<S: Pod + Send + 'static>(
+/// One view's event stream.
+pub struct Events<S> {
     shared: Arc<Shared<S>>,
-    request: Request,
-    since: Option<u64>,
-) {
-    let last_event_id =
-        super::routes::header(&request, "Last-Event-ID").and_then(|v| v.trim().parse::<u64>().ok());
-    let seen = last_event_id.or(since);
-    let spawned = std::thread::Builder::new()
-        .name("x64wasm-events".into())
-        .spawn(move || {
-            let mut out = request.into_writer();
-            shared.views.fetch_add(1, Ordering::SeqCst);
-            let _ = send_events(&shared, &mut out, seen);
-            shared.views.fetch_sub(1, Ordering::SeqCst);
-        });
-    if let Err(e) = spawned {
-        eprintln!("x64wasm: cannot start an event stream thread: {e}");
+    /// The version the view said it shows (`?since=V` or `Last-Event-ID`).
+    seen: Option<u64>,
+    /// The version of the last event sent.
+    sent: Option<u64>,
+    published: watch::Receiver<u64>,
+    /// Counts this view among the open ones once the stream has started.
+    open: Option<OpenView>,
+}
+
+/// One count in [`Shared::views`] while it lives.
+struct OpenView(Arc<AtomicUsize>);
+
+impl Drop for OpenView {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-fn send_events<S: Pod>(
-    shared: &Shared<S>,
-    out: &mut dyn Write,
-    seen: Option<u64>,
-) -> std::io::Result<()> {
-    out.write_all(
-        b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nCache-Control: no-store\r\n\
-          Connection: close\r\nX-Content-Type-Options: nosniff\r\n\r\n",
-    )?;
-    out.write_all(b"retry: 1000\n\n")?;
-    out.flush()?;
-    // A view that connects knowing another version than the server's (a
-    // reload, a reconnect after a cut, a server restart) gets the whole view.
-    let mut sent = None;
-    if seen.is_some() && seen == Some(shared.shown().version) {
-        sent = seen;
-    }
-    loop {
-        let shown = shared.shown();
-        let (shown, _) = shared
-            .changed
-            .wait_timeout_while(shown, KEEP_ALIVE, |s| Some(s.version) == sent)
-            .unwrap_or_else(|e| e.into_inner());
-        if Some(shown.version) == sent {
-            drop(shown);
-            out.write_all(b": keep-alive\n\n")?;
-            out.flush()?;
-            continue;
+impl<S: Pod + Send + 'static> Events<S> {
+    /// A stream for a view that shows version `seen` (a view on any other
+    /// version than the server's gets a `reset` at once).
+    pub fn new(shared: Arc<Shared<S>>, seen: Option<u64>) -> Events<S> {
+        let published = shared.published.subscribe();
+        Events {
+            shared,
+            seen,
+            sent: None,
+            published,
+            open: None,
         }
-        // The patch events since the last one sent, if the log still has
-        // them (a stream that fell far behind gets a reset instead).
-        let start = sent.and_then(|v| shown.log.iter().position(|e| e.from == v));
-        let events: Vec<Event> = match start {
-            Some(i) => shown.log.iter().skip(i).cloned().collect(),
-            None => Vec::new(),
-        };
-        if events.is_empty() {
-            let version = shown.version;
-            let data = json!({
-                "version": version,
-                "html": shown.view.to_html(),
-                "state": base64::encode(bytemuck::bytes_of(&shown.state)),
-            })
-            .to_string();
-            drop(shown);
-            write!(out, "id: {version}\nevent: reset\ndata: {data}\n\n")?;
-            sent = Some(version);
-        } else {
-            drop(shown);
-            for event in &events {
-                write!(
-                    out,
-                    "id: {}\nevent: patch\ndata: {}\n\n",
-                    event.version, event.data
-                )?;
-                sent = Some(event.version);
+    }
+
+    async fn next_chunk(&mut self) -> Option<Vec<u8>> {
+        if self.open.is_none() {
+            self.shared.views.fetch_add(1, Ordering::SeqCst);
+            self.open = Some(OpenView(self.shared.views.clone()));
+            let mut out = b"retry: 1000\n\n".to_vec();
+            if self.seen.is_some() && self.seen == Some(self.shared.shown().version) {
+                self.sent = self.seen;
+            }
+            self.published.borrow_and_update();
+            out.extend(self.pending());
+            return Some(out);
+        }
+        loop {
+            // Marked seen before the shown view is read: a version published
+            // after this wakes `changed` below.
+            self.published.borrow_and_update();
+            let out = self.pending();
+            if !out.is_empty() {
+                return Some(out);
+            }
+            match tokio::time::timeout(KEEP_ALIVE, self.published.changed()).await {
+                Err(_) => return Some(b": keep-alive\n\n".to_vec()),
+                Ok(Err(_)) => return None, // the server is going away
+                Ok(Ok(())) => {}
             }
         }
-        out.flush()?;
+    }
+
+    /// The events this view has not been sent, as SSE text (empty when it
+    /// is up to date): the patch events since the last one sent if the log
+    /// still has them, else a `reset`.
+    fn pending(&mut self) -> Vec<u8> {
+        let shown = self.shared.shown();
+        if Some(shown.version) == self.sent {
+            return Vec::new();
+        }
+        let start = self
+            .sent
+            .and_then(|v| shown.log.iter().position(|e| e.from == v));
+        let mut out = Vec::new();
+        match start {
+            Some(i) => {
+                for event in shown.log.iter().skip(i) {
+                    out.extend_from_slice(
+                        format!(
+                            "id: {}\nevent: patch\ndata: {}\n\n",
+                            event.version, event.data
+                        )
+                        .as_bytes(),
+                    );
+                    self.sent = Some(event.version);
+                }
+            }
+            None => {
+                let version = shown.version;
+                let data = json!({
+                    "version": version,
+                    "html": shown.view.to_html(),
+                    "state": base64::encode(bytemuck::bytes_of(&shown.state)),
+                })
+                .to_string();
+                out.extend_from_slice(
+                    format!("id: {version}\nevent: reset\ndata: {data}\n\n").as_bytes(),
+                );
+                self.sent = Some(version);
+            }
+        }
+        out
+    }
+}
+
+impl<S: Pod + Send + 'static> StreamSource for Events<S> {
+    fn next(&mut self) -> NextChunk<'_> {
+        Box::pin(self.next_chunk())
     }
 }

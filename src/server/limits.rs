@@ -1,6 +1,8 @@
-//! Per-client rate limit on clicks (`POST /execute`): a token bucket per
-//! client address. A person clicks a few times a second; a script hammering
-//! the server gets 429 and does not starve the others of the state lock.
+//! Rate limits: on clicks (`POST /execute`), a token bucket per client
+//! address (a person clicks a few times a second; a script hammering the
+//! server gets 429 and does not starve the others of the state lock); and
+//! on the log lines clients can cause, so that the log is no client's
+//! megaphone.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -51,6 +53,70 @@ impl RateLimiter {
     }
 }
 
+/// Longest log line a client can cause, in bytes (longer ones are cut).
+pub const LOG_LINE_MAX: usize = 1024;
+/// Log lines clients can cause in a burst, and then per second.
+const LOG_BURST: f64 = 10.0;
+const LOG_RATE: f64 = 1.0;
+
+/// Log lines that clients can cause (a disagreeing prediction, a failed
+/// save): each cut to [`LOG_LINE_MAX`] bytes, at most 10 at once and one a
+/// second after that; the next line written says how many were dropped.
+pub struct LogLimiter {
+    /// Tokens, when they were counted, lines dropped since the last one.
+    bucket: Mutex<(f64, Instant, u64)>,
+}
+
+impl Default for LogLimiter {
+    fn default() -> Self {
+        LogLimiter::new()
+    }
+}
+
+impl LogLimiter {
+    /// A full bucket.
+    pub fn new() -> LogLimiter {
+        LogLimiter {
+            bucket: Mutex::new((LOG_BURST, Instant::now(), 0)),
+        }
+    }
+
+    /// Writes `text` to standard error as one `x64wasm: ` line, if the rate
+    /// allows.
+    pub fn line(&self, text: &str) {
+        if let Some(line) = self.admit(text, Instant::now()) {
+            eprintln!("{line}");
+        }
+    }
+
+    /// The line to write at `now`, or `None` when it is dropped.
+    pub fn admit(&self, text: &str, now: Instant) -> Option<String> {
+        let mut bucket = self.bucket.lock().unwrap_or_else(|e| e.into_inner());
+        let (tokens, at, dropped) = &mut *bucket;
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * LOG_RATE).min(LOG_BURST);
+        *at = now;
+        if *tokens < 1.0 {
+            *dropped += 1;
+            return None;
+        }
+        *tokens -= 1.0;
+        let mut line = String::from("x64wasm: ");
+        if *dropped > 0 {
+            line.push_str(&format!("({dropped} similar lines dropped) "));
+            *dropped = 0;
+        }
+        let mut cut = text.len().min(LOG_LINE_MAX);
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        line.push_str(&text[..cut]);
+        if cut < text.len() {
+            line.push_str(&format!("… ({} more bytes)", text.len() - cut));
+        }
+        Some(line)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -77,6 +143,25 @@ mod tests {
             limiter.take(a, t0 + Duration::from_secs(60)),
             Ok(()),
             "refilled"
+        );
+    }
+
+    #[test]
+    fn client_caused_log_lines_are_cut_and_rate_limited() {
+        let log = LogLimiter::new();
+        let t0 = Instant::now();
+        let long = "é".repeat(LOG_LINE_MAX); // 2 bytes each: cut mid-way
+        let first = log.admit(&long, t0).unwrap();
+        assert!(first.len() < LOG_LINE_MAX + 40, "{}", first.len());
+        assert!(first.ends_with(&format!("… ({} more bytes)", LOG_LINE_MAX)));
+        for _ in 1..10 {
+            assert!(log.admit("x", t0).is_some());
+        }
+        assert_eq!(log.admit("x", t0), None, "the burst is spent");
+        assert_eq!(log.admit("x", t0), None);
+        assert_eq!(
+            log.admit("y", t0 + Duration::from_secs(1)).as_deref(),
+            Some("x64wasm: (2 similar lines dropped) y")
         );
     }
 }

@@ -1,15 +1,15 @@
-//! The web server (tiny_http): the page, the client runtime, callbacks as
-//! wasm, native execution, and Server-Sent Events to every open view
-//! (DESIGN §3).
+//! The web server: the page, the client runtime, callbacks as wasm, native
+//! execution, and Server-Sent Events to every open view (README "HTTP API").
 //!
-//! Worker threads pull requests from one queue; each event stream gets its
-//! own thread, since it lives as long as its view. The listener is made here,
-//! not by tiny_http, so that it has TCP_NODELAY (replies never wait on Nagle)
-//! and read/write timeouts, which accepted sockets inherit.
+//! [`http`] is the HTTP/1.1 layer (tokio tasks, bounded everywhere);
+//! [`routes`] answers requests on its blocking threads; a renderer thread
+//! turns each new state into one patch event, which every view's stream
+//! ([`events`]) picks up.
 
 pub mod assets;
 pub mod base64;
 mod events;
+pub mod http;
 mod limits;
 mod listener;
 mod routes;
@@ -23,6 +23,7 @@ use std::thread::JoinHandle;
 
 use bytemuck::Pod;
 use sha2::{Digest, Sha256};
+use tokio::sync::watch;
 
 use serde_json::{json, Value as Json};
 
@@ -31,7 +32,7 @@ use crate::dom::{diff, normalize, Node, Patch};
 use crate::state_file::StateFile;
 use crate::transpile::{Cache, Image, Module, TranspileError};
 
-pub use limits::RateLimiter;
+pub use limits::{LogLimiter, RateLimiter};
 pub use listener::bind;
 pub use security::allowed_hosts;
 
@@ -55,8 +56,8 @@ pub struct Shared<S> {
     pub executed: Condvar,
     /// What the views are shown.
     pub shown: Mutex<Shown<S>>,
-    /// Signalled with `shown` after every new event (wakes the streams).
-    pub changed: Condvar,
+    /// The shown version, sent after every new event (wakes the streams).
+    pub published: watch::Sender<u64>,
     /// The running executable, for transpiling (an error when unreadable).
     pub image: Result<Image, String>,
     /// Each callback's module (or why it has none), made once: the running
@@ -68,15 +69,15 @@ pub struct Shared<S> {
     /// Per-callback counts of clicks and predictions.
     pub stats: Mutex<BTreeMap<String, CallStats>>,
     /// Event streams open now (one per open view).
-    pub views: AtomicUsize,
+    pub views: Arc<AtomicUsize>,
     /// Host names requests may carry (DNS rebinding defence).
     pub allowed_hosts: Vec<String>,
     /// Where every change is saved before it is acknowledged, if anywhere.
     pub state_file: Option<StateFile>,
     /// Clicks per second per client, if limited.
     pub rate_limit: Option<RateLimiter>,
-    /// The most connections open at once.
-    pub max_connections: usize,
+    /// Log lines a client can cause, bounded in size and rate.
+    pub log: LogLimiter,
 }
 
 /// The server's settings from the command line (DESIGN §6).
@@ -87,8 +88,6 @@ pub struct Settings {
     pub state_file: Option<StateFile>,
     /// Clicks per second per client address; 0 for no limit.
     pub rate_limit: u32,
-    /// The most connections open at once.
-    pub max_connections: usize,
 }
 
 /// A callback's module as `/wasm/{fn}` serves it.
@@ -207,16 +206,16 @@ impl<S: Pod> Shared<S> {
                 view,
                 log: VecDeque::new(),
             }),
-            changed: Condvar::new(),
+            published: watch::channel(version).0,
             image,
             modules: Mutex::new(HashMap::new()),
             signatures,
             stats: Mutex::new(BTreeMap::new()),
-            views: AtomicUsize::new(0),
+            views: Arc::new(AtomicUsize::new(0)),
             allowed_hosts: settings.allowed_hosts,
             state_file: settings.state_file,
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
-            max_connections: settings.max_connections,
+            log: LogLimiter::new(),
         }
     }
 
@@ -322,7 +321,7 @@ impl<S: Pod> Shared<S> {
                     shown.version = version;
                     shown.state = state;
                     drop(shown);
-                    self.changed.notify_all(); // streams send a reset
+                    self.published.send_replace(version); // streams send a reset
                     continue;
                 }
             };
@@ -342,7 +341,7 @@ impl<S: Pod> Shared<S> {
             shown.state = state;
             let old = std::mem::replace(&mut shown.view, view);
             drop(shown);
-            self.changed.notify_all();
+            self.published.send_replace(version);
             drop(old); // freeing the old tree is not the streams' business
         }
     }
@@ -422,25 +421,22 @@ pub struct Running {
     pub address: SocketAddr,
     /// `http://…/` for that address.
     pub url: String,
-    workers: Vec<JoinHandle<()>>,
+    server: JoinHandle<()>,
 }
 
 impl Running {
     /// Blocks until the server stops (it serves until the process ends).
     pub fn wait(self) {
-        for w in self.workers {
-            let _ = w.join();
-        }
+        let _ = self.server.join();
     }
 }
 
-/// How many threads answer requests (event streams have their own).
-const WORKERS: usize = 4;
-
-/// Serves `shared` on `listener` (see [`bind`]) from worker threads.
+/// Serves `shared` on `listener` (see [`bind`]) within `capacity`: starts
+/// the renderer thread and the HTTP server.
 pub fn serve<S: Pod + Send + 'static>(
     shared: Arc<Shared<S>>,
     listener: std::net::TcpListener,
+    capacity: http::Capacity,
 ) -> Result<Running, String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
     let renderer = shared.clone();
@@ -448,23 +444,7 @@ pub fn serve<S: Pod + Send + 'static>(
         .name("x64wasm-render".into())
         .spawn(move || renderer.render_loop())
         .map_err(|e| format!("starting the renderer thread: {e}"))?;
-    let http =
-        Arc::new(tiny_http::Server::from_listener(listener, None).map_err(|e| e.to_string())?);
-    http.set_connection_limit(shared.max_connections);
-    let workers = (0..WORKERS)
-        .map(|i| {
-            let http = http.clone();
-            let shared = shared.clone();
-            std::thread::Builder::new()
-                .name(format!("x64wasm-http-{i}"))
-                .spawn(move || {
-                    for request in http.incoming_requests() {
-                        routes::handle(&shared, request);
-                    }
-                })
-                .map_err(|e| format!("starting a server thread: {e}"))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
+    let server = http::serve(listener, Arc::new(App(shared)), capacity)?;
     let host = match address {
         SocketAddr::V6(a) => format!("[{}]", a.ip()),
         SocketAddr::V4(a) if a.ip().is_unspecified() => "127.0.0.1".to_string(),
@@ -473,6 +453,19 @@ pub fn serve<S: Pod + Send + 'static>(
     Ok(Running {
         address,
         url: format!("http://{host}:{}/", address.port()),
-        workers,
+        server,
     })
+}
+
+/// The app as the HTTP layer's service.
+struct App<S>(Arc<Shared<S>>);
+
+impl<S: Pod + Send + 'static> http::Service for App<S> {
+    fn respond(&self, request: http::Request) -> http::Reply {
+        routes::handle(&self.0, request)
+    }
+
+    fn error(&self, status: u16, message: &str) -> http::Response {
+        routes::secure(routes::error(status, message))
+    }
 }

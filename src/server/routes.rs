@@ -1,129 +1,149 @@
-//! One function per route of DESIGN §3; `handle` dispatches.
+//! The routes (README "HTTP API"): one table of paths and methods, from
+//! which 404, 405 and `Allow` follow, and one function per route.
 
-use std::io::{Cursor, Read};
 use std::sync::Arc;
 
 use bytemuck::Pod;
+use serde::Deserialize;
 use serde_json::{json, Value as Json};
-use tiny_http::{Header, Method, Request, Response, StatusCode};
 
+use super::http::{Reply, Request, Response};
 use super::{
     assets, base64, events, security, state_hash, Outcome, RunError, Served, Shared, Unavailable,
 };
 use crate::transpile::TranspileError;
 
-/// The largest request body accepted (an `/execute` body is tiny).
-pub const BODY_LIMIT: usize = 64 * 1024;
-
-/// DESIGN §6: scripts only from this server, wasm compilation allowed.
+/// Scripts only from this server, wasm compilation allowed.
 const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
 
-type Reply = Response<Cursor<Vec<u8>>>;
+/// What a route's path is matched by.
+enum PathMatch {
+    /// This path exactly.
+    Exact(&'static str),
+    /// Paths starting with this; the rest is the route's parameter.
+    Prefix(&'static str),
+}
 
-/// Answers one request (event streams continue on their own thread).
-pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, mut request: Request) {
-    let url = request.url().to_string();
-    let path = url.split('?').next().unwrap_or("/");
-    let get = *request.method() == Method::Get || *request.method() == Method::Head;
-    let post = *request.method() == Method::Post;
-    let host = header(&request, "Host");
-    let origin = header(&request, "Origin");
-    let guarded = post || path == "/events";
+/// The routes: path, methods allowed (the first of a `GET` route is
+/// `GET`; `HEAD` is answered as `GET` without the body), and handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Page,
+    Runtime,
+    Style,
+    Favicon,
+    State,
+    Stats,
+    Events,
+    Wasm,
+    Execute,
+}
+
+const GET: &[&str] = &["GET", "HEAD"];
+const POST: &[&str] = &["POST"];
+
+const ROUTES: &[(PathMatch, &[&str], Route)] = &[
+    (PathMatch::Exact("/"), GET, Route::Page),
+    (PathMatch::Exact("/runtime.js"), GET, Route::Runtime),
+    (PathMatch::Exact("/style.css"), GET, Route::Style),
+    (PathMatch::Exact("/favicon.ico"), GET, Route::Favicon),
+    (PathMatch::Exact("/favicon.svg"), GET, Route::Favicon),
+    (PathMatch::Exact("/state"), GET, Route::State),
+    (PathMatch::Exact("/debug/stats"), GET, Route::Stats),
+    (PathMatch::Exact("/events"), GET, Route::Events),
+    (PathMatch::Prefix("/wasm/"), GET, Route::Wasm),
+    (PathMatch::Prefix("/execute/"), POST, Route::Execute),
+];
+
+/// The route for `path` and its parameter, or `None` (404).
+fn route(path: &str) -> Option<(&'static [&'static str], Route, &str)> {
+    ROUTES.iter().find_map(|(m, methods, route)| match m {
+        PathMatch::Exact(p) if *p == path => Some((*methods, *route, "")),
+        PathMatch::Prefix(p) => path.strip_prefix(p).map(|rest| (*methods, *route, rest)),
+        _ => None,
+    })
+}
+
+/// Answers one request.
+pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request) -> Reply {
+    let found = route(&request.path);
+    // Every request must name this server (Host), before it learns
+    // anything; streams and POSTs must come from our own pages (Origin).
+    let guarded = request.method == "POST" || matches!(found, Some((_, Route::Events, _)));
     if let Err(why) = security::check(
         &shared.allowed_hosts,
-        host.as_deref(),
-        origin.as_deref(),
+        &request.host,
+        request.header("origin"),
         guarded,
     ) {
-        let reply = error(403, &why).with_header(h("Content-Security-Policy", CSP));
-        let _ = request.respond(reply);
-        return;
+        return Reply::Full(secure(error(403, &why)));
     }
-    let reply = match path {
-        "/" if get => page(shared),
-        "/runtime.js" if get => text(assets::RUNTIME_JS, "text/javascript; charset=utf-8"),
-        "/style.css" if get => text(assets::STYLE_CSS, "text/css; charset=utf-8"),
-        "/state" if get => state(shared),
-        "/debug/stats" if get => stats(shared),
-        "/events" if get => {
-            let since = query(&url, "since").and_then(|v| v.parse().ok());
-            return events::stream(shared.clone(), request, since);
-        }
-        p if get && p.starts_with("/wasm/") => {
-            let etag = header(&request, "If-None-Match");
-            wasm(shared, &p["/wasm/".len()..], etag.as_deref())
-        }
-        p if post && p.starts_with("/execute/") => {
-            let name = p["/execute/".len()..].to_string();
-            execute(shared, &name, &mut request)
-        }
-        "/" | "/runtime.js" | "/style.css" | "/state" | "/debug/stats" | "/events" => {
-            error(405, "method not allowed").with_header(h("Allow", "GET, HEAD"))
-        }
-        p if p.starts_with("/wasm/") => {
-            error(405, "method not allowed").with_header(h("Allow", "GET"))
-        }
-        p if p.starts_with("/execute/") => {
-            error(405, "method not allowed").with_header(h("Allow", "POST"))
-        }
-        _ => error(404, &format!("no route {path}")),
+    let Some((methods, route, parameter)) = found else {
+        return Reply::Full(secure(error(404, &format!("no route {}", request.path))));
     };
-    let _ = request.respond(
-        reply
-            .with_header(h("Content-Security-Policy", CSP))
-            .with_header(h("X-Content-Type-Options", "nosniff")),
-    );
+    if !methods.contains(&request.method.as_str()) {
+        return Reply::Full(secure(
+            error(405, &format!("{} is not allowed here", request.method))
+                .header("Allow", methods.join(", ")),
+        ));
+    }
+    let response = match route {
+        Route::Page => page(shared),
+        Route::Runtime => text(assets::RUNTIME_JS, "text/javascript; charset=utf-8"),
+        Route::Style => text(assets::STYLE_CSS, "text/css; charset=utf-8"),
+        Route::Favicon => text(assets::FAVICON_SVG, "image/svg+xml"),
+        Route::State => state(shared),
+        Route::Stats => stats(shared),
+        Route::Events => {
+            let last_event_id = request
+                .header("last-event-id")
+                .and_then(|v| v.trim().parse().ok());
+            let since = request.query("since").and_then(|v| v.parse().ok());
+            let head = Response::new(200, Vec::new())
+                .header("Content-Type", "text/event-stream")
+                .header("Cache-Control", "no-store");
+            let source = events::Events::new(shared.clone(), last_event_id.or(since));
+            return Reply::Stream(secure(head), Box::new(source));
+        }
+        Route::Wasm => wasm(shared, parameter, request.header("if-none-match")),
+        Route::Execute => execute(shared, parameter, &request),
+    };
+    Reply::Full(secure(response))
 }
 
-/// A header (names and values here are constants or checked ASCII).
-pub(super) fn h(name: &str, value: &str) -> Header {
-    Header::from_bytes(name.as_bytes(), value.as_bytes()).expect("ASCII header")
+/// The headers every answer carries.
+pub fn secure(response: Response) -> Response {
+    response
+        .header("Content-Security-Policy", CSP)
+        .header("X-Content-Type-Options", "nosniff")
 }
 
-pub(super) fn header(request: &Request, name: &str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|x| x.field.as_str().as_str().eq_ignore_ascii_case(name))
-        .map(|x| x.value.as_str().to_string())
+fn text(body: &str, content_type: &str) -> Response {
+    Response::new(200, body.as_bytes().to_vec())
+        .header("Content-Type", content_type)
+        .header("Cache-Control", "no-cache")
 }
 
-/// The value of `key` in the URL's query string.
-fn query(url: &str, key: &str) -> Option<String> {
-    url.split_once('?')?
-        .1
-        .split('&')
-        .filter_map(|kv| kv.split_once('='))
-        .find(|(k, _)| *k == key)
-        .map(|(_, v)| v.to_string())
-}
-
-fn text(body: &str, content_type: &str) -> Reply {
-    Response::from_data(body.as_bytes().to_vec())
-        .with_header(h("Content-Type", content_type))
-        .with_header(h("Cache-Control", "no-cache"))
-}
-
-fn json_reply(status: u16, value: &Json) -> Reply {
-    Response::from_data(value.to_string().into_bytes())
-        .with_status_code(StatusCode(status))
-        .with_header(h("Content-Type", "application/json"))
-        .with_header(h("Cache-Control", "no-store"))
+fn json_reply(status: u16, value: &Json) -> Response {
+    Response::new(status, value.to_string().into_bytes())
+        .header("Content-Type", "application/json")
+        .header("Cache-Control", "no-store")
 }
 
 /// An error answer: `{"error": "..."}` with its status.
-fn error(status: u16, message: &str) -> Reply {
+pub fn error(status: u16, message: &str) -> Response {
     json_reply(status, &json!({ "error": message }))
 }
 
 /// `GET /`: the server-rendered page, readable without scripts, with the
 /// state bytes, version and callback signatures for the runtime.
-fn page<S: Pod>(shared: &Shared<S>) -> Reply {
+fn page<S: Pod>(shared: &Shared<S>) -> Response {
     let shown = shared.shown();
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title}</title><link rel=\"stylesheet\" href=\"/style.css\">\
+         <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
+         <link rel=\"stylesheet\" href=\"/style.css\">\
          <script src=\"/runtime.js\" defer></script></head>\
          <body><main id=\"x64wasm\" data-version=\"{version}\" data-state=\"{state}\" \
          data-callbacks=\"{callbacks}\">{body}</main></body></html>\n",
@@ -134,13 +154,13 @@ fn page<S: Pod>(shared: &Shared<S>) -> Reply {
         body = shown.view.to_html(),
     );
     drop(shown);
-    Response::from_data(html.into_bytes())
-        .with_header(h("Content-Type", "text/html; charset=utf-8"))
-        .with_header(h("Cache-Control", "no-store"))
+    Response::new(200, html.into_bytes())
+        .header("Content-Type", "text/html; charset=utf-8")
+        .header("Cache-Control", "no-store")
 }
 
-/// `GET /state`: `{"version":V,"state":"<base64>"}`.
-fn state<S: Pod>(shared: &Shared<S>) -> Reply {
+/// `GET /state`: `{"version":V,"state":"<base64>","sha256":"…"}`.
+fn state<S: Pod>(shared: &Shared<S>) -> Response {
     let live = shared.lock();
     let value = json!({
         "version": live.version,
@@ -151,9 +171,9 @@ fn state<S: Pod>(shared: &Shared<S>) -> Reply {
     json_reply(200, &value)
 }
 
-/// `GET /debug/stats`: per callback, how often it ran and how the views'
-/// predictions compared.
-fn stats<S: Pod>(shared: &Shared<S>) -> Reply {
+/// `GET /debug/stats`: open views, and per callback how often it ran and
+/// how the views' predictions compared.
+fn stats<S: Pod>(shared: &Shared<S>) -> Response {
     let stats = shared
         .stats
         .lock()
@@ -184,21 +204,19 @@ fn stats<S: Pod>(shared: &Shared<S>) -> Reply {
 
 /// `GET /wasm/{name}`: the callback's module, transpiled from this process's
 /// own machine code (cached); ETag is the cache key.
-fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> Reply {
+fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> Response {
     let Some(callback) = shared.registry.get(name) else {
         return error(404, &format!("no callback named `{name}`"));
     };
     match shared.wasm(callback) {
         Ok(Served { etag, module }) => {
             if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
-                return Response::from_data(Vec::new())
-                    .with_status_code(StatusCode(304))
-                    .with_header(h("ETag", &etag));
+                return Response::new(304, Vec::new()).header("ETag", etag);
             }
-            Response::from_data(module.wasm.clone())
-                .with_header(h("Content-Type", "application/wasm"))
-                .with_header(h("ETag", &etag))
-                .with_header(h("Cache-Control", "no-cache"))
+            Response::new(200, module.wasm.clone())
+                .header("Content-Type", "application/wasm")
+                .header("ETag", etag)
+                .header("Cache-Control", "no-cache")
         }
         Err(Unavailable::NoSymbol(why)) => json_reply(
             422,
@@ -241,48 +259,21 @@ fn transpile_error_json(name: &str, e: &TranspileError) -> Json {
     value
 }
 
-/// Reads a request body of at most `BODY_LIMIT` bytes.
-fn read_body(request: &mut Request) -> Result<Vec<u8>, Reply> {
-    let too_large = || error(413, &format!("request body over {BODY_LIMIT} bytes"));
-    if request.body_length().is_some_and(|n| n > BODY_LIMIT) {
-        return Err(too_large());
-    }
-    let mut body = Vec::new();
-    request
-        .as_reader()
-        .take(BODY_LIMIT as u64 + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| error(400, &format!("reading the body: {e}")))?;
-    if body.len() > BODY_LIMIT {
-        return Err(too_large());
-    }
-    Ok(body)
-}
-
 /// `POST /execute/{name}`: runs the native callback under the state lock,
-/// bumps the version, re-renders, wakes every event stream, and compares the
-/// view's predicted state with the result.
-fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &mut Request) -> Reply {
+/// bumps the version, and compares the view's predicted state with the
+/// result.
+fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Response {
     let Some(callback) = shared.registry.get(name) else {
         return error(404, &format!("no callback named `{name}`"));
     };
-    if let (Some(limiter), Some(client)) = (&shared.rate_limit, request.remote_addr()) {
-        if let Err(wait) = limiter.take(client.ip(), std::time::Instant::now()) {
-            return error(
-                429,
-                &format!("too many clicks from {}; slow down", client.ip()),
-            )
-            .with_header(h(
-                "Retry-After",
-                &format!("{}", wait.ceil().max(1.0) as u64),
-            ));
+    if let Some(limiter) = &shared.rate_limit {
+        let client = request.peer.ip();
+        if let Err(wait) = limiter.take(client, std::time::Instant::now()) {
+            return error(429, &format!("too many clicks from {client}; slow down"))
+                .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64));
         }
     }
-    let body = match read_body(request) {
-        Ok(body) => body,
-        Err(reply) => return reply,
-    };
-    let call = match parse_call(&body) {
+    let call = match parse_call(&request.body) {
         Ok(call) => call,
         Err(why) => return error(400, &why),
     };
@@ -290,7 +281,7 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &mut Request) -> Rep
         Ok(outcome) => outcome,
         Err(RunError::Arguments(why)) => return error(400, &format!("`{name}`: {why}")),
         Err(RunError::Save(why)) => {
-            eprintln!("x64wasm: {why}");
+            shared.log.line(&why);
             return error(500, &why);
         }
     };
@@ -303,8 +294,9 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &mut Request) -> Rep
 
 /// Counts the click, and compares the view's predicted state with the
 /// server's result when the view predicted on the version the server ran on.
-/// A disagreement is logged with the callback, its arguments and both states
-/// (the view's is known by its hash; the server's before and after in full).
+/// A disagreement is logged (rate-limited, cut to a bounded size) with the
+/// callback, its arguments, the view's prediction as hash and length, and
+/// what the server changed (`[offset, base64]` runs) and the hashes.
 fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcome: &Outcome<S>) {
     let hash = state_hash(&outcome.after);
     let mut stats = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
@@ -320,25 +312,50 @@ fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcom
         s.agreed += 1;
     } else {
         s.disagreed += 1;
-        let view = call.state.as_deref().unwrap_or("(not sent)");
-        eprintln!(
-            "x64wasm: prediction of `{name}` {} at version {} disagreed: the view predicted \
-             {view} (SHA-256 {predicted}); the server went from {} to {} (SHA-256 {hash})",
+        drop(stats);
+        let before = bytemuck::bytes_of(&outcome.before);
+        let changed: Vec<Json> = super::changed_runs(before, bytemuck::bytes_of(&outcome.after))
+            .into_iter()
+            .map(|(at, bytes)| json!([at, base64::encode(bytes)]))
+            .collect();
+        shared.log.line(&format!(
+            "prediction of `{name}` {} at version {} disagreed: the view predicted SHA-256 \
+             {predicted} ({} state bytes sent); the server changed {} of state SHA-256 {} \
+             ({} bytes) into SHA-256 {hash}",
             Json::Array(call.args.clone()),
             outcome.base,
-            base64::encode(bytemuck::bytes_of(&outcome.before)),
-            base64::encode(bytemuck::bytes_of(&outcome.after)),
-        );
+            call.state_length,
+            Json::Array(changed),
+            state_hash(&outcome.before),
+            before.len(),
+        ));
     }
 }
 
 /// The parsed body of `POST /execute`.
+#[derive(Debug, PartialEq)]
 struct Call {
     args: Vec<Json>,
     base: Option<u64>,
     predicted: Option<String>,
-    /// The view's predicted state in base64 (small states only), for logs.
-    state: Option<String>,
+    /// Bytes of the predicted state the view sent (it is not kept: logs
+    /// name the prediction by its hash).
+    state_length: usize,
+}
+
+/// The body as sent. serde's derived parser refuses a field given twice
+/// (`{"args":[5],"args":[6]}`), which a map-based parser would let the
+/// last one win.
+#[derive(Deserialize)]
+struct CallBody {
+    #[serde(default)]
+    args: Option<Json>,
+    #[serde(default)]
+    base: Option<Json>,
+    #[serde(default)]
+    predicted: Option<Json>,
+    #[serde(default)]
+    state: Option<Json>,
 }
 
 fn parse_call(body: &[u8]) -> Result<Call, String> {
@@ -347,42 +364,127 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
             args: Vec::new(),
             base: None,
             predicted: None,
-            state: None,
+            state_length: 0,
         });
     }
-    let value: Json =
-        serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))?;
-    let Json::Object(object) = value else {
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(r#"the body must be a JSON object like {"args":[…]}"#.into());
-    };
-    let args = match object.get("args") {
+    }
+    let body: CallBody =
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))?;
+    let args = match body.args {
         None | Some(Json::Null) => Vec::new(),
-        Some(Json::Array(a)) => a.clone(),
+        Some(Json::Array(a)) => a,
         Some(other) => return Err(format!("`args` must be an array, not {other}")),
     };
-    let base = match object.get("base") {
+    let base = match body.base {
         None | Some(Json::Null) => None,
         Some(v) => Some(
             v.as_u64()
                 .ok_or_else(|| format!("`base` must be a version number, not {v}"))?,
         ),
     };
-    let predicted = match object.get("predicted") {
+    let predicted = match body.predicted {
         None | Some(Json::Null) => None,
         Some(Json::String(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
-            Some(s.clone())
+            Some(s)
         }
         Some(v) => return Err(format!("`predicted` must be a SHA-256 in hex, not {v}")),
     };
-    let state = match object.get("state") {
-        None | Some(Json::Null) => None,
-        Some(Json::String(s)) if base64::decode(s).is_some() => Some(s.clone()),
-        Some(v) => return Err(format!("`state` must be base64, not {v}")),
+    let state_length = match body.state {
+        None | Some(Json::Null) => 0,
+        Some(Json::String(s)) => base64::decode(&s)
+            .map(|b| b.len())
+            .ok_or("`state` must be base64")?,
+        Some(_) => return Err("`state` must be base64".into()),
     };
     Ok(Call {
         args,
         base,
         predicted,
-        state,
+        state_length,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_has_one_route_and_its_methods() {
+        // (path, route, parameter)
+        let cases: &[(&str, Option<(Route, &str)>)] = &[
+            ("/", Some((Route::Page, ""))),
+            ("/events", Some((Route::Events, ""))),
+            ("/wasm/add", Some((Route::Wasm, "add"))),
+            ("/execute/add", Some((Route::Execute, "add"))),
+            ("/favicon.ico", Some((Route::Favicon, ""))),
+            ("/events/", None),
+            ("/nope", None),
+        ];
+        for (path, want) in cases {
+            let got = route(path).map(|(_, r, p)| (r, p));
+            assert_eq!(got, *want, "{path}");
+        }
+        assert_eq!(route("/execute/x").unwrap().0, POST);
+        assert_eq!(route("/state").unwrap().0, GET);
+    }
+
+    #[test]
+    fn execute_bodies_are_checked() {
+        let ok = |args: Vec<Json>, base, predicted: Option<&str>, state_length| Call {
+            args,
+            base,
+            predicted: predicted.map(String::from),
+            state_length,
+        };
+        let hash = "ab".repeat(32);
+        // (body, parsed call or the start of the error)
+        let cases: Vec<(String, Result<Call, &str>)> = vec![
+            ("".into(), Ok(ok(vec![], None, None, 0))),
+            ("{}".into(), Ok(ok(vec![], None, None, 0))),
+            (
+                r#"{"args":[5,"6"],"base":3}"#.into(),
+                Ok(ok(vec![json!(5), json!("6")], Some(3), None, 0)),
+            ),
+            (
+                format!(r#"{{"predicted":"{hash}","state":"AAAA"}}"#),
+                Ok(ok(vec![], None, Some(&hash), 3)),
+            ),
+            (
+                r#"{"args":[5],"args":[6]}"#.into(),
+                Err("malformed JSON body: duplicate field `args`"),
+            ),
+            (
+                r#"{"base":1,"base":1}"#.into(),
+                Err("malformed JSON body: duplicate field `base`"),
+            ),
+            (
+                r#"{"args":5}"#.into(),
+                Err("`args` must be an array, not 5"),
+            ),
+            ("[1]".into(), Err("the body must be a JSON object")),
+            ("{".into(), Err("malformed JSON body")),
+            (
+                r#"{"args":[1]} x"#.into(),
+                Err("malformed JSON body: trailing characters"),
+            ),
+            (
+                r#"{"base":-1}"#.into(),
+                Err("`base` must be a version number"),
+            ),
+            (
+                r#"{"predicted":"xyz"}"#.into(),
+                Err("`predicted` must be a SHA-256"),
+            ),
+            (r#"{"state":"%%%"}"#.into(), Err("`state` must be base64")),
+        ];
+        for (body, want) in cases {
+            match (parse_call(body.as_bytes()), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{body}"),
+                (Err(got), Err(want)) => assert!(got.starts_with(want), "{body}: {got}"),
+                (got, want) => panic!("{body}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod desktop;
 pub mod proxy;
+pub mod raw;
 pub mod server;
 
 use std::sync::{Mutex, MutexGuard, OnceLock};

@@ -27,7 +27,46 @@ impl App {
     /// Starts `program` with `args` and extra environment, and waits until
     /// it prints the URL it serves on.
     pub fn start(program: &Path, args: &[&str], env: &[(&str, &str)]) -> App {
+        App::start_with(program, args, env, |_| {})
+    }
+
+    /// Starts the demo with its descriptor limit (soft and hard, as
+    /// `ulimit -n` sets them) at `descriptors`.
+    pub fn demo_with_descriptor_limit(args: &[&str], descriptors: u64) -> App {
+        use std::os::unix::process::CommandExt;
+        App::start_with(
+            Path::new(env!("CARGO_BIN_EXE_x64wasm")),
+            args,
+            &[],
+            |command| {
+                // SAFETY: setrlimit is async-signal-safe; nothing else runs
+                // between fork and exec.
+                unsafe {
+                    command.pre_exec(move || {
+                        let limit = libc::rlimit {
+                            rlim_cur: descriptors,
+                            rlim_max: descriptors,
+                        };
+                        if libc::setrlimit(libc::RLIMIT_NOFILE, &limit) != 0 {
+                            return Err(std::io::Error::last_os_error());
+                        }
+                        Ok(())
+                    });
+                }
+            },
+        )
+    }
+
+    /// Starts `program` as [`start`](App::start) does, after `prepare` has
+    /// adjusted the command.
+    pub fn start_with(
+        program: &Path,
+        args: &[&str],
+        env: &[(&str, &str)],
+        prepare: impl FnOnce(&mut Command),
+    ) -> App {
         let mut command = Command::new(program);
+        prepare(&mut command);
         command
             .args(args)
             .env_remove("RUN_AS_HTTP_SERVER")
@@ -79,6 +118,27 @@ impl App {
             address,
             output,
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A field of `/proc/PID/status` as a number (`VmRSS` in KiB,
+    /// `Threads`, ...).
+    pub fn proc_status(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+            .and_then(|v| v.split_whitespace().next()?.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc/PID/status"))
+    }
+
+    /// Whether the process is still running.
+    pub fn alive(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
     }
 
     /// Everything the process printed so far (stdout and stderr).
