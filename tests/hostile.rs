@@ -639,20 +639,49 @@ const FUZZ_STATUSES: &[u16] = &[
     100, 200, 304, 400, 403, 404, 405, 408, 413, 414, 417, 422, 431, 501, 503, 505,
 ];
 
-/// Every status line in `bytes`, and how many answers were clicks that ran.
-fn answers(bytes: &[u8]) -> (Vec<u16>, u64) {
-    let text = String::from_utf8_lossy(bytes);
+/// The answers in `bytes`, read in order as a client would (a head, then
+/// a `Content-Length` body; `100 Continue` has none; a stream without a
+/// length runs to the close): their statuses, and how many were clicks
+/// that ran. `Err` when the bytes are not a sequence of answers.
+fn answers(bytes: &[u8]) -> Result<(Vec<u16>, u64), String> {
     let mut statuses = Vec::new();
     let mut clicks = 0;
-    for part in text.split("HTTP/1.1 ").skip(1) {
-        if let Some(status) = part.get(..3).and_then(|s| s.parse().ok()) {
-            statuses.push(status);
-            if status == 200 && part.contains("\"ret\":") {
-                clicks += 1;
+    let mut at = 0;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        let end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(|| format!("an answer without a head end at byte {at}"))?;
+        let head = String::from_utf8_lossy(&rest[..end]);
+        let status: u16 = head
+            .strip_prefix("HTTP/1.1 ")
+            .and_then(|h| h.get(..3))
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| format!("not a status line at byte {at}: {head:?}"))?;
+        statuses.push(status);
+        let length = head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-length")
+                .then(|| value.trim().parse::<usize>().ok())?
+        });
+        let body_start = at + end + 4;
+        match (status, length) {
+            (100, _) => at = body_start,
+            (_, Some(n)) => {
+                let body = bytes
+                    .get(body_start..body_start + n)
+                    .ok_or_else(|| format!("a body cut short at byte {body_start}"))?;
+                // A click's answer: {"ret":R,"version":V} (keys sorted).
+                if status == 200 && body.starts_with(b"{\"ret\":") {
+                    clicks += 1;
+                }
+                at = body_start + n;
             }
+            (_, None) => break, // a stream: the rest is its events
         }
     }
-    (statuses, clicks)
+    Ok((statuses, clicks))
 }
 
 #[test]
@@ -661,7 +690,7 @@ fn fuzzed_requests_get_an_error_or_a_close_and_the_server_stays_intact() {
     let requests: u64 = std::env::var("X64WASM_FUZZ_REQUESTS")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(3000);
+        .unwrap_or(10_000);
     let app = headless(&[]);
     let rss = app.proc_status("VmRSS");
     let (start_version, _) = app.state();
@@ -681,10 +710,17 @@ fn fuzzed_requests_get_an_error_or_a_close_and_the_server_stays_intact() {
                         send(&mut stream, &bytes);
                         let _ = stream.shutdown(Shutdown::Write);
                         let got = rest(&stream, Duration::from_secs(5));
-                        let (statuses, ran) = answers(&got);
-                        clicks += ran;
-                        if let Some(s) = statuses.iter().find(|s| !FUZZ_STATUSES.contains(s)) {
-                            bad.push(format!("{s} for {:?}", String::from_utf8_lossy(&bytes)));
+                        let shown = || String::from_utf8_lossy(&bytes).into_owned();
+                        match answers(&got) {
+                            Ok((statuses, ran)) => {
+                                clicks += ran;
+                                if let Some(s) =
+                                    statuses.iter().find(|s| !FUZZ_STATUSES.contains(s))
+                                {
+                                    bad.push(format!("{s} for {:?}", shown()));
+                                }
+                            }
+                            Err(why) => bad.push(format!("{why} for {:?}", shown())),
                         }
                     }
                     (clicks, bad)

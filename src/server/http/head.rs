@@ -282,6 +282,13 @@ fn trim(value: &[u8]) -> &[u8] {
 
 /// Path, query and (absolute form) authority of a request target.
 fn split_target(target: &str) -> Result<(String, Option<String>, Option<&str>), Refusal> {
+    // A URI is ASCII (RFC 3986 §2); httparse lets other bytes through.
+    if !target.is_ascii() {
+        return Err(refuse(
+            400,
+            "the request target has bytes that are not ASCII (percent-encode them)",
+        ));
+    }
     let (authority, rest) = if target.starts_with('/') {
         (None, target)
     } else if target.len() > 7 && target[..7].eq_ignore_ascii_case("http://") {
@@ -477,6 +484,8 @@ mod tests {
             ("POST / HTTP/1.1\r\nHost: a\r\nExpect: the-unexpected\r\n\r\n", 417),
             ("GET * HTTP/1.1\r\nHost: a\r\n\r\n", 400),
             ("GET ftp://a/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            ("GET http:/\u{68e}/ HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            ("GET /caf\u{e9} HTTP/1.1\r\nHost: a\r\n\r\n", 400),
         ];
         for (text, want) in cases {
             assert_eq!(status(text), *want, "{text:?}: {:?}", head(text).err());
