@@ -5,7 +5,7 @@
 #   make test   runs every test: transpiler (differential, corpus, golden,
 #               robustness), HTTP, headless Chromium, desktop window under Xvfb
 # Both install what they need first (apt packages as root or through sudo,
-# npm packages under tests/browser).
+# npm packages under crates/cli/tests/browser).
 
 CARGO ?= cargo
 ARGS ?=
@@ -14,6 +14,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential pkg-config libwebkit2gtk-4.1-dev
 # Testing: a display server, X tools, Debian's Chromium, Node.js for playwright-core.
 TEST_APT_PACKAGES := xvfb xauth xdotool imagemagick chromium python3 binutils
+# The browser tests' node scripts and their npm packages.
+BROWSER_TESTS := crates/cli/tests/browser
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900
 
 .PHONY: run test deps test-deps install-node bench lint screenshots clean
@@ -31,19 +33,19 @@ deps:
 test-deps: deps
 	$(call apt_install,$(TEST_APT_PACKAGES))
 	@command -v npm >/dev/null || $(MAKE) --no-print-directory install-node
-	@if [ ! -d tests/browser/node_modules/playwright-core ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules/.package-lock.json ]; then \
+	@if [ ! -d $(BROWSER_TESTS)/node_modules/playwright-core ] || [ $(BROWSER_TESTS)/package-lock.json -nt $(BROWSER_TESTS)/node_modules/.package-lock.json ]; then \
 		echo "installing playwright-core (drives Debian's Chromium; downloads no browser)"; \
-		npm ci --prefix tests/browser --no-audit --no-fund; fi
+		npm ci --prefix $(BROWSER_TESTS) --no-audit --no-fund; fi
 
 install-node:
 	$(call apt_install,nodejs npm)
 
 run: deps
-	$(CARGO) build --release
+	$(CARGO) build --release -p x64wasm-cli
 	./target/release/x64wasm $(ARGS)
 
 test: test-deps
-	$(CARGO) test --all-targets -- --test-threads=2
+	$(CARGO) test --workspace --all-targets -- --test-threads=2
 
 # Copies the screenshots the browser and desktop tests took into docs/ (README).
 screenshots:
@@ -51,12 +53,14 @@ screenshots:
 	cp target/screenshots/browser.png target/screenshots/desktop.png docs/
 
 bench: deps
-	$(CARGO) bench --bench transpile
-	bash benches/code_quality.sh
+	$(CARGO) bench -p x64wasm-transpile --features internals --bench transpile
+	bash crates/transpile/benches/code_quality.sh
+	$(CARGO) bench -p x64wasm-cli --bench sync
+	$(CARGO) bench -p x64wasm-cli --bench attack
 
 lint:
 	$(CARGO) fmt --check
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets --all-features -- -D warnings
 
 clean:
 	$(CARGO) clean

@@ -1,0 +1,159 @@
+//! The demo in Debian's headless Chromium: clicks run the callbacks' wasm in
+//! the page (the server confirms each prediction), the server runs them
+//! natively, and the page shows the server's state.
+
+mod support;
+
+use base64::prelude::{Engine, BASE64_STANDARD};
+use support::server::{node, screenshot_dir, App};
+
+/// One Game of Life step on the 16×16 torus, written independently of the demo.
+fn life_step(cells: &[u8]) -> Vec<u8> {
+    (0..256)
+        .map(|i| {
+            let (r, c) = (i / 16, i % 16);
+            let mut n = 0;
+            for dr in [15, 0, 1] {
+                for dc in [15, 0, 1] {
+                    if (dr, dc) != (0, 0) {
+                        n += cells[(r + dr) % 16 * 16 + (c + dc) % 16];
+                    }
+                }
+            }
+            (n == 3 || (cells[i] == 1 && n == 2)) as u8
+        })
+        .collect()
+}
+
+fn u64_at(state: &[u8], offset: usize) -> u64 {
+    u64::from_le_bytes(state[offset..offset + 8].try_into().unwrap())
+}
+
+/// Field offsets of `DemoState` (repr(C)): counter 0, step 8, generation 12,
+/// seed 16, number 24, gcd 32, collatz 40, fibonacci 48, cells 56.
+const NUMBER: usize = 24;
+const GCD: usize = 32;
+const COLLATZ: usize = 40;
+const FIBONACCI: usize = 48;
+const CELLS: usize = 56;
+
+#[test]
+fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let shot = screenshot_dir().join("browser.png");
+    let page = node("demo.mjs", &[&app.url, shot.to_str().unwrap()], &[]);
+
+    // Part one: +3 -1 on the counter, a glider, one step.
+    let glider = &page["glider"];
+    assert_eq!(glider["version"], 10, "3 + 1 + 5 + 1 clicks: {page}");
+    assert_eq!(glider["counter"], "2");
+    let state = BASE64_STANDARD
+        .decode(glider["state"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(u64_at(&state, 0), 2, "counter after +3 -1");
+    let mut cells = vec![0u8; 256];
+    for i in [1, 18, 32, 33, 34] {
+        cells[i] = 1;
+    }
+    let expected = life_step(&cells);
+    assert_eq!(
+        &state[CELLS..CELLS + 256],
+        &expected[..],
+        "board after one step"
+    );
+    let alive: Vec<u64> = (0..256)
+        .filter(|&i| expected[i] == 1)
+        .map(|i| i as u64)
+        .collect();
+    let shown: Vec<u64> = glider["alive"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap())
+        .collect();
+    assert_eq!(shown, alive, "the page draws the board it holds");
+
+    // Part two: every other button once. The page ends on the server's bytes.
+    let (version, state) = app.state();
+    assert_eq!(version, 21);
+    assert_eq!(page["version"], 21);
+    assert_eq!(
+        BASE64_STANDARD
+            .decode(page["state"].as_str().unwrap())
+            .unwrap(),
+        state,
+        "the page holds the server's state bytes"
+    );
+    let n = 27 + 1000;
+    assert_eq!(u64_at(&state, NUMBER), n);
+    let gcd = |mut a: u64, mut b: u64| {
+        while b != 0 {
+            (a, b) = (b, a % b);
+        }
+        a
+    };
+    assert_eq!(u64_at(&state, GCD), gcd(n, 462));
+    let mut steps = 0;
+    let mut x = n;
+    while x != 1 {
+        x = if x % 2 == 0 { x / 2 } else { 3 * x + 1 };
+        steps += 1;
+    }
+    assert_eq!(u64_at(&state, COLLATZ), steps);
+    let fib = (0..n % 94)
+        .fold((0u64, 1u64), |(a, b), _| (b, a.wrapping_add(b)))
+        .0;
+    assert_eq!(u64_at(&state, FIBONACCI), fib);
+    assert_eq!(u64_at(&state, 0), 25, "reset, then one step of 25");
+    assert!(state[CELLS..].iter().all(|&c| c == 0), "cleared");
+    let shown = page["shown"].to_string();
+    assert!(
+        shown.contains(&format!("\"{fib}\"")),
+        "bound fields show the result: {shown}"
+    );
+
+    // Every click ran the transpiled wasm in the page, and the server found
+    // the predicted state equal to its own result on the same version.
+    assert_eq!(page["stats"]["wasmRuns"], 21, "{page}");
+    assert_eq!(page["stats"]["serverOnly"], 0, "{page}");
+    // Every change reached the page as a patch event (no whole-body reset).
+    assert_eq!(page["stats"]["patches"], 21, "{page}");
+    assert_eq!(page["stats"]["resets"], 0, "{page}");
+    assert_eq!(page["stats"]["resyncs"], 0, "{page}");
+    let stats = app.stats();
+    let callbacks = stats["callbacks"].as_object().unwrap();
+    assert_eq!(
+        callbacks.len(),
+        13,
+        "every demo callback was clicked: {stats}"
+    );
+    for (name, s) in callbacks {
+        assert!(s["executed"].as_u64().unwrap() >= 1, "{name}: {s}");
+        assert_eq!(s["predicted"], s["executed"], "{name}: {s}");
+        assert_eq!(s["agreed"], s["executed"], "{name}: {s}");
+        assert_eq!(s["disagreed"], 0, "{name}: {s}");
+    }
+    let console = page["console"].to_string();
+    assert!(!console.contains("pageerror"), "{console}");
+}
+
+#[test]
+fn a_views_clicks_run_on_the_server_in_the_order_they_were_made() {
+    // Three Increments and a Reset clicked in one go, 30 times: the server
+    // must run each view's clicks in order (posted in parallel, Reset could
+    // overtake the Increments: 18 of 30 rounds ended at 1-3 that way).
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
+    let page = node("order.mjs", &[&app.url, "30"], &[]);
+    let zeros = vec![serde_json::json!("0"); 30];
+    assert_eq!(page["counters"], serde_json::json!(zeros), "{page}");
+    assert_eq!(page["predicted"], serde_json::json!(zeros), "{page}");
+    assert_eq!(page["stats"]["wasmRuns"], 120, "{page}");
+    assert_eq!(page["stats"]["failures"], serde_json::json!([]), "{page}");
+    let stats = &app.stats()["callbacks"];
+    for name in ["increment_counter", "reset_counter"] {
+        assert_eq!(stats[name]["disagreed"], 0, "{stats}");
+        assert_eq!(stats[name]["stale"], 0, "{stats}");
+    }
+    assert_eq!(stats["increment_counter"]["agreed"], 90, "{stats}");
+    assert_eq!(stats["reset_counter"]["agreed"], 30, "{stats}");
+}

@@ -1,0 +1,925 @@
+//! Stage 2, **decode**: the instructions of each function, found by recursive
+//! descent from its entry (so data in `.text` and padding are never decoded),
+//! and the functions it reaches: direct calls, tail-call `jmp`s, calls through
+//! the GOT and through registers loaded from the GOT all pull their callee into
+//! the same module, up to [`MAX_FUNCTIONS`].
+//!
+//! Jump tables (`cmp idx, N; ja` then `lea`/`movsxd`/`add`/`jmp reg`, or
+//! `jmp [table + 8*idx]`) are recovered here because their targets are code
+//! that must be decoded too.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+
+use iced_x86::{
+    Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register,
+};
+
+use super::error::{hex_bytes, TranspileError};
+use super::fxhash::{FxHashMap, FxHashSet};
+use super::image::{Image, Pointer};
+use super::signature::Signature;
+
+/// The most functions one module may pull in.
+pub const MAX_FUNCTIONS: usize = 256;
+/// The most instructions one function may have.
+pub const MAX_INSTRUCTIONS: usize = 200_000;
+
+/// C library functions the module provides itself (DESIGN §4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Builtin {
+    /// `memcpy`
+    Memcpy,
+    /// `memmove`
+    Memmove,
+    /// `memset`
+    Memset,
+    /// `memcmp`
+    Memcmp,
+    /// `bcmp`
+    Bcmp,
+    /// libm `floor`, `ceil`, `trunc`, `round` on f64 (xmm0 → xmm0)
+    Floor,
+    /// `ceil`
+    Ceil,
+    /// `trunc`
+    Trunc,
+    /// `round` (halfway cases away from zero)
+    Round,
+    /// the f32 versions: `floorf`
+    Floorf,
+    /// `ceilf`
+    Ceilf,
+    /// `truncf`
+    Truncf,
+    /// `roundf`
+    Roundf,
+    /// `sqrt` (x86 `sqrtsd` semantics, as glibc)
+    Sqrt,
+    /// `sqrtf`
+    Sqrtf,
+    /// `fmin`, two arguments (xmm0, xmm1), glibc's NaN rules
+    Fmin,
+    /// `fmax`
+    Fmax,
+    /// `fminf`
+    Fminf,
+    /// `fmaxf`
+    Fmaxf,
+}
+
+impl Builtin {
+    /// True for the libm functions, which take and return xmm0.
+    pub fn is_float(self) -> bool {
+        !matches!(
+            self,
+            Builtin::Memcpy | Builtin::Memmove | Builtin::Memset | Builtin::Memcmp | Builtin::Bcmp
+        )
+    }
+
+    /// True for the libm functions of two arguments (xmm0, xmm1).
+    pub fn takes_two(self) -> bool {
+        matches!(
+            self,
+            Builtin::Fmin | Builtin::Fmax | Builtin::Fminf | Builtin::Fmaxf
+        )
+    }
+
+    /// The builtin a C symbol name stands for (`memcpy@GLIBC_2.14` included).
+    pub fn by_name(name: &str) -> Option<Builtin> {
+        match name.split('@').next().unwrap_or(name) {
+            "memcpy" | "__memcpy_chk" => Some(Builtin::Memcpy),
+            "memmove" => Some(Builtin::Memmove),
+            "memset" => Some(Builtin::Memset),
+            "memcmp" => Some(Builtin::Memcmp),
+            "bcmp" => Some(Builtin::Bcmp),
+            "floor" => Some(Builtin::Floor),
+            "ceil" => Some(Builtin::Ceil),
+            "trunc" => Some(Builtin::Trunc),
+            "round" => Some(Builtin::Round),
+            "floorf" => Some(Builtin::Floorf),
+            "ceilf" => Some(Builtin::Ceilf),
+            "truncf" => Some(Builtin::Truncf),
+            "roundf" => Some(Builtin::Roundf),
+            "sqrt" => Some(Builtin::Sqrt),
+            "sqrtf" => Some(Builtin::Sqrtf),
+            "fmin" => Some(Builtin::Fmin),
+            "fmax" => Some(Builtin::Fmax),
+            "fminf" => Some(Builtin::Fminf),
+            "fmaxf" => Some(Builtin::Fmaxf),
+            _ => None,
+        }
+    }
+}
+
+/// What a call or tail jump reaches.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Target {
+    /// A function of the image, by address.
+    Function(u64),
+    /// A C library function the module provides.
+    Builtin(Builtin),
+    /// A function that never returns (a panic): calling it traps.
+    Trap,
+}
+
+/// A recovered jump table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JumpTable {
+    /// The instruction at which `index_register` holds the table index.
+    pub index_at: u64,
+    /// The 64-bit register holding the index there.
+    pub index_register: Register,
+    /// Target address of each entry.
+    pub targets: Vec<u64>,
+}
+
+/// One decoded function.
+#[derive(Clone, Debug)]
+pub struct Function {
+    /// Symbol name, or `sub_ADDR`.
+    pub name: String,
+    /// Entry address.
+    pub address: u64,
+    /// End of the symbol when its size is known.
+    pub end: Option<u64>,
+    /// The reachable instructions, sorted by address.
+    pub instructions: Vec<Instruction>,
+    /// Call and tail-jump targets by instruction address (direct and through the GOT).
+    pub calls: BTreeMap<u64, Target>,
+    /// Functions whose address this function loads, by the value the register
+    /// then holds: what `call reg` may reach.
+    pub indirect: BTreeMap<u64, Target>,
+    /// Jump tables by the address of their `jmp`.
+    pub jump_tables: BTreeMap<u64, JumpTable>,
+    /// Addresses of data the code refers to.
+    pub data_refs: BTreeSet<u64>,
+}
+
+impl Function {
+    /// The index of the instruction at `address`.
+    pub fn index_of(&self, address: u64) -> Option<usize> {
+        self.instructions
+            .binary_search_by_key(&address, |i| i.ip())
+            .ok()
+    }
+
+    /// True for a `jmp` whose target is outside this function (a tail call).
+    pub fn is_tail_jump(&self, instruction: &Instruction) -> bool {
+        instruction.flow_control() == FlowControl::UnconditionalBranch
+            && self.calls.contains_key(&instruction.ip())
+    }
+
+    /// True for a `call` that never returns (a panic): it becomes a trap.
+    pub fn is_trap_call(&self, instruction: &Instruction) -> bool {
+        matches!(
+            instruction.flow_control(),
+            FlowControl::Call | FlowControl::IndirectCall
+        ) && self.calls.get(&instruction.ip()) == Some(&Target::Trap)
+    }
+
+    /// True for a `jcc` whose taken target is another function (a
+    /// conditional tail call).
+    pub fn is_conditional_tail_jump(&self, instruction: &Instruction) -> bool {
+        instruction.flow_control() == FlowControl::ConditionalBranch
+            && self.calls.contains_key(&instruction.ip())
+    }
+}
+
+/// All functions of one module; `functions[i]` for `roots[k]` is export k's code.
+#[derive(Clone, Debug)]
+pub struct Program {
+    /// Every function, callees after their callers in discovery order.
+    pub functions: Vec<Function>,
+    /// Index in `functions` of each requested root.
+    pub roots: Vec<usize>,
+}
+
+impl Program {
+    /// The index of the function at `address`.
+    pub fn function_index(&self, address: u64) -> Option<usize> {
+        self.functions.iter().position(|f| f.address == address)
+    }
+}
+
+/// The addresses of the functions to export, checked against the image.
+pub fn roots(image: &Image, exports: &[Signature]) -> Result<Vec<u64>, TranspileError> {
+    exports
+        .iter()
+        .map(|s| match image.symbol(&s.name) {
+            Some(sym) if sym.is_function => Ok(sym.address),
+            Some(_) => Err(TranspileError::UnknownSymbol(format!(
+                "{} (it is data, not a function)",
+                s.name
+            ))),
+            None => Err(TranspileError::UnknownSymbol(s.name.clone())),
+        })
+        .collect()
+}
+
+/// Entry point of the stage: decodes `roots` (function addresses) and every
+/// function they reach.
+pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
+    let mut functions: Vec<Function> = Vec::new();
+    let mut index: FxHashMap<u64, usize> = FxHashMap::default();
+    let mut queue: VecDeque<u64> = roots.iter().copied().collect();
+    while let Some(address) = queue.pop_front() {
+        if index.contains_key(&address) {
+            continue;
+        }
+        if functions.len() >= MAX_FUNCTIONS {
+            let root = image.describe(roots[0]);
+            return Err(TranspileError::TooManyFunctions {
+                root,
+                limit: MAX_FUNCTIONS,
+            });
+        }
+        let function = decode_function(image, address)?;
+        for target in function.calls.values().chain(function.indirect.values()) {
+            if let Target::Function(callee) = target {
+                queue.push_back(*callee);
+            }
+        }
+        index.insert(address, functions.len());
+        functions.push(function);
+    }
+    let roots = roots.iter().map(|a| index[a]).collect();
+    Ok(Program { functions, roots })
+}
+
+fn function_name(image: &Image, address: u64) -> String {
+    image
+        .function_at(address)
+        .map(|s| s.name.clone())
+        .unwrap_or_else(|| format!("sub_{address:x}"))
+}
+
+/// Names that mark Rust's panic entry points, for calls not followed by `ud2`.
+fn is_panic_name(name: &str) -> bool {
+    const MARKS: [&str; 9] = [
+        "panicking",
+        "unwrap_failed",
+        "expect_failed",
+        "panic_bounds_check",
+        "index_len_fail",
+        "index_order_fail",
+        "handle_alloc_error",
+        "capacity_overflow",
+        "rust_panic",
+    ];
+    MARKS.iter().any(|m| name.contains(m)) || matches!(name.split('@').next(), Some("abort"))
+}
+
+/// The instruction addresses decoded so far: a bit per byte of the
+/// function's symbol (no hashing on the hot path), a set for any beyond it.
+struct Seen {
+    base: u64,
+    bits: Vec<u64>,
+    beyond: FxHashSet<u64>,
+}
+
+impl Seen {
+    fn new(address: u64, end: Option<u64>) -> Seen {
+        let bytes = end.map_or(0, |e| e.saturating_sub(address).min(1 << 20));
+        Seen {
+            base: address,
+            bits: vec![0; bytes.div_ceil(64) as usize],
+            beyond: FxHashSet::default(),
+        }
+    }
+
+    fn contains(&self, ip: u64) -> bool {
+        match self.bits.get((ip.wrapping_sub(self.base) / 64) as usize) {
+            Some(word) => word & (1 << (ip.wrapping_sub(self.base) % 64)) != 0,
+            None => self.beyond.contains(&ip),
+        }
+    }
+
+    fn insert(&mut self, ip: u64) {
+        match self
+            .bits
+            .get_mut((ip.wrapping_sub(self.base) / 64) as usize)
+        {
+            Some(word) => *word |= 1 << (ip.wrapping_sub(self.base) % 64),
+            None => {
+                self.beyond.insert(ip);
+            }
+        }
+    }
+}
+
+struct Decoding<'a> {
+    image: &'a Image,
+    function: Function,
+}
+
+fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileError> {
+    let name = function_name(image, address);
+    let end = image
+        .function_at(address)
+        .filter(|s| s.size > 0)
+        .map(|s| s.address + s.size);
+    if !image.is_code(address) {
+        return Err(TranspileError::Decode {
+            function: name,
+            address,
+            bytes: String::new(),
+            reason: "address is not in an executable section".into(),
+        });
+    }
+    let mut d = Decoding {
+        image,
+        function: Function {
+            name,
+            address,
+            end,
+            instructions: Vec::new(),
+            calls: BTreeMap::new(),
+            indirect: BTreeMap::new(),
+            jump_tables: BTreeMap::new(),
+            data_refs: BTreeSet::new(),
+        },
+    };
+    // instructions in the order decoded, and the addresses seen
+    let guess = end.map_or(64, |e| {
+        (e.saturating_sub(address) / 4).min(1 << 16) as usize
+    });
+    let mut instructions: Vec<Instruction> = Vec::with_capacity(guess);
+    let mut seen = Seen::new(address, end);
+    // each run of straight-line code: its first address and its instructions
+    let mut runs: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+    let mut decoder: Option<(u64, Decoder)> = None;
+    let mut work = vec![address];
+    while let Some(start) = work.pop() {
+        let from = instructions.len();
+        d.decode_run(start, &mut decoder, &mut seen, &mut instructions, &mut work)?;
+        if instructions.len() > from {
+            runs.push((start, from..instructions.len()));
+        }
+    }
+    // Runs are in address order inside; putting them in order of their
+    // first address usually orders them all (copying instead of sorting
+    // 40-byte instructions). A run that began inside another run's
+    // instruction is out of order then: the full sort puts it next to the
+    // instruction it overlaps, for the check below.
+    if runs.len() > 1 {
+        runs.sort_unstable_by_key(|r| r.0);
+        let mut ordered = Vec::with_capacity(instructions.len());
+        for (_, range) in &runs {
+            ordered.extend_from_slice(&instructions[range.clone()]);
+        }
+        instructions = ordered;
+    }
+    if !instructions.is_sorted_by_key(|i| i.ip()) {
+        instructions.sort_unstable_by_key(|i| i.ip());
+    }
+    // code reached at two offsets of one instruction: neighbours overlap
+    if let Some(w) = instructions.windows(2).find(|w| w[0].next_ip() > w[1].ip()) {
+        return Err(d.error(w[1].ip(), "a jump lands inside another instruction"));
+    }
+    d.function.instructions = instructions;
+    Ok(d.function)
+}
+
+impl<'a> Decoding<'a> {
+    fn error(&self, address: u64, reason: impl Into<String>) -> TranspileError {
+        let bytes = self
+            .image
+            .read(address, 8)
+            .or_else(|| self.image.bytes_from(address));
+        TranspileError::Decode {
+            function: self.function.name.clone(),
+            address,
+            bytes: bytes.map(hex_bytes).unwrap_or_default(),
+            reason: reason.into(),
+        }
+    }
+
+    fn inside(&self, target: u64) -> bool {
+        if target == self.function.address {
+            return true;
+        }
+        if self.image.function_at(target).is_some() {
+            return false;
+        }
+        match self.function.end {
+            Some(end) => target > self.function.address && target < end,
+            None => self.image.is_code(target),
+        }
+    }
+
+    /// Decodes straight-line code from `start` until an unconditional transfer
+    /// or code already decoded; queues branch targets on `work`.
+    fn decode_run(
+        &mut self,
+        start: u64,
+        decoder: &mut Option<(u64, Decoder<'a>)>,
+        seen: &mut Seen,
+        decoded: &mut Vec<Instruction>,
+        work: &mut Vec<u64>,
+    ) -> Result<(), TranspileError> {
+        if seen.contains(start) {
+            return Ok(());
+        }
+        // one decoder per section, moved to each run (making one costs
+        // about as much as decoding several instructions)
+        let decoder = match decoder {
+            Some((base, d)) if start >= *base && start - *base < d.max_position() as u64 => {
+                d.set_position((start - *base) as usize)
+                    .map_err(|_| self.error(start, "code address not mapped"))?;
+                d.set_ip(start);
+                d
+            }
+            _ => {
+                let section = self
+                    .image
+                    .section_at(start)
+                    .filter(|s| !s.bytes.is_empty())
+                    .ok_or_else(|| self.error(start, "code address not mapped"))?;
+                let mut d =
+                    Decoder::with_ip(64, &section.bytes, section.address, DecoderOptions::NONE);
+                d.set_position((start - section.address) as usize)
+                    .map_err(|_| self.error(start, "code address not mapped"))?;
+                d.set_ip(start);
+                &mut decoder.insert((section.address, d)).1
+            }
+        };
+        let run_start = decoded.len(); // this run is `decoded[run_start..]`
+        let mut instruction = Instruction::default();
+        loop {
+            if !decoder.can_decode() {
+                return Err(self.error(decoder.ip(), "code runs off the end of its section"));
+            }
+            let ip = decoder.ip();
+            if ip != start && seen.contains(ip) {
+                break; // falls through into code we have
+            }
+            decoder.decode_out(&mut instruction);
+            if instruction.code() == Code::INVALID {
+                return Err(self.error(
+                    ip,
+                    format!("invalid instruction ({:?})", decoder.last_error()),
+                ));
+            }
+            if decoded.len() >= MAX_INSTRUCTIONS {
+                return Err(self.error(ip, "function too large"));
+            }
+            seen.insert(ip);
+            decoded.push(instruction);
+            self.note_references(&instruction);
+            match instruction.flow_control() {
+                FlowControl::Next => {}
+                FlowControl::ConditionalBranch => {
+                    let target = instruction.near_branch_target();
+                    if instruction.mnemonic() != Mnemonic::Jrcxz
+                        && instruction.mnemonic() != Mnemonic::Jecxz
+                        && instruction.condition_code() == iced_x86::ConditionCode::None
+                    {
+                        return Err(self.unsupported(&instruction));
+                    }
+                    if self.inside(target) {
+                        work.push(target);
+                    } else {
+                        // a conditional tail call (`jne other_function`)
+                        let t = self.resolve(ip, target)?;
+                        self.function.calls.insert(ip, t);
+                    }
+                }
+                FlowControl::UnconditionalBranch => {
+                    if instruction.op0_kind() == OpKind::NearBranch64 {
+                        let target = instruction.near_branch_target();
+                        if self.inside(target) {
+                            work.push(target);
+                        } else {
+                            let t = self.resolve(ip, target)?;
+                            self.function.calls.insert(ip, t);
+                        }
+                    } else {
+                        return Err(self.unsupported(&instruction));
+                    }
+                    break;
+                }
+                FlowControl::IndirectBranch => {
+                    if let Some(table) = self.jump_table(&instruction, &decoded[run_start..])? {
+                        work.extend(table.targets.iter().copied());
+                        self.function.jump_tables.insert(ip, table);
+                    } else if let Some(t) = self.indirect_target(&instruction)? {
+                        self.function.calls.insert(ip, t);
+                    }
+                    // Otherwise an indirect tail call through a register or a
+                    // pointer in memory, dispatched over `indirect` at lowering.
+                    break;
+                }
+                FlowControl::Call => {
+                    let t = if followed_by_trap(self.image, &instruction) {
+                        Target::Trap
+                    } else {
+                        self.resolve(ip, instruction.near_branch_target())?
+                    };
+                    self.function.calls.insert(ip, t);
+                    if self.function.calls[&ip] == Target::Trap {
+                        break;
+                    }
+                }
+                FlowControl::IndirectCall => {
+                    if followed_by_trap(self.image, &instruction) {
+                        self.function.calls.insert(ip, Target::Trap);
+                        break;
+                    }
+                    if let Some(t) = self.indirect_target(&instruction)? {
+                        let trap = t == Target::Trap;
+                        self.function.calls.insert(ip, t);
+                        if trap {
+                            break;
+                        }
+                    }
+                    // otherwise a call through a register or a pointer in
+                    // memory: dispatched over `indirect` at lowering
+                }
+                FlowControl::Return | FlowControl::Exception | FlowControl::Interrupt => break,
+                FlowControl::XbeginXabortXend => return Err(self.unsupported(&instruction)),
+            }
+        }
+        Ok(())
+    }
+
+    fn unsupported(&self, instruction: &Instruction) -> TranspileError {
+        let bytes = self
+            .image
+            .read(instruction.ip(), instruction.len())
+            .unwrap_or(&[]);
+        TranspileError::Unsupported {
+            function: self.function.name.clone(),
+            address: instruction.ip(),
+            bytes: hex_bytes(bytes),
+            mnemonic: format!("{instruction}"),
+        }
+    }
+
+    /// Records data addresses and function addresses taken by this instruction.
+    fn note_references(&mut self, instruction: &Instruction) {
+        for op in 0..instruction.op_count() {
+            if instruction.op_kind(op) != OpKind::Memory {
+                continue;
+            }
+            let address = if instruction.is_ip_rel_memory_operand() {
+                instruction.ip_rel_memory_address()
+            } else if instruction.memory_base() == Register::None
+                && instruction.memory_displacement64() != 0
+            {
+                instruction.memory_displacement64() // absolute (non-PIE) address
+            } else {
+                continue;
+            };
+            let is_lea = instruction.mnemonic() == Mnemonic::Lea;
+            if is_lea && self.image.is_code(address) {
+                // `lea reg, [rip+f]` takes a function's address.
+                if self.image.function_at(address).is_some() {
+                    if let Ok(t) = self.resolve(instruction.ip(), address) {
+                        self.function.indirect.insert(address, t);
+                    }
+                }
+                continue;
+            }
+            if !is_lea && instruction.mnemonic() == Mnemonic::Mov {
+                if let Some(pointer) = self.image.pointer_at(address).cloned() {
+                    let value = match &pointer {
+                        Pointer::Address(a) => Some(*a),
+                        Pointer::Import(name) => self.image.import_value(name),
+                    };
+                    if let (Ok(t), Some(value)) =
+                        (self.resolve_pointer(instruction.ip(), &pointer), value)
+                    {
+                        self.function.indirect.insert(value, t);
+                    }
+                }
+            }
+            self.function.data_refs.insert(address);
+        }
+    }
+
+    /// The target of `call [rip+slot]` / `jmp [rip+slot]`; None for a register.
+    fn indirect_target(&self, instruction: &Instruction) -> Result<Option<Target>, TranspileError> {
+        if instruction.op0_kind() != OpKind::Memory {
+            return Ok(None);
+        }
+        let slot = if instruction.is_ip_rel_memory_operand() {
+            instruction.ip_rel_memory_address()
+        } else if instruction.memory_base() == Register::None
+            && instruction.memory_index() == Register::None
+        {
+            instruction.memory_displacement64()
+        } else {
+            return Ok(None);
+        };
+        match self.image.pointer_at(slot).cloned() {
+            Some(p) => self.resolve_pointer(instruction.ip(), &p).map(Some),
+            None => Err(TranspileError::Callee {
+                function: self.function.name.clone(),
+                address: instruction.ip(),
+                callee: format!("the pointer at {slot:#x}"),
+                reason: "no relocation says what this slot holds".into(),
+            }),
+        }
+    }
+
+    fn resolve_pointer(&self, at: u64, pointer: &Pointer) -> Result<Target, TranspileError> {
+        match pointer {
+            Pointer::Address(a) => self.resolve(at, *a),
+            Pointer::Import(name) => self.resolve_import(at, name),
+        }
+    }
+
+    fn resolve_import(&self, at: u64, name: &str) -> Result<Target, TranspileError> {
+        if let Some(b) = Builtin::by_name(name) {
+            return Ok(Target::Builtin(b));
+        }
+        if is_panic_name(name) {
+            return Ok(Target::Trap);
+        }
+        Err(TranspileError::Callee {
+            function: self.function.name.clone(),
+            address: at,
+            callee: format!("imported `{name}`"),
+            reason: "only memcpy, memmove, memset, memcmp, bcmp and floor, ceil, trunc, round, sqrt, fmin, fmax (and their f32 forms) are provided in wasm".into(),
+        })
+    }
+
+    /// What a call to `target` reaches: PLT stubs are followed to their GOT slot.
+    fn resolve(&self, at: u64, target: u64) -> Result<Target, TranspileError> {
+        if let Some(name) = self.image.import_at(target) {
+            return self.resolve_import(at, name);
+        }
+        let in_plt = self
+            .image
+            .section_at(target)
+            .is_some_and(|s| s.name.starts_with(".plt"));
+        if in_plt {
+            return match self.plt_slot(target) {
+                Some(p) => self.resolve_pointer(at, &p),
+                None => Err(TranspileError::Callee {
+                    function: self.function.name.clone(),
+                    address: at,
+                    callee: self.image.describe(target),
+                    reason: "PLT stub without a resolvable GOT slot".into(),
+                }),
+            };
+        }
+        if let Some(symbol) = self.image.function_at(target) {
+            // a statically linked memcpy & co. (vectorised, ifunc-dispatched)
+            // is replaced by the module's own; a libm function the binary
+            // carries is its real code and is transpiled like any other
+            if let Some(b) = Builtin::by_name(&symbol.name).filter(|b| !b.is_float()) {
+                return Ok(Target::Builtin(b));
+            }
+            if is_panic_name(&symbol.name) {
+                return Ok(Target::Trap);
+            }
+        }
+        if self.image.is_code(target) {
+            return Ok(Target::Function(target));
+        }
+        Err(TranspileError::Callee {
+            function: self.function.name.clone(),
+            address: at,
+            callee: self.image.describe(target),
+            reason: "target is not code of this binary".into(),
+        })
+    }
+
+    /// The GOT slot a PLT stub jumps through (`endbr64; bnd jmp [rip+x]` and friends).
+    fn plt_slot(&self, stub: u64) -> Option<Pointer> {
+        let bytes = self.image.bytes_from(stub)?;
+        let mut decoder = Decoder::with_ip(64, bytes, stub, DecoderOptions::NONE);
+        for _ in 0..4 {
+            let i = decoder.decode();
+            if i.mnemonic() == Mnemonic::Jmp && i.is_ip_rel_memory_operand() {
+                return self.image.pointer_at(i.ip_rel_memory_address()).cloned();
+            }
+        }
+        None
+    }
+
+    /// Recognises a jump table ending in `jmp` (the last instruction of `run`).
+    fn jump_table(
+        &self,
+        jmp: &Instruction,
+        run: &[Instruction],
+    ) -> Result<Option<JumpTable>, TranspileError> {
+        let before = &run[..run.len() - 1];
+        // Non-PIE: jmp qword ptr [table + 8*idx]
+        if jmp.op0_kind() == OpKind::Memory {
+            if jmp.memory_base() != Register::None
+                || jmp.memory_index() == Register::None
+                || jmp.memory_index_scale() != 8
+            {
+                return Ok(None);
+            }
+            let table = jmp.memory_displacement64();
+            let index = jmp.memory_index();
+            let count = self.table_bound(before, index);
+            let targets = self.table_entries(table, 8, count, |image, at| {
+                image
+                    .read(at, 8)
+                    .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
+            })?;
+            return Ok(targets.map(|targets| JumpTable {
+                index_at: jmp.ip(),
+                index_register: index,
+                targets,
+            }));
+        }
+        // PIE: lea base,[rip+table]; movsxd r,[base+4*idx]; add r,base; jmp r
+        let target_reg = jmp.op0_register();
+        let mut i = before.len();
+        let writes = |ins: &Instruction, reg: Register| {
+            ins.op_count() > 0
+                && ins.op0_kind() == OpKind::Register
+                && ins.op0_register().full_register() == reg.full_register()
+        };
+        // find `add target_reg, base`
+        let add = loop {
+            if i == 0 {
+                return Ok(None);
+            }
+            i -= 1;
+            if writes(&before[i], target_reg) {
+                break before[i];
+            }
+        };
+        if add.mnemonic() != Mnemonic::Add || add.op1_kind() != OpKind::Register {
+            return Ok(None);
+        }
+        let other = add.op1_register();
+        // find the load into target_reg (or into `other`, when the add is reversed)
+        let mut load = None;
+        let mut table = None;
+        for ins in before[..i].iter().rev() {
+            if load.is_none()
+                && (writes(ins, target_reg) || writes(ins, other))
+                && matches!(ins.mnemonic(), Mnemonic::Movsxd)
+                && ins.op1_kind() == OpKind::Memory
+                && ins.memory_index_scale() == 4
+            {
+                load = Some(*ins);
+                continue;
+            }
+            if let Some(l) = load {
+                if ins.mnemonic() == Mnemonic::Lea
+                    && ins.is_ip_rel_memory_operand()
+                    && ins.op0_register().full_register() == l.memory_base().full_register()
+                {
+                    table = Some(ins.ip_rel_memory_address());
+                    break;
+                }
+            }
+        }
+        let (Some(load), Some(table)) = (load, table) else {
+            return Ok(None);
+        };
+        let index = load.memory_index().full_register();
+        let before_load = &before[..run.iter().position(|x| x.ip() == load.ip()).unwrap_or(0)];
+        let count = self.table_bound(before_load, index);
+        let targets = self.table_entries(table, 4, count, |image, at| {
+            image.read(at, 4).map(|b| {
+                table.wrapping_add(i32::from_le_bytes(b.try_into().unwrap()) as i64 as u64)
+            })
+        })?;
+        Ok(targets.map(|targets| JumpTable {
+            index_at: load.ip(),
+            index_register: index,
+            targets,
+        }))
+    }
+
+    /// The entry count from the bounds check `cmp idx, N` + `ja`/`jae` before the table.
+    fn table_bound(&self, before: &[Instruction], index: Register) -> Option<u64> {
+        let mut tracked: Vec<Register> = vec![index.full_register()];
+        let n = before.len();
+        for k in (0..n).rev().take(16) {
+            let ins = &before[k];
+            // follow `mov`/`movzx` copies backwards
+            if matches!(ins.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx)
+                && ins.op0_kind() == OpKind::Register
+                && ins.op1_kind() == OpKind::Register
+                && tracked.contains(&ins.op0_register().full_register())
+            {
+                tracked.push(ins.op1_register().full_register());
+                continue;
+            }
+            if ins.mnemonic() == Mnemonic::Cmp
+                && ins.op0_kind() == OpKind::Register
+                && tracked.contains(&ins.op0_register().full_register())
+                && matches!(
+                    ins.op1_kind(),
+                    OpKind::Immediate8to32
+                        | OpKind::Immediate32
+                        | OpKind::Immediate8to64
+                        | OpKind::Immediate32to64
+                        | OpKind::Immediate8
+                        | OpKind::Immediate16
+                )
+            {
+                let bound = ins.immediate(1);
+                // the branch after the cmp decides inclusive vs exclusive
+                let jcc = before.get(k + 1)?;
+                return match jcc.mnemonic() {
+                    Mnemonic::Ja => Some(bound + 1),
+                    Mnemonic::Jae => Some(bound),
+                    _ => None,
+                };
+            }
+        }
+        None
+    }
+
+    /// Reads `count` entries of `entry_size` bytes; every target must be code
+    /// of this function.
+    fn table_entries(
+        &self,
+        table: u64,
+        entry_size: u64,
+        count: Option<u64>,
+        entry: impl Fn(&Image, u64) -> Option<u64>,
+    ) -> Result<Option<Vec<u64>>, TranspileError> {
+        let Some(count) = count.filter(|&c| c > 0 && c <= 4096) else {
+            return Ok(None);
+        };
+        let mut targets = Vec::with_capacity(count as usize);
+        for k in 0..count {
+            let at = table + k * entry_size;
+            let t = entry(self.image, at)
+                .ok_or_else(|| self.error(at, "jump table entry not mapped"))?;
+            if !self.inside(t) {
+                return Err(self.error(
+                    at,
+                    format!("jump table entry {k} leaves the function ({t:#x})"),
+                ));
+            }
+            targets.push(t);
+        }
+        Ok(Some(targets))
+    }
+}
+
+/// True when the instruction after `call` is `ud2` (or nothing): rustc puts
+/// `ud2` after every call that cannot return, such as a panic.
+fn followed_by_trap(image: &Image, call: &Instruction) -> bool {
+    let bytes = image.bytes_from(call.next_ip()).unwrap_or(&[]);
+    let mut decoder = Decoder::with_ip(64, bytes, call.next_ip(), DecoderOptions::NONE);
+    !decoder.can_decode() || decoder.decode().mnemonic() == Mnemonic::Ud2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes `code` at 0x1000 as one function `f` (its symbol sized to
+    /// the code when `sized`).
+    fn decode_code(code: &[u8], sized: bool) -> Result<Function, TranspileError> {
+        let size = if sized { code.len() as u64 } else { 0 };
+        let image = Image::from_code(0x1000, code, &[("f", 0x1000, size)]);
+        decode(&image, &[0x1000]).map(|p| p.functions.into_iter().next().unwrap())
+    }
+
+    /// Runs are decoded out of address order (a forward jump, code after
+    /// it, a backward jump): the instructions come out in address order all
+    /// the same, with or without the symbol's size.
+    #[test]
+    fn instructions_come_out_in_address_order() {
+        let code = [
+            0x31, 0xc0, // 1000 xor eax, eax
+            0xeb, 0x04, // 1002 jmp 1008
+            0xff, 0xc0, // 1004 inc eax
+            0xeb, 0x04, // 1006 jmp 100c
+            0x85, 0xc0, // 1008 test eax, eax
+            0x74, 0xf8, // 100a je 1004
+            0xc3, // 100c ret
+        ];
+        for sized in [true, false] {
+            let f = decode_code(&code, sized).unwrap();
+            let ips: Vec<u64> = f.instructions.iter().map(|i| i.ip()).collect();
+            assert_eq!(
+                ips,
+                [0x1000, 0x1002, 0x1004, 0x1006, 0x1008, 0x100a, 0x100c]
+            );
+        }
+    }
+
+    /// A jump into the middle of an instruction is refused, whichever run
+    /// is decoded first.
+    #[test]
+    fn a_jump_into_an_instruction_is_an_error() {
+        let cases: [&[u8]; 2] = [
+            // 1000 je 1005 (inside the mov); 1002 mov eax, imm32; ret
+            &[0x74, 0x03, 0xb8, 0x90, 0x90, 0xc3, 0xc3, 0xc3],
+            // 1000 mov eax, imm32 (c3 inside); 1005 jne 1003; ret
+            &[0xb8, 0x90, 0x90, 0xc3, 0x90, 0x75, 0xfc, 0xc3],
+        ];
+        for code in cases {
+            for sized in [true, false] {
+                let e = decode_code(code, sized).unwrap_err().to_string();
+                assert!(e.contains("lands inside another instruction"), "{e}");
+            }
+        }
+    }
+}

@@ -1,0 +1,369 @@
+//! Stage 1, **image**: what the transpiler knows of a binary. Symbols (name,
+//! address, size), the bytes of every allocated section by virtual address with
+//! the dynamic relocations applied, the GOT slots resolved to callees, and the
+//! load bias of the running process.
+//!
+//! Addresses are the ELF's virtual addresses as linked: a position-independent
+//! executable is seen at base 0, which is also where the wasm module puts it.
+
+use std::collections::{BTreeMap, HashMap};
+
+use object::{
+    Object, ObjectSection, ObjectSymbol, ObjectSymbolTable, RelocationFlags, RelocationTarget,
+};
+
+use super::error::TranspileError;
+
+/// Where an address-sized value in the image points to once relocated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Pointer {
+    /// An address inside the image.
+    Address(u64),
+    /// A symbol the binary imports from a shared library (`memcpy`, ...). Its
+    /// pseudo address ([`Image::import_address`]) is what the slot holds in wasm.
+    Import(String),
+}
+
+/// A symbol of `.symtab` or `.dynsym`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    /// The symbol's (mangled) name.
+    pub name: String,
+    /// Its virtual address as linked.
+    pub address: u64,
+    /// Its size in bytes; 0 when the symbol table does not say.
+    pub size: u64,
+    /// True for code (STT_FUNC, or any symbol in an executable section).
+    pub is_function: bool,
+}
+
+/// An allocated section: its bytes as the process sees them after relocation.
+#[derive(Clone, Debug)]
+pub struct Section {
+    /// Section name, for messages.
+    pub name: String,
+    /// Virtual address of the first byte.
+    pub address: u64,
+    /// The bytes; `.bss`-like sections are zero-filled.
+    pub bytes: Vec<u8>,
+    /// Holds code.
+    pub executable: bool,
+}
+
+/// Import pseudo addresses live far above any image, where no data is read.
+const IMPORT_BASE: u64 = 0x7f00_0000_0000_0000;
+
+/// A binary as the later stages need it.
+#[derive(Clone, Debug, Default)]
+pub struct Image {
+    /// All symbols with an address, sorted by address.
+    pub symbols: Vec<Symbol>,
+    by_name: HashMap<String, usize>,
+    /// Allocated sections, sorted by address.
+    pub sections: Vec<Section>,
+    /// Relocated pointer-sized slots: GOT entries and pointers in data.
+    pub pointers: BTreeMap<u64, Pointer>,
+    /// Names of imported symbols, indexed by their pseudo-address slot.
+    pub imports: Vec<String>,
+    /// One past the highest allocated virtual address.
+    pub end: u64,
+}
+
+impl Image {
+    /// Reads an ELF file.
+    pub fn from_file(path: &std::path::Path) -> Result<Image, TranspileError> {
+        let data = std::fs::read(path)
+            .map_err(|e| TranspileError::Elf(format!("cannot read {}: {e}", path.display())))?;
+        Image::from_elf(&data)
+    }
+
+    /// Parses an x86-64 ELF from memory.
+    pub fn from_elf(data: &[u8]) -> Result<Image, TranspileError> {
+        let file = object::File::parse(data).map_err(|e| TranspileError::Elf(e.to_string()))?;
+        if file.format() != object::BinaryFormat::Elf {
+            return Err(TranspileError::Elf(format!(
+                "{:?} file, not ELF",
+                file.format()
+            )));
+        }
+        if file.architecture() != object::Architecture::X86_64 {
+            return Err(TranspileError::Elf(format!(
+                "architecture {:?}, not x86-64",
+                file.architecture()
+            )));
+        }
+        let mut image = Image::default();
+        let mut executable_ranges = Vec::new();
+        for section in file.sections() {
+            let object::SectionFlags::Elf { sh_flags } = section.flags() else {
+                continue;
+            };
+            if sh_flags & u64::from(object::elf::SHF_ALLOC) == 0 || section.size() == 0 {
+                continue;
+            }
+            // TLS sections do not occupy their address in the process image.
+            if sh_flags & u64::from(object::elf::SHF_TLS) != 0 {
+                continue;
+            }
+            let executable = sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0;
+            let size = usize::try_from(section.size())
+                .map_err(|_| TranspileError::Elf("section larger than memory".into()))?;
+            if section.size() > 1 << 32 || section.address().checked_add(section.size()).is_none() {
+                return Err(TranspileError::Elf(format!(
+                    "section at {:#x} of size {:#x} is out of range",
+                    section.address(),
+                    section.size()
+                )));
+            }
+            let mut bytes = match section.kind() {
+                object::SectionKind::UninitializedData => Vec::new(),
+                _ => section
+                    .data()
+                    .map_err(|e| TranspileError::Elf(e.to_string()))?
+                    .to_vec(),
+            };
+            bytes.resize(size, 0);
+            let name = section.name().unwrap_or("?").to_string();
+            if executable {
+                executable_ranges.push((section.address(), section.address() + section.size()));
+            }
+            image.end = image.end.max(section.address() + section.size());
+            image.sections.push(Section {
+                name,
+                address: section.address(),
+                bytes,
+                executable,
+            });
+        }
+        image.sections.sort_by_key(|s| s.address);
+
+        let in_code = |a: u64| executable_ranges.iter().any(|&(s, e)| a >= s && a < e);
+        let mut symbols = Vec::new();
+        for symbol in file.symbols().chain(file.dynamic_symbols()) {
+            let Ok(name) = symbol.name() else { continue };
+            if name.is_empty() || symbol.is_undefined() || symbol.address() == 0 {
+                continue;
+            }
+            let is_function =
+                symbol.kind() == object::SymbolKind::Text || in_code(symbol.address());
+            symbols.push(Symbol {
+                name: name.to_string(),
+                address: symbol.address(),
+                size: symbol.size(),
+                is_function,
+            });
+        }
+        image.add_symbols(symbols);
+
+        // Dynamic relocations: the GOT and pointers in data, as the loader
+        // would fill them with the image at base 0.
+        if let Some(relocations) = file.dynamic_relocations() {
+            for (offset, relocation) in relocations {
+                let RelocationFlags::Elf { r_type } = relocation.flags() else {
+                    continue;
+                };
+                let addend = relocation.addend();
+                let target = match r_type {
+                    object::elf::R_X86_64_RELATIVE => Some(Pointer::Address(addend as u64)),
+                    object::elf::R_X86_64_GLOB_DAT
+                    | object::elf::R_X86_64_JUMP_SLOT
+                    | object::elf::R_X86_64_64 => match relocation.target() {
+                        RelocationTarget::Symbol(index) => {
+                            // dynamic relocations index the dynamic symbol table
+                            let symbol = file
+                                .dynamic_symbol_table()
+                                .and_then(|t| t.symbol_by_index(index).ok());
+                            match symbol {
+                                Some(s) if !s.is_undefined() && s.address() != 0 => {
+                                    Some(Pointer::Address(s.address().wrapping_add(addend as u64)))
+                                }
+                                Some(s) => s.name().ok().map(|n| Pointer::Import(n.to_string())),
+                                None => None,
+                            }
+                        }
+                        _ => None,
+                    },
+                    _ => None,
+                };
+                if let Some(target) = target {
+                    image.set_pointer(offset, target);
+                }
+            }
+        }
+        Ok(image)
+    }
+
+    /// An image made of raw code at a chosen address (tests, tools). `symbols`
+    /// name functions inside it.
+    pub fn from_code(address: u64, code: &[u8], symbols: &[(&str, u64, u64)]) -> Image {
+        let mut image = Image {
+            end: address + code.len() as u64,
+            sections: vec![Section {
+                name: ".text".into(),
+                address,
+                bytes: code.to_vec(),
+                executable: true,
+            }],
+            ..Image::default()
+        };
+        image.add_symbols(
+            symbols
+                .iter()
+                .map(|&(name, address, size)| Symbol {
+                    name: name.into(),
+                    address,
+                    size,
+                    is_function: true,
+                })
+                .collect(),
+        );
+        image
+    }
+
+    /// Adds a data section (tests, tools).
+    pub fn add_data(&mut self, name: &str, address: u64, bytes: Vec<u8>) {
+        self.end = self.end.max(address + bytes.len() as u64);
+        self.sections.push(Section {
+            name: name.into(),
+            address,
+            bytes,
+            executable: false,
+        });
+        self.sections.sort_by_key(|s| s.address);
+    }
+
+    /// Adds symbols, keeping `symbols` sorted by address and one entry per
+    /// name (`.symtab` and `.dynsym` list many twice; the sized one wins).
+    fn add_symbols(&mut self, new: Vec<Symbol>) {
+        let mut all = std::mem::take(&mut self.symbols);
+        all.extend(new);
+        all.sort_by(|a, b| {
+            (&a.name, std::cmp::Reverse(a.size)).cmp(&(&b.name, std::cmp::Reverse(b.size)))
+        });
+        all.dedup_by(|later, first| later.name == first.name);
+        all.sort_by_key(|s| s.address);
+        self.by_name = all
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (s.name.clone(), i))
+            .collect();
+        self.symbols = all;
+    }
+
+    fn set_pointer(&mut self, slot: u64, target: Pointer) {
+        let value = match &target {
+            Pointer::Address(a) => *a,
+            Pointer::Import(name) => self.import_address(name),
+        };
+        if let Some(section) = self.section_mut(slot, 8) {
+            let at = (slot - section.address) as usize;
+            section.bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        }
+        self.pointers.insert(slot, target);
+    }
+
+    /// The pseudo address an imported symbol's GOT slot holds in the module.
+    pub fn import_address(&mut self, name: &str) -> u64 {
+        let index = match self.imports.iter().position(|n| n == name) {
+            Some(i) => i,
+            None => {
+                self.imports.push(name.to_string());
+                self.imports.len() - 1
+            }
+        };
+        IMPORT_BASE + 16 * index as u64
+    }
+
+    /// The pseudo address of an import already known to the image.
+    pub fn import_value(&self, name: &str) -> Option<u64> {
+        self.imports
+            .iter()
+            .position(|n| n == name)
+            .map(|i| IMPORT_BASE + 16 * i as u64)
+    }
+
+    /// The import whose pseudo address this is, if any.
+    pub fn import_at(&self, address: u64) -> Option<&str> {
+        let index = address.checked_sub(IMPORT_BASE)? / 16;
+        self.imports.get(index as usize).map(String::as_str)
+    }
+
+    fn section_mut(&mut self, address: u64, len: u64) -> Option<&mut Section> {
+        self.sections
+            .iter_mut()
+            .find(|s| address >= s.address && address + len <= s.address + s.bytes.len() as u64)
+    }
+
+    /// The section holding `address`.
+    pub fn section_at(&self, address: u64) -> Option<&Section> {
+        let i = self.sections.partition_point(|s| s.address <= address);
+        let s = self.sections.get(i.checked_sub(1)?)?;
+        (address < s.address + s.bytes.len() as u64).then_some(s)
+    }
+
+    /// Bytes from `address` to the end of its section.
+    pub fn bytes_from(&self, address: u64) -> Option<&[u8]> {
+        let s = self.section_at(address)?;
+        Some(&s.bytes[(address - s.address) as usize..])
+    }
+
+    /// `len` bytes at `address`, if all mapped in one section.
+    pub fn read(&self, address: u64, len: usize) -> Option<&[u8]> {
+        self.bytes_from(address).and_then(|b| b.get(..len))
+    }
+
+    /// True when `address` is inside an executable section.
+    pub fn is_code(&self, address: u64) -> bool {
+        self.section_at(address).is_some_and(|s| s.executable)
+    }
+
+    /// The symbol of this name.
+    pub fn symbol(&self, name: &str) -> Option<&Symbol> {
+        self.by_name.get(name).map(|&i| &self.symbols[i])
+    }
+
+    /// The function symbol starting exactly at `address`.
+    pub fn function_at(&self, address: u64) -> Option<&Symbol> {
+        let i = self.symbols.partition_point(|s| s.address < address);
+        self.symbols[i..]
+            .iter()
+            .take_while(|s| s.address == address)
+            .find(|s| s.is_function)
+    }
+
+    /// The first symbol starting after `address` (bounds data windows).
+    pub fn next_symbol_after(&self, address: u64) -> Option<&Symbol> {
+        let i = self.symbols.partition_point(|s| s.address <= address);
+        self.symbols.get(i)
+    }
+
+    /// The symbol whose `[address, address + size)` contains `address`.
+    pub fn symbol_containing(&self, address: u64) -> Option<&Symbol> {
+        let i = self.symbols.partition_point(|s| s.address <= address);
+        self.symbols[..i]
+            .iter()
+            .rev()
+            .take(8)
+            .find(|s| s.size > 0 && address < s.address + s.size)
+    }
+
+    /// A name for an address in messages: `symbol+0x12` or the bare address.
+    pub fn describe(&self, address: u64) -> String {
+        if let Some(name) = self.import_at(address) {
+            return format!("imported `{name}`");
+        }
+        match self
+            .symbol_containing(address)
+            .or_else(|| self.function_at(address))
+        {
+            Some(s) if s.address == address => format!("`{}` ({address:#x})", s.name),
+            Some(s) => format!("`{}`+{:#x} ({address:#x})", s.name, address - s.address),
+            None => format!("{address:#x}"),
+        }
+    }
+
+    /// The pointer stored in the relocated slot at `address`, if any.
+    pub fn pointer_at(&self, address: u64) -> Option<&Pointer> {
+        self.pointers.get(&address)
+    }
+}

@@ -1,0 +1,1477 @@
+//! Stage 6, **module**: assembles the lowered functions into one wasm module
+//! with the ABI of DESIGN §4, and validates it before anyone sees it.
+//!
+//! Memory layout (linear address = the ELF's virtual address):
+//!
+//! ```text
+//! 0 ........ image (data segments where the code reads) ........ end
+//! end↑16 ... stack (STACK_SIZE) ... __stack_pointer = __heap_base ... heap
+//! ```
+//!
+//! Wasm function indices: the program's functions in decode order, then the
+//! helpers (`mulhu`, `divu128`, `divs128`), then the builtins the code calls,
+//! then one wrapper per export.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use wasm_encoder::{
+    BlockType, CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function,
+    FunctionSection, GlobalSection, GlobalType, Instruction as W, MemorySection, MemoryType,
+    Section, TypeSection, ValType,
+};
+
+use super::decode::{Builtin, Program, Target};
+use super::error::TranspileError;
+use super::image::{Image, Pointer};
+use super::lower::float::{nan_fix_helper, nan_fix_of, NanFix};
+use super::lower::{self, Abi, Callees, Helpers, Reg, RAX, RSP};
+use super::signature::{ScalarType, Signature};
+use super::{cfg, structure};
+
+/// Bytes of x86 stack in the module.
+pub const STACK_SIZE: u64 = 1 << 20;
+/// Free bytes above `__heap_base` in the initial memory.
+pub const HEAP_SIZE: u64 = 1 << 16;
+/// The most bytes one data reference pulls in when no symbol bounds it.
+const DATA_WINDOW: u64 = 1 << 16;
+
+/// A finished module and what it was made of.
+#[derive(Clone, Debug)]
+pub struct Module {
+    /// The validated wasm binary.
+    pub wasm: Vec<u8>,
+    /// Names of the x86 functions in it, in wasm order.
+    pub functions: Vec<String>,
+    /// x86 instructions transpiled.
+    pub instructions: usize,
+    /// Bytes of x86 code transpiled.
+    pub code_bytes: usize,
+}
+
+/// The image ranges a module's data segments hold: every address the code
+/// refers to, widened to its symbol (or up to the next symbol), and whatever
+/// relocated pointers inside those ranges point to, transitively.
+pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
+    let mut work: Vec<u64> = program
+        .functions
+        .iter()
+        .flat_map(|f| f.data_refs.iter().copied())
+        .collect();
+    let mut seen = BTreeSet::new();
+    let mut ranges: Vec<(u64, u64)> = Vec::new();
+    while let Some(address) = work.pop() {
+        if !seen.insert(address) {
+            continue;
+        }
+        let Some(section) = image.section_at(address) else {
+            continue;
+        };
+        let section_end = section.address + section.bytes.len() as u64;
+        if let Some(pointer) = image.pointer_at(address) {
+            // a GOT entry or other relocated slot: the 8 bytes, and what they
+            // point to when that is data
+            if let Pointer::Address(a) = pointer {
+                if !image.is_code(*a) {
+                    work.push(*a);
+                }
+            }
+            ranges.push((address, address + 8));
+            continue;
+        }
+        let (start, end) = match image.symbol_containing(address) {
+            Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
+            _ => {
+                let next = image
+                    .next_symbol_after(address)
+                    .map_or(section_end, |s| s.address);
+                (
+                    address,
+                    next.min(section_end)
+                        .min(address + DATA_WINDOW)
+                        .max(address + 1),
+                )
+            }
+        };
+        for (_, pointer) in image.pointers.range(start..end) {
+            if let Pointer::Address(a) = pointer {
+                if !image.is_code(*a) {
+                    work.push(*a);
+                }
+            }
+        }
+        ranges.push((start, end));
+    }
+    ranges.sort();
+    let mut merged: Vec<(u64, u64)> = Vec::new();
+    for (s, e) in ranges {
+        match merged.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => merged.push((s, e)),
+        }
+    }
+    merged
+}
+
+/// Entry point of the stage.
+pub fn build(
+    image: &Image,
+    program: &Program,
+    exports: &[Signature],
+) -> Result<Module, TranspileError> {
+    build_with_data(image, program, exports, &data_ranges(image, program))
+}
+
+/// [`build`] with the data ranges already known (the cache computes them for
+/// its key).
+pub fn build_with_data(
+    image: &Image,
+    program: &Program,
+    exports: &[Signature],
+    ranges: &[(u64, u64)],
+) -> Result<Module, TranspileError> {
+    let abis = lower::abis(program);
+    let n = program.functions.len() as u32;
+    let builtins_used: BTreeSet<Builtin> = program
+        .functions
+        .iter()
+        .flat_map(|f| f.calls.values().chain(f.indirect.values()))
+        .filter_map(|t| {
+            if let Target::Builtin(b) = t {
+                Some(*b)
+            } else {
+                None
+            }
+        })
+        .collect();
+    // Helpers only where some instruction needs them: smaller modules
+    // encode and validate faster.
+    let (need_mulhu, need_divu, need_divs, nan_fixes) = helpers_needed(program);
+    let mut next = n;
+    let mut take = |needed: bool| {
+        if needed {
+            next += 1;
+            next - 1
+        } else {
+            u32::MAX
+        }
+    };
+    let helpers = Helpers {
+        mulhu: take(need_mulhu),
+        divu128: take(need_divu || need_divs),
+        divs128: take(need_divs),
+        nan_fix: nan_fixes.map(&mut take),
+    };
+    let mut builtins = BTreeMap::new();
+    for b in builtins_used.iter() {
+        builtins.insert(*b, take(true));
+    }
+    let first_wrapper = next;
+    let callees = Callees {
+        functions: (0..n).collect(),
+        builtins: builtins.clone(),
+        helpers,
+    };
+
+    let mut types = Types::default();
+    let mut functions = FunctionSection::new();
+    let mut code = CodeSection::new();
+    let mut instructions = 0;
+    let mut code_bytes = 0;
+    let bodies = lower_all(image, program, &abis, &callees)?;
+    for (k, (f, body)) in program.functions.iter().zip(bodies).enumerate() {
+        let (params, results) = abis[k].func_type();
+        functions.function(types.index(params, results));
+        code.raw(&body);
+        instructions += f.instructions.len();
+        code_bytes += f.instructions.iter().map(|i| i.len()).sum::<usize>();
+    }
+    // helpers, in index order
+    let i64x2 = vec![ValType::I64, ValType::I64];
+    if helpers.mulhu != u32::MAX {
+        functions.function(types.index(i64x2.clone(), vec![ValType::I64]));
+        code.function(&helper_mulhu());
+    }
+    if helpers.divu128 != u32::MAX {
+        let div_type = types.index(vec![ValType::I64; 3], i64x2.clone());
+        functions.function(div_type);
+        code.function(&helper_divu128());
+    }
+    if helpers.divs128 != u32::MAX {
+        let div_type = types.index(vec![ValType::I64; 3], i64x2.clone());
+        functions.function(div_type);
+        code.function(&helper_divs128(helpers.divu128));
+    }
+    for (k, fix) in NAN_FIXES.iter().enumerate() {
+        if helpers.nan_fix[k] != u32::MAX {
+            let (params, results) = fix.func_type();
+            functions.function(types.index(params, results));
+            code.function(&nan_fix_helper(*fix));
+        }
+    }
+    for b in &builtins_used {
+        if b.takes_two() {
+            functions.function(types.index(vec![ValType::V128; 2], vec![ValType::V128]));
+        } else if b.is_float() {
+            functions.function(types.index(vec![ValType::V128], vec![ValType::V128]));
+        } else {
+            functions.function(types.index(vec![ValType::I64; 3], vec![ValType::I64]));
+        }
+        code.function(&builtin(*b));
+    }
+
+    // layout
+    let stack_base = (image.end + 15) & !15;
+    let stack_top = stack_base + STACK_SIZE;
+    if stack_top + HEAP_SIZE > u32::MAX as u64 {
+        return Err(TranspileError::Elf(format!(
+            "the image ends at {:#x}: too high for a 32-bit wasm memory",
+            image.end
+        )));
+    }
+    let pages = (stack_top + HEAP_SIZE).div_ceil(65536);
+
+    let mut exports_section = ExportSection::new();
+    exports_section.export("memory", ExportKind::Memory, 0);
+    exports_section.export("__stack_pointer", ExportKind::Global, 0);
+    exports_section.export("__heap_base", ExportKind::Global, 1);
+    for (k, sig) in exports.iter().enumerate() {
+        let root = program.roots[k];
+        let params: Vec<ValType> = sig.params.iter().map(|p| p.wasm()).collect();
+        let results: Vec<ValType> = sig.result.iter().map(|r| r.wasm()).collect();
+        functions.function(types.index(params, results));
+        code.function(&wrapper(sig, &abis[root], root as u32));
+        exports_section.export(&sig.name, ExportKind::Func, first_wrapper + k as u32);
+    }
+
+    let mut memory = MemorySection::new();
+    memory.memory(MemoryType {
+        minimum: pages,
+        maximum: Some(65536),
+        memory64: false,
+        shared: false,
+        page_size_log2: None,
+    });
+    let mut globals = GlobalSection::new();
+    globals.global(
+        GlobalType {
+            val_type: ValType::I32,
+            mutable: true,
+            shared: false,
+        },
+        &ConstExpr::i32_const(stack_top as u32 as i32),
+    );
+    globals.global(
+        GlobalType {
+            val_type: ValType::I32,
+            mutable: false,
+            shared: false,
+        },
+        &ConstExpr::i32_const(stack_top as u32 as i32),
+    );
+    let mut data = DataSection::new();
+    let mut data_bytes = 0;
+    for &(start, end) in ranges {
+        let Some(bytes) = image.read(start, (end - start) as usize) else {
+            continue;
+        };
+        // zero runs need no segment: wasm memory starts zeroed
+        for run in nonzero_runs(bytes) {
+            data_bytes += run.len() + 8;
+            data.active(
+                0,
+                &ConstExpr::i32_const((start + run.start as u64) as u32 as i32),
+                bytes[run].iter().copied(),
+            );
+        }
+    }
+
+    // What `wasm_encoder::Module` writes, into one allocation sized up
+    // front (growing it section by section was a tenth of the allocations
+    // of a small transpile); the small sections fit in the slack.
+    let mut wasm = Vec::with_capacity(code.byte_len() + data_bytes + 4096);
+    wasm.extend_from_slice(b"\0asm\x01\0\0\0"); // magic, version 1
+    types.section.append_to(&mut wasm);
+    functions.append_to(&mut wasm);
+    memory.append_to(&mut wasm);
+    globals.append_to(&mut wasm);
+    exports_section.append_to(&mut wasm);
+    code.append_to(&mut wasm);
+    data.append_to(&mut wasm);
+    validate(&wasm)?;
+    Ok(Module {
+        wasm,
+        functions: program.functions.iter().map(|f| f.name.clone()).collect(),
+        instructions,
+        code_bytes,
+    })
+}
+
+/// The parts of `bytes` that need a data segment: runs of 16-byte blocks
+/// (counted from the start of `bytes`) that are not all zero, without their
+/// leading and trailing zeros. Whole blocks are tested at once (a data
+/// reference can pull in tens of KB of read-only data).
+fn nonzero_runs(bytes: &[u8]) -> Vec<std::ops::Range<usize>> {
+    const BLOCK: usize = 16;
+    let zero_block = |k: usize| {
+        let block = &bytes[k * BLOCK..((k + 1) * BLOCK).min(bytes.len())];
+        match <[u8; BLOCK]>::try_from(block) {
+            Ok(b) => u128::from_ne_bytes(b) == 0,
+            Err(_) => block.iter().all(|&b| b == 0),
+        }
+    };
+    let blocks = bytes.len().div_ceil(BLOCK);
+    let mut runs = Vec::new();
+    let mut k = 0;
+    while k < blocks {
+        if zero_block(k) {
+            k += 1;
+            continue;
+        }
+        let first = k;
+        while k < blocks && !zero_block(k) {
+            k += 1;
+        }
+        let run = &bytes[first * BLOCK..(k * BLOCK).min(bytes.len())];
+        let lead = run.iter().take_while(|&&b| b == 0).count();
+        let trail = run.iter().rev().take_while(|&&b| b == 0).count();
+        runs.push(first * BLOCK + lead..first * BLOCK + run.len() - trail);
+    }
+    runs
+}
+
+/// Programs with at least this many instructions per thread are lowered on
+/// several threads: below it, starting a thread (tens of µs) costs more than
+/// it saves (measured on the corpus: sort_unstable_bytes, 1,080 instructions,
+/// 600 -> 435 µs on two cores).
+const PARALLEL_INSTRUCTIONS: usize = 600;
+/// Modules with at least this many bytes per thread have their function
+/// bodies validated on several threads, for the same reason.
+const PARALLEL_WASM_BYTES: usize = 12 * 1024;
+
+/// How many threads a job of `size` (of which `threshold` repays one more
+/// thread) gets: at most one per core, at most four.
+fn threads_for(size: usize, threshold: usize) -> usize {
+    // (asked once: on Linux the answer reads cgroup files, tens of µs)
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    (size / threshold).clamp(1, cores.min(4))
+}
+
+/// Splits `0..weights.len()` into `parts` contiguous ranges of about equal
+/// total weight.
+fn split_by_weight(weights: &[usize], parts: usize) -> Vec<std::ops::Range<usize>> {
+    let total: usize = weights.iter().sum();
+    let mut ranges = Vec::with_capacity(parts);
+    let (mut start, mut acc) = (0, 0);
+    for (k, w) in weights.iter().enumerate() {
+        acc += w;
+        if ranges.len() + 1 < parts && acc * parts >= total * (ranges.len() + 1) {
+            ranges.push(start..k + 1);
+            start = k + 1;
+        }
+    }
+    ranges.push(start..weights.len());
+    ranges
+}
+
+/// Runs `job` on every item, on up to one thread per core (at most four),
+/// each thread taking the next item when it is done with one (items differ
+/// widely in cost); results in item order. For many independent modules:
+/// every callback of an app at start (the transpile bench times that).
+#[cfg(any(test, feature = "internals"))]
+pub fn each_on_cores<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    each_on_threads(items, threads_for(items.len(), 1), job)
+}
+
+/// [`each_on_cores`] on `threads` threads.
+fn each_on_threads<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    job: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
+    if threads <= 1 {
+        return items.iter().map(job).collect();
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let done = run_parts(vec![(); threads], |()| {
+        let mut done = Vec::new();
+        loop {
+            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(item) = items.get(k) else {
+                return done;
+            };
+            done.push((k, job(item)));
+        }
+    });
+    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    for (k, result) in done.into_iter().flatten() {
+        results[k] = Some(result);
+    }
+    results
+        .into_iter()
+        .map(|r| r.expect("every item was taken by a thread"))
+        .collect()
+}
+
+/// Runs `job` on each part, the first on this thread and the others on
+/// threads of their own; results in part order.
+fn run_parts<P: Send, T: Send>(parts: Vec<P>, job: impl Fn(P) -> T + Sync) -> Vec<T> {
+    std::thread::scope(|scope| {
+        let mut parts = parts.into_iter();
+        let first = parts.next();
+        let others: Vec<_> = parts
+            .map(|part| {
+                let job = &job;
+                scope.spawn(move || job(part))
+            })
+            .collect();
+        let mut results: Vec<T> = first.map(&job).into_iter().collect();
+        for handle in others {
+            match handle.join() {
+                Ok(result) => results.push(result),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        results
+    })
+}
+
+/// Stages 3 to 5 for every function: cfg, structure and lowering, one
+/// encoded body per function in program order. Functions are independent
+/// here, so a large program's are shared out among threads; the first error
+/// in program order is the one reported, as when lowering in sequence.
+fn lower_all(
+    image: &Image,
+    program: &Program,
+    abis: &[lower::Abi],
+    callees: &Callees,
+) -> Result<Vec<Vec<u8>>, TranspileError> {
+    let one = |k: usize| -> Result<Vec<u8>, TranspileError> {
+        let f = &program.functions[k];
+        let mut graph = cfg::build(f)?;
+        let tree =
+            structure::structure(&mut graph).map_err(|reason| TranspileError::ControlFlow {
+                function: f.name.clone(),
+                address: f.address,
+                reason,
+            })?;
+        lower::lower(image, program, k, &graph, &tree, abis, callees)
+    };
+    let instructions = program.functions.iter().map(|f| f.instructions.len()).sum();
+    let threads = threads_for(instructions, PARALLEL_INSTRUCTIONS);
+    let indices: Vec<usize> = (0..program.functions.len()).collect();
+    each_on_threads(&indices, threads, |&k| one(k))
+        .into_iter()
+        .collect()
+}
+
+/// The NaN-fixing helpers in [`Helpers::nan_fix`] order.
+const NAN_FIXES: [NanFix; 4] = [NanFix::S, NanFix::D, NanFix::PackedS, NanFix::PackedD];
+
+/// Which helpers the program needs, in one pass over its instructions:
+/// (mulhu, divu128, divs128, the NaN fixes by [`NAN_FIXES`] index). 64-bit
+/// multiplies may need the high half (one-operand forms, and the overflow
+/// flags of the others); 64-bit divides need the 128-bit division.
+fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4]) {
+    use iced_x86::Mnemonic as M;
+    let (mut mul, mut divu, mut divs) = (false, false, false);
+    let mut nan_fixes = [false; 4];
+    for ins in program.functions.iter().flat_map(|f| &f.instructions) {
+        let wide = match ins.op0_kind() {
+            iced_x86::OpKind::Register => ins.op0_register().size() == 8,
+            iced_x86::OpKind::Memory => ins.memory_size().size() == 8,
+            _ => false,
+        };
+        match ins.mnemonic() {
+            M::Mul | M::Imul if wide => mul = true,
+            M::Div if wide => divu = true,
+            M::Idiv if wide => divs = true,
+            _ => {}
+        }
+        if let Some(fix) = nan_fix_of(ins) {
+            nan_fixes[fix as usize] = true;
+        }
+    }
+    (mul, divu, divs, nan_fixes)
+}
+
+/// Validates a module with wasmparser (SIMD, multi-value, bulk memory on):
+/// the sections in order, then the function bodies, on several threads when
+/// the module is large (wasmparser validates bodies independently).
+pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
+    // (A fresh validator per module: reusing one through `reset` measured
+    // slower, 8.9 against 6.9 µs for a trivial callback, as its type list is
+    // committed and cloned at every module end, and grows.)
+    let mut validator = wasmparser::Validator::new_with_features(FEATURES);
+    let invalid = |e: wasmparser::BinaryReaderError| TranspileError::InvalidModule(e.to_string());
+    let mut bodies = Vec::new();
+    for payload in wasmparser::Parser::new(0).parse_all(wasm) {
+        if let wasmparser::ValidPayload::Func(func, body) = validator
+            .payload(&payload.map_err(invalid)?)
+            .map_err(invalid)?
+        {
+            bodies.push((func, body));
+        }
+    }
+    type Body<'a> = (
+        wasmparser::FuncToValidate<wasmparser::ValidatorResources>,
+        wasmparser::FunctionBody<'a>,
+    );
+    let check = |part: Vec<Body>| -> Result<(), TranspileError> {
+        let mut allocations = REUSED_ALLOCATIONS.take();
+        for (func, body) in part {
+            let mut f = func.into_validator(allocations);
+            f.validate(&body).map_err(invalid)?;
+            allocations = f.into_allocations();
+        }
+        REUSED_ALLOCATIONS.set(allocations);
+        Ok(())
+    };
+    let threads = threads_for(wasm.len(), PARALLEL_WASM_BYTES);
+    if threads == 1 {
+        return check(bodies);
+    }
+    let weights: Vec<usize> = bodies
+        .iter()
+        .map(|(_, b)| (b.range().end - b.range().start) as usize)
+        .collect();
+    // owned parts, last first so each `split_off` takes the tail
+    let mut parts = Vec::with_capacity(threads);
+    for range in split_by_weight(&weights, threads).into_iter().rev() {
+        parts.push(bodies.split_off(range.start));
+    }
+    parts.reverse();
+    run_parts(parts, check).into_iter().collect()
+}
+
+/// The WebAssembly 2.0 feature set: all the modules use (multi-value,
+/// SIMD, bulk memory, sign extension, saturating conversions, mutable
+/// globals) and what browsers since 2021 run. wasmparser's default set also
+/// accepts GC, exceptions, threads...: a lowering bug emitting one of those
+/// would pass validation and fail in an older browser.
+const FEATURES: wasmparser::WasmFeatures = wasmparser::WasmFeatures::WASM2;
+
+thread_local! {
+    /// The function validators' buffers (operand and control stacks,
+    /// locals), kept from one module to the next on each thread.
+    static REUSED_ALLOCATIONS: std::cell::Cell<wasmparser::FuncValidatorAllocations> =
+        std::cell::Cell::new(Default::default());
+}
+
+/// The type section, each distinct function type once.
+#[derive(Default)]
+struct Types {
+    section: TypeSection,
+    /// The types so far, by index: a module has a handful, so a linear
+    /// search beats hashing two vectors.
+    seen: Vec<(Vec<ValType>, Vec<ValType>)>,
+}
+
+impl Types {
+    fn index(&mut self, params: Vec<ValType>, results: Vec<ValType>) -> u32 {
+        if let Some(k) = self
+            .seen
+            .iter()
+            .position(|(p, r)| *p == params && *r == results)
+        {
+            return k as u32;
+        }
+        self.section
+            .ty()
+            .function(params.iter().copied(), results.iter().copied());
+        self.seen.push((params, results));
+        self.seen.len() as u32 - 1
+    }
+}
+
+/// The export wrapper: C arguments into registers, a fake return address on
+/// the stack, the call, and the result out of rax/xmm0.
+fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
+    let outputs: Vec<ValType> = abi.outputs.iter().map(|r| r.val_type()).collect();
+    let first_local = sig.params.len() as u32;
+    let mut f = Function::new_with_locals_types(outputs.iter().copied().chain([ValType::I64]));
+    let rsp_local = first_local + outputs.len() as u32;
+    // rsp = __stack_pointer - 8, with a zero return address there
+    f.instruction(&W::GlobalGet(0));
+    f.instruction(&W::I64ExtendI32U);
+    f.instruction(&W::I64Const(8));
+    f.instruction(&W::I64Sub);
+    f.instruction(&W::LocalTee(rsp_local));
+    f.instruction(&W::I32WrapI64);
+    f.instruction(&W::I64Const(0));
+    f.instruction(&W::I64Store(lower::mem(0)));
+    const INT_ARGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
+    let mut int_regs = BTreeMap::new();
+    let mut float_regs = BTreeMap::new();
+    for (i, p) in sig.params.iter().enumerate() {
+        if p.is_float() {
+            float_regs.insert(float_regs.len() as u8, (i as u32, *p));
+        } else {
+            int_regs.insert(INT_ARGS[int_regs.len()], (i as u32, *p));
+        }
+    }
+    for r in &abi.inputs {
+        match r {
+            Reg::Gpr(RSP) => {
+                f.instruction(&W::LocalGet(rsp_local));
+            }
+            Reg::Gpr(g) => match int_regs.get(g) {
+                Some(&(local, ty)) => {
+                    f.instruction(&W::LocalGet(local));
+                    extend_arg(&mut f, ty);
+                }
+                None => {
+                    f.instruction(&W::I64Const(0));
+                }
+            },
+            Reg::Xmm(x) => match float_regs.get(x) {
+                Some(&(local, ScalarType::F32)) => {
+                    f.instruction(&W::LocalGet(local));
+                    f.instruction(&W::F32x4Splat);
+                }
+                Some(&(local, _)) => {
+                    f.instruction(&W::LocalGet(local));
+                    f.instruction(&W::F64x2Splat);
+                }
+                None => {
+                    f.instruction(&W::V128Const(0));
+                }
+            },
+        }
+    }
+    f.instruction(&W::Call(root));
+    for k in (0..outputs.len()).rev() {
+        f.instruction(&W::LocalSet(first_local + k as u32));
+    }
+    if let Some(ty) = sig.result {
+        let from = if ty.is_float() {
+            Reg::Xmm(0)
+        } else {
+            Reg::Gpr(RAX)
+        };
+        match abi.outputs.iter().position(|r| *r == from) {
+            Some(k) => {
+                f.instruction(&W::LocalGet(first_local + k as u32));
+                narrow_result(&mut f, ty);
+            }
+            None => {
+                // the function never writes its result register: x86 would
+                // return whatever was there; the wrapper starts it at zero
+                f.instruction(&match ty.wasm() {
+                    ValType::I64 => W::I64Const(0),
+                    ValType::F32 => W::F32Const(0.0.into()),
+                    ValType::F64 => W::F64Const(0.0.into()),
+                    _ => W::I32Const(0),
+                });
+            }
+        }
+    }
+    f.instruction(&W::End);
+    f
+}
+
+/// i32/i64 wasm argument → the 64-bit register value, extended per its C type.
+fn extend_arg(f: &mut Function, ty: ScalarType) {
+    let (bits, signed) = ty.int_bits();
+    if bits == 64 {
+        return;
+    }
+    match (bits, signed) {
+        (8, true) => f.instruction(&W::I32Extend8S),
+        (16, true) => f.instruction(&W::I32Extend16S),
+        (8, false) => f.instruction(&W::I32Const(0xff)).instruction(&W::I32And),
+        (16, false) => f.instruction(&W::I32Const(0xffff)).instruction(&W::I32And),
+        _ => f,
+    };
+    f.instruction(if signed {
+        &W::I64ExtendI32S
+    } else {
+        &W::I64ExtendI32U
+    });
+}
+
+/// rax (i64) or xmm0 (v128) → the wasm result, narrowed per its C type.
+fn narrow_result(f: &mut Function, ty: ScalarType) {
+    match ty {
+        ScalarType::F32 => {
+            f.instruction(&W::F32x4ExtractLane(0));
+        }
+        ScalarType::F64 => {
+            f.instruction(&W::F64x2ExtractLane(0));
+        }
+        ScalarType::I64 | ScalarType::U64 => {}
+        _ => {
+            f.instruction(&W::I32WrapI64);
+            match ty.int_bits() {
+                (8, true) => f.instruction(&W::I32Extend8S),
+                (16, true) => f.instruction(&W::I32Extend16S),
+                (8, false) => f.instruction(&W::I32Const(0xff)).instruction(&W::I32And),
+                (16, false) => f.instruction(&W::I32Const(0xffff)).instruction(&W::I32And),
+                _ => f,
+            };
+        }
+    }
+}
+
+fn body(locals: &[ValType], code: &[W<'static>]) -> Function {
+    let mut f = Function::new_with_locals_types(locals.iter().copied());
+    for i in code {
+        f.instruction(i);
+    }
+    f.instruction(&W::End);
+    f
+}
+
+/// High 64 bits of an unsigned 64x64 product, from four 32x32 products.
+fn helper_mulhu() -> Function {
+    // params a=0 b=1; locals al=2 ah=3 bl=4 bh=5 p1=6 p2=7 mid=8
+    let m = 0xffff_ffffi64;
+    body(
+        &[ValType::I64; 7],
+        &[
+            W::LocalGet(0),
+            W::I64Const(m),
+            W::I64And,
+            W::LocalSet(2),
+            W::LocalGet(0),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::LocalSet(3),
+            W::LocalGet(1),
+            W::I64Const(m),
+            W::I64And,
+            W::LocalSet(4),
+            W::LocalGet(1),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::LocalSet(5),
+            W::LocalGet(2),
+            W::LocalGet(5),
+            W::I64Mul,
+            W::LocalSet(6), // al*bh
+            W::LocalGet(3),
+            W::LocalGet(4),
+            W::I64Mul,
+            W::LocalSet(7), // ah*bl
+            // mid = (al*bl >> 32) + lo32(p1) + lo32(p2)
+            W::LocalGet(2),
+            W::LocalGet(4),
+            W::I64Mul,
+            W::I64Const(32),
+            W::I64ShrU,
+            W::LocalGet(6),
+            W::I64Const(m),
+            W::I64And,
+            W::I64Add,
+            W::LocalGet(7),
+            W::I64Const(m),
+            W::I64And,
+            W::I64Add,
+            W::LocalSet(8),
+            // hi = ah*bh + (p1 >> 32) + (p2 >> 32) + (mid >> 32)
+            W::LocalGet(3),
+            W::LocalGet(5),
+            W::I64Mul,
+            W::LocalGet(6),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::I64Add,
+            W::LocalGet(7),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::I64Add,
+            W::LocalGet(8),
+            W::I64Const(32),
+            W::I64ShrU,
+            W::I64Add,
+        ],
+    )
+}
+
+/// Unsigned (hi:lo) / d → (quotient, remainder); traps like x86 `div` (#DE)
+/// when d is 0 or the quotient needs more than 64 bits.
+fn helper_divu128() -> Function {
+    // params hi=0 lo=1 d=2; locals i=3 carry=4
+    body(
+        &[ValType::I64, ValType::I64],
+        &[
+            W::LocalGet(2),
+            W::I64Eqz,
+            W::LocalGet(0),
+            W::LocalGet(2),
+            W::I64GeU,
+            W::I32Or,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
+            W::LocalGet(0),
+            W::I64Eqz,
+            W::If(BlockType::Empty),
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64DivU,
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64RemU,
+            W::Return,
+            W::End,
+            // shift-subtract: r = hi (kept in 0), q = lo (kept in 1)
+            W::I64Const(64),
+            W::LocalSet(3),
+            W::Loop(BlockType::Empty),
+            W::LocalGet(0),
+            W::I64Const(63),
+            W::I64ShrU,
+            W::LocalSet(4),
+            W::LocalGet(0),
+            W::I64Const(1),
+            W::I64Shl,
+            W::LocalGet(1),
+            W::I64Const(63),
+            W::I64ShrU,
+            W::I64Or,
+            W::LocalSet(0),
+            W::LocalGet(1),
+            W::I64Const(1),
+            W::I64Shl,
+            W::LocalSet(1),
+            W::LocalGet(4),
+            W::I64Eqz,
+            W::I32Eqz,
+            W::LocalGet(0),
+            W::LocalGet(2),
+            W::I64GeU,
+            W::I32Or,
+            W::If(BlockType::Empty),
+            W::LocalGet(0),
+            W::LocalGet(2),
+            W::I64Sub,
+            W::LocalSet(0),
+            W::LocalGet(1),
+            W::I64Const(1),
+            W::I64Or,
+            W::LocalSet(1),
+            W::End,
+            W::LocalGet(3),
+            W::I64Const(1),
+            W::I64Sub,
+            W::LocalTee(3),
+            W::I64Eqz,
+            W::I32Eqz,
+            W::BrIf(0),
+            W::End,
+            W::LocalGet(1),
+            W::LocalGet(0),
+        ],
+    )
+}
+
+/// Signed (hi:lo) / d → (quotient, remainder), truncating like x86 `idiv`;
+/// traps on a zero divisor or a quotient outside i64.
+fn helper_divs128(divu128: u32) -> Function {
+    // params hi=0 lo=1 d=2; locals neg_n=3(i32) neg_d=4(i32) q=5 r=6
+    body(
+        &[ValType::I32, ValType::I32, ValType::I64, ValType::I64],
+        &[
+            // fast path: the dividend fits in i64 (i64.div_s traps on MIN/-1 as x86 does)
+            W::LocalGet(0),
+            W::LocalGet(1),
+            W::I64Const(63),
+            W::I64ShrS,
+            W::I64Eq,
+            W::If(BlockType::Empty),
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64DivS,
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::I64RemS,
+            W::Return,
+            W::End,
+            W::LocalGet(0),
+            W::I64Const(0),
+            W::I64LtS,
+            W::LocalSet(3),
+            W::LocalGet(2),
+            W::I64Const(0),
+            W::I64LtS,
+            W::LocalSet(4),
+            // |n|: negate the 128-bit value
+            W::LocalGet(3),
+            W::If(BlockType::Empty),
+            W::LocalGet(0),
+            W::I64Const(-1),
+            W::I64Xor,
+            W::LocalGet(1),
+            W::I64Eqz,
+            W::I64ExtendI32U,
+            W::I64Add,
+            W::LocalSet(0),
+            W::I64Const(0),
+            W::LocalGet(1),
+            W::I64Sub,
+            W::LocalSet(1),
+            W::End,
+            // |d|
+            W::LocalGet(4),
+            W::If(BlockType::Empty),
+            W::I64Const(0),
+            W::LocalGet(2),
+            W::I64Sub,
+            W::LocalSet(2),
+            W::End,
+            W::LocalGet(0),
+            W::LocalGet(1),
+            W::LocalGet(2),
+            W::Call(divu128),
+            W::LocalSet(6),
+            W::LocalSet(5),
+            // quotient sign and range
+            W::LocalGet(3),
+            W::LocalGet(4),
+            W::I32Xor,
+            W::If(BlockType::Empty),
+            W::LocalGet(5),
+            W::I64Const(i64::MIN),
+            W::I64GtU,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
+            W::I64Const(0),
+            W::LocalGet(5),
+            W::I64Sub,
+            W::LocalSet(5),
+            W::Else,
+            W::LocalGet(5),
+            W::I64Const(0),
+            W::I64LtS,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
+            W::End,
+            W::LocalGet(3),
+            W::If(BlockType::Empty),
+            W::I64Const(0),
+            W::LocalGet(6),
+            W::I64Sub,
+            W::LocalSet(6),
+            W::End,
+            W::LocalGet(5),
+            W::LocalGet(6),
+        ],
+    )
+}
+
+/// libm rounding on lane 0 of xmm0: `op` on the value, a NaN comes back
+/// quieted with its payload (as glibc's `x + x` does).
+fn float_rounding(b: Builtin) -> Function {
+    let (op, f32) = match b {
+        Builtin::Floor => (W::F64Floor, false),
+        Builtin::Ceil => (W::F64Ceil, false),
+        Builtin::Trunc => (W::F64Trunc, false),
+        Builtin::Round => (W::F64Trunc, false),
+        Builtin::Floorf => (W::F32Floor, true),
+        Builtin::Ceilf => (W::F32Ceil, true),
+        Builtin::Truncf => (W::F32Trunc, true),
+        _ => (W::F32Trunc, true),
+    };
+    let round = matches!(b, Builtin::Round | Builtin::Roundf);
+    // param 0: xmm0; local 1: x (float), local 2: r (float)
+    let ty = if f32 { ValType::F32 } else { ValType::F64 };
+    let mut code: Vec<W<'static>> = vec![W::LocalGet(0)];
+    code.push(if f32 {
+        W::F32x4ExtractLane(0)
+    } else {
+        W::F64x2ExtractLane(0)
+    });
+    code.extend([W::LocalTee(1), op, W::LocalSet(2)]);
+    if round {
+        // C round: halfway cases away from zero. r = trunc(x) + (|x - r| >= 0.5 ? sign(x) : 0)
+        let (sub, abs, ge, copysign, add, half, one) = if f32 {
+            (
+                W::F32Sub,
+                W::F32Abs,
+                W::F32Ge,
+                W::F32Copysign,
+                W::F32Add,
+                W::F32Const(0.5f32.into()),
+                W::F32Const(1.0f32.into()),
+            )
+        } else {
+            (
+                W::F64Sub,
+                W::F64Abs,
+                W::F64Ge,
+                W::F64Copysign,
+                W::F64Add,
+                W::F64Const(0.5f64.into()),
+                W::F64Const(1.0f64.into()),
+            )
+        };
+        let zero = if f32 {
+            W::F32Const(0.0f32.into())
+        } else {
+            W::F64Const(0.0f64.into())
+        };
+        code.extend([
+            W::LocalGet(2),
+            one,
+            W::LocalGet(1),
+            copysign.clone(),
+            zero.clone(),
+            W::LocalGet(1),
+            W::LocalGet(2),
+            sub,
+            abs,
+            half,
+            ge,
+            W::Select,
+            add,
+            // keep the sign of zero results (round(-0.3) = -0)
+            W::LocalGet(1),
+            copysign,
+            W::LocalSet(2),
+        ]);
+    }
+    // NaN in: quiet it, keeping the payload
+    code.push(W::LocalGet(0));
+    if f32 {
+        code.extend([
+            W::LocalGet(1),
+            W::I32ReinterpretF32,
+            W::I32Const(0x0040_0000),
+            W::I32Or,
+            W::LocalGet(2),
+            W::I32ReinterpretF32,
+            W::LocalGet(1),
+            W::LocalGet(1),
+            W::F32Ne,
+            W::Select,
+            W::I32x4ReplaceLane(0),
+        ]);
+    } else {
+        code.extend([
+            W::LocalGet(1),
+            W::I64ReinterpretF64,
+            W::I64Const(0x0008_0000_0000_0000),
+            W::I64Or,
+            W::LocalGet(2),
+            W::I64ReinterpretF64,
+            W::LocalGet(1),
+            W::LocalGet(1),
+            W::F64Ne,
+            W::Select,
+            W::I64x2ReplaceLane(0),
+        ]);
+    }
+    body(&[ty, ty], &code)
+}
+
+/// libm `sqrt`: x86 `sqrtsd` (glibc's result): a NaN comes back quieted,
+/// a negative number gives the default NaN.
+fn libm_sqrt(f32: bool) -> Function {
+    // param 0: xmm0; local 1: bits in, local 2: bits out
+    let (extract, sqrt, replace, bits_ty) = if f32 {
+        (
+            W::I32x4ExtractLane(0),
+            [W::F32ReinterpretI32, W::F32Sqrt, W::I32ReinterpretF32],
+            W::I32x4ReplaceLane(0),
+            ValType::I32,
+        )
+    } else {
+        (
+            W::I64x2ExtractLane(0),
+            [W::F64ReinterpretI64, W::F64Sqrt, W::I64ReinterpretF64],
+            W::I64x2ReplaceLane(0),
+            ValType::I64,
+        )
+    };
+    let (sign, exponent, quiet, indefinite) = nan_constants(f32);
+    let mut code = vec![W::LocalGet(0), extract, W::LocalTee(1)];
+    code.extend(sqrt);
+    code.push(W::LocalSet(2));
+    // r is NaN → isnan(x) ? quiet(x) : indefinite
+    code.extend(is_nan_bits(2, f32, sign.clone(), exponent.clone()));
+    code.extend([
+        W::If(BlockType::Empty),
+        W::LocalGet(1),
+        quiet.clone(),
+        or(f32),
+        indefinite,
+    ]);
+    code.extend(is_nan_bits(1, f32, sign.clone(), exponent.clone()));
+    code.extend([
+        W::Select,
+        W::LocalSet(2),
+        W::End,
+        W::LocalGet(0),
+        W::LocalGet(2),
+        replace,
+    ]);
+    body(&[bits_ty, bits_ty], &code)
+}
+
+/// glibc's x86-64 `fmin`/`fmax` (checked against the system libm by
+/// `tests/libm.rs`): ordered operands give `minsd`/`maxsd`'s answer (x when
+/// x < y, else y; `>` for max); one quiet NaN gives the other operand; two
+/// NaNs or a signalling one give x + y, that is the quieted first NaN.
+fn libm_fmin_fmax(b: Builtin) -> Function {
+    let f32 = matches!(b, Builtin::Fminf | Builtin::Fmaxf);
+    let max = matches!(b, Builtin::Fmax | Builtin::Fmaxf);
+    // params 0: xmm0, 1: xmm1; locals 2: x bits, 3: y bits, 4: result bits
+    let (extract, replace, bits_ty) = if f32 {
+        (W::I32x4ExtractLane(0), W::I32x4ReplaceLane(0), ValType::I32)
+    } else {
+        (W::I64x2ExtractLane(0), W::I64x2ReplaceLane(0), ValType::I64)
+    };
+    let as_float = |l: u32| {
+        [
+            W::LocalGet(l),
+            if f32 {
+                W::F32ReinterpretI32
+            } else {
+                W::F64ReinterpretI64
+            },
+        ]
+    };
+    let pick_x = match (f32, max) {
+        (false, false) => W::F64Lt,
+        (false, true) => W::F64Gt,
+        (true, false) => W::F32Lt,
+        (true, true) => W::F32Gt,
+    };
+    let (sign, exponent, quiet, _) = nan_constants(f32);
+    let nan = |l: u32| is_nan_bits(l, f32, sign.clone(), exponent.clone());
+    let signalling = |l: u32| -> Vec<W<'static>> {
+        let mut v = nan(l);
+        v.extend([W::LocalGet(l), quiet.clone(), and(f32), eqz(f32), W::I32And]);
+        v
+    };
+    let mut code = vec![
+        W::LocalGet(0),
+        extract.clone(),
+        W::LocalSet(2),
+        W::LocalGet(1),
+        extract,
+        W::LocalSet(3),
+    ];
+    // ordered: x < y ? x : y (min), x > y ? x : y (max)
+    code.extend([W::LocalGet(2), W::LocalGet(3)]);
+    code.extend(as_float(2));
+    code.extend(as_float(3));
+    code.extend([pick_x, W::Select, W::LocalSet(4)]);
+    // unordered
+    code.extend(nan(2));
+    code.extend(nan(3));
+    code.extend([W::I32Or, W::If(BlockType::Empty)]);
+    code.extend(nan(2));
+    code.extend(nan(3));
+    code.push(W::I32And);
+    code.extend(signalling(2));
+    code.push(W::I32Or);
+    code.extend(signalling(3));
+    code.extend([W::I32Or, W::If(BlockType::Empty)]);
+    // x + y: quiet(x) if x is NaN, else quiet(y)
+    code.extend([
+        W::LocalGet(2),
+        quiet.clone(),
+        or(f32),
+        W::LocalGet(3),
+        quiet.clone(),
+        or(f32),
+    ]);
+    code.extend(nan(2));
+    code.extend([W::Select, W::LocalSet(4), W::Else]);
+    // one quiet NaN: the other operand
+    code.extend([W::LocalGet(3), W::LocalGet(2)]);
+    code.extend(nan(2));
+    code.extend([W::Select, W::LocalSet(4), W::End, W::End]);
+    code.extend([W::LocalGet(0), W::LocalGet(4), replace]);
+    body(&[bits_ty, bits_ty, bits_ty], &code)
+}
+
+/// Sign, exponent, quiet-bit and default-NaN constants as wasm constants.
+fn nan_constants(f32: bool) -> (W<'static>, W<'static>, W<'static>, W<'static>) {
+    if f32 {
+        (
+            W::I32Const(0x7fff_ffff),
+            W::I32Const(0x7f80_0000),
+            W::I32Const(0x0040_0000),
+            W::I32Const(0xffc0_0000u32 as i32),
+        )
+    } else {
+        (
+            W::I64Const(0x7fff_ffff_ffff_ffff),
+            W::I64Const(0x7ff0_0000_0000_0000),
+            W::I64Const(0x0008_0000_0000_0000),
+            W::I64Const(0xfff8_0000_0000_0000u64 as i64),
+        )
+    }
+}
+
+/// i32 1 when local `l` holds NaN bits (`magnitude_mask` = all but the sign).
+fn is_nan_bits(
+    l: u32,
+    f32: bool,
+    magnitude_mask: W<'static>,
+    exponent: W<'static>,
+) -> Vec<W<'static>> {
+    vec![
+        W::LocalGet(l),
+        magnitude_mask,
+        and(f32),
+        exponent,
+        if f32 { W::I32GtU } else { W::I64GtU },
+    ]
+}
+
+fn and(f32: bool) -> W<'static> {
+    if f32 {
+        W::I32And
+    } else {
+        W::I64And
+    }
+}
+
+fn or(f32: bool) -> W<'static> {
+    if f32 {
+        W::I32Or
+    } else {
+        W::I64Or
+    }
+}
+
+fn eqz(f32: bool) -> W<'static> {
+    if f32 {
+        W::I32Eqz
+    } else {
+        W::I64Eqz
+    }
+}
+
+/// memcpy/memmove/memset/memcmp/bcmp on (rdi, rsi, rdx) → rax; libm on xmm0.
+fn builtin(b: Builtin) -> Function {
+    match b {
+        Builtin::Floor
+        | Builtin::Ceil
+        | Builtin::Trunc
+        | Builtin::Round
+        | Builtin::Floorf
+        | Builtin::Ceilf
+        | Builtin::Truncf
+        | Builtin::Roundf => float_rounding(b),
+        Builtin::Sqrt | Builtin::Sqrtf => libm_sqrt(b == Builtin::Sqrtf),
+        Builtin::Fmin | Builtin::Fmax | Builtin::Fminf | Builtin::Fmaxf => libm_fmin_fmax(b),
+        Builtin::Memcpy | Builtin::Memmove => body(
+            &[],
+            &[
+                W::LocalGet(0),
+                W::I32WrapI64,
+                W::LocalGet(1),
+                W::I32WrapI64,
+                W::LocalGet(2),
+                W::I32WrapI64,
+                W::MemoryCopy {
+                    src_mem: 0,
+                    dst_mem: 0,
+                },
+                W::LocalGet(0),
+            ],
+        ),
+        Builtin::Memset => body(
+            &[],
+            &[
+                W::LocalGet(0),
+                W::I32WrapI64,
+                W::LocalGet(1),
+                W::I32WrapI64,
+                W::LocalGet(2),
+                W::I32WrapI64,
+                W::MemoryFill(0),
+                W::LocalGet(0),
+            ],
+        ),
+        Builtin::Memcmp | Builtin::Bcmp => body(
+            // locals: i=3 x=4 y=5 (i64)
+            &[ValType::I64; 3],
+            &[
+                W::Block(BlockType::Empty),
+                W::Loop(BlockType::Empty),
+                W::LocalGet(3),
+                W::LocalGet(2),
+                W::I64GeU,
+                W::BrIf(1),
+                W::LocalGet(0),
+                W::LocalGet(3),
+                W::I64Add,
+                W::I32WrapI64,
+                W::I64Load8U(lower::mem(0)),
+                W::LocalSet(4),
+                W::LocalGet(1),
+                W::LocalGet(3),
+                W::I64Add,
+                W::I32WrapI64,
+                W::I64Load8U(lower::mem(0)),
+                W::LocalSet(5),
+                W::LocalGet(4),
+                W::LocalGet(5),
+                W::I64Ne,
+                W::If(BlockType::Empty),
+                // glibc returns the difference of the first differing bytes
+                W::LocalGet(4),
+                W::LocalGet(5),
+                W::I64Sub,
+                W::I32WrapI64,
+                W::I64ExtendI32S,
+                W::Return,
+                W::End,
+                W::LocalGet(3),
+                W::I64Const(1),
+                W::I64Add,
+                W::LocalSet(3),
+                W::Br(0),
+                W::End,
+                W::End,
+                W::I64Const(0),
+            ],
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_on_cores_keeps_item_order() {
+        for n in [0, 1, 2, 3, 17, 200] {
+            let items: Vec<usize> = (0..n).collect();
+            // uneven costs, so threads finish out of order
+            let squares = each_on_cores(&items, |&k| {
+                std::thread::sleep(std::time::Duration::from_micros((k % 7) as u64 * 20));
+                k * k
+            });
+            assert_eq!(squares, items.iter().map(|k| k * k).collect::<Vec<_>>());
+        }
+    }
+
+    #[test]
+    fn data_segments_cover_every_nonzero_byte_and_skip_zero_blocks() {
+        let mut far = vec![0u8; 100];
+        far[3] = 1;
+        far[70] = 2;
+        // (bytes, expected runs as (start, end))
+        type Case = (Vec<u8>, Vec<(usize, usize)>);
+        let cases: Vec<Case> = vec![
+            (vec![], vec![]),
+            (vec![0; 40], vec![]),
+            (vec![7], vec![(0, 1)]),
+            (vec![0, 0, 5, 0, 6, 0], vec![(2, 5)]),
+            (far, vec![(3, 4), (70, 71)]),
+            // a zero gap inside one 16-byte block does not split
+            ([[1u8].as_slice(), &[0; 14], &[1]].concat(), vec![(0, 16)]),
+        ];
+        for (bytes, expected) in cases {
+            let runs: Vec<(usize, usize)> = nonzero_runs(&bytes)
+                .iter()
+                .map(|r| (r.start, r.end))
+                .collect();
+            assert_eq!(runs, expected, "{bytes:?}");
+        }
+        // random bytes, mostly zero: every nonzero byte in exactly one run,
+        // runs in order, starting and ending on nonzero bytes
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        for len in 0..300 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    if seed.is_multiple_of(23) {
+                        (seed >> 8) as u8 | 1
+                    } else {
+                        0
+                    }
+                })
+                .collect();
+            let runs = nonzero_runs(&bytes);
+            let mut covered = vec![false; len];
+            let mut last_end = 0;
+            for r in &runs {
+                assert!(r.start >= last_end && r.start < r.end && r.end <= len);
+                assert!(bytes[r.start] != 0 && bytes[r.end - 1] != 0);
+                covered[r.clone()].fill(true);
+                last_end = r.end;
+            }
+            for (k, &b) in bytes.iter().enumerate() {
+                assert!(b == 0 || covered[k], "byte {k} of {len} not covered");
+            }
+        }
+    }
+
+    #[test]
+    fn parts_cover_everything_in_order_with_balanced_weights() {
+        // (weights, parts, expected ranges as (start, end))
+        type Case = (&'static [usize], usize, &'static [(usize, usize)]);
+        let table: &[Case] = &[
+            (&[1, 1, 1, 1], 2, &[(0, 2), (2, 4)]),
+            (&[5, 1, 1, 1, 1, 1], 2, &[(0, 1), (1, 6)]),
+            (&[1, 1, 1, 1, 1, 5], 2, &[(0, 5), (5, 6)]),
+            (&[3], 2, &[(0, 1), (1, 1)]),
+            (&[], 2, &[(0, 0)]),
+            (&[2, 2, 2, 2, 2, 2], 3, &[(0, 2), (2, 4), (4, 6)]),
+            (&[7, 7], 1, &[(0, 2)]),
+        ];
+        for (weights, parts, expected) in table {
+            let ranges: Vec<(usize, usize)> = split_by_weight(weights, *parts)
+                .into_iter()
+                .map(|r| (r.start, r.end))
+                .collect();
+            assert_eq!(&ranges, expected, "{weights:?} in {parts}");
+        }
+    }
+
+    /// A module of `n` functions `() -> i32`; function `bad` (if any) adds an
+    /// i64 to an i32.
+    fn module_of(n: u32, bad: Option<u32>) -> Vec<u8> {
+        let mut types = TypeSection::new();
+        types.ty().function([], [ValType::I32]);
+        let mut functions = FunctionSection::new();
+        let mut code = CodeSection::new();
+        for k in 0..n {
+            functions.function(0);
+            let mut f = Function::new([]);
+            f.instruction(&W::I32Const(1));
+            for _ in 0..200 {
+                f.instruction(&W::I32Const(k as i32));
+                f.instruction(&W::I32Add);
+            }
+            if bad == Some(k) {
+                f.instruction(&W::I64Const(1));
+                f.instruction(&W::I32Add);
+            }
+            f.instruction(&W::End);
+            code.function(&f);
+        }
+        let mut module = wasm_encoder::Module::new();
+        module.section(&types).section(&functions).section(&code);
+        module.finish()
+    }
+
+    #[test]
+    fn validation_on_threads_finds_an_error_in_any_function() {
+        // large enough to be validated on several threads (where cores allow)
+        let n = 200;
+        assert!(module_of(n, None).len() >= 2 * PARALLEL_WASM_BYTES);
+        assert!(validate(&module_of(n, None)).is_ok());
+        for bad in [0, n / 2, n - 1] {
+            let error = validate(&module_of(n, Some(bad))).unwrap_err();
+            assert!(
+                matches!(error, TranspileError::InvalidModule(ref m) if m.contains("type mismatch")),
+                "function {bad}: {error}"
+            );
+        }
+        // and the small path
+        assert!(validate(&module_of(2, Some(1))).is_err());
+    }
+}

@@ -1,0 +1,174 @@
+//! The callback corpus (`corpus/`, compiled with release optimisation) is
+//! transpiled from this very test binary and run on hundreds of generated
+//! inputs per callback: the return value and every state byte must equal what
+//! the native callback produced.
+
+mod support;
+
+use std::path::Path;
+use support::{Rng, Wasm};
+
+use x64wasm_corpus::{State, CALLBACKS, STATE_SIZE};
+use x64wasm_transpile::{transpile, Image, ScalarType, Signature};
+
+const INPUTS_PER_CALLBACK: usize = 300;
+
+/// Float arguments: edge values (zeros, infinities, NaNs, denormals, ties,
+/// integer limits) or ordinary numbers, as bits.
+fn float_bits(rng: &mut Rng, ty: ScalarType) -> u64 {
+    let v: f64 = match rng.below(4) {
+        0 => {
+            const EDGES: [f64; 16] = [
+                0.0,
+                -0.0,
+                0.5,
+                -0.5,
+                1.5,
+                2.5,
+                -2.5,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+                f64::NAN,
+                1e-310,
+                2147483648.0,
+                -2147483649.0,
+                9.3e18,
+                255.5,
+                -1.0,
+            ];
+            match rng.below(20) {
+                // NaNs with payloads, quiet and signalling, both signs
+                16 => f64::from_bits(0x7ff0_0000_0000_0001),
+                17 => f64::from_bits(0xfff0_0000_dead_0000),
+                18 => f64::from_bits(0x7ff8_0000_0000_beef),
+                19 => f64::from_bits(0xfff8_0000_0000_0000),
+                k => EDGES[k as usize],
+            }
+        }
+        1 => f64::from_bits(rng.next()),
+        _ => (rng.below(20_000) as f64 - 10_000.0) / 64.0,
+    };
+    match ty {
+        // `as f32` would quiet a signalling NaN: build f32 NaNs from the bits
+        ScalarType::F32 if v.is_nan() => {
+            let b = v.to_bits();
+            (((b >> 32) as u32 & 0x8000_0000) | 0x7f80_0000 | ((b >> 29) as u32 & 0x007f_ffff) | 1)
+                as u64
+        }
+        ScalarType::F32 => (v as f32).to_bits() as u64,
+        _ => v.to_bits(),
+    }
+}
+
+fn arg_bits(rng: &mut Rng, ty: ScalarType) -> u64 {
+    if ty.is_float() {
+        return float_bits(rng, ty);
+    }
+    let (bits, signed) = ty.int_bits();
+    let v = rng.edgy(bits);
+    if signed && bits < 64 {
+        (((v << (64 - bits)) as i64) >> (64 - bits)) as u64
+    } else {
+        v
+    }
+}
+
+fn wasm_arg(ty: ScalarType, bits: u64, state_address: u32) -> wasmi::Val {
+    match ty {
+        ScalarType::Ptr => wasmi::Val::I32(state_address as i32),
+        ScalarType::I64 | ScalarType::U64 => wasmi::Val::I64(bits as i64),
+        ScalarType::F32 => wasmi::Val::F32(wasmi::F32::from_bits(bits as u32)),
+        ScalarType::F64 => wasmi::Val::F64(wasmi::F64::from_bits(bits)),
+        _ => wasmi::Val::I32(bits as i32),
+    }
+}
+
+fn wasm_result(ty: Option<ScalarType>, v: Option<wasmi::Val>) -> u64 {
+    match (ty, v) {
+        (None, _) => 0,
+        (Some(t), Some(wasmi::Val::I32(v))) => {
+            if t.int_bits().1 {
+                v as i64 as u64
+            } else {
+                v as u32 as u64
+            }
+        }
+        (Some(_), Some(wasmi::Val::I64(v))) => v as u64,
+        (Some(_), Some(wasmi::Val::F32(v))) => v.to_bits() as u64,
+        (Some(_), Some(wasmi::Val::F64(v))) => v.to_bits(),
+        (t, v) => panic!("unexpected result {v:?} for {t:?}"),
+    }
+}
+
+#[test]
+fn every_corpus_callback_matches_native_on_hundreds_of_inputs() {
+    assert!(
+        CALLBACKS.len() >= 40,
+        "the corpus must have at least 40 callbacks"
+    );
+    let image = Image::from_file(Path::new("/proc/self/exe")).expect("read the test binary");
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for (k, cb) in CALLBACKS.iter().enumerate() {
+        let sig = Signature::parse(cb.signature).unwrap();
+        let module = match transpile(&image, std::slice::from_ref(&sig)) {
+            Ok(m) => m,
+            Err(e) => {
+                failures.push(format!("{}: {e}", cb.name));
+                continue;
+            }
+        };
+        let mut wasm = Wasm::new(&module.wasm);
+        let heap = wasm.global_i32("__heap_base");
+        let mut rng = Rng::new(k as u64 + 1);
+        for input in 0..INPUTS_PER_CALLBACK {
+            let mut state = State::from_seed(rng.next());
+            // small counters and steps as well as extreme ones
+            if input % 3 == 0 {
+                state.counter = (rng.below(200) as i64) - 100;
+                state.step = (rng.below(20) as i32) - 10;
+            }
+            let args: Vec<u64> = sig.params.iter().map(|t| arg_bits(&mut rng, *t)).collect();
+            wasm.mem()[heap as usize..heap as usize + STATE_SIZE].copy_from_slice(state.as_bytes());
+            let wasm_args: Vec<wasmi::Val> = sig
+                .params
+                .iter()
+                .zip(&args)
+                .map(|(t, b)| wasm_arg(*t, *b, heap))
+                .collect();
+            let mut native_state = state;
+            let native = (cb.native)(&mut native_state, &args);
+            runs += 1;
+            let got = match wasm.call(cb.name, &wasm_args) {
+                Ok(v) => wasm_result(sig.result, v),
+                Err(trap) => {
+                    failures.push(format!("{}{:x?}: wasm trapped: {trap}", cb.name, args));
+                    break;
+                }
+            };
+            let mut wasm_state = [0u8; STATE_SIZE];
+            wasm_state.copy_from_slice(&wasm.mem()[heap as usize..heap as usize + STATE_SIZE]);
+            if got != native {
+                failures.push(format!(
+                    "{}{:x?}: returned {got:#x}, native {native:#x}",
+                    cb.name, args
+                ));
+                break;
+            }
+            if &wasm_state != native_state.as_bytes() {
+                let at = (0..STATE_SIZE)
+                    .find(|&i| wasm_state[i] != native_state.as_bytes()[i])
+                    .unwrap();
+                failures.push(format!("{}{:x?}: state byte {at} differs", cb.name, args));
+                break;
+            }
+        }
+    }
+    eprintln!("{} callbacks, {runs} runs", CALLBACKS.len());
+    assert!(
+        failures.is_empty(),
+        "{} callbacks differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

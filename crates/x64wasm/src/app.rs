@@ -1,0 +1,502 @@
+//! The app builder: state, render, callbacks → one process that is a desktop
+//! window and a web server at once.
+//!
+//! ```no_run
+//! use x64wasm::{callback, dom::{button, el, Node}, App};
+//!
+//! #[repr(C)]
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+//! struct State { count: i64 }
+//!
+//! #[no_mangle]
+//! pub extern "C" fn add_one(state: &mut State) { state.count = state.count.wrapping_add(1); }
+//!
+//! fn render(state: &State) -> Node {
+//!     el("div")
+//!         .child(Node::bound(std::mem::offset_of!(State, count), state.count))
+//!         .child(button("+1").call("add_one", &[]))
+//!         .into()
+//! }
+//!
+//! fn main() -> std::process::ExitCode {
+//!     App::new(State { count: 0 }, render).callback(callback!(add_one)).run()
+//! }
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use bytemuck::Pod;
+
+use crate::callbacks::{Registration, Registry};
+use crate::dom::Node;
+use crate::process::{each_on_cores, load_bias, running_image};
+use crate::server::{self, allowed_hosts, Running, Settings, Shared, Unavailable};
+use crate::state_file::StateFile;
+
+/// Command-line options of an app (DESIGN §2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Options {
+    /// Serve browsers only, no window.
+    pub headless: bool,
+    /// The port (0: any free port).
+    pub port: u16,
+    /// The address to listen on.
+    pub bind: IpAddr,
+    /// More host names the server answers to (besides loopback and `bind`).
+    pub allow_hosts: Vec<String>,
+    /// Where the state is loaded from at start and saved after each change.
+    pub state_file: Option<PathBuf>,
+    /// Clicks per second per client address (0: no limit).
+    pub rate_limit: u32,
+    /// The most request connections open at once (`None`: from the
+    /// descriptor limit, see [`server::http::Capacity::plan`]).
+    pub max_connections: Option<usize>,
+    /// The most open views (event streams) at once (`None`: from the
+    /// descriptor limit).
+    pub max_views: Option<usize>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            headless: false,
+            port: 8080,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            allow_hosts: Vec::new(),
+            state_file: None,
+            rate_limit: 100,
+            max_connections: None,
+            max_views: None,
+        }
+    }
+}
+
+/// Help for the options every app takes.
+pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no desktop window
+    --port N         port to serve on (default 8080; 0 picks a free port);
+                     the environment variable RUN_AS_HTTP_SERVER=N does the same
+    --bind ADDR      address to listen on (default 127.0.0.1, this machine only;
+                     0.0.0.0 lets other machines' browsers in)
+    --allow-host NAME
+                     also answer requests for this host name (repeatable); other
+                     names get 403 (DNS rebinding); loopback names always work
+    --state-file PATH
+                     load the state from PATH at start (if it exists) and save
+                     every change there before acknowledging it
+    --rate-limit N   clicks per second per client address, in bursts of up to
+                     2N (default 100; 0: no limit); more get 429
+    --max-connections N
+                     connections open at once, not counting views (default: a
+                     quarter of what the descriptor limit allows, at most 4096;
+                     one address may hold a quarter of them); more get 503
+    --max-views N    views (event streams) open at once (default: the rest of
+                     the descriptor limit; a quarter per address); more get 503
+    -h, --help       this help
+";
+
+/// Walks command-line flags; a flag's value is the next argument or follows
+/// `=` (`--port 8080`, `--port=8080`). Shared by every command's parser.
+pub struct Flags<'a> {
+    rest: std::slice::Iter<'a, String>,
+    inline: Option<&'a str>,
+}
+
+impl<'a> Flags<'a> {
+    /// Flags from `args`.
+    pub fn new(args: &'a [String]) -> Flags<'a> {
+        Flags {
+            rest: args.iter(),
+            inline: None,
+        }
+    }
+
+    /// The next flag (without any `=value`).
+    pub fn next_flag(&mut self) -> Option<&'a str> {
+        let arg = self.rest.next()?;
+        self.inline = None;
+        match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                self.inline = Some(value);
+                Some(flag)
+            }
+            _ => Some(arg),
+        }
+    }
+
+    /// The value of `flag`, the flag just read.
+    pub fn value(&mut self, flag: &str) -> Result<String, String> {
+        self.inline
+            .take()
+            .or_else(|| self.rest.next().map(String::as_str))
+            .map(str::to_string)
+            .ok_or_else(|| format!("{flag} needs a value"))
+    }
+}
+
+impl Options {
+    /// Parses the app's arguments; `env_port` is `RUN_AS_HTTP_SERVER`, which
+    /// `--port` overrides. `Err` carries the message for the user.
+    pub fn parse(args: &[String], env_port: Option<&str>) -> Result<Options, String> {
+        let mut options = Options::default();
+        let port = |text: &str, from: &str| {
+            text.trim()
+                .parse::<u16>()
+                .map_err(|_| format!("{from} must be a port number 0-65535, not `{text}`"))
+        };
+        if let Some(p) = env_port.filter(|p| !p.is_empty()) {
+            options.port = port(p, "RUN_AS_HTTP_SERVER")?;
+        }
+        let count = |flag: &str, text: String| {
+            text.parse()
+                .ok()
+                .filter(|&n: &usize| n > 0)
+                .ok_or_else(|| format!("{flag} takes a count above 0, not `{text}`"))
+        };
+        let mut flags = Flags::new(args);
+        while let Some(flag) = flags.next_flag() {
+            let mut value = |name: &str| flags.value(name);
+            match flag {
+                "--headless" => options.headless = true,
+                "--port" => options.port = port(&value("--port")?, "--port")?,
+                "--bind" => {
+                    let text = value("--bind")?;
+                    let text = text.trim_start_matches('[').trim_end_matches(']');
+                    options.bind = text
+                        .parse()
+                        .map_err(|_| format!("--bind must be an IP address, not `{text}`"))?;
+                }
+                "--allow-host" => {
+                    let name = value("--allow-host")?;
+                    if name.is_empty() || name.contains(['/', ' ']) {
+                        return Err(format!("--allow-host takes a host name, not `{name}`"));
+                    }
+                    options.allow_hosts.push(name);
+                }
+                "--state-file" => options.state_file = Some(PathBuf::from(value("--state-file")?)),
+                "--rate-limit" => {
+                    let text = value("--rate-limit")?;
+                    options.rate_limit = text.parse().map_err(|_| {
+                        format!("--rate-limit takes clicks per second (0 for none), not `{text}`")
+                    })?;
+                }
+                "--max-connections" => {
+                    let text = value("--max-connections")?;
+                    options.max_connections = Some(count("--max-connections", text)?);
+                }
+                "--max-views" => {
+                    options.max_views = Some(count("--max-views", value("--max-views")?)?)
+                }
+                other => return Err(format!("unknown argument `{other}`")),
+            }
+        }
+        Ok(options)
+    }
+}
+
+/// An app: its state, its view and its callbacks.
+pub struct App<S> {
+    title: String,
+    state: S,
+    render: fn(&S) -> Node,
+    callbacks: Vec<Registration<S>>,
+}
+
+impl<S: Pod + Send + 'static> App<S> {
+    /// An app starting from `state`, shown by `render`.
+    pub fn new(state: S, render: fn(&S) -> Node) -> App<S> {
+        App {
+            title: "x64wasm".into(),
+            state,
+            render,
+            callbacks: Vec::new(),
+        }
+    }
+
+    /// Sets the window and page title.
+    pub fn title(mut self, title: impl Into<String>) -> App<S> {
+        self.title = title.into();
+        self
+    }
+
+    /// Registers a callback (see [`callback!`](crate::callback)).
+    pub fn callback(mut self, callback: Registration<S>) -> App<S> {
+        self.callbacks.push(callback);
+        self
+    }
+
+    /// Runs with the process's arguments: the window and the server, or the
+    /// server only (`--headless`, or no display). Returns when the window
+    /// closes; serves forever when headless.
+    pub fn run(self) -> ExitCode {
+        let args: Vec<String> = std::env::args().skip(1).collect();
+        if args.iter().any(|a| a == "-h" || a == "--help") {
+            let program = std::env::args().next().unwrap_or_else(|| "app".into());
+            print!(
+                "{}\n\nUSAGE:\n    {program} [OPTIONS]\n\nOPTIONS:\n{OPTIONS_HELP}",
+                self.title
+            );
+            return ExitCode::SUCCESS;
+        }
+        let env_port = std::env::var("RUN_AS_HTTP_SERVER").ok();
+        match Options::parse(&args, env_port.as_deref()) {
+            Ok(options) => self.run_with(&options),
+            Err(message) => {
+                eprintln!("error: {message}; see --help");
+                ExitCode::from(2)
+            }
+        }
+    }
+
+    /// Runs with explicit options (see [`run`](App::run)).
+    pub fn run_with(self, options: &Options) -> ExitCode {
+        // Before any thread starts: set_var is only sound single-threaded.
+        if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+            std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+        }
+        let title = self.title.clone();
+        let (running, _shared) = match self.start(options) {
+            Ok(started) => started,
+            Err(message) => {
+                eprintln!("error: {message}");
+                return ExitCode::FAILURE;
+            }
+        };
+        println!("x64wasm: serving on {}", running.url);
+        if options.bind.is_unspecified() && options.allow_hosts.is_empty() {
+            println!(
+                "x64wasm: listening on every interface; browsers on other machines must use a \
+                 host name or address given with --allow-host (others get 403)"
+            );
+        }
+        if !options.headless {
+            match open_window(&running.url, &title) {
+                Ok(()) => return ExitCode::SUCCESS,
+                Err(why) => println!("x64wasm: {why}: serving headless"),
+            }
+        }
+        running.wait();
+        ExitCode::SUCCESS
+    }
+
+    /// Binds, resolves the callbacks against this binary and starts serving.
+    /// Prints a warning for each callback that can run on the server only.
+    pub fn start(self, options: &Options) -> Result<(Running, Arc<Shared<S>>), String> {
+        let descriptors = server::http::raise_descriptor_limit();
+        let (capacity, warning) =
+            server::http::Capacity::plan(descriptors, options.max_connections, options.max_views)?;
+        if let Some(warning) = warning {
+            eprintln!("x64wasm: warning: {warning}");
+        }
+        let listener = server::bind(options.bind, options.port)?;
+        let image = running_image().map_err(|e| format!("reading this executable: {e}"));
+        let (registry, warnings) =
+            Registry::resolve(self.callbacks, image.as_ref().ok(), load_bias())?;
+        for w in &warnings {
+            eprintln!("x64wasm: warning: {w}");
+        }
+        let view = (self.render)(&self.state);
+        for name in view.call_names() {
+            if registry.get(&name).is_none() {
+                eprintln!(
+                    "x64wasm: warning: the view calls `{name}`, which is not a registered callback"
+                );
+            }
+        }
+        let (start, state_file) = match &options.state_file {
+            Some(path) => {
+                let file =
+                    StateFile::new(path, std::any::type_name::<S>(), std::mem::size_of::<S>());
+                let start = match file.load()? {
+                    Some((version, bytes)) => {
+                        println!("x64wasm: resumed version {version} from {}", path.display());
+                        (bytemuck::pod_read_unaligned(&bytes), version)
+                    }
+                    None => {
+                        // Create it now: a path that cannot be written is an
+                        // error at start, not at the first click.
+                        file.save(0, bytemuck::bytes_of(&self.state)).map_err(|e| {
+                            format!("cannot write state file {}: {e}", path.display())
+                        })?;
+                        (self.state, 0)
+                    }
+                };
+                (start, Some(file))
+            }
+            None => ((self.state, 0), None),
+        };
+        let shared = Arc::new(Shared::new(
+            self.title,
+            start,
+            self.render,
+            registry,
+            image,
+            Settings {
+                allowed_hosts: allowed_hosts(options.bind, &options.allow_hosts),
+                state_file,
+                rate_limit: options.rate_limit,
+            },
+        ));
+        // Transpile every callback now (views are served what this makes),
+        // so a callback that cannot run as wasm is reported at start; on
+        // every core, each callback its own module.
+        let mut transpiled = 0;
+        let all = shared.registry.all();
+        let made = each_on_cores(all, |callback| shared.wasm(callback));
+        for (callback, made) in all.iter().zip(made) {
+            match made {
+                Ok(_) => transpiled += 1,
+                Err(Unavailable::Transpile(e)) => eprintln!(
+                    "x64wasm: warning: callback `{}` runs on the server only: {e}",
+                    callback.name
+                ),
+                Err(Unavailable::NoSymbol(_)) => {} // warned above
+            }
+        }
+        println!(
+            "x64wasm: {} callback(s), {transpiled} transpiled to wasm from this binary's machine code",
+            shared.registry.all().len()
+        );
+        println!(
+            "x64wasm: up to {} connections and {} views at once ({} per address; descriptor \
+             limit {descriptors})",
+            capacity.requests, capacity.views, capacity.requests_per_address,
+        );
+        let running = server::serve(shared.clone(), listener, capacity)?;
+        Ok((running, shared))
+    }
+}
+
+/// Opens the desktop window on `url` and returns when it is closed; `Err`
+/// says why there is no window.
+fn open_window(url: &str, title: &str) -> Result<(), String> {
+    let display = ["DISPLAY", "WAYLAND_DISPLAY"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()));
+    if !display {
+        return Err("no display (DISPLAY and WAYLAND_DISPLAY are unset)".into());
+    }
+    #[cfg(feature = "desktop")]
+    {
+        crate::desktop::open(url, title)
+    }
+    #[cfg(not(feature = "desktop"))]
+    {
+        let _ = (url, title);
+        Err("built without the `desktop` feature".into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn options_parse_and_explain_mistakes() {
+        let args = |s: &str| s.split_whitespace().map(String::from).collect::<Vec<_>>();
+        let ok: &[(&str, Option<&str>, Options)] = &[
+            ("", None, Options::default()),
+            (
+                "--headless --port 0",
+                None,
+                Options {
+                    headless: true,
+                    port: 0,
+                    ..Options::default()
+                },
+            ),
+            (
+                "",
+                Some("9000"),
+                Options {
+                    port: 9000,
+                    ..Options::default()
+                },
+            ),
+            (
+                "--port=81",
+                Some("9000"),
+                Options {
+                    port: 81,
+                    ..Options::default()
+                },
+            ),
+            (
+                "--bind 0.0.0.0",
+                None,
+                Options {
+                    bind: "0.0.0.0".parse().unwrap(),
+                    ..Options::default()
+                },
+            ),
+            (
+                "--bind [::1]",
+                None,
+                Options {
+                    bind: "::1".parse().unwrap(),
+                    ..Options::default()
+                },
+            ),
+            (
+                "--rate-limit 0 --max-connections 9 --max-views=7",
+                None,
+                Options {
+                    rate_limit: 0,
+                    max_connections: Some(9),
+                    max_views: Some(7),
+                    ..Options::default()
+                },
+            ),
+        ];
+        for (text, env, want) in ok {
+            assert_eq!(
+                Options::parse(&args(text), *env).as_ref(),
+                Ok(want),
+                "{text}"
+            );
+        }
+        let bad: &[(&str, Option<&str>, &str)] = &[
+            ("--port", None, "--port needs a value"),
+            (
+                "--port 70000",
+                None,
+                "--port must be a port number 0-65535, not `70000`",
+            ),
+            (
+                "",
+                Some("x"),
+                "RUN_AS_HTTP_SERVER must be a port number 0-65535, not `x`",
+            ),
+            (
+                "--bind localhost",
+                None,
+                "--bind must be an IP address, not `localhost`",
+            ),
+            ("--frobnicate", None, "unknown argument `--frobnicate`"),
+            (
+                "--rate-limit -1",
+                None,
+                "--rate-limit takes clicks per second (0 for none), not `-1`",
+            ),
+            (
+                "--max-connections 0",
+                None,
+                "--max-connections takes a count above 0, not `0`",
+            ),
+            (
+                "--max-views x",
+                None,
+                "--max-views takes a count above 0, not `x`",
+            ),
+        ];
+        for (text, env, want) in bad {
+            assert_eq!(
+                Options::parse(&args(text), *env).unwrap_err(),
+                *want,
+                "{text}"
+            );
+        }
+    }
+}

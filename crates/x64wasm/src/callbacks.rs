@@ -1,0 +1,513 @@
+//! The callback registry: which functions a view may run, their signatures,
+//! and where their machine code is.
+//!
+//! A callback is a `#[no_mangle] pub extern "C" fn(&mut State, args…) -> R`
+//! (or `*mut State` first). It is registered with [`callback!`](crate::callback),
+//! which hands over the function itself (so the server can call it natively)
+//! and its address. The signature comes from the Rust type; the symbol that
+//! names the code comes from the binary: `dlsym` for symbols the build
+//! exported dynamically, else the ELF symbol table of `/proc/self/exe`. Only
+//! registered callbacks can be executed or transpiled, whatever else the
+//! binary holds.
+
+use std::collections::HashMap;
+use std::ffi::{CStr, CString};
+
+use serde_json::Value as Json;
+
+use x64wasm_transpile::{Image, ScalarType, Signature};
+
+/// An argument type a callback may take after the state pointer.
+pub trait Arg: Copy + 'static {
+    /// Its type in export signatures.
+    const TYPE: ScalarType;
+    /// The value from a JSON argument, if it has this type and range.
+    fn from_json(value: &Json) -> Option<Self>;
+}
+
+/// A result type a callback may return.
+pub trait Ret: 'static {
+    /// Its type in export signatures; `None` for `()`.
+    const TYPE: Option<ScalarType>;
+    /// The value as JSON. Integers past 2^53 become strings, which JavaScript
+    /// numbers could not hold exactly.
+    fn to_json(self) -> Json;
+}
+
+/// An integer from a JSON number or a decimal string (a JavaScript BigInt
+/// arrives as one).
+fn json_integer(value: &Json) -> Option<i128> {
+    match value {
+        Json::Number(n) => n
+            .as_i64()
+            .map(i128::from)
+            .or_else(|| n.as_u64().map(i128::from)),
+        Json::String(s) => s.parse().ok(),
+        _ => None,
+    }
+}
+
+fn integer_to_json(v: i128) -> Json {
+    const EXACT: i128 = 1 << 53;
+    if (-EXACT..=EXACT).contains(&v) {
+        Json::from(v as i64)
+    } else {
+        Json::String(v.to_string())
+    }
+}
+
+macro_rules! integer_types {
+    ($($t:ty => $s:ident),*) => {$(
+        impl Arg for $t {
+            const TYPE: ScalarType = ScalarType::$s;
+            fn from_json(value: &Json) -> Option<$t> {
+                json_integer(value).and_then(|v| <$t>::try_from(v).ok())
+            }
+        }
+        impl Ret for $t {
+            const TYPE: Option<ScalarType> = Some(ScalarType::$s);
+            fn to_json(self) -> Json {
+                integer_to_json(self as i128)
+            }
+        }
+    )*};
+}
+integer_types!(i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U32, i64 => I64, u64 => U64);
+
+impl Arg for f64 {
+    const TYPE: ScalarType = ScalarType::F64;
+    fn from_json(value: &Json) -> Option<f64> {
+        value.as_f64()
+    }
+}
+impl Ret for f64 {
+    const TYPE: Option<ScalarType> = Some(ScalarType::F64);
+    fn to_json(self) -> Json {
+        // JSON has no NaN or infinity; say them as strings.
+        serde_json::Number::from_f64(self)
+            .map_or_else(|| Json::String(self.to_string()), Json::Number)
+    }
+}
+impl Arg for f32 {
+    const TYPE: ScalarType = ScalarType::F32;
+    fn from_json(value: &Json) -> Option<f32> {
+        let v = value.as_f64()?;
+        // Only values an f32 holds exactly (or non-finite ones): no silent rounding.
+        (v as f32 as f64 == v || !v.is_finite()).then_some(v as f32)
+    }
+}
+impl Ret for f32 {
+    const TYPE: Option<ScalarType> = Some(ScalarType::F32);
+    fn to_json(self) -> Json {
+        (self as f64).to_json()
+    }
+}
+impl Arg for bool {
+    const TYPE: ScalarType = ScalarType::Bool;
+    fn from_json(value: &Json) -> Option<bool> {
+        match value {
+            Json::Bool(b) => Some(*b),
+            other => match json_integer(other) {
+                Some(0) => Some(false),
+                Some(1) => Some(true),
+                _ => None,
+            },
+        }
+    }
+}
+impl Ret for bool {
+    const TYPE: Option<ScalarType> = Some(ScalarType::Bool);
+    fn to_json(self) -> Json {
+        Json::Bool(self)
+    }
+}
+impl Ret for () {
+    const TYPE: Option<ScalarType> = None;
+    fn to_json(self) -> Json {
+        Json::Null
+    }
+}
+
+/// Why a request's arguments do not fit a callback's signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ArgError(pub String);
+
+impl std::fmt::Display for ArgError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A callback's function pointer type: `extern "C" fn(&mut S, args…) -> R`
+/// or `unsafe extern "C" fn(*mut S, args…) -> R`, up to five arguments.
+pub trait CallbackFn<S>: Copy + Send + Sync + 'static {
+    /// Parameter types after the state pointer.
+    fn params() -> Vec<ScalarType>;
+    /// The result type (`None` for `()`).
+    fn result() -> Option<ScalarType>;
+    /// The function's address in this process.
+    fn address(self) -> usize;
+    /// Calls the function natively with arguments checked against its types.
+    fn invoke(self, state: &mut S, args: &[Json]) -> Result<Json, ArgError>;
+}
+
+fn arg<A: Arg>(args: &[Json], i: usize) -> Result<A, ArgError> {
+    A::from_json(&args[i]).ok_or_else(|| {
+        ArgError(format!(
+            "argument {} must be {} (got {})",
+            i + 1,
+            type_name(A::TYPE),
+            args[i]
+        ))
+    })
+}
+
+macro_rules! callback_fns {
+    ($($a:ident $i:tt),*) => {
+        impl<S: 'static, R: Ret, $($a: Arg),*> CallbackFn<S> for extern "C" fn(&mut S, $($a),*) -> R {
+            fn params() -> Vec<ScalarType> {
+                vec![$($a::TYPE),*]
+            }
+            fn result() -> Option<ScalarType> {
+                R::TYPE
+            }
+            fn address(self) -> usize {
+                self as usize
+            }
+            fn invoke(self, state: &mut S, args: &[Json]) -> Result<Json, ArgError> {
+                check_count(args, Self::params().len())?;
+                Ok(self(state, $(arg::<$a>(args, $i)?),*).to_json())
+            }
+        }
+        impl<S: 'static, R: Ret, $($a: Arg),*> CallbackFn<S> for unsafe extern "C" fn(*mut S, $($a),*) -> R {
+            fn params() -> Vec<ScalarType> {
+                vec![$($a::TYPE),*]
+            }
+            fn result() -> Option<ScalarType> {
+                R::TYPE
+            }
+            fn address(self) -> usize {
+                self as usize
+            }
+            fn invoke(self, state: &mut S, args: &[Json]) -> Result<Json, ArgError> {
+                check_count(args, Self::params().len())?;
+                // SAFETY: the pointer is an exclusive borrow of a live state,
+                // which is all a callback of this shape may assume.
+                Ok(unsafe { self(state as *mut S, $(arg::<$a>(args, $i)?),*) }.to_json())
+            }
+        }
+    };
+}
+callback_fns!();
+callback_fns!(A0 0);
+callback_fns!(A0 0, A1 1);
+callback_fns!(A0 0, A1 1, A2 2);
+callback_fns!(A0 0, A1 1, A2 2, A3 3);
+callback_fns!(A0 0, A1 1, A2 2, A3 3, A4 4);
+
+fn check_count(args: &[Json], want: usize) -> Result<(), ArgError> {
+    if args.len() == want {
+        Ok(())
+    } else {
+        Err(ArgError(format!(
+            "takes {want} argument(s) after the state, got {}",
+            args.len()
+        )))
+    }
+}
+
+/// The signature-language name of a type (`i32`, `ptr`, …).
+pub fn type_name(t: ScalarType) -> &'static str {
+    match t {
+        ScalarType::Ptr => "ptr",
+        ScalarType::I8 => "i8",
+        ScalarType::U8 => "u8",
+        ScalarType::I16 => "i16",
+        ScalarType::U16 => "u16",
+        ScalarType::I32 => "i32",
+        ScalarType::U32 => "u32",
+        ScalarType::I64 => "i64",
+        ScalarType::U64 => "u64",
+        ScalarType::F32 => "f32",
+        ScalarType::F64 => "f64",
+        ScalarType::Bool => "bool",
+    }
+}
+
+type Invoke<S> = Box<dyn Fn(&mut S, &[Json]) -> Result<Json, ArgError> + Send + Sync>;
+
+/// A callback as the app registered it, before its symbol is looked up.
+pub struct Registration<S> {
+    /// The name written at the registration (the function's path, last part).
+    pub declared: &'static str,
+    /// The function's address in this process.
+    pub address: usize,
+    params: Vec<ScalarType>,
+    result: Option<ScalarType>,
+    invoke: Invoke<S>,
+}
+
+impl<S: 'static> Registration<S> {
+    /// Registers `function`, whose name in the source is `declared`. The
+    /// [`callback!`](crate::callback) macro passes both.
+    pub fn new<F: CallbackFn<S>>(declared: &'static str, function: F) -> Self {
+        Registration {
+            declared,
+            address: function.address(),
+            params: F::params(),
+            result: F::result(),
+            invoke: Box::new(move |state, args| function.invoke(state, args)),
+        }
+    }
+}
+
+/// Registers a callback, naming its argument and result types after the
+/// state (Rust cannot read them off a function item; a mismatch is a compile
+/// error):
+///
+/// ```ignore
+/// callback!(increment_counter)                 // extern "C" fn(&mut State)
+/// callback!(add_step_clamped(i32, i32) -> i64) // extern "C" fn(&mut State, i32, i32) -> i64
+/// callback!(unsafe raw_update(u8))             // unsafe extern "C" fn(*mut State, u8)
+/// ```
+///
+/// The function must be `#[no_mangle] pub extern "C"`, with arguments and
+/// result among `i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool` (`()` for none).
+#[macro_export]
+macro_rules! callback {
+    (unsafe $f:ident $( ( $($t:ty),* $(,)? ) $(-> $r:ty)? )?) => {
+        $crate::callbacks::Registration::new(
+            stringify!($f),
+            $f as unsafe extern "C" fn(*mut _ $($(, $t)*)?) $($(-> $r)?)?,
+        )
+    };
+    ($f:ident $( ( $($t:ty),* $(,)? ) $(-> $r:ty)? )?) => {
+        $crate::callbacks::Registration::new(
+            stringify!($f),
+            $f as extern "C" fn(&mut _ $($(, $t)*)?) $($(-> $r)?)?,
+        )
+    };
+}
+
+/// Where a callback's name was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolSource {
+    /// The dynamic symbol table (`dlsym`): survives `strip`.
+    Dynamic,
+    /// The ELF symbol table of the executable.
+    SymbolTable,
+}
+
+/// A registered callback with its symbol resolved.
+pub struct Callback<S> {
+    /// The name views call it by (`data-call`, `/execute/{name}`, `/wasm/{name}`).
+    pub name: String,
+    /// Its signature as the transpiler exports it (state pointer first).
+    pub signature: Signature,
+    /// Its address in this process.
+    pub address: usize,
+    /// Its address in the ELF as linked.
+    pub image_address: u64,
+    /// Where its symbol was found, or why it cannot be transpiled (views then
+    /// run it through the server only).
+    pub symbol: Result<SymbolSource, String>,
+    invoke: Invoke<S>,
+}
+
+impl<S> Callback<S> {
+    /// Runs the native callback on `state` with JSON arguments.
+    pub fn invoke(&self, state: &mut S, args: &[Json]) -> Result<Json, ArgError> {
+        (self.invoke)(state, args)
+    }
+}
+
+/// All callbacks of an app, by name.
+pub struct Registry<S> {
+    callbacks: Vec<Callback<S>>,
+    by_name: HashMap<String, usize>,
+}
+
+impl<S> Registry<S> {
+    /// Resolves every registration against the running binary. `image` is the
+    /// binary's ELF (None when it cannot be read); `load_bias` maps process
+    /// addresses to ELF addresses. Returns the registry and one warning per
+    /// callback that can run on the server only.
+    pub fn resolve(
+        registrations: Vec<Registration<S>>,
+        image: Option<&Image>,
+        load_bias: u64,
+    ) -> Result<(Registry<S>, Vec<String>), String> {
+        let mut registry = Registry {
+            callbacks: Vec::new(),
+            by_name: HashMap::new(),
+        };
+        let mut warnings = Vec::new();
+        for r in registrations {
+            let image_address = (r.address as u64).wrapping_sub(load_bias);
+            let symbol = find_symbol(r.declared, r.address, image_address, image);
+            if let Err(why) = &symbol {
+                warnings.push(format!(
+                    "callback `{}` runs on the server only: {why}",
+                    r.declared
+                ));
+            }
+            let name = r.declared.to_string();
+            let params: Vec<&str> = std::iter::once(ScalarType::Ptr)
+                .chain(r.params.iter().copied())
+                .map(type_name)
+                .collect();
+            let text = format!(
+                "{name}({})->{}",
+                params.join(","),
+                r.result.map_or("void", type_name)
+            );
+            let signature = Signature::parse(&text).map_err(|e| e.to_string())?;
+            if registry.by_name.contains_key(&name) {
+                return Err(format!("callback `{name}` is registered twice"));
+            }
+            registry
+                .by_name
+                .insert(name.clone(), registry.callbacks.len());
+            registry.callbacks.push(Callback {
+                name,
+                signature,
+                address: r.address,
+                image_address,
+                symbol,
+                invoke: r.invoke,
+            });
+        }
+        Ok((registry, warnings))
+    }
+
+    /// The callback called `name`, if registered.
+    pub fn get(&self, name: &str) -> Option<&Callback<S>> {
+        self.by_name.get(name).map(|&i| &self.callbacks[i])
+    }
+
+    /// All callbacks in registration order.
+    pub fn all(&self) -> &[Callback<S>] {
+        &self.callbacks
+    }
+}
+
+/// Finds the symbol naming the callback's code: first the dynamic table
+/// (`dlsym`, present when the build exports it, and kept by `strip`), then the
+/// ELF symbol table. The name must be the declared one at the same address;
+/// anything else (a mangled name, no name at all) is a reason the callback
+/// cannot be transpiled, spelled out with the fix.
+fn find_symbol(
+    declared: &str,
+    address: usize,
+    image_address: u64,
+    image: Option<&Image>,
+) -> Result<SymbolSource, String> {
+    if dynamic_symbol(declared) == Some(address) {
+        return Ok(SymbolSource::Dynamic);
+    }
+    let Some(image) = image else {
+        return Err("the executable could not be read to find its symbols".into());
+    };
+    if image
+        .symbol(declared)
+        .is_some_and(|s| s.address == image_address && s.is_function)
+    {
+        return Ok(SymbolSource::SymbolTable);
+    }
+    let other = image
+        .function_at(image_address)
+        .map(|s| s.name.clone())
+        .or_else(|| dladdr_name(address));
+    Err(match other {
+        Some(name) => format!(
+            "its symbol is `{name}`, not `{declared}`: mark it #[no_mangle] so the binary names it"
+        ),
+        None => "the binary has no symbol for it (stripped?): keep symbols \
+                 (`strip = false` in [profile.release]) or export it with \
+                 `-C link-arg=-Wl,--export-dynamic-symbol=NAME`"
+            .to_string(),
+    })
+}
+
+/// The address `dlsym` gives for `name` in this process, if exported.
+fn dynamic_symbol(name: &str) -> Option<usize> {
+    let c = CString::new(name).ok()?;
+    // SAFETY: RTLD_DEFAULT searches the global scope; `c` is a valid C string.
+    let p = unsafe { libc::dlsym(libc::RTLD_DEFAULT, c.as_ptr()) };
+    (!p.is_null()).then_some(p as usize)
+}
+
+/// The exact dynamic symbol at `address`, if `dladdr` knows one.
+fn dladdr_name(address: usize) -> Option<String> {
+    // SAFETY: Dl_info is plain data; dladdr fills it or returns 0.
+    let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+    let found = unsafe { libc::dladdr(address as *const libc::c_void, &mut info) };
+    if found == 0 || info.dli_sname.is_null() || info.dli_saddr as usize != address {
+        return None;
+    }
+    // SAFETY: dladdr returned a NUL-terminated name owned by the loader.
+    Some(
+        unsafe { CStr::from_ptr(info.dli_sname) }
+            .to_string_lossy()
+            .into_owned(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[repr(C)]
+    #[derive(Default)]
+    struct S {
+        total: i64,
+    }
+
+    extern "C" fn add(s: &mut S, by: i32, twice: bool) -> i64 {
+        s.total += by as i64 * if twice { 2 } else { 1 };
+        s.total
+    }
+
+    #[test]
+    fn arguments_are_checked_against_the_rust_type() {
+        let r: Registration<S> = crate::callback!(add(i32, bool) -> i64);
+        assert_eq!(r.declared, "add");
+        assert_eq!(r.address, add as *const () as usize);
+        assert_eq!(r.params, [ScalarType::I32, ScalarType::Bool]);
+        assert_eq!(r.result, Some(ScalarType::I64));
+        let mut s = S::default();
+        let cases: &[(Json, Result<Json, &str>)] = &[
+            (json!([5, false]), Ok(json!(5))),
+            (json!([5, true]), Ok(json!(15))),
+            (json!(["-3", 0]), Ok(json!(12))),
+            (
+                json!([5]),
+                Err("takes 2 argument(s) after the state, got 1"),
+            ),
+            (
+                json!([2147483648i64, true]),
+                Err("argument 1 must be i32 (got 2147483648)"),
+            ),
+            (json!([1.5, true]), Err("argument 1 must be i32 (got 1.5)")),
+            (json!([1, 2]), Err("argument 2 must be bool (got 2)")),
+        ];
+        for (args, want) in cases {
+            let got = (r.invoke)(&mut s, args.as_array().unwrap());
+            assert_eq!(
+                got.map_err(|e| e.0),
+                want.clone().map_err(String::from),
+                "{args}"
+            );
+        }
+    }
+
+    #[test]
+    fn large_integers_become_strings_and_floats_stay_exact() {
+        assert_eq!(u64::MAX.to_json(), json!("18446744073709551615"));
+        assert_eq!((1i64 << 53).to_json(), json!(9007199254740992i64));
+        assert_eq!(f32::from_json(&json!(0.1)), None, "0.1 is not an f32");
+        assert_eq!(f32::from_json(&json!(0.5)), Some(0.5));
+        assert_eq!(f64::NAN.to_json(), json!("NaN"));
+    }
+}

@@ -1,0 +1,41 @@
+//! # x64wasm
+//!
+//! A Rust app whose UI callbacks run in the browser without anyone writing
+//! JavaScript and without a second build: the server transpiles its own x86-64
+//! machine code to WebAssembly at run time.
+//!
+//! One binary is a desktop app (a tao window with a wry webview) and a web
+//! server for any number of browsers. A click in any view runs the app's
+//! callback at once in that view, as wasm transpiled from the callback's own
+//! machine code, and natively on the server, which pushes the change to
+//! every view as DOM patches.
+//!
+//! ```text
+//!  app code (Rust)            server process                                  every view
+//!  State: Pod  ───────────►  Mutex<State, version>  ◄── POST /execute/{fn} ─── click
+//!  render(&State) -> Node     │ renderer thread: render, diff → patch event
+//!  extern "C" callbacks       │ ── SSE /events (patch | reset) ──────────────► apply patches
+//!                             │ ── GET /wasm/{fn}: transpiled, cached ──────► run on the page's
+//!                             ▼                                                state copy: instant
+//!            transpiler: ELF → image → decode → cfg → structure → lower → module (validated wasm)
+//! ```
+//!
+//! An app is [`App::new`]`(state, render)`, [`callback!`] registrations and
+//! [`App::run`] (see `examples/scoreboard.rs`). The pieces: [`app`],
+//! [`callbacks`], [`dom`], [`server`], [`state_file`], `desktop` (feature
+//! `desktop`); the transpiler is the crate `x64wasm-transpile`.
+
+#![deny(missing_docs)]
+
+pub mod app;
+pub mod callbacks;
+#[cfg(feature = "desktop")]
+pub mod desktop;
+pub mod dom;
+pub mod process;
+pub mod server;
+pub mod state_file;
+
+pub use app::{App, Options};
+pub use callbacks::{Callback, Registration, Registry};
+pub use dom::Node;

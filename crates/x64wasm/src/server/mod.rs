@@ -1,0 +1,483 @@
+//! The web server: the page, the client runtime, callbacks as wasm, native
+//! execution, and Server-Sent Events to every open view (README "HTTP API").
+//!
+//! [`http`] is the HTTP/1.1 layer (tokio tasks, bounded everywhere);
+//! [`routes`] answers requests on its blocking threads; a renderer thread
+//! turns each new state into one patch event, which every view's stream
+//! ([`events`]) picks up.
+
+pub mod assets;
+mod events;
+pub mod http;
+mod limits;
+mod listener;
+mod routes;
+mod security;
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+
+use bytemuck::Pod;
+use sha2::{Digest, Sha256};
+use tokio::sync::watch;
+
+use serde_json::{json, Value as Json};
+
+use crate::callbacks::{type_name, ArgError, Callback, Registry};
+use crate::dom::{diff, normalize, Node, Patch};
+use crate::state_file::StateFile;
+use x64wasm_transpile::{Cache, Image, Module, TranspileError};
+
+pub use limits::{LogLimiter, RateLimiter};
+pub use listener::bind;
+pub use security::allowed_hosts;
+
+/// Everything the request handlers share.
+///
+/// Two locks, so that rendering never holds up clicks: `live` is the
+/// authoritative state (callbacks run under it, one at a time), `shown` is
+/// the view the server last rendered and sent. A renderer thread
+/// ([`Shared::render_loop`]) turns each new state into a patch event; under
+/// load one event covers several versions (`from` → `version`).
+pub struct Shared<S> {
+    /// The page title.
+    pub title: String,
+    /// Builds the view of a state.
+    pub render: fn(&S) -> Node,
+    /// The registered callbacks.
+    pub registry: Registry<S>,
+    /// The app's state and version.
+    pub live: Mutex<Live<S>>,
+    /// Signalled with `live` after every change (wakes the renderer).
+    pub executed: Condvar,
+    /// What the views are shown.
+    pub shown: Mutex<Shown<S>>,
+    /// The shown version, sent after every new event (wakes the streams).
+    pub published: watch::Sender<u64>,
+    /// The running executable, for transpiling (an error when unreadable).
+    pub image: Result<Image, String>,
+    /// Each callback's module (or why it has none), made once: the running
+    /// binary does not change, so neither does the answer.
+    modules: Mutex<HashMap<String, Result<Served, Unavailable>>>,
+    /// The callbacks' signatures as the page gives them to the runtime
+    /// (JSON), computed once.
+    pub signatures: String,
+    /// Per-callback counts of clicks and predictions.
+    pub stats: Mutex<BTreeMap<String, CallStats>>,
+    /// Event streams open now (one per open view).
+    pub views: Arc<AtomicUsize>,
+    /// Host names requests may carry (DNS rebinding defence).
+    pub allowed_hosts: Vec<String>,
+    /// Where every change is saved before it is acknowledged, if anywhere.
+    pub state_file: Option<StateFile>,
+    /// Clicks per second per client, if limited.
+    pub rate_limit: Option<RateLimiter>,
+    /// Log lines a client can cause, bounded in size and rate.
+    pub log: LogLimiter,
+}
+
+/// The server's settings from the command line (DESIGN §6).
+pub struct Settings {
+    /// Host names requests may carry.
+    pub allowed_hosts: Vec<String>,
+    /// Where every change is saved, if anywhere.
+    pub state_file: Option<StateFile>,
+    /// Clicks per second per client address; 0 for no limit.
+    pub rate_limit: u32,
+}
+
+/// A callback's module as `/wasm/{fn}` serves it.
+#[derive(Clone)]
+pub struct Served {
+    /// The strong ETag: the quoted hex of the module's cache key.
+    pub etag: String,
+    /// The validated module.
+    pub module: Arc<Module>,
+}
+
+/// Why a callback has no module.
+#[derive(Clone, Debug)]
+pub enum Unavailable {
+    /// No symbol names its code, or the executable cannot be read.
+    NoSymbol(String),
+    /// The transpiler refused its code.
+    Transpile(TranspileError),
+}
+
+/// How many recent patch events the server keeps, so a stream that fell
+/// behind by a few events catches up with patches instead of a reset.
+const EVENT_LOG: usize = 64;
+
+/// The authoritative state and its version.
+pub struct Live<S> {
+    /// The app's state.
+    pub state: S,
+    /// Bumped by every executed callback.
+    pub version: u64,
+}
+
+/// The view the server last rendered, and the events that led to it.
+pub struct Shown<S> {
+    /// The version rendered.
+    pub version: u64,
+    /// The state at that version.
+    pub state: S,
+    /// `render(&state)`, normalized as the browsers' DOM holds it.
+    pub view: Node,
+    /// The newest patch events, oldest first; each starts where the one
+    /// before it ended.
+    pub log: VecDeque<Event>,
+}
+
+/// One patch event: from one shown version to the next.
+#[derive(Clone)]
+pub struct Event {
+    /// The version the patches apply to.
+    pub from: u64,
+    /// The version they make.
+    pub version: u64,
+    /// The event's JSON data.
+    pub data: Arc<str>,
+}
+
+/// What the server knows about one callback's clicks.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallStats {
+    /// Times it ran on the server.
+    pub executed: u64,
+    /// Clicks whose view ran the wasm and sent a predicted state.
+    pub predicted: u64,
+    /// Predictions equal to the server's result (same base version).
+    pub agreed: u64,
+    /// Predictions that differed from the server's result (same base version).
+    pub disagreed: u64,
+    /// Predictions made on an older version than the server ran on.
+    pub stale: u64,
+}
+
+/// A callback run: the version it made, what it returned, the state before
+/// and after.
+pub struct Outcome<S> {
+    /// The version the callback ran on.
+    pub base: u64,
+    /// The version it made.
+    pub version: u64,
+    /// Its return value.
+    pub ret: Json,
+    /// The state before.
+    pub before: S,
+    /// The state after.
+    pub after: S,
+}
+
+/// Why a callback did not run.
+pub enum RunError {
+    /// The arguments do not fit its signature (400).
+    Arguments(ArgError),
+    /// The new state could not be saved; nothing changed (500).
+    Save(String),
+}
+
+impl<S: Pod> Shared<S> {
+    /// Makes the shared server data for `state` at `version`.
+    pub fn new(
+        title: String,
+        (state, version): (S, u64),
+        render: fn(&S) -> Node,
+        registry: Registry<S>,
+        image: Result<Image, String>,
+        settings: Settings,
+    ) -> Shared<S> {
+        let view = normalize(render(&state));
+        let signatures = signatures_json(&registry);
+        Shared {
+            title,
+            render,
+            registry,
+            live: Mutex::new(Live { state, version }),
+            executed: Condvar::new(),
+            shown: Mutex::new(Shown {
+                version,
+                state,
+                view,
+                log: VecDeque::new(),
+            }),
+            published: watch::channel(version).0,
+            image,
+            modules: Mutex::new(HashMap::new()),
+            signatures,
+            stats: Mutex::new(BTreeMap::new()),
+            views: Arc::new(AtomicUsize::new(0)),
+            allowed_hosts: settings.allowed_hosts,
+            state_file: settings.state_file,
+            rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
+            log: LogLimiter::new(),
+        }
+    }
+
+    /// The module of `callback`, transpiled (through [`Cache`]) the first
+    /// time it is asked for and remembered with its answer afterwards.
+    /// Transpiled outside the lock, so callbacks transpile in parallel (at
+    /// start, or when views ask for several at once); two threads racing for
+    /// one callback make the same module and both serve the first stored.
+    pub fn wasm(&self, callback: &Callback<S>) -> Result<Served, Unavailable> {
+        let modules = || self.modules.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(known) = modules().get(&callback.name) {
+            return known.clone();
+        }
+        let made = match (&callback.symbol, &self.image) {
+            (Err(why), _) | (Ok(_), Err(why)) => Err(Unavailable::NoSymbol(why.clone())),
+            (Ok(_), Ok(image)) => Cache::new()
+                .get(image, std::slice::from_ref(&callback.signature))
+                .map(|(key, module)| Served {
+                    etag: format!(
+                        "\"{}\"",
+                        key.iter().map(|b| format!("{b:02x}")).collect::<String>()
+                    ),
+                    module,
+                })
+                .map_err(Unavailable::Transpile),
+        };
+        modules()
+            .entry(callback.name.clone())
+            .or_insert(made)
+            .clone()
+    }
+
+    /// The live state, even if a thread panicked while holding the lock (the
+    /// state is plain data and every change is whole before it is published).
+    pub fn lock(&self) -> MutexGuard<'_, Live<S>> {
+        self.live.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The shown view (same poisoning rule as [`lock`](Shared::lock)).
+    pub fn shown(&self) -> MutexGuard<'_, Shown<S>> {
+        self.shown.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Runs `callback` on the live state under the lock (one at a time, so
+    /// no update is lost) and saves the result when there is a state file,
+    /// before anyone hears of it; then wakes the renderer.
+    pub fn run(&self, callback: &Callback<S>, args: &[Json]) -> Result<Outcome<S>, RunError> {
+        let mut live = self.lock();
+        let before = live.state;
+        let base = live.version;
+        let ret = callback
+            .invoke(&mut live.state, args)
+            .map_err(RunError::Arguments)?;
+        let version = base + 1;
+        if let Some(file) = &self.state_file {
+            if let Err(e) = file.save(version, bytemuck::bytes_of(&live.state)) {
+                live.state = before;
+                return Err(RunError::Save(format!(
+                    "saving {}: {e}; the change was undone",
+                    file.path().display()
+                )));
+            }
+        }
+        live.version = version;
+        let after = live.state;
+        drop(live);
+        self.executed.notify_all();
+        Ok(Outcome {
+            base,
+            version,
+            ret,
+            before,
+            after,
+        })
+    }
+
+    /// The renderer: forever, takes the newest state, renders it, diffs it
+    /// against the shown view and publishes one patch event to the streams.
+    /// Clicks that come faster than it renders share an event.
+    pub fn render_loop(&self) {
+        loop {
+            let (state, version) = {
+                let shown_version = self.shown().version;
+                let live = self.lock();
+                let live = self
+                    .executed
+                    .wait_while(live, |l| l.version == shown_version)
+                    .unwrap_or_else(|e| e.into_inner());
+                (live.state, live.version)
+            };
+            let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                normalize((self.render)(&state))
+            }));
+            let view = match rendered {
+                Ok(view) => view,
+                Err(_) => {
+                    // The app's render panicked: keep the old view (its
+                    // state is still right) and try again at the next change.
+                    eprintln!(
+                        "x64wasm: render panicked at version {version}; the view is not updated"
+                    );
+                    let mut shown = self.shown();
+                    shown.version = version;
+                    shown.state = state;
+                    drop(shown);
+                    self.published.send_replace(version); // streams send a reset
+                    continue;
+                }
+            };
+            let mut shown = self.shown();
+            let patches = diff(&shown.view, &view);
+            let data = patch_event(shown.version, version, &patches, &shown.state, &state);
+            let event = Event {
+                from: shown.version,
+                version,
+                data: data.into(),
+            };
+            shown.log.push_back(event);
+            if shown.log.len() > EVENT_LOG {
+                shown.log.pop_front();
+            }
+            shown.version = version;
+            shown.state = state;
+            let old = std::mem::replace(&mut shown.view, view);
+            drop(shown);
+            self.published.send_replace(version);
+            drop(old); // freeing the old tree is not the streams' business
+        }
+    }
+}
+
+/// `{"name": {"params": [...], "result": "..."}}` for every callback: what
+/// the runtime needs to call an export with the right JavaScript types.
+fn signatures_json<S>(registry: &Registry<S>) -> String {
+    let signatures: serde_json::Map<String, Json> = registry
+        .all()
+        .iter()
+        .map(|c| {
+            let params: Vec<&str> = c.signature.params[1..]
+                .iter()
+                .map(|&t| type_name(t))
+                .collect();
+            let result = c.signature.result.map_or("void", type_name);
+            (
+                c.name.clone(),
+                json!({ "params": params, "result": result }),
+            )
+        })
+        .collect();
+    Json::Object(signatures).to_string()
+}
+
+/// The data of a `patch` event: the version it starts from and the one it
+/// makes, the DOM patches, the state bytes that changed as `[offset,
+/// base64]` runs, and the first 16 hex digits of the new state's SHA-256
+/// (the view checks what it assembled).
+fn patch_event<S: Pod>(
+    from: u64,
+    version: u64,
+    patches: &[Patch],
+    before: &S,
+    after: &S,
+) -> String {
+    let patches: Vec<Json> = patches.iter().map(Patch::to_json).collect();
+    let runs: Vec<Json> = changed_runs(bytemuck::bytes_of(before), bytemuck::bytes_of(after))
+        .into_iter()
+        .map(|(at, bytes)| json!([at, to_base64(bytes)]))
+        .collect();
+    json!({
+        "from": from,
+        "version": version,
+        "patches": patches,
+        "state": runs,
+        "sha": &state_hash(after)[..16],
+    })
+    .to_string()
+}
+
+/// The byte runs where `new` differs from `old` (same length); runs closer
+/// than 8 bytes are merged, since each run costs more than that in JSON.
+pub fn changed_runs<'a>(old: &[u8], new: &'a [u8]) -> Vec<(usize, &'a [u8])> {
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for i in (0..new.len()).filter(|&i| old[i] != new[i]) {
+        match runs.last_mut() {
+            Some((_, end)) if i - *end < 8 => *end = i + 1,
+            _ => runs.push((i, i + 1)),
+        }
+    }
+    runs.into_iter().map(|(a, b)| (a, &new[a..b])).collect()
+}
+
+/// Bytes as standard base64 (RFC 4648 §4, padded): how state bytes travel
+/// in pages, events and `/state`.
+pub fn to_base64(bytes: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Standard base64 back to bytes; `None` when malformed.
+pub fn from_base64(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// SHA-256 of a state's bytes, in hex: what views send as their prediction.
+pub fn state_hash<S: Pod>(state: &S) -> String {
+    Sha256::digest(bytemuck::bytes_of(state))
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// A running server.
+pub struct Running {
+    /// The address it listens on.
+    pub address: SocketAddr,
+    /// `http://…/` for that address.
+    pub url: String,
+    server: JoinHandle<()>,
+}
+
+impl Running {
+    /// Blocks until the server stops (it serves until the process ends).
+    pub fn wait(self) {
+        let _ = self.server.join();
+    }
+}
+
+/// Serves `shared` on `listener` (see [`bind`]) within `capacity`: starts
+/// the renderer thread and the HTTP server.
+pub fn serve<S: Pod + Send + 'static>(
+    shared: Arc<Shared<S>>,
+    listener: std::net::TcpListener,
+    capacity: http::Capacity,
+) -> Result<Running, String> {
+    let address = listener.local_addr().map_err(|e| e.to_string())?;
+    let renderer = shared.clone();
+    std::thread::Builder::new()
+        .name("x64wasm-render".into())
+        .spawn(move || renderer.render_loop())
+        .map_err(|e| format!("starting the renderer thread: {e}"))?;
+    let server = http::serve(listener, Arc::new(App(shared)), capacity)?;
+    let host = match address {
+        SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        SocketAddr::V4(a) if a.ip().is_unspecified() => "127.0.0.1".to_string(),
+        SocketAddr::V4(a) => a.ip().to_string(),
+    };
+    Ok(Running {
+        address,
+        url: format!("http://{host}:{}/", address.port()),
+        server,
+    })
+}
+
+/// The app as the HTTP layer's service.
+struct App<S>(Arc<Shared<S>>);
+
+impl<S: Pod + Send + 'static> http::Service for App<S> {
+    fn respond(&self, request: http::Request) -> http::Reply {
+        routes::handle(&self.0, request)
+    }
+
+    fn error(&self, status: u16, message: &str) -> http::Response {
+        routes::secure(routes::error(status, message))
+    }
+}

@@ -1,0 +1,491 @@
+//! The routes (README "HTTP API"): one table of paths and methods, from
+//! which 404, 405 and `Allow` follow, and one function per route.
+
+use std::sync::Arc;
+
+use bytemuck::Pod;
+use serde::Deserialize;
+use serde_json::{json, Value as Json};
+
+use super::http::{Reply, Request, Response};
+use super::{
+    assets, events, from_base64, security, state_hash, to_base64, Outcome, RunError, Served,
+    Shared, Unavailable,
+};
+use x64wasm_transpile::TranspileError;
+
+/// Scripts only from this server, wasm compilation allowed.
+const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
+
+/// What a route's path is matched by.
+enum PathMatch {
+    /// This path exactly.
+    Exact(&'static str),
+    /// Paths starting with this; the rest is the route's parameter.
+    Prefix(&'static str),
+}
+
+/// The routes: path, methods allowed (the first of a `GET` route is
+/// `GET`; `HEAD` is answered as `GET` without the body), and handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route {
+    Page,
+    Runtime,
+    Style,
+    Favicon,
+    State,
+    Stats,
+    Events,
+    Wasm,
+    Execute,
+}
+
+const GET: &[&str] = &["GET", "HEAD"];
+const POST: &[&str] = &["POST"];
+
+const ROUTES: &[(PathMatch, &[&str], Route)] = &[
+    (PathMatch::Exact("/"), GET, Route::Page),
+    (PathMatch::Exact("/runtime.js"), GET, Route::Runtime),
+    (PathMatch::Exact("/style.css"), GET, Route::Style),
+    (PathMatch::Exact("/favicon.ico"), GET, Route::Favicon),
+    (PathMatch::Exact("/favicon.svg"), GET, Route::Favicon),
+    (PathMatch::Exact("/state"), GET, Route::State),
+    (PathMatch::Exact("/debug/stats"), GET, Route::Stats),
+    (PathMatch::Exact("/events"), GET, Route::Events),
+    (PathMatch::Prefix("/wasm/"), GET, Route::Wasm),
+    (PathMatch::Prefix("/execute/"), POST, Route::Execute),
+];
+
+/// The route for `path` and its parameter, or `None` (404).
+fn route(path: &str) -> Option<(&'static [&'static str], Route, &str)> {
+    ROUTES.iter().find_map(|(m, methods, route)| match m {
+        PathMatch::Exact(p) if *p == path => Some((*methods, *route, "")),
+        PathMatch::Prefix(p) => path.strip_prefix(p).map(|rest| (*methods, *route, rest)),
+        _ => None,
+    })
+}
+
+/// Answers one request.
+pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request) -> Reply {
+    let found = route(&request.path);
+    // Every request must name this server (Host), before it learns
+    // anything; streams and POSTs must come from our own pages (Origin).
+    let guarded = request.method == "POST" || matches!(found, Some((_, Route::Events, _)));
+    if let Err(why) = security::check(
+        &shared.allowed_hosts,
+        &request.host,
+        request.header("origin"),
+        guarded,
+    ) {
+        return Reply::Full(secure(error(403, &why)));
+    }
+    let Some((methods, route, parameter)) = found else {
+        return Reply::Full(secure(error(404, &format!("no route {}", request.path))));
+    };
+    if !methods.contains(&request.method.as_str()) {
+        return Reply::Full(secure(
+            error(405, &format!("{} is not allowed here", request.method))
+                .header("Allow", methods.join(", ")),
+        ));
+    }
+    let response = match route {
+        Route::Page => page(shared),
+        Route::Runtime => text(assets::RUNTIME_JS, "text/javascript; charset=utf-8"),
+        Route::Style => text(assets::STYLE_CSS, "text/css; charset=utf-8"),
+        Route::Favicon => text(assets::FAVICON_SVG, "image/svg+xml"),
+        Route::State => state(shared),
+        Route::Stats => stats(shared),
+        Route::Events => {
+            let last_event_id = request
+                .header("last-event-id")
+                .and_then(|v| v.trim().parse().ok());
+            let since = request.query("since").and_then(|v| v.parse().ok());
+            let head = Response::new(200, Vec::new())
+                .header("Content-Type", "text/event-stream")
+                .header("Cache-Control", "no-store");
+            let source = events::Events::new(shared.clone(), last_event_id.or(since));
+            return Reply::Stream(secure(head), Box::new(source));
+        }
+        Route::Wasm => wasm(shared, parameter, request.header("if-none-match")),
+        Route::Execute => execute(shared, parameter, &request),
+    };
+    Reply::Full(secure(response))
+}
+
+/// The headers every answer carries.
+pub fn secure(response: Response) -> Response {
+    response
+        .header("Content-Security-Policy", CSP)
+        .header("X-Content-Type-Options", "nosniff")
+}
+
+fn text(body: &str, content_type: &str) -> Response {
+    Response::new(200, body.as_bytes().to_vec())
+        .header("Content-Type", content_type)
+        .header("Cache-Control", "no-cache")
+}
+
+fn json_reply(status: u16, value: &Json) -> Response {
+    Response::new(status, value.to_string().into_bytes())
+        .header("Content-Type", "application/json")
+        .header("Cache-Control", "no-store")
+}
+
+/// An error answer: `{"error": "..."}` with its status.
+pub fn error(status: u16, message: &str) -> Response {
+    json_reply(status, &json!({ "error": message }))
+}
+
+/// `GET /`: the server-rendered page, readable without scripts, with the
+/// state bytes, version and callback signatures for the runtime.
+fn page<S: Pod>(shared: &Shared<S>) -> Response {
+    let shown = shared.shown();
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
+         <link rel=\"stylesheet\" href=\"/style.css\">\
+         <script src=\"/runtime.js\" defer></script></head>\
+         <body><main id=\"x64wasm\" data-version=\"{version}\" data-state=\"{state}\" \
+         data-callbacks=\"{callbacks}\">{body}</main></body></html>\n",
+        title = crate::dom::escape(&shared.title),
+        version = shown.version,
+        state = to_base64(bytemuck::bytes_of(&shown.state)),
+        callbacks = crate::dom::escape(&shared.signatures),
+        body = shown.view.to_html(),
+    );
+    drop(shown);
+    Response::new(200, html.into_bytes())
+        .header("Content-Type", "text/html; charset=utf-8")
+        .header("Cache-Control", "no-store")
+}
+
+/// `GET /state`: `{"version":V,"state":"<base64>","sha256":"…"}`.
+fn state<S: Pod>(shared: &Shared<S>) -> Response {
+    let live = shared.lock();
+    let value = json!({
+        "version": live.version,
+        "state": to_base64(bytemuck::bytes_of(&live.state)),
+        "sha256": state_hash(&live.state),
+    });
+    drop(live);
+    json_reply(200, &value)
+}
+
+/// `GET /debug/stats`: open views, and per callback how often it ran and
+/// how the views' predictions compared.
+fn stats<S: Pod>(shared: &Shared<S>) -> Response {
+    let stats = shared
+        .stats
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .clone();
+    let callbacks: serde_json::Map<String, Json> = stats
+        .into_iter()
+        .map(|(name, s)| {
+            (
+                name,
+                json!({
+                    "executed": s.executed,
+                    "predicted": s.predicted,
+                    "agreed": s.agreed,
+                    "disagreed": s.disagreed,
+                    "stale": s.stale,
+                }),
+            )
+        })
+        .collect();
+    let version = shared.lock().version;
+    let views = shared.views.load(std::sync::atomic::Ordering::SeqCst);
+    json_reply(
+        200,
+        &json!({ "version": version, "views": views, "callbacks": callbacks }),
+    )
+}
+
+/// `GET /wasm/{name}`: the callback's module, transpiled from this process's
+/// own machine code (cached); ETag is the cache key.
+fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> Response {
+    let Some(callback) = shared.registry.get(name) else {
+        return error(404, &format!("no callback named `{name}`"));
+    };
+    match shared.wasm(callback) {
+        Ok(Served { etag, module }) => {
+            if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+                return Response::new(304, Vec::new()).header("ETag", etag);
+            }
+            Response::new(200, module.wasm.clone())
+                .header("Content-Type", "application/wasm")
+                .header("ETag", etag)
+                .header("Cache-Control", "no-cache")
+        }
+        Err(Unavailable::NoSymbol(why)) => json_reply(
+            422,
+            &json!({ "error": format!("`{name}` cannot run as wasm: {why}"), "function": name }),
+        ),
+        Err(Unavailable::Transpile(e)) => json_reply(422, &transpile_error_json(name, &e)),
+    }
+}
+
+/// A transpile failure as JSON: the message, plus where it happened.
+fn transpile_error_json(name: &str, e: &TranspileError) -> Json {
+    let mut value = json!({ "error": e.to_string(), "callback": name });
+    let (function, address, instruction) = match e {
+        TranspileError::Decode {
+            function,
+            address,
+            bytes,
+            ..
+        } => (function, *address, bytes.clone()),
+        TranspileError::Unsupported {
+            function,
+            address,
+            mnemonic,
+            bytes,
+        } => (function, *address, format!("{mnemonic} ({bytes})")),
+        TranspileError::Callee {
+            function,
+            address,
+            callee,
+            ..
+        } => (function, *address, format!("call {callee}")),
+        TranspileError::ControlFlow {
+            function, address, ..
+        } => (function, *address, String::new()),
+        _ => return value,
+    };
+    value["function"] = json!(function);
+    value["address"] = json!(format!("{address:#x}"));
+    value["instruction"] = json!(instruction);
+    value
+}
+
+/// `POST /execute/{name}`: runs the native callback under the state lock,
+/// bumps the version, and compares the view's predicted state with the
+/// result.
+fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Response {
+    let Some(callback) = shared.registry.get(name) else {
+        return error(404, &format!("no callback named `{name}`"));
+    };
+    if let Some(limiter) = &shared.rate_limit {
+        let client = request.peer.ip();
+        if let Err(wait) = limiter.take(client, std::time::Instant::now()) {
+            return error(429, &format!("too many clicks from {client}; slow down"))
+                .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64));
+        }
+    }
+    let call = match parse_call(&request.body) {
+        Ok(call) => call,
+        Err(why) => return error(400, &why),
+    };
+    let outcome = match shared.run(callback, &call.args) {
+        Ok(outcome) => outcome,
+        Err(RunError::Arguments(why)) => return error(400, &format!("`{name}`: {why}")),
+        Err(RunError::Save(why)) => {
+            shared.log.line(&why);
+            return error(500, &why);
+        }
+    };
+    record_prediction(shared, name, &call, &outcome);
+    json_reply(
+        200,
+        &json!({ "version": outcome.version, "ret": outcome.ret }),
+    )
+}
+
+/// Counts the click, and compares the view's predicted state with the
+/// server's result when the view predicted on the version the server ran on.
+/// A disagreement is logged (rate-limited, cut to a bounded size) with the
+/// callback, its arguments, the view's prediction as hash and length, and
+/// what the server changed (`[offset, base64]` runs) and the hashes.
+fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcome: &Outcome<S>) {
+    let hash = state_hash(&outcome.after);
+    let mut stats = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
+    let s = stats.entry(name.to_string()).or_default();
+    s.executed += 1;
+    let Some(predicted) = &call.predicted else {
+        return;
+    };
+    s.predicted += 1;
+    if call.base != Some(outcome.base) {
+        s.stale += 1;
+    } else if predicted.eq_ignore_ascii_case(&hash) {
+        s.agreed += 1;
+    } else {
+        s.disagreed += 1;
+        drop(stats);
+        let before = bytemuck::bytes_of(&outcome.before);
+        let changed: Vec<Json> = super::changed_runs(before, bytemuck::bytes_of(&outcome.after))
+            .into_iter()
+            .map(|(at, bytes)| json!([at, to_base64(bytes)]))
+            .collect();
+        shared.log.line(&format!(
+            "prediction of `{name}` {} at version {} disagreed: the view predicted SHA-256 \
+             {predicted} ({} state bytes sent); the server changed {} of state SHA-256 {} \
+             ({} bytes) into SHA-256 {hash}",
+            Json::Array(call.args.clone()),
+            outcome.base,
+            call.state_length,
+            Json::Array(changed),
+            state_hash(&outcome.before),
+            before.len(),
+        ));
+    }
+}
+
+/// The parsed body of `POST /execute`.
+#[derive(Debug, PartialEq)]
+struct Call {
+    args: Vec<Json>,
+    base: Option<u64>,
+    predicted: Option<String>,
+    /// Bytes of the predicted state the view sent (it is not kept: logs
+    /// name the prediction by its hash).
+    state_length: usize,
+}
+
+/// The body as sent. serde's derived parser refuses a field given twice
+/// (`{"args":[5],"args":[6]}`), which a map-based parser would let the
+/// last one win.
+#[derive(Deserialize)]
+struct CallBody {
+    #[serde(default)]
+    args: Option<Json>,
+    #[serde(default)]
+    base: Option<Json>,
+    #[serde(default)]
+    predicted: Option<Json>,
+    #[serde(default)]
+    state: Option<Json>,
+}
+
+fn parse_call(body: &[u8]) -> Result<Call, String> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Call {
+            args: Vec::new(),
+            base: None,
+            predicted: None,
+            state_length: 0,
+        });
+    }
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(r#"the body must be a JSON object like {"args":[…]}"#.into());
+    }
+    let body: CallBody =
+        serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))?;
+    let args = match body.args {
+        None | Some(Json::Null) => Vec::new(),
+        Some(Json::Array(a)) => a,
+        Some(other) => return Err(format!("`args` must be an array, not {other}")),
+    };
+    let base = match body.base {
+        None | Some(Json::Null) => None,
+        Some(v) => Some(
+            v.as_u64()
+                .ok_or_else(|| format!("`base` must be a version number, not {v}"))?,
+        ),
+    };
+    let predicted = match body.predicted {
+        None | Some(Json::Null) => None,
+        Some(Json::String(s)) if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            Some(s)
+        }
+        Some(v) => return Err(format!("`predicted` must be a SHA-256 in hex, not {v}")),
+    };
+    let state_length = match body.state {
+        None | Some(Json::Null) => 0,
+        Some(Json::String(s)) => from_base64(&s)
+            .map(|b| b.len())
+            .ok_or("`state` must be base64")?,
+        Some(_) => return Err("`state` must be base64".into()),
+    };
+    Ok(Call {
+        args,
+        base,
+        predicted,
+        state_length,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_path_has_one_route_and_its_methods() {
+        // (path, route, parameter)
+        let cases: &[(&str, Option<(Route, &str)>)] = &[
+            ("/", Some((Route::Page, ""))),
+            ("/events", Some((Route::Events, ""))),
+            ("/wasm/add", Some((Route::Wasm, "add"))),
+            ("/execute/add", Some((Route::Execute, "add"))),
+            ("/favicon.ico", Some((Route::Favicon, ""))),
+            ("/events/", None),
+            ("/nope", None),
+        ];
+        for (path, want) in cases {
+            let got = route(path).map(|(_, r, p)| (r, p));
+            assert_eq!(got, *want, "{path}");
+        }
+        assert_eq!(route("/execute/x").unwrap().0, POST);
+        assert_eq!(route("/state").unwrap().0, GET);
+    }
+
+    #[test]
+    fn execute_bodies_are_checked() {
+        let ok = |args: Vec<Json>, base, predicted: Option<&str>, state_length| Call {
+            args,
+            base,
+            predicted: predicted.map(String::from),
+            state_length,
+        };
+        let hash = "ab".repeat(32);
+        // (body, parsed call or the start of the error)
+        let cases: Vec<(String, Result<Call, &str>)> = vec![
+            ("".into(), Ok(ok(vec![], None, None, 0))),
+            ("{}".into(), Ok(ok(vec![], None, None, 0))),
+            (
+                r#"{"args":[5,"6"],"base":3}"#.into(),
+                Ok(ok(vec![json!(5), json!("6")], Some(3), None, 0)),
+            ),
+            (
+                format!(r#"{{"predicted":"{hash}","state":"AAAA"}}"#),
+                Ok(ok(vec![], None, Some(&hash), 3)),
+            ),
+            (
+                r#"{"args":[5],"args":[6]}"#.into(),
+                Err("malformed JSON body: duplicate field `args`"),
+            ),
+            (
+                r#"{"base":1,"base":1}"#.into(),
+                Err("malformed JSON body: duplicate field `base`"),
+            ),
+            (
+                r#"{"args":5}"#.into(),
+                Err("`args` must be an array, not 5"),
+            ),
+            ("[1]".into(), Err("the body must be a JSON object")),
+            ("{".into(), Err("malformed JSON body")),
+            (
+                r#"{"args":[1]} x"#.into(),
+                Err("malformed JSON body: trailing characters"),
+            ),
+            (
+                r#"{"base":-1}"#.into(),
+                Err("`base` must be a version number"),
+            ),
+            (
+                r#"{"predicted":"xyz"}"#.into(),
+                Err("`predicted` must be a SHA-256"),
+            ),
+            (r#"{"state":"%%%"}"#.into(), Err("`state` must be base64")),
+        ];
+        for (body, want) in cases {
+            match (parse_call(body.as_bytes()), want) {
+                (Ok(got), Ok(want)) => assert_eq!(got, want, "{body}"),
+                (Err(got), Err(want)) => assert!(got.starts_with(want), "{body}: {got}"),
+                (got, want) => panic!("{body}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+}
