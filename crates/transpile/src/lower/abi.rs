@@ -1,0 +1,234 @@
+//! ABI inference: the registers each function's wasm signature takes and
+//! returns (those it, or anything it calls, may read and write).
+
+use super::*;
+
+
+/// The registers a wasm function takes and returns.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Abi {
+    /// Parameters, in order.
+    pub inputs: Vec<Reg>,
+    /// Results, in order.
+    pub outputs: Vec<Reg>,
+}
+
+impl Abi {
+    /// The wasm function type.
+    pub fn func_type(&self) -> (Vec<ValType>, Vec<ValType>) {
+        (
+            self.inputs.iter().map(|r| r.val_type()).collect(),
+            self.outputs.iter().map(|r| r.val_type()).collect(),
+        )
+    }
+}
+
+/// Registers each function reads and writes, itself or through its callees.
+pub fn abis(program: &Program) -> Vec<Abi> {
+    let mut factory = InstructionInfoFactory::new();
+    let n = program.functions.len();
+    let mut reads: Vec<RegSet> = vec![0; n];
+    let mut writes: Vec<RegSet> = vec![0; n];
+    let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let arguments = reg_bit(Reg::Gpr(RDI)) | reg_bit(Reg::Gpr(RSI)) | reg_bit(Reg::Gpr(RDX));
+    for (k, f) in program.functions.iter().enumerate() {
+        for ins in &f.instructions {
+            if let Some(writes_first) = explicit_registers_only(ins) {
+                // the common case, read off the operands (iced's info
+                // factory costs several hundred instructions each)
+                let (r, w) = explicit_registers(ins, writes_first);
+                reads[k] |= r;
+                writes[k] |= w;
+                continue;
+            }
+            for used in factory
+                .info_options(ins, InstructionInfoOptions::NO_MEMORY_USAGE)
+                .used_registers()
+            {
+                let Some(reg) = Reg::of(used.register()) else {
+                    continue;
+                };
+                reads[k] |= reg_bit(reg);
+                if !matches!(used.access(), OpAccess::Read | OpAccess::CondRead) {
+                    writes[k] |= reg_bit(reg);
+                }
+            }
+        }
+        for t in f.calls.values().chain(f.indirect.values()) {
+            match t {
+                Target::Function(a) => callees[k].extend(program.function_index(*a)),
+                Target::Builtin(b) if b.is_float() => {
+                    reads[k] |= reg_bit(Reg::Xmm(0));
+                    if b.takes_two() {
+                        reads[k] |= reg_bit(Reg::Xmm(1));
+                    }
+                    writes[k] |= reg_bit(Reg::Xmm(0));
+                }
+                Target::Builtin(_) => {
+                    reads[k] |= arguments;
+                    writes[k] |= reg_bit(Reg::Gpr(RAX));
+                }
+                Target::Trap => {}
+            }
+        }
+        reads[k] |= reg_bit(Reg::Gpr(RSP));
+        writes[k] |= reg_bit(Reg::Gpr(RSP));
+    }
+    // Fixpoint over the call graph (recursion included).
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for k in 0..n {
+            for &c in &callees[k] {
+                let (r, w) = (reads[k] | reads[c], writes[k] | writes[c]);
+                changed |= (r, w) != (reads[k], writes[k]);
+                reads[k] = r;
+                writes[k] = w;
+            }
+        }
+    }
+    // A partial write keeps the rest of the register: it is an input too.
+    (0..n)
+        .map(|k| Abi {
+            inputs: regs_of(reads[k] | writes[k]),
+            outputs: regs_of(writes[k]),
+        })
+        .collect()
+}
+
+/// For an integer instruction that touches no register besides its explicit
+/// operands (and rsp, which every function reads and writes anyway):
+/// whether it writes its first operand. `None` for the rest, which iced's
+/// info factory then describes. Reporting more than an instruction touches
+/// only lengthens an ABI; reporting less would lose a value, so the list
+/// is short and explicit.
+fn explicit_registers_only(ins: &Instruction) -> Option<bool> {
+    use Mnemonic as M;
+    let m = ins.mnemonic();
+    Some(match m {
+        M::Cmp | M::Test | M::Bt | M::Push | M::Nop | M::Endbr64 | M::Jmp => false,
+        M::Mov
+        | M::Movzx
+        | M::Movsx
+        | M::Movsxd
+        | M::Lea
+        | M::Add
+        | M::Sub
+        | M::Adc
+        | M::Sbb
+        | M::And
+        | M::Or
+        | M::Xor
+        | M::Inc
+        | M::Dec
+        | M::Neg
+        | M::Not
+        | M::Shl
+        | M::Shr
+        | M::Sar
+        | M::Rol
+        | M::Ror
+        | M::Shld
+        | M::Shrd
+        | M::Bts
+        | M::Btr
+        | M::Btc
+        | M::Bsf
+        | M::Bsr
+        | M::Tzcnt
+        | M::Lzcnt
+        | M::Popcnt
+        | M::Bswap
+        | M::Pop => true,
+        // one-operand imul multiplies into rdx:rax
+        M::Imul if ins.op_count() >= 2 => true,
+        _ if ins.is_jcc_short_or_near() => false,
+        _ if int::is_cmovcc(m) || int::is_setcc(m) => true,
+        _ => return None,
+    })
+}
+
+/// The registers `ins` reads and writes, from its explicit operands.
+fn explicit_registers(ins: &Instruction, writes_first: bool) -> (RegSet, RegSet) {
+    let (mut reads, mut writes) = (0, 0);
+    for op in 0..ins.op_count() {
+        let (registers, written) = match ins.op_kind(op) {
+            OpKind::Register => (
+                [ins.op_register(op), Register::None],
+                op == 0 && writes_first,
+            ),
+            // an address's registers are only read
+            OpKind::Memory => ([ins.memory_base(), ins.memory_index()], false),
+            _ => continue,
+        };
+        for r in registers.into_iter().filter_map(Reg::of) {
+            reads |= reg_bit(r);
+            if written {
+                writes |= reg_bit(r);
+            }
+        }
+    }
+    (reads, writes)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operand_registers_cover_what_the_info_factory_reports() {
+        let mut factory = InstructionInfoFactory::new();
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        let mut checked = std::collections::BTreeSet::new();
+        for _ in 0..400_000 {
+            let mut bytes = [0u8; 16];
+            for b in bytes.iter_mut() {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                *b = seed as u8;
+            }
+            // half of them behind a REX prefix (64-bit and r8-r15 forms)
+            if bytes[15] & 1 == 0 {
+                bytes[0] = 0x40 | (bytes[0] & 0x0f); // a REX prefix
+            }
+            let ins = iced_x86::Decoder::new(64, &bytes, 0).decode();
+            let Some(writes_first) = explicit_registers_only(&ins) else {
+                continue;
+            };
+            let (reads, writes) = explicit_registers(&ins, writes_first);
+            for used in factory
+                .info_options(&ins, InstructionInfoOptions::NO_MEMORY_USAGE)
+                .used_registers()
+            {
+                let Some(r) = Reg::of(used.register()) else {
+                    continue;
+                };
+                if r == Reg::Gpr(RSP) {
+                    continue; // every function reads and writes rsp
+                }
+                let written = !matches!(used.access(), OpAccess::Read | OpAccess::CondRead);
+                assert!(
+                    reads & reg_bit(r) != 0 && (!written || writes & reg_bit(r) != 0),
+                    "{ins} ({:?}): {:?} {:?} not covered",
+                    ins.code(),
+                    used.register(),
+                    used.access()
+                );
+            }
+            checked.insert(ins.mnemonic());
+        }
+        // the random bytes reached the common mnemonics
+        for m in [
+            Mnemonic::Mov,
+            Mnemonic::Add,
+            Mnemonic::Imul,
+            Mnemonic::Push,
+            Mnemonic::Pop,
+        ] {
+            assert!(checked.contains(&m), "{m:?} never decoded");
+        }
+    }
+
+}

@@ -1,0 +1,223 @@
+//! Calls and returns: the wasm functions the lowering calls (program
+//! functions, builtins, helpers), x86 `call`, `ret`, tail jumps and
+//! indirect calls, and the x86 stack they use.
+
+use super::*;
+
+
+/// Wasm function indices the lowering calls.
+#[derive(Clone, Debug, Default)]
+pub struct Callees {
+    /// Index of each program function.
+    pub functions: Vec<u32>,
+    /// Index of each builtin present in the module.
+    pub builtins: BTreeMap<Builtin, u32>,
+    /// Index of the runtime helpers (see `module.rs`).
+    pub helpers: Helpers,
+}
+
+/// Helper functions every module carries for operations wasm lacks.
+#[derive(Clone, Copy, Debug)]
+pub struct Helpers {
+    /// `(a: i64, b: i64) -> i64`: high 64 bits of the unsigned product.
+    pub mulhu: u32,
+    /// `(hi: i64, lo: i64, d: i64) -> (q: i64, r: i64)`: unsigned 128/64 division;
+    /// traps when the quotient does not fit (x86 #DE).
+    pub divu128: u32,
+    /// Signed 128/64 division, same shape.
+    pub divs128: u32,
+    /// x86's choice of NaN result, by [`float::NanFix`]: scalar `(a, b) ->
+    /// bits` (i32 or i64), packed `(r, a, b) -> v128`. Called only when a
+    /// result is NaN, so the rare case costs a call instead of inline code.
+    pub nan_fix: [u32; 4],
+}
+
+impl Default for Helpers {
+    /// No helper in the module.
+    fn default() -> Helpers {
+        Helpers {
+            mulhu: u32::MAX,
+            divu128: u32::MAX,
+            divs128: u32::MAX,
+            nan_fix: [u32::MAX; 4],
+        }
+    }
+}
+
+impl<'a> Ctx<'a> {
+    /// Pushes `value` (an i64 computed by `value`) on the x86 stack.
+    /// `value` must not read rsp: it runs after rsp has moved.
+    pub fn push_value(&mut self, value: impl FnOnce(&mut Self)) {
+        let rsp = self.locals.gpr(RSP);
+        self.emit_all([
+            W::LocalGet(rsp),
+            W::I64Const(8),
+            W::I64Sub,
+            W::LocalTee(rsp),
+            W::I32WrapI64,
+        ]);
+        value(self);
+        self.emit(W::I64Store(mem(0)));
+    }
+
+    fn call_function(&mut self, index: usize) {
+        let abi = &self.abis[index];
+        self.scalars_to_vectors(&abi.inputs);
+        let abi = &self.abis[index];
+        for r in &abi.inputs {
+            self.emit(W::LocalGet(self.locals.reg(*r)));
+        }
+        self.emit(W::Call(self.callees.functions[index]));
+        for r in abi.outputs.iter().rev() {
+            self.emit(W::LocalSet(self.locals.reg(*r)));
+        }
+        self.scalars_from_vectors(&abi.outputs);
+    }
+
+    fn call_builtin(&mut self, b: Builtin) {
+        let index = self.callees.builtins[&b];
+        if b.is_float() {
+            let x0 = self.locals.reg(Reg::Xmm(0));
+            let args: &[Reg] = if b.takes_two() {
+                &[Reg::Xmm(0), Reg::Xmm(1)]
+            } else {
+                &[Reg::Xmm(0)]
+            };
+            self.scalars_to_vectors(args);
+            for r in args {
+                self.emit(W::LocalGet(self.locals.reg(*r)));
+            }
+            self.emit_all([W::Call(index), W::LocalSet(x0)]);
+            self.scalars_from_vectors(&[Reg::Xmm(0)]);
+            return;
+        }
+        self.emit_all([
+            W::LocalGet(self.locals.gpr(RDI)),
+            W::LocalGet(self.locals.gpr(RSI)),
+            W::LocalGet(self.locals.gpr(RDX)),
+            W::Call(index),
+            W::LocalSet(self.locals.gpr(RAX)),
+        ]);
+    }
+
+    /// Calls `target` as x86 `call` would (return address pushed for image
+    /// functions; builtins take their arguments from registers).
+    fn call_target(&mut self, target: &Target, push_return: bool) {
+        match target {
+            Target::Function(a) => {
+                let index = self.program.function_index(*a).expect("decoded callee");
+                if push_return {
+                    let ret = self.ins.next_ip();
+                    self.push_value(|c| c.emit(W::I64Const(ret as i64)));
+                }
+                self.call_function(index);
+            }
+            Target::Builtin(b) => {
+                self.call_builtin(*b);
+                if !push_return {
+                    // a tail jump to a builtin: pop the return address ourselves
+                    let rsp = self.locals.gpr(RSP);
+                    self.emit_all([
+                        W::LocalGet(rsp),
+                        W::I64Const(8),
+                        W::I64Add,
+                        W::LocalSet(rsp),
+                    ]);
+                }
+            }
+            Target::Trap => self.emit(W::Unreachable),
+        }
+    }
+
+    /// `call` / `jmp` through a register: compare against every function whose
+    /// address this function takes; anything else traps.
+    fn dispatch_indirect(&mut self, push_return: bool) -> Result<(), TranspileError> {
+        let candidates: Vec<(u64, Target)> = self
+            .function
+            .indirect
+            .iter()
+            .map(|(a, t)| (*a, t.clone()))
+            .collect();
+        if candidates.is_empty() {
+            return Err(TranspileError::Callee {
+                function: self.function.name.clone(),
+                address: self.ins.ip(),
+                callee: if self.ins.op0_kind() == OpKind::Register {
+                    format!("the address in {:?}", self.ins.op0_register()).to_lowercase()
+                } else {
+                    "a function pointer in memory".into()
+                },
+                reason: "an indirect call whose possible targets are unknown (this function loads no function address: a vtable or a stored function pointer)".into(),
+            });
+        }
+        // the target, read before anything is pushed (`call [rsp]` reads the
+        // slot the return address then overwrites)
+        let t = self.locals.t[4];
+        self.read(0)?;
+        self.emit(W::LocalSet(t));
+        for (address, target) in &candidates {
+            self.emit_all([
+                W::LocalGet(t),
+                W::I64Const(*address as i64),
+                W::I64Eq,
+                W::If(BlockType::Empty),
+            ]);
+            self.call_target(target, push_return);
+            self.emit(W::Else);
+        }
+        self.emit(W::Unreachable);
+        for _ in &candidates {
+            self.emit(W::End);
+        }
+        Ok(())
+    }
+
+    pub(super) fn call(&mut self) -> Result<(), TranspileError> {
+        self.flags.clobber_all();
+        match self.function.calls.get(&self.ins.ip()).cloned() {
+            Some(target) => self.call_target(&target, true),
+            None => self.dispatch_indirect(true)?,
+        }
+        Ok(())
+    }
+
+    /// Returns the output registers.
+    fn return_outputs(&mut self) {
+        self.scalars_to_vectors(&self.abi.outputs.clone());
+        for r in &self.abi.outputs {
+            self.emit(W::LocalGet(self.locals.reg(*r)));
+        }
+        self.emit(W::Return);
+    }
+
+    pub(super) fn ret(&mut self) -> Result<(), TranspileError> {
+        if self.ins.mnemonic() != Mnemonic::Ret {
+            return Err(self.unsupported());
+        }
+        let pop = 8 + if self.ins.op_count() == 1 {
+            self.ins.immediate(0) as i64
+        } else {
+            0
+        };
+        let rsp = self.locals.gpr(RSP);
+        self.emit_all([
+            W::LocalGet(rsp),
+            W::I64Const(pop),
+            W::I64Add,
+            W::LocalSet(rsp),
+        ]);
+        self.return_outputs();
+        Ok(())
+    }
+
+    pub(super) fn tail_call(&mut self) -> Result<(), TranspileError> {
+        match self.function.calls.get(&self.ins.ip()).cloned() {
+            Some(target) => self.call_target(&target, false),
+            None => self.dispatch_indirect(false)?,
+        }
+        self.return_outputs();
+        Ok(())
+    }
+
+    // --------------------------------------------------------- operands
+}
