@@ -17,99 +17,13 @@ use iced_x86::{
 use super::error::{hex_bytes, TranspileError};
 use super::fxhash::{FxHashMap, FxHashSet};
 use super::image::{Image, Pointer};
+use super::builtins::Builtin;
 use super::signature::Signature;
 
 /// The most functions one module may pull in.
 pub const MAX_FUNCTIONS: usize = 256;
 /// The most instructions one function may have.
 pub const MAX_INSTRUCTIONS: usize = 200_000;
-
-/// C library functions the module provides itself (DESIGN §4).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Builtin {
-    /// `memcpy`
-    Memcpy,
-    /// `memmove`
-    Memmove,
-    /// `memset`
-    Memset,
-    /// `memcmp`
-    Memcmp,
-    /// `bcmp`
-    Bcmp,
-    /// libm `floor`, `ceil`, `trunc`, `round` on f64 (xmm0 → xmm0)
-    Floor,
-    /// `ceil`
-    Ceil,
-    /// `trunc`
-    Trunc,
-    /// `round` (halfway cases away from zero)
-    Round,
-    /// the f32 versions: `floorf`
-    Floorf,
-    /// `ceilf`
-    Ceilf,
-    /// `truncf`
-    Truncf,
-    /// `roundf`
-    Roundf,
-    /// `sqrt` (x86 `sqrtsd` semantics, as glibc)
-    Sqrt,
-    /// `sqrtf`
-    Sqrtf,
-    /// `fmin`, two arguments (xmm0, xmm1), glibc's NaN rules
-    Fmin,
-    /// `fmax`
-    Fmax,
-    /// `fminf`
-    Fminf,
-    /// `fmaxf`
-    Fmaxf,
-}
-
-impl Builtin {
-    /// True for the libm functions, which take and return xmm0.
-    pub fn is_float(self) -> bool {
-        !matches!(
-            self,
-            Builtin::Memcpy | Builtin::Memmove | Builtin::Memset | Builtin::Memcmp | Builtin::Bcmp
-        )
-    }
-
-    /// True for the libm functions of two arguments (xmm0, xmm1).
-    pub fn takes_two(self) -> bool {
-        matches!(
-            self,
-            Builtin::Fmin | Builtin::Fmax | Builtin::Fminf | Builtin::Fmaxf
-        )
-    }
-
-    /// The builtin a C symbol name stands for (`memcpy@GLIBC_2.14` included).
-    pub fn by_name(name: &str) -> Option<Builtin> {
-        match name.split('@').next().unwrap_or(name) {
-            "memcpy" | "__memcpy_chk" => Some(Builtin::Memcpy),
-            "memmove" => Some(Builtin::Memmove),
-            "memset" => Some(Builtin::Memset),
-            "memcmp" => Some(Builtin::Memcmp),
-            "bcmp" => Some(Builtin::Bcmp),
-            "floor" => Some(Builtin::Floor),
-            "ceil" => Some(Builtin::Ceil),
-            "trunc" => Some(Builtin::Trunc),
-            "round" => Some(Builtin::Round),
-            "floorf" => Some(Builtin::Floorf),
-            "ceilf" => Some(Builtin::Ceilf),
-            "truncf" => Some(Builtin::Truncf),
-            "roundf" => Some(Builtin::Roundf),
-            "sqrt" => Some(Builtin::Sqrt),
-            "sqrtf" => Some(Builtin::Sqrtf),
-            "fmin" => Some(Builtin::Fmin),
-            "fmax" => Some(Builtin::Fmax),
-            "fminf" => Some(Builtin::Fminf),
-            "fmaxf" => Some(Builtin::Fmaxf),
-            _ => None,
-        }
-    }
-}
 
 /// What a call or tail jump reaches.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

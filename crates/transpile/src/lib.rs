@@ -28,6 +28,7 @@ macro_rules! stages {
 }
 stages!(cfg, decode, fxhash, lower, module, structure);
 
+mod builtins;
 mod cache;
 mod error;
 mod image;

@@ -57,17 +57,19 @@ pub fn abis(program: &Program) -> Vec<Abi> {
         for t in f.calls.values().chain(f.indirect.values()) {
             match t {
                 Target::Function(a) => callees[k].extend(program.function_index(*a)),
-                Target::Builtin(b) if b.is_float() => {
-                    reads[k] |= reg_bit(Reg::Xmm(0));
-                    if b.takes_two() {
-                        reads[k] |= reg_bit(Reg::Xmm(1));
+                Target::Builtin(b) => match b.shape() {
+                    Shape::Memory => {
+                        reads[k] |= arguments;
+                        writes[k] |= reg_bit(Reg::Gpr(RAX));
                     }
-                    writes[k] |= reg_bit(Reg::Xmm(0));
-                }
-                Target::Builtin(_) => {
-                    reads[k] |= arguments;
-                    writes[k] |= reg_bit(Reg::Gpr(RAX));
-                }
+                    Shape::Float | Shape::Float2 => {
+                        reads[k] |= reg_bit(Reg::Xmm(0));
+                        if b.shape() == Shape::Float2 {
+                            reads[k] |= reg_bit(Reg::Xmm(1));
+                        }
+                        writes[k] |= reg_bit(Reg::Xmm(0));
+                    }
+                },
                 Target::Trap => {}
             }
         }

@@ -76,13 +76,13 @@ impl<'a> Ctx<'a> {
 
     fn call_builtin(&mut self, b: Builtin) {
         let index = self.callees.builtins[&b];
-        if b.is_float() {
+        let args: &[Reg] = match b.shape() {
+            Shape::Memory => &[],
+            Shape::Float => &[Reg::Xmm(0)],
+            Shape::Float2 => &[Reg::Xmm(0), Reg::Xmm(1)],
+        };
+        if !args.is_empty() {
             let x0 = self.locals.reg(Reg::Xmm(0));
-            let args: &[Reg] = if b.takes_two() {
-                &[Reg::Xmm(0), Reg::Xmm(1)]
-            } else {
-                &[Reg::Xmm(0)]
-            };
             self.scalars_to_vectors(args);
             for r in args {
                 self.emit(W::LocalGet(self.locals.reg(*r)));

@@ -44,7 +44,8 @@ use iced_x86::{
 use wasm_encoder::{BlockType, Instruction as W, MemArg, ValType};
 
 use super::cfg::{BlockId, Cfg};
-use super::decode::{Builtin, Function, Program, Target};
+use super::builtins::{Builtin, Shape};
+use super::decode::{Function, Program, Target};
 use super::error::{hex_bytes, TranspileError};
 use super::image::Image;
 use super::structure::Node;
