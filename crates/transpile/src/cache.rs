@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use sha2::{Digest, Sha256};
 
+use super::build;
 use super::decode::{self, Program};
 use super::image::Image;
 use super::module::{self, Module};
@@ -70,7 +71,7 @@ impl Cache {
         {
             return Ok((k, m.clone()));
         }
-        let m = Arc::new(module::build_with_data(image, &program, exports, &ranges)?);
+        let m = Arc::new(build(image, &program, exports, &ranges)?);
         self.modules
             .lock()
             .unwrap_or_else(|e| e.into_inner())

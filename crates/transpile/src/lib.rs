@@ -10,8 +10,11 @@
 //! ```
 //!
 //! Each stage is a module with one entry function taking the previous stage's
-//! output. [`transpile`] runs them all; [`Cache`] keys finished modules by a
-//! hash of everything they were made from.
+//! output, and [`transpile`] is the pipeline: it calls them in order (cfg,
+//! structure and lower once per function, on several threads for a large
+//! program). [`Cache`] keys finished modules by a hash of everything they
+//! were made from. The module a transpile makes follows the ABI of
+//! `docs/abi.md`.
 
 #![deny(missing_docs)]
 
@@ -44,8 +47,33 @@ pub use signature::{ScalarType, Signature};
 pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-9");
 
 /// Transpiles the functions named by `exports` (and all they call) into one
-/// module with one export per signature.
+/// validated module with one export per signature: the whole pipeline.
 pub fn transpile(image: &Image, exports: &[Signature]) -> Result<Module, TranspileError> {
-    let program = decode::decode(image, &decode::roots(image, exports)?)?;
-    module::build(image, &program, exports)
+    let roots = decode::roots(image, exports)?; // 1. export names -> addresses
+    let program = decode::decode(image, &roots)?; // 2. every function they reach
+    let data = module::data_ranges(image, &program); //  and the data it reads
+    build(image, &program, exports, &data)
+}
+
+/// Stages 3 to 6 of a decoded program (the cache enters here, once it has
+/// keyed the program and its data).
+fn build(
+    image: &Image,
+    program: &decode::Program,
+    exports: &[Signature],
+    data: &[(u64, u64)],
+) -> Result<Module, TranspileError> {
+    let plan = module::plan(program); // ABIs and wasm function indices
+    let bodies = module::each_function(program, |k, function| {
+        let mut graph = cfg::build(function)?; // 3. basic blocks and edges
+        let tree = structure::structure(&mut graph) // 4. blocks, loops, ifs
+            .map_err(|reason| TranspileError::ControlFlow {
+                function: function.name.clone(),
+                address: function.address,
+                reason,
+            })?;
+        lower::lower(image, program, k, &graph, &tree, &plan.abis, &plan.callees)
+        // 5. wasm
+    })?;
+    module::assemble(image, program, exports, data, &plan, bodies) // 6. module, validated
 }

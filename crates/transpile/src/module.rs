@@ -27,7 +27,7 @@ use super::image::{Image, Pointer};
 use super::lower::float::{nan_fix_helper, nan_fix_of, NanFix};
 use super::lower::{self, Abi, Callees, Helpers, Reg, RAX, RSP};
 use super::signature::{ScalarType, Signature};
-use super::{cfg, structure};
+use super::decode;
 
 /// Bytes of x86 stack in the module.
 pub const STACK_SIZE: u64 = 1 << 20;
@@ -113,23 +113,20 @@ pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
     merged
 }
 
-/// Entry point of the stage.
-pub fn build(
-    image: &Image,
-    program: &Program,
-    exports: &[Signature],
-) -> Result<Module, TranspileError> {
-    build_with_data(image, program, exports, &data_ranges(image, program))
+/// Where everything goes in a module of `program`: each function's ABI,
+/// and the wasm function indices (the program's functions, then the helpers
+/// and builtins it needs, then the export wrappers).
+pub struct Plan {
+    /// Each program function's registers in and out.
+    pub abis: Vec<Abi>,
+    /// The indices the lowering calls.
+    pub callees: Callees,
+    builtins_used: BTreeSet<Builtin>,
+    first_wrapper: u32,
 }
 
-/// [`build`] with the data ranges already known (the cache computes them for
-/// its key).
-pub fn build_with_data(
-    image: &Image,
-    program: &Program,
-    exports: &[Signature],
-    ranges: &[(u64, u64)],
-) -> Result<Module, TranspileError> {
+/// The plan of a module for `program` (before any function is lowered).
+pub fn plan(program: &Program) -> Plan {
     let abis = lower::abis(program);
     let n = program.functions.len() as u32;
     let builtins_used: BTreeSet<Builtin> = program
@@ -172,13 +169,53 @@ pub fn build_with_data(
         builtins: builtins.clone(),
         helpers,
     };
+    Plan {
+        abis,
+        callees,
+        builtins_used,
+        first_wrapper,
+    }
+}
 
+/// Runs `job` (cfg, structure, lower) on every function of `program`, in
+/// program order; a large program's functions are shared out among threads
+/// (they are independent here), and the first error in program order is the
+/// one reported, as when lowering in sequence.
+pub fn each_function(
+    program: &Program,
+    job: impl Fn(usize, &decode::Function) -> Result<Vec<u8>, TranspileError> + Sync,
+) -> Result<Vec<Vec<u8>>, TranspileError> {
+    let instructions = program.functions.iter().map(|f| f.instructions.len()).sum();
+    let threads = threads_for(instructions, PARALLEL_INSTRUCTIONS);
+    let indices: Vec<usize> = (0..program.functions.len()).collect();
+    each_on_threads(&indices, threads, |&k| job(k, &program.functions[k]))
+        .into_iter()
+        .collect()
+}
+
+/// Stage 6: the module from the lowered `bodies` (in program order), the
+/// helpers and builtins of `plan`, one wrapper per export, the `data`
+/// ranges as segments; validated.
+pub fn assemble(
+    image: &Image,
+    program: &Program,
+    exports: &[Signature],
+    data_ranges: &[(u64, u64)],
+    plan: &Plan,
+    bodies: Vec<Vec<u8>>,
+) -> Result<Module, TranspileError> {
+    let Plan {
+        abis,
+        callees,
+        builtins_used,
+        first_wrapper,
+    } = plan;
+    let (helpers, first_wrapper) = (callees.helpers, *first_wrapper);
     let mut types = Types::default();
     let mut functions = FunctionSection::new();
     let mut code = CodeSection::new();
     let mut instructions = 0;
     let mut code_bytes = 0;
-    let bodies = lower_all(image, program, &abis, &callees)?;
     for (k, (f, body)) in program.functions.iter().zip(bodies).enumerate() {
         let (params, results) = abis[k].func_type();
         functions.function(types.index(params, results));
@@ -209,7 +246,7 @@ pub fn build_with_data(
             code.function(&nan_fix_helper(*fix));
         }
     }
-    for b in &builtins_used {
+    for b in builtins_used {
         let (params, results) = b.shape().func_type();
         functions.function(types.index(params, results));
         code.function(&b.body());
@@ -266,7 +303,7 @@ pub fn build_with_data(
     );
     let mut data = DataSection::new();
     let mut data_bytes = 0;
-    for &(start, end) in ranges {
+    for &(start, end) in data_ranges {
         let Some(bytes) = image.read(start, (end - start) as usize) else {
             continue;
         };
@@ -430,35 +467,6 @@ fn run_parts<P: Send, T: Send>(parts: Vec<P>, job: impl Fn(P) -> T + Sync) -> Ve
         }
         results
     })
-}
-
-/// Stages 3 to 5 for every function: cfg, structure and lowering, one
-/// encoded body per function in program order. Functions are independent
-/// here, so a large program's are shared out among threads; the first error
-/// in program order is the one reported, as when lowering in sequence.
-fn lower_all(
-    image: &Image,
-    program: &Program,
-    abis: &[lower::Abi],
-    callees: &Callees,
-) -> Result<Vec<Vec<u8>>, TranspileError> {
-    let one = |k: usize| -> Result<Vec<u8>, TranspileError> {
-        let f = &program.functions[k];
-        let mut graph = cfg::build(f)?;
-        let tree =
-            structure::structure(&mut graph).map_err(|reason| TranspileError::ControlFlow {
-                function: f.name.clone(),
-                address: f.address,
-                reason,
-            })?;
-        lower::lower(image, program, k, &graph, &tree, abis, callees)
-    };
-    let instructions = program.functions.iter().map(|f| f.instructions.len()).sum();
-    let threads = threads_for(instructions, PARALLEL_INSTRUCTIONS);
-    let indices: Vec<usize> = (0..program.functions.len()).collect();
-    each_on_threads(&indices, threads, |&k| one(k))
-        .into_iter()
-        .collect()
 }
 
 /// The NaN-fixing helpers in [`Helpers::nan_fix`] order.
