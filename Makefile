@@ -46,6 +46,7 @@ run: deps
 
 test: test-deps
 	$(CARGO) test --workspace --all-targets -- --test-threads=2
+	$(CARGO) test --workspace --doc
 
 # Copies the screenshots the browser and desktop tests took into docs/ (README).
 screenshots:

@@ -7,12 +7,9 @@
 //! even in a stripped binary). They use wrapping or saturating arithmetic:
 //! a panic inside an `extern "C"` function aborts the process.
 
-use std::mem::offset_of;
-
 use bytemuck::{Pod, Zeroable};
-use serde_json::json;
 use x64wasm::dom::{button, el, Element, Node};
-use x64wasm::{callback, App};
+use x64wasm::{bound, callback, App, Callback};
 
 /// Board side: the Game of Life board is `SIDE × SIDE` cells.
 pub const SIDE: usize = 16;
@@ -193,39 +190,50 @@ pub extern "C" fn compute_fibonacci(state: &mut DemoState) -> u64 {
     a
 }
 
+/// The demo's callbacks as the view calls them and the app registers them.
+const INCREMENT_COUNTER: Callback<DemoState> = callback!(increment_counter);
+const DECREMENT_COUNTER: Callback<DemoState> = callback!(decrement_counter);
+const RESET_COUNTER: Callback<DemoState> = callback!(reset_counter);
+const SET_STEP: Callback<DemoState, (i32,)> = callback!(set_step(i32));
+const ADD_STEP_CLAMPED: Callback<DemoState, (i32, i32)> =
+    callback!(add_step_clamped(i32, i32) -> i64);
+const TOGGLE_CELL: Callback<DemoState, (u32,)> = callback!(toggle_cell(u32));
+const LIFE_STEP: Callback<DemoState> = callback!(life_step);
+const LIFE_CLEAR: Callback<DemoState> = callback!(life_clear);
+const LIFE_RANDOMIZE: Callback<DemoState> = callback!(life_randomize);
+const CHANGE_NUMBER: Callback<DemoState, (i64,)> = callback!(change_number(i64));
+const COMPUTE_GCD: Callback<DemoState, (u64,)> = callback!(compute_gcd(u64) -> u64);
+const COMPUTE_COLLATZ: Callback<DemoState> = callback!(compute_collatz() -> u64);
+const COMPUTE_FIBONACCI: Callback<DemoState> = callback!(compute_fibonacci() -> u64);
+
 /// The demo's view.
 pub fn render(state: &DemoState) -> Node {
-    let call = |label: &str, name: &str, args: &[serde_json::Value]| button(label).call(name, args);
     let counter = el("section")
         .id("counter")
         .child(el("h2").text("Counter"))
         .child(
             el("div")
                 .class("row")
+                .child(el("span").class("value").child(bound!(state, counter)))
                 .child(
-                    el("span")
-                        .class("value")
-                        .child(Node::bound(offset_of!(DemoState, counter), state.counter)),
+                    button("Increment")
+                        .call(INCREMENT_COUNTER, ())
+                        .class("primary"),
                 )
-                .child(call("Increment", "increment_counter", &[]).class("primary"))
-                .child(call("Decrement", "decrement_counter", &[]))
-                .child(call("Reset", "reset_counter", &[])),
+                .child(button("Decrement").call(DECREMENT_COUNTER, ()))
+                .child(button("Reset").call(RESET_COUNTER, ())),
         )
         .child(
             el("div")
                 .class("row")
                 .child(el("span").text("Step "))
-                .child(el("strong").child(Node::bound(offset_of!(DemoState, step), state.step)))
+                .child(el("strong").child(bound!(state, step)))
                 .child(el("span").text(": "))
-                .children([1, 5, 25].map(|s| call(&format!("{s}"), "set_step", &[json!(s)])))
-                .child(call(
-                    "Add step, clamped to ±100",
-                    "add_step_clamped",
-                    &[json!(-100), json!(100)],
-                )),
+                .children([1, 5, 25].map(|s| button(format!("{s}")).call(SET_STEP, (s,))))
+                .child(button("Add step, clamped to ±100").call(ADD_STEP_CLAMPED, (-100, 100))),
         );
     let board = (0..SIDE * SIDE).map(|i| {
-        let cell = button("").call("toggle_cell", &[json!(i)]);
+        let cell = button("").call(TOGGLE_CELL, (i as u32,));
         let cell = cell.attr("aria-label", format!("cell {} {}", i / SIDE, i % SIDE));
         if state.cells[i] != 0 {
             cell.class("alive")
@@ -241,19 +249,16 @@ pub fn render(state: &DemoState) -> Node {
             el("p")
                 .class("muted")
                 .text("Generation ")
-                .child(Node::bound(
-                    offset_of!(DemoState, generation),
-                    state.generation,
-                ))
+                .child(bound!(state, generation))
                 .text(format!(", {alive} alive. Click a cell to flip it.")),
         )
         .child(el("div").class("board").children(board))
         .child(
             el("div")
                 .class("row")
-                .child(call("Step", "life_step", &[]).class("primary"))
-                .child(call("Clear", "life_clear", &[]))
-                .child(call("Randomize", "life_randomize", &[])),
+                .child(button("Step").call(LIFE_STEP, ()).class("primary"))
+                .child(button("Clear").call(LIFE_CLEAR, ()))
+                .child(button("Randomize").call(LIFE_RANDOMIZE, ())),
         );
     let result = |label: &str, value: Node| -> [Element; 2] {
         [
@@ -268,38 +273,29 @@ pub fn render(state: &DemoState) -> Node {
             el("div")
                 .class("row")
                 .child(el("span").text("n = "))
-                .child(el("strong").child(Node::bound(offset_of!(DemoState, number), state.number)))
+                .child(el("strong").child(bound!(state, number)))
                 .children([-10i64, -1, 1, 10, 1000].map(|d| {
                     let label = if d > 0 {
                         format!("+{d}")
                     } else {
                         format!("{d}")
                     };
-                    call(&label, "change_number", &[json!(d)])
+                    button(label).call(CHANGE_NUMBER, (d,))
                 })),
         )
         .child(
             el("div")
                 .class("row")
-                .child(call("gcd(n, 462)", "compute_gcd", &[json!(462)]))
-                .child(call("Collatz steps", "compute_collatz", &[]))
-                .child(call("Fibonacci(n mod 94)", "compute_fibonacci", &[])),
+                .child(button("gcd(n, 462)").call(COMPUTE_GCD, (462,)))
+                .child(button("Collatz steps").call(COMPUTE_COLLATZ, ()))
+                .child(button("Fibonacci(n mod 94)").call(COMPUTE_FIBONACCI, ())),
         )
         .child(
             el("div")
                 .class("results")
-                .children(result(
-                    "gcd(n, 462)",
-                    Node::bound(offset_of!(DemoState, gcd), state.gcd),
-                ))
-                .children(result(
-                    "Collatz steps",
-                    Node::bound(offset_of!(DemoState, collatz), state.collatz),
-                ))
-                .children(result(
-                    "Fibonacci",
-                    Node::bound(offset_of!(DemoState, fibonacci), state.fibonacci),
-                )),
+                .children(result("gcd(n, 462)", bound!(state, gcd)))
+                .children(result("Collatz steps", bound!(state, collatz)))
+                .children(result("Fibonacci", bound!(state, fibonacci))),
         );
     el("div")
         .child(el("h1").text("x64wasm demo"))
@@ -316,17 +312,18 @@ pub fn render(state: &DemoState) -> Node {
 pub fn app() -> App<DemoState> {
     App::new(DemoState::default(), render)
         .title("x64wasm demo")
-        .callback(callback!(increment_counter))
-        .callback(callback!(decrement_counter))
-        .callback(callback!(reset_counter))
-        .callback(callback!(set_step(i32)))
-        .callback(callback!(add_step_clamped(i32, i32) -> i64))
-        .callback(callback!(toggle_cell(u32)))
-        .callback(callback!(life_step))
-        .callback(callback!(life_clear))
-        .callback(callback!(life_randomize))
-        .callback(callback!(change_number(i64)))
-        .callback(callback!(compute_gcd(u64) -> u64))
-        .callback(callback!(compute_collatz() -> u64))
-        .callback(callback!(compute_fibonacci() -> u64))
+        .id("x64wasm-demo")
+        .callback(INCREMENT_COUNTER)
+        .callback(DECREMENT_COUNTER)
+        .callback(RESET_COUNTER)
+        .callback(SET_STEP)
+        .callback(ADD_STEP_CLAMPED)
+        .callback(TOGGLE_CELL)
+        .callback(LIFE_STEP)
+        .callback(LIFE_CLEAR)
+        .callback(LIFE_RANDOMIZE)
+        .callback(CHANGE_NUMBER)
+        .callback(COMPUTE_GCD)
+        .callback(COMPUTE_COLLATZ)
+        .callback(COMPUTE_FIBONACCI)
 }

@@ -123,7 +123,7 @@ fn a_killed_server_resumes_every_acknowledged_click_and_views_recover() {
     // Damaged files stop start-up with the reason and are never rewritten.
     let good = std::fs::read(&file).unwrap();
     let mut flipped = good.clone();
-    flipped[30] ^= 0x40;
+    flipped[good.len() - 40] ^= 0x40; // a state byte
     for (bytes, why) in [
         (good[..good.len() - 7].to_vec(), "is truncated"),
         (flipped, "is corrupt"),
@@ -176,7 +176,7 @@ fn a_change_that_cannot_be_saved_is_undone_and_refused() {
     assert_eq!(app.post("/execute/increment_counter", "{}").status, 200);
     assert_eq!(app.state().0, 2);
     assert_eq!(
-        x64wasm::state_file::StateFile::new(&file, "x64wasm::demo::DemoState", 312)
+        x64wasm::state_file::StateFile::new(&file, "x64wasm-demo", 312)
             .load()
             .unwrap()
             .map(|(v, _)| v),

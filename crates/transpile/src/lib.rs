@@ -16,6 +16,19 @@
 //! were made from. The module a transpile makes follows the ABI of
 //! `docs/abi.md`.
 
+//!
+//! ```
+//! use x64wasm_transpile::{transpile, validate, Image, Signature};
+//!
+//! // lea eax, [rdi + rsi]; ret — a function `add` at 0x1000
+//! let code = [0x8d, 0x04, 0x37, 0xc3];
+//! let image = Image::from_code(0x1000, &code, &[("add", 0x1000, code.len() as u64)]);
+//! let add = Signature::parse("add(i32,i32)->i32").unwrap();
+//! let module = transpile(&image, &[add]).unwrap();
+//! assert_eq!(module.instructions, 2);
+//! validate(&module.wasm).unwrap(); // wasmparser, WebAssembly 2.0 features
+//! ```
+
 #![deny(missing_docs)]
 
 /// The stages are private; the `internals` feature opens them (hidden from
@@ -41,7 +54,7 @@ pub use cache::{Cache, Key};
 pub use error::TranspileError;
 pub use image::{Image, Pointer, Section, Symbol};
 pub use module::{validate, Module};
-pub use signature::{ScalarType, Signature};
+pub use signature::{ScalarType, Signature, SCALAR_TYPES};
 
 /// Bumped whenever the transpiler's output for the same input may change.
 pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-9");

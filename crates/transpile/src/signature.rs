@@ -32,26 +32,51 @@ pub enum ScalarType {
     Bool,
 }
 
+/// Every scalar type: its name (in signatures, in `data-bind`, in the pages'
+/// callback signatures, and in the client runtime's field reader, which a
+/// test checks against this table) and its size in bytes in x86 memory.
+pub const SCALAR_TYPES: &[(ScalarType, &str, usize)] = &[
+    (ScalarType::Ptr, "ptr", 8),
+    (ScalarType::I8, "i8", 1),
+    (ScalarType::U8, "u8", 1),
+    (ScalarType::I16, "i16", 2),
+    (ScalarType::U16, "u16", 2),
+    (ScalarType::I32, "i32", 4),
+    (ScalarType::U32, "u32", 4),
+    (ScalarType::I64, "i64", 8),
+    (ScalarType::U64, "u64", 8),
+    (ScalarType::F32, "f32", 4),
+    (ScalarType::F64, "f64", 8),
+    (ScalarType::Bool, "bool", 1),
+];
+
 impl ScalarType {
-    fn parse(text: &str) -> Option<ScalarType> {
-        Some(match text {
-            "ptr" => ScalarType::Ptr,
-            "i8" => ScalarType::I8,
-            "u8" => ScalarType::U8,
-            "i16" => ScalarType::I16,
-            "u16" => ScalarType::U16,
-            "i32" => ScalarType::I32,
-            "u32" => ScalarType::U32,
-            "i64" => ScalarType::I64,
-            "u64" => ScalarType::U64,
-            "f32" => ScalarType::F32,
-            "f64" => ScalarType::F64,
-            "bool" => ScalarType::Bool,
-            _ => return None,
-        })
+    fn row(self) -> &'static (ScalarType, &'static str, usize) {
+        SCALAR_TYPES
+            .iter()
+            .find(|(t, _, _)| *t == self)
+            .expect("every scalar type is in SCALAR_TYPES")
     }
 
-    /// The wasm value type (DESIGN §4: i64/u64 → i64, f32, f64, all else i32).
+    /// The type called `name` (`i32`, `ptr`, ...).
+    pub fn by_name(name: &str) -> Option<ScalarType> {
+        SCALAR_TYPES
+            .iter()
+            .find(|(_, n, _)| *n == name)
+            .map(|(t, _, _)| *t)
+    }
+
+    /// Its name (`i32`, `ptr`, ...).
+    pub fn name(self) -> &'static str {
+        self.row().1
+    }
+
+    /// Its size in bytes in x86 memory.
+    pub fn size(self) -> usize {
+        self.row().2
+    }
+
+    /// The wasm value type (docs/abi.md: i64/u64 → i64, f32, f64, all else i32).
     pub fn wasm(self) -> wasm_encoder::ValType {
         match self {
             ScalarType::I64 | ScalarType::U64 => wasm_encoder::ValType::I64,
@@ -122,9 +147,11 @@ impl Signature {
         let mut params = Vec::new();
         if !params_text.is_empty() {
             for p in params_text.split(',') {
-                params.push(ScalarType::parse(p).ok_or_else(|| {
+                params.push(ScalarType::by_name(p).ok_or_else(|| {
+                    let names: Vec<&str> = SCALAR_TYPES.iter().map(|(_, n, _)| *n).collect();
                     bad(&format!(
-                        "unknown parameter type `{p}` (ptr i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool)"
+                        "unknown parameter type `{p}` ({})",
+                        names.join(" ")
                     ))
                 })?);
             }
@@ -136,7 +163,7 @@ impl Signature {
         let result = match result_text {
             "void" => None,
             r => Some(
-                ScalarType::parse(r).ok_or_else(|| bad(&format!("unknown result type `{r}`")))?,
+                ScalarType::by_name(r).ok_or_else(|| bad(&format!("unknown result type `{r}`")))?,
             ),
         };
         let ints = params.iter().filter(|p| !p.is_float()).count();

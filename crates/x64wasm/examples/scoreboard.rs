@@ -2,22 +2,21 @@
 //!
 //! Run it with `cargo run --example scoreboard` (add `-- --headless` for the
 //! server only). Everything an app needs is here: a plain-data state, a
-//! render function, and `#[no_mangle] pub extern "C"` callbacks registered
-//! with `callback!`. No JavaScript, no second build: the views run these very
-//! functions as wasm transpiled from this binary.
+//! render function, and `#[no_mangle] pub extern "C"` callbacks turned into
+//! handles with `callback!`, which the view calls and the app registers. No
+//! JavaScript, no second build: the views run these very functions as wasm
+//! transpiled from this binary.
 //!
 //! `toss_coin` reads the CPU's time-stamp counter, which has no WebAssembly
 //! equivalent: the server says why it cannot be transpiled, and its clicks
 //! run on the server only (the view waits for the answer instead of
 //! predicting it).
 
-use std::mem::offset_of;
 use std::process::ExitCode;
 
 use bytemuck::{Pod, Zeroable};
-use serde_json::json;
 use x64wasm::dom::{button, el, Node};
-use x64wasm::{callback, App};
+use x64wasm::{bound, callback, App, Callback};
 
 /// The whole app state: `#[repr(C)]`, no padding, no pointers.
 #[repr(C)]
@@ -67,16 +66,24 @@ pub extern "C" fn toss_coin(score: &mut Score) {
     score.coin = 1 + (ticks >> 4 & 1) as u32;
 }
 
+/// The callbacks as the view calls them: the argument types after the
+/// state are part of the handle's type, so `.call(ADD_POINTS, (0, 3))` is
+/// checked by the compiler.
+const ADD_POINTS: Callback<Score, (u32, u32)> = callback!(add_points(u32, u32));
+const NEXT_PERIOD: Callback<Score> = callback!(next_period);
+const NEW_GAME: Callback<Score> = callback!(new_game);
+const TOSS_COIN: Callback<Score> = callback!(toss_coin);
+
 fn render(score: &Score) -> Node {
     let team =
-        |name: &str, index: u32, points: u32, offset: usize| {
+        |name: &str, index: u32, points: Node| {
             el("section")
                 .id(name.to_ascii_lowercase())
                 .child(el("h2").text(name))
-                .child(el("div").class("value").child(Node::bound(offset, points)))
-                .child(el("div").class("row").children([1, 2, 3].map(|p| {
-                    button(format!("+{p}")).call("add_points", &[json!(index), json!(p)])
-                })))
+                .child(el("div").class("value").child(points))
+                .child(el("div").class("row").children(
+                    [1, 2, 3].map(|p| button(format!("+{p}")).call(ADD_POINTS, (index, p))),
+                ))
         };
     let coin = match score.coin {
         0 => "not tossed",
@@ -88,23 +95,23 @@ fn render(score: &Score) -> Node {
         .child(
             el("div")
                 .class("columns")
-                .child(team("Home", 0, score.home, offset_of!(Score, home)))
-                .child(team("Away", 1, score.away, offset_of!(Score, away))),
+                .child(team("Home", 0, bound!(score, home)))
+                .child(team("Away", 1, bound!(score, away))),
         )
         .child(
             el("section")
                 .child(
                     el("p")
                         .text("Period ")
-                        .child(Node::bound(offset_of!(Score, period), score.period))
+                        .child(bound!(score, period))
                         .text(format!(" · coin: {coin}")),
                 )
                 .child(
                     el("div")
                         .class("row")
-                        .child(button("Next period").call("next_period", &[]))
-                        .child(button("Toss coin").call("toss_coin", &[]))
-                        .child(button("New game").call("new_game", &[])),
+                        .child(button("Next period").call(NEXT_PERIOD, ()))
+                        .child(button("Toss coin").call(TOSS_COIN, ()))
+                        .child(button("New game").call(NEW_GAME, ())),
                 ),
         )
         .into()
@@ -117,9 +124,10 @@ fn main() -> ExitCode {
     };
     App::new(start, render)
         .title("Scoreboard")
-        .callback(callback!(add_points(u32, u32)))
-        .callback(callback!(next_period))
-        .callback(callback!(new_game))
-        .callback(callback!(toss_coin))
+        .id("scoreboard")
+        .callback(ADD_POINTS)
+        .callback(NEXT_PERIOD)
+        .callback(NEW_GAME)
+        .callback(TOSS_COIN)
         .run()
 }

@@ -2,7 +2,7 @@
 //! window and a web server at once.
 //!
 //! ```no_run
-//! use x64wasm::{callback, dom::{button, el, Node}, App};
+//! use x64wasm::{bound, callback, dom::{button, el, Node}, App, Callback};
 //!
 //! #[repr(C)]
 //! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
@@ -10,16 +10,17 @@
 //!
 //! #[no_mangle]
 //! pub extern "C" fn add_one(state: &mut State) { state.count = state.count.wrapping_add(1); }
+//! const ADD_ONE: Callback<State> = callback!(add_one);
 //!
 //! fn render(state: &State) -> Node {
 //!     el("div")
-//!         .child(Node::bound(std::mem::offset_of!(State, count), state.count))
-//!         .child(button("+1").call("add_one", &[]))
+//!         .child(bound!(state, count))
+//!         .child(button("+1").call(ADD_ONE, ()))
 //!         .into()
 //! }
 //!
 //! fn main() -> std::process::ExitCode {
-//!     App::new(State { count: 0 }, render).callback(callback!(add_one)).run()
+//!     App::new(State { count: 0 }, render).id("counter").callback(ADD_ONE).run()
 //! }
 //! ```
 
@@ -30,7 +31,7 @@ use std::sync::Arc;
 
 use bytemuck::Pod;
 
-use crate::callbacks::{Registration, Registry};
+use crate::callbacks::{Args, Callback, Registration, Registry};
 use crate::dom::Node;
 use crate::process::{each_on_cores, load_bias, running_image};
 use crate::server::{self, allowed_hosts, Running, Settings, Shared, Unavailable};
@@ -202,6 +203,7 @@ pub struct App<S> {
     state: S,
     render: fn(&S) -> Node,
     callbacks: Vec<Registration<S>>,
+    id: Option<String>,
 }
 
 impl<S: Pod + Send + 'static> App<S> {
@@ -212,6 +214,7 @@ impl<S: Pod + Send + 'static> App<S> {
             state,
             render,
             callbacks: Vec::new(),
+            id: None,
         }
     }
 
@@ -221,9 +224,18 @@ impl<S: Pod + Send + 'static> App<S> {
         self
     }
 
-    /// Registers a callback (see [`callback!`](crate::callback)).
-    pub fn callback(mut self, callback: Registration<S>) -> App<S> {
-        self.callbacks.push(callback);
+    /// Registers a callback (see [`callback!`](crate::callback)): views may
+    /// run it, as wasm and on the server.
+    pub fn callback<A: Args>(mut self, callback: Callback<S, A>) -> App<S> {
+        self.callbacks.push(callback.registration());
+        self
+    }
+
+    /// Sets the app's id, which `--state-file` records so that a file
+    /// another app wrote is refused (default: the title). Keep it when the
+    /// state's layout stays the same; change it when it does not.
+    pub fn id(mut self, id: impl Into<String>) -> App<S> {
+        self.id = Some(id.into());
         self
     }
 
@@ -257,7 +269,7 @@ impl<S: Pod + Send + 'static> App<S> {
             std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
         }
         let title = self.title.clone();
-        let (running, _shared) = match self.start(options) {
+        let running = match self.start(options) {
             Ok(started) => started,
             Err(message) => {
                 eprintln!("error: {message}");
@@ -283,7 +295,7 @@ impl<S: Pod + Send + 'static> App<S> {
 
     /// Binds, resolves the callbacks against this binary and starts serving.
     /// Prints a warning for each callback that can run on the server only.
-    pub fn start(self, options: &Options) -> Result<(Running, Arc<Shared<S>>), String> {
+    fn start(self, options: &Options) -> Result<Running, String> {
         let descriptors = server::http::raise_descriptor_limit();
         let (capacity, warning) =
             server::http::Capacity::plan(descriptors, options.max_connections, options.max_views)?;
@@ -307,8 +319,11 @@ impl<S: Pod + Send + 'static> App<S> {
         }
         let (start, state_file) = match &options.state_file {
             Some(path) => {
-                let file =
-                    StateFile::new(path, std::any::type_name::<S>(), std::mem::size_of::<S>());
+                let file = StateFile::new(
+                    path,
+                    self.id.as_deref().unwrap_or(&self.title),
+                    std::mem::size_of::<S>(),
+                );
                 let start = match file.load()? {
                     Some((version, bytes)) => {
                         println!("x64wasm: resumed version {version} from {}", path.display());
@@ -364,8 +379,7 @@ impl<S: Pod + Send + 'static> App<S> {
              limit {descriptors})",
             capacity.requests, capacity.views, capacity.requests_per_address,
         );
-        let running = server::serve(shared.clone(), listener, capacity)?;
-        Ok((running, shared))
+        server::serve(shared, listener, capacity)
     }
 }
 

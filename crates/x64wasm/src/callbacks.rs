@@ -1,21 +1,26 @@
-//! The callback registry: which functions a view may run, their signatures,
-//! and where their machine code is.
+//! Callbacks: which functions a view may run, their signatures, and where
+//! their machine code is.
 //!
 //! A callback is a `#[no_mangle] pub extern "C" fn(&mut State, args…) -> R`
-//! (or `*mut State` first). It is registered with [`callback!`](crate::callback),
-//! which hands over the function itself (so the server can call it natively)
-//! and its address. The signature comes from the Rust type; the symbol that
-//! names the code comes from the binary: `dlsym` for symbols the build
-//! exported dynamically, else the ELF symbol table of `/proc/self/exe`. Only
-//! registered callbacks can be executed or transpiled, whatever else the
-//! binary holds.
+//! (or `*mut State` first). [`callback!`](crate::callback) turns one into a
+//! [`Callback`] handle: the view calls it with
+//! [`Element::call`](crate::dom::Element::call)`(handle, (args…))`, checked by
+//! the compiler, and the app registers it with
+//! [`App::callback`](crate::App::callback). The signature comes from the Rust
+//! types; the symbol that names the code comes from the binary: `dlsym` for
+//! symbols the build exported dynamically, else the ELF symbol table of
+//! `/proc/self/exe`. Only registered callbacks can be executed or
+//! transpiled, whatever else the binary holds.
 
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
+use std::marker::PhantomData;
 
 use serde_json::Value as Json;
 
-use x64wasm_transpile::{Image, ScalarType, Signature};
+use x64wasm_transpile::{Image, Signature};
+
+pub use x64wasm_transpile::ScalarType;
 
 /// An argument type a callback may take after the state pointer.
 pub trait Arg: Copy + 'static {
@@ -77,7 +82,13 @@ integer_types!(i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U3
 impl Arg for f64 {
     const TYPE: ScalarType = ScalarType::F64;
     fn from_json(value: &Json) -> Option<f64> {
-        value.as_f64()
+        // JSON has no NaN or infinity: they come as strings (see `Ret`).
+        match value {
+            Json::String(s) if ["NaN", "Infinity", "-Infinity"].contains(&s.as_str()) => {
+                s.parse().ok()
+            }
+            _ => value.as_f64(),
+        }
     }
 }
 impl Ret for f64 {
@@ -91,7 +102,7 @@ impl Ret for f64 {
 impl Arg for f32 {
     const TYPE: ScalarType = ScalarType::F32;
     fn from_json(value: &Json) -> Option<f32> {
-        let v = value.as_f64()?;
+        let v = f64::from_json(value)?;
         // Only values an f32 holds exactly (or non-finite ones): no silent rounding.
         (v as f32 as f64 == v || !v.is_finite()).then_some(v as f32)
     }
@@ -156,7 +167,7 @@ fn arg<A: Arg>(args: &[Json], i: usize) -> Result<A, ArgError> {
         ArgError(format!(
             "argument {} must be {} (got {})",
             i + 1,
-            type_name(A::TYPE),
+            A::TYPE.name(),
             args[i]
         ))
     })
@@ -216,28 +227,146 @@ fn check_count(args: &[Json], want: usize) -> Result<(), ArgError> {
     }
 }
 
-/// The signature-language name of a type (`i32`, `ptr`, …).
-pub fn type_name(t: ScalarType) -> &'static str {
-    match t {
-        ScalarType::Ptr => "ptr",
-        ScalarType::I8 => "i8",
-        ScalarType::U8 => "u8",
-        ScalarType::I16 => "i16",
-        ScalarType::U16 => "u16",
-        ScalarType::I32 => "i32",
-        ScalarType::U32 => "u32",
-        ScalarType::I64 => "i64",
-        ScalarType::U64 => "u64",
-        ScalarType::F32 => "f32",
-        ScalarType::F64 => "f64",
-        ScalarType::Bool => "bool",
+type Invoke<S> = Box<dyn Fn(&mut S, &[Json]) -> Result<Json, ArgError> + Send + Sync>;
+
+/// The arguments a view passes to a callback, as a tuple of [`Arg`] types
+/// (`()`, `(i32,)`, `(i32, bool)`, ... up to five).
+pub trait Args: 'static {
+    /// Their types, in order.
+    fn types() -> Vec<ScalarType>;
+    /// Their values as JSON, for `data-args`.
+    fn to_json(&self) -> Vec<Json>;
+}
+
+macro_rules! arg_tuples {
+    ($($a:ident $i:tt),*) => {
+        impl<$($a: Arg + Ret),*> Args for ($($a,)*) {
+            fn types() -> Vec<ScalarType> {
+                vec![$(<$a as Arg>::TYPE),*]
+            }
+            fn to_json(&self) -> Vec<Json> {
+                vec![$(Ret::to_json(self.$i)),*]
+            }
+        }
+    };
+}
+arg_tuples!();
+arg_tuples!(A0 0);
+arg_tuples!(A0 0, A1 1);
+arg_tuples!(A0 0, A1 1, A2 2);
+arg_tuples!(A0 0, A1 1, A2 2, A3 3);
+arg_tuples!(A0 0, A1 1, A2 2, A3 3, A4 4);
+
+/// A callback as the app names it: what [`callback!`](crate::callback)
+/// makes. `S` is the state type and `A` the tuple of argument types after
+/// the state, so a view's [`call`](crate::dom::Element::call) with a
+/// misspelt name or a wrong argument is a compile error. It is `Copy` and
+/// can be a `const`:
+///
+/// ```
+/// use x64wasm::{callback, dom::button, Callback};
+/// # #[repr(C)] #[derive(Clone, Copy)] pub struct State { n: i64 }
+/// #[no_mangle]
+/// pub extern "C" fn add(s: &mut State, by: i32) -> i64 { s.n += by as i64; s.n }
+/// const ADD: Callback<State, (i32,)> = callback!(add(i32) -> i64);
+/// let plus_three = button("+3").call(ADD, (3,));
+/// ```
+///
+/// What a name or a type gets wrong does not compile: a misspelt callback,
+///
+/// ```compile_fail,E0425
+/// # use x64wasm::{callback, Callback};
+/// # #[repr(C)] #[derive(Clone, Copy)] pub struct State { n: i64 }
+/// # #[no_mangle] pub extern "C" fn add(s: &mut State, by: i32) -> i64 { s.n += by as i64; s.n }
+/// const ADD: Callback<State, (i32,)> = callback!(ad(i32) -> i64);
+/// ```
+///
+/// declared types that are not the function's,
+///
+/// ```compile_fail,E0605
+/// # use x64wasm::{callback, Callback};
+/// # #[repr(C)] #[derive(Clone, Copy)] pub struct State { n: i64 }
+/// # #[no_mangle] pub extern "C" fn add(s: &mut State, by: i32) -> i64 { s.n += by as i64; s.n }
+/// const ADD: Callback<State, (u8,)> = callback!(add(u8) -> i64);
+/// ```
+///
+/// an argument of the wrong type, or the wrong number of them:
+///
+/// ```compile_fail,E0308
+/// # use x64wasm::{callback, dom::button, Callback};
+/// # #[repr(C)] #[derive(Clone, Copy)] pub struct State { n: i64 }
+/// # #[no_mangle] pub extern "C" fn add(s: &mut State, by: i32) -> i64 { s.n += by as i64; s.n }
+/// # const ADD: Callback<State, (i32,)> = callback!(add(i32) -> i64);
+/// let _ = button("+").call(ADD, ("three",));
+/// ```
+///
+/// ```compile_fail,E0308
+/// # use x64wasm::{callback, dom::button, Callback};
+/// # #[repr(C)] #[derive(Clone, Copy)] pub struct State { n: i64 }
+/// # #[no_mangle] pub extern "C" fn add(s: &mut State, by: i32) -> i64 { s.n += by as i64; s.n }
+/// # const ADD: Callback<State, (i32,)> = callback!(add(i32) -> i64);
+/// let _ = button("+").call(ADD, (3, 4));
+/// ```
+pub struct Callback<S: 'static, A = ()> {
+    /// The function's name in the source, which is its symbol name.
+    pub name: &'static str,
+    result: Option<ScalarType>,
+    address: fn() -> usize,
+    invoke: fn(&mut S, &[Json]) -> Result<Json, ArgError>,
+    args: PhantomData<fn(A)>,
+}
+
+impl<S: 'static, A> Clone for Callback<S, A> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+impl<S: 'static, A> Copy for Callback<S, A> {}
+
+impl<S: 'static, A: Args> Callback<S, A> {
+    /// A callback named `name` returning `result`, whose address and native
+    /// call the macro supplies (use [`callback!`](crate::callback)).
+    #[doc(hidden)]
+    pub const fn new(
+        name: &'static str,
+        result: Option<ScalarType>,
+        address: fn() -> usize,
+        invoke: fn(&mut S, &[Json]) -> Result<Json, ArgError>,
+    ) -> Self {
+        Callback {
+            name,
+            result,
+            address,
+            invoke,
+            args: PhantomData,
+        }
+    }
+
+    /// What the app registers: name, address, signature, native call.
+    pub(crate) fn registration(self) -> Registration<S> {
+        Registration {
+            declared: self.name,
+            address: (self.address)(),
+            params: A::types(),
+            result: self.result,
+            invoke: Box::new(self.invoke),
+        }
     }
 }
 
-type Invoke<S> = Box<dyn Fn(&mut S, &[Json]) -> Result<Json, ArgError> + Send + Sync>;
+/// Calls `function` natively with JSON arguments checked against its types
+/// (what a [`Callback`]'s native call does; used by the macro).
+#[doc(hidden)]
+pub fn invoke<S, F: CallbackFn<S>>(
+    function: F,
+    state: &mut S,
+    args: &[Json],
+) -> Result<Json, ArgError> {
+    function.invoke(state, args)
+}
 
 /// A callback as the app registered it, before its symbol is looked up.
-pub struct Registration<S> {
+pub(crate) struct Registration<S> {
     /// The name written at the registration (the function's path, last part).
     pub declared: &'static str,
     /// The function's address in this process.
@@ -247,44 +376,52 @@ pub struct Registration<S> {
     invoke: Invoke<S>,
 }
 
-impl<S: 'static> Registration<S> {
-    /// Registers `function`, whose name in the source is `declared`. The
-    /// [`callback!`](crate::callback) macro passes both.
-    pub fn new<F: CallbackFn<S>>(declared: &'static str, function: F) -> Self {
-        Registration {
-            declared,
-            address: function.address(),
-            params: F::params(),
-            result: F::result(),
-            invoke: Box::new(move |state, args| function.invoke(state, args)),
-        }
-    }
-}
-
-/// Registers a callback, naming its argument and result types after the
-/// state (Rust cannot read them off a function item; a mismatch is a compile
-/// error):
+/// Makes a [`Callback`] handle of a callback function, naming its argument
+/// and result types after the state (Rust cannot read them off a function
+/// item; a mismatch with the function is a compile error):
 ///
-/// ```ignore
-/// callback!(increment_counter)                 // extern "C" fn(&mut State)
-/// callback!(add_step_clamped(i32, i32) -> i64) // extern "C" fn(&mut State, i32, i32) -> i64
-/// callback!(unsafe raw_update(u8))             // unsafe extern "C" fn(*mut State, u8)
+/// ```
+/// # use x64wasm::{callback, Callback};
+/// # #[repr(C)] #[derive(Clone, Copy)] pub struct State { n: i64 }
+/// # #[no_mangle] pub extern "C" fn increment_counter(s: &mut State) {}
+/// # #[no_mangle] pub extern "C" fn add_step_clamped(s: &mut State, lo: i32, hi: i32) -> i64 { 0 }
+/// # #[no_mangle] pub unsafe extern "C" fn raw_update(s: *mut State, b: u8) {}
+/// // extern "C" fn(&mut State)
+/// const INCREMENT: Callback<State> = callback!(increment_counter);
+/// // extern "C" fn(&mut State, i32, i32) -> i64
+/// const ADD: Callback<State, (i32, i32)> = callback!(add_step_clamped(i32, i32) -> i64);
+/// // unsafe extern "C" fn(*mut State, u8)
+/// const RAW: Callback<State, (u8,)> = callback!(unsafe raw_update(u8));
 /// ```
 ///
 /// The function must be `#[no_mangle] pub extern "C"`, with arguments and
 /// result among `i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool` (`()` for none).
 #[macro_export]
 macro_rules! callback {
+    (@result) => { () };
+    (@result $r:ty) => { $r };
     (unsafe $f:ident $( ( $($t:ty),* $(,)? ) $(-> $r:ty)? )?) => {
-        $crate::callbacks::Registration::new(
+        $crate::callbacks::Callback::<_, ( $($($t,)*)? )>::new(
             stringify!($f),
-            $f as unsafe extern "C" fn(*mut _ $($(, $t)*)?) $($(-> $r)?)?,
+            <$crate::callback!(@result $($($r)?)?) as $crate::callbacks::Ret>::TYPE,
+            || $f as unsafe extern "C" fn(*mut _ $($(, $t)*)?) $($(-> $r)?)? as usize,
+            |state, args| $crate::callbacks::invoke(
+                $f as unsafe extern "C" fn(*mut _ $($(, $t)*)?) $($(-> $r)?)?,
+                state,
+                args,
+            ),
         )
     };
     ($f:ident $( ( $($t:ty),* $(,)? ) $(-> $r:ty)? )?) => {
-        $crate::callbacks::Registration::new(
+        $crate::callbacks::Callback::<_, ( $($($t,)*)? )>::new(
             stringify!($f),
-            $f as extern "C" fn(&mut _ $($(, $t)*)?) $($(-> $r)?)?,
+            <$crate::callback!(@result $($($r)?)?) as $crate::callbacks::Ret>::TYPE,
+            || $f as extern "C" fn(&mut _ $($(, $t)*)?) $($(-> $r)?)? as usize,
+            |state, args| $crate::callbacks::invoke(
+                $f as extern "C" fn(&mut _ $($(, $t)*)?) $($(-> $r)?)?,
+                state,
+                args,
+            ),
         )
     };
 }
@@ -299,22 +436,18 @@ pub enum SymbolSource {
 }
 
 /// A registered callback with its symbol resolved.
-pub struct Callback<S> {
+pub(crate) struct Registered<S> {
     /// The name views call it by (`data-call`, `/execute/{name}`, `/wasm/{name}`).
     pub name: String,
     /// Its signature as the transpiler exports it (state pointer first).
     pub signature: Signature,
-    /// Its address in this process.
-    pub address: usize,
-    /// Its address in the ELF as linked.
-    pub image_address: u64,
     /// Where its symbol was found, or why it cannot be transpiled (views then
     /// run it through the server only).
     pub symbol: Result<SymbolSource, String>,
     invoke: Invoke<S>,
 }
 
-impl<S> Callback<S> {
+impl<S> Registered<S> {
     /// Runs the native callback on `state` with JSON arguments.
     pub fn invoke(&self, state: &mut S, args: &[Json]) -> Result<Json, ArgError> {
         (self.invoke)(state, args)
@@ -322,8 +455,8 @@ impl<S> Callback<S> {
 }
 
 /// All callbacks of an app, by name.
-pub struct Registry<S> {
-    callbacks: Vec<Callback<S>>,
+pub(crate) struct Registry<S> {
+    callbacks: Vec<Registered<S>>,
     by_name: HashMap<String, usize>,
 }
 
@@ -332,7 +465,7 @@ impl<S> Registry<S> {
     /// binary's ELF (None when it cannot be read); `load_bias` maps process
     /// addresses to ELF addresses. Returns the registry and one warning per
     /// callback that can run on the server only.
-    pub fn resolve(
+    pub(crate) fn resolve(
         registrations: Vec<Registration<S>>,
         image: Option<&Image>,
         load_bias: u64,
@@ -354,12 +487,12 @@ impl<S> Registry<S> {
             let name = r.declared.to_string();
             let params: Vec<&str> = std::iter::once(ScalarType::Ptr)
                 .chain(r.params.iter().copied())
-                .map(type_name)
+                .map(ScalarType::name)
                 .collect();
             let text = format!(
                 "{name}({})->{}",
                 params.join(","),
-                r.result.map_or("void", type_name)
+                r.result.map_or("void", ScalarType::name)
             );
             let signature = Signature::parse(&text).map_err(|e| e.to_string())?;
             if registry.by_name.contains_key(&name) {
@@ -368,11 +501,9 @@ impl<S> Registry<S> {
             registry
                 .by_name
                 .insert(name.clone(), registry.callbacks.len());
-            registry.callbacks.push(Callback {
+            registry.callbacks.push(Registered {
                 name,
                 signature,
-                address: r.address,
-                image_address,
                 symbol,
                 invoke: r.invoke,
             });
@@ -381,12 +512,12 @@ impl<S> Registry<S> {
     }
 
     /// The callback called `name`, if registered.
-    pub fn get(&self, name: &str) -> Option<&Callback<S>> {
+    pub fn get(&self, name: &str) -> Option<&Registered<S>> {
         self.by_name.get(name).map(|&i| &self.callbacks[i])
     }
 
     /// All callbacks in registration order.
-    pub fn all(&self) -> &[Callback<S>] {
+    pub fn all(&self) -> &[Registered<S>] {
         &self.callbacks
     }
 }
@@ -471,7 +602,8 @@ mod tests {
 
     #[test]
     fn arguments_are_checked_against_the_rust_type() {
-        let r: Registration<S> = crate::callback!(add(i32, bool) -> i64);
+        let handle: Callback<S, (i32, bool)> = crate::callback!(add(i32, bool) -> i64);
+        let r = handle.registration();
         assert_eq!(r.declared, "add");
         assert_eq!(r.address, add as *const () as usize);
         assert_eq!(r.params, [ScalarType::I32, ScalarType::Bool]);

@@ -30,12 +30,12 @@
 pub mod app;
 pub mod callbacks;
 #[cfg(feature = "desktop")]
-pub mod desktop;
+mod desktop;
 pub mod dom;
 pub mod process;
-pub mod server;
+mod server;
 pub mod state_file;
 
 pub use app::{App, Options};
-pub use callbacks::{Callback, Registration, Registry};
-pub use dom::Node;
+pub use callbacks::Callback;
+pub use dom::{Element, Node};

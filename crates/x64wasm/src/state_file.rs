@@ -12,8 +12,8 @@
 //! | bytes | field |
 //! | --- | --- |
 //! | 8 | magic `X64WASM\0` |
-//! | 4 | format version (1) |
-//! | 4 + n | the state type's name (length, UTF-8) |
+//! | 4 | format version (2) |
+//! | 4 + n | the app's id, [`App::id`](crate::App::id) (length, UTF-8) |
 //! | 4 | state size |
 //! | 8 | version |
 //! | size | the state bytes |
@@ -26,22 +26,24 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 8] = b"X64WASM\0";
-const FORMAT: u32 = 1;
+/// Format 1 named the app by its state type's `std::any::type_name`, which
+/// Rust does not keep stable across compiler versions.
+const FORMAT: u32 = 2;
 
-/// A state file for states of one type.
+/// A state file of one app.
 #[derive(Clone, Debug)]
 pub struct StateFile {
     path: PathBuf,
-    type_name: String,
+    app: String,
     size: usize,
 }
 
 impl StateFile {
-    /// The state file at `path` for states named `type_name` of `size` bytes.
-    pub fn new(path: &Path, type_name: &str, size: usize) -> StateFile {
+    /// The state file at `path` of the app `app`, whose states are `size` bytes.
+    pub fn new(path: &Path, app: &str, size: usize) -> StateFile {
         StateFile {
             path: path.to_path_buf(),
-            type_name: type_name.to_string(),
+            app: app.to_string(),
             size,
         }
     }
@@ -116,10 +118,10 @@ impl StateFile {
                 "has format {format}, this build reads format {FORMAT}"
             ));
         }
-        if name != self.type_name || size != self.size {
+        if name != self.app || size != self.size {
             return Err(format!(
-                "holds a `{name}` of {size} bytes, not this app's `{}` of {} bytes",
-                self.type_name, self.size
+                "holds the state of app `{name}` ({size} bytes), not of this app `{}` ({} bytes)",
+                self.app, self.size
             ));
         }
         if r.at != data.len() {
@@ -137,8 +139,8 @@ impl StateFile {
         let mut data = Vec::with_capacity(state.len() + 96);
         data.extend_from_slice(MAGIC);
         data.extend_from_slice(&FORMAT.to_le_bytes());
-        data.extend_from_slice(&(self.type_name.len() as u32).to_le_bytes());
-        data.extend_from_slice(self.type_name.as_bytes());
+        data.extend_from_slice(&(self.app.len() as u32).to_le_bytes());
+        data.extend_from_slice(self.app.as_bytes());
         data.extend_from_slice(&(state.len() as u32).to_le_bytes());
         data.extend_from_slice(&version.to_le_bytes());
         data.extend_from_slice(state);
@@ -203,7 +205,7 @@ mod tests {
     #[test]
     fn saves_loads_and_refuses_anything_else_without_touching_it() {
         let path = temp("roundtrip");
-        let file = StateFile::new(&path, "demo::State", 4);
+        let file = StateFile::new(&path, "demo", 4);
         assert_eq!(file.load(), Ok(None), "no file yet");
         file.save(7, &[1, 2, 3, 4]).unwrap();
         assert_eq!(file.load(), Ok(Some((7, vec![1, 2, 3, 4]))));
@@ -234,10 +236,23 @@ mod tests {
             );
         }
         std::fs::write(&path, &good).unwrap();
-        let other = StateFile::new(&path, "other::State", 4).load().unwrap_err();
+        let other = StateFile::new(&path, "other", 4).load().unwrap_err();
         assert!(
-            other.contains("holds a `demo::State` of 4 bytes, not this app's `other::State`"),
+            other.contains(
+                "holds the state of app `demo` (4 bytes), not of this app `other` (4 bytes)"
+            ),
             "{other}"
+        );
+        // A format-1 file (the app named by its type), intact.
+        let mut old = good[..good.len() - 32].to_vec();
+        old[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let sum = Sha256::digest(&old);
+        old.extend_from_slice(&sum);
+        std::fs::write(&path, &old).unwrap();
+        let err = file.load().unwrap_err();
+        assert!(
+            err.contains("has format 1, this build reads format 2"),
+            "{err}"
         );
         let _ = std::fs::remove_dir_all(path.parent().unwrap());
     }

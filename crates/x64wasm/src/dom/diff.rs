@@ -356,7 +356,7 @@ mod tests {
     pub(crate) fn random_node(rng: &mut Rng, depth: usize) -> Node {
         match rng.below(if depth == 0 { 3 } else { 8 }) {
             0 => Node::Text(["", "a", "b", "<&>"][rng.below(4)].to_string()),
-            1 => Node::bound(rng.below(2) * 8, [1i64, 2, 30][rng.below(3)]),
+            1 => super::super::fixtures::bound_at(rng.below(2) * 8, [1i64, 2, 30][rng.below(3)]),
             2 => el("input").attr("value", ["x", "y"][rng.below(2)]).into(),
             _ => {
                 let mut e = el(["div", "p", "span", "button"][rng.below(4)]);
@@ -465,10 +465,14 @@ mod tests {
                     .child(
                         el("span")
                             .text("Count ")
-                            .child(Node::bound(0, count))
+                            .child(super::super::fixtures::bound_at(0, count))
                             .text(""),
                     )
-                    .child(button("+1").class(class).call("inc", &[]))
+                    .child(
+                        button("+1")
+                            .class(class)
+                            .call(super::super::fixtures::INC, ()),
+                    )
                     .child(el("ul").children(keys.iter().map(|k| el("li").key(*k).text(*k))))
                     .into(),
             )

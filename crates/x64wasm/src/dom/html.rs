@@ -40,7 +40,11 @@ pub(super) fn node(node: &Node, out: &mut String) {
         Node::Element(e) => element(e, out),
         Node::Text(t) => escape_into(t, out),
         Node::Bound(b) => {
-            out.push_str(&format!(r#"<span data-bind="{}:{}">"#, b.offset, b.ty));
+            out.push_str(&format!(
+                r#"<span data-bind="{}:{}">"#,
+                b.offset,
+                b.ty.name()
+            ));
             escape_into(&b.text, out);
             out.push_str("</span>");
         }
@@ -72,11 +76,16 @@ pub(super) fn element(e: &Element, out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::fixtures::{State, F, G};
     use super::super::{button, el, Node};
-    use serde_json::json;
 
     #[test]
     fn html_escapes_every_text_and_attribute() {
+        let state = State {
+            ratio: 0.5,
+            small: -3,
+            ..State::default()
+        };
         let cases: &[(Node, &str)] = &[
             (Node::from("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;"),
             (
@@ -84,16 +93,16 @@ mod tests {
                 r#"<div title="&quot;&gt;&lt;script&gt;x&lt;/script&gt;"></div>"#,
             ),
             (
-                button("<b>").call("f", &[json!(1), json!("</x>")]).into(),
-                r#"<button type="button" data-call="f" data-args="[1,&quot;&lt;/x&gt;&quot;]">&lt;b&gt;</button>"#,
+                button("<b>").call(F, (1, 1 << 60)).into(),
+                r#"<button type="button" data-call="f" data-args="[1,&quot;1152921504606846976&quot;]">&lt;b&gt;</button>"#,
             ),
             (
-                Node::bound(8, -3i32),
-                r#"<span data-bind="8:i32">-3</span>"#,
+                Node::bound(&state, &state.small),
+                r#"<span data-bind="16:i32">-3</span>"#,
             ),
             (
-                Node::bound(0, 0.5f64),
-                r#"<span data-bind="0:f64">0.5</span>"#,
+                crate::bound!(&state, ratio),
+                r#"<span data-bind="8:f64">0.5</span>"#,
             ),
             (
                 el("input").attr("value", "x").into(),
@@ -124,9 +133,16 @@ mod tests {
     #[test]
     fn call_names_lists_each_callback_once() {
         let view = el("div")
-            .child(button("a").call("f", &[]))
-            .child(el("p").child(button("b").call("g", &[json!(2)])))
-            .child(button("c").call("f", &[]));
+            .child(button("a").call(F, (0, 0)))
+            .child(el("p").child(button("b").call(G, (2,))))
+            .child(button("c").call(F, (1, 1)));
         assert_eq!(Node::from(view).call_names(), ["f", "g"]);
+    }
+
+    #[test]
+    #[should_panic(expected = "the field is not inside the state")]
+    fn a_bound_field_must_be_the_states() {
+        let (state, other) = (State::default(), State::default());
+        let _ = Node::bound(&state, &other.count);
     }
 }

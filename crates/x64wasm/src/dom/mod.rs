@@ -1,11 +1,27 @@
 //! The view: a small node tree that `render(&State)` builds, and its HTML.
 //!
 //! ```
-//! use x64wasm::dom::{button, el, Node};
-//! let view = el("div").class("counter").child(Node::bound(0, 41i64)).child(
-//!     button("+1").call("increment_counter", &[]),
-//! );
-//! assert!(view.to_html().contains(r#"data-call="increment_counter""#));
+//! use x64wasm::{bound, callback, Callback};
+//! use x64wasm::dom::{button, el};
+//!
+//! #[repr(C)]
+//! #[derive(Clone, Copy)]
+//! pub struct State { count: i64, step: i32, pad: i32 }
+//!
+//! #[no_mangle]
+//! pub extern "C" fn add_times(state: &mut State, times: i32) {
+//!     state.count += state.step as i64 * times as i64;
+//! }
+//! const ADD_TIMES: Callback<State, (i32,)> = callback!(add_times(i32));
+//!
+//! let state = State { count: 41, step: 1, pad: 0 };
+//! let view = el("div")
+//!     .class("counter")
+//!     .child(bound!(&state, count))
+//!     .child(button("+3").call(ADD_TIMES, (3,)));
+//! let html = view.to_html();
+//! assert!(html.contains(r#"<span data-bind="0:i64">41</span>"#));
+//! assert!(html.contains(r#"data-call="add_times" data-args="[3]""#));
 //! ```
 //!
 //! Clickable elements carry `data-call="name"` and `data-args="[…]"`; there
@@ -15,6 +31,8 @@
 
 mod diff;
 mod html;
+
+use crate::callbacks::{Args, Callback, ScalarType};
 
 pub use diff::{apply, diff, normalize, Patch};
 pub use html::escape;
@@ -46,40 +64,40 @@ pub struct Element {
 pub struct Bound {
     /// Byte offset of the field in the state.
     pub offset: usize,
-    /// The field's type: `i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool`.
-    pub ty: &'static str,
+    /// The field's type (any scalar but `ptr`).
+    pub ty: ScalarType,
     /// The value as the server renders it.
     pub text: String,
 }
 
 /// A state field type a text node can be bound to.
 pub trait BindType: Copy {
-    /// The type's name in `data-bind`.
-    const NAME: &'static str;
+    /// The type (its name goes in `data-bind`).
+    const TYPE: ScalarType;
     /// The value as the page shows it (the runtime formats the same way).
     fn show(self) -> String;
 }
 
 macro_rules! bind_types {
-    ($($t:ty),*) => {$(
+    ($($t:ty => $s:ident),*) => {$(
         impl BindType for $t {
-            const NAME: &'static str = stringify!($t);
+            const TYPE: ScalarType = ScalarType::$s;
             fn show(self) -> String {
                 self.to_string()
             }
         }
     )*};
 }
-bind_types!(i8, u8, i16, u16, i32, u32, i64, u64, bool);
+bind_types!(i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U32, i64 => I64, u64 => U64, bool => Bool);
 
 impl BindType for f64 {
-    const NAME: &'static str = "f64";
+    const TYPE: ScalarType = ScalarType::F64;
     fn show(self) -> String {
         js_number(self)
     }
 }
 impl BindType for f32 {
-    const NAME: &'static str = "f32";
+    const TYPE: ScalarType = ScalarType::F32;
     fn show(self) -> String {
         js_number(self as f64)
     }
@@ -156,11 +174,13 @@ impl Element {
         self.attr("id", id)
     }
 
-    /// A click runs callback `name` with `args` (in the view as wasm, and on
-    /// the server natively).
-    pub fn call(self, name: &str, args: &[serde_json::Value]) -> Element {
-        let args = serde_json::Value::Array(args.to_vec()).to_string();
-        self.attr("data-call", name).attr("data-args", args)
+    /// A click runs `callback` with `args` (in the view as wasm, and on the
+    /// server natively): `.call(ADD, (3,))`. The arguments' types are the
+    /// callback's, checked by the compiler.
+    pub fn call<S: 'static, A: Args>(self, callback: Callback<S, A>, args: A) -> Element {
+        let args = serde_json::Value::Array(args.to_json()).to_string();
+        self.attr("data-call", callback.name)
+            .attr("data-args", args)
     }
 
     /// Appends a child.
@@ -189,13 +209,24 @@ impl Element {
 }
 
 impl Node {
-    /// Text bound to the state field at byte `offset` holding `value`
-    /// (`std::mem::offset_of!(State, field)`).
-    pub fn bound<T: BindType>(offset: usize, value: T) -> Node {
+    /// Text bound to `field`, a field of `state` (the field's offset and
+    /// value both come from the one reference, so they cannot disagree):
+    /// what [`bound!`](crate::bound)`(state, field)` writes.
+    ///
+    /// # Panics
+    /// When `field` does not lie inside `state`.
+    pub fn bound<S, T: BindType>(state: &S, field: &T) -> Node {
+        let start = state as *const S as usize;
+        let at = field as *const T as usize;
+        let offset = at.wrapping_sub(start);
+        assert!(
+            at >= start && offset + std::mem::size_of::<T>() <= std::mem::size_of::<S>(),
+            "bound: the field is not inside the state"
+        );
         Node::Bound(Bound {
             offset,
-            ty: T::NAME,
-            text: value.show(),
+            ty: T::TYPE,
+            text: field.show(),
         })
     }
 
@@ -239,5 +270,50 @@ impl From<&str> for Node {
 impl From<String> for Node {
     fn from(t: String) -> Node {
         Node::Text(t)
+    }
+}
+
+/// Text bound to a field of the state: `bound!(state, count)`,
+/// `bound!(state, player.score)`, `bound!(state, scores[2])`. The page shows
+/// the field's value and updates it the moment a callback's wasm returns.
+#[macro_export]
+macro_rules! bound {
+    ($state:expr, $($field:tt)+) => {{
+        let state = $state;
+        $crate::dom::Node::bound(state, &state.$($field)+)
+    }};
+}
+
+/// Callbacks and states for the view's tests.
+#[cfg(test)]
+pub(crate) mod fixtures {
+    use crate::{callback, Callback};
+
+    /// A state with fields of two types.
+    #[repr(C)]
+    #[derive(Clone, Copy, Default)]
+    pub struct State {
+        pub count: i64,
+        pub ratio: f64,
+        pub small: i32,
+        pub pad: i32,
+    }
+
+    pub extern "C" fn f(_: &mut State, _: i32, _: i64) {}
+    pub extern "C" fn g(_: &mut State, _: u8) {}
+    pub extern "C" fn inc(s: &mut State) {
+        s.count += 1;
+    }
+    pub const F: Callback<State, (i32, i64)> = callback!(f(i32, i64));
+    pub const G: Callback<State, (u8,)> = callback!(g(u8));
+    pub const INC: Callback<State> = callback!(inc);
+
+    /// Text bound to the field at `offset` (8-byte fields) showing `value`.
+    pub fn bound_at(offset: usize, value: i64) -> super::Node {
+        super::Node::Bound(super::Bound {
+            offset,
+            ty: crate::callbacks::ScalarType::I64,
+            text: value.to_string(),
+        })
     }
 }

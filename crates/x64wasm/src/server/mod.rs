@@ -6,9 +6,9 @@
 //! turns each new state into one patch event, which every view's stream
 //! ([`events`]) picks up.
 
-pub mod assets;
+pub(crate) mod assets;
 mod events;
-pub mod http;
+pub(crate) mod http;
 mod limits;
 mod listener;
 mod routes;
@@ -26,14 +26,14 @@ use tokio::sync::watch;
 
 use serde_json::{json, Value as Json};
 
-use crate::callbacks::{type_name, ArgError, Callback, Registry};
+use crate::callbacks::{ArgError, Registered, Registry};
 use crate::dom::{diff, normalize, Node, Patch};
 use crate::state_file::StateFile;
 use x64wasm_transpile::{Cache, Image, Module, TranspileError};
 
-pub use limits::{LogLimiter, RateLimiter};
-pub use listener::bind;
-pub use security::allowed_hosts;
+pub(crate) use limits::{LogLimiter, RateLimiter};
+pub(crate) use listener::bind;
+pub(crate) use security::allowed_hosts;
 
 /// Everything the request handlers share.
 ///
@@ -42,7 +42,7 @@ pub use security::allowed_hosts;
 /// the view the server last rendered and sent. A renderer thread
 /// ([`Shared::render_loop`]) turns each new state into a patch event; under
 /// load one event covers several versions (`from` → `version`).
-pub struct Shared<S> {
+pub(crate) struct Shared<S> {
     /// The page title.
     pub title: String,
     /// Builds the view of a state.
@@ -80,7 +80,7 @@ pub struct Shared<S> {
 }
 
 /// The server's settings from the command line (DESIGN §6).
-pub struct Settings {
+pub(crate) struct Settings {
     /// Host names requests may carry.
     pub allowed_hosts: Vec<String>,
     /// Where every change is saved, if anywhere.
@@ -91,7 +91,7 @@ pub struct Settings {
 
 /// A callback's module as `/wasm/{fn}` serves it.
 #[derive(Clone)]
-pub struct Served {
+pub(crate) struct Served {
     /// The strong ETag: the quoted hex of the module's cache key.
     pub etag: String,
     /// The validated module.
@@ -100,7 +100,7 @@ pub struct Served {
 
 /// Why a callback has no module.
 #[derive(Clone, Debug)]
-pub enum Unavailable {
+pub(crate) enum Unavailable {
     /// No symbol names its code, or the executable cannot be read.
     NoSymbol(String),
     /// The transpiler refused its code.
@@ -112,7 +112,7 @@ pub enum Unavailable {
 const EVENT_LOG: usize = 64;
 
 /// The authoritative state and its version.
-pub struct Live<S> {
+pub(crate) struct Live<S> {
     /// The app's state.
     pub state: S,
     /// Bumped by every executed callback.
@@ -120,7 +120,7 @@ pub struct Live<S> {
 }
 
 /// The view the server last rendered, and the events that led to it.
-pub struct Shown<S> {
+pub(crate) struct Shown<S> {
     /// The version rendered.
     pub version: u64,
     /// The state at that version.
@@ -134,7 +134,7 @@ pub struct Shown<S> {
 
 /// One patch event: from one shown version to the next.
 #[derive(Clone)]
-pub struct Event {
+pub(crate) struct Event {
     /// The version the patches apply to.
     pub from: u64,
     /// The version they make.
@@ -145,7 +145,7 @@ pub struct Event {
 
 /// What the server knows about one callback's clicks.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CallStats {
+pub(crate) struct CallStats {
     /// Times it ran on the server.
     pub executed: u64,
     /// Clicks whose view ran the wasm and sent a predicted state.
@@ -160,7 +160,7 @@ pub struct CallStats {
 
 /// A callback run: the version it made, what it returned, the state before
 /// and after.
-pub struct Outcome<S> {
+pub(crate) struct Outcome<S> {
     /// The version the callback ran on.
     pub base: u64,
     /// The version it made.
@@ -174,7 +174,7 @@ pub struct Outcome<S> {
 }
 
 /// Why a callback did not run.
-pub enum RunError {
+pub(crate) enum RunError {
     /// The arguments do not fit its signature (400).
     Arguments(ArgError),
     /// The new state could not be saved; nothing changed (500).
@@ -223,7 +223,7 @@ impl<S: Pod> Shared<S> {
     /// Transpiled outside the lock, so callbacks transpile in parallel (at
     /// start, or when views ask for several at once); two threads racing for
     /// one callback make the same module and both serve the first stored.
-    pub fn wasm(&self, callback: &Callback<S>) -> Result<Served, Unavailable> {
+    pub fn wasm(&self, callback: &Registered<S>) -> Result<Served, Unavailable> {
         let modules = || self.modules.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(known) = modules().get(&callback.name) {
             return known.clone();
@@ -261,7 +261,7 @@ impl<S: Pod> Shared<S> {
     /// Runs `callback` on the live state under the lock (one at a time, so
     /// no update is lost) and saves the result when there is a state file,
     /// before anyone hears of it; then wakes the renderer.
-    pub fn run(&self, callback: &Callback<S>, args: &[Json]) -> Result<Outcome<S>, RunError> {
+    pub fn run(&self, callback: &Registered<S>, args: &[Json]) -> Result<Outcome<S>, RunError> {
         let mut live = self.lock();
         let before = live.state;
         let base = live.version;
@@ -353,11 +353,8 @@ fn signatures_json<S>(registry: &Registry<S>) -> String {
         .all()
         .iter()
         .map(|c| {
-            let params: Vec<&str> = c.signature.params[1..]
-                .iter()
-                .map(|&t| type_name(t))
-                .collect();
-            let result = c.signature.result.map_or("void", type_name);
+            let params: Vec<&str> = c.signature.params[1..].iter().map(|&t| t.name()).collect();
+            let result = c.signature.result.map_or("void", |t| t.name());
             (
                 c.name.clone(),
                 json!({ "params": params, "result": result }),
@@ -395,7 +392,7 @@ fn patch_event<S: Pod>(
 
 /// The byte runs where `new` differs from `old` (same length); runs closer
 /// than 8 bytes are merged, since each run costs more than that in JSON.
-pub fn changed_runs<'a>(old: &[u8], new: &'a [u8]) -> Vec<(usize, &'a [u8])> {
+pub(crate) fn changed_runs<'a>(old: &[u8], new: &'a [u8]) -> Vec<(usize, &'a [u8])> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for i in (0..new.len()).filter(|&i| old[i] != new[i]) {
         match runs.last_mut() {
@@ -408,19 +405,19 @@ pub fn changed_runs<'a>(old: &[u8], new: &'a [u8]) -> Vec<(usize, &'a [u8])> {
 
 /// Bytes as standard base64 (RFC 4648 §4, padded): how state bytes travel
 /// in pages, events and `/state`.
-pub fn to_base64(bytes: &[u8]) -> String {
+pub(crate) fn to_base64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// Standard base64 back to bytes; `None` when malformed.
-pub fn from_base64(text: &str) -> Option<Vec<u8>> {
+pub(crate) fn from_base64(text: &str) -> Option<Vec<u8>> {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.decode(text).ok()
 }
 
 /// SHA-256 of a state's bytes, in hex: what views send as their prediction.
-pub fn state_hash<S: Pod>(state: &S) -> String {
+pub(crate) fn state_hash<S: Pod>(state: &S) -> String {
     Sha256::digest(bytemuck::bytes_of(state))
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -428,9 +425,7 @@ pub fn state_hash<S: Pod>(state: &S) -> String {
 }
 
 /// A running server.
-pub struct Running {
-    /// The address it listens on.
-    pub address: SocketAddr,
+pub(crate) struct Running {
     /// `http://…/` for that address.
     pub url: String,
     server: JoinHandle<()>,
@@ -445,7 +440,7 @@ impl Running {
 
 /// Serves `shared` on `listener` (see [`bind`]) within `capacity`: starts
 /// the renderer thread and the HTTP server.
-pub fn serve<S: Pod + Send + 'static>(
+pub(crate) fn serve<S: Pod + Send + 'static>(
     shared: Arc<Shared<S>>,
     listener: std::net::TcpListener,
     capacity: http::Capacity,
@@ -463,7 +458,6 @@ pub fn serve<S: Pod + Send + 'static>(
         SocketAddr::V4(a) => a.ip().to_string(),
     };
     Ok(Running {
-        address,
         url: format!("http://{host}:{}/", address.port()),
         server,
     })

@@ -155,11 +155,6 @@ impl Budget {
         })
     }
 
-    /// The capacity.
-    pub fn capacity(&self) -> Capacity {
-        self.capacity
-    }
-
     /// Takes a place for a connection of `kind` from `ip`; `Err` says which
     /// limit is full, for the 503.
     pub fn admit(self: &Arc<Self>, kind: Kind, ip: IpAddr) -> Result<Slot, &'static str> {
@@ -205,6 +200,7 @@ impl Budget {
     }
 
     /// Connections of `kind` open now.
+    #[cfg(test)]
     pub fn open(&self, kind: Kind) -> usize {
         let counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         match kind {

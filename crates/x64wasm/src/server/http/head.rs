@@ -30,8 +30,6 @@ pub struct Head {
     pub path: String,
     /// The target's query, if any.
     pub query: Option<String>,
-    /// `1` for HTTP/1.1, `0` for HTTP/1.0.
-    pub minor: u8,
     /// Header fields: lower-case names, trimmed values.
     pub headers: Vec<(String, String)>,
     /// The host the request names.
@@ -259,7 +257,6 @@ fn check(request: &httparse::Request<'_, '_>) -> Result<Head, Refusal> {
         method,
         path,
         query,
-        minor,
         headers,
         host,
         framing,

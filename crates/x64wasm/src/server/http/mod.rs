@@ -30,20 +30,10 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::time::Duration;
 
-pub use accept::{classify_accept_error, serve, AcceptErrorKind};
-pub use budget::{raise_descriptor_limit, Budget, Capacity, DESCRIPTORS_RESERVED};
-pub use head::{Authority, Head};
-pub use response::{reason, Response};
-
-/// One limit the server applies to what clients send, with its value.
-pub struct Limit {
-    /// What is limited.
-    pub what: &'static str,
-    /// The value, in the unit `what` names.
-    pub value: u64,
-    /// What a client past it gets.
-    pub answer: &'static str,
-}
+pub use accept::serve;
+pub use budget::{raise_descriptor_limit, Capacity};
+pub use head::Authority;
+pub use response::Response;
 
 /// Longest request line (method, target, version), in bytes. RFC 9112 §3
 /// asks servers to take at least 8,000 octets.
@@ -71,50 +61,6 @@ pub const MIN_RATE: u64 = 4 * 1024;
 /// away) after its answer, so that closing does not reset the answer away
 /// (RFC 9112 §9.6).
 pub const LINGER: Duration = Duration::from_secs(1);
-
-/// Every limit, for the docs and for tests that walk past each one.
-pub const LIMITS: &[Limit] = &[
-    Limit {
-        what: "request line, bytes",
-        value: REQUEST_LINE_MAX as u64,
-        answer: "414, close",
-    },
-    Limit {
-        what: "request head, bytes",
-        value: HEAD_MAX as u64,
-        answer: "431, close",
-    },
-    Limit {
-        what: "header field lines",
-        value: HEADERS_MAX as u64,
-        answer: "431, close",
-    },
-    Limit {
-        what: "request body, bytes",
-        value: BODY_MAX as u64,
-        answer: "413, close",
-    },
-    Limit {
-        what: "head arrival, seconds",
-        value: HEAD_TIMEOUT.as_secs(),
-        answer: "408, close",
-    },
-    Limit {
-        what: "keep-alive idle, seconds",
-        value: IDLE_TIMEOUT.as_secs(),
-        answer: "close",
-    },
-    Limit {
-        what: "body arrival, seconds (+1 per 4 KiB)",
-        value: BODY_TIMEOUT.as_secs(),
-        answer: "408, close",
-    },
-    Limit {
-        what: "answer or event write, seconds (+1 per 4 KiB)",
-        value: WRITE_TIMEOUT.as_secs(),
-        answer: "close",
-    },
-];
 
 /// A request whose head and body have been read and checked.
 #[derive(Debug)]
@@ -154,11 +100,6 @@ impl Request {
             .filter_map(|kv| kv.split_once('='))
             .find(|(k, _)| *k == key)
             .map(|(_, v)| v)
-    }
-
-    /// A `GET` or a `HEAD` (answered alike; a `HEAD` answer has no body).
-    pub fn is_get(&self) -> bool {
-        self.method == "GET" || self.method == "HEAD"
     }
 }
 

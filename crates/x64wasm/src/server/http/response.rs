@@ -38,14 +38,6 @@ impl Response {
         self
     }
 
-    /// The value of header `name` (any case), the first if repeated.
-    pub fn header_value(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
     /// Whether the status allows a body (RFC 9110 §15: not 1xx, 204, 304).
     fn has_body(&self) -> bool {
         !(self.status < 200 || self.status == 204 || self.status == 304)
