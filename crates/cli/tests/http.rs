@@ -38,9 +38,14 @@ fn static_routes_page_and_state() {
             r#"data-call="increment_counter""#,
         ),
         (
-            "/runtime.js",
+            "/runtime/main.js",
             "text/javascript; charset=utf-8",
             "new EventSource(",
+        ),
+        (
+            "/runtime/sync.js",
+            "text/javascript; charset=utf-8",
+            "export class Sync",
         ),
         ("/style.css", "text/css; charset=utf-8", ".board"),
         ("/state", "application/json", "\"version\":0"),
@@ -63,6 +68,8 @@ fn static_routes_page_and_state() {
     assert!(page.contains(r#"data-version="0""#));
     assert!(page.contains("&quot;add_step_clamped&quot;:{&quot;params&quot;:[&quot;i32&quot;,&quot;i32&quot;],&quot;result&quot;:&quot;i64&quot;}"));
     assert!(!page.contains(" onclick"), "no inline handlers");
+    assert!(page.contains(r#"<script type="module" src="/runtime/main.js"></script>"#));
+    assert_eq!(app.get("/runtime/nope.js").status, 404);
     let (version, state) = app.state();
     assert_eq!((version, state.len()), (0, 312));
 }

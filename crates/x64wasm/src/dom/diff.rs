@@ -46,17 +46,45 @@ pub enum Patch {
     Move(Vec<usize>, usize, usize),
 }
 
+/// The patch operations on the wire (docs/protocol.md): op code and the
+/// fields after the path. The client applies the same table
+/// (`ui/runtime/patch.js`; a test checks that the two agree).
+pub const PATCH_OPS: &[(&str, &[&str])] = &[
+    ("t", &["text"]),
+    ("a", &["name", "value"]),
+    ("r", &["name"]),
+    ("R", &["html"]),
+    ("i", &["index", "html"]),
+    ("d", &[]),
+    ("m", &["from", "to"]),
+];
+
 impl Patch {
-    /// The patch's JSON form.
+    /// The op code ([`PATCH_OPS`]).
+    pub fn op(&self) -> &'static str {
+        let row = match self {
+            Patch::Text(..) => 0,
+            Patch::SetAttribute(..) => 1,
+            Patch::RemoveAttribute(..) => 2,
+            Patch::Replace(..) => 3,
+            Patch::Insert(..) => 4,
+            Patch::Remove(..) => 5,
+            Patch::Move(..) => 6,
+        };
+        PATCH_OPS[row].0
+    }
+
+    /// The patch's JSON form: `[op, path, fields…]`.
     pub fn to_json(&self) -> Json {
+        let op = self.op();
         match self {
-            Patch::Text(p, t) => json!(["t", p, t]),
-            Patch::SetAttribute(p, n, v) => json!(["a", p, n, v]),
-            Patch::RemoveAttribute(p, n) => json!(["r", p, n]),
-            Patch::Replace(p, node) => json!(["R", p, node.to_html()]),
-            Patch::Insert(p, i, node) => json!(["i", p, i, node.to_html()]),
-            Patch::Remove(p) => json!(["d", p]),
-            Patch::Move(p, from, to) => json!(["m", p, from, to]),
+            Patch::Text(p, t) => json!([op, p, t]),
+            Patch::SetAttribute(p, n, v) => json!([op, p, n, v]),
+            Patch::RemoveAttribute(p, n) => json!([op, p, n]),
+            Patch::Replace(p, node) => json!([op, p, node.to_html()]),
+            Patch::Insert(p, i, node) => json!([op, p, i, node.to_html()]),
+            Patch::Remove(p) => json!([op, p]),
+            Patch::Move(p, from, to) => json!([op, p, from, to]),
         }
     }
 }

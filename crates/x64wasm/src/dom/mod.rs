@@ -34,7 +34,7 @@ mod html;
 
 use crate::callbacks::{Args, Callback, ScalarType};
 
-pub use diff::{apply, diff, normalize, Patch};
+pub use diff::{apply, diff, normalize, Patch, PATCH_OPS};
 pub use html::escape;
 
 /// A node of the view.

@@ -1,7 +1,22 @@
-//! The client runtime and style sheet, embedded in the binary from `ui/`.
+//! The client runtime, style sheet and icon, embedded in the binary from
+//! `ui/`.
 
-/// `ui/runtime.js`: event delegation, wasm prediction, events.
-pub const RUNTIME_JS: &str = include_str!("../../ui/runtime.js");
+/// The client runtime's ES modules (`ui/runtime/`), served at
+/// `/runtime/NAME`: the page loads `main.js`, which imports the others.
+pub const RUNTIME: &[(&str, &str)] = &[
+    ("main.js", include_str!("../../ui/runtime/main.js")),
+    ("sync.js", include_str!("../../ui/runtime/sync.js")),
+    ("wasm.js", include_str!("../../ui/runtime/wasm.js")),
+    ("patch.js", include_str!("../../ui/runtime/patch.js")),
+    ("fields.js", include_str!("../../ui/runtime/fields.js")),
+    ("encoding.js", include_str!("../../ui/runtime/encoding.js")),
+];
+
+/// The runtime module called `name`, if there is one.
+pub fn runtime_module(name: &str) -> Option<&'static str> {
+    RUNTIME.iter().find(|(n, _)| *n == name).map(|(_, m)| *m)
+}
+
 /// `ui/style.css`.
 pub const STYLE_CSS: &str = include_str!("../../ui/style.css");
 /// `ui/favicon.svg`, served at `/favicon.svg` (which the page links) and

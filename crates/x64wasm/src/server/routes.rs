@@ -45,7 +45,7 @@ const POST: &[&str] = &["POST"];
 
 const ROUTES: &[(PathMatch, &[&str], Route)] = &[
     (PathMatch::Exact("/"), GET, Route::Page),
-    (PathMatch::Exact("/runtime.js"), GET, Route::Runtime),
+    (PathMatch::Prefix("/runtime/"), GET, Route::Runtime),
     (PathMatch::Exact("/style.css"), GET, Route::Style),
     (PathMatch::Exact("/favicon.ico"), GET, Route::Favicon),
     (PathMatch::Exact("/favicon.svg"), GET, Route::Favicon),
@@ -90,7 +90,10 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
     }
     let response = match route {
         Route::Page => page(shared),
-        Route::Runtime => text(assets::RUNTIME_JS, "text/javascript; charset=utf-8"),
+        Route::Runtime => match assets::runtime_module(parameter) {
+            Some(module) => text(module, "text/javascript; charset=utf-8"),
+            None => error(404, &format!("no runtime module {parameter}")),
+        },
         Route::Style => text(assets::STYLE_CSS, "text/css; charset=utf-8"),
         Route::Favicon => text(assets::FAVICON_SVG, "image/svg+xml"),
         Route::State => state(shared),
@@ -145,7 +148,7 @@ fn page<S: Pod>(shared: &Shared<S>) -> Response {
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
          <link rel=\"stylesheet\" href=\"/style.css\">\
-         <script src=\"/runtime.js\" defer></script></head>\
+         <script type=\"module\" src=\"/runtime/main.js\"></script></head>\
          <body><main id=\"x64wasm\" data-version=\"{version}\" data-state=\"{state}\" \
          data-callbacks=\"{callbacks}\">{body}</main></body></html>\n",
         title = crate::dom::escape(&shared.title),

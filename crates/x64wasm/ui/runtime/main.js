@@ -1,0 +1,220 @@
+// x64wasm client runtime (docs/protocol.md). Plain JavaScript modules, no
+// build step: this one wires the page; sync.js keeps what the view shows in
+// step with the server, wasm.js runs callbacks, patch.js applies the
+// server's patches, fields.js reads bound fields, encoding.js has base64
+// and SHA-256.
+//
+// A click on an element with data-call runs that callback twice: here, at
+// once, as WebAssembly transpiled by the server from its own x86-64 code
+// (run on this page's copy of the state, so bound fields change before the
+// network answers), and on the server, natively, which is the authority.
+// The server then pushes the new view to every open view over /events.
+import { decodeBase64, sha256Hex } from './encoding.js';
+import { readField } from './fields.js';
+import { applyPatch } from './patch.js';
+import { Sync } from './sync.js';
+import { runWasm } from './wasm.js';
+
+const root = document.getElementById('x64wasm');
+if (root) start(root);
+
+function start(root) {
+  const signatures = JSON.parse(root.dataset.callbacks || '{}');
+  const sync = new Sync(Number(root.dataset.version), decodeBase64(root.dataset.state));
+
+  // What the page did, for people reading the console and for tests.
+  const stats = { wasmRuns: 0, serverOnly: 0, failures: [], patches: 0, resets: 0, resyncs: 0 };
+  window.x64wasm = {
+    stats,
+    get version() { return sync.applied; },
+    get state() { return sync.state.slice(); },
+    // Like LiveView's enableLatencySim: every server round trip takes `ms`
+    // longer (half on the way out, half on the way back), for this tab
+    // (sessionStorage) until disabled, so prediction can be seen.
+    enableLatencySim(ms) { sessionStorage.setItem('x64wasm:latency', String(Number(ms) || 0)); },
+    disableLatencySim() { sessionStorage.removeItem('x64wasm:latency'); },
+    applyPatches: (patches) => patches.forEach((p) => applyPatch(root, p)),
+    sha256Hex,
+  };
+  const latency = () => Number(sessionStorage.getItem('x64wasm:latency') || 0);
+  const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  const report = (message) => {
+    stats.failures.push(message);
+    console.warn('x64wasm: ' + message);
+  };
+
+  // ---- bound fields ---------------------------------------------------
+  function showBound() {
+    for (const el of root.querySelectorAll('[data-bind]')) {
+      const [offset, type] = el.dataset.bind.split(':');
+      const text = readField(sync.state, Number(offset), type);
+      if (text !== null && el.textContent !== text) el.textContent = text;
+    }
+  }
+
+  // ---- wasm -----------------------------------------------------------
+  const compiling = new Map(); // callback name -> Promise<WebAssembly.Module>
+  const compiled = new Map(); // callback name -> WebAssembly.Module, once ready
+
+  function module(name) {
+    if (compiled.has(name)) return compiled.get(name);
+    if (!compiling.has(name)) {
+      compiling.set(name, (async () => {
+        const response = await fetch('/wasm/' + encodeURIComponent(name));
+        if (!response.ok) {
+          const body = await response.json().catch(() => ({}));
+          throw new Error(body.error || `GET /wasm/${name}: ${response.status}`);
+        }
+        const m = await WebAssembly.compile(await response.arrayBuffer());
+        compiled.set(name, m);
+        return m;
+      })());
+    }
+    return compiling.get(name);
+  }
+
+  // ---- clicks ---------------------------------------------------------
+  // Clicks are predicted in order, and reach the server in that order too:
+  // one POST at a time per view (parallel requests on several connections
+  // could overtake each other), while the next click is already predicted.
+  let queue = Promise.resolve(); // predictions, in order
+  let posting = Promise.resolve(); // POSTs, one at a time, in order
+  root.addEventListener('click', (event) => {
+    const target = event.target.closest('[data-call]');
+    if (!target || !root.contains(target)) return;
+    event.preventDefault();
+    const name = target.dataset.call;
+    let args;
+    try {
+      args = JSON.parse(target.dataset.args || '[]');
+    } catch (e) {
+      report(`${name}: bad data-args ${target.dataset.args}: ${e.message}`);
+      return;
+    }
+    queue = queue.then(() => click(name, args));
+  });
+
+  async function click(name, args) {
+    let compiledModule = null;
+    let why = null;
+    try {
+      compiledModule = await module(name);
+    } catch (e) {
+      why = e;
+    }
+    const { base, predicted, error } = sync.click((state) => {
+      if (why) throw why;
+      return runWasm(compiledModule, name, signatures[name], args, state);
+    });
+    if (error) {
+      stats.serverOnly += 1;
+      report(`${name} runs on the server only: ${error.message}`);
+    } else {
+      stats.wasmRuns += 1;
+      showBound();
+    }
+    // Not awaited: the next click may predict now, and its POST waits its turn.
+    posting = posting.then(() => post(name, args, base, predicted));
+  }
+
+  // Never rejects: a failed click is reported and the next one goes on.
+  async function post(name, args, base, predicted) {
+    let version = null;
+    try {
+      if (latency()) await sleep(latency() / 2);
+      const response = await fetch('/execute/' + encodeURIComponent(name), {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ args, base, predicted }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        report(`${name} failed on the server (${response.status}): ${body.error}`);
+      } else {
+        version = body.version;
+      }
+    } catch (e) {
+      report(`${name} could not reach the server: ${e.message}`);
+    } finally {
+      for (const [type, event] of sync.answer(version)) handle(type, event);
+      // What the server said wins over what this page predicted.
+      sync.settle();
+      showBound();
+    }
+  }
+
+  // ---- events ---------------------------------------------------------
+  const dom = {
+    reset: (html) => { root.innerHTML = html; },
+    patch: (patch) => applyPatch(root, patch),
+  };
+
+  // What the page does after the sync handled an event.
+  function handled(outcome) {
+    if (outcome === 'reset') stats.resets += 1;
+    if (outcome === 'patched') stats.patches += 1;
+    if (outcome.resync) return resync(outcome.resync);
+    root.dataset.version = String(sync.applied);
+    showBound();
+  }
+
+  function handle(type, event) {
+    handled(sync.handle(type, event, dom));
+  }
+
+  function receive(type, message) {
+    const event = JSON.parse(message.data);
+    const deliver = () => {
+      const outcome = sync.receive(type, event, dom);
+      if (outcome !== 'held') handled(outcome);
+    };
+    if (latency()) setTimeout(deliver, latency() / 2);
+    else deliver();
+  }
+
+  const reconnecting = document.createElement('div');
+  reconnecting.className = 'x64wasm-reconnecting';
+  reconnecting.textContent = 'reconnecting…';
+  reconnecting.hidden = true;
+  document.body.appendChild(reconnecting);
+
+  // One event stream. When it breaks, a new one opens after a delay that
+  // doubles up to 5 s, spread by random jitter (half to one and a half
+  // times) so that the views of a restarted server do not all come back at
+  // the same millisecond, telling the server the version shown (`since`): a
+  // view that missed versions gets a reset with the whole view.
+  let events = null;
+  let delay = 250;
+  let timer = null;
+  function connect(since) {
+    clearTimeout(timer);
+    if (events) events.close();
+    const url = since === null ? '/events' : '/events?since=' + since;
+    events = new EventSource(url);
+    events.addEventListener('patch', (m) => receive('patch', m));
+    events.addEventListener('reset', (m) => receive('reset', m));
+    events.addEventListener('open', () => {
+      reconnecting.hidden = true;
+      delay = 250;
+    });
+    events.addEventListener('error', () => {
+      reconnecting.hidden = false;
+      events.close();
+      timer = setTimeout(() => connect(sync.applied), delay * (0.5 + Math.random()));
+      delay = Math.min(delay * 2, 5000);
+    });
+  }
+
+  function resync(why) {
+    stats.resyncs += 1;
+    console.info('x64wasm: resynchronising (' + why + ')');
+    sync.dropHeld();
+    connect(null);
+  }
+
+  connect(sync.applied);
+  // Compile every callback's module while the user reads the page, so the
+  // first click predicts at once.
+  window.x64wasm.ready = Promise.allSettled(Object.keys(signatures).map(module));
+}
