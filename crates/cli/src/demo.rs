@@ -2,10 +2,10 @@
 //! a panel of integer functions. Every button is a callback the views run as
 //! wasm transpiled from this binary's own machine code.
 //!
-//! Callbacks are `#[no_mangle] pub extern "C"` so the binary names them;
-//! `build.rs` also exports them to the dynamic symbol table (found by `dlsym`
-//! even in a stripped binary). They use wrapping or saturating arithmetic:
-//! a panic inside an `extern "C"` function aborts the process.
+//! Callbacks are `#[no_mangle] pub extern "C"` so the binary names them
+//! (a stripped binary's are found by their addresses). They use wrapping or
+//! saturating arithmetic: a panic inside an `extern "C"` function aborts the
+//! process.
 
 use bytemuck::{Pod, Zeroable};
 use x64wasm::dom::{button, el, Element, Node};

@@ -1,7 +1,6 @@
 //! Stage 1, **image**: what the transpiler knows of a binary. Symbols (name,
 //! address, size), the bytes of every allocated section by virtual address with
-//! the dynamic relocations applied, the GOT slots resolved to callees, and the
-//! load bias of the running process.
+//! the dynamic relocations applied, and the GOT slots resolved to callees.
 //!
 //! Addresses are the ELF's virtual addresses as linked: a position-independent
 //! executable is seen at base 0, which is also where the wasm module puts it.
@@ -230,6 +229,35 @@ impl Image {
             executable: false,
         });
         self.sections.sort_by_key(|s| s.address);
+    }
+
+    /// Names the function at `address` when the binary's symbol tables do
+    /// not: a stripped binary's functions, whose addresses the running
+    /// program knows (an app knows its callbacks'). `Err` when `address` is
+    /// not in code, or `name` already names something else.
+    pub fn name_function(&mut self, name: &str, address: u64) -> Result<(), TranspileError> {
+        if !self.is_code(address) {
+            return Err(TranspileError::UnknownSymbol(format!(
+                "{name} at {address:#x}: not an address in this binary's code"
+            )));
+        }
+        match self.symbol(name) {
+            Some(s) if s.address == address => return Ok(()),
+            Some(s) => {
+                return Err(TranspileError::UnknownSymbol(format!(
+                    "{name}: the binary already names {:#x} so",
+                    s.address
+                )))
+            }
+            None => {}
+        }
+        self.add_symbols(vec![Symbol {
+            name: name.to_string(),
+            address,
+            size: 0,
+            is_function: true,
+        }]);
+        Ok(())
     }
 
     /// Adds symbols, keeping `symbols` sorted by address and one entry per

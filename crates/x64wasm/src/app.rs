@@ -303,9 +303,9 @@ impl<S: Pod + Send + 'static> App<S> {
             eprintln!("x64wasm: warning: {warning}");
         }
         let listener = server::bind(options.bind, options.port)?;
-        let image = running_image().map_err(|e| format!("reading this executable: {e}"));
+        let mut image = running_image().map_err(|e| format!("reading this executable: {e}"));
         let (registry, warnings) =
-            Registry::resolve(self.callbacks, image.as_ref().ok(), load_bias())?;
+            Registry::resolve(self.callbacks, image.as_mut().ok(), load_bias())?;
         for w in &warnings {
             eprintln!("x64wasm: warning: {w}");
         }

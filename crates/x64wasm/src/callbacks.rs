@@ -433,6 +433,9 @@ pub enum SymbolSource {
     Dynamic,
     /// The ELF symbol table of the executable.
     SymbolTable,
+    /// No symbol table names it (a stripped binary): the app named its
+    /// address, which the function pointer gives.
+    Address,
 }
 
 /// A registered callback with its symbol resolved.
@@ -467,7 +470,7 @@ impl<S> Registry<S> {
     /// callback that can run on the server only.
     pub(crate) fn resolve(
         registrations: Vec<Registration<S>>,
-        image: Option<&Image>,
+        mut image: Option<&mut Image>,
         load_bias: u64,
     ) -> Result<(Registry<S>, Vec<String>), String> {
         let mut registry = Registry {
@@ -477,7 +480,7 @@ impl<S> Registry<S> {
         let mut warnings = Vec::new();
         for r in registrations {
             let image_address = (r.address as u64).wrapping_sub(load_bias);
-            let symbol = find_symbol(r.declared, r.address, image_address, image);
+            let symbol = find_symbol(r.declared, r.address, image_address, image.as_deref_mut());
             if let Err(why) = &symbol {
                 warnings.push(format!(
                     "callback `{}` runs on the server only: {why}",
@@ -508,6 +511,19 @@ impl<S> Registry<S> {
                 invoke: r.invoke,
             });
         }
+        let by_address: Vec<&str> = registry
+            .callbacks
+            .iter()
+            .filter(|c| c.symbol == Ok(SymbolSource::Address))
+            .map(|c| c.name.as_str())
+            .collect();
+        if !by_address.is_empty() {
+            warnings.push(format!(
+                "the binary is stripped: {} found by their addresses; transpile errors \
+                 will name addresses, not functions",
+                by_address.join(", ")
+            ));
+        }
         Ok((registry, warnings))
     }
 
@@ -525,13 +541,15 @@ impl<S> Registry<S> {
 /// Finds the symbol naming the callback's code: first the dynamic table
 /// (`dlsym`, present when the build exports it, and kept by `strip`), then the
 /// ELF symbol table. The name must be the declared one at the same address;
-/// anything else (a mangled name, no name at all) is a reason the callback
-/// cannot be transpiled, spelled out with the fix.
+/// another name there (a mangled one) is a reason the callback cannot be
+/// transpiled, spelled out with the fix. Where no table names the address
+/// (a stripped binary), the declared name is given to it in `image`: the
+/// function pointer says where the code is.
 fn find_symbol(
     declared: &str,
     address: usize,
     image_address: u64,
-    image: Option<&Image>,
+    image: Option<&mut Image>,
 ) -> Result<SymbolSource, String> {
     if dynamic_symbol(declared) == Some(address) {
         return Ok(SymbolSource::Dynamic);
@@ -549,15 +567,15 @@ fn find_symbol(
         .function_at(image_address)
         .map(|s| s.name.clone())
         .or_else(|| dladdr_name(address));
-    Err(match other {
-        Some(name) => format!(
+    match other {
+        Some(name) => Err(format!(
             "its symbol is `{name}`, not `{declared}`: mark it #[no_mangle] so the binary names it"
-        ),
-        None => "the binary has no symbol for it (stripped?): keep symbols \
-                 (`strip = false` in [profile.release]) or export it with \
-                 `-C link-arg=-Wl,--export-dynamic-symbol=NAME`"
-            .to_string(),
-    })
+        )),
+        None => image
+            .name_function(declared, image_address)
+            .map(|()| SymbolSource::Address)
+            .map_err(|e| e.to_string()),
+    }
 }
 
 /// The address `dlsym` gives for `name` in this process, if exported.
