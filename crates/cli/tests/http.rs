@@ -1,5 +1,5 @@
 //! Every route of the server and every error status, over real sockets on a
-//! port the OS picked (DESIGN §3), plus the command line's server options.
+//! port the OS picked (docs/protocol.md), plus the command line's server options.
 
 mod support;
 
@@ -590,8 +590,8 @@ fn predictions_are_counted_and_a_disagreement_is_logged_in_brief() {
 
 #[test]
 fn a_burst_of_event_streams_is_served_at_once() {
-    // tiny_http's thread pool used to queue connections of a burst behind
-    // threads that never came free (see vendor/README.md).
+    // Twelve views opening at once are all served at once (the server once
+    // queued a burst behind threads that never came free).
     let app = App::demo(&["--headless", "--port", "0"]);
     let streams: Vec<TcpStream> = (0..12)
         .map(|_| {

@@ -1,5 +1,5 @@
 //! Stage 6, **module**: assembles the lowered functions into one wasm module
-//! with the ABI of DESIGN §4, and validates it before anyone sees it.
+//! with the ABI of `docs/abi.md`, and validates it before anyone sees it.
 //!
 //! Memory layout (linear address = the ELF's virtual address):
 //!

@@ -37,7 +37,7 @@ use crate::process::{each_on_cores, load_bias, running_image};
 use crate::server::{self, allowed_hosts, Running, Settings, Shared, Unavailable};
 use crate::state_file::StateFile;
 
-/// Command-line options of an app (DESIGN §2).
+/// Command-line options of an app (`--help`; README "Two commands").
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Options {
     /// Serve browsers only, no window.

@@ -79,7 +79,7 @@ pub(crate) struct Shared<S> {
     pub log: LogLimiter,
 }
 
-/// The server's settings from the command line (DESIGN §6).
+/// The server's settings from the command line (README "Two commands").
 pub(crate) struct Settings {
     /// Host names requests may carry.
     pub allowed_hosts: Vec<String>,
