@@ -1,7 +1,7 @@
 //! The transpiler: functions of an x86-64 ELF → one validated wasm module.
 //!
 //! ```text
-//! ELF ──image──► Image ──decode──► Program ──cfg──► Cfg ──structure──► Node tree
+//! ELF ──image──► Image ──decode──► Program ──cfg──► Cfg ──structure──► Control tree
 //!     symbols,        instructions of      blocks,        blocks/loops/ifs
 //!     bytes, GOT      every reached fn     jump tables    (Ramsey 2022)
 //!                                                   │

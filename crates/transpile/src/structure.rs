@@ -19,11 +19,11 @@ use super::cfg::{Block, BlockId, Cfg, Terminator};
 
 /// Structured control flow, ready to lower.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Node {
+pub enum Control {
     /// `block ... end`: a `br` to it continues after it.
-    Block(Vec<Node>),
+    Block(Vec<Control>),
     /// `loop ... end`: a `br` to it starts it again.
-    Loop(Vec<Node>),
+    Loop(Vec<Control>),
     /// The straight-line code of a basic block (its body, without terminator).
     Code(BlockId),
     /// `if` on the `jcc` that ends `block`: `then` when the branch is taken.
@@ -31,9 +31,9 @@ pub enum Node {
         /// The block whose `jcc` decides.
         block: BlockId,
         /// Code when the branch is taken.
-        then: Vec<Node>,
+        then: Vec<Control>,
         /// Code when it is not.
-        otherwise: Vec<Node>,
+        otherwise: Vec<Control>,
     },
     /// `br_table` on the jump-table index of `block`.
     Switch {
@@ -73,7 +73,7 @@ enum Context {
 
 /// Entry point of the stage. May add dispatch blocks to `cfg` (irreducible
 /// regions). An error names a branch the structuring could not place (a bug).
-pub fn structure(cfg: &mut Cfg) -> Result<Vec<Node>, String> {
+pub fn structure(cfg: &mut Cfg) -> Result<Vec<Control>, String> {
     let graph = Analysis::new(cfg);
     if graph.is_reducible() {
         return graph.tree();
@@ -167,10 +167,10 @@ impl<'a> Analysis<'a> {
     }
 
     /// The structured code of the whole (reducible) graph.
-    fn tree(&self) -> Result<Vec<Node>, String> {
+    fn tree(&self) -> Result<Vec<Control>, String> {
         let mut out = Vec::new();
         self.do_tree(BlockId(0), &mut Vec::new(), &mut out)?;
-        out.push(Node::Unreachable); // every path above ends in br/return/trap
+        out.push(Control::Unreachable); // every path above ends in br/return/trap
         Ok(out)
     }
 
@@ -225,7 +225,7 @@ impl<'a> Analysis<'a> {
         &self,
         x: BlockId,
         ctx: &mut Vec<Context>,
-        out: &mut Vec<Node>,
+        out: &mut Vec<Control>,
     ) -> Result<(), String> {
         let mut merges: Vec<BlockId> = self.children[x.0]
             .iter()
@@ -238,7 +238,7 @@ impl<'a> Analysis<'a> {
             let mut body = Vec::new();
             self.node_within(x, &merges, ctx, &mut body)?;
             ctx.pop();
-            out.push(Node::Loop(body));
+            out.push(Control::Loop(body));
             Ok(())
         } else {
             self.node_within(x, &merges, ctx, out)
@@ -250,7 +250,7 @@ impl<'a> Analysis<'a> {
         x: BlockId,
         merges: &[BlockId],
         ctx: &mut Vec<Context>,
-        out: &mut Vec<Node>,
+        out: &mut Vec<Control>,
     ) -> Result<(), String> {
         match merges.split_first() {
             Some((&y, rest)) => {
@@ -258,11 +258,11 @@ impl<'a> Analysis<'a> {
                 let mut inner = Vec::new();
                 self.node_within(x, rest, ctx, &mut inner)?;
                 ctx.pop();
-                out.push(Node::Block(inner));
+                out.push(Control::Block(inner));
                 self.do_tree(y, ctx, out)
             }
             None => {
-                out.push(Node::Code(x));
+                out.push(Control::Code(x));
                 self.terminator(x, ctx, out)
             }
         }
@@ -272,7 +272,7 @@ impl<'a> Analysis<'a> {
         &self,
         x: BlockId,
         ctx: &mut Vec<Context>,
-        out: &mut Vec<Node>,
+        out: &mut Vec<Control>,
     ) -> Result<(), String> {
         match &self.cfg.blocks[x.0].terminator {
             Terminator::Goto(y) => self.do_branch(x, *y, ctx, out)?,
@@ -282,7 +282,7 @@ impl<'a> Analysis<'a> {
                 self.do_branch(x, *taken, ctx, &mut then)?;
                 self.do_branch(x, *not_taken, ctx, &mut otherwise)?;
                 ctx.pop();
-                out.push(Node::If {
+                out.push(Control::If {
                     block: x,
                     then,
                     otherwise,
@@ -300,21 +300,21 @@ impl<'a> Analysis<'a> {
                     |t: &BlockId| distinct.iter().position(|d| d == t).unwrap() as u32 + 1;
                 let depths = targets.iter().map(depth_of).collect();
                 let table = match self.cfg.blocks[x.0].terminator {
-                    Terminator::Switch { .. } => Node::Switch {
+                    Terminator::Switch { .. } => Control::Switch {
                         block: x,
                         depths,
                         default: 0,
                     },
-                    _ => Node::Dispatch { depths, default: 0 },
+                    _ => Control::Dispatch { depths, default: 0 },
                 };
                 let cases: Vec<Option<BlockId>> = std::iter::once(None)
                     .chain(distinct.iter().copied().map(Some))
                     .collect();
                 self.switch_cases(x, &cases, table, ctx, out)?
             }
-            Terminator::Return => out.push(Node::Return(x)),
-            Terminator::TailCall => out.push(Node::TailCall(x)),
-            Terminator::Trap => out.push(Node::Trap(x)),
+            Terminator::Return => out.push(Control::Return(x)),
+            Terminator::TailCall => out.push(Control::TailCall(x)),
+            Terminator::Trap => out.push(Control::Trap(x)),
         }
         Ok(())
     }
@@ -324,9 +324,9 @@ impl<'a> Analysis<'a> {
         &self,
         x: BlockId,
         cases: &[Option<BlockId>],
-        table: Node,
+        table: Control,
         ctx: &mut Vec<Context>,
-        out: &mut Vec<Node>,
+        out: &mut Vec<Control>,
     ) -> Result<(), String> {
         let Some((last, inner)) = cases.split_last() else {
             out.push(table);
@@ -336,11 +336,11 @@ impl<'a> Analysis<'a> {
         let mut nested = Vec::new();
         self.switch_cases(x, inner, table, ctx, &mut nested)?;
         ctx.pop();
-        out.push(Node::Block(nested));
+        out.push(Control::Block(nested));
         match last {
             Some(target) => self.do_branch(x, *target, ctx, out),
             None => {
-                out.push(Node::Unreachable);
+                out.push(Control::Unreachable);
                 Ok(())
             }
         }
@@ -351,7 +351,7 @@ impl<'a> Analysis<'a> {
         from: BlockId,
         to: BlockId,
         ctx: &mut Vec<Context>,
-        out: &mut Vec<Node>,
+        out: &mut Vec<Control>,
     ) -> Result<(), String> {
         let wanted = if self.is_backward(from, to) {
             Some(Context::LoopHeadedBy(to))
@@ -368,7 +368,7 @@ impl<'a> Analysis<'a> {
                         from.0, to.0
                     )
                 })?;
-                out.push(Node::Br((ctx.len() - 1 - at) as u32));
+                out.push(Control::Br((ctx.len() - 1 - at) as u32));
                 Ok(())
             }
             None => self.do_tree(to, ctx, out),
@@ -758,22 +758,22 @@ mod tests {
     }
 
     impl Walk<'_> {
-        fn run(&mut self, nodes: &[Node]) -> Flow {
+        fn run(&mut self, nodes: &[Control]) -> Flow {
             for n in nodes {
                 let flow = match n {
-                    Node::Block(body) => match self.run(body) {
+                    Control::Block(body) => match self.run(body) {
                         Flow::Br(0) => Flow::Next,
                         Flow::Br(d) => Flow::Br(d - 1),
                         f => f,
                     },
-                    Node::Loop(body) => loop {
+                    Control::Loop(body) => loop {
                         match self.run(body) {
                             Flow::Br(0) => continue,
                             Flow::Br(d) => break Flow::Br(d - 1),
                             f => break f,
                         }
                     },
-                    Node::Code(b) => {
+                    Control::Code(b) => {
                         if b.0 < self.original {
                             if self.path.len() >= STEPS {
                                 return Flow::Stop;
@@ -786,7 +786,7 @@ mod tests {
                         }
                         Flow::Next
                     }
-                    Node::If {
+                    Control::If {
                         block,
                         then,
                         otherwise,
@@ -799,13 +799,13 @@ mod tests {
                             f => f,
                         }
                     }
-                    Node::Switch { block, depths, .. } => {
+                    Control::Switch { block, depths, .. } => {
                         let k =
                             choice(block.0, self.visits[block.0], self.seed) % depths.len() as u64;
                         Flow::Br(depths[k as usize])
                     }
-                    Node::Dispatch { depths, .. } => Flow::Br(depths[self.label as usize]),
-                    Node::Br(d) => Flow::Br(*d),
+                    Control::Dispatch { depths, .. } => Flow::Br(depths[self.label as usize]),
+                    Control::Br(d) => Flow::Br(*d),
                     _ => Flow::Stop,
                 };
                 if !matches!(flow, Flow::Next) {
@@ -845,12 +845,12 @@ mod tests {
         }
     }
 
-    fn count_code(nodes: &[Node], seen: &mut [usize]) {
+    fn count_code(nodes: &[Control], seen: &mut [usize]) {
         for n in nodes {
             match n {
-                Node::Code(b) => seen[b.0] += 1,
-                Node::Block(b) | Node::Loop(b) => count_code(b, seen),
-                Node::If {
+                Control::Code(b) => seen[b.0] += 1,
+                Control::Block(b) | Control::Loop(b) => count_code(b, seen),
+                Control::If {
                     then, otherwise, ..
                 } => {
                     count_code(then, seen);
@@ -861,13 +861,13 @@ mod tests {
         }
     }
 
-    fn count_loops(nodes: &[Node]) -> usize {
+    fn count_loops(nodes: &[Control]) -> usize {
         nodes
             .iter()
             .map(|n| match n {
-                Node::Loop(b) => 1 + count_loops(b),
-                Node::Block(b) => count_loops(b),
-                Node::If {
+                Control::Loop(b) => 1 + count_loops(b),
+                Control::Block(b) => count_loops(b),
+                Control::If {
                     then, otherwise, ..
                 } => count_loops(then) + count_loops(otherwise),
                 _ => 0,

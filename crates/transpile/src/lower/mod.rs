@@ -48,7 +48,7 @@ use super::builtins::{Builtin, Shape};
 use super::decode::{Function, Program, Target};
 use super::error::{hex_bytes, TranspileError};
 use super::image::Image;
-use super::structure::Node;
+use super::structure::Control;
 
 pub(crate) use flags::FlagState;
 
@@ -109,7 +109,7 @@ pub fn lower(
     program: &Program,
     index: usize,
     cfg: &Cfg,
-    tree: &[Node],
+    tree: &[Control],
     abis: &[Abi],
     callees: &Callees,
 ) -> Result<Vec<u8>, TranspileError> {

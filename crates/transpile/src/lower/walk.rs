@@ -6,27 +6,27 @@ use super::*;
 
 impl<'a> Ctx<'a> {
 
-    pub(super) fn nodes(&mut self, nodes: &[Node]) -> Result<(), TranspileError> {
+    pub(super) fn nodes(&mut self, nodes: &[Control]) -> Result<(), TranspileError> {
         for node in nodes {
             self.node(node)?;
         }
         Ok(())
     }
 
-    fn node(&mut self, node: &Node) -> Result<(), TranspileError> {
+    fn node(&mut self, node: &Control) -> Result<(), TranspileError> {
         match node {
-            Node::Block(body) => {
+            Control::Block(body) => {
                 self.emit(W::Block(BlockType::Empty));
                 self.nodes(body)?;
                 self.emit(W::End);
             }
-            Node::Loop(body) => {
+            Control::Loop(body) => {
                 self.emit(W::Loop(BlockType::Empty));
                 self.nodes(body)?;
                 self.emit(W::End);
             }
-            Node::Code(b) => self.block_body(*b)?,
-            Node::If {
+            Control::Code(b) => self.block_body(*b)?,
+            Control::If {
                 block,
                 then,
                 otherwise,
@@ -44,7 +44,7 @@ impl<'a> Ctx<'a> {
                 }
                 self.emit(W::End);
             }
-            Node::Switch {
+            Control::Switch {
                 depths, default, ..
             } => {
                 let n = depths.len() as i64;
@@ -60,22 +60,22 @@ impl<'a> Ctx<'a> {
                     W::BrTable(depths.clone().into(), *default),
                 ]);
             }
-            Node::Dispatch { depths, default } => {
+            Control::Dispatch { depths, default } => {
                 self.emit_all([
                     W::LocalGet(self.locals.label),
                     W::BrTable(depths.clone().into(), *default),
                 ]);
             }
-            Node::Br(d) => self.emit(W::Br(*d)),
-            Node::Return(b) => {
+            Control::Br(d) => self.emit(W::Br(*d)),
+            Control::Return(b) => {
                 self.set_instruction(self.terminator_instruction(*b));
                 self.ret()?;
             }
-            Node::TailCall(b) => {
+            Control::TailCall(b) => {
                 self.set_instruction(self.terminator_instruction(*b));
                 self.tail_call()?;
             }
-            Node::Trap(b) => {
+            Control::Trap(b) => {
                 let ins = self.terminator_instruction(*b);
                 self.set_instruction(ins);
                 let is_trap_call = self.function.is_trap_call(&ins);
@@ -93,7 +93,7 @@ impl<'a> Ctx<'a> {
                 }
                 self.emit(W::Unreachable);
             }
-            Node::Unreachable => self.emit(W::Unreachable),
+            Control::Unreachable => self.emit(W::Unreachable),
         }
         Ok(())
     }
