@@ -642,14 +642,21 @@ fn a_client_clicking_too_fast_gets_429_and_others_are_served() {
 #[test]
 fn connections_past_the_limit_get_503_and_the_server_keeps_serving() {
     let app = App::demo(&["--headless", "--port", "0", "--max-connections", "3"]);
-    // Three idle connections hold their threads (as slow clients would).
+    // Three connections hold every place (as slow clients would).
     let idle: Vec<TcpStream> = (0..3)
         .map(|_| TcpStream::connect(&app.address).unwrap())
         .collect();
     std::thread::sleep(Duration::from_millis(200));
     let refused = support::server::request(&app.address, "GET", "/state", &[], b"");
     assert_eq!(refused.status, 503, "{}", refused.text());
-    assert_eq!(refused.json()["error"], "too many open connections");
+    assert_eq!(
+        refused.json()["error"],
+        "too many open connections from your address"
+    );
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    // Once one has waited a second on its client, a newcomer takes its place.
+    std::thread::sleep(Duration::from_millis(1100));
+    assert_eq!(app.get("/state").status, 200, "an idle one made room");
     drop(idle);
     std::thread::sleep(Duration::from_millis(200));
     assert_eq!(

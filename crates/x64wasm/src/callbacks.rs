@@ -39,15 +39,20 @@ pub trait Ret: 'static {
     fn to_json(self) -> Json;
 }
 
-/// An integer from a JSON number or a decimal string (a JavaScript BigInt
-/// arrives as one).
-fn json_integer(value: &Json) -> Option<i128> {
+/// An integer from a JSON number, or (`wide`: for 64-bit types, which a
+/// JavaScript number cannot hold past 2^53) from a string of decimal digits
+/// with an optional `-`, as a BigInt arrives.
+fn json_integer(value: &Json, wide: bool) -> Option<i128> {
     match value {
         Json::Number(n) => n
             .as_i64()
             .map(i128::from)
             .or_else(|| n.as_u64().map(i128::from)),
-        Json::String(s) => s.parse().ok(),
+        Json::String(s) if wide => {
+            let digits = s.strip_prefix('-').unwrap_or(s);
+            let decimal = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+            decimal.then(|| s.parse().ok()).flatten()
+        }
         _ => None,
     }
 }
@@ -66,7 +71,7 @@ macro_rules! integer_types {
         impl Arg for $t {
             const TYPE: ScalarType = ScalarType::$s;
             fn from_json(value: &Json) -> Option<$t> {
-                json_integer(value).and_then(|v| <$t>::try_from(v).ok())
+                json_integer(value, <$t>::BITS == 64).and_then(|v| <$t>::try_from(v).ok())
             }
         }
         impl Ret for $t {
@@ -118,7 +123,7 @@ impl Arg for bool {
     fn from_json(value: &Json) -> Option<bool> {
         match value {
             Json::Bool(b) => Some(*b),
-            other => match json_integer(other) {
+            other => match json_integer(other, false) {
                 Some(0) => Some(false),
                 Some(1) => Some(true),
                 _ => None,
@@ -630,7 +635,8 @@ mod tests {
         let cases: &[(Json, Result<Json, &str>)] = &[
             (json!([5, false]), Ok(json!(5))),
             (json!([5, true]), Ok(json!(15))),
-            (json!(["-3", 0]), Ok(json!(12))),
+            (json!([-3, 0]), Ok(json!(12))),
+            (json!(["-3", 0]), Err("argument 1 must be i32 (got \"-3\")")),
             (
                 json!([5]),
                 Err("takes 2 argument(s) after the state, got 1"),
@@ -659,5 +665,22 @@ mod tests {
         assert_eq!(f32::from_json(&json!(0.1)), None, "0.1 is not an f32");
         assert_eq!(f32::from_json(&json!(0.5)), Some(0.5));
         assert_eq!(f64::NAN.to_json(), json!("NaN"));
+        // Strings only for 64-bit integers, and only plain decimals.
+        let cases: &[(Json, Option<i64>)] = &[
+            (json!("-9007199254740993"), Some(-9007199254740993)),
+            (json!("+5"), None),
+            (json!(" 5"), None),
+            (json!("5e3"), None),
+            (json!(""), None),
+            (json!("-"), None),
+        ];
+        for (value, want) in cases {
+            assert_eq!(i64::from_json(value), *want, "{value}");
+        }
+        assert_eq!(i32::from_json(&json!("5")), None);
+        assert_eq!(
+            u64::from_json(&json!("18446744073709551615")),
+            Some(u64::MAX)
+        );
     }
 }

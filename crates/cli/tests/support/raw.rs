@@ -88,7 +88,7 @@ pub fn closed_within(mut stream: &TcpStream, wait: Duration) -> bool {
 }
 
 /// Sends `bytes`, ignoring a failure (the server may have closed already).
-pub fn send(stream: &mut TcpStream, bytes: &[u8]) {
+pub fn send(mut stream: &TcpStream, bytes: &[u8]) {
     let _ = stream.write_all(bytes);
 }
 

@@ -71,6 +71,15 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
     // Every request must name this server (Host), before it learns
     // anything; streams and POSTs must come from our own pages (Origin).
     let guarded = request.method == "POST" || matches!(found, Some((_, Route::Events, _)));
+    if request
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "origin")
+        .count()
+        > 1
+    {
+        return Reply::Full(secure(error(403, "more than one Origin header")));
+    }
     if let Err(why) = security::check(
         &shared.allowed_hosts,
         &request.host,
@@ -214,7 +223,7 @@ fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> 
     };
     match shared.wasm(callback) {
         Ok(Served { etag, module }) => {
-            if if_none_match.is_some_and(|v| v.split(',').any(|t| t.trim() == etag)) {
+            if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
                 return Response::new(304, Vec::new()).header("ETag", etag);
             }
             Response::new(200, module.wasm.clone())
@@ -228,6 +237,16 @@ fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> 
         ),
         Err(Unavailable::Transpile(e)) => json_reply(422, &transpile_error_json(name, &e)),
     }
+}
+
+/// Whether an `If-None-Match` value names `etag` (RFC 9110 §13.1.2: `*`
+/// matches any, and the comparison is weak: `W/"x"` matches `"x"`).
+fn etag_matches(if_none_match: &str, etag: &str) -> bool {
+    if_none_match.trim() == "*"
+        || if_none_match
+            .split(',')
+            .map(|t| t.trim())
+            .any(|t| t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 /// A transpile failure as JSON: the message, plus where it happened.
@@ -348,9 +367,10 @@ struct Call {
 }
 
 /// The body as sent. serde's derived parser refuses a field given twice
-/// (`{"args":[5],"args":[6]}`), which a map-based parser would let the
-/// last one win.
+/// (`{"args":[5],"args":[6]}`, where a map-based parser would let the last
+/// one win) and any field it does not know.
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CallBody {
     #[serde(default)]
     args: Option<Json>,
@@ -435,6 +455,21 @@ mod tests {
     }
 
     #[test]
+    fn etags_match_weakly_and_by_star() {
+        let etag = "\"ab\"";
+        for (value, want) in [
+            ("\"ab\"", true),
+            ("W/\"ab\"", true),
+            ("*", true),
+            ("\"x\", W/\"ab\"", true),
+            ("\"x\"", false),
+            ("ab", false),
+        ] {
+            assert_eq!(etag_matches(value, etag), want, "{value}");
+        }
+    }
+
+    #[test]
     fn execute_bodies_are_checked() {
         let ok = |args: Vec<Json>, base, predicted: Option<&str>, state_length| Call {
             args,
@@ -482,6 +517,10 @@ mod tests {
                 Err("`predicted` must be a SHA-256"),
             ),
             (r#"{"state":"%%%"}"#.into(), Err("`state` must be base64")),
+            (
+                r#"{"a":1,"a":2}"#.into(),
+                Err("malformed JSON body: unknown field `a`"),
+            ),
         ];
         for (body, want) in cases {
             match (parse_call(body.as_bytes()), want) {

@@ -9,17 +9,35 @@
 //! holds one descriptor; [`DESCRIPTORS_RESERVED`] stay free for everything
 //! else (the listener, the state file, reading the executable, the desktop
 //! window, connections being refused); of the other `A = D - 256`, requests
-//! get `A / 4` (at least 16, at most 4,096) and views the rest; one address
+//! get `A / 4` (at least 16, at most 4,096) and views the rest (at most
+//! 16,384); one address
 //! (an IPv4 address, or an IPv6 /64) may hold a quarter of each (at least 8).
 //! With `ulimit -n 1024`: 192 requests (48 per address) and 576 views (144
 //! per address).
+//!
+//! A full request budget makes room: the connection that has waited longest
+//! on its client (idle between requests, or sending a head or body slowly;
+//! at least [`EVICT_AFTER`]) is closed for the newcomer, from the same
+//! address when it is that address's share that is full. Only when none has
+//! waited that long is the newcomer refused. So a few addresses holding
+//! every connection idle or slow cannot lock anyone out: each new visitor
+//! takes the place of the longest idle one.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
 
 /// Descriptors kept free for everything but connections.
 pub const DESCRIPTORS_RESERVED: u64 = 256;
+
+/// The most views by default, whatever the descriptor limit: a view whose
+/// reader stalls holds up to one batch of events (a reset is the whole
+/// page, tens of KB) until its write times out, so this bounds that memory.
+pub const VIEWS_MAX: usize = 16_384;
 
 /// How many connections of each kind may be open at once.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +73,7 @@ impl Capacity {
             ));
         }
         let requests = max_connections.unwrap_or((available / 4).clamp(16, 4096));
-        let views = max_views.unwrap_or(available.saturating_sub(requests).max(16));
+        let views = max_views.unwrap_or(available.saturating_sub(requests).clamp(16, VIEWS_MAX));
         let warning = (requests + views > available).then(|| {
             format!(
                 "{requests} connections and {views} views need more descriptors than the {available} \
@@ -126,11 +144,45 @@ fn address_key(ip: IpAddr) -> u128 {
     }
 }
 
+/// A connection waits on its client this long before a newcomer may take
+/// its place.
+pub const EVICT_AFTER: Duration = Duration::from_secs(1);
+
 #[derive(Default)]
 struct Counts {
     requests: usize,
     views: usize,
-    by_address: HashMap<u128, [usize; 2]>,
+    /// Request connections closed for a newcomer that have not gone yet.
+    evicting: usize,
+    /// Per address: requests, views, evicting.
+    by_address: HashMap<u128, [usize; 3]>,
+    /// What each request connection is doing, by slot id.
+    activity: HashMap<u64, Arc<Activity>>,
+    next_id: u64,
+}
+
+/// What a request connection is doing: working (its request is being
+/// answered), waiting on its client since some time, or closed for a
+/// newcomer.
+pub struct Activity {
+    /// `WORKING`, `EVICTED`, or 1 + the milliseconds since [`epoch`] when
+    /// it began waiting on its client.
+    state: AtomicU64,
+    evicted: Notify,
+    key: u128,
+}
+
+const WORKING: u64 = 0;
+const EVICTED: u64 = u64::MAX;
+
+/// The time `Activity` counts from.
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+fn now_ms() -> u64 {
+    1 + epoch().elapsed().as_millis() as u64
 }
 
 /// The connections open now, against a [`Capacity`].
@@ -144,6 +196,50 @@ pub struct Slot {
     budget: Arc<Budget>,
     key: u128,
     kind: Kind,
+    /// The request connection's activity and id (`None` for a view).
+    activity: Option<(u64, Arc<Activity>)>,
+}
+
+impl Slot {
+    /// The connection now waits on its client (from now, unless it already
+    /// did): a newcomer may take its place after [`EVICT_AFTER`].
+    pub fn waiting(&self) {
+        if let Some((_, a)) = &self.activity {
+            let _ =
+                a.state
+                    .compare_exchange(WORKING, now_ms(), Ordering::AcqRel, Ordering::Acquire);
+        }
+    }
+
+    /// The connection's request is being answered: it is not closed for a
+    /// newcomer until it waits again. `false` when it was already closed for
+    /// one (the request must not run: its answer could not be written).
+    pub fn working(&self) -> bool {
+        let Some((_, a)) = &self.activity else {
+            return true;
+        };
+        let mut current = a.state.load(Ordering::Acquire);
+        loop {
+            if current == EVICTED {
+                return false;
+            }
+            match a
+                .state
+                .compare_exchange(current, WORKING, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
+        }
+    }
+
+    /// Resolves when the connection is closed for a newcomer.
+    pub async fn evicted(&self) {
+        match &self.activity {
+            Some((_, a)) => a.evicted.notified().await,
+            None => std::future::pending().await,
+        }
+    }
 }
 
 impl Budget {
@@ -155,48 +251,62 @@ impl Budget {
         })
     }
 
-    /// Takes a place for a connection of `kind` from `ip`; `Err` says which
-    /// limit is full, for the 503.
+    /// Takes a place for a connection of `kind` from `ip`, closing the
+    /// longest-waiting request connection when the request budget is full;
+    /// `Err` says which limit is full, for the 503.
     pub fn admit(self: &Arc<Self>, kind: Kind, ip: IpAddr) -> Result<Slot, &'static str> {
         let key = address_key(ip);
-        let mut counts = self.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let (total, limit, per_address, index) = match kind {
-            Kind::Request => (
-                counts.requests,
-                self.capacity.requests,
-                self.capacity.requests_per_address,
-                0,
-            ),
-            Kind::View => (
-                counts.views,
-                self.capacity.views,
-                self.capacity.views_per_address,
-                1,
-            ),
-        };
-        if total >= limit {
-            return Err(match kind {
-                Kind::Request => "too many open connections",
-                Kind::View => "too many open views",
-            });
-        }
-        let mine = counts.by_address.entry(key).or_default();
-        if mine[index] >= per_address {
-            return Err(match kind {
-                Kind::Request => "too many open connections from your address",
-                Kind::View => "too many open views from your address",
-            });
-        }
-        mine[index] += 1;
+        let mut guard = self.counts.lock().unwrap_or_else(|e| e.into_inner());
+        let counts = &mut *guard;
+        let mine = counts.by_address.get(&key).copied().unwrap_or_default();
         match kind {
-            Kind::Request => counts.requests += 1,
-            Kind::View => counts.views += 1,
+            Kind::Request => {
+                let total_full = counts.requests - counts.evicting >= self.capacity.requests;
+                let mine_full = mine[0] - mine[2] >= self.capacity.requests_per_address;
+                if total_full || mine_full {
+                    let evicted = evict_longest_waiting(&counts.activity, mine_full.then_some(key))
+                        .ok_or(if mine_full {
+                            "too many open connections from your address"
+                        } else {
+                            "too many open connections"
+                        })?;
+                    counts.evicting += 1;
+                    counts.by_address.entry(evicted).or_default()[2] += 1;
+                }
+                counts.requests += 1;
+                counts.by_address.entry(key).or_default()[0] += 1;
+                let id = counts.next_id;
+                counts.next_id += 1;
+                let activity = Arc::new(Activity {
+                    state: AtomicU64::new(WORKING),
+                    evicted: Notify::new(),
+                    key,
+                });
+                counts.activity.insert(id, activity.clone());
+                Ok(Slot {
+                    budget: self.clone(),
+                    key,
+                    kind,
+                    activity: Some((id, activity)),
+                })
+            }
+            Kind::View => {
+                if counts.views >= self.capacity.views {
+                    return Err("too many open views");
+                }
+                if mine[1] >= self.capacity.views_per_address {
+                    return Err("too many open views from your address");
+                }
+                counts.views += 1;
+                counts.by_address.entry(key).or_default()[1] += 1;
+                Ok(Slot {
+                    budget: self.clone(),
+                    key,
+                    kind,
+                    activity: None,
+                })
+            }
         }
-        Ok(Slot {
-            budget: self.clone(),
-            key,
-            kind,
-        })
     }
 
     /// Connections of `kind` open now.
@@ -210,22 +320,59 @@ impl Budget {
     }
 }
 
+/// Closes the request connection that has waited longest on its client (at
+/// least [`EVICT_AFTER`]), of address `only` if given; returns its address.
+fn evict_longest_waiting(
+    activity: &HashMap<u64, Arc<Activity>>,
+    only: Option<u128>,
+) -> Option<u128> {
+    let now = now_ms();
+    let waited_long = |since: u64| {
+        since != WORKING
+            && since != EVICTED
+            && now.saturating_sub(since) >= EVICT_AFTER.as_millis() as u64
+    };
+    let (since, oldest) = activity
+        .values()
+        .filter(|a| only.is_none_or(|key| a.key == key))
+        .map(|a| (a.state.load(Ordering::Acquire), a))
+        .filter(|&(since, _)| waited_long(since))
+        .min_by_key(|&(since, _)| since)?;
+    // It may have started working meanwhile: then it is not closed.
+    oldest
+        .state
+        .compare_exchange(since, EVICTED, Ordering::AcqRel, Ordering::Acquire)
+        .ok()?;
+    oldest.evicted.notify_one();
+    Some(oldest.key)
+}
+
 impl Drop for Slot {
     fn drop(&mut self) {
         let mut counts = self.budget.counts.lock().unwrap_or_else(|e| e.into_inner());
-        let index = match self.kind {
-            Kind::Request => {
-                counts.requests -= 1;
-                0
+        let evicted = match &self.activity {
+            Some((id, a)) => {
+                counts.activity.remove(id);
+                a.state.load(Ordering::Acquire) == EVICTED
             }
-            Kind::View => {
-                counts.views -= 1;
-                1
-            }
+            None => false,
         };
+        match self.kind {
+            Kind::Request => counts.requests -= 1,
+            Kind::View => counts.views -= 1,
+        }
+        if evicted {
+            counts.evicting -= 1;
+        }
         if let Some(mine) = counts.by_address.get_mut(&self.key) {
-            mine[index] -= 1;
-            if *mine == [0, 0] {
+            match self.kind {
+                Kind::Request => mine[0] -= 1,
+                Kind::View => mine[1] -= 1,
+            }
+            if evicted {
+                mine[2] -= 1;
+            }
+            if *mine == [0, 0, 0] {
                 counts.by_address.remove(&self.key);
             }
         }
@@ -243,6 +390,7 @@ mod tests {
         let cases: &[Case] = &[
             (1024, None, None, [192, 48, 576, 144], false),
             (20_000, None, None, [4096, 1024, 15_648, 3912], false),
+            (1 << 20, None, None, [4096, 1024, 16_384, 4096], false),
             (400, None, None, [36, 9, 108, 27], false),
             (1024, Some(3), None, [3, 3, 765, 191], false),
             (1024, Some(20), Some(10), [20, 8, 10, 8], false),
@@ -298,6 +446,50 @@ mod tests {
         drop(v1);
         assert!(budget.admit(Kind::Request, b).is_ok(), "a place came free");
         assert_eq!(budget.open(Kind::View), 1);
+    }
+
+    #[test]
+    fn a_full_budget_closes_the_connection_waiting_longest() {
+        let budget = Budget::new(Capacity {
+            requests: 3,
+            requests_per_address: 2,
+            views: 1,
+            views_per_address: 1,
+        });
+        let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
+            "127.0.0.2".parse().unwrap(),
+            "127.0.0.3".parse().unwrap(),
+            "127.0.0.4".parse().unwrap(),
+        );
+        let a1 = budget.admit(Kind::Request, a).unwrap();
+        let a2 = budget.admit(Kind::Request, a).unwrap();
+        let b1 = budget.admit(Kind::Request, b).unwrap();
+        a1.waiting();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        a2.waiting();
+        b1.waiting();
+        // Nobody has waited a second yet: refused.
+        assert_eq!(
+            budget.admit(Kind::Request, c).err(),
+            Some("too many open connections")
+        );
+        std::thread::sleep(EVICT_AFTER);
+        // The longest waiting makes room; it cannot start working any more.
+        let c1 = budget.admit(Kind::Request, c).unwrap();
+        assert!(!a1.working(), "a1 was closed for c1");
+        assert!(a2.working(), "a2 was not");
+        // a1 no longer counts against its address: one more from `a` fits;
+        // then `a`'s share is full, and with nothing of `a`'s waiting to
+        // take, the next is refused.
+        let a3 = budget.admit(Kind::Request, a).unwrap();
+        assert_eq!(
+            budget.admit(Kind::Request, a).err(),
+            Some("too many open connections from your address")
+        );
+        drop(a1);
+        assert_eq!(budget.open(Kind::Request), 4, "a2, a3, b1, c1");
+        drop((a2, a3, b1, c1));
+        assert_eq!(budget.open(Kind::Request), 0);
     }
 
     #[test]

@@ -17,7 +17,7 @@ use tokio::time::{timeout, timeout_at, Instant};
 use super::budget::{Budget, Kind, Slot};
 use super::head::{self, Framing, Refusal};
 use super::{
-    Reply, Request, Response, Service, StreamSource, BODY_MAX, BODY_TIMEOUT, HEAD_MAX,
+    Reply, Request, Response, Service, StreamSource, BODY_MAX, BODY_TIMEOUT, HEADERS_MAX, HEAD_MAX,
     HEAD_TIMEOUT, IDLE_TIMEOUT, LINGER, MIN_RATE, REQUEST_LINE_MAX, WRITE_TIMEOUT,
 };
 
@@ -70,24 +70,38 @@ pub(super) async fn serve<S: Service>(
     let mut buf: Vec<u8> = Vec::new();
     let mut first = true;
     loop {
-        let deadline = if first {
-            accepted + HEAD_TIMEOUT
-        } else {
-            Instant::now() + HEAD_TIMEOUT
+        // Waiting on the client (for a head, a body, or to take our answer)
+        // the connection may be closed for a newcomer when the budget is
+        // full (see budget.rs); while its request is answered it may not.
+        slot.waiting();
+        let reading = async {
+            let head = read_head(&mut stream, &mut buf, first.then_some(accepted)).await?;
+            let Some(head) = head else {
+                return Ok(None);
+            };
+            let body = read_body(&mut stream, &mut buf, &head).await?;
+            Ok(Some((head, body)))
         };
-        let head = match read_head(&mut stream, &mut buf, first, deadline).await {
-            Ok(Some(head)) => head,
+        let read = tokio::select! {
+            biased;
+            () = slot.evicted() => return,
+            read = reading => read,
+        };
+        let (head, body) = match read {
+            Ok(Some(request)) => request,
             Ok(None) | Err(End::Gone) => return,
             Err(End::Refuse(r)) => return refuse(stream, &*context.service, r).await,
         };
         first = false;
-        let body = match read_body(&mut stream, &mut buf, &head).await {
-            Ok(body) => body,
-            Err(End::Gone) => return,
-            Err(End::Refuse(r)) => return refuse(stream, &*context.service, r).await,
-        };
+        if buf.capacity() > 4 * READ_CHUNK && buf.len() <= READ_CHUNK {
+            buf.shrink_to(READ_CHUNK); // what a large head left behind
+        }
+        if !slot.working() {
+            return; // closed for a newcomer just now: the request does not run
+        }
         let head_only = head.method == "HEAD";
         let keep_alive = head.keep_alive;
+        let minor = head.minor;
         let request = Request {
             method: head.method,
             path: head.path,
@@ -103,15 +117,25 @@ pub(super) async fn serve<S: Service>(
             .unwrap_or_else(|_| {
                 Reply::Full(context.service.error(500, "the request handler panicked"))
             });
+        slot.waiting();
         match reply {
             Reply::Full(response) => {
-                let bytes = response.to_bytes(head_only, !keep_alive, false);
-                if write(&mut stream, &bytes).await.is_err() {
+                let sent = tokio::select! {
+                    biased;
+                    () = slot.evicted() => return,
+                    sent = send(&mut stream, &response, head_only, !keep_alive, minor) => sent,
+                };
+                if sent.is_err() {
                     return;
                 }
                 if !keep_alive {
                     return linger_close(stream).await;
                 }
+            }
+            Reply::Stream(response, _) if head_only => {
+                // A HEAD of a stream: its head, no events, no view.
+                let _ = write(&mut stream, &[&response.head(true, true)]).await;
+                return linger_close(stream).await;
             }
             Reply::Stream(response, source) => {
                 return match context.budget.admit(Kind::View, peer.ip()) {
@@ -121,7 +145,7 @@ pub(super) async fn serve<S: Service>(
                     }
                     Err(why) => {
                         let busy = context.service.error(503, why).header("Retry-After", "1");
-                        let _ = write(&mut stream, &busy.to_bytes(false, true, false)).await;
+                        let _ = write(&mut stream, &[&busy.to_bytes(false, true, false)]).await;
                         linger_close(stream).await
                     }
                 };
@@ -131,12 +155,14 @@ pub(super) async fn serve<S: Service>(
 }
 
 /// Reads until a whole head is in `buf` and takes it out. `Ok(None)`: the
-/// connection closed or stayed idle before a request began.
+/// connection closed or stayed idle before a request began. The head has
+/// [`HEAD_TIMEOUT`] from `accepted` for a connection's first request, else
+/// from its first byte (a keep-alive connection may idle for
+/// [`IDLE_TIMEOUT`] before that).
 async fn read_head(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
-    first: bool,
-    deadline: Instant,
+    accepted: Option<Instant>,
 ) -> Result<Option<head::Head>, End> {
     // RFC 9112 §2.2: empty lines before a request line are ignored; drop
     // them as they come so that a stream of them cannot grow the buffer.
@@ -151,10 +177,9 @@ async fn read_head(
     if buf.is_empty() {
         // Between requests a connection may idle; before its first request
         // it gets the head's deadline.
-        let wait = if first {
-            timeout_at(deadline, fill(stream, buf)).await
-        } else {
-            timeout(IDLE_TIMEOUT, fill(stream, buf)).await
+        let wait = match accepted {
+            Some(at) => timeout_at(at + HEAD_TIMEOUT, fill(stream, buf)).await,
+            None => timeout(IDLE_TIMEOUT, fill(stream, buf)).await,
         };
         match wait {
             Ok(Ok(n)) if n > 0 => {}
@@ -162,6 +187,7 @@ async fn read_head(
         }
         skip_empty_lines(buf);
     }
+    let deadline = accepted.unwrap_or_else(Instant::now) + HEAD_TIMEOUT;
     let mut checked = 0;
     loop {
         // Parse only when the head may have ended, or a limit was crossed:
@@ -204,13 +230,12 @@ fn head_may_end(buf: &[u8], from: usize) -> bool {
     tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n")
 }
 
-/// Reads up to [`READ_CHUNK`] more bytes into `buf`; `Ok(0)` at end of
-/// stream.
+/// Reads up to [`READ_CHUNK`] more bytes into `buf` (straight into its
+/// spare room: no buffer of the read's own lives in the connection's
+/// future); `Ok(0)` at end of stream.
 async fn fill<R: AsyncRead + Unpin>(stream: &mut R, buf: &mut Vec<u8>) -> std::io::Result<usize> {
-    let mut chunk = [0u8; READ_CHUNK];
-    let n = stream.read(&mut chunk).await?;
-    buf.extend_from_slice(&chunk[..n]);
-    Ok(n)
+    buf.reserve(READ_CHUNK);
+    stream.take(READ_CHUNK as u64).read_buf(buf).await
 }
 
 /// The time a transfer of `bytes` gets: `base` plus a second per
@@ -220,128 +245,239 @@ fn transfer_time(base: Duration, bytes: usize) -> Duration {
 }
 
 /// Reads the body `head` announces (part of it may already be in `buf`);
-/// leaves any bytes after it in `buf`.
+/// leaves any bytes after it in `buf`. The body is read straight into a
+/// buffer of its own size (at most [`BODY_MAX`]); the time it gets is
+/// [`BODY_TIMEOUT`] plus a second per [`MIN_RATE`] bytes.
 async fn read_body(
     stream: &mut TcpStream,
     buf: &mut Vec<u8>,
     head: &head::Head,
 ) -> Result<Vec<u8>, End> {
-    let too_large = || {
-        refusal(
-            413,
-            format!("the request body is larger than {BODY_MAX} bytes"),
-        )
-    };
     let length = match head.framing {
-        Framing::Empty => return Ok(Vec::new()),
-        Framing::Length(0) => return Ok(Vec::new()),
-        Framing::Length(n) if n > BODY_MAX as u64 => return Err(too_large()),
+        Framing::Empty | Framing::Length(0) => return Ok(Vec::new()),
+        Framing::Length(n) if n > BODY_MAX as u64 => return Err(body_too_large()),
         Framing::Length(n) => Some(n as usize),
         Framing::Chunked => None,
     };
     if head.expect_continue {
-        write(stream, b"HTTP/1.1 100 Continue\r\n\r\n")
-            .await
-            .map_err(|_| End::Gone)?;
+        write(stream, &[b"HTTP/1.1 100 Continue\r\n\r\n"]).await?;
     }
     let deadline = Instant::now() + transfer_time(BODY_TIMEOUT, length.unwrap_or(BODY_MAX));
-    let slow = || {
-        refusal(
-            408,
-            format!(
-                "the request body did not arrive in time (at least {} KiB/s)",
-                MIN_RATE / 1024
-            ),
-        )
+    let mut reader = BodyReader {
+        stream,
+        buf,
+        deadline,
     };
-    // Reads more into `buf` before the deadline.
-    macro_rules! fill_or_end {
-        () => {
-            match timeout_at(deadline, fill(stream, buf)).await {
-                Ok(Ok(n)) if n > 0 => {}
+    match length {
+        Some(length) => {
+            let mut body = Vec::with_capacity(length);
+            reader.take(&mut body, length).await?;
+            Ok(body)
+        }
+        None => reader.chunked().await,
+    }
+}
+
+fn too_slow() -> End {
+    refusal(
+        408,
+        format!(
+            "the request body did not arrive in time (at least {} KiB/s)",
+            MIN_RATE / 1024
+        ),
+    )
+}
+
+fn body_too_large() -> End {
+    refusal(
+        413,
+        format!("the request body is larger than {BODY_MAX} bytes"),
+    )
+}
+
+/// Reads a body from what is buffered, then from the socket, before a
+/// deadline.
+struct BodyReader<'a> {
+    stream: &'a mut TcpStream,
+    buf: &'a mut Vec<u8>,
+    deadline: Instant,
+}
+
+impl BodyReader<'_> {
+    /// Reads more into the buffer.
+    async fn fill(&mut self) -> Result<(), End> {
+        match timeout_at(self.deadline, fill(self.stream, self.buf)).await {
+            Ok(Ok(n)) if n > 0 => Ok(()),
+            Ok(_) => Err(End::Gone),
+            Err(_) => Err(too_slow()),
+        }
+    }
+
+    /// Appends the next `n` bytes to `body`: the buffered ones first, then
+    /// straight from the socket (never more than `n`, so a pipelined request
+    /// after the body stays unread).
+    async fn take(&mut self, body: &mut Vec<u8>, n: usize) -> Result<(), End> {
+        body.reserve_exact(n);
+        let have = self.buf.len().min(n);
+        body.extend_from_slice(&self.buf[..have]);
+        self.buf.drain(..have);
+        let mut left = n - have;
+        while left > 0 {
+            let mut limited = (&mut *self.stream).take(left as u64);
+            match timeout_at(self.deadline, limited.read_buf(body)).await {
+                Ok(Ok(read)) if read > 0 => left -= read,
                 Ok(_) => return Err(End::Gone),
-                Err(_) => return Err(slow()),
+                Err(_) => return Err(too_slow()),
             }
-        };
-    }
-    if let Some(length) = length {
-        while buf.len() < length {
-            fill_or_end!();
         }
-        let body = buf[..length].to_vec();
-        buf.drain(..length);
-        return Ok(body);
+        Ok(())
     }
-    // Chunked (RFC 9112 §7.1): size line, data, CRLF; a zero size ends the
-    // data; trailer fields are read and dropped.
-    let mut body = Vec::new();
-    loop {
-        let (line, size) = loop {
-            match httparse::parse_chunk_size(buf) {
-                Ok(httparse::Status::Complete(found)) => break found,
-                Ok(httparse::Status::Partial) if buf.len() > CHUNK_LINE_MAX => {
-                    return Err(refusal(400, "a chunk-size line is too long"))
+
+    /// The next line (without its CRLF) of at most `max` bytes, taken out
+    /// of the buffer. A line that ends in a bare LF, or holds a CR, is
+    /// malformed.
+    async fn line(&mut self, max: usize, what: &str) -> Result<Vec<u8>, End> {
+        loop {
+            if let Some(end) = self.buf.iter().position(|&b| b == b'\n') {
+                if end == 0 || self.buf[end - 1] != b'\r' || self.buf[..end - 1].contains(&b'\r') {
+                    return Err(refusal(400, format!("{what} does not end in CRLF")));
                 }
-                Ok(httparse::Status::Partial) => fill_or_end!(),
-                Err(_) => return Err(refusal(400, "malformed chunk size")),
+                let line = self.buf[..end - 1].to_vec();
+                self.buf.drain(..=end);
+                return Ok(line);
             }
-        };
-        buf.drain(..line);
-        if size == 0 {
-            break;
+            if self.buf.len() > max {
+                return Err(refusal(400, format!("{what} is too long")));
+            }
+            self.fill().await?;
         }
-        if body.len() as u64 + size > BODY_MAX as u64 {
-            return Err(too_large());
-        }
-        let size = size as usize;
-        while buf.len() < size + 2 {
-            fill_or_end!();
-        }
-        if &buf[size..size + 2] != b"\r\n" {
-            return Err(refusal(400, "a chunk's data is not followed by CRLF"));
-        }
-        body.extend_from_slice(&buf[..size]);
-        buf.drain(..size + 2);
     }
-    let mut trailer = 0;
-    loop {
-        match buf.iter().position(|&b| b == b'\n') {
-            Some(end) => {
-                let empty = end == 0 || (end == 1 && buf[0] == b'\r');
-                trailer += end + 1;
-                buf.drain(..=end);
-                if empty {
-                    return Ok(body);
-                }
+
+    /// A chunked body (RFC 9112 §7.1): chunk-size lines, data, CRLF; a zero
+    /// size ends the data; the trailer section is parsed as header fields
+    /// are, then dropped.
+    async fn chunked(&mut self) -> Result<Vec<u8>, End> {
+        let mut body = Vec::new();
+        loop {
+            let line = self.line(CHUNK_LINE_MAX, "a chunk-size line").await?;
+            let size = chunk_size(&line)?;
+            if size == 0 {
+                break;
             }
-            None => fill_or_end!(),
+            if body.len() as u64 + size > BODY_MAX as u64 {
+                return Err(body_too_large());
+            }
+            self.take(&mut body, size as usize).await?;
+            if !self.line(0, "a chunk's data").await?.is_empty() {
+                return Err(refusal(400, "a chunk's data is longer than its size"));
+            }
         }
-        if trailer + buf.len() > HEAD_MAX {
-            return Err(refusal(
-                431,
-                format!("the trailer fields are larger than {HEAD_MAX} bytes"),
-            ));
+        self.trailers().await?;
+        Ok(body)
+    }
+
+    /// Reads the trailer section: header fields as httparse reads them, no
+    /// bare LF, at most [`HEAD_MAX`] bytes.
+    async fn trailers(&mut self) -> Result<(), End> {
+        loop {
+            let mut fields = [httparse::EMPTY_HEADER; HEADERS_MAX];
+            match httparse::parse_headers(self.buf, &mut fields) {
+                Ok(httparse::Status::Complete((n, _))) => {
+                    if head::has_bare_lf(&self.buf[..n]) {
+                        return Err(refusal(400, "a trailer line ends in LF without CR"));
+                    }
+                    self.buf.drain(..n);
+                    return Ok(());
+                }
+                Ok(httparse::Status::Partial) if self.buf.len() > HEAD_MAX => {
+                    return Err(refusal(
+                        431,
+                        format!("the trailer fields are larger than {HEAD_MAX} bytes"),
+                    ))
+                }
+                Ok(httparse::Status::Partial) => self.fill().await?,
+                Err(e) => return Err(refusal(400, format!("malformed trailer field: {e}"))),
+            }
         }
     }
 }
 
-/// Writes `bytes` within the transfer time their size gets.
-async fn write<W: AsyncWrite + Unpin>(stream: &mut W, bytes: &[u8]) -> Result<(), End> {
-    match timeout(
-        transfer_time(WRITE_TIMEOUT, bytes.len()),
-        stream.write_all(bytes),
-    )
-    .await
-    {
+/// The size of a chunk-size line: `1*HEXDIG`, then nothing or extensions
+/// (`BWS ";" …`) of visible characters, spaces and tabs. Anything else (a
+/// space before the line end, control characters) is malformed: another
+/// parser could read it differently.
+fn chunk_size(line: &[u8]) -> Result<u64, End> {
+    let digits = line.iter().take_while(|b| b.is_ascii_hexdigit()).count();
+    let rest = &line[digits..];
+    let extension = rest
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .map(|k| &rest[k..]);
+    let well_formed = digits > 0
+        && match extension {
+            None => rest.is_empty(),
+            Some(ext) => {
+                ext[0] == b';' && ext.iter().all(|&b| b == b'\t' || (b >= 0x20 && b != 0x7f))
+            }
+        };
+    if !well_formed {
+        return Err(refusal(400, "malformed chunk size"));
+    }
+    if digits > 16 {
+        return Err(body_too_large());
+    }
+    let hex = std::str::from_utf8(&line[..digits]).expect("hex digits are ASCII");
+    Ok(u64::from_str_radix(hex, 16).expect("at most 16 hex digits"))
+}
+
+/// Writes `parts` one after the other (a head and a body, without copying
+/// them together) within the transfer time their size gets.
+async fn write<W: AsyncWrite + Unpin>(stream: &mut W, parts: &[&[u8]]) -> Result<(), End> {
+    let size = parts.iter().map(|p| p.len()).sum();
+    let all = async {
+        for part in parts {
+            stream.write_all(part).await?;
+        }
+        Ok::<(), std::io::Error>(())
+    };
+    match timeout(transfer_time(WRITE_TIMEOUT, size), all).await {
         Ok(Ok(())) => Ok(()),
         _ => Err(End::Gone),
     }
 }
 
+/// Writes `response`: its head, then its body (copied into the head's
+/// buffer when small, so that a small answer is one segment; written after
+/// it when large, so that it is not copied). An HTTP/1.0 client that asked
+/// to keep the connection is told it is kept (RFC 9112 §C.2.2).
+async fn send(
+    stream: &mut TcpStream,
+    response: &Response,
+    head_only: bool,
+    close: bool,
+    minor: u8,
+) -> Result<(), End> {
+    let mut head = response.head(close, false);
+    if minor == 0 && !close {
+        let blank = head.len() - 2;
+        head.splice(blank..blank, b"Connection: keep-alive\r\n".iter().copied());
+    }
+    let body = response.body_to_send(head_only);
+    if body.len() <= SMALL_ANSWER {
+        head.extend_from_slice(body);
+        write(stream, &[&head]).await
+    } else {
+        write(stream, &[&head, body]).await
+    }
+}
+
+/// Answers up to this size go out in one write with their head.
+const SMALL_ANSWER: usize = 8 * 1024;
+
 /// Answers a refused request and closes the connection.
 async fn refuse<S: Service>(mut stream: TcpStream, service: &S, r: Refusal) {
     let answer = service.error(r.status, &r.message);
-    if write(&mut stream, &answer.to_bytes(false, true, false))
+    if write(&mut stream, &[&answer.to_bytes(false, true, false)])
         .await
         .is_ok()
     {
@@ -374,7 +510,7 @@ async fn stream_to(
     mut source: Box<dyn StreamSource>,
     _view: Slot,
 ) {
-    if write(&mut stream, &response.to_bytes(false, true, true))
+    if write(&mut stream, &[&response.head(true, true)])
         .await
         .is_err()
     {
@@ -397,7 +533,7 @@ async fn stream_to(
             }
         };
         match chunk {
-            Some(bytes) if write(&mut writer, &bytes).await.is_ok() => {}
+            Some(bytes) if write(&mut writer, &[&bytes]).await.is_ok() => {}
             _ => return,
         }
     }

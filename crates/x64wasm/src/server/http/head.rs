@@ -30,6 +30,8 @@ pub struct Head {
     pub path: String,
     /// The target's query, if any.
     pub query: Option<String>,
+    /// `1` for HTTP/1.1, `0` for HTTP/1.0.
+    pub minor: u8,
     /// Header fields: lower-case names, trimmed values.
     pub headers: Vec<(String, String)>,
     /// The host the request names.
@@ -131,8 +133,24 @@ pub fn parse(buf: &[u8]) -> Result<Option<(Head, usize)>, Refusal> {
     if length > HEAD_MAX {
         return Err(head_too_large());
     }
+    // RFC 9112 §2.2 lets a recipient take a bare LF as a line end; a proxy
+    // that does not would frame the request differently, so it is refused.
+    if has_bare_lf(&buf[start..length]) {
+        return Err(refuse(
+            400,
+            "a line of the request head ends in LF without CR",
+        ));
+    }
     let head = check(&request)?;
     Ok(Some((head, length)))
+}
+
+/// Whether `bytes` holds an LF not preceded by CR.
+pub fn has_bare_lf(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .enumerate()
+        .any(|(i, &b)| b == b'\n' && (i == 0 || bytes[i - 1] != b'\r'))
 }
 
 fn request_line_too_long() -> Refusal {
@@ -149,14 +167,21 @@ fn head_too_large() -> Refusal {
     )
 }
 
-/// 505 for a well-formed version we do not speak (`HTTP/2.0`), 400 for
-/// anything else in that place (RFC 9112 §2.3: `HTTP/` DIGIT `.` DIGIT).
+/// 505 for a request line of three parts whose version is well-formed but
+/// one we do not speak (`HTTP/2.0`), 400 for anything else there (RFC 9112
+/// §2.3: `HTTP/` DIGIT `.` DIGIT; §3: method SP target SP version).
 fn version_refusal(line: &[u8]) -> Refusal {
     let line = line.strip_suffix(b"\r").unwrap_or(line);
-    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    let parts: Vec<&[u8]> = line.split(|&b| b == b' ').collect();
+    let version = match parts.as_slice() {
+        [_, _, version] => *version,
+        _ => return refuse(400, "malformed request line (method, target, version)"),
+    };
     match version {
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
-            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+            if major.is_ascii_digit()
+                && minor.is_ascii_digit()
+                && !(*major == b'1' && matches!(*minor, b'0' | b'1')) =>
         {
             refuse(
                 505,
@@ -257,6 +282,7 @@ fn check(request: &httparse::Request<'_, '_>) -> Result<Head, Refusal> {
         method,
         path,
         query,
+        minor,
         headers,
         host,
         framing,
@@ -447,6 +473,10 @@ mod tests {
             ("GET / HTTP/1.1\r\nHost: a\r\n", 0),
             ("GET / HTTP/2.0\r\nHost: a\r\n\r\n", 505),
             ("GET / HTTP/1.2\r\nHost: a\r\n\r\n", 505),
+            ("GET /st ate HTTP/1.1\r\nHost: a\r\n\r\n", 400),
+            ("GET / HTTP/1.1\nHost: a\r\n\r\n", 400),
+            ("GET / HTTP/1.1\r\nX: a\nContent-Length: 5\r\nHost: a\r\n\r\n", 400),
+            ("GET / HTTP/1.1\nHost: a\n\n", 400),
             ("GET / HTTP/3.0\r\nHost: a\r\n\r\n", 505),
             ("GET / HTTX/1.1\r\nHost: a\r\n\r\n", 400),
             ("GET / HTTP/11\r\nHost: a\r\n\r\n", 400),
@@ -558,10 +588,11 @@ mod tests {
 
     #[test]
     fn what_a_head_says() {
-        let (h, n) = head("POST http://Example.org:81/execute/f?x=1 HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 012\r\nX-Y:  a b \r\n\r\nrest")
+        let (h, n) = head("\r\nPOST http://Example.org:81/execute/f?x=1 HTTP/1.0\r\nConnection: Keep-Alive\r\nContent-Length: 012\r\nX-Y:  a b \r\n\r\nrest")
             .unwrap()
             .unwrap();
-        assert_eq!(n, 110, "the head ends before `rest`");
+        assert_eq!(n, 112, "the head ends before `rest`");
+        assert_eq!(h.minor, 0);
         assert_eq!(h.method, "POST");
         assert_eq!(h.path, "/execute/f");
         assert_eq!(h.query.as_deref(), Some("x=1"));

@@ -43,12 +43,12 @@ impl Response {
         !(self.status < 200 || self.status == 204 || self.status == 304)
     }
 
-    /// The bytes to write: status line, fields, body. `head_only` for a
-    /// `HEAD` request (the same fields, no body); `close` adds
-    /// `Connection: close`; `streamed` leaves out `Content-Length` (the body
-    /// follows until the connection closes).
-    pub fn to_bytes(&self, head_only: bool, close: bool, streamed: bool) -> Vec<u8> {
-        let mut out = Vec::with_capacity(256 + self.body.len());
+    /// The head to write: status line and fields (`Date`, then
+    /// `Content-Length` unless `streamed` or the status has no body, then
+    /// `Connection: close` when `close` or `streamed`, then the response's
+    /// own), and the blank line.
+    pub fn head(&self, close: bool, streamed: bool) -> Vec<u8> {
+        let mut out = Vec::with_capacity(256);
         out.extend_from_slice(
             format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
         );
@@ -68,8 +68,24 @@ impl Response {
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");
-        if self.has_body() && !head_only && !streamed {
-            out.extend_from_slice(&self.body);
+        out
+    }
+
+    /// The body to write after the head: none for `HEAD` requests
+    /// (`head_only`) and for statuses without a body.
+    pub fn body_to_send(&self, head_only: bool) -> &[u8] {
+        if self.has_body() && !head_only {
+            &self.body
+        } else {
+            &[]
+        }
+    }
+
+    /// Head and body in one buffer (small answers: refusals).
+    pub fn to_bytes(&self, head_only: bool, close: bool, streamed: bool) -> Vec<u8> {
+        let mut out = self.head(close, streamed);
+        if !streamed {
+            out.extend_from_slice(self.body_to_send(head_only));
         }
         out
     }
