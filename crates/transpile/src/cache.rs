@@ -61,7 +61,7 @@ impl Cache {
         exports: &[Signature],
     ) -> Result<(Key, Arc<Module>), TranspileError> {
         let program = decode::decode(image, &decode::roots(image, exports)?)?;
-        let ranges = module::data_ranges(image, &program);
+        let ranges = module::data_ranges(image, &program)?;
         let k = key(image, &program, exports, &ranges);
         if let Some(m) = self
             .modules

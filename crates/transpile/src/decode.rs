@@ -18,6 +18,7 @@ use super::error::{hex_bytes, TranspileError};
 use super::fxhash::{FxHashMap, FxHashSet};
 use super::image::{Image, Pointer};
 use super::builtins::Builtin;
+use super::noreturn::{import_never_returns, Returns, Verdict};
 use super::signature::Signature;
 
 /// The most functions one module may pull in.
@@ -136,6 +137,7 @@ pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
     let mut functions: Vec<Function> = Vec::new();
     let mut index: FxHashMap<u64, usize> = FxHashMap::default();
     let mut queue: VecDeque<u64> = roots.iter().copied().collect();
+    let mut returns = Returns::new(image);
     while let Some(address) = queue.pop_front() {
         if index.contains_key(&address) {
             continue;
@@ -147,7 +149,7 @@ pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
                 limit: MAX_FUNCTIONS,
             });
         }
-        let function = decode_function(image, address)?;
+        let function = decode_function(image, address, &mut returns)?;
         for target in function.calls.values().chain(function.indirect.values()) {
             if let Target::Function(callee) = target {
                 queue.push_back(*callee);
@@ -167,7 +169,8 @@ fn function_name(image: &Image, address: u64) -> String {
         .unwrap_or_else(|| format!("sub_{address:x}"))
 }
 
-/// Names that mark Rust's panic entry points, for calls not followed by `ud2`.
+/// Names that mark Rust's panic entry points: the fallback when the code
+/// cannot tell whether a callee returns (see `noreturn.rs`).
 fn is_panic_name(name: &str) -> bool {
     const MARKS: [&str; 9] = [
         "panicking",
@@ -221,12 +224,18 @@ impl Seen {
     }
 }
 
-struct Decoding<'a> {
+struct Decoding<'a, 'r> {
     image: &'a Image,
     function: Function,
+    /// Which callees never return (shared by the module's functions).
+    returns: &'r mut Returns<'a>,
 }
 
-fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileError> {
+fn decode_function<'a>(
+    image: &'a Image,
+    address: u64,
+    returns: &mut Returns<'a>,
+) -> Result<Function, TranspileError> {
     let name = function_name(image, address);
     let end = image
         .function_at(address)
@@ -242,6 +251,7 @@ fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileErr
     }
     let mut d = Decoding {
         image,
+        returns,
         function: Function {
             name,
             address,
@@ -294,7 +304,7 @@ fn decode_function(image: &Image, address: u64) -> Result<Function, TranspileErr
     Ok(d.function)
 }
 
-impl<'a> Decoding<'a> {
+impl<'a> Decoding<'a, '_> {
     fn error(&self, address: u64, reason: impl Into<String>) -> TranspileError {
         let bytes = self
             .image
@@ -394,7 +404,7 @@ impl<'a> Decoding<'a> {
                         work.push(target);
                     } else {
                         // a conditional tail call (`jne other_function`)
-                        let t = self.resolve(ip, target)?;
+                        let t = self.call_target(ip, target)?;
                         self.function.calls.insert(ip, t);
                     }
                 }
@@ -404,7 +414,7 @@ impl<'a> Decoding<'a> {
                         if self.inside(target) {
                             work.push(target);
                         } else {
-                            let t = self.resolve(ip, target)?;
+                            let t = self.call_target(ip, target)?;
                             self.function.calls.insert(ip, t);
                         }
                     } else {
@@ -427,7 +437,7 @@ impl<'a> Decoding<'a> {
                     let t = if followed_by_trap(self.image, &instruction) {
                         Target::Trap
                     } else {
-                        self.resolve(ip, instruction.near_branch_target())?
+                        self.call_target(ip, instruction.near_branch_target())?
                     };
                     self.function.calls.insert(ip, t);
                     if self.function.calls[&ip] == Target::Trap {
@@ -547,7 +557,7 @@ impl<'a> Decoding<'a> {
         if let Some(b) = Builtin::by_name(name) {
             return Ok(Target::Builtin(b));
         }
-        if is_panic_name(name) {
+        if import_never_returns(name) || is_panic_name(name) {
             return Ok(Target::Trap);
         }
         Err(TranspileError::Callee {
@@ -556,6 +566,28 @@ impl<'a> Decoding<'a> {
             callee: format!("imported `{name}`"),
             reason: "only memcpy, memmove, memset, memcmp, bcmp and floor, ceil, trunc, round, sqrt, fmin, fmax (and their f32 forms) are provided in wasm".into(),
         })
+    }
+
+    /// What a call or tail jump to `target` does: a function that never
+    /// returns (proven from its code; when that cannot be told, a known
+    /// panic entry point by name) is a trap, anything else as [`resolve`]
+    /// says.
+    ///
+    /// [`resolve`]: Decoding::resolve
+    fn call_target(&mut self, at: u64, target: u64) -> Result<Target, TranspileError> {
+        let resolved = self.resolve(at, target)?;
+        let Target::Function(callee) = resolved else {
+            return Ok(resolved);
+        };
+        let never = match self.returns.of(callee) {
+            Verdict::Never => true,
+            Verdict::MayReturn => false,
+            Verdict::Unknown => self
+                .image
+                .function_at(callee)
+                .is_some_and(|s| is_panic_name(&s.name)),
+        };
+        Ok(if never { Target::Trap } else { resolved })
     }
 
     /// What a call to `target` reaches: PLT stubs are followed to their GOT slot.
@@ -584,9 +616,6 @@ impl<'a> Decoding<'a> {
             // carries is its real code and is transpiled like any other
             if let Some(b) = Builtin::by_name(&symbol.name).filter(|b| !b.is_float()) {
                 return Ok(Target::Builtin(b));
-            }
-            if is_panic_name(&symbol.name) {
-                return Ok(Target::Trap);
             }
         }
         if self.image.is_code(target) {
@@ -705,12 +734,32 @@ impl<'a> Decoding<'a> {
         }))
     }
 
-    /// The entry count from the bounds check `cmp idx, N` + `ja`/`jae` before the table.
+    /// The entry count the code before the table proves: a bounds check
+    /// `cmp idx, N` + `ja`/`jae`, or a mask `and idx, N` (`match k % 4`
+    /// compiles to `and ecx, 3`), or a byte zero-extended into the index.
     fn table_bound(&self, before: &[Instruction], index: Register) -> Option<u64> {
         let mut tracked: Vec<Register> = vec![index.full_register()];
+        // A byte bounds the index to 256; a check on the byte can do better.
+        let mut byte = None;
+        let tighter = |bound: Option<u64>, byte: Option<u64>| match (bound, byte) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let n = before.len();
         for k in (0..n).rev().take(16) {
             let ins = &before[k];
+            let on_index = ins.op_count() > 0
+                && ins.op0_kind() == OpKind::Register
+                && tracked.contains(&ins.op0_register().full_register());
+            if on_index
+                && ins.mnemonic() == Mnemonic::Movzx
+                && ins.op1_kind() == OpKind::Register
+                && ins.op1_register().size() == 1
+            {
+                byte = Some(256);
+                tracked.push(ins.op1_register().full_register());
+                continue;
+            }
             // follow `mov`/`movzx` copies backwards
             if matches!(ins.mnemonic(), Mnemonic::Mov | Mnemonic::Movzx)
                 && ins.op0_kind() == OpKind::Register
@@ -719,6 +768,28 @@ impl<'a> Decoding<'a> {
             {
                 tracked.push(ins.op1_register().full_register());
                 continue;
+            }
+            let immediate = matches!(
+                ins.op1_kind(),
+                OpKind::Immediate8to32
+                    | OpKind::Immediate32
+                    | OpKind::Immediate8to64
+                    | OpKind::Immediate32to64
+                    | OpKind::Immediate8
+                    | OpKind::Immediate16
+            );
+            if on_index && ins.mnemonic() == Mnemonic::And && immediate {
+                // the index is at most the mask (a negative mask bounds nothing)
+                let mask = ins.immediate(1) as i64;
+                let bound = (0..4096).contains(&mask).then_some(mask as u64 + 1);
+                return tighter(bound, byte);
+            }
+            let reads_only = matches!(
+                ins.mnemonic(),
+                Mnemonic::Cmp | Mnemonic::Test | Mnemonic::Bt | Mnemonic::Push
+            );
+            if on_index && !reads_only {
+                return byte; // the index was computed here some other way
             }
             if ins.mnemonic() == Mnemonic::Cmp
                 && ins.op0_kind() == OpKind::Register
@@ -733,21 +804,31 @@ impl<'a> Decoding<'a> {
                         | OpKind::Immediate16
                 )
             {
+                // A compare of a byte or word bounds the index only when the
+                // index is that byte, zero-extended.
+                let size = ins.op0_register().size();
+                if !(size >= 4 || (size == 1 && byte.is_some())) {
+                    return byte;
+                }
                 let bound = ins.immediate(1);
                 // the branch after the cmp decides inclusive vs exclusive
-                let jcc = before.get(k + 1)?;
-                return match jcc.mnemonic() {
-                    Mnemonic::Ja => Some(bound + 1),
-                    Mnemonic::Jae => Some(bound),
+                let checked = match before.get(k + 1).map(|j| j.mnemonic()) {
+                    Some(Mnemonic::Ja) => Some(bound + 1),
+                    Some(Mnemonic::Jae) => Some(bound),
                     _ => None,
                 };
+                return tighter(checked, byte);
             }
         }
-        None
+        byte
     }
 
     /// Reads `count` entries of `entry_size` bytes; every target must be code
-    /// of this function.
+    /// of this function. Without a count (no bound was proven), the table's
+    /// extent: the entries up to the first that is not code of this function,
+    /// the next symbol, or 4,096; an index past them traps at run time (the
+    /// switch's default), so a table read too short never sends an index to
+    /// the wrong place.
     fn table_entries(
         &self,
         table: u64,
@@ -755,9 +836,25 @@ impl<'a> Decoding<'a> {
         count: Option<u64>,
         entry: impl Fn(&Image, u64) -> Option<u64>,
     ) -> Result<Option<Vec<u64>>, TranspileError> {
-        let Some(count) = count.filter(|&c| c > 0 && c <= 4096) else {
-            return Ok(None);
+        let count = match count {
+            Some(c) => c,
+            None => {
+                let end = self
+                    .image
+                    .next_symbol_after(table)
+                    .map_or(u64::MAX, |s| s.address);
+                (0..4096)
+                    .take_while(|k| {
+                        let at = table + k * entry_size;
+                        at + entry_size <= end
+                            && entry(self.image, at).is_some_and(|t| self.inside(t))
+                    })
+                    .count() as u64
+            }
         };
+        if count == 0 || count > 4096 {
+            return Ok(None);
+        }
         let mut targets = Vec::with_capacity(count as usize);
         for k in 0..count {
             let at = table + k * entry_size;

@@ -4,7 +4,9 @@ use std::fmt;
 
 /// A transpile failure. `Display` gives one precise line: function, address,
 /// bytes and mnemonic for code problems; the offending text for bad input.
+/// New kinds of failure may be added: match with a `_` arm.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum TranspileError {
     /// The file is not an x86-64 ELF we can read (truncated, garbage, other ISA).
     Elf(String),
@@ -67,6 +69,16 @@ pub enum TranspileError {
         /// Why it failed.
         reason: String,
     },
+    /// Data the code may read that the module cannot place whole (its
+    /// extent is not known).
+    Data {
+        /// The function that refers to it.
+        function: String,
+        /// Where the data starts.
+        address: u64,
+        /// Why it cannot be placed.
+        reason: String,
+    },
     /// The module failed validation: always a transpiler bug, never served.
     InvalidModule(String),
 }
@@ -120,6 +132,11 @@ impl fmt::Display for TranspileError {
             } => {
                 write!(f, "{function} at {address:#x}: {reason}")
             }
+            TranspileError::Data {
+                function,
+                address,
+                reason,
+            } => write!(f, "{function}: the data at {address:#x} it reads: {reason}"),
             TranspileError::InvalidModule(why) => {
                 write!(f, "internal error: generated module is invalid: {why}")
             }

@@ -47,7 +47,21 @@ pub struct Section {
     pub bytes: Vec<u8>,
     /// Holds code.
     pub executable: bool,
+    /// The program may change it while it runs: writable, and not made
+    /// read-only after relocation (RELRO: `.data.rel.ro`, the GOT). Static
+    /// variables live here (`.data`, `.bss`).
+    pub mutable: bool,
 }
+
+/// Writable sections that hold no program variables: made read-only after
+/// relocation (RELRO), or the loader's own.
+const NOT_VARIABLES: &[&str] = &[
+    ".data.rel.ro",
+    ".got",
+    ".init_array",
+    ".fini_array",
+    ".dynamic",
+];
 
 /// Import pseudo addresses live far above any image, where no data is read.
 const IMPORT_BASE: u64 = 0x7f00_0000_0000_0000;
@@ -105,6 +119,7 @@ impl Image {
                 continue;
             }
             let executable = sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0;
+            let writable = sh_flags & u64::from(object::elf::SHF_WRITE) != 0;
             let size = usize::try_from(section.size())
                 .map_err(|_| TranspileError::Elf("section larger than memory".into()))?;
             if section.size() > 1 << 32 || section.address().checked_add(section.size()).is_none() {
@@ -127,11 +142,13 @@ impl Image {
                 executable_ranges.push((section.address(), section.address() + section.size()));
             }
             image.end = image.end.max(section.address() + section.size());
+            let mutable = writable && !NOT_VARIABLES.iter().any(|n| name.starts_with(n));
             image.sections.push(Section {
                 name,
                 address: section.address(),
                 bytes,
                 executable,
+                mutable,
             });
         }
         image.sections.sort_by_key(|s| s.address);
@@ -202,6 +219,7 @@ impl Image {
                 address,
                 bytes: code.to_vec(),
                 executable: true,
+                mutable: false,
             }],
             ..Image::default()
         };
@@ -219,7 +237,8 @@ impl Image {
         image
     }
 
-    /// Adds a data section (tests, tools).
+    /// Adds a data section (tests, tools); a `.data` or `.bss` one holds
+    /// variables ([`Section::mutable`]).
     pub fn add_data(&mut self, name: &str, address: u64, bytes: Vec<u8>) {
         self.end = self.end.max(address + bytes.len() as u64);
         self.sections.push(Section {
@@ -227,6 +246,7 @@ impl Image {
             address,
             bytes,
             executable: false,
+            mutable: name.starts_with(".data") || name.starts_with(".bss"),
         });
         self.sections.sort_by_key(|s| s.address);
     }

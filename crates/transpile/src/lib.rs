@@ -48,6 +48,7 @@ mod builtins;
 mod cache;
 mod error;
 mod image;
+mod noreturn;
 mod signature;
 
 pub use cache::{Cache, Key};
@@ -64,7 +65,7 @@ pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-
 pub fn transpile(image: &Image, exports: &[Signature]) -> Result<Module, TranspileError> {
     let roots = decode::roots(image, exports)?; // 1. export names -> addresses
     let program = decode::decode(image, &roots)?; // 2. every function they reach
-    let data = module::data_ranges(image, &program); //  and the data it reads
+    let data = module::data_ranges(image, &program)?; //  and the data it reads
     build(image, &program, exports, &data)
 }
 

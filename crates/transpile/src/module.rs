@@ -47,60 +47,84 @@ pub struct Module {
     pub instructions: usize,
     /// Bytes of x86 code transpiled.
     pub code_bytes: usize,
+    /// Static variables the code refers to (in `.data` or `.bss`): where,
+    /// and the symbol or section that holds them. The module starts from
+    /// their values in the binary, while the running program may have
+    /// changed them, so a caller that keeps state there can see the module
+    /// compute something else.
+    pub variables: Vec<(u64, String)>,
 }
 
-/// The image ranges a module's data segments hold: every address the code
-/// refers to, widened to its symbol (or up to the next symbol), and whatever
-/// relocated pointers inside those ranges point to, transitively.
-pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
-    let mut work: Vec<u64> = program
+/// The most bytes of data one module places: past this a program's data
+/// (pointers followed transitively) is refused rather than cut short.
+const DATA_MAX: u64 = 4 << 20;
+/// The most distinct objects one module's data may take in.
+const DATA_OBJECTS_MAX: usize = 100_000;
+
+/// The image ranges a module's data segments hold: every object the code
+/// refers to, whole, and whatever the relocated pointers inside them point
+/// to, transitively (a table of `&str` and its strings, a vtable's
+/// neighbours). An object is what a sized data symbol covers; without one,
+/// it runs to the next symbol or the end of its section, and an object whose
+/// end cannot be found within [`DATA_WINDOW`] is an error: the module never
+/// holds part of what a load may read. A GOT slot is its 8 bytes.
+pub fn data_ranges(image: &Image, program: &Program) -> Result<Vec<(u64, u64)>, TranspileError> {
+    // (address, the function that reaches it, for errors)
+    let mut work: Vec<(u64, usize)> = program
         .functions
         .iter()
-        .flat_map(|f| f.data_refs.iter().copied())
+        .enumerate()
+        .flat_map(|(k, f)| f.data_refs.iter().map(move |&a| (a, k)))
         .collect();
     let mut seen = BTreeSet::new();
     let mut ranges: Vec<(u64, u64)> = Vec::new();
-    while let Some(address) = work.pop() {
+    while let Some((address, k)) = work.pop() {
         if !seen.insert(address) {
             continue;
         }
         let Some(section) = image.section_at(address) else {
             continue;
         };
+        let refuse = |reason: String| TranspileError::Data {
+            function: program.functions[k].name.clone(),
+            address,
+            reason,
+        };
         let section_end = section.address + section.bytes.len() as u64;
-        if let Some(pointer) = image.pointer_at(address) {
-            // a GOT entry or other relocated slot: the 8 bytes, and what they
-            // point to when that is data
-            if let Pointer::Address(a) = pointer {
-                if !image.is_code(*a) {
-                    work.push(*a);
+        let (start, end) = if section.name.starts_with(".got") {
+            (address, (address + 8).min(section_end))
+        } else {
+            match image.symbol_containing(address) {
+                Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
+                _ => {
+                    let next = image
+                        .next_symbol_after(address)
+                        .map_or(section_end, |s| s.address)
+                        .min(section_end);
+                    if next > address + DATA_WINDOW {
+                        return Err(refuse(format!(
+                            "no symbol bounds it within {} KiB, in {}",
+                            DATA_WINDOW / 1024,
+                            section.name
+                        )));
+                    }
+                    (address, next.max(address + 1))
                 }
-            }
-            ranges.push((address, address + 8));
-            continue;
-        }
-        let (start, end) = match image.symbol_containing(address) {
-            Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
-            _ => {
-                let next = image
-                    .next_symbol_after(address)
-                    .map_or(section_end, |s| s.address);
-                (
-                    address,
-                    next.min(section_end)
-                        .min(address + DATA_WINDOW)
-                        .max(address + 1),
-                )
             }
         };
         for (_, pointer) in image.pointers.range(start..end) {
             if let Pointer::Address(a) = pointer {
                 if !image.is_code(*a) {
-                    work.push(*a);
+                    work.push((*a, k));
                 }
             }
         }
         ranges.push((start, end));
+        if seen.len() > DATA_OBJECTS_MAX {
+            return Err(refuse(format!(
+                "with what it points to, more than {DATA_OBJECTS_MAX} objects"
+            )));
+        }
     }
     ranges.sort();
     let mut merged: Vec<(u64, u64)> = Vec::new();
@@ -110,7 +134,23 @@ pub fn data_ranges(image: &Image, program: &Program) -> Vec<(u64, u64)> {
             _ => merged.push((s, e)),
         }
     }
-    merged
+    let placed: u64 = merged.iter().map(|(s, e)| e - s).sum();
+    if placed > DATA_MAX {
+        let (function, address) = program
+            .functions
+            .iter()
+            .find_map(|f| Some((f.name.clone(), *f.data_refs.first()?)))
+            .unwrap_or_default();
+        return Err(TranspileError::Data {
+            function,
+            address,
+            reason: format!(
+                "with what it points to, more than {} MiB of data",
+                DATA_MAX >> 20
+            ),
+        });
+    }
+    Ok(merged)
 }
 
 /// Where everything goes in a module of `program`: each function's ABI,
@@ -336,7 +376,28 @@ pub fn assemble(
         functions: program.functions.iter().map(|f| f.name.clone()).collect(),
         instructions,
         code_bytes,
+        variables: variables(image, program),
     })
+}
+
+/// The static variables `program` refers to: addresses in sections that
+/// hold them ([`Section::mutable`](super::image::Section::mutable)), named
+/// by their symbol, else their section.
+fn variables(image: &Image, program: &Program) -> Vec<(u64, String)> {
+    let refs: BTreeSet<u64> = program
+        .functions
+        .iter()
+        .flat_map(|f| f.data_refs.iter().copied())
+        .collect();
+    refs.into_iter()
+        .filter_map(|address| {
+            let section = image.section_at(address).filter(|s| s.mutable)?;
+            let name = image
+                .symbol_containing(address)
+                .map_or_else(|| section.name.clone(), |s| s.name.clone());
+            Some((address, name))
+        })
+        .collect()
 }
 
 /// The parts of `bytes` that need a data segment: runs of 16-byte blocks

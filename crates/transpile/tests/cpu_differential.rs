@@ -2045,3 +2045,44 @@ fn a_branch_whose_two_edges_meet_runs_as_on_the_cpu() {
     let wasm = transpile_snippet(&code).expect("transpiles");
     runs_as_on_the_cpu(&code, &wasm, 11, 200, "branch to the next instruction");
 }
+
+#[test]
+fn rep_movs_on_overlapping_buffers_copies_element_by_element() {
+    // x86 copies forwards one element at a time: a destination inside the
+    // source reads what the copy just wrote (`rep movsb` from rsi to rsi+1
+    // spreads the first byte), which memmove does not do. Source and
+    // destination here are 0 to 63 bytes into the scratch area, the
+    // destination up to 8 bytes either side of the source, 0 to 31 elements.
+    type Movs = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let forms: [(&str, Movs); 4] = [
+        ("rep movsb", |a| a.rep().movsb()),
+        ("rep movsw", |a| a.rep().movsw()),
+        ("rep movsd", |a| a.rep().movsd()),
+        ("rep movsq", |a| a.rep().movsq()),
+    ];
+    for (k, (what, movs)) in forms.into_iter().enumerate() {
+        let code = snippet(|a| {
+            a.and(rdx, 63i32)?;
+            a.lea(rsi, ptr(rdx + SCRATCH as i32))?;
+            a.and(r8, 15i32)?;
+            a.lea(rdi, ptr(rsi + r8 - 8))?;
+            a.and(rcx, 31i32)?;
+            movs(a)
+        });
+        let wasm = transpile_snippet(&code).expect("rep movs transpiles");
+        runs_as_on_the_cpu(&code, &wasm, 40 + k as u64, 400, what);
+    }
+}
+
+#[test]
+fn setting_the_direction_flag_is_refused() {
+    // Backwards string operations are not lowered: `std` says so instead of
+    // copying the wrong way.
+    let code = snippet(|a| {
+        a.std()?;
+        a.rep().movsb()?;
+        a.cld()
+    });
+    let err = transpile_snippet(&code).unwrap_err();
+    assert!(err.contains("unsupported instruction `std`"), "{err}");
+}

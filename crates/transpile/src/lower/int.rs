@@ -1595,7 +1595,8 @@ fn carry_ops(c: &mut Ctx) {
 
 // ---------------------------------------------------------------- strings
 
-/// `stos*`/`movs*`, with or without `rep`, direction flag clear.
+/// `stos*`/`movs*`, with or without `rep`, direction flag clear (`std`,
+/// which would set it, is refused as an unsupported instruction).
 fn string_op(c: &mut Ctx) -> R {
     use Mnemonic as M;
     let m = c.ins.mnemonic();
@@ -1665,7 +1666,46 @@ fn string_op(c: &mut Ctx) -> R {
             ]);
             return Ok(());
         } else {
+            // x86 copies element by element, forwards: where the destination
+            // starts inside the source (rsi < rdi < rsi + n) it reads bytes it
+            // has just written (`rep movsb` with rdi = rsi + 1 spreads the
+            // first byte). memory.copy is memmove; it gives the same bytes
+            // in every other case, so only that one takes the element loop.
             c.emit_all([
+                W::LocalGet(rdi),
+                W::LocalGet(rsi),
+                W::I64GtU,
+                W::LocalGet(rdi),
+                W::LocalGet(rsi),
+                W::I64Sub,
+                W::LocalGet(n),
+                W::I64LtU,
+                W::I32And,
+                W::If(BlockType::Empty),
+                W::Block(BlockType::Empty),
+                W::Loop(BlockType::Empty),
+                W::LocalGet(rcx),
+                W::I64Eqz,
+                W::BrIf(1),
+                W::LocalGet(rdi),
+                W::I32WrapI64,
+                W::LocalGet(rsi),
+                W::I32WrapI64,
+                load,
+                store,
+            ]);
+            for r in [rdi, rsi] {
+                c.emit_all([W::LocalGet(r), W::I64Const(size), W::I64Add, W::LocalSet(r)]);
+            }
+            c.emit_all([
+                W::LocalGet(rcx),
+                W::I64Const(1),
+                W::I64Sub,
+                W::LocalSet(rcx),
+                W::Br(0),
+                W::End,
+                W::End,
+                W::Else,
                 W::LocalGet(rdi),
                 W::I32WrapI64,
                 W::LocalGet(rsi),
@@ -1680,7 +1720,15 @@ fn string_op(c: &mut Ctx) -> R {
                 W::LocalGet(n),
                 W::I64Add,
                 W::LocalSet(rsi),
+                W::LocalGet(rdi),
+                W::LocalGet(n),
+                W::I64Add,
+                W::LocalSet(rdi),
+                W::I64Const(0),
+                W::LocalSet(rcx),
+                W::End,
             ]);
+            return Ok(());
         }
         c.emit_all([
             W::LocalGet(rdi),
