@@ -769,6 +769,95 @@ pub extern "C" fn saturating_cast_mix(a: i64) -> i32 {
     x.wrapping_add(y as i32)
 }
 
+// ------------------------------------------- data behind pointers, panics
+
+/// A static table of `&str`: 12 (pointer, length) pairs in `.data.rel.ro`,
+/// each pointing at its text.
+static MONTHS: [&str; 12] = [
+    "Jan", "Feb", "Mar", "Apr", "May", "June", "July", "Aug", "Sept", "Oct", "Nov", "Dec",
+];
+
+/// A static table of slices of different lengths.
+static ROWS: [&[u32]; 4] = [&[1, 2, 3], &[40, 50], &[600], &[7000, 8000, 9000, 10000]];
+
+/// The input that would take the panicking paths below: random and edge
+/// inputs never are it, so the native code never panics in the tests,
+/// while the compiler cannot leave the panic calls out.
+const NEVER: u64 = 0x5eed_dead_beef_f00d;
+
+#[no_mangle]
+pub extern "C" fn month_label(s: *mut State, m: i32) -> i32 {
+    let s = st!(s);
+    let name = MONTHS[m.rem_euclid(12) as usize];
+    s.bytes[..name.len()].copy_from_slice(name.as_bytes());
+    s.bytes[31] = name.len() as u8;
+    name.len() as i32
+}
+
+#[no_mangle]
+pub extern "C" fn sum_row(s: *mut State, r: u32) -> u32 {
+    let s = st!(s);
+    let row = ROWS[r as usize % ROWS.len()];
+    let total = row.iter().fold(0u32, |a, &x| a.wrapping_add(x));
+    s.words[0] = row.len() as u32;
+    total
+}
+
+#[no_mangle]
+pub extern "C" fn month_prefix(s: *mut State, m: u32, k: u64) -> u32 {
+    // `&str` slicing checks the char boundary (str::slice_error_fail), and
+    // the byte slice its range (slice_index_fail): both never fail here.
+    let s = st!(s);
+    let name = MONTHS[m as usize % 12];
+    let k = (k % 8) as usize + if k == NEVER { 9 } else { 0 };
+    let prefix = &name[..k.min(name.len()) + if k > 8 { 1 } else { 0 }];
+    let end = prefix.len() + if k == NEVER as usize { 40 } else { 0 };
+    s.bytes[8..8 + end].copy_from_slice(prefix.as_bytes());
+    prefix.len() as u32
+}
+
+#[no_mangle]
+pub extern "C" fn checked_ratio(s: *mut State, a: i64, b: u64) -> i64 {
+    // expect() and unwrap() calls whose failure paths share one `ud2`.
+    let s = st!(s);
+    let d = (b | 1).wrapping_add(if b == NEVER { u64::MAX } else { 0 }) as i64;
+    let q = a.checked_div(d).expect("never zero");
+    let m = (s.step as i64)
+        .checked_add(if b == NEVER { i64::MAX } else { 1 })
+        .unwrap();
+    s.counter = q.wrapping_add(m);
+    s.counter
+}
+
+#[no_mangle]
+pub extern "C" fn quadrant_op(s: *mut State, k: i32) -> i64 {
+    // match on k.rem_euclid(4): the jump table's bound is an `and` with 3.
+    let s = st!(s);
+    s.counter = match k.rem_euclid(4) {
+        0 => s.counter.wrapping_mul(3).wrapping_add(s.step as i64),
+        1 => s.counter.rotate_left(7) ^ 0x55,
+        2 => (s.counter >> 3).wrapping_sub(s.small as i64 * 11),
+        _ => s.counter.wrapping_neg().wrapping_add(k as i64) | 1,
+    };
+    s.history[k.rem_euclid(8) as usize] = s.counter;
+    s.counter
+}
+
+#[no_mangle]
+pub extern "C" fn copy_overlapping(s: *mut State, from: u8, to: u8, n: u8) -> u32 {
+    // copy_within is memmove; a loop that reads what it wrote is not.
+    let s = st!(s);
+    let (from, to, n) = ((from % 16) as usize, (to % 16) as usize, (n % 16) as usize);
+    s.bytes.copy_within(from..from + n, to);
+    for i in 0..n {
+        s.board[to + i] = s.board[from + i];
+    }
+    s.bytes
+        .iter()
+        .chain(&s.board[..32])
+        .fold(0u32, |h, &b| h.rotate_left(5) ^ b as u32)
+}
+
 // ------------------------------------------------------------------ floats
 
 #[no_mangle]
@@ -1117,4 +1206,10 @@ callbacks! {
     c_fmin(a: f64, b: f64) -> f64 = "c_fmin(f64,f64)->f64";
     c_fmax_f32(a: f32, b: f32) -> f32 = "c_fmax_f32(f32,f32)->f32";
     libm_mix(a: f64, b: f32) -> f64 = "libm_mix(f64,f32)->f64";
+    month_label(s: *mut State, m: i32) -> i32 = "month_label(ptr,i32)->i32";
+    sum_row(s: *mut State, r: u32) -> u32 = "sum_row(ptr,u32)->u32";
+    month_prefix(s: *mut State, m: u32, k: u64) -> u32 = "month_prefix(ptr,u32,u64)->u32";
+    checked_ratio(s: *mut State, a: i64, b: u64) -> i64 = "checked_ratio(ptr,i64,u64)->i64";
+    quadrant_op(s: *mut State, k: i32) -> i64 = "quadrant_op(ptr,i32)->i64";
+    copy_overlapping(s: *mut State, from: u8, to: u8, n: u8) -> u32 = "copy_overlapping(ptr,u8,u8,u8)->u32";
 }

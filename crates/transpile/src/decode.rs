@@ -8,7 +8,7 @@
 //! `jmp [table + 8*idx]`) are recovered here because their targets are code
 //! that must be decoded too.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 
 use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register,
@@ -66,8 +66,24 @@ pub struct Function {
     pub indirect: BTreeMap<u64, Target>,
     /// Jump tables by the address of their `jmp`.
     pub jump_tables: BTreeMap<u64, JumpTable>,
-    /// Addresses of data the code refers to.
-    pub data_refs: BTreeSet<u64>,
+    /// Data the code refers to: address, and the bytes one instruction
+    /// reads there, or [`WHOLE`] when the code takes the address (`lea`) or
+    /// indexes from it, and so may read the whole object.
+    pub data_refs: BTreeMap<u64, u64>,
+}
+
+/// A [`Function::data_refs`] size: the whole object at the address.
+pub const WHOLE: u64 = 0;
+
+impl Function {
+    /// Records that the code reads `bytes` at `address` ([`WHOLE`]: the
+    /// object there); the widest reading counts.
+    fn refers_to(&mut self, address: u64, bytes: u64) {
+        let size = self.data_refs.entry(address).or_insert(bytes);
+        if *size != WHOLE {
+            *size = if bytes == WHOLE { WHOLE } else { (*size).max(bytes) };
+        }
+    }
 }
 
 impl Function {
@@ -227,6 +243,10 @@ impl Seen {
 struct Decoding<'a, 'r> {
     image: &'a Image,
     function: Function,
+    /// Data addresses taken with `lea`: the instruction, its register, the
+    /// address. Data only a call that never returns can read (a panic's
+    /// message and location) needs no place in the module.
+    taken: Vec<(u64, Register, u64)>,
     /// Which callees never return (shared by the module's functions).
     returns: &'r mut Returns<'a>,
 }
@@ -252,6 +272,7 @@ fn decode_function<'a>(
     let mut d = Decoding {
         image,
         returns,
+        taken: Vec::new(),
         function: Function {
             name,
             address,
@@ -260,7 +281,7 @@ fn decode_function<'a>(
             calls: BTreeMap::new(),
             indirect: BTreeMap::new(),
             jump_tables: BTreeMap::new(),
-            data_refs: BTreeSet::new(),
+            data_refs: BTreeMap::new(),
         },
     };
     // instructions in the order decoded, and the addresses seen
@@ -301,7 +322,85 @@ fn decode_function<'a>(
         return Err(d.error(w[1].ip(), "a jump lands inside another instruction"));
     }
     d.function.instructions = instructions;
+    for (at, register, address) in std::mem::take(&mut d.taken) {
+        if address_may_be_read(&d.function, at, register) {
+            d.function.refers_to(address, WHOLE);
+        }
+    }
     Ok(d.function)
+}
+
+/// Whether the address `lea` at `at` put in `register` may be read: some
+/// path from there mentions the register (any mention counts) or leaves it
+/// to other code (a return, a tail jump, a call that returns, an indirect
+/// jump) before it ends in a trap or a call that never returns. Past 256
+/// instructions, yes.
+fn address_may_be_read(function: &Function, at: u64, register: Register) -> bool {
+    let instructions = &function.instructions;
+    let index_of = |ip: u64| instructions.binary_search_by_key(&ip, |i| i.ip()).ok();
+    let Some(start) = index_of(at) else {
+        return true;
+    };
+    let mut work = vec![start + 1];
+    let mut visited = FxHashSet::default();
+    let mut steps = 0;
+    while let Some(k) = work.pop() {
+        let Some(ins) = instructions.get(k) else {
+            return true;
+        };
+        if !visited.insert(k) {
+            continue;
+        }
+        steps += 1;
+        if steps > 256 {
+            return true;
+        }
+        let mentions = (0..ins.op_count()).any(|op| match ins.op_kind(op) {
+            OpKind::Register => ins.op_register(op).full_register() == register,
+            OpKind::Memory => {
+                ins.memory_base().full_register() == register
+                    || ins.memory_index().full_register() == register
+            }
+            _ => false,
+        });
+        let call_target = function.calls.get(&ins.ip());
+        match ins.flow_control() {
+            FlowControl::Call | FlowControl::IndirectCall => {
+                if call_target == Some(&Target::Trap) {
+                    continue; // never returns: what it takes is never read
+                }
+                return true;
+            }
+            _ if mentions => return true,
+            FlowControl::Next => work.push(k + 1),
+            FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch => {
+                if call_target.is_some() {
+                    return true; // a tail jump out of the function
+                }
+                match index_of(ins.near_branch_target()) {
+                    Some(t) => work.push(t),
+                    None => return true,
+                }
+                if ins.flow_control() == FlowControl::ConditionalBranch {
+                    work.push(k + 1);
+                }
+            }
+            FlowControl::IndirectBranch => match function.jump_tables.get(&ins.ip()) {
+                Some(table) => {
+                    for &t in &table.targets {
+                        match index_of(t) {
+                            Some(t) => work.push(t),
+                            None => return true,
+                        }
+                    }
+                }
+                None => return true,
+            },
+            FlowControl::Exception | FlowControl::Interrupt => {} // ud2, int3
+            _ => return true, // a return, anything else
+        }
+    }
+    false
 }
 
 impl<'a> Decoding<'a, '_> {
@@ -450,6 +549,8 @@ impl<'a> Decoding<'a, '_> {
                         break;
                     }
                     if let Some(t) = self.indirect_target(&instruction)? {
+                        // `call [rip+GOT]`: the slot's function is known
+                        let t = self.unless_it_never_returns(t);
                         let trap = t == Target::Trap;
                         self.function.calls.insert(ip, t);
                         if trap {
@@ -495,6 +596,13 @@ impl<'a> Decoding<'a, '_> {
                 continue;
             };
             let is_lea = instruction.mnemonic() == Mnemonic::Lea;
+            if is_lea && !self.image.is_code(address) {
+                // an address taken: data if anything may read it (decided
+                // once the function is decoded)
+                let register = instruction.op0_register().full_register();
+                self.taken.push((instruction.ip(), register, address));
+                continue;
+            }
             if is_lea && self.image.is_code(address) {
                 // `lea reg, [rip+f]` takes a function's address.
                 if self.image.function_at(address).is_some() {
@@ -517,7 +625,14 @@ impl<'a> Decoding<'a, '_> {
                     }
                 }
             }
-            self.function.data_refs.insert(address);
+            // One read of the operand's size, unless an index register
+            // (non-PIE code: `mov eax, [table + rcx*4]`) reaches further.
+            let bytes = if instruction.memory_index() == Register::None {
+                (instruction.memory_size().size() as u64).max(1)
+            } else {
+                WHOLE
+            };
+            self.function.refers_to(address, bytes);
         }
     }
 
@@ -576,8 +691,14 @@ impl<'a> Decoding<'a, '_> {
     /// [`resolve`]: Decoding::resolve
     fn call_target(&mut self, at: u64, target: u64) -> Result<Target, TranspileError> {
         let resolved = self.resolve(at, target)?;
+        Ok(self.unless_it_never_returns(resolved))
+    }
+
+    /// `Target::Trap` for a function that never returns (see
+    /// [`call_target`](Decoding::call_target)), else `resolved` itself.
+    fn unless_it_never_returns(&mut self, resolved: Target) -> Target {
         let Target::Function(callee) = resolved else {
-            return Ok(resolved);
+            return resolved;
         };
         let never = match self.returns.of(callee) {
             Verdict::Never => true,
@@ -587,7 +708,11 @@ impl<'a> Decoding<'a, '_> {
                 .function_at(callee)
                 .is_some_and(|s| is_panic_name(&s.name)),
         };
-        Ok(if never { Target::Trap } else { resolved })
+        if never {
+            Target::Trap
+        } else {
+            resolved
+        }
     }
 
     /// What a call to `target` reaches: PLT stubs are followed to their GOT slot.

@@ -21,7 +21,7 @@ use wasm_encoder::{
 };
 
 use super::builtins::{helper_divs128, helper_divu128, helper_mulhu, Builtin};
-use super::decode::{Program, Target};
+use super::decode::{Program, Target, WHOLE};
 use super::error::TranspileError;
 use super::image::{Image, Pointer};
 use super::lower::float::{nan_fix_helper, nan_fix_of, NanFix};
@@ -69,17 +69,17 @@ const DATA_OBJECTS_MAX: usize = 100_000;
 /// end cannot be found within [`DATA_WINDOW`] is an error: the module never
 /// holds part of what a load may read. A GOT slot is its 8 bytes.
 pub fn data_ranges(image: &Image, program: &Program) -> Result<Vec<(u64, u64)>, TranspileError> {
-    // (address, the function that reaches it, for errors)
-    let mut work: Vec<(u64, usize)> = program
+    // (address, bytes read there or WHOLE, the function that reaches it)
+    let mut work: Vec<(u64, u64, usize)> = program
         .functions
         .iter()
         .enumerate()
-        .flat_map(|(k, f)| f.data_refs.iter().map(move |&a| (a, k)))
+        .flat_map(|(k, f)| f.data_refs.iter().map(move |(&a, &n)| (a, n, k)))
         .collect();
     let mut seen = BTreeSet::new();
     let mut ranges: Vec<(u64, u64)> = Vec::new();
-    while let Some((address, k)) = work.pop() {
-        if !seen.insert(address) {
+    while let Some((address, bytes, k)) = work.pop() {
+        if !seen.insert((address, bytes)) {
             continue;
         }
         let Some(section) = image.section_at(address) else {
@@ -96,6 +96,8 @@ pub fn data_ranges(image: &Image, program: &Program) -> Result<Vec<(u64, u64)>, 
         } else {
             match image.symbol_containing(address) {
                 Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
+                // one read of a known size: those bytes
+                _ if bytes != WHOLE => (address, (address + bytes).min(section_end)),
                 _ => {
                     let next = image
                         .next_symbol_after(address)
@@ -115,7 +117,7 @@ pub fn data_ranges(image: &Image, program: &Program) -> Result<Vec<(u64, u64)>, 
         for (_, pointer) in image.pointers.range(start..end) {
             if let Pointer::Address(a) = pointer {
                 if !image.is_code(*a) {
-                    work.push((*a, k));
+                    work.push((*a, WHOLE, k));
                 }
             }
         }
@@ -139,7 +141,7 @@ pub fn data_ranges(image: &Image, program: &Program) -> Result<Vec<(u64, u64)>, 
         let (function, address) = program
             .functions
             .iter()
-            .find_map(|f| Some((f.name.clone(), *f.data_refs.first()?)))
+            .find_map(|f| Some((f.name.clone(), *f.data_refs.keys().next()?)))
             .unwrap_or_default();
         return Err(TranspileError::Data {
             function,
@@ -387,7 +389,7 @@ fn variables(image: &Image, program: &Program) -> Vec<(u64, String)> {
     let refs: BTreeSet<u64> = program
         .functions
         .iter()
-        .flat_map(|f| f.data_refs.iter().copied())
+        .flat_map(|f| f.data_refs.keys().copied())
         .collect();
     refs.into_iter()
         .filter_map(|address| {

@@ -362,7 +362,17 @@ impl<S: Pod + Send + 'static> App<S> {
         let made = each_on_cores(all, |callback| shared.wasm(callback));
         for (callback, made) in all.iter().zip(made) {
             match made {
-                Ok(_) => transpiled += 1,
+                Ok(served) => {
+                    transpiled += 1;
+                    if let Some((address, name)) = served.module.variables.first() {
+                        eprintln!(
+                            "x64wasm: warning: callback `{}` uses static data (`{name}` at \
+                             {address:#x}): views run it on that data's initial value, so its \
+                             prediction can differ from the server (keep what changes in the state)",
+                            callback.name
+                        );
+                    }
+                }
                 Err(Unavailable::Transpile(e)) => eprintln!(
                     "x64wasm: warning: callback `{}` runs on the server only: {e}",
                     callback.name

@@ -118,10 +118,17 @@ impl StateFile {
                 "has format {format}, this build reads format {FORMAT}"
             ));
         }
-        if name != self.app || size != self.size {
+        if name != self.app {
             return Err(format!(
                 "holds the state of app `{name}` ({size} bytes), not of this app `{}` ({} bytes)",
                 self.app, self.size
+            ));
+        }
+        if size != self.size {
+            return Err(format!(
+                "holds a state of {size} bytes, but this build of `{name}` has a state of {} \
+                 bytes (its layout changed: give App::id a new id when it does)",
+                self.size
             ));
         }
         if r.at != data.len() {
