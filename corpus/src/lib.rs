@@ -858,6 +858,104 @@ pub extern "C" fn copy_overlapping(s: *mut State, from: u8, to: u8, n: u8) -> u3
         .fold(0u32, |h, &b| h.rotate_left(5) ^ b as u32)
 }
 
+// ------------------------------------------------- deep and tail recursion
+
+/// Mutual recursion the compiler turns into tail jumps (`jmp is_odd`):
+/// natively it runs in constant stack at any depth.
+#[inline(never)]
+fn is_even(n: u32) -> bool {
+    if n == 0 {
+        true
+    } else {
+        is_odd(n - 1)
+    }
+}
+
+#[inline(never)]
+fn is_odd(n: u32) -> bool {
+    if n == 0 {
+        false
+    } else {
+        is_even(n - 1)
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn parity_by_recursion(n: u32) -> u32 {
+    is_even(n % 100_000) as u32
+}
+
+/// Plain recursion no compiler turns into a loop (the result of the call
+/// is rotated before it is combined): one x86 frame per level.
+#[inline(never)]
+fn mix_down(n: u32) -> u64 {
+    if n == 0 {
+        0x9e37_79b9
+    } else {
+        mix_down(n - 1).rotate_left(7) ^ n as u64
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn recursion_depth(n: u32) -> u64 {
+    mix_down(n % 5_000)
+}
+
+#[no_mangle]
+pub extern "C" fn gcd_recursive(a: u64, b: u64) -> u64 {
+    if b == 0 {
+        a
+    } else {
+        gcd_recursive(b, a % b)
+    }
+}
+
+// Not callbacks of the corpus (their depth is unbounded, or their frame is
+// larger than a test thread's stack): the engine and stack tests call them.
+
+/// [`is_even`] of any `n`: tail jumps all the way down.
+#[no_mangle]
+pub extern "C" fn parity_to(n: u32) -> u32 {
+    is_even(n) as u32
+}
+
+/// [`mix_down`] of any `n`: `n` frames deep.
+#[no_mangle]
+pub extern "C" fn mix_down_to(n: u32) -> u64 {
+    mix_down(n)
+}
+
+/// A 1,050,000-byte array on the stack (more than the 1 MiB the module's
+/// stack once had), filled and hashed.
+#[no_mangle]
+pub extern "C" fn stack_array_hash(seed: u8) -> u64 {
+    let mut a = [0u8; 1_050_000];
+    for (i, b) in a.iter_mut().enumerate() {
+        *b = (i as u8).wrapping_mul(seed | 1);
+    }
+    core::hint::black_box(&mut a);
+    a.iter()
+        .step_by(997)
+        .fold(0u64, |h, &b| h.rotate_left(5) ^ b as u64)
+}
+
+/// A 9 MiB array on the stack: more than the 8 MiB stack holds.
+#[no_mangle]
+pub extern "C" fn stack_array_too_big(seed: u8) -> u64 {
+    let mut a = [0u8; 9 << 20];
+    a[0] = seed;
+    core::hint::black_box(&mut a);
+    a[0] as u64 + a[(9 << 20) - 1] as u64
+}
+
+/// Not a callback of the corpus: it writes a static variable, so each wasm
+/// instance counts on its own copy (`Module::variables` reports it).
+#[no_mangle]
+pub extern "C" fn count_calls(step: u32) -> u32 {
+    static CALLS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    CALLS.fetch_add(step, std::sync::atomic::Ordering::Relaxed) + step
+}
+
 // ------------------------------------------------------------------ floats
 
 #[no_mangle]
@@ -1212,4 +1310,7 @@ callbacks! {
     checked_ratio(s: *mut State, a: i64, b: u64) -> i64 = "checked_ratio(ptr,i64,u64)->i64";
     quadrant_op(s: *mut State, k: i32) -> i64 = "quadrant_op(ptr,i32)->i64";
     copy_overlapping(s: *mut State, from: u8, to: u8, n: u8) -> u32 = "copy_overlapping(ptr,u8,u8,u8)->u32";
+    parity_by_recursion(n: u32) -> u32 = "parity_by_recursion(u32)->u32";
+    recursion_depth(n: u32) -> u64 = "recursion_depth(u32)->u64";
+    gcd_recursive(a: u64, b: u64) -> u64 = "gcd_recursive(u64,u64)->u64";
 }

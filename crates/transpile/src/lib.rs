@@ -42,7 +42,7 @@ macro_rules! stages {
         mod $stage;
     )*};
 }
-stages!(cfg, decode, fxhash, lower, module, structure);
+stages!(cfg, decode, fxhash, lower, module, recursion, structure);
 
 mod builtins;
 mod cache;
@@ -58,7 +58,7 @@ pub use module::{validate, Module};
 pub use signature::{ScalarType, Signature, SCALAR_TYPES};
 
 /// Bumped whenever the transpiler's output for the same input may change.
-pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-9");
+pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-10");
 
 /// Transpiles the functions named by `exports` (and all they call) into one
 /// validated module with one export per signature: the whole pipeline.
@@ -77,16 +77,33 @@ fn build(
     exports: &[Signature],
     data: &[(u64, u64)],
 ) -> Result<Module, TranspileError> {
-    let plan = module::plan(program); // ABIs and wasm function indices
-    let bodies = module::each_function(program, |k, function| {
-        let mut graph = cfg::build(function)?; // 3. basic blocks and edges
+    // recursion groups, ABIs and wasm function indices
+    let plan = module::plan(image, program);
+    let jobs = plan.jobs(program);
+    let bodies = module::each_job(&jobs, |unit| {
+        let function = unit.function;
+        // 3. basic blocks and edges (a group's calls among its members too)
+        let mut graph = if unit.group {
+            let entries: Vec<u64> = unit.members.iter().map(|m| m.address).collect();
+            cfg::build_group(function, &entries)?
+        } else {
+            cfg::build(function)?
+        };
         let tree = structure::structure(&mut graph) // 4. blocks, loops, ifs
             .map_err(|reason| TranspileError::ControlFlow {
                 function: function.name.clone(),
                 address: function.address,
                 reason,
             })?;
-        lower::lower(image, program, k, &graph, &tree, &plan.abis, &plan.callees)
+        lower::lower(
+            image,
+            program,
+            unit,
+            &graph,
+            &tree,
+            &plan.abis,
+            &plan.callees,
+        )
         // 5. wasm
     })?;
     module::assemble(image, program, exports, data, &plan, bodies) // 6. module, validated

@@ -25,12 +25,12 @@ use super::decode::{Program, Target, WHOLE};
 use super::error::TranspileError;
 use super::image::{Image, Pointer};
 use super::lower::float::{nan_fix_helper, nan_fix_of, NanFix};
-use super::lower::{self, Abi, Callees, Helpers, Reg, RAX, RSP};
+use super::lower::{self, Abi, Callees, Helpers, Reg, Unit, RAX, RSP};
+use super::recursion::{self, Group};
 use super::signature::{ScalarType, Signature};
-use super::decode;
 
-/// Bytes of x86 stack in the module.
-pub const STACK_SIZE: u64 = 1 << 20;
+/// Bytes of x86 stack in the module: 8 MiB, as Linux gives a main thread.
+pub const STACK_SIZE: u64 = 8 << 20;
 /// Free bytes above `__heap_base` in the initial memory.
 pub const HEAP_SIZE: u64 = 1 << 16;
 /// The most bytes one data reference pulls in when no symbol bounds it.
@@ -156,21 +156,91 @@ pub fn data_ranges(image: &Image, program: &Program) -> Result<Vec<(u64, u64)>, 
 }
 
 /// Where everything goes in a module of `program`: each function's ABI,
-/// and the wasm function indices (the program's functions, then the helpers
-/// and builtins it needs, then the export wrappers).
+/// and the wasm function indices (the program's functions, then the larger
+/// recursion groups, then the helpers and builtins it needs, then the export
+/// wrappers).
 pub struct Plan {
     /// Each program function's registers in and out.
     pub abis: Vec<Abi>,
     /// The indices the lowering calls.
     pub callees: Callees,
+    /// The recursion groups (`recursion.rs`), each with the wasm index of
+    /// its body: its member's own for a group of one; for a larger group,
+    /// one after the program's functions, while its members' indices hold
+    /// stubs that enter it.
+    pub groups: Vec<(Group, u32)>,
     builtins_used: BTreeSet<Builtin>,
     first_wrapper: u32,
 }
 
-/// The plan of a module for `program` (before any function is lowered).
-pub fn plan(program: &Program) -> Plan {
-    let abis = lower::abis(program);
+
+impl Plan {
+    /// The wasm functions to lower, in index order: every program function
+    /// outside a larger group, and each group. (The stubs of a larger
+    /// group's members are made by [`assemble`].)
+    pub fn jobs<'a>(&'a self, program: &'a Program) -> Vec<Unit<'a>> {
+        let mut grouped: Vec<Option<usize>> = vec![None; program.functions.len()];
+        for (g, (group, _)) in self.groups.iter().enumerate() {
+            for &m in &group.members {
+                grouped[m] = Some(g);
+            }
+        }
+        let group_job = |g: usize| {
+            let group = &self.groups[g].0;
+            Unit {
+                function: &group.function,
+                members: group.members.iter().map(|&m| &program.functions[m]).collect(),
+                group: true,
+                abi: &self.abis[group.members[0]],
+            }
+        };
+        let mut jobs = Vec::new();
+        for (k, f) in program.functions.iter().enumerate() {
+            match grouped[k] {
+                None => jobs.push(Unit {
+                    function: f,
+                    members: vec![f],
+                    group: false,
+                    abi: &self.abis[k],
+                }),
+                Some(g) if self.groups[g].0.members.len() == 1 => jobs.push(group_job(g)),
+                Some(_) => {} // a stub
+            }
+        }
+        for (g, (group, _)) in self.groups.iter().enumerate() {
+            if group.members.len() > 1 {
+                jobs.push(group_job(g));
+            }
+        }
+        jobs
+    }
+}
+
+/// The lowest address of the x86 stack: the image's end, aligned to 16.
+fn stack_base(image: &Image) -> u64 {
+    (image.end + 15) & !15
+}
+
+/// The plan of a module for `program` of `image` (before any function is
+/// lowered).
+pub fn plan(image: &Image, program: &Program) -> Plan {
+    let groups = recursion::groups(program);
+    let members: Vec<Vec<usize>> = groups.iter().map(|g| g.members.clone()).collect();
+    let abis = lower::abis(program, &members);
     let n = program.functions.len() as u32;
+    let mut next_group = n;
+    let groups: Vec<(Group, u32)> = groups
+        .into_iter()
+        .map(|g| {
+            let index = if g.members.len() == 1 {
+                g.members[0] as u32
+            } else {
+                next_group += 1;
+                next_group - 1
+            };
+            (g, index)
+        })
+        .collect();
     let builtins_used: BTreeSet<Builtin> = program
         .functions
         .iter()
@@ -186,7 +256,7 @@ pub fn plan(program: &Program) -> Plan {
     // Helpers only where some instruction needs them: smaller modules
     // encode and validate faster.
     let (need_mulhu, need_divu, need_divs, nan_fixes) = helpers_needed(program);
-    let mut next = n;
+    let mut next = next_group;
     let mut take = |needed: bool| {
         if needed {
             next += 1;
@@ -210,34 +280,34 @@ pub fn plan(program: &Program) -> Plan {
         functions: (0..n).collect(),
         builtins: builtins.clone(),
         helpers,
+        stack_base: stack_base(image),
     };
     Plan {
         abis,
         callees,
+        groups,
         builtins_used,
         first_wrapper,
     }
 }
 
-/// Runs `job` (cfg, structure, lower) on every function of `program`, in
-/// program order; a large program's functions are shared out among threads
-/// (they are independent here), and the first error in program order is the
-/// one reported, as when lowering in sequence.
-pub fn each_function(
-    program: &Program,
-    job: impl Fn(usize, &decode::Function) -> Result<Vec<u8>, TranspileError> + Sync,
+/// Runs `lower` (cfg, structure, lower) on every job, in order; a large
+/// program's jobs are shared out among threads (they are independent here),
+/// and the first error in job order is the one reported, as when lowering
+/// in sequence.
+pub fn each_job(
+    jobs: &[Unit],
+    lower: impl Fn(&Unit) -> Result<Vec<u8>, TranspileError> + Sync,
 ) -> Result<Vec<Vec<u8>>, TranspileError> {
-    let instructions = program.functions.iter().map(|f| f.instructions.len()).sum();
+    let instructions = jobs.iter().map(|j| j.function.instructions.len()).sum();
     let threads = threads_for(instructions, PARALLEL_INSTRUCTIONS);
-    let indices: Vec<usize> = (0..program.functions.len()).collect();
-    each_on_threads(&indices, threads, |&k| job(k, &program.functions[k]))
-        .into_iter()
-        .collect()
+    each_on_threads(jobs, threads, lower).into_iter().collect()
 }
 
-/// Stage 6: the module from the lowered `bodies` (in program order), the
-/// helpers and builtins of `plan`, one wrapper per export, the `data`
-/// ranges as segments; validated.
+/// Stage 6: the module from the lowered `bodies` (of `plan.jobs`, in
+/// order), the stubs of larger recursion groups, the helpers and builtins
+/// of `plan`, one wrapper per export, the `data` ranges as segments;
+/// validated.
 pub fn assemble(
     image: &Image,
     program: &Program,
@@ -249,6 +319,7 @@ pub fn assemble(
     let Plan {
         abis,
         callees,
+        groups,
         builtins_used,
         first_wrapper,
     } = plan;
@@ -256,14 +327,35 @@ pub fn assemble(
     let mut types = Types::default();
     let mut functions = FunctionSection::new();
     let mut code = CodeSection::new();
-    let mut instructions = 0;
-    let mut code_bytes = 0;
-    for (k, (f, body)) in program.functions.iter().zip(bodies).enumerate() {
+    let instructions = program.functions.iter().map(|f| f.instructions.len()).sum();
+    let code_bytes = program
+        .functions
+        .iter()
+        .flat_map(|f| &f.instructions)
+        .map(|i| i.len())
+        .sum();
+    // the entry of each member of a larger group: its group's index, its
+    // position in the group
+    let mut stub_of: Vec<Option<(u32, u32)>> = vec![None; program.functions.len()];
+    for (group, index) in groups.iter().filter(|(g, _)| g.members.len() > 1) {
+        for (position, &m) in group.members.iter().enumerate() {
+            stub_of[m] = Some((*index, position as u32));
+        }
+    }
+    let mut bodies = bodies.into_iter();
+    for k in 0..program.functions.len() {
         let (params, results) = abis[k].func_type();
+        functions.function(types.index(params.clone(), results));
+        match stub_of[k] {
+            Some((group, position)) => code.function(&stub(params.len() as u32, group, position)),
+            None => code.raw(&bodies.next().expect("a body per job")),
+        };
+    }
+    for (group, _) in groups.iter().filter(|(g, _)| g.members.len() > 1) {
+        let (mut params, results) = abis[group.members[0]].func_type();
+        params.push(ValType::I32); // the member to enter
         functions.function(types.index(params, results));
-        code.raw(&body);
-        instructions += f.instructions.len();
-        code_bytes += f.instructions.iter().map(|i| i.len()).sum::<usize>();
+        code.raw(&bodies.next().expect("a body per job"));
     }
     // helpers, in index order
     let i64x2 = vec![ValType::I64, ValType::I64];
@@ -295,8 +387,7 @@ pub fn assemble(
     }
 
     // layout
-    let stack_base = (image.end + 15) & !15;
-    let stack_top = stack_base + STACK_SIZE;
+    let stack_top = callees.stack_base + STACK_SIZE;
     if stack_top + HEAP_SIZE > u32::MAX as u64 {
         return Err(TranspileError::Elf(format!(
             "the image ends at {:#x}: too high for a 32-bit wasm memory",
@@ -611,12 +702,14 @@ pub fn validate(wasm: &[u8]) -> Result<(), TranspileError> {
     run_parts(parts, check).into_iter().collect()
 }
 
-/// The WebAssembly 2.0 feature set: all the modules use (multi-value,
-/// SIMD, bulk memory, sign extension, saturating conversions, mutable
-/// globals) and what browsers since 2021 run. wasmparser's default set also
-/// accepts GC, exceptions, threads...: a lowering bug emitting one of those
-/// would pass validation and fail in an older browser.
-const FEATURES: wasmparser::WasmFeatures = wasmparser::WasmFeatures::WASM2;
+/// The WebAssembly 2.0 feature set (multi-value, SIMD, bulk memory, sign
+/// extension, saturating conversions, mutable globals) and tail calls
+/// (`return_call`, WebAssembly 3.0): all the modules use, and what Chrome
+/// 112+, Firefox 121+, Safari 18.2+ and WebKitGTK 2.46+ run. wasmparser's
+/// default set also accepts GC, exceptions, threads...: a lowering bug
+/// emitting one of those would pass validation and fail in a browser.
+const FEATURES: wasmparser::WasmFeatures =
+    wasmparser::WasmFeatures::WASM2.union(wasmparser::WasmFeatures::TAIL_CALL);
 
 thread_local! {
     /// The function validators' buffers (operand and control stacks,
@@ -649,6 +742,20 @@ impl Types {
         self.seen.push((params, results));
         self.seen.len() as u32 - 1
     }
+}
+
+/// The wasm function of a member of a larger recursion group: its
+/// `params` registers, and its `position`, handed to the group's function
+/// `group`, whose results are the member's.
+fn stub(params: u32, group: u32, position: u32) -> Function {
+    let mut f = Function::new([]);
+    for p in 0..params {
+        f.instruction(&W::LocalGet(p));
+    }
+    f.instruction(&W::I32Const(position as i32));
+    f.instruction(&W::ReturnCall(group));
+    f.instruction(&W::End);
+    f
 }
 
 /// The export wrapper: C arguments into registers, a fake return address on

@@ -61,6 +61,10 @@ pub enum Control {
     Trap(BlockId),
     /// A trap with no instruction behind it (a jump table's impossible default).
     Unreachable,
+    /// A return to the wasm caller with no instruction of its own: a
+    /// recursion group's `ret` (which popped the address already) to an
+    /// address no call of the group pushed.
+    Exit,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -288,29 +292,48 @@ impl<'a> Analysis<'a> {
                     otherwise,
                 });
             }
-            Terminator::Switch { targets } | Terminator::Dispatch { targets } => {
+            Terminator::GroupCall {
+                targets,
+                indirect: false,
+                ..
+            } => self.do_branch(x, targets[0].1, ctx, out)?,
+            Terminator::Switch { .. }
+            | Terminator::Dispatch { .. }
+            | Terminator::GroupCall { .. }
+            | Terminator::GroupReturn { .. } => {
+                let targets: Vec<BlockId> = {
+                    let mut all = Vec::new();
+                    self.cfg.blocks[x.0].each_successor(|t| all.push(t));
+                    all
+                };
                 let mut distinct: Vec<BlockId> = Vec::new();
-                for t in targets {
+                for t in &targets {
                     if !distinct.contains(t) {
                         distinct.push(*t);
                     }
                 }
-                // Label j (innermost = 0) is the default trap, then each target.
+                // Label j (innermost = 0) is the default (a trap, or a
+                // group's return to its wasm caller), then each target.
                 let depth_of =
                     |t: &BlockId| distinct.iter().position(|d| d == t).unwrap() as u32 + 1;
                 let depths = targets.iter().map(depth_of).collect();
-                let table = match self.cfg.blocks[x.0].terminator {
-                    Terminator::Switch { .. } => Control::Switch {
+                let terminator = &self.cfg.blocks[x.0].terminator;
+                let table = match terminator {
+                    Terminator::Dispatch { .. } => Control::Dispatch { depths, default: 0 },
+                    _ => Control::Switch {
                         block: x,
                         depths,
                         default: 0,
                     },
-                    _ => Control::Dispatch { depths, default: 0 },
+                };
+                let default = match terminator {
+                    Terminator::GroupReturn { .. } => Control::Exit,
+                    _ => Control::Unreachable,
                 };
                 let cases: Vec<Option<BlockId>> = std::iter::once(None)
                     .chain(distinct.iter().copied().map(Some))
                     .collect();
-                self.switch_cases(x, &cases, table, ctx, out)?
+                self.switch_cases(x, &cases, table, &default, ctx, out)?
             }
             Terminator::Return => out.push(Control::Return(x)),
             Terminator::TailCall => out.push(Control::TailCall(x)),
@@ -319,12 +342,14 @@ impl<'a> Analysis<'a> {
         Ok(())
     }
 
-    /// `block(case n) .. block(case 0) br_table end code(case 0) .. end code(case n)`.
+    /// `block(case n) .. block(case 0) br_table end code(case 0) .. end
+    /// code(case n)`; case 0 (`None`) is `default`.
     fn switch_cases(
         &self,
         x: BlockId,
         cases: &[Option<BlockId>],
         table: Control,
+        default: &Control,
         ctx: &mut Vec<Context>,
         out: &mut Vec<Control>,
     ) -> Result<(), String> {
@@ -334,13 +359,13 @@ impl<'a> Analysis<'a> {
         };
         ctx.push(Context::SwitchCase);
         let mut nested = Vec::new();
-        self.switch_cases(x, inner, table, ctx, &mut nested)?;
+        self.switch_cases(x, inner, table, default, ctx, &mut nested)?;
         ctx.pop();
         out.push(Control::Block(nested));
         match last {
             Some(target) => self.do_branch(x, *target, ctx, out),
             None => {
-                out.push(Control::Unreachable);
+                out.push(default.clone());
                 Ok(())
             }
         }
@@ -510,6 +535,11 @@ fn insert_dispatch(cfg: &mut Cfg, entries: &[usize]) -> (usize, Vec<usize>) {
                     retarget(t, &mut cfg.blocks, &mut setters);
                 }
             }
+            Terminator::GroupCall { targets, .. } | Terminator::GroupReturn { sites: targets } => {
+                for (_, t) in targets.iter_mut() {
+                    retarget(t, &mut cfg.blocks, &mut setters);
+                }
+            }
             _ => {}
         }
         cfg.blocks[from].terminator = term;
@@ -519,8 +549,9 @@ fn insert_dispatch(cfg: &mut Cfg, entries: &[usize]) -> (usize, Vec<usize>) {
 
 /// Tarjan's strongly connected components of the subgraph on `nodes`, never
 /// entering `exclude` (the enclosing header). Iterative, so deep graphs cannot
-/// overflow the stack.
-fn strongly_connected(
+/// overflow the stack. (Also the call graph's, in `recursion.rs`, and the
+/// stack guard's loops, in `lower/stack.rs`.)
+pub(crate) fn strongly_connected(
     succs: &[Vec<usize>],
     nodes: &[usize],
     exclude: Option<usize>,

@@ -210,3 +210,38 @@ fn the_inputs_that_would_panic_trap_in_wasm() {
         assert!(result.is_err(), "{signature}: {result:?} instead of a trap");
     }
 }
+
+#[test]
+fn a_function_that_writes_a_static_variable_is_reported() {
+    // Each wasm instance has its own copy of the program's statics: a
+    // callback that counts in one predicts from its copy, not the server's.
+    // `Module::variables` names what such code refers to (the app warns at
+    // start); code that only reads constants refers to none.
+    std::hint::black_box(x64wasm_corpus::count_calls as *const ());
+    let image = Image::from_file(Path::new("/proc/self/exe")).expect("read the test binary");
+    let cases: &[(&str, bool)] = &[
+        ("count_calls(u32)->u32", true),
+        ("month_label(ptr,i32)->i32", false),
+        ("fib_recursive(u32)->u64", false),
+    ];
+    for (signature, writes_static) in cases {
+        let sig = Signature::parse(signature).unwrap();
+        let module = transpile(&image, std::slice::from_ref(&sig)).unwrap();
+        assert_eq!(
+            !module.variables.is_empty(),
+            *writes_static,
+            "{signature}: {:?}",
+            module.variables
+        );
+        if *writes_static {
+            assert!(
+                module
+                    .variables
+                    .iter()
+                    .any(|(_, name)| name.contains("CALLS")),
+                "{signature}: {:?}",
+                module.variables
+            );
+        }
+    }
+}

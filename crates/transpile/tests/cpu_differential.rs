@@ -2086,3 +2086,91 @@ fn setting_the_direction_flag_is_refused() {
     let err = transpile_snippet(&code).unwrap_err();
     assert!(err.contains("unsupported instruction `std`"), "{err}");
 }
+
+#[test]
+fn division_after_the_dividend_is_extended_runs_as_on_the_cpu() {
+    // `xor edx, edx` right before `div` (or `cqo` before `idiv`) makes the
+    // dividend rax alone, and the lowering divides with wasm's own
+    // division. Divisors are kept nonzero and signed dividends off i64::MIN
+    // so the CPU never raises #DE here; the traps are checked in wasm below.
+    type Body = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let forms: [(&str, Body); 5] = [
+        ("xor edx, edx; div rcx", |a| {
+            a.or(rcx, 1i32)?;
+            a.xor(edx, edx)?;
+            a.div(rcx)
+        }),
+        ("xor rdx, rdx; div rcx", |a| {
+            a.or(rcx, 1i32)?;
+            a.xor(rdx, rdx)?;
+            a.div(rcx)
+        }),
+        ("mov edx, 0; div rcx", |a| {
+            a.or(rcx, 1i32)?;
+            a.mov(edx, 0)?;
+            a.div(rcx)
+        }),
+        ("xor edx, edx; div ecx", |a| {
+            a.or(ecx, 1i32)?;
+            a.xor(edx, edx)?;
+            a.div(ecx)
+        }),
+        ("cqo; idiv rcx", |a| {
+            a.sar(rax, 1i32)?;
+            a.or(rcx, 1i32)?;
+            a.cqo()?;
+            a.idiv(rcx)
+        }),
+    ];
+    for (k, (what, body)) in forms.into_iter().enumerate() {
+        // (the flags `div` leaves are undefined: a compare of its results
+        // defines them)
+        let code = snippet(|a| {
+            body(a)?;
+            a.cmp(rax, rdx)
+        });
+        let wasm = transpile_snippet(&code).expect("division transpiles");
+        let wat = wasmprinter::print_bytes(&wasm).unwrap();
+        // (the snippet is function 0; the 128-bit helpers come after it)
+        let snippet_body = wat.split("(func (;1;)").next().unwrap();
+        let quotient_check = snippet_body
+            .lines()
+            .map(str::trim)
+            .collect::<Vec<_>>()
+            .windows(2)
+            .any(|w| w == ["i64.const 4294967295", "i64.gt_u"]);
+        assert!(
+            !snippet_body.contains("call ") && !quotient_check,
+            "{what}: divides without the 128-bit helper or a quotient check:\n{snippet_body}"
+        );
+        runs_as_on_the_cpu(&code, &wasm, 60 + k as u64, 300, what);
+    }
+    // #DE: a zero divisor, and i64::MIN / -1
+    let traps: [(&str, Body); 2] = [
+        ("div by zero", |a| {
+            a.xor(ecx, ecx)?;
+            a.xor(edx, edx)?;
+            a.div(rcx)
+        }),
+        ("i64::MIN / -1", |a| {
+            a.mov(rax, i64::MIN)?;
+            a.mov(rcx, -1i64)?;
+            a.cqo()?;
+            a.idiv(rcx)
+        }),
+    ];
+    for (what, body) in traps {
+        let wasm = transpile_snippet(&snippet(body)).expect("division transpiles");
+        let mut engine = Wasm::new(&wasm);
+        let case = case_for(
+            &mut Rng::new(1),
+            &Form {
+                ins: Instruction::with(Code::Nopd),
+                bits: 64,
+            },
+        );
+        let base = DATA as usize;
+        load(&mut engine.mem()[base..base + DATA_SIZE], &case);
+        assert!(engine.call("snippet", &[]).is_err(), "{what}: no trap");
+    }
+}

@@ -24,7 +24,9 @@ impl Abi {
 }
 
 /// Registers each function reads and writes, itself or through its callees.
-pub fn abis(program: &Program) -> Vec<Abi> {
+/// The members of a recursion group (`recursion.rs`, given by index) share
+/// one wasm function, so one ABI: the union of theirs.
+pub fn abis(program: &Program, groups: &[Vec<usize>]) -> Vec<Abi> {
     let mut factory = InstructionInfoFactory::new();
     let n = program.functions.len();
     let mut reads: Vec<RegSet> = vec![0; n];
@@ -76,7 +78,15 @@ pub fn abis(program: &Program) -> Vec<Abi> {
         reads[k] |= reg_bit(Reg::Gpr(RSP));
         writes[k] |= reg_bit(Reg::Gpr(RSP));
     }
-    // Fixpoint over the call graph (recursion included).
+    let tail_callees: Vec<Vec<usize>> = program
+        .functions
+        .iter()
+        .map(|f| tail_callees(program, f))
+        .collect();
+    // Fixpoint over the call graph (recursion included). A tail call is a
+    // wasm `return_call`, which returns the callee's results as the
+    // caller's: both sides of one return the same registers (a register
+    // one side does not write, it takes as an input and hands back).
     let mut changed = true;
     while changed {
         changed = false;
@@ -87,6 +97,21 @@ pub fn abis(program: &Program) -> Vec<Abi> {
                 reads[k] = r;
                 writes[k] = w;
             }
+            for &c in &tail_callees[k] {
+                let w = writes[k] | writes[c];
+                changed |= w != writes[k] || w != writes[c];
+                writes[k] = w;
+                writes[c] = w;
+            }
+        }
+        for members in groups {
+            let r = members.iter().fold(0, |r, &m| r | reads[m]);
+            let w = members.iter().fold(0, |w, &m| w | writes[m]);
+            for &m in members {
+                changed |= (r, w) != (reads[m], writes[m]);
+                reads[m] = r;
+                writes[m] = w;
+            }
         }
     }
     // A partial write keeps the rest of the register: it is an input too.
@@ -96,6 +121,39 @@ pub fn abis(program: &Program) -> Vec<Abi> {
             outputs: regs_of(writes[k]),
         })
         .collect()
+}
+
+/// The program functions `f` tail-calls (a `jmp` or `jcc` to another
+/// function, directly, through the GOT or through a register).
+fn tail_callees(program: &Program, f: &Function) -> Vec<usize> {
+    let mut out = Vec::new();
+    for ins in &f.instructions {
+        let is_jump = matches!(
+            ins.flow_control(),
+            FlowControl::UnconditionalBranch
+                | FlowControl::ConditionalBranch
+                | FlowControl::IndirectBranch
+        );
+        if !is_jump || f.jump_tables.contains_key(&ins.ip()) {
+            continue;
+        }
+        match f.calls.get(&ins.ip()) {
+            Some(Target::Function(a)) => out.extend(program.function_index(*a)),
+            Some(_) => {}
+            // through a register: any function whose address it loads
+            None if ins.flow_control() == FlowControl::IndirectBranch => {
+                for t in f.indirect.values() {
+                    if let Target::Function(a) = t {
+                        out.extend(program.function_index(*a));
+                    }
+                }
+            }
+            None => {}
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    out
 }
 
 /// For an integer instruction that touches no register besides its explicit

@@ -5,7 +5,8 @@
 use super::*;
 
 
-/// Wasm function indices the lowering calls.
+/// Wasm function indices the lowering calls, and where the stack they use
+/// ends.
 #[derive(Clone, Debug, Default)]
 pub struct Callees {
     /// Index of each program function.
@@ -14,6 +15,9 @@ pub struct Callees {
     pub builtins: BTreeMap<Builtin, u32>,
     /// Index of the runtime helpers (see `module.rs`).
     pub helpers: Helpers,
+    /// The lowest address of the x86 stack (`module.rs` lays it out):
+    /// functions check rsp against it (`stack.rs`).
+    pub stack_base: u64,
 }
 
 /// Helper functions every module carries for operations wasm lacks.
@@ -60,12 +64,117 @@ impl<'a> Ctx<'a> {
         self.emit(W::I64Store(mem(0)));
     }
 
-    fn call_function(&mut self, index: usize) {
+    /// Traps when rsp is below `limit` (`stack.rs`).
+    pub(super) fn check_stack(&mut self, limit: u64) {
+        self.emit_all([
+            W::LocalGet(self.locals.gpr(RSP)),
+            W::I64Const(limit as i64),
+            W::I64LtU,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
+        ]);
+    }
+
+    /// A call or jump inside a recursion group (`Terminator::GroupCall`), up
+    /// to the jump: the address read (through a register or memory, before
+    /// anything is pushed), the return address pushed for a `call`, and the
+    /// callee's position among `targets` in the switch local.
+    pub(super) fn group_call(
+        &mut self,
+        targets: &[(u64, BlockId)],
+        indirect: bool,
+        pushes: bool,
+    ) -> Result<(), TranspileError> {
+        let t = self.locals.t(4);
+        if indirect {
+            self.read(0)?;
+            self.emit(W::LocalSet(t));
+        }
+        if pushes {
+            let ret = self.ins.next_ip();
+            self.push_value(|c| c.emit(W::I64Const(ret as i64)));
+        }
+        if indirect {
+            self.select_index(t, targets);
+        }
+        Ok(())
+    }
+
+    /// A `ret` inside a recursion group (`Terminator::GroupReturn`), up to
+    /// the jump: the address popped, and its position among the return
+    /// `sites` in the switch local (none of them: a return to the wasm
+    /// caller).
+    pub(super) fn group_return(&mut self, sites: &[(u64, BlockId)]) -> Result<(), TranspileError> {
+        if self.ins.mnemonic() != Mnemonic::Ret {
+            return Err(self.unsupported());
+        }
+        let pop = 8 + if self.ins.op_count() == 1 {
+            self.ins.immediate(0) as i64
+        } else {
+            0
+        };
+        let (t, rsp) = (self.locals.t(4), self.locals.gpr(RSP));
+        self.emit_all([
+            W::LocalGet(rsp),
+            W::I32WrapI64,
+            W::I64Load(mem(0)),
+            W::LocalSet(t),
+            W::LocalGet(rsp),
+            W::I64Const(pop),
+            W::I64Add,
+            W::LocalSet(rsp),
+        ]);
+        self.select_index(t, sites);
+        Ok(())
+    }
+
+    /// The switch local := the position of the i64 in local `value` among
+    /// the addresses of `keys`, or their count when it is none of them.
+    fn select_index(&mut self, value: u32, keys: &[(u64, BlockId)]) {
+        if let [(key, _)] = keys {
+            self.emit_all([
+                W::LocalGet(value),
+                W::I64Const(*key as i64),
+                W::I64Ne,
+                W::I64ExtendI32U,
+                W::LocalSet(self.locals.switch()),
+            ]);
+            return;
+        }
+        self.emit(W::I64Const(keys.len() as i64));
+        for (k, (key, _)) in keys.iter().enumerate() {
+            // keep the index so far unless `value` is this key
+            self.emit_all([
+                W::I64Const(k as i64),
+                W::LocalGet(value),
+                W::I64Const(*key as i64),
+                W::I64Ne,
+                W::Select,
+            ]);
+        }
+        self.emit(W::LocalSet(self.locals.switch()));
+    }
+
+    /// The wasm caller's return: the output registers (after a group's
+    /// `ret` found no return site of its own).
+    pub(super) fn exit(&mut self) {
+        self.return_outputs();
+    }
+
+    /// Calls program function `index`; a tail call (`return_call`) hands
+    /// its results on as this function's (their ABIs return the same
+    /// registers, `abi.rs`).
+    fn call_function(&mut self, index: usize, tail: bool) {
         let abi = &self.abis[index];
         self.scalars_to_vectors(&abi.inputs);
         let abi = &self.abis[index];
         for r in &abi.inputs {
             self.emit(W::LocalGet(self.locals.reg(*r)));
+        }
+        if tail {
+            self.emit(W::ReturnCall(self.callees.functions[index]));
+            return;
         }
         self.emit(W::Call(self.callees.functions[index]));
         for r in abi.outputs.iter().rev() {
@@ -101,7 +210,9 @@ impl<'a> Ctx<'a> {
     }
 
     /// Calls `target` as x86 `call` would (return address pushed for image
-    /// functions; builtins take their arguments from registers).
+    /// functions; builtins take their arguments from registers), or, for a
+    /// tail jump (`push_return` false), jumps to it: its return is this
+    /// function's.
     fn call_target(&mut self, target: &Target, push_return: bool) {
         match target {
             Target::Function(a) => {
@@ -110,7 +221,7 @@ impl<'a> Ctx<'a> {
                     let ret = self.ins.next_ip();
                     self.push_value(|c| c.emit(W::I64Const(ret as i64)));
                 }
-                self.call_function(index);
+                self.call_function(index, !push_return);
             }
             Target::Builtin(b) => {
                 self.call_builtin(*b);
@@ -123,6 +234,7 @@ impl<'a> Ctx<'a> {
                         W::I64Add,
                         W::LocalSet(rsp),
                     ]);
+                    self.return_outputs();
                 }
             }
             Target::Trap => self.emit(W::Unreachable),
@@ -152,7 +264,7 @@ impl<'a> Ctx<'a> {
         }
         // the target, read before anything is pushed (`call [rsp]` reads the
         // slot the return address then overwrites)
-        let t = self.locals.t[4];
+        let t = self.locals.t(4);
         self.read(0)?;
         self.emit(W::LocalSet(t));
         for (address, target) in &candidates {
@@ -210,12 +322,15 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
+    /// A tail jump: every way out of it returns (or traps).
     pub(super) fn tail_call(&mut self) -> Result<(), TranspileError> {
         match self.function.calls.get(&self.ins.ip()).cloned() {
             Some(target) => self.call_target(&target, false),
-            None => self.dispatch_indirect(false)?,
+            None => {
+                self.dispatch_indirect(false)?;
+                self.emit(W::Unreachable);
+            }
         }
-        self.return_outputs();
         Ok(())
     }
 

@@ -166,6 +166,7 @@ impl Kind {
             | W::BrIf(_)
             | W::BrTable(..)
             | W::Return
+            | W::ReturnCall(_)
             | W::Unreachable => Kind::Control,
             _ => Kind::Other,
         }

@@ -278,7 +278,7 @@ fn flag_index(flag: u32) -> usize {
 impl Ctx<'_> {
     /// The local holding `flag` when it is not pending.
     pub fn flag_local(&self, flag: u32) -> u32 {
-        self.locals.flag[flag_index(flag)]
+        self.locals.flag(flag_index(flag))
     }
 
     /// Before an instruction that writes `written` replaces the pending
@@ -293,7 +293,7 @@ impl Ctx<'_> {
     /// Makes the instruction just lowered the pending producer of `written`
     /// (its operands are in fa/fb/fr/fc), if any of them is live.
     pub fn flags_pending(&mut self, kind: Producer, bits: u32, written: u32) {
-        let (a, b, r) = (self.locals.fa, self.locals.fb, self.locals.fr);
+        let (a, b, r) = (self.locals.fa(), self.locals.fb(), self.locals.fr());
         self.flags_pending_at(
             kind,
             bits,
@@ -356,7 +356,7 @@ impl Ctx<'_> {
             // is dropped rather than kept
             return;
         }
-        let temps = [self.locals.fa, self.locals.fb, self.locals.fr];
+        let temps = [self.locals.fa(), self.locals.fb(), self.locals.fr()];
         let mut slots = [p.a, p.b, p.r];
         for k in 0..3 {
             let Val::Reg(l) = slots[k] else { continue };
@@ -484,7 +484,7 @@ impl Ctx<'_> {
 
     /// Pushes `flag` computed from the pending producer.
     fn pending_flag(&mut self, p: Pending, flag: u32) {
-        let c = self.locals.fc;
+        let c = self.locals.fc();
         let top = (p.bits - 1) as i64;
         let sign = 1i64.wrapping_shl(p.bits - 1);
         let (a, b, r) = (p.a, p.b, p.r);

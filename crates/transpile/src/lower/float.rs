@@ -170,8 +170,8 @@ fn as_float(c: &mut Ctx, bits: u32, fp: Fp) {
 
 fn bits_local(c: &Ctx, fp: Fp, k: usize) -> u32 {
     match fp {
-        Fp::S => c.locals.t32[k + 1],
-        Fp::D => c.locals.t[k],
+        Fp::S => c.locals.t32(k + 1),
+        Fp::D => c.locals.t(k),
     }
 }
 
@@ -419,7 +419,7 @@ fn int_to_float(c: &mut Ctx, fp: Fp) -> R {
 /// of range give the "integer indefinite" (the minimum integer).
 fn float_to_int(c: &mut Ctx, fp: Fp, round: bool) -> R {
     let bits = c.op_bits(0);
-    let x = c.locals.t[4];
+    let x = c.locals.t(4);
     // the value as f64 (exact for f32), then rounded
     operand_lane(c, 1, fp)?;
     match fp {
@@ -457,7 +457,7 @@ fn float_to_int(c: &mut Ctx, fp: Fp, round: bool) -> R {
 
 /// `cvtss2sd`: exact, with x86's NaN widening (payload kept, quieted).
 fn widen(c: &mut Ctx) -> R {
-    let (a, r) = (c.locals.t32[1], c.locals.t[0]);
+    let (a, r) = (c.locals.t32(1), c.locals.t(0));
     operand_lane(c, 1, Fp::S)?;
     c.emit(W::LocalSet(a));
     c.emit_all([
@@ -489,7 +489,7 @@ fn widen(c: &mut Ctx) -> R {
 
 /// `cvtsd2ss`: rounded to nearest, with x86's NaN narrowing.
 fn narrow(c: &mut Ctx) -> R {
-    let (a, r) = (c.locals.t[0], c.locals.t32[1]);
+    let (a, r) = (c.locals.t(0), c.locals.t32(1));
     operand_lane(c, 1, Fp::D)?;
     c.emit(W::LocalSet(a));
     c.emit_all([
@@ -656,7 +656,7 @@ fn packed_fix_nan(c: &mut Ctx, fp: Fp, r: u32, a: Option<u32>, b: u32) {
 fn packed_arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
     let d = read_x(c, 0)?;
     let s = read_x(c, 1)?;
-    let (a, b, r) = (c.locals.tv[0], c.locals.tv[1], c.locals.tv[2]);
+    let (a, b, r) = (c.locals.tv(0), c.locals.tv(1), c.locals.tv(2));
     c.emit_all([
         W::LocalGet(d),
         W::LocalSet(a),
@@ -671,7 +671,7 @@ fn packed_arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
 
 fn packed_sqrt(c: &mut Ctx, fp: Fp) -> R {
     let s = read_x(c, 1)?;
-    let (b, r) = (c.locals.tv[1], c.locals.tv[2]);
+    let (b, r) = (c.locals.tv(1), c.locals.tv(2));
     c.emit_all([W::LocalGet(s), W::LocalSet(b), W::LocalGet(b)]);
     c.emit(if fp == Fp::S {
         W::F32x4Sqrt
@@ -713,7 +713,7 @@ fn packed_unary(c: &mut Ctx, ops: &[W<'static>]) -> R {
 /// (`cvtps2dq` = nearest-even rounding + the truncating conversion).
 fn round_then(c: &mut Ctx, round: W<'static>) -> R {
     let s = read_x(c, 1)?;
-    let t = c.locals.tv[2];
+    let t = c.locals.tv(2);
     c.emit_all([W::LocalGet(s), round, W::LocalSet(t)]);
     Ok(())
 }
@@ -721,7 +721,7 @@ fn round_then(c: &mut Ctx, round: W<'static>) -> R {
 /// `cvttps2dq`: truncation; NaN and out-of-range lanes give 0x80000000.
 fn cvttps2dq(c: &mut Ctx) -> R {
     let s = if c.ins.mnemonic() == Mnemonic::Cvtps2dq {
-        c.locals.tv[2]
+        c.locals.tv(2)
     } else {
         read_x(c, 1)?
     };
@@ -748,7 +748,7 @@ fn cvttps2dq(c: &mut Ctx) -> R {
 /// lanes give 0x80000000.
 fn cvttpd2dq(c: &mut Ctx) -> R {
     let s = if c.ins.mnemonic() == Mnemonic::Cvtpd2dq {
-        c.locals.tv[2]
+        c.locals.tv(2)
     } else {
         read_x(c, 1)?
     };
@@ -806,7 +806,7 @@ fn packed_compare(c: &mut Ctx, fp: Fp) -> R {
 /// `cvtps2pd`: the low two f32 lanes widened exactly; NaNs keep their payload.
 fn cvtps2pd(c: &mut Ctx) -> R {
     let s = read_x(c, 1)?;
-    let (wide, t) = (c.locals.tv[2], c.locals.tv[3]);
+    let (wide, t) = (c.locals.tv(2), c.locals.tv(3));
     // x86's NaN widening, computed on the integer lanes: sign | 0x7ff8.. | payload << 29
     c.emit_all([
         W::LocalGet(s),
@@ -840,7 +840,7 @@ fn cvtps2pd(c: &mut Ctx) -> R {
 /// NaNs narrowed as x86 does.
 fn cvtpd2ps(c: &mut Ctx) -> R {
     let s = read_x(c, 1)?;
-    let t = c.locals.tv[2];
+    let t = c.locals.tv(2);
     // NaN bits per 64-bit lane: (sign >> 32) | 0x7fc00000 | ((x >> 29) & 0x3fffff), in the low dword
     c.emit_all([
         W::LocalGet(s),
@@ -1066,7 +1066,7 @@ pub(super) fn scalar_move_or_mask(c: &mut Ctx) -> Result<bool, TranspileError> {
                 if fp == Fp::S {
                     c.emit(W::I64ExtendI32U);
                 }
-                let t = c.locals.t[3];
+                let t = c.locals.t(3);
                 c.emit(W::LocalSet(t));
                 c.write(0, |c| {
                     c.emit(W::LocalGet(t));

@@ -6,7 +6,7 @@ use iced_x86::{Mnemonic, OpKind};
 use wasm_encoder::{BlockType, Instruction as W};
 
 use super::flags::{Producer, Val, CF, OF, PF, SF, STATUS, ZF};
-use super::{is_high_byte, mask, mem, Ctx, Reg, RAX, RDX, RSP};
+use super::{is_high_byte, is_immediate, mask, mem, Ctx, Reg, RAX, RDX, RSP};
 use crate::error::TranspileError;
 
 type R = Result<(), TranspileError>;
@@ -205,7 +205,7 @@ fn lea(c: &mut Ctx) -> R {
 }
 
 fn xchg(c: &mut Ctx) -> R {
-    let (t0, t1) = (c.locals.t[0], c.locals.t[1]);
+    let (t0, t1) = (c.locals.t(0), c.locals.t(1));
     c.read(0)?;
     c.emit(W::LocalSet(t0));
     c.read(1)?;
@@ -226,7 +226,7 @@ fn alu(c: &mut Ctx) -> R {
     use Mnemonic as M;
     let m = c.ins.mnemonic();
     let bits = c.op_bits(0);
-    let (a, b, r, fc) = (c.locals.fa, c.locals.fb, c.locals.fr, c.locals.fc);
+    let (a, b, r, fc) = (c.locals.fa(), c.locals.fb(), c.locals.fr(), c.locals.fc());
     if matches!(m, M::Adc | M::Sbb) {
         c.get_flag(CF);
         c.emit(W::LocalSet(fc));
@@ -339,7 +339,7 @@ fn alu_without_flags(c: &mut Ctx, fc: u32) -> R {
 /// `xadd dst, src`: src gets the old dst, dst the sum (flags as `add`).
 fn xadd(c: &mut Ctx) -> R {
     let bits = c.op_bits(0);
-    let (a, b, r) = (c.locals.fa, c.locals.fb, c.locals.fr);
+    let (a, b, r) = (c.locals.fa(), c.locals.fb(), c.locals.fr());
     c.flags_begin(STATUS);
     c.read(0)?;
     c.emit(W::LocalSet(a));
@@ -370,7 +370,7 @@ fn xadd(c: &mut Ctx) -> R {
 fn cmpxchg(c: &mut Ctx) -> R {
     use iced_x86::Register as X;
     let bits = c.op_bits(0);
-    let (a, b, r) = (c.locals.fa, c.locals.fb, c.locals.fr);
+    let (a, b, r) = (c.locals.fa(), c.locals.fb(), c.locals.fr());
     let acc = match bits {
         8 => X::AL,
         16 => X::AX,
@@ -415,7 +415,7 @@ fn cmpxchg(c: &mut Ctx) -> R {
 
 fn inc_dec(c: &mut Ctx) -> R {
     let bits = c.op_bits(0);
-    let (a, r) = (c.locals.fa, c.locals.fr);
+    let (a, r) = (c.locals.fa(), c.locals.fr());
     let written = STATUS & !CF;
     c.flags_begin(written);
     c.read(0)?;
@@ -440,7 +440,7 @@ fn inc_dec(c: &mut Ctx) -> R {
 
 fn neg(c: &mut Ctx) -> R {
     let bits = c.op_bits(0);
-    let (a, r) = (c.locals.fa, c.locals.fr);
+    let (a, r) = (c.locals.fa(), c.locals.fr());
     c.flags_begin(STATUS);
     c.emit(W::I64Const(0));
     c.read(0)?;
@@ -464,7 +464,7 @@ fn neg(c: &mut Ctx) -> R {
 /// undefined after multiplies and left as they are.
 fn set_carry_overflow(c: &mut Ctx, value: impl FnOnce(&mut Ctx)) {
     if c.flags_needed(CF | OF) {
-        let t = c.locals.t32[0];
+        let t = c.locals.t32(0);
         value(c);
         c.emit(W::LocalTee(t));
         c.set_flag(CF);
@@ -500,7 +500,7 @@ fn mulhs(c: &mut Ctx, x: u32, y: u32) {
 /// One-operand `mul`/`imul`: rdx:rax (or dx:ax, ax) = accumulator * source.
 fn mul_wide(c: &mut Ctx, signed: bool) -> R {
     let bits = c.op_bits(0);
-    let (x, y, lo, hi) = (c.locals.t[0], c.locals.t[1], c.locals.t[2], c.locals.t[3]);
+    let (x, y, lo, hi) = (c.locals.t(0), c.locals.t(1), c.locals.t(2), c.locals.t(3));
     c.flags_begin(STATUS);
     let rax = c.locals.gpr(RAX);
     c.emit(W::LocalGet(rax));
@@ -594,7 +594,7 @@ fn mul_wide(c: &mut Ctx, signed: bool) -> R {
 /// Two- and three-operand `imul`: truncated product; CF = OF = it overflowed.
 fn imul(c: &mut Ctx) -> R {
     let bits = c.op_bits(0);
-    let (x, y, p) = (c.locals.t[0], c.locals.t[1], c.locals.t[2]);
+    let (x, y, p) = (c.locals.t(0), c.locals.t(1), c.locals.t(2));
     c.flags_begin(STATUS);
     let (first, second) = if c.ins.op_count() == 3 {
         (1, 2)
@@ -634,11 +634,36 @@ fn imul(c: &mut Ctx) -> R {
     Ok(())
 }
 
+/// Whether the instruction before `div`/`idiv` in its block made the
+/// dividend's high half the extension of its low half: `xor edx, edx` (or
+/// `mov edx, 0`) before `div`, `cqo`/`cdq` before `idiv`. Then the quotient
+/// fits whenever wasm's own division does not trap.
+fn high_half_is_extension(c: &Ctx, bits: u32, signed: bool) -> bool {
+    let Some(prev) = c.prev_in_block else {
+        return false;
+    };
+    let is_rdx = |k: u32| {
+        prev.op_kind(k) == OpKind::Register
+            && prev.op_register(k).full_register() == iced_x86::Register::RDX
+            && prev.op_register(k).size() >= 4
+    };
+    match (signed, bits) {
+        (false, 32 | 64) => match prev.mnemonic() {
+            Mnemonic::Xor => is_rdx(0) && is_rdx(1),
+            Mnemonic::Mov => is_rdx(0) && is_immediate(prev.op1_kind()) && prev.immediate(1) == 0,
+            _ => false,
+        },
+        (true, 64) => prev.mnemonic() == Mnemonic::Cqo,
+        _ => false,
+    }
+}
+
 /// `div`/`idiv`: x86 raises #DE on a zero divisor or a quotient that does not
 /// fit; wasm traps in both cases.
 fn div(c: &mut Ctx, signed: bool) -> R {
     let bits = c.op_bits(0);
-    let (n, d, q, r) = (c.locals.t[0], c.locals.t[1], c.locals.t[2], c.locals.t[3]);
+    let (n, d, q, r) = (c.locals.t(0), c.locals.t(1), c.locals.t(2), c.locals.t(3));
+    let extended = high_half_is_extension(c, bits, signed);
     c.flags_begin(STATUS);
     c.read(0)?;
     if signed {
@@ -647,6 +672,26 @@ fn div(c: &mut Ctx, signed: bool) -> R {
     c.emit(W::LocalSet(d));
     let rax = c.locals.gpr(RAX);
     let rdx = c.locals.gpr(RDX);
+    if bits == 64 && extended {
+        // rdx:rax is rax extended: wasm's 64-bit division is x86's, traps
+        // (zero divisor; MIN / -1) included
+        let (div, rem) = if signed {
+            (W::I64DivS, W::I64RemS)
+        } else {
+            (W::I64DivU, W::I64RemU)
+        };
+        c.emit_all([
+            W::LocalGet(rax),
+            W::LocalGet(d),
+            div,
+            W::LocalGet(rax),
+            W::LocalGet(d),
+            rem,
+            W::LocalSet(rdx),
+            W::LocalSet(rax),
+        ]);
+        return Ok(());
+    }
     if bits == 64 {
         let helper = if signed {
             c.callees.helpers.divs128
@@ -692,8 +737,10 @@ fn div(c: &mut Ctx, signed: bool) -> R {
         if signed { W::I64RemS } else { W::I64RemU },
         W::LocalSet(r),
     ]);
-    // quotient overflow is #DE
-    if signed {
+    // quotient overflow is #DE (never from a zero-extended dividend)
+    if !signed && extended {
+        // no check
+    } else if signed {
         let min = -(1i64 << (bits - 1));
         let max = (1i64 << (bits - 1)) - 1;
         c.emit_all([
@@ -708,7 +755,9 @@ fn div(c: &mut Ctx, signed: bool) -> R {
     } else {
         c.emit_all([W::LocalGet(q), W::I64Const(mask(bits) as i64), W::I64GtU]);
     }
-    c.emit_all([W::If(BlockType::Empty), W::Unreachable, W::End]);
+    if signed || !extended {
+        c.emit_all([W::If(BlockType::Empty), W::Unreachable, W::End]);
+    }
     if bits == 8 {
         c.write_reg(iced_x86::Register::AX, 16, |c| {
             c.emit_all([
@@ -805,7 +854,7 @@ fn result_flags(bits: u32) -> [FlagCode; 3] {
         (
             ZF,
             Box::new(move |c: &mut Ctx| {
-                let r = c.locals.t[2];
+                let r = c.locals.t(2);
                 c.emit_all([
                     W::LocalGet(r),
                     W::I64Const(mask(bits) as i64),
@@ -816,9 +865,9 @@ fn result_flags(bits: u32) -> [FlagCode; 3] {
         ),
         (
             SF,
-            Box::new(move |c: &mut Ctx| bit_of(c, c.locals.t[2], bits as i64 - 1)),
+            Box::new(move |c: &mut Ctx| bit_of(c, c.locals.t(2), bits as i64 - 1)),
         ),
-        (PF, Box::new(|c: &mut Ctx| c.parity_of(c.locals.t[2]))),
+        (PF, Box::new(|c: &mut Ctx| c.parity_of(c.locals.t(2)))),
     ]
 }
 
@@ -826,7 +875,7 @@ fn shift(c: &mut Ctx) -> R {
     use Mnemonic as M;
     let m = c.ins.mnemonic();
     let bits = c.op_bits(0);
-    let (v, n, r) = (c.locals.t[0], c.locals.t[1], c.locals.t[2]);
+    let (v, n, r) = (c.locals.t(0), c.locals.t(1), c.locals.t(2));
     if !c.flags_needed(STATUS) {
         // no flag of it is read: the shift straight into the destination
         // (a count of 0 still writes: a 32-bit write zero-extends)
@@ -876,7 +925,7 @@ fn shift(c: &mut Ctx) -> R {
     })?;
     let carry = move |c: &mut Ctx| {
         // the last bit shifted out
-        let (v, n) = (c.locals.t[0], c.locals.t[1]);
+        let (v, n) = (c.locals.t(0), c.locals.t(1));
         if m == M::Shl || m == M::Sal {
             c.emit_all([
                 W::LocalGet(v),
@@ -900,9 +949,9 @@ fn shift(c: &mut Ctx) -> R {
     };
     let overflow = move |c: &mut Ctx| match m {
         M::Sar => c.emit(W::I32Const(0)),
-        M::Shr => bit_of(c, c.locals.t[0], bits as i64 - 1),
+        M::Shr => bit_of(c, c.locals.t(0), bits as i64 - 1),
         _ => {
-            bit_of(c, c.locals.t[2], bits as i64 - 1);
+            bit_of(c, c.locals.t(2), bits as i64 - 1);
             carry(c);
             c.emit(W::I32Xor);
         }
@@ -926,7 +975,7 @@ fn shift(c: &mut Ctx) -> R {
 fn rotate(c: &mut Ctx) -> R {
     let left = c.ins.mnemonic() == Mnemonic::Rol;
     let bits = c.op_bits(0);
-    let (v, n, r) = (c.locals.t[0], c.locals.t[1], c.locals.t[2]);
+    let (v, n, r) = (c.locals.t(0), c.locals.t(1), c.locals.t(2));
     let constant = shift_count(c, 1, bits, n)?;
     if constant == Some(0) {
         return c.write(0, |c| c.read(0));
@@ -950,7 +999,7 @@ fn rotate(c: &mut Ctx) -> R {
         ]),
         _ => {
             // 8/16: rotate by n mod bits inside a zero-extended i64
-            let k = c.locals.t[3];
+            let k = c.locals.t(3);
             c.emit_all([
                 W::LocalGet(n),
                 W::I64Const(bits as i64),
@@ -982,13 +1031,13 @@ fn rotate(c: &mut Ctx) -> R {
         c.emit(W::LocalGet(r));
         Ok(())
     })?;
-    let carry = move |c: &mut Ctx| bit_of(c, c.locals.t[2], if left { 0 } else { bits as i64 - 1 });
+    let carry = move |c: &mut Ctx| bit_of(c, c.locals.t(2), if left { 0 } else { bits as i64 - 1 });
     let overflow = move |c: &mut Ctx| {
-        bit_of(c, c.locals.t[2], bits as i64 - 1);
+        bit_of(c, c.locals.t(2), bits as i64 - 1);
         if left {
-            bit_of(c, c.locals.t[2], 0);
+            bit_of(c, c.locals.t(2), 0);
         } else {
-            bit_of(c, c.locals.t[2], bits as i64 - 2);
+            bit_of(c, c.locals.t(2), bits as i64 - 2);
         }
         c.emit(W::I32Xor);
     };
@@ -1002,16 +1051,16 @@ fn rotate_through_carry(c: &mut Ctx) -> R {
     let left = c.ins.mnemonic() == Mnemonic::Rcl;
     let bits = c.op_bits(0);
     let (v, n, carry, next) = (
-        c.locals.t[0],
-        c.locals.t[1],
-        c.locals.t32[0],
-        c.locals.t32[1],
+        c.locals.t(0),
+        c.locals.t(1),
+        c.locals.t32(0),
+        c.locals.t32(1),
     );
     let constant = shift_count(c, 1, bits, n)?;
     if constant == Some(0) {
         return c.write(0, |c| c.read(0));
     }
-    let count = c.locals.t[3]; // the masked count, before the modulo
+    let count = c.locals.t(3); // the masked count, before the modulo
     c.emit_all([W::LocalGet(n), W::LocalSet(count)]);
     if bits < 32 {
         c.emit_all([
@@ -1080,19 +1129,19 @@ fn rotate_through_carry(c: &mut Ctx) -> R {
         W::End,
         W::End,
     ]);
-    let r = c.locals.t[2];
+    let r = c.locals.t(2);
     c.emit_all([W::LocalGet(v), W::LocalSet(r)]);
     c.write(0, |c| {
         c.emit(W::LocalGet(r));
         Ok(())
     })?;
-    let carry_flag = move |c: &mut Ctx| c.emit(W::LocalGet(c.locals.t32[0]));
+    let carry_flag = move |c: &mut Ctx| c.emit(W::LocalGet(c.locals.t32(0)));
     let overflow = move |c: &mut Ctx| {
-        bit_of(c, c.locals.t[2], bits as i64 - 1);
+        bit_of(c, c.locals.t(2), bits as i64 - 1);
         if left {
-            c.emit(W::LocalGet(c.locals.t32[0]));
+            c.emit(W::LocalGet(c.locals.t32(0)));
         } else {
-            bit_of(c, c.locals.t[2], bits as i64 - 2);
+            bit_of(c, c.locals.t(2), bits as i64 - 2);
         }
         c.emit(W::I32Xor);
     };
@@ -1109,7 +1158,7 @@ fn rotate_through_carry(c: &mut Ctx) -> R {
 fn double_shift(c: &mut Ctx) -> R {
     let left = c.ins.mnemonic() == Mnemonic::Shld;
     let bits = c.op_bits(0);
-    let (d, n, r, s) = (c.locals.t[0], c.locals.t[1], c.locals.t[2], c.locals.t[3]);
+    let (d, n, r, s) = (c.locals.t(0), c.locals.t(1), c.locals.t(2), c.locals.t(3));
     let constant = shift_count(c, 2, bits, n)?;
     if constant == Some(0) {
         return c.write(0, |c| c.read(0));
@@ -1187,7 +1236,7 @@ fn double_shift(c: &mut Ctx) -> R {
         Ok(())
     })?;
     let carry = move |c: &mut Ctx| {
-        let (d, n) = (c.locals.t[0], c.locals.t[1]);
+        let (d, n) = (c.locals.t(0), c.locals.t(1));
         if left {
             c.emit_all([
                 W::LocalGet(d),
@@ -1208,8 +1257,8 @@ fn double_shift(c: &mut Ctx) -> R {
         c.emit_all([W::I32WrapI64, W::I32Const(1), W::I32And]);
     };
     let overflow = move |c: &mut Ctx| {
-        bit_of(c, c.locals.t[2], bits as i64 - 1);
-        bit_of(c, c.locals.t[0], bits as i64 - 1);
+        bit_of(c, c.locals.t(2), bits as i64 - 1);
+        bit_of(c, c.locals.t(0), bits as i64 - 1);
         c.emit(W::I32Xor);
     };
     let rf = result_flags(bits);
@@ -1234,7 +1283,7 @@ fn bit_test(c: &mut Ctx) -> R {
     use Mnemonic as M;
     let m = c.ins.mnemonic();
     let bits = c.op_bits(0);
-    let (v, pos, addr) = (c.locals.t[0], c.locals.t[1], c.locals.t32[1]);
+    let (v, pos, addr) = (c.locals.t(0), c.locals.t(1), c.locals.t32(1));
     let written = c.ins.rflags_modified() & STATUS;
     c.flags_begin(written);
     let memory = c.ins.op0_kind() == OpKind::Memory;
@@ -1312,7 +1361,7 @@ fn bit_test(c: &mut Ctx) -> R {
 /// `bsf`/`bsr`: the destination keeps its value when the source is 0.
 fn bit_scan(c: &mut Ctx) -> R {
     let forward = c.ins.mnemonic() == Mnemonic::Bsf;
-    let v = c.locals.t[0];
+    let v = c.locals.t(0);
     let written = c.ins.rflags_modified() & STATUS;
     c.flags_begin(written);
     c.read(1)?;
@@ -1343,7 +1392,7 @@ fn bit_count(c: &mut Ctx) -> R {
     use Mnemonic as M;
     let m = c.ins.mnemonic();
     let bits = c.op_bits(0);
-    let (v, r) = (c.locals.t[0], c.locals.t[2]);
+    let (v, r) = (c.locals.t(0), c.locals.t(2));
     let written = c.ins.rflags_modified() & STATUS;
     c.flags_begin(written);
     c.read(1)?;
@@ -1369,7 +1418,7 @@ fn bit_count(c: &mut Ctx) -> R {
         c.emit(W::LocalGet(r));
         Ok(())
     })?;
-    let zero_source = |c: &mut Ctx| c.emit_all([W::LocalGet(c.locals.t[0]), W::I64Eqz]);
+    let zero_source = |c: &mut Ctx| c.emit_all([W::LocalGet(c.locals.t(0)), W::I64Eqz]);
     match m {
         M::Popcnt => {
             for flag in [CF, PF, SF, OF] {
@@ -1406,7 +1455,7 @@ fn bswap(c: &mut Ctx) -> R {
             Ok(())
         });
     }
-    let v = c.locals.t[0];
+    let v = c.locals.t(0);
     c.read(0)?;
     c.emit(W::LocalSet(v));
     c.write(0, |c| {
@@ -1471,7 +1520,7 @@ fn sign_into_rdx(c: &mut Ctx) -> R {
 
 fn push(c: &mut Ctx) -> R {
     let size = (-c.ins.stack_pointer_increment()) as i64;
-    let t = c.locals.t[0];
+    let t = c.locals.t(0);
     // `push rsp` and `push [rsp + x]` read rsp before it moves
     let reads_rsp = match c.ins.op0_kind() {
         OpKind::Register => c.ins.op0_register().full_register() == iced_x86::Register::RSP,
@@ -1505,9 +1554,52 @@ fn push(c: &mut Ctx) -> R {
     Ok(())
 }
 
+/// True for `push r64` and `pop r64` of a register other than rsp.
+pub(super) fn is_plain_push_or_pop(ins: &iced_x86::Instruction) -> bool {
+    ins.op_count() == 1
+        && ins.op0_kind() == OpKind::Register
+        && ins.op0_register().is_gpr64()
+        && ins.op0_register() != iced_x86::Register::RSP
+}
+
+/// A run of `push r64` or of `pop r64` ([`is_plain_push_or_pop`]): one
+/// move of rsp, and each register stored or loaded at its offset, as the
+/// instructions one by one would.
+pub(super) fn push_pop_run(c: &mut Ctx, run: &[iced_x86::Instruction]) {
+    let rsp = c.locals.gpr(RSP);
+    let bytes = 8 * run.len() as i64;
+    let regs: Vec<u32> = run
+        .iter()
+        .map(|i| c.locals.reg(Reg::of(i.op0_register()).expect("a 64-bit register")))
+        .collect();
+    if run[0].mnemonic() == Mnemonic::Push {
+        c.emit_all([W::LocalGet(rsp), W::I64Const(bytes), W::I64Sub, W::LocalSet(rsp)]);
+        for (j, r) in regs.iter().enumerate() {
+            // the first push is the highest
+            let offset = bytes as u64 - 8 * (j as u64 + 1);
+            c.emit_all([
+                W::LocalGet(rsp),
+                W::I32WrapI64,
+                W::LocalGet(*r),
+                W::I64Store(mem(offset)),
+            ]);
+        }
+    } else {
+        for (j, r) in regs.iter().enumerate() {
+            c.emit_all([
+                W::LocalGet(rsp),
+                W::I32WrapI64,
+                W::I64Load(mem(8 * j as u64)),
+                W::LocalSet(*r),
+            ]);
+        }
+        c.emit_all([W::LocalGet(rsp), W::I64Const(bytes), W::I64Add, W::LocalSet(rsp)]);
+    }
+}
+
 fn pop(c: &mut Ctx) -> R {
     let size = c.ins.stack_pointer_increment() as i64;
-    let t = c.locals.t[0];
+    let t = c.locals.t(0);
     let rsp = c.locals.gpr(RSP);
     let load = if size == 8 {
         W::I64Load(mem(0))
@@ -1563,7 +1655,7 @@ fn leave(c: &mut Ctx) {
 }
 
 fn popfq(c: &mut Ctx) {
-    let (t, rsp) = (c.locals.t[0], c.locals.gpr(RSP));
+    let (t, rsp) = (c.locals.t(0), c.locals.gpr(RSP));
     c.flags_begin(STATUS);
     c.emit_all([
         W::LocalGet(rsp),
@@ -1579,7 +1671,7 @@ fn popfq(c: &mut Ctx) {
 }
 
 fn carry_ops(c: &mut Ctx) {
-    let t = c.locals.t32[0];
+    let t = c.locals.t32(0);
     match c.ins.mnemonic() {
         Mnemonic::Cmc => {
             c.get_flag(CF);
@@ -1626,7 +1718,7 @@ fn string_op(c: &mut Ctx) -> R {
         _ => W::I64Load(mem(0)),
     };
     let stos = matches!(m, M::Stosb | M::Stosw | M::Stosd | M::Stosq);
-    let n = c.locals.t[0];
+    let n = c.locals.t(0);
     if rep {
         c.emit_all([
             W::LocalGet(rcx),

@@ -1,115 +1,181 @@
 //! The locals of one wasm function, by role, and the scalar float
 //! registers' second home in f64/f32 locals.
 
+use std::cell::{Cell, RefCell};
+
 use super::*;
 
 
-/// Locals of one wasm function, by role.
+/// Locals of one wasm function, by role. The parameters (the ABI's input
+/// registers) come first; every other local is declared when the lowering
+/// first asks for it, so a function carries only the locals it uses: each
+/// declared local is a slot in an engine's frame (V8's baseline compiler
+/// zeroes every one on each call), which bounds how deep recursion goes.
 #[derive(Clone, Debug)]
 pub(crate) struct Locals {
-    /// Local of each register by `reg_index` (u32::MAX: none).
-    reg: [u32; 32],
+    /// Local of each register by `reg_index` ([`NONE`]: not yet declared).
+    reg: [Cell<u32>; 32],
+    /// Whether the function has XMM locals at all.
+    uses_xmm: bool,
     /// The f64/f32 local of each XMM register that holds one scalar float for
     /// the whole function (`float::scalar_registers`); its v128 local is then
     /// only synchronised at calls, returns and entry.
     pub scalar: [Option<(u32, float::Fp)>; 16],
     /// CF, PF, ZF, SF, OF as i32 0/1.
-    pub flag: [u32; 5],
+    flag: [Cell<u32>; 5],
     /// Operands of the pending flag producer (i64) and its carry-in (i32).
-    pub fa: u32,
-    pub fb: u32,
-    pub fr: u32,
-    pub fc: u32,
-    /// Scratch i64 locals.
-    pub t: [u32; 6],
-    /// Scratch i32 locals.
-    pub t32: [u32; 4],
-    /// Scratch v128 locals (only when the function uses XMM).
-    pub tv: [u32; 4],
-    /// The jump-table index of the pending switch.
-    pub switch: u32,
-    /// The dispatch label of irreducible regions.
-    pub label: u32,
-    /// Declared (non-parameter) locals, in order.
-    pub declared: Vec<ValType>,
+    fa: Cell<u32>,
+    fb: Cell<u32>,
+    fr: Cell<u32>,
+    fc: Cell<u32>,
+    /// Scratch i64, i32 and v128 locals.
+    t: [Cell<u32>; 6],
+    t32: [Cell<u32>; 4],
+    tv: [Cell<u32>; 4],
+    /// The jump-table index of the pending switch (i64).
+    switch: Cell<u32>,
+    /// The dispatch label of irreducible regions (i32).
+    label: Cell<u32>,
+    /// Declared (non-parameter) locals, in index order.
+    declared: RefCell<Vec<ValType>>,
+    /// The number of parameters.
+    params: u32,
 }
 
+/// A local not declared yet.
+const NONE: u32 = u32::MAX;
+
 impl Locals {
-    pub(super) fn new(abi: &Abi, uses_xmm: bool, scalars: [Option<float::Fp>; 16]) -> Locals {
-        let mut next = abi.inputs.len() as u32;
-        let mut declared = Vec::new();
-        let mut alloc = |t: ValType, declared: &mut Vec<ValType>| {
-            declared.push(t);
-            next += 1;
-            next - 1
-        };
-        let mut reg = [u32::MAX; 32];
+    /// The locals of a function with `abi`, and `extra_params` parameters
+    /// after its registers.
+    pub(super) fn new(
+        abi: &Abi,
+        extra_params: u32,
+        uses_xmm: bool,
+        scalars: [Option<float::Fp>; 16],
+    ) -> Locals {
+        let none = || Cell::new(NONE);
+        let reg: [Cell<u32>; 32] = std::array::from_fn(|_| none());
         for (i, r) in abi.inputs.iter().enumerate() {
-            reg[reg_index(*r)] = i as u32;
+            reg[reg_index(*r)].set(i as u32);
         }
-        for g in 0..16u8 {
-            if reg[reg_index(Reg::Gpr(g))] == u32::MAX {
-                reg[reg_index(Reg::Gpr(g))] = alloc(ValType::I64, &mut declared);
-            }
-        }
-        // the rest grouped by type (i64, i32, v128, f64, f32): each run of
-        // one type is one declaration to encode and for wasmparser to read
-        let fa = alloc(ValType::I64, &mut declared);
-        let fb = alloc(ValType::I64, &mut declared);
-        let fr = alloc(ValType::I64, &mut declared);
-        let t = [0; 6].map(|_| alloc(ValType::I64, &mut declared));
-        let switch = alloc(ValType::I64, &mut declared);
-        let flag = [0; 5].map(|_| alloc(ValType::I32, &mut declared));
-        let fc = alloc(ValType::I32, &mut declared);
-        let t32 = [0; 4].map(|_| alloc(ValType::I32, &mut declared));
-        let label = alloc(ValType::I32, &mut declared);
-        if uses_xmm {
-            for x in 0..16u8 {
-                if reg[reg_index(Reg::Xmm(x))] == u32::MAX {
-                    reg[reg_index(Reg::Xmm(x))] = alloc(ValType::V128, &mut declared);
-                }
-            }
-        }
-        let tv = if uses_xmm {
-            [0; 4].map(|_| alloc(ValType::V128, &mut declared))
-        } else {
-            [u32::MAX; 4]
+        let mut locals = Locals {
+            reg,
+            uses_xmm,
+            scalar: [None; 16],
+            flag: std::array::from_fn(|_| none()),
+            fa: none(),
+            fb: none(),
+            fr: none(),
+            fc: none(),
+            t: std::array::from_fn(|_| none()),
+            t32: std::array::from_fn(|_| none()),
+            tv: std::array::from_fn(|_| none()),
+            switch: none(),
+            label: none(),
+            declared: RefCell::new(Vec::new()),
+            params: abi.inputs.len() as u32 + extra_params,
         };
-        let mut scalar = [None; 16];
         if uses_xmm {
             for (fp, t) in [(float::Fp::D, ValType::F64), (float::Fp::S, ValType::F32)] {
                 for (x, f) in scalars.iter().enumerate() {
                     if *f == Some(fp) {
-                        scalar[x] = Some((alloc(t, &mut declared), fp));
+                        locals.scalar[x] = Some((locals.declare(t), fp));
                     }
                 }
             }
         }
-        Locals {
-            reg,
-            scalar,
-            flag,
-            fa,
-            fb,
-            fr,
-            fc,
-            t,
-            t32,
-            tv,
-            switch,
-            label,
-            declared,
+        locals
+    }
+
+    /// Declares a new local of type `t`.
+    fn declare(&self, t: ValType) -> u32 {
+        let mut declared = self.declared.borrow_mut();
+        declared.push(t);
+        self.params + declared.len() as u32 - 1
+    }
+
+    /// The local in `slot`, declared of type `t` on first use.
+    #[inline]
+    fn get(&self, slot: &Cell<u32>, t: ValType) -> u32 {
+        match slot.get() {
+            NONE => {
+                let l = self.declare(t);
+                slot.set(l);
+                l
+            }
+            l => l,
         }
+    }
+
+    /// The declared (non-parameter) locals' types, in index order.
+    pub fn declared(&self) -> Vec<ValType> {
+        self.declared.borrow().clone()
     }
 
     /// The local of a register.
     pub fn reg(&self, r: Reg) -> u32 {
-        self.reg[reg_index(r)]
+        let t = match r {
+            Reg::Gpr(_) => ValType::I64,
+            Reg::Xmm(_) if self.uses_xmm => ValType::V128,
+            Reg::Xmm(_) => return NONE,
+        };
+        self.get(&self.reg[reg_index(r)], t)
     }
 
     /// The local of a general-purpose register by number.
     pub fn gpr(&self, n: u8) -> u32 {
-        self.reg[n as usize]
+        self.get(&self.reg[n as usize], ValType::I64)
+    }
+
+    /// Flag `k` (CF, PF, ZF, SF, OF) as an i32 0/1.
+    pub fn flag(&self, k: usize) -> u32 {
+        self.get(&self.flag[k], ValType::I32)
+    }
+
+    /// The pending flag producer's operands and result (i64).
+    pub fn fa(&self) -> u32 {
+        self.get(&self.fa, ValType::I64)
+    }
+    pub fn fb(&self) -> u32 {
+        self.get(&self.fb, ValType::I64)
+    }
+    pub fn fr(&self) -> u32 {
+        self.get(&self.fr, ValType::I64)
+    }
+    /// The pending flag producer's carry-in (i32).
+    pub fn fc(&self) -> u32 {
+        self.get(&self.fc, ValType::I32)
+    }
+
+    /// Scratch i64 local `k`.
+    pub fn t(&self, k: usize) -> u32 {
+        self.get(&self.t[k], ValType::I64)
+    }
+    /// Scratch i32 local `k`.
+    pub fn t32(&self, k: usize) -> u32 {
+        self.get(&self.t32[k], ValType::I32)
+    }
+    /// Scratch v128 local `k`; [`NONE`] in a function without XMM locals.
+    pub fn tv(&self, k: usize) -> u32 {
+        if !self.uses_xmm {
+            return NONE;
+        }
+        self.get(&self.tv[k], ValType::V128)
+    }
+
+    /// The jump-table index of the pending switch (i64).
+    pub fn switch(&self) -> u32 {
+        self.get(&self.switch, ValType::I64)
+    }
+    /// Makes parameter `index` (an i32) the dispatch label.
+    pub fn label_is_parameter(&self, index: u32) {
+        self.label.set(index);
+    }
+
+    /// The dispatch label of irreducible regions (i32).
+    pub fn label(&self) -> u32 {
+        self.get(&self.label, ValType::I32)
     }
 }
 

@@ -33,6 +33,7 @@ mod operands;
 mod peephole;
 mod regs;
 mod sse;
+mod stack;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -100,21 +101,44 @@ pub(crate) struct Ctx<'a> {
     /// Flags live after each instruction of the block being lowered (a
     /// buffer reused from block to block).
     lives: Vec<u32>,
+    /// Where rsp is checked against the stack's base.
+    stack: stack::StackGuard,
+    /// The instruction before [`Ctx::ins`] in its block (`None` for the
+    /// first): what a `div` looks at for its dividend's high half.
+    pub prev_in_block: Option<Instruction>,
 }
 
-/// Entry point of the stage: one function's wasm body, encoded (locals and
+/// What one wasm function holds: one program function, or the members of a
+/// recursion group lowered together (`recursion.rs`).
+pub struct Unit<'a> {
+    /// The code: the function's, or the group's merged function.
+    pub function: &'a Function,
+    /// The functions whose entries start an invocation: the function
+    /// itself, or the group's members in order. With several, the wasm
+    /// function takes the member to enter as one more parameter (an i32
+    /// index, after the registers).
+    pub members: Vec<&'a Function>,
+    /// Whether `function` is a recursion group's code: its calls and tail
+    /// jumps among `members` are jumps, its `ret` goes back to their
+    /// return sites.
+    pub group: bool,
+    /// Its registers in and out.
+    pub abi: &'a Abi,
+}
+
+/// Entry point of the stage: one unit's wasm body, encoded (locals and
 /// code, without the size prefix: what `CodeSection::raw` takes).
 pub fn lower(
     image: &Image,
     program: &Program,
-    index: usize,
+    unit: &Unit,
     cfg: &Cfg,
     tree: &[Control],
     abis: &[Abi],
     callees: &Callees,
 ) -> Result<Vec<u8>, TranspileError> {
-    let function = &program.functions[index];
-    let abi = &abis[index];
+    let function = unit.function;
+    let abi = unit.abi;
     let uses_xmm = abi
         .inputs
         .iter()
@@ -127,10 +151,15 @@ pub fn lower(
     } else {
         [None; 16]
     };
-    let locals = Locals::new(abi, uses_xmm, scalars);
-    // the corpus averages 14 bytes of code per x86 instruction (78 KB for
-    // 5,592): a little more, so the body is rarely regrown
-    let body = locals_header(&locals.declared, 32 + function.instructions.len() * 16);
+    let entry_parameter = unit.members.len() > 1;
+    let locals = Locals::new(abi, u32::from(entry_parameter), uses_xmm, scalars);
+    if entry_parameter {
+        // block 0 dispatches on the label: the entry the caller asked for
+        locals.label_is_parameter(abi.inputs.len() as u32);
+    }
+    // the locals header goes first but is known last (locals are declared
+    // as the code asks for them)
+    let body = Vec::with_capacity(32 + function.instructions.len() * 16);
     let mut ctx = Ctx {
         image,
         program,
@@ -152,13 +181,17 @@ pub fn lower(
         own_flags_read: false,
         ins: Instruction::default(),
         lives: Vec::new(),
+        stack: stack::guard(function, cfg, &unit.members, callees.stack_base),
+        prev_in_block: None,
     };
     // scalar registers that arrive as parameters: take lane 0
     let arriving: Vec<Reg> = abi.inputs.clone();
     ctx.scalars_from_vectors(&arriving);
     ctx.nodes(tree)?;
     ctx.emit(W::End);
-    Ok(ctx.body)
+    let mut function_body = locals_header(&ctx.locals.declared(), ctx.body.len() + 64);
+    function_body.extend_from_slice(&ctx.body);
+    Ok(function_body)
 }
 
 impl<'a> Ctx<'a> {

@@ -20,7 +20,7 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     {
         return Ok(false);
     }
-    if c.locals.tv[0] == u32::MAX {
+    if c.locals.tv(0) == u32::MAX {
         return Err(c.unsupported()); // the ABI pass saw no XMM use: cannot happen
     }
     if (0..c.ins.op_count()).any(|i| c.scalar_local(i).is_some()) {
@@ -213,9 +213,9 @@ pub(super) fn read_x(c: &mut Ctx, op: u32) -> Result<u32, TranspileError> {
         return Err(c.unsupported());
     }
     let t = if op == 0 {
-        c.locals.tv[0]
+        c.locals.tv(0)
     } else {
-        c.locals.tv[1]
+        c.locals.tv(1)
     };
     let offset = c.address()?;
     let m = mem(offset);
@@ -453,7 +453,7 @@ fn shift(c: &mut Ctx) -> R {
     };
     let arithmetic = matches!(m, M::Psraw | M::Psrad);
     let d = read_x(c, 0)?;
-    let n = c.locals.t[0];
+    let n = c.locals.t(0);
     if c.ins.op1_kind() == OpKind::Immediate8 {
         c.emit_all([W::I64Const(c.ins.immediate(1) as i64), W::LocalSet(n)]);
     } else {
@@ -494,7 +494,7 @@ fn multiply_high(c: &mut Ctx) -> R {
     let signed = c.ins.mnemonic() == Mnemonic::Pmulhw;
     let d = read_x(c, 0)?;
     let s = read_x(c, 1)?;
-    let (lo, hi) = (c.locals.tv[2], c.locals.tv[3]);
+    let (lo, hi) = (c.locals.tv(2), c.locals.tv(3));
     let (ml, mh) = if signed {
         (W::I32x4ExtMulLowI16x8S, W::I32x4ExtMulHighI16x8S)
     } else {
@@ -543,7 +543,7 @@ fn pmuludq(c: &mut Ctx) -> R {
 fn psadbw(c: &mut Ctx) -> R {
     let d = read_x(c, 0)?;
     let s = read_x(c, 1)?;
-    let t = c.locals.tv[2];
+    let t = c.locals.tv(2);
     c.emit_all([
         W::LocalGet(d),
         W::LocalGet(s),

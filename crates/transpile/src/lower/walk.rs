@@ -2,6 +2,7 @@
 //! loops, ifs, switches) and the straight-line code of each block.
 
 use super::*;
+use crate::cfg::Terminator;
 
 
 impl<'a> Ctx<'a> {
@@ -48,7 +49,18 @@ impl<'a> Ctx<'a> {
                 depths, default, ..
             } => {
                 let n = depths.len() as i64;
-                let sw = self.locals.switch;
+                let sw = self.locals.switch();
+                if n == 1 {
+                    // one target (a group's only return site or callee): a
+                    // branch on index 0
+                    self.emit_all([
+                        W::LocalGet(sw),
+                        W::I64Eqz,
+                        W::BrIf(depths[0]),
+                        W::Br(*default),
+                    ]);
+                    return Ok(());
+                }
                 self.emit_all([
                     W::LocalGet(sw),
                     W::I32WrapI64,
@@ -62,7 +74,7 @@ impl<'a> Ctx<'a> {
             }
             Control::Dispatch { depths, default } => {
                 self.emit_all([
-                    W::LocalGet(self.locals.label),
+                    W::LocalGet(self.locals.label()),
                     W::BrTable(depths.clone().into(), *default),
                 ]);
             }
@@ -94,6 +106,7 @@ impl<'a> Ctx<'a> {
                 self.emit(W::Unreachable);
             }
             Control::Unreachable => self.emit(W::Unreachable),
+            Control::Exit => self.exit(),
         }
         Ok(())
     }
@@ -112,12 +125,31 @@ impl<'a> Ctx<'a> {
     /// The straight-line code of a block, then its live-out flags in locals.
     fn block_body(&mut self, b: BlockId) -> Result<(), TranspileError> {
         let block = &self.cfg.blocks[b.0];
+        // an entry (of the function, or of a group's member) checks rsp
+        if let Some(first) = self.function.instructions.get(block.instructions.start) {
+            if !block.instructions.is_empty() {
+                if let Some(&limit) = self.stack.entries.get(&first.ip()) {
+                    self.check_stack(limit);
+                }
+            }
+        }
         self.flags.enter_block();
         let live_out = self.flags.live_out(self.cfg, b);
         let mut lives = std::mem::take(&mut self.lives);
         flags::live_after_each(self, b, live_out, &mut lives);
-        for (k, idx) in block.instructions.clone().take(block.body).enumerate() {
+        let body = block.instructions.start..block.instructions.start + block.body;
+        let mut k = 0;
+        while k < body.len() {
+            let idx = body.start + k;
+            // a run of pushes (a prologue) or pops (an epilogue) moves rsp once
+            let run = self.push_pop_run(idx..body.end);
+            if run >= 2 {
+                int::push_pop_run(self, &self.function.instructions[idx..idx + run]);
+                k += run;
+                continue;
+            }
             self.set_instruction(self.function.instructions[idx]);
+            self.prev_in_block = (k > 0).then(|| self.function.instructions[idx - 1]);
             self.live_after = lives[k];
             if let Some(table) = self
                 .function
@@ -128,10 +160,14 @@ impl<'a> Ctx<'a> {
                 let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
                 self.emit_all([
                     W::LocalGet(self.locals.reg(r)),
-                    W::LocalSet(self.locals.switch),
+                    W::LocalSet(self.locals.switch()),
                 ]);
             }
             self.instruction()?;
+            if let Some(&limit) = self.stack.checked.get(&self.ins.ip()) {
+                self.check_stack(limit);
+            }
+            k += 1;
         }
         self.lives = lives;
         // the terminator's own jump-table index (non-PIE `jmp [table + 8*idx]`);
@@ -143,23 +179,60 @@ impl<'a> Ctx<'a> {
                     let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
                     self.emit_all([
                         W::LocalGet(self.locals.reg(r)),
-                        W::LocalSet(self.locals.switch),
+                        W::LocalSet(self.locals.switch()),
                     ]);
                 }
             }
         }
         self.flags_materialize(live_out);
+        match &block.terminator {
+            Terminator::GroupCall {
+                targets,
+                indirect,
+                returns_to,
+            } => {
+                self.set_instruction(self.terminator_instruction(b));
+                self.group_call(targets, *indirect, returns_to.is_some())?;
+            }
+            Terminator::GroupReturn { sites } => {
+                self.set_instruction(self.terminator_instruction(b));
+                self.group_return(sites)?;
+            }
+            _ => {}
+        }
         if !matches!(
             block.terminator,
-            crate::cfg::Terminator::Branch { .. }
+            Terminator::Branch { .. }
         ) {
             // no `if` of this block reads the producer: nothing may spill it
             self.flags.clobber_all();
         }
         if let Some(label) = block.sets_label {
-            self.emit_all([W::I32Const(label as i32), W::LocalSet(self.locals.label)]);
+            self.emit_all([W::I32Const(label as i32), W::LocalSet(self.locals.label())]);
         }
         Ok(())
+    }
+
+    /// How many instructions from the start of `range` are all `push r64`
+    /// or all `pop r64` (rsp neither pushed nor popped), none checked by
+    /// the stack guard nor holding a jump table's index.
+    fn push_pop_run(&self, range: std::ops::Range<usize>) -> usize {
+        let instructions = &self.function.instructions[range];
+        let Some(mnemonic) = instructions.first().map(|i| i.mnemonic()) else {
+            return 0;
+        };
+        if !matches!(mnemonic, Mnemonic::Push | Mnemonic::Pop) {
+            return 0;
+        }
+        instructions
+            .iter()
+            .take_while(|i| {
+                i.mnemonic() == mnemonic
+                    && int::is_plain_push_or_pop(i)
+                    && !self.stack.checked.contains_key(&i.ip())
+                    && !self.function.jump_tables.values().any(|t| t.index_at == i.ip())
+            })
+            .count()
     }
 
     /// Lowers `self.ins`.

@@ -1,15 +1,15 @@
 (module
   (type (;0;) (func (param i64 i64 i64 i64) (result i64 i64)))
   (type (;1;) (func (param i64 i64) (result i64)))
-  (memory (;0;) 18 65536)
-  (global (;0;) (mut i32) i32.const 1052704)
-  (global (;1;) i32 i32.const 1052704)
+  (memory (;0;) 130 65536)
+  (global (;0;) (mut i32) i32.const 8392736)
+  (global (;1;) i32 i32.const 8392736)
   (export "memory" (memory 0))
   (export "__stack_pointer" (global 0))
   (export "__heap_base" (global 1))
   (export "f" (func 1))
   (func (;0;) (type 0) (param i64 i64 i64 i64) (result i64 i64)
-    (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
+    (local i64 i64 i64 i32)
     block ;; label = @1
       local.get 3
       local.get 2

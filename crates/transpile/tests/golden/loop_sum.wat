@@ -1,15 +1,15 @@
 (module
   (type (;0;) (func (param i64 i64 i64) (result i64 i64 i64)))
   (type (;1;) (func (param i32) (result i64)))
-  (memory (;0;) 18 65536)
-  (global (;0;) (mut i32) i32.const 1052688)
-  (global (;1;) i32 i32.const 1052688)
+  (memory (;0;) 130 65536)
+  (global (;0;) (mut i32) i32.const 8392720)
+  (global (;1;) i32 i32.const 8392720)
   (export "memory" (memory 0))
   (export "__stack_pointer" (global 0))
   (export "__heap_base" (global 1))
   (export "f" (func 1))
   (func (;0;) (type 0) (param i64 i64 i64) (result i64 i64 i64)
-    (local i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i64 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32 i32)
+    (local i64 i64 i64 i32)
     block ;; label = @1
       i64.const 0
       local.set 0
@@ -27,14 +27,14 @@
           local.get 2
           i32.wrap_i64
           i64.extend_i32_u
-          local.tee 16
+          local.tee 3
           i64.const 1
           i64.sub
           i64.const 4294967295
           i64.and
-          local.tee 18
+          local.tee 5
           local.set 2
-          local.get 18
+          local.get 5
           i64.eqz
           i32.eqz
           if ;; label = @4

@@ -141,10 +141,19 @@ pub struct Wasm {
 impl Wasm {
     /// Compiles and instantiates `wasm` (no imports).
     pub fn new(wasm: &[u8]) -> Wasm {
+        // recursion as deep as the corpus's (wasmi's default stops at 1,000
+        // frames; browsers reach about ten times that)
+        Wasm::new_with_call_depth(wasm, 100_000)
+    }
+
+    /// [`Wasm::new`] with room for `frames` nested wasm calls.
+    pub fn new_with_call_depth(wasm: &[u8], frames: usize) -> Wasm {
         let mut config = wasmi::Config::default();
         config.wasm_simd(true);
         // a runaway loop becomes a trap instead of a hung test
         config.consume_fuel(true);
+        config.set_max_recursion_depth(frames);
+        config.set_max_stack_height(frames.max(1 << 16) * 256);
         let engine = wasmi::Engine::new(&config);
         let module = wasmi::Module::new(&engine, wasm).expect("wasmi accepts the module");
         let mut store = wasmi::Store::new(&engine, ());
