@@ -62,6 +62,10 @@ fn main() -> ExitCode {
             println!("x64wasm {}", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
+        Some("transpile") if args[1..].iter().any(|a| a == "-h" || a == "--help") => {
+            print!("USAGE:\n    x64wasm transpile --binary ELF --export 'SIG' [--export 'SIG' ...] [-o OUT.wasm] [--wat]\n\n{TRANSPILE_HELP}");
+            ExitCode::SUCCESS
+        }
         Some("transpile") => match run_transpile(&args[1..]) {
             Ok(()) => ExitCode::SUCCESS,
             Err(message) => {
@@ -112,7 +116,6 @@ fn parse_transpile(args: &[String]) -> Result<TranspileArgs, String> {
             }
             "-o" | "--output" => output = Some(PathBuf::from(value("--output")?)),
             "--wat" => wat = true,
-            "-h" | "--help" => return Err(help()),
             other => return Err(format!("unknown argument `{other}`; see `x64wasm --help`")),
         }
     }

@@ -132,7 +132,17 @@ fn every_bad_input_is_one_clear_error() {
             "{args:?}: one line, got: {err}"
         );
     }
-    let (code, _, stdout) = x64wasm(&["--help"]);
-    assert_eq!(code, 0);
-    assert!(String::from_utf8_lossy(&stdout).contains("--export"));
+    // help, whole or of the transpile command, on standard output
+    for args in [
+        &["--help"][..],
+        &["transpile", "--help"],
+        &["transpile", "-h"],
+    ] {
+        let (code, _, stdout) = x64wasm(args);
+        assert_eq!(code, 0, "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&stdout).contains("--export"),
+            "{args:?}"
+        );
+    }
 }
