@@ -8,6 +8,7 @@
 
 use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
+use super::heap;
 use super::lower;
 
 /// A C library function the module provides itself.
@@ -51,6 +52,30 @@ pub enum Builtin {
     Fminf,
     /// `fmaxf`
     Fmaxf,
+    /// `malloc(size)` (the heap is `heap.rs`)
+    Malloc,
+    /// `calloc(count, size)`: zeroed
+    Calloc,
+    /// `realloc(ptr, size)`: `realloc(ptr, 0)` frees and returns null, as glibc
+    Realloc,
+    /// `free(ptr)`
+    Free,
+    /// `posix_memalign(&ptr, align, size)`: 0, or EINVAL (22) for an
+    /// alignment that is not a power of two times 8
+    PosixMemalign,
+    /// `aligned_alloc(align, size)`
+    AlignedAlloc,
+    /// Rust's `__rust_alloc(size, align)`, whatever the global allocator
+    RustAlloc,
+    /// `__rust_alloc_zeroed(size, align)`
+    RustAllocZeroed,
+    /// `__rust_dealloc(ptr, size, align)`
+    RustDealloc,
+    /// `__rust_realloc(ptr, old_size, align, new_size)`
+    RustRealloc,
+    /// `__cxa_thread_atexit_impl(dtor, obj, dso)`: a no-op (no thread of a
+    /// module exits)
+    ThreadAtexit,
 }
 
 /// How a builtin takes its arguments and gives its result (System V).
@@ -62,6 +87,8 @@ pub enum Shape {
     Float,
     /// `(xmm0, xmm1) -> xmm0`, as v128.
     Float2,
+    /// `(rdi, rsi, rdx, rcx) -> rax`, as four i64 and an i64: the heap.
+    Heap,
 }
 
 impl Shape {
@@ -71,6 +98,7 @@ impl Shape {
             Shape::Memory => (vec![ValType::I64; 3], vec![ValType::I64]),
             Shape::Float => (vec![ValType::V128], vec![ValType::V128]),
             Shape::Float2 => (vec![ValType::V128; 2], vec![ValType::V128]),
+            Shape::Heap => (vec![ValType::I64; 4], vec![ValType::I64]),
         }
     }
 }
@@ -97,16 +125,67 @@ const BUILTINS: &[(Builtin, &[&str], Shape)] = &[
     (Builtin::Fmax, &["fmax"], Shape::Float2),
     (Builtin::Fminf, &["fminf"], Shape::Float2),
     (Builtin::Fmaxf, &["fmaxf"], Shape::Float2),
+    (Builtin::Malloc, &["malloc"], Shape::Heap),
+    (Builtin::Calloc, &["calloc"], Shape::Heap),
+    (Builtin::Realloc, &["realloc"], Shape::Heap),
+    (Builtin::Free, &["free"], Shape::Heap),
+    (Builtin::PosixMemalign, &["posix_memalign"], Shape::Heap),
+    (
+        Builtin::AlignedAlloc,
+        &["aligned_alloc", "memalign"],
+        Shape::Heap,
+    ),
+    (Builtin::RustAlloc, &["__rust_alloc"], Shape::Heap),
+    (
+        Builtin::RustAllocZeroed,
+        &["__rust_alloc_zeroed"],
+        Shape::Heap,
+    ),
+    (Builtin::RustDealloc, &["__rust_dealloc"], Shape::Heap),
+    (Builtin::RustRealloc, &["__rust_realloc"], Shape::Heap),
+    (
+        Builtin::ThreadAtexit,
+        &["__cxa_thread_atexit_impl"],
+        Shape::Heap,
+    ),
 ];
 
+/// The name of a function of rustc's `__rustc` crate (its allocator shims)
+/// from its v0 mangling: `_RNvCs<hash>_7___rustc12___rust_alloc` is
+/// `__rustc::__rust_alloc` (an identifier starting with `_` gets a `_`
+/// after its length).
+fn rustc_shim_name(mangled: &str) -> Option<&str> {
+    if !mangled.starts_with("_RNvC") {
+        return None;
+    }
+    let (_, rest) = mangled.split_once("7___rustc")?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    let len: usize = rest[..digits].parse().ok()?;
+    let name = rest[digits..].strip_prefix('_')?;
+    (name.len() == len).then_some(name)
+}
+
 impl Builtin {
-    /// The builtin a C symbol name stands for (`memcpy@GLIBC_2.14` included).
+    /// The builtin a C symbol name stands for (`memcpy@GLIBC_2.14`
+    /// included), or one of Rust's allocator shims (`__rust_alloc`, which
+    /// rustc names `__rustc::__rust_alloc` in its v0 mangling).
     pub fn by_name(name: &str) -> Option<Builtin> {
         let plain = name.split('@').next().unwrap_or(name);
+        let plain = rustc_shim_name(plain).unwrap_or(plain);
         BUILTINS
             .iter()
             .find(|(_, names, _)| names.contains(&plain))
             .map(|(b, _, _)| *b)
+    }
+
+    /// Every C name the module provides, for error messages.
+    pub fn provided() -> String {
+        BUILTINS
+            .iter()
+            .map(|(_, names, _)| names[0])
+            .filter(|n| !n.starts_with("__"))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 
     /// How it takes arguments and gives its result.
@@ -120,11 +199,17 @@ impl Builtin {
 
     /// True for the libm functions, which take and return xmm0.
     pub fn is_float(self) -> bool {
-        self.shape() != Shape::Memory
+        matches!(self.shape(), Shape::Float | Shape::Float2)
+    }
+
+    /// True for the allocation functions (and so the module has a heap).
+    pub fn is_heap(self) -> bool {
+        self.shape() == Shape::Heap
     }
 
     /// The wasm function that serves it (memcpy/memmove/memset/memcmp/bcmp
-    /// on (rdi, rsi, rdx) → rax; libm on xmm0 (and xmm1)).
+    /// on (rdi, rsi, rdx) → rax; libm on xmm0 (and xmm1); the heap on
+    /// (rdi, rsi, rdx, rcx) → rax).
     pub fn body(self) -> Function {
         let b = self;
         match b {
@@ -137,6 +222,17 @@ impl Builtin {
             | Builtin::Truncf
             | Builtin::Roundf => float_rounding(b),
             Builtin::Sqrt | Builtin::Sqrtf => libm_sqrt(b == Builtin::Sqrtf),
+            Builtin::Malloc
+            | Builtin::Calloc
+            | Builtin::Realloc
+            | Builtin::Free
+            | Builtin::PosixMemalign
+            | Builtin::AlignedAlloc
+            | Builtin::RustAlloc
+            | Builtin::RustAllocZeroed
+            | Builtin::RustDealloc
+            | Builtin::RustRealloc
+            | Builtin::ThreadAtexit => heap::body(b),
             Builtin::Fmin | Builtin::Fmax | Builtin::Fminf | Builtin::Fmaxf => libm_fmin_fmax(b),
             Builtin::Memcpy | Builtin::Memmove => body(
                 &[],
@@ -768,6 +864,32 @@ mod tests {
                 assert_eq!(Builtin::by_name(&format!("{name}@GLIBC_2.2.5")), Some(*b));
             }
         }
-        assert_eq!(Builtin::by_name("malloc"), None);
+        // what the module does not provide, and rustc's mangled shims
+        let names: &[(&str, Option<Builtin>)] = &[
+            ("pow", None),
+            ("malloc_usable_size", None),
+            (
+                "_RNvCsfLfy6EI15iL_7___rustc12___rust_alloc",
+                Some(Builtin::RustAlloc),
+            ),
+            (
+                "_RNvCsfLfy6EI15iL_7___rustc14___rust_dealloc",
+                Some(Builtin::RustDealloc),
+            ),
+            (
+                "_RNvCs1234_7___rustc19___rust_alloc_zeroed",
+                Some(Builtin::RustAllocZeroed),
+            ),
+            (
+                "_RNvCs1234_7___rustc14___rust_realloc",
+                Some(Builtin::RustRealloc),
+            ),
+            // the lengths must agree
+            ("_RNvCs1234_7___rustc13___rust_alloc", None),
+            ("_RNvCs1234_7___rustc10rust_panic", None),
+        ];
+        for (name, want) in names {
+            assert_eq!(Builtin::by_name(name), *want, "{name}");
+        }
     }
 }

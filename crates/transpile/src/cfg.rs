@@ -61,9 +61,10 @@ pub enum Terminator {
         /// Not an edge of this block: the callee's return is.
         returns_to: Option<BlockId>,
     },
-    /// In a recursion group: `ret`, a jump to the return site whose address
-    /// it pops; an address no call of the group pushed returns to the wasm
-    /// caller.
+    /// In a recursion group: `ret` (or a tail jump out of the group, whose
+    /// callee's `ret` comes back here), a jump to the return site whose
+    /// address it pops; with no call of the group pending, a return to the
+    /// wasm caller.
     GroupReturn {
         /// Each return site: the address a group call pushes, and its block.
         sites: Vec<(u64, BlockId)>,
@@ -299,6 +300,15 @@ fn build_with(function: &Function, entries: &[u64]) -> Result<Cfg, TranspileErro
             sets_label: None,
         });
     }
+    // In a group, a tail jump out of it ends the member's invocation as a
+    // `ret` does: back to a return site when a call of the group is pending
+    // (`lower/calls.rs`, `group_return`).
+    let in_group = |t: Terminator| match t {
+        Terminator::TailCall if !entries.is_empty() => Terminator::GroupReturn {
+            sites: sites.clone(),
+        },
+        t => t,
+    };
     let mut tail_blocks: Vec<(usize, usize)> = Vec::new();
     for &start in &starts {
         let first = function
@@ -421,7 +431,7 @@ fn build_with(function: &Function, entries: &[u64]) -> Result<Cfg, TranspileErro
             start,
             instructions: first..last + 1,
             body,
-            terminator,
+            terminator: in_group(terminator),
             sets_label: None,
         });
     }
@@ -431,7 +441,7 @@ fn build_with(function: &Function, entries: &[u64]) -> Result<Cfg, TranspileErro
             start: ins[jcc].near_branch_target(),
             instructions: jcc..jcc + 1,
             body: 0,
-            terminator: Terminator::TailCall,
+            terminator: in_group(Terminator::TailCall),
             sets_label: None,
         });
         if let Terminator::Branch { taken, .. } = &mut blocks[from].terminator {

@@ -679,7 +679,10 @@ impl<'a> Decoding<'a, '_> {
             function: self.function.name.clone(),
             address: at,
             callee: format!("imported `{name}`"),
-            reason: "only memcpy, memmove, memset, memcmp, bcmp and floor, ceil, trunc, round, sqrt, fmin, fmax (and their f32 forms) are provided in wasm".into(),
+            reason: format!(
+                "the module provides only {} (and Rust's allocator)",
+                Builtin::provided()
+            ),
         })
     }
 

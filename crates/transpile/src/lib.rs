@@ -47,6 +47,7 @@ stages!(cfg, decode, fxhash, lower, module, recursion, structure);
 mod builtins;
 mod cache;
 mod error;
+mod heap;
 mod image;
 mod noreturn;
 mod signature;

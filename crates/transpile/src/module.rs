@@ -21,6 +21,7 @@ use wasm_encoder::{
 };
 
 use super::builtins::{helper_divs128, helper_divu128, helper_mulhu, Builtin};
+use super::heap;
 use super::decode::{Program, Target, WHOLE};
 use super::error::TranspileError;
 use super::image::{Image, Pointer};
@@ -31,8 +32,11 @@ use super::signature::{ScalarType, Signature};
 
 /// Bytes of x86 stack in the module: 8 MiB, as Linux gives a main thread.
 pub const STACK_SIZE: u64 = 8 << 20;
-/// Free bytes above `__heap_base` in the initial memory.
+/// Bytes from `__heap_base` (the caller's data) to `__malloc_base` (the
+/// module's heap, `heap.rs`) unless the caller moves the latter.
 pub const HEAP_SIZE: u64 = 1 << 16;
+/// Bytes of the module's heap in the initial memory (it grows as needed).
+const MALLOC_INITIAL: u64 = 1 << 16;
 /// The most bytes one data reference pulls in when no symbol bounds it.
 const DATA_WINDOW: u64 = 1 << 16;
 
@@ -386,26 +390,29 @@ pub fn assemble(
         code.function(&b.body());
     }
 
-    // layout
+    // layout: image, stack, the caller's data, the heap
     let stack_top = callees.stack_base + STACK_SIZE;
-    if stack_top + HEAP_SIZE > u32::MAX as u64 {
+    let malloc_base = (stack_top + HEAP_SIZE).next_multiple_of(65536);
+    if malloc_base + MALLOC_INITIAL > u32::MAX as u64 {
         return Err(TranspileError::Elf(format!(
             "the image ends at {:#x}: too high for a 32-bit wasm memory",
             image.end
         )));
     }
-    let pages = (stack_top + HEAP_SIZE).div_ceil(65536);
+    let pages = (malloc_base + MALLOC_INITIAL) / 65536;
+    let has_heap = builtins_used.iter().any(|b| b.is_heap());
 
     let mut exports_section = ExportSection::new();
     exports_section.export("memory", ExportKind::Memory, 0);
     exports_section.export("__stack_pointer", ExportKind::Global, 0);
     exports_section.export("__heap_base", ExportKind::Global, 1);
+    exports_section.export("__malloc_base", ExportKind::Global, heap::MALLOC_BASE);
     for (k, sig) in exports.iter().enumerate() {
         let root = program.roots[k];
         let params: Vec<ValType> = sig.params.iter().map(|p| p.wasm()).collect();
         let results: Vec<ValType> = sig.result.iter().map(|r| r.wasm()).collect();
         functions.function(types.index(params, results));
-        code.function(&wrapper(sig, &abis[root], root as u32));
+        code.function(&wrapper(sig, &abis[root], root as u32, has_heap));
         exports_section.export(&sig.name, ExportKind::Func, first_wrapper + k as u32);
     }
 
@@ -434,6 +441,17 @@ pub fn assemble(
         },
         &ConstExpr::i32_const(stack_top as u32 as i32),
     );
+    // __malloc_base, and the heap's bump pointer
+    for mutable in [true, true] {
+        globals.global(
+            GlobalType {
+                val_type: ValType::I32,
+                mutable,
+                shared: false,
+            },
+            &ConstExpr::i32_const(malloc_base as u32 as i32),
+        );
+    }
     let mut data = DataSection::new();
     let mut data_bytes = 0;
     for &(start, end) in data_ranges {
@@ -758,12 +776,18 @@ fn stub(params: u32, group: u32, position: u32) -> Function {
     f
 }
 
-/// The export wrapper: C arguments into registers, a fake return address on
-/// the stack, the call, and the result out of rax/xmm0.
-fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
+/// The export wrapper: the heap emptied (when the module has one), C
+/// arguments into registers, a fake return address on the stack, the call,
+/// a check that it returned there, and the result out of rax/xmm0.
+fn wrapper(sig: &Signature, abi: &Abi, root: u32, has_heap: bool) -> Function {
     let outputs: Vec<ValType> = abi.outputs.iter().map(|r| r.val_type()).collect();
     let first_local = sig.params.len() as u32;
     let mut f = Function::new_with_locals_types(outputs.iter().copied().chain([ValType::I64]));
+    if has_heap {
+        for i in heap::reset() {
+            f.instruction(&i);
+        }
+    }
     let rsp_local = first_local + outputs.len() as u32;
     // rsp = __stack_pointer - 8, with a zero return address there
     f.instruction(&W::GlobalGet(0));
@@ -816,6 +840,28 @@ fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
     f.instruction(&W::Call(root));
     for k in (0..outputs.len()).rev() {
         f.instruction(&W::LocalSet(first_local + k as u32));
+    }
+    // the function returned to the wrapper's return address: rsp back above
+    // it, the address (0) still there; anything else traps
+    if let Some(k) = abi.outputs.iter().position(|r| *r == Reg::Gpr(RSP)) {
+        for i in [
+            W::LocalGet(first_local + k as u32),
+            W::LocalGet(rsp_local),
+            W::I64Const(8),
+            W::I64Add,
+            W::I64Ne,
+            W::LocalGet(rsp_local),
+            W::I32WrapI64,
+            W::I64Load(lower::mem(0)),
+            W::I64Const(0),
+            W::I64Ne,
+            W::I32Or,
+            W::If(wasm_encoder::BlockType::Empty),
+            W::Unreachable,
+            W::End,
+        ] {
+            f.instruction(&i);
+        }
     }
     if let Some(ty) = sig.result {
         let from = if ty.is_float() {

@@ -11,7 +11,7 @@
 
 mod support;
 
-use iced_x86::code_asm::{cl, dl, eax, ecx, edx, ptr, r10d, r11d, r8d, r9d};
+use iced_x86::code_asm::{cl, dl, eax, ebx, ecx, edi, edx, ptr, r10d, r11d, r8d, r9d};
 use iced_x86::code_asm::{
     dword_ptr, qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
 };
@@ -980,7 +980,7 @@ fn case_for(rng: &mut Rng, form: &Form) -> Case {
         };
     }
     regs[5] = if ins.mnemonic() == Mnemonic::Leave {
-        SCRATCH + 0x100 + 8 * rng.below(8)
+        FAR_STACK + 0x100 + 8 * rng.below(8)
     } else {
         regs[5]
     };
@@ -2173,4 +2173,175 @@ fn division_after_the_dividend_is_extended_runs_as_on_the_cpu() {
         load(&mut engine.mem()[base..base + DATA_SIZE], &case);
         assert!(engine.call("snippet", &[]).is_err(), "{what}: no trap");
     }
+}
+
+#[test]
+fn calls_that_come_back_elsewhere_trap_or_run_as_on_the_cpu() {
+    // Each snippet's functions are its own labels (calls make them functions
+    // of the module). `exact`: the wasm must give the CPU's result;
+    // otherwise it may instead trap, never give another result.
+    type Body = fn(&mut CodeAssembler) -> Result<(), IcedError>;
+    let cases: [(&str, bool, Body); 5] = [
+        (
+            "a tail jump out of a recursion group, calls of it pending",
+            true,
+            |a| {
+                let (mut f, mut base, mut leaf, mut start) = (
+                    a.create_label(),
+                    a.create_label(),
+                    a.create_label(),
+                    a.create_label(),
+                );
+                a.jmp(start)?;
+                a.set_label(&mut f)?;
+                a.test(edi, edi)?;
+                a.jle(base)?;
+                a.push(rbx)?;
+                a.mov(ebx, edi)?;
+                a.lea(edi, ptr(rdi - 1))?;
+                a.call(f)?;
+                a.add(eax, ebx)?;
+                a.pop(rbx)?;
+                a.ret()?;
+                a.set_label(&mut base)?;
+                a.jmp(leaf)?;
+                a.set_label(&mut leaf)?;
+                a.lea(eax, ptr(rdi * 2 + 1000))?;
+                a.ret()?;
+                a.set_label(&mut start)?;
+                a.mov(edi, ecx)?;
+                a.and(edi, 7)?;
+                a.call(f)
+            },
+        ),
+        (
+            "a call site that is also another function's code",
+            true,
+            |a| {
+                // X jumps into the middle of F, onto F's own recursive call
+                let (mut f, mut mid, mut zero, mut x, mut start) = (
+                    a.create_label(),
+                    a.create_label(),
+                    a.create_label(),
+                    a.create_label(),
+                    a.create_label(),
+                );
+                a.jmp(start)?;
+                a.set_label(&mut f)?;
+                a.test(edi, edi)?;
+                a.je(zero)?;
+                a.dec(edi)?;
+                a.set_label(&mut mid)?;
+                a.call(f)?;
+                a.add(eax, 1)?;
+                a.ret()?;
+                a.set_label(&mut zero)?;
+                a.xor(eax, eax)?;
+                a.ret()?;
+                a.set_label(&mut x)?;
+                a.mov(edi, ecx)?;
+                a.and(edi, 3)?;
+                a.jmp(mid)?;
+                a.set_label(&mut start)?;
+                a.mov(edi, edx)?;
+                a.and(edi, 3)?;
+                a.call(f)?;
+                a.mov(r8, rax)?;
+                a.call(x)
+            },
+        ),
+        ("a callee that moves its return address on", false, |a| {
+            let (mut g, mut start) = (a.create_label(), a.create_label());
+            a.jmp(start)?;
+            a.set_label(&mut g)?;
+            a.add(qword_ptr(rsp), 3)?;
+            a.ret()?;
+            a.set_label(&mut start)?;
+            a.xor(eax, eax)?;
+            a.call(g)?;
+            a.db(&[0x83, 0xc0, 0x01])?; // add eax, 1: 3 bytes, skipped natively
+            a.add(eax, 10)
+        }),
+        (
+            "call to the next instruction, popped (the get-rip idiom)",
+            false,
+            |a| {
+                let mut next = a.create_label();
+                a.call(next)?;
+                a.set_label(&mut next)?;
+                a.pop(rax)?;
+                a.sub(rax, CODE as i32)
+            },
+        ),
+        ("a callee that returns past its caller", false, |a| {
+            let (mut f, mut g, mut start) = (a.create_label(), a.create_label(), a.create_label());
+            a.jmp(start)?;
+            a.set_label(&mut g)?;
+            a.add(rsp, 8)?;
+            a.ret()?;
+            a.set_label(&mut f)?;
+            a.mov(eax, 1)?;
+            a.call(g)?;
+            a.add(eax, 10)?;
+            a.ret()?;
+            a.set_label(&mut start)?;
+            a.push(rax)?; // (f's frame: the return address lands 16-aligned)
+            a.call(f)?;
+            a.add(eax, 100)?;
+            a.pop(rcx)
+        }),
+    ];
+    for (k, (what, exact, body)) in cases.into_iter().enumerate() {
+        let code = snippet(body);
+        let wasm = transpile_snippet(&code).unwrap_or_else(|e| panic!("{what}: {e}"));
+        let mut engine = Wasm::new(&wasm);
+        let mut rng = Rng::new(70 + k as u64);
+        let form = Form {
+            ins: Instruction::with(Code::Nopd),
+            bits: 64,
+        };
+        let mut trapped = 0;
+        for _ in 0..50 {
+            let case = case_for(&mut rng, &form);
+            // (flags are not carried back from a call: compiled code never
+            // reads them after one)
+            match compare(&code, &mut engine, &case, 0, false) {
+                None => {}
+                Some(diff) if !exact && diff.starts_with("wasm trapped") => trapped += 1,
+                Some(diff) => panic!("{what}: {diff}"),
+            }
+        }
+        assert!(exact || trapped == 50, "{what}: {trapped} of 50 trapped");
+    }
+}
+
+#[test]
+fn a_stack_moved_below_its_base_by_any_write_of_rsp_traps() {
+    // rsp set from rbp 8 MiB down (no push or sub moves it there): the
+    // pushes that follow would write the program's data; they trap first.
+    // (Natively this faults: it runs in wasm only.)
+    let code = snippet(|a| {
+        a.push(rbp)?;
+        a.push(rbx)?;
+        a.mov(rbx, rsp)?;
+        a.lea(rbp, ptr(rsp - 0x80_0000 + 24))?;
+        a.mov(rsp, rbp)?;
+        a.push(0x41)?;
+        a.push(0x42)?;
+        a.mov(rsp, rbx)?;
+        a.pop(rbx)?;
+        a.pop(rbp)
+    });
+    let wasm = transpile_snippet(&code).expect("transpiles");
+    let mut engine = Wasm::new(&wasm);
+    let base = DATA as usize;
+    let case = case_for(
+        &mut Rng::new(3),
+        &Form {
+            ins: Instruction::with(Code::Nopd),
+            bits: 64,
+        },
+    );
+    load(&mut engine.mem()[base..base + DATA_SIZE], &case);
+    assert!(engine.call("snippet", &[]).is_err(), "no trap");
 }

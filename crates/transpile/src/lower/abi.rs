@@ -32,7 +32,6 @@ pub fn abis(program: &Program, groups: &[Vec<usize>]) -> Vec<Abi> {
     let mut reads: Vec<RegSet> = vec![0; n];
     let mut writes: Vec<RegSet> = vec![0; n];
     let mut callees: Vec<Vec<usize>> = vec![Vec::new(); n];
-    let arguments = reg_bit(Reg::Gpr(RDI)) | reg_bit(Reg::Gpr(RSI)) | reg_bit(Reg::Gpr(RDX));
     for (k, f) in program.functions.iter().enumerate() {
         for ins in &f.instructions {
             if let Some(writes_first) = explicit_registers_only(ins) {
@@ -59,19 +58,13 @@ pub fn abis(program: &Program, groups: &[Vec<usize>]) -> Vec<Abi> {
         for t in f.calls.values().chain(f.indirect.values()) {
             match t {
                 Target::Function(a) => callees[k].extend(program.function_index(*a)),
-                Target::Builtin(b) => match b.shape() {
-                    Shape::Memory => {
-                        reads[k] |= arguments;
-                        writes[k] |= reg_bit(Reg::Gpr(RAX));
+                Target::Builtin(b) => {
+                    let (args, result) = calls::builtin_registers(b.shape());
+                    for r in args {
+                        reads[k] |= reg_bit(*r);
                     }
-                    Shape::Float | Shape::Float2 => {
-                        reads[k] |= reg_bit(Reg::Xmm(0));
-                        if b.shape() == Shape::Float2 {
-                            reads[k] |= reg_bit(Reg::Xmm(1));
-                        }
-                        writes[k] |= reg_bit(Reg::Xmm(0));
-                    }
-                },
+                    writes[k] |= reg_bit(result);
+                }
                 Target::Trap => {}
             }
         }

@@ -48,6 +48,34 @@ impl Default for Helpers {
     }
 }
 
+/// How a call or jump reaches its target.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Transfer {
+    /// `call`: the return address pushed, a wasm call, and a check that the
+    /// callee returned to it (rsp back where it was, the address still in
+    /// its slot); otherwise a trap.
+    Call,
+    /// A tail jump: `return_call`, whose return is this function's.
+    Tail,
+    /// A tail jump out of a recursion group with calls of the group
+    /// pending: a wasm call, after which the callee has popped the return
+    /// address at the old rsp (kept in scratch local 5) and the group
+    /// dispatches on it.
+    Resume,
+}
+
+/// The registers a builtin of `shape` takes (its wasm parameters, in
+/// order) and gives (its result), as System V passes them.
+pub fn builtin_registers(shape: Shape) -> (&'static [Reg], Reg) {
+    const GPR_ARGS: [Reg; 4] = [Reg::Gpr(RDI), Reg::Gpr(RSI), Reg::Gpr(RDX), Reg::Gpr(1)];
+    match shape {
+        Shape::Memory => (&GPR_ARGS[..3], Reg::Gpr(RAX)),
+        Shape::Heap => (&GPR_ARGS, Reg::Gpr(RAX)),
+        Shape::Float => (&[Reg::Xmm(0)], Reg::Xmm(0)),
+        Shape::Float2 => (&[Reg::Xmm(0), Reg::Xmm(1)], Reg::Xmm(0)),
+    }
+}
+
 impl<'a> Ctx<'a> {
     /// Pushes `value` (an i64 computed by `value`) on the x86 stack.
     /// `value` must not read rsp: it runs after rsp has moved.
@@ -101,31 +129,93 @@ impl<'a> Ctx<'a> {
         Ok(())
     }
 
-    /// A `ret` inside a recursion group (`Terminator::GroupReturn`), up to
-    /// the jump: the address popped, and its position among the return
-    /// `sites` in the switch local (none of them: a return to the wasm
-    /// caller).
+    /// The end of a group member's invocation (`Terminator::GroupReturn`),
+    /// up to the jump: a `ret`, or a tail jump out of the group. When rsp
+    /// is where it was when the wasm function was entered (its slot holds
+    /// the wasm caller's return address: no call of the group is pending),
+    /// it returns to the wasm caller (a tail jump as `return_call`).
+    /// Otherwise the address popped (for a tail jump, after the callee
+    /// returned) must be one of the return `sites`, whose position goes in
+    /// the switch local; anything else, or rsp above the caller's slot,
+    /// traps (the CPU would go where the module cannot).
     pub(super) fn group_return(&mut self, sites: &[(u64, BlockId)]) -> Result<(), TranspileError> {
-        if self.ins.mnemonic() != Mnemonic::Ret {
+        let (t, rsp, entry) = (self.locals.t(4), self.locals.gpr(RSP), self.locals.entry_rsp());
+        let at_top = self.locals.t32(0);
+        let is_ret = self.ins.flow_control() == FlowControl::Return;
+        if is_ret && self.ins.mnemonic() != Mnemonic::Ret {
             return Err(self.unsupported());
         }
-        let pop = 8 + if self.ins.op_count() == 1 {
-            self.ins.immediate(0) as i64
-        } else {
-            0
-        };
-        let (t, rsp) = (self.locals.t(4), self.locals.gpr(RSP));
         self.emit_all([
             W::LocalGet(rsp),
-            W::I32WrapI64,
-            W::I64Load(mem(0)),
-            W::LocalSet(t),
-            W::LocalGet(rsp),
-            W::I64Const(pop),
-            W::I64Add,
-            W::LocalSet(rsp),
+            W::LocalGet(entry),
+            W::I64GtU,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
         ]);
+        if is_ret {
+            let pop = 8 + if self.ins.op_count() == 1 {
+                self.ins.immediate(0) as i64
+            } else {
+                0
+            };
+            self.emit_all([
+                W::LocalGet(rsp),
+                W::LocalGet(entry),
+                W::I64Eq,
+                W::LocalSet(at_top),
+                W::LocalGet(rsp),
+                W::I32WrapI64,
+                W::I64Load(mem(0)),
+                W::LocalSet(t),
+                W::LocalGet(rsp),
+                W::I64Const(pop),
+                W::I64Add,
+                W::LocalSet(rsp),
+            ]);
+        } else {
+            // at the top, the tail jump's return is the group's
+            self.emit_all([
+                W::LocalGet(rsp),
+                W::LocalGet(entry),
+                W::I64Eq,
+                W::If(BlockType::Empty),
+            ]);
+            self.tail_call()?;
+            self.emit(W::End);
+            // below it, the callee returns here, to the address it popped
+            self.transfer(Transfer::Resume)?;
+            let slot = self.locals.t(5);
+            self.emit_all([
+                W::LocalGet(slot),
+                W::I32WrapI64,
+                W::I64Load(mem(0)),
+                W::LocalSet(t),
+            ]);
+        }
         self.select_index(t, sites);
+        let (sw, n) = (self.locals.switch(), sites.len() as i64);
+        if is_ret {
+            self.emit_all([
+                W::LocalGet(at_top),
+                W::If(BlockType::Empty),
+                // back to the wasm caller
+                W::I64Const(n),
+                W::LocalSet(sw),
+                W::Else,
+            ]);
+        }
+        self.emit_all([
+            W::LocalGet(sw),
+            W::I64Const(n),
+            W::I64Eq,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
+        ]);
+        if is_ret {
+            self.emit(W::End);
+        }
         Ok(())
     }
 
@@ -185,56 +275,79 @@ impl<'a> Ctx<'a> {
 
     fn call_builtin(&mut self, b: Builtin) {
         let index = self.callees.builtins[&b];
-        let args: &[Reg] = match b.shape() {
-            Shape::Memory => &[],
-            Shape::Float => &[Reg::Xmm(0)],
-            Shape::Float2 => &[Reg::Xmm(0), Reg::Xmm(1)],
-        };
-        if !args.is_empty() {
-            let x0 = self.locals.reg(Reg::Xmm(0));
-            self.scalars_to_vectors(args);
-            for r in args {
-                self.emit(W::LocalGet(self.locals.reg(*r)));
-            }
-            self.emit_all([W::Call(index), W::LocalSet(x0)]);
-            self.scalars_from_vectors(&[Reg::Xmm(0)]);
-            return;
+        let (args, result) = builtin_registers(b.shape());
+        self.scalars_to_vectors(args);
+        for r in args {
+            self.emit(W::LocalGet(self.locals.reg(*r)));
         }
-        self.emit_all([
-            W::LocalGet(self.locals.gpr(RDI)),
-            W::LocalGet(self.locals.gpr(RSI)),
-            W::LocalGet(self.locals.gpr(RDX)),
-            W::Call(index),
-            W::LocalSet(self.locals.gpr(RAX)),
-        ]);
+        self.emit_all([W::Call(index), W::LocalSet(self.locals.reg(result))]);
+        self.scalars_from_vectors(&[result]);
     }
 
-    /// Calls `target` as x86 `call` would (return address pushed for image
-    /// functions; builtins take their arguments from registers), or, for a
-    /// tail jump (`push_return` false), jumps to it: its return is this
-    /// function's.
-    fn call_target(&mut self, target: &Target, push_return: bool) {
+    /// Transfers control to `target` as `how` says (see [`Transfer`]).
+    fn call_target(&mut self, target: &Target, how: Transfer) {
+        let rsp = self.locals.gpr(RSP);
+        let saved = self.locals.t(5);
         match target {
             Target::Function(a) => {
                 let index = self.program.function_index(*a).expect("decoded callee");
-                if push_return {
-                    let ret = self.ins.next_ip();
-                    self.push_value(|c| c.emit(W::I64Const(ret as i64)));
+                match how {
+                    Transfer::Call => {
+                        let ret = self.ins.next_ip() as i64;
+                        self.emit_all([W::LocalGet(rsp), W::LocalSet(saved)]);
+                        self.push_value(|c| c.emit(W::I64Const(ret)));
+                        self.call_function(index, false);
+                        // the callee's `ret` took our return address from
+                        // where we put it: anything else trapped
+                        self.emit_all([
+                            W::LocalGet(rsp),
+                            W::LocalGet(saved),
+                            W::I64Ne,
+                            W::LocalGet(saved),
+                            W::I64Const(8),
+                            W::I64Sub,
+                            W::I32WrapI64,
+                            W::I64Load(mem(0)),
+                            W::I64Const(ret),
+                            W::I64Ne,
+                            W::I32Or,
+                            W::If(BlockType::Empty),
+                            W::Unreachable,
+                            W::End,
+                        ]);
+                    }
+                    Transfer::Tail => self.call_function(index, true),
+                    Transfer::Resume => {
+                        self.emit_all([W::LocalGet(rsp), W::LocalSet(saved)]);
+                        self.call_function(index, false);
+                        // it popped one address, the one at `saved`
+                        self.emit_all([
+                            W::LocalGet(rsp),
+                            W::LocalGet(saved),
+                            W::I64Const(8),
+                            W::I64Add,
+                            W::I64Ne,
+                            W::If(BlockType::Empty),
+                            W::Unreachable,
+                            W::End,
+                        ]);
+                    }
                 }
-                self.call_function(index, !push_return);
             }
             Target::Builtin(b) => {
                 self.call_builtin(*b);
-                if !push_return {
+                if how != Transfer::Call {
                     // a tail jump to a builtin: pop the return address ourselves
-                    let rsp = self.locals.gpr(RSP);
                     self.emit_all([
                         W::LocalGet(rsp),
+                        W::LocalTee(saved),
                         W::I64Const(8),
                         W::I64Add,
                         W::LocalSet(rsp),
                     ]);
-                    self.return_outputs();
+                    if how == Transfer::Tail {
+                        self.return_outputs();
+                    }
                 }
             }
             Target::Trap => self.emit(W::Unreachable),
@@ -243,7 +356,7 @@ impl<'a> Ctx<'a> {
 
     /// `call` / `jmp` through a register: compare against every function whose
     /// address this function takes; anything else traps.
-    fn dispatch_indirect(&mut self, push_return: bool) -> Result<(), TranspileError> {
+    fn dispatch_indirect(&mut self, how: Transfer) -> Result<(), TranspileError> {
         let candidates: Vec<(u64, Target)> = self
             .function
             .indirect
@@ -274,7 +387,7 @@ impl<'a> Ctx<'a> {
                 W::I64Eq,
                 W::If(BlockType::Empty),
             ]);
-            self.call_target(target, push_return);
+            self.call_target(target, how);
             self.emit(W::Else);
         }
         self.emit(W::Unreachable);
@@ -286,9 +399,15 @@ impl<'a> Ctx<'a> {
 
     pub(super) fn call(&mut self) -> Result<(), TranspileError> {
         self.flags.clobber_all();
+        self.transfer(Transfer::Call)
+    }
+
+    /// The call or jump of `self.ins` to its target (known, or through a
+    /// register), as `how` says.
+    fn transfer(&mut self, how: Transfer) -> Result<(), TranspileError> {
         match self.function.calls.get(&self.ins.ip()).cloned() {
-            Some(target) => self.call_target(&target, true),
-            None => self.dispatch_indirect(true)?,
+            Some(target) => self.call_target(&target, how),
+            None => self.dispatch_indirect(how)?,
         }
         Ok(())
     }
@@ -324,13 +443,10 @@ impl<'a> Ctx<'a> {
 
     /// A tail jump: every way out of it returns (or traps).
     pub(super) fn tail_call(&mut self) -> Result<(), TranspileError> {
-        match self.function.calls.get(&self.ins.ip()).cloned() {
-            Some(target) => self.call_target(&target, false),
-            None => {
-                self.dispatch_indirect(false)?;
-                self.emit(W::Unreachable);
-            }
-        }
+        self.transfer(Transfer::Tail)?;
+        // (past a known target's `return_call` or return this is dead code;
+        // past a dispatch, no candidate matched)
+        self.emit(W::Unreachable);
         Ok(())
     }
 

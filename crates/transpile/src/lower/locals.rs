@@ -36,6 +36,8 @@ pub(crate) struct Locals {
     switch: Cell<u32>,
     /// The dispatch label of irreducible regions (i32).
     label: Cell<u32>,
+    /// rsp as a recursion group's wasm function was entered (i64).
+    entry_rsp: Cell<u32>,
     /// Declared (non-parameter) locals, in index order.
     declared: RefCell<Vec<ValType>>,
     /// The number of parameters.
@@ -73,6 +75,7 @@ impl Locals {
             tv: std::array::from_fn(|_| none()),
             switch: none(),
             label: none(),
+            entry_rsp: none(),
             declared: RefCell::new(Vec::new()),
             params: abi.inputs.len() as u32 + extra_params,
         };
@@ -176,6 +179,12 @@ impl Locals {
     /// The dispatch label of irreducible regions (i32).
     pub fn label(&self) -> u32 {
         self.get(&self.label, ValType::I32)
+    }
+
+    /// rsp as a recursion group's wasm function was entered (i64): a `ret`
+    /// with rsp there returns to the wasm caller.
+    pub fn entry_rsp(&self) -> u32 {
+        self.get(&self.entry_rsp, ValType::I64)
     }
 }
 

@@ -187,6 +187,10 @@ pub fn lower(
     // scalar registers that arrive as parameters: take lane 0
     let arriving: Vec<Reg> = abi.inputs.clone();
     ctx.scalars_from_vectors(&arriving);
+    if unit.group {
+        let (rsp, entry) = (ctx.locals.gpr(RSP), ctx.locals.entry_rsp());
+        ctx.emit_all([W::LocalGet(rsp), W::LocalSet(entry)]);
+    }
     ctx.nodes(tree)?;
     ctx.emit(W::End);
     let mut function_body = locals_header(&ctx.locals.declared(), ctx.body.len() + 64);

@@ -13,8 +13,7 @@
 //!   no call (a leaf) needs no check at all. In a recursion group
 //!   (`recursion.rs`) each member's entry checks for that member.
 //! - A decrement inside a loop (a stack probe), any other write of rsp
-//!   (`and rsp, -32`, `sub rsp, rax`, `mov rsp, rax`) but a return to the
-//!   frame pointer (`leave`, `mov rsp, rbp`), and
+//!   (`and rsp, -32`, `sub rsp, rax`, `mov rsp, rbp`, `leave`), and
 //!   decrements past [`COVERED_MAX`] are checked right after they run,
 //!   against the same limit, before anything is stored below the new rsp.
 //!
@@ -43,11 +42,6 @@ enum Move {
     Down(u64),
     /// Up (`pop`, `add rsp, imm`): never towards the base.
     Up,
-    /// Back to the frame pointer (`leave`, `mov rsp, rbp`, `lea rsp,
-    /// [rbp-16]`): rbp holds an rsp the function had after its checks. (A
-    /// program that points rbp at memory of its own and moves rsp there
-    /// writes the same addresses natively and in wasm.)
-    Restore,
     /// To a value known only at run time (`mov rsp, rbp`, `and rsp, -16`).
     Other,
 }
@@ -135,7 +129,7 @@ pub(crate) fn guard(
                 needs_check[m] = true;
             }
             match rsp_move(ins) {
-                Move::None | Move::Up | Move::Restore => {}
+                Move::None | Move::Up => {}
                 Move::Down(bytes) if !in_loop[b] && covered[m] + bytes <= COVERED_MAX => {
                     covered[m] += bytes;
                     needs_check[m] = true;
@@ -182,21 +176,6 @@ fn rsp_move(ins: &Instruction) -> Move {
                 Move::Up
             }
         }
-        M::Leave => Move::Restore,
-        M::Mov
-            if ins.op0_register() == Register::RSP
-                && ins.op1_kind() == OpKind::Register
-                && ins.op1_register() == Register::RBP =>
-        {
-            Move::Restore
-        }
-        M::Lea
-            if ins.op0_register() == Register::RSP
-                && ins.memory_base() == Register::RBP
-                && ins.memory_index() == Register::None =>
-        {
-            Move::Restore
-        }
         M::Lea
             if ins.op0_register() == Register::RSP
                 && ins.memory_base() == Register::RSP
@@ -217,7 +196,9 @@ fn rsp_move(ins: &Instruction) -> Move {
         {
             Move::Other
         }
-        M::Enter => Move::Other,
+        // (a return to the frame pointer too: nothing proves rbp holds an
+        // earlier rsp)
+        M::Leave | M::Enter => Move::Other,
         _ => Move::None,
     }
 }
@@ -244,16 +225,16 @@ mod tests {
             (&[0x48, 0x83, 0xec, 0xf0], Move::Up),                    // sub rsp, -16
             (&[0x48, 0x8d, 0x64, 0x24, 0xf0], Move::Down(16)),        // lea rsp, [rsp-16]
             (&[0x48, 0x8d, 0x64, 0x24, 0x10], Move::Up),              // lea rsp, [rsp+16]
-            (&[0x48, 0x8d, 0x65, 0xf0], Move::Restore),               // lea rsp, [rbp-16]
+            (&[0x48, 0x8d, 0x65, 0xf0], Move::Other),               // lea rsp, [rbp-16]
             (&[0x48, 0x8d, 0x60, 0xf0], Move::Other),                 // lea rsp, [rax-16]
             (&[0x48, 0x83, 0xe4, 0xe0], Move::Other),                 // and rsp, -32
-            (&[0x48, 0x89, 0xec], Move::Restore),                     // mov rsp, rbp
+            (&[0x48, 0x89, 0xec], Move::Other),                     // mov rsp, rbp
             (&[0x48, 0x89, 0xc4], Move::Other),                       // mov rsp, rax
             (&[0x48, 0x29, 0xc4], Move::Other),                       // sub rsp, rax
             (&[0x83, 0xec, 0x10], Move::Other),                       // sub esp, 16 (zero-extends)
             (&[0x48, 0x94], Move::Other),                             // xchg rsp, rax
             (&[0x48, 0x87, 0xe0], Move::Other),                       // xchg rax, rsp
-            (&[0xc9], Move::Restore),                                 // leave
+            (&[0xc9], Move::Other),                                 // leave
             (&[0x48, 0x39, 0xe0], Move::None),                        // cmp rax, rsp
             (&[0x48, 0x89, 0xe5], Move::None),                        // mov rbp, rsp
             (&[0x48, 0x89, 0x04, 0x24], Move::None),                  // mov [rsp], rax

@@ -1,12 +1,15 @@
 (module
   (type (;0;) (func (param i64 i64 i64 i64) (result i64 i64)))
   (type (;1;) (func (param i64 i64) (result i64)))
-  (memory (;0;) 130 65536)
+  (memory (;0;) 131 65536)
   (global (;0;) (mut i32) i32.const 8392720)
   (global (;1;) i32 i32.const 8392720)
+  (global (;2;) (mut i32) i32.const 8519680)
+  (global (;3;) (mut i32) i32.const 8519680)
   (export "memory" (memory 0))
   (export "__stack_pointer" (global 0))
   (export "__heap_base" (global 1))
+  (export "__malloc_base" (global 2))
   (export "f" (func 1))
   (func (;0;) (type 0) (param i64 i64 i64 i64) (result i64 i64)
     local.get 3
@@ -43,6 +46,20 @@
     call 0
     local.set 3
     local.set 2
+    local.get 3
+    local.get 4
+    i64.const 8
+    i64.add
+    i64.ne
+    local.get 4
+    i32.wrap_i64
+    i64.load align=1
+    i64.const 0
+    i64.ne
+    i32.or
+    if ;; label = @1
+      unreachable
+    end
     local.get 2
   )
 )

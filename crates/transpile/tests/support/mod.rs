@@ -235,6 +235,12 @@ pub const DATA_SIZE: usize = 0x10000;
 pub const CODE: u64 = 0x30_0000;
 /// Room for snippet code.
 pub const CODE_SIZE: usize = 0x10000;
+/// Zeroed memory where the module's x86 stack is (above the image, below
+/// its top 8 MiB up), mapped natively too: a frame pointer `leave` moves rsp
+/// to (rsp anywhere below the stack would trap in wasm).
+pub const FAR_STACK: u64 = 0x40_0000;
+/// Bytes of it.
+pub const FAR_STACK_SIZE: usize = 0x1000;
 
 struct Mapped;
 
@@ -270,6 +276,7 @@ pub fn native_lock() -> MutexGuard<'static, ()> {
             CODE_SIZE,
             libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC,
         );
+        map_fixed(FAR_STACK, FAR_STACK_SIZE, libc::PROT_READ);
         Mapped
     });
     LOCK.lock().unwrap_or_else(|e| e.into_inner())
