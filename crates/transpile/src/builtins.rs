@@ -10,6 +10,7 @@ use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
 use super::heap;
 use super::lower;
+use super::threads;
 
 /// A C library function the module provides itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -76,6 +77,14 @@ pub enum Builtin {
     /// `__cxa_thread_atexit_impl(dtor, obj, dso)`: a no-op (no thread of a
     /// module exits)
     ThreadAtexit,
+    /// `pthread_key_create(&key, destructor)` (`threads.rs`)
+    PthreadKeyCreate,
+    /// `pthread_key_delete(key)`
+    PthreadKeyDelete,
+    /// `pthread_setspecific(key, value)`
+    PthreadSetspecific,
+    /// `pthread_getspecific(key)`
+    PthreadGetspecific,
 }
 
 /// How a builtin takes its arguments and gives its result (System V).
@@ -148,6 +157,26 @@ const BUILTINS: &[(Builtin, &[&str], Shape)] = &[
         &["__cxa_thread_atexit_impl"],
         Shape::Heap,
     ),
+    (
+        Builtin::PthreadKeyCreate,
+        &["pthread_key_create"],
+        Shape::Heap,
+    ),
+    (
+        Builtin::PthreadKeyDelete,
+        &["pthread_key_delete"],
+        Shape::Heap,
+    ),
+    (
+        Builtin::PthreadSetspecific,
+        &["pthread_setspecific"],
+        Shape::Heap,
+    ),
+    (
+        Builtin::PthreadGetspecific,
+        &["pthread_getspecific"],
+        Shape::Heap,
+    ),
 ];
 
 /// The name of a function of rustc's `__rustc` crate (its allocator shims)
@@ -202,11 +231,6 @@ impl Builtin {
         matches!(self.shape(), Shape::Float | Shape::Float2)
     }
 
-    /// True for the allocation functions (and so the module has a heap).
-    pub fn is_heap(self) -> bool {
-        self.shape() == Shape::Heap
-    }
-
     /// The wasm function that serves it (memcpy/memmove/memset/memcmp/bcmp
     /// on (rdi, rsi, rdx) → rax; libm on xmm0 (and xmm1); the heap on
     /// (rdi, rsi, rdx, rcx) → rax).
@@ -233,6 +257,10 @@ impl Builtin {
             | Builtin::RustDealloc
             | Builtin::RustRealloc
             | Builtin::ThreadAtexit => heap::body(b),
+            Builtin::PthreadKeyCreate
+            | Builtin::PthreadKeyDelete
+            | Builtin::PthreadSetspecific
+            | Builtin::PthreadGetspecific => threads::body(b),
             Builtin::Fmin | Builtin::Fmax | Builtin::Fminf | Builtin::Fmaxf => libm_fmin_fmax(b),
             Builtin::Memcpy | Builtin::Memmove => body(
                 &[],

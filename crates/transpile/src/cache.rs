@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use super::build;
 use super::decode::{self, Program};
 use super::image::Image;
-use super::module::{self, Module};
+use super::module::Module;
 use super::signature::Signature;
 use super::{TranspileError, TRANSPILER_VERSION};
 
@@ -61,8 +61,8 @@ impl Cache {
         exports: &[Signature],
     ) -> Result<(Key, Arc<Module>), TranspileError> {
         let program = decode::decode(image, &decode::roots(image, exports)?)?;
-        let ranges = module::data_ranges(image, &program)?;
-        let k = key(image, &program, exports, &ranges);
+        let ranges = &program.data;
+        let k = key(image, &program, exports, ranges);
         if let Some(m) = self
             .modules
             .lock()
@@ -71,7 +71,7 @@ impl Cache {
         {
             return Ok((k, m.clone()));
         }
-        let m = Arc::new(build(image, &program, exports, &ranges)?);
+        let m = Arc::new(build(image, &program, exports, ranges)?);
         self.modules
             .lock()
             .unwrap_or_else(|e| e.into_inner())

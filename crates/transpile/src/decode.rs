@@ -18,6 +18,7 @@ use super::error::{hex_bytes, TranspileError};
 use super::fxhash::{FxHashMap, FxHashSet};
 use super::image::{Image, Pointer};
 use super::builtins::Builtin;
+use super::data::DataWalk;
 use super::noreturn::{import_never_returns, Returns, Verdict};
 use super::signature::Signature;
 
@@ -119,10 +120,25 @@ impl Function {
 /// All functions of one module; `functions[i]` for `roots[k]` is export k's code.
 #[derive(Clone, Debug)]
 pub struct Program {
-    /// Every function, callees after their callers in discovery order.
+    /// Every function, callees after their callers in discovery order:
+    /// first those the roots' code reaches, then those only data points to.
     pub functions: Vec<Function>,
     /// Index in `functions` of each requested root.
     pub roots: Vec<usize>,
+    /// How many of `functions` the roots' code reaches (the rest are
+    /// reached only through pointers in data: a vtable's methods, a table
+    /// of handlers).
+    pub required: usize,
+    /// The image ranges the module places as data (`data.rs`), sorted and
+    /// merged.
+    pub data: Vec<(u64, u64)>,
+    /// The functions an indirect call may reach, by address, sorted: those
+    /// whose address code loads and those data points to. An indirect call
+    /// to any other address traps.
+    pub address_taken: Vec<u64>,
+    /// Functions data points to that could not be decoded, and why: a call
+    /// through a pointer to one traps.
+    pub unavailable: Vec<(u64, String)>,
 }
 
 impl Program {
@@ -148,34 +164,104 @@ pub fn roots(image: &Image, exports: &[Signature]) -> Result<Vec<u64>, Transpile
 }
 
 /// Entry point of the stage: decodes `roots` (function addresses) and every
-/// function they reach.
+/// function they reach, and the data they can read (`data.rs`). Functions
+/// the data points to (a vtable's methods, a table of handlers) join the
+/// program one at a time, each with what it reaches: one that cannot be
+/// decoded is left out (recorded in [`Program::unavailable`]) and a call
+/// through a pointer to it traps; a root or anything its code reaches that
+/// cannot be decoded is an error.
 pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
-    let mut functions: Vec<Function> = Vec::new();
-    let mut index: FxHashMap<u64, usize> = FxHashMap::default();
-    let mut queue: VecDeque<u64> = roots.iter().copied().collect();
-    let mut returns = Returns::new(image);
-    while let Some(address) = queue.pop_front() {
-        if index.contains_key(&address) {
+    let mut d = ProgramDecoding {
+        image,
+        functions: Vec::new(),
+        index: FxHashMap::default(),
+        returns: Returns::new(image),
+        data: DataWalk::default(),
+        root: roots.first().copied().unwrap_or_default(),
+    };
+    d.reach(roots)?;
+    let required = d.functions.len();
+    let mut unavailable = Vec::new();
+    let mut k = 0;
+    while k < d.data.functions.len() {
+        let candidate = d.data.functions[k];
+        k += 1;
+        if d.index.contains_key(&candidate) {
             continue;
         }
-        if functions.len() >= MAX_FUNCTIONS {
-            let root = image.describe(roots[0]);
-            return Err(TranspileError::TooManyFunctions {
-                root,
-                limit: MAX_FUNCTIONS,
-            });
-        }
-        let function = decode_function(image, address, &mut returns)?;
-        for target in function.calls.values().chain(function.indirect.values()) {
-            if let Target::Function(callee) = target {
-                queue.push_back(*callee);
+        // all of it or nothing
+        let (functions, data) = (d.functions.len(), d.data.clone());
+        if let Err(e) = d.reach(&[candidate]) {
+            for f in d.functions.drain(functions..) {
+                d.index.remove(&f.address);
             }
+            d.data = data;
+            unavailable.push((candidate, e.to_string()));
         }
-        index.insert(address, functions.len());
-        functions.push(function);
     }
-    let roots = roots.iter().map(|a| index[a]).collect();
-    Ok(Program { functions, roots })
+    let mut address_taken: Vec<u64> = d
+        .functions
+        .iter()
+        .flat_map(|f| f.indirect.values())
+        .filter_map(|t| match t {
+            Target::Function(a) => Some(*a),
+            _ => None,
+        })
+        .chain(d.data.functions.iter().copied())
+        .filter(|a| d.index.contains_key(a))
+        .collect();
+    address_taken.sort_unstable();
+    address_taken.dedup();
+    let data = d.data.ranges()?;
+    let roots = roots.iter().map(|a| d.index[a]).collect();
+    Ok(Program {
+        functions: d.functions,
+        roots,
+        required,
+        data,
+        address_taken,
+        unavailable,
+    })
+}
+
+/// The functions decoded so far and the data they reach.
+struct ProgramDecoding<'a> {
+    image: &'a Image,
+    functions: Vec<Function>,
+    index: FxHashMap<u64, usize>,
+    returns: Returns<'a>,
+    data: DataWalk,
+    /// The first root (named in errors).
+    root: u64,
+}
+
+impl ProgramDecoding<'_> {
+    /// Decodes `starts` and every function their code reaches, with the
+    /// data each reads.
+    fn reach(&mut self, starts: &[u64]) -> Result<(), TranspileError> {
+        let mut queue: VecDeque<u64> = starts.iter().copied().collect();
+        while let Some(address) = queue.pop_front() {
+            if self.index.contains_key(&address) {
+                continue;
+            }
+            if self.functions.len() >= MAX_FUNCTIONS {
+                return Err(TranspileError::TooManyFunctions {
+                    root: self.image.describe(self.root),
+                    limit: MAX_FUNCTIONS,
+                });
+            }
+            let function = decode_function(self.image, address, &mut self.returns)?;
+            for target in function.calls.values().chain(function.indirect.values()) {
+                if let Target::Function(callee) = target {
+                    queue.push_back(*callee);
+                }
+            }
+            self.data.add(self.image, &function)?;
+            self.index.insert(address, self.functions.len());
+            self.functions.push(function);
+        }
+        Ok(())
+    }
 }
 
 fn function_name(image: &Image, address: u64) -> String {
@@ -951,12 +1037,13 @@ impl<'a> Decoding<'a, '_> {
         byte
     }
 
-    /// Reads `count` entries of `entry_size` bytes; every target must be code
-    /// of this function. Without a count (no bound was proven), the table's
-    /// extent: the entries up to the first that is not code of this function,
-    /// the next symbol, or 4,096; an index past them traps at run time (the
-    /// switch's default), so a table read too short never sends an index to
-    /// the wrong place.
+    /// Reads the table's entries of `entry_size` bytes: at most `count` (a
+    /// proven bound on the index; 4,096 without one), and only up to the
+    /// first that is not code of this function or the next symbol. An index
+    /// past them traps at run time (the switch's default): a table read
+    /// short (a bound from a zero-extended byte reaches past a five-entry
+    /// table into the next one) never sends an index to the wrong place,
+    /// since the code could not have jumped there either.
     fn table_entries(
         &self,
         table: u64,
@@ -964,39 +1051,18 @@ impl<'a> Decoding<'a, '_> {
         count: Option<u64>,
         entry: impl Fn(&Image, u64) -> Option<u64>,
     ) -> Result<Option<Vec<u64>>, TranspileError> {
-        let count = match count {
-            Some(c) => c,
-            None => {
-                let end = self
-                    .image
-                    .next_symbol_after(table)
-                    .map_or(u64::MAX, |s| s.address);
-                (0..4096)
-                    .take_while(|k| {
-                        let at = table + k * entry_size;
-                        at + entry_size <= end
-                            && entry(self.image, at).is_some_and(|t| self.inside(t))
-                    })
-                    .count() as u64
-            }
-        };
-        if count == 0 || count > 4096 {
-            return Ok(None);
-        }
-        let mut targets = Vec::with_capacity(count as usize);
-        for k in 0..count {
-            let at = table + k * entry_size;
-            let t = entry(self.image, at)
-                .ok_or_else(|| self.error(at, "jump table entry not mapped"))?;
-            if !self.inside(t) {
-                return Err(self.error(
-                    at,
-                    format!("jump table entry {k} leaves the function ({t:#x})"),
-                ));
-            }
-            targets.push(t);
-        }
-        Ok(Some(targets))
+        let end = self
+            .image
+            .next_symbol_after(table)
+            .map_or(u64::MAX, |s| s.address);
+        let targets: Vec<u64> = (0..count.unwrap_or(4096).min(4096))
+            .map_while(|k| {
+                let at = table + k * entry_size;
+                let t = entry(self.image, at)?;
+                (at + entry_size <= end && self.inside(t)).then_some(t)
+            })
+            .collect();
+        Ok((!targets.is_empty()).then_some(targets))
     }
 }
 

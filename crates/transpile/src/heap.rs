@@ -8,10 +8,12 @@
 //! the 16 bytes before a payload hold its size class and its distance from
 //! the block's start (more than 16 when the payload was aligned further).
 //! A freed block goes on its class's list and the next allocation of that
-//! class takes it, so what a call frees it can allocate again. Every export
-//! starts with an empty heap. Running out (memory cannot grow, a size past
-//! 2 GiB, an alignment past 64 KiB) traps: an allocation never fails
-//! quietly where the native one would succeed.
+//! class takes it, so what a call frees it can allocate again. The heap
+//! lives as long as the instance (a pointer a thread-local keeps stays
+//! good), and starts at the first allocation, where `__malloc_base` is then
+//! (a caller moves it before its first call). Running out (memory cannot
+//! grow, a size past 2 GiB, an alignment past 64 KiB) traps: an allocation
+//! never fails quietly where the native one would succeed.
 
 use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
@@ -85,7 +87,24 @@ pub fn body(entry: Builtin) -> Function {
             c.extend(align);
             c.push(W::LocalSet(ALIGN));
             if entry == Builtin::AlignedAlloc {
-                trap_unless_power_of_two(&mut c, ALIGN);
+                // glibc rounds an alignment up to a power of two
+                c.extend([
+                    // (0 and 1 stay: `allocate` makes them 16)
+                    W::LocalGet(ALIGN),
+                    W::I64Const(1),
+                    W::I64Const(64),
+                    W::LocalGet(ALIGN),
+                    W::I64Const(1),
+                    W::I64Sub,
+                    W::I64Clz,
+                    W::I64Sub,
+                    W::I64Shl,
+                    W::LocalGet(ALIGN),
+                    W::I64Const(2),
+                    W::I64LtU,
+                    W::Select,
+                    W::LocalSet(ALIGN),
+                ]);
             }
             allocate(&mut c);
             if matches!(entry, Builtin::Calloc | Builtin::RustAllocZeroed) {
@@ -231,19 +250,25 @@ pub fn body(entry: Builtin) -> Function {
     f
 }
 
-/// `count * size` as an i64, trapping on overflow (calloc).
+/// `count * size` as an i64, trapping when it does not fit in 64 bits
+/// (calloc; a product that fits but is too large traps in `allocate`).
 fn checked_product(count: u32, size: u32) -> Vec<W<'static>> {
     vec![
-        // both below 2^32: the product fits in 64 bits
+        // overflow: count != 0 and product / count != size
+        W::LocalGet(count),
+        W::I64Const(0),
+        W::I64Ne,
+        W::If(BlockType::Empty),
         W::LocalGet(count),
         W::LocalGet(size),
-        W::I64Or,
-        W::I64Const(32),
-        W::I64ShrU,
-        W::I64Eqz,
-        W::I32Eqz,
+        W::I64Mul,
+        W::LocalGet(count),
+        W::I64DivU,
+        W::LocalGet(size),
+        W::I64Ne,
         W::If(BlockType::Empty),
         W::Unreachable,
+        W::End,
         W::End,
         W::LocalGet(count),
         W::LocalGet(size),
@@ -306,6 +331,16 @@ fn allocate(c: &mut Vec<W<'static>>) {
         W::I32GtU,
         W::Select,
         W::LocalSet(K),
+        // the first allocation starts the heap: the bump pointer past the
+        // free-list heads (zero: memory there is fresh)
+        W::GlobalGet(BUMP),
+        W::I32Eqz,
+        W::If(BlockType::Empty),
+        W::GlobalGet(MALLOC_BASE),
+        W::I32Const(HEADS as i32),
+        W::I32Add,
+        W::GlobalSet(BUMP),
+        W::End,
         // a free block of the class, or a new one
         W::GlobalGet(MALLOC_BASE),
         W::LocalGet(K),
@@ -434,6 +469,13 @@ fn free(c: &mut Vec<W<'static>>) {
         W::If(BlockType::Empty),
         W::Unreachable,
         W::End,
+        // freed: no class (freeing it again traps, whatever the payload's
+        // distance from the block's start)
+        W::LocalGet(P),
+        W::I32Const(16),
+        W::I32Sub,
+        W::I32Const(0),
+        W::I32Store(mem32()),
         // onto the class's list
         W::LocalGet(B),
         W::GlobalGet(MALLOC_BASE),
@@ -451,21 +493,6 @@ fn free(c: &mut Vec<W<'static>>) {
     ]);
 }
 
-/// What an export does first in a module with a heap: empty it (free lists
-/// cleared, the bump pointer just past them).
-pub fn reset() -> Vec<W<'static>> {
-    vec![
-        W::GlobalGet(MALLOC_BASE),
-        W::I32Const(0),
-        W::I32Const(HEADS as i32),
-        W::MemoryFill(0),
-        W::GlobalGet(MALLOC_BASE),
-        W::I32Const(HEADS as i32),
-        W::I32Add,
-        W::GlobalSet(BUMP),
-    ]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -474,8 +501,8 @@ mod tests {
         GlobalType, MemorySection, MemoryType, Module, TypeSection,
     };
 
-    /// A module of the heap builtins alone: memory, the four globals, one
-    /// export per builtin (after `reset`).
+    /// A module of the heap builtins alone: memory, the four globals (the
+    /// bump pointer 0: the heap not started), one export per builtin.
     fn heap_module(builtins: &[Builtin]) -> Vec<u8> {
         let mut types = TypeSection::new();
         types.ty().function([ValType::I64; 4], [ValType::I64]);
@@ -487,16 +514,6 @@ mod tests {
             code.function(&body(*b));
             exports.export(&format!("{b:?}"), ExportKind::Func, k as u32);
         }
-        // "reset": the wrapper's prologue
-        types.ty().function([], []);
-        functions.function(1);
-        let mut f = Function::new([]);
-        for i in reset() {
-            f.instruction(&i);
-        }
-        f.instruction(&W::End);
-        code.function(&f);
-        exports.export("reset", ExportKind::Func, builtins.len() as u32);
         exports.export("memory", ExportKind::Memory, 0);
         let mut memory = MemorySection::new();
         memory.memory(MemoryType {
@@ -507,14 +524,14 @@ mod tests {
             page_size_log2: None,
         });
         let mut globals = GlobalSection::new();
-        for _ in 0..4 {
+        for value in [65536, 65536, 65536, 0] {
             globals.global(
                 GlobalType {
                     val_type: ValType::I32,
                     mutable: true,
                     shared: false,
                 },
-                &ConstExpr::i32_const(65536),
+                &ConstExpr::i32_const(value),
             );
         }
         let mut m = Module::new();
@@ -563,13 +580,7 @@ mod tests {
             let instance = wasmi::Linker::<()>::new(&engine)
                 .instantiate_and_start(&mut store, &module)
                 .unwrap();
-            let mut heap = Heap { store, instance };
-            heap.instance
-                .get_typed_func::<(), ()>(&heap.store, "reset")
-                .unwrap()
-                .call(&mut heap.store, ())
-                .unwrap();
-            heap
+            Heap { store, instance }
         }
 
         fn call(&mut self, b: Builtin, args: [i64; 4]) -> Result<i64, wasmi::Error> {
@@ -694,7 +705,7 @@ mod tests {
             (Builtin::Malloc, [i64::MAX, 0, 0, 0]),
             (Builtin::Calloc, [1 << 40, 1 << 40, 0, 0]),
             (Builtin::RustAlloc, [64, 1 << 20, 0, 0]),
-            (Builtin::AlignedAlloc, [24, 64, 0, 0]),
+            (Builtin::AlignedAlloc, [1 << 17, 64, 0, 0]),
             (Builtin::Free, [first + 8, 0, 0, 0]),
         ];
         for (b, args) in traps {
@@ -729,5 +740,17 @@ mod tests {
         );
         let p = i64::from_le_bytes(heap.memory()[70_000..70_008].try_into().unwrap());
         assert_eq!(p % 64, 0);
+        // an aligned block freed twice traps too (its payload is not at the
+        // block's start, where the list's link goes)
+        heap.call(Builtin::Free, [p, 0, 0, 0]).unwrap();
+        assert!(
+            heap.call(Builtin::Free, [p, 0, 0, 0]).is_err(),
+            "aligned double free"
+        );
+        // calloc of zero bytes whatever the count; memalign rounds its
+        // alignment up to a power of two, as glibc
+        assert_ne!(heap.call(Builtin::Calloc, [1 << 32, 0, 0, 0]).unwrap(), 0);
+        let q = heap.call(Builtin::AlignedAlloc, [48, 96, 0, 0]).unwrap();
+        assert_eq!(q % 64, 0);
     }
 }

@@ -53,6 +53,19 @@ pub struct Section {
     pub mutable: bool,
 }
 
+/// The initial image of the executable's thread-local storage (`.tdata`
+/// and `.tbss`, the PT_TLS segment): what the loader copies into each
+/// thread's TLS block.
+#[derive(Clone, Debug, Default)]
+pub struct Tls {
+    /// `.tdata`'s bytes (the rest of the block starts zeroed).
+    pub template: Vec<u8>,
+    /// Bytes of the block.
+    pub size: u64,
+    /// Its alignment (a power of two).
+    pub align: u64,
+}
+
 /// Writable sections that hold no program variables: made read-only after
 /// relocation (RELRO), or the loader's own.
 const NOT_VARIABLES: &[&str] = &[
@@ -80,6 +93,8 @@ pub struct Image {
     pub imports: Vec<String>,
     /// One past the highest allocated virtual address.
     pub end: u64,
+    /// Thread-local storage, when the executable has any.
+    pub tls: Option<Tls>,
 }
 
 impl Image {
@@ -107,6 +122,7 @@ impl Image {
         }
         let mut image = Image::default();
         let mut executable_ranges = Vec::new();
+        let mut tls_sections: Vec<(u64, u64, u64, Vec<u8>)> = Vec::new();
         for section in file.sections() {
             let object::SectionFlags::Elf { sh_flags } = section.flags() else {
                 continue;
@@ -114,8 +130,21 @@ impl Image {
             if sh_flags & u64::from(object::elf::SHF_ALLOC) == 0 || section.size() == 0 {
                 continue;
             }
-            // TLS sections do not occupy their address in the process image.
+            // TLS sections do not occupy their address in the process image:
+            // they are the template of each thread's block
             if sh_flags & u64::from(object::elf::SHF_TLS) != 0 {
+                tls_sections.push((
+                    section.address(),
+                    section.size(),
+                    section.align().max(1),
+                    match section.kind() {
+                        object::SectionKind::UninitializedTls => Vec::new(),
+                        _ => section
+                            .data()
+                            .map_err(|e| TranspileError::Elf(e.to_string()))?
+                            .to_vec(),
+                    },
+                ));
                 continue;
             }
             let executable = sh_flags & u64::from(object::elf::SHF_EXECINSTR) != 0;
@@ -152,6 +181,31 @@ impl Image {
             });
         }
         image.sections.sort_by_key(|s| s.address);
+        tls_sections.sort_by_key(|t| t.0);
+        if let Some(first) = tls_sections.first() {
+            let start = first.0;
+            let mut tls = Tls {
+                template: Vec::new(),
+                size: 0,
+                align: 1,
+            };
+            for (address, size, align, bytes) in &tls_sections {
+                let at = (address - start) as usize;
+                if !bytes.is_empty() {
+                    tls.template.resize(at, 0);
+                    tls.template.extend_from_slice(bytes);
+                }
+                tls.size = tls.size.max(address - start + size);
+                tls.align = tls.align.max(*align);
+            }
+            if tls.size > 1 << 24 || !tls.align.is_power_of_two() {
+                return Err(TranspileError::Elf(format!(
+                    "thread-local storage of {} bytes aligned to {}",
+                    tls.size, tls.align
+                )));
+            }
+            image.tls = Some(tls);
+        }
 
         let in_code = |a: u64| executable_ranges.iter().any(|&(s, e)| a >= s && a < e);
         let mut symbols = Vec::new();

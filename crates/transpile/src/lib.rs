@@ -46,15 +46,17 @@ stages!(cfg, decode, fxhash, lower, module, recursion, structure);
 
 mod builtins;
 mod cache;
+mod data;
 mod error;
 mod heap;
 mod image;
 mod noreturn;
 mod signature;
+mod threads;
 
 pub use cache::{Cache, Key};
 pub use error::TranspileError;
-pub use image::{Image, Pointer, Section, Symbol};
+pub use image::{Image, Pointer, Section, Symbol, Tls};
 pub use module::{validate, Module};
 pub use signature::{ScalarType, Signature, SCALAR_TYPES};
 
@@ -65,9 +67,8 @@ pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-
 /// validated module with one export per signature: the whole pipeline.
 pub fn transpile(image: &Image, exports: &[Signature]) -> Result<Module, TranspileError> {
     let roots = decode::roots(image, exports)?; // 1. export names -> addresses
-    let program = decode::decode(image, &roots)?; // 2. every function they reach
-    let data = module::data_ranges(image, &program)?; //  and the data it reads
-    build(image, &program, exports, &data)
+    let program = decode::decode(image, &roots)?; // 2. every function they reach, and data
+    build(image, &program, exports, &program.data)
 }
 
 /// Stages 3 to 6 of a decoded program (the cache enters here, once it has

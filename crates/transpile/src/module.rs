@@ -15,18 +15,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use wasm_encoder::{
-    CodeSection, ConstExpr, DataSection, ExportKind, ExportSection, Function,
-    FunctionSection, GlobalSection, GlobalType, Instruction as W, MemorySection, MemoryType,
-    Section, TypeSection, ValType,
+    CodeSection, ConstExpr, DataSection, ElementSection, Elements, ExportKind, ExportSection,
+    Function, FunctionSection, GlobalSection, GlobalType, Instruction as W, MemorySection,
+    MemoryType, RefType, Section, TableSection, TableType, TypeSection, ValType,
 };
 
 use super::builtins::{helper_divs128, helper_divu128, helper_mulhu, Builtin};
 use super::heap;
-use super::decode::{Program, Target, WHOLE};
+use super::threads;
+use super::decode::{Program, Target};
 use super::error::TranspileError;
-use super::image::{Image, Pointer};
+use super::image::Image;
 use super::lower::float::{nan_fix_helper, nan_fix_of, NanFix};
-use super::lower::{self, Abi, Callees, Helpers, Reg, Unit, RAX, RSP};
+use super::lower::{self, Abi, Callees, Helpers, Reg, TableCalls, Unit, RAX, RSP};
 use super::recursion::{self, Group};
 use super::signature::{ScalarType, Signature};
 
@@ -37,8 +38,6 @@ pub const STACK_SIZE: u64 = 8 << 20;
 pub const HEAP_SIZE: u64 = 1 << 16;
 /// Bytes of the module's heap in the initial memory (it grows as needed).
 const MALLOC_INITIAL: u64 = 1 << 16;
-/// The most bytes one data reference pulls in when no symbol bounds it.
-const DATA_WINDOW: u64 = 1 << 16;
 
 /// A finished module and what it was made of.
 #[derive(Clone, Debug)]
@@ -57,106 +56,10 @@ pub struct Module {
     /// changed them, so a caller that keeps state there can see the module
     /// compute something else.
     pub variables: Vec<(u64, String)>,
-}
-
-/// The most bytes of data one module places: past this a program's data
-/// (pointers followed transitively) is refused rather than cut short.
-const DATA_MAX: u64 = 4 << 20;
-/// The most distinct objects one module's data may take in.
-const DATA_OBJECTS_MAX: usize = 100_000;
-
-/// The image ranges a module's data segments hold: every object the code
-/// refers to, whole, and whatever the relocated pointers inside them point
-/// to, transitively (a table of `&str` and its strings, a vtable's
-/// neighbours). An object is what a sized data symbol covers; without one,
-/// it runs to the next symbol or the end of its section, and an object whose
-/// end cannot be found within [`DATA_WINDOW`] is an error: the module never
-/// holds part of what a load may read. A GOT slot is its 8 bytes.
-pub fn data_ranges(image: &Image, program: &Program) -> Result<Vec<(u64, u64)>, TranspileError> {
-    // (address, bytes read there or WHOLE, the function that reaches it)
-    let mut work: Vec<(u64, u64, usize)> = program
-        .functions
-        .iter()
-        .enumerate()
-        .flat_map(|(k, f)| f.data_refs.iter().map(move |(&a, &n)| (a, n, k)))
-        .collect();
-    let mut seen = BTreeSet::new();
-    let mut ranges: Vec<(u64, u64)> = Vec::new();
-    while let Some((address, bytes, k)) = work.pop() {
-        if !seen.insert((address, bytes)) {
-            continue;
-        }
-        let Some(section) = image.section_at(address) else {
-            continue;
-        };
-        let refuse = |reason: String| TranspileError::Data {
-            function: program.functions[k].name.clone(),
-            address,
-            reason,
-        };
-        let section_end = section.address + section.bytes.len() as u64;
-        let (start, end) = if section.name.starts_with(".got") {
-            (address, (address + 8).min(section_end))
-        } else {
-            match image.symbol_containing(address) {
-                Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
-                // one read of a known size: those bytes
-                _ if bytes != WHOLE => (address, (address + bytes).min(section_end)),
-                _ => {
-                    let next = image
-                        .next_symbol_after(address)
-                        .map_or(section_end, |s| s.address)
-                        .min(section_end);
-                    if next > address + DATA_WINDOW {
-                        return Err(refuse(format!(
-                            "no symbol bounds it within {} KiB, in {}",
-                            DATA_WINDOW / 1024,
-                            section.name
-                        )));
-                    }
-                    (address, next.max(address + 1))
-                }
-            }
-        };
-        for (_, pointer) in image.pointers.range(start..end) {
-            if let Pointer::Address(a) = pointer {
-                if !image.is_code(*a) {
-                    work.push((*a, WHOLE, k));
-                }
-            }
-        }
-        ranges.push((start, end));
-        if seen.len() > DATA_OBJECTS_MAX {
-            return Err(refuse(format!(
-                "with what it points to, more than {DATA_OBJECTS_MAX} objects"
-            )));
-        }
-    }
-    ranges.sort();
-    let mut merged: Vec<(u64, u64)> = Vec::new();
-    for (s, e) in ranges {
-        match merged.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => merged.push((s, e)),
-        }
-    }
-    let placed: u64 = merged.iter().map(|(s, e)| e - s).sum();
-    if placed > DATA_MAX {
-        let (function, address) = program
-            .functions
-            .iter()
-            .find_map(|f| Some((f.name.clone(), *f.data_refs.keys().next()?)))
-            .unwrap_or_default();
-        return Err(TranspileError::Data {
-            function,
-            address,
-            reason: format!(
-                "with what it points to, more than {} MiB of data",
-                DATA_MAX >> 20
-            ),
-        });
-    }
-    Ok(merged)
+    /// Functions that pointers in the data reach but that could not be
+    /// transpiled (a system call, an unsupported instruction), named, with
+    /// why: a call through a pointer to one traps.
+    pub unavailable: Vec<(String, String)>,
 }
 
 /// Where everything goes in a module of `program`: each function's ABI,
@@ -173,6 +76,11 @@ pub struct Plan {
     /// one after the program's functions, while its members' indices hold
     /// stubs that enter it.
     pub groups: Vec<(Group, u32)>,
+    /// The functions of the function table (`call_indirect`), in address
+    /// order (entry i of the table is an adapter to `table[i]`), and the
+    /// wasm index of the first adapter.
+    table: Vec<usize>,
+    first_adapter: u32,
     builtins_used: BTreeSet<Builtin>,
     first_wrapper: u32,
 }
@@ -195,6 +103,7 @@ impl Plan {
                 function: &group.function,
                 members: group.members.iter().map(|&m| &program.functions[m]).collect(),
                 group: true,
+                required: group.members.iter().any(|&m| m < program.required),
                 abi: &self.abis[group.members[0]],
             }
         };
@@ -205,6 +114,7 @@ impl Plan {
                     function: f,
                     members: vec![f],
                     group: false,
+                    required: k < program.required,
                     abi: &self.abis[k],
                 }),
                 Some(g) if self.groups[g].0.members.len() == 1 => jobs.push(group_job(g)),
@@ -220,9 +130,31 @@ impl Plan {
     }
 }
 
-/// The lowest address of the x86 stack: the image's end, aligned to 16.
-fn stack_base(image: &Image) -> u64 {
-    (image.end + 15) & !15
+/// Where the module's one thread lives (past the image): its thread-local
+/// storage block (when the image has one), the thread pointer (the TLS
+/// block ends there, x86-64's variant II; the thread control block starts
+/// there: `fs:[0]` and `fs:[0x10]` hold its own address, `fs:[0x28]` the
+/// stack protector's canary, 0 here, and from [`threads::KEYS`] the
+/// pthread keys), and the lowest address of the x86 stack, past both.
+struct Layout {
+    tls_block: Option<u64>,
+    thread_pointer: u64,
+    stack_base: u64,
+}
+
+fn layout(image: &Image) -> Layout {
+    let (tls_block, thread_pointer) = match &image.tls {
+        None => (None, image.end.next_multiple_of(64)),
+        Some(tls) => {
+            let block = image.end.next_multiple_of(tls.align.max(16));
+            (Some(block), block + tls.size.next_multiple_of(tls.align))
+        }
+    };
+    Layout {
+        tls_block,
+        thread_pointer,
+        stack_base: (thread_pointer + threads::TCB_SIZE).next_multiple_of(16),
+    }
 }
 
 /// The plan of a module for `program` of `image` (before any function is
@@ -230,7 +162,13 @@ fn stack_base(image: &Image) -> u64 {
 pub fn plan(image: &Image, program: &Program) -> Plan {
     let groups = recursion::groups(program);
     let members: Vec<Vec<usize>> = groups.iter().map(|g| g.members.clone()).collect();
-    let abis = lower::abis(program, &members);
+    let (abis, table_abi) = lower::abis(program, &members);
+    let pops = lower::ret_pops(program);
+    let table: Vec<usize> = program
+        .address_taken
+        .iter()
+        .filter_map(|a| program.function_index(*a))
+        .collect();
     let n = program.functions.len() as u32;
     let mut next_group = n;
     let groups: Vec<(Group, u32)> = groups
@@ -279,33 +217,73 @@ pub fn plan(image: &Image, program: &Program) -> Plan {
     for b in builtins_used.iter() {
         builtins.insert(*b, take(true));
     }
+    let table_lookup = take(!table.is_empty());
+    let first_adapter = next;
+    next += table.len() as u32;
     let first_wrapper = next;
     let callees = Callees {
         functions: (0..n).collect(),
         builtins: builtins.clone(),
         helpers,
-        stack_base: stack_base(image),
+        stack_base: layout(image).stack_base,
+        thread_pointer: layout(image).thread_pointer,
+        table: (!table.is_empty()).then(|| {
+            let mut pops: Vec<u64> = table.iter().flat_map(|&k| pops[k].clone()).collect();
+            pops.sort_unstable();
+            pops.dedup();
+            TableCalls {
+                lookup: table_lookup,
+                abi: table_abi,
+                pops,
+            }
+        }),
+        pops,
     };
     Plan {
         abis,
         callees,
         groups,
+        table,
+        first_adapter,
         builtins_used,
         first_wrapper,
     }
 }
 
+/// The lowered wasm bodies of a plan's jobs, in order.
+pub struct Bodies {
+    /// Each job's body (locals and code, as `CodeSection::raw` takes it).
+    pub bodies: Vec<Vec<u8>>,
+    /// The jobs only data reaches that could not be lowered (now traps):
+    /// their names and why.
+    pub trapping: Vec<(String, String)>,
+}
+
 /// Runs `lower` (cfg, structure, lower) on every job, in order; a large
-/// program's jobs are shared out among threads (they are independent here),
-/// and the first error in job order is the one reported, as when lowering
-/// in sequence.
+/// program's jobs are shared out among threads (they are independent here).
+/// A job only data reaches (not [`Unit::required`]) that fails becomes a
+/// trap (recorded in [`Bodies::trapping`]); otherwise the first error in job
+/// order is the one reported, as when lowering in sequence.
 pub fn each_job(
     jobs: &[Unit],
     lower: impl Fn(&Unit) -> Result<Vec<u8>, TranspileError> + Sync,
-) -> Result<Vec<Vec<u8>>, TranspileError> {
+) -> Result<Bodies, TranspileError> {
     let instructions = jobs.iter().map(|j| j.function.instructions.len()).sum();
     let threads = threads_for(instructions, PARALLEL_INSTRUCTIONS);
-    each_on_threads(jobs, threads, lower).into_iter().collect()
+    let mut bodies = Vec::with_capacity(jobs.len());
+    let mut trapping = Vec::new();
+    for (job, result) in jobs.iter().zip(each_on_threads(jobs, threads, lower)) {
+        match result {
+            Ok(body) => bodies.push(body),
+            Err(e) if !job.required => {
+                trapping.push((job.function.name.clone(), e.to_string()));
+                // no locals; `unreachable`; `end`
+                bodies.push(vec![0x00, 0x00, 0x0b]);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(Bodies { bodies, trapping })
 }
 
 /// Stage 6: the module from the lowered `bodies` (of `plan.jobs`, in
@@ -318,17 +296,24 @@ pub fn assemble(
     exports: &[Signature],
     data_ranges: &[(u64, u64)],
     plan: &Plan,
-    bodies: Vec<Vec<u8>>,
+    Bodies { bodies, trapping }: Bodies,
 ) -> Result<Module, TranspileError> {
     let Plan {
         abis,
         callees,
         groups,
+        table,
+        first_adapter,
         builtins_used,
         first_wrapper,
     } = plan;
     let (helpers, first_wrapper) = (callees.helpers, *first_wrapper);
     let mut types = Types::default();
+    if let Some(t) = &callees.table {
+        // the table's type is type 0: `call_indirect` names it so
+        let (params, results) = t.abi.func_type();
+        assert_eq!(types.index(params, results), lower::TABLE_TYPE);
+    }
     let mut functions = FunctionSection::new();
     let mut code = CodeSection::new();
     let instructions = program.functions.iter().map(|f| f.instructions.len()).sum();
@@ -389,6 +374,32 @@ pub fn assemble(
         functions.function(types.index(params, results));
         code.function(&b.body());
     }
+    // the function table: its lookup (address to entry) and an adapter per
+    // entry from the table's ABI to the function's own
+    let mut table_section = TableSection::new();
+    let mut elements = ElementSection::new();
+    if let Some(t) = &callees.table {
+        functions.function(types.index(vec![ValType::I64], vec![ValType::I32]));
+        code.function(&table_lookup(&program.address_taken));
+        for &k in table {
+            functions.function(lower::TABLE_TYPE);
+            code.function(&adapter(&t.abi, &abis[k], callees.functions[k]));
+        }
+        let n = table.len() as u64;
+        table_section.table(TableType {
+            element_type: RefType::FUNCREF,
+            table64: false,
+            minimum: n,
+            maximum: Some(n),
+            shared: false,
+        });
+        let adapters: Vec<u32> = (0..table.len() as u32).map(|i| first_adapter + i).collect();
+        elements.active(
+            Some(0),
+            &ConstExpr::i32_const(0),
+            Elements::Functions(adapters.into()),
+        );
+    }
 
     // layout: image, stack, the caller's data, the heap
     let stack_top = callees.stack_base + STACK_SIZE;
@@ -400,7 +411,6 @@ pub fn assemble(
         )));
     }
     let pages = (malloc_base + MALLOC_INITIAL) / 65536;
-    let has_heap = builtins_used.iter().any(|b| b.is_heap());
 
     let mut exports_section = ExportSection::new();
     exports_section.export("memory", ExportKind::Memory, 0);
@@ -412,7 +422,7 @@ pub fn assemble(
         let params: Vec<ValType> = sig.params.iter().map(|p| p.wasm()).collect();
         let results: Vec<ValType> = sig.result.iter().map(|r| r.wasm()).collect();
         functions.function(types.index(params, results));
-        code.function(&wrapper(sig, &abis[root], root as u32, has_heap));
+        code.function(&wrapper(sig, &abis[root], root as u32));
         exports_section.export(&sig.name, ExportKind::Func, first_wrapper + k as u32);
     }
 
@@ -441,19 +451,45 @@ pub fn assemble(
         },
         &ConstExpr::i32_const(stack_top as u32 as i32),
     );
-    // __malloc_base, and the heap's bump pointer
-    for mutable in [true, true] {
+    // __malloc_base, and the heap's bump pointer (0: not started)
+    for value in [malloc_base as u32 as i32, 0] {
         globals.global(
             GlobalType {
                 val_type: ValType::I32,
-                mutable,
+                mutable: true,
                 shared: false,
             },
-            &ConstExpr::i32_const(malloc_base as u32 as i32),
+            &ConstExpr::i32_const(value),
         );
     }
+    // the thread pointer (the pthread builtins keep their keys past it)
+    globals.global(
+        GlobalType {
+            val_type: ValType::I32,
+            mutable: false,
+            shared: false,
+        },
+        &ConstExpr::i32_const(callees.thread_pointer as u32 as i32),
+    );
     let mut data = DataSection::new();
     let mut data_bytes = 0;
+    // the thread as the loader sets it up: its TLS block from the template,
+    // the control block's pointers to itself
+    let thread = layout(image);
+    if let (Some(tls), Some(block)) = (&image.tls, thread.tls_block) {
+        data.active(
+            0,
+            &ConstExpr::i32_const(block as u32 as i32),
+            tls.template.iter().copied(),
+        );
+        data_bytes += tls.template.len() + 8;
+    }
+    let tp = thread.thread_pointer;
+    let mut tcb = [0u8; 24];
+    tcb[..8].copy_from_slice(&tp.to_le_bytes());
+    tcb[16..].copy_from_slice(&tp.to_le_bytes());
+    data.active(0, &ConstExpr::i32_const(tp as u32 as i32), tcb);
+    data_bytes += 32;
     for &(start, end) in data_ranges {
         let Some(bytes) = image.read(start, (end - start) as usize) else {
             continue;
@@ -476,9 +512,15 @@ pub fn assemble(
     wasm.extend_from_slice(b"\0asm\x01\0\0\0"); // magic, version 1
     types.section.append_to(&mut wasm);
     functions.append_to(&mut wasm);
+    if !table.is_empty() {
+        table_section.append_to(&mut wasm);
+    }
     memory.append_to(&mut wasm);
     globals.append_to(&mut wasm);
     exports_section.append_to(&mut wasm);
+    if !table.is_empty() {
+        elements.append_to(&mut wasm);
+    }
     code.append_to(&mut wasm);
     data.append_to(&mut wasm);
     validate(&wasm)?;
@@ -488,19 +530,27 @@ pub fn assemble(
         instructions,
         code_bytes,
         variables: variables(image, program),
+        unavailable: program
+            .unavailable
+            .iter()
+            .map(|(a, why)| (image.describe(*a), why.clone()))
+            .chain(trapping)
+            .collect(),
     })
 }
 
 /// The static variables `program` refers to: addresses in sections that
 /// hold them ([`Section::mutable`](super::image::Section::mutable)), named
-/// by their symbol, else their section.
+/// by their symbol, else their section; and its thread-local storage, when
+/// its code reads `fs:` (a thread's block lives as long as the thread).
 fn variables(image: &Image, program: &Program) -> Vec<(u64, String)> {
     let refs: BTreeSet<u64> = program
         .functions
         .iter()
         .flat_map(|f| f.data_refs.keys().copied())
         .collect();
-    refs.into_iter()
+    let mut variables: Vec<(u64, String)> = refs
+        .into_iter()
         .filter_map(|address| {
             let section = image.section_at(address).filter(|s| s.mutable)?;
             let name = image
@@ -508,7 +558,16 @@ fn variables(image: &Image, program: &Program) -> Vec<(u64, String)> {
                 .map_or_else(|| section.name.clone(), |s| s.name.clone());
             Some((address, name))
         })
-        .collect()
+        .collect();
+    let uses_tls = program.functions.iter().any(|f| {
+        f.instructions
+            .iter()
+            .any(|i| i.memory_segment() == iced_x86::Register::FS)
+    });
+    if let (true, Some(block)) = (uses_tls, layout(image).tls_block) {
+        variables.push((block, "thread-local storage".into()));
+    }
+    variables
 }
 
 /// The parts of `bytes` that need a data segment: runs of 16-byte blocks
@@ -762,6 +821,70 @@ impl Types {
     }
 }
 
+/// The function table's lookup: `(address: i64) -> i32`, the entry of the
+/// function at `address` (`addresses` is sorted), by binary search; any
+/// other address traps.
+fn table_lookup(addresses: &[u64]) -> Function {
+    fn search(f: &mut Function, addresses: &[u64], base: usize) {
+        if addresses.len() <= 4 {
+            for (i, a) in addresses.iter().enumerate() {
+                for ins in [
+                    W::LocalGet(0),
+                    W::I64Const(*a as i64),
+                    W::I64Eq,
+                    W::If(wasm_encoder::BlockType::Empty),
+                    W::I32Const((base + i) as i32),
+                    W::Return,
+                    W::End,
+                ] {
+                    f.instruction(&ins);
+                }
+            }
+            f.instruction(&W::Unreachable);
+            return;
+        }
+        let mid = addresses.len() / 2;
+        f.instruction(&W::LocalGet(0));
+        f.instruction(&W::I64Const(addresses[mid] as i64));
+        f.instruction(&W::I64LtU);
+        f.instruction(&W::If(wasm_encoder::BlockType::Empty));
+        search(f, &addresses[..mid], base);
+        f.instruction(&W::Else);
+        search(f, &addresses[mid..], base + mid);
+        f.instruction(&W::End);
+    }
+    let mut f = Function::new([]);
+    search(&mut f, addresses, 0);
+    f.instruction(&W::Unreachable);
+    f.instruction(&W::End);
+    f
+}
+
+/// A function table entry: takes the table's registers (`table.inputs`),
+/// calls wasm function `callee` (whose ABI is `abi`) with its own, and
+/// returns the table's outputs: the callee's, and the inputs it does not
+/// write, unchanged.
+fn adapter(table: &Abi, abi: &Abi, callee: u32) -> Function {
+    let param = |r: &Reg| table.inputs.iter().position(|x| x == r).expect("the table's inputs hold every entry's") as u32;
+    let first_local = table.inputs.len() as u32;
+    let mut f = Function::new_with_locals_types(abi.outputs.iter().map(|r| r.val_type()));
+    for r in &abi.inputs {
+        f.instruction(&W::LocalGet(param(r)));
+    }
+    f.instruction(&W::Call(callee));
+    for k in (0..abi.outputs.len()).rev() {
+        f.instruction(&W::LocalSet(first_local + k as u32));
+    }
+    for r in &table.outputs {
+        match abi.outputs.iter().position(|x| x == r) {
+            Some(k) => f.instruction(&W::LocalGet(first_local + k as u32)),
+            None => f.instruction(&W::LocalGet(param(r))),
+        };
+    }
+    f.instruction(&W::End);
+    f
+}
+
 /// The wasm function of a member of a larger recursion group: its
 /// `params` registers, and its `position`, handed to the group's function
 /// `group`, whose results are the member's.
@@ -776,18 +899,13 @@ fn stub(params: u32, group: u32, position: u32) -> Function {
     f
 }
 
-/// The export wrapper: the heap emptied (when the module has one), C
-/// arguments into registers, a fake return address on the stack, the call,
-/// a check that it returned there, and the result out of rax/xmm0.
-fn wrapper(sig: &Signature, abi: &Abi, root: u32, has_heap: bool) -> Function {
+/// The export wrapper: C arguments into registers, a fake return address
+/// on the stack, the call, a check that it returned there, and the result
+/// out of rax/xmm0.
+fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
     let outputs: Vec<ValType> = abi.outputs.iter().map(|r| r.val_type()).collect();
     let first_local = sig.params.len() as u32;
     let mut f = Function::new_with_locals_types(outputs.iter().copied().chain([ValType::I64]));
-    if has_heap {
-        for i in heap::reset() {
-            f.instruction(&i);
-        }
-    }
     let rsp_local = first_local + outputs.len() as u32;
     // rsp = __stack_pointer - 8, with a zero return address there
     f.instruction(&W::GlobalGet(0));

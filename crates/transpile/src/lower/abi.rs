@@ -25,8 +25,11 @@ impl Abi {
 
 /// Registers each function reads and writes, itself or through its callees.
 /// The members of a recursion group (`recursion.rs`, given by index) share
-/// one wasm function, so one ABI: the union of theirs.
-pub fn abis(program: &Program, groups: &[Vec<usize>]) -> Vec<Abi> {
+/// one wasm function, so one ABI: the union of theirs. Also the ABI of the
+/// function table (`call_indirect`): every function an indirect call may
+/// reach ([`Program::address_taken`]) reads and writes no more, and a
+/// function with an indirect call or jump may read and write all it does.
+pub fn abis(program: &Program, groups: &[Vec<usize>]) -> (Vec<Abi>, Abi) {
     let mut factory = InstructionInfoFactory::new();
     let n = program.functions.len();
     let mut reads: Vec<RegSet> = vec![0; n];
@@ -71,6 +74,17 @@ pub fn abis(program: &Program, groups: &[Vec<usize>]) -> Vec<Abi> {
         reads[k] |= reg_bit(Reg::Gpr(RSP));
         writes[k] |= reg_bit(Reg::Gpr(RSP));
     }
+    let table: Vec<usize> = program
+        .address_taken
+        .iter()
+        .filter_map(|a| program.function_index(*a))
+        .collect();
+    let calls_through_table: Vec<bool> = program
+        .functions
+        .iter()
+        .map(has_indirect_transfer)
+        .collect();
+    let (mut table_reads, mut table_writes): (RegSet, RegSet) = (0, 0);
     let tail_callees: Vec<Vec<usize>> = program
         .functions
         .iter()
@@ -106,14 +120,89 @@ pub fn abis(program: &Program, groups: &[Vec<usize>]) -> Vec<Abi> {
                 writes[m] = w;
             }
         }
+        for &t in &table {
+            table_reads |= reads[t] | writes[t];
+            table_writes |= writes[t];
+        }
+        for k in 0..n {
+            if calls_through_table[k] && !table.is_empty() {
+                let (r, w) = (reads[k] | table_reads, writes[k] | table_writes);
+                changed |= (r, w) != (reads[k], writes[k]);
+                reads[k] = r;
+                writes[k] = w;
+            }
+        }
     }
     // A partial write keeps the rest of the register: it is an input too.
-    (0..n)
+    let functions = (0..n)
         .map(|k| Abi {
             inputs: regs_of(reads[k] | writes[k]),
             outputs: regs_of(writes[k]),
         })
-        .collect()
+        .collect();
+    let table = Abi {
+        inputs: regs_of(table_reads | table_writes),
+        outputs: regs_of(table_writes),
+    };
+    (functions, table)
+}
+
+/// True when `f` calls or jumps through a register or memory to a target
+/// its own code does not name (not a jump table, not the GOT).
+pub fn has_indirect_transfer(f: &Function) -> bool {
+    f.instructions.iter().any(|i| {
+        matches!(
+            i.flow_control(),
+            FlowControl::IndirectCall | FlowControl::IndirectBranch
+        ) && !f.jump_tables.contains_key(&i.ip())
+            && !f.calls.contains_key(&i.ip())
+    })
+}
+
+/// For each function, the bytes its `ret` pops above the return address
+/// (`ret N`: 0 for a plain `ret`), its own and those of the functions it
+/// tail-jumps to (their `ret` is its return), sorted; `[0]` for one that
+/// never returns.
+pub fn ret_pops(program: &Program) -> Vec<Vec<u64>> {
+    let mut pops: Vec<Vec<u64>> = program
+        .functions
+        .iter()
+        .map(|f| {
+            f.instructions
+                .iter()
+                .filter(|i| i.flow_control() == FlowControl::Return)
+                .map(|i| if i.op_count() == 1 { i.immediate(0) } else { 0 })
+                .collect()
+        })
+        .collect();
+    let tails: Vec<Vec<usize>> = program
+        .functions
+        .iter()
+        .map(|f| tail_callees(program, f))
+        .collect();
+    let mut changed = true;
+    while changed {
+        changed = false;
+        for k in 0..pops.len() {
+            for &c in &tails[k] {
+                let add: Vec<u64> = pops[c].clone();
+                for n in add {
+                    if !pops[k].contains(&n) {
+                        pops[k].push(n);
+                        changed = true;
+                    }
+                }
+            }
+        }
+    }
+    for p in &mut pops {
+        if p.is_empty() {
+            p.push(0);
+        }
+        p.sort_unstable();
+        p.dedup();
+    }
+    pops
 }
 
 /// The program functions `f` tail-calls (a `jmp` or `jcc` to another

@@ -18,7 +18,30 @@ pub struct Callees {
     /// The lowest address of the x86 stack (`module.rs` lays it out):
     /// functions check rsp against it (`stack.rs`).
     pub stack_base: u64,
+    /// The function table, when the program has functions an indirect call
+    /// may reach that it does not name.
+    pub table: Option<TableCalls>,
+    /// For each program function, the bytes its `ret` pops above the return
+    /// address (`abi::ret_pops`).
+    pub pops: Vec<Vec<u64>>,
+    /// The thread pointer: `fs`'s base (`module.rs` lays out the thread).
+    pub thread_pointer: u64,
 }
+
+/// The function table (`call_indirect` of type [`TABLE_TYPE`], table 0).
+#[derive(Clone, Debug)]
+pub struct TableCalls {
+    /// Index of the lookup `(address: i64) -> i32` (traps on an address
+    /// that is no entry's).
+    pub lookup: u32,
+    /// The registers every entry takes and returns.
+    pub abi: Abi,
+    /// The bytes any entry's `ret` may pop above the return address.
+    pub pops: Vec<u64>,
+}
+
+/// The type index of the function table's entries (the module's first).
+pub const TABLE_TYPE: u32 = 0;
 
 /// Helper functions every module carries for operations wasm lacks.
 #[derive(Clone, Copy, Debug)]
@@ -58,9 +81,8 @@ enum Transfer {
     /// A tail jump: `return_call`, whose return is this function's.
     Tail,
     /// A tail jump out of a recursion group with calls of the group
-    /// pending: a wasm call, after which the callee has popped the return
-    /// address at the old rsp (kept in scratch local 5) and the group
-    /// dispatches on it.
+    /// pending: a wasm call, after which scratch local 5 holds the slot the
+    /// callee popped a return address from, which the group dispatches on.
     Resume,
 }
 
@@ -183,10 +205,22 @@ impl<'a> Ctx<'a> {
             ]);
             self.tail_call()?;
             self.emit(W::End);
-            // below it, the callee returns here, to the address it popped
+            // below it, the callee returns here, having popped an address:
+            // the wasm caller's (an epilogue the jump went to popped this
+            // function's frame too) or a return site's
             self.transfer(Transfer::Resume)?;
             let slot = self.locals.t(5);
             self.emit_all([
+                W::LocalGet(slot),
+                W::LocalGet(entry),
+                W::I64GtU,
+                W::If(BlockType::Empty),
+                W::Unreachable,
+                W::End,
+                W::LocalGet(slot),
+                W::LocalGet(entry),
+                W::I64Eq,
+                W::LocalSet(at_top),
                 W::LocalGet(slot),
                 W::I32WrapI64,
                 W::I64Load(mem(0)),
@@ -195,27 +229,21 @@ impl<'a> Ctx<'a> {
         }
         self.select_index(t, sites);
         let (sw, n) = (self.locals.switch(), sites.len() as i64);
-        if is_ret {
-            self.emit_all([
-                W::LocalGet(at_top),
-                W::If(BlockType::Empty),
-                // back to the wasm caller
-                W::I64Const(n),
-                W::LocalSet(sw),
-                W::Else,
-            ]);
-        }
         self.emit_all([
+            W::LocalGet(at_top),
+            W::If(BlockType::Empty),
+            // back to the wasm caller
+            W::I64Const(n),
+            W::LocalSet(sw),
+            W::Else,
             W::LocalGet(sw),
             W::I64Const(n),
             W::I64Eq,
             W::If(BlockType::Empty),
             W::Unreachable,
             W::End,
+            W::End,
         ]);
-        if is_ret {
-            self.emit(W::End);
-        }
         Ok(())
     }
 
@@ -291,53 +319,27 @@ impl<'a> Ctx<'a> {
         match target {
             Target::Function(a) => {
                 let index = self.program.function_index(*a).expect("decoded callee");
+                let pops = self.callees.pops[index].clone();
                 match how {
                     Transfer::Call => {
                         let ret = self.ins.next_ip() as i64;
                         self.emit_all([W::LocalGet(rsp), W::LocalSet(saved)]);
                         self.push_value(|c| c.emit(W::I64Const(ret)));
                         self.call_function(index, false);
-                        // the callee's `ret` took our return address from
-                        // where we put it: anything else trapped
-                        self.emit_all([
-                            W::LocalGet(rsp),
-                            W::LocalGet(saved),
-                            W::I64Ne,
-                            W::LocalGet(saved),
-                            W::I64Const(8),
-                            W::I64Sub,
-                            W::I32WrapI64,
-                            W::I64Load(mem(0)),
-                            W::I64Const(ret),
-                            W::I64Ne,
-                            W::I32Or,
-                            W::If(BlockType::Empty),
-                            W::Unreachable,
-                            W::End,
-                        ]);
+                        self.check_returned_here(ret, &pops);
                     }
                     Transfer::Tail => self.call_function(index, true),
                     Transfer::Resume => {
-                        self.emit_all([W::LocalGet(rsp), W::LocalSet(saved)]);
                         self.call_function(index, false);
-                        // it popped one address, the one at `saved`
-                        self.emit_all([
-                            W::LocalGet(rsp),
-                            W::LocalGet(saved),
-                            W::I64Const(8),
-                            W::I64Add,
-                            W::I64Ne,
-                            W::If(BlockType::Empty),
-                            W::Unreachable,
-                            W::End,
-                        ]);
+                        self.popped_slot(&pops);
                     }
                 }
             }
             Target::Builtin(b) => {
                 self.call_builtin(*b);
                 if how != Transfer::Call {
-                    // a tail jump to a builtin: pop the return address ourselves
+                    // a tail jump to a builtin: pop the return address
+                    // ourselves (its slot, for Resume, in `saved`)
                     self.emit_all([
                         W::LocalGet(rsp),
                         W::LocalTee(saved),
@@ -354,8 +356,9 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    /// `call` / `jmp` through a register: compare against every function whose
-    /// address this function takes; anything else traps.
+    /// `call` / `jmp` through a register or memory: compare against every
+    /// function whose address this function loads, then look the address
+    /// up in the function table (`call_indirect`); anything else traps.
     fn dispatch_indirect(&mut self, how: Transfer) -> Result<(), TranspileError> {
         let candidates: Vec<(u64, Target)> = self
             .function
@@ -363,7 +366,7 @@ impl<'a> Ctx<'a> {
             .iter()
             .map(|(a, t)| (*a, t.clone()))
             .collect();
-        if candidates.is_empty() {
+        if candidates.is_empty() && self.callees.table.is_none() {
             return Err(TranspileError::Callee {
                 function: self.function.name.clone(),
                 address: self.ins.ip(),
@@ -372,7 +375,16 @@ impl<'a> Ctx<'a> {
                 } else {
                     "a function pointer in memory".into()
                 },
-                reason: "an indirect call whose possible targets are unknown (this function loads no function address: a vtable or a stored function pointer)".into(),
+                reason: format!(
+                    "an indirect call whose possible targets are unknown (no function's address is loaded by the code or stored in the data it reads{})",
+                    match self.program.unavailable.first() {
+                        Some((a, why)) => format!(
+                            "; {} the data points to could not be transpiled: {why}",
+                            self.image.describe(*a)
+                        ),
+                        None => String::new(),
+                    }
+                ),
             });
         }
         // the target, read before anything is pushed (`call [rsp]` reads the
@@ -390,11 +402,103 @@ impl<'a> Ctx<'a> {
             self.call_target(target, how);
             self.emit(W::Else);
         }
-        self.emit(W::Unreachable);
+        if self.callees.table.is_some() {
+            self.table_call(t, how);
+        } else {
+            self.emit(W::Unreachable);
+        }
         for _ in &candidates {
             self.emit(W::End);
         }
         Ok(())
+    }
+
+    /// A call or jump to the address in local `target` through the function
+    /// table: its entry looked up (an address that is none traps), then
+    /// `call_indirect` with the table's registers, as `how` says (a tail
+    /// jump calls and then returns: the entries' ABI is not this
+    /// function's).
+    fn table_call(&mut self, target: u32, how: Transfer) {
+        let table = self.callees.table.clone().expect("a function table");
+        let rsp = self.locals.gpr(RSP);
+        let saved = self.locals.t(5);
+        let ret = self.ins.next_ip() as i64;
+        if how == Transfer::Call {
+            self.emit_all([W::LocalGet(rsp), W::LocalSet(saved)]);
+            self.push_value(|c| c.emit(W::I64Const(ret)));
+        }
+        self.scalars_to_vectors(&table.abi.inputs);
+        for r in &table.abi.inputs {
+            self.emit(W::LocalGet(self.locals.reg(*r)));
+        }
+        self.emit_all([
+            W::LocalGet(target),
+            W::Call(table.lookup),
+            W::CallIndirect {
+                type_index: TABLE_TYPE,
+                table_index: 0,
+            },
+        ]);
+        for r in table.abi.outputs.iter().rev() {
+            self.emit(W::LocalSet(self.locals.reg(*r)));
+        }
+        self.scalars_from_vectors(&table.abi.outputs);
+        match how {
+            Transfer::Call => self.check_returned_here(ret, &table.pops),
+            Transfer::Tail => self.return_outputs(),
+            Transfer::Resume => self.popped_slot(&table.pops),
+        }
+    }
+
+    /// After a call that pushed `ret` with rsp then in scratch local 5: traps
+    /// unless the callee returned here: rsp back where it was (above it by
+    /// what its `ret N` pops, one of `pops`) and `ret` still in its slot.
+    fn check_returned_here(&mut self, ret: i64, pops: &[u64]) {
+        let (rsp, saved) = (self.locals.gpr(RSP), self.locals.t(5));
+        for (k, n) in pops.iter().enumerate() {
+            self.emit_all([
+                W::LocalGet(rsp),
+                W::LocalGet(saved),
+                W::I64Const(*n as i64),
+                W::I64Add,
+                W::I64Ne,
+            ]);
+            if k > 0 {
+                self.emit(W::I32And);
+            }
+        }
+        self.emit_all([
+            W::LocalGet(saved),
+            W::I64Const(8),
+            W::I64Sub,
+            W::I32WrapI64,
+            W::I64Load(mem(0)),
+            W::I64Const(ret),
+            W::I64Ne,
+            W::I32Or,
+            W::If(BlockType::Empty),
+            W::Unreachable,
+            W::End,
+        ]);
+    }
+
+    /// After a tail jump's callee returned to this function (a recursion
+    /// group below its top): scratch local 5 := the slot its `ret` popped
+    /// the return address from, below rsp by 8 and what `ret N` pops. A
+    /// callee whose `ret`s pop different amounts traps: where it returned
+    /// from cannot be told.
+    fn popped_slot(&mut self, pops: &[u64]) {
+        let (rsp, slot) = (self.locals.gpr(RSP), self.locals.t(5));
+        if let [n] = pops {
+            self.emit_all([
+                W::LocalGet(rsp),
+                W::I64Const(8 + *n as i64),
+                W::I64Sub,
+                W::LocalSet(slot),
+            ]);
+        } else {
+            self.emit(W::Unreachable);
+        }
     }
 
     pub(super) fn call(&mut self) -> Result<(), TranspileError> {

@@ -53,8 +53,8 @@ use super::structure::Control;
 
 pub(crate) use flags::FlagState;
 
-pub use abi::{abis, Abi};
-pub use calls::{Callees, Helpers};
+pub use abi::{abis, ret_pops, Abi};
+pub use calls::{Callees, Helpers, TableCalls, TABLE_TYPE};
 use encode::{discard, encode, locals_header, op, Kind};
 pub(crate) use locals::Locals;
 pub use operands::{is_high_byte, is_immediate, mask, mem};
@@ -122,6 +122,9 @@ pub struct Unit<'a> {
     /// jumps among `members` are jumps, its `ret` goes back to their
     /// return sites.
     pub group: bool,
+    /// Whether the exports' code reaches it (rather than only pointers in
+    /// data): one that is not and fails to lower becomes a trap.
+    pub required: bool,
     /// Its registers in and out.
     pub abi: &'a Abi,
 }

@@ -21,10 +21,21 @@ impl<'a> Ctx<'a> {
     /// the constant offset to put in the load/store.
     pub fn address(&mut self) -> Result<u64, TranspileError> {
         let ins = self.ins;
-        if ins.segment_prefix() == Register::FS || ins.segment_prefix() == Register::GS {
-            return Err(self.unsupported()); // thread-local storage
+        let mut have = false;
+        match ins.memory_segment() {
+            // thread-local storage: fs's base is the thread pointer
+            Register::FS => {
+                let tp = self.callees.thread_pointer;
+                self.emit(W::I32Const(tp as u32 as i32));
+                have = true;
+            }
+            Register::GS => return Err(self.unsupported()),
+            _ => {}
         }
         if ins.is_ip_rel_memory_operand() {
+            if have {
+                return Err(self.unsupported());
+            }
             let a = ins.ip_rel_memory_address();
             self.emit(W::I32Const(a as u32 as i32));
             return Ok(0);
@@ -32,9 +43,11 @@ impl<'a> Ctx<'a> {
         let base = Reg::of(ins.memory_base());
         let index = Reg::of(ins.memory_index());
         let disp = ins.memory_displacement64();
-        let mut have = false;
         if let Some(b) = base {
             self.emit_all([W::LocalGet(self.locals.reg(b)), W::I32WrapI64]);
+            if have {
+                self.emit(W::I32Add);
+            }
             have = true;
         }
         if let Some(i) = index {

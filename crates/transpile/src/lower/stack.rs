@@ -17,13 +17,17 @@
 //!   decrements past [`COVERED_MAX`] are checked right after they run,
 //!   against the same limit, before anything is stored below the new rsp.
 //!
+//! - A move up by a constant (`add rsp, imm`) is checked against the top,
+//!   which rsp never passes in compiled code (a frame's return address is
+//!   below it), so pushes cannot write the caller's data above the stack.
+//!
 //! Between checks rsp therefore stays at least [`MARGIN`] above the base:
 //! room for the red zone (128 bytes below rsp that SysV lets a function use
 //! without moving rsp), a `call`'s return address and the callee's own.
 
 use super::*;
 use crate::cfg::Terminator;
-use crate::fxhash::FxHashMap;
+use crate::fxhash::{FxHashMap, FxHashSet};
 use crate::structure::strongly_connected;
 
 /// Bytes kept free below the lowest rsp a check lets through: a callee's
@@ -40,7 +44,10 @@ enum Move {
     None,
     /// Down by this many bytes (`push`, `sub rsp, imm`).
     Down(u64),
-    /// Up (`pop`, `add rsp, imm`): never towards the base.
+    /// Up by one slot (`pop`, `ret`): never towards the base.
+    Pop,
+    /// Up by a constant (`add rsp, imm`): never towards the base, but maybe
+    /// past the top, into the caller's data.
     Up,
     /// To a value known only at run time (`mov rsp, rbp`, `and rsp, -16`).
     Other,
@@ -54,6 +61,12 @@ pub(crate) struct StackGuard {
     pub entries: FxHashMap<u64, u64>,
     /// The lowest rsp allowed after each checked instruction, by its address.
     pub checked: FxHashMap<u64, u64>,
+    /// The instructions after which rsp must still be below [`Self::top`]
+    /// (a frame's slot at least): constant moves up, which could otherwise
+    /// lift rsp over the stack's top onto the caller's data.
+    pub ceiling: FxHashSet<u64>,
+    /// The stack's top.
+    pub top: u64,
 }
 
 /// The guard of `function` (with graph `cfg`): one function, or a recursion
@@ -117,6 +130,7 @@ pub(crate) fn guard(
     let mut covered = vec![0u64; members.len()];
     let mut needs_check = vec![false; members.len()];
     let mut checked: Vec<(u64, usize)> = Vec::new();
+    let mut ceiling: Vec<u64> = Vec::new();
     for (b, block) in cfg.blocks.iter().enumerate() {
         let Some(m) = member_of[b] else {
             continue;
@@ -129,7 +143,8 @@ pub(crate) fn guard(
                 needs_check[m] = true;
             }
             match rsp_move(ins) {
-                Move::None | Move::Up => {}
+                Move::None | Move::Pop => {}
+                Move::Up => ceiling.push(ins.ip()),
                 Move::Down(bytes) if !in_loop[b] && covered[m] + bytes <= COVERED_MAX => {
                     covered[m] += bytes;
                     needs_check[m] = true;
@@ -148,6 +163,8 @@ pub(crate) fn guard(
             .map(|m| (members[m].address, limit(m)))
             .collect(),
         checked: checked.into_iter().map(|(ip, m)| (ip, limit(m))).collect(),
+        ceiling: ceiling.into_iter().collect(),
+        top: stack_base + crate::module::STACK_SIZE,
     }
 }
 
@@ -159,7 +176,7 @@ fn rsp_move(ins: &Instruction) -> Move {
     match ins.mnemonic() {
         M::Push | M::Pushf | M::Pushfq => Move::Down(ins.stack_pointer_increment().unsigned_abs() as u64),
         M::Pop if op0_rsp => Move::Other,
-        M::Pop | M::Popf | M::Popfq | M::Ret => Move::Up,
+        M::Pop | M::Popf | M::Popfq | M::Ret => Move::Pop,
         // reads of rsp
         M::Cmp | M::Test | M::Bt => Move::None,
         M::Add | M::Sub
@@ -215,9 +232,9 @@ mod tests {
             (&[0x66, 0x50], Move::Down(2)),                           // push ax
             (&[0x6a, 0x01], Move::Down(8)),                           // push 1
             (&[0x9c], Move::Down(8)),                                 // pushfq
-            (&[0x5d], Move::Up),                                      // pop rbp
+            (&[0x5d], Move::Pop),                                     // pop rbp
             (&[0x5c], Move::Other),                                   // pop rsp
-            (&[0xc3], Move::Up),                                      // ret
+            (&[0xc3], Move::Pop),                                     // ret
             (&[0x48, 0x83, 0xec, 0x28], Move::Down(0x28)),            // sub rsp, 0x28
             (&[0x48, 0x81, 0xec, 0x00, 0x10, 0, 0], Move::Down(4096)), // sub rsp, 0x1000
             (&[0x48, 0x83, 0xc4, 0x28], Move::Up),                    // add rsp, 0x28

@@ -167,6 +167,17 @@ impl<'a> Ctx<'a> {
             if let Some(&limit) = self.stack.checked.get(&self.ins.ip()) {
                 self.check_stack(limit);
             }
+            if self.stack.ceiling.contains(&self.ins.ip()) {
+                let top = self.stack.top;
+                self.emit_all([
+                    W::LocalGet(self.locals.gpr(RSP)),
+                    W::I64Const(top as i64 - 8),
+                    W::I64GtU,
+                    W::If(BlockType::Empty),
+                    W::Unreachable,
+                    W::End,
+                ]);
+            }
             k += 1;
         }
         self.lives = lives;
