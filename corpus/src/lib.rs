@@ -4,13 +4,17 @@
 //!
 //! Every callback is `#[no_mangle] pub extern "C"`, takes the state by pointer
 //! first, and is listed in [`CALLBACKS`] with its signature in the transpiler's
-//! `NAME(T,...)->R` syntax. Nothing here may allocate, print or use floats (those
-//! The float callbacks at the end exercise scalar SSE math and libm rounding.
+//! `NAME(T,...)->R` syntax. The float callbacks exercise scalar SSE math and
+//! libm rounding; `heap_fmt.rs` allocates, formats and calls through trait
+//! objects, as ordinary Rust does.
 
 #![allow(clippy::missing_safety_doc)]
 // Callbacks take the state by raw pointer: that is the ABI the transpiler
 // serves (`extern "C" fn(*mut State, ...)`), as a UI app's callbacks do.
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
+
+mod heap_fmt;
+pub use heap_fmt::*;
 
 /// The state every callback works on: plain old data, no padding, no pointers.
 #[repr(C)]
@@ -1313,4 +1317,29 @@ callbacks! {
     parity_by_recursion(n: u32) -> u32 = "parity_by_recursion(u32)->u32";
     recursion_depth(n: u32) -> u64 = "recursion_depth(u32)->u64";
     gcd_recursive(a: u64, b: u64) -> u64 = "gcd_recursive(u64,u64)->u64";
+    sort_stable_short(s: *mut State) -> i32 = "sort_stable_short(ptr)->i32";
+    sort_stable_long(s: *mut State) -> i32 = "sort_stable_long(ptr)->i32";
+    collect_sort_dedup(s: *mut State, limit: i32) -> i32 = "collect_sort_dedup(ptr,i32)->i32";
+    sort_words(s: *mut State) -> u32 = "sort_words(ptr)->u32";
+    binary_heap_top(s: *mut State, k: u32) -> i64 = "binary_heap_top(ptr,u32)->i64";
+    string_build(s: *mut State, n: u32) -> u32 = "string_build(ptr,u32)->u32";
+    utf8_lossy(s: *mut State) -> u32 = "utf8_lossy(ptr)->u32";
+    to_string_and_parse(s: *mut State) -> i64 = "to_string_and_parse(ptr)->i64";
+    format_padding(s: *mut State, n: i32) -> u32 = "format_padding(ptr,i32)->u32";
+    format_floats(s: *mut State) -> u32 = "format_floats(ptr)->u32";
+    format_debug_nested(s: *mut State) -> u32 = "format_debug_nested(ptr)->u32";
+    write_into_cursor(s: *mut State, n: i32) -> u32 = "write_into_cursor(ptr,i32)->u32";
+    write_into_buffer(s: *mut State, x: u32) -> u32 = "write_into_buffer(ptr,u32)->u32";
+    write_through_dyn(s: *mut State) -> u32 = "write_through_dyn(ptr)->u32";
+    dyn_tool_choice(s: *mut State, k: u32) -> i64 = "dyn_tool_choice(ptr,u32)->i64";
+    boxed_tools(s: *mut State) -> i64 = "boxed_tools(ptr)->i64";
+    fn_pointer_table(s: *mut State, codes: u32) -> i64 = "fn_pointer_table(ptr,u32)->i64";
+    boxed_closures(s: *mut State, k: i32) -> i64 = "boxed_closures(ptr,i32)->i64";
+    rc_refcell_shared(s: *mut State) -> i64 = "rc_refcell_shared(ptr)->i64";
+    vecdeque_flood_fill(s: *mut State, start: u32) -> u32 = "vecdeque_flood_fill(ptr,u32)->u32";
+    btreemap_counts(s: *mut State) -> u32 = "btreemap_counts(ptr)->u32";
+    vec_edits(s: *mut State, k: i32) -> i32 = "vec_edits(ptr,i32)->i32";
+    nested_vecs(s: *mut State) -> i64 = "nested_vecs(ptr)->i64";
+    alloc_and_free_loop(s: *mut State, n: u32) -> u64 = "alloc_and_free_loop(ptr,u32)->u64";
+    thread_local_counter(s: *mut State, k: u32) -> u32 = "thread_local_counter(ptr,u32)->u32";
 }

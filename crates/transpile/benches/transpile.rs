@@ -59,6 +59,17 @@ const LOOP_HEAVY: &[&str] = &[
     "scale_temps",
 ];
 
+/// The callbacks that format (`core::fmt` pulls in the most code): their
+/// median cold transpile has a goal of 2 ms, their modules 64 KiB gzipped.
+const FORMATTING: &[&str] = &[
+    "format_padding",
+    "format_floats",
+    "format_debug_nested",
+    "write_into_cursor",
+    "write_into_buffer",
+    "write_through_dyn",
+];
+
 /// The callbacks whose time is spent in calls (recursion, tail jumps): the
 /// code-quality set whose goal is each at most 1.25x rustc's own build.
 const CALL_HEAVY: &[&str] = &[
@@ -121,6 +132,8 @@ fn main() {
     }
 
     let mut medians = Vec::new();
+    // (median time, gzipped module bytes) of the formatting callbacks
+    let mut formatting: Vec<(Duration, usize)> = Vec::new();
     let (mut total_bytes, mut total_time) = (0usize, Duration::ZERO);
     // the two stages whose speed is a library's: decoding (iced-x86, with our walk) and
     // validation (wasmparser), each timed alone on the same work
@@ -144,6 +157,9 @@ fn main() {
         })
         .0;
         medians.push(median);
+        if FORMATTING.contains(&cb.name) {
+            formatting.push((median, gzipped_size(&m.wasm)));
+        }
         total_bytes += m.code_bytes;
         total_time += median;
         let rate = mb_per_s(m.code_bytes, median);
@@ -164,7 +180,13 @@ fn main() {
     }
     medians.sort();
     let median = medians[medians.len() / 2];
+    formatting.sort();
     println!();
+    println!(
+        "formatting callbacks: median cold transpile {:.2} ms (goal < 2 ms), largest module {} KiB gzipped (goal < 64 KiB)",
+        formatting[formatting.len() / 2].0.as_secs_f64() * 1e3,
+        formatting.iter().map(|f| f.1).max().unwrap_or(0) / 1024
+    );
     println!("ELF parse (once per process): {:.1} ms", ms(parse));
     println!(
         "median callback, cold: {:.1} µs (goal < 200 µs)",
@@ -257,6 +279,20 @@ fn corpus_signatures() -> Vec<Signature> {
 /// Every callback as its own module, all of them on every core, as the app
 /// does at start (`module::each_on_cores`), `rounds` times: the wall time of
 /// that start.
+/// Bytes of `wasm` compressed by `gzip -9` (what a server sending it
+/// compressed would send).
+fn gzipped_size(wasm: &[u8]) -> usize {
+    use std::io::Write;
+    let mut gzip = std::process::Command::new("gzip")
+        .arg("-9c")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("gzip runs");
+    gzip.stdin.take().unwrap().write_all(wasm).unwrap();
+    gzip.wait_with_output().unwrap().stdout.len()
+}
+
 fn at_start(image: &Image, rounds: usize) {
     let sigs = corpus_signatures();
     let (one, modules) = median_time(rounds, || {

@@ -245,3 +245,57 @@ fn a_function_that_writes_a_static_variable_is_reported() {
         }
     }
 }
+
+#[test]
+fn the_heap_serves_what_fits_reuses_what_is_freed_and_traps_past_memory() {
+    let image = Image::from_file(Path::new("/proc/self/exe")).expect("read the test binary");
+    // an allocation that fits runs as natively; one past what wasm32 memory
+    // holds traps (natively it may succeed: never a wrong result instead)
+    std::hint::black_box(x64wasm_corpus::allocate_mib as *const ());
+    let sig = Signature::parse("allocate_mib(u32)->u64").unwrap();
+    let module = transpile(&image, std::slice::from_ref(&sig)).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    let three = wasm.call("allocate_mib", &[wasmi::Val::I32(3)]).unwrap();
+    assert_eq!(
+        wasm_result(sig.result, three),
+        x64wasm_corpus::allocate_mib(3)
+    );
+    assert!(wasm.call("allocate_mib", &[wasmi::Val::I32(5000)]).is_err());
+    // a loop that frees what it allocates, called again and again on one
+    // instance: memory stays where the first call left it
+    let sig = Signature::parse("alloc_and_free_loop(ptr,u32)->u64").unwrap();
+    let module = transpile(&image, std::slice::from_ref(&sig)).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    let heap = wasm.global_i32("__heap_base");
+    let state = State::from_seed(9);
+    wasm.mem()[heap as usize..heap as usize + STATE_SIZE].copy_from_slice(state.as_bytes());
+    let mut sizes = Vec::new();
+    for n in 0..40 {
+        let args = [wasmi::Val::I32(heap as i32), wasmi::Val::I32(n * 7)];
+        wasm.call("alloc_and_free_loop", &args).unwrap();
+        sizes.push(wasm.mem().len());
+    }
+    assert!(
+        sizes.iter().all(|&s| s == sizes[0]),
+        "memory grew across calls: {sizes:?}"
+    );
+}
+
+#[test]
+fn what_cannot_run_in_a_browser_is_refused_by_name() {
+    // (function, what the error names)
+    std::hint::black_box(x64wasm_corpus::hashmap_count as *const ());
+    std::hint::black_box(x64wasm_corpus::float_pow as *const ());
+    let image = Image::from_file(Path::new("/proc/self/exe")).expect("read the test binary");
+    let cases: &[(&str, &str)] = &[
+        ("hashmap_count(ptr)->u32", "getrandom"),
+        ("float_pow(ptr)->f64", "`pow`"),
+    ];
+    for (signature, named) in cases {
+        let sig = Signature::parse(signature).unwrap();
+        let err = transpile(&image, std::slice::from_ref(&sig))
+            .expect_err(signature)
+            .to_string();
+        assert!(err.contains(named), "{signature}: {err}");
+    }
+}

@@ -2,10 +2,11 @@
   (type (;0;) (func (param i64 i64 i64 i64) (result i64 i64)))
   (type (;1;) (func (param i64 i64) (result i64)))
   (memory (;0;) 131 65536)
-  (global (;0;) (mut i32) i32.const 8392720)
-  (global (;1;) i32 i32.const 8392720)
+  (global (;0;) (mut i32) i32.const 8393104)
+  (global (;1;) i32 i32.const 8393104)
   (global (;2;) (mut i32) i32.const 8519680)
-  (global (;3;) (mut i32) i32.const 8519680)
+  (global (;3;) (mut i32) i32.const 0)
+  (global (;4;) i32 i32.const 4160)
   (export "memory" (memory 0))
   (export "__stack_pointer" (global 0))
   (export "__heap_base" (global 1))
@@ -62,4 +63,5 @@
     end
     local.get 2
   )
+  (data (;0;) (i32.const 4160) "@\10\00\00\00\00\00\00\00\00\00\00\00\00\00\00@\10\00\00\00\00\00\00")
 )
