@@ -1,6 +1,7 @@
-//! The built-in demo: a counter with a clamped step, a 16×16 Game of Life and
-//! a panel of integer functions. Every button is a callback the views run as
-//! wasm transpiled from this binary's own machine code.
+//! The built-in demo: a counter with a clamped step and a description made
+//! with `write!`, a 16×16 Game of Life with its busiest rows (a sorted
+//! `Vec`), and a panel of integer functions. Every button is a callback the
+//! views run as wasm transpiled from this binary's own machine code.
 //!
 //! Callbacks are `#[no_mangle] pub extern "C"` so the binary names them
 //! (a stripped binary's are found by their addresses). They use wrapping or
@@ -36,6 +37,14 @@ pub struct DemoState {
     pub fibonacci: u64,
     /// The board, row-major, 1 = alive.
     pub cells: [u8; SIDE * SIDE],
+    /// What Describe wrote (UTF-8; `label_len` bytes of it).
+    pub label: [u8; 64],
+    /// Bytes of `label` in use.
+    pub label_len: u32,
+    /// How many of `busiest` hold a row (0..=8).
+    pub busiest_len: u32,
+    /// The rows with the most live cells, busiest first (ties: upper first).
+    pub busiest: [u8; 8],
 }
 
 impl Default for DemoState {
@@ -50,6 +59,10 @@ impl Default for DemoState {
             collatz: 0,
             fibonacci: 0,
             cells: [0; SIDE * SIDE],
+            label: [0; 64],
+            label_len: 0,
+            busiest_len: 0,
+            busiest: [0; 8],
         }
     }
 }
@@ -190,6 +203,44 @@ pub extern "C" fn compute_fibonacci(state: &mut DemoState) -> u64 {
     a
 }
 
+/// Describes the counter in words with `write!` (integer and float
+/// formatting, into a fixed buffer): `core::fmt` runs as wasm too.
+#[no_mangle]
+pub extern "C" fn describe_counter(state: &mut DemoState) {
+    use std::io::Write;
+    let mut label = [0u8; 64];
+    let mut cursor = std::io::Cursor::new(&mut label[..]);
+    let product = state.counter as f64 * state.step as f64;
+    // (a label longer than 64 bytes is cut where the buffer ends)
+    let _ = write!(
+        cursor,
+        "{} × {} = {product:.3e}, generation {}",
+        state.counter, state.step, state.generation
+    );
+    state.label_len = cursor.position() as u32;
+    state.label = label;
+}
+
+/// Finds the rows with the most live cells: a `Vec` collected, filtered
+/// and sorted (the allocation runs in the module's own heap).
+#[no_mangle]
+pub extern "C" fn find_busiest_rows(state: &mut DemoState) {
+    let mut rows: Vec<(usize, u8)> = state
+        .cells
+        .chunks(SIDE)
+        .enumerate()
+        .map(|(r, row)| (row.iter().filter(|&&c| c != 0).count(), r as u8))
+        .filter(|&(alive, _)| alive > 0)
+        .collect();
+    rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    rows.truncate(8);
+    state.busiest = [0; 8];
+    for (slot, &(_, row)) in state.busiest.iter_mut().zip(&rows) {
+        *slot = row;
+    }
+    state.busiest_len = rows.len() as u32;
+}
+
 /// The demo's callbacks as the view calls them and the app registers them.
 const INCREMENT_COUNTER: Callback<DemoState> = callback!(increment_counter);
 const DECREMENT_COUNTER: Callback<DemoState> = callback!(decrement_counter);
@@ -205,6 +256,8 @@ const CHANGE_NUMBER: Callback<DemoState, (i64,)> = callback!(change_number(i64))
 const COMPUTE_GCD: Callback<DemoState, (u64,)> = callback!(compute_gcd(u64) -> u64);
 const COMPUTE_COLLATZ: Callback<DemoState> = callback!(compute_collatz() -> u64);
 const COMPUTE_FIBONACCI: Callback<DemoState> = callback!(compute_fibonacci() -> u64);
+const DESCRIBE_COUNTER: Callback<DemoState> = callback!(describe_counter);
+const FIND_BUSIEST_ROWS: Callback<DemoState> = callback!(find_busiest_rows);
 
 /// The demo's view.
 pub fn render(state: &DemoState) -> Node {
@@ -231,6 +284,17 @@ pub fn render(state: &DemoState) -> Node {
                 .child(el("span").text(": "))
                 .children([1, 5, 25].map(|s| button(format!("{s}")).call(SET_STEP, (s,))))
                 .child(button("Add step, clamped to ±100").call(ADD_STEP_CLAMPED, (-100, 100))),
+        )
+        .child(
+            el("div")
+                .class("row")
+                .child(button("Describe").call(DESCRIBE_COUNTER, ()))
+                .child(
+                    el("span").class("label").text(
+                        String::from_utf8_lossy(&state.label[..(state.label_len as usize).min(64)])
+                            .into_owned(),
+                    ),
+                ),
         );
     let board = (0..SIDE * SIDE).map(|i| {
         let cell = button("").call(TOGGLE_CELL, (i as u32,));
@@ -259,6 +323,20 @@ pub fn render(state: &DemoState) -> Node {
                 .child(button("Step").call(LIFE_STEP, ()).class("primary"))
                 .child(button("Clear").call(LIFE_CLEAR, ()))
                 .child(button("Randomize").call(LIFE_RANDOMIZE, ())),
+        )
+        .child(
+            el("div")
+                .class("row")
+                .child(button("Busiest rows").call(FIND_BUSIEST_ROWS, ()))
+                .child(
+                    el("span").class("busiest").text(
+                        state.busiest[..(state.busiest_len as usize).min(8)]
+                            .iter()
+                            .map(|r| r.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ),
+                ),
         );
     let result = |label: &str, value: Node| -> [Element; 2] {
         [
@@ -326,4 +404,6 @@ pub fn app() -> App<DemoState> {
         .callback(COMPUTE_GCD)
         .callback(COMPUTE_COLLATZ)
         .callback(COMPUTE_FIBONACCI)
+        .callback(DESCRIBE_COUNTER)
+        .callback(FIND_BUSIEST_ROWS)
 }

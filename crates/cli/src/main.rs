@@ -157,6 +157,12 @@ fn run_transpile(args: &[String]) -> Result<(), String> {
         module.wasm.len(),
         started.elapsed()
     );
+    for (address, name) in &module.variables {
+        eprintln!("note: uses static data `{name}` at {address:#x} (the module starts from its initial value)");
+    }
+    for (function, why) in &module.unavailable {
+        eprintln!("note: a call through a pointer to `{function}` traps: {why}");
+    }
     match &args.output {
         Some(path) => {
             std::fs::write(path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;

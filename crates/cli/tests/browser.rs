@@ -75,8 +75,8 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
 
     // Part two: every other button once. The page ends on the server's bytes.
     let (version, state) = app.state();
-    assert_eq!(version, 21);
-    assert_eq!(page["version"], 21);
+    assert_eq!(version, 23);
+    assert_eq!(page["version"], 23);
     assert_eq!(
         BASE64_STANDARD
             .decode(page["state"].as_str().unwrap())
@@ -105,7 +105,15 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
         .0;
     assert_eq!(u64_at(&state, FIBONACCI), fib);
     assert_eq!(u64_at(&state, 0), 25, "reset, then one step of 25");
-    assert!(state[CELLS..].iter().all(|&c| c == 0), "cleared");
+    assert!(state[CELLS..CELLS + 256].iter().all(|&c| c == 0), "cleared");
+    // Describe (write! into a buffer) and Busiest rows (a sorted Vec) ran
+    // as wasm like the rest; what they wrote is in the page
+    let label = page["label"].as_str().unwrap_or_default();
+    assert_eq!(label, "27 × 25 = 6.750e2, generation 1", "{page}");
+    assert!(
+        !page["busiest"].as_str().unwrap_or_default().is_empty(),
+        "{page}"
+    );
     let shown = page["shown"].to_string();
     assert!(
         shown.contains(&format!("\"{fib}\"")),
@@ -114,17 +122,17 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
 
     // Every click ran the transpiled wasm in the page, and the server found
     // the predicted state equal to its own result on the same version.
-    assert_eq!(page["stats"]["wasmRuns"], 21, "{page}");
+    assert_eq!(page["stats"]["wasmRuns"], 23, "{page}");
     assert_eq!(page["stats"]["serverOnly"], 0, "{page}");
     // Every change reached the page as a patch event (no whole-body reset).
-    assert_eq!(page["stats"]["patches"], 21, "{page}");
+    assert_eq!(page["stats"]["patches"], 23, "{page}");
     assert_eq!(page["stats"]["resets"], 0, "{page}");
     assert_eq!(page["stats"]["resyncs"], 0, "{page}");
     let stats = app.stats();
     let callbacks = stats["callbacks"].as_object().unwrap();
     assert_eq!(
         callbacks.len(),
-        13,
+        15,
         "every demo callback was clicked: {stats}"
     );
     for (name, s) in callbacks {

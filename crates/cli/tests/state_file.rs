@@ -175,8 +175,9 @@ fn a_change_that_cannot_be_saved_is_undone_and_refused() {
     std::fs::create_dir_all(&dir).unwrap();
     assert_eq!(app.post("/execute/increment_counter", "{}").status, 200);
     assert_eq!(app.state().0, 2);
+    let state_size = app.state().1.len();
     assert_eq!(
-        x64wasm::state_file::StateFile::new(&file, "x64wasm-demo", 312)
+        x64wasm::state_file::StateFile::new(&file, "x64wasm-demo", state_size)
             .load()
             .unwrap()
             .map(|(v, _)| v),

@@ -372,6 +372,12 @@ impl<S: Pod + Send + 'static> App<S> {
                             callback.name
                         );
                     }
+                    if let Some((function, why)) = served.module.unavailable.first() {
+                        eprintln!(
+                            "x64wasm: warning: callback `{}` may call `{function}` through a                              pointer, which cannot run as wasm ({why}): views that reach it let                              the server run the click alone",
+                            callback.name
+                        );
+                    }
                 }
                 Err(Unavailable::Transpile(e)) => eprintln!(
                     "x64wasm: warning: callback `{}` runs on the server only: {e}",

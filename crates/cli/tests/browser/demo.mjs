@@ -1,6 +1,7 @@
 // Browser test of the demo: node demo.mjs URL SCREENSHOT.png
 // Clicks Increment three times, Decrement once, toggles five cells (a glider)
-// and steps the Game of Life, then every other button once, waiting after
+// and steps the Game of Life, then every other button once (Describe formats
+// with write!, Busiest rows sorts a Vec), waiting after
 // each click for the server's event; prints one JSON line with what the page
 // showed after the first part and at the end.
 import { launch, open, clickAndWait, pageState } from './chromium.mjs';
@@ -29,12 +30,14 @@ try {
   for (const selector of [
     '[data-call="set_step"][data-args="[25]"]',
     '[data-call="add_step_clamped"]',
+    '[data-call="describe_counter"]',
     '[data-call="change_number"][data-args="[1000]"]',
     '[data-call="compute_gcd"]',
     '[data-call="compute_collatz"]',
     '[data-call="compute_fibonacci"]',
     '[data-call="life_randomize"]',
     '[data-call="life_step"]',
+    '[data-call="find_busiest_rows"]',
     '[data-call="reset_counter"]',
     '[data-call="add_step_clamped"]',
     '[data-call="life_clear"]',
@@ -46,6 +49,8 @@ try {
     version: await page.evaluate(() => window.x64wasm.version),
     state: await pageState(page),
     shown: await page.$$eval('[data-bind]', (els) => els.map((e) => e.textContent)),
+    label: await page.textContent('.label'),
+    busiest: await page.textContent('.busiest'),
     stats: await page.evaluate(() => window.x64wasm.stats),
     console,
   };
