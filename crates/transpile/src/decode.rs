@@ -23,7 +23,7 @@ use super::noreturn::{import_never_returns, Returns, Verdict};
 use super::signature::Signature;
 
 /// The most functions one module may pull in.
-pub const MAX_FUNCTIONS: usize = 256;
+pub const MAX_FUNCTIONS: usize = 1024;
 /// The most instructions one function may have.
 pub const MAX_INSTRUCTIONS: usize = 200_000;
 
