@@ -374,7 +374,9 @@ impl<S: Pod + Send + 'static> App<S> {
                     }
                     if let Some((function, why)) = served.module.unavailable.first() {
                         eprintln!(
-                            "x64wasm: warning: callback `{}` may call `{function}` through a                              pointer, which cannot run as wasm ({why}): views that reach it let                              the server run the click alone",
+                            "x64wasm: warning: callback `{}` may call `{function}` through a \
+                             pointer, which cannot run as wasm ({why}): views that reach it let \
+                             the server run the click alone",
                             callback.name
                         );
                     }
