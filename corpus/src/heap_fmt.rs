@@ -534,3 +534,38 @@ pub extern "C" fn float_pow(s: *mut State) -> f64 {
     let s = st!(s);
     s.temps[0].powf(s.temps[1])
 }
+
+/// UTF-8 text as a callback receives it (the library's `Text`): a pointer
+/// and a length, passed by value in two integer registers.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct TextArg {
+    /// The first byte.
+    pub ptr: *const u8,
+    /// Length in bytes.
+    pub len: usize,
+}
+
+/// Not in CALLBACKS (their arguments are numbers): text arguments, tested
+/// by `text_arguments_run_as_on_the_cpu`. Upper-cases `text` into `bytes`
+/// (cut on a char boundary), counts chars into `words[0]` and returns a
+/// hash of the words with `step` mixed in.
+#[no_mangle]
+pub extern "C" fn shout_text(s: *mut State, text: TextArg, step: i32) -> u64 {
+    let s = st!(s);
+    // SAFETY: the caller passes valid UTF-8 bytes for the call's duration.
+    let text =
+        unsafe { std::str::from_utf8_unchecked(std::slice::from_raw_parts(text.ptr, text.len)) };
+    let upper = text.to_uppercase();
+    let mut cut = upper.len().min(s.bytes.len());
+    while !upper.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    s.bytes = [0; 32];
+    s.bytes[..cut].copy_from_slice(&upper.as_bytes()[..cut]);
+    s.words[0] = text.chars().count() as u32;
+    s.step = step;
+    text.split_whitespace().fold(step as u64, |h, w| {
+        h.wrapping_mul(31).wrapping_add(w.len() as u64)
+    })
+}

@@ -419,7 +419,11 @@ pub fn assemble(
     exports_section.export("__malloc_base", ExportKind::Global, heap::MALLOC_BASE);
     for (k, sig) in exports.iter().enumerate() {
         let root = program.roots[k];
-        let params: Vec<ValType> = sig.params.iter().map(|p| p.wasm()).collect();
+        let params: Vec<ValType> = sig
+            .params
+            .iter()
+            .flat_map(|p| p.wasm_params().iter().copied())
+            .collect();
         let results: Vec<ValType> = sig.result.iter().map(|r| r.wasm()).collect();
         functions.function(types.index(params, results));
         code.function(&wrapper(sig, &abis[root], root as u32));
@@ -904,7 +908,11 @@ fn stub(params: u32, group: u32, position: u32) -> Function {
 /// out of rax/xmm0.
 fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
     let outputs: Vec<ValType> = abi.outputs.iter().map(|r| r.val_type()).collect();
-    let first_local = sig.params.len() as u32;
+    let first_local: u32 = sig
+        .params
+        .iter()
+        .map(|p| p.wasm_params().len() as u32)
+        .sum();
     let mut f = Function::new_with_locals_types(outputs.iter().copied().chain([ValType::I64]));
     let rsp_local = first_local + outputs.len() as u32;
     // rsp = __stack_pointer - 8, with a zero return address there
@@ -919,11 +927,17 @@ fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
     const INT_ARGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
     let mut int_regs = BTreeMap::new();
     let mut float_regs = BTreeMap::new();
-    for (i, p) in sig.params.iter().enumerate() {
-        if p.is_float() {
-            float_regs.insert(float_regs.len() as u8, (i as u32, *p));
-        } else {
-            int_regs.insert(INT_ARGS[int_regs.len()], (i as u32, *p));
+    // wasm parameters in order: one per C parameter, two for text (its
+    // address and length in consecutive integer registers)
+    let mut local = 0;
+    for p in &sig.params {
+        for _ in p.wasm_params() {
+            if p.is_float() {
+                float_regs.insert(float_regs.len() as u8, (local, *p));
+            } else {
+                int_regs.insert(INT_ARGS[int_regs.len()], (local, *p));
+            }
+            local += 1;
         }
     }
     for r in &abi.inputs {

@@ -30,6 +30,10 @@ pub enum ScalarType {
     F64,
     /// bool (0 or 1 in a byte)
     Bool,
+    /// UTF-8 text, a parameter only: a pointer to its bytes and their
+    /// length (SysV: two integer registers, as a `struct { *const u8,
+    /// usize }` passed by value; wasm: two i32 values, address then length).
+    Text,
 }
 
 /// Every scalar type: its name (in signatures, in `data-bind`, in the pages'
@@ -48,6 +52,7 @@ pub const SCALAR_TYPES: &[(ScalarType, &str, usize)] = &[
     (ScalarType::F32, "f32", 4),
     (ScalarType::F64, "f64", 8),
     (ScalarType::Bool, "bool", 1),
+    (ScalarType::Text, "text", 16),
 ];
 
 impl ScalarType {
@@ -76,7 +81,21 @@ impl ScalarType {
         self.row().2
     }
 
-    /// The wasm value type (docs/abi.md: i64/u64 → i64, f32, f64, all else i32).
+    /// The wasm parameters it takes (docs/abi.md): one value of
+    /// [`wasm`](Self::wasm), or for `text` two i32 (address, length).
+    pub fn wasm_params(self) -> &'static [wasm_encoder::ValType] {
+        use wasm_encoder::ValType::{F32, F64, I32, I64};
+        match self {
+            ScalarType::Text => &[I32, I32],
+            ScalarType::I64 | ScalarType::U64 => &[I64],
+            ScalarType::F32 => &[F32],
+            ScalarType::F64 => &[F64],
+            _ => &[I32],
+        }
+    }
+
+    /// The wasm value type (docs/abi.md: i64/u64 → i64, f32, f64, all else
+    /// i32; `text`, two values, is [`wasm_params`](Self::wasm_params)).
     pub fn wasm(self) -> wasm_encoder::ValType {
         match self {
             ScalarType::I64 | ScalarType::U64 => wasm_encoder::ValType::I64,
@@ -99,7 +118,8 @@ impl ScalarType {
             ScalarType::I16 => (16, true),
             ScalarType::U16 => (16, false),
             ScalarType::I32 => (32, true),
-            ScalarType::U32 | ScalarType::Ptr => (32, false),
+            // each of text's two values is an unsigned 32-bit one
+            ScalarType::U32 | ScalarType::Ptr | ScalarType::Text => (32, false),
             ScalarType::I64 | ScalarType::U64 => (64, false),
             ScalarType::F32 => (32, false),
             ScalarType::F64 => (64, false),
@@ -162,12 +182,16 @@ impl Signature {
             .ok_or_else(|| bad("expected `->R` after `)`"))?;
         let result = match result_text {
             "void" => None,
+            "text" => return Err(bad("`text` is a parameter type only")),
             r => Some(
                 ScalarType::by_name(r).ok_or_else(|| bad(&format!("unknown result type `{r}`")))?,
             ),
         };
-        let ints = params.iter().filter(|p| !p.is_float()).count();
-        let floats = params.len() - ints;
+        let ints: usize = params
+            .iter()
+            .map(|p| p.wasm_params().len() * usize::from(!p.is_float()))
+            .sum();
+        let floats = params.iter().filter(|p| p.is_float()).count();
         if ints > 6 || floats > 8 {
             return Err(bad(
                 "more than 6 integer or 8 float parameters (stack arguments are not supported)",
@@ -191,6 +215,8 @@ mod tests {
             ("f(ptr,i32)->i64", 2, Some(ScalarType::I64)),
             ("g()->void", 0, None),
             (" h ( u8 , bool ) -> bool ", 2, Some(ScalarType::Bool)),
+            ("t(ptr,text,i32)->u32", 3, Some(ScalarType::U32)),
+            ("t(ptr,text,text,i32)->void", 4, None),
         ];
         for (text, n, r) in ok {
             let s = Signature::parse(text).unwrap();
@@ -205,6 +231,9 @@ mod tests {
             "f(i32)->x",
             "f)(->i32",
             "f(i32,i32,i32,i32,i32,i32,i32)->void",
+            // text takes two integer registers
+            "f(ptr,text,text,text)->void",
+            "f(ptr)->text",
         ];
         for text in bad {
             assert!(Signature::parse(text).is_err(), "{text} should be rejected");

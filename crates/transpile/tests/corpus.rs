@@ -299,3 +299,53 @@ fn what_cannot_run_in_a_browser_is_refused_by_name() {
         assert!(err.contains(named), "{signature}: {err}");
     }
 }
+
+#[test]
+fn text_arguments_run_as_on_the_cpu() {
+    std::hint::black_box(x64wasm_corpus::shout_text as *const ());
+    let image = Image::from_file(Path::new("/proc/self/exe")).expect("read the test binary");
+    let sig = Signature::parse("shout_text(ptr,text,i32)->u64").unwrap();
+    let module = transpile(&image, std::slice::from_ref(&sig)).unwrap();
+    let long = "é".repeat(2048);
+    let texts: &[&str] = &[
+        "",
+        "a",
+        "hello wide world",
+        "crème brûlée à la carte",
+        "東京 大阪 京都",
+        "🦀 rust 🦀 wasm",
+        "straße ǆ ﬃ",
+        &long,
+    ];
+    for (k, text) in texts.iter().enumerate() {
+        let state = State::from_seed(k as u64);
+        let mut native = state;
+        let arg = x64wasm_corpus::TextArg {
+            ptr: text.as_ptr(),
+            len: text.len(),
+        };
+        let expected = x64wasm_corpus::shout_text(&mut native, arg, k as i32 - 3);
+        let mut wasm = Wasm::new(&module.wasm);
+        let heap = wasm.global_i32("__heap_base") as usize;
+        // the text right after the state (docs/abi.md)
+        let text_at = (heap + STATE_SIZE).next_multiple_of(8);
+        let malloc = wasm.global_i32("__malloc_base") as usize;
+        assert!(text_at + text.len() <= malloc, "room below the heap");
+        wasm.mem()[heap..heap + STATE_SIZE].copy_from_slice(state.as_bytes());
+        wasm.mem()[text_at..text_at + text.len()].copy_from_slice(text.as_bytes());
+        let args = [
+            wasmi::Val::I32(heap as i32),
+            wasmi::Val::I32(text_at as i32),
+            wasmi::Val::I32(text.len() as i32),
+            wasmi::Val::I32(k as i32 - 3),
+        ];
+        let got = wasm.call("shout_text", &args).unwrap();
+        let got = got.and_then(|v| v.i64()).expect("an i64 result");
+        assert_eq!(got as u64, expected, "{text:?}");
+        assert_eq!(
+            &wasm.mem()[heap..heap + STATE_SIZE],
+            native.as_bytes(),
+            "{text:?}: state bytes"
+        );
+    }
+}
