@@ -20,6 +20,8 @@ use serde_json::Value as Json;
 
 use x64wasm_transpile::{Image, Signature};
 
+use crate::text::{Text, TEXT_MAX};
+
 pub use x64wasm_transpile::ScalarType;
 
 /// An argument type a callback may take after the state pointer.
@@ -28,6 +30,8 @@ pub trait Arg: Copy + 'static {
     const TYPE: ScalarType;
     /// The value from a JSON argument, if it has this type and range.
     fn from_json(value: &Json) -> Option<Self>;
+    /// The value as JSON (a constant argument in `data-args`).
+    fn to_json(self) -> Json;
 }
 
 /// A result type a callback may return.
@@ -73,6 +77,9 @@ macro_rules! integer_types {
             fn from_json(value: &Json) -> Option<$t> {
                 json_integer(value, <$t>::BITS == 64).and_then(|v| <$t>::try_from(v).ok())
             }
+            fn to_json(self) -> Json {
+                integer_to_json(self as i128)
+            }
         }
         impl Ret for $t {
             const TYPE: Option<ScalarType> = Some(ScalarType::$s);
@@ -95,6 +102,9 @@ impl Arg for f64 {
             _ => value.as_f64(),
         }
     }
+    fn to_json(self) -> Json {
+        Ret::to_json(self)
+    }
 }
 impl Ret for f64 {
     const TYPE: Option<ScalarType> = Some(ScalarType::F64);
@@ -111,11 +121,14 @@ impl Arg for f32 {
         // Only values an f32 holds exactly (or non-finite ones): no silent rounding.
         (v as f32 as f64 == v || !v.is_finite()).then_some(v as f32)
     }
+    fn to_json(self) -> Json {
+        Ret::to_json(self)
+    }
 }
 impl Ret for f32 {
     const TYPE: Option<ScalarType> = Some(ScalarType::F32);
     fn to_json(self) -> Json {
-        (self as f64).to_json()
+        Ret::to_json(self as f64)
     }
 }
 impl Arg for bool {
@@ -130,6 +143,9 @@ impl Arg for bool {
             },
         }
     }
+    fn to_json(self) -> Json {
+        Json::Bool(self)
+    }
 }
 impl Ret for bool {
     const TYPE: Option<ScalarType> = Some(ScalarType::Bool);
@@ -141,6 +157,22 @@ impl Ret for () {
     const TYPE: Option<ScalarType> = None;
     fn to_json(self) -> Json {
         Json::Null
+    }
+}
+
+impl Arg for Text {
+    const TYPE: ScalarType = ScalarType::Text;
+    /// A JSON string (JSON text is UTF-8, and the request's parser refuses
+    /// lone surrogates) of at most [`TEXT_MAX`] bytes; the `Text` borrows
+    /// it for the call.
+    fn from_json(value: &Json) -> Option<Text> {
+        match value {
+            Json::String(s) if s.len() <= TEXT_MAX => Some(Text::borrowing(s)),
+            _ => None,
+        }
+    }
+    fn to_json(self) -> Json {
+        Json::String(self.as_str().to_string())
     }
 }
 
@@ -168,13 +200,18 @@ pub trait CallbackFn<S>: Copy + Send + Sync + 'static {
 }
 
 fn arg<A: Arg>(args: &[Json], i: usize) -> Result<A, ArgError> {
-    A::from_json(&args[i]).ok_or_else(|| {
-        ArgError(format!(
+    A::from_json(&args[i]).ok_or_else(|| match &args[i] {
+        Json::String(s) if A::TYPE == ScalarType::Text => ArgError(format!(
+            "argument {}: text of {} bytes is longer than the limit of {TEXT_MAX} bytes",
+            i + 1,
+            s.len()
+        )),
+        _ => ArgError(format!(
             "argument {} must be {} (got {})",
             i + 1,
             A::TYPE.name(),
             args[i]
-        ))
+        )),
     })
 }
 
@@ -245,12 +282,12 @@ pub trait Args: 'static {
 
 macro_rules! arg_tuples {
     ($($a:ident $i:tt),*) => {
-        impl<$($a: Arg + Ret),*> Args for ($($a,)*) {
+        impl<$($a: Arg),*> Args for ($($a,)*) {
             fn types() -> Vec<ScalarType> {
                 vec![$(<$a as Arg>::TYPE),*]
             }
             fn to_json(&self) -> Vec<Json> {
-                vec![$(Ret::to_json(self.$i)),*]
+                vec![$(Arg::to_json(self.$i)),*]
             }
         }
     };
@@ -660,11 +697,11 @@ mod tests {
 
     #[test]
     fn large_integers_become_strings_and_floats_stay_exact() {
-        assert_eq!(u64::MAX.to_json(), json!("18446744073709551615"));
-        assert_eq!((1i64 << 53).to_json(), json!(9007199254740992i64));
+        assert_eq!(Ret::to_json(u64::MAX), json!("18446744073709551615"));
+        assert_eq!(Ret::to_json(1i64 << 53), json!(9007199254740992i64));
         assert_eq!(f32::from_json(&json!(0.1)), None, "0.1 is not an f32");
         assert_eq!(f32::from_json(&json!(0.5)), Some(0.5));
-        assert_eq!(f64::NAN.to_json(), json!("NaN"));
+        assert_eq!(Ret::to_json(f64::NAN), json!("NaN"));
         // Strings only for 64-bit integers, and only plain decimals.
         let cases: &[(Json, Option<i64>)] = &[
             (json!("-9007199254740993"), Some(-9007199254740993)),

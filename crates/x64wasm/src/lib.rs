@@ -22,7 +22,7 @@
 //!
 //! An app is [`App::new`]`(state, render)`, [`callback!`] registrations and
 //! [`App::run`] (see `examples/scoreboard.rs`). The pieces: [`app`],
-//! [`callbacks`], [`dom`], [`server`], [`state_file`], `desktop` (feature
+//! [`callbacks`], [`dom`], [`server`], [`state_file`], [`text`], `desktop` (feature
 //! `desktop`); the transpiler is the crate `x64wasm-transpile`.
 
 #![deny(missing_docs)]
@@ -35,7 +35,9 @@ pub mod dom;
 pub mod process;
 mod server;
 pub mod state_file;
+pub mod text;
 
 pub use app::{App, Options};
 pub use callbacks::Callback;
 pub use dom::{Element, Node};
+pub use text::{FixedStr, Text};

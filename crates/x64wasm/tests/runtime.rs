@@ -51,3 +51,21 @@ fn the_runtime_applies_every_patch_op_and_reads_every_field_type_the_server_uses
     theirs.sort();
     assert_eq!(theirs, types, "field types and sizes");
 }
+
+#[test]
+fn the_runtime_knows_the_servers_events_and_text_limit() {
+    let script = "const [{ EVENTS }, { TEXT_MAX }] = await Promise.all([\
+                  import('./runtime/events.js'), import('./runtime/wasm.js')]);\
+                  console.log(JSON.stringify({ events: EVENTS, text_max: TEXT_MAX }));";
+    let printed = node(&["--input-type=module", "-e", script]);
+    let runtime: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(
+        runtime["events"],
+        serde_json::json!(x64wasm::dom::EVENTS),
+        "event names and DOM types"
+    );
+    assert_eq!(
+        runtime["text_max"],
+        serde_json::json!(x64wasm::text::TEXT_MAX)
+    );
+}

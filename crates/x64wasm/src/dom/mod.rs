@@ -30,11 +30,14 @@
 //! client runtime can update the moment the wasm callback returns.
 
 mod diff;
+mod events;
 mod html;
 
 use crate::callbacks::{Args, Callback, ScalarType};
+use crate::text::FixedStr;
 
 pub use diff::{apply, diff, normalize, Patch, PATCH_OPS};
+pub use events::{checked, key, value, ArgSource, ArgSources, EventValue, FromValue, On, EVENTS};
 pub use html::escape;
 
 /// A node of the view.
@@ -64,16 +67,35 @@ pub struct Element {
 pub struct Bound {
     /// Byte offset of the field in the state.
     pub offset: usize,
-    /// The field's type (any scalar but `ptr`).
-    pub ty: ScalarType,
+    /// The field's type.
+    pub ty: FieldType,
     /// The value as the server renders it.
     pub text: String,
+}
+
+/// The type of a bound state field, as `data-bind="offset:type"` names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FieldType {
+    /// A scalar (any but `ptr` and `text`): its name (`i64`, `bool`, …).
+    Scalar(ScalarType),
+    /// A [`FixedStr`] of this capacity: `textN` (e.g. `text64`).
+    Text(usize),
+}
+
+impl FieldType {
+    /// Its name in `data-bind`.
+    pub fn name(self) -> String {
+        match self {
+            FieldType::Scalar(t) => t.name().to_string(),
+            FieldType::Text(capacity) => format!("text{capacity}"),
+        }
+    }
 }
 
 /// A state field type a text node can be bound to.
 pub trait BindType: Copy {
     /// The type (its name goes in `data-bind`).
-    const TYPE: ScalarType;
+    const TYPE: FieldType;
     /// The value as the page shows it (the runtime formats the same way).
     fn show(self) -> String;
 }
@@ -81,7 +103,7 @@ pub trait BindType: Copy {
 macro_rules! bind_types {
     ($($t:ty => $s:ident),*) => {$(
         impl BindType for $t {
-            const TYPE: ScalarType = ScalarType::$s;
+            const TYPE: FieldType = FieldType::Scalar(ScalarType::$s);
             fn show(self) -> String {
                 self.to_string()
             }
@@ -90,14 +112,21 @@ macro_rules! bind_types {
 }
 bind_types!(i8 => I8, u8 => U8, i16 => I16, u16 => U16, i32 => I32, u32 => U32, i64 => I64, u64 => U64, bool => Bool);
 
+impl<const N: usize> BindType for FixedStr<N> {
+    const TYPE: FieldType = FieldType::Text(N);
+    fn show(self) -> String {
+        self.as_str().to_string()
+    }
+}
+
 impl BindType for f64 {
-    const TYPE: ScalarType = ScalarType::F64;
+    const TYPE: FieldType = FieldType::Scalar(ScalarType::F64);
     fn show(self) -> String {
         js_number(self)
     }
 }
 impl BindType for f32 {
-    const TYPE: ScalarType = ScalarType::F32;
+    const TYPE: FieldType = FieldType::Scalar(ScalarType::F32);
     fn show(self) -> String {
         js_number(self as f64)
     }
@@ -242,9 +271,21 @@ impl Node {
         let mut names = Vec::new();
         fn walk(node: &Node, names: &mut Vec<String>) {
             if let Node::Element(e) = node {
-                if let Some((_, v)) = e.attributes.iter().find(|(n, _)| n == "data-call") {
-                    if !names.contains(v) {
-                        names.push(v.clone());
+                for (name, v) in &e.attributes {
+                    let called: Vec<String> = match name.as_str() {
+                        "data-call" => vec![v.clone()],
+                        // what `Element::on` writes: [{"call": name, …}, …]
+                        "data-on" => serde_json::from_str::<Vec<serde_json::Value>>(v)
+                            .unwrap_or_default()
+                            .iter()
+                            .filter_map(|entry| entry["call"].as_str().map(str::to_string))
+                            .collect(),
+                        _ => continue,
+                    };
+                    for c in called {
+                        if !names.contains(&c) {
+                            names.push(c);
+                        }
                     }
                 }
                 e.children.iter().for_each(|c| walk(c, names));
@@ -312,7 +353,7 @@ pub(crate) mod fixtures {
     pub fn bound_at(offset: usize, value: i64) -> super::Node {
         super::Node::Bound(super::Bound {
             offset,
-            ty: crate::callbacks::ScalarType::I64,
+            ty: super::FieldType::Scalar(crate::callbacks::ScalarType::I64),
             text: value.to_string(),
         })
     }

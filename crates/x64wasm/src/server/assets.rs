@@ -10,6 +10,7 @@ pub const RUNTIME: &[(&str, &str)] = &[
     ("patch.js", include_str!("../../ui/runtime/patch.js")),
     ("fields.js", include_str!("../../ui/runtime/fields.js")),
     ("encoding.js", include_str!("../../ui/runtime/encoding.js")),
+    ("events.js", include_str!("../../ui/runtime/events.js")),
 ];
 
 /// The runtime module called `name`, if there is one.
@@ -22,3 +23,19 @@ pub const STYLE_CSS: &str = include_str!("../../ui/style.css");
 /// `ui/favicon.svg`, served at `/favicon.svg` (which the page links) and
 /// `/favicon.ico` (which browsers try on their own).
 pub const FAVICON_SVG: &str = include_str!("../../ui/favicon.svg");
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_runtime_module_is_served() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("ui/runtime");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        let mut served: Vec<String> = super::RUNTIME.iter().map(|(n, _)| n.to_string()).collect();
+        files.sort();
+        served.sort();
+        assert_eq!(served, files);
+    }
+}

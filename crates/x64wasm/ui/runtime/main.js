@@ -10,6 +10,7 @@
 // network answers), and on the server, natively, which is the authority.
 // The server then pushes the new view to every open view over /events.
 import { decodeBase64, sha256Hex } from './encoding.js';
+import { EVENTS, eventArgs, matching } from './events.js';
 import { readField } from './fields.js';
 import { applyPatch } from './patch.js';
 import { Sync } from './sync.js';
@@ -94,6 +95,40 @@ function start(root) {
     }
     queue = queue.then(() => click(name, args));
   });
+
+  // ---- events with values (data-on) -----------------------------------
+  // One listener per DOM event type at the root. The nearest element with
+  // a matching entry handles it; a debounced entry runs once its events
+  // stop for `debounce` ms, with the values of the last one.
+  const debounced = new WeakMap(); // element -> Map(entry index -> timer)
+  for (const domType of new Set(EVENTS.map(([, t]) => t))) {
+    root.addEventListener(domType, (event) => {
+      const found = matching(root, event.target, domType, event.key);
+      if (!found) return;
+      if (domType === 'submit' || domType === 'keydown') event.preventDefault();
+      for (const entry of found.entries) {
+        const run = () => {
+          let args;
+          try {
+            args = eventArgs(entry, found.element, event, (signatures[entry.call] || {}).params || []);
+          } catch (e) {
+            report(`${entry.call} not run on ${entry.on}: ${e.message}`);
+            return;
+          }
+          queue = queue.then(() => click(entry.call, args));
+        };
+        if (!entry.debounce) {
+          run();
+          continue;
+        }
+        const index = found.all.indexOf(entry);
+        const timers = debounced.get(found.element) || new Map();
+        debounced.set(found.element, timers);
+        clearTimeout(timers.get(index));
+        timers.set(index, setTimeout(run, entry.debounce));
+      }
+    });
+  }
 
   async function click(name, args) {
     let compiledModule = null;

@@ -1,30 +1,62 @@
 // Running a callback's module (docs/abi.md): a fresh instance per click, so
 // memory starts as the binary's image every time; the state goes at
 // __heap_base, its address is the first argument, and the state the export
-// leaves there is the prediction. The module's own heap (malloc) starts at
-// __malloc_base, moved above the state when the state is larger than the
-// room the module leaves it. Instantiating a compiled module is synchronous
-// and takes microseconds.
+// leaves there is the prediction. Text arguments (UTF-8) go right after the
+// state, each at a multiple of 8, and are passed as (address, length). The
+// module's own heap (malloc) starts at __malloc_base, moved above the state
+// and the text when they need more room than the module leaves them.
+// Instantiating a compiled module is synchronous and takes microseconds.
 import { wasmValue } from './fields.js';
+
+// The longest text argument in bytes: the server's TEXT_MAX (a Rust test,
+// tests/runtime.rs, checks the two agree). Longer text is not predicted
+// (the server refuses it with 400).
+export const TEXT_MAX = 4096;
+
+const align8 = (n) => Math.ceil(n / 8) * 8;
 
 export function runWasm(compiledModule, name, signature, args, bytes) {
   if (!signature) throw new Error('not a registered callback');
   if (args.length !== signature.params.length) {
     throw new Error(`takes ${signature.params.length} argument(s), data-args has ${args.length}`);
   }
+  const texts = args.map((a, i) => {
+    if (signature.params[i] !== 'text') return null;
+    const encoded = new TextEncoder().encode(String(a));
+    if (encoded.length > TEXT_MAX) {
+      throw new Error(`argument ${i + 1}: text of ${encoded.length} bytes is longer than the limit of ${TEXT_MAX} bytes`);
+    }
+    return encoded;
+  });
   const instance = new WebAssembly.Instance(compiledModule, {});
   const { memory, __heap_base: heapBase } = instance.exports;
   const at = heapBase.value;
+  // where each text goes, and the end of the caller's data
+  let end = at + bytes.length;
+  const textAt = texts.map((t) => {
+    if (!t) return null;
+    const place = align8(end);
+    end = place + t.length;
+    return place;
+  });
   const mallocBase = instance.exports.__malloc_base;
-  if (mallocBase && at + bytes.length > mallocBase.value) {
-    mallocBase.value = Math.ceil((at + bytes.length) / 65536) * 65536;
+  if (mallocBase && end > mallocBase.value) {
+    mallocBase.value = Math.ceil(end / 65536) * 65536;
   }
-  // room for the state, and for the heap's first page
-  const end = Math.max(at + bytes.length, mallocBase ? mallocBase.value + 65536 : 0);
-  const missing = end - memory.buffer.byteLength;
+  // room for the state and text, and for the heap's first page
+  const top = Math.max(end, mallocBase ? mallocBase.value + 65536 : 0);
+  const missing = top - memory.buffer.byteLength;
   if (missing > 0) memory.grow(Math.ceil(missing / 65536));
   new Uint8Array(memory.buffer, at, bytes.length).set(bytes);
-  const values = args.map((a, i) => wasmValue(a, signature.params[i]));
+  const values = [];
+  args.forEach((a, i) => {
+    if (texts[i]) {
+      new Uint8Array(memory.buffer, textAt[i], texts[i].length).set(texts[i]);
+      values.push(textAt[i], texts[i].length);
+    } else {
+      values.push(wasmValue(a, signature.params[i]));
+    }
+  });
   instance.exports[name](at, ...values);
   return new Uint8Array(memory.buffer, at, bytes.length).slice();
 }
