@@ -9,8 +9,8 @@
 //! process.
 
 use bytemuck::{Pod, Zeroable};
-use x64wasm::dom::{button, el, Element, Node};
-use x64wasm::{bound, callback, App, Callback};
+use x64wasm::dom::{button, el, value, Element, Node, On};
+use x64wasm::{bound, callback, App, Callback, FixedStr, Text};
 
 /// Board side: the Game of Life board is `SIDE × SIDE` cells.
 pub const SIDE: usize = 16;
@@ -37,10 +37,8 @@ pub struct DemoState {
     pub fibonacci: u64,
     /// The board, row-major, 1 = alive.
     pub cells: [u8; SIDE * SIDE],
-    /// What Describe wrote (UTF-8; `label_len` bytes of it).
-    pub label: [u8; 64],
-    /// Bytes of `label` in use.
-    pub label_len: u32,
+    /// The label: what Describe wrote, or what was typed in the label field.
+    pub label: FixedStr<64>,
     /// How many of `busiest` hold a row (0..=8).
     pub busiest_len: u32,
     /// The rows with the most live cells, busiest first (ties: upper first).
@@ -59,8 +57,7 @@ impl Default for DemoState {
             collatz: 0,
             fibonacci: 0,
             cells: [0; SIDE * SIDE],
-            label: [0; 64],
-            label_len: 0,
+            label: FixedStr::new(),
             busiest_len: 0,
             busiest: [0; 8],
         }
@@ -204,21 +201,25 @@ pub extern "C" fn compute_fibonacci(state: &mut DemoState) -> u64 {
 }
 
 /// Describes the counter in words with `write!` (integer and float
-/// formatting, into a fixed buffer): `core::fmt` runs as wasm too.
+/// formatting, into the state's text): `core::fmt` runs as wasm too.
 #[no_mangle]
 pub extern "C" fn describe_counter(state: &mut DemoState) {
-    use std::io::Write;
-    let mut label = [0u8; 64];
-    let mut cursor = std::io::Cursor::new(&mut label[..]);
+    use std::fmt::Write;
     let product = state.counter as f64 * state.step as f64;
-    // (a label longer than 64 bytes is cut where the buffer ends)
+    state.label.clear();
+    // (a label longer than 64 bytes is cut on a char boundary)
     let _ = write!(
-        cursor,
+        state.label,
         "{} × {} = {product:.3e}, generation {}",
         state.counter, state.step, state.generation
     );
-    state.label_len = cursor.position() as u32;
-    state.label = label;
+}
+
+/// Sets the label to what was typed, trimmed and upper-cased (text as a
+/// callback argument; Unicode case mapping runs as wasm too).
+#[no_mangle]
+pub extern "C" fn set_label(state: &mut DemoState, text: Text) {
+    state.label.set(&text.as_str().trim().to_uppercase());
 }
 
 /// Finds the rows with the most live cells: a `Vec` collected, filtered
@@ -258,6 +259,7 @@ const COMPUTE_COLLATZ: Callback<DemoState> = callback!(compute_collatz() -> u64)
 const COMPUTE_FIBONACCI: Callback<DemoState> = callback!(compute_fibonacci() -> u64);
 const DESCRIBE_COUNTER: Callback<DemoState> = callback!(describe_counter);
 const FIND_BUSIEST_ROWS: Callback<DemoState> = callback!(find_busiest_rows);
+const SET_LABEL: Callback<DemoState, (Text,)> = callback!(set_label(Text));
 
 /// The demo's view.
 pub fn render(state: &DemoState) -> Node {
@@ -290,11 +292,14 @@ pub fn render(state: &DemoState) -> Node {
                 .class("row")
                 .child(button("Describe").call(DESCRIBE_COUNTER, ()))
                 .child(
-                    el("span").class("label").text(
-                        String::from_utf8_lossy(&state.label[..(state.label_len as usize).min(64)])
-                            .into_owned(),
-                    ),
-                ),
+                    el("input")
+                        .attr("type", "text")
+                        .attr("aria-label", "label")
+                        .attr("placeholder", "or type a label")
+                        .class("label-field")
+                        .on(On::input().debounce(150), SET_LABEL, (value(),)),
+                )
+                .child(el("span").class("label").child(bound!(state, label))),
         );
     let board = (0..SIDE * SIDE).map(|i| {
         let cell = button("").call(TOGGLE_CELL, (i as u32,));
@@ -406,4 +411,5 @@ pub fn app() -> App<DemoState> {
         .callback(COMPUTE_FIBONACCI)
         .callback(DESCRIBE_COUNTER)
         .callback(FIND_BUSIEST_ROWS)
+        .callback(SET_LABEL)
 }

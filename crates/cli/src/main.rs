@@ -33,7 +33,9 @@ const TRANSPILE_HELP: &str = "\
 TRANSPILE:
     --binary ELF     the x86-64 ELF to read (`self` for this executable)
     --export SIG     a function to export, as NAME(T,...)->R with
-                     T in ptr i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool, R the same or void;
+                     T in ptr i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool text
+                     (text: UTF-8 as address and length, two wasm i32),
+                     R the same but text, or void;
                      repeat for more functions (they share one module)
     -o, --output F   write the module (or the text with --wat) to F
     --wat            print the module as WebAssembly text instead of binary

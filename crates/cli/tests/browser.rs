@@ -75,8 +75,8 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
 
     // Part two: every other button once. The page ends on the server's bytes.
     let (version, state) = app.state();
-    assert_eq!(version, 23);
-    assert_eq!(page["version"], 23);
+    assert_eq!(version, 24);
+    assert_eq!(page["version"], 24);
     assert_eq!(
         BASE64_STANDARD
             .decode(page["state"].as_str().unwrap())
@@ -114,6 +114,9 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
         !page["busiest"].as_str().unwrap_or_default().is_empty(),
         "{page}"
     );
+    // Typed text reached set_label as one debounced call, in the page as
+    // wasm and on the server; the bound label shows the state's FixedStr
+    assert_eq!(page["typed"], "CRÈME BRÛLÉE 東京 🦀", "{page}");
     let shown = page["shown"].to_string();
     assert!(
         shown.contains(&format!("\"{fib}\"")),
@@ -122,17 +125,17 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
 
     // Every click ran the transpiled wasm in the page, and the server found
     // the predicted state equal to its own result on the same version.
-    assert_eq!(page["stats"]["wasmRuns"], 23, "{page}");
+    assert_eq!(page["stats"]["wasmRuns"], 24, "{page}");
     assert_eq!(page["stats"]["serverOnly"], 0, "{page}");
     // Every change reached the page as a patch event (no whole-body reset).
-    assert_eq!(page["stats"]["patches"], 23, "{page}");
+    assert_eq!(page["stats"]["patches"], 24, "{page}");
     assert_eq!(page["stats"]["resets"], 0, "{page}");
     assert_eq!(page["stats"]["resyncs"], 0, "{page}");
     let stats = app.stats();
     let callbacks = stats["callbacks"].as_object().unwrap();
     assert_eq!(
         callbacks.len(),
-        15,
+        16,
         "every demo callback was clicked: {stats}"
     );
     for (name, s) in callbacks {

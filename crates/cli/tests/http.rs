@@ -235,6 +235,63 @@ fn execute_runs_callbacks_and_checks_arguments() {
 }
 
 #[test]
+fn text_arguments_at_their_limits() {
+    // The demo's set_label(text) trims and upper-cases into a FixedStr<64>
+    // at byte 312 of the state: a little-endian u32 length, then the bytes.
+    const LABEL: usize = 312;
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let label = |app: &App| {
+        let (_, state) = app.state();
+        let len = u32::from_le_bytes(state[LABEL..LABEL + 4].try_into().unwrap()) as usize;
+        String::from_utf8(state[LABEL + 4..LABEL + 4 + len].to_vec()).unwrap()
+    };
+    let limit = "a".repeat(4096);
+    let accents = "é".repeat(2048);
+    let cjk = "東".repeat(30);
+    // (text, the label it makes: cut on a char boundary at 64 bytes)
+    let ok: &[(&str, String)] = &[
+        ("", String::new()),
+        ("a", "A".into()),
+        ("  crème 東京 🦀 ", "CRÈME 東京 🦀".into()),
+        (&limit, "A".repeat(64)),
+        (&accents, "É".repeat(32)),
+        (&cjk, "東".repeat(21)),
+    ];
+    for (text, want) in ok {
+        let body = serde_json::json!({ "args": [text] }).to_string();
+        let reply = app.post("/execute/set_label", &body);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        assert_eq!(&label(&app), want, "{text}");
+    }
+    let over = serde_json::json!({ "args": ["a".repeat(4097)] }).to_string();
+    assert_json_error(
+        &app.post("/execute/set_label", &over),
+        400,
+        "argument 1: text of 4097 bytes is longer than the limit of 4096 bytes",
+    );
+    let mut invalid = br#"{"args":["ab"#.to_vec();
+    invalid.extend_from_slice(b"\xff\xfe\"]}");
+    let reply = app.request(
+        "POST",
+        "/execute/set_label",
+        &[("Content-Type", "application/json")],
+        &invalid,
+    );
+    assert_json_error(&reply, 400, "malformed JSON");
+    assert_json_error(
+        &app.post("/execute/set_label", r#"{"args":["\ud800"]}"#),
+        400,
+        "malformed JSON",
+    );
+    assert_json_error(
+        &app.post("/execute/set_label", r#"{"args":[5]}"#),
+        400,
+        "argument 1 must be text",
+    );
+    assert_eq!(label(&app), "東".repeat(21), "refused text changes nothing");
+}
+
+#[test]
 fn wrong_methods_and_unknown_routes() {
     let app = App::demo(&["--headless", "--port", "0"]);
     let cases: &[(&str, &str, u16, Option<&str>)] = &[

@@ -41,7 +41,7 @@ fn a_stripped_app_finds_its_callbacks_by_address_and_serves_them_as_wasm() {
     for (binary, callbacks, transpiled) in [
         // Describe and Busiest rows read constant data (format strings,
         // allocator tables) no symbol bounds once stripped: server only
-        (PathBuf::from(env!("CARGO_BIN_EXE_x64wasm")), 15, 13),
+        (PathBuf::from(env!("CARGO_BIN_EXE_x64wasm")), 16, 13),
         (example_binary("scoreboard"), 4, 3), // toss_coin reads the clock
     ] {
         let stripped = stripped_copy(&binary);
@@ -58,14 +58,14 @@ fn a_stripped_app_finds_its_callbacks_by_address_and_serves_them_as_wasm() {
                 && output.contains("found by their addresses"),
             "{output}"
         );
-        let name = if callbacks == 15 {
+        let name = if callbacks == 16 {
             "life_step"
         } else {
             "add_points"
         };
         let reply = app.get(&format!("/wasm/{name}"));
         assert_eq!(reply.status, 200, "{name}: {}", reply.text());
-        if callbacks == 15 {
+        if callbacks == 16 {
             for name in ["describe_counter", "find_busiest_rows"] {
                 assert!(
                     output.contains(&format!("callback `{name}` runs on the server only")),

@@ -2,7 +2,8 @@
 // Clicks Increment three times, Decrement once, toggles five cells (a glider)
 // and steps the Game of Life, then every other button once (Describe formats
 // with write!, Busiest rows sorts a Vec), waiting after
-// each click for the server's event; prints one JSON line with what the page
+// each click for the server's event, then types a label (text as a
+// callback argument, debounced input events); prints one JSON line with what the page
 // showed after the first part and at the end.
 import { launch, open, clickAndWait, pageState } from './chromium.mjs';
 
@@ -44,12 +45,23 @@ try {
   ]) {
     await click(selector);
   }
+  const described = await page.textContent('.label');
+  // Typing into the label field: input events, debounced into one call of
+  // set_label with the field's text (multi-byte UTF-8 included).
+  await page.type('.label-field', '  crème brûlée 東京 🦀 ', { delay: 5 });
+  version += 1;
+  await page.waitForFunction(
+    (v) => Number(document.getElementById('x64wasm').dataset.version) >= v && window.x64wasm.version >= v,
+    version,
+    { timeout: 20000 },
+  );
   const result = {
     glider,
     version: await page.evaluate(() => window.x64wasm.version),
     state: await pageState(page),
     shown: await page.$$eval('[data-bind]', (els) => els.map((e) => e.textContent)),
-    label: await page.textContent('.label'),
+    label: described,
+    typed: await page.textContent('.label'),
     busiest: await page.textContent('.busiest'),
     stats: await page.evaluate(() => window.x64wasm.stats),
     console,
