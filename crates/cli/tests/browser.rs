@@ -168,3 +168,30 @@ fn a_views_clicks_run_on_the_server_in_the_order_they_were_made() {
     assert_eq!(stats["increment_counter"]["agreed"], 90, "{stats}");
     assert_eq!(stats["reset_counter"]["agreed"], 30, "{stats}");
 }
+
+#[test]
+fn bound_classes_show_predictions_at_once_and_a_focused_field_keeps_its_text() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let page = node("bound.mjs", &[&app.url], &[]);
+    let cell = &page["cell"];
+    assert_eq!(cell["before"]["alive"], false, "{page}");
+    assert_eq!(
+        cell["alive"], true,
+        "the bound class changed within one frame: {page}"
+    );
+    assert_eq!(
+        cell["version"], cell["before"]["version"],
+        "before the server answered (300 ms away): {page}"
+    );
+    let field = &page["field"];
+    assert_eq!(field["value"], "typing here", "{page}");
+    assert_eq!(field["caret"], serde_json::json!([1, 1]), "{page}");
+    assert_eq!(field["focused"], true, "{page}");
+    assert_eq!(field["counter"], "5", "B's clicks reached A: {page}");
+    assert_eq!(page["stats"]["serverOnly"], 0, "{page}");
+    let stats = &app.stats()["callbacks"];
+    for name in ["toggle_cell", "set_label", "increment_counter"] {
+        assert_eq!(stats[name]["disagreed"], 0, "{name}: {stats}");
+    }
+    assert!(!page["console"].to_string().contains("pageerror"), "{page}");
+}

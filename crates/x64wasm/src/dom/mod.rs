@@ -29,6 +29,7 @@
 //! A bound text node (`data-bind="offset:type"`) shows a state field the
 //! client runtime can update the moment the wasm callback returns.
 
+mod bind;
 mod diff;
 mod events;
 mod html;
@@ -36,6 +37,7 @@ mod html;
 use crate::callbacks::{Args, Callback, ScalarType};
 use crate::text::FixedStr;
 
+pub use bind::{Condition, Field, IntegerField};
 pub use diff::{apply, diff, normalize, Patch, PATCH_OPS};
 pub use events::{checked, key, value, ArgSource, ArgSources, EventValue, FromValue, On, EVENTS};
 pub use html::escape;
@@ -245,17 +247,11 @@ impl Node {
     /// # Panics
     /// When `field` does not lie inside `state`.
     pub fn bound<S, T: BindType>(state: &S, field: &T) -> Node {
-        let start = state as *const S as usize;
-        let at = field as *const T as usize;
-        let offset = at.wrapping_sub(start);
-        assert!(
-            at >= start && offset + std::mem::size_of::<T>() <= std::mem::size_of::<S>(),
-            "bound: the field is not inside the state"
-        );
+        let field = Field::of(state, field);
         Node::Bound(Bound {
-            offset,
+            offset: field.offset(),
             ty: T::TYPE,
-            text: field.show(),
+            text: field.value().show(),
         })
     }
 

@@ -11,6 +11,7 @@ pub const RUNTIME: &[(&str, &str)] = &[
     ("fields.js", include_str!("../../ui/runtime/fields.js")),
     ("encoding.js", include_str!("../../ui/runtime/encoding.js")),
     ("events.js", include_str!("../../ui/runtime/events.js")),
+    ("bindings.js", include_str!("../../ui/runtime/bindings.js")),
 ];
 
 /// The runtime module called `name`, if there is one.

@@ -3,6 +3,8 @@
 // constant, or {"event": "value" | "checked" | "key"}, read when the event
 // fires and converted to the callback parameter's type by the rules below.
 
+import { lastSent } from './bindings.js';
+
 // (name in data-on, DOM event type): the server's EVENTS (a Rust test,
 // tests/runtime.rs, checks this table against that one). `blur` listens for
 // focusout, which bubbles, so one listener at the root sees it.
@@ -60,7 +62,11 @@ export function eventArgs(entry, element, event, params) {
   return entry.args.map((arg, i) => {
     if (arg === null || typeof arg !== 'object') return arg;
     switch (arg.event) {
-      case 'value': return convert(elementValue(element), params[i]);
+      case 'value': {
+        const raw = elementValue(element);
+        lastSent.set(element, raw);
+        return convert(raw, params[i]);
+      }
       case 'checked': return Boolean(element.checked);
       case 'key': return convert(String(event.key ?? ''), params[i]);
       default: throw new Error(`unknown event value ${JSON.stringify(arg)}`);

@@ -12,6 +12,7 @@
 import { decodeBase64, sha256Hex } from './encoding.js';
 import { EVENTS, eventArgs, matching } from './events.js';
 import { readField } from './fields.js';
+import { applyBindings } from './bindings.js';
 import { applyPatch } from './patch.js';
 import { Sync } from './sync.js';
 import { runWasm } from './wasm.js';
@@ -52,6 +53,7 @@ function start(root) {
       const text = readField(sync.state, Number(offset), type);
       if (text !== null && el.textContent !== text) el.textContent = text;
     }
+    for (const el of root.querySelectorAll('[data-bound]')) applyBindings(el, sync.state);
   }
 
   // ---- wasm -----------------------------------------------------------
@@ -248,6 +250,8 @@ function start(root) {
     connect(null);
   }
 
+  // bound styles are the runtime's alone (the CSP refuses style attributes)
+  showBound();
   connect(sync.applied);
   // Compile every callback's module while the user reads the page, so the
   // first click predicts at once.

@@ -3,6 +3,8 @@
 // index childNodes. The op codes are the server's PATCH_OPS (a Rust test,
 // tests/runtime.rs, checks this table against that one).
 
+import { keepsOwnText } from './bindings.js';
+
 function fragment(html) {
   const template = document.createElement('template');
   template.innerHTML = html;
@@ -12,10 +14,20 @@ function fragment(html) {
 export const OPS = {
   // [t, path, text]: set a text node's text
   t: (node, p) => { node.textContent = p[2]; },
-  // [a, path, name, value]: set an attribute
-  a: (node, p) => { node.setAttribute(p[2], p[3]); },
-  // [r, path, name]: remove an attribute
-  r: (node, p) => { node.removeAttribute(p[2]); },
+  // [a, path, name, value]: set an attribute (and the property a user
+  // changes: a field's value, unless it is focused and only echoes what
+  // the page sent, and a checkbox's checked)
+  a: (node, p) => {
+    node.setAttribute(p[2], p[3]);
+    if (p[2] === 'value' && 'value' in node && !keepsOwnText(node, p[3])) node.value = p[3];
+    if (p[2] === 'checked' && 'checked' in node) node.checked = true;
+  },
+  // [r, path, name]: remove an attribute (and clear those properties)
+  r: (node, p) => {
+    node.removeAttribute(p[2]);
+    if (p[2] === 'value' && 'value' in node && !keepsOwnText(node, '')) node.value = '';
+    if (p[2] === 'checked' && 'checked' in node) node.checked = false;
+  },
   // [R, path, html]: replace the node
   R: (node, p) => { node.replaceWith(fragment(p[2])); },
   // [i, path, index, html]: insert a child at index
