@@ -66,7 +66,7 @@ fn static_routes_page_and_state() {
         "{page}"
     );
     assert!(page.contains(r#"data-version="0""#));
-    assert!(page.contains("&quot;add_step_clamped&quot;:{&quot;params&quot;:[&quot;i32&quot;,&quot;i32&quot;],&quot;result&quot;:&quot;i64&quot;}"));
+    assert!(page.contains("&quot;add_step_clamped&quot;:{&quot;params&quot;:[&quot;i32&quot;,&quot;i32&quot;],&quot;result&quot;:&quot;i64&quot;,&quot;takes&quot;:&quot;shared&quot;}"));
     assert!(!page.contains(" onclick"), "no inline handlers");
     assert!(page.contains(r#"<script type="module" src="/runtime/main.js"></script>"#));
     assert_eq!(app.get("/runtime/nope.js").status, 404);

@@ -31,10 +31,11 @@ use std::sync::Arc;
 
 use bytemuck::Pod;
 
-use crate::callbacks::{Args, Callback, Registration, Registry};
+use crate::callbacks::{view_offset, Args, Both, Callback, Registration, Registry};
 use crate::dom::Node;
 use crate::process::{each_on_cores, load_bias, running_image};
-use crate::server::{self, allowed_hosts, Running, Settings, Shared, Unavailable};
+use crate::server::views::Views;
+use crate::server::{self, allowed_hosts, Render, Running, Settings, Shared, Unavailable};
 use crate::state_file::StateFile;
 
 /// Command-line options of an app (`--help`; README "Two commands").
@@ -197,44 +198,98 @@ impl Options {
     }
 }
 
-/// An app: its state, its view and its callbacks.
-pub struct App<S> {
+/// An app: its shared state `S`, its per-view state `V` (`()` for none),
+/// its view and its callbacks.
+pub struct App<S, V = ()> {
     title: String,
     state: S,
-    render: fn(&S) -> Node,
+    view_state: V,
+    render: Render<S>,
     callbacks: Vec<Registration<S>>,
     id: Option<String>,
+    css: Option<&'static str>,
 }
 
-impl<S: Pod + Send + 'static> App<S> {
-    /// An app starting from `state`, shown by `render`.
+impl<S: Pod + Send + Sync + 'static> App<S> {
+    /// An app starting from `state`, shown by `render`: every view shows
+    /// the same.
     pub fn new(state: S, render: fn(&S) -> Node) -> App<S> {
         App {
             title: "x64wasm".into(),
             state,
-            render,
+            view_state: (),
+            render: Box::new(move |state, _| render(state)),
             callbacks: Vec::new(),
             id: None,
+            css: None,
+        }
+    }
+}
+
+impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
+    /// An app starting from the shared `state`, whose every view also has
+    /// its own copy of `view_state` (what its user is typing, editing or
+    /// filtering), shown by `render(&Both { shared, view })` (README
+    /// "Per-view state"): `bound!(s, view.draft)` and
+    /// `bound!(s, shared.count)` both bind, since a [`Both`] is laid out as
+    /// the page holds the two states. Callbacks take the shared state ([`callback`](Self::callback)),
+    /// the view's ([`view_callback`](Self::view_callback)) or both as one
+    /// [`Both`] ([`both_callback`](Self::both_callback)).
+    pub fn with_view_state(state: S, view_state: V, render: fn(&Both<S, V>) -> Node) -> App<S, V> {
+        App {
+            title: "x64wasm".into(),
+            state,
+            view_state,
+            render: Box::new(move |state, view| {
+                render(&Both {
+                    shared: *state,
+                    view: bytemuck::pod_read_unaligned::<V>(view),
+                })
+            }),
+            callbacks: Vec::new(),
+            id: None,
+            css: None,
         }
     }
 
+    /// The app's own style sheet (e.g. `include_str!("app.css")`), served
+    /// at `/app.css` and linked after the library's, so its rules win.
+    pub fn stylesheet(mut self, css: &'static str) -> App<S, V> {
+        self.css = Some(css);
+        self
+    }
+
     /// Sets the window and page title.
-    pub fn title(mut self, title: impl Into<String>) -> App<S> {
+    pub fn title(mut self, title: impl Into<String>) -> App<S, V> {
         self.title = title.into();
         self
     }
 
-    /// Registers a callback (see [`callback!`](crate::callback)): views may
-    /// run it, as wasm and on the server.
-    pub fn callback<A: Args>(mut self, callback: Callback<S, A>) -> App<S> {
+    /// Registers a callback (see [`callback!`](crate::callback)) that takes
+    /// the shared state: views may run it, as wasm and on the server, and
+    /// every view sees what it changes.
+    pub fn callback<A: Args>(mut self, callback: Callback<S, A>) -> App<S, V> {
         self.callbacks.push(callback.registration());
+        self
+    }
+
+    /// Registers a callback that takes the calling view's own state: only
+    /// that view sees what it changes.
+    pub fn view_callback<A: Args>(mut self, callback: Callback<V, A>) -> App<S, V> {
+        self.callbacks.push(callback.view_registration());
+        self
+    }
+
+    /// Registers a callback that takes both states, as `&mut Both<S, V>`.
+    pub fn both_callback<A: Args>(mut self, callback: Callback<Both<S, V>, A>) -> App<S, V> {
+        self.callbacks.push(callback.both_registration());
         self
     }
 
     /// Sets the app's id, which `--state-file` records so that a file
     /// another app wrote is refused (default: the title). Keep it when the
     /// state's layout stays the same; change it when it does not.
-    pub fn id(mut self, id: impl Into<String>) -> App<S> {
+    pub fn id(mut self, id: impl Into<String>) -> App<S, V> {
         self.id = Some(id.into());
         self
     }
@@ -309,7 +364,7 @@ impl<S: Pod + Send + 'static> App<S> {
         for w in &warnings {
             eprintln!("x64wasm: warning: {w}");
         }
-        let view = (self.render)(&self.state);
+        let view = (self.render)(&self.state, bytemuck::bytes_of(&self.view_state));
         for name in view.call_names() {
             if registry.get(&name).is_none() {
                 eprintln!(
@@ -342,16 +397,24 @@ impl<S: Pod + Send + 'static> App<S> {
             }
             None => ((self.state, 0), None),
         };
+        // an app without view state (V = ()) keeps none
+        let view_states = (std::mem::size_of::<V>() > 0).then(|| {
+            Views::new(
+                view_offset::<S, V>(),
+                bytemuck::bytes_of(&self.view_state).to_vec(),
+            )
+        });
         let shared = Arc::new(Shared::new(
             self.title,
             start,
-            self.render,
+            (self.render, view_states),
             registry,
             image,
             Settings {
                 allowed_hosts: allowed_hosts(options.bind, &options.allow_hosts),
                 state_file,
                 rate_limit: options.rate_limit,
+                app_css: self.css,
             },
         ));
         // Transpile every callback now (views are served what this makes),

@@ -269,7 +269,52 @@ fn check_count(args: &[Json], want: usize) -> Result<(), ArgError> {
     }
 }
 
-type Invoke<S> = Box<dyn Fn(&mut S, &[Json]) -> Result<Json, ArgError> + Send + Sync>;
+/// A registered callback's native call: the shared state, the calling
+/// view's state as bytes (empty for an app without view state), the
+/// arguments.
+type Invoke<S> = Box<dyn Fn(&mut S, &mut [u8], &[Json]) -> Result<Json, ArgError> + Send + Sync>;
+
+/// Which state a callback takes (README "Per-view state").
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Takes {
+    /// The shared state, which every view shows (`&mut S`).
+    Shared,
+    /// The calling view's own state (`&mut V`).
+    View,
+    /// Both, as one [`Both`]`<S, V>` (`&mut Both<S, V>`).
+    Both,
+}
+
+impl Takes {
+    /// Its name in the page's callback signatures.
+    pub fn name(self) -> &'static str {
+        match self {
+            Takes::Shared => "shared",
+            Takes::View => "view",
+            Takes::Both => "both",
+        }
+    }
+}
+
+/// The shared state and one view's state, as a callback that takes both
+/// sees them: `extern "C" fn(&mut Both<S, V>, args…)`. Its layout is the
+/// views' memory layout (docs/abi.md): the view state at
+/// [`view_offset`]`::<S, V>()`, after the shared state.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct Both<S, V> {
+    /// The shared state.
+    pub shared: S,
+    /// The calling view's state.
+    pub view: V,
+}
+
+/// Where a view's state starts in a [`Both`]: the shared state's size
+/// rounded up to the view state's alignment (`repr(C)`).
+pub const fn view_offset<S, V>() -> usize {
+    let align = std::mem::align_of::<V>();
+    std::mem::size_of::<S>().div_ceil(align) * align
+}
 
 /// The arguments a view passes to a callback, as a tuple of [`Arg`] types
 /// (`()`, `(i32,)`, `(i32, bool)`, ... up to five).
@@ -391,7 +436,8 @@ impl<S: 'static, A: Args> Callback<S, A> {
             address: (self.address)(),
             params: A::types(),
             result: self.result,
-            invoke: Box::new(self.invoke),
+            takes: Takes::Shared,
+            invoke: Box::new(move |state, _, args| (self.invoke)(state, args)),
         }
     }
 }
@@ -415,7 +461,52 @@ pub(crate) struct Registration<S> {
     pub address: usize,
     params: Vec<ScalarType>,
     result: Option<ScalarType>,
+    /// Which state it takes.
+    pub takes: Takes,
     invoke: Invoke<S>,
+}
+
+impl<V: bytemuck::Pod, A: Args> Callback<V, A> {
+    /// What an app with shared state `S` registers for a callback that
+    /// takes the view's state.
+    pub(crate) fn view_registration<S>(self) -> Registration<S> {
+        Registration {
+            declared: self.name,
+            address: (self.address)(),
+            params: A::types(),
+            result: self.result,
+            takes: Takes::View,
+            invoke: Box::new(move |_, view_bytes, args| {
+                let mut view: V = bytemuck::pod_read_unaligned(view_bytes);
+                let ret = (self.invoke)(&mut view, args);
+                view_bytes.copy_from_slice(bytemuck::bytes_of(&view));
+                ret
+            }),
+        }
+    }
+}
+
+impl<S: bytemuck::Pod, V: bytemuck::Pod, A: Args> Callback<Both<S, V>, A> {
+    /// What an app registers for a callback that takes both states.
+    pub(crate) fn both_registration(self) -> Registration<S> {
+        Registration {
+            declared: self.name,
+            address: (self.address)(),
+            params: A::types(),
+            result: self.result,
+            takes: Takes::Both,
+            invoke: Box::new(move |shared, view_bytes, args| {
+                let mut both = Both {
+                    shared: *shared,
+                    view: bytemuck::pod_read_unaligned::<V>(view_bytes),
+                };
+                let ret = (self.invoke)(&mut both, args);
+                *shared = both.shared;
+                view_bytes.copy_from_slice(bytemuck::bytes_of(&both.view));
+                ret
+            }),
+        }
+    }
 }
 
 /// Makes a [`Callback`] handle of a callback function, naming its argument
@@ -489,13 +580,17 @@ pub(crate) struct Registered<S> {
     /// Where its symbol was found, or why it cannot be transpiled (views then
     /// run it through the server only).
     pub symbol: Result<SymbolSource, String>,
+    /// Which state it takes.
+    pub takes: Takes,
     invoke: Invoke<S>,
 }
 
 impl<S> Registered<S> {
-    /// Runs the native callback on `state` with JSON arguments.
-    pub fn invoke(&self, state: &mut S, args: &[Json]) -> Result<Json, ArgError> {
-        (self.invoke)(state, args)
+    /// Runs the native callback on `state` and the calling view's state
+    /// bytes `view` (empty for an app without view state) with JSON
+    /// arguments.
+    pub fn invoke(&self, state: &mut S, view: &mut [u8], args: &[Json]) -> Result<Json, ArgError> {
+        (self.invoke)(state, view, args)
     }
 }
 
@@ -550,6 +645,7 @@ impl<S> Registry<S> {
                 name,
                 signature,
                 symbol,
+                takes: r.takes,
                 invoke: r.invoke,
             });
         }
@@ -647,6 +743,50 @@ fn dladdr_name(address: usize) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Shared {
+        total: i64,
+        tag: [u8; 8],
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+    struct Mine {
+        picked: u32,
+    }
+    extern "C" fn pick(v: &mut Mine, n: u32) {
+        v.picked = n;
+    }
+    extern "C" fn add_picked(b: &mut Both<Shared, Mine>, times: i32) -> i64 {
+        b.shared.total += b.view.picked as i64 * times as i64;
+        b.view.picked = 0;
+        b.shared.total
+    }
+
+    #[test]
+    fn view_and_both_callbacks_change_the_states_they_take() {
+        let pick: Registration<Shared> = callback!(pick(u32)).view_registration();
+        let add: Registration<Shared> = callback!(add_picked(i32) -> i64).both_registration();
+        assert_eq!((pick.takes, add.takes), (Takes::View, Takes::Both));
+        let mut shared = Shared {
+            total: 10,
+            tag: [0; 8],
+        };
+        let mut view = 0u32.to_le_bytes();
+        (pick.invoke)(&mut shared, &mut view, &[json!(7)]).unwrap();
+        assert_eq!((shared.total, u32::from_le_bytes(view)), (10, 7));
+        let ret = (add.invoke)(&mut shared, &mut view, &[json!(3)]).unwrap();
+        assert_eq!(
+            (ret, shared.total, u32::from_le_bytes(view)),
+            (json!(31), 31, 0)
+        );
+        // the view state starts after the shared one, at its alignment
+        assert_eq!(view_offset::<Shared, Mine>(), 16);
+        assert_eq!(std::mem::offset_of!(Both<Shared, Mine>, view), 16);
+        assert_eq!(view_offset::<[u8; 3], u16>(), 4);
+        assert_eq!(view_offset::<[u8; 3], ()>(), 3);
+    }
     use serde_json::json;
 
     #[repr(C)]
@@ -686,7 +826,7 @@ mod tests {
             (json!([1, 2]), Err("argument 2 must be bool (got 2)")),
         ];
         for (args, want) in cases {
-            let got = (r.invoke)(&mut s, args.as_array().unwrap());
+            let got = (r.invoke)(&mut s, &mut [], args.as_array().unwrap());
             assert_eq!(
                 got.map_err(|e| e.0),
                 want.clone().map_err(String::from),

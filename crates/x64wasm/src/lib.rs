@@ -38,6 +38,6 @@ pub mod state_file;
 pub mod text;
 
 pub use app::{App, Options};
-pub use callbacks::Callback;
+pub use callbacks::{Both, Callback};
 pub use dom::{Element, Node};
 pub use text::{FixedStr, Text};

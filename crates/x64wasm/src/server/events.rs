@@ -15,8 +15,12 @@ use bytemuck::Pod;
 use serde_json::json;
 use tokio::sync::watch;
 
+use tokio::sync::Notify;
+
 use super::http::{NextChunk, StreamSource};
-use super::{to_base64, Shared};
+use super::views::Sent;
+use super::{patch_event, to_base64, Shared};
+use crate::dom::{diff, normalize};
 
 /// A comment line goes out this often when nothing changes, so dead
 /// connections are noticed and proxies keep the stream open.
@@ -32,6 +36,20 @@ pub struct Events<S> {
     published: watch::Receiver<u64>,
     /// Counts this view among the open ones once the stream has started.
     open: Option<OpenView>,
+    /// In an app with view state: the view's id, and what wakes the stream
+    /// when a callback changed its view state alone.
+    view: Option<(String, Arc<Notify>, Attached<S>)>,
+}
+
+/// A stream attached to its view state while it lives.
+struct Attached<S>(Arc<Shared<S>>, String);
+
+impl<S> Drop for Attached<S> {
+    fn drop(&mut self) {
+        if let Some(views) = &self.0.view_states {
+            views.detach(&self.1);
+        }
+    }
 }
 
 /// One count in [`Shared::views`] while it lives.
@@ -46,14 +64,24 @@ impl Drop for OpenView {
 impl<S: Pod + Send + 'static> Events<S> {
     /// A stream for a view that shows version `seen` (a view on any other
     /// version than the server's gets a `reset` at once).
-    pub fn new(shared: Arc<Shared<S>>, seen: Option<u64>) -> Events<S> {
+    ///
+    /// In an app with view state, `view` is the page's view id (the caller
+    /// checked its form): the stream renders that view.
+    pub fn new(shared: Arc<Shared<S>>, seen: Option<u64>, view: Option<String>) -> Events<S> {
         let published = shared.published.subscribe();
+        let view = match (&shared.view_states, view) {
+            (Some(views), Some(id)) => views
+                .attach(&id)
+                .map(|changed| (id.clone(), changed, Attached(shared.clone(), id))),
+            _ => None,
+        };
         Events {
             shared,
             seen,
             sent: None,
             published,
             open: None,
+            view,
         }
     }
 
@@ -62,7 +90,14 @@ impl<S: Pod + Send + 'static> Events<S> {
             self.shared.views.fetch_add(1, Ordering::SeqCst);
             self.open = Some(OpenView(self.shared.views.clone()));
             let mut out = b"retry: 1000\n\n".to_vec();
-            if self.seen.is_some() && self.seen == Some(self.shared.shown().version) {
+            let current = match (&self.view, &self.shared.view_states) {
+                (Some((id, _, _)), Some(views)) => views
+                    .lock()
+                    .get(id)
+                    .and_then(|slot| slot.sent.as_ref().map(|sent| sent.version)),
+                _ => Some(self.shared.shown().version),
+            };
+            if self.seen.is_some() && self.seen == current {
                 self.sent = self.seen;
             }
             self.published.borrow_and_update();
@@ -77,7 +112,17 @@ impl<S: Pod + Send + 'static> Events<S> {
             if !out.is_empty() {
                 return Some(out);
             }
-            match tokio::time::timeout(KEEP_ALIVE, self.published.changed()).await {
+            let view_changed = self.view.as_ref().map(|(_, changed, _)| changed.clone());
+            let woken = async {
+                match view_changed {
+                    Some(changed) => tokio::select! {
+                        r = self.published.changed() => r,
+                        () = changed.notified() => Ok(()),
+                    },
+                    None => self.published.changed().await,
+                }
+            };
+            match tokio::time::timeout(KEEP_ALIVE, woken).await {
                 Err(_) => return Some(b": keep-alive\n\n".to_vec()),
                 Ok(Err(_)) => return None, // the server is going away
                 Ok(Ok(())) => {}
@@ -89,6 +134,10 @@ impl<S: Pod + Send + 'static> Events<S> {
     /// is up to date): the patch events since the last one sent if the log
     /// still has them, else a `reset`.
     fn pending(&mut self) -> Vec<u8> {
+        if let Some((id, _, _)) = &self.view {
+            let id = id.clone();
+            return self.pending_view(&id);
+        }
         let shown = self.shared.shown();
         if Some(shown.version) == self.sent {
             return Vec::new();
@@ -125,6 +174,64 @@ impl<S: Pod + Send + 'static> Events<S> {
             }
         }
         out
+    }
+}
+
+impl<S: Pod + Send + 'static> Events<S> {
+    /// The event that brings view `id` to its current version, rendered
+    /// for it: a patch from what it was last sent, or a reset (empty when
+    /// it is up to date).
+    fn pending_view(&mut self, id: &str) -> Vec<u8> {
+        let Some(views) = &self.shared.view_states else {
+            return Vec::new();
+        };
+        let (shared_version, state) = {
+            let shown = self.shared.shown();
+            (shown.version, shown.state)
+        };
+        let Some((own, view_bytes)) = views.lock().get(id).map(|s| (s.own, s.bytes.clone())) else {
+            return Vec::new();
+        };
+        let version = shared_version + own;
+        if Some(version) == self.sent {
+            return Vec::new();
+        }
+        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            normalize((self.shared.render)(&state, &view_bytes))
+        }));
+        let Ok(tree) = rendered else {
+            eprintln!("x64wasm: render panicked at version {version}; the view is not updated");
+            return Vec::new();
+        };
+        let bytes = views.combine(bytemuck::bytes_of(&state), &view_bytes);
+        let mut slots = views.lock();
+        let Some(slot) = slots.get_mut(id) else {
+            return Vec::new();
+        };
+        slot.used = std::time::Instant::now();
+        let out = match &slot.sent {
+            Some(sent) if Some(sent.version) == self.sent && sent.version < version => {
+                let patches = diff(&sent.tree, &tree);
+                let data = patch_event(sent.version, version, &patches, &sent.bytes, &bytes);
+                format!("id: {version}\nevent: patch\ndata: {data}\n\n")
+            }
+            _ => {
+                let data = json!({
+                    "version": version,
+                    "html": tree.to_html(),
+                    "state": to_base64(&bytes),
+                })
+                .to_string();
+                format!("id: {version}\nevent: reset\ndata: {data}\n\n")
+            }
+        };
+        slot.sent = Some(Sent {
+            version,
+            tree,
+            bytes,
+        });
+        self.sent = Some(version);
+        out.into_bytes()
     }
 }
 

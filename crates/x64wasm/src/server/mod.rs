@@ -13,6 +13,7 @@ mod limits;
 mod listener;
 mod routes;
 mod security;
+pub(crate) mod views;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -26,7 +27,7 @@ use tokio::sync::watch;
 
 use serde_json::{json, Value as Json};
 
-use crate::callbacks::{ArgError, Registered, Registry};
+use crate::callbacks::{ArgError, Registered, Registry, Takes};
 use crate::dom::{diff, normalize, Node, Patch};
 use crate::state_file::StateFile;
 use x64wasm_transpile::{Cache, Image, Module, TranspileError};
@@ -45,8 +46,11 @@ pub(crate) use security::allowed_hosts;
 pub(crate) struct Shared<S> {
     /// The page title.
     pub title: String,
-    /// Builds the view of a state.
-    pub render: fn(&S) -> Node,
+    /// Builds the view of a state and a view state's bytes (empty for an
+    /// app without view state).
+    pub render: Render<S>,
+    /// Each view's own state, for an app that has a view state type.
+    pub view_states: Option<views::Views>,
     /// The registered callbacks.
     pub registry: Registry<S>,
     /// The app's state and version.
@@ -77,7 +81,12 @@ pub(crate) struct Shared<S> {
     pub rate_limit: Option<RateLimiter>,
     /// Log lines a client can cause, bounded in size and rate.
     pub log: LogLimiter,
+    /// The app's own style sheet, served at `/app.css`, if it has one.
+    pub app_css: Option<&'static str>,
 }
+
+/// An app's render function over the shared state and a view state's bytes.
+pub(crate) type Render<S> = Box<dyn Fn(&S, &[u8]) -> Node + Send + Sync>;
 
 /// The server's settings from the command line (README "Two commands").
 pub(crate) struct Settings {
@@ -87,6 +96,8 @@ pub(crate) struct Settings {
     pub state_file: Option<StateFile>,
     /// Clicks per second per client address; 0 for no limit.
     pub rate_limit: u32,
+    /// The app's own style sheet, if any.
+    pub app_css: Option<&'static str>,
 }
 
 /// A callback's module as `/wasm/{fn}` serves it.
@@ -159,18 +170,19 @@ pub(crate) struct CallStats {
 }
 
 /// A callback run: the version it made, what it returned, the state before
-/// and after.
-pub(crate) struct Outcome<S> {
+/// and after (for an app with view state, the calling view's versions and
+/// bytes: see [`views`]).
+pub(crate) struct Outcome {
     /// The version the callback ran on.
     pub base: u64,
     /// The version it made.
     pub version: u64,
     /// Its return value.
     pub ret: Json,
-    /// The state before.
-    pub before: S,
-    /// The state after.
-    pub after: S,
+    /// The state's bytes before.
+    pub before: Vec<u8>,
+    /// The state's bytes after.
+    pub after: Vec<u8>,
 }
 
 /// Why a callback did not run.
@@ -179,6 +191,8 @@ pub(crate) enum RunError {
     Arguments(ArgError),
     /// The new state could not be saved; nothing changed (500).
     Save(String),
+    /// The request names no view, or one the server does not know (400).
+    View(String),
 }
 
 impl<S: Pod> Shared<S> {
@@ -186,16 +200,18 @@ impl<S: Pod> Shared<S> {
     pub fn new(
         title: String,
         (state, version): (S, u64),
-        render: fn(&S) -> Node,
+        (render, view_states): (Render<S>, Option<views::Views>),
         registry: Registry<S>,
         image: Result<Image, String>,
         settings: Settings,
     ) -> Shared<S> {
-        let view = normalize(render(&state));
+        let initial_view = view_states.as_ref().map_or(&[][..], |v| &v.initial[..]);
+        let view = normalize(render(&state, initial_view));
         let signatures = signatures_json(&registry);
         Shared {
             title,
             render,
+            view_states,
             registry,
             live: Mutex::new(Live { state, version }),
             executed: Condvar::new(),
@@ -215,6 +231,7 @@ impl<S: Pod> Shared<S> {
             state_file: settings.state_file,
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
             log: LogLimiter::new(),
+            app_css: settings.app_css,
         }
     }
 
@@ -260,28 +277,90 @@ impl<S: Pod> Shared<S> {
 
     /// Runs `callback` on the live state under the lock (one at a time, so
     /// no update is lost) and saves the result when there is a state file,
-    /// before anyone hears of it; then wakes the renderer.
-    pub fn run(&self, callback: &Registered<S>, args: &[Json]) -> Result<Outcome<S>, RunError> {
+    /// before anyone hears of it; then wakes the renderer. In an app with
+    /// view state, `view` names the calling view (needed unless the
+    /// callback takes the shared state only); its view state is changed
+    /// too, and the versions and bytes are the view's.
+    pub fn run(
+        &self,
+        callback: &Registered<S>,
+        view: Option<&str>,
+        args: &[Json],
+    ) -> Result<Outcome, RunError> {
         let mut live = self.lock();
-        let before = live.state;
-        let base = live.version;
-        let ret = callback
-            .invoke(&mut live.state, args)
-            .map_err(RunError::Arguments)?;
-        let version = base + 1;
-        if let Some(file) = &self.state_file {
-            if let Err(e) = file.save(version, bytemuck::bytes_of(&live.state)) {
-                live.state = before;
-                return Err(RunError::Save(format!(
-                    "saving {}: {e}; the change was undone",
-                    file.path().display()
-                )));
+        let before_state = live.state;
+        let mut slots = None;
+        let mut view_bytes = Vec::new();
+        let mut own = 0;
+        if let Some(views) = &self.view_states {
+            match view {
+                Some(id) => {
+                    let mut locked = views.lock();
+                    let Some(slot) = locked.get_mut(id) else {
+                        return Err(RunError::View(format!(
+                            "no view `{id}` (it was idle too long or the server restarted): \
+                             reload the page"
+                        )));
+                    };
+                    slot.used = std::time::Instant::now();
+                    view_bytes = slot.bytes.clone();
+                    own = slot.own;
+                    slots = Some((views, locked, id));
+                }
+                None if callback.takes == Takes::Shared => {}
+                None => {
+                    return Err(RunError::View(format!(
+                        "`{}` takes a view's state: the body must name the view (`view`)",
+                        callback.name
+                    )))
+                }
             }
         }
-        live.version = version;
-        let after = live.state;
+        let bytes = |state: &S, view: &[u8]| match &self.view_states {
+            Some(views) if slots.is_some() => views.combine(bytemuck::bytes_of(state), view),
+            _ => bytemuck::bytes_of(state).to_vec(),
+        };
+        let before = bytes(&live.state, &view_bytes);
+        let base = live.version + own;
+        let mut new_view = view_bytes.clone();
+        let ret = if callback.takes == Takes::View {
+            // a view-only callback cannot change the shared state
+            let mut scratch = live.state;
+            callback.invoke(&mut scratch, &mut new_view, args)
+        } else {
+            callback.invoke(&mut live.state, &mut new_view, args)
+        }
+        .map_err(RunError::Arguments)?;
+        let shared_changed = callback.takes != Takes::View;
+        if shared_changed {
+            if let Some(file) = &self.state_file {
+                if let Err(e) = file.save(live.version + 1, bytemuck::bytes_of(&live.state)) {
+                    live.state = before_state;
+                    return Err(RunError::Save(format!(
+                        "saving {}: {e}; the change was undone",
+                        file.path().display()
+                    )));
+                }
+            }
+            live.version += 1;
+        } else {
+            own += 1;
+        }
+        let after = bytes(&live.state, &new_view);
+        let version = live.version + own;
+        if let Some((_, mut locked, id)) = slots {
+            if let Some(slot) = locked.get_mut(id) {
+                slot.bytes = new_view;
+                slot.own = own;
+                if !shared_changed {
+                    slot.changed.notify_one();
+                }
+            }
+        }
         drop(live);
-        self.executed.notify_all();
+        if shared_changed {
+            self.executed.notify_all();
+        }
         Ok(Outcome {
             base,
             version,
@@ -305,8 +384,17 @@ impl<S: Pod> Shared<S> {
                     .unwrap_or_else(|e| e.into_inner());
                 (live.state, live.version)
             };
+            if self.view_states.is_some() {
+                // each view's stream renders its own view (events.rs)
+                let mut shown = self.shown();
+                shown.version = version;
+                shown.state = state;
+                drop(shown);
+                self.published.send_replace(version);
+                continue;
+            }
             let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                normalize((self.render)(&state))
+                normalize((self.render)(&state, &[]))
             }));
             let view = match rendered {
                 Ok(view) => view,
@@ -326,7 +414,13 @@ impl<S: Pod> Shared<S> {
             };
             let mut shown = self.shown();
             let patches = diff(&shown.view, &view);
-            let data = patch_event(shown.version, version, &patches, &shown.state, &state);
+            let data = patch_event(
+                shown.version,
+                version,
+                &patches,
+                bytemuck::bytes_of(&shown.state),
+                bytemuck::bytes_of(&state),
+            );
             let event = Event {
                 from: shown.version,
                 version,
@@ -346,8 +440,9 @@ impl<S: Pod> Shared<S> {
     }
 }
 
-/// `{"name": {"params": [...], "result": "..."}}` for every callback: what
-/// the runtime needs to call an export with the right JavaScript types.
+/// `{"name": {"params": [...], "result": "...", "takes": "shared" | "view" |
+/// "both"}}` for every callback: what the runtime needs to call an export
+/// with the right JavaScript types and state pointer.
 fn signatures_json<S>(registry: &Registry<S>) -> String {
     let signatures: serde_json::Map<String, Json> = registry
         .all()
@@ -357,7 +452,7 @@ fn signatures_json<S>(registry: &Registry<S>) -> String {
             let result = c.signature.result.map_or("void", |t| t.name());
             (
                 c.name.clone(),
-                json!({ "params": params, "result": result }),
+                json!({ "params": params, "result": result, "takes": c.takes.name() }),
             )
         })
         .collect();
@@ -368,15 +463,15 @@ fn signatures_json<S>(registry: &Registry<S>) -> String {
 /// makes, the DOM patches, the state bytes that changed as `[offset,
 /// base64]` runs, and the first 16 hex digits of the new state's SHA-256
 /// (the view checks what it assembled).
-fn patch_event<S: Pod>(
+pub(crate) fn patch_event(
     from: u64,
     version: u64,
     patches: &[Patch],
-    before: &S,
-    after: &S,
+    before: &[u8],
+    after: &[u8],
 ) -> String {
     let patches: Vec<Json> = patches.iter().map(Patch::to_json).collect();
-    let runs: Vec<Json> = changed_runs(bytemuck::bytes_of(before), bytemuck::bytes_of(after))
+    let runs: Vec<Json> = changed_runs(before, after)
         .into_iter()
         .map(|(at, bytes)| json!([at, to_base64(bytes)]))
         .collect();
@@ -385,7 +480,7 @@ fn patch_event<S: Pod>(
         "version": version,
         "patches": patches,
         "state": runs,
-        "sha": &state_hash(after)[..16],
+        "sha": &bytes_hash(after)[..16],
     })
     .to_string()
 }
@@ -418,7 +513,12 @@ pub(crate) fn from_base64(text: &str) -> Option<Vec<u8>> {
 
 /// SHA-256 of a state's bytes, in hex: what views send as their prediction.
 pub(crate) fn state_hash<S: Pod>(state: &S) -> String {
-    Sha256::digest(bytemuck::bytes_of(state))
+    bytes_hash(bytemuck::bytes_of(state))
+}
+
+/// SHA-256 of `bytes`, in hex.
+pub(crate) fn bytes_hash(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect()

@@ -9,7 +9,7 @@ use serde_json::{json, Value as Json};
 
 use super::http::{Reply, Request, Response};
 use super::{
-    assets, events, from_base64, security, state_hash, to_base64, Outcome, RunError, Served,
+    assets, bytes_hash, events, from_base64, security, to_base64, Outcome, RunError, Served,
     Shared, Unavailable,
 };
 use x64wasm_transpile::TranspileError;
@@ -32,6 +32,7 @@ enum Route {
     Page,
     Runtime,
     Style,
+    AppStyle,
     Favicon,
     State,
     Stats,
@@ -47,6 +48,7 @@ const ROUTES: &[(PathMatch, &[&str], Route)] = &[
     (PathMatch::Exact("/"), GET, Route::Page),
     (PathMatch::Prefix("/runtime/"), GET, Route::Runtime),
     (PathMatch::Exact("/style.css"), GET, Route::Style),
+    (PathMatch::Exact("/app.css"), GET, Route::AppStyle),
     (PathMatch::Exact("/favicon.ico"), GET, Route::Favicon),
     (PathMatch::Exact("/favicon.svg"), GET, Route::Favicon),
     (PathMatch::Exact("/state"), GET, Route::State),
@@ -104,6 +106,10 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
             None => error(404, &format!("no runtime module {parameter}")),
         },
         Route::Style => text(assets::STYLE_CSS, "text/css; charset=utf-8"),
+        Route::AppStyle => match shared.app_css {
+            Some(css) => text(css, "text/css; charset=utf-8"),
+            None => error(404, "this app has no style sheet of its own"),
+        },
         Route::Favicon => text(assets::FAVICON_SVG, "image/svg+xml"),
         Route::State => state(shared),
         Route::Stats => stats(shared),
@@ -115,7 +121,14 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
             let head = Response::new(200, Vec::new())
                 .header("Content-Type", "text/event-stream")
                 .header("Cache-Control", "no-store");
-            let source = events::Events::new(shared.clone(), last_event_id.or(since));
+            let view = request.query("view").map(str::to_string);
+            if shared.view_states.is_some() && !view.as_deref().is_some_and(super::views::is_id) {
+                return Reply::Full(secure(error(
+                    400,
+                    "this app keeps a state per view: /events needs `?view=` with the page's view id",
+                )));
+            }
+            let source = events::Events::new(shared.clone(), last_event_id.or(since), view);
             return Reply::Stream(secure(head), Box::new(source));
         }
         Route::Wasm => wasm(shared, parameter, request.header("if-none-match")),
@@ -151,22 +164,52 @@ pub fn error(status: u16, message: &str) -> Response {
 /// `GET /`: the server-rendered page, readable without scripts, with the
 /// state bytes, version and callback signatures for the runtime.
 fn page<S: Pod>(shared: &Shared<S>) -> Response {
-    let shown = shared.shown();
+    let (version, state) = {
+        let shown = shared.shown();
+        (shown.version, shown.state)
+    };
+    // An app with view state: a new view, rendered with the initial view
+    // state; what it is shown is remembered, so its stream starts with
+    // patches (see views.rs).
+    let (body, bytes, view) = match &shared.view_states {
+        None => (
+            shared.shown().view.to_html(),
+            bytemuck::bytes_of(&state).to_vec(),
+            String::new(),
+        ),
+        Some(views) => {
+            let id = views.create();
+            let tree = crate::dom::normalize((shared.render)(&state, &views.initial));
+            let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
+            let html = tree.to_html();
+            if let Some(slot) = views.lock().get_mut(&id) {
+                slot.sent = Some(super::views::Sent {
+                    version,
+                    tree,
+                    bytes: bytes.clone(),
+                });
+            }
+            let attributes = format!(" data-view=\"{id}\" data-view-offset=\"{}\"", views.offset);
+            (html, bytes, attributes)
+        }
+    };
     let html = format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
-         <link rel=\"stylesheet\" href=\"/style.css\">\
+         <link rel=\"stylesheet\" href=\"/style.css\">{app_css}\
          <script type=\"module\" src=\"/runtime/main.js\"></script></head>\
          <body><main id=\"x64wasm\" data-version=\"{version}\" data-state=\"{state}\" \
-         data-callbacks=\"{callbacks}\">{body}</main></body></html>\n",
+         data-callbacks=\"{callbacks}\"{view}>{body}</main></body></html>\n",
         title = crate::dom::escape(&shared.title),
-        version = shown.version,
-        state = to_base64(bytemuck::bytes_of(&shown.state)),
+        state = to_base64(&bytes),
         callbacks = crate::dom::escape(&shared.signatures),
-        body = shown.view.to_html(),
+        app_css = if shared.app_css.is_some() {
+            "<link rel=\"stylesheet\" href=\"/app.css\">"
+        } else {
+            ""
+        },
     );
-    drop(shown);
     Response::new(200, html.into_bytes())
         .header("Content-Type", "text/html; charset=utf-8")
         .header("Cache-Control", "no-store")
@@ -178,7 +221,7 @@ fn state<S: Pod>(shared: &Shared<S>) -> Response {
     let value = json!({
         "version": live.version,
         "state": to_base64(bytemuck::bytes_of(&live.state)),
-        "sha256": state_hash(&live.state),
+        "sha256": super::state_hash(&live.state),
     });
     drop(live);
     json_reply(200, &value)
@@ -300,9 +343,10 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Respons
         Ok(call) => call,
         Err(why) => return error(400, &why),
     };
-    let outcome = match shared.run(callback, &call.args) {
+    let outcome = match shared.run(callback, call.view.as_deref(), &call.args) {
         Ok(outcome) => outcome,
         Err(RunError::Arguments(why)) => return error(400, &format!("`{name}`: {why}")),
+        Err(RunError::View(why)) => return error(400, &why),
         Err(RunError::Save(why)) => {
             shared.log.line(&why);
             return error(500, &why);
@@ -320,8 +364,8 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Respons
 /// A disagreement is logged (rate-limited, cut to a bounded size) with the
 /// callback, its arguments, the view's prediction as hash and length, and
 /// what the server changed (`[offset, base64]` runs) and the hashes.
-fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcome: &Outcome<S>) {
-    let hash = state_hash(&outcome.after);
+fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcome: &Outcome) {
+    let hash = bytes_hash(&outcome.after);
     let mut stats = shared.stats.lock().unwrap_or_else(|e| e.into_inner());
     let s = stats.entry(name.to_string()).or_default();
     s.executed += 1;
@@ -336,8 +380,8 @@ fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcom
     } else {
         s.disagreed += 1;
         drop(stats);
-        let before = bytemuck::bytes_of(&outcome.before);
-        let changed: Vec<Json> = super::changed_runs(before, bytemuck::bytes_of(&outcome.after))
+        let before = &outcome.before;
+        let changed: Vec<Json> = super::changed_runs(before, &outcome.after)
             .into_iter()
             .map(|(at, bytes)| json!([at, to_base64(bytes)]))
             .collect();
@@ -349,7 +393,7 @@ fn record_prediction<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, outcom
             outcome.base,
             call.state_length,
             Json::Array(changed),
-            state_hash(&outcome.before),
+            bytes_hash(&outcome.before),
             before.len(),
         ));
     }
@@ -364,6 +408,8 @@ struct Call {
     /// Bytes of the predicted state the view sent (it is not kept: logs
     /// name the prediction by its hash).
     state_length: usize,
+    /// The calling view's id (an app with view state).
+    view: Option<String>,
 }
 
 /// The body as sent. serde's derived parser refuses a field given twice
@@ -380,6 +426,8 @@ struct CallBody {
     predicted: Option<Json>,
     #[serde(default)]
     state: Option<Json>,
+    #[serde(default)]
+    view: Option<Json>,
 }
 
 fn parse_call(body: &[u8]) -> Result<Call, String> {
@@ -389,6 +437,7 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
             base: None,
             predicted: None,
             state_length: 0,
+            view: None,
         });
     }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
@@ -422,11 +471,17 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
             .ok_or("`state` must be base64")?,
         Some(_) => return Err("`state` must be base64".into()),
     };
+    let view = match body.view {
+        None | Some(Json::Null) => None,
+        Some(Json::String(id)) if super::views::is_id(&id) => Some(id),
+        Some(v) => return Err(format!("`view` must be a view id (32 hex digits), not {v}")),
+    };
     Ok(Call {
         args,
         base,
         predicted,
         state_length,
+        view,
     })
 }
 
@@ -476,6 +531,7 @@ mod tests {
             base,
             predicted: predicted.map(String::from),
             state_length,
+            view: None,
         };
         let hash = "ab".repeat(32);
         // (body, parsed call or the start of the error)

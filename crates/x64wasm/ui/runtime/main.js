@@ -22,6 +22,10 @@ if (root) start(root);
 
 function start(root) {
   const signatures = JSON.parse(root.dataset.callbacks || '{}');
+  // An app with view state: this page's view id, and where its view state
+  // starts in the state bytes the page holds (shared state first).
+  const view = root.dataset.view || null;
+  const viewOffset = Number(root.dataset.viewOffset || 0);
   const sync = new Sync(Number(root.dataset.version), decodeBase64(root.dataset.state));
 
   // What the page did, for people reading the console and for tests.
@@ -29,6 +33,9 @@ function start(root) {
   window.x64wasm = {
     stats,
     get version() { return sync.applied; },
+    // No click waiting, predicted or posted, and the server's events for
+    // every answered click applied: what tests wait for.
+    get idle() { return clicks === 0 && sync.inflight === 0 && sync.applied >= sync.answered; },
     get state() { return sync.state.slice(); },
     // Like LiveView's enableLatencySim: every server round trip takes `ms`
     // longer (half on the way out, half on the way back), for this tab
@@ -78,6 +85,7 @@ function start(root) {
   }
 
   // ---- clicks ---------------------------------------------------------
+  let clicks = 0; // clicks queued and not yet answered
   // Clicks are predicted in order, and reach the server in that order too:
   // one POST at a time per view (parallel requests on several connections
   // could overtake each other), while the next click is already predicted.
@@ -95,6 +103,7 @@ function start(root) {
       report(`${name}: bad data-args ${target.dataset.args}: ${e.message}`);
       return;
     }
+    clicks += 1;
     queue = queue.then(() => click(name, args));
   });
 
@@ -102,12 +111,14 @@ function start(root) {
   // One listener per DOM event type at the root. The nearest element with
   // a matching entry handles it; a debounced entry runs once its events
   // stop for `debounce` ms, with the values of the last one.
-  const debounced = new WeakMap(); // element -> Map(entry index -> timer)
+  const debounced = new WeakMap(); // element -> Map(entry index -> { timer, run })
   for (const domType of new Set(EVENTS.map(([, t]) => t))) {
     root.addEventListener(domType, (event) => {
       const found = matching(root, event.target, domType, event.key);
       if (!found) return;
       if (domType === 'submit' || domType === 'keydown') event.preventDefault();
+      const pending = debounced.get(found.element) || new Map();
+      debounced.set(found.element, pending);
       for (const entry of found.entries) {
         const run = () => {
           let args;
@@ -117,17 +128,25 @@ function start(root) {
             report(`${entry.call} not run on ${entry.on}: ${e.message}`);
             return;
           }
+          clicks += 1;
           queue = queue.then(() => click(entry.call, args));
         };
-        if (!entry.debounce) {
-          run();
+        const index = found.all.indexOf(entry);
+        if (entry.debounce) {
+          clearTimeout((pending.get(index) || {}).timer);
+          const timer = setTimeout(() => { pending.delete(index); run(); }, entry.debounce);
+          pending.set(index, { timer, run });
           continue;
         }
-        const index = found.all.indexOf(entry);
-        const timers = debounced.get(found.element) || new Map();
-        debounced.set(found.element, timers);
-        clearTimeout(timers.get(index));
-        timers.set(index, setTimeout(run, entry.debounce));
+        // Calls still waiting out their debounce on this element run first
+        // (like LiveView's phx-debounce, flushed by a submit or a key):
+        // Enter after typing adds what was typed, in order.
+        for (const [i, waiting] of pending) {
+          clearTimeout(waiting.timer);
+          pending.delete(i);
+          waiting.run();
+        }
+        run();
       }
     });
   }
@@ -142,7 +161,7 @@ function start(root) {
     }
     const { base, predicted, error } = sync.click((state) => {
       if (why) throw why;
-      return runWasm(compiledModule, name, signatures[name], args, state);
+      return runWasm(compiledModule, name, signatures[name], args, state, viewOffset);
     });
     if (error) {
       stats.serverOnly += 1;
@@ -152,7 +171,7 @@ function start(root) {
       showBound();
     }
     // Not awaited: the next click may predict now, and its POST waits its turn.
-    posting = posting.then(() => post(name, args, base, predicted));
+    posting = posting.then(() => post(name, args, base, predicted)).finally(() => { clicks -= 1; });
   }
 
   // Never rejects: a failed click is reported and the next one goes on.
@@ -163,7 +182,7 @@ function start(root) {
       const response = await fetch('/execute/' + encodeURIComponent(name), {
         method: 'POST',
         headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify({ args, base, predicted }),
+        body: JSON.stringify(view ? { args, base, predicted, view } : { args, base, predicted }),
       });
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
@@ -227,7 +246,10 @@ function start(root) {
   function connect(since) {
     clearTimeout(timer);
     if (events) events.close();
-    const url = since === null ? '/events' : '/events?since=' + since;
+    const query = [];
+    if (since !== null) query.push('since=' + since);
+    if (view) query.push('view=' + view);
+    const url = '/events' + (query.length ? '?' + query.join('&') : '');
     events = new EventSource(url);
     events.addEventListener('patch', (m) => receive('patch', m));
     events.addEventListener('reset', (m) => receive('reset', m));

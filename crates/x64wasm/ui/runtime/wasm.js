@@ -15,7 +15,10 @@ export const TEXT_MAX = 4096;
 
 const align8 = (n) => Math.ceil(n / 8) * 8;
 
-export function runWasm(compiledModule, name, signature, args, bytes) {
+// `bytes` is the state the page holds: for an app with view state, the
+// shared state, then from `viewOffset` the view's own; a callback gets the
+// address of the part it takes (`signature.takes`).
+export function runWasm(compiledModule, name, signature, args, bytes, viewOffset = 0) {
   if (!signature) throw new Error('not a registered callback');
   if (args.length !== signature.params.length) {
     throw new Error(`takes ${signature.params.length} argument(s), data-args has ${args.length}`);
@@ -57,6 +60,7 @@ export function runWasm(compiledModule, name, signature, args, bytes) {
       values.push(wasmValue(a, signature.params[i]));
     }
   });
-  instance.exports[name](at, ...values);
+  const pointer = signature.takes === 'view' ? at + viewOffset : at;
+  instance.exports[name](pointer, ...values);
   return new Uint8Array(memory.buffer, at, bytes.length).slice();
 }

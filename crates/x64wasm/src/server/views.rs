@@ -1,0 +1,209 @@
+//! Per-view state (README "Per-view state"): each open page of an app that
+//! declares a view state type `V` has its own `V`, kept here by the
+//! page's view id, next to the shared state every view shows.
+//!
+//! A view sees one byte string: the shared state, zeros up to the view
+//! state's alignment, then its view state (the layout of
+//! [`Both`](crate::callbacks::Both)). Its version is the shared version
+//! plus the number of view-only callbacks it ran, so every click moves it
+//! by one and its events chain as a shared-only app's do. Each view's
+//! stream renders `render(shared, view)` itself and diffs it against what
+//! it sent last (kept here, so a reconnecting page resumes with patches).
+//!
+//! View states live in memory only: `--state-file` saves the shared state,
+//! and a page whose view the server does not know (after a restart, or
+//! after [`VIEW_IDLE`] without a stream) starts again from the app's
+//! initial view state, with a `reset`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::dom::Node;
+
+/// How long a view with no open stream is kept.
+pub const VIEW_IDLE: Duration = Duration::from_secs(600);
+
+/// The most views kept; past it the longest-idle view without a stream is
+/// dropped (a page that comes back gets a fresh view state).
+pub const MAX_VIEWS: usize = 20_000;
+
+/// What a view was last sent: its version, view tree and bytes.
+pub(crate) struct Sent {
+    /// The view's version.
+    pub version: u64,
+    /// The view as rendered, normalized.
+    pub tree: Node,
+    /// The view's bytes (shared state, padding, view state).
+    pub bytes: Vec<u8>,
+}
+
+/// One view's state.
+pub(crate) struct Slot {
+    /// Its view state's bytes.
+    pub bytes: Vec<u8>,
+    /// View-only callbacks it ran (its version is the shared one plus this).
+    pub own: u64,
+    /// What its stream sent last.
+    pub sent: Option<Sent>,
+    /// Woken when a view-only callback changed it.
+    pub changed: Arc<Notify>,
+    /// Streams open for it now.
+    pub streams: usize,
+    /// When it was last used (created, called, streamed).
+    pub used: Instant,
+}
+
+/// The views of an app with a view state type.
+pub(crate) struct Views {
+    /// Where the view state starts in a view's bytes.
+    pub offset: usize,
+    /// The initial view state's bytes.
+    pub initial: Vec<u8>,
+    slots: Mutex<HashMap<String, Slot>>,
+}
+
+impl Views {
+    /// Views of an app whose view state starts at `offset` and is `initial`.
+    pub fn new(offset: usize, initial: Vec<u8>) -> Views {
+        Views {
+            offset,
+            initial,
+            slots: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The slots (a poisoned lock still holds whole states: every change is
+    /// made on a copy and stored at once).
+    pub fn lock(&self) -> MutexGuard<'_, HashMap<String, Slot>> {
+        self.slots.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// A new view with the initial view state; returns its id.
+    pub fn create(&self) -> String {
+        let id = new_id();
+        let mut slots = self.lock();
+        collect(&mut slots);
+        slots.insert(id.clone(), self.fresh());
+        id
+    }
+
+    /// The slot of `id`, made fresh if the server does not know it (a page
+    /// from before a restart). `None` when `id` is not a view id.
+    pub fn attach(&self, id: &str) -> Option<Arc<Notify>> {
+        if !is_id(id) {
+            return None;
+        }
+        let mut slots = self.lock();
+        if !slots.contains_key(id) {
+            collect(&mut slots);
+        }
+        let slot = slots.entry(id.to_string()).or_insert_with(|| self.fresh());
+        slot.streams += 1;
+        slot.used = Instant::now();
+        Some(slot.changed.clone())
+    }
+
+    /// A stream of `id` ended.
+    pub fn detach(&self, id: &str) {
+        if let Some(slot) = self.lock().get_mut(id) {
+            slot.streams = slot.streams.saturating_sub(1);
+            slot.used = Instant::now();
+        }
+    }
+
+    fn fresh(&self) -> Slot {
+        Slot {
+            bytes: self.initial.clone(),
+            own: 0,
+            sent: None,
+            changed: Arc::new(Notify::new()),
+            streams: 0,
+            used: Instant::now(),
+        }
+    }
+
+    /// A view's bytes: `shared`, zeros to the view state's offset, `view`.
+    pub fn combine(&self, shared: &[u8], view: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(self.offset + view.len());
+        bytes.extend_from_slice(shared);
+        bytes.resize(self.offset, 0);
+        bytes.extend_from_slice(view);
+        bytes
+    }
+}
+
+/// Drops views idle past [`VIEW_IDLE`] with no stream, and past
+/// [`MAX_VIEWS`] the longest-idle ones without a stream.
+fn collect(slots: &mut HashMap<String, Slot>) {
+    let now = Instant::now();
+    slots.retain(|_, s| s.streams > 0 || now.duration_since(s.used) < VIEW_IDLE);
+    if slots.len() >= MAX_VIEWS {
+        let mut idle: Vec<(Instant, String)> = slots
+            .iter()
+            .filter(|(_, s)| s.streams == 0)
+            .map(|(id, s)| (s.used, id.clone()))
+            .collect();
+        idle.sort();
+        let excess = slots.len() + 1 - MAX_VIEWS;
+        for (_, id) in idle.into_iter().take(excess) {
+            slots.remove(&id);
+        }
+    }
+}
+
+/// A view id: 128 random bits in hex (32 lowercase digits).
+fn new_id() -> String {
+    let mut bytes = [0u8; 16];
+    // SAFETY: getrandom writes at most `len` bytes into the buffer.
+    let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
+    assert_eq!(got, 16, "getrandom");
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `id` has the form of a view id.
+pub fn is_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn views_are_made_found_and_combined() {
+        let views = Views::new(12, vec![7, 7]);
+        let id = views.create();
+        assert!(is_id(&id));
+        assert_ne!(id, views.create(), "ids differ");
+        assert!(views.attach(&id).is_some());
+        assert!(views.attach("not-an-id").is_none());
+        let unknown = "0".repeat(32);
+        assert!(
+            views.attach(&unknown).is_some(),
+            "a page from before a restart"
+        );
+        assert_eq!(views.lock()[&unknown].bytes, [7, 7]);
+        assert_eq!(
+            views.combine(&[1; 10], &[9, 9]),
+            [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 9, 9]
+        );
+    }
+
+    #[test]
+    fn idle_views_without_streams_go_first() {
+        let views = Views::new(0, vec![]);
+        let kept = views.create();
+        views.attach(&kept);
+        let idle = views.create();
+        views.lock().get_mut(&idle).unwrap().used = Instant::now() - VIEW_IDLE * 2;
+        views.create();
+        let slots = views.lock();
+        assert!(slots.contains_key(&kept) && !slots.contains_key(&idle));
+    }
+}
