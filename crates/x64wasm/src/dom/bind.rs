@@ -204,6 +204,14 @@ impl Element {
         self.flag_when("hidden", condition)
     }
 
+    /// Takes the focus (caret at the end) when `condition` becomes true,
+    /// e.g. the edit field of the item being edited.
+    pub fn focus_when(self, condition: Condition) -> Element {
+        let mut binding = condition.json;
+        binding["prop"] = json!("focus");
+        self.add_binding(binding)
+    }
+
     /// A field's `value` follows `field` (text or a number as the page
     /// shows it). A focused field keeps what the user typed; see
     /// docs/protocol.md for when the app's value replaces it.
@@ -259,29 +267,29 @@ mod tests {
                 el("li")
                     .class("todo")
                     .class_when("done", field!(&s, count).eq(6)),
-                r#"<li class="todo done" data-bound="[{&quot;at&quot;:0,&quot;class&quot;:&quot;done&quot;,&quot;eq&quot;:&quot;6&quot;,&quot;type&quot;:&quot;i64&quot;}]"></li>"#,
+                r#"<li class="todo done" data-bound='[{"at":0,"class":"done","eq":"6","type":"i64"}]'></li>"#,
             ),
             (
                 el("li").class_when("odd", field!(&s, count).bit(0)),
-                r#"<li data-bound="[{&quot;at&quot;:0,&quot;bit&quot;:0,&quot;class&quot;:&quot;odd&quot;,&quot;type&quot;:&quot;i64&quot;}]"></li>"#,
+                r#"<li data-bound='[{"at":0,"bit":0,"class":"odd","type":"i64"}]'></li>"#,
             ),
             (
                 el("input").checked_when(field!(&s, small).ne(0)),
-                r#"<input checked="" data-bound="[{&quot;at&quot;:16,&quot;ne&quot;:&quot;0&quot;,&quot;prop&quot;:&quot;checked&quot;,&quot;type&quot;:&quot;i32&quot;}]">"#,
+                r#"<input checked="" data-bound='[{"at":16,"ne":"0","prop":"checked","type":"i32"}]'>"#,
             ),
             (
                 el("button")
                     .attr("disabled", "")
                     .disabled_when(field!(&s, small).eq(0)),
-                r#"<button data-bound="[{&quot;at&quot;:16,&quot;eq&quot;:&quot;0&quot;,&quot;prop&quot;:&quot;disabled&quot;,&quot;type&quot;:&quot;i32&quot;}]"></button>"#,
+                r#"<button data-bound='[{"at":16,"eq":"0","prop":"disabled","type":"i32"}]'></button>"#,
             ),
             (
                 el("input").value_of(field!(&s, ratio)),
-                r#"<input value="0.5" data-bound="[{&quot;at&quot;:8,&quot;prop&quot;:&quot;value&quot;,&quot;type&quot;:&quot;f64&quot;}]">"#,
+                r#"<input value="0.5" data-bound='[{"at":8,"prop":"value","type":"f64"}]'>"#,
             ),
             (
                 el("div").style_of("width", field!(&s, ratio), "%"),
-                r#"<div data-bound="[{&quot;at&quot;:8,&quot;style&quot;:&quot;width&quot;,&quot;type&quot;:&quot;f64&quot;,&quot;unit&quot;:&quot;%&quot;}]"></div>"#,
+                r#"<div data-bound='[{"at":8,"style":"width","type":"f64","unit":"%"}]'></div>"#,
             ),
         ];
         for (element, html) in cases {
@@ -296,10 +304,7 @@ mod tests {
             html.starts_with("<li data-bound=") && html.ends_with(r#" hidden=""></li>"#),
             "{html}"
         );
-        assert!(
-            html.contains("&quot;class&quot;:&quot;a&quot;")
-                && html.contains("&quot;prop&quot;:&quot;hidden&quot;")
-        );
+        assert!(html.contains(r#""class":"a""#) && html.contains(r#""prop":"hidden""#));
     }
 
     #[test]

@@ -25,7 +25,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{html, Node};
+use super::{html, Element, Node};
 
 /// One change to the DOM; see the module documentation.
 #[derive(Clone, Debug, PartialEq)]
@@ -152,6 +152,68 @@ fn keys(children: &[Node]) -> Option<Vec<&str>> {
     (sorted.len() == keys.len()).then_some(keys)
 }
 
+/// The parts of an element its bindings (`data-bound`, the same before and
+/// after) set from the state: the page's runtime applies them from the
+/// state bytes every event carries, so they need no patch of their own.
+struct Bound {
+    /// Boolean attributes and `value` set by a binding.
+    attributes: Vec<String>,
+    /// Classes toggled by a binding.
+    classes: Vec<String>,
+}
+
+impl Bound {
+    fn of(a: &Element, b: &Element) -> Bound {
+        let list = |e: &Element| {
+            e.attributes
+                .iter()
+                .find(|(n, _)| n == "data-bound")
+                .map(|(_, v)| v.clone())
+        };
+        let mut bound = Bound {
+            attributes: Vec::new(),
+            classes: Vec::new(),
+        };
+        let (Some(before), Some(after)) = (list(a), list(b)) else {
+            return bound;
+        };
+        if before != after {
+            return bound;
+        }
+        let bindings: Vec<Json> = serde_json::from_str(&after).unwrap_or_default();
+        for binding in bindings {
+            if let Some(prop) = binding["prop"].as_str() {
+                if matches!(prop, "checked" | "disabled" | "hidden" | "value") {
+                    bound.attributes.push(prop.to_string());
+                }
+            }
+            if let Some(class) = binding["class"].as_str() {
+                bound.classes.push(class.to_string());
+            }
+        }
+        bound
+    }
+
+    /// Whether the change of attribute `name` from `was` to `now` is the
+    /// bindings' work alone.
+    fn explains(&self, name: &str, was: Option<&String>, now: Option<&String>) -> bool {
+        if self.attributes.iter().any(|a| a == name) {
+            return true;
+        }
+        if name != "class" || self.classes.is_empty() {
+            return false;
+        }
+        let unbound = |v: Option<&String>| -> Vec<String> {
+            v.map_or("", |s| s.as_str())
+                .split_whitespace()
+                .filter(|c| !self.classes.iter().any(|b| b == c))
+                .map(str::to_string)
+                .collect()
+        };
+        unbound(was) == unbound(now)
+    }
+}
+
 fn diff_node(old: &Node, new: &Node, path: &mut Vec<usize>, out: &mut Vec<Patch>) {
     match (old, new) {
         (Node::Text(a), Node::Text(b)) => {
@@ -171,8 +233,10 @@ fn diff_node(old: &Node, new: &Node, path: &mut Vec<usize>, out: &mut Vec<Patch>
             }
         }
         (Node::Element(a), Node::Element(b)) if a.tag == b.tag && key(old) == key(new) => {
+            let bound = Bound::of(a, b);
             for (name, value) in &b.attributes {
-                if a.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v) != Some(value) {
+                let was = a.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v);
+                if was != Some(value) && !bound.explains(name, was, Some(value)) {
                     out.push(Patch::SetAttribute(
                         path.clone(),
                         name.clone(),
@@ -180,8 +244,10 @@ fn diff_node(old: &Node, new: &Node, path: &mut Vec<usize>, out: &mut Vec<Patch>
                     ));
                 }
             }
-            for (name, _) in &a.attributes {
-                if !b.attributes.iter().any(|(n, _)| n == name) {
+            for (name, value) in &a.attributes {
+                if !b.attributes.iter().any(|(n, _)| n == name)
+                    && !bound.explains(name, Some(value), None)
+                {
                     out.push(Patch::RemoveAttribute(path.clone(), name.clone()));
                 }
             }
@@ -482,6 +548,35 @@ mod tests {
             if old == new {
                 assert!(patches.is_empty(), "case {case}: no change, no patch");
             }
+        }
+    }
+
+    #[test]
+    fn parts_set_by_bindings_need_no_patch() {
+        use crate::dom::fixtures::State;
+        use crate::field;
+        let item = |done: i64, extra: &str| {
+            let s = State {
+                count: done,
+                ..State::default()
+            };
+            Node::from(
+                el("li")
+                    .class(format!("todo {extra}").trim().to_string())
+                    .class_when("completed", field!(&s, count).eq(1))
+                    .child(el("input").checked_when(field!(&s, count).eq(1))),
+            )
+        };
+        // (old, new, patch ops)
+        let cases: Vec<(Node, Node, Vec<&str>)> = vec![
+            (item(0, ""), item(1, ""), vec![]),
+            (item(1, ""), item(0, ""), vec![]),
+            (item(0, ""), item(1, "starred"), vec!["a"]),
+        ];
+        for (old, new, ops) in cases {
+            let patches = diff(&normalize(old), &normalize(new));
+            let got: Vec<&str> = patches.iter().map(Patch::op).collect();
+            assert_eq!(got, ops, "{patches:?}");
         }
     }
 

@@ -3,7 +3,7 @@
 // constant, or {"event": "value" | "checked" | "key"}, read when the event
 // fires and converted to the callback parameter's type by the rules below.
 
-import { lastSent } from './bindings.js';
+import { noteSent } from './bindings.js';
 
 // (name in data-on, DOM event type): the server's EVENTS (a Rust test,
 // tests/runtime.rs, checks this table against that one). `blur` listens for
@@ -64,7 +64,7 @@ export function eventArgs(entry, element, event, params) {
     switch (arg.event) {
       case 'value': {
         const raw = elementValue(element);
-        lastSent.set(element, raw);
+        noteSent(element, raw);
         return convert(raw, params[i]);
       }
       case 'checked': return Boolean(element.checked);

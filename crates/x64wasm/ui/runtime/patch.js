@@ -19,13 +19,13 @@ export const OPS = {
   // the page sent, and a checkbox's checked)
   a: (node, p) => {
     node.setAttribute(p[2], p[3]);
-    if (p[2] === 'value' && 'value' in node && !keepsOwnText(node, p[3])) node.value = p[3];
+    if (p[2] === 'value' && 'value' in node && !keepsOwnText(node, p[3], true)) node.value = p[3];
     if (p[2] === 'checked' && 'checked' in node) node.checked = true;
   },
   // [r, path, name]: remove an attribute (and clear those properties)
   r: (node, p) => {
     node.removeAttribute(p[2]);
-    if (p[2] === 'value' && 'value' in node && !keepsOwnText(node, '')) node.value = '';
+    if (p[2] === 'value' && 'value' in node && !keepsOwnText(node, '', true)) node.value = '';
     if (p[2] === 'checked' && 'checked' in node) node.checked = false;
   },
   // [R, path, html]: replace the node

@@ -1,7 +1,7 @@
 // Bound parts of elements (runtime/bindings.js), on a stand-in element.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { applyBindings, holds, lastSent } from '../runtime/bindings.js';
+import { applyBindings, holds, keepsOwnText, noteSent } from '../runtime/bindings.js';
 
 function element(bindings, focused = false) {
   const classes = new Set();
@@ -62,15 +62,25 @@ test('a focused field keeps its text against an echo, not against a new value', 
   const binding = [{ at: 0, type: 'text8', prop: 'value' }];
   const typing = element(binding, true);
   typing.value = 'abc'; // typed on after "ab" was sent
-  lastSent.set(typing, 'ab');
+  noteSent(typing, 'a');
+  noteSent(typing, 'ab');
   applyBindings(typing, state);
   assert.equal(typing.value, 'abc', 'the echo of what was sent does not win');
   new DataView(state.buffer).setUint32(0, 0, true); // the app cleared it
   applyBindings(typing, state);
   assert.equal(typing.value, '', 'a value the page did not send does');
   const idle = element(binding, false);
-  lastSent.set(idle, '');
+  noteSent(idle, 'ab');
   new DataView(state.buffer).setUint32(0, 2, true);
   applyBindings(idle, state);
   assert.equal(idle.value, 'ab', 'an unfocused field takes the value');
+});
+
+test('echoes come back in order: each patch of one marks it and older ones back', () => {
+  const field = element([], true);
+  for (const v of ['b', 'bu', 'buy', 'buy']) noteSent(field, v);
+  // (patched value, kept) in the order patches arrive
+  const cases = [['b', true], ['buy', true], ['buy', true], ['', false], ['buy', false]];
+  for (const [value, kept] of cases) assert.equal(keepsOwnText(field, value, true), kept, value);
+  assert.equal(keepsOwnText(element([], false), 'b', true), false, 'an unfocused field takes every value');
 });
