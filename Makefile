@@ -55,11 +55,13 @@ screenshots:
 	mkdir -p docs
 	cp target/screenshots/browser.png target/screenshots/desktop.png docs/
 
-bench: deps
+# (test-deps: the TodoMVC bench drives Chromium)
+bench: test-deps
 	$(CARGO) bench -p x64wasm-transpile --features internals --bench transpile
 	bash crates/transpile/benches/code_quality.sh
 	$(CARGO) bench -p x64wasm-cli --bench sync
 	$(CARGO) bench -p x64wasm-cli --bench attack
+	$(CARGO) bench -p x64wasm-cli --bench todomvc
 
 lint:
 	$(CARGO) fmt --check

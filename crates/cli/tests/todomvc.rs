@@ -1,0 +1,220 @@
+//! TodoMVC (`crates/x64wasm/examples/todomvc.rs`): the TodoMVC
+//! specification scripted in headless Chromium (`browser/todomvc.mjs`), two
+//! pages with their own filters and edits, the latency simulator, a
+//! restart with `--state-file`, and the desktop window typed into with
+//! xdotool.
+
+mod support;
+
+use std::time::Duration;
+
+use support::desktop::Xvfb;
+use support::server::{example_binary, node, screenshot_dir, App};
+
+/// The callbacks of the example, every one of which the script runs.
+const CALLBACKS: [&str; 11] = [
+    "set_draft",
+    "add_todo",
+    "toggle_todo",
+    "toggle_all",
+    "destroy_todo",
+    "clear_completed",
+    "start_editing",
+    "set_edit_text",
+    "save_edit",
+    "cancel_edit",
+    "show_filter",
+];
+
+#[test]
+fn todomvc_follows_the_specification_in_chromium_and_survives_a_restart() {
+    let binary = example_binary("todomvc");
+    let dir = std::env::temp_dir().join(format!("x64wasm-todomvc-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("todos.bin");
+    let file_arg = file.to_str().unwrap();
+    let app = App::start(
+        &binary,
+        &[
+            "--headless",
+            "--port",
+            "0",
+            "--state-file",
+            file_arg,
+            "--rate-limit",
+            "0",
+        ],
+        &[],
+    );
+    assert!(
+        app.output()
+            .contains("11 callback(s), 11 transpiled to wasm"),
+        "{}",
+        app.output()
+    );
+    let shot = screenshot_dir().join("todomvc.png");
+    let page = node(
+        "todomvc.mjs",
+        &[&app.url],
+        &[("SCREENSHOT", shot.to_str().unwrap())],
+    );
+    let checks = page["checks"].as_object().unwrap();
+    let failed: Vec<String> = checks
+        .iter()
+        .filter(|(_, v)| **v != true)
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect();
+    assert!(failed.is_empty(), "{failed:#?}\n{page}");
+    assert!(checks.len() >= 40, "{page}");
+    for stats in page["stats"].as_array().unwrap() {
+        assert_eq!(stats["serverOnly"], 0, "{page}");
+        assert_eq!(stats["failures"], serde_json::json!([]), "{page}");
+        assert_eq!(stats["resyncs"], 0, "{page}");
+    }
+    assert!(!page["console"].to_string().contains("pageerror"), "{page}");
+    // Every click, key and input ran the wasm in the page, and the server
+    // found each prediction equal to its own result.
+    let stats = app.stats();
+    for name in CALLBACKS {
+        let s = &stats["callbacks"][name];
+        assert!(s["executed"].as_u64().unwrap_or(0) >= 1, "{name}: {stats}");
+        assert_eq!(s["predicted"], s["executed"], "{name}: {stats}");
+        assert_eq!(s["disagreed"], 0, "{name}: {stats}");
+    }
+
+    // The todos survive a restart; views start again from the initial view
+    // state (README "Per-view state").
+    let (version, state) = app.state();
+    drop(app);
+    let again = App::start(
+        &binary,
+        &["--headless", "--port", "0", "--state-file", file_arg],
+        &[],
+    );
+    assert_eq!(
+        again.state(),
+        (version, state.clone()),
+        "{}",
+        again.output()
+    );
+    let count = u32::from_le_bytes(state[..4].try_into().unwrap());
+    assert_eq!(count, 4, "call mum, shared one, from A while B types, fast");
+    let html = again.get("/").text();
+    assert!(html.contains("from A while B types"), "{html}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_todo_typed_into_the_desktop_window_reaches_the_browser() {
+    let x = Xvfb::start();
+    let mut app = App::start(
+        &example_binary("todomvc"),
+        &["--port", "0"],
+        &[("DISPLAY", &x.display)],
+    );
+    assert!(
+        app.wait_for_output("desktop window open", Duration::from_secs(60)),
+        "{}",
+        app.output()
+    );
+    let window = x.find_window("TodoMVC");
+    app.wait_views(
+        1,
+        Duration::from_secs(60),
+        "the window's page never connected",
+    );
+    let page = node(
+        "todomvc_window.mjs",
+        &[&app.url, &window],
+        &[("DISPLAY", &x.display)],
+    );
+    assert_eq!(
+        page["labels"],
+        serde_json::json!(["typed in the window"]),
+        "{page}"
+    );
+    assert_eq!(
+        page["field"], "",
+        "the browser's own field is untouched: {page}"
+    );
+    let stats = app.stats();
+    for name in ["set_draft", "add_todo"] {
+        let s = &stats["callbacks"][name];
+        assert!(s["executed"].as_u64().unwrap_or(0) >= 1, "{name}: {stats}");
+        assert_eq!(s["predicted"], s["executed"], "{name}: {stats}");
+        assert_eq!(s["disagreed"], 0, "{name}: {stats}");
+    }
+    x.close_window(&window);
+    let status = app
+        .wait_exit(Duration::from_secs(20))
+        .expect("exits when the window closes");
+    assert!(status.success(), "{status}: {}", app.output());
+}
+
+#[test]
+fn requests_name_their_view_and_a_bad_one_is_a_clear_error() {
+    let app = App::start(
+        &example_binary("todomvc"),
+        &["--headless", "--port", "0"],
+        &[],
+    );
+    let page = app.get("/").text();
+    let view = page
+        .split("data-view=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page names its view")
+        .to_string();
+    assert!(page.contains("data-view-offset=\""), "{page}");
+    let unknown = "0".repeat(32);
+    // (callback, body, status, message)
+    let cases: Vec<(&str, String, u16, &str)> = vec![
+        (
+            "set_draft",
+            r#"{"args":["x"]}"#.into(),
+            400,
+            "`set_draft` takes a view's state: the body must name the view",
+        ),
+        (
+            "set_draft",
+            format!(r#"{{"args":["x"],"view":"{unknown}"}}"#),
+            400,
+            "no view `00000000000000000000000000000000`",
+        ),
+        (
+            "set_draft",
+            r#"{"args":["x"],"view":"nope"}"#.into(),
+            400,
+            "`view` must be a view id (32 hex digits)",
+        ),
+        (
+            "add_todo",
+            format!(r#"{{"args":["first"],"view":"{view}"}}"#),
+            200,
+            "",
+        ),
+        // a callback of the shared state alone needs no view
+        ("toggle_all", r#"{"args":[true]}"#.into(), 200, ""),
+        (
+            "set_draft",
+            format!(r#"{{"args":["typed"],"view":"{view}"}}"#),
+            200,
+            "",
+        ),
+    ];
+    for (name, body, status, message) in cases {
+        let reply = app.post(&format!("/execute/{name}"), &body);
+        assert_eq!(reply.status, status, "{name} {body}: {}", reply.text());
+        assert!(
+            reply.text().contains(message),
+            "{name} {body}: {}",
+            reply.text()
+        );
+    }
+    let (version, state) = app.state();
+    assert_eq!(version, 2, "the view's draft is not shared state");
+    assert_eq!(u32::from_le_bytes(state[..4].try_into().unwrap()), 1);
+    let events = app.get("/events");
+    assert_eq!(events.status, 400, "{}", events.text());
+    assert!(events.text().contains("`?view=`"), "{}", events.text());
+}
