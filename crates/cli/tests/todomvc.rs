@@ -9,7 +9,7 @@ mod support;
 use std::time::Duration;
 
 use support::desktop::Xvfb;
-use support::server::{example_binary, node, screenshot_dir, App};
+use support::server::{example_binary, node, screenshot_dir, App, NodeScript};
 
 /// The callbacks of the example, every one of which the script runs.
 const CALLBACKS: [&str; 11] = [
@@ -217,4 +217,63 @@ fn requests_name_their_view_and_a_bad_one_is_a_clear_error() {
     let events = app.get("/events");
     assert_eq!(events.status, 400, "{}", events.text());
     assert!(events.text().contains("`?view=`"), "{}", events.text());
+}
+
+#[test]
+fn a_page_lives_through_a_restart_with_the_saved_todos_and_a_fresh_view_state() {
+    let binary = example_binary("todomvc");
+    let dir = std::env::temp_dir().join(format!("x64wasm-todomvc-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("todos.bin");
+    let start = |port: &str| {
+        App::start(
+            &binary,
+            &[
+                "--headless",
+                "--port",
+                port,
+                "--state-file",
+                file.to_str().unwrap(),
+            ],
+            &[],
+        )
+    };
+    let first = start("0");
+    let port = first.address.rsplit(':').next().unwrap().to_string();
+    let mut page = NodeScript::start("todomvc_restart.mjs", &[&first.url], &[]);
+    let before = page.next();
+    assert_eq!(
+        before["labels"],
+        serde_json::json!(["before restart"]),
+        "{before}"
+    );
+    assert_eq!(before["selected"], "Active", "{before}");
+    drop(first);
+    let second = start(&port);
+    page.go();
+    let result = page.next();
+    assert!(result["error"].is_null(), "{result}");
+    // The todos were saved; the view state (filter, draft) starts again
+    let after = &result["afterRestart"];
+    assert_eq!(
+        after["labels"],
+        serde_json::json!(["before restart"]),
+        "{result}"
+    );
+    assert_eq!(after["selected"], "All", "{result}");
+    assert_eq!(after["draft"], "", "{result}");
+    assert_eq!(
+        result["labels"],
+        serde_json::json!(["before restart", "after restart"]),
+        "{result}"
+    );
+    assert_eq!(result["notReloaded"], true, "{result}");
+    assert_eq!(
+        result["stats"]["failures"],
+        serde_json::json!([]),
+        "{result}"
+    );
+    let stats = second.stats();
+    assert_eq!(stats["callbacks"]["add_todo"]["agreed"], 1, "{stats}");
+    let _ = std::fs::remove_dir_all(&dir);
 }

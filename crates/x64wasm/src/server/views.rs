@@ -30,6 +30,13 @@ pub const VIEW_IDLE: Duration = Duration::from_secs(600);
 /// dropped (a page that comes back gets a fresh view state).
 pub const MAX_VIEWS: usize = 20_000;
 
+/// The most views without a stream that keep what they were sent last (a
+/// whole rendered view each), newest first: a page that loads or
+/// reconnects among them resumes with patches, any other with a `reset`.
+/// Page loads alone so cannot make the server hold more than this many
+/// rendered views.
+pub const DETACHED_TREES: usize = 256;
+
 /// What a view was last sent: its version, view tree and bytes.
 pub(crate) struct Sent {
     /// The view's version.
@@ -140,6 +147,17 @@ impl Views {
 fn collect(slots: &mut HashMap<String, Slot>) {
     let now = Instant::now();
     slots.retain(|_, s| s.streams > 0 || now.duration_since(s.used) < VIEW_IDLE);
+    let mut detached: Vec<(Instant, &mut Slot)> = slots
+        .values_mut()
+        .filter(|s| s.streams == 0 && s.sent.is_some())
+        .map(|s| (s.used, s))
+        .collect();
+    if detached.len() > DETACHED_TREES {
+        detached.sort_by_key(|(used, _)| std::cmp::Reverse(*used));
+        for (_, slot) in detached.into_iter().skip(DETACHED_TREES) {
+            slot.sent = None;
+        }
+    }
     if slots.len() >= MAX_VIEWS {
         let mut idle: Vec<(Instant, String)> = slots
             .iter()
@@ -193,6 +211,31 @@ mod tests {
             views.combine(&[1; 10], &[9, 9]),
             [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 9, 9]
         );
+    }
+
+    #[test]
+    fn only_the_newest_detached_views_keep_their_rendered_view() {
+        let views = Views::new(0, vec![]);
+        let ids: Vec<String> = (0..DETACHED_TREES + 10).map(|_| views.create()).collect();
+        for (k, id) in ids.iter().enumerate() {
+            let mut slots = views.lock();
+            let slot = slots.get_mut(id).unwrap();
+            slot.sent = Some(Sent {
+                version: 0,
+                tree: Node::Text(String::new()),
+                bytes: Vec::new(),
+            });
+            slot.used = Instant::now() - Duration::from_secs((ids.len() - k) as u64);
+        }
+        views.create(); // collects
+        let slots = views.lock();
+        let kept = ids.iter().filter(|id| slots[*id].sent.is_some()).count();
+        assert_eq!(kept, DETACHED_TREES);
+        assert!(
+            slots[ids.last().unwrap()].sent.is_some(),
+            "the newest keep theirs"
+        );
+        assert!(slots[&ids[0]].sent.is_none(), "the oldest do not");
     }
 
     #[test]
