@@ -277,7 +277,11 @@ fn text_arguments_at_their_limits() {
         &[("Content-Type", "application/json")],
         &invalid,
     );
-    assert_json_error(&reply, 400, "malformed JSON");
+    assert_json_error(
+        &reply,
+        400,
+        "the body is not UTF-8 (an invalid byte at offset 12)",
+    );
     assert_json_error(
         &app.post("/execute/set_label", r#"{"args":["\ud800"]}"#),
         400,

@@ -199,6 +199,15 @@ pub trait CallbackFn<S>: Copy + Send + Sync + 'static {
     fn invoke(self, state: &mut S, args: &[Json]) -> Result<Json, ArgError>;
 }
 
+/// A JSON value as an error message quotes it: at most 64 characters.
+pub(crate) fn brief(value: &Json) -> String {
+    let text = value.to_string();
+    match text.char_indices().nth(64) {
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+        None => text,
+    }
+}
+
 fn arg<A: Arg>(args: &[Json], i: usize) -> Result<A, ArgError> {
     A::from_json(&args[i]).ok_or_else(|| match &args[i] {
         Json::String(s) if A::TYPE == ScalarType::Text => ArgError(format!(
@@ -210,7 +219,7 @@ fn arg<A: Arg>(args: &[Json], i: usize) -> Result<A, ArgError> {
             "argument {} must be {} (got {})",
             i + 1,
             A::TYPE.name(),
-            args[i]
+            brief(&args[i])
         )),
     })
 }

@@ -29,6 +29,9 @@ fn escape_into(text: &str, out: &mut String) {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\'' => out.push_str("&#39;"),
+            // what an HTML parser makes of NUL in an attribute (in text it
+            // drops it): the page's bound text shows the same
+            '\0' => out.push('\u{FFFD}'),
             c => out.push(c),
         }
     }
@@ -67,6 +70,7 @@ pub(super) fn element(e: &Element, out: &mut String) {
                     '&' => out.push_str("&amp;"),
                     '<' => out.push_str("&lt;"),
                     '>' => out.push_str("&gt;"),
+                    '\0' => out.push('\u{FFFD}'),
                     c => out.push(c),
                 }
             }
@@ -103,6 +107,7 @@ mod tests {
         };
         let cases: &[(Node, &str)] = &[
             (Node::from("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;"),
+            (Node::from("a\0b"), "a\u{FFFD}b"),
             (
                 el("div").attr("title", "\"><script>x</script>").into(),
                 r#"<div title='"&gt;&lt;script&gt;x&lt;/script&gt;'></div>"#,

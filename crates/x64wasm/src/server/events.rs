@@ -18,9 +18,11 @@ use tokio::sync::watch;
 use tokio::sync::Notify;
 
 use super::http::{NextChunk, StreamSource};
-use super::views::Sent;
-use super::{patch_event, to_base64, Shared};
-use crate::dom::{diff, normalize};
+use serde_json::Value as Json;
+
+use super::views::{Rendered, Sent};
+use super::{bytes_hash, changed_runs, to_base64, Shared};
+use crate::dom::{diff, normalize, Patch};
 
 /// A comment line goes out this often when nothing changes, so dead
 /// connections are noticed and proxies keep the stream open.
@@ -189,47 +191,75 @@ impl<S: Pod + Send + 'static> Events<S> {
             let shown = self.shared.shown();
             (shown.version, shown.state)
         };
-        let Some((own, view_bytes)) = views.lock().get(id).map(|s| (s.own, s.bytes.clone())) else {
+        // what is needed, copied out: rendering and diffing happen with no
+        // lock held, so clicks never wait for them
+        let Some((own, view, sent)) = views
+            .lock()
+            .get(id)
+            .map(|s| (s.own, s.bytes.clone(), s.sent.clone()))
+        else {
             return Vec::new();
         };
         let version = shared_version + own;
         if Some(version) == self.sent {
             return Vec::new();
         }
-        let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            normalize((self.shared.render)(&state, &view_bytes))
-        }));
-        let Ok(tree) = rendered else {
-            eprintln!("x64wasm: render panicked at version {version}; the view is not updated");
+        let rendered = views.rendered(shared_version, &view, || {
+            let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                normalize((self.shared.render)(&state, &view))
+            }));
+            let Ok(tree) = tree else {
+                eprintln!("x64wasm: render panicked at version {version}; the view is not updated");
+                return None;
+            };
+            let bytes = views.combine(bytemuck::bytes_of(&state), &view);
+            let sha = bytes_hash(&bytes)[..16].to_string();
+            Some(Rendered { tree, bytes, sha })
+        });
+        let Some(rendered) = rendered else {
             return Vec::new();
         };
-        let bytes = views.combine(bytemuck::bytes_of(&state), &view_bytes);
-        let mut slots = views.lock();
-        let Some(slot) = slots.get_mut(id) else {
-            return Vec::new();
-        };
-        slot.used = std::time::Instant::now();
-        let out = match &slot.sent {
-            Some(sent) if Some(sent.version) == self.sent && sent.version < version => {
-                let patches = diff(&sent.tree, &tree);
-                let data = patch_event(sent.version, version, &patches, &sent.bytes, &bytes);
+        let out = match &sent {
+            Some(from) if Some(from.version) == self.sent && from.version < version => {
+                let patches = views.patches(from, shared_version, &view, || {
+                    let patches: Vec<Json> = diff(&from.rendered.tree, &rendered.tree)
+                        .iter()
+                        .map(Patch::to_json)
+                        .collect();
+                    Json::Array(patches).to_string()
+                });
+                let runs: Vec<Json> = changed_runs(&from.rendered.bytes, &rendered.bytes)
+                    .into_iter()
+                    .map(|(at, bytes)| json!([at, to_base64(bytes)]))
+                    .collect();
+                // the patch list is spliced in as it was cached (JSON text)
+                let data = format!(
+                    r#"{{"from":{},"patches":{patches},"sha":"{}","state":{},"version":{version}}}"#,
+                    from.version,
+                    rendered.sha,
+                    Json::Array(runs)
+                );
                 format!("id: {version}\nevent: patch\ndata: {data}\n\n")
             }
             _ => {
                 let data = json!({
                     "version": version,
-                    "html": tree.to_html(),
-                    "state": to_base64(&bytes),
+                    "html": rendered.tree.to_html(),
+                    "state": to_base64(&rendered.bytes),
                 })
                 .to_string();
                 format!("id: {version}\nevent: reset\ndata: {data}\n\n")
             }
         };
-        slot.sent = Some(Sent {
-            version,
-            tree,
-            bytes,
-        });
+        if let Some(slot) = views.lock().get_mut(id) {
+            slot.used = std::time::Instant::now();
+            slot.sent = Some(Sent {
+                version,
+                shared_version,
+                view,
+                rendered,
+            });
+        }
         self.sent = Some(version);
         out.into_bytes()
     }

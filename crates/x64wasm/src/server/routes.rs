@@ -179,14 +179,22 @@ fn page<S: Pod>(shared: &Shared<S>) -> Response {
         ),
         Some(views) => {
             let id = views.create();
-            let tree = crate::dom::normalize((shared.render)(&state, &views.initial));
-            let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
-            let html = tree.to_html();
+            let rendered = views
+                .rendered(version, &views.initial, || {
+                    let tree = crate::dom::normalize((shared.render)(&state, &views.initial));
+                    let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
+                    let sha = bytes_hash(&bytes)[..16].to_string();
+                    Some(super::views::Rendered { tree, bytes, sha })
+                })
+                .expect("rendered");
+            let html = rendered.tree.to_html();
+            let bytes = rendered.bytes.clone();
             if let Some(slot) = views.lock().get_mut(&id) {
                 slot.sent = Some(super::views::Sent {
                     version,
-                    tree,
-                    bytes: bytes.clone(),
+                    shared_version: version,
+                    view: views.initial.clone(),
+                    rendered,
                 });
             }
             let attributes = format!(" data-view=\"{id}\" data-view-offset=\"{}\"", views.offset);
@@ -440,6 +448,12 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
             view: None,
         });
     }
+    if let Err(e) = std::str::from_utf8(body) {
+        return Err(format!(
+            "the body is not UTF-8 (an invalid byte at offset {})",
+            e.valid_up_to()
+        ));
+    }
     if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
         return Err(r#"the body must be a JSON object like {"args":[…]}"#.into());
     }
@@ -474,7 +488,12 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
     let view = match body.view {
         None | Some(Json::Null) => None,
         Some(Json::String(id)) if super::views::is_id(&id) => Some(id),
-        Some(v) => return Err(format!("`view` must be a view id (32 hex digits), not {v}")),
+        Some(v) => {
+            return Err(format!(
+                "`view` must be a view id (32 hex digits), not {}",
+                crate::callbacks::brief(&v)
+            ))
+        }
     };
     Ok(Call {
         args,

@@ -37,14 +37,42 @@ pub const MAX_VIEWS: usize = 20_000;
 /// rendered views.
 pub const DETACHED_TREES: usize = 256;
 
-/// What a view was last sent: its version, view tree and bytes.
+/// What a view was last sent: its version, and what it was rendered from
+/// and into (shared with every view that showed the same).
+#[derive(Clone)]
 pub(crate) struct Sent {
     /// The view's version.
     pub version: u64,
-    /// The view as rendered, normalized.
+    /// The shared version it was rendered from.
+    pub shared_version: u64,
+    /// The view state's bytes it was rendered from.
+    pub view: Vec<u8>,
+    /// The rendering.
+    pub rendered: Arc<Rendered>,
+}
+
+/// A view rendered: the tree, the view's bytes and their hash.
+pub(crate) struct Rendered {
+    /// `render(&Both)`, normalized.
     pub tree: Node,
     /// The view's bytes (shared state, padding, view state).
     pub bytes: Vec<u8>,
+    /// The first 16 hex digits of their SHA-256 (what patch events carry).
+    pub sha: String,
+}
+
+/// Renderings and patches of the newest shared version, by view state:
+/// views whose view states are equal (a crowd of pages on the initial view
+/// state) cost one render and one diff per change, not one each.
+#[derive(Default)]
+struct Cache {
+    /// The shared version the entries are for.
+    shared_version: u64,
+    /// Renderings by view state.
+    rendered: HashMap<Vec<u8>, Arc<Rendered>>,
+    /// Patch lists (JSON) by (shared version from, view state from, view
+    /// state to).
+    patches: HashMap<(u64, Vec<u8>, Vec<u8>), Arc<str>>,
 }
 
 /// One view's state.
@@ -70,6 +98,9 @@ pub(crate) struct Views {
     /// The initial view state's bytes.
     pub initial: Vec<u8>,
     slots: Mutex<HashMap<String, Slot>>,
+    cache: Mutex<Cache>,
+    /// When slots were last collected.
+    collected: Mutex<Instant>,
 }
 
 impl Views {
@@ -79,6 +110,69 @@ impl Views {
             offset,
             initial,
             slots: Mutex::new(HashMap::new()),
+            cache: Mutex::new(Cache::default()),
+            collected: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// The rendering of `view` on the shared state at `shared_version`,
+    /// made by `render` unless a view with the same view state already
+    /// had it made.
+    pub fn rendered(
+        &self,
+        shared_version: u64,
+        view: &[u8],
+        render: impl FnOnce() -> Option<Rendered>,
+    ) -> Option<Arc<Rendered>> {
+        if let Some(hit) = self.cached(shared_version, |c| c.rendered.get(view).cloned()) {
+            return Some(hit);
+        }
+        let made = Arc::new(render()?);
+        self.store(shared_version, |c| {
+            c.rendered.insert(view.to_vec(), made.clone());
+        });
+        Some(made)
+    }
+
+    /// The patch list (JSON) from what `from` was sent to `to`'s rendering
+    /// at `shared_version`, made by `diff` unless already made.
+    pub fn patches(
+        &self,
+        from: &Sent,
+        shared_version: u64,
+        view: &[u8],
+        diff: impl FnOnce() -> String,
+    ) -> Arc<str> {
+        let key = (from.shared_version, from.view.clone(), view.to_vec());
+        if let Some(hit) = self.cached(shared_version, |c| c.patches.get(&key).cloned()) {
+            return hit;
+        }
+        let made: Arc<str> = diff().into();
+        self.store(shared_version, |c| {
+            c.patches.insert(key, made.clone());
+        });
+        made
+    }
+
+    fn cached<T>(&self, shared_version: u64, get: impl FnOnce(&Cache) -> Option<T>) -> Option<T> {
+        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        (cache.shared_version == shared_version)
+            .then(|| get(&cache))
+            .flatten()
+    }
+
+    /// Stores into the cache for `shared_version` (a newer one empties it;
+    /// an older one is not kept).
+    fn store(&self, shared_version: u64, put: impl FnOnce(&mut Cache)) {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        if shared_version > cache.shared_version {
+            *cache = Cache {
+                shared_version,
+                ..Cache::default()
+            };
+        }
+        if shared_version == cache.shared_version {
+            put(&mut cache);
         }
     }
 
@@ -92,7 +186,7 @@ impl Views {
     pub fn create(&self) -> String {
         let id = new_id();
         let mut slots = self.lock();
-        collect(&mut slots);
+        self.collect(&mut slots);
         slots.insert(id.clone(), self.fresh());
         id
     }
@@ -105,7 +199,7 @@ impl Views {
         }
         let mut slots = self.lock();
         if !slots.contains_key(id) {
-            collect(&mut slots);
+            self.collect(&mut slots);
         }
         let slot = slots.entry(id.to_string()).or_insert_with(|| self.fresh());
         slot.streams += 1;
@@ -142,8 +236,21 @@ impl Views {
     }
 }
 
-/// Drops views idle past [`VIEW_IDLE`] with no stream, and past
-/// [`MAX_VIEWS`] the longest-idle ones without a stream.
+impl Views {
+    /// At most once a second, or when the table is full: see [`collect`].
+    fn collect(&self, slots: &mut HashMap<String, Slot>) {
+        let mut last = self.collected.lock().unwrap_or_else(|e| e.into_inner());
+        if slots.len() >= MAX_VIEWS || last.elapsed() >= Duration::from_secs(1) {
+            collect(slots);
+            *last = Instant::now();
+        }
+    }
+}
+
+/// Drops views idle past [`VIEW_IDLE`] with no stream, and when the table
+/// is full the longest-idle ones without a stream, down to 90% of
+/// [`MAX_VIEWS`] (so a full table is not sorted on every page load); only
+/// the newest [`DETACHED_TREES`] without a stream keep what they were sent.
 fn collect(slots: &mut HashMap<String, Slot>) {
     let now = Instant::now();
     slots.retain(|_, s| s.streams > 0 || now.duration_since(s.used) < VIEW_IDLE);
@@ -165,7 +272,7 @@ fn collect(slots: &mut HashMap<String, Slot>) {
             .map(|(id, s)| (s.used, id.clone()))
             .collect();
         idle.sort();
-        let excess = slots.len() + 1 - MAX_VIEWS;
+        let excess = slots.len() + 1 - MAX_VIEWS * 9 / 10;
         for (_, id) in idle.into_iter().take(excess) {
             slots.remove(&id);
         }
@@ -222,11 +329,17 @@ mod tests {
             let slot = slots.get_mut(id).unwrap();
             slot.sent = Some(Sent {
                 version: 0,
-                tree: Node::Text(String::new()),
-                bytes: Vec::new(),
+                shared_version: 0,
+                view: Vec::new(),
+                rendered: Arc::new(Rendered {
+                    tree: Node::Text(String::new()),
+                    bytes: Vec::new(),
+                    sha: String::new(),
+                }),
             });
             slot.used = Instant::now() - Duration::from_secs((ids.len() - k) as u64);
         }
+        *views.collected.lock().unwrap() = Instant::now() - Duration::from_secs(2);
         views.create(); // collects
         let slots = views.lock();
         let kept = ids.iter().filter(|id| slots[*id].sent.is_some()).count();
@@ -239,12 +352,39 @@ mod tests {
     }
 
     #[test]
+    fn views_with_equal_view_states_share_one_rendering_per_version() {
+        let views = Views::new(0, vec![1]);
+        let renders = std::cell::Cell::new(0);
+        let render = || {
+            renders.set(renders.get() + 1);
+            Some(Rendered {
+                tree: Node::Text("t".into()),
+                bytes: vec![1],
+                sha: String::new(),
+            })
+        };
+        // (shared version, view state, renders so far)
+        let cases: &[(u64, &[u8], usize)] = &[
+            (1, &[1], 1),
+            (1, &[1], 1),
+            (1, &[2], 2),
+            (2, &[1], 3),
+            (1, &[1], 4), // an older version is not kept
+        ];
+        for (version, view, want) in cases {
+            assert!(views.rendered(*version, view, render).is_some());
+            assert_eq!(renders.get(), *want, "{version} {view:?}");
+        }
+    }
+
+    #[test]
     fn idle_views_without_streams_go_first() {
         let views = Views::new(0, vec![]);
         let kept = views.create();
         views.attach(&kept);
         let idle = views.create();
         views.lock().get_mut(&idle).unwrap().used = Instant::now() - VIEW_IDLE * 2;
+        *views.collected.lock().unwrap() = Instant::now() - Duration::from_secs(2);
         views.create();
         let slots = views.lock();
         assert!(slots.contains_key(&kept) && !slots.contains_key(&idle));

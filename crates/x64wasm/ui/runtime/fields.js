@@ -52,7 +52,8 @@ function readText(bytes, at, capacity) {
   if (at + 4 + capacity > bytes.byteLength) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const len = Math.min(view.getUint32(at, true), capacity);
-  return utf8Prefix(bytes.subarray(at + 4, at + 4 + len));
+  // NUL shows as U+FFFD, as in the server's HTML
+  return utf8Prefix(bytes.subarray(at + 4, at + 4 + len)).replace(/\0/g, '\uFFFD');
 }
 
 // The text of the field of type `type` at byte `at` of `bytes`, or null when

@@ -40,6 +40,8 @@ test('text in the state reads as FixedStr::as_str does', () => {
     assert.equal(readField(state, 1, 'text4'), text, JSON.stringify(bytes));
   }
   assert.equal(readField(new Uint8Array(6), 0, 'text4'), null, 'past the end');
+  const nul = new Uint8Array([3, 0, 0, 0, 0x61, 0, 0x62, 0]);
+  assert.equal(readField(nul, 0, 'text4'), 'a\uFFFDb', 'NUL shows as in the server\'s HTML');
   const encode = (s) => new TextEncoder().encode(s);
   for (const s of ['', 'é', '東京', '🦀', 'a\u00e9\u6771\u{1f980}']) assert.equal(utf8Prefix(encode(s)), s);
   // overlong, surrogate, past U+10FFFF, truncated
