@@ -51,6 +51,9 @@ pub struct Options {
     pub allow_hosts: Vec<String>,
     /// Where the state is loaded from at start and saved after each change.
     pub state_file: Option<PathBuf>,
+    /// The Redis URL the shared state lives at (several instances share
+    /// it), if any.
+    pub redis: Option<String>,
     /// Clicks per second per client address (0: no limit).
     pub rate_limit: u32,
     /// The most request connections open at once (`None`: from the
@@ -69,6 +72,7 @@ impl Default for Options {
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
             allow_hosts: Vec::new(),
             state_file: None,
+            redis: None,
             rate_limit: 100,
             max_connections: None,
             max_views: None,
@@ -88,6 +92,9 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
     --state-file PATH
                      load the state from PATH at start (if it exists) and save
                      every change there before acknowledging it
+    --redis URL      keep the shared state in Redis (redis://host:port/), so that
+                     several instances of this app serve one state; clicks get
+                     503 while Redis is unreachable (README: Many instances)
     --rate-limit N   clicks per second per client address, in bursts of up to
                      2N (default 100; 0: no limit); more get 429
     --max-connections N
@@ -178,6 +185,15 @@ impl Options {
                     options.allow_hosts.push(name);
                 }
                 "--state-file" => options.state_file = Some(PathBuf::from(value("--state-file")?)),
+                "--redis" => {
+                    let url = value("--redis")?;
+                    if !url.starts_with("redis://") && !url.starts_with("rediss://") {
+                        return Err(format!(
+                            "--redis takes a URL like redis://127.0.0.1:6379/, not `{url}`"
+                        ));
+                    }
+                    options.redis = Some(url);
+                }
                 "--rate-limit" => {
                     let text = value("--rate-limit")?;
                     options.rate_limit = text.parse().map_err(|_| {
@@ -193,6 +209,13 @@ impl Options {
                 }
                 other => return Err(format!("unknown argument `{other}`")),
             }
+        }
+        if options.redis.is_some() && options.state_file.is_some() {
+            return Err(
+                "--redis and --state-file do not go together: with --redis the state lives \
+                 in Redis (turn on its AOF persistence instead)"
+                    .into(),
+            );
         }
         Ok(options)
     }
@@ -372,13 +395,11 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 );
             }
         }
+        let id = self.id.clone().unwrap_or_else(|| self.title.clone());
+        let mut redis = None;
         let (start, state_file) = match &options.state_file {
             Some(path) => {
-                let file = StateFile::new(
-                    path,
-                    self.id.as_deref().unwrap_or(&self.title),
-                    std::mem::size_of::<S>(),
-                );
+                let file = StateFile::new(path, &id, std::mem::size_of::<S>());
                 let start = match file.load()? {
                     Some((version, bytes)) => {
                         println!("x64wasm: resumed version {version} from {}", path.display());
@@ -395,7 +416,20 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 };
                 (start, Some(file))
             }
-            None => ((self.state, 0), None),
+            None => match &options.redis {
+                Some(url) => {
+                    let (store, version, bytes) = server::redis::RedisStore::open(
+                        url,
+                        &id,
+                        std::mem::size_of::<S>(),
+                        bytemuck::bytes_of(&self.state),
+                    )?;
+                    println!("x64wasm: the shared state is in Redis at {url} (version {version})");
+                    redis = Some(store);
+                    ((bytemuck::pod_read_unaligned(&bytes), version), None)
+                }
+                None => ((self.state, 0), None),
+            },
         };
         // an app without view state (V = ()) keeps none
         let view_states = (std::mem::size_of::<V>() > 0).then(|| {
@@ -415,6 +449,7 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 state_file,
                 rate_limit: options.rate_limit,
                 app_css: self.css,
+                redis,
             },
         ));
         // Transpile every callback now (views are served what this makes),

@@ -107,6 +107,9 @@ impl<S: Pod + Send + 'static> Events<S> {
             return Some(out);
         }
         loop {
+            if self.shared.store_down() {
+                return None; // the view reconnects once the store is back
+            }
             // Marked seen before the shown view is read: a version published
             // after this wakes `changed` below.
             self.published.borrow_and_update();

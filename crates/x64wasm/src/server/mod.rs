@@ -11,6 +11,7 @@ mod events;
 pub(crate) mod http;
 mod limits;
 mod listener;
+pub(crate) mod redis;
 mod routes;
 mod security;
 pub(crate) mod views;
@@ -83,6 +84,8 @@ pub(crate) struct Shared<S> {
     pub log: LogLimiter,
     /// The app's own style sheet, served at `/app.css`, if it has one.
     pub app_css: Option<&'static str>,
+    /// Where the shared state lives when several instances share it.
+    pub redis: Option<redis::RedisStore>,
 }
 
 /// An app's render function over the shared state and a view state's bytes.
@@ -98,6 +101,8 @@ pub(crate) struct Settings {
     pub rate_limit: u32,
     /// The app's own style sheet, if any.
     pub app_css: Option<&'static str>,
+    /// The shared state's store with `--redis`.
+    pub redis: Option<redis::RedisStore>,
 }
 
 /// A callback's module as `/wasm/{fn}` serves it.
@@ -193,6 +198,8 @@ pub(crate) enum RunError {
     Save(String),
     /// The request names no view, or one the server does not know (400).
     View(String),
+    /// The shared state's store (Redis) cannot take the change now (503).
+    Unavailable(String),
 }
 
 impl<S: Pod> Shared<S> {
@@ -232,6 +239,7 @@ impl<S: Pod> Shared<S> {
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
             log: LogLimiter::new(),
             app_css: settings.app_css,
+            redis: settings.redis,
         }
     }
 
@@ -288,7 +296,6 @@ impl<S: Pod> Shared<S> {
         args: &[Json],
     ) -> Result<Outcome, RunError> {
         let mut live = self.lock();
-        let before_state = live.state;
         let mut slots = None;
         let mut view_bytes = Vec::new();
         let mut own = 0;
@@ -320,22 +327,65 @@ impl<S: Pod> Shared<S> {
             Some(views) if slots.is_some() => views.combine(bytemuck::bytes_of(state), view),
             _ => bytemuck::bytes_of(state).to_vec(),
         };
-        let before = bytes(&live.state, &view_bytes);
-        let base = live.version + own;
+        let mut before = bytes(&live.state, &view_bytes);
+        let mut base = live.version + own;
         let mut new_view = view_bytes.clone();
-        let ret = if callback.takes == Takes::View {
-            // a view-only callback cannot change the shared state
-            let mut scratch = live.state;
-            callback.invoke(&mut scratch, &mut new_view, args)
-        } else {
-            callback.invoke(&mut live.state, &mut new_view, args)
-        }
-        .map_err(RunError::Arguments)?;
         let shared_changed = callback.takes != Takes::View;
-        if shared_changed {
+        let mut attempts = 0;
+        let ret = loop {
+            let attempt_state = live.state;
+            let ret = if callback.takes == Takes::View {
+                // a view-only callback cannot change the shared state
+                let mut scratch = live.state;
+                callback.invoke(&mut scratch, &mut new_view, args)
+            } else {
+                callback.invoke(&mut live.state, &mut new_view, args)
+            }
+            .map_err(RunError::Arguments)?;
+            if !shared_changed {
+                own += 1;
+                break ret;
+            }
+            if let Some(store) = &self.redis {
+                attempts += 1;
+                match store.commit(live.version, bytemuck::bytes_of(&live.state)) {
+                    Ok(version) => {
+                        live.version = version;
+                        break ret;
+                    }
+                    Err(redis::Refused::Conflict(version, current))
+                        if attempts < redis::ATTEMPTS =>
+                    {
+                        // another instance was first: run again on its state
+                        live.state = bytemuck::pod_read_unaligned(&current);
+                        live.version = version;
+                        before = bytes(&live.state, &view_bytes);
+                        base = live.version + own;
+                        new_view = view_bytes.clone();
+                        continue;
+                    }
+                    Err(redis::Refused::Conflict(version, current)) => {
+                        live.state = bytemuck::pod_read_unaligned(&current);
+                        live.version = version;
+                        drop(live);
+                        self.executed.notify_all();
+                        return Err(RunError::Unavailable(format!(
+                            "the shared state kept changing under this click ({} attempts); \
+                             nothing changed, try again",
+                            redis::ATTEMPTS
+                        )));
+                    }
+                    Err(redis::Refused::Down(why)) => {
+                        live.state = attempt_state;
+                        return Err(RunError::Unavailable(format!(
+                            "{why}; nothing changed, try again when it is back"
+                        )));
+                    }
+                }
+            }
             if let Some(file) = &self.state_file {
                 if let Err(e) = file.save(live.version + 1, bytemuck::bytes_of(&live.state)) {
-                    live.state = before_state;
+                    live.state = attempt_state;
                     return Err(RunError::Save(format!(
                         "saving {}: {e}; the change was undone",
                         file.path().display()
@@ -343,9 +393,8 @@ impl<S: Pod> Shared<S> {
                 }
             }
             live.version += 1;
-        } else {
-            own += 1;
-        }
+            break ret;
+        };
         let after = bytes(&live.state, &new_view);
         let version = live.version + own;
         if let Some((_, mut locked, id)) = slots {
@@ -368,6 +417,26 @@ impl<S: Pod> Shared<S> {
             before,
             after,
         })
+    }
+
+    /// A version another instance committed (with `--redis`): taken when
+    /// it is newer than the live one, and the renderer woken.
+    pub fn apply_remote(&self, version: u64, bytes: &[u8]) {
+        let mut live = self.lock();
+        if version > live.version && bytes.len() == std::mem::size_of::<S>() {
+            live.state = bytemuck::pod_read_unaligned(bytes);
+            live.version = version;
+            drop(live);
+            self.executed.notify_all();
+        }
+    }
+
+    /// True while the shared state's store cannot be reached: views are
+    /// told to reconnect (their streams end) and new streams get 503.
+    pub fn store_down(&self) -> bool {
+        self.redis
+            .as_ref()
+            .is_some_and(|r| r.down.load(std::sync::atomic::Ordering::SeqCst))
     }
 
     /// The renderer: forever, takes the newest state, renders it, diffs it
@@ -546,6 +615,23 @@ pub(crate) fn serve<S: Pod + Send + 'static>(
     capacity: http::Capacity,
 ) -> Result<Running, String> {
     let address = listener.local_addr().map_err(|e| e.to_string())?;
+    if shared.redis.is_some() {
+        let follower = shared.clone();
+        std::thread::Builder::new()
+            .name("x64wasm-redis".into())
+            .spawn(move || {
+                let store = follower.redis.as_ref().expect("redis");
+                store.follow(
+                    |version, state| follower.apply_remote(version, &state),
+                    || {
+                        // wakes every stream: each ends while the store is
+                        // down (its view shows "reconnecting…")
+                        follower.published.send_modify(|_| {});
+                    },
+                )
+            })
+            .map_err(|e| format!("starting the Redis subscriber thread: {e}"))?;
+    }
     let renderer = shared.clone();
     std::thread::Builder::new()
         .name("x64wasm-render".into())

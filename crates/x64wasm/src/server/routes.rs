@@ -113,6 +113,11 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
         Route::Favicon => text(assets::FAVICON_SVG, "image/svg+xml"),
         Route::State => state(shared),
         Route::Stats => stats(shared),
+        Route::Events if shared.store_down() => error(
+            503,
+            "the shared state's store (Redis) is unreachable; try again shortly",
+        )
+        .header("Retry-After", "1"),
         Route::Events => {
             let last_event_id = request
                 .header("last-event-id")
@@ -355,6 +360,10 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Respons
         Ok(outcome) => outcome,
         Err(RunError::Arguments(why)) => return error(400, &format!("`{name}`: {why}")),
         Err(RunError::View(why)) => return error(400, &why),
+        Err(RunError::Unavailable(why)) => {
+            shared.log.line(&why);
+            return error(503, &why).header("Retry-After", "1");
+        }
         Err(RunError::Save(why)) => {
             shared.log.line(&why);
             return error(500, &why);
