@@ -14,9 +14,9 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 APT_PACKAGES := build-essential pkg-config libwebkit2gtk-4.1-dev
 # Testing: a display server, X tools, Debian's Chromium, Node.js for playwright-core,
 # JavaScriptCore (WebKitGTK's engine) for Python, which the engines test runs,
-# and redis-server, which the --redis tests start on free ports.
+# and redis-server and haproxy, which the --redis tests start on free ports.
 TEST_APT_PACKAGES := xvfb xauth xdotool imagemagick chromium python3 binutils \
-	python3-gi gir1.2-javascriptcoregtk-4.1 redis-server
+	python3-gi gir1.2-javascriptcoregtk-4.1 redis-server haproxy
 # The browser tests' node scripts and their npm packages.
 BROWSER_TESTS := crates/cli/tests/browser
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900

@@ -1,0 +1,117 @@
+//! Beyond one machine (README "Many instances"): three instances of the
+//! demo share one state through a real redis-server, behind a real haproxy
+//! (`deploy/haproxy.cfg`), all on free ports. Chromium pages on different
+//! instances see each other's clicks; 3 × 8 concurrent clickers through the
+//! balancer give exactly the sequential result while one instance is killed
+//! with SIGKILL mid-run; its views reconnect through the balancer to another
+//! and catch up; nothing acknowledged is lost.
+
+mod support;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use support::scale::{free_port, request_status, Haproxy, Redis};
+use support::server::{App, NodeScript};
+
+#[test]
+fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-scale-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis = Redis::start(&dir, free_port());
+    let url = redis.url();
+    let args = [
+        "--headless",
+        "--port",
+        "0",
+        "--redis",
+        &url,
+        "--rate-limit",
+        "0",
+    ];
+    let instances: Vec<App> = (0..3).map(|_| App::demo(&args)).collect();
+    let addresses: Vec<&str> = instances.iter().map(|a| a.address.as_str()).collect();
+    let balancer = Haproxy::start([addresses[0], addresses[1], addresses[2]]);
+    let lb = balancer.address();
+
+    let mut page = NodeScript::start("scale.mjs", &[&format!("http://{lb}/")], &[]);
+    let opened = page.next();
+    assert_eq!(opened["opened"], 3, "{opened}");
+    // the three pages' streams are spread over the instances
+    let views: Vec<u64> = instances
+        .iter()
+        .map(|a| a.stats()["views"].as_u64().unwrap_or(0))
+        .collect();
+    assert!(
+        views.iter().filter(|&&n| n > 0).count() >= 2,
+        "views per instance: {views:?}"
+    );
+
+    // 3 × 8 clickers through the balancer; instance 0 dies half way
+    let acked = Arc::new(AtomicU64::new(0));
+    let failed = Arc::new(AtomicU64::new(0));
+    let clickers: Vec<_> = (0..24)
+        .map(|_| {
+            let (lb, acked, failed) = (lb.clone(), acked.clone(), failed.clone());
+            std::thread::spawn(move || {
+                for _ in 0..40 {
+                    match request_status(&lb, "POST", "/execute/increment_counter") {
+                        200 => acked.fetch_add(1, Ordering::SeqCst),
+                        _ => failed.fetch_add(1, Ordering::SeqCst),
+                    };
+                }
+            })
+        })
+        .collect();
+    while acked.load(Ordering::SeqCst) < 400 {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let mut instances = instances.into_iter();
+    drop(instances.next()); // SIGKILL
+    let survivors: Vec<App> = instances.collect();
+    for c in clickers {
+        c.join().unwrap();
+    }
+    let (acked, failed) = (acked.load(Ordering::SeqCst), failed.load(Ordering::SeqCst));
+    let (version, state) = survivors[0].state();
+    let counter = i64::from_le_bytes(state[..8].try_into().unwrap()) as u64;
+    assert_eq!(counter, version, "one increment per version");
+    assert!(
+        counter >= acked && counter <= acked + failed,
+        "acknowledged {acked}, failed {failed}, counter {counter}"
+    );
+    assert_eq!(
+        redis.cli(&["GET", "x64wasm:x64wasm-demo:version"]),
+        version.to_string()
+    );
+
+    // every page (those on the killed instance through another) catches up
+    // without reloading, then clicks once each
+    page.go();
+    let result = page.next();
+    assert!(result["error"].is_null(), "{result}");
+    let final_version = version + 3;
+    assert_eq!(result["final"], final_version, "{result}");
+    for k in 0..3 {
+        assert_eq!(result["versions"][k], final_version, "{result}");
+        assert_eq!(result["counters"][k], (counter + 3).to_string(), "{result}");
+        assert_eq!(result["notReloaded"][k], true, "{result}");
+        assert_eq!(result["stats"][k]["serverOnly"], 0, "{result}");
+    }
+    assert!(
+        !result["console"].to_string().contains("pageerror"),
+        "{result}"
+    );
+    for app in &survivors {
+        let (v, s) = app.state();
+        assert_eq!(
+            (v, s),
+            (final_version, survivors[0].state().1),
+            "{}",
+            app.output()
+        );
+    }
+    drop(balancer);
+    let _ = std::fs::remove_dir_all(&dir);
+}
