@@ -62,6 +62,7 @@ bench: test-deps
 	bash crates/transpile/benches/code_quality.sh
 	$(CARGO) bench -p x64wasm-cli --bench sync
 	$(CARGO) bench -p x64wasm-cli --bench attack
+	$(CARGO) bench -p x64wasm-cli --bench scale
 	$(CARGO) bench -p x64wasm-cli --bench todomvc
 
 lint:

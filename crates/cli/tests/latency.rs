@@ -19,8 +19,10 @@ fn with_one_second_of_latency_the_click_shows_within_a_frame() {
     let ms = |k: &str| r[k].as_f64().unwrap_or_else(|| panic!("{k} missing: {r}"));
     let shown = ms("shownAt") - ms("clickAt");
     let frames = ms("shownFrame") - ms("clickFrame");
+    // within one animation frame, counted in the page (a time in ms would
+    // make this a timed test, which a busy machine fails)
     assert!(
-        shown < 1000.0 / 60.0 && frames <= 1.0,
+        frames <= 1.0,
         "shown {shown:.2} ms, {frames} frame(s) after the click: {r}"
     );
     let confirmed = ms("confirmedAt") - ms("clickAt");

@@ -1,0 +1,256 @@
+//! Scale benchmark (issue 18): click → patch in every view for 1,000 and
+//! 10,000 views on one instance, and for 3 instances × 1,000 views sharing
+//! one state through a real redis-server; clicks per second through Redis
+//! with 1 and 3 instances; the server's RSS and threads at each size.
+//!
+//! `cargo bench -p x64wasm-cli --bench scale` (needs redis-server: `make
+//! test-deps`). Views are raw event-stream sockets read by one thread with
+//! poll(2) (10,000 threads or browsers do not fit a 2-core machine); a
+//! click is `POST /execute/increment_counter` on a keep-alive connection,
+//! sent to the instances in turn. The latency of a (click, view) pair is
+//! from sending the click to that view's socket having the event.
+
+#[path = "../tests/support/raw.rs"]
+#[allow(dead_code)]
+mod raw;
+#[path = "../tests/support/scale.rs"]
+#[allow(dead_code)]
+mod scale;
+#[path = "../tests/support/server.rs"]
+#[allow(dead_code)]
+mod server;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+use server::{App, Client};
+
+/// Event-stream sockets and the newest event id each has read.
+struct Crowd {
+    sockets: Vec<TcpStream>,
+    pending: Vec<Vec<u8>>,
+    versions: Vec<Option<u64>>,
+}
+
+impl Crowd {
+    /// `n` views spread over `addresses`, from 127.0.0.2-5 in turn (one
+    /// address may hold a quarter of an instance's views).
+    fn open(addresses: &[&str], n: usize) -> Crowd {
+        let mut crowd = Crowd {
+            sockets: Vec::with_capacity(n),
+            pending: Vec::with_capacity(n),
+            versions: Vec::with_capacity(n),
+        };
+        // in batches, each open before the next: connections that are not
+        // views yet count against the server's request budget
+        let deadline = Instant::now() + Duration::from_secs(300);
+        for k in 0..n {
+            let address = addresses[k % addresses.len()];
+            let source =
+                std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2 + (k % 4) as u8));
+            let mut s = raw::connect_from(source, address).expect("connect a view");
+            write!(s, "GET /events HTTP/1.1\r\nHost: {address}\r\n\r\n").unwrap();
+            s.set_nonblocking(true).unwrap();
+            crowd.sockets.push(s);
+            crowd.pending.push(Vec::new());
+            crowd.versions.push(None);
+            if crowd.sockets.len().is_multiple_of(200) || crowd.sockets.len() == n {
+                while crowd.versions.iter().any(Option::is_none) {
+                    assert!(Instant::now() < deadline, "views did not open");
+                    crowd.read(|_, _| {});
+                }
+            }
+        }
+        crowd
+    }
+
+    /// Waits (poll) for readable sockets and reads them; calls `arrived(view,
+    /// version)` for each event id read.
+    fn read(&mut self, mut arrived: impl FnMut(usize, u64)) {
+        let mut fds: Vec<libc::pollfd> = self
+            .sockets
+            .iter()
+            .map(|s| libc::pollfd {
+                fd: s.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: `fds` is a valid array of pollfd of that length.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
+        if ready <= 0 {
+            return;
+        }
+        let mut buf = [0u8; 16384];
+        for (k, fd) in fds.iter().enumerate() {
+            if fd.revents == 0 {
+                continue;
+            }
+            while let Ok(n) = self.sockets[k].read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                self.pending[k].extend_from_slice(&buf[..n]);
+            }
+            // complete lines only; the id line of each event
+            let text = &self.pending[k];
+            let end = text.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+            for line in text[..end].split(|&b| b == b'\n') {
+                if let Some(id) = line.strip_prefix(b"id: ") {
+                    if let Some(v) = std::str::from_utf8(id)
+                        .ok()
+                        .and_then(|t| t.trim().parse().ok())
+                    {
+                        self.versions[k] = Some(v);
+                        arrived(k, v);
+                    }
+                }
+            }
+            self.pending[k].drain(..end);
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1e3)
+}
+
+/// Clicks on `apps` in turn while `crowd` listens; prints p50/p99 of
+/// click → patch in a view and in every view, and RSS and threads.
+fn click_to_patch(label: &str, apps: &[&App], crowd: &mut Crowd, clicks: usize) {
+    let mut clients: Vec<Client> = apps.iter().map(|a| Client::connect(&a.address)).collect();
+    let mut each = Vec::new();
+    let mut every = Vec::new();
+    for c in 0..clicks {
+        let sent = Instant::now();
+        let turn = c % clients.len();
+        let version = clients[turn].execute("increment_counter", "[]");
+        let mut arrivals = vec![None; crowd.sockets.len()];
+        for (k, v) in crowd.versions.iter().enumerate() {
+            if v.is_some_and(|v| v >= version) {
+                arrivals[k] = Some(sent.elapsed());
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while arrivals.iter().any(Option::is_none) {
+            assert!(
+                Instant::now() < deadline,
+                "views never got version {version}"
+            );
+            crowd.read(|k, v| {
+                if v >= version && arrivals[k].is_none() {
+                    arrivals[k] = Some(sent.elapsed());
+                }
+            });
+        }
+        let arrivals: Vec<Duration> = arrivals.into_iter().flatten().collect();
+        every.push(*arrivals.iter().max().unwrap());
+        each.extend(arrivals);
+    }
+    each.sort();
+    every.sort();
+    let rss: u64 = apps.iter().map(|a| a.proc_status("VmRSS")).sum();
+    let threads: u64 = apps.iter().map(|a| a.proc_status("Threads")).sum();
+    println!(
+        "{label}: click -> patch in a view p50 {} p99 {} | in every view p50 {} p99 {} | RSS {} MiB, {} threads",
+        ms(percentile(&each, 0.5)),
+        ms(percentile(&each, 0.99)),
+        ms(percentile(&every, 0.5)),
+        ms(percentile(&every, 0.99)),
+        rss / 1024,
+        threads
+    );
+}
+
+/// Clicks per second from 8 clients per instance for 3 s, a connection
+/// per click (a refused click closes its connection); 503s (a click that
+/// lost the compare-and-set 8 times) are counted apart.
+fn throughput(label: &str, apps: &[&App]) {
+    let run_for = Duration::from_secs(3);
+    let start = Instant::now();
+    let workers: Vec<_> = (0..8 * apps.len())
+        .map(|k| {
+            let address = apps[k % apps.len()].address.clone();
+            std::thread::spawn(move || {
+                let (mut ok, mut refused) = (0u64, 0u64);
+                while start.elapsed() < run_for {
+                    match scale::request_status(&address, "POST", "/execute/increment_counter") {
+                        200 => ok += 1,
+                        _ => refused += 1,
+                    }
+                }
+                (ok, refused)
+            })
+        })
+        .collect();
+    let (ok, refused) = workers
+        .into_iter()
+        .map(|w| w.join().unwrap())
+        .fold((0, 0), |(a, b), (c, d)| (a + c, b + d));
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "{label}: {:.0} clicks/s acknowledged, {:.0}/s refused ({ok} and {refused} in {seconds:.2} s)",
+        ok as f64 / seconds,
+        refused as f64 / seconds
+    );
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // `cargo test --benches` builds it; only `cargo bench` runs it
+    }
+    // this process holds the views' sockets: up to the hard limit
+    // SAFETY: getrlimit/setrlimit with a valid rlimit struct.
+    unsafe {
+        let mut limit: libc::rlimit = std::mem::zeroed();
+        libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit);
+        limit.rlim_cur = limit.rlim_max;
+        libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    }
+    let local = ["--headless", "--port", "0", "--rate-limit", "0"];
+    for views in [1000, 10_000] {
+        let app = App::demo(&local);
+        let mut crowd = Crowd::open(&[&app.address], views);
+        click_to_patch(
+            &format!("1 instance, {views} views"),
+            &[&app],
+            &mut crowd,
+            100,
+        );
+    }
+    let dir = std::env::temp_dir().join(format!("x64wasm-bench-redis-{}", std::process::id()));
+    let redis = scale::Redis::start(&dir, scale::free_port());
+    let url = redis.url();
+    let shared = [
+        "--headless",
+        "--port",
+        "0",
+        "--rate-limit",
+        "0",
+        "--redis",
+        &url,
+    ];
+    let apps: Vec<App> = (0..3).map(|_| App::demo(&shared)).collect();
+    let refs: Vec<&App> = apps.iter().collect();
+    let addresses: Vec<&str> = apps.iter().map(|a| a.address.as_str()).collect();
+    let mut crowd = Crowd::open(&addresses, 3000);
+    click_to_patch(
+        "3 instances through Redis, 3 x 1000 views",
+        &refs,
+        &mut crowd,
+        100,
+    );
+    drop(crowd);
+    let single = App::demo(&local);
+    throughput("1 instance, no Redis", &[&single]);
+    throughput("1 instance through Redis", &refs[..1]);
+    throughput("3 instances through Redis", &refs);
+    drop(redis);
+    let _ = std::fs::remove_dir_all(&dir);
+}
