@@ -62,6 +62,22 @@ const LOCALS: [ValType; 10] = [
     ValType::I32,
 ];
 
+/// The header before a payload: its size class, this many bytes below it.
+const CLASS_BELOW: i32 = 16;
+/// The header before a payload: its distance from the block's start, this
+/// many bytes below it.
+const DISTANCE_BELOW: i32 = 12;
+
+/// Loads the header field `below` bytes under the payload in `local`.
+fn header(local: u32, below: i32) -> [W<'static>; 4] {
+    [
+        W::LocalGet(local),
+        W::I32Const(below),
+        W::I32Sub,
+        W::I32Load(mem32()),
+    ]
+}
+
 fn mem32() -> wasm_encoder::MemArg {
     mem(0)
 }
@@ -184,17 +200,11 @@ pub fn body(entry: Builtin) -> Function {
                 c.extend([W::I64Const(0), W::Return, W::End]);
             }
             // capacity of the block: 2^k - distance of the payload
+            c.push(W::I32Const(1));
+            c.extend(header(Q, CLASS_BELOW));
+            c.push(W::I32Shl);
+            c.extend(header(Q, DISTANCE_BELOW));
             c.extend([
-                W::I32Const(1),
-                W::LocalGet(Q),
-                W::I32Const(16),
-                W::I32Sub,
-                W::I32Load(mem32()),
-                W::I32Shl,
-                W::LocalGet(Q),
-                W::I32Const(12),
-                W::I32Sub,
-                W::I32Load(mem32()),
                 W::I32Sub,
                 W::LocalSet(N),
                 // fits: the same block
@@ -416,12 +426,12 @@ fn allocate(c: &mut Vec<W<'static>>) {
         W::I32Xor,
         W::I32And,
         W::LocalTee(P),
-        W::I32Const(16),
+        W::I32Const(CLASS_BELOW),
         W::I32Sub,
         W::LocalGet(K),
         W::I32Store(mem32()),
         W::LocalGet(P),
-        W::I32Const(12),
+        W::I32Const(DISTANCE_BELOW),
         W::I32Sub,
         W::LocalGet(P),
         W::LocalGet(B),
@@ -433,20 +443,12 @@ fn allocate(c: &mut Vec<W<'static>>) {
 /// Frees the payload in local P (null: nothing). A pointer whose header is
 /// not one of the heap's traps.
 fn free(c: &mut Vec<W<'static>>) {
+    c.extend([W::LocalGet(P), W::If(BlockType::Empty)]);
+    // class and block start, checked
+    c.extend(header(P, CLASS_BELOW));
+    c.extend([W::LocalSet(K), W::LocalGet(P)]);
+    c.extend(header(P, DISTANCE_BELOW));
     c.extend([
-        W::LocalGet(P),
-        W::If(BlockType::Empty),
-        // class and block start, checked
-        W::LocalGet(P),
-        W::I32Const(16),
-        W::I32Sub,
-        W::I32Load(mem32()),
-        W::LocalSet(K),
-        W::LocalGet(P),
-        W::LocalGet(P),
-        W::I32Const(12),
-        W::I32Sub,
-        W::I32Load(mem32()),
         W::I32Sub,
         W::LocalSet(B),
         W::LocalGet(K),
@@ -472,7 +474,7 @@ fn free(c: &mut Vec<W<'static>>) {
         // freed: no class (freeing it again traps, whatever the payload's
         // distance from the block's start)
         W::LocalGet(P),
-        W::I32Const(16),
+        W::I32Const(CLASS_BELOW),
         W::I32Sub,
         W::I32Const(0),
         W::I32Store(mem32()),
