@@ -226,17 +226,7 @@ fn main() {
     }
     let dir = std::env::temp_dir().join(format!("x64wasm-bench-redis-{}", std::process::id()));
     let redis = scale::Redis::start(&dir, scale::free_port());
-    let url = redis.url();
-    let shared = [
-        "--headless",
-        "--port",
-        "0",
-        "--rate-limit",
-        "0",
-        "--redis",
-        &url,
-    ];
-    let apps: Vec<App> = (0..3).map(|_| App::demo(&shared)).collect();
+    let apps: Vec<App> = (0..3).map(|_| redis.demo()).collect();
     let refs: Vec<&App> = apps.iter().collect();
     let addresses: Vec<&str> = apps.iter().map(|a| a.address.as_str()).collect();
     let mut crowd = Crowd::open(&addresses, 3000);

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::scale::{free_port, status, Redis};
-use support::server::{App, Client};
+use support::server::Client;
 
 fn counter(state: &[u8]) -> i64 {
     i64::from_le_bytes(state[..8].try_into().unwrap())
@@ -27,17 +27,8 @@ fn instances_share_one_state_through_redis_and_survive_its_restart() {
     let port = free_port();
     let redis = Redis::start(&dir, port);
     let url = redis.url();
-    let args = [
-        "--headless",
-        "--port",
-        "0",
-        "--redis",
-        &url,
-        "--rate-limit",
-        "0",
-    ];
-    let a = App::demo(&args);
-    let b = App::demo(&args);
+    let a = redis.demo();
+    let b = redis.demo();
     assert!(
         a.output().contains("the shared state is in Redis"),
         "{}",

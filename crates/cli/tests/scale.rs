@@ -20,17 +20,7 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     let dir = std::env::temp_dir().join(format!("x64wasm-scale-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let redis = Redis::start(&dir, free_port());
-    let url = redis.url();
-    let args = [
-        "--headless",
-        "--port",
-        "0",
-        "--redis",
-        &url,
-        "--rate-limit",
-        "0",
-    ];
-    let instances: Vec<App> = (0..3).map(|_| App::demo(&args)).collect();
+    let instances: Vec<App> = (0..3).map(|_| redis.demo()).collect();
     let addresses: Vec<&str> = instances.iter().map(|a| a.address.as_str()).collect();
     let balancer = Haproxy::start([addresses[0], addresses[1], addresses[2]]);
     let lb = balancer.address();

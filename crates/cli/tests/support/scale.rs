@@ -48,6 +48,21 @@ impl Redis {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
+    /// A headless demo instance on a free port keeping its state here,
+    /// with no click rate limit.
+    pub fn demo(&self) -> super::server::App {
+        let url = self.url();
+        super::server::App::demo(&[
+            "--headless",
+            "--port",
+            "0",
+            "--redis",
+            &url,
+            "--rate-limit",
+            "0",
+        ])
+    }
+
     /// One command through redis-cli; its output, trimmed.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = Command::new("redis-cli")
