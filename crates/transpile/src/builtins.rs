@@ -74,6 +74,8 @@ pub enum Builtin {
     RustDealloc,
     /// `__rust_realloc(ptr, old_size, align, new_size)`
     RustRealloc,
+    /// mimalloc's `mi_realloc_aligned(ptr, new_size, align)`
+    ReallocAligned,
     /// `__cxa_thread_atexit_impl(dtor, obj, dso)`: a no-op (no thread of a
     /// module exits)
     ThreadAtexit,
@@ -137,21 +139,32 @@ const BUILTINS: &[(Builtin, &[&str], Shape)] = &[
     (Builtin::Malloc, &["malloc"], Shape::Heap),
     (Builtin::Calloc, &["calloc"], Shape::Heap),
     (Builtin::Realloc, &["realloc"], Shape::Heap),
-    (Builtin::Free, &["free"], Shape::Heap),
+    // mimalloc's entry points too: with LTO, a binary whose global
+    // allocator is mimalloc calls them directly instead of `__rust_alloc`
+    (Builtin::Free, &["free", "mi_free"], Shape::Heap),
     (Builtin::PosixMemalign, &["posix_memalign"], Shape::Heap),
     (
         Builtin::AlignedAlloc,
         &["aligned_alloc", "memalign"],
         Shape::Heap,
     ),
-    (Builtin::RustAlloc, &["__rust_alloc"], Shape::Heap),
+    (
+        Builtin::RustAlloc,
+        &["__rust_alloc", "mi_malloc_aligned"],
+        Shape::Heap,
+    ),
     (
         Builtin::RustAllocZeroed,
-        &["__rust_alloc_zeroed"],
+        &["__rust_alloc_zeroed", "mi_zalloc_aligned"],
         Shape::Heap,
     ),
     (Builtin::RustDealloc, &["__rust_dealloc"], Shape::Heap),
     (Builtin::RustRealloc, &["__rust_realloc"], Shape::Heap),
+    (
+        Builtin::ReallocAligned,
+        &["mi_realloc_aligned"],
+        Shape::Heap,
+    ),
     (
         Builtin::ThreadAtexit,
         &["__cxa_thread_atexit_impl"],
@@ -256,6 +269,7 @@ impl Builtin {
             | Builtin::RustAllocZeroed
             | Builtin::RustDealloc
             | Builtin::RustRealloc
+            | Builtin::ReallocAligned
             | Builtin::ThreadAtexit => heap::body(b),
             Builtin::PthreadKeyCreate
             | Builtin::PthreadKeyDelete
@@ -912,6 +926,11 @@ mod tests {
                 "_RNvCs1234_7___rustc14___rust_realloc",
                 Some(Builtin::RustRealloc),
             ),
+            // mimalloc's entry points, called directly under LTO
+            ("mi_malloc_aligned", Some(Builtin::RustAlloc)),
+            ("mi_zalloc_aligned", Some(Builtin::RustAllocZeroed)),
+            ("mi_realloc_aligned", Some(Builtin::ReallocAligned)),
+            ("mi_free", Some(Builtin::Free)),
             // the lengths must agree
             ("_RNvCs1234_7___rustc13___rust_alloc", None),
             ("_RNvCs1234_7___rustc10rust_panic", None),

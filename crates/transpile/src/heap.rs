@@ -172,22 +172,26 @@ pub fn body(entry: Builtin) -> Function {
                 W::I64Const(0),
             ]);
         }
-        Builtin::Realloc | Builtin::RustRealloc => {
-            // (ptr, new size, align, bytes to keep at most)
+        Builtin::Realloc | Builtin::RustRealloc | Builtin::ReallocAligned => {
+            // (ptr, new size, align, bytes to keep at most): Rust's shim
+            // passes the old size, the others keep what the block holds
             let rust = entry == Builtin::RustRealloc;
-            let (new_size, align) = if rust { (ARG3, ARG2) } else { (ARG1, u32::MAX) };
+            let (new_size, align) = match entry {
+                Builtin::RustRealloc => (ARG3, Some(ARG2)),
+                Builtin::ReallocAligned => (ARG1, Some(ARG2)),
+                _ => (ARG1, None),
+            };
             c.extend([W::LocalGet(new_size), W::LocalSet(SIZE)]);
-            if rust {
-                c.extend([W::LocalGet(align), W::LocalSet(ALIGN)]);
-            } else {
-                c.extend([W::I64Const(16), W::LocalSet(ALIGN)]);
+            match align {
+                Some(align) => c.extend([W::LocalGet(align), W::LocalSet(ALIGN)]),
+                None => c.extend([W::I64Const(16), W::LocalSet(ALIGN)]),
             }
             // realloc(null, n) is an allocation
             c.extend([W::LocalGet(ARG0), W::I64Eqz, W::If(BlockType::Empty)]);
             allocate(&mut c);
             c.extend([W::LocalGet(P), W::I64ExtendI32U, W::Return, W::End]);
             c.extend([W::LocalGet(ARG0), W::I32WrapI64, W::LocalSet(Q)]);
-            if !rust {
+            if entry == Builtin::Realloc {
                 // realloc(p, 0) frees p and returns null (glibc)
                 c.extend([
                     W::LocalGet(SIZE),
@@ -546,7 +550,7 @@ mod tests {
         m.finish()
     }
 
-    const ALL: [Builtin; 11] = [
+    const ALL: [Builtin; 12] = [
         Builtin::Malloc,
         Builtin::Calloc,
         Builtin::Realloc,
@@ -557,6 +561,7 @@ mod tests {
         Builtin::RustAllocZeroed,
         Builtin::RustDealloc,
         Builtin::RustRealloc,
+        Builtin::ReallocAligned,
         Builtin::ThreadAtexit,
     ];
 
@@ -665,11 +670,15 @@ mod tests {
                 let k = next(live.len() as u64) as usize;
                 let (p, size, tag) = live[k];
                 let new = next(8192) as i64 + 1;
-                let q = if op == 7 {
-                    heap.call(Builtin::Realloc, [p, new, 0, 0]).unwrap()
-                } else {
-                    heap.call(Builtin::RustRealloc, [p, size, 16, new]).unwrap()
+                let q = match op {
+                    7 => heap.call(Builtin::Realloc, [p, new, 0, 0]).unwrap(),
+                    // mimalloc's (ptr, new size, align)
+                    6 => heap.call(Builtin::ReallocAligned, [p, new, 64, 0]).unwrap(),
+                    _ => heap.call(Builtin::RustRealloc, [p, size, 16, new]).unwrap(),
                 };
+                if op == 6 {
+                    assert_eq!(q % 64, 0, "step {step}: mi_realloc_aligned alignment");
+                }
                 let kept = size.min(new) as usize;
                 assert!(heap.memory()[q as usize..q as usize + kept]
                     .iter()
