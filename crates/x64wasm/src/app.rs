@@ -424,7 +424,10 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                         std::mem::size_of::<S>(),
                         bytemuck::bytes_of(&self.state),
                     )?;
-                    println!("x64wasm: the shared state is in Redis at {url} (version {version})");
+                    println!(
+                        "x64wasm: the shared state is in Redis at {} (version {version})",
+                        server::redis::redacted(url)
+                    );
                     redis = Some(store);
                     ((bytemuck::pod_read_unaligned(&bytes), version), None)
                 }

@@ -40,6 +40,19 @@ redis.call('PUBLISH', KEYS[3], next)
 return {1, next, ''}
 "#;
 
+/// `url` as messages show it: without a user name or password (error
+/// answers reach browsers, and logs are read by others).
+pub fn redacted(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let host = rest.rsplit_once('@').map_or(rest, |(_, host)| host);
+            let hidden = if rest.contains('@') { "…@" } else { "" };
+            format!("{scheme}://{hidden}{host}")
+        }
+        None => url.to_string(),
+    }
+}
+
 /// Why a commit did not happen.
 pub enum Refused {
     /// Another instance committed first: its version and state.
@@ -50,6 +63,7 @@ pub enum Refused {
 
 /// The app's state in Redis.
 pub struct RedisStore {
+    /// The URL as messages show it ([`redacted`]).
     url: String,
     client: redis::Client,
     connection: Mutex<Option<redis::Connection>>,
@@ -77,10 +91,11 @@ impl RedisStore {
         size: usize,
         initial: &[u8],
     ) -> Result<(RedisStore, u64, Vec<u8>), String> {
-        let client = redis::Client::open(url).map_err(|e| format!("--redis {url}: {e}"))?;
+        let shown = redacted(url);
+        let client = redis::Client::open(url).map_err(|e| format!("--redis {shown}: {e}"))?;
         let prefix = format!("x64wasm:{id}");
         let store = RedisStore {
-            url: url.to_string(),
+            url: shown.clone(),
             client,
             connection: Mutex::new(None),
             state_key: format!("{prefix}:state"),
@@ -115,7 +130,7 @@ impl RedisStore {
                 let meta: Option<String> = redis::cmd("GET").arg(&store.meta_key).query(c)?;
                 Ok((meta, store.read(c)?))
             })
-            .map_err(|e| format!("--redis {url}: {e}"))
+            .map_err(|e| format!("--redis {shown}: {e}"))
             .and_then(|(meta, read)| {
                 if meta.as_deref() != Some(store.meta.as_str()) {
                     return Err(format!(
@@ -279,6 +294,25 @@ impl RedisStore {
                 changed();
             }
             std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn urls_are_shown_without_credentials() {
+        // (URL, as shown)
+        let cases = [
+            ("redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/"),
+            (
+                "redis://:s3cret@127.0.0.1:6379/",
+                "redis://…@127.0.0.1:6379/",
+            ),
+            ("rediss://user:p@ss@host:1/0", "rediss://…@host:1/0"),
+        ];
+        for (url, shown) in cases {
+            assert_eq!(super::redacted(url), shown);
         }
     }
 }
