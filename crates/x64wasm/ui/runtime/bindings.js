@@ -50,11 +50,8 @@ export function holds(binding, text) {
   return false;
 }
 
-// Applies `element`'s bindings for the state `bytes`. `behind`: the state
-// is the server's at a version older than the answers to this page's own
-// clicks (their events are still on the way), so a focused field's value
-// from it would be stale: it is left as the user typed it.
-export function applyBindings(element, bytes, behind = false) {
+// Applies `element`'s bindings for the state `bytes`.
+export function applyBindings(element, bytes) {
   let bindings;
   try {
     bindings = JSON.parse(element.dataset.bound);
@@ -69,8 +66,6 @@ export function applyBindings(element, bytes, behind = false) {
     } else if (b.style !== undefined) {
       element.style.setProperty(b.style, text + (b.unit || ''));
     } else if (b.prop === 'value') {
-      const focused = element.ownerDocument && element.ownerDocument.activeElement === element;
-      if (behind && focused) continue;
       if (element.value !== text && !keepsOwnText(element, text)) element.value = text;
     } else if (b.prop === 'focus') {
       // focused when the test becomes true (not again while it stays so)

@@ -60,10 +60,7 @@ function start(root) {
       const text = readField(sync.state, Number(offset), type);
       if (text !== null && el.textContent !== text) el.textContent = text;
     }
-    // the server's state before its events for this page's answered clicks
-    // have come: a focused field keeps its text until they do
-    const behind = sync.inflight === 0 && sync.applied < sync.answered;
-    for (const el of root.querySelectorAll('[data-bound]')) applyBindings(el, sync.state, behind);
+    for (const el of root.querySelectorAll('[data-bound]')) applyBindings(el, sync.state);
   }
 
   // ---- wasm -----------------------------------------------------------

@@ -51,9 +51,13 @@ export class Sync {
     return events;
   }
 
-  // No click in flight: what the page shows is the server's state.
+  // No click in flight, and the server's events for every answered click
+  // applied: what the page shows is the server's state. Until those events
+  // come, the page keeps its prediction (the older server state would undo
+  // its own answered clicks, and a click made then would be predicted on
+  // it while claiming the newer version).
   settle() {
-    if (this.inflight === 0) this.state = this.serverState.slice();
+    if (this.inflight === 0 && this.applied >= this.answered) this.state = this.serverState.slice();
   }
 
   // An event from the stream: held while clicks are in flight (returns

@@ -84,17 +84,3 @@ test('echoes come back in order: each patch of one marks it and older ones back'
   for (const [value, kept] of cases) assert.equal(keepsOwnText(field, value, true), kept, value);
   assert.equal(keepsOwnText(element([], false), 'b', true), false, 'an unfocused field takes every value');
 });
-
-test('a state behind the answers to the page\'s own clicks leaves a focused field alone', () => {
-  const state = new Uint8Array(12); // draft "" (an older server state)
-  const binding = [{ at: 0, type: 'text8', prop: 'value' }];
-  const typing = element(binding, true);
-  typing.value = 'after';
-  noteSent(typing, 'a');
-  applyBindings(typing, state, true);
-  assert.equal(typing.value, 'after', 'behind: kept');
-  const idle = element(binding, false);
-  idle.value = 'x';
-  applyBindings(idle, state, true);
-  assert.equal(idle.value, '', 'an unfocused field follows even then');
-});

@@ -61,6 +61,23 @@ test("the server's state wins over a wrong prediction", () => {
   assert.deepEqual(sync.state, bytes(1, 0));
 });
 
+test('an answer before its event keeps the prediction until the event comes', () => {
+  const sync = new Sync(0, bytes(0, 0));
+  sync.click(increment);
+  assert.deepEqual(sync.answer(1), [], 'answered; its event is still on the way');
+  sync.settle();
+  assert.deepEqual(sync.state, bytes(1, 0), 'not the older server state');
+  const next = sync.click(increment);
+  assert.equal(next.base, 1);
+  assert.equal(next.predicted, sha256Hex(bytes(2, 0)), 'predicted on the state of version 1');
+  sync.receive('patch', patchEvent(0, 1, 1), recorder());
+  for (const [type, event] of sync.answer(2)) sync.handle(type, event, recorder());
+  sync.settle();
+  assert.deepEqual(sync.state, bytes(2, 0), 'still predicted: version 2 has not come');
+  assert.equal(sync.handle('patch', patchEvent(1, 2, 2, bytes(1, 0)), recorder()), 'patched');
+  assert.deepEqual(sync.state, bytes(2, 0), "the server's state");
+});
+
 test('a failed click still releases the events held behind it', () => {
   const sync = new Sync(0, bytes(0, 0));
   sync.click(increment);
