@@ -1,23 +1,133 @@
 //! `--redis`: instances of the demo sharing one state in a real
 //! redis-server (Debian's, started here on a free port with AOF and
-//! `appendfsync always`): concurrent clicks on two instances give exactly
-//! the sequential result in one total order of versions; with Redis stopped
-//! clicks are refused with 503 and nothing acknowledged is lost; when Redis
-//! is back the instances recover on their own; a state another app wrote,
-//! or a damaged one, stops start-up with the reason.
+//! `appendfsync always`):
+//!
+//! - concurrent clicks on two instances give exactly the sequential result
+//!   in one total order of versions;
+//! - Redis stopped and restarted mid-run: clicks during the outage are
+//!   refused with 503 and counted, every acknowledged click is in the final
+//!   state, and the instances recover on their own;
+//! - Redis losing its data (flushed, or restarted without persistence):
+//!   the instances write back what they hold, and an instance started then
+//!   does not seed the initial state over it;
+//! - a stalled Redis (`DEBUG SLEEP`) holds up neither the page nor
+//!   `/state`, and refuses clicks quickly once one timed out;
+//! - versions from 10^14 on are exact (Lua's numbers are doubles);
+//! - a state another app wrote, or a damaged one, stops start-up with the
+//!   reason.
 
 mod support;
 
 use std::process::Command;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use support::scale::{free_port, status, Redis};
-use support::server::Client;
+use support::server::{request, App, Client};
+
+const VERSION_KEY: &str = "x64wasm:x64wasm-demo:version";
 
 fn counter(state: &[u8]) -> i64 {
     i64::from_le_bytes(state[..8].try_into().unwrap())
+}
+
+/// Waits until every instance is on `version` or later.
+fn wait_version(apps: &[&App], version: u64) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for app in apps {
+        while app.state().0 < version {
+            assert!(
+                Instant::now() < deadline,
+                "never reached version {version}: {}",
+                app.output()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Clients clicking Increment on several instances until stopped, each
+/// click on a connection of its own, counting how each click ended.
+struct Clickers {
+    stop: Arc<AtomicBool>,
+    tally: Arc<Tally>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+#[derive(Default)]
+struct Tally {
+    /// 200: committed.
+    acked: AtomicU64,
+    /// 503 saying nothing changed (Redis refused the connection, or was
+    /// already known down).
+    refused: AtomicU64,
+    /// 503 for a commit Redis never answered: it may be in the state.
+    unknown: AtomicU64,
+}
+
+impl Clickers {
+    fn start(addresses: &[&str], per_instance: usize) -> Clickers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let tally = Arc::new(Tally::default());
+        let threads = addresses
+            .iter()
+            .flat_map(|a| std::iter::repeat_n(a.to_string(), per_instance))
+            .map(|address| {
+                let (stop, tally) = (stop.clone(), tally.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::SeqCst) {
+                        let reply = request(
+                            &address,
+                            "POST",
+                            "/execute/increment_counter",
+                            &[("Content-Type", "application/json")],
+                            b"{}",
+                        );
+                        let text = reply.text();
+                        let count = match reply.status {
+                            200 => &tally.acked,
+                            503 if text.contains("nothing changed") => &tally.refused,
+                            503 if text.contains("may or may not") => &tally.unknown,
+                            _ => panic!("unexpected answer {}: {text}", reply.status),
+                        };
+                        count.fetch_add(1, Ordering::SeqCst);
+                        if reply.status == 503 {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                    }
+                })
+            })
+            .collect();
+        Clickers {
+            stop,
+            tally,
+            threads,
+        }
+    }
+
+    /// Waits until `count` of the tally reaches `n`.
+    fn wait(&self, count: impl Fn(&Tally) -> &AtomicU64, n: u64, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while count(&self.tally).load(Ordering::SeqCst) < n {
+            assert!(Instant::now() < deadline, "{what}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the clients: (acknowledged, refused, unknown).
+    fn stop(self) -> (u64, u64, u64) {
+        self.stop.store(true, Ordering::SeqCst);
+        for t in self.threads {
+            t.join().unwrap();
+        }
+        let t = &self.tally;
+        (
+            t.acked.load(Ordering::SeqCst),
+            t.refused.load(Ordering::SeqCst),
+            t.unknown.load(Ordering::SeqCst),
+        )
+    }
 }
 
 #[test]
@@ -37,19 +147,14 @@ fn instances_share_one_state_through_redis_and_survive_its_restart() {
 
     // 2 instances x 4 clients click Increment at once: every acknowledged
     // click is in the state, each once, and both instances end on it
-    let acked = Arc::new(AtomicU64::new(0));
     let clients: Vec<_> = (0..8)
         .map(|k| {
             let address = if k % 2 == 0 { &a.address } else { &b.address }.clone();
-            let acked = acked.clone();
             std::thread::spawn(move || {
                 let mut client = Client::connect(&address);
-                let mut versions = Vec::new();
-                for _ in 0..25 {
-                    versions.push(client.execute("increment_counter", "[]"));
-                    acked.fetch_add(1, Ordering::SeqCst);
-                }
-                versions
+                (0..25)
+                    .map(|_| client.execute("increment_counter", "[]"))
+                    .collect::<Vec<u64>>()
             })
         })
         .collect();
@@ -64,23 +169,20 @@ fn instances_share_one_state_through_redis_and_survive_its_restart() {
         200,
         "every click its own version: one total order"
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while b.state().0 < 200 || a.state().0 < 200 {
-        assert!(Instant::now() < deadline, "instances never caught up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_version(&[&a, &b], 200);
     for app in [&a, &b] {
         let (version, state) = app.state();
         assert_eq!((version, counter(&state)), (200, 200), "{}", app.output());
     }
-    assert_eq!(redis.cli(&["GET", "x64wasm:x64wasm-demo:version"]), "200");
+    assert_eq!(redis.cli(&["GET", VERSION_KEY]), "200");
 
-    // Redis stops: clicks are refused with 503 and a reason, new event
-    // streams too; nothing changes
+    // Redis stops mid-run, with 2 x 3 clients clicking: clicks are refused
+    // with 503 and a reason, new event streams too; Redis comes back (same
+    // port, its AOF) and the instances recover on their own
+    let clickers = Clickers::start(&[&a.address, &b.address], 3);
+    clickers.wait(|t| &t.acked, 100, "no clicks acknowledged before the stop");
     let dir = redis.stop();
-    let refused = a.post("/execute/increment_counter", "{}");
-    assert_eq!(refused.status, 503, "{}", refused.text());
-    assert!(refused.text().contains("Redis at"), "{}", refused.text());
+    clickers.wait(|t| &t.refused, 50, "no clicks refused while Redis is down");
     let deadline = Instant::now() + Duration::from_secs(10);
     while status(&a.address, "/events") != 503 {
         assert!(
@@ -89,28 +191,27 @@ fn instances_share_one_state_through_redis_and_survive_its_restart() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    // Redis is back (same port, its AOF): the instances recover on their own
+    let refused = a.post("/execute/increment_counter", "{}");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.text().contains("Redis at"), "{}", refused.text());
+    assert_eq!(refused.header("Retry-After"), Some("1"));
+    let acked_in_outage = clickers.tally.acked.load(Ordering::SeqCst);
     let redis = Redis::start(&dir, port);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let version = loop {
-        let reply = b.post("/execute/increment_counter", "{}");
-        if reply.status == 200 {
-            break reply.json()["version"].as_u64().unwrap();
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never recovered: {}",
-            reply.text()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
-    assert_eq!(version, 201, "the acknowledged clicks survived the restart");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while a.state().0 < 201 {
-        assert!(Instant::now() < deadline, "instance a never caught up");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    assert_eq!(counter(&a.state().1), 201);
+    clickers.wait(
+        |t| &t.acked,
+        acked_in_outage + 100,
+        "the instances never recovered",
+    );
+    let (acked, refused, unknown) = clickers.stop();
+    let version: u64 = redis.cli(&["GET", VERSION_KEY]).parse().unwrap();
+    wait_version(&[&a, &b], version);
+    let (_, state) = a.state();
+    assert_eq!(counter(&state) as u64, version, "one increment per version");
+    assert!(
+        200 + acked <= version && version <= 200 + acked + unknown,
+        "every acknowledged click is in the state: {acked} acknowledged, {refused} refused, \
+         {unknown} unknown, version {version}"
+    );
     assert_eq!(status(&a.address, "/events?since=0"), 200, "streams again");
 
     // Another app's state, or a damaged one, stops start-up with the reason
@@ -136,5 +237,149 @@ fn instances_share_one_state_through_redis_and_survive_its_restart() {
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("written by another app"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn redis_losing_data_or_stalling_loses_no_acknowledged_click() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-redis-lost-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis = Redis::start(&dir, free_port());
+    let a = redis.demo();
+    let b = redis.demo();
+    for _ in 0..30 {
+        assert_eq!(a.post("/execute/increment_counter", "{}").status, 200);
+    }
+    wait_version(&[&a, &b], 30);
+
+    // Redis loses everything (FLUSHALL, as a restart without persistence
+    // would): the next click finds no state and is refused, and the
+    // instances write back version 30 from memory
+    redis.cli(&["FLUSHALL"]);
+    let refused = b.post("/execute/increment_counter", "{}");
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert!(refused.text().contains("no state"), "{}", refused.text());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        let reply = b.post("/execute/increment_counter", "{}");
+        if reply.status == 200 || Instant::now() > deadline {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(reply.json()["version"], 31, "{}", b.output());
+    assert!(
+        (a.output() + &b.output()).contains("wrote back version 30"),
+        "{}",
+        b.output()
+    );
+
+    // lost again, and an instance starts before any click: it asks the
+    // running ones to write back, and starts on their version, not on 0
+    redis.cli(&["FLUSHALL"]);
+    let c = redis.demo();
+    assert!(c.output().contains("(version 31)"), "{}", c.output());
+    assert_eq!(c.post("/execute/increment_counter", "{}").status, 200);
+    wait_version(&[&a, &b, &c], 32);
+    assert_eq!(counter(&a.state().1), 32);
+
+    // Redis rolls back (a snapshot of version 3 is loaded while every
+    // instance has seen 32): never adopted, the newest written back
+    let state3 = {
+        let mut s = a.state().1;
+        s[..8].copy_from_slice(&3i64.to_le_bytes());
+        s
+    };
+    let key = "x64wasm:x64wasm-demo:state";
+    let mut set = Command::new("redis-cli")
+        .args(["-p", &redis.port().to_string(), "-x", "SET", key])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(set.stdin.as_mut().unwrap(), &state3).unwrap();
+    drop(set.stdin.take());
+    set.wait().unwrap();
+    redis.cli(&["SET", VERSION_KEY, "3"]);
+    redis.cli(&["PUBLISH", "x64wasm:x64wasm-demo:changed", "3"]);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while redis.cli(&["GET", VERSION_KEY]) != "32" {
+        assert!(Instant::now() < deadline, "version 3 stayed");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let reply = a.post("/execute/increment_counter", "{}");
+    assert_eq!(reply.json()["version"], 33, "{}", reply.text());
+    wait_version(&[&a, &b, &c], 33);
+    for app in [&a, &b, &c] {
+        assert_eq!(counter(&app.state().1), 33, "{}", app.output());
+    }
+
+    // Redis stalls: a click waits for it, but the page and /state answer
+    // meanwhile; once that click timed out, clicks are refused at once;
+    // the instance recovers by itself when Redis wakes
+    let stall = {
+        let port = redis.port().to_string();
+        std::thread::spawn(move || {
+            Command::new("redis-cli")
+                .args(["-p", &port, "DEBUG", "SLEEP", "6"])
+                .output()
+                .unwrap()
+        })
+    };
+    std::thread::sleep(Duration::from_millis(200));
+    let click = {
+        let address = a.address.clone();
+        std::thread::spawn(move || {
+            request(
+                &address,
+                "POST",
+                "/execute/increment_counter",
+                &[("Content-Type", "application/json")],
+                b"{}",
+            )
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(a.get("/").status, 200);
+    assert_eq!(a.state().0, 33);
+    assert!(
+        !stall.is_finished() && !click.is_finished(),
+        "the page and /state answered while Redis slept and the click waited"
+    );
+    let stalled = click.join().unwrap();
+    assert_eq!(stalled.status, 503, "{}", stalled.text());
+    assert!(
+        stalled.text().contains("may or may not"),
+        "{}",
+        stalled.text()
+    );
+    let quick = a.post("/execute/increment_counter", "{}");
+    assert_eq!(quick.status, 503, "{}", quick.text());
+    assert!(
+        !stall.is_finished(),
+        "a click after the timeout was refused at once, while Redis still slept"
+    );
+    stall.join().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let reply = loop {
+        let reply = a.post("/execute/increment_counter", "{}");
+        if reply.status == 200 || Instant::now() > deadline {
+            break reply;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    // the stalled click ran when Redis woke (it may or may not have been in)
+    let version = reply.json()["version"].as_u64().unwrap();
+    assert!(version == 34 || version == 35, "{version}");
+
+    // versions from 10^14 on stay exact
+    redis.cli(&["SET", VERSION_KEY, "99999999999999"]);
+    redis.cli(&["PUBLISH", "x64wasm:x64wasm-demo:changed", "99999999999999"]);
+    wait_version(&[&a], 99_999_999_999_999);
+    let reply = a.post("/execute/increment_counter", "{}");
+    assert_eq!(reply.json()["version"], 100_000_000_000_000u64);
+    assert_eq!(redis.cli(&["GET", VERSION_KEY]), "100000000000000");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -26,6 +26,8 @@ impl Redis {
                 "",
             ])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
+            // DEBUG SLEEP stalls it (tests/redis.rs)
+            .args(["--enable-debug-command", "local"])
             .arg("--dir")
             .arg(dir)
             .stdout(Stdio::null())
@@ -42,6 +44,10 @@ impl Redis {
             std::thread::sleep(Duration::from_millis(50));
         }
         redis
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
     }
 
     pub fn url(&self) -> String {

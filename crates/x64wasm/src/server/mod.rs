@@ -56,6 +56,9 @@ pub(crate) struct Shared<S> {
     pub registry: Registry<S>,
     /// The app's state and version.
     pub live: Mutex<Live<S>>,
+    /// Held by the click running now: clicks take turns, so each runs on
+    /// the state the one before made.
+    pub turn: Mutex<()>,
     /// Signalled with `live` after every change (wakes the renderer).
     pub executed: Condvar,
     /// What the views are shown.
@@ -221,6 +224,7 @@ impl<S: Pod> Shared<S> {
             view_states,
             registry,
             live: Mutex::new(Live { state, version }),
+            turn: Mutex::new(()),
             executed: Condvar::new(),
             shown: Mutex::new(Shown {
                 version,
@@ -283,92 +287,88 @@ impl<S: Pod> Shared<S> {
         self.shown.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Runs `callback` on the live state under the lock (one at a time, so
-    /// no update is lost) and saves the result when there is a state file,
-    /// before anyone hears of it; then wakes the renderer. In an app with
-    /// view state, `view` names the calling view (needed unless the
-    /// callback takes the shared state only); its view state is changed
-    /// too, and the versions and bytes are the view's.
+    /// Runs `callback` on a copy of the live state and saves the result
+    /// when there is a state file, or commits it to Redis with `--redis`,
+    /// before anyone hears of it; then installs it and wakes the renderer.
+    /// Clicks take turns ([`Shared::turn`], so no update is lost), but
+    /// `live` is held only to copy and to install: a slow disk or a
+    /// stalled Redis never holds up the page, `/state` or the renderer. In
+    /// an app with view state, `view` names the calling view (needed
+    /// unless the callback takes the shared state only); its view state is
+    /// changed too, and the versions and bytes are the view's.
     pub fn run(
         &self,
         callback: &Registered<S>,
         view: Option<&str>,
         args: &[Json],
     ) -> Result<Outcome, RunError> {
-        let mut live = self.lock();
-        let mut slots = None;
-        let mut view_bytes = Vec::new();
-        let mut own = 0;
-        if let Some(views) = &self.view_states {
-            match view {
-                Some(id) => {
-                    let mut locked = views.lock();
-                    let Some(slot) = locked.get_mut(id) else {
-                        return Err(RunError::View(format!(
-                            "no view `{id}` (it was idle too long or the server restarted): \
-                             reload the page"
-                        )));
-                    };
-                    slot.used = std::time::Instant::now();
-                    view_bytes = slot.bytes.clone();
-                    own = slot.own;
-                    slots = Some((views, locked, id));
-                }
-                None if callback.takes == Takes::Shared => {}
-                None => {
-                    return Err(RunError::View(format!(
-                        "`{}` takes a view's state: the body must name the view (`view`)",
-                        callback.name
-                    )))
-                }
+        let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        let shared_changed = callback.takes != Takes::View;
+        if let Some(why) = self.redis.as_ref().and_then(|r| r.down_reason()) {
+            if shared_changed {
+                return Err(RunError::Unavailable(format!(
+                    "{why}; nothing changed, try again when it is back"
+                )));
             }
         }
-        let bytes = |state: &S, view: &[u8]| match &self.view_states {
-            Some(views) if slots.is_some() => views.combine(bytemuck::bytes_of(state), view),
-            _ => bytemuck::bytes_of(state).to_vec(),
+        // the calling view's state, copied out (written back below)
+        let (views, view_bytes, mut own) = match (&self.view_states, view) {
+            (Some(views), Some(id)) => {
+                let mut locked = views.lock();
+                let Some(slot) = locked.get_mut(id) else {
+                    return Err(RunError::View(format!(
+                        "no view `{id}` (it was idle too long or the server restarted): \
+                         reload the page"
+                    )));
+                };
+                slot.used = std::time::Instant::now();
+                (Some((views, id)), slot.bytes.clone(), slot.own)
+            }
+            (Some(_), None) if callback.takes != Takes::Shared => {
+                return Err(RunError::View(format!(
+                    "`{}` takes a view's state: the body must name the view (`view`)",
+                    callback.name
+                )))
+            }
+            _ => (None, Vec::new(), 0),
         };
-        let mut before = bytes(&live.state, &view_bytes);
-        let mut base = live.version + own;
-        let mut new_view = view_bytes.clone();
-        let shared_changed = callback.takes != Takes::View;
+        let bytes = |state: &S, view: &[u8]| match views {
+            Some((views, _)) => views.combine(bytemuck::bytes_of(state), view),
+            None => bytemuck::bytes_of(state).to_vec(),
+        };
+        let (mut state, mut version) = {
+            let live = self.lock();
+            (live.state, live.version)
+        };
         let mut attempts = 0;
-        let ret = loop {
-            let attempt_state = live.state;
-            let ret = if callback.takes == Takes::View {
-                // a view-only callback cannot change the shared state
-                let mut scratch = live.state;
-                callback.invoke(&mut scratch, &mut new_view, args)
+        let (ret, new_state, new_view) = loop {
+            let mut new_state = state;
+            let mut new_view = view_bytes.clone();
+            let ret = if shared_changed {
+                callback.invoke(&mut new_state, &mut new_view, args)
             } else {
-                callback.invoke(&mut live.state, &mut new_view, args)
+                // a view-only callback cannot change the shared state
+                callback.invoke(&mut state.clone(), &mut new_view, args)
             }
             .map_err(RunError::Arguments)?;
             if !shared_changed {
-                own += 1;
-                break ret;
+                break (ret, new_state, new_view);
             }
             if let Some(store) = &self.redis {
                 attempts += 1;
-                match store.commit(live.version, bytemuck::bytes_of(&live.state)) {
-                    Ok(version) => {
-                        live.version = version;
-                        break ret;
+                match store.commit(version, bytemuck::bytes_of(&new_state)) {
+                    Ok(committed) => {
+                        version = committed - 1;
+                        break (ret, new_state, new_view);
                     }
-                    Err(redis::Refused::Conflict(version, current))
-                        if attempts < redis::ATTEMPTS =>
-                    {
+                    Err(redis::Refused::Conflict(newer, current)) => {
                         // another instance was first: run again on its state
-                        live.state = bytemuck::pod_read_unaligned(&current);
-                        live.version = version;
-                        before = bytes(&live.state, &view_bytes);
-                        base = live.version + own;
-                        new_view = view_bytes.clone();
-                        continue;
-                    }
-                    Err(redis::Refused::Conflict(version, current)) => {
-                        live.state = bytemuck::pod_read_unaligned(&current);
-                        live.version = version;
-                        drop(live);
-                        self.executed.notify_all();
+                        self.apply_remote(newer, &current);
+                        state = bytemuck::pod_read_unaligned(&current);
+                        version = newer;
+                        if attempts < redis::ATTEMPTS {
+                            continue;
+                        }
                         return Err(RunError::Unavailable(format!(
                             "the shared state kept changing under this click ({} attempts); \
                              nothing changed, try again",
@@ -376,29 +376,40 @@ impl<S: Pod> Shared<S> {
                         )));
                     }
                     Err(redis::Refused::Down(why)) => {
-                        live.state = attempt_state;
-                        return Err(RunError::Unavailable(format!(
-                            "{why}; nothing changed, try again when it is back"
-                        )));
+                        // wakes every stream: each ends while the store is
+                        // down (its view shows "reconnecting…")
+                        self.published.send_modify(|_| {});
+                        return Err(RunError::Unavailable(why));
                     }
                 }
             }
             if let Some(file) = &self.state_file {
-                if let Err(e) = file.save(live.version + 1, bytemuck::bytes_of(&live.state)) {
-                    live.state = attempt_state;
+                if let Err(e) = file.save(version + 1, bytemuck::bytes_of(&new_state)) {
                     return Err(RunError::Save(format!(
                         "saving {}: {e}; the change was undone",
                         file.path().display()
                     )));
                 }
             }
-            live.version += 1;
-            break ret;
+            break (ret, new_state, new_view);
         };
-        let after = bytes(&live.state, &new_view);
-        let version = live.version + own;
-        if let Some((_, mut locked, id)) = slots {
-            if let Some(slot) = locked.get_mut(id) {
+        let base = version + own;
+        let before = bytes(&state, &view_bytes);
+        let after = bytes(&new_state, &new_view);
+        if shared_changed {
+            version += 1;
+            let mut live = self.lock();
+            // (with --redis the subscriber may have installed this version
+            // or a newer one already)
+            if version > live.version {
+                live.state = new_state;
+                live.version = version;
+            }
+        } else {
+            own += 1;
+        }
+        if let Some((views, id)) = views {
+            if let Some(slot) = views.lock().get_mut(id) {
                 slot.bytes = new_view;
                 slot.own = own;
                 if !shared_changed {
@@ -406,13 +417,12 @@ impl<S: Pod> Shared<S> {
                 }
             }
         }
-        drop(live);
         if shared_changed {
             self.executed.notify_all();
         }
         Ok(Outcome {
             base,
-            version,
+            version: version + own,
             ret,
             before,
             after,
@@ -622,6 +632,10 @@ pub(crate) fn serve<S: Pod + Send + 'static>(
             .spawn(move || {
                 let store = follower.redis.as_ref().expect("redis");
                 store.follow(
+                    || {
+                        let live = follower.lock();
+                        (live.version, bytemuck::bytes_of(&live.state).to_vec())
+                    },
                     |version, state| follower.apply_remote(version, &state),
                     || {
                         // wakes every stream: each ends while the store is

@@ -14,6 +14,14 @@
 //! across instances, and a click is acknowledged only after Redis
 //! acknowledged its commit. A subscriber thread per instance applies
 //! every version another instance committed, reading the newest state.
+//!
+//! Versions never go backwards. When Redis lost what it acknowledged (it
+//! restarted without persistence, was flushed, or lost its last writes),
+//! every instance that has seen a newer version writes it back with
+//! [`RESTORE`] (the highest wins), so no acknowledged click is lost that
+//! any instance still holds; a starting instance does not seed a fresh
+//! state while other instances follow the channel, but asks them to
+//! restore theirs first.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -25,19 +33,47 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// How many times a click runs before a conflict is a 503.
 pub const ATTEMPTS: usize = 8;
 
+/// How long a starting instance waits for running ones to restore a state
+/// Redis lost before it seeds the initial state itself.
+const RESTORE_WAIT: Duration = Duration::from_secs(3);
+
 /// The compare-and-set: KEYS state, version, channel; ARGV the version
-/// the click ran on and the new state. Returns `{1, new version, ""}`, or
-/// on a conflict `{0, current version, current state}`.
+/// the click ran on, the new state and the new version (computed by the
+/// caller: Lua's numbers are doubles, exact only to 2^53 and printed in
+/// exponent form from 10^14). Returns `{1, new version, ""}`, or on a
+/// conflict `{0, current version, current state}` (empty when missing).
 const COMMIT: &str = r#"
 local current = redis.call('GET', KEYS[2])
 if current ~= ARGV[1] then
   return {0, current or '', redis.call('GET', KEYS[1]) or ''}
 end
-local next = tostring(tonumber(ARGV[1]) + 1)
 redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[2], next)
-redis.call('PUBLISH', KEYS[3], next)
-return {1, next, ''}
+redis.call('SET', KEYS[2], ARGV[3])
+redis.call('PUBLISH', KEYS[3], ARGV[3])
+return {1, ARGV[3], ''}
+"#;
+
+/// Writes back a state Redis lost: KEYS state, version, meta, channel;
+/// ARGV the version, the state and the meta this instance holds. Writes
+/// only when the meta is this app's (or missing) and Redis holds no state
+/// or an older version (decimal strings without leading zeros compare by
+/// length, then bytes). Returns 1 when it wrote.
+const RESTORE: &str = r#"
+local meta = redis.call('GET', KEYS[3])
+if meta and meta ~= ARGV[3] then
+  return 0
+end
+local current = redis.call('GET', KEYS[2])
+if current and redis.call('EXISTS', KEYS[1]) == 1 then
+  if #current > #ARGV[1] or (#current == #ARGV[1] and current >= ARGV[1]) then
+    return 0
+  end
+end
+redis.call('SET', KEYS[3], ARGV[3])
+redis.call('SET', KEYS[1], ARGV[2])
+redis.call('SET', KEYS[2], ARGV[1])
+redis.call('PUBLISH', KEYS[4], ARGV[1])
+return 1
 "#;
 
 /// `url` as messages show it: without a user name or password (error
@@ -74,10 +110,14 @@ pub struct RedisStore {
     pub channel: String,
     meta: String,
     size: usize,
-    script: redis::Script,
-    /// True while the subscriber cannot reach Redis (views are told to
-    /// reconnect, and new streams get 503).
+    commit: redis::Script,
+    restore: redis::Script,
+    /// True while Redis cannot be reached or holds less than this instance
+    /// has seen: clicks get 503 at once, views are told to reconnect, and
+    /// new streams get 503, until the subscriber finds it usable again.
     pub down: AtomicBool,
+    /// Why it is down (the 503's message).
+    reason: Mutex<String>,
 }
 
 impl RedisStore {
@@ -104,9 +144,14 @@ impl RedisStore {
             channel: format!("{prefix}:changed"),
             meta: format!("x64wasm-state 1 {id} {size}"),
             size,
-            script: redis::Script::new(COMMIT),
+            commit: redis::Script::new(COMMIT),
+            restore: redis::Script::new(RESTORE),
             down: AtomicBool::new(false),
+            reason: Mutex::new(String::new()),
         };
+        store
+            .await_restore()
+            .map_err(|e| format!("--redis {shown}: {e}"))?;
         let (version, state) = store
             .with(|c| {
                 // first start: meta, state and version, each only if absent
@@ -178,40 +223,184 @@ impl RedisStore {
         }
     }
 
-    /// The newest version and state (the subscriber's catch-up).
-    pub fn latest(&self) -> Result<(u64, Vec<u8>), String> {
-        self.with(|c| self.read(c))
-            .map_err(|e| format!("Redis at {}: {e}", self.url))?
+    /// When Redis holds no state for this app but other instances follow
+    /// its channel, Redis lost a running state: asks them (any message
+    /// makes them read) to write theirs back, and waits up to
+    /// [`RESTORE_WAIT`] for it, so that this instance does not seed the
+    /// initial state over theirs.
+    fn await_restore(&self) -> redis::RedisResult<()> {
+        let deadline = std::time::Instant::now() + RESTORE_WAIT;
+        let mut asked = false;
+        loop {
+            let (exists, followers): (bool, (String, u64)) = self.with(|c| {
+                redis::pipe()
+                    .cmd("EXISTS")
+                    .arg(&self.version_key)
+                    .cmd("PUBSUB")
+                    .arg("NUMSUB")
+                    .arg(&self.channel)
+                    .query(c)
+            })?;
+            if exists || followers.1 == 0 || std::time::Instant::now() > deadline {
+                if !exists && followers.1 > 0 {
+                    eprintln!(
+                        "x64wasm: Redis holds no state at {} although {} instance(s) follow it, \
+                         and none wrote theirs back within {} s: starting from the initial state",
+                        self.version_key,
+                        followers.1,
+                        RESTORE_WAIT.as_secs()
+                    );
+                }
+                return Ok(());
+            }
+            if !asked {
+                let _: () = self.with(|c| {
+                    redis::cmd("PUBLISH")
+                        .arg(&self.channel)
+                        .arg("restore")
+                        .query(c)
+                })?;
+                asked = true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 
     /// Commits `state`, made from the state at `base`, as version
-    /// `base + 1`, if `base` is still the current version.
+    /// `base + 1`, if `base` is still the current version. Marks the store
+    /// down when Redis cannot take it (see [`RedisStore::down`]).
     pub fn commit(&self, base: u64, state: &[u8]) -> Result<u64, Refused> {
+        let next = base + 1;
         let answer: Result<(i64, String, Vec<u8>), _> = self.with(|c| {
-            self.script
+            self.commit
                 .key(&self.state_key)
                 .key(&self.version_key)
                 .key(&self.channel)
                 .arg(base.to_string())
                 .arg(state)
+                .arg(next.to_string())
                 .invoke(c)
         });
-        match answer {
-            Ok((1, version, _)) => version
-                .parse()
-                .map_err(|_| Refused::Down(format!("Redis answered version {version:?}"))),
+        const NOTHING: &str = "nothing changed, try again when it is back";
+        let (reason, consequence) = match answer {
+            Ok((1, _, _)) => return Ok(next),
+            Ok((_, version, _)) if version.is_empty() => (
+                format!(
+                    "Redis at {} holds no state for this app (it restarted without \
+                     persistence, or was flushed); the instances write theirs back",
+                    self.url
+                ),
+                NOTHING,
+            ),
             Ok((_, version, current)) => match self.check(Some(version), Some(current)) {
-                Ok((version, current)) => Err(Refused::Conflict(version, current)),
-                Err(why) => Err(Refused::Down(format!(
-                    "the state in Redis at {}: {why}",
-                    self.state_key
-                ))),
+                Ok((version, current)) if version > base => {
+                    return Err(Refused::Conflict(version, current))
+                }
+                Ok((version, _)) => (
+                    format!(
+                        "Redis at {} holds version {version}, older than version {base} \
+                         this instance has seen (it lost writes); the instances write \
+                         theirs back",
+                        self.url
+                    ),
+                    NOTHING,
+                ),
+                Err(why) => (
+                    format!("the state in Redis at {}: {why}", self.state_key),
+                    NOTHING,
+                ),
             },
-            Err(e) => Err(Refused::Down(format!(
-                "Redis at {} is unreachable: {e}",
-                self.url
-            ))),
+            Err(e) if e.is_connection_refusal() => (
+                format!("Redis at {} is unreachable ({e})", self.url),
+                NOTHING,
+            ),
+            Err(e) => (
+                format!("Redis at {} did not answer ({e})", self.url),
+                "this click may or may not be in the state: the views show it once Redis \
+                 is back",
+            ),
+        };
+        self.mark_down(&reason);
+        Err(Refused::Down(format!("{reason}; {consequence}")))
+    }
+
+    /// Why clicks are refused now, if they are (a click refused for it
+    /// changed nothing).
+    pub fn down_reason(&self) -> Option<String> {
+        self.down.load(Ordering::SeqCst).then(|| {
+            self.reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        })
+    }
+
+    /// Marks the store down for `why`, logging it when it was up.
+    fn mark_down(&self, why: &str) {
+        *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = why.to_string();
+        if !self.down.swap(true, Ordering::SeqCst) {
+            eprintln!("x64wasm: {why}; clicks get 503 until Redis is usable again");
         }
+    }
+
+    /// Brings this instance and Redis level: hands Redis's version and
+    /// state to `apply`, or, when Redis holds no state for this app or an
+    /// older version than this instance holds (`held`), writes this
+    /// instance's back first ([`RESTORE`]; another instance may have
+    /// written a newer one, which is then what `apply` gets).
+    fn catch_up(
+        &self,
+        held: &dyn Fn() -> (u64, Vec<u8>),
+        apply: &dyn Fn(u64, Vec<u8>),
+    ) -> Result<(), String> {
+        let unreachable =
+            |e: redis::RedisError| format!("Redis at {} is unreachable: {e}", self.url);
+        let (version, state): (Option<String>, Option<Vec<u8>>) = self
+            .with(|c| {
+                redis::cmd("MGET")
+                    .arg(&self.version_key)
+                    .arg(&self.state_key)
+                    .query(c)
+            })
+            .map_err(unreachable)?;
+        let (mine, bytes) = held();
+        let lost = match (&version, &state) {
+            (None, _) | (_, None) => Some("holds no state for this app".to_string()),
+            (Some(v), Some(_)) => match v.parse::<u64>() {
+                Ok(v) if v < mine => Some(format!("holds version {v}, older than {mine}")),
+                _ => None,
+            },
+        };
+        let (version, state) = match lost {
+            None => self.check(version, state),
+            Some(what) => {
+                let wrote: i64 = self
+                    .with(|c| {
+                        self.restore
+                            .key(&self.state_key)
+                            .key(&self.version_key)
+                            .key(&self.meta_key)
+                            .key(&self.channel)
+                            .arg(mine.to_string())
+                            .arg(&bytes)
+                            .arg(&self.meta)
+                            .invoke(c)
+                    })
+                    .map_err(unreachable)?;
+                if wrote == 1 {
+                    eprintln!(
+                        "x64wasm: Redis at {} {what} (it lost writes: restarted without \
+                         persistence, flushed, or rolled back); wrote back version {mine} \
+                         from this instance",
+                        self.url
+                    );
+                }
+                self.with(|c| self.read(c)).map_err(unreachable)?
+            }
+        }
+        .map_err(|why| format!("the state in Redis at {}: {why}", self.state_key))?;
+        apply(version, state);
+        Ok(())
     }
 
     /// Runs `f` on the command connection, connecting first if needed; a
@@ -244,12 +433,20 @@ impl RedisStore {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Follows the channel for ever: after each (re)subscription and each
-    /// message, hands the newest version and state to `apply`; marks the
-    /// store down (and calls `changed`) while Redis cannot be reached, and
-    /// up again when it can.
-    pub fn follow(&self, apply: impl Fn(u64, Vec<u8>), changed: impl Fn()) {
+    /// Follows the channel for ever: after each (re)subscription, each
+    /// message, and each second while the store is down, brings this
+    /// instance and Redis level ([`RedisStore::catch_up`], with `held` the
+    /// version and state this instance holds and `apply` taking a newer
+    /// one); marks the store down (and calls `changed`) while Redis cannot
+    /// be reached or its state is unusable, and up again when it is.
+    pub fn follow(
+        &self,
+        held: impl Fn() -> (u64, Vec<u8>),
+        apply: impl Fn(u64, Vec<u8>),
+        changed: impl Fn(),
+    ) {
         loop {
+            let mut failed = None;
             let subscribed = self
                 .client
                 .get_connection_with_timeout(TIMEOUT)
@@ -258,40 +455,36 @@ impl RedisStore {
                     let mut pubsub = c.as_pubsub();
                     pubsub.subscribe(&self.channel)?;
                     // caught up after subscribing: nothing committed since is missed
-                    match self.latest() {
-                        Ok((version, state)) => apply(version, state),
-                        Err(why) => {
-                            eprintln!("x64wasm: {why}");
-                            return Ok(());
-                        }
-                    }
-                    if self.down.swap(false, Ordering::SeqCst) {
-                        eprintln!("x64wasm: Redis at {} is reachable again", self.url);
-                        changed();
-                    }
+                    let mut level = true;
                     loop {
-                        match pubsub.get_message() {
-                            Ok(_) => match self.latest() {
-                                Ok((version, state)) => apply(version, state),
-                                Err(why) => {
-                                    eprintln!("x64wasm: {why}");
-                                    return Ok(());
-                                }
-                            },
-                            Err(e) if e.is_timeout() => continue,
-                            Err(e) => return Err(e),
+                        if level {
+                            if let Err(why) = self.catch_up(&held, &apply) {
+                                failed = Some(why);
+                                return Ok(());
+                            }
+                            if self.down.swap(false, Ordering::SeqCst) {
+                                eprintln!("x64wasm: Redis at {} is usable again", self.url);
+                                changed();
+                            }
                         }
+                        level = match pubsub.get_message() {
+                            Ok(_) => true,
+                            // a quiet second: check Redis if a click found it unusable
+                            Err(e) if e.is_timeout() => self.down.load(Ordering::SeqCst),
+                            Err(e) => return Err(e),
+                        };
                     }
                 });
-            if !self.down.swap(true, Ordering::SeqCst) {
-                let why = subscribed
-                    .err()
-                    .map_or_else(String::new, |e| format!(": {e}"));
-                eprintln!(
-                    "x64wasm: Redis at {} is unreachable{why}; clicks get 503 until it is back",
-                    self.url
-                );
+            let why = match (failed, subscribed) {
+                (Some(why), _) => why,
+                (None, Err(e)) => format!("Redis at {} is unreachable: {e}", self.url),
+                (None, Ok(())) => format!("Redis at {} is unreachable", self.url),
+            };
+            if !self.down.load(Ordering::SeqCst) {
+                self.mark_down(&why);
                 changed();
+            } else {
+                *self.reason.lock().unwrap_or_else(|e| e.into_inner()) = why;
             }
             std::thread::sleep(Duration::from_millis(250));
         }
