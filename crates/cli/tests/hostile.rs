@@ -15,7 +15,7 @@ use support::raw::{
     closed_within, connect_from, connect_with_small_window, raise_own_descriptor_limit,
     read_answer, send,
 };
-use support::server::App;
+use support::server::{App, EventStream};
 
 /// A loopback address other than 127.0.0.1: another client to the server.
 fn other(n: u8) -> IpAddr {
@@ -553,6 +553,106 @@ fn closed_views_are_released_at_once_and_hold_no_thread() {
     eprintln!(
         "1,000 closed views released in {released:?}; with 1,000 open: {threads_held} threads \
          ({threads} idle), about {per_view} bytes of RSS per view"
+    );
+}
+
+/// The last complete event's id in SSE text (a cut event at the end, as a
+/// dropped stream leaves, is no event).
+fn last_event_id(text: &str) -> Option<u64> {
+    let complete = &text[..text.rfind("\n\n")? + 2];
+    complete
+        .lines()
+        .filter_map(|l| l.strip_prefix("id: "))
+        .filter_map(|id| id.parse().ok())
+        .last()
+}
+
+#[test]
+fn a_view_that_stops_reading_is_dropped_without_delaying_the_others_and_resyncs() {
+    let app = headless(&[]);
+    // a view with a 4 KiB receive window that never reads
+    let stalled = connect_with_small_window(&app.address, 4096);
+    let head = |extra: &str| {
+        format!(
+            "GET /events?since=0 HTTP/1.1\r\nHost: {}\r\n{extra}\r\n",
+            app.address
+        )
+    };
+    send(&stalled, head("").as_bytes());
+    let healthy = EventStream::open(&app.address);
+    app.wait_views(2, Duration::from_secs(5), "two views");
+    // Randomize re-draws the board: each event carries its 256 changed
+    // bytes. Clicks in batches until the stalled view's buffers are full
+    // and it has taken nothing for its write timeout: the other view has
+    // every batch each time, whether the stalled one is open or not.
+    let mut client = support::server::Client::connect(&app.address);
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let mut batches_while_stalled_open = 0;
+    let last = loop {
+        let mut last = 0;
+        for _ in 0..100 {
+            last = client.execute("life_randomize", "[]");
+        }
+        let caught_up = Instant::now() + Duration::from_secs(10);
+        while healthy.version() < last {
+            assert!(
+                Instant::now() < caught_up,
+                "the reading view fell behind: {} < {last}",
+                healthy.version()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        if app.stats()["views"] == 1 {
+            break last;
+        }
+        batches_while_stalled_open += 1;
+        assert!(
+            Instant::now() < deadline,
+            "the stalled view was never dropped"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(healthy.errors.lock().unwrap().is_empty());
+    // the write timeout is 10 s: many batches went by in that time
+    assert!(
+        batches_while_stalled_open >= 10,
+        "{batches_while_stalled_open}"
+    );
+    // what the stalled view still gets: the bytes that were in the
+    // buffers, then the end; it misses the newest versions
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut got = Vec::new();
+    let _ = std::io::Read::read_to_end(&mut &stalled, &mut got);
+    let text = String::from_utf8_lossy(&got);
+    let seen = last_event_id(&text).expect("some events");
+    assert!(seen < last, "{seen} of {last}");
+    assert!(
+        got.len() < 600 * 1024,
+        "{} bytes were buffered for it",
+        got.len()
+    );
+    // it reconnects from the last event it has: one event brings it to now
+    let again = TcpStream::connect(&app.address).unwrap();
+    send(
+        &again,
+        head(&format!("Last-Event-ID: {seen}\r\n")).as_bytes(),
+    );
+    again
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut text = String::new();
+    let mut chunk = [0u8; 65536];
+    while last_event_id(&text) != Some(last) {
+        let n = std::io::Read::read(&mut &again, &mut chunk).expect("the resync");
+        assert!(n > 0, "closed before the resync: {text}");
+        text.push_str(&String::from_utf8_lossy(&chunk[..n]));
+    }
+    eprintln!(
+        "stalled view: dropped after {batches_while_stalled_open} batches of 100 clicks, \
+         {} bytes were buffered for it, it had seen {seen} of {last}",
+        got.len()
     );
 }
 

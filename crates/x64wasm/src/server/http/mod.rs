@@ -54,6 +54,12 @@ pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Time for an answer (or one event) to be written: this, plus one second
 /// per [`MIN_RATE`] bytes; a reader slower than that is dropped.
 pub const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The kernel send buffer of an event stream, in bytes (`SO_SNDBUF`;
+/// Linux doubles it for its bookkeeping): with the one chunk its task holds,
+/// the bound on what a view that does not read keeps unsent. A stream whose
+/// buffer is full and whose chunk is not taken within [`WRITE_TIMEOUT`] is
+/// dropped; the view resyncs when it reconnects (`Last-Event-ID`).
+pub const STREAM_SEND_BUFFER: usize = 64 * 1024;
 /// The slowest transfer rate a body or an answer is given time for, in
 /// bytes per second, on top of [`BODY_TIMEOUT`] or [`WRITE_TIMEOUT`].
 pub const MIN_RATE: u64 = 4 * 1024;
