@@ -5,7 +5,7 @@
 //!
 //! `cargo bench -p x64wasm-cli --bench scale` (needs redis-server: `make
 //! test-deps`). Views are raw event-stream sockets read by one thread with
-//! poll(2) (10,000 threads or browsers do not fit a 2-core machine); a
+//! epoll(7) (10,000 threads or browsers do not fit a 2-core machine); a
 //! click is `POST /execute/increment_counter` on a keep-alive connection,
 //! sent to the instances in turn. The latency of a (click, view) pair is
 //! from sending the click to that view's socket having the event.
@@ -27,21 +27,28 @@ use std::time::{Duration, Instant};
 
 use server::{App, Client};
 
-/// Event-stream sockets and the newest event id each has read.
+/// Event-stream sockets and the newest event id each has read, watched by
+/// one epoll instance (so a wait costs what is ready, not what is open).
 struct Crowd {
     sockets: Vec<TcpStream>,
     pending: Vec<Vec<u8>>,
     versions: Vec<Option<u64>>,
+    epoll: std::os::fd::OwnedFd,
 }
 
 impl Crowd {
     /// `n` views spread over `addresses`, from 127.0.0.2-5 in turn (one
     /// address may hold a quarter of an instance's views).
     fn open(addresses: &[&str], n: usize) -> Crowd {
+        // SAFETY: epoll_create1 returns a new descriptor or -1.
+        let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
+        assert!(epoll >= 0, "epoll_create1");
         let mut crowd = Crowd {
             sockets: Vec::with_capacity(n),
             pending: Vec::with_capacity(n),
             versions: Vec::with_capacity(n),
+            // SAFETY: a descriptor just made, owned by nothing else.
+            epoll: unsafe { std::os::fd::FromRawFd::from_raw_fd(epoll) },
         };
         // in batches, each open before the next: connections that are not
         // views yet count against the server's request budget
@@ -53,6 +60,20 @@ impl Crowd {
             let mut s = raw::connect_from(source, address).expect("connect a view");
             write!(s, "GET /events HTTP/1.1\r\nHost: {address}\r\n\r\n").unwrap();
             s.set_nonblocking(true).unwrap();
+            let mut event = libc::epoll_event {
+                events: libc::EPOLLIN as u32,
+                u64: k as u64,
+            };
+            // SAFETY: valid descriptors and a valid event.
+            let added = unsafe {
+                libc::epoll_ctl(
+                    crowd.epoll.as_raw_fd(),
+                    libc::EPOLL_CTL_ADD,
+                    s.as_raw_fd(),
+                    &mut event,
+                )
+            };
+            assert_eq!(added, 0, "epoll_ctl");
             crowd.sockets.push(s);
             crowd.pending.push(Vec::new());
             crowd.versions.push(None);
@@ -66,32 +87,24 @@ impl Crowd {
         crowd
     }
 
-    /// Waits (poll) for readable sockets and reads them; calls `arrived(view,
-    /// version)` for each event id read.
+    /// Waits (epoll, at most 100 ms) for readable sockets and reads each
+    /// once; calls `arrived(view, version)` for each event id read.
     fn read(&mut self, mut arrived: impl FnMut(usize, u64)) {
-        let mut fds: Vec<libc::pollfd> = self
-            .sockets
-            .iter()
-            .map(|s| libc::pollfd {
-                fd: s.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
-        // SAFETY: `fds` is a valid array of pollfd of that length.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, 100) };
-        if ready <= 0 {
-            return;
-        }
-        let mut buf = [0u8; 16384];
-        for (k, fd) in fds.iter().enumerate() {
-            if fd.revents == 0 {
-                continue;
-            }
-            while let Ok(n) = self.sockets[k].read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
+        let mut events = vec![libc::epoll_event { events: 0, u64: 0 }; 1024];
+        // SAFETY: `events` is a valid array of that length.
+        let ready = unsafe {
+            libc::epoll_wait(
+                self.epoll.as_raw_fd(),
+                events.as_mut_ptr(),
+                events.len() as i32,
+                100,
+            )
+        };
+        let mut buf = [0u8; 65536];
+        for event in events.iter().take(ready.max(0) as usize) {
+            let k = event.u64 as usize;
+            // level-triggered: what one read leaves is reported again
+            if let Ok(n) = self.sockets[k].read(&mut buf) {
                 self.pending[k].extend_from_slice(&buf[..n]);
             }
             // complete lines only; the id line of each event
@@ -213,8 +226,19 @@ fn main() {
         limit.rlim_cur = limit.rlim_max;
         libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
     }
+    // `cargo bench --bench scale -- one` (or `redis`) runs one part
+    let only = |part: &str| {
+        let parts = ["one", "redis"];
+        let asked: Vec<String> = std::env::args()
+            .filter(|a| parts.contains(&a.as_str()))
+            .collect();
+        asked.is_empty() || asked.iter().any(|a| a == part)
+    };
     let local = ["--headless", "--port", "0", "--rate-limit", "0"];
-    for views in [1000, 10_000] {
+    for views in [1000, 3000, 10_000] {
+        if !only("one") {
+            break;
+        }
         let app = App::demo(&local);
         let mut crowd = Crowd::open(&[&app.address], views);
         click_to_patch(
@@ -223,6 +247,9 @@ fn main() {
             &mut crowd,
             100,
         );
+    }
+    if !only("redis") {
+        return;
     }
     let dir = std::env::temp_dir().join(format!("x64wasm-bench-redis-{}", std::process::id()));
     let redis = scale::Redis::start(&dir, scale::free_port());

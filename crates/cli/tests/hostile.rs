@@ -562,9 +562,9 @@ fn last_event_id(text: &str) -> Option<u64> {
     let complete = &text[..text.rfind("\n\n")? + 2];
     complete
         .lines()
+        .rev()
         .filter_map(|l| l.strip_prefix("id: "))
-        .filter_map(|id| id.parse().ok())
-        .last()
+        .find_map(|id| id.parse().ok())
 }
 
 #[test]

@@ -233,10 +233,17 @@ fn diff_node(old: &Node, new: &Node, path: &mut Vec<usize>, out: &mut Vec<Patch>
             }
         }
         (Node::Element(a), Node::Element(b)) if a.tag == b.tag && key(old) == key(new) => {
-            let bound = Bound::of(a, b);
+            // the bindings are parsed only when an attribute changed (a
+            // render of an unchanged element costs no JSON parse)
+            let mut bound = None;
+            let mut explained = |name: &str, was: Option<&String>, now: Option<&String>| {
+                bound
+                    .get_or_insert_with(|| Bound::of(a, b))
+                    .explains(name, was, now)
+            };
             for (name, value) in &b.attributes {
                 let was = a.attributes.iter().find(|(n, _)| n == name).map(|(_, v)| v);
-                if was != Some(value) && !bound.explains(name, was, Some(value)) {
+                if was != Some(value) && !explained(name, was, Some(value)) {
                     out.push(Patch::SetAttribute(
                         path.clone(),
                         name.clone(),
@@ -246,7 +253,7 @@ fn diff_node(old: &Node, new: &Node, path: &mut Vec<usize>, out: &mut Vec<Patch>
             }
             for (name, value) in &a.attributes {
                 if !b.attributes.iter().any(|(n, _)| n == name)
-                    && !bound.explains(name, Some(value), None)
+                    && !explained(name, Some(value), None)
                 {
                     out.push(Patch::RemoveAttribute(path.clone(), name.clone()));
                 }

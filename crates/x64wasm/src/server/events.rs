@@ -7,6 +7,7 @@
 //! them as one chunk. A stream that writes slowly is simply woken less
 //! often: it never holds more than the events of one wake-up.
 
+use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use bytemuck::Pod;
 use serde_json::json;
 use tokio::sync::watch;
+use tokio::time::{Instant, Sleep};
 
 use tokio::sync::Notify;
 
@@ -24,8 +26,10 @@ use super::views::{Rendered, Sent};
 use super::{bytes_hash, changed_runs, to_base64, Shared};
 use crate::dom::{diff, normalize, Patch};
 
-/// A comment line goes out this often when nothing changes, so dead
-/// connections are noticed and proxies keep the stream open.
+/// A comment line goes out this often, so dead connections are noticed and
+/// proxies keep the stream open (whatever else was sent: one timer per
+/// stream that is never re-armed by events is what lets 10,000 streams
+/// wake at once cheaply).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 /// One view's event stream.
@@ -41,6 +45,9 @@ pub struct Events<S> {
     /// In an app with view state: the view's id, and what wakes the stream
     /// when a callback changed its view state alone.
     view: Option<(String, Arc<Notify>, Attached<S>)>,
+    /// When the next keep-alive comment is due (made on the first wait:
+    /// a timer needs the runtime).
+    keep_alive: Option<Pin<Box<Sleep>>>,
 }
 
 /// A stream attached to its view state while it lives.
@@ -84,6 +91,7 @@ impl<S: Pod + Send + 'static> Events<S> {
             published,
             open: None,
             view,
+            keep_alive: None,
         }
     }
 
@@ -118,19 +126,27 @@ impl<S: Pod + Send + 'static> Events<S> {
                 return Some(out);
             }
             let view_changed = self.view.as_ref().map(|(_, changed, _)| changed.clone());
+            let published = &mut self.published;
             let woken = async {
                 match view_changed {
                     Some(changed) => tokio::select! {
-                        r = self.published.changed() => r,
+                        r = published.changed() => r,
                         () = changed.notified() => Ok(()),
                     },
-                    None => self.published.changed().await,
+                    None => published.changed().await,
                 }
             };
-            match tokio::time::timeout(KEEP_ALIVE, woken).await {
-                Err(_) => return Some(b": keep-alive\n\n".to_vec()),
-                Ok(Err(_)) => return None, // the server is going away
-                Ok(Ok(())) => {}
+            let keep_alive = self
+                .keep_alive
+                .get_or_insert_with(|| Box::pin(tokio::time::sleep(KEEP_ALIVE)));
+            tokio::select! {
+                () = keep_alive.as_mut() => {
+                    keep_alive.as_mut().reset(Instant::now() + KEEP_ALIVE);
+                    return Some(b": keep-alive\n\n".to_vec());
+                }
+                woke = woken => if woke.is_err() {
+                    return None; // the server is going away
+                },
             }
         }
     }
@@ -154,13 +170,7 @@ impl<S: Pod + Send + 'static> Events<S> {
         match start {
             Some(i) => {
                 for event in shown.log.iter().skip(i) {
-                    out.extend_from_slice(
-                        format!(
-                            "id: {}\nevent: patch\ndata: {}\n\n",
-                            event.version, event.data
-                        )
-                        .as_bytes(),
-                    );
+                    out.extend_from_slice(&event.sse);
                     self.sent = Some(event.version);
                 }
             }

@@ -21,6 +21,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use bytemuck::Pod;
 use sha2::{Digest, Sha256};
@@ -126,6 +127,10 @@ pub(crate) enum Unavailable {
     Transpile(TranspileError),
 }
 
+/// How long a click waits in all for commits other instances' clicks
+/// reserved (`--redis`) before it is a 503.
+const REDIS_WAIT: Duration = Duration::from_secs(1);
+
 /// How many recent patch events the server keeps, so a stream that fell
 /// behind by a few events catches up with patches instead of a reset.
 const EVENT_LOG: usize = 64;
@@ -158,8 +163,9 @@ pub(crate) struct Event {
     pub from: u64,
     /// The version they make.
     pub version: u64,
-    /// The event's JSON data.
-    pub data: Arc<str>,
+    /// The whole event as the streams send it (`id:`, `event: patch`,
+    /// `data:` lines), made once for every view.
+    pub sse: Arc<[u8]>,
 }
 
 /// What the server knows about one callback's clicks.
@@ -341,6 +347,10 @@ impl<S: Pod> Shared<S> {
             (live.state, live.version)
         };
         let mut attempts = 0;
+        // with --redis: this click among all instances', and how long it
+        // waits for others' reserved commits
+        let token = self.redis.as_ref().map(|r| r.token()).unwrap_or_default();
+        let wait_until = Instant::now() + REDIS_WAIT;
         let (ret, new_state, new_view) = loop {
             let mut new_state = state;
             let mut new_view = view_bytes.clone();
@@ -356,23 +366,32 @@ impl<S: Pod> Shared<S> {
             }
             if let Some(store) = &self.redis {
                 attempts += 1;
-                match store.commit(version, bytemuck::bytes_of(&new_state)) {
+                let reserve = attempts > 2;
+                let committed = loop {
+                    match store.commit(version, bytemuck::bytes_of(&new_state), &token, reserve) {
+                        // another click's turn: wait for it, briefly
+                        Err(redis::Refused::Reserved) if Instant::now() < wait_until => {
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        answer => break answer,
+                    }
+                };
+                match committed {
                     Ok(committed) => {
                         version = committed - 1;
                         break (ret, new_state, new_view);
                     }
-                    Err(redis::Refused::Conflict(newer, current)) => {
+                    Err(redis::Refused::Conflict(newer, current)) if attempts < redis::ATTEMPTS => {
                         // another instance was first: run again on its state
-                        self.apply_remote(newer, &current);
+                        // (the subscriber installs it for the views)
                         state = bytemuck::pod_read_unaligned(&current);
                         version = newer;
-                        if attempts < redis::ATTEMPTS {
-                            continue;
-                        }
+                        continue;
+                    }
+                    Err(redis::Refused::Conflict(..) | redis::Refused::Reserved) => {
                         return Err(RunError::Unavailable(format!(
-                            "the shared state kept changing under this click ({} attempts); \
-                             nothing changed, try again",
-                            redis::ATTEMPTS
+                            "the shared state kept changing under this click ({attempts} \
+                             attempts); nothing changed, try again"
                         )));
                     }
                     Err(redis::Refused::Down(why)) => {
@@ -503,7 +522,9 @@ impl<S: Pod> Shared<S> {
             let event = Event {
                 from: shown.version,
                 version,
-                data: data.into(),
+                sse: format!("id: {version}\nevent: patch\ndata: {data}\n\n")
+                    .into_bytes()
+                    .into(),
             };
             shown.log.push_back(event);
             if shown.log.len() > EVENT_LOG {

@@ -4,16 +4,19 @@
 //! Keys, for the app id `ID` (`App::id`): `x64wasm:ID:state` (the state's
 //! bytes), `x64wasm:ID:version` (decimal), `x64wasm:ID:meta` (what wrote
 //! them: `x64wasm-state 1 ID SIZE`), and the pub/sub channel
-//! `x64wasm:ID:changed`, which carries each new version.
+//! `x64wasm:ID:changed`, which carries each new version and state
+//! (`VERSION STATE`: the decimal version, a space, the state's bytes), so
+//! that instances take it without a read of their own.
 //!
 //! A click runs the native callback on the state at the version the
 //! instance holds and commits it with [`COMMIT`], a Lua script that writes
 //! only if that version is still current (an optimistic compare-and-set);
 //! on a conflict the instance takes the newer state and runs the click
-//! again, at most [`ATTEMPTS`] times. Versions so form one total order
+//! again, at most [`ATTEMPTS`] times (a click that lost twice reserves the
+//! next commit, so an instance that keeps winning cannot starve another). Versions so form one total order
 //! across instances, and a click is acknowledged only after Redis
 //! acknowledged its commit. A subscriber thread per instance applies
-//! every version another instance committed, reading the newest state.
+//! every version another instance committed, as the channel carries it.
 //!
 //! Versions never go backwards. When Redis lost what it acknowledged (it
 //! restarted without persistence, was flushed, or lost its last writes),
@@ -37,21 +40,44 @@ pub const ATTEMPTS: usize = 8;
 /// Redis lost before it seeds the initial state itself.
 const RESTORE_WAIT: Duration = Duration::from_secs(3);
 
-/// The compare-and-set: KEYS state, version, channel; ARGV the version
-/// the click ran on, the new state and the new version (computed by the
-/// caller: Lua's numbers are doubles, exact only to 2^53 and printed in
-/// exponent form from 10^14). Returns `{1, new version, ""}`, or on a
-/// conflict `{0, current version, current state}` (empty when missing).
+/// The compare-and-set: KEYS state, version, channel, reservation; ARGV
+/// the version the click ran on, the new state, the new version (computed
+/// by the caller: Lua's numbers are doubles, exact only to 2^53 and printed
+/// in exponent form from 10^14), the click's token, and `1` if a conflict
+/// should reserve the next commit for it. Publishes `VERSION STATE`.
+/// Returns `{1, new version, ""}`; on a conflict `{0, current version,
+/// current state}` (empty when missing); `{2, "", ""}` while another
+/// click holds the reservation.
+///
+/// The reservation is what keeps a click from starving: the instance that
+/// just committed runs its next click on the state it already has, and so
+/// wins every race against one that must first hear of that state. A click
+/// that lost twice reserves the next commit (for at most
+/// [`RESERVATION_MS`]); other clicks wait for it.
 const COMMIT: &str = r#"
+local holder = redis.call('GET', KEYS[4])
+if holder and holder ~= ARGV[4] then
+  return {2, '', ''}
+end
 local current = redis.call('GET', KEYS[2])
 if current ~= ARGV[1] then
+  if ARGV[5] == '1' then
+    redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[6])
+  end
   return {0, current or '', redis.call('GET', KEYS[1]) or ''}
 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
-redis.call('PUBLISH', KEYS[3], ARGV[3])
+redis.call('PUBLISH', KEYS[3], ARGV[3] .. ' ' .. ARGV[2])
+if holder then
+  redis.call('DEL', KEYS[4])
+end
 return {1, ARGV[3], ''}
 "#;
+
+/// How long a reservation holds, in milliseconds: a click that reserved
+/// and then died holds up the others no longer than this.
+pub const RESERVATION_MS: u64 = 100;
 
 /// Writes back a state Redis lost: KEYS state, version, meta, channel;
 /// ARGV the version, the state and the meta this instance holds. Writes
@@ -72,7 +98,7 @@ end
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
-redis.call('PUBLISH', KEYS[4], ARGV[1])
+redis.call('PUBLISH', KEYS[4], ARGV[1] .. ' ' .. ARGV[2])
 return 1
 "#;
 
@@ -93,6 +119,8 @@ pub fn redacted(url: &str) -> String {
 pub enum Refused {
     /// Another instance committed first: its version and state.
     Conflict(u64, Vec<u8>),
+    /// Another click reserved the next commit: try again shortly.
+    Reserved,
     /// Redis could not be reached or answered an error.
     Down(String),
 }
@@ -106,6 +134,12 @@ pub struct RedisStore {
     state_key: String,
     version_key: String,
     meta_key: String,
+    /// Holds the token of the click the next commit is reserved for.
+    reservation_key: String,
+    /// This instance among all (process id and start time), for tokens.
+    instance: String,
+    /// Clicks this instance committed or tried to, for tokens.
+    clicks: std::sync::atomic::AtomicU64,
     /// The channel new versions are published on.
     pub channel: String,
     meta: String,
@@ -141,6 +175,15 @@ impl RedisStore {
             state_key: format!("{prefix}:state"),
             version_key: format!("{prefix}:version"),
             meta_key: format!("{prefix}:meta"),
+            reservation_key: format!("{prefix}:reserved"),
+            instance: format!(
+                "{}-{}",
+                std::process::id(),
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos())
+            ),
+            clicks: std::sync::atomic::AtomicU64::new(0),
             channel: format!("{prefix}:changed"),
             meta: format!("x64wasm-state 1 {id} {size}"),
             size,
@@ -266,24 +309,44 @@ impl RedisStore {
         }
     }
 
+    /// A token naming one click among every instance's (for
+    /// [`RedisStore::commit`]'s reservation).
+    pub fn token(&self) -> String {
+        let n = self.clicks.fetch_add(1, Ordering::Relaxed);
+        format!("{}:{n}", self.instance)
+    }
+
     /// Commits `state`, made from the state at `base`, as version
-    /// `base + 1`, if `base` is still the current version. Marks the store
-    /// down when Redis cannot take it (see [`RedisStore::down`]).
-    pub fn commit(&self, base: u64, state: &[u8]) -> Result<u64, Refused> {
+    /// `base + 1`, if `base` is still the current version; `token` names
+    /// the click, and `reserve` asks a conflict to reserve the next commit
+    /// for it ([`COMMIT`]). Marks the store down when Redis cannot take it
+    /// (see [`RedisStore::down`]).
+    pub fn commit(
+        &self,
+        base: u64,
+        state: &[u8],
+        token: &str,
+        reserve: bool,
+    ) -> Result<u64, Refused> {
         let next = base + 1;
         let answer: Result<(i64, String, Vec<u8>), _> = self.with(|c| {
             self.commit
                 .key(&self.state_key)
                 .key(&self.version_key)
                 .key(&self.channel)
+                .key(&self.reservation_key)
                 .arg(base.to_string())
                 .arg(state)
                 .arg(next.to_string())
+                .arg(token)
+                .arg(if reserve { "1" } else { "0" })
+                .arg(RESERVATION_MS)
                 .invoke(c)
         });
         const NOTHING: &str = "nothing changed, try again when it is back";
         let (reason, consequence) = match answer {
             Ok((1, _, _)) => return Ok(next),
+            Ok((2, _, _)) => return Err(Refused::Reserved),
             Ok((_, version, _)) if version.is_empty() => (
                 format!(
                     "Redis at {} holds no state for this app (it restarted without \
@@ -322,6 +385,14 @@ impl RedisStore {
         };
         self.mark_down(&reason);
         Err(Refused::Down(format!("{reason}; {consequence}")))
+    }
+
+    /// A message's `VERSION STATE`, if it is one of this app's size.
+    fn parse(&self, payload: &[u8]) -> Option<(u64, Vec<u8>)> {
+        let space = payload.iter().position(|&b| b == b' ')?;
+        let version = std::str::from_utf8(&payload[..space]).ok()?.parse().ok()?;
+        let state = &payload[space + 1..];
+        (state.len() == self.size).then(|| (version, state.to_vec()))
     }
 
     /// Why clicks are refused now, if they are (a click refused for it
@@ -433,9 +504,9 @@ impl RedisStore {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Follows the channel for ever: after each (re)subscription, each
-    /// message, and each second while the store is down, brings this
-    /// instance and Redis level ([`RedisStore::catch_up`], with `held` the
+    /// Follows the channel for ever: hands each published version and state
+    /// to `apply`; after each (re)subscription, any other message, and each
+    /// second while the store is down, brings this instance and Redis level ([`RedisStore::catch_up`], with `held` the
     /// version and state this instance holds and `apply` taking a newer
     /// one); marks the store down (and calls `changed`) while Redis cannot
     /// be reached or its state is unusable, and up again when it is.
@@ -468,7 +539,16 @@ impl RedisStore {
                             }
                         }
                         level = match pubsub.get_message() {
-                            Ok(_) => true,
+                            // a commit's version and state: taken as they are
+                            Ok(message) => match self.parse(message.get_payload_bytes()) {
+                                Some((version, state)) => {
+                                    apply(version, state);
+                                    self.down.load(Ordering::SeqCst)
+                                }
+                                // anything else (a starting instance asking
+                                // for a write-back): read what Redis holds
+                                None => true,
+                            },
                             // a quiet second: check Redis if a click found it unusable
                             Err(e) if e.is_timeout() => self.down.load(Ordering::SeqCst),
                             Err(e) => return Err(e),
