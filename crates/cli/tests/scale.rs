@@ -4,7 +4,9 @@
 //! instances see each other's clicks; 3 × 8 concurrent clickers through the
 //! balancer give exactly the sequential result while one instance is killed
 //! with SIGKILL mid-run; its views reconnect through the balancer to another
-//! and catch up; nothing acknowledged is lost.
+//! and catch up; nothing acknowledged is lost. Then Redis stops: clicks get
+//! 503 and every page shows "reconnecting…"; it starts again from its AOF
+//! and the pages reconnect and click on without a reload.
 
 mod support;
 
@@ -102,6 +104,36 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
             app.output()
         );
     }
+
+    // Redis stops: clicks through the balancer are refused with 503, and
+    // every page shows "reconnecting…"; Redis starts again (its AOF): the
+    // pages reconnect on their own, and clicks go on from where they were
+    let port = redis.port();
+    let dir = redis.stop();
+    for _ in 0..10 {
+        assert_eq!(
+            request_status(&lb, "POST", "/execute/increment_counter"),
+            503
+        );
+    }
+    page.go();
+    let down = page.next();
+    assert_eq!(down["reconnecting"], 3, "{down}");
+    let redis = Redis::start(&dir, port);
+    page.go();
+    let result = page.next();
+    assert!(result["error"].is_null(), "{result}");
+    let recovered = final_version + 3;
+    assert_eq!(result["final"], recovered, "{result}");
+    for k in 0..3 {
+        assert_eq!(result["versions"][k], recovered, "{result}");
+        assert_eq!(result["counters"][k], (counter + 6).to_string(), "{result}");
+        assert_eq!(result["notReloaded"][k], true, "{result}");
+    }
+    assert_eq!(
+        redis.cli(&["GET", "x64wasm:x64wasm-demo:version"]),
+        recovered.to_string()
+    );
     drop(balancer);
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,7 +4,12 @@
 //    24 clients and kills one instance);
 // 2. waits until every page shows the server's version (pages on the
 //    killed instance reconnect through the balancer to another), then
-//    clicks Increment in each page, waits again, and reports.
+//    clicks Increment in each page, waits again, reports, and waits for
+//    "go" (meanwhile the test stops Redis);
+// 3. waits until every page shows "reconnecting…", reports, and waits for
+//    "go" (meanwhile the test starts Redis again);
+// 4. waits until every page is connected and caught up, clicks Increment
+//    in each page once more, and reports.
 import { launch, step, done } from './chromium.mjs';
 
 const [url] = process.argv.slice(2);
@@ -31,21 +36,36 @@ try {
     }
     return target;
   };
-  const afterClicks = await caughtUp();
-  for (const { page } of pages) {
-    await page.click('[data-call="increment_counter"]');
-    await page.waitForFunction(() => window.x64wasm.idle, null, { timeout: 30000 });
-  }
-  const final = await caughtUp();
-  done({
-    afterClicks,
-    final,
+  const clickEach = async () => {
+    for (const { page } of pages) {
+      await page.click('[data-call="increment_counter"]');
+      await page.waitForFunction(() => window.x64wasm.idle, null, { timeout: 30000 });
+    }
+    return caughtUp();
+  };
+  const report = async () => ({
     versions: await Promise.all(pages.map(({ page }) => page.evaluate(() => window.x64wasm.version))),
     counters: await Promise.all(pages.map(({ page }) => page.textContent('#counter [data-bind]'))),
     notReloaded: await Promise.all(pages.map(({ page }) => page.evaluate(() => window.notReloaded === true))),
     stats: await Promise.all(pages.map(({ page }) => page.evaluate(() => window.x64wasm.stats))),
     console: pages.flatMap((p) => p.console),
   });
+  const afterClicks = await caughtUp();
+  const final = await clickEach();
+  await step({ afterClicks, final, ...(await report()) });
+
+  // Redis is down: every page says it is reconnecting
+  for (const { page } of pages) {
+    await page.waitForSelector('.x64wasm-reconnecting', { state: 'visible', timeout: 30000 });
+  }
+  await step({ reconnecting: pages.length });
+
+  // Redis is back: every page reconnects on its own and clicks again
+  for (const { page } of pages) {
+    await page.waitForSelector('.x64wasm-reconnecting', { state: 'hidden', timeout: 30000 });
+  }
+  const recovered = await clickEach();
+  done({ final: recovered, ...(await report()) });
 } catch (e) {
   done({ error: e.message, stats: await Promise.all(pages.map(({ page }) => page.evaluate(() => window.x64wasm.stats).catch(() => null))) });
 } finally {
