@@ -383,3 +383,51 @@ fn redis_losing_data_or_stalling_loses_no_acknowledged_click() {
     assert_eq!(redis.cli(&["GET", VERSION_KEY]), "100000000000000");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The view id in a page of an app with view state.
+fn view_of(page: &str) -> String {
+    page.split("data-view=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the page names its view")
+        .to_string()
+}
+
+#[test]
+fn an_app_with_view_state_shares_its_state_and_keeps_each_view_on_its_instance() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-redis-views-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis = Redis::start(&dir, free_port());
+    let url = redis.url();
+    let todomvc = support::server::example_binary("todomvc");
+    let start = || {
+        App::start(
+            &todomvc,
+            &["--headless", "--port", "0", "--redis", &url],
+            &[],
+        )
+    };
+    let (a, b) = (start(), start());
+    let (view_a, view_b) = (view_of(&a.get("/").text()), view_of(&b.get("/").text()));
+    let todos = |app: &App| u32::from_le_bytes(app.state().1[..4].try_into().unwrap());
+    // a todo added in a view on A is in B's shared state; a view-only
+    // change (the draft) is not shared
+    let body = |args: &str, view: &str| format!(r#"{{"args":{args},"view":"{view}"}}"#);
+    let reply = a.post("/execute/add_todo", &body(r#"["first"]"#, &view_a));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let reply = a.post("/execute/set_draft", &body(r#"["typed"]"#, &view_a));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    wait_version(&[&a, &b], 1);
+    assert_eq!((b.state().0, todos(&b)), (1, 1));
+    assert!(b.get("/").text().contains("first"));
+    // each view belongs to the instance that made it
+    let reply = b.post("/execute/set_draft", &body(r#"["x"]"#, &view_a));
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert!(reply.text().contains("no view"), "{}", reply.text());
+    let reply = b.post("/execute/add_todo", &body(r#"["second"]"#, &view_b));
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    wait_version(&[&a, &b], 2);
+    assert_eq!((todos(&a), todos(&b)), (2, 2));
+    assert_eq!(a.state(), b.state());
+    let _ = std::fs::remove_dir_all(&dir);
+}
