@@ -1,7 +1,10 @@
 //! Scale benchmark (issue 18): click → patch in every view for 1,000 and
 //! 10,000 views on one instance, and for 3 instances × 1,000 views sharing
 //! one state through a real redis-server; clicks per second through Redis
-//! with 1 and 3 instances; the server's RSS and threads at each size.
+//! with 1 and 3 instances, against one instance keeping its state in
+//! memory or in a `--state-file`; the server's RSS and threads at each
+//! size. Every instance runs with `--rate-limit 0`, and clients connect to
+//! the instances directly (no balancer).
 //!
 //! `cargo bench -p x64wasm-cli --bench scale` (needs redis-server: `make
 //! test-deps`). Views are raw event-stream sockets read by one thread with
@@ -288,7 +291,13 @@ fn main() {
     );
     drop(crowd);
     let single = App::demo(&local);
-    throughput("1 instance, no Redis", &[&single]);
+    throughput("1 instance, state in memory", &[&single]);
+    drop(single);
+    let file = dir.join("bench.state");
+    let file_args = [&local[..], &["--state-file", file.to_str().unwrap()]].concat();
+    let saved = App::demo(&file_args);
+    throughput("1 instance, --state-file", &[&saved]);
+    drop(saved);
     throughput("1 instance through Redis", &refs[..1]);
     throughput("3 instances through Redis", &refs);
     drop(redis);

@@ -705,6 +705,61 @@ fn a_client_clicking_too_fast_gets_429_and_others_are_served() {
 }
 
 #[test]
+fn behind_a_trusted_proxy_clicks_are_limited_per_forwarded_address() {
+    let click = |app: &App, forwarded: &str| {
+        support::server::request(
+            &app.address,
+            "POST",
+            "/execute/increment_counter",
+            &[("X-Forwarded-For", forwarded)],
+            b"{}",
+        )
+    };
+    // A balancer on 127.0.0.1 (haproxy's `option forwardfor`): each
+    // browser behind it has its own burst of 2 x 5
+    let app = App::demo(&[
+        "--headless",
+        "--port",
+        "0",
+        "--rate-limit",
+        "5",
+        "--trusted-proxy",
+        "127.0.0.1",
+    ]);
+    // (X-Forwarded-For, status, in the answer)
+    let cases: &[(&str, u16, &str)] = &[
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 200, ""),
+        ("10.0.0.1", 429, "too many clicks from 10.0.0.1"),
+        // the balancer appends the address it saw: only the last counts
+        ("10.0.0.1, 10.0.0.2", 200, ""),
+        ("10.0.0.2, 10.0.0.1", 429, "too many clicks from 10.0.0.1"),
+        ("2001:db8::5", 200, ""),
+        ("10.0.0.1, not-an-address", 400, "must end in an IP address"),
+    ];
+    for (forwarded, status, text) in cases {
+        let reply = click(&app, forwarded);
+        assert_eq!(reply.status, *status, "{forwarded}: {}", reply.text());
+        assert!(reply.text().contains(text), "{forwarded}: {}", reply.text());
+    }
+    // Without --trusted-proxy the header is ignored: no client escapes its
+    // limit by naming other addresses
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "5"]);
+    let statuses: Vec<u16> = (0..11)
+        .map(|k| click(&app, &format!("10.0.1.{k}")).status)
+        .collect();
+    assert_eq!(statuses[10], 429, "{statuses:?}");
+}
+
+#[test]
 fn connections_past_the_limit_get_503_and_the_server_keeps_serving() {
     let app = App::demo(&["--headless", "--port", "0", "--max-connections", "3"]);
     // Three connections hold every place (as slow clients would).

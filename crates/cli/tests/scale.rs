@@ -105,8 +105,9 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
         );
     }
 
-    // Redis stops: clicks through the balancer are refused with 503, and
-    // every page shows "reconnecting…"; Redis starts again (its AOF): the
+    // Redis stops: clicks through the balancer are refused with 503, every
+    // page shows "reconnecting…", and a click in a page is undone with the
+    // reason shown; Redis starts again (its AOF): the
     // pages reconnect on their own, and clicks go on from where they were
     let port = redis.port();
     let dir = redis.stop();
@@ -119,6 +120,15 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     page.go();
     let down = page.next();
     assert_eq!(down["reconnecting"], 3, "{down}");
+    let notice = down["notice"].as_str().unwrap_or_default();
+    assert!(
+        notice.contains("Not done: Redis at") && notice.contains("nothing changed"),
+        "{down}"
+    );
+    assert_eq!(
+        down["counterAfter"], down["counterBefore"],
+        "undone: {down}"
+    );
     let redis = Redis::start(&dir, port);
     page.go();
     let result = page.next();

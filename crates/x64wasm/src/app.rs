@@ -56,6 +56,10 @@ pub struct Options {
     pub redis: Option<String>,
     /// Clicks per second per client address (0: no limit).
     pub rate_limit: u32,
+    /// Balancers in front of the server (`--trusted-proxy`): their
+    /// connections are held to no per-address share, and a click's client
+    /// address is the last one in their `X-Forwarded-For`.
+    pub trusted_proxies: Vec<IpAddr>,
     /// The most request connections open at once (`None`: from the
     /// descriptor limit, see [`server::http::Capacity::plan`]).
     pub max_connections: Option<usize>,
@@ -74,6 +78,7 @@ impl Default for Options {
             state_file: None,
             redis: None,
             rate_limit: 100,
+            trusted_proxies: Vec::new(),
             max_connections: None,
             max_views: None,
         }
@@ -97,6 +102,12 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
                      503 while Redis is unreachable (README: Many instances)
     --rate-limit N   clicks per second per client address, in bursts of up to
                      2N (default 100; 0: no limit); more get 429
+    --trusted-proxy ADDR
+                     a balancer in front of this server (repeatable): its
+                     connections are not held to one address's share, and a
+                     click's client address is the last in its X-Forwarded-For
+                     (haproxy: option forwardfor); other clients' X-Forwarded-For
+                     is ignored
     --max-connections N
                      connections open at once, not counting views (default: a
                      quarter of what the descriptor limit allows, at most 4096;
@@ -199,6 +210,13 @@ impl Options {
                     options.rate_limit = text.parse().map_err(|_| {
                         format!("--rate-limit takes clicks per second (0 for none), not `{text}`")
                     })?;
+                }
+                "--trusted-proxy" => {
+                    let text = value("--trusted-proxy")?;
+                    let text = text.trim_start_matches('[').trim_end_matches(']');
+                    options.trusted_proxies.push(text.parse().map_err(|_| {
+                        format!("--trusted-proxy must be an IP address, not `{text}`")
+                    })?);
                 }
                 "--max-connections" => {
                     let text = value("--max-connections")?;
@@ -375,8 +393,9 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
     /// Prints a warning for each callback that can run on the server only.
     fn start(self, options: &Options) -> Result<Running, String> {
         let descriptors = server::http::raise_descriptor_limit();
-        let (capacity, warning) =
+        let (mut capacity, warning) =
             server::http::Capacity::plan(descriptors, options.max_connections, options.max_views)?;
+        capacity.trusted = options.trusted_proxies.clone();
         if let Some(warning) = warning {
             eprintln!("x64wasm: warning: {warning}");
         }
@@ -451,6 +470,7 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 allowed_hosts: allowed_hosts(options.bind, &options.allow_hosts),
                 state_file,
                 rate_limit: options.rate_limit,
+                trusted_proxies: options.trusted_proxies.clone(),
                 app_css: self.css,
                 redis,
             },
@@ -582,6 +602,14 @@ mod tests {
                     ..Options::default()
                 },
             ),
+            (
+                "--trusted-proxy 10.0.0.1 --trusted-proxy=[::1]",
+                None,
+                Options {
+                    trusted_proxies: vec!["10.0.0.1".parse().unwrap(), "::1".parse().unwrap()],
+                    ..Options::default()
+                },
+            ),
         ];
         for (text, env, want) in ok {
             assert_eq!(
@@ -608,6 +636,11 @@ mod tests {
                 "--bind must be an IP address, not `localhost`",
             ),
             ("--frobnicate", None, "unknown argument `--frobnicate`"),
+            (
+                "--trusted-proxy lb.example",
+                None,
+                "--trusted-proxy must be an IP address, not `lb.example`",
+            ),
             (
                 "--rate-limit -1",
                 None,

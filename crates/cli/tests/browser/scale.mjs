@@ -54,11 +54,22 @@ try {
   const final = await clickEach();
   await step({ afterClicks, final, ...(await report()) });
 
-  // Redis is down: every page says it is reconnecting
+  // Redis is down: every page says it is reconnecting; a click is undone
+  // and the page says why
   for (const { page } of pages) {
     await page.waitForSelector('.x64wasm-reconnecting', { state: 'visible', timeout: 30000 });
   }
-  await step({ reconnecting: pages.length });
+  const [first] = pages;
+  const before = await first.page.textContent('#counter [data-bind]');
+  await first.page.click('[data-call="increment_counter"]');
+  await first.page.waitForSelector('.x64wasm-notice', { state: 'visible', timeout: 30000 });
+  await first.page.waitForFunction(() => window.x64wasm.idle, null, { timeout: 30000 });
+  await step({
+    reconnecting: pages.length,
+    notice: await first.page.textContent('.x64wasm-notice'),
+    counterBefore: before,
+    counterAfter: await first.page.textContent('#counter [data-bind]'),
+  });
 
   // Redis is back: every page reconnects on its own and clicks again
   for (const { page } of pages) {

@@ -55,7 +55,7 @@ impl Redis {
     }
 
     /// A headless demo instance on a free port keeping its state here,
-    /// with no click rate limit.
+    /// with no click rate limit, behind a balancer on 127.0.0.1.
     pub fn demo(&self) -> super::server::App {
         let url = self.url();
         super::server::App::demo(&[
@@ -66,6 +66,8 @@ impl Redis {
             &url,
             "--rate-limit",
             "0",
+            "--trusted-proxy",
+            "127.0.0.1",
         ])
     }
 

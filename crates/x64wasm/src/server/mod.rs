@@ -84,6 +84,9 @@ pub(crate) struct Shared<S> {
     pub state_file: Option<StateFile>,
     /// Clicks per second per client, if limited.
     pub rate_limit: Option<RateLimiter>,
+    /// Balancers whose `X-Forwarded-For` names the client
+    /// (`--trusted-proxy`).
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Log lines a client can cause, bounded in size and rate.
     pub log: LogLimiter,
     /// The app's own style sheet, served at `/app.css`, if it has one.
@@ -103,6 +106,8 @@ pub(crate) struct Settings {
     pub state_file: Option<StateFile>,
     /// Clicks per second per client address; 0 for no limit.
     pub rate_limit: u32,
+    /// Balancers whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// The app's own style sheet, if any.
     pub app_css: Option<&'static str>,
     /// The shared state's store with `--redis`.
@@ -247,6 +252,7 @@ impl<S: Pod> Shared<S> {
             allowed_hosts: settings.allowed_hosts,
             state_file: settings.state_file,
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
+            trusted_proxies: settings.trusted_proxies,
             log: LogLimiter::new(),
             app_css: settings.app_css,
             redis: settings.redis,

@@ -1,6 +1,7 @@
 //! The routes (README "HTTP API"): one table of paths and methods, from
 //! which 404, 405 and `Allow` follow, and one function per route.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use bytemuck::Pod;
@@ -338,6 +339,38 @@ fn transpile_error_json(name: &str, e: &TranspileError) -> Json {
     value
 }
 
+/// The client a request comes from: its peer, or, when the peer is a
+/// trusted balancer (`--trusted-proxy`), the last address of the last
+/// `X-Forwarded-For` line (the one that balancer appended; RFC 7239 §5.2
+/// reads the same list, as `for=`). Other peers' `X-Forwarded-For` is
+/// ignored, so no client can claim another's address.
+fn client_address(trusted: &[IpAddr], request: &Request) -> Result<IpAddr, String> {
+    let peer = request.peer.ip();
+    let same = |a: &IpAddr, b: &IpAddr| a.to_canonical() == b.to_canonical();
+    if !trusted.iter().any(|t| same(t, &peer)) {
+        return Ok(peer);
+    }
+    let Some((_, list)) = request
+        .headers
+        .iter()
+        .rev()
+        .find(|(name, _)| name == "x-forwarded-for")
+    else {
+        return Ok(peer);
+    };
+    let last = list.rsplit(',').next().unwrap_or("").trim();
+    last.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse()
+        .map_err(|_| {
+            format!(
+                "X-Forwarded-For from the trusted proxy {peer} must end in an IP address, \
+                 not {}",
+                crate::callbacks::brief(&Json::String(last.to_string()))
+            )
+        })
+}
+
 /// `POST /execute/{name}`: runs the native callback under the state lock,
 /// bumps the version, and compares the view's predicted state with the
 /// result.
@@ -346,7 +379,10 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Respons
         return error(404, &format!("no callback named `{name}`"));
     };
     if let Some(limiter) = &shared.rate_limit {
-        let client = request.peer.ip();
+        let client = match client_address(&shared.trusted_proxies, request) {
+            Ok(client) => client,
+            Err(why) => return error(400, &why),
+        };
         if let Err(wait) = limiter.take(client, std::time::Instant::now()) {
             return error(429, &format!("too many clicks from {client}; slow down"))
                 .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64));

@@ -187,11 +187,13 @@ function start(root) {
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
         report(`${name} failed on the server (${response.status}): ${body.error}`);
+        tell(`Not done: ${body.error || `the server answered ${response.status}`}`);
       } else {
         version = body.version;
       }
     } catch (e) {
       report(`${name} could not reach the server: ${e.message}`);
+      tell('Not done: the server cannot be reached');
     } finally {
       for (const [type, event] of sync.answer(version)) handle(type, event);
       // What the server said wins over what this page predicted.
@@ -227,6 +229,21 @@ function start(root) {
     };
     if (latency()) setTimeout(deliver, latency() / 2);
     else deliver();
+  }
+
+  // A click the server refused (its prediction is undone) says why, for a
+  // few seconds: the user must not think it happened.
+  const notice = document.createElement('div');
+  notice.className = 'x64wasm-notice';
+  notice.setAttribute('role', 'alert');
+  notice.hidden = true;
+  document.body.appendChild(notice);
+  let noticeTimer = null;
+  function tell(text) {
+    notice.textContent = text;
+    notice.hidden = false;
+    clearTimeout(noticeTimer);
+    noticeTimer = setTimeout(() => { notice.hidden = true; }, 5000);
   }
 
   const reconnecting = document.createElement('div');

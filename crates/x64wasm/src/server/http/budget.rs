@@ -40,7 +40,7 @@ pub const DESCRIPTORS_RESERVED: u64 = 256;
 pub const VIEWS_MAX: usize = 16_384;
 
 /// How many connections of each kind may be open at once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Capacity {
     /// Connections that are not (yet) views.
     pub requests: usize,
@@ -50,6 +50,10 @@ pub struct Capacity {
     pub views: usize,
     /// Of those, from one address.
     pub views_per_address: usize,
+    /// Addresses held to no per-address share, only to the totals: the
+    /// balancers in front (`--trusted-proxy`), whose connections carry
+    /// every browser's.
+    pub trusted: Vec<IpAddr>,
 }
 
 impl Capacity {
@@ -88,6 +92,7 @@ impl Capacity {
                 requests_per_address: share(requests),
                 views,
                 views_per_address: share(views),
+                trusted: Vec::new(),
             },
             warning,
         ))
@@ -256,13 +261,14 @@ impl Budget {
     /// `Err` says which limit is full, for the 503.
     pub fn admit(self: &Arc<Self>, kind: Kind, ip: IpAddr) -> Result<Slot, &'static str> {
         let key = address_key(ip);
+        let shares = !self.capacity.trusted.iter().any(|&t| address_key(t) == key);
         let mut guard = self.counts.lock().unwrap_or_else(|e| e.into_inner());
         let counts = &mut *guard;
         let mine = counts.by_address.get(&key).copied().unwrap_or_default();
         match kind {
             Kind::Request => {
                 let total_full = counts.requests - counts.evicting >= self.capacity.requests;
-                let mine_full = mine[0] - mine[2] >= self.capacity.requests_per_address;
+                let mine_full = shares && mine[0] - mine[2] >= self.capacity.requests_per_address;
                 if total_full || mine_full {
                     let evicted = evict_longest_waiting(&counts.activity, mine_full.then_some(key))
                         .ok_or(if mine_full {
@@ -294,7 +300,7 @@ impl Budget {
                 if counts.views >= self.capacity.views {
                     return Err("too many open views");
                 }
-                if mine[1] >= self.capacity.views_per_address {
+                if shares && mine[1] >= self.capacity.views_per_address {
                     return Err("too many open views from your address");
                 }
                 counts.views += 1;
@@ -421,6 +427,7 @@ mod tests {
             requests_per_address: 2,
             views: 2,
             views_per_address: 2,
+            trusted: Vec::new(),
         });
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let b: IpAddr = "127.0.0.3".parse().unwrap();
@@ -449,12 +456,43 @@ mod tests {
     }
 
     #[test]
+    fn a_trusted_proxy_is_held_to_the_totals_only() {
+        let proxy: IpAddr = "10.0.0.9".parse().unwrap();
+        let budget = Budget::new(Capacity {
+            requests: 4,
+            requests_per_address: 1,
+            views: 3,
+            views_per_address: 1,
+            // as IPv4-mapped IPv6, the same address
+            trusted: vec!["::ffff:10.0.0.9".parse().unwrap()],
+        });
+        let held: Vec<Slot> = (0..3)
+            .map(|_| budget.admit(Kind::View, proxy).unwrap())
+            .collect();
+        assert_eq!(
+            budget.admit(Kind::View, proxy).err(),
+            Some("too many open views")
+        );
+        let _r: Vec<Slot> = (0..4)
+            .map(|_| budget.admit(Kind::Request, proxy).unwrap())
+            .collect();
+        drop(held);
+        let other: IpAddr = "10.0.0.8".parse().unwrap();
+        let _o = budget.admit(Kind::View, other).unwrap();
+        assert_eq!(
+            budget.admit(Kind::View, other).err(),
+            Some("too many open views from your address")
+        );
+    }
+
+    #[test]
     fn a_full_budget_closes_the_connection_waiting_longest() {
         let budget = Budget::new(Capacity {
             requests: 3,
             requests_per_address: 2,
             views: 1,
             views_per_address: 1,
+            trusted: Vec::new(),
         });
         let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
             "127.0.0.2".parse().unwrap(),
