@@ -81,6 +81,30 @@ impl Redis {
         String::from_utf8_lossy(&out.stdout).trim().to_string()
     }
 
+    /// `redis-cli -x COMMAND ARG`: `bytes` (any bytes) as the last
+    /// argument.
+    fn cli_with_bytes(&self, command: &str, arg: &str, bytes: &[u8]) {
+        use std::io::Write;
+        let mut child = Command::new("redis-cli")
+            .args(["-p", &self.port.to_string(), "-x", command, arg])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-cli");
+        child.stdin.take().unwrap().write_all(bytes).unwrap();
+        assert!(child.wait().unwrap().success(), "redis-cli -x {command}");
+    }
+
+    /// `SET key bytes`.
+    pub fn set_bytes(&self, key: &str, bytes: &[u8]) {
+        self.cli_with_bytes("SET", key, bytes);
+    }
+
+    /// `PUBLISH channel bytes`.
+    pub fn publish_bytes(&self, channel: &str, bytes: &[u8]) {
+        self.cli_with_bytes("PUBLISH", channel, bytes);
+    }
+
     pub fn stop(mut self) -> PathBuf {
         let _ = self.child.kill();
         let _ = self.child.wait();

@@ -2,33 +2,35 @@
 //! several instances of an app serve one state (README "Many instances").
 //!
 //! Keys, for the app id `ID` (`App::id`): `x64wasm:ID:state` (the state's
-//! bytes), `x64wasm:ID:version` (decimal), `x64wasm:ID:meta` (what wrote
-//! them: `x64wasm-state 1 ID SIZE`), and the pub/sub channel
-//! `x64wasm:ID:changed`, which carries each new version and state
-//! (`VERSION STATE`: the decimal version, a space, the state's bytes), so
-//! that instances take it without a read of their own.
+//! bytes), `x64wasm:ID:version` (decimal digits, no leading zero),
+//! `x64wasm:ID:meta` (what wrote them: `x64wasm-state 1 ID SIZE`),
+//! `x64wasm:ID:reserved` (see [`COMMIT`]), and the pub/sub channel
+//! `x64wasm:ID:changed`. A message on the channel only wakes the
+//! instances: each then reads the keys, so a message, whoever sent it,
+//! never puts a state in an instance.
 //!
 //! A click runs the native callback on the state at the version the
 //! instance holds and commits it with [`COMMIT`], a Lua script that writes
 //! only if that version is still current (an optimistic compare-and-set);
 //! on a conflict the instance takes the newer state and runs the click
 //! again, at most [`ATTEMPTS`] times (a click that lost twice reserves the
-//! next commit, so an instance that keeps winning cannot starve another). Versions so form one total order
-//! across instances, and a click is acknowledged only after Redis
-//! acknowledged its commit. A subscriber thread per instance applies
-//! every version another instance committed, as the channel carries it.
+//! next commit, so an instance that keeps winning cannot starve another).
+//! Versions so form one total order across instances, and a click is
+//! acknowledged only after Redis acknowledged its commit. A subscriber
+//! thread per instance reads and applies every version another instance
+//! committed.
 //!
 //! Versions never go backwards. When Redis lost what it acknowledged (it
-//! restarted without persistence, was flushed, or lost its last writes),
-//! every instance that has seen a newer version writes it back with
-//! [`RESTORE`] (the highest wins), so no acknowledged click is lost that
-//! any instance still holds; a starting instance does not seed a fresh
-//! state while other instances follow the channel, but asks them to
-//! restore theirs first.
+//! restarted without persistence, was flushed, or rolled back), every
+//! instance that has seen a newer version writes it back with [`RESTORE`]
+//! (the highest wins), so no acknowledged click is lost that any instance
+//! still holds; a starting instance first asks the running ones to do so
+//! and waits for them, so that it neither seeds the initial state nor
+//! starts on an older version while they hold a newer one.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// How long a Redis command or connection attempt may take.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -36,18 +38,29 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// How many times a click runs before a conflict is a 503.
 pub const ATTEMPTS: usize = 8;
 
-/// How long a starting instance waits for running ones to restore a state
-/// Redis lost before it seeds the initial state itself.
-const RESTORE_WAIT: Duration = Duration::from_secs(3);
+/// How long a starting instance that finds no state waits for running
+/// ones to write theirs back, when some follow the channel, and when none
+/// does (they may be reconnecting to a restarted Redis: they retry every
+/// quarter second).
+const RESTORE_WAIT: [Duration; 2] = [Duration::from_secs(3), Duration::from_secs(1)];
+
+/// How long a starting instance gives running ones to write back a newer
+/// version than Redis holds before it reads.
+const LEVEL_WAIT: Duration = Duration::from_millis(300);
+
+/// How long a reservation holds, in milliseconds: a click that reserved
+/// and then died holds up the others no longer than this.
+pub const RESERVATION_MS: u64 = 100;
 
 /// The compare-and-set: KEYS state, version, channel, reservation; ARGV
 /// the version the click ran on, the new state, the new version (computed
 /// by the caller: Lua's numbers are doubles, exact only to 2^53 and printed
-/// in exponent form from 10^14), the click's token, and `1` if a conflict
-/// should reserve the next commit for it. Publishes `VERSION STATE`.
-/// Returns `{1, new version, ""}`; on a conflict `{0, current version,
-/// current state}` (empty when missing); `{2, "", ""}` while another
-/// click holds the reservation.
+/// in exponent form from 10^14), the click's token, `1` if a conflict
+/// should reserve the next commit for it, [`RESERVATION_MS`], and the
+/// state's size. Publishes the new version. Returns `{1, new version,
+/// ""}`; on a conflict `{0, current version, current state}` (the state
+/// empty unless it has the right size: a huge value is never sent back);
+/// `{2, "", ""}` while another click holds the reservation.
 ///
 /// The reservation is what keeps a click from starving: the instance that
 /// just committed runs its next click on the state it already has, and so
@@ -64,26 +77,61 @@ if current ~= ARGV[1] then
   if ARGV[5] == '1' then
     redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[6])
   end
-  return {0, current or '', redis.call('GET', KEYS[1]) or ''}
+  local state = ''
+  if redis.call('STRLEN', KEYS[1]) == tonumber(ARGV[7]) then
+    state = redis.call('GET', KEYS[1])
+  end
+  return {0, current or '', state}
 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
-redis.call('PUBLISH', KEYS[3], ARGV[3] .. ' ' .. ARGV[2])
+redis.call('PUBLISH', KEYS[3], ARGV[3])
 if holder then
   redis.call('DEL', KEYS[4])
 end
 return {1, ARGV[3], ''}
 "#;
 
-/// How long a reservation holds, in milliseconds: a click that reserved
-/// and then died holds up the others no longer than this.
-pub const RESERVATION_MS: u64 = 100;
+/// What Redis holds: KEYS version, state; ARGV the state's size. Returns
+/// `{version's type, version or "", state's type, state's length, state
+/// or ""}`, the state only when it has the right size.
+const READ: &str = r#"
+local vt = redis.call('TYPE', KEYS[1]).ok
+local st = redis.call('TYPE', KEYS[2]).ok
+local version = ''
+if vt == 'string' then
+  version = redis.call('GET', KEYS[1])
+end
+local length = -1
+local state = ''
+if st == 'string' then
+  length = redis.call('STRLEN', KEYS[2])
+  if length == tonumber(ARGV[1]) then
+    state = redis.call('GET', KEYS[2])
+  end
+end
+return {vt, version, st, length, state}
+"#;
+
+/// The first start: KEYS state, version, meta; ARGV the initial state and
+/// the meta. Writes all three only when neither state nor version exists
+/// (a version without a state, or the reverse, is damage to report, not a
+/// first start). Returns 1 when it wrote.
+const SEED: &str = r#"
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[3], ARGV[2], 'NX')
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('SET', KEYS[2], '0')
+  return 1
+end
+return 0
+"#;
 
 /// Writes back a state Redis lost: KEYS state, version, meta, channel;
 /// ARGV the version, the state and the meta this instance holds. Writes
 /// only when the meta is this app's (or missing) and Redis holds no state
 /// or an older version (decimal strings without leading zeros compare by
-/// length, then bytes). Returns 1 when it wrote.
+/// length, then bytes). Publishes the version. Returns 1 when it wrote.
 const RESTORE: &str = r#"
 local meta = redis.call('GET', KEYS[3])
 if meta and meta ~= ARGV[3] then
@@ -98,9 +146,20 @@ end
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
-redis.call('PUBLISH', KEYS[4], ARGV[1] .. ' ' .. ARGV[2])
+redis.call('PUBLISH', KEYS[4], ARGV[1])
 return 1
 "#;
+
+/// A version as the keys hold it: decimal digits without a leading zero
+/// (the compare-and-set compares the text), below `u64::MAX` (so that it
+/// has a next).
+fn parse_version(text: &str) -> Option<u64> {
+    let canonical = !text.is_empty()
+        && text.bytes().all(|b| b.is_ascii_digit())
+        && (text == "0" || !text.starts_with('0'));
+    let version: u64 = text.parse().ok().filter(|_| canonical)?;
+    (version < u64::MAX).then_some(version)
+}
 
 /// `url` as messages show it: without a user name or password (error
 /// answers reach browsers, and logs are read by others).
@@ -121,8 +180,20 @@ pub enum Refused {
     Conflict(u64, Vec<u8>),
     /// Another click reserved the next commit: try again shortly.
     Reserved,
-    /// Redis could not be reached or answered an error.
+    /// Redis could not be reached, answered an error, or holds what
+    /// cannot be used; the message says whether the click may be in.
     Down(String),
+}
+
+/// What Redis holds for the app.
+enum Held {
+    /// A version and a state of the right size.
+    State(u64, Vec<u8>),
+    /// No version, or no state, or neither (Redis lost them): what is
+    /// missing.
+    Missing(&'static str),
+    /// Something no instance wrote: why it cannot be used.
+    Damaged(String),
 }
 
 /// The app's state in Redis.
@@ -139,12 +210,14 @@ pub struct RedisStore {
     /// This instance among all (process id and start time), for tokens.
     instance: String,
     /// Clicks this instance committed or tried to, for tokens.
-    clicks: std::sync::atomic::AtomicU64,
-    /// The channel new versions are published on.
+    clicks: AtomicU64,
+    /// The channel new versions are announced on.
     pub channel: String,
     meta: String,
     size: usize,
     commit: redis::Script,
+    read: redis::Script,
+    seed: redis::Script,
     restore: redis::Script,
     /// True while Redis cannot be reached or holds less than this instance
     /// has seen: clicks get 503 at once, views are told to reconnect, and
@@ -155,10 +228,13 @@ pub struct RedisStore {
 }
 
 impl RedisStore {
-    /// Connects to `url` for the app `id` with states of `size` bytes;
-    /// when Redis holds no state for it yet, stores `initial` at version
-    /// 0. Returns the store and the version and state Redis holds. A state
-    /// written by another app, or damaged, is an error naming the key.
+    /// Connects to `url` for the app `id` with states of `size` bytes.
+    /// First asks the running instances, if any, to write back a newer
+    /// version than Redis holds, and waits for them (see the module's
+    /// notes); when Redis then holds no state for the app, stores
+    /// `initial` at version 0. Returns the store and the version and state
+    /// Redis holds. A state written by another app, or damaged, is an
+    /// error naming the key.
     pub fn open(
         url: &str,
         id: &str,
@@ -183,99 +259,105 @@ impl RedisStore {
                     .duration_since(std::time::UNIX_EPOCH)
                     .map_or(0, |d| d.as_nanos())
             ),
-            clicks: std::sync::atomic::AtomicU64::new(0),
+            clicks: AtomicU64::new(0),
             channel: format!("{prefix}:changed"),
             meta: format!("x64wasm-state 1 {id} {size}"),
             size,
             commit: redis::Script::new(COMMIT),
+            read: redis::Script::new(READ),
+            seed: redis::Script::new(SEED),
             restore: redis::Script::new(RESTORE),
             down: AtomicBool::new(false),
             reason: Mutex::new(String::new()),
         };
-        store
-            .await_restore()
-            .map_err(|e| format!("--redis {shown}: {e}"))?;
-        let (version, state) = store
+        let fail = |e: redis::RedisError| format!("--redis {shown}: {e}");
+        store.level_with_running().map_err(fail)?;
+        let (meta, held) = store
             .with(|c| {
-                // first start: meta, state and version, each only if absent
-                let _: () = redis::pipe()
-                    .cmd("SET")
-                    .arg(&store.meta_key)
-                    .arg(&store.meta)
-                    .arg("NX")
-                    .ignore()
-                    .cmd("SET")
-                    .arg(&store.state_key)
+                let _: i64 = store
+                    .seed
+                    .key(&store.state_key)
+                    .key(&store.version_key)
+                    .key(&store.meta_key)
                     .arg(initial)
-                    .arg("NX")
-                    .ignore()
-                    .cmd("SET")
-                    .arg(&store.version_key)
-                    .arg("0")
-                    .arg("NX")
-                    .ignore()
-                    .query(c)?;
-                let meta: Option<String> = redis::cmd("GET").arg(&store.meta_key).query(c)?;
-                Ok((meta, store.read(c)?))
+                    .arg(&store.meta)
+                    .invoke(c)?;
+                let meta: Option<Vec<u8>> = redis::cmd("GET").arg(&store.meta_key).query(c)?;
+                Ok((meta, store.held(c)?))
             })
-            .map_err(|e| format!("--redis {shown}: {e}"))
-            .and_then(|(meta, read)| {
-                if meta.as_deref() != Some(store.meta.as_str()) {
-                    return Err(format!(
-                        "the state in Redis at {} was written by another app or layout \
-                         ({}), not by this one ({}): use another App::id or clear the keys",
-                        store.meta_key,
-                        meta.as_deref().unwrap_or("no meta"),
-                        store.meta
-                    ));
-                }
-                read.map_err(|why| format!("the state in Redis at {}: {why}", store.state_key))
-            })?;
-        Ok((store, version, state))
-    }
-
-    /// The version and state Redis holds, or why they are unusable.
-    fn read(
-        &self,
-        c: &mut redis::Connection,
-    ) -> redis::RedisResult<Result<(u64, Vec<u8>), String>> {
-        let (version, state): (Option<String>, Option<Vec<u8>>) = redis::cmd("MGET")
-            .arg(&self.version_key)
-            .arg(&self.state_key)
-            .query(c)?;
-        Ok(self.check(version, state))
-    }
-
-    fn check(
-        &self,
-        version: Option<String>,
-        state: Option<Vec<u8>>,
-    ) -> Result<(u64, Vec<u8>), String> {
-        let version = version
-            .as_deref()
-            .and_then(|v| v.parse().ok())
-            .ok_or_else(|| format!("the version is missing or damaged ({version:?})"))?;
-        match state {
-            Some(state) if state.len() == self.size => Ok((version, state)),
-            Some(state) => Err(format!(
-                "the state is {} bytes, not {} (damaged)",
-                state.len(),
-                self.size
+            .map_err(fail)?;
+        if meta.as_deref() != Some(store.meta.as_bytes()) {
+            return Err(format!(
+                "the state in Redis at {} was written by another app or layout ({}), not by \
+                 this one ({}): use another App::id or clear the keys",
+                store.meta_key,
+                meta.map_or("no meta".into(), |m| String::from_utf8_lossy(&m)
+                    .into_owned()),
+                store.meta
+            ));
+        }
+        match held {
+            Held::State(version, state) => Ok((store, version, state)),
+            Held::Missing(what) => Err(format!(
+                "Redis holds {what} for this app: one without the other is damage \
+                 (clear the keys, or write both)"
             )),
-            None => Err("the state is missing".into()),
+            Held::Damaged(why) => Err(why),
         }
     }
 
-    /// When Redis holds no state for this app but other instances follow
-    /// its channel, Redis lost a running state: asks them (any message
-    /// makes them read) to write theirs back, and waits up to
-    /// [`RESTORE_WAIT`] for it, so that this instance does not seed the
-    /// initial state over theirs.
-    fn await_restore(&self) -> redis::RedisResult<()> {
-        let deadline = std::time::Instant::now() + RESTORE_WAIT;
-        let mut asked = false;
+    /// What Redis holds for the app ([`READ`]).
+    fn held(&self, c: &mut redis::Connection) -> redis::RedisResult<Held> {
+        let (version_type, version, state_type, length, state): (
+            String,
+            String,
+            String,
+            i64,
+            Vec<u8>,
+        ) = self
+            .read
+            .key(&self.version_key)
+            .key(&self.state_key)
+            .arg(self.size)
+            .invoke(c)?;
+        Ok(match (version_type.as_str(), state_type.as_str()) {
+            ("none", "none") => Held::Missing("neither a version nor a state"),
+            ("none", _) => Held::Missing("a state but no version"),
+            (_, "none") => Held::Missing("a version but no state"),
+            ("string", "string") => match parse_version(&version) {
+                None => Held::Damaged(format!(
+                    "{} holds `{}`, not a version (decimal digits without a leading zero, \
+                     below 2^64 - 1)",
+                    self.version_key,
+                    version.chars().take(40).collect::<String>()
+                )),
+                Some(_) if length != self.size as i64 => Held::Damaged(format!(
+                    "{} is {length} bytes, not {} (damaged)",
+                    self.state_key, self.size
+                )),
+                Some(version) => Held::State(version, state),
+            },
+            ("string", other) => Held::Damaged(format!(
+                "{} is a Redis {other}, not a string of the state's bytes (damaged)",
+                self.state_key
+            )),
+            (other, _) => Held::Damaged(format!(
+                "{} is a Redis {other}, not a string holding a version (damaged)",
+                self.version_key
+            )),
+        })
+    }
+
+    /// Before a start: when other instances follow the channel, asks them
+    /// to write back what they hold if it is newer than what Redis holds
+    /// (any message makes them read), and gives them [`LEVEL_WAIT`]; when
+    /// Redis holds no version, waits up to [`RESTORE_WAIT`] for one to
+    /// appear, asking again as followers (re)subscribe.
+    fn level_with_running(&self) -> redis::RedisResult<()> {
+        let start = Instant::now();
+        let mut asked = 0;
         loop {
-            let (exists, followers): (bool, (String, u64)) = self.with(|c| {
+            let (exists, (_, followers)): (bool, (String, u64)) = self.with(|c| {
                 redis::pipe()
                     .cmd("EXISTS")
                     .arg(&self.version_key)
@@ -284,26 +366,34 @@ impl RedisStore {
                     .arg(&self.channel)
                     .query(c)
             })?;
-            if exists || followers.1 == 0 || std::time::Instant::now() > deadline {
-                if !exists && followers.1 > 0 {
-                    eprintln!(
-                        "x64wasm: Redis holds no state at {} although {} instance(s) follow it, \
-                         and none wrote theirs back within {} s: starting from the initial state",
-                        self.version_key,
-                        followers.1,
-                        RESTORE_WAIT.as_secs()
-                    );
-                }
-                return Ok(());
-            }
-            if !asked {
+            if followers > asked {
                 let _: () = self.with(|c| {
                     redis::cmd("PUBLISH")
                         .arg(&self.channel)
-                        .arg("restore")
+                        .arg("level")
                         .query(c)
                 })?;
-                asked = true;
+                asked = followers;
+            }
+            let waited = start.elapsed();
+            if exists {
+                if asked > 0 && waited < LEVEL_WAIT {
+                    std::thread::sleep(LEVEL_WAIT - waited);
+                }
+                return Ok(());
+            }
+            let patience = RESTORE_WAIT[usize::from(followers == 0)];
+            if waited > patience {
+                if followers > 0 {
+                    eprintln!(
+                        "x64wasm: Redis holds no state at {} although {followers} instance(s) \
+                         follow it, and none wrote theirs back within {} s: starting from the \
+                         initial state",
+                        self.version_key,
+                        patience.as_secs()
+                    );
+                }
+                return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -328,7 +418,12 @@ impl RedisStore {
         token: &str,
         reserve: bool,
     ) -> Result<u64, Refused> {
-        let next = base + 1;
+        const NOTHING: &str = "nothing changed, try again when it is back";
+        let Some(next) = base.checked_add(1).filter(|&n| n < u64::MAX) else {
+            let reason = format!("version {base} has no next version");
+            self.mark_down(&reason);
+            return Err(Refused::Down(format!("{reason}; {NOTHING}")));
+        };
         let answer: Result<(i64, String, Vec<u8>), _> = self.with(|c| {
             self.commit
                 .key(&self.state_key)
@@ -341,25 +436,17 @@ impl RedisStore {
                 .arg(token)
                 .arg(if reserve { "1" } else { "0" })
                 .arg(RESERVATION_MS)
+                .arg(self.size)
                 .invoke(c)
         });
-        const NOTHING: &str = "nothing changed, try again when it is back";
         let (reason, consequence) = match answer {
             Ok((1, _, _)) => return Ok(next),
             Ok((2, _, _)) => return Err(Refused::Reserved),
-            Ok((_, version, _)) if version.is_empty() => (
-                format!(
-                    "Redis at {} holds no state for this app (it restarted without \
-                     persistence, or was flushed); the instances write theirs back",
-                    self.url
-                ),
-                NOTHING,
-            ),
-            Ok((_, version, current)) => match self.check(Some(version), Some(current)) {
-                Ok((version, current)) if version > base => {
+            Ok((_, version, current)) => match parse_version(&version) {
+                Some(version) if version > base && current.len() == self.size => {
                     return Err(Refused::Conflict(version, current))
                 }
-                Ok((version, _)) => (
+                Some(version) if version < base && current.len() == self.size => (
                     format!(
                         "Redis at {} holds version {version}, older than version {base} \
                          this instance has seen (it lost writes); the instances write \
@@ -368,31 +455,53 @@ impl RedisStore {
                     ),
                     NOTHING,
                 ),
-                Err(why) => (
-                    format!("the state in Redis at {}: {why}", self.state_key),
-                    NOTHING,
-                ),
+                // missing or damaged: the precise reason from a full read
+                _ => (self.unusable(), NOTHING),
             },
-            Err(e) if e.is_connection_refusal() => (
-                format!("Redis at {} is unreachable ({e})", self.url),
-                NOTHING,
-            ),
-            Err(e) => (
-                format!("Redis at {} did not answer ({e})", self.url),
-                "this click may or may not be in the state: the views show it once Redis \
-                 is back",
-            ),
+            Err(e) => self.failed(&e),
         };
         self.mark_down(&reason);
         Err(Refused::Down(format!("{reason}; {consequence}")))
     }
 
-    /// A message's `VERSION STATE`, if it is one of this app's size.
-    fn parse(&self, payload: &[u8]) -> Option<(u64, Vec<u8>)> {
-        let space = payload.iter().position(|&b| b == b' ')?;
-        let version = std::str::from_utf8(&payload[..space]).ok()?.parse().ok()?;
-        let state = &payload[space + 1..];
-        (state.len() == self.size).then(|| (version, state.to_vec()))
+    /// Why what Redis holds cannot take a commit.
+    fn unusable(&self) -> String {
+        match self.with(|c| self.held(c)) {
+            Ok(Held::Missing(what)) => format!(
+                "Redis at {} holds {what} for this app (it restarted without persistence, or \
+                 was flushed); the instances write theirs back",
+                self.url
+            ),
+            Ok(Held::Damaged(why)) => format!("the state in Redis at {}: {why}", self.url),
+            Ok(Held::State(version, _)) => format!(
+                "Redis at {} moved to version {version} during the commit",
+                self.url
+            ),
+            Err(e) => self.failed(&e).0,
+        }
+    }
+
+    /// Why a command failed, and what that means for a click it carried:
+    /// refused connections and error answers changed nothing, but a
+    /// command sent and never answered may have run.
+    fn failed(&self, e: &redis::RedisError) -> (String, &'static str) {
+        if e.is_connection_refusal() {
+            (
+                format!("Redis at {} is unreachable ({e})", self.url),
+                "nothing changed, try again when it is back",
+            )
+        } else if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+            (
+                format!("Redis at {} did not answer ({e})", self.url),
+                "this click may or may not be in the state: the views show it once Redis \
+                 is back",
+            )
+        } else {
+            (
+                format!("Redis at {} answered an error ({e})", self.url),
+                "nothing changed, try again when it is back",
+            )
+        }
     }
 
     /// Why clicks are refused now, if they are (a click refused for it
@@ -424,54 +533,49 @@ impl RedisStore {
         held: &dyn Fn() -> (u64, Vec<u8>),
         apply: &dyn Fn(u64, Vec<u8>),
     ) -> Result<(), String> {
-        let unreachable =
-            |e: redis::RedisError| format!("Redis at {} is unreachable: {e}", self.url);
-        let (version, state): (Option<String>, Option<Vec<u8>>) = self
-            .with(|c| {
-                redis::cmd("MGET")
-                    .arg(&self.version_key)
-                    .arg(&self.state_key)
-                    .query(c)
-            })
-            .map_err(unreachable)?;
-        let (mine, bytes) = held();
-        let lost = match (&version, &state) {
-            (None, _) | (_, None) => Some("holds no state for this app".to_string()),
-            (Some(v), Some(_)) => match v.parse::<u64>() {
-                Ok(v) if v < mine => Some(format!("holds version {v}, older than {mine}")),
-                _ => None,
-            },
+        let read = |store: &RedisStore| {
+            store
+                .with(|c| store.held(c))
+                .map_err(|e| store.failed(&e).0)
         };
-        let (version, state) = match lost {
-            None => self.check(version, state),
-            Some(what) => {
-                let wrote: i64 = self
-                    .with(|c| {
-                        self.restore
-                            .key(&self.state_key)
-                            .key(&self.version_key)
-                            .key(&self.meta_key)
-                            .key(&self.channel)
-                            .arg(mine.to_string())
-                            .arg(&bytes)
-                            .arg(&self.meta)
-                            .invoke(c)
-                    })
-                    .map_err(unreachable)?;
-                if wrote == 1 {
-                    eprintln!(
-                        "x64wasm: Redis at {} {what} (it lost writes: restarted without \
-                         persistence, flushed, or rolled back); wrote back version {mine} \
-                         from this instance",
-                        self.url
-                    );
-                }
-                self.with(|c| self.read(c)).map_err(unreachable)?
+        let (mine, bytes) = held();
+        let lost = match read(self)? {
+            Held::State(version, state) if version >= mine => {
+                apply(version, state);
+                return Ok(());
             }
+            Held::State(version, _) => format!("holds version {version}, older than {mine}"),
+            Held::Missing(what) => format!("holds {what} for this app"),
+            Held::Damaged(why) => return Err(format!("the state in Redis at {}: {why}", self.url)),
+        };
+        let wrote: i64 = self
+            .with(|c| {
+                self.restore
+                    .key(&self.state_key)
+                    .key(&self.version_key)
+                    .key(&self.meta_key)
+                    .key(&self.channel)
+                    .arg(mine.to_string())
+                    .arg(&bytes)
+                    .arg(&self.meta)
+                    .invoke(c)
+            })
+            .map_err(|e| self.failed(&e).0)?;
+        if wrote == 1 {
+            eprintln!(
+                "x64wasm: Redis at {} {lost} (it lost writes: restarted without persistence, \
+                 flushed, or rolled back); wrote back version {mine} from this instance",
+                self.url
+            );
         }
-        .map_err(|why| format!("the state in Redis at {}: {why}", self.state_key))?;
-        apply(version, state);
-        Ok(())
+        match read(self)? {
+            Held::State(version, state) => {
+                apply(version, state);
+                Ok(())
+            }
+            Held::Missing(what) => Err(format!("Redis at {} holds {what} for this app", self.url)),
+            Held::Damaged(why) => Err(format!("the state in Redis at {}: {why}", self.url)),
+        }
     }
 
     /// Runs `f` on the command connection, connecting first if needed; a
@@ -504,12 +608,14 @@ impl RedisStore {
         self.connection.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Follows the channel for ever: hands each published version and state
-    /// to `apply`; after each (re)subscription, any other message, and each
-    /// second while the store is down, brings this instance and Redis level ([`RedisStore::catch_up`], with `held` the
-    /// version and state this instance holds and `apply` taking a newer
-    /// one); marks the store down (and calls `changed`) while Redis cannot
-    /// be reached or its state is unusable, and up again when it is.
+    /// Follows the channel for ever: after each (re)subscription and each
+    /// message, brings this instance and Redis level
+    /// ([`RedisStore::catch_up`], with `held` the version and state this
+    /// instance holds and `apply` taking a newer one); in a quiet second,
+    /// checks that Redis answers (`PING`), and levels again if a click
+    /// found it unusable. Marks the store down (and calls `changed`) while
+    /// Redis cannot be reached or its state is unusable, and up again when
+    /// it is.
     pub fn follow(
         &self,
         held: impl Fn() -> (u64, Vec<u8>),
@@ -539,25 +645,24 @@ impl RedisStore {
                             }
                         }
                         level = match pubsub.get_message() {
-                            // a commit's version and state: taken as they are
-                            Ok(message) => match self.parse(message.get_payload_bytes()) {
-                                Some((version, state)) => {
-                                    apply(version, state);
-                                    self.down.load(Ordering::SeqCst)
+                            // a message is only a wake-up: what changed is read
+                            Ok(_) => true,
+                            Err(e) if e.is_timeout() => {
+                                let ping: redis::RedisResult<String> =
+                                    self.with(|c| redis::cmd("PING").query(c));
+                                if let Err(e) = ping {
+                                    failed = Some(self.failed(&e).0);
+                                    return Ok(());
                                 }
-                                // anything else (a starting instance asking
-                                // for a write-back): read what Redis holds
-                                None => true,
-                            },
-                            // a quiet second: check Redis if a click found it unusable
-                            Err(e) if e.is_timeout() => self.down.load(Ordering::SeqCst),
+                                self.down.load(Ordering::SeqCst)
+                            }
                             Err(e) => return Err(e),
                         };
                     }
                 });
             let why = match (failed, subscribed) {
                 (Some(why), _) => why,
-                (None, Err(e)) => format!("Redis at {} is unreachable: {e}", self.url),
+                (None, Err(e)) => format!("Redis at {} is unreachable ({e})", self.url),
                 (None, Ok(())) => format!("Redis at {} is unreachable", self.url),
             };
             if !self.down.load(Ordering::SeqCst) {
@@ -573,6 +678,28 @@ impl RedisStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn versions_are_canonical_decimals_with_a_next() {
+        // (text, version)
+        let cases = [
+            ("0", Some(0)),
+            ("7", Some(7)),
+            ("100000000000000", Some(100_000_000_000_000)),
+            ("18446744073709551614", Some(u64::MAX - 1)),
+            ("18446744073709551615", None),
+            ("18446744073709551616", None),
+            ("05", None),
+            ("+7", None),
+            ("-1", None),
+            (" 7", None),
+            ("", None),
+            ("1e3", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(super::parse_version(text), want, "{text:?}");
+        }
+    }
+
     #[test]
     fn urls_are_shown_without_credentials() {
         // (URL, as shown)

@@ -74,6 +74,9 @@ const REFUSING_MAX: usize = 64;
 /// idle one ends after 5 s). Requests beyond wait their turn: a burst of
 /// views or clicks never turns into a burst of threads.
 const RESPOND_THREADS: usize = 16;
+/// Of those, how many may answer requests other than GET and HEAD at once
+/// (clicks, which wait for each other): the rest always answer reads.
+const WRITE_THREADS: usize = 12;
 
 /// Serves `service` on `listener` from a tokio runtime of its own (one
 /// worker thread per core, and up to [`RESPOND_THREADS`] for
@@ -99,6 +102,7 @@ pub fn serve<S: Service>(
     let context = Arc::new(Context {
         service,
         budget: Budget::new(capacity),
+        writes: tokio::sync::Semaphore::new(WRITE_THREADS),
     });
     std::thread::Builder::new()
         .name("x64wasm-accept".into())

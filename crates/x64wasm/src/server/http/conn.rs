@@ -28,6 +28,11 @@ pub(super) struct Context<S> {
     pub service: Arc<S>,
     /// Open connections and views.
     pub budget: Arc<Budget>,
+    /// Places for requests that may wait on the app (anything but GET and
+    /// HEAD: a click waits for the clicks before it, which may wait for a
+    /// store) among the handler threads, fewer than there are threads, so
+    /// that reads are answered whatever the clicks wait for.
+    pub writes: tokio::sync::Semaphore,
 }
 
 /// How much is read from a socket at a time.
@@ -113,11 +118,17 @@ pub(super) async fn serve<S: Service>(
             peer,
         };
         let service = context.service.clone();
+        // a write waits here, on no thread, for a place (never closed)
+        let place = match head_only || request.method == "GET" {
+            true => None,
+            false => context.writes.acquire().await.ok(),
+        };
         let reply = tokio::task::spawn_blocking(move || service.respond(request))
             .await
             .unwrap_or_else(|_| {
                 Reply::Full(context.service.error(500, "the request handler panicked"))
             });
+        drop(place);
         slot.waiting();
         match reply {
             Reply::Full(response) => {
