@@ -11,7 +11,10 @@
 //!   the instances write back what they hold, and an instance started then
 //!   does not seed the initial state over it;
 //! - a stalled Redis (`DEBUG SLEEP`) holds up neither the page nor
-//!   `/state`, and refuses clicks quickly once one timed out;
+//!   `/state`, and refuses clicks quickly once one timed out; a paused one
+//!   (SIGSTOP) is noticed without a click;
+//! - a message on the channel is only a wake-up: a forged one puts
+//!   nothing in any instance;
 //! - versions from 10^14 on are exact (Lua's numbers are doubles);
 //! - a state another app wrote, or a damaged one, stops start-up with the
 //!   reason.
@@ -434,6 +437,22 @@ fn redis_losing_data_or_stalling_loses_no_acknowledged_click() {
     // the stalled click ran when Redis woke (it may or may not have been in)
     let version = reply.json()["version"].as_u64().unwrap();
     assert!(version == 35 || version == 36, "{version}");
+
+    // Redis stops answering while nobody clicks: the subscriber pings it
+    // each quiet second, so new streams get 503 (open ones end); when it
+    // goes on, so do they
+    redis.signal("STOP");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status(&a.address, "/events") != 503 {
+        assert!(Instant::now() < deadline, "a paused Redis went unnoticed");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    redis.signal("CONT");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while status(&a.address, "/events?since=0") != 200 {
+        assert!(Instant::now() < deadline, "streams never came back");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 
     // versions from 10^14 on stay exact
     redis.cli(&["SET", VERSION_KEY, "99999999999999"]);

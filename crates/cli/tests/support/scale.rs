@@ -95,6 +95,15 @@ impl Redis {
         assert!(child.wait().unwrap().success(), "redis-cli -x {command}");
     }
 
+    /// Sends the server `signal` (`STOP`, `CONT`).
+    pub fn signal(&self, signal: &str) {
+        let sent = Command::new("kill")
+            .args([&format!("-{signal}"), &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(sent.success(), "kill -{signal}");
+    }
+
     /// `SET key bytes`.
     pub fn set_bytes(&self, key: &str, bytes: &[u8]) {
         self.cli_with_bytes("SET", key, bytes);
