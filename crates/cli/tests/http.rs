@@ -744,6 +744,9 @@ fn behind_a_trusted_proxy_clicks_are_limited_per_forwarded_address() {
         ("10.0.0.2, 10.0.0.1", 429, "too many clicks from 10.0.0.1"),
         ("2001:db8::5", 200, ""),
         ("10.0.0.1, not-an-address", 400, "must end in an IP address"),
+        ("[2001:db8::6]", 200, ""),
+        ("[10.4.0.1", 400, "must end in an IP address"),
+        ("10.4.0.2]", 400, "must end in an IP address"),
     ];
     for (forwarded, status, text) in cases {
         let reply = click(&app, forwarded);

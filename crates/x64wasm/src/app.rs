@@ -416,6 +416,7 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
         }
         let id = self.id.clone().unwrap_or_else(|| self.title.clone());
         let mut redis = None;
+        let mut tag = String::new();
         let (start, state_file) = match &options.state_file {
             Some(path) => {
                 let file = StateFile::new(path, &id, std::mem::size_of::<S>());
@@ -437,18 +438,23 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
             }
             None => match &options.redis {
                 Some(url) => {
-                    let (store, version, bytes) = server::redis::RedisStore::open(
+                    let (store, held) = server::redis::RedisStore::open(
                         url,
                         &id,
                         std::mem::size_of::<S>(),
                         bytemuck::bytes_of(&self.state),
                     )?;
                     println!(
-                        "x64wasm: the shared state is in Redis at {} (version {version})",
-                        server::redis::redacted(url)
+                        "x64wasm: the shared state is in Redis at {} (version {})",
+                        server::redis::redacted(url),
+                        held.version
                     );
                     redis = Some(store);
-                    ((bytemuck::pod_read_unaligned(&bytes), version), None)
+                    tag = held.tag;
+                    (
+                        (bytemuck::pod_read_unaligned(&held.state), held.version),
+                        None,
+                    )
                 }
                 None => ((self.state, 0), None),
             },
@@ -473,6 +479,7 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 trusted_proxies: options.trusted_proxies.clone(),
                 app_css: self.css,
                 redis,
+                tag,
             },
         ));
         // Transpile every callback now (views are served what this makes),

@@ -112,6 +112,9 @@ pub(crate) struct Settings {
     pub app_css: Option<&'static str>,
     /// The shared state's store with `--redis`.
     pub redis: Option<redis::RedisStore>,
+    /// The history tag of the starting state with `--redis` (empty
+    /// otherwise).
+    pub tag: String,
 }
 
 /// A callback's module as `/wasm/{fn}` serves it.
@@ -146,6 +149,9 @@ pub(crate) struct Live<S> {
     pub state: S,
     /// Bumped by every executed callback.
     pub version: u64,
+    /// With `--redis`: which history the version belongs to (see
+    /// `redis.rs`); empty otherwise.
+    pub tag: String,
 }
 
 /// The view the server last rendered, and the events that led to it.
@@ -234,7 +240,11 @@ impl<S: Pod> Shared<S> {
             render,
             view_states,
             registry,
-            live: Mutex::new(Live { state, version }),
+            live: Mutex::new(Live {
+                state,
+                version,
+                tag: settings.tag,
+            }),
             turn: Mutex::new(()),
             executed: Condvar::new(),
             shown: Mutex::new(Shown {
@@ -348,9 +358,9 @@ impl<S: Pod> Shared<S> {
             Some((views, _)) => views.combine(bytemuck::bytes_of(state), view),
             None => bytemuck::bytes_of(state).to_vec(),
         };
-        let (mut state, mut version) = {
+        let (mut state, mut version, mut tag) = {
             let live = self.lock();
-            (live.state, live.version)
+            (live.state, live.version, live.tag.clone())
         };
         let mut attempts = 0;
         // with --redis: this click among all instances', and how long it
@@ -374,7 +384,12 @@ impl<S: Pod> Shared<S> {
                 attempts += 1;
                 let reserve = attempts > 2;
                 let committed = loop {
-                    match store.commit(version, bytemuck::bytes_of(&new_state), &token, reserve) {
+                    match store.commit(
+                        (version, &tag),
+                        bytemuck::bytes_of(&new_state),
+                        &token,
+                        reserve,
+                    ) {
                         // another click's turn: wait for it, briefly
                         Err(redis::Refused::Reserved) if Instant::now() < wait_until => {
                             std::thread::sleep(Duration::from_millis(1));
@@ -385,19 +400,28 @@ impl<S: Pod> Shared<S> {
                 match committed {
                     Ok(committed) => {
                         version = committed - 1;
+                        tag = token.clone();
                         break (ret, new_state, new_view);
                     }
-                    Err(redis::Refused::Conflict(newer, current)) if attempts < redis::ATTEMPTS => {
+                    Err(redis::Refused::Conflict(theirs)) if attempts < redis::ATTEMPTS => {
                         // another instance was first: run again on its state
                         // (the subscriber installs it for the views)
-                        state = bytemuck::pod_read_unaligned(&current);
-                        version = newer;
+                        state = bytemuck::pod_read_unaligned(&theirs.state);
+                        version = theirs.version;
+                        tag = theirs.tag;
                         continue;
                     }
-                    Err(redis::Refused::Conflict(..) | redis::Refused::Reserved) => {
+                    Err(redis::Refused::Conflict(..)) => {
                         return Err(RunError::Unavailable(format!(
                             "the shared state kept changing under this click ({attempts} \
                              attempts); nothing changed, try again"
+                        )));
+                    }
+                    Err(redis::Refused::Reserved) => {
+                        return Err(RunError::Unavailable(format!(
+                            "other clicks held the next commit (the reservation in Redis) for \
+                             {} s; nothing changed, try again",
+                            REDIS_WAIT.as_secs()
                         )));
                     }
                     Err(redis::Refused::Down(why)) => {
@@ -429,6 +453,7 @@ impl<S: Pod> Shared<S> {
             if version > live.version {
                 live.state = new_state;
                 live.version = version;
+                live.tag = tag;
             }
         } else {
             own += 1;
@@ -454,13 +479,29 @@ impl<S: Pod> Shared<S> {
         })
     }
 
-    /// A version another instance committed (with `--redis`): taken when
-    /// it is newer than the live one, and the renderer woken.
-    pub fn apply_remote(&self, version: u64, bytes: &[u8]) {
+    /// What Redis holds (with `--redis`): taken when newer than the live
+    /// state, or of the same version but another history (an instance
+    /// that was away while Redis lost data and others went on: Redis is
+    /// the one history, and the loss is said); the renderer is woken.
+    pub fn apply_remote(&self, theirs: redis::Versioned) {
+        if theirs.state.len() != std::mem::size_of::<S>() {
+            return;
+        }
         let mut live = self.lock();
-        if version > live.version && bytes.len() == std::mem::size_of::<S>() {
-            live.state = bytemuck::pod_read_unaligned(bytes);
-            live.version = version;
+        let diverged = theirs.version == live.version && theirs.tag != live.tag;
+        if theirs.version > live.version || diverged {
+            if diverged {
+                eprintln!(
+                    "x64wasm: Redis holds version {} from another history than this \
+                     instance's (Redis lost data while this instance was away, and others \
+                     went on): this instance takes Redis's; what it acknowledged as version \
+                     {} is lost",
+                    theirs.version, live.version
+                );
+            }
+            live.state = bytemuck::pod_read_unaligned(&theirs.state);
+            live.version = theirs.version;
+            live.tag = theirs.tag;
             drop(live);
             self.executed.notify_all();
         }
@@ -661,9 +702,13 @@ pub(crate) fn serve<S: Pod + Send + 'static>(
                 store.follow(
                     || {
                         let live = follower.lock();
-                        (live.version, bytemuck::bytes_of(&live.state).to_vec())
+                        redis::Versioned {
+                            version: live.version,
+                            tag: live.tag.clone(),
+                            state: bytemuck::bytes_of(&live.state).to_vec(),
+                        }
                     },
-                    |version, state| follower.apply_remote(version, &state),
+                    |theirs| follower.apply_remote(theirs),
                     || {
                         // wakes every stream: each ends while the store is
                         // down (its view shows "reconnecting…")

@@ -3,8 +3,10 @@
 //!
 //! Keys, for the app id `ID` (`App::id`): `x64wasm:ID:state` (the state's
 //! bytes), `x64wasm:ID:version` (decimal digits, no leading zero),
-//! `x64wasm:ID:meta` (what wrote them: `x64wasm-state 1 ID SIZE`),
-//! `x64wasm:ID:reserved` (see [`COMMIT`]), and the pub/sub channel
+//! `x64wasm:ID:tag` (which history that version belongs to: the token of
+//! the click that made it), `x64wasm:ID:meta` (what wrote them:
+//! `x64wasm-state 1 ID SIZE`), `x64wasm:ID:reserved` (see [`COMMIT`]), and
+//! the pub/sub channel
 //! `x64wasm:ID:changed`. A message on the channel only wakes the
 //! instances: each then reads the keys, so a message, whoever sent it,
 //! never puts a state in an instance.
@@ -23,10 +25,16 @@
 //! Versions never go backwards. When Redis lost what it acknowledged (it
 //! restarted without persistence, was flushed, or rolled back), every
 //! instance that has seen a newer version writes it back with [`RESTORE`]
-//! (the highest wins), so no acknowledged click is lost that any instance
-//! still holds; a starting instance first asks the running ones to do so
-//! and waits for them, so that it neither seeds the initial state nor
-//! starts on an older version while they hold a newer one.
+//! (the highest wins), so no acknowledged click is lost that a running
+//! instance still holds; a starting instance first asks the running ones
+//! to do so and waits for them, so that it neither seeds the initial state
+//! nor starts on an older version while they hold a newer one. The tag
+//! tells two states of one version apart: when an instance was away
+//! (paused, cut off) while Redis lost data and others went on, its state
+//! and Redis's may carry the same version number from two histories. The
+//! compare-and-set then fails (its click runs again on Redis's state), the
+//! instance takes Redis's state, and says which of its acknowledged
+//! versions were lost: Redis is the one history.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -52,28 +60,41 @@ const LEVEL_WAIT: Duration = Duration::from_millis(300);
 /// and then died holds up the others no longer than this.
 pub const RESERVATION_MS: u64 = 100;
 
-/// The compare-and-set: KEYS state, version, channel, reservation; ARGV
-/// the version the click ran on, the new state, the new version (computed
-/// by the caller: Lua's numbers are doubles, exact only to 2^53 and printed
-/// in exponent form from 10^14), the click's token, `1` if a conflict
-/// should reserve the next commit for it, [`RESERVATION_MS`], and the
-/// state's size. Publishes the new version. Returns `{1, new version,
-/// ""}`; on a conflict `{0, current version, current state}` (the state
-/// empty unless it has the right size: a huge value is never sent back);
-/// `{2, "", ""}` while another click holds the reservation.
+/// The compare-and-set: KEYS state, version, channel, reservation, tag;
+/// ARGV the version the click ran on, the new state, the new version
+/// (computed by the caller: Lua's numbers are doubles, exact only to 2^53
+/// and printed in exponent form from 10^14), the click's token (the new
+/// tag), `1` if a conflict should reserve the next commit for it,
+/// [`RESERVATION_MS`], the state's size, and the tag of the version the
+/// click ran on. Publishes the new version. Returns `{1, new version, "",
+/// ""}`; on a conflict `{0, current version, current state, current tag}`
+/// (each empty unless of a sane size: a huge value is never sent back);
+/// `{2, "", "", ""}` while another click holds the reservation.
 ///
 /// The reservation is what keeps a click from starving: the instance that
 /// just committed runs its next click on the state it already has, and so
 /// wins every race against one that must first hear of that state. A click
 /// that lost twice reserves the next commit (for at most
-/// [`RESERVATION_MS`]); other clicks wait for it.
+/// [`RESERVATION_MS`]); other clicks wait for it. A reservation that is
+/// not a string expiring within that time is not one of ours, and goes.
 const COMMIT: &str = r#"
-local holder = redis.call('GET', KEYS[4])
+local kind = redis.call('TYPE', KEYS[4]).ok
+local holder = false
+if kind == 'string' then
+  local ttl = redis.call('PTTL', KEYS[4])
+  if ttl >= 0 and ttl <= tonumber(ARGV[6]) then
+    holder = redis.call('GET', KEYS[4])
+  end
+end
+if not holder and kind ~= 'none' then
+  redis.call('DEL', KEYS[4])
+end
 if holder and holder ~= ARGV[4] then
-  return {2, '', ''}
+  return {2, '', '', ''}
 end
 local current = redis.call('GET', KEYS[2])
-if current ~= ARGV[1] then
+local tag = redis.call('GET', KEYS[5]) or ''
+if current ~= ARGV[1] or tag ~= ARGV[8] then
   if ARGV[5] == '1' then
     redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[6])
   end
@@ -81,26 +102,39 @@ if current ~= ARGV[1] then
   if redis.call('STRLEN', KEYS[1]) == tonumber(ARGV[7]) then
     state = redis.call('GET', KEYS[1])
   end
-  return {0, current or '', state}
+  if not current or #current > 20 then
+    current = ''
+  end
+  if #tag > 64 then
+    tag = ''
+  end
+  return {0, current, state, tag}
 end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
+redis.call('SET', KEYS[5], ARGV[4])
 redis.call('PUBLISH', KEYS[3], ARGV[3])
 if holder then
   redis.call('DEL', KEYS[4])
 end
-return {1, ARGV[3], ''}
+return {1, ARGV[3], '', ''}
 "#;
 
-/// What Redis holds: KEYS version, state; ARGV the state's size. Returns
-/// `{version's type, version or "", state's type, state's length, state
-/// or ""}`, the state only when it has the right size.
+/// What Redis holds: KEYS version, state, tag; ARGV the state's size.
+/// Returns `{version's type, version or "", state's type, state's length,
+/// state or "", tag or ""}`: the version only when at most 20 bytes long,
+/// the state only when it has the right size, the tag only when at most
+/// 64 bytes long (a huge value is never sent back).
 const READ: &str = r#"
 local vt = redis.call('TYPE', KEYS[1]).ok
 local st = redis.call('TYPE', KEYS[2]).ok
 local version = ''
 if vt == 'string' then
-  version = redis.call('GET', KEYS[1])
+  if redis.call('STRLEN', KEYS[1]) <= 20 then
+    version = redis.call('GET', KEYS[1])
+  else
+    version = '(longer than 20 bytes)'
+  end
 end
 local length = -1
 local state = ''
@@ -110,25 +144,31 @@ if st == 'string' then
     state = redis.call('GET', KEYS[2])
   end
 end
-return {vt, version, st, length, state}
+local tag = ''
+if redis.call('TYPE', KEYS[3]).ok == 'string' and redis.call('STRLEN', KEYS[3]) <= 64 then
+  tag = redis.call('GET', KEYS[3])
+end
+return {vt, version, st, length, state, tag}
 "#;
 
-/// The first start: KEYS state, version, meta; ARGV the initial state and
-/// the meta. Writes all three only when neither state nor version exists
-/// (a version without a state, or the reverse, is damage to report, not a
-/// first start). Returns 1 when it wrote.
+/// The first start: KEYS state, version, meta, tag; ARGV the initial
+/// state and the meta. Writes them only when neither state nor version
+/// exists (a version without a state, or the reverse, is damage to report,
+/// not a first start). Returns 1 when it wrote.
 const SEED: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
   redis.call('SET', KEYS[3], ARGV[2], 'NX')
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('SET', KEYS[2], '0')
+  redis.call('SET', KEYS[4], 'seed')
   return 1
 end
 return 0
 "#;
 
-/// Writes back a state Redis lost: KEYS state, version, meta, channel;
-/// ARGV the version, the state and the meta this instance holds. Writes
+/// Writes back a state Redis lost: KEYS state, version, meta, channel,
+/// tag; ARGV the version, the state, the meta and the tag this instance
+/// holds. Writes
 /// only when the meta is this app's (or missing) and Redis holds no state
 /// or an older version (decimal strings without leading zeros compare by
 /// length, then bytes). Publishes the version. Returns 1 when it wrote.
@@ -146,6 +186,7 @@ end
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
+redis.call('SET', KEYS[5], ARGV[4])
 redis.call('PUBLISH', KEYS[4], ARGV[1])
 return 1
 "#;
@@ -174,10 +215,23 @@ pub fn redacted(url: &str) -> String {
     }
 }
 
+/// A version of the state, as Redis or an instance holds it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    /// The version.
+    pub version: u64,
+    /// Which history it belongs to (the token of the click that made it;
+    /// empty when Redis has none).
+    pub tag: String,
+    /// The state's bytes.
+    pub state: Vec<u8>,
+}
+
 /// Why a commit did not happen.
 pub enum Refused {
-    /// Another instance committed first: its version and state.
-    Conflict(u64, Vec<u8>),
+    /// Another instance committed first (or Redis holds the same version
+    /// from another history): what Redis holds.
+    Conflict(Versioned),
     /// Another click reserved the next commit: try again shortly.
     Reserved,
     /// Redis could not be reached, answered an error, or holds what
@@ -188,7 +242,7 @@ pub enum Refused {
 /// What Redis holds for the app.
 enum Held {
     /// A version and a state of the right size.
-    State(u64, Vec<u8>),
+    State(Versioned),
     /// No version, or no state, or neither (Redis lost them): what is
     /// missing.
     Missing(&'static str),
@@ -204,6 +258,7 @@ pub struct RedisStore {
     connection: Mutex<Option<redis::Connection>>,
     state_key: String,
     version_key: String,
+    tag_key: String,
     meta_key: String,
     /// Holds the token of the click the next commit is reserved for.
     reservation_key: String,
@@ -240,7 +295,7 @@ impl RedisStore {
         id: &str,
         size: usize,
         initial: &[u8],
-    ) -> Result<(RedisStore, u64, Vec<u8>), String> {
+    ) -> Result<(RedisStore, Versioned), String> {
         let shown = redacted(url);
         let client = redis::Client::open(url).map_err(|e| format!("--redis {shown}: {e}"))?;
         let prefix = format!("x64wasm:{id}");
@@ -250,6 +305,7 @@ impl RedisStore {
             connection: Mutex::new(None),
             state_key: format!("{prefix}:state"),
             version_key: format!("{prefix}:version"),
+            tag_key: format!("{prefix}:tag"),
             meta_key: format!("{prefix}:meta"),
             reservation_key: format!("{prefix}:reserved"),
             instance: format!(
@@ -279,25 +335,24 @@ impl RedisStore {
                     .key(&store.state_key)
                     .key(&store.version_key)
                     .key(&store.meta_key)
+                    .key(&store.tag_key)
                     .arg(initial)
                     .arg(&store.meta)
                     .invoke(c)?;
-                let meta: Option<Vec<u8>> = redis::cmd("GET").arg(&store.meta_key).query(c)?;
-                Ok((meta, store.held(c)?))
+                Ok((store.meta_held(c)?, store.held(c)?))
             })
             .map_err(fail)?;
-        if meta.as_deref() != Some(store.meta.as_bytes()) {
+        if meta.as_deref() != Some(store.meta.as_str()) {
             return Err(format!(
                 "the state in Redis at {} was written by another app or layout ({}), not by \
                  this one ({}): use another App::id or clear the keys",
                 store.meta_key,
-                meta.map_or("no meta".into(), |m| String::from_utf8_lossy(&m)
-                    .into_owned()),
+                meta.as_deref().unwrap_or("no meta"),
                 store.meta
             ));
         }
         match held {
-            Held::State(version, state) => Ok((store, version, state)),
+            Held::State(held) => Ok((store, held)),
             Held::Missing(what) => Err(format!(
                 "Redis holds {what} for this app: one without the other is damage \
                  (clear the keys, or write both)"
@@ -306,18 +361,41 @@ impl RedisStore {
         }
     }
 
+    /// The meta key's value as start-up shows it: `None` when missing, a
+    /// description when it is not a short string.
+    fn meta_held(&self, c: &mut redis::Connection) -> redis::RedisResult<Option<String>> {
+        let (kind, length): (String, i64) = redis::pipe()
+            .cmd("TYPE")
+            .arg(&self.meta_key)
+            .cmd("STRLEN")
+            .arg(&self.meta_key)
+            .query(c)
+            .or_else(|_| Ok::<_, redis::RedisError>(("other".into(), 0)))?;
+        Ok(match kind.as_str() {
+            "none" => None,
+            "string" if length <= 256 => {
+                let meta: Vec<u8> = redis::cmd("GET").arg(&self.meta_key).query(c)?;
+                Some(String::from_utf8_lossy(&meta).escape_debug().to_string())
+            }
+            "string" => Some(format!("a string of {length} bytes")),
+            _ => Some(format!("a Redis {kind}")),
+        })
+    }
+
     /// What Redis holds for the app ([`READ`]).
     fn held(&self, c: &mut redis::Connection) -> redis::RedisResult<Held> {
-        let (version_type, version, state_type, length, state): (
+        let (version_type, version, state_type, length, state, tag): (
             String,
             String,
             String,
             i64,
             Vec<u8>,
+            String,
         ) = self
             .read
             .key(&self.version_key)
             .key(&self.state_key)
+            .key(&self.tag_key)
             .arg(self.size)
             .invoke(c)?;
         Ok(match (version_type.as_str(), state_type.as_str()) {
@@ -329,13 +407,17 @@ impl RedisStore {
                     "{} holds `{}`, not a version (decimal digits without a leading zero, \
                      below 2^64 - 1)",
                     self.version_key,
-                    version.chars().take(40).collect::<String>()
+                    version.escape_debug()
                 )),
                 Some(_) if length != self.size as i64 => Held::Damaged(format!(
                     "{} is {length} bytes, not {} (damaged)",
                     self.state_key, self.size
                 )),
-                Some(version) => Held::State(version, state),
+                Some(version) => Held::State(Versioned {
+                    version,
+                    tag,
+                    state,
+                }),
             },
             ("string", other) => Held::Damaged(format!(
                 "{} is a Redis {other}, not a string of the state's bytes (damaged)",
@@ -406,14 +488,14 @@ impl RedisStore {
         format!("{}:{n}", self.instance)
     }
 
-    /// Commits `state`, made from the state at `base`, as version
-    /// `base + 1`, if `base` is still the current version; `token` names
-    /// the click, and `reserve` asks a conflict to reserve the next commit
-    /// for it ([`COMMIT`]). Marks the store down when Redis cannot take it
-    /// (see [`RedisStore::down`]).
+    /// Commits `state`, made from the state at version `base` of history
+    /// `base_tag`, as version `base + 1` tagged `token` (which names the
+    /// click), if that is still what Redis holds; `reserve` asks a conflict
+    /// to reserve the next commit for the click ([`COMMIT`]). Marks the
+    /// store down when Redis cannot take it (see [`RedisStore::down`]).
     pub fn commit(
         &self,
-        base: u64,
+        (base, base_tag): (u64, &str),
         state: &[u8],
         token: &str,
         reserve: bool,
@@ -424,12 +506,13 @@ impl RedisStore {
             self.mark_down(&reason);
             return Err(Refused::Down(format!("{reason}; {NOTHING}")));
         };
-        let answer: Result<(i64, String, Vec<u8>), _> = self.with(|c| {
+        let answer: Result<(i64, String, Vec<u8>, String), _> = self.with(|c| {
             self.commit
                 .key(&self.state_key)
                 .key(&self.version_key)
                 .key(&self.channel)
                 .key(&self.reservation_key)
+                .key(&self.tag_key)
                 .arg(base.to_string())
                 .arg(state)
                 .arg(next.to_string())
@@ -437,14 +520,22 @@ impl RedisStore {
                 .arg(if reserve { "1" } else { "0" })
                 .arg(RESERVATION_MS)
                 .arg(self.size)
+                .arg(base_tag)
                 .invoke(c)
         });
         let (reason, consequence) = match answer {
-            Ok((1, _, _)) => return Ok(next),
-            Ok((2, _, _)) => return Err(Refused::Reserved),
-            Ok((_, version, current)) => match parse_version(&version) {
-                Some(version) if version > base && current.len() == self.size => {
-                    return Err(Refused::Conflict(version, current))
+            Ok((1, _, _, _)) => return Ok(next),
+            Ok((2, _, _, _)) => return Err(Refused::Reserved),
+            Ok((_, version, current, tag)) => match parse_version(&version) {
+                Some(version)
+                    if (version > base || (version == base && tag != base_tag))
+                        && current.len() == self.size =>
+                {
+                    return Err(Refused::Conflict(Versioned {
+                        version,
+                        tag,
+                        state: current,
+                    }))
                 }
                 Some(version) if version < base && current.len() == self.size => (
                     format!(
@@ -473,9 +564,9 @@ impl RedisStore {
                 self.url
             ),
             Ok(Held::Damaged(why)) => format!("the state in Redis at {}: {why}", self.url),
-            Ok(Held::State(version, _)) => format!(
-                "Redis at {} moved to version {version} during the commit",
-                self.url
+            Ok(Held::State(held)) => format!(
+                "Redis at {} moved to version {} during the commit",
+                self.url, held.version
             ),
             Err(e) => self.failed(&e).0,
         }
@@ -530,21 +621,24 @@ impl RedisStore {
     /// written a newer one, which is then what `apply` gets).
     fn catch_up(
         &self,
-        held: &dyn Fn() -> (u64, Vec<u8>),
-        apply: &dyn Fn(u64, Vec<u8>),
+        held: &dyn Fn() -> Versioned,
+        apply: &dyn Fn(Versioned),
     ) -> Result<(), String> {
         let read = |store: &RedisStore| {
             store
                 .with(|c| store.held(c))
                 .map_err(|e| store.failed(&e).0)
         };
-        let (mine, bytes) = held();
+        let mine = held();
         let lost = match read(self)? {
-            Held::State(version, state) if version >= mine => {
-                apply(version, state);
+            Held::State(theirs) if theirs.version >= mine.version => {
+                apply(theirs);
                 return Ok(());
             }
-            Held::State(version, _) => format!("holds version {version}, older than {mine}"),
+            Held::State(theirs) => format!(
+                "holds version {}, older than {}",
+                theirs.version, mine.version
+            ),
             Held::Missing(what) => format!("holds {what} for this app"),
             Held::Damaged(why) => return Err(format!("the state in Redis at {}: {why}", self.url)),
         };
@@ -555,22 +649,24 @@ impl RedisStore {
                     .key(&self.version_key)
                     .key(&self.meta_key)
                     .key(&self.channel)
-                    .arg(mine.to_string())
-                    .arg(&bytes)
+                    .key(&self.tag_key)
+                    .arg(mine.version.to_string())
+                    .arg(&mine.state)
                     .arg(&self.meta)
+                    .arg(&mine.tag)
                     .invoke(c)
             })
             .map_err(|e| self.failed(&e).0)?;
         if wrote == 1 {
             eprintln!(
                 "x64wasm: Redis at {} {lost} (it lost writes: restarted without persistence, \
-                 flushed, or rolled back); wrote back version {mine} from this instance",
-                self.url
+                 flushed, or rolled back); wrote back version {} from this instance",
+                self.url, mine.version
             );
         }
         match read(self)? {
-            Held::State(version, state) => {
-                apply(version, state);
+            Held::State(theirs) => {
+                apply(theirs);
                 Ok(())
             }
             Held::Missing(what) => Err(format!("Redis at {} holds {what} for this app", self.url)),
@@ -618,8 +714,8 @@ impl RedisStore {
     /// it is.
     pub fn follow(
         &self,
-        held: impl Fn() -> (u64, Vec<u8>),
-        apply: impl Fn(u64, Vec<u8>),
+        held: impl Fn() -> Versioned,
+        apply: impl Fn(Versioned),
         changed: impl Fn(),
     ) {
         loop {
@@ -648,8 +744,14 @@ impl RedisStore {
                             // a message is only a wake-up: what changed is read
                             Ok(_) => true,
                             Err(e) if e.is_timeout() => {
-                                let ping: redis::RedisResult<String> =
-                                    self.with(|c| redis::cmd("PING").query(c));
+                                // a write that also puts back a deleted meta
+                                let ping: redis::RedisResult<()> = self.with(|c| {
+                                    redis::cmd("SET")
+                                        .arg(&self.meta_key)
+                                        .arg(&self.meta)
+                                        .arg("NX")
+                                        .query(c)
+                                });
                                 if let Err(e) = ping {
                                     failed = Some(self.failed(&e).0);
                                     return Ok(());

@@ -359,16 +359,18 @@ fn client_address(trusted: &[IpAddr], request: &Request) -> Result<IpAddr, Strin
         return Ok(peer);
     };
     let last = list.rsplit(',').next().unwrap_or("").trim();
-    last.trim_start_matches('[')
-        .trim_end_matches(']')
-        .parse()
-        .map_err(|_| {
-            format!(
-                "X-Forwarded-For from the trusted proxy {peer} must end in an IP address, \
+    // an IPv6 address may come in brackets, both or none
+    let address = last
+        .strip_prefix('[')
+        .and_then(|a| a.strip_suffix(']'))
+        .unwrap_or(last);
+    address.parse().map_err(|_| {
+        format!(
+            "X-Forwarded-For from the trusted proxy {peer} must end in an IP address, \
                  not {}",
-                crate::callbacks::brief(&Json::String(last.to_string()))
-            )
-        })
+            crate::callbacks::brief(&Json::String(last.to_string()))
+        )
+    })
 }
 
 /// `POST /execute/{name}`: runs the native callback under the state lock,
