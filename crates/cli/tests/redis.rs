@@ -50,6 +50,19 @@ fn wait_version(apps: &[&App], version: u64) {
     }
 }
 
+/// Clicks `callback` on `app` until it is answered 200 (Redis came back)
+/// or 10 s went by; the last answer.
+fn click_until_served(app: &App, callback: &str) -> support::server::Reply {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let reply = app.post(&format!("/execute/{callback}"), "{}");
+        if reply.status == 200 || Instant::now() > deadline {
+            return reply;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Clients clicking Increment on several instances until stopped, each
 /// click on a connection of its own, counting how each click ended.
 struct Clickers {
@@ -291,14 +304,7 @@ fn redis_losing_data_or_stalling_loses_no_acknowledged_click() {
         "{}",
         refused.text()
     );
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let reply = loop {
-        let reply = b.post("/execute/increment_counter", "{}");
-        if reply.status == 200 || Instant::now() > deadline {
-            break reply;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let reply = click_until_served(&b, "increment_counter");
     assert_eq!(reply.status, 200, "{}", reply.text());
     assert_eq!(reply.json()["version"], 31, "{}", b.output());
     assert!(
@@ -400,14 +406,7 @@ fn redis_losing_data_or_stalling_loses_no_acknowledged_click() {
     let redis = Redis::start(&dir.join("empty-again"), port);
     signal(&a, "STOP");
     signal(&b, "CONT");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let reply = loop {
-        let reply = b.post("/execute/decrement_counter", "{}");
-        if reply.status == 200 || Instant::now() > deadline {
-            break reply;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let reply = click_until_served(&b, "decrement_counter");
     assert_eq!(reply.json()["version"], 36, "{}", reply.text());
     signal(&a, "CONT");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -489,14 +488,7 @@ fn redis_losing_data_or_stalling_loses_no_acknowledged_click() {
         "a click after the timeout was refused at once, while Redis still slept"
     );
     stall.join().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let reply = loop {
-        let reply = a.post("/execute/increment_counter", "{}");
-        if reply.status == 200 || Instant::now() > deadline {
-            break reply;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let reply = click_until_served(&a, "increment_counter");
     assert_eq!(reply.status, 200, "{}", reply.text());
     // the stalled click ran when Redis woke (it may or may not have been in)
     let version = reply.json()["version"].as_u64().unwrap();

@@ -17,6 +17,24 @@ use std::time::Duration;
 use support::scale::{free_port, request_status, Haproxy, Redis};
 use support::server::{App, NodeScript};
 
+/// The pages' report after they clicked: each on `version` with the
+/// counter at `counter`, never reloaded, every click predicted in wasm,
+/// no page error.
+fn every_page_shows(result: &serde_json::Value, version: u64, counter: u64) {
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["final"], version, "{result}");
+    for k in 0..3 {
+        assert_eq!(result["versions"][k], version, "{result}");
+        assert_eq!(result["counters"][k], counter.to_string(), "{result}");
+        assert_eq!(result["notReloaded"][k], true, "{result}");
+        assert_eq!(result["stats"][k]["serverOnly"], 0, "{result}");
+    }
+    assert!(
+        !result["console"].to_string().contains("pageerror"),
+        "{result}"
+    );
+}
+
 #[test]
 fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     let dir = std::env::temp_dir().join(format!("x64wasm-scale-{}", std::process::id()));
@@ -81,20 +99,8 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     // every page (those on the killed instance through another) catches up
     // without reloading, then clicks once each
     page.go();
-    let result = page.next();
-    assert!(result["error"].is_null(), "{result}");
     let final_version = version + 3;
-    assert_eq!(result["final"], final_version, "{result}");
-    for k in 0..3 {
-        assert_eq!(result["versions"][k], final_version, "{result}");
-        assert_eq!(result["counters"][k], (counter + 3).to_string(), "{result}");
-        assert_eq!(result["notReloaded"][k], true, "{result}");
-        assert_eq!(result["stats"][k]["serverOnly"], 0, "{result}");
-    }
-    assert!(
-        !result["console"].to_string().contains("pageerror"),
-        "{result}"
-    );
+    every_page_shows(&page.next(), final_version, counter + 3);
     for app in &survivors {
         let (v, s) = app.state();
         assert_eq!(
@@ -131,15 +137,8 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     );
     let redis = Redis::start(&dir, port);
     page.go();
-    let result = page.next();
-    assert!(result["error"].is_null(), "{result}");
     let recovered = final_version + 3;
-    assert_eq!(result["final"], recovered, "{result}");
-    for k in 0..3 {
-        assert_eq!(result["versions"][k], recovered, "{result}");
-        assert_eq!(result["counters"][k], (counter + 6).to_string(), "{result}");
-        assert_eq!(result["notReloaded"][k], true, "{result}");
-    }
+    every_page_shows(&page.next(), recovered, counter + 6);
     assert_eq!(
         redis.cli(&["GET", "x64wasm:x64wasm-demo:version"]),
         recovered.to_string()
