@@ -218,8 +218,12 @@ pub(crate) enum RunError {
     Save(String),
     /// The request names no view, or one the server does not know (400).
     View(String),
-    /// The shared state's store (Redis) cannot take the change now (503).
+    /// The shared state's store (Redis) cannot take the change now; nothing
+    /// changed (503).
     Unavailable(String),
+    /// The change was sent to the store (Redis), which never answered: it
+    /// may or may not be in the state (503, `"outcome":"unknown"`).
+    Unknown(String),
 }
 
 impl<S: Pod> Shared<S> {
@@ -429,6 +433,10 @@ impl<S: Pod> Shared<S> {
                         // down (its view shows "reconnecting…")
                         self.published.send_modify(|_| {});
                         return Err(RunError::Unavailable(why));
+                    }
+                    Err(redis::Refused::Unknown(why)) => {
+                        self.published.send_modify(|_| {});
+                        return Err(RunError::Unknown(why));
                     }
                 }
             }

@@ -60,16 +60,17 @@ const LEVEL_WAIT: Duration = Duration::from_millis(300);
 /// and then died holds up the others no longer than this.
 pub const RESERVATION_MS: u64 = 100;
 
-/// The compare-and-set: KEYS state, version, channel, reservation, tag;
-/// ARGV the version the click ran on, the new state, the new version
+/// The compare-and-set: KEYS state, version, channel, reservation, tag,
+/// meta; ARGV the version the click ran on, the new state, the new version
 /// (computed by the caller: Lua's numbers are doubles, exact only to 2^53
 /// and printed in exponent form from 10^14), the click's token (the new
 /// tag), `1` if a conflict should reserve the next commit for it,
-/// [`RESERVATION_MS`], the state's size, and the tag of the version the
-/// click ran on. Publishes the new version. Returns `{1, new version, "",
-/// ""}`; on a conflict `{0, current version, current state, current tag}`
-/// (each empty unless of a sane size: a huge value is never sent back);
-/// `{2, "", "", ""}` while another click holds the reservation.
+/// [`RESERVATION_MS`], the state's size, the tag of the version the click
+/// ran on, and this app's meta. Publishes the new version. Returns `{1,
+/// new version, "", ""}`; on a conflict `{0, current version, current
+/// state, current tag}` (each empty unless of a sane size: a huge value is
+/// never sent back); `{2, "", "", ""}` while another click holds the
+/// reservation; `{3, "", "", ""}` when the meta is another app's.
 ///
 /// The reservation is what keeps a click from starving: the instance that
 /// just committed runs its next click on the state it already has, and so
@@ -92,8 +93,25 @@ end
 if holder and holder ~= ARGV[4] then
   return {2, '', '', ''}
 end
+local mt = redis.call('TYPE', KEYS[6]).ok
+if mt ~= 'none' and (mt ~= 'string' or redis.call('GET', KEYS[6]) ~= ARGV[9]) then
+  return {3, '', '', ''}
+end
 local current = redis.call('GET', KEYS[2])
-local tag = redis.call('GET', KEYS[5]) or ''
+-- the history tag at key: '' unless a short string of token characters
+-- (what commits write: digits, '-' and ':'), so that a damaged tag is
+-- read and compared the same way everywhere
+local function tag_of(key)
+  if redis.call('TYPE', key).ok ~= 'string' or redis.call('STRLEN', key) > 64 then
+    return ''
+  end
+  local tag = redis.call('GET', key)
+  if string.find(tag, '^[%w%-:]*$') then
+    return tag
+  end
+  return ''
+end
+local tag = tag_of(KEYS[5])
 if current ~= ARGV[1] or tag ~= ARGV[8] then
   if ARGV[5] == '1' then
     redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[6])
@@ -104,9 +122,6 @@ if current ~= ARGV[1] or tag ~= ARGV[8] then
   end
   if not current or #current > 20 then
     current = ''
-  end
-  if #tag > 64 then
-    tag = ''
   end
   return {0, current, state, tag}
 end
@@ -120,11 +135,12 @@ end
 return {1, ARGV[3], '', ''}
 "#;
 
-/// What Redis holds: KEYS version, state, tag; ARGV the state's size.
-/// Returns `{version's type, version or "", state's type, state's length,
-/// state or "", tag or ""}`: the version only when at most 20 bytes long,
-/// the state only when it has the right size, the tag only when at most
-/// 64 bytes long (a huge value is never sent back).
+/// What Redis holds: KEYS version, state, tag, meta; ARGV the state's
+/// size. Returns `{version's type, version or "", state's type, state's
+/// length, state or "", tag or "", meta or ""}`: the version only when at
+/// most 20 bytes long, the state only when it has the right size, the tag
+/// only when it is one commits write, the meta only when at most 256 bytes
+/// long (a huge value is never sent back).
 const READ: &str = r#"
 local vt = redis.call('TYPE', KEYS[1]).ok
 local st = redis.call('TYPE', KEYS[2]).ok
@@ -144,11 +160,27 @@ if st == 'string' then
     state = redis.call('GET', KEYS[2])
   end
 end
-local tag = ''
-if redis.call('TYPE', KEYS[3]).ok == 'string' and redis.call('STRLEN', KEYS[3]) <= 64 then
-  tag = redis.call('GET', KEYS[3])
+-- the history tag at key: '' unless a short string of token characters
+-- (what commits write: digits, '-' and ':'), so that a damaged tag is
+-- read and compared the same way everywhere
+local function tag_of(key)
+  if redis.call('TYPE', key).ok ~= 'string' or redis.call('STRLEN', key) > 64 then
+    return ''
+  end
+  local tag = redis.call('GET', key)
+  if string.find(tag, '^[%w%-:]*$') then
+    return tag
+  end
+  return ''
 end
-return {vt, version, st, length, state, tag}
+local meta = ''
+local mt = redis.call('TYPE', KEYS[4]).ok
+if mt == 'string' and redis.call('STRLEN', KEYS[4]) <= 256 then
+  meta = redis.call('GET', KEYS[4])
+elseif mt ~= 'none' then
+  meta = '(a Redis ' .. mt .. ' or a long string)'
+end
+return {vt, version, st, length, state, tag_of(KEYS[3]), meta}
 "#;
 
 /// The first start: KEYS state, version, meta, tag; ARGV the initial
@@ -190,6 +222,10 @@ redis.call('SET', KEYS[5], ARGV[4])
 redis.call('PUBLISH', KEYS[4], ARGV[1])
 return 1
 "#;
+
+/// What a click whose commit was sent and never answered is told.
+const MAYBE: &str =
+    "this click may or may not be in the state: the views show it once Redis is back";
 
 /// A version as the keys hold it: decimal digits without a leading zero
 /// (the compare-and-set compares the text), below `u64::MAX` (so that it
@@ -235,8 +271,11 @@ pub enum Refused {
     /// Another click reserved the next commit: try again shortly.
     Reserved,
     /// Redis could not be reached, answered an error, or holds what
-    /// cannot be used; the message says whether the click may be in.
+    /// cannot be used: nothing changed.
     Down(String),
+    /// The commit was sent and never answered: the click may or may not
+    /// be in the state.
+    Unknown(String),
 }
 
 /// What Redis holds for the app.
@@ -384,20 +423,31 @@ impl RedisStore {
 
     /// What Redis holds for the app ([`READ`]).
     fn held(&self, c: &mut redis::Connection) -> redis::RedisResult<Held> {
-        let (version_type, version, state_type, length, state, tag): (
+        let (version_type, version, state_type, length, state, tag, meta): (
             String,
-            String,
+            Vec<u8>,
             String,
             i64,
             Vec<u8>,
             String,
+            Vec<u8>,
         ) = self
             .read
             .key(&self.version_key)
             .key(&self.state_key)
             .key(&self.tag_key)
+            .key(&self.meta_key)
             .arg(self.size)
             .invoke(c)?;
+        let version = String::from_utf8_lossy(&version);
+        if !meta.is_empty() && meta != self.meta.as_bytes() {
+            return Ok(Held::Damaged(format!(
+                "{} says another app or layout wrote the keys ({}), not this one ({})",
+                self.meta_key,
+                String::from_utf8_lossy(&meta).escape_debug(),
+                self.meta
+            )));
+        }
         Ok(match (version_type.as_str(), state_type.as_str()) {
             ("none", "none") => Held::Missing("neither a version nor a state"),
             ("none", _) => Held::Missing("a state but no version"),
@@ -433,11 +483,13 @@ impl RedisStore {
     /// Before a start: when other instances follow the channel, asks them
     /// to write back what they hold if it is newer than what Redis holds
     /// (any message makes them read), and gives them [`LEVEL_WAIT`]; when
-    /// Redis holds no version, waits up to [`RESTORE_WAIT`] for one to
-    /// appear, asking again as followers (re)subscribe.
+    /// none does, waits the shorter [`RESTORE_WAIT`] for any that is
+    /// reconnecting to a restarted Redis, asking each as it subscribes;
+    /// when Redis holds no version, waits up to [`RESTORE_WAIT`] for one
+    /// to appear.
     fn level_with_running(&self) -> redis::RedisResult<()> {
         let start = Instant::now();
-        let mut asked = 0;
+        let mut asked = (0, start);
         loop {
             let (exists, (_, followers)): (bool, (String, u64)) = self.with(|c| {
                 redis::pipe()
@@ -448,33 +500,37 @@ impl RedisStore {
                     .arg(&self.channel)
                     .query(c)
             })?;
-            if followers > asked {
+            if followers > asked.0 {
                 let _: () = self.with(|c| {
                     redis::cmd("PUBLISH")
                         .arg(&self.channel)
                         .arg("level")
                         .query(c)
                 })?;
-                asked = followers;
+                asked = (followers, Instant::now());
             }
             let waited = start.elapsed();
-            if exists {
-                if asked > 0 && waited < LEVEL_WAIT {
-                    std::thread::sleep(LEVEL_WAIT - waited);
+            let done = match (exists, asked.0) {
+                // the instances asked have had their time to write back
+                (true, 1..) => asked.1.elapsed() >= LEVEL_WAIT,
+                // none follows: any reconnecting to a restarted Redis
+                // does within the shorter wait
+                (true, 0) => waited >= RESTORE_WAIT[1],
+                (false, _) => {
+                    let patience = RESTORE_WAIT[usize::from(followers == 0)];
+                    if waited > patience && followers > 0 {
+                        eprintln!(
+                            "x64wasm: Redis holds no state at {} although {followers} \
+                             instance(s) follow it, and none wrote theirs back within {} s: \
+                             starting from the initial state",
+                            self.version_key,
+                            patience.as_secs()
+                        );
+                    }
+                    waited > patience
                 }
-                return Ok(());
-            }
-            let patience = RESTORE_WAIT[usize::from(followers == 0)];
-            if waited > patience {
-                if followers > 0 {
-                    eprintln!(
-                        "x64wasm: Redis holds no state at {} although {followers} instance(s) \
-                         follow it, and none wrote theirs back within {} s: starting from the \
-                         initial state",
-                        self.version_key,
-                        patience.as_secs()
-                    );
-                }
+            };
+            if done {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(50));
@@ -513,6 +569,7 @@ impl RedisStore {
                 .key(&self.channel)
                 .key(&self.reservation_key)
                 .key(&self.tag_key)
+                .key(&self.meta_key)
                 .arg(base.to_string())
                 .arg(state)
                 .arg(next.to_string())
@@ -521,11 +578,13 @@ impl RedisStore {
                 .arg(RESERVATION_MS)
                 .arg(self.size)
                 .arg(base_tag)
+                .arg(&self.meta)
                 .invoke(c)
         });
         let (reason, consequence) = match answer {
             Ok((1, _, _, _)) => return Ok(next),
             Ok((2, _, _, _)) => return Err(Refused::Reserved),
+            Ok((3, _, _, _)) => (self.unusable(), NOTHING),
             Ok((_, version, current, tag)) => match parse_version(&version) {
                 Some(version)
                     if (version > base || (version == base && tag != base_tag))
@@ -552,7 +611,11 @@ impl RedisStore {
             Err(e) => self.failed(&e),
         };
         self.mark_down(&reason);
-        Err(Refused::Down(format!("{reason}; {consequence}")))
+        let why = format!("{reason}; {consequence}");
+        Err(match consequence == MAYBE {
+            true => Refused::Unknown(why),
+            false => Refused::Down(why),
+        })
     }
 
     /// Why what Redis holds cannot take a commit.
@@ -582,11 +645,7 @@ impl RedisStore {
                 "nothing changed, try again when it is back",
             )
         } else if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
-            (
-                format!("Redis at {} did not answer ({e})", self.url),
-                "this click may or may not be in the state: the views show it once Redis \
-                 is back",
-            )
+            (format!("Redis at {} did not answer ({e})", self.url), MAYBE)
         } else {
             (
                 format!("Redis at {} answered an error ({e})", self.url),
@@ -718,6 +777,7 @@ impl RedisStore {
         apply: impl Fn(Versioned),
         changed: impl Fn(),
     ) {
+        let mut resubscribed: Option<Instant> = None;
         loop {
             let mut failed = None;
             let subscribed = self
@@ -764,8 +824,27 @@ impl RedisStore {
                 });
             let why = match (failed, subscribed) {
                 (Some(why), _) => why,
-                (None, Err(e)) => format!("Redis at {} is unreachable ({e})", self.url),
-                (None, Ok(())) => format!("Redis at {} is unreachable", self.url),
+                (None, outcome) => {
+                    // only the subscription broke (its connection was
+                    // killed, or this process was paused): if Redis
+                    // answers, subscribe again at once, catching up, and
+                    // refuse nothing meanwhile (once a second at most, or
+                    // a subscription that keeps failing is the reason)
+                    let ping: redis::RedisResult<String> =
+                        self.with(|c| redis::cmd("PING").query(c));
+                    let again = resubscribed.is_none_or(|at| at.elapsed() > Duration::from_secs(1));
+                    match ping {
+                        Ok(_) if again => {
+                            resubscribed = Some(Instant::now());
+                            continue;
+                        }
+                        Ok(_) => match outcome {
+                            Err(e) => format!("Redis at {} refuses a subscription ({e})", self.url),
+                            Ok(()) => format!("Redis at {} ends every subscription", self.url),
+                        },
+                        Err(e) => self.failed(&e).0,
+                    }
+                }
             };
             if !self.down.load(Ordering::SeqCst) {
                 self.mark_down(&why);

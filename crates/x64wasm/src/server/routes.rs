@@ -116,7 +116,14 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
         Route::Stats => stats(shared),
         Route::Events if shared.store_down() => error(
             503,
-            "the shared state's store (Redis) is unreachable; try again shortly",
+            &format!(
+                "{}; try again shortly",
+                shared
+                    .redis
+                    .as_ref()
+                    .and_then(|r| r.down_reason())
+                    .unwrap_or_else(|| "the shared state's store (Redis) is unusable".into())
+            ),
         )
         .header("Retry-After", "1"),
         Route::Events => {
@@ -401,6 +408,11 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Respons
         Err(RunError::Unavailable(why)) => {
             shared.log.line(&why);
             return error(503, &why).header("Retry-After", "1");
+        }
+        Err(RunError::Unknown(why)) => {
+            shared.log.line(&why);
+            return json_reply(503, &json!({ "error": why, "outcome": "unknown" }))
+                .header("Retry-After", "1");
         }
         Err(RunError::Save(why)) => {
             shared.log.line(&why);

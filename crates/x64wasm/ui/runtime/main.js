@@ -187,13 +187,16 @@ function start(root) {
       const body = await response.json().catch(() => ({}));
       if (!response.ok) {
         report(`${name} failed on the server (${response.status}): ${body.error}`);
-        tell(`Not done: ${body.error || `the server answered ${response.status}`}`);
+        const why = body.error || `the server answered ${response.status}`;
+        // "unknown": the server's store never answered, so the click may be in
+        tell(body.outcome === 'unknown' ? `Maybe done: ${why}` : `Not done: ${why}`);
       } else {
         version = body.version;
       }
     } catch (e) {
       report(`${name} could not reach the server: ${e.message}`);
-      tell('Not done: the server cannot be reached');
+      // the request may have arrived before the connection broke
+      tell('Maybe done: the server could not be reached; the page shows the result once it is back');
     } finally {
       for (const [type, event] of sync.answer(version)) handle(type, event);
       // What the server said wins over what this page predicted.
