@@ -56,17 +56,24 @@ const RESTORE_WAIT: [Duration; 2] = [Duration::from_secs(3), Duration::from_secs
 /// version than Redis holds before it reads.
 const LEVEL_WAIT: Duration = Duration::from_millis(300);
 
+/// How many `VERSION TAG` pairs the history keeps (`x64wasm:ID:history`):
+/// how far back an instance can tell whether Redis's history holds the
+/// version it has seen.
+const HISTORY: usize = 64;
+
 /// How long a reservation holds, in milliseconds: a click that reserved
 /// and then died holds up the others no longer than this.
 pub const RESERVATION_MS: u64 = 100;
 
 /// The compare-and-set: KEYS state, version, channel, reservation, tag,
-/// meta; ARGV the version the click ran on, the new state, the new version
+/// meta, history; ARGV the version the click ran on, the new state, the new version
 /// (computed by the caller: Lua's numbers are doubles, exact only to 2^53
 /// and printed in exponent form from 10^14), the click's token (the new
 /// tag), `1` if a conflict should reserve the next commit for it,
 /// [`RESERVATION_MS`], the state's size, the tag of the version the click
-/// ran on, and this app's meta. Publishes the new version. Returns `{1,
+/// ran on, this app's meta, and [`HISTORY`]. Publishes the new version and
+/// adds it to the history (the last [`HISTORY`] `VERSION TAG` pairs, newest
+/// first). Returns `{1,
 /// new version, "", ""}`; on a conflict `{0, current version, current
 /// state, current tag}` (each empty unless of a sane size: a huge value is
 /// never sent back); `{2, "", "", ""}` while another click holds the
@@ -128,6 +135,11 @@ end
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[3])
 redis.call('SET', KEYS[5], ARGV[4])
+if redis.call('TYPE', KEYS[7]).ok ~= 'list' then
+  redis.call('DEL', KEYS[7])
+end
+redis.call('LPUSH', KEYS[7], ARGV[3] .. ' ' .. ARGV[4])
+redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[10]) - 1)
 redis.call('PUBLISH', KEYS[3], ARGV[3])
 if holder then
   redis.call('DEL', KEYS[4])
@@ -135,9 +147,11 @@ end
 return {1, ARGV[3], '', ''}
 "#;
 
-/// What Redis holds: KEYS version, state, tag, meta; ARGV the state's
-/// size. Returns `{version's type, version or "", state's type, state's
-/// length, state or "", tag or "", meta or ""}`: the version only when at
+/// What Redis holds: KEYS version, state, tag, meta, history; ARGV the
+/// state's size and a `VERSION TAG` to look for in the history. Returns
+/// `{version's type, version or "", state's type, state's length, state or
+/// "", tag or "", meta or "", 1 if the history holds that pair else 0, the
+/// history's oldest pair or ""}`: the version only when at
 /// most 20 bytes long, the state only when it has the right size, the tag
 /// only when it is one commits write, the meta only when at most 256 bytes
 /// long (a huge value is never sent back).
@@ -180,10 +194,23 @@ if mt == 'string' and redis.call('STRLEN', KEYS[4]) <= 256 then
 elseif mt ~= 'none' then
   meta = '(a Redis ' .. mt .. ' or a long string)'
 end
-return {vt, version, st, length, state, tag_of(KEYS[3]), meta}
+-- whether the version and tag ARGV[2] are in the history, and the
+-- oldest version it holds
+local known = 0
+local oldest = ''
+if redis.call('TYPE', KEYS[5]).ok == 'list' then
+  if redis.call('LPOS', KEYS[5], ARGV[2]) then
+    known = 1
+  end
+  local last = redis.call('LINDEX', KEYS[5], -1)
+  if last and #last <= 100 then
+    oldest = last
+  end
+end
+return {vt, version, st, length, state, tag_of(KEYS[3]), meta, known, oldest}
 "#;
 
-/// The first start: KEYS state, version, meta, tag; ARGV the initial
+/// The first start: KEYS state, version, meta, tag, history; ARGV the initial
 /// state and the meta. Writes them only when neither state nor version
 /// exists (a version without a state, or the reverse, is damage to report,
 /// not a first start). Returns 1 when it wrote.
@@ -193,14 +220,16 @@ if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 the
   redis.call('SET', KEYS[1], ARGV[1])
   redis.call('SET', KEYS[2], '0')
   redis.call('SET', KEYS[4], 'seed')
+  redis.call('DEL', KEYS[5])
+  redis.call('LPUSH', KEYS[5], '0 seed')
   return 1
 end
 return 0
 "#;
 
 /// Writes back a state Redis lost: KEYS state, version, meta, channel,
-/// tag; ARGV the version, the state, the meta and the tag this instance
-/// holds. Writes
+/// tag, history; ARGV the version, the state, the meta and the tag this
+/// instance holds, and [`HISTORY`]. Writes
 /// only when the meta is this app's (or missing) and Redis holds no state
 /// or an older version (decimal strings without leading zeros compare by
 /// length, then bytes). Publishes the version. Returns 1 when it wrote.
@@ -219,6 +248,11 @@ redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[2])
 redis.call('SET', KEYS[2], ARGV[1])
 redis.call('SET', KEYS[5], ARGV[4])
+if redis.call('TYPE', KEYS[6]).ok ~= 'list' then
+  redis.call('DEL', KEYS[6])
+end
+redis.call('LPUSH', KEYS[6], ARGV[1] .. ' ' .. ARGV[4])
+redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[5]) - 1)
 redis.call('PUBLISH', KEYS[4], ARGV[1])
 return 1
 "#;
@@ -278,6 +312,16 @@ pub enum Refused {
     Unknown(String),
 }
 
+/// Whether Redis's history holds a version this instance has seen.
+enum Lineage {
+    /// It does: Redis went on from it.
+    Holds,
+    /// It does not, though it reaches back that far: Redis lost it.
+    Lacks,
+    /// It reaches back less far, or nothing was asked.
+    CannotTell,
+}
+
 /// What Redis holds for the app.
 enum Held {
     /// A version and a state of the right size.
@@ -299,6 +343,7 @@ pub struct RedisStore {
     version_key: String,
     tag_key: String,
     meta_key: String,
+    history_key: String,
     /// Holds the token of the click the next commit is reserved for.
     reservation_key: String,
     /// This instance among all (process id and start time), for tokens.
@@ -345,6 +390,7 @@ impl RedisStore {
             state_key: format!("{prefix}:state"),
             version_key: format!("{prefix}:version"),
             tag_key: format!("{prefix}:tag"),
+            history_key: format!("{prefix}:history"),
             meta_key: format!("{prefix}:meta"),
             reservation_key: format!("{prefix}:reserved"),
             instance: format!(
@@ -375,10 +421,11 @@ impl RedisStore {
                     .key(&store.version_key)
                     .key(&store.meta_key)
                     .key(&store.tag_key)
+                    .key(&store.history_key)
                     .arg(initial)
                     .arg(&store.meta)
                     .invoke(c)?;
-                Ok((store.meta_held(c)?, store.held(c)?))
+                Ok((store.meta_held(c)?, store.held(c, None)?.0))
             })
             .map_err(fail)?;
         if meta.as_deref() != Some(store.meta.as_str()) {
@@ -421,9 +468,15 @@ impl RedisStore {
         })
     }
 
-    /// What Redis holds for the app ([`READ`]).
-    fn held(&self, c: &mut redis::Connection) -> redis::RedisResult<Held> {
-        let (version_type, version, state_type, length, state, tag, meta): (
+    /// What Redis holds for the app ([`READ`]), and whether its history
+    /// holds `mine` (a version this instance has seen).
+    fn held(
+        &self,
+        c: &mut redis::Connection,
+        mine: Option<&Versioned>,
+    ) -> redis::RedisResult<(Held, Lineage)> {
+        let pair = mine.map_or(String::new(), |m| format!("{} {}", m.version, m.tag));
+        let (version_type, version, state_type, length, state, tag, meta, known, oldest): (
             String,
             Vec<u8>,
             String,
@@ -431,24 +484,52 @@ impl RedisStore {
             Vec<u8>,
             String,
             Vec<u8>,
+            i64,
+            String,
         ) = self
             .read
             .key(&self.version_key)
             .key(&self.state_key)
             .key(&self.tag_key)
             .key(&self.meta_key)
+            .key(&self.history_key)
             .arg(self.size)
+            .arg(&pair)
             .invoke(c)?;
+        let oldest = oldest.split(' ').next().and_then(parse_version);
+        let lineage = match (known, mine, oldest) {
+            (1, _, _) => Lineage::Holds,
+            (_, Some(mine), Some(oldest)) if oldest <= mine.version => Lineage::Lacks,
+            _ => Lineage::CannotTell,
+        };
+        Ok((
+            self.held_of(version_type, version, state_type, length, state, tag, meta),
+            lineage,
+        ))
+    }
+
+    /// [`RedisStore::held`]'s reading of what [`READ`] returned.
+    #[allow(clippy::too_many_arguments)]
+    fn held_of(
+        &self,
+        version_type: String,
+        version: Vec<u8>,
+        state_type: String,
+        length: i64,
+        state: Vec<u8>,
+        tag: String,
+        meta: Vec<u8>,
+    ) -> Held {
         let version = String::from_utf8_lossy(&version);
         if !meta.is_empty() && meta != self.meta.as_bytes() {
-            return Ok(Held::Damaged(format!(
+            return Held::Damaged(format!(
                 "{} says another app or layout wrote the keys ({}), not this one ({})",
                 self.meta_key,
                 String::from_utf8_lossy(&meta).escape_debug(),
                 self.meta
-            )));
+            ));
         }
-        Ok(match (version_type.as_str(), state_type.as_str()) {
+        match (version_type.as_str(), state_type.as_str()) {
             ("none", "none") => Held::Missing("neither a version nor a state"),
             ("none", _) => Held::Missing("a state but no version"),
             (_, "none") => Held::Missing("a version but no state"),
@@ -477,7 +558,7 @@ impl RedisStore {
                 "{} is a Redis {other}, not a string holding a version (damaged)",
                 self.version_key
             )),
-        })
+        }
     }
 
     /// Before a start: when other instances follow the channel, asks them
@@ -570,6 +651,7 @@ impl RedisStore {
                 .key(&self.reservation_key)
                 .key(&self.tag_key)
                 .key(&self.meta_key)
+                .key(&self.history_key)
                 .arg(base.to_string())
                 .arg(state)
                 .arg(next.to_string())
@@ -579,6 +661,7 @@ impl RedisStore {
                 .arg(self.size)
                 .arg(base_tag)
                 .arg(&self.meta)
+                .arg(HISTORY)
                 .invoke(c)
         });
         let (reason, consequence) = match answer {
@@ -620,7 +703,7 @@ impl RedisStore {
 
     /// Why what Redis holds cannot take a commit.
     fn unusable(&self) -> String {
-        match self.with(|c| self.held(c)) {
+        match self.with(|c| self.held(c, None)).map(|(held, _)| held) {
             Ok(Held::Missing(what)) => format!(
                 "Redis at {} holds {what} for this app (it restarted without persistence, or \
                  was flushed); the instances write theirs back",
@@ -683,23 +766,34 @@ impl RedisStore {
         held: &dyn Fn() -> Versioned,
         apply: &dyn Fn(Versioned),
     ) -> Result<(), String> {
+        let mine = held();
         let read = |store: &RedisStore| {
             store
-                .with(|c| store.held(c))
+                .with(|c| store.held(c, Some(&mine)))
                 .map_err(|e| store.failed(&e).0)
         };
-        let mine = held();
         let lost = match read(self)? {
-            Held::State(theirs) if theirs.version >= mine.version => {
+            (Held::State(theirs), lineage) if theirs.version >= mine.version => {
+                if theirs.version > mine.version && matches!(lineage, Lineage::Lacks) {
+                    eprintln!(
+                        "x64wasm: Redis's history does not hold version {} as this instance \
+                         saw it (Redis lost data while this instance was away, and others \
+                         went on to {}): what this instance acknowledged up to {} and Redis \
+                         did not keep is lost",
+                        mine.version, theirs.version, mine.version
+                    );
+                }
                 apply(theirs);
                 return Ok(());
             }
-            Held::State(theirs) => format!(
+            (Held::State(theirs), _) => format!(
                 "holds version {}, older than {}",
                 theirs.version, mine.version
             ),
-            Held::Missing(what) => format!("holds {what} for this app"),
-            Held::Damaged(why) => return Err(format!("the state in Redis at {}: {why}", self.url)),
+            (Held::Missing(what), _) => format!("holds {what} for this app"),
+            (Held::Damaged(why), _) => {
+                return Err(format!("the state in Redis at {}: {why}", self.url))
+            }
         };
         let wrote: i64 = self
             .with(|c| {
@@ -709,10 +803,12 @@ impl RedisStore {
                     .key(&self.meta_key)
                     .key(&self.channel)
                     .key(&self.tag_key)
+                    .key(&self.history_key)
                     .arg(mine.version.to_string())
                     .arg(&mine.state)
                     .arg(&self.meta)
                     .arg(&mine.tag)
+                    .arg(HISTORY)
                     .invoke(c)
             })
             .map_err(|e| self.failed(&e).0)?;
@@ -723,7 +819,7 @@ impl RedisStore {
                 self.url, mine.version
             );
         }
-        match read(self)? {
+        match read(self)?.0 {
             Held::State(theirs) => {
                 apply(theirs);
                 Ok(())
