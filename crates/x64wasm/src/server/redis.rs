@@ -4,7 +4,8 @@
 //! Keys, for the app id `ID` (`App::id`): `x64wasm:ID:state` (the state's
 //! bytes), `x64wasm:ID:version` (decimal digits, no leading zero),
 //! `x64wasm:ID:tag` (which history that version belongs to: the token of
-//! the click that made it), `x64wasm:ID:meta` (what wrote them:
+//! the click that made it), `x64wasm:ID:history` (the last [`HISTORY`]
+//! `VERSION TAG` pairs), `x64wasm:ID:meta` (what wrote them:
 //! `x64wasm-state 1 ID SIZE`), `x64wasm:ID:reserved` (see [`COMMIT`]), and
 //! the pub/sub channel
 //! `x64wasm:ID:changed`. A message on the channel only wakes the
@@ -34,7 +35,9 @@
 //! and Redis's may carry the same version number from two histories. The
 //! compare-and-set then fails (its click runs again on Redis's state), the
 //! instance takes Redis's state, and says which of its acknowledged
-//! versions were lost: Redis is the one history.
+//! versions were lost: Redis is the one history. The same holds when the
+//! others went past the away instance's version: it finds that Redis's
+//! history lacks its own, and says so.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -312,6 +315,21 @@ pub enum Refused {
     Unknown(String),
 }
 
+/// [`READ`]'s answer: the version's type and value, the state's type,
+/// length and value, the tag, the meta, whether the history holds the pair
+/// asked for, and the history's oldest pair.
+type ReadAnswer = (
+    String,
+    Vec<u8>,
+    String,
+    i64,
+    Vec<u8>,
+    String,
+    Vec<u8>,
+    i64,
+    String,
+);
+
 /// Whether Redis's history holds a version this instance has seen.
 enum Lineage {
     /// It does: Redis went on from it.
@@ -476,17 +494,8 @@ impl RedisStore {
         mine: Option<&Versioned>,
     ) -> redis::RedisResult<(Held, Lineage)> {
         let pair = mine.map_or(String::new(), |m| format!("{} {}", m.version, m.tag));
-        let (version_type, version, state_type, length, state, tag, meta, known, oldest): (
-            String,
-            Vec<u8>,
-            String,
-            i64,
-            Vec<u8>,
-            String,
-            Vec<u8>,
-            i64,
-            String,
-        ) = self
+        let (version_type, version, state_type, length, state, tag, meta, known, oldest): ReadAnswer =
+            self
             .read
             .key(&self.version_key)
             .key(&self.state_key)
