@@ -1,5 +1,5 @@
 //! Rate limits: on clicks (`POST /execute`), a token bucket per client
-//! address (a person clicks a few times a second; a script hammering the
+//! address (IPv6 by /64, as budgets count addresses; a person clicks a few times a second; a script hammering the
 //! server gets 429 and does not starve the others of the state lock); and
 //! on the log lines clients can cause, so that the log is no client's
 //! megaphone.
@@ -9,13 +9,16 @@ use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::Instant;
 
+use super::http::address_key;
+
 /// Token buckets by client address.
 pub struct RateLimiter {
     /// Tokens added per second (clicks per second sustained).
     rate: f64,
     /// Bucket size (clicks in a burst).
     burst: f64,
-    buckets: Mutex<HashMap<IpAddr, (f64, Instant)>>,
+    /// By [`address_key`].
+    buckets: Mutex<HashMap<u128, (f64, Instant)>>,
 }
 
 /// Buckets kept before full (idle) ones are forgotten.
@@ -34,6 +37,7 @@ impl RateLimiter {
     /// Takes one token for `client` at time `now`; `Err` holds the seconds
     /// until the next token.
     pub fn take(&self, client: IpAddr, now: Instant) -> Result<(), f64> {
+        let client = address_key(client);
         let mut buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
         if buckets.len() >= MAX_CLIENTS && !buckets.contains_key(&client) {
             let (rate, burst) = (self.rate, self.burst);
@@ -144,6 +148,22 @@ mod tests {
             Ok(()),
             "refilled"
         );
+        // one client's forms of its address share its bucket: IPv4-mapped
+        // IPv6 is IPv4, and IPv6 counts by /64
+        let c: IpAddr = "2001:db8::1".parse().unwrap();
+        for _ in 0..20 {
+            assert_eq!(limiter.take(c, t0), Ok(()));
+        }
+        for same in ["2001:db8::2", "2001:db8:0:0:ffff::9"] {
+            assert!(limiter.take(same.parse().unwrap(), t0).is_err(), "{same}");
+        }
+        assert_eq!(limiter.take("2001:db8:0:1::1".parse().unwrap(), t0), Ok(()));
+        let t1 = t0 + Duration::from_secs(120);
+        for _ in 0..20 {
+            assert_eq!(limiter.take(a, t1), Ok(()));
+        }
+        let mapped: IpAddr = "::ffff:10.0.0.1".parse().unwrap();
+        assert!(limiter.take(mapped, t1).is_err(), "a's bucket");
     }
 
     #[test]

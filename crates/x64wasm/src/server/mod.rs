@@ -453,6 +453,24 @@ impl<S: Pod> Shared<S> {
         let base = version + own;
         let before = bytes(&state, &view_bytes);
         let after = bytes(&new_state, &new_view);
+        // The view's bytes are written back before the shared state is
+        // installed, under the views' lock held across both: a stream that
+        // renders the new shared version also finds the view's new bytes
+        // (else it would send the new version with the old view part and
+        // then count itself up to date).
+        let mut slots = views.map(|(views, id)| (views.lock(), id));
+        if !shared_changed {
+            own += 1;
+        }
+        if let Some((locked, id)) = &mut slots {
+            if let Some(slot) = locked.get_mut(*id) {
+                slot.bytes = new_view;
+                slot.own = own;
+                if !shared_changed {
+                    slot.changed.notify_one();
+                }
+            }
+        }
         if shared_changed {
             version += 1;
             let mut live = self.lock();
@@ -463,18 +481,8 @@ impl<S: Pod> Shared<S> {
                 live.version = version;
                 live.tag = tag;
             }
-        } else {
-            own += 1;
         }
-        if let Some((views, id)) = views {
-            if let Some(slot) = views.lock().get_mut(id) {
-                slot.bytes = new_view;
-                slot.own = own;
-                if !shared_changed {
-                    slot.changed.notify_one();
-                }
-            }
-        }
+        drop(slots);
         if shared_changed {
             self.executed.notify_all();
         }

@@ -137,9 +137,10 @@ pub enum Kind {
     View,
 }
 
-/// An address as budgets count it: IPv4 addresses one by one, IPv6 by /64
-/// (one host's usual allocation), IPv4-mapped IPv6 as IPv4.
-fn address_key(ip: IpAddr) -> u128 {
+/// An address as budgets and rate limits count it: IPv4 addresses one by
+/// one, IPv6 by /64 (one host's usual allocation, so that a client cannot
+/// escape by rotating addresses within it), IPv4-mapped IPv6 as IPv4.
+pub(crate) fn address_key(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(v4) => u32::from(v4) as u128,
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {

@@ -31,6 +31,7 @@ use std::pin::Pin;
 use std::time::Duration;
 
 pub use accept::serve;
+pub(crate) use budget::address_key;
 pub use budget::{raise_descriptor_limit, Capacity};
 pub use head::Authority;
 pub use response::Response;
