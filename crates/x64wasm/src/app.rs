@@ -100,8 +100,8 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
     --redis URL      keep the shared state in Redis (redis://host:port/), so that
                      several instances of this app serve one state; clicks get
                      503 while Redis is unreachable (README: Many instances)
-    --rate-limit N   clicks per second per client address, in bursts of up to
-                     2N (default 100; 0: no limit); more get 429
+    --rate-limit N   clicks per second per client address (IPv6: per /64), in
+                     bursts of up to 2N (default 100; 0: no limit); more get 429
     --trusted-proxy ADDR
                      a balancer in front of this server (repeatable): its
                      connections are not held to one address's share, and a
