@@ -7,10 +7,9 @@
 //! the click that made it), `x64wasm:ID:history` (the last [`HISTORY`]
 //! `VERSION TAG` pairs), `x64wasm:ID:meta` (what wrote them:
 //! `x64wasm-state 1 ID SIZE`), `x64wasm:ID:reserved` (see [`COMMIT`]), and
-//! the pub/sub channel
-//! `x64wasm:ID:changed`. A message on the channel only wakes the
-//! instances: each then reads the keys, so a message, whoever sent it,
-//! never puts a state in an instance.
+//! the pub/sub channel `x64wasm:ID:changed`. A message on the channel only
+//! wakes the instances: each then reads the keys, so a message, whoever
+//! sent it, never puts a state in an instance.
 //!
 //! A click runs the native callback on the state at the version the
 //! instance holds and commits it with [`COMMIT`], a Lua script that writes
@@ -49,10 +48,10 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// How many times a click runs before a conflict is a 503.
 pub const ATTEMPTS: usize = 8;
 
-/// How long a starting instance that finds no state waits for running
-/// ones to write theirs back, when some follow the channel, and when none
-/// does (they may be reconnecting to a restarted Redis: they retry every
-/// quarter second).
+/// How long a starting instance waits for running ones to write back what
+/// Redis lost: when Redis holds no state while some follow the channel,
+/// and when none does (they may be reconnecting to a restarted Redis: they
+/// retry every quarter second).
 const RESTORE_WAIT: [Duration; 2] = [Duration::from_secs(3), Duration::from_secs(1)];
 
 /// How long a starting instance gives running ones to write back a newer
