@@ -84,7 +84,22 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
         c.join().unwrap();
     }
     let (acked, failed) = (acked.load(Ordering::SeqCst), failed.load(Ordering::SeqCst));
-    let (version, state) = survivors[0].state();
+    // Redis's version is the truth; the survivors reach it (their
+    // subscribers read each version a moment after its commit)
+    let version: u64 = redis
+        .cli(&["GET", "x64wasm:x64wasm-demo:version"])
+        .parse()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while survivors.iter().any(|app| app.state().0 < version) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "survivors never reached {version}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (at, state) = survivors[0].state();
+    assert_eq!(at, version);
     let counter = i64::from_le_bytes(state[..8].try_into().unwrap()) as u64;
     assert_eq!(counter, version, "one increment per version");
     assert!(

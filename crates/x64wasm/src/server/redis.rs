@@ -67,6 +67,23 @@ const HISTORY: usize = 64;
 /// and then died holds up the others no longer than this.
 pub const RESERVATION_MS: u64 = 100;
 
+/// `tag_of(key)`, which [`COMMIT`] and [`READ`] start with: the history tag
+/// at `key`, or `""` unless it is a short string of token characters (what
+/// commits write: digits, letters, `-` and `:`), so that a damaged tag is
+/// read and compared the same way everywhere.
+const TAG_OF: &str = r#"
+local function tag_of(key)
+  if redis.call('TYPE', key).ok ~= 'string' or redis.call('STRLEN', key) > 64 then
+    return ''
+  end
+  local tag = redis.call('GET', key)
+  if string.find(tag, '^[%w%-:]*$') then
+    return tag
+  end
+  return ''
+end
+"#;
+
 /// The compare-and-set: KEYS state, version, channel, reservation, tag,
 /// meta, history; ARGV the version the click ran on, the new state, the new version
 /// (computed by the caller: Lua's numbers are doubles, exact only to 2^53
@@ -107,19 +124,6 @@ if mt ~= 'none' and (mt ~= 'string' or redis.call('GET', KEYS[6]) ~= ARGV[9]) th
   return {3, '', '', ''}
 end
 local current = redis.call('GET', KEYS[2])
--- the history tag at key: '' unless a short string of token characters
--- (what commits write: digits, '-' and ':'), so that a damaged tag is
--- read and compared the same way everywhere
-local function tag_of(key)
-  if redis.call('TYPE', key).ok ~= 'string' or redis.call('STRLEN', key) > 64 then
-    return ''
-  end
-  local tag = redis.call('GET', key)
-  if string.find(tag, '^[%w%-:]*$') then
-    return tag
-  end
-  return ''
-end
 local tag = tag_of(KEYS[5])
 if current ~= ARGV[1] or tag ~= ARGV[8] then
   if ARGV[5] == '1' then
@@ -175,19 +179,6 @@ if st == 'string' then
   if length == tonumber(ARGV[1]) then
     state = redis.call('GET', KEYS[2])
   end
-end
--- the history tag at key: '' unless a short string of token characters
--- (what commits write: digits, '-' and ':'), so that a damaged tag is
--- read and compared the same way everywhere
-local function tag_of(key)
-  if redis.call('TYPE', key).ok ~= 'string' or redis.call('STRLEN', key) > 64 then
-    return ''
-  end
-  local tag = redis.call('GET', key)
-  if string.find(tag, '^[%w%-:]*$') then
-    return tag
-  end
-  return ''
 end
 local meta = ''
 local mt = redis.call('TYPE', KEYS[4]).ok
@@ -421,8 +412,8 @@ impl RedisStore {
             channel: format!("{prefix}:changed"),
             meta: format!("x64wasm-state 1 {id} {size}"),
             size,
-            commit: redis::Script::new(COMMIT),
-            read: redis::Script::new(READ),
+            commit: redis::Script::new(&[TAG_OF, COMMIT].concat()),
+            read: redis::Script::new(&[TAG_OF, READ].concat()),
             seed: redis::Script::new(SEED),
             restore: redis::Script::new(RESTORE),
             down: AtomicBool::new(false),
