@@ -84,6 +84,25 @@ local function tag_of(key)
 end
 "#;
 
+/// `write(keys, state, version, tag, keep)`, which [`COMMIT`] and
+/// [`RESTORE`] start with: puts a version in Redis. `keys` are the state,
+/// version, tag and history keys and the channel; the history keeps the
+/// last `keep` `VERSION TAG` pairs (a history that is not a list goes);
+/// the channel hears the version.
+const WRITE: &str = r#"
+local function write(keys, state, version, tag, keep)
+  redis.call('SET', keys[1], state)
+  redis.call('SET', keys[2], version)
+  redis.call('SET', keys[3], tag)
+  if redis.call('TYPE', keys[4]).ok ~= 'list' then
+    redis.call('DEL', keys[4])
+  end
+  redis.call('LPUSH', keys[4], version .. ' ' .. tag)
+  redis.call('LTRIM', keys[4], 0, tonumber(keep) - 1)
+  redis.call('PUBLISH', keys[5], version)
+end
+"#;
+
 /// The compare-and-set: KEYS state, version, channel, reservation, tag,
 /// meta, history; ARGV the version the click ran on, the new state, the new version
 /// (computed by the caller: Lua's numbers are doubles, exact only to 2^53
@@ -138,15 +157,7 @@ if current ~= ARGV[1] or tag ~= ARGV[8] then
   end
   return {0, current, state, tag}
 end
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[3])
-redis.call('SET', KEYS[5], ARGV[4])
-if redis.call('TYPE', KEYS[7]).ok ~= 'list' then
-  redis.call('DEL', KEYS[7])
-end
-redis.call('LPUSH', KEYS[7], ARGV[3] .. ' ' .. ARGV[4])
-redis.call('LTRIM', KEYS[7], 0, tonumber(ARGV[10]) - 1)
-redis.call('PUBLISH', KEYS[3], ARGV[3])
+write({KEYS[1], KEYS[2], KEYS[5], KEYS[7], KEYS[3]}, ARGV[2], ARGV[3], ARGV[4], ARGV[10])
 if holder then
   redis.call('DEL', KEYS[4])
 end
@@ -238,15 +249,7 @@ if current and redis.call('EXISTS', KEYS[1]) == 1 then
   end
 end
 redis.call('SET', KEYS[3], ARGV[3])
-redis.call('SET', KEYS[1], ARGV[2])
-redis.call('SET', KEYS[2], ARGV[1])
-redis.call('SET', KEYS[5], ARGV[4])
-if redis.call('TYPE', KEYS[6]).ok ~= 'list' then
-  redis.call('DEL', KEYS[6])
-end
-redis.call('LPUSH', KEYS[6], ARGV[1] .. ' ' .. ARGV[4])
-redis.call('LTRIM', KEYS[6], 0, tonumber(ARGV[5]) - 1)
-redis.call('PUBLISH', KEYS[4], ARGV[1])
+write({KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[4]}, ARGV[2], ARGV[1], ARGV[4], ARGV[5])
 return 1
 "#;
 
@@ -412,10 +415,10 @@ impl RedisStore {
             channel: format!("{prefix}:changed"),
             meta: format!("x64wasm-state 1 {id} {size}"),
             size,
-            commit: redis::Script::new(&[TAG_OF, COMMIT].concat()),
+            commit: redis::Script::new(&[TAG_OF, WRITE, COMMIT].concat()),
             read: redis::Script::new(&[TAG_OF, READ].concat()),
             seed: redis::Script::new(SEED),
-            restore: redis::Script::new(RESTORE),
+            restore: redis::Script::new(&[WRITE, RESTORE].concat()),
             down: AtomicBool::new(false),
             reason: Mutex::new(String::new()),
         };
