@@ -10,29 +10,12 @@ use std::path::Path;
 use std::time::Duration;
 
 use support::desktop::Xvfb;
-use support::server::{node, screenshot_dir, App};
+use support::server::{node, screenshot_dir};
 
 #[test]
 fn window_and_browser_stay_in_sync_and_closing_the_window_exits() {
     let x = Xvfb::start();
-    let mut app = App::start(
-        Path::new(env!("CARGO_BIN_EXE_x64wasm")),
-        &["--port", "0"],
-        &[("DISPLAY", &x.display)],
-    );
-    assert!(
-        app.wait_for_output("desktop window open", Duration::from_secs(60)),
-        "{}",
-        app.output()
-    );
-    let window = x.find_window("x64wasm demo");
-    // The webview loads the page after the window maps; its runtime then
-    // opens the event stream, which the server counts as a view.
-    app.wait_views(
-        1,
-        Duration::from_secs(60),
-        "the window's page never connected",
-    );
+    let (mut app, window) = x.open_app(Path::new(env!("CARGO_BIN_EXE_x64wasm")), "x64wasm demo");
 
     let shot = screenshot_dir().join("desktop.png");
     let page = node(

@@ -107,22 +107,7 @@ fn todomvc_follows_the_specification_in_chromium_and_survives_a_restart() {
 #[test]
 fn a_todo_typed_into_the_desktop_window_reaches_the_browser() {
     let x = Xvfb::start();
-    let mut app = App::start(
-        &example_binary("todomvc"),
-        &["--port", "0"],
-        &[("DISPLAY", &x.display)],
-    );
-    assert!(
-        app.wait_for_output("desktop window open", Duration::from_secs(60)),
-        "{}",
-        app.output()
-    );
-    let window = x.find_window("TodoMVC");
-    app.wait_views(
-        1,
-        Duration::from_secs(60),
-        "the window's page never connected",
-    );
+    let (mut app, window) = x.open_app(&example_binary("todomvc"), "TodoMVC");
     let page = node(
         "todomvc_window.mjs",
         &[&app.url, &window],

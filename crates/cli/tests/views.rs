@@ -7,7 +7,6 @@
 mod support;
 
 use std::path::Path;
-use std::time::Duration;
 
 use support::desktop::Xvfb;
 use support::proxy::Proxy;
@@ -16,17 +15,7 @@ use support::server::{App, NodeScript};
 #[test]
 fn clicks_in_any_view_reach_all_others_and_a_cut_page_catches_up() {
     let x = Xvfb::start();
-    let app = App::start(
-        Path::new(env!("CARGO_BIN_EXE_x64wasm")),
-        &["--port", "0"],
-        &[("DISPLAY", &x.display)],
-    );
-    let window = x.find_window("x64wasm demo");
-    app.wait_views(
-        1,
-        Duration::from_secs(60),
-        "the window's page never connected",
-    );
+    let (app, window) = x.open_app(Path::new(env!("CARGO_BIN_EXE_x64wasm")), "x64wasm demo");
     let proxy = Proxy::start(&app.address);
     let proxy_url = format!("http://{}/", proxy.address);
     let mut script = NodeScript::start(

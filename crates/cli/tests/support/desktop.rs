@@ -4,6 +4,7 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// An Xvfb server on a display number of its own choosing.
 pub struct Xvfb {
@@ -64,6 +65,28 @@ impl Xvfb {
             .to_string();
         assert!(!id.is_empty(), "no window titled {title:?} appeared");
         id
+    }
+
+    /// Starts `binary` (`--port 0`) with its desktop window on this display
+    /// and waits until the window titled `title` is shown and its page has
+    /// connected (the server counts one view); the app and the window id.
+    pub fn open_app(&self, binary: &Path, title: &str) -> (super::server::App, String) {
+        let app =
+            super::server::App::start(binary, &["--port", "0"], &[("DISPLAY", &self.display)]);
+        assert!(
+            app.wait_for_output("desktop window open", Duration::from_secs(60)),
+            "{}",
+            app.output()
+        );
+        let window = self.find_window(title);
+        // The webview loads the page after the window maps; its runtime then
+        // opens the event stream, which the server counts as a view.
+        app.wait_views(
+            1,
+            Duration::from_secs(60),
+            "the window's page never connected",
+        );
+        (app, window)
     }
 
     /// Asks window `id` to close as a window manager's close button does
