@@ -195,8 +195,10 @@ local meta = ''
 local mt = redis.call('TYPE', KEYS[4]).ok
 if mt == 'string' and redis.call('STRLEN', KEYS[4]) <= 256 then
   meta = redis.call('GET', KEYS[4])
+elseif mt == 'string' then
+  meta = '(a string of ' .. redis.call('STRLEN', KEYS[4]) .. ' bytes)'
 elseif mt ~= 'none' then
-  meta = '(a Redis ' .. mt .. ' or a long string)'
+  meta = '(a Redis ' .. mt .. ')'
 end
 -- whether the version and tag ARGV[2] are in the history, and the
 -- oldest version it holds
