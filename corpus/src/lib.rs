@@ -967,6 +967,38 @@ pub extern "C" fn celsius_to_fahrenheit(c: f64) -> f64 {
     c * 9.0 / 5.0 + 32.0
 }
 
+// Results left untouched in xmm0: the function returns its first float
+// argument without writing the register (a bare `ret` at the end), so the
+// value must come from the register's entry value.
+
+#[no_mangle]
+pub extern "C" fn float_identity(x: f64) -> f64 {
+    x
+}
+
+#[no_mangle]
+pub extern "C" fn float_identity_f32(x: f32) -> f32 {
+    x
+}
+
+#[no_mangle]
+pub extern "C" fn store_then_float(s: *mut State, n: i32, a: f64) -> f64 {
+    if n > 5 {
+        st!(s).step = n;
+    }
+    a
+}
+
+#[no_mangle]
+pub extern "C" fn count_then_float_f32(s: *mut State, x: f32) -> f32 {
+    // a `lock inc` of the counter, then the argument as it came
+    let counter: *mut i64 = &mut st!(s).counter;
+    // SAFETY: the state is exclusively ours and `counter` is aligned to 8.
+    unsafe { std::sync::atomic::AtomicI64::from_ptr(counter) }
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    x
+}
+
 #[no_mangle]
 pub extern "C" fn lerp(a: f32, b: f32, t: f32) -> f32 {
     a + (b - a) * t
@@ -1291,6 +1323,10 @@ callbacks! {
     life_step(s: *mut State) = "life_step(ptr)->void";
     saturating_cast_mix(a: i64) -> i32 = "saturating_cast_mix(i64)->i32";
     celsius_to_fahrenheit(c: f64) -> f64 = "celsius_to_fahrenheit(f64)->f64";
+    float_identity(x: f64) -> f64 = "float_identity(f64)->f64";
+    float_identity_f32(x: f32) -> f32 = "float_identity_f32(f32)->f32";
+    store_then_float(s: *mut State, n: i32, a: f64) -> f64 = "store_then_float(ptr,i32,f64)->f64";
+    count_then_float_f32(s: *mut State, x: f32) -> f32 = "count_then_float_f32(ptr,f32)->f32";
     lerp(a: f32, b: f32, t: f32) -> f32 = "lerp(f32,f32,f32)->f32";
     physics_step(s: *mut State, dt: f32) = "physics_step(ptr,f32)->void";
     saturating_float_casts(x: f64) -> i64 = "saturating_float_casts(f64)->i64";

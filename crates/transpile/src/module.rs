@@ -941,33 +941,7 @@ fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
         }
     }
     for r in &abi.inputs {
-        match r {
-            Reg::Gpr(RSP) => {
-                f.instruction(&W::LocalGet(rsp_local));
-            }
-            Reg::Gpr(g) => match int_regs.get(g) {
-                Some(&(local, ty)) => {
-                    f.instruction(&W::LocalGet(local));
-                    extend_arg(&mut f, ty);
-                }
-                None => {
-                    f.instruction(&W::I64Const(0));
-                }
-            },
-            Reg::Xmm(x) => match float_regs.get(x) {
-                Some(&(local, ScalarType::F32)) => {
-                    f.instruction(&W::LocalGet(local));
-                    f.instruction(&W::F32x4Splat);
-                }
-                Some(&(local, _)) => {
-                    f.instruction(&W::LocalGet(local));
-                    f.instruction(&W::F64x2Splat);
-                }
-                None => {
-                    f.instruction(&W::V128Const(0));
-                }
-            },
-        }
+        entry_value(&mut f, *r, rsp_local, &int_regs, &float_regs);
     }
     f.instruction(&W::Call(root));
     for k in (0..outputs.len()).rev() {
@@ -1007,19 +981,58 @@ fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
                 narrow_result(&mut f, ty);
             }
             None => {
-                // the function never writes its result register: x86 would
-                // return whatever was there; the wrapper starts it at zero
-                f.instruction(&match ty.wasm() {
-                    ValType::I64 => W::I64Const(0),
-                    ValType::F32 => W::F32Const(0.0.into()),
-                    ValType::F64 => W::F64Const(0.0.into()),
-                    _ => W::I32Const(0),
-                });
+                // the function never writes its result register, so x86
+                // returns what the register held at entry: the first float
+                // argument for xmm0 (`fn id(x: f64) -> f64 { x }` is a bare
+                // `ret`), the value the wrapper started it at otherwise
+                entry_value(&mut f, from, rsp_local, &int_regs, &float_regs);
+                narrow_result(&mut f, ty);
             }
         }
     }
     f.instruction(&W::End);
     f
+}
+
+/// Pushes the value register `r` holds when the export wrapper calls the
+/// function: a C argument's register gets the argument (extended per its C
+/// type, a float splatted into its XMM register), `rsp` the wrapper's stack
+/// pointer, any other register zero. The same value stands for a result
+/// register the function never writes.
+fn entry_value(
+    f: &mut Function,
+    r: Reg,
+    rsp_local: u32,
+    int_regs: &BTreeMap<u8, (u32, ScalarType)>,
+    float_regs: &BTreeMap<u8, (u32, ScalarType)>,
+) {
+    match r {
+        Reg::Gpr(RSP) => {
+            f.instruction(&W::LocalGet(rsp_local));
+        }
+        Reg::Gpr(g) => match int_regs.get(&g) {
+            Some(&(local, ty)) => {
+                f.instruction(&W::LocalGet(local));
+                extend_arg(f, ty);
+            }
+            None => {
+                f.instruction(&W::I64Const(0));
+            }
+        },
+        Reg::Xmm(x) => match float_regs.get(&x) {
+            Some(&(local, ScalarType::F32)) => {
+                f.instruction(&W::LocalGet(local));
+                f.instruction(&W::F32x4Splat);
+            }
+            Some(&(local, _)) => {
+                f.instruction(&W::LocalGet(local));
+                f.instruction(&W::F64x2Splat);
+            }
+            None => {
+                f.instruction(&W::V128Const(0));
+            }
+        },
+    }
 }
 
 /// i32/i64 wasm argument → the 64-bit register value, extended per its C type.
