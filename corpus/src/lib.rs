@@ -773,6 +773,95 @@ pub extern "C" fn saturating_cast_mix(a: i64) -> i32 {
     x.wrapping_add(y as i32)
 }
 
+// ----------------------------------------------- jump tables, unchecked
+
+/// HTML-escaped length of the first `n % 32` bytes: a `match` on each char
+/// in a loop, whose jump table's base LLVM loads once, before the loop.
+#[no_mangle]
+pub extern "C" fn escaped_length(s: *mut State, n: u8) -> u32 {
+    let s = st!(s);
+    let text = &s.bytes[..(n % 32) as usize];
+    let mut length = 0u32;
+    for &b in text {
+        length += match b {
+            b'&' => 5,
+            b'<' | b'>' => 4,
+            b'"' => 6,
+            b'\'' => 5,
+            b'#' => 7,
+            b'%' => 9,
+            0 => 3,
+            _ => 1,
+        };
+    }
+    length
+}
+
+/// An operation chosen by a tag the code never compares (as an enum's tag
+/// loaded from memory is not): `% 7` and an unreachable default tell LLVM
+/// its range, so the jump table has no bounds check, and a second table of
+/// the same function follows the first in memory.
+#[no_mangle]
+pub extern "C" fn unchecked_tags(s: *mut State, k: u32) -> i64 {
+    let s = st!(s);
+    let first = s.bytes[0] % 7;
+    let a = match first {
+        0 => s.counter.wrapping_mul(3),
+        1 => s.counter ^ 0x55,
+        2 => s.counter.rotate_left(9),
+        3 => s.counter.wrapping_sub(s.step as i64),
+        4 => s.counter >> 3,
+        5 => !s.counter,
+        6 => s.counter.wrapping_add(77),
+        // SAFETY: `% 7` leaves 0 to 6
+        _ => unsafe { std::hint::unreachable_unchecked() },
+    };
+    let second = (k as u8 ^ s.bytes[1]) % 6;
+    let b = match second {
+        0 => a.wrapping_add(s.history[0]),
+        1 => a ^ s.history[1],
+        2 => a.wrapping_mul(s.history[2] | 1),
+        3 => a.wrapping_sub(s.history[3]),
+        4 => a.rotate_right(s.words[0] % 64),
+        5 => a & s.history[5],
+        // SAFETY: `% 6` leaves 0 to 5
+        _ => unsafe { std::hint::unreachable_unchecked() },
+    };
+    s.counter = b;
+    b
+}
+
+/// The features `is_x86_feature_detected!` finds, one bit each in
+/// [`CPU_FEATURES`] order: natively this machine's, in wasm the CPU a
+/// module claims to be (docs/abi.md). Not a callback: the two differ.
+#[no_mangle]
+pub extern "C" fn cpu_features() -> u32 {
+    let found = [
+        std::is_x86_feature_detected!("sse2"),
+        std::is_x86_feature_detected!("popcnt"),
+        std::is_x86_feature_detected!("lzcnt"),
+        std::is_x86_feature_detected!("sse3"),
+        std::is_x86_feature_detected!("ssse3"),
+        std::is_x86_feature_detected!("sse4.1"),
+        std::is_x86_feature_detected!("sse4.2"),
+        std::is_x86_feature_detected!("avx"),
+        std::is_x86_feature_detected!("avx2"),
+        std::is_x86_feature_detected!("bmi1"),
+        std::is_x86_feature_detected!("bmi2"),
+        std::is_x86_feature_detected!("fma"),
+    ];
+    found
+        .iter()
+        .enumerate()
+        .fold(0, |bits, (k, &on)| bits | (on as u32) << k)
+}
+
+/// The features [`cpu_features`] asks about, in its bit order.
+pub const CPU_FEATURES: [&str; 12] = [
+    "sse2", "popcnt", "lzcnt", "sse3", "ssse3", "sse4.1", "sse4.2", "avx", "avx2", "bmi1", "bmi2",
+    "fma",
+];
+
 // ------------------------------------------- data behind pointers, panics
 
 /// A static table of `&str`: 12 (pointer, length) pairs in `.data.rel.ro`,
@@ -1344,6 +1433,8 @@ callbacks! {
     c_fmin(a: f64, b: f64) -> f64 = "c_fmin(f64,f64)->f64";
     c_fmax_f32(a: f32, b: f32) -> f32 = "c_fmax_f32(f32,f32)->f32";
     libm_mix(a: f64, b: f32) -> f64 = "libm_mix(f64,f32)->f64";
+    escaped_length(s: *mut State, n: u8) -> u32 = "escaped_length(ptr,u8)->u32";
+    unchecked_tags(s: *mut State, k: u32) -> i64 = "unchecked_tags(ptr,u32)->i64";
     month_label(s: *mut State, m: i32) -> i32 = "month_label(ptr,i32)->i32";
     sum_row(s: *mut State, r: u32) -> u32 = "sum_row(ptr,u32)->u32";
     month_prefix(s: *mut State, m: u32, k: u64) -> u32 = "month_prefix(ptr,u32,u64)->u32";

@@ -11,7 +11,8 @@
 use std::collections::{BTreeMap, VecDeque};
 
 use iced_x86::{
-    Code, Decoder, DecoderOptions, FlowControl, Instruction, Mnemonic, OpKind, Register,
+    Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory,
+    InstructionInfoOptions, Mnemonic, OpAccess, OpKind, Register,
 };
 
 use super::error::{hex_bytes, TranspileError};
@@ -326,9 +327,31 @@ impl Seen {
     }
 }
 
+/// What the code before a jump table proves about its index.
+#[derive(Clone, Copy, Debug)]
+struct TableBound {
+    /// At most this many entries (None: nothing bounds it).
+    count: Option<u64>,
+    /// Whether a compare and branch, or a mask, proved the count; a
+    /// zero-extended byte (256) reaches past most tables, into the next one.
+    checked: bool,
+}
+
+/// Where a run of code was found: through a guessed jump table entry
+/// (past what the code proves of its index), as the jump's address and the
+/// entry's index, or not (`None`).
+type Guess = Option<(u64, usize)>;
+
 struct Decoding<'a, 'r> {
     image: &'a Image,
     function: Function,
+    /// Entries kept of jump tables whose guessed entries led to something
+    /// that is no code (by the jump's address): found on an earlier try.
+    limits: &'r BTreeMap<u64, usize>,
+    /// Jump tables of the `lea base, [rip+table]` form: the jump, the base
+    /// register and the `lea` taken to load it, checked once the function
+    /// is decoded (see `base_reaches_jump`).
+    table_bases: Vec<(u64, Register, u64)>,
     /// Data addresses taken with `lea`: the instruction, its register, the
     /// address. Data only a call that never returns can read (a panic's
     /// message and location) needs no place in the module.
@@ -337,26 +360,57 @@ struct Decoding<'a, 'r> {
     returns: &'r mut Returns<'a>,
 }
 
+/// Decodes the function at `address`. A jump table whose index nothing
+/// checks (an enum's tag loaded from memory, a byte) is read entry by entry
+/// while each target is code of the function: an entry past the table
+/// proper (the next table's, offset from another base) usually names no
+/// instruction, and then the function is decoded again with the table
+/// ending before that entry, where its index never goes.
 fn decode_function<'a>(
     image: &'a Image,
     address: u64,
     returns: &mut Returns<'a>,
 ) -> Result<Function, TranspileError> {
+    let mut limits = BTreeMap::new();
+    loop {
+        match decode_once(image, address, returns, &limits) {
+            Ok(function) => return Ok(function),
+            Err((_, Some((jmp, entry)))) => {
+                limits.insert(jmp, entry);
+            }
+            Err((e, None)) => return Err(e),
+        }
+    }
+}
+
+/// One try of [`decode_function`]: on failure, the error and the guessed
+/// table entry that led to it, if one did.
+fn decode_once<'a>(
+    image: &'a Image,
+    address: u64,
+    returns: &mut Returns<'a>,
+    limits: &BTreeMap<u64, usize>,
+) -> Result<Function, (TranspileError, Guess)> {
     let name = function_name(image, address);
     let end = image
         .function_at(address)
         .filter(|s| s.size > 0)
         .map(|s| s.address + s.size);
     if !image.is_code(address) {
-        return Err(TranspileError::Decode {
-            function: name,
-            address,
-            bytes: String::new(),
-            reason: "address is not in an executable section".into(),
-        });
+        return Err((
+            TranspileError::Decode {
+                function: name,
+                address,
+                bytes: String::new(),
+                reason: "address is not in an executable section".into(),
+            },
+            None,
+        ));
     }
     let mut d = Decoding {
         image,
+        limits,
+        table_bases: Vec::new(),
         returns,
         taken: Vec::new(),
         function: Function {
@@ -376,17 +430,25 @@ fn decode_function<'a>(
     });
     let mut instructions: Vec<Instruction> = Vec::with_capacity(guess);
     let mut seen = Seen::new(address, end);
-    // each run of straight-line code: its first address and its instructions
-    let mut runs: Vec<(u64, std::ops::Range<usize>)> = Vec::new();
+    // each run of straight-line code: its first address, its instructions
+    // and whether a guessed table entry led to it
+    let mut runs: Vec<(u64, std::ops::Range<usize>, Guess)> = Vec::new();
     let mut decoder: Option<(u64, Decoder)> = None;
-    let mut work = vec![address];
-    while let Some(start) = work.pop() {
+    let mut work: Vec<(u64, Guess)> = vec![(address, None)];
+    while let Some((start, guess)) = work.pop() {
         let from = instructions.len();
-        d.decode_run(start, &mut decoder, &mut seen, &mut instructions, &mut work)?;
+        d.decode_run(start, guess, &mut decoder, &mut seen, &mut instructions, &mut work)
+            .map_err(|e| (e, guess))?;
         if instructions.len() > from {
-            runs.push((start, from..instructions.len()));
+            runs.push((start, from..instructions.len(), guess));
         }
     }
+    // the guess behind each instruction, by address (for the check below)
+    let guesses: BTreeMap<u64, (u64, usize)> = runs
+        .iter()
+        .filter_map(|(_, range, guess)| guess.map(|g| (range.clone(), g)))
+        .flat_map(|(range, g)| instructions[range].iter().map(move |i| (i.ip(), g)))
+        .collect();
     // Runs are in address order inside; putting them in order of their
     // first address usually orders them all (copying instead of sorting
     // 40-byte instructions). A run that began inside another run's
@@ -395,7 +457,7 @@ fn decode_function<'a>(
     if runs.len() > 1 {
         runs.sort_unstable_by_key(|r| r.0);
         let mut ordered = Vec::with_capacity(instructions.len());
-        for (_, range) in &runs {
+        for (_, range, _) in &runs {
             ordered.extend_from_slice(&instructions[range.clone()]);
         }
         instructions = ordered;
@@ -405,7 +467,28 @@ fn decode_function<'a>(
     }
     // code reached at two offsets of one instruction: neighbours overlap
     if let Some(w) = instructions.windows(2).find(|w| w[0].next_ip() > w[1].ip()) {
-        return Err(d.error(w[1].ip(), "a jump lands inside another instruction"));
+        let guess = [w[1].ip(), w[0].ip()]
+            .iter()
+            .find_map(|ip| guesses.get(ip).copied());
+        return Err((
+            d.error(w[1].ip(), "a jump lands inside another instruction"),
+            guess,
+        ));
+    }
+    // a table's base must come from its `lea` on every path
+    for &(jmp, base, lea) in &d.table_bases {
+        if let Err(why) = base_reaches_jump(&instructions, &d.function, jmp, base, lea) {
+            return Err((
+                d.error(
+                    jmp,
+                    format!(
+                        "a jump table based on {base:?}, loaded at {lea:#x}, but {why}: \
+                         its table is unknown"
+                    ),
+                ),
+                None,
+            ));
+        }
     }
     d.function.instructions = instructions;
     for (at, register, address) in std::mem::take(&mut d.taken) {
@@ -414,6 +497,91 @@ fn decode_function<'a>(
         }
     }
     Ok(d.function)
+}
+
+/// Whether every path that reaches the jump `jmp` of `function` (its
+/// `instructions`, sorted) last wrote `base` at `lea`: walking back from the
+/// jump, each path meets that `lea` before any other write of the register,
+/// before the function's entry, and (for a register a call may clobber:
+/// not callee-saved in the System V ABI) before any call. Otherwise, why not.
+fn base_reaches_jump(
+    instructions: &[Instruction],
+    function: &Function,
+    jmp: u64,
+    base: Register,
+    lea: u64,
+) -> Result<(), String> {
+    const CALLEE_SAVED: [Register; 6] = [
+        Register::RBX,
+        Register::RBP,
+        Register::R12,
+        Register::R13,
+        Register::R14,
+        Register::R15,
+    ];
+    let index_of = |ip: u64| instructions.binary_search_by_key(&ip, |i| i.ip()).ok();
+    // predecessors of each instruction, by index
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); instructions.len()];
+    for (k, ins) in instructions.iter().enumerate() {
+        let mut successors: Vec<u64> = Vec::new();
+        match ins.flow_control() {
+            FlowControl::Next | FlowControl::Call | FlowControl::IndirectCall => {
+                successors.push(ins.next_ip())
+            }
+            FlowControl::ConditionalBranch => {
+                successors.push(ins.next_ip());
+                successors.push(ins.near_branch_target());
+            }
+            FlowControl::UnconditionalBranch => successors.push(ins.near_branch_target()),
+            FlowControl::IndirectBranch => {
+                if let Some(table) = function.jump_tables.get(&ins.ip()) {
+                    successors.extend(&table.targets);
+                }
+            }
+            _ => {}
+        }
+        for t in successors.into_iter().filter_map(index_of) {
+            preds[t].push(k);
+        }
+    }
+    let mut info = InstructionInfoFactory::new();
+    let writes_base = |info: &mut InstructionInfoFactory, ins: &Instruction| {
+        info.info_options(ins, InstructionInfoOptions::NO_MEMORY_USAGE)
+            .used_registers()
+            .iter()
+            .any(|u| {
+                u.register().full_register() == base
+                    && !matches!(u.access(), OpAccess::Read | OpAccess::CondRead)
+            })
+    };
+    let Some(start) = index_of(jmp) else {
+        return Err("the jump is not decoded".into());
+    };
+    let mut work = vec![start];
+    let mut visited = FxHashSet::default();
+    while let Some(k) = work.pop() {
+        if !visited.insert(k) {
+            continue;
+        }
+        for &p in &preds[k] {
+            let ins = &instructions[p];
+            if ins.ip() == lea {
+                continue;
+            }
+            if writes_base(&mut info, ins) {
+                return Err(format!("{:#x} writes it too", ins.ip()));
+            }
+            let call = matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall);
+            if call && !CALLEE_SAVED.contains(&base) {
+                return Err(format!("the call at {:#x} may change it", ins.ip()));
+            }
+            work.push(p);
+        }
+        if instructions[k].ip() == function.address {
+            return Err("a path from the function's entry does not load it".into());
+        }
+    }
+    Ok(())
 }
 
 /// Whether the address `lea` at `at` put in `register` may be read: some
@@ -521,10 +689,11 @@ impl<'a> Decoding<'a, '_> {
     fn decode_run(
         &mut self,
         start: u64,
+        guess: Guess,
         decoder: &mut Option<(u64, Decoder<'a>)>,
         seen: &mut Seen,
         decoded: &mut Vec<Instruction>,
-        work: &mut Vec<u64>,
+        work: &mut Vec<(u64, Guess)>,
     ) -> Result<(), TranspileError> {
         if seen.contains(start) {
             return Ok(());
@@ -586,7 +755,7 @@ impl<'a> Decoding<'a, '_> {
                         return Err(self.unsupported(&instruction));
                     }
                     if self.inside(target) {
-                        work.push(target);
+                        work.push((target, guess));
                     } else {
                         // a conditional tail call (`jne other_function`)
                         let t = self.call_target(ip, target)?;
@@ -597,7 +766,7 @@ impl<'a> Decoding<'a, '_> {
                     if instruction.op0_kind() == OpKind::NearBranch64 {
                         let target = instruction.near_branch_target();
                         if self.inside(target) {
-                            work.push(target);
+                            work.push((target, guess));
                         } else {
                             let t = self.call_target(ip, target)?;
                             self.function.calls.insert(ip, t);
@@ -608,8 +777,14 @@ impl<'a> Decoding<'a, '_> {
                     break;
                 }
                 FlowControl::IndirectBranch => {
-                    if let Some(table) = self.jump_table(&instruction, &decoded[run_start..])? {
-                        work.extend(table.targets.iter().copied());
+                    if let Some((table, proven)) =
+                        self.jump_table(&instruction, decoded, run_start)?
+                    {
+                        // code reached through a guessed entry is a guess
+                        // too (a run from a guess keeps the first guess)
+                        work.extend(table.targets.iter().enumerate().map(|(k, &t)| {
+                            (t, guess.or((k >= proven).then_some((ip, k))))
+                        }));
                         self.function.jump_tables.insert(ip, table);
                     } else if let Some(t) = self.indirect_target(&instruction)? {
                         self.function.calls.insert(ip, t);
@@ -856,12 +1031,16 @@ impl<'a> Decoding<'a, '_> {
         None
     }
 
-    /// Recognises a jump table ending in `jmp` (the last instruction of `run`).
+    /// Recognises a jump table ending in `jmp` (the last instruction of
+    /// `run`): the table, and how many of its entries the code proves
+    /// (see [`TableBound`]).
     fn jump_table(
-        &self,
+        &mut self,
         jmp: &Instruction,
-        run: &[Instruction],
-    ) -> Result<Option<JumpTable>, TranspileError> {
+        decoded: &[Instruction],
+        run_start: usize,
+    ) -> Result<Option<(JumpTable, usize)>, TranspileError> {
+        let run = &decoded[run_start..];
         let before = &run[..run.len() - 1];
         // Non-PIE: jmp qword ptr [table + 8*idx]
         if jmp.op0_kind() == OpKind::Memory {
@@ -873,16 +1052,21 @@ impl<'a> Decoding<'a, '_> {
             }
             let table = jmp.memory_displacement64();
             let index = jmp.memory_index();
-            let count = self.table_bound(before, index);
-            let targets = self.table_entries(table, 8, count, |image, at| {
+            let bound = self.table_bound(before, index);
+            let targets = self.table_entries(jmp.ip(), table, 8, bound, |image, at| {
                 image
                     .read(at, 8)
                     .map(|b| u64::from_le_bytes(b.try_into().unwrap()))
             })?;
-            return Ok(targets.map(|targets| JumpTable {
-                index_at: jmp.ip(),
-                index_register: index,
-                targets,
+            return Ok(targets.map(|(targets, proven)| {
+                (
+                    JumpTable {
+                        index_at: jmp.ip(),
+                        index_register: index,
+                        targets,
+                    },
+                    proven,
+                )
             }));
         }
         // PIE: lea base,[rip+table]; movsxd r,[base+4*idx]; add r,base; jmp r
@@ -910,6 +1094,7 @@ impl<'a> Decoding<'a, '_> {
         // find the load into target_reg (or into `other`, when the add is reversed)
         let mut load = None;
         let mut table = None;
+        let mut lea_at = 0;
         for ins in before[..i].iter().rev() {
             if load.is_none()
                 && (writes(ins, target_reg) || writes(ins, other))
@@ -926,38 +1111,77 @@ impl<'a> Decoding<'a, '_> {
                     && ins.op0_register().full_register() == l.memory_base().full_register()
                 {
                     table = Some(ins.ip_rel_memory_address());
+                    lea_at = ins.ip();
                     break;
                 }
+            }
+        }
+        // The base may be loaded once, before a loop, in another run
+        // (`lea r15, [rip+table]` in the prologue): taken when the function
+        // has one such `lea` of the register. Either way, that the `lea`'s
+        // value reaches the jump is checked once the function is decoded.
+        if let (Some(l), None) = (load, table) {
+            let base = l.memory_base().full_register();
+            let mut loads = decoded[..run_start].iter().filter(|ins| {
+                ins.mnemonic() == Mnemonic::Lea
+                    && ins.is_ip_rel_memory_operand()
+                    && ins.op0_register().full_register() == base
+            });
+            if let (Some(lea), None) = (loads.next(), loads.next()) {
+                table = Some(lea.ip_rel_memory_address());
+                lea_at = lea.ip();
             }
         }
         let (Some(load), Some(table)) = (load, table) else {
             return Ok(None);
         };
+        self.table_bases
+            .push((jmp.ip(), load.memory_base().full_register(), lea_at));
         let index = load.memory_index().full_register();
         let before_load = &before[..run.iter().position(|x| x.ip() == load.ip()).unwrap_or(0)];
-        let count = self.table_bound(before_load, index);
-        let targets = self.table_entries(table, 4, count, |image, at| {
+        let bound = self.table_bound(before_load, index);
+        let targets = self.table_entries(jmp.ip(), table, 4, bound, |image, at| {
             image.read(at, 4).map(|b| {
                 table.wrapping_add(i32::from_le_bytes(b.try_into().unwrap()) as i64 as u64)
             })
         })?;
-        Ok(targets.map(|targets| JumpTable {
-            index_at: load.ip(),
-            index_register: index,
-            targets,
+        Ok(targets.map(|(targets, proven)| {
+            (
+                JumpTable {
+                    index_at: load.ip(),
+                    index_register: index,
+                    targets,
+                },
+                proven,
+            )
         }))
     }
 
     /// The entry count the code before the table proves: a bounds check
     /// `cmp idx, N` + `ja`/`jae`, or a mask `and idx, N` (`match k % 4`
-    /// compiles to `and ecx, 3`), or a byte zero-extended into the index.
-    fn table_bound(&self, before: &[Instruction], index: Register) -> Option<u64> {
+    /// compiles to `and ecx, 3`), or (not `checked`) a byte zero-extended
+    /// into the index.
+    fn table_bound(&self, before: &[Instruction], index: Register) -> TableBound {
         let mut tracked: Vec<Register> = vec![index.full_register()];
         // A byte bounds the index to 256; a check on the byte can do better.
         let mut byte = None;
         let tighter = |bound: Option<u64>, byte: Option<u64>| match (bound, byte) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
+            (Some(a), Some(b)) => TableBound {
+                count: Some(a.min(b)),
+                checked: true,
+            },
+            (Some(a), None) => TableBound {
+                count: Some(a),
+                checked: true,
+            },
+            (None, b) => TableBound {
+                count: b,
+                checked: false,
+            },
+        };
+        let unchecked = |byte: Option<u64>| TableBound {
+            count: byte,
+            checked: false,
         };
         let n = before.len();
         for k in (0..n).rev().take(16) {
@@ -1003,7 +1227,7 @@ impl<'a> Decoding<'a, '_> {
                 Mnemonic::Cmp | Mnemonic::Test | Mnemonic::Bt | Mnemonic::Push
             );
             if on_index && !reads_only {
-                return byte; // the index was computed here some other way
+                return unchecked(byte); // the index was computed here some other way
             }
             if ins.mnemonic() == Mnemonic::Cmp
                 && ins.op0_kind() == OpKind::Register
@@ -1022,7 +1246,7 @@ impl<'a> Decoding<'a, '_> {
                 // index is that byte, zero-extended.
                 let size = ins.op0_register().size();
                 if !(size >= 4 || (size == 1 && byte.is_some())) {
-                    return byte;
+                    return unchecked(byte);
                 }
                 let bound = ins.immediate(1);
                 // the branch after the cmp decides inclusive vs exclusive
@@ -1034,7 +1258,7 @@ impl<'a> Decoding<'a, '_> {
                 return tighter(checked, byte);
             }
         }
-        byte
+        unchecked(byte)
     }
 
     /// Reads the table's entries of `entry_size` bytes: at most `count` (a
@@ -1046,23 +1270,36 @@ impl<'a> Decoding<'a, '_> {
     /// since the code could not have jumped there either.
     fn table_entries(
         &self,
+        jmp: u64,
         table: u64,
         entry_size: u64,
-        count: Option<u64>,
+        bound: TableBound,
         entry: impl Fn(&Image, u64) -> Option<u64>,
-    ) -> Result<Option<Vec<u64>>, TranspileError> {
+    ) -> Result<Option<(Vec<u64>, usize)>, TranspileError> {
         let end = self
             .image
             .next_symbol_after(table)
             .map_or(u64::MAX, |s| s.address);
-        let targets: Vec<u64> = (0..count.unwrap_or(4096).min(4096))
+        let limit = self.limits.get(&jmp).map_or(4096, |&k| k as u64);
+        if limit == 0 {
+            return Err(self.error(
+                jmp,
+                "a jump table whose first entry is no instruction of this function \
+                 (nothing before the jump bounds its index)",
+            ));
+        }
+        let count = bound.count.unwrap_or(4096).min(4096).min(limit);
+        let targets: Vec<u64> = (0..count)
             .map_while(|k| {
                 let at = table + k * entry_size;
                 let t = entry(self.image, at)?;
                 (at + entry_size <= end && self.inside(t)).then_some(t)
             })
             .collect();
-        Ok((!targets.is_empty()).then_some(targets))
+        // entries past a checked bound are never read; without one, each
+        // entry but the first is a guess the decoding of its target confirms
+        let proven = if bound.checked { targets.len() } else { 1 };
+        Ok((!targets.is_empty()).then_some((targets, proven)))
     }
 }
 
@@ -1107,6 +1344,62 @@ mod tests {
                 ips,
                 [0x1000, 0x1002, 0x1004, 0x1006, 0x1008, 0x100a, 0x100c]
             );
+        }
+    }
+
+    /// `lea r15, [rip+table]`, then 7 bytes of `between`, then a bounded
+    /// jump through the table (three cases at 101c, 1022, 1028), then the
+    /// table (as gcc -O2 writes it; `as` made the bytes).
+    fn table_through_r15(between: [u8; 7]) -> Vec<u8> {
+        let mut code = vec![0x4c, 0x8d, 0x3d, 0x2d, 0x00, 0x00, 0x00]; // lea r15, [rip+0x2d]
+        code.extend(between);
+        code.extend([
+            0x83, 0xff, 0x02, // 100e cmp edi, 2
+            0x77, 0x1b, // 1011 ja 102e
+            0x49, 0x63, 0x04, 0xbf, // 1013 movsxd rax, [r15+rdi*4]
+            0x4c, 0x01, 0xf8, // 1017 add rax, r15
+            0xff, 0xe0, // 101a jmp rax
+            0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3, // 101c mov eax, 1; ret
+            0xb8, 0x02, 0x00, 0x00, 0x00, 0xc3, // 1022 mov eax, 2; ret
+            0xb8, 0x03, 0x00, 0x00, 0x00, 0xc3, // 1028 mov eax, 3; ret
+            0x31, 0xc0, 0xc3, // 102e xor eax, eax; ret
+            0x0f, 0x1f, 0x00, // 1031 nop
+            0xe8, 0xff, 0xff, 0xff, 0xee, 0xff, 0xff, 0xff, 0xf4, 0xff, 0xff, 0xff, // 1034 table
+        ]);
+        code
+    }
+
+    /// A jump table's base is taken from the `lea` that loads it, in the
+    /// jump's run or (hoisted before a loop) in another, only when every
+    /// path to the jump last wrote the register there.
+    #[test]
+    fn a_table_base_is_the_lea_that_reaches_the_jump() {
+        // (the 7 bytes, the table's targets or what the error says)
+        type Case = ([u8; 7], Result<&'static [u64], &'static str>);
+        let cases: [Case; 3] = [
+            // nops: the lea is in the jump's run
+            ([0x90; 7], Ok(&[0x101c, 0x1022, 0x1028])),
+            // jmp 100e: the jump's run starts past the lea
+            ([0xeb, 0x05, 0x90, 0x90, 0x90, 0x90, 0x90], Ok(&[0x101c, 0x1022, 0x1028])),
+            // test esi, esi; je 100e; mov r15, rdx: on one path r15 is not the table
+            (
+                [0x85, 0xf6, 0x74, 0x03, 0x49, 0x89, 0xd7],
+                Err("0x100b writes it too"),
+            ),
+        ];
+        for (between, want) in cases {
+            let got = decode_code(&table_through_r15(between), true);
+            match (got, want) {
+                (Ok(f), Ok(targets)) => {
+                    let table = f.jump_tables.get(&0x101a).expect("a jump table");
+                    assert_eq!(table.targets, targets, "{between:02x?}");
+                }
+                (Err(e), Err(why)) => {
+                    let e = e.to_string();
+                    assert!(e.contains(why) && e.contains("0x101a"), "{e}");
+                }
+                (got, want) => panic!("{between:02x?}: {got:?}, want {want:?}"),
+            }
         }
     }
 

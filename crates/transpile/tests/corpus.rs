@@ -349,3 +349,28 @@ fn text_arguments_run_as_on_the_cpu() {
         );
     }
 }
+
+#[test]
+fn code_that_asks_cpuid_finds_the_cpu_a_module_claims_to_be() {
+    // docs/abi.md, "The CPU a module is": SSE2, POPCNT, LZCNT, nothing later
+    let claimed = ["sse2", "popcnt", "lzcnt"];
+    let image = Image::from_file(Path::new("/proc/self/exe")).expect("read the test binary");
+    let sig = Signature::parse("cpu_features()->u32").unwrap();
+    let module = transpile(&image, std::slice::from_ref(&sig)).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    let found = match wasm.call("cpu_features", &[]).unwrap() {
+        Some(wasmi::Val::I32(bits)) => bits as u32,
+        other => panic!("{other:?}"),
+    };
+    let names = |bits: u32| -> Vec<&str> {
+        x64wasm_corpus::CPU_FEATURES
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| bits & (1 << k) != 0)
+            .map(|(_, n)| *n)
+            .collect()
+    };
+    assert_eq!(names(found), claimed);
+    // natively the features are this machine's (at least the baseline's)
+    assert!(names(x64wasm_corpus::cpu_features()).starts_with(&["sse2"]));
+}

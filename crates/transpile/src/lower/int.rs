@@ -64,6 +64,8 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Bswap => bswap(c)?,
         M::Cbw | M::Cwde | M::Cdqe => widen_accumulator(c)?,
         M::Cwd | M::Cdq | M::Cqo => sign_into_rdx(c)?,
+        M::Cpuid => cpuid(c)?,
+        M::Xgetbv => xgetbv(c)?,
         M::Push => push(c)?,
         M::Pop => pop(c)?,
         M::Leave if c.ins.code() == iced_x86::Code::Leaveq => leave(c),
@@ -1512,6 +1514,71 @@ fn sign_into_rdx(c: &mut Ctx) -> R {
             W::I64Const(63),
             W::I64ShrS,
         ]);
+        Ok(())
+    })
+}
+
+// ---------------------------------------------------------------- the CPU
+
+/// What `cpuid` answers in a module, by leaf (`eax`; the subleaf in `ecx`
+/// is not read): `[eax, ebx, ecx, edx]`; every other leaf reads zeros. The
+/// module claims to be the CPU it runs as (docs/abi.md, "The CPU a module
+/// is"): an x86-64 with SSE2, POPCNT and LZCNT and nothing later, vendor
+/// "WebAssembly ", so code that picks a path by CPU (std's
+/// `is_x86_feature_detected!`, the memchr crate, compiler-builtins) picks
+/// the one the transpiler runs.
+pub const CPUID: &[(u32, [u32; 4])] = &[
+    // the highest basic leaf; the vendor in ebx, edx, ecx
+    (
+        0,
+        [
+            1,
+            u32::from_le_bytes(*b"WebA"),
+            u32::from_le_bytes(*b"bly "),
+            u32::from_le_bytes(*b"ssem"),
+        ],
+    ),
+    // ecx: POPCNT (23); edx: CX8 (8), CMOV (15), SSE (25), SSE2 (26)
+    (1, [0, 0, 1 << 23, (1 << 8) | (1 << 15) | (1 << 25) | (1 << 26)]),
+    // the highest extended leaf
+    (0x8000_0000, [0x8000_0001, 0, 0, 0]),
+    // ecx: LZCNT (5); edx: long mode (29)
+    (0x8000_0001, [0, 0, 1 << 5, 1 << 29]),
+];
+
+/// `cpuid`: [`CPUID`]'s row for the leaf in eax, or zeros.
+fn cpuid(c: &mut Ctx) -> R {
+    use iced_x86::Register as X;
+    let leaf = c.locals.t(0);
+    let rax = c.locals.gpr(RAX);
+    c.emit_all([W::LocalGet(rax), W::I64Const(0xffff_ffff), W::I64And, W::LocalSet(leaf)]);
+    // eax last: the others are computed from the leaf it held
+    for (k, dst) in [(1, X::EBX), (2, X::ECX), (3, X::EDX), (0, X::EAX)] {
+        c.write_reg(dst, 32, |c| {
+            // select(row 0, select(row 1, … select(row n, 0, leaf n) …, leaf 1), leaf 0)
+            for (_, row) in CPUID {
+                c.emit(W::I64Const(row[k] as i64));
+            }
+            c.emit(W::I64Const(0));
+            for (at, _) in CPUID.iter().rev() {
+                c.emit_all([W::LocalGet(leaf), W::I64Const(*at as i64), W::I64Eq, W::Select]);
+            }
+            Ok(())
+        })?;
+    }
+    Ok(())
+}
+
+/// `xgetbv`: XCR0 says x87 and SSE state are on (no AVX: leaf 1 has no
+/// OSXSAVE, so code that follows [`CPUID`] never asks).
+fn xgetbv(c: &mut Ctx) -> R {
+    use iced_x86::Register as X;
+    c.write_reg(X::EAX, 32, |c| {
+        c.emit(W::I64Const(3));
+        Ok(())
+    })?;
+    c.write_reg(X::EDX, 32, |c| {
+        c.emit(W::I64Const(0));
         Ok(())
     })
 }
