@@ -349,8 +349,8 @@ struct Decoding<'a, 'r> {
     /// that is no code (by the jump's address): found on an earlier try.
     limits: &'r BTreeMap<u64, usize>,
     /// Jump tables of the `lea base, [rip+table]` form: the jump, the base
-    /// register and the `lea` taken to load it, checked once the function
-    /// is decoded (see `base_reaches_jump`).
+    /// register and the table, checked once the function is decoded (see
+    /// `base_reaches_jump`).
     table_bases: Vec<(u64, Register, u64)>,
     /// Data addresses taken with `lea`: the instruction, its register, the
     /// address. Data only a call that never returns can read (a panic's
@@ -475,14 +475,14 @@ fn decode_once<'a>(
             guess,
         ));
     }
-    // a table's base must come from its `lea` on every path
-    for &(jmp, base, lea) in &d.table_bases {
-        if let Err(why) = base_reaches_jump(&instructions, &d.function, jmp, base, lea) {
+    // a table's base must come from a `lea` of the table on every path
+    for &(jmp, base, table) in &d.table_bases {
+        if let Err(why) = base_reaches_jump(&instructions, &d.function, jmp, base, table) {
             return Err((
                 d.error(
                     jmp,
                     format!(
-                        "a jump table based on {base:?}, loaded at {lea:#x}, but {why}: \
+                        "a jump table at {table:#x} based on {base:?}, but {why}: \
                          its table is unknown"
                     ),
                 ),
@@ -500,16 +500,17 @@ fn decode_once<'a>(
 }
 
 /// Whether every path that reaches the jump `jmp` of `function` (its
-/// `instructions`, sorted) last wrote `base` at `lea`: walking back from the
-/// jump, each path meets that `lea` before any other write of the register,
-/// before the function's entry, and (for a register a call may clobber:
-/// not callee-saved in the System V ABI) before any call. Otherwise, why not.
+/// `instructions`, sorted) last wrote `base` with `lea base, [rip+table]`:
+/// walking back from the jump, each path meets such a `lea` before any other
+/// write of the register, before the function's entry, and (for a register
+/// a call may clobber: not callee-saved in the System V ABI) before any
+/// call. Otherwise, why not.
 fn base_reaches_jump(
     instructions: &[Instruction],
     function: &Function,
     jmp: u64,
     base: Register,
-    lea: u64,
+    table: u64,
 ) -> Result<(), String> {
     const CALLEE_SAVED: [Register; 6] = [
         Register::RBX,
@@ -565,7 +566,11 @@ fn base_reaches_jump(
         }
         for &p in &preds[k] {
             let ins = &instructions[p];
-            if ins.ip() == lea {
+            let loads_table = ins.mnemonic() == Mnemonic::Lea
+                && ins.is_ip_rel_memory_operand()
+                && ins.op0_register().full_register() == base
+                && ins.ip_rel_memory_address() == table;
+            if loads_table {
                 continue;
             }
             if writes_base(&mut info, ins) {
@@ -1094,7 +1099,6 @@ impl<'a> Decoding<'a, '_> {
         // find the load into target_reg (or into `other`, when the add is reversed)
         let mut load = None;
         let mut table = None;
-        let mut lea_at = 0;
         for ins in before[..i].iter().rev() {
             if load.is_none()
                 && (writes(ins, target_reg) || writes(ins, other))
@@ -1111,7 +1115,6 @@ impl<'a> Decoding<'a, '_> {
                     && ins.op0_register().full_register() == l.memory_base().full_register()
                 {
                     table = Some(ins.ip_rel_memory_address());
-                    lea_at = ins.ip();
                     break;
                 }
             }
@@ -1122,21 +1125,27 @@ impl<'a> Decoding<'a, '_> {
         // value reaches the jump is checked once the function is decoded.
         if let (Some(l), None) = (load, table) {
             let base = l.memory_base().full_register();
-            let mut loads = decoded[..run_start].iter().filter(|ins| {
-                ins.mnemonic() == Mnemonic::Lea
-                    && ins.is_ip_rel_memory_operand()
-                    && ins.op0_register().full_register() == base
-            });
-            if let (Some(lea), None) = (loads.next(), loads.next()) {
-                table = Some(lea.ip_rel_memory_address());
-                lea_at = lea.ip();
+            let mut loads = decoded[..run_start]
+                .iter()
+                .filter(|ins| {
+                    ins.mnemonic() == Mnemonic::Lea
+                        && ins.is_ip_rel_memory_operand()
+                        && ins.op0_register().full_register() == base
+                })
+                .map(|ins| ins.ip_rel_memory_address());
+            // (LLVM may load it again after using the register for
+            // something else: every such `lea` must name the one table)
+            if let Some(first) = loads.next() {
+                if loads.all(|t| t == first) {
+                    table = Some(first);
+                }
             }
         }
         let (Some(load), Some(table)) = (load, table) else {
             return Ok(None);
         };
         self.table_bases
-            .push((jmp.ip(), load.memory_base().full_register(), lea_at));
+            .push((jmp.ip(), load.memory_base().full_register(), table));
         let index = load.memory_index().full_register();
         let before_load = &before[..run.iter().position(|x| x.ip() == load.ip()).unwrap_or(0)];
         let bound = self.table_bound(before_load, index);
