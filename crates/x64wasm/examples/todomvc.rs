@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use bytemuck::{Pod, Zeroable};
 use x64wasm::dom::{button, checked, el, value, Node, On};
-use x64wasm::{bound, callback, field, App, Both, Callback, FixedStr, Text};
+use x64wasm::{callback, field, App, Both, Callback, FixedStr, Text};
 
 /// The most todos the list holds.
 pub const CAPACITY: usize = 256;
@@ -35,7 +35,8 @@ pub struct Todo {
     pub id: u32,
 }
 
-/// The shared state: the todos, in order, and counts the view binds to.
+/// The shared state: the todos, in order. What the view shows of them
+/// (how many are left, whether all are done) it computes itself.
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub struct Todos {
@@ -43,16 +44,15 @@ pub struct Todos {
     pub count: u32,
     /// The id the next todo gets.
     pub next_id: u32,
-    /// Todos not done.
-    pub left: u32,
-    /// Todos done.
-    pub completed: u32,
-    /// 1 when there are todos and all are done.
-    pub all_done: u32,
-    /// Padding (always 0).
-    pub pad: u32,
     /// The todos.
     pub items: [Todo; CAPACITY],
+}
+
+impl Todos {
+    /// The todos in use, in order.
+    fn all(&self) -> &[Todo] {
+        &self.items[..self.count as usize]
+    }
 }
 
 /// Each view's own state.
@@ -70,15 +70,6 @@ pub struct View {
 }
 
 type State = Both<Todos, View>;
-
-/// Recomputes the counts the view binds to.
-fn recount(todos: &mut Todos) {
-    let count = todos.count as usize;
-    let done = todos.items[..count].iter().filter(|t| t.done != 0).count() as u32;
-    todos.left = todos.count - done;
-    todos.completed = done;
-    todos.all_done = (todos.count > 0 && done == todos.count) as u32;
-}
 
 /// The index of the todo with `id`.
 fn find(todos: &Todos, id: u32) -> Option<usize> {
@@ -116,7 +107,6 @@ pub extern "C" fn add_todo(state: &mut State, text: Text) {
     todo.id = todos.next_id;
     todos.next_id = todos.next_id.wrapping_add(1);
     todos.count += 1;
-    recount(todos);
     state.view.draft.clear();
 }
 
@@ -125,7 +115,6 @@ pub extern "C" fn add_todo(state: &mut State, text: Text) {
 pub extern "C" fn toggle_todo(todos: &mut Todos, id: u32) {
     if let Some(i) = find(todos, id) {
         todos.items[i].done ^= 1;
-        recount(todos);
     }
 }
 
@@ -136,7 +125,6 @@ pub extern "C" fn toggle_all(todos: &mut Todos, done: bool) {
     for todo in &mut todos.items[..count] {
         todo.done = done as u8;
     }
-    recount(todos);
 }
 
 /// A todo's destroy button.
@@ -144,7 +132,6 @@ pub extern "C" fn toggle_all(todos: &mut Todos, done: bool) {
 pub extern "C" fn destroy_todo(todos: &mut Todos, id: u32) {
     if let Some(i) = find(todos, id) {
         remove(todos, i);
-        recount(todos);
     }
 }
 
@@ -159,7 +146,6 @@ pub extern "C" fn clear_completed(todos: &mut Todos) {
             i += 1;
         }
     }
-    recount(todos);
 }
 
 /// Double click on a todo: this view edits it, starting from its title.
@@ -195,7 +181,6 @@ pub extern "C" fn save_edit(state: &mut State, id: u32, text: Text) {
     } else {
         state.shared.items[i].title.set(title);
     }
-    recount(&mut state.shared);
 }
 
 /// Escape in the edit field: stops editing, keeping the title.
@@ -222,20 +207,27 @@ const SAVE_EDIT: Callback<State, (u32, Text)> = callback!(save_edit(u32, Text));
 const CANCEL_EDIT: Callback<View> = callback!(cancel_edit);
 const SHOW_FILTER: Callback<View, (u32,)> = callback!(show_filter(u32));
 
-/// The view: TodoMVC's markup. What a click changes at once (a todo's
-/// `completed` class and checkbox, the count, the filter, the `editing`
-/// class) is bound to state fields; a new or removed todo, and the edit
-/// field, come with the server's patch.
+/// The view: TodoMVC's markup, computed from the state as it is (the
+/// count and its plural, the filter, the edit field). The page runs this
+/// very function, transpiled, on every state it shows, so each change
+/// appears at once; the fields keep their bindings (`value_of`) so that
+/// what their user types is theirs.
 fn render(s: &State) -> Node {
-    let todos = &s.shared;
-    let items = (0..todos.count as usize).map(|k| {
-        let todo = &todos.items[k];
+    let (todos, view) = (&s.shared, &s.view);
+    let left = todos.all().iter().filter(|t| t.done == 0).count();
+    let completed = todos.all().len() - left;
+    let shown = todos.all().iter().filter(|t| match view.filter {
+        1 => t.done == 0,
+        2 => t.done != 0,
+        _ => true,
+    });
+    let items = shown.map(|todo| {
         let id = todo.id;
-        let editing = id.wrapping_add(1);
+        let editing = view.editing == id.wrapping_add(1);
         el("li")
             .key(id.to_string())
-            .class_when("completed", field!(s, shared.items[k].done).eq(1))
-            .class_when("editing", field!(s, view.editing).eq(editing))
+            .class_if("completed", todo.done != 0)
+            .class_if("editing", editing)
             .child(
                 el("div")
                     .class("view")
@@ -243,23 +235,22 @@ fn render(s: &State) -> Node {
                         el("input")
                             .class("toggle")
                             .attr("type", "checkbox")
-                            .checked_when(field!(s, shared.items[k].done).eq(1))
+                            .flag("checked", todo.done != 0)
                             .on(On::change(), TOGGLE_TODO, (id,)),
                     )
-                    .child(el("label").child(bound!(s, shared.items[k].title)).on(
+                    .child(el("label").text(todo.title.as_str()).on(
                         On::dblclick(),
                         START_EDITING,
                         (id,),
                     ))
                     .child(button("").class("destroy").call(DESTROY_TODO, (id,))),
             )
-            // the edit field only for the todo this view edits: a list of
-            // many todos carries none (adding one sends less)
-            .children((s.view.editing == editing).then(|| {
+            // the edit field only for the todo this view edits
+            .children(editing.then(|| {
                 el("input")
                     .class("edit")
                     .value_of(field!(s, view.edit_text))
-                    .focus_when(field!(s, view.editing).eq(editing))
+                    .focus_when(field!(s, view.editing).eq(id.wrapping_add(1)))
                     .on(On::input(), SET_EDIT_TEXT, (value(),))
                     .on(On::keydown(&["Enter"]), SAVE_EDIT, (id, value()))
                     .on(On::keydown(&["Escape"]), CANCEL_EDIT, ())
@@ -270,12 +261,12 @@ fn render(s: &State) -> Node {
         el("li").child(
             el("a")
                 .attr("href", ["#/", "#/active", "#/completed"][n as usize])
-                .class_when("selected", field!(s, view.filter).eq(n))
+                .class_if("selected", view.filter == n)
                 .call(SHOW_FILTER, (n,))
                 .text(label),
         )
     };
-    let empty = field!(s, shared.count).eq(0);
+    let empty = todos.count == 0;
     el("section")
         .class("todoapp")
         .child(
@@ -296,13 +287,13 @@ fn render(s: &State) -> Node {
         .child(
             el("section")
                 .class("main")
-                .hidden_when(empty.clone())
+                .flag("hidden", empty)
                 .child(
                     el("input")
                         .id("toggle-all")
                         .class("toggle-all")
                         .attr("type", "checkbox")
-                        .checked_when(field!(s, shared.all_done).eq(1))
+                        .flag("checked", !empty && left == 0)
                         .on(On::change(), TOGGLE_ALL, (checked(),)),
                 )
                 .child(
@@ -310,23 +301,17 @@ fn render(s: &State) -> Node {
                         .attr("for", "toggle-all")
                         .text("Mark all as complete"),
                 )
-                .child(
-                    el("ul")
-                        .class("todo-list")
-                        .class_when("filter-active", field!(s, view.filter).eq(1))
-                        .class_when("filter-completed", field!(s, view.filter).eq(2))
-                        .children(items),
-                ),
+                .child(el("ul").class("todo-list").children(items)),
         )
         .child(
             el("footer")
                 .class("footer")
-                .hidden_when(empty)
+                .flag("hidden", empty)
                 .child(
                     el("span")
                         .class("todo-count")
-                        .child(el("strong").child(bound!(s, shared.left)))
-                        .text(if todos.left == 1 {
+                        .child(el("strong").text(left.to_string()))
+                        .text(if left == 1 {
                             " item left"
                         } else {
                             " items left"
@@ -342,7 +327,7 @@ fn render(s: &State) -> Node {
                 .child(
                     button("Clear completed")
                         .class("clear-completed")
-                        .hidden_when(field!(s, shared.completed).eq(0))
+                        .flag("hidden", completed == 0)
                         .call(CLEAR_COMPLETED, ()),
                 ),
         )
@@ -352,7 +337,7 @@ fn render(s: &State) -> Node {
 fn main() -> ExitCode {
     App::with_view_state(Todos::zeroed(), View::zeroed(), render)
         .title("x64wasm • TodoMVC")
-        .id("x64wasm-todomvc-1")
+        .id("x64wasm-todomvc-2")
         .stylesheet(include_str!("todomvc.css"))
         .view_callback(SET_DRAFT)
         .both_callback(ADD_TODO)

@@ -37,6 +37,7 @@ use crate::process::{each_on_cores, load_bias, running_image};
 use crate::server::views::Views;
 use crate::server::{self, allowed_hosts, Render, Running, Settings, Shared, Unavailable};
 use crate::state_file::StateFile;
+use crate::view_module::{self, ViewEntry};
 
 /// Command-line options of an app (`--help`; README "Two commands").
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,6 +247,8 @@ pub struct App<S, V = ()> {
     state: S,
     view_state: V,
     render: Render<S>,
+    /// The entry of the view module (`view_module.rs`), or why there is none.
+    view_entry: ViewEntry,
     callbacks: Vec<Registration<S>>,
     id: Option<String>,
     css: Option<&'static str>,
@@ -253,13 +256,19 @@ pub struct App<S, V = ()> {
 
 impl<S: Pod + Send + Sync + 'static> App<S> {
     /// An app starting from `state`, shown by `render`: every view shows
-    /// the same.
-    pub fn new(state: S, render: fn(&S) -> Node) -> App<S> {
+    /// the same. Pass the function itself (`render`): pages then run it,
+    /// transpiled, on every state they show (a function pointer or a
+    /// closure that captures values renders on the server only).
+    pub fn new<R>(state: S, render: R) -> App<S>
+    where
+        R: Fn(&S) -> Node + Copy + Send + Sync + 'static,
+    {
         App {
             title: "x64wasm".into(),
             state,
             view_state: (),
             render: Box::new(move |state, _| render(state)),
+            view_entry: view_module::entry_shared(render),
             callbacks: Vec::new(),
             id: None,
             css: None,
@@ -276,11 +285,15 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
     /// the page holds the two states. Callbacks take the shared state ([`callback`](Self::callback)),
     /// the view's ([`view_callback`](Self::view_callback)) or both as one
     /// [`Both`] ([`both_callback`](Self::both_callback)).
-    pub fn with_view_state(state: S, view_state: V, render: fn(&Both<S, V>) -> Node) -> App<S, V> {
+    pub fn with_view_state<R>(state: S, view_state: V, render: R) -> App<S, V>
+    where
+        R: Fn(&Both<S, V>) -> Node + Copy + Send + Sync + 'static,
+    {
         App {
             title: "x64wasm".into(),
             state,
             view_state,
+            view_entry: view_module::entry_both(render),
             render: Box::new(move |state, view| {
                 render(&Both {
                     shared: *state,
@@ -403,6 +416,17 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
         let mut image = running_image().map_err(|e| format!("reading this executable: {e}"));
         let (registry, warnings) =
             Registry::resolve(self.callbacks, image.as_mut().ok(), load_bias())?;
+        // The view module's entry gets a name the transpiler exports it by.
+        let view_entry = match (&self.view_entry, image.as_mut()) {
+            (Err(why), _) => Err(why.clone()),
+            (Ok(_), Err(why)) => Err(why.clone()),
+            (Ok(address), Ok(image)) => image
+                .name_function(
+                    view_module::VIEW_EXPORT,
+                    (*address as u64).wrapping_sub(load_bias()),
+                )
+                .map_err(|e| e.to_string()),
+        };
         for w in &warnings {
             eprintln!("x64wasm: warning: {w}");
         }
@@ -480,6 +504,7 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 app_css: self.css,
                 redis,
                 tag,
+                view_entry,
             },
         ));
         // Transpile every callback now (views are served what this makes),
@@ -520,6 +545,17 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
             "x64wasm: {} callback(s), {transpiled} transpiled to wasm from this binary's machine code",
             shared.registry.all().len()
         );
+        match shared.view_wasm() {
+            Ok(served) => println!(
+                "x64wasm: the view (render and diff) transpiled to wasm: pages show every change \
+                 at once ({} KB)",
+                served.module.wasm.len().div_ceil(1024)
+            ),
+            Err(why) => eprintln!(
+                "x64wasm: warning: the view renders on the server only, so pages show only \
+                 bound fields at once: {why}"
+            ),
+        }
         println!(
             "x64wasm: up to {} connections and {} views at once ({} per address; descriptor \
              limit {descriptors})",

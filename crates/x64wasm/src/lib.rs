@@ -36,6 +36,7 @@ pub mod process;
 mod server;
 pub mod state_file;
 pub mod text;
+pub mod view_module;
 
 pub use app::{App, Options};
 pub use callbacks::{Both, Callback};

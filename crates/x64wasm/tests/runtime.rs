@@ -69,3 +69,46 @@ fn the_runtime_knows_the_servers_events_and_text_limit() {
         serde_json::json!(x64wasm::text::TEXT_MAX)
     );
 }
+
+#[test]
+fn the_runtime_decodes_the_view_modules_patch_bytes_as_the_server_encodes_them() {
+    use x64wasm::dom::{el, wire, Node, Patch, PATCH_OPS};
+    // one patch per op, text that needs escaping and more than ASCII
+    let item: Node = el("li").attr("title", "a\"<é").text("x & y").into();
+    let cases = [
+        Patch::Text(vec![0, 3], "1 item left ✓".into()),
+        Patch::SetAttribute(vec![2], "class".into(), "completed".into()),
+        Patch::RemoveAttribute(vec![], "hidden".into()),
+        Patch::Replace(vec![1, 0], item.clone()),
+        Patch::Insert(vec![1], 7, item),
+        Patch::Remove(vec![4, 1]),
+        Patch::Move(vec![1], 5, 0),
+    ];
+    let mut ops: Vec<&str> = cases.iter().map(Patch::op).collect();
+    ops.dedup();
+    assert_eq!(ops.len(), PATCH_OPS.len(), "a case for every op");
+    let hex: String = wire::encode(&cases)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let script = format!(
+        "const {{ decodePatches, FIELDS, NUMBER_FIELDS }} = await import('./runtime/patch.js');\
+         const bytes = Uint8Array.from('{hex}'.match(/../g).map((h) => parseInt(h, 16)));\
+         console.log(JSON.stringify({{ patches: decodePatches(bytes), fields: FIELDS, \
+         numbers: NUMBER_FIELDS }}));"
+    );
+    let printed = node(&["--input-type=module", "-e", &script]);
+    let runtime: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    let want: Vec<serde_json::Value> = cases.iter().map(Patch::to_json).collect();
+    assert_eq!(runtime["patches"], serde_json::json!(want));
+    let fields: serde_json::Map<String, serde_json::Value> = PATCH_OPS
+        .iter()
+        .map(|(op, fields)| (op.to_string(), serde_json::json!(fields)))
+        .collect();
+    assert_eq!(
+        runtime["fields"],
+        serde_json::Value::Object(fields),
+        "fields of each op"
+    );
+    assert_eq!(runtime["numbers"], serde_json::json!(wire::NUMBER_FIELDS));
+}

@@ -33,6 +33,7 @@ mod bind;
 mod diff;
 mod events;
 mod html;
+pub mod wire;
 
 use crate::callbacks::{Args, Callback, ScalarType};
 use crate::text::FixedStr;
@@ -192,6 +193,29 @@ impl Element {
     /// Sets `class`.
     pub fn class(self, class: impl Into<String>) -> Element {
         self.attr("class", class)
+    }
+
+    /// Adds `class` to the element's classes when `on` (a class the view
+    /// computes: `.class_if("completed", todo.done)`).
+    pub fn class_if(self, class: &str, on: bool) -> Element {
+        if !on {
+            return self;
+        }
+        let classes = match self.attributes.iter().find(|(n, _)| n == "class") {
+            Some((_, v)) if !v.is_empty() => format!("{v} {class}"),
+            _ => class.to_string(),
+        };
+        self.attr("class", classes)
+    }
+
+    /// A boolean attribute (`checked`, `hidden`, `disabled`, …), present
+    /// when `on`.
+    pub fn flag(self, name: &str, on: bool) -> Element {
+        if on {
+            self.attr(name, "")
+        } else {
+            self
+        }
     }
 
     /// Sets `data-key`: children that all have distinct keys are matched by

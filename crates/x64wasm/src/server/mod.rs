@@ -32,7 +32,7 @@ use serde_json::{json, Value as Json};
 use crate::callbacks::{ArgError, Registered, Registry, Takes};
 use crate::dom::{diff, normalize, Node, Patch};
 use crate::state_file::StateFile;
-use x64wasm_transpile::{Cache, Image, Module, TranspileError};
+use x64wasm_transpile::{Cache, Image, Module, Signature, TranspileError};
 
 pub(crate) use limits::{LogLimiter, RateLimiter};
 pub(crate) use listener::bind;
@@ -93,6 +93,10 @@ pub(crate) struct Shared<S> {
     pub app_css: Option<&'static str>,
     /// Where the shared state lives when several instances share it.
     pub redis: Option<redis::RedisStore>,
+    /// The view module (`/view.wasm`), made once, or why there is none.
+    view_module: std::sync::OnceLock<Result<Served, String>>,
+    /// Why there can be no view module, if so (before transpiling).
+    view_entry: Result<(), String>,
 }
 
 /// An app's render function over the shared state and a view state's bytes.
@@ -115,6 +119,10 @@ pub(crate) struct Settings {
     /// The history tag of the starting state with `--redis` (empty
     /// otherwise).
     pub tag: String,
+    /// Whether the view module's entry is named in `image`
+    /// ([`VIEW_EXPORT`](crate::view_module::VIEW_EXPORT)), or why there is
+    /// no view module.
+    pub view_entry: Result<(), String>,
 }
 
 /// A callback's module as `/wasm/{fn}` serves it.
@@ -124,6 +132,17 @@ pub(crate) struct Served {
     pub etag: String,
     /// The validated module.
     pub module: Arc<Module>,
+}
+
+impl Served {
+    /// A module with its cache key as the ETag.
+    fn new(key: &[u8], module: Arc<Module>) -> Served {
+        let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        Served {
+            etag: format!("\"{hex}\""),
+            module,
+        }
+    }
 }
 
 /// Why a callback has no module.
@@ -270,7 +289,26 @@ impl<S: Pod> Shared<S> {
             log: LogLimiter::new(),
             app_css: settings.app_css,
             redis: settings.redis,
+            view_module: std::sync::OnceLock::new(),
+            view_entry: settings.view_entry,
         }
+    }
+
+    /// The view module (`view_module.rs`): the app's render and the
+    /// library's diff, transpiled the first time it is asked for.
+    pub fn view_wasm(&self) -> Result<Served, String> {
+        self.view_module
+            .get_or_init(|| {
+                self.view_entry.clone()?;
+                let image = self.image.as_ref().map_err(Clone::clone)?;
+                let signature = Signature::parse(crate::view_module::VIEW_SIGNATURE)
+                    .map_err(|e| e.to_string())?;
+                let (key, module) = Cache::new()
+                    .get(image, std::slice::from_ref(&signature))
+                    .map_err(|e| e.to_string())?;
+                Ok(Served::new(&key, module))
+            })
+            .clone()
     }
 
     /// The module of `callback`, transpiled (through [`Cache`]) the first
@@ -287,13 +325,7 @@ impl<S: Pod> Shared<S> {
             (Err(why), _) | (Ok(_), Err(why)) => Err(Unavailable::NoSymbol(why.clone())),
             (Ok(_), Ok(image)) => Cache::new()
                 .get(image, std::slice::from_ref(&callback.signature))
-                .map(|(key, module)| Served {
-                    etag: format!(
-                        "\"{}\"",
-                        key.iter().map(|b| format!("{b:02x}")).collect::<String>()
-                    ),
-                    module,
-                })
+                .map(|(key, module)| Served::new(&key, module))
                 .map_err(Unavailable::Transpile),
         };
         modules()

@@ -39,6 +39,7 @@ enum Route {
     Stats,
     Events,
     Wasm,
+    ViewWasm,
     Execute,
 }
 
@@ -56,6 +57,7 @@ const ROUTES: &[(PathMatch, &[&str], Route)] = &[
     (PathMatch::Exact("/debug/stats"), GET, Route::Stats),
     (PathMatch::Exact("/events"), GET, Route::Events),
     (PathMatch::Prefix("/wasm/"), GET, Route::Wasm),
+    (PathMatch::Exact("/view.wasm"), GET, Route::ViewWasm),
     (PathMatch::Prefix("/execute/"), POST, Route::Execute),
 ];
 
@@ -145,6 +147,7 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
             return Reply::Stream(secure(head), Box::new(source));
         }
         Route::Wasm => wasm(shared, parameter, request.header("if-none-match")),
+        Route::ViewWasm => view_wasm(shared, request.header("if-none-match")),
         Route::Execute => execute(shared, parameter, &request),
     };
     Reply::Full(secure(response))
@@ -286,21 +289,36 @@ fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> 
         return error(404, &format!("no callback named `{name}`"));
     };
     match shared.wasm(callback) {
-        Ok(Served { etag, module }) => {
-            if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
-                return Response::new(304, Vec::new()).header("ETag", etag);
-            }
-            Response::new(200, module.wasm.clone())
-                .header("Content-Type", "application/wasm")
-                .header("ETag", etag)
-                .header("Cache-Control", "no-cache")
-        }
+        Ok(served) => module_reply(served, if_none_match),
         Err(Unavailable::NoSymbol(why)) => json_reply(
             422,
             &json!({ "error": format!("`{name}` cannot run as wasm: {why}"), "function": name }),
         ),
         Err(Unavailable::Transpile(e)) => json_reply(422, &transpile_error_json(name, &e)),
     }
+}
+
+/// `GET /view.wasm`: the view module (`view_module.rs`), or 422 with the
+/// reason the view renders on the server only.
+fn view_wasm<S: Pod>(shared: &Shared<S>, if_none_match: Option<&str>) -> Response {
+    match shared.view_wasm() {
+        Ok(served) => module_reply(served, if_none_match),
+        Err(why) => json_reply(
+            422,
+            &json!({ "error": format!("the view cannot run as wasm: {why}") }),
+        ),
+    }
+}
+
+/// A module as `application/wasm` with its ETag (304 when the page has it).
+fn module_reply(Served { etag, module }: Served, if_none_match: Option<&str>) -> Response {
+    if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
+        return Response::new(304, Vec::new()).header("ETag", etag);
+    }
+    Response::new(200, module.wasm.clone())
+        .header("Content-Type", "application/wasm")
+        .header("ETag", etag)
+        .header("Cache-Control", "no-cache")
 }
 
 /// Whether an `If-None-Match` value names `etag` (RFC 9110 §13.1.2: `*`

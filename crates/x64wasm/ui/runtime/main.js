@@ -15,7 +15,7 @@ import { readField } from './fields.js';
 import { applyBindings } from './bindings.js';
 import { applyPatch } from './patch.js';
 import { Sync } from './sync.js';
-import { runWasm } from './wasm.js';
+import { runView, runWasm } from './wasm.js';
 
 const root = document.getElementById('x64wasm');
 if (root) start(root);
@@ -29,7 +29,11 @@ function start(root) {
   const sync = new Sync(Number(root.dataset.version), decodeBase64(root.dataset.state));
 
   // What the page did, for people reading the console and for tests.
-  const stats = { wasmRuns: 0, serverOnly: 0, failures: [], patches: 0, resets: 0, resyncs: 0 };
+  const stats = {
+    wasmRuns: 0, serverOnly: 0, failures: [], patches: 0, resets: 0, resyncs: 0,
+    // the view module: renders run here, and the pages that fell back
+    viewRuns: 0, viewFailures: 0,
+  };
   window.x64wasm = {
     stats,
     get version() { return sync.applied; },
@@ -53,8 +57,40 @@ function start(root) {
     console.warn('x64wasm: ' + message);
   };
 
+  // ---- the view module -----------------------------------------------
+  // Once compiled, the page renders every state it shows itself: the view
+  // module (render and diff, transpiled from the server's own machine
+  // code) gives the patches from the state the DOM shows (`domState`) to
+  // the one the page shows now, and the server's patches are not needed.
+  // Until then, and after the module fails, the server's patches keep the
+  // DOM at the server's render and bindings show predictions.
+  let viewModule = null;
+  let domState = null;
+
+  function renderView() {
+    if (!viewModule || sameBytes(domState, sync.state)) return;
+    const now = sync.state.slice();
+    try {
+      const patches = runView(viewModule, domState, now);
+      for (const patch of patches) applyPatch(root, patch);
+      domState = now;
+      stats.viewRuns += 1;
+    } catch (e) {
+      // The DOM may be half patched: the server's view replaces it.
+      viewModule = null;
+      stats.viewFailures += 1;
+      report(`the view module failed, the server renders from now on: ${e.message}`);
+      resync('the view module failed');
+    }
+  }
+
+  const sameBytes = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
+
   // ---- bound fields ---------------------------------------------------
+  // What the page shows: its own render of the state (when the view
+  // module runs), then the bindings.
   function showBound() {
+    renderView();
     for (const el of root.querySelectorAll('[data-bind]')) {
       const [offset, type] = el.dataset.bind.split(':');
       const text = readField(sync.state, Number(offset), type);
@@ -206,14 +242,19 @@ function start(root) {
   }
 
   // ---- events ---------------------------------------------------------
+  // A reset shows the server's render of its state; patch events are the
+  // server's diff, which a page that renders itself does not need.
   const dom = {
     reset: (html) => { root.innerHTML = html; },
-    patch: (patch) => applyPatch(root, patch),
+    patch: (patch) => { if (!viewModule) applyPatch(root, patch); },
   };
 
   // What the page does after the sync handled an event.
   function handled(outcome) {
-    if (outcome === 'reset') stats.resets += 1;
+    if (outcome === 'reset') {
+      stats.resets += 1;
+      domState = sync.serverState.slice();
+    }
     if (outcome === 'patched') stats.patches += 1;
     if (outcome.resync) return resync(outcome.resync);
     root.dataset.version = String(sync.applied);
@@ -297,5 +338,24 @@ function start(root) {
   connect(sync.applied);
   // Compile every callback's module while the user reads the page, so the
   // first click predicts at once.
-  window.x64wasm.ready = Promise.allSettled(Object.keys(signatures).map(module));
+  window.x64wasm.ready = Promise.allSettled([
+    ...Object.keys(signatures).map(module),
+    loadView(),
+  ]);
+
+  // The view module, if the server could make one: from then on this page
+  // renders itself, starting from the server's render it shows now.
+  async function loadView() {
+    try {
+      const response = await fetch('/view.wasm');
+      const body = response.ok ? await response.arrayBuffer() : await response.json().catch(() => ({}));
+      if (!response.ok) throw new Error(body.error || `GET /view.wasm: ${response.status}`);
+      const compiledView = await WebAssembly.compile(body);
+      domState = sync.serverState.slice();
+      viewModule = compiledView;
+      showBound();
+    } catch (e) {
+      console.info('x64wasm: the server renders this view: ' + e.message);
+    }
+  }
 }

@@ -55,3 +55,55 @@ export function applyPatch(root, patch) {
   if (!op) throw new Error('unknown patch ' + patch[0]);
   op(nodeAt(root, patch[1]), patch);
 }
+
+// The fields after the path of each op, by name, in PATCH_OPS order (the
+// server's table: tests/runtime.rs checks the two agree).
+export const FIELDS = {
+  t: ['text'],
+  a: ['name', 'value'],
+  r: ['name'],
+  R: ['html'],
+  i: ['index', 'html'],
+  d: [],
+  m: ['from', 'to'],
+};
+
+// The fields that are numbers; the others are text (NUMBER_FIELDS in
+// crates/x64wasm/src/dom/wire.rs).
+export const NUMBER_FIELDS = ['index', 'from', 'to'];
+
+// The patches the view module writes (crates/x64wasm/src/dom/wire.rs):
+// a count, then each patch as its op's row in FIELDS, the path's length
+// and indices, and its fields (u32 little-endian; text as length + UTF-8).
+export function decodePatches(bytes) {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const decoder = new TextDecoder('utf-8', { fatal: true });
+  const codes = Object.keys(FIELDS);
+  let at = 0;
+  const u32 = () => {
+    const v = view.getUint32(at, true);
+    at += 4;
+    return v;
+  };
+  const patches = [];
+  for (let n = u32(); n > 0; n -= 1) {
+    const code = codes[view.getUint8(at)];
+    at += 1;
+    if (code === undefined) throw new Error('unknown patch op ' + view.getUint8(at - 1));
+    const path = [];
+    for (let k = u32(); k > 0; k -= 1) path.push(u32());
+    const patch = [code, path];
+    for (const field of FIELDS[code]) {
+      if (NUMBER_FIELDS.includes(field)) {
+        patch.push(u32());
+      } else {
+        const length = u32();
+        patch.push(decoder.decode(bytes.subarray(at, at + length)));
+        at += length;
+      }
+    }
+    patches.push(patch);
+  }
+  if (at !== bytes.length) throw new Error(`patch bytes: ${bytes.length - at} left over`);
+  return patches;
+}

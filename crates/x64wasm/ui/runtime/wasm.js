@@ -7,6 +7,7 @@
 // and the text when they need more room than the module leaves them.
 // Instantiating a compiled module is synchronous and takes microseconds.
 import { wasmValue } from './fields.js';
+import { decodePatches } from './patch.js';
 
 // The longest text argument in bytes: the server's TEXT_MAX (a Rust test,
 // tests/runtime.rs, checks the two agree). Longer text is not predicted
@@ -63,4 +64,35 @@ export function runWasm(compiledModule, name, signature, args, bytes, viewOffset
   const pointer = signature.takes === 'view' ? at + viewOffset : at;
   instance.exports[name](pointer, ...values);
   return new Uint8Array(memory.buffer, at, bytes.length).slice();
+}
+
+// The view module's export and where its answer goes (docs/abi.md, "The
+// view module"; `VIEW_EXPORT` in crates/x64wasm/src/view_module.rs).
+export const VIEW_EXPORT = 'x64wasm_view_step';
+
+// Runs the view module: the patches that turn the render of the state
+// `old` into the render of `now` (both as the page holds them). The two
+// states go at __heap_base, each at a multiple of 8, then 16 bytes for the
+// answer (the patch bytes' address and length, as x86-64 lays out a
+// pointer and a usize); the module's heap above them.
+export function runView(compiledModule, old, now) {
+  const instance = new WebAssembly.Instance(compiledModule, {});
+  const { memory, __heap_base: heapBase } = instance.exports;
+  const oldAt = heapBase.value;
+  const nowAt = align8(oldAt + old.length);
+  const outAt = align8(nowAt + now.length);
+  const end = outAt + 16;
+  const mallocBase = instance.exports.__malloc_base;
+  if (mallocBase && end > mallocBase.value) mallocBase.value = Math.ceil(end / 65536) * 65536;
+  const top = Math.max(end, mallocBase ? mallocBase.value + 65536 : 0);
+  const missing = top - memory.buffer.byteLength;
+  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+  new Uint8Array(memory.buffer, oldAt, old.length).set(old);
+  new Uint8Array(memory.buffer, nowAt, now.length).set(now);
+  instance.exports[VIEW_EXPORT](oldAt, nowAt, outAt);
+  // addresses are 32-bit in the module: the low halves of the two words
+  const out = new DataView(memory.buffer, outAt, 16);
+  const at = out.getUint32(0, true);
+  const length = out.getUint32(8, true);
+  return decodePatches(new Uint8Array(memory.buffer, at, length));
 }
