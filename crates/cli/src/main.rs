@@ -38,7 +38,9 @@ TRANSPILE:
                      R the same but text, or void;
                      repeat for more functions (they share one module)
     -o, --output F   write the module (or the text with --wat) to F
-    --wat            print the module as WebAssembly text instead of binary
+    --wat            print the module as WebAssembly text instead of binary,
+                     with byte offsets and each function's x86 name (a
+                     browser names a trap `wasm-function[N]:0xOFFSET`)
 
     Without -o, text goes to standard output; binary goes to standard output
     only when it is not a terminal.
@@ -144,8 +146,18 @@ fn run_transpile(args: &[String]) -> Result<(), String> {
     let started = std::time::Instant::now();
     let module = transpile(&image, &args.exports).map_err(|e| e.to_string())?;
     let bytes = if args.wat {
-        let mut text =
-            wasmprinter::print_bytes(&module.wasm).map_err(|e| format!("printing wat: {e}"))?;
+        // Byte offsets and the x86 function behind each wasm function, so a
+        // trap a browser reports as `wasm-function[N]:0xOFFSET` can be found.
+        let mut text: String = module
+            .functions
+            .iter()
+            .enumerate()
+            .map(|(k, name)| format!(";; function {k}: {name}\n"))
+            .collect();
+        wasmprinter::Config::new()
+            .print_offsets(true)
+            .print(&module.wasm, &mut wasmprinter::PrintFmtWrite(&mut text))
+            .map_err(|e| format!("printing wat: {e}"))?;
         text.push('\n');
         text.into_bytes()
     } else {

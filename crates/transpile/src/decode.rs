@@ -496,6 +496,9 @@ fn decode_once<'a>(
             d.function.refers_to(address, WHOLE);
         }
     }
+    for target in d.relative_table_targets() {
+        d.function.refers_to(target, WHOLE);
+    }
     Ok(d.function)
 }
 
@@ -831,6 +834,79 @@ impl<'a> Decoding<'a, '_> {
             }
         }
         Ok(())
+    }
+
+    /// The data a relative lookup table points to. LLVM turns a `match`
+    /// that picks a value (a `&str`, say) into a table of 32-bit offsets
+    /// from the table's own address: `lea b, [rip+table]; movsxd r,
+    /// [b+i*4]; … [r+b]`. The offsets are no relocations, so the data they
+    /// name is found here: each entry the index may reach (a checked bound,
+    /// or while entries name data) plus the table's address, when it lies
+    /// in an object the module can place whole.
+    fn relative_table_targets(&self) -> Vec<u64> {
+        let f = &self.function;
+        let jump_loads: FxHashSet<u64> = f.jump_tables.values().map(|t| t.index_at).collect();
+        let mut targets = Vec::new();
+        for (k, ins) in f.instructions.iter().enumerate() {
+            let is_load = ins.mnemonic() == Mnemonic::Movsxd
+                && ins.op1_kind() == OpKind::Memory
+                && ins.memory_index_scale() == 4
+                && ins.memory_displacement64() == 0
+                && ins.memory_base() != Register::None
+                && !ins.is_ip_rel_memory_operand();
+            if !is_load || jump_loads.contains(&ins.ip()) {
+                continue;
+            }
+            // the base's `lea` in the straight line before the load
+            let base = ins.memory_base().full_register();
+            let Some(lea) = f.instructions[k.saturating_sub(16)..k]
+                .iter()
+                .rev()
+                .take_while(|i| i.flow_control() == FlowControl::Next)
+                .find(|i| {
+                    i.op_count() > 0
+                        && i.op0_kind() == OpKind::Register
+                        && i.op0_register().full_register() == base
+                })
+                .filter(|i| i.mnemonic() == Mnemonic::Lea && i.is_ip_rel_memory_operand())
+            else {
+                continue;
+            };
+            let table = lea.ip_rel_memory_address();
+            if self.image.is_code(table) {
+                continue;
+            }
+            let bound = self.table_bound(&f.instructions[..k], ins.memory_index());
+            let count = if bound.checked {
+                bound.count.unwrap_or(0).min(4096)
+            } else {
+                64
+            };
+            for entry in 0..count {
+                let Some(bytes) = self.image.read(table + 4 * entry, 4) else {
+                    break;
+                };
+                let offset = i32::from_le_bytes(bytes.try_into().unwrap()) as i64 as u64;
+                let target = table.wrapping_add(offset);
+                let placeable = self.image.section_at(target).is_some()
+                    && !self.image.is_code(target)
+                    && match self.image.symbol_containing(target) {
+                        Some(s) => !s.is_function,
+                        None => self
+                            .image
+                            .next_symbol_after(target)
+                            .is_some_and(|s| s.address - target <= 1 << 16),
+                    };
+                if !placeable {
+                    if bound.checked {
+                        continue;
+                    }
+                    break; // past the table (the bound was a guess)
+                }
+                targets.push(target);
+            }
+        }
+        targets
     }
 
     fn unsupported(&self, instruction: &Instruction) -> TranspileError {
