@@ -335,20 +335,33 @@ impl Image {
     }
 
     /// Adds symbols, keeping `symbols` sorted by address and one entry per
-    /// name (`.symtab` and `.dynsym` list many twice; the sized one wins).
+    /// name and address (`.symtab` and `.dynsym` list many twice; the sized
+    /// one wins). Local symbols may share a name at many addresses (rustc
+    /// emits a copy of `<String as Display>::fmt` per codegen unit): each
+    /// address keeps its symbol, so a function whose address the code loads
+    /// is known as one; `by_name` names the first sized one.
     fn add_symbols(&mut self, new: Vec<Symbol>) {
         let mut all = std::mem::take(&mut self.symbols);
         all.extend(new);
         all.sort_by(|a, b| {
-            (&a.name, std::cmp::Reverse(a.size)).cmp(&(&b.name, std::cmp::Reverse(b.size)))
+            (&a.name, a.address, std::cmp::Reverse(a.size)).cmp(&(
+                &b.name,
+                b.address,
+                std::cmp::Reverse(b.size),
+            ))
         });
-        all.dedup_by(|later, first| later.name == first.name);
+        all.dedup_by(|later, first| later.name == first.name && later.address == first.address);
         all.sort_by_key(|s| s.address);
-        self.by_name = all
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.name.clone(), i))
-            .collect();
+        let mut by_name: HashMap<String, usize> = HashMap::new();
+        for (i, s) in all.iter().enumerate() {
+            match by_name.get(&s.name) {
+                Some(&j) if all[j].size > 0 || s.size == 0 => {}
+                _ => {
+                    by_name.insert(s.name.clone(), i);
+                }
+            }
+        }
+        self.by_name = by_name;
         self.symbols = all;
     }
 
@@ -467,5 +480,42 @@ impl Image {
     /// The pointer stored in the relocated slot at `address`, if any.
     pub fn pointer_at(&self, address: u64) -> Option<&Pointer> {
         self.pointers.get(&address)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// rustc emits a local copy of a generic function per codegen unit, all
+    /// under one name: each address is still known as a function, so a
+    /// pointer the code loads to any of them joins the function table.
+    #[test]
+    fn local_symbols_that_share_a_name_keep_their_addresses() {
+        let code = [0xc3u8; 16];
+        let image = Image::from_code(
+            0x1000,
+            &code,
+            &[
+                ("fmt", 0x1000, 1),
+                ("fmt", 0x1004, 1),
+                ("fmt", 0x1004, 0), // the same symbol listed twice
+                ("main", 0x1008, 0),
+                ("main", 0x1008, 8),
+            ],
+        );
+        for (address, name) in [(0x1000, "fmt"), (0x1004, "fmt"), (0x1008, "main")] {
+            assert_eq!(
+                image.function_at(address).map(|s| s.name.as_str()),
+                Some(name)
+            );
+        }
+        assert_eq!(image.symbol("fmt").map(|s| s.address), Some(0x1000));
+        assert_eq!(
+            image.symbol("main").map(|s| s.size),
+            Some(8),
+            "the sized one"
+        );
+        assert_eq!(image.symbols.len(), 3);
     }
 }
