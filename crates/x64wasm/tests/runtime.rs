@@ -112,3 +112,41 @@ fn the_runtime_decodes_the_view_modules_patch_bytes_as_the_server_encodes_them()
     );
     assert_eq!(runtime["numbers"], serde_json::json!(wire::NUMBER_FIELDS));
 }
+
+#[test]
+fn the_runtime_hashes_a_dom_as_the_server_hashes_its_view() {
+    use x64wasm::dom::{el, view_hash, Node, UNCHECKED_ATTRIBUTES};
+    // a view with what the DOM may hold otherwise: classes in another
+    // order, a user's value, a style the runtime set, CR LF, NUL, non-ASCII
+    let view: Node = el("section")
+        .class("b a")
+        .attr("title", "x\r\ny")
+        .child(el("input").attr("value", "typed"))
+        .child(el("p").text("crème 東京 🦀\0"))
+        .into();
+    // the same as a browser's DOM would hold it, written as
+    // [tag, [[name, value], …], [child, …]] in DOM order
+    let dom = serde_json::json!([[
+        "section",
+        [["title", "x\ny"], ["class", "a  b"], ["style", "width: 5%"]],
+        [
+            ["input", [["value", "other text"]], []],
+            ["p", [], ["crème 東京 🦀\u{FFFD}"]]
+        ]
+    ]]);
+    let script = format!(
+        "const {{ viewHash, UNCHECKED_ATTRIBUTES }} = await import('./runtime/check.js');\
+         const make = (n) => typeof n === 'string' ? {{ nodeType: 3, data: n }} : \
+           {{ nodeType: 1, localName: n[0], attributes: n[1].map(([name, value]) => ({{ name, value }})), \
+              childNodes: n[2].map(make) }};\
+         const root = {{ childNodes: {dom}.map(make) }};\
+         console.log(JSON.stringify({{ hash: viewHash(root), unchecked: UNCHECKED_ATTRIBUTES }}));"
+    );
+    let printed = node(&["--input-type=module", "-e", &script]);
+    let runtime: serde_json::Value = serde_json::from_str(printed.trim()).unwrap();
+    assert_eq!(
+        runtime["unchecked"],
+        serde_json::json!(UNCHECKED_ATTRIBUTES)
+    );
+    assert_eq!(runtime["hash"], serde_json::json!(view_hash(&view)));
+}

@@ -21,6 +21,9 @@ export async function open(browser, url) {
   const console = [];
   page.on('console', (m) => console.push(`${m.type()}: ${m.text()}`));
   page.on('pageerror', (e) => console.push(`pageerror: ${e.message}`));
+  // Every test page checks its DOM against the server's view of each
+  // version (docs/protocol.md, "The view check"): a difference is a failure.
+  await page.addInitScript(() => sessionStorage.setItem('x64wasm:check', '1'));
   await page.goto(url);
   await page.waitForFunction(() => window.x64wasm !== undefined);
   return { page, console };

@@ -30,6 +30,7 @@
 //! client runtime can update the moment the wasm callback returns.
 
 mod bind;
+mod check;
 mod diff;
 mod events;
 mod html;
@@ -39,6 +40,7 @@ use crate::callbacks::{Args, Callback, ScalarType};
 use crate::text::FixedStr;
 
 pub use bind::{Condition, Field, IntegerField};
+pub use check::{view_hash, UNCHECKED_ATTRIBUTES};
 pub use diff::{apply, diff, normalize, Patch, PATCH_OPS};
 pub use events::{checked, key, value, ArgSource, ArgSources, EventValue, FromValue, On, EVENTS};
 pub use html::escape;

@@ -12,6 +12,7 @@ pub const RUNTIME: &[(&str, &str)] = &[
     ("encoding.js", include_str!("../../ui/runtime/encoding.js")),
     ("events.js", include_str!("../../ui/runtime/events.js")),
     ("bindings.js", include_str!("../../ui/runtime/bindings.js")),
+    ("check.js", include_str!("../../ui/runtime/check.js")),
 ];
 
 /// The runtime module called `name`, if there is one.

@@ -24,7 +24,7 @@ use serde_json::Value as Json;
 
 use super::views::{Rendered, Sent};
 use super::{bytes_hash, changed_runs, to_base64, Shared};
-use crate::dom::{diff, normalize, Patch};
+use crate::dom::{diff, normalize, view_hash, Patch};
 
 /// A comment line goes out this often, so dead connections are noticed and
 /// proxies keep the stream open (whatever else was sent: one timer per
@@ -227,7 +227,13 @@ impl<S: Pod + Send + 'static> Events<S> {
             };
             let bytes = views.combine(bytemuck::bytes_of(&state), &view);
             let sha = bytes_hash(&bytes)[..16].to_string();
-            Some(Rendered { tree, bytes, sha })
+            let view = view_hash(&tree);
+            Some(Rendered {
+                tree,
+                bytes,
+                sha,
+                view,
+            })
         });
         let Some(rendered) = rendered else {
             return Vec::new();
@@ -247,10 +253,11 @@ impl<S: Pod + Send + 'static> Events<S> {
                     .collect();
                 // the patch list is spliced in as it was cached (JSON text)
                 let data = format!(
-                    r#"{{"from":{},"patches":{patches},"sha":"{}","state":{},"version":{version}}}"#,
+                    r#"{{"from":{},"patches":{patches},"sha":"{}","state":{},"version":{version},"view":"{}"}}"#,
                     from.version,
                     rendered.sha,
-                    Json::Array(runs)
+                    Json::Array(runs),
+                    rendered.view,
                 );
                 format!("id: {version}\nevent: patch\ndata: {data}\n\n")
             }

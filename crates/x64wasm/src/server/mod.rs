@@ -18,7 +18,7 @@ pub(crate) mod views;
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicU64, AtomicUsize};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -30,7 +30,7 @@ use tokio::sync::watch;
 use serde_json::{json, Value as Json};
 
 use crate::callbacks::{ArgError, Registered, Registry, Takes};
-use crate::dom::{diff, normalize, Node, Patch};
+use crate::dom::{diff, normalize, view_hash, Node, Patch};
 use crate::state_file::StateFile;
 use x64wasm_transpile::{Cache, Image, Module, Signature, TranspileError};
 
@@ -93,6 +93,9 @@ pub(crate) struct Shared<S> {
     pub app_css: Option<&'static str>,
     /// Where the shared state lives when several instances share it.
     pub redis: Option<redis::RedisStore>,
+    /// Pages whose DOM differed from the server's view of a version they
+    /// had applied (`POST /debug/view-mismatch`, counted in `/debug/stats`).
+    pub view_mismatches: AtomicU64,
     /// The view module (`/view.wasm`), made once, or why there is none.
     view_module: std::sync::OnceLock<Result<Served, String>>,
     /// Why there can be no view module, if so (before transpiling).
@@ -290,6 +293,7 @@ impl<S: Pod> Shared<S> {
             app_css: settings.app_css,
             redis: settings.redis,
             view_module: std::sync::OnceLock::new(),
+            view_mismatches: AtomicU64::new(0),
             view_entry: settings.view_entry,
         }
     }
@@ -605,14 +609,15 @@ impl<S: Pod> Shared<S> {
                     continue;
                 }
             };
+            let hash = view_hash(&view);
             let mut shown = self.shown();
             let patches = diff(&shown.view, &view);
             let data = patch_event(
                 shown.version,
                 version,
                 &patches,
-                bytemuck::bytes_of(&shown.state),
-                bytemuck::bytes_of(&state),
+                (bytemuck::bytes_of(&shown.state), bytemuck::bytes_of(&state)),
+                &hash,
             );
             let event = Event {
                 from: shown.version,
@@ -656,14 +661,15 @@ fn signatures_json<S>(registry: &Registry<S>) -> String {
 
 /// The data of a `patch` event: the version it starts from and the one it
 /// makes, the DOM patches, the state bytes that changed as `[offset,
-/// base64]` runs, and the first 16 hex digits of the new state's SHA-256
-/// (the view checks what it assembled).
+/// base64]` runs (from `before` to `after`), the first 16 hex digits of the
+/// new state's SHA-256 (the view checks what it assembled) and the view's
+/// hash ([`view_hash`]: a page that checks its DOM compares it).
 pub(crate) fn patch_event(
     from: u64,
     version: u64,
     patches: &[Patch],
-    before: &[u8],
-    after: &[u8],
+    (before, after): (&[u8], &[u8]),
+    view: &str,
 ) -> String {
     let patches: Vec<Json> = patches.iter().map(Patch::to_json).collect();
     let runs: Vec<Json> = changed_runs(before, after)
@@ -676,6 +682,7 @@ pub(crate) fn patch_event(
         "patches": patches,
         "state": runs,
         "sha": &bytes_hash(after)[..16],
+        "view": view,
     })
     .to_string()
 }

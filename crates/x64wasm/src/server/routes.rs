@@ -40,6 +40,7 @@ enum Route {
     Events,
     Wasm,
     ViewWasm,
+    ViewMismatch,
     Execute,
 }
 
@@ -55,6 +56,11 @@ const ROUTES: &[(PathMatch, &[&str], Route)] = &[
     (PathMatch::Exact("/favicon.svg"), GET, Route::Favicon),
     (PathMatch::Exact("/state"), GET, Route::State),
     (PathMatch::Exact("/debug/stats"), GET, Route::Stats),
+    (
+        PathMatch::Exact("/debug/view-mismatch"),
+        POST,
+        Route::ViewMismatch,
+    ),
     (PathMatch::Exact("/events"), GET, Route::Events),
     (PathMatch::Prefix("/wasm/"), GET, Route::Wasm),
     (PathMatch::Exact("/view.wasm"), GET, Route::ViewWasm),
@@ -148,6 +154,7 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
         }
         Route::Wasm => wasm(shared, parameter, request.header("if-none-match")),
         Route::ViewWasm => view_wasm(shared, request.header("if-none-match")),
+        Route::ViewMismatch => view_mismatch(shared, &request.body),
         Route::Execute => execute(shared, parameter, &request),
     };
     Reply::Full(secure(response))
@@ -200,7 +207,13 @@ fn page<S: Pod>(shared: &Shared<S>) -> Response {
                     let tree = crate::dom::normalize((shared.render)(&state, &views.initial));
                     let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
                     let sha = bytes_hash(&bytes)[..16].to_string();
-                    Some(super::views::Rendered { tree, bytes, sha })
+                    let view = crate::dom::view_hash(&tree);
+                    Some(super::views::Rendered {
+                        tree,
+                        bytes,
+                        sha,
+                        view,
+                    })
                 })
                 .expect("rendered");
             let html = rendered.tree.to_html();
@@ -276,9 +289,17 @@ fn stats<S: Pod>(shared: &Shared<S>) -> Response {
         .collect();
     let version = shared.lock().version;
     let views = shared.views.load(std::sync::atomic::Ordering::SeqCst);
+    let view_mismatches = shared
+        .view_mismatches
+        .load(std::sync::atomic::Ordering::Relaxed);
     json_reply(
         200,
-        &json!({ "version": version, "views": views, "callbacks": callbacks }),
+        &json!({
+            "version": version,
+            "views": views,
+            "callbacks": callbacks,
+            "view_mismatches": view_mismatches,
+        }),
     )
 }
 
@@ -308,6 +329,35 @@ fn view_wasm<S: Pod>(shared: &Shared<S>, if_none_match: Option<&str>) -> Respons
             &json!({ "error": format!("the view cannot run as wasm: {why}") }),
         ),
     }
+}
+
+/// `POST /debug/view-mismatch` `{"version":V,"page":H,"server":H}`: a page
+/// whose DOM, checked, differed from the server's view of version `V`
+/// (docs/protocol.md, "The view check"). Counted and logged; the page takes
+/// the server's HTML.
+fn view_mismatch<S: Pod>(shared: &Shared<S>, body: &[u8]) -> Response {
+    let report: Json = match serde_json::from_slice(body) {
+        Ok(report @ Json::Object(_)) => report,
+        _ => return error(400, r#"the body must be {"version":V,"page":H,"server":H}"#),
+    };
+    let hex = |key: &str| {
+        report[key]
+            .as_str()
+            .filter(|h| h.len() == 16 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+    };
+    let (Some(version), Some(page), Some(server)) =
+        (report["version"].as_u64(), hex("page"), hex("server"))
+    else {
+        return error(400, r#"the body must be {"version":V,"page":H,"server":H}"#);
+    };
+    shared
+        .view_mismatches
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    shared.log.line(&format!(
+        "x64wasm: a page's view of version {version} differs from the server's \
+         (page {page}, server {server}); it takes the server's HTML"
+    ));
+    Response::new(204, Vec::new())
 }
 
 /// A module as `application/wasm` with its ETag (304 when the page has it).

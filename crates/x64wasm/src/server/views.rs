@@ -59,6 +59,9 @@ pub(crate) struct Rendered {
     pub bytes: Vec<u8>,
     /// The first 16 hex digits of their SHA-256 (what patch events carry).
     pub sha: String,
+    /// The tree's [`view_hash`](crate::dom::view_hash) (what patch events
+    /// carry for the view check).
+    pub view: String,
 }
 
 /// Renderings and patches of the newest shared version, by view state:
@@ -335,6 +338,7 @@ mod tests {
                     tree: Node::Text(String::new()),
                     bytes: Vec::new(),
                     sha: String::new(),
+                    view: String::new(),
                 }),
             });
             slot.used = Instant::now() - Duration::from_secs((ids.len() - k) as u64);
@@ -361,6 +365,7 @@ mod tests {
                 tree: Node::Text("t".into()),
                 bytes: vec![1],
                 sha: String::new(),
+                view: String::new(),
             })
         };
         // (shared version, view state, renders so far)

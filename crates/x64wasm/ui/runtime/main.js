@@ -2,7 +2,7 @@
 // build step: this one wires the page; sync.js keeps what the view shows in
 // step with the server, wasm.js runs callbacks, patch.js applies the
 // server's patches, fields.js reads bound fields, encoding.js has base64
-// and SHA-256.
+// and SHA-256, check.js hashes the DOM for the view check.
 //
 // A click on an element with data-call runs that callback twice: here, at
 // once, as WebAssembly transpiled by the server from its own x86-64 code
@@ -14,6 +14,7 @@ import { EVENTS, eventArgs, matching } from './events.js';
 import { readField } from './fields.js';
 import { applyBindings } from './bindings.js';
 import { applyPatch } from './patch.js';
+import { viewHash } from './check.js';
 import { Sync } from './sync.js';
 import { runView, runWasm } from './wasm.js';
 
@@ -33,6 +34,8 @@ function start(root) {
     wasmRuns: 0, serverOnly: 0, failures: [], patches: 0, resets: 0, resyncs: 0,
     // the view module: renders run here, and the pages that fell back
     viewRuns: 0, viewFailures: 0,
+    // the view check: versions compared, and how many differed
+    viewChecks: 0, viewMismatches: 0,
   };
   window.x64wasm = {
     stats,
@@ -46,6 +49,10 @@ function start(root) {
     // (sessionStorage) until disabled, so prediction can be seen.
     enableLatencySim(ms) { sessionStorage.setItem('x64wasm:latency', String(Number(ms) || 0)); },
     disableLatencySim() { sessionStorage.removeItem('x64wasm:latency'); },
+    // The view check (docs/protocol.md): this tab compares its DOM with the
+    // server's view of each version it applies, until disabled.
+    enableViewCheck() { sessionStorage.setItem('x64wasm:check', '1'); },
+    disableViewCheck() { sessionStorage.removeItem('x64wasm:check'); },
     applyPatches: (patches) => patches.forEach((p) => applyPatch(root, p)),
     sha256Hex,
   };
@@ -86,9 +93,35 @@ function start(root) {
 
   const sameBytes = (a, b) => a.length === b.length && a.every((v, i) => v === b[i]);
 
+  // ---- the view check -------------------------------------------------
+  // The server's view hash of the newest version applied; compared with
+  // the DOM once the page shows exactly that version (no prediction on
+  // top), and then forgotten.
+  let unchecked = null; // { version, hash }
+  const checking = () => sessionStorage.getItem('x64wasm:check') === '1';
+
+  function checkView() {
+    if (!unchecked || unchecked.version !== sync.applied) return;
+    if (!sameBytes(sync.state, sync.serverState)) return;
+    if (viewModule && !sameBytes(domState, sync.state)) return;
+    const { version, hash } = unchecked;
+    unchecked = null;
+    stats.viewChecks += 1;
+    const page = viewHash(root);
+    if (page === hash) return;
+    stats.viewMismatches += 1;
+    report(`the page's view of version ${version} differs from the server's (${page}, not ${hash}): taking the server's`);
+    fetch('/debug/view-mismatch', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ version, page, server: hash }),
+    }).catch(() => {});
+    resync('the view differs from the server\'s');
+  }
+
   // ---- bound fields ---------------------------------------------------
   // What the page shows: its own render of the state (when the view
-  // module runs), then the bindings.
+  // module runs), then the bindings; then the check, when on.
   function showBound() {
     renderView();
     for (const el of root.querySelectorAll('[data-bind]')) {
@@ -97,6 +130,7 @@ function start(root) {
       if (text !== null && el.textContent !== text) el.textContent = text;
     }
     for (const el of root.querySelectorAll('[data-bound]')) applyBindings(el, sync.state);
+    if (checking()) checkView();
   }
 
   // ---- wasm -----------------------------------------------------------
@@ -261,14 +295,24 @@ function start(root) {
     showBound();
   }
 
+  // Notes the server's view hash of a patch event the page applied.
+  function noteView(type, event, outcome) {
+    if (type === 'patch' && outcome === 'patched' && event.view) {
+      unchecked = { version: event.version, hash: event.view };
+    }
+  }
+
   function handle(type, event) {
-    handled(sync.handle(type, event, dom));
+    const outcome = sync.handle(type, event, dom);
+    noteView(type, event, outcome);
+    handled(outcome);
   }
 
   function receive(type, message) {
     const event = JSON.parse(message.data);
     const deliver = () => {
       const outcome = sync.receive(type, event, dom);
+      noteView(type, event, outcome);
       if (outcome !== 'held') handled(outcome);
     };
     if (latency()) setTimeout(deliver, latency() / 2);
