@@ -10,7 +10,7 @@
 
 use bytemuck::{Pod, Zeroable};
 use x64wasm::dom::{button, el, value, Element, Node, On};
-use x64wasm::{bound, callback, field, App, Callback, FixedStr, Text};
+use x64wasm::{bound, callback, App, Callback, FixedStr, Text};
 
 /// Board side: the Game of Life board is `SIDE × SIDE` cells.
 pub const SIDE: usize = 16;
@@ -301,11 +301,13 @@ pub fn render(state: &DemoState) -> Node {
                 )
                 .child(el("span").class("label").child(bound!(state, label))),
         );
+    // plain classes: the page renders each state it predicts, so a flip or
+    // a step draws the board (and the count below) at once
     let board = (0..SIDE * SIDE).map(|i| {
-        let cell = button("").call(TOGGLE_CELL, (i as u32,));
-        // a bound class: a click's prediction draws the board at once
-        cell.attr("aria-label", format!("cell {} {}", i / SIDE, i % SIDE))
-            .class_when("alive", field!(state, cells[i]).ne(0))
+        button("")
+            .call(TOGGLE_CELL, (i as u32,))
+            .attr("aria-label", format!("cell {} {}", i / SIDE, i % SIDE))
+            .class_if("alive", state.cells[i] != 0)
     });
     let alive = state.cells.iter().filter(|&&c| c != 0).count();
     let life = el("section")

@@ -170,7 +170,7 @@ fn a_views_clicks_run_on_the_server_in_the_order_they_were_made() {
 }
 
 #[test]
-fn bound_classes_show_predictions_at_once_and_a_focused_field_keeps_its_text() {
+fn the_board_shows_a_flip_and_a_step_at_once_and_a_focused_field_keeps_its_text() {
     let app = App::demo(&["--headless", "--port", "0"]);
     let page = node("bound.mjs", &[&app.url], &[]);
     let cell = &page["cell"];
@@ -183,6 +183,21 @@ fn bound_classes_show_predictions_at_once_and_a_focused_field_keeps_its_text() {
         cell["version"], cell["before"]["version"],
         "before the server answered (300 ms away): {page}"
     );
+    assert_eq!(
+        cell["stepped"],
+        serde_json::json!([25, 41, 57]),
+        "a step drawn within one frame: {page}"
+    );
+    assert_eq!(
+        cell["count"], "Generation 1, 3 alive. Click a cell to flip it.",
+        "{page}"
+    );
+    assert_eq!(
+        cell["versionAfterStep"], cell["before"]["version"],
+        "{page}"
+    );
+    assert_eq!(page["stats"]["viewFailures"], 0, "{page}");
+    assert_eq!(page["stats"]["viewMismatches"], 0, "{page}");
     let field = &page["field"];
     assert_eq!(field["value"], "typing here", "{page}");
     assert_eq!(field["caret"], serde_json::json!([1, 1]), "{page}");

@@ -58,3 +58,37 @@ fn the_example_app_serves_its_own_callbacks_as_wasm() {
     assert_eq!(stats["callbacks"]["toss_coin"]["executed"], 1, "{stats}");
     assert_eq!(stats["callbacks"]["toss_coin"]["predicted"], 0, "{stats}");
 }
+
+#[test]
+fn a_view_that_reads_the_clock_renders_on_the_server_and_still_works() {
+    let app = App::start(
+        &example_binary("clock"),
+        &["--headless", "--port", "0"],
+        &[],
+    );
+    let output = app.output();
+    assert!(
+        output.contains("the view renders on the server only") && output.contains("clock_gettime"),
+        "the start-up line names the reason: {output}"
+    );
+    let refused = app.get("/view.wasm");
+    assert_eq!(refused.status, 422);
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("clock_gettime"),
+        "{}",
+        refused.text()
+    );
+    let page = node("clock.mjs", &[&app.url], &[]);
+    // the callback still ran as wasm at once; the unbound text came with
+    // the server's patch
+    assert_eq!(page["countAtOnce"], "1", "{page}");
+    assert_eq!(page["parityAtOnce"], "even", "{page}");
+    assert_eq!(page["parity"], "odd", "{page}");
+    assert_eq!(page["stats"]["wasmRuns"], 1, "{page}");
+    assert_eq!(page["stats"]["viewRuns"], 0, "{page}");
+    assert_eq!(page["stats"]["failures"], serde_json::json!([]), "{page}");
+    assert_eq!(app.stats()["view_mismatches"], 0);
+}

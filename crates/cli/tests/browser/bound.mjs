@@ -1,8 +1,10 @@
 // Bound parts of the page under a slow network, and a focused field while
 // another view's patches arrive: node bound.mjs URL
 // 1. With the latency simulator at 300 ms, a cell click shows the cell's
-//    bound `alive` class within one animation frame, before the server
-//    answers (the page's version has not moved yet).
+//    `alive` class (a plain class the view computes) within one animation
+//    frame, before the server answers (the page's version has not moved
+//    yet); two more make a blinker, and a Step draws it turned, with the
+//    count of cells alive, within one frame too.
 // 2. Page A types into the label field and puts the caret after the first
 //    character; page B clicks Increment five times; A's field keeps its
 //    text, caret and focus while B's patches arrive.
@@ -23,14 +25,24 @@ try {
     const started = performance.now();
     button.click();
     await new Promise((resolve) => requestAnimationFrame(resolve));
-    return {
+    const out = {
       before,
       alive: button.classList.contains('alive'),
       version: window.x64wasm.version,
       ms: performance.now() - started,
     };
+    // a blinker: 40, 41, 42 in a row; a step turns it to 25, 41, 57
+    const cells = () => [...document.querySelectorAll('.board button')];
+    cells()[41].click();
+    cells()[42].click();
+    document.querySelector('[data-call="life_step"]').click();
+    await new Promise((resolve) => requestAnimationFrame(resolve));
+    out.stepped = cells().map((c, i) => (c.classList.contains('alive') ? i : -1)).filter((i) => i >= 0);
+    out.count = document.querySelector('#life p').textContent;
+    out.versionAfterStep = window.x64wasm.version;
+    return out;
   });
-  await a.page.waitForFunction((v) => window.x64wasm.version > v, cell.version, { timeout: 20000 });
+  await a.page.waitForFunction((v) => window.x64wasm.version >= v + 4 && window.x64wasm.idle, cell.version, { timeout: 20000 });
   await a.page.evaluate(() => window.x64wasm.disableLatencySim());
 
   // 2: a focused field and another view's patches
