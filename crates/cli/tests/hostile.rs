@@ -782,8 +782,10 @@ fn stalled_chunked_bodies_hold_about_their_size() {
         .collect();
     std::thread::sleep(Duration::from_secs(2));
     let grown = app.proc_status("VmRSS").saturating_sub(rss);
+    // 77 to 91 KiB each measured in ten runs here (a test build, with or
+    // without the view module); a second copy of each body would be 128
     assert!(
-        grown < 256 * 90,
+        grown < 256 * 100,
         "256 stalled 64 KiB bodies grew RSS by {grown} KiB"
     );
     others_are_served(&app);
