@@ -271,3 +271,80 @@ fn a_page_lives_through_a_restart_with_the_saved_todos_and_a_fresh_view_state() 
     assert_eq!(stats["callbacks"]["add_todo"]["agreed"], 1, "{stats}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The `data:` of the next `events` patch events on `stream`.
+fn patch_events(
+    stream: &mut std::io::BufReader<std::net::TcpStream>,
+    events: usize,
+) -> Vec<serde_json::Value> {
+    use std::io::BufRead;
+    let mut out = Vec::new();
+    let mut line = String::new();
+    while out.len() < events {
+        line.clear();
+        let n = stream
+            .read_line(&mut line)
+            .expect("an event within the timeout");
+        assert!(n > 0, "the stream ended");
+        if let Some(data) = line.trim_end().strip_prefix("data: ") {
+            let value: serde_json::Value = serde_json::from_str(data).unwrap();
+            if value.get("from").is_some() {
+                out.push(value);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_page_that_renders_itself_is_sent_state_alone() {
+    // (query, patches sent, the view's hash sent)
+    let cases = [
+        ("", true, true),
+        ("&render=page", false, false),
+        ("&render=page&check=1", false, true),
+    ];
+    let app = App::start(
+        &example_binary("todomvc"),
+        &["--headless", "--port", "0", "--rate-limit", "0"],
+        &[],
+    );
+    for (query, patches, hash) in cases {
+        let page = app.get("/").text();
+        let attribute = |name: &str| {
+            page.split(&format!("{name}=\""))
+                .nth(1)
+                .and_then(|rest| rest.split('"').next())
+                .unwrap()
+                .to_string()
+        };
+        let (view, version) = (attribute("data-view"), attribute("data-version"));
+        let mut stream = std::net::TcpStream::connect(&app.address).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        std::io::Write::write_all(
+            &mut stream,
+            format!(
+                "GET /events?since={version}&view={view}{query} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                app.address
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+        let mut reader = std::io::BufReader::new(stream);
+        for (name, args) in [("add_todo", r#"["walk the dog"]"#), ("toggle_todo", "[0]")] {
+            let reply = app.post(
+                &format!("/execute/{name}"),
+                &format!(r#"{{"args":{args},"view":"{view}"}}"#),
+            );
+            assert_eq!(reply.status, 200, "{}", reply.text());
+        }
+        for event in patch_events(&mut reader, 2) {
+            assert_eq!(event.get("patches").is_some(), patches, "{query}: {event}");
+            assert_eq!(event.get("view").is_some(), hash, "{query}: {event}");
+            assert!(!event["state"].as_array().unwrap().is_empty(), "{event}");
+            assert_eq!(event["sha"].as_str().unwrap().len(), 16, "{event}");
+        }
+    }
+}

@@ -32,6 +32,19 @@ use crate::dom::{diff, normalize, view_hash, Patch};
 /// wake at once cheaply).
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
+/// Whether the page renders itself (it runs the view module): then an app
+/// with view state sends its view the state alone, and renders it on the
+/// server only for a reset (and, when the page checks, for the view's hash).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PageRenders {
+    /// The page applies the server's patches.
+    No,
+    /// The page renders every state itself.
+    Yes,
+    /// It does, and checks its DOM against the server's view hash.
+    Checking,
+}
+
 /// One view's event stream.
 pub struct Events<S> {
     shared: Arc<Shared<S>>,
@@ -48,6 +61,8 @@ pub struct Events<S> {
     /// When the next keep-alive comment is due (made on the first wait:
     /// a timer needs the runtime).
     keep_alive: Option<Pin<Box<Sleep>>>,
+    /// Whether the page renders itself.
+    page_renders: PageRenders,
 }
 
 /// A stream attached to its view state while it lives.
@@ -76,7 +91,12 @@ impl<S: Pod + Send + 'static> Events<S> {
     ///
     /// In an app with view state, `view` is the page's view id (the caller
     /// checked its form): the stream renders that view.
-    pub fn new(shared: Arc<Shared<S>>, seen: Option<u64>, view: Option<String>) -> Events<S> {
+    pub fn new(
+        shared: Arc<Shared<S>>,
+        seen: Option<u64>,
+        view: Option<String>,
+        page_renders: PageRenders,
+    ) -> Events<S> {
         let published = shared.published.subscribe();
         let view = match (&shared.view_states, view) {
             (Some(views), Some(id)) => views
@@ -92,6 +112,7 @@ impl<S: Pod + Send + 'static> Events<S> {
             open: None,
             view,
             keep_alive: None,
+            page_renders,
         }
     }
 
@@ -217,7 +238,11 @@ impl<S: Pod + Send + 'static> Events<S> {
         if Some(version) == self.sent {
             return Vec::new();
         }
-        let rendered = views.rendered(shared_version, &view, || {
+        // the view's next event continues from what it was sent
+        let follows = sent
+            .as_ref()
+            .filter(|from| Some(from.version) == self.sent && from.version < version);
+        let render = || {
             let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 normalize((self.shared.render)(&state, &view))
             }));
@@ -229,42 +254,74 @@ impl<S: Pod + Send + 'static> Events<S> {
             let sha = bytes_hash(&bytes)[..16].to_string();
             let view = view_hash(&tree);
             Some(Rendered {
-                tree,
+                tree: Some(tree),
                 bytes,
                 sha,
                 view,
             })
-        });
+        };
+        // A page that renders itself needs only the bytes: the server
+        // renders it for a reset, or for the hash a checking page compares.
+        let rendered = if self.page_renders == PageRenders::Yes && follows.is_some() {
+            let bytes = views.combine(bytemuck::bytes_of(&state), &view);
+            let sha = bytes_hash(&bytes)[..16].to_string();
+            Some(Arc::new(Rendered {
+                tree: None,
+                bytes,
+                sha,
+                view: String::new(),
+            }))
+        } else {
+            views.rendered(shared_version, &view, render)
+        };
         let Some(rendered) = rendered else {
             return Vec::new();
         };
-        let out = match &sent {
-            Some(from) if Some(from.version) == self.sent && from.version < version => {
-                let patches = views.patches(from, shared_version, &view, || {
-                    let patches: Vec<Json> = diff(&from.rendered.tree, &rendered.tree)
-                        .iter()
-                        .map(Patch::to_json)
-                        .collect();
-                    Json::Array(patches).to_string()
-                });
+        let patches_from = follows.and_then(|from| {
+            let old = from.rendered.tree.as_ref()?;
+            let new = rendered.tree.as_ref()?;
+            Some((from, old, new))
+        });
+        let out = match follows {
+            Some(from) if self.page_renders != PageRenders::No || patches_from.is_some() => {
+                // a page that renders itself is sent no patches
+                let patches: Option<Arc<str>> = match patches_from {
+                    Some((from, old, new)) if self.page_renders == PageRenders::No => {
+                        Some(views.patches(from, shared_version, &view, || {
+                            let patches: Vec<Json> =
+                                diff(old, new).iter().map(Patch::to_json).collect();
+                            Json::Array(patches).to_string()
+                        }))
+                    }
+                    _ => None,
+                };
                 let runs: Vec<Json> = changed_runs(&from.rendered.bytes, &rendered.bytes)
                     .into_iter()
                     .map(|(at, bytes)| json!([at, to_base64(bytes)]))
                     .collect();
-                // the patch list is spliced in as it was cached (JSON text)
+                // the patch list is spliced in as it was cached (JSON text);
+                // the view's hash only when it was rendered
+                let patches = patches.map_or(String::new(), |p| format!(r#","patches":{p}"#));
+                let hash = match rendered.view.as_str() {
+                    "" => String::new(),
+                    hash => format!(r#","view":"{hash}""#),
+                };
                 let data = format!(
-                    r#"{{"from":{},"patches":{patches},"sha":"{}","state":{},"version":{version},"view":"{}"}}"#,
+                    r#"{{"from":{}{patches},"sha":"{}","state":{},"version":{version}{hash}}}"#,
                     from.version,
                     rendered.sha,
                     Json::Array(runs),
-                    rendered.view,
                 );
                 format!("id: {version}\nevent: patch\ndata: {data}\n\n")
             }
             _ => {
+                let html = match &rendered.tree {
+                    Some(tree) => tree.to_html(),
+                    None => return Vec::new(), // cannot happen: a reset renders
+                };
                 let data = json!({
                     "version": version,
-                    "html": rendered.tree.to_html(),
+                    "html": html,
                     "state": to_base64(&rendered.bytes),
                 })
                 .to_string();

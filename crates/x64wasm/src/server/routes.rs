@@ -149,7 +149,15 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
                     "this app keeps a state per view: /events needs `?view=` with the page's view id",
                 )));
             }
-            let source = events::Events::new(shared.clone(), last_event_id.or(since), view);
+            // a page that renders itself (`render=page`) is sent state
+            // alone, and the view's hash only when it checks (`check=1`)
+            let page_renders = match (request.query("render"), request.query("check")) {
+                (Some("page"), Some("1")) => events::PageRenders::Checking,
+                (Some("page"), _) => events::PageRenders::Yes,
+                _ => events::PageRenders::No,
+            };
+            let source =
+                events::Events::new(shared.clone(), last_event_id.or(since), view, page_renders);
             return Reply::Stream(secure(head), Box::new(source));
         }
         Route::Wasm => wasm(shared, parameter, request.header("if-none-match")),
@@ -209,14 +217,18 @@ fn page<S: Pod>(shared: &Shared<S>) -> Response {
                     let sha = bytes_hash(&bytes)[..16].to_string();
                     let view = crate::dom::view_hash(&tree);
                     Some(super::views::Rendered {
-                        tree,
+                        tree: Some(tree),
                         bytes,
                         sha,
                         view,
                     })
                 })
                 .expect("rendered");
-            let html = rendered.tree.to_html();
+            let html = rendered
+                .tree
+                .as_ref()
+                .map(crate::dom::Node::to_html)
+                .unwrap_or_default();
             let bytes = rendered.bytes.clone();
             if let Some(slot) = views.lock().get_mut(&id) {
                 slot.sent = Some(super::views::Sent {

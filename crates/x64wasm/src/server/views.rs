@@ -53,8 +53,9 @@ pub(crate) struct Sent {
 
 /// A view rendered: the tree, the view's bytes and their hash.
 pub(crate) struct Rendered {
-    /// `render(&Both)`, normalized.
-    pub tree: Node,
+    /// `render(&Both)`, normalized; `None` for a view whose page renders
+    /// itself (the view module) and was sent the bytes alone.
+    pub tree: Option<Node>,
     /// The view's bytes (shared state, padding, view state).
     pub bytes: Vec<u8>,
     /// The first 16 hex digits of their SHA-256 (what patch events carry).
@@ -335,7 +336,7 @@ mod tests {
                 shared_version: 0,
                 view: Vec::new(),
                 rendered: Arc::new(Rendered {
-                    tree: Node::Text(String::new()),
+                    tree: None,
                     bytes: Vec::new(),
                     sha: String::new(),
                     view: String::new(),
@@ -362,7 +363,7 @@ mod tests {
         let render = || {
             renders.set(renders.get() + 1);
             Some(Rendered {
-                tree: Node::Text("t".into()),
+                tree: Some(Node::Text("t".into())),
                 bytes: vec![1],
                 sha: String::new(),
                 view: String::new(),

@@ -354,6 +354,10 @@ function start(root) {
     const query = [];
     if (since !== null) query.push('since=' + since);
     if (view) query.push('view=' + view);
+    // a page that renders itself needs the state alone (and the view's
+    // hash when it checks)
+    if (viewModule) query.push('render=page');
+    if (viewModule && checking()) query.push('check=1');
     const url = '/events' + (query.length ? '?' + query.join('&') : '');
     events = new EventSource(url);
     events.addEventListener('patch', (m) => receive('patch', m));
@@ -398,6 +402,8 @@ function start(root) {
       domState = sync.serverState.slice();
       viewModule = compiledView;
       showBound();
+      // an app with view state then sends this view its state alone
+      if (view) connect(sync.applied);
     } catch (e) {
       console.info('x64wasm: the server renders this view: ' + e.message);
     }

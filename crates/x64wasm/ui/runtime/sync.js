@@ -90,7 +90,8 @@ export class Sync {
       return { resync: `missed versions ${this.applied + 1}..${event.from}` };
     }
     try {
-      for (const patch of event.patches) dom.patch(patch);
+      // (a page that renders itself is sent no patches)
+      for (const patch of event.patches || []) dom.patch(patch);
       const next = this.serverState.slice();
       for (const [offset, bytes] of event.state) next.set(decodeBase64(bytes), offset);
       if (sha256Hex(next).slice(0, 16) !== event.sha) throw new Error('state checksum differs');
