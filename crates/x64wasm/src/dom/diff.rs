@@ -23,6 +23,8 @@
 //! key (moves, inserts and removals keep the other children's DOM nodes);
 //! other children are matched by position.
 
+use std::collections::{BTreeMap, BTreeSet};
+
 use serde_json::{json, Value as Json};
 
 use super::{html, Element, Node};
@@ -292,20 +294,27 @@ fn diff_positional(old: &[Node], new: &[Node], path: &mut Vec<usize>, out: &mut 
 
 /// Keyed children: walk the new order, moving or inserting each key into
 /// place in a simulation of the DOM's list, then drop what is left over.
+/// Keys are looked up in ordered maps (a `HashMap`'s random seed would keep
+/// the view module out of the page), so a list of 10,000 rows costs
+/// `n log n` lookups, plus a scan of the list per moved row.
 fn diff_keyed(old: &[Node], new: &[Node], path: &mut Vec<usize>, out: &mut Vec<Patch>) {
-    // The DOM's current children, as indexes into `old` (None: inserted).
-    let mut current: Vec<Option<usize>> = (0..old.len()).map(Some).collect();
-    // First drop the keys that are gone, so they are not moved around.
-    for j in (0..old.len()).rev() {
-        let gone = key(&old[j]).is_some_and(|k| !new.iter().any(|n| key(n) == Some(k)));
-        if gone {
-            path.push(j);
-            out.push(Patch::Remove(path.clone()));
-            path.pop();
-            current.remove(j);
-        }
+    let new_keys: BTreeSet<&str> = new.iter().filter_map(key).collect();
+    let old_at: BTreeMap<&str, usize> = old
+        .iter()
+        .enumerate()
+        .filter_map(|(j, n)| key(n).map(|k| (k, j)))
+        .collect();
+    // First drop the keys that are gone (from the end, so each index is
+    // still the DOM's), so they are not moved around.
+    let gone = |j: usize| key(&old[j]).is_some_and(|k| !new_keys.contains(k));
+    for j in (0..old.len()).rev().filter(|&j| gone(j)) {
+        path.push(j);
+        out.push(Patch::Remove(path.clone()));
+        path.pop();
     }
-    let old_index = |k: &str| old.iter().position(|n| key(n) == Some(k));
+    // The DOM's current children, as indexes into `old` (None: inserted).
+    let mut current: Vec<Option<usize>> = (0..old.len()).filter(|&j| !gone(j)).map(Some).collect();
+    let old_index = |k: &str| old_at.get(k).copied();
     for (i, node) in new.iter().enumerate() {
         let k = key(node).expect("keyed");
         let here = current.get(i).copied().flatten().and_then(|j| key(&old[j]));
