@@ -79,6 +79,48 @@ fn static_routes_page_and_state() {
 }
 
 #[test]
+fn modules_are_gzipped_for_browsers_that_accept_it() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    for path in ["/view.wasm", "/wasm/describe_counter"] {
+        let plain = app.get(path);
+        assert_eq!(plain.status, 200, "{path}: {}", plain.text());
+        assert_eq!(plain.header("content-encoding"), None, "{path}");
+        let gzipped = app.request(
+            "GET",
+            path,
+            &[("Accept-Encoding", "gzip, deflate, br")],
+            b"",
+        );
+        assert_eq!(gzipped.status, 200, "{path}");
+        assert_eq!(gzipped.header("content-encoding"), Some("gzip"), "{path}");
+        assert_eq!(gzipped.header("vary"), Some("Accept-Encoding"), "{path}");
+        assert!(gzipped.body.len() * 3 < plain.body.len(), "{path}: smaller");
+        // the same module, under an ETag of its own
+        let mut gunzip = std::process::Command::new("gzip")
+            .arg("-dc")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("gzip");
+        std::io::Write::write_all(gunzip.stdin.as_mut().unwrap(), &gzipped.body).unwrap();
+        drop(gunzip.stdin.take());
+        let out = gunzip.wait_with_output().unwrap();
+        assert_eq!(out.stdout, plain.body, "{path}");
+        let etag = gzipped.header("etag").unwrap().to_string();
+        assert_ne!(Some(etag.as_str()), plain.header("etag"), "{path}");
+        let again = app.request(
+            "GET",
+            path,
+            &[("Accept-Encoding", "gzip"), ("If-None-Match", &etag)],
+            b"",
+        );
+        assert_eq!(again.status, 304, "{path}");
+        let refused = app.request("GET", path, &[("Accept-Encoding", "gzip;q=0")], b"");
+        assert_eq!(refused.header("content-encoding"), None, "{path}");
+    }
+}
+
+#[test]
 fn wasm_route_serves_validated_modules_with_etags_and_404_for_non_callbacks() {
     let app = App::demo(&["--headless", "--port", "0"]);
     let reply = app.get("/wasm/add_step_clamped");

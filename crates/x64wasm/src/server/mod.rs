@@ -128,13 +128,16 @@ pub(crate) struct Settings {
     pub view_entry: Result<(), String>,
 }
 
-/// A callback's module as `/wasm/{fn}` serves it.
+/// A module as `/wasm/{fn}` and `/view.wasm` serve it.
 #[derive(Clone)]
 pub(crate) struct Served {
     /// The strong ETag: the quoted hex of the module's cache key.
     pub etag: String,
     /// The validated module.
     pub module: Arc<Module>,
+    /// The module gzipped once (sent to browsers that accept gzip: a
+    /// module is a fifth of its size so).
+    pub gzip: Arc<Vec<u8>>,
 }
 
 impl Served {
@@ -143,9 +146,18 @@ impl Served {
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
         Served {
             etag: format!("\"{hex}\""),
+            gzip: Arc::new(gzip(&module.wasm)),
             module,
         }
     }
+}
+
+/// `bytes` gzipped (RFC 1952), at flate2's default level.
+pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).expect("writing to memory");
+    encoder.finish().expect("writing to memory")
 }
 
 /// Why a callback has no module.

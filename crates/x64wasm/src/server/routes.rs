@@ -160,8 +160,8 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
                 events::Events::new(shared.clone(), last_event_id.or(since), view, page_renders);
             return Reply::Stream(secure(head), Box::new(source));
         }
-        Route::Wasm => wasm(shared, parameter, request.header("if-none-match")),
-        Route::ViewWasm => view_wasm(shared, request.header("if-none-match")),
+        Route::Wasm => wasm(shared, parameter, &request),
+        Route::ViewWasm => view_wasm(shared, &request),
         Route::ViewMismatch => view_mismatch(shared, &request.body),
         Route::Execute => execute(shared, parameter, &request),
     };
@@ -317,12 +317,12 @@ fn stats<S: Pod>(shared: &Shared<S>) -> Response {
 
 /// `GET /wasm/{name}`: the callback's module, transpiled from this process's
 /// own machine code (cached); ETag is the cache key.
-fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> Response {
+fn wasm<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Response {
     let Some(callback) = shared.registry.get(name) else {
         return error(404, &format!("no callback named `{name}`"));
     };
     match shared.wasm(callback) {
-        Ok(served) => module_reply(served, if_none_match),
+        Ok(served) => module_reply(served, request),
         Err(Unavailable::NoSymbol(why)) => json_reply(
             422,
             &json!({ "error": format!("`{name}` cannot run as wasm: {why}"), "function": name }),
@@ -333,9 +333,9 @@ fn wasm<S: Pod>(shared: &Shared<S>, name: &str, if_none_match: Option<&str>) -> 
 
 /// `GET /view.wasm`: the view module (`view_module.rs`), or 422 with the
 /// reason the view renders on the server only.
-fn view_wasm<S: Pod>(shared: &Shared<S>, if_none_match: Option<&str>) -> Response {
+fn view_wasm<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
     match shared.view_wasm() {
-        Ok(served) => module_reply(served, if_none_match),
+        Ok(served) => module_reply(served, request),
         Err(why) => json_reply(
             422,
             &json!({ "error": format!("the view cannot run as wasm: {why}") }),
@@ -372,15 +372,58 @@ fn view_mismatch<S: Pod>(shared: &Shared<S>, body: &[u8]) -> Response {
     Response::new(204, Vec::new())
 }
 
-/// A module as `application/wasm` with its ETag (304 when the page has it).
-fn module_reply(Served { etag, module }: Served, if_none_match: Option<&str>) -> Response {
-    if if_none_match.is_some_and(|v| etag_matches(v, &etag)) {
-        return Response::new(304, Vec::new()).header("ETag", etag);
-    }
-    Response::new(200, module.wasm.clone())
-        .header("Content-Type", "application/wasm")
+/// A module as `application/wasm` with its ETag (304 when the page has
+/// it), gzipped when the request accepts gzip (each encoding its own
+/// strong ETag, RFC 9110 §8.8.3).
+fn module_reply(served: Served, request: &Request) -> Response {
+    let gzipped = accepts_gzip(request.header("accept-encoding"));
+    let etag = if gzipped {
+        format!("{}-gzip\"", served.etag.trim_end_matches('"'))
+    } else {
+        served.etag.clone()
+    };
+    let response = if request
+        .header("if-none-match")
+        .is_some_and(|v| etag_matches(v, &etag))
+    {
+        Response::new(304, Vec::new())
+    } else if gzipped {
+        Response::new(200, served.gzip.to_vec())
+            .header("Content-Type", "application/wasm")
+            .header("Content-Encoding", "gzip")
+    } else {
+        Response::new(200, served.module.wasm.clone()).header("Content-Type", "application/wasm")
+    };
+    response
         .header("ETag", etag)
         .header("Cache-Control", "no-cache")
+        .header("Vary", "Accept-Encoding")
+}
+
+/// Whether an `Accept-Encoding` value accepts gzip (RFC 9110 §12.5.3:
+/// `gzip` or `*` without `q=0`).
+fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
+    let Some(value) = accept_encoding else {
+        return false;
+    };
+    let mut gzip = None;
+    let mut any = None;
+    for item in value.split(',') {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or("").to_ascii_lowercase();
+        let refused = parts.any(|p| {
+            p.strip_prefix("q=")
+                .or_else(|| p.strip_prefix("Q="))
+                .and_then(|q| q.parse::<f32>().ok())
+                .is_some_and(|q| q == 0.0)
+        });
+        match coding.as_str() {
+            "gzip" | "x-gzip" => gzip = Some(!refused),
+            "*" => any = Some(!refused),
+            _ => {}
+        }
+    }
+    gzip.or(any).unwrap_or(false)
 }
 
 /// Whether an `If-None-Match` value names `etag` (RFC 9110 §13.1.2: `*`
@@ -646,6 +689,27 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_sent_where_accept_encoding_takes_it() {
+        let cases: &[(Option<&str>, bool)] = &[
+            (None, false),
+            (Some(""), false),
+            (Some("gzip"), true),
+            (Some("gzip, deflate, br, zstd"), true),
+            (Some("GZIP;q=0.5"), true),
+            (Some("br;q=1.0, gzip;q=0"), false),
+            (Some("gzip;q=0.000"), false),
+            (Some("*"), true),
+            (Some("*;q=0"), false),
+            (Some("gzip;q=0, *"), false),
+            (Some("identity"), false),
+            (Some("x-gzip"), true),
+        ];
+        for (value, gzip) in cases {
+            assert_eq!(accepts_gzip(*value), *gzip, "{value:?}");
+        }
+    }
 
     #[test]
     fn every_path_has_one_route_and_its_methods() {
