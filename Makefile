@@ -64,6 +64,7 @@ bench: test-deps
 	$(CARGO) bench -p x64wasm-cli --bench attack
 	$(CARGO) bench -p x64wasm-cli --bench scale
 	$(CARGO) bench -p x64wasm-cli --bench todomvc
+	$(CARGO) bench -p x64wasm-cli --bench rows
 
 lint:
 	$(CARGO) fmt --check

@@ -45,9 +45,9 @@ try {
     const [ea, eb] = await Promise.all([chaos(a, 7 + round, 40), chaos(b, 99 + round, 40)]);
     out[`errors${round}`] = { A: ea.length, B: eb.length, sampleA: ea.slice(0, 3), sampleB: eb.slice(0, 3) };
   }
-  // settle
+  const T0 = Date.now();
   for (const p of [a, b]) { await p.page.evaluate(() => document.activeElement && document.activeElement.blur()); }
-  for (const p of [a, b]) { out[`${p.name}idle`] = await safe(() => p.page.waitForFunction(() => window.x64wasm.idle, null, { timeout: 30000 })) || 'idle'; }
+  for (const p of [a, b]) { out[`${p.name}idle`] = await safe(() => p.page.waitForFunction(() => window.x64wasm.idle, null, { timeout: 500000 })) || ('idle after ' + (Date.now() - T0) + ' ms'); }
   await sleep(2000);
   const c = await open('C');
   const server = await labels(c.page);
