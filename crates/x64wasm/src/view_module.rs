@@ -13,6 +13,8 @@
 //! calls the render directly: the transpiler follows a direct call, not a
 //! function pointer only known at run time.
 
+use std::cell::RefCell;
+
 use bytemuck::Pod;
 
 use crate::callbacks::{view_offset, Both};
@@ -25,27 +27,33 @@ pub const VIEW_EXPORT: &str = "x64wasm_view_step";
 /// `out` pointers into the module's memory.
 pub const VIEW_SIGNATURE: &str = "x64wasm_view_step(ptr,ptr,ptr)->void";
 
-/// Where the entry writes its answer: the patch bytes (in the module's heap)
-/// and their length. 16 bytes, as x86-64 lays it out.
+/// Where the entry writes its answer: the patch bytes (in the module's heap,
+/// valid until the next call) and their length. 16 bytes, as x86-64 lays it
+/// out.
 #[repr(C)]
 #[derive(Debug)]
 pub struct ViewOutput {
     /// The first byte of the patches ([`wire::encode`]).
-    pub bytes: *mut u8,
+    pub bytes: *const u8,
     /// How many bytes.
     pub len: usize,
 }
 
-impl ViewOutput {
-    /// The bytes, taken back (a native caller: the tests).
-    ///
-    /// # Safety
-    /// `self` was written by a view entry and not taken before.
-    pub unsafe fn take(self) -> Vec<u8> {
-        // SAFETY: the entry leaked a boxed slice of exactly this length.
-        unsafe { Box::from_raw(std::ptr::slice_from_raw_parts_mut(self.bytes, self.len)) }
-            .into_vec()
-    }
+/// What the module keeps between calls of its entry.
+#[derive(Default)]
+struct Last {
+    /// The state last rendered (its bytes) and its normalized tree.
+    rendered: Option<(Vec<u8>, Node)>,
+    /// The patch bytes last written (the caller reads them before the next
+    /// call).
+    patches: Box<[u8]>,
+}
+
+thread_local! {
+    /// A page keeps its instance of the module, so the next call, whose
+    /// `old` is usually the state last rendered, renders only its `new`
+    /// one (a list of 1,000 rows costs one render, not two).
+    static LAST: RefCell<Last> = RefCell::new(Last::default());
 }
 
 /// The view entry of an app, or why it has none.
@@ -89,17 +97,6 @@ fn render_of<R: Copy>() -> R {
     unsafe { std::ptr::NonNull::<R>::dangling().as_ptr().read() }
 }
 
-/// A `T` from `size_of::<T>()` bytes at `at`.
-///
-/// # Safety
-/// `at` points at that many readable bytes.
-unsafe fn read<T: Pod>(at: *const u8) -> T {
-    // SAFETY: the caller's promise; Pod accepts any bytes.
-    bytemuck::pod_read_unaligned(unsafe {
-        std::slice::from_raw_parts(at, std::mem::size_of::<T>())
-    })
-}
-
 extern "C" fn step_shared<S: Pod, R: Fn(&S) -> Node + Copy>(
     old: *const u8,
     new: *const u8,
@@ -107,8 +104,9 @@ extern "C" fn step_shared<S: Pod, R: Fn(&S) -> Node + Copy>(
 ) {
     let render = render_of::<R>();
     // SAFETY: the caller passes two state images and an output slot.
-    let (old, new) = unsafe { (read::<S>(old), read::<S>(new)) };
-    finish(render(&old), render(&new), out);
+    let image = |at: *const u8| unsafe { std::slice::from_raw_parts(at, size_of::<S>()) };
+    let view = |bytes: &[u8]| render(&bytemuck::pod_read_unaligned::<S>(bytes));
+    finish(image(old), image(new), &view, out);
 }
 
 extern "C" fn step_both<S: Pod, V: Pod, R: Fn(&Both<S, V>) -> Node + Copy>(
@@ -119,29 +117,39 @@ extern "C" fn step_both<S: Pod, V: Pod, R: Fn(&Both<S, V>) -> Node + Copy>(
     let render = render_of::<R>();
     // SAFETY: as step_shared: each image is a view's state bytes, the view
     // state at view_offset.
-    let both = |at: *const u8| unsafe {
-        Both {
-            shared: read::<S>(at),
-            view: read::<V>(at.add(view_offset::<S, V>())),
-        }
-    };
-    let (old, new) = (both(old), both(new));
-    finish(render(&old), render(&new), out);
-}
-
-/// Diffs the two renders and writes the patch bytes' place to `out`. Not
-/// generic: one copy for every app.
-#[inline(never)]
-fn finish(old: Node, new: Node, out: *mut ViewOutput) {
-    let patches = diff(&normalize(old), &normalize(new));
-    let bytes = Box::leak(wire::encode(&patches).into_boxed_slice());
-    // SAFETY: the caller passes a writable ViewOutput.
-    unsafe {
-        out.write(ViewOutput {
-            bytes: bytes.as_mut_ptr(),
-            len: bytes.len(),
+    let length = view_offset::<S, V>() + size_of::<V>();
+    let image = |at: *const u8| unsafe { std::slice::from_raw_parts(at, length) };
+    let view = |bytes: &[u8]| {
+        render(&Both {
+            shared: bytemuck::pod_read_unaligned::<S>(&bytes[..size_of::<S>()]),
+            view: bytemuck::pod_read_unaligned::<V>(&bytes[view_offset::<S, V>()..]),
         })
     };
+    finish(image(old), image(new), &view, out);
+}
+
+/// Renders the two states (the old one only when it is not the state last
+/// rendered), diffs them and writes the patch bytes' place to `out`. Not
+/// generic: one copy for every app.
+#[inline(never)]
+fn finish(old: &[u8], new: &[u8], render: &dyn Fn(&[u8]) -> Node, out: *mut ViewOutput) {
+    LAST.with(|last| {
+        let mut last = last.borrow_mut();
+        let old_tree = match last.rendered.take() {
+            Some((bytes, tree)) if bytes == old => tree,
+            _ => normalize(render(old)),
+        };
+        let new_tree = normalize(render(new));
+        last.patches = wire::encode(&diff(&old_tree, &new_tree)).into_boxed_slice();
+        // SAFETY: the caller passes a writable ViewOutput.
+        unsafe {
+            out.write(ViewOutput {
+                bytes: last.patches.as_ptr(),
+                len: last.patches.len(),
+            })
+        };
+        last.rendered = Some((new.to_vec(), new_tree));
+    });
 }
 
 #[cfg(test)]
@@ -161,27 +169,40 @@ mod tests {
             .into()
     }
 
-    #[test]
-    fn the_entry_writes_the_diff_of_two_renders() {
+    /// Runs the entry natively: the patch bytes from `old` to `new`.
+    fn step(old: &Counter, new: &Counter) -> Vec<u8> {
         let entry = entry_shared::<Counter, _>(list);
         let step: extern "C" fn(*const u8, *const u8, *mut ViewOutput) =
             // SAFETY: the address is step_shared::<Counter, typeof list>.
             unsafe { std::mem::transmute(entry.unwrap()) };
-        let (old, new) = (Counter { n: 1 }, Counter { n: 2 });
         let mut out = ViewOutput {
-            bytes: std::ptr::null_mut(),
+            bytes: std::ptr::null(),
             len: 0,
         };
         step(
-            bytemuck::bytes_of(&old).as_ptr(),
-            bytemuck::bytes_of(&new).as_ptr(),
+            bytemuck::bytes_of(old).as_ptr(),
+            bytemuck::bytes_of(new).as_ptr(),
             &mut out,
         );
-        // SAFETY: written by the entry just now.
-        let bytes = unsafe { out.take() };
-        let want = diff(&normalize(list(&old)), &normalize(list(&new)));
-        assert!(matches!(want[..], [Patch::Insert(..)]));
-        assert_eq!(bytes, wire::encode(&want));
+        // SAFETY: the entry wrote where its bytes are, valid until the next call.
+        unsafe { std::slice::from_raw_parts(out.bytes, out.len) }.to_vec()
+    }
+
+    #[test]
+    fn the_entry_writes_the_diff_of_two_renders_whatever_it_rendered_last() {
+        let n = |n| Counter { n };
+        // (old, new) in order: the second and fourth find the last state
+        // rendered, the third does not
+        for (old, new) in [(1, 2), (2, 5), (1, 0), (0, 3), (3, 3)] {
+            let want = diff(&normalize(list(&n(old))), &normalize(list(&n(new))));
+            assert_eq!(
+                step(&n(old), &n(new)),
+                wire::encode(&want),
+                "{old} -> {new}"
+            );
+        }
+        let grow = diff(&normalize(list(&n(1))), &normalize(list(&n(2))));
+        assert!(matches!(grow[..], [Patch::Insert(..)]));
     }
 
     #[test]

@@ -70,27 +70,42 @@ export function runWasm(compiledModule, name, signature, args, bytes, viewOffset
 // view module"; `VIEW_EXPORT` in crates/x64wasm/src/view_module.rs).
 export const VIEW_EXPORT = 'x64wasm_view_step';
 
+// Each compiled view module's one instance: kept between runs, so the
+// module keeps the tree it rendered last and renders only the new state
+// when `old` is the state it rendered (docs/abi.md, "The view module").
+const viewInstances = new WeakMap();
+
 // Runs the view module: the patches that turn the render of the state
 // `old` into the render of `now` (both as the page holds them). The two
 // states go at __heap_base, each at a multiple of 8, then 16 bytes for the
 // answer (the patch bytes' address and length, as x86-64 lays out a
-// pointer and a usize); the module's heap above them.
+// pointer and a usize); the module's heap above them, moved there once.
 export function runView(compiledModule, old, now) {
-  const instance = new WebAssembly.Instance(compiledModule, {});
+  let instance = viewInstances.get(compiledModule);
+  if (!instance) {
+    instance = new WebAssembly.Instance(compiledModule, {});
+    viewInstances.set(compiledModule, instance);
+    const { memory, __heap_base: heapBase, __malloc_base: mallocBase } = instance.exports;
+    const end = align8(align8(heapBase.value + old.length) + now.length) + 16;
+    if (mallocBase && end > mallocBase.value) mallocBase.value = Math.ceil(end / 65536) * 65536;
+    const top = Math.max(end, mallocBase ? mallocBase.value + 65536 : 0);
+    const missing = top - memory.buffer.byteLength;
+    if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+  }
   const { memory, __heap_base: heapBase } = instance.exports;
   const oldAt = heapBase.value;
   const nowAt = align8(oldAt + old.length);
   const outAt = align8(nowAt + now.length);
-  const end = outAt + 16;
-  const mallocBase = instance.exports.__malloc_base;
-  if (mallocBase && end > mallocBase.value) mallocBase.value = Math.ceil(end / 65536) * 65536;
-  const top = Math.max(end, mallocBase ? mallocBase.value + 65536 : 0);
-  const missing = top - memory.buffer.byteLength;
-  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
   new Uint8Array(memory.buffer, oldAt, old.length).set(old);
   new Uint8Array(memory.buffer, nowAt, now.length).set(now);
-  instance.exports[VIEW_EXPORT](oldAt, nowAt, outAt);
-  // addresses are 32-bit in the module: the low halves of the two words
+  try {
+    instance.exports[VIEW_EXPORT](oldAt, nowAt, outAt);
+  } catch (e) {
+    viewInstances.delete(compiledModule); // a trap may leave it half way
+    throw e;
+  }
+  // (memory may have grown: a fresh view of its buffer) addresses are
+  // 32-bit in the module: the low halves of the two words
   const out = new DataView(memory.buffer, outAt, 16);
   const at = out.getUint32(0, true);
   const length = out.getUint32(8, true);
