@@ -79,6 +79,32 @@ fn static_routes_page_and_state() {
 }
 
 #[test]
+fn view_mismatch_reports_are_checked_counted_and_held_to_the_click_rate() {
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "2"]);
+    let report = |page: &str| {
+        app.post(
+            "/debug/view-mismatch",
+            &format!(r#"{{"version":0,"page":"{page}","server":"00000000000000ff"}}"#),
+        )
+    };
+    // (body's page hash, status)
+    let cases = [
+        ("00000000000000FF", 400), // the same hash: no mismatch
+        ("0000000000000001", 204),
+        ("nothex!!nothex!!", 400),
+    ];
+    for (page, status) in cases {
+        let reply = report(page);
+        assert_eq!(reply.status, status, "{page}: {}", reply.text());
+    }
+    assert_eq!(app.stats()["view_mismatches"], 1);
+    // a burst of 2 per second per address, as for clicks
+    let statuses: Vec<u16> = (0..6).map(|_| report("0000000000000002").status).collect();
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(app.stats()["view_mismatches"].as_u64().unwrap() <= 1 + 4);
+}
+
+#[test]
 fn modules_are_gzipped_for_browsers_that_accept_it() {
     let app = App::demo(&["--headless", "--port", "0"]);
     for path in ["/view.wasm", "/wasm/describe_counter"] {

@@ -348,3 +348,55 @@ fn a_page_that_renders_itself_is_sent_state_alone() {
         }
     }
 }
+
+#[test]
+fn every_stream_of_a_view_hears_its_own_change() {
+    // A page that reconnects while its old connection is still open has two
+    // streams for one view: a view-only callback must reach both.
+    let app = App::start(
+        &example_binary("todomvc"),
+        &["--headless", "--port", "0", "--rate-limit", "0"],
+        &[],
+    );
+    let page = app.get("/").text();
+    let attribute = |name: &str| {
+        page.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    let (view, version) = (attribute("data-view"), attribute("data-version"));
+    let mut streams: Vec<_> = (0..2)
+        .map(|_| {
+            let mut stream = std::net::TcpStream::connect(&app.address).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(10)))
+                .unwrap();
+            std::io::Write::write_all(
+                &mut stream,
+                format!(
+                    "GET /events?since={version}&view={view}&render=page HTTP/1.1\r\nHost: {}\r\n\r\n",
+                    app.address
+                )
+                .as_bytes(),
+            )
+            .unwrap();
+            std::io::BufReader::new(stream)
+        })
+        .collect();
+    app.wait_views(2, Duration::from_secs(10), "both streams open");
+    let reply = app.post(
+        "/execute/show_filter",
+        &format!(r#"{{"args":[2],"view":"{view}"}}"#),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    for stream in &mut streams {
+        let event = &patch_events(stream, 1)[0];
+        assert_eq!(
+            event["version"],
+            version.parse::<u64>().unwrap() + 1,
+            "{event}"
+        );
+    }
+}

@@ -17,8 +17,6 @@ use serde_json::json;
 use tokio::sync::watch;
 use tokio::time::{Instant, Sleep};
 
-use tokio::sync::Notify;
-
 use super::http::{NextChunk, StreamSource};
 use serde_json::Value as Json;
 
@@ -56,8 +54,10 @@ pub struct Events<S> {
     /// Counts this view among the open ones once the stream has started.
     open: Option<OpenView>,
     /// In an app with view state: the view's id, and what wakes the stream
-    /// when a callback changed its view state alone.
-    view: Option<(String, Arc<Notify>, Attached<S>)>,
+    /// when a callback changed its view state alone (a count every stream
+    /// of the view sees: a page that reconnects while its old stream is
+    /// still open gets the change on both).
+    view: Option<(String, watch::Receiver<u64>, Attached<S>)>,
     /// When the next keep-alive comment is due (made on the first wait:
     /// a timer needs the runtime).
     keep_alive: Option<Pin<Box<Sleep>>>,
@@ -140,19 +140,22 @@ impl<S: Pod + Send + 'static> Events<S> {
                 return None; // the view reconnects once the store is back
             }
             // Marked seen before the shown view is read: a version published
-            // after this wakes `changed` below.
+            // (or a view change made) after this wakes `changed` below.
             self.published.borrow_and_update();
+            if let Some((_, changed, _)) = &mut self.view {
+                changed.borrow_and_update();
+            }
             let out = self.pending();
             if !out.is_empty() {
                 return Some(out);
             }
-            let view_changed = self.view.as_ref().map(|(_, changed, _)| changed.clone());
             let published = &mut self.published;
+            let view_changed = self.view.as_mut().map(|(_, changed, _)| changed);
             let woken = async {
                 match view_changed {
                     Some(changed) => tokio::select! {
                         r = published.changed() => r,
-                        () = changed.notified() => Ok(()),
+                        r = changed.changed() => r,
                     },
                     None => published.changed().await,
                 }

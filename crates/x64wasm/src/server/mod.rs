@@ -96,6 +96,8 @@ pub(crate) struct Shared<S> {
     /// Pages whose DOM differed from the server's view of a version they
     /// had applied (`POST /debug/view-mismatch`, counted in `/debug/stats`).
     pub view_mismatches: AtomicU64,
+    /// The log lines those reports make, bounded apart from [`log`](Self::log).
+    pub mismatch_log: LogLimiter,
     /// The view module (`/view.wasm`), made once, or why there is none.
     view_module: std::sync::OnceLock<Result<Served, String>>,
     /// Why there can be no view module, if so (before transpiling).
@@ -306,6 +308,7 @@ impl<S: Pod> Shared<S> {
             redis: settings.redis,
             view_module: std::sync::OnceLock::new(),
             view_mismatches: AtomicU64::new(0),
+            mismatch_log: LogLimiter::new(),
             view_entry: settings.view_entry,
         }
     }
@@ -515,7 +518,7 @@ impl<S: Pod> Shared<S> {
                 slot.bytes = new_view;
                 slot.own = own;
                 if !shared_changed {
-                    slot.changed.notify_one();
+                    slot.changed.send_modify(|n| *n = n.wrapping_add(1));
                 }
             }
         }

@@ -162,7 +162,7 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
         }
         Route::Wasm => wasm(shared, parameter, &request),
         Route::ViewWasm => view_wasm(shared, &request),
-        Route::ViewMismatch => view_mismatch(shared, &request.body),
+        Route::ViewMismatch => view_mismatch(shared, &request),
         Route::Execute => execute(shared, parameter, &request),
     };
     Reply::Full(secure(response))
@@ -347,8 +347,19 @@ fn view_wasm<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
 /// whose DOM, checked, differed from the server's view of version `V`
 /// (docs/protocol.md, "The view check"). Counted and logged; the page takes
 /// the server's HTML.
-fn view_mismatch<S: Pod>(shared: &Shared<S>, body: &[u8]) -> Response {
-    let report: Json = match serde_json::from_slice(body) {
+fn view_mismatch<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
+    // held to the clicks' rate per address, so a flood cannot make the
+    // count say anything
+    if let Some(limiter) = &shared.rate_limit {
+        let client = match client_address(&shared.trusted_proxies, request) {
+            Ok(client) => client,
+            Err(why) => return error(400, &why),
+        };
+        if limiter.take(client, std::time::Instant::now()).is_err() {
+            return error(429, &format!("too many reports from {client}; slow down"));
+        }
+    }
+    let report: Json = match serde_json::from_slice(&request.body) {
         Ok(report @ Json::Object(_)) => report,
         _ => return error(400, r#"the body must be {"version":V,"page":H,"server":H}"#),
     };
@@ -362,11 +373,18 @@ fn view_mismatch<S: Pod>(shared: &Shared<S>, body: &[u8]) -> Response {
     else {
         return error(400, r#"the body must be {"version":V,"page":H,"server":H}"#);
     };
+    if page.eq_ignore_ascii_case(server) {
+        return error(
+            400,
+            "the page's hash and the server's are the same: no mismatch",
+        );
+    }
     shared
         .view_mismatches
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    shared.log.line(&format!(
-        "x64wasm: a page's view of version {version} differs from the server's \
+    // a log of its own, so reports cannot crowd out the server's own lines
+    shared.mismatch_log.line(&format!(
+        "a page's view of version {version} differs from the server's \
          (page {page}, server {server}); it takes the server's HTML"
     ));
     Response::new(204, Vec::new())

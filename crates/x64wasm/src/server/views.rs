@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use tokio::sync::Notify;
+use tokio::sync::watch;
 
 use crate::dom::Node;
 
@@ -87,8 +87,9 @@ pub(crate) struct Slot {
     pub own: u64,
     /// What its stream sent last.
     pub sent: Option<Sent>,
-    /// Woken when a view-only callback changed it.
-    pub changed: Arc<Notify>,
+    /// Counts the view-only callbacks that changed it: every stream of the
+    /// view watches it.
+    pub changed: watch::Sender<u64>,
     /// Streams open for it now.
     pub streams: usize,
     /// When it was last used (created, called, streamed).
@@ -197,7 +198,7 @@ impl Views {
 
     /// The slot of `id`, made fresh if the server does not know it (a page
     /// from before a restart). `None` when `id` is not a view id.
-    pub fn attach(&self, id: &str) -> Option<Arc<Notify>> {
+    pub fn attach(&self, id: &str) -> Option<watch::Receiver<u64>> {
         if !is_id(id) {
             return None;
         }
@@ -208,7 +209,7 @@ impl Views {
         let slot = slots.entry(id.to_string()).or_insert_with(|| self.fresh());
         slot.streams += 1;
         slot.used = Instant::now();
-        Some(slot.changed.clone())
+        Some(slot.changed.subscribe())
     }
 
     /// A stream of `id` ended.
@@ -224,7 +225,7 @@ impl Views {
             bytes: self.initial.clone(),
             own: 0,
             sent: None,
-            changed: Arc::new(Notify::new()),
+            changed: watch::channel(0).0,
             streams: 0,
             used: Instant::now(),
         }
