@@ -13,7 +13,8 @@
 //! calls the render directly: the transpiler follows a direct call, not a
 //! function pointer only known at run time.
 
-use std::cell::RefCell;
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bytemuck::Pod;
 
@@ -39,21 +40,52 @@ pub struct ViewOutput {
     pub len: usize,
 }
 
-/// What the module keeps between calls of its entry.
-#[derive(Default)]
+/// What the module keeps between calls of its entry: a page keeps its
+/// instance of the module, so the next call, whose `old` is usually the
+/// state last rendered, renders only its `new` one (a list of 1,000 rows
+/// costs one render, not two).
 struct Last {
     /// The state last rendered (its bytes) and its normalized tree.
     rendered: Option<(Vec<u8>, Node)>,
     /// The patch bytes last written (the caller reads them before the next
     /// call).
-    patches: Box<[u8]>,
+    patches: Vec<u8>,
 }
 
-thread_local! {
-    /// A page keeps its instance of the module, so the next call, whose
-    /// `old` is usually the state last rendered, renders only its `new`
-    /// one (a list of 1,000 rows costs one render, not two).
-    static LAST: RefCell<Last> = RefCell::new(Last::default());
+/// [`Last`] in a plain static, taken by a spin lock: the module has one
+/// thread, and natively only tests call the entry. (A `thread_local!`
+/// would bring std's thread-local destructors and their panic paths into
+/// every view module, which a debug build cannot transpile.)
+struct Kept {
+    busy: AtomicBool,
+    last: UnsafeCell<Last>,
+}
+
+// SAFETY: `last` is only touched while `busy` is held (Kept::with).
+unsafe impl Sync for Kept {}
+
+static KEPT: Kept = Kept {
+    busy: AtomicBool::new(false),
+    last: UnsafeCell::new(Last {
+        rendered: None,
+        patches: Vec::new(),
+    }),
+};
+
+impl Kept {
+    fn with<T>(&self, f: impl FnOnce(&mut Last) -> T) -> T {
+        while self
+            .busy
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            std::hint::spin_loop();
+        }
+        // SAFETY: the lock is held; nothing else touches `last`.
+        let out = f(unsafe { &mut *self.last.get() });
+        self.busy.store(false, Ordering::Release);
+        out
+    }
 }
 
 /// The view entry of an app, or why it has none.
@@ -106,7 +138,7 @@ extern "C" fn step_shared<S: Pod, R: Fn(&S) -> Node + Copy>(
     // SAFETY: the caller passes two state images and an output slot.
     let image = |at: *const u8| unsafe { std::slice::from_raw_parts(at, size_of::<S>()) };
     let view = |bytes: &[u8]| render(&bytemuck::pod_read_unaligned::<S>(bytes));
-    finish(image(old), image(new), &view, out);
+    finish(image(old), image(new), view, out);
 }
 
 extern "C" fn step_both<S: Pod, V: Pod, R: Fn(&Both<S, V>) -> Node + Copy>(
@@ -125,22 +157,23 @@ extern "C" fn step_both<S: Pod, V: Pod, R: Fn(&Both<S, V>) -> Node + Copy>(
             view: bytemuck::pod_read_unaligned::<V>(&bytes[view_offset::<S, V>()..]),
         })
     };
-    finish(image(old), image(new), &view, out);
+    finish(image(old), image(new), view, out);
 }
 
 /// Renders the two states (the old one only when it is not the state last
-/// rendered), diffs them and writes the patch bytes' place to `out`. Not
-/// generic: one copy for every app.
-#[inline(never)]
-fn finish(old: &[u8], new: &[u8], render: &dyn Fn(&[u8]) -> Node, out: *mut ViewOutput) {
-    LAST.with(|last| {
-        let mut last = last.borrow_mut();
+/// rendered), diffs them and writes the patch bytes' place to `out`.
+/// Generic, so the render is a direct call the transpiler follows (through
+/// a `dyn Fn` it would be a pointer in data, and a render that cannot run
+/// as wasm would be left out of the module and trap, instead of being
+/// refused at start with its reason).
+fn finish(old: &[u8], new: &[u8], render: impl Fn(&[u8]) -> Node, out: *mut ViewOutput) {
+    KEPT.with(|last| {
         let old_tree = match last.rendered.take() {
             Some((bytes, tree)) if bytes == old => tree,
             _ => normalize(render(old)),
         };
         let new_tree = normalize(render(new));
-        last.patches = wire::encode(&diff(&old_tree, &new_tree)).into_boxed_slice();
+        last.patches = wire::encode(&diff(&old_tree, &new_tree));
         // SAFETY: the caller passes a writable ViewOutput.
         unsafe {
             out.write(ViewOutput {
