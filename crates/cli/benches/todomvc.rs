@@ -11,31 +11,13 @@
 #[allow(dead_code)]
 mod server;
 
-use std::path::PathBuf;
-use std::process::Command;
-
-use server::{node, App};
+use server::{node, release_example_binary, App};
 
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // `cargo test --benches` builds it; only `cargo bench` runs it
     }
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "x64wasm",
-            "--example",
-            "todomvc",
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("running cargo");
-    assert!(status.success(), "building the todomvc example");
-    let binary =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/release/examples/todomvc");
+    let binary = release_example_binary("todomvc");
     let app = App::start(
         &binary,
         &["--headless", "--port", "0", "--rate-limit", "0"],

@@ -6,6 +6,8 @@
 
 mod support;
 
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpStream;
 use std::time::Duration;
 
 use support::desktop::Xvfb;
@@ -273,11 +275,7 @@ fn a_page_lives_through_a_restart_with_the_saved_todos_and_a_fresh_view_state() 
 }
 
 /// The `data:` of the next `events` patch events on `stream`.
-fn patch_events(
-    stream: &mut std::io::BufReader<std::net::TcpStream>,
-    events: usize,
-) -> Vec<serde_json::Value> {
-    use std::io::BufRead;
+fn patch_events(stream: &mut BufReader<TcpStream>, events: usize) -> Vec<serde_json::Value> {
     let mut out = Vec::new();
     let mut line = String::new();
     while out.len() < events {
@@ -296,6 +294,42 @@ fn patch_events(
     out
 }
 
+/// A new view of `app` (a page load): its id and version.
+fn new_view(app: &App) -> (String, u64) {
+    let page = app.get("/").text();
+    let attribute = |name: &str| {
+        page.split(&format!("{name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap()
+            .to_string()
+    };
+    let version = attribute("data-version").parse().unwrap();
+    (attribute("data-view"), version)
+}
+
+/// `/events` of `view` from `version`, with `query` appended.
+fn view_stream(app: &App, view: &str, version: u64, query: &str) -> BufReader<TcpStream> {
+    let mut stream = TcpStream::connect(&app.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let request = format!(
+        "GET /events?since={version}&view={view}{query} HTTP/1.1\r\nHost: {}\r\n\r\n",
+        app.address
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    BufReader::new(stream)
+}
+
+fn todomvc() -> App {
+    App::start(
+        &example_binary("todomvc"),
+        &["--headless", "--port", "0", "--rate-limit", "0"],
+        &[],
+    )
+}
+
 #[test]
 fn a_page_that_renders_itself_is_sent_state_alone() {
     // (query, patches sent, the view's hash sent)
@@ -304,35 +338,10 @@ fn a_page_that_renders_itself_is_sent_state_alone() {
         ("&render=page", false, false),
         ("&render=page&check=1", false, true),
     ];
-    let app = App::start(
-        &example_binary("todomvc"),
-        &["--headless", "--port", "0", "--rate-limit", "0"],
-        &[],
-    );
+    let app = todomvc();
     for (query, patches, hash) in cases {
-        let page = app.get("/").text();
-        let attribute = |name: &str| {
-            page.split(&format!("{name}=\""))
-                .nth(1)
-                .and_then(|rest| rest.split('"').next())
-                .unwrap()
-                .to_string()
-        };
-        let (view, version) = (attribute("data-view"), attribute("data-version"));
-        let mut stream = std::net::TcpStream::connect(&app.address).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(10)))
-            .unwrap();
-        std::io::Write::write_all(
-            &mut stream,
-            format!(
-                "GET /events?since={version}&view={view}{query} HTTP/1.1\r\nHost: {}\r\n\r\n",
-                app.address
-            )
-            .as_bytes(),
-        )
-        .unwrap();
-        let mut reader = std::io::BufReader::new(stream);
+        let (view, version) = new_view(&app);
+        let mut stream = view_stream(&app, &view, version, query);
         for (name, args) in [("add_todo", r#"["walk the dog"]"#), ("toggle_todo", "[0]")] {
             let reply = app.post(
                 &format!("/execute/{name}"),
@@ -340,7 +349,7 @@ fn a_page_that_renders_itself_is_sent_state_alone() {
             );
             assert_eq!(reply.status, 200, "{}", reply.text());
         }
-        for event in patch_events(&mut reader, 2) {
+        for event in patch_events(&mut stream, 2) {
             assert_eq!(event.get("patches").is_some(), patches, "{query}: {event}");
             assert_eq!(event.get("view").is_some(), hash, "{query}: {event}");
             assert!(!event["state"].as_array().unwrap().is_empty(), "{event}");
@@ -353,37 +362,10 @@ fn a_page_that_renders_itself_is_sent_state_alone() {
 fn every_stream_of_a_view_hears_its_own_change() {
     // A page that reconnects while its old connection is still open has two
     // streams for one view: a view-only callback must reach both.
-    let app = App::start(
-        &example_binary("todomvc"),
-        &["--headless", "--port", "0", "--rate-limit", "0"],
-        &[],
-    );
-    let page = app.get("/").text();
-    let attribute = |name: &str| {
-        page.split(&format!("{name}=\""))
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap()
-            .to_string()
-    };
-    let (view, version) = (attribute("data-view"), attribute("data-version"));
+    let app = todomvc();
+    let (view, version) = new_view(&app);
     let mut streams: Vec<_> = (0..2)
-        .map(|_| {
-            let mut stream = std::net::TcpStream::connect(&app.address).unwrap();
-            stream
-                .set_read_timeout(Some(Duration::from_secs(10)))
-                .unwrap();
-            std::io::Write::write_all(
-                &mut stream,
-                format!(
-                    "GET /events?since={version}&view={view}&render=page HTTP/1.1\r\nHost: {}\r\n\r\n",
-                    app.address
-                )
-                .as_bytes(),
-            )
-            .unwrap();
-            std::io::BufReader::new(stream)
-        })
+        .map(|_| view_stream(&app, &view, version, "&render=page"))
         .collect();
     app.wait_views(2, Duration::from_secs(10), "both streams open");
     let reply = app.post(
@@ -393,10 +375,6 @@ fn every_stream_of_a_view_hears_its_own_change() {
     assert_eq!(reply.status, 200, "{}", reply.text());
     for stream in &mut streams {
         let event = &patch_events(stream, 1)[0];
-        assert_eq!(
-            event["version"],
-            version.parse::<u64>().unwrap() + 1,
-            "{event}"
-        );
+        assert_eq!(event["version"], version + 1, "{event}");
     }
 }

@@ -403,6 +403,28 @@ pub fn example_binary(name: &str) -> PathBuf {
     exe.parent().unwrap().join("examples").join(name)
 }
 
+/// Builds an example of the library in release (what the benches time)
+/// and returns its path.
+pub fn release_example_binary(name: &str) -> PathBuf {
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            "x64wasm",
+            "--example",
+            name,
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("running cargo");
+    assert!(status.success(), "cargo build --release --example {name}");
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/release/examples")
+        .join(name)
+}
+
 /// A keep-alive HTTP/1.1 client: one connection, many requests.
 pub struct Client {
     address: String,
