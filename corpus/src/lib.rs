@@ -1227,12 +1227,40 @@ pub extern "C" fn conditional_tail_call(a: u64, b: u64) -> u64 {
 }
 
 extern "C" {
+    fn memcmp(a: *const u8, b: *const u8, n: usize) -> i32;
+    fn bcmp(a: *const u8, b: *const u8, n: usize) -> i32;
     fn fmin(a: f64, b: f64) -> f64;
     fn fmax(a: f64, b: f64) -> f64;
     fn fminf(a: f32, b: f32) -> f32;
     fn fmaxf(a: f32, b: f32) -> f32;
     fn sqrt(x: f64) -> f64;
     fn sqrtf(x: f32) -> f32;
+}
+
+/// The module's `memcmp` and `bcmp` against glibc's, called through opaque
+/// pointers: `n % 64` bytes of the board from `at`, against a copy with one
+/// byte changed at `flip`'s place in the run (or none, `flip` >= 128), so
+/// that runs are equal for 0 to 63 bytes before they differ. The result
+/// packs memcmp's difference and whether bcmp saw one.
+#[no_mangle]
+pub extern "C" fn c_memcmp(s: *mut State, at: u8, n: u8, flip: u8) -> i32 {
+    let s = st!(s);
+    let (at, n) = (at as usize % 64, (n % 64) as usize);
+    let mut copy = s.board;
+    if flip < 128 {
+        copy[at + flip as usize % (n + 1)] ^= 1 + (flip & 0x3f);
+    }
+    let f =
+        std::hint::black_box(memcmp as unsafe extern "C" fn(*const u8, *const u8, usize) -> i32);
+    let g = std::hint::black_box(bcmp as unsafe extern "C" fn(*const u8, *const u8, usize) -> i32);
+    // SAFETY: both runs lie inside the 256-byte arrays (at + n < 128).
+    let (order, differs) = unsafe {
+        (
+            f(s.board.as_ptr().add(at), copy.as_ptr().add(at), n),
+            g(s.board.as_ptr().add(at), copy.as_ptr().add(at), n) != 0,
+        )
+    };
+    order.wrapping_mul(2) | differs as i32
 }
 
 // Called through an opaque pointer: LLVM would otherwise inline fmin as its
@@ -1489,4 +1517,5 @@ callbacks! {
     nested_vecs(s: *mut State) -> i64 = "nested_vecs(ptr)->i64";
     alloc_and_free_loop(s: *mut State, n: u32) -> u64 = "alloc_and_free_loop(ptr,u32)->u64";
     thread_local_counter(s: *mut State, k: u32) -> u32 = "thread_local_counter(ptr,u32)->u32";
+    c_memcmp(s: *mut State, at: u8, n: u8, flip: u8) -> i32 = "c_memcmp(ptr,u8,u8,u8)->i32";
 }
