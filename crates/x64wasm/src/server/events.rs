@@ -245,6 +245,12 @@ impl<S: Pod + Send + 'static> Events<S> {
         let follows = sent
             .as_ref()
             .filter(|from| Some(from.version) == self.sent && from.version < version);
+        // the view's bytes and the first 16 hex digits of their hash
+        let bytes = || {
+            let bytes = views.combine(bytemuck::bytes_of(&state), &view);
+            let sha = bytes_hash(&bytes)[..16].to_string();
+            (bytes, sha)
+        };
         let render = || {
             let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
                 normalize((self.shared.render)(&state, &view))
@@ -253,8 +259,7 @@ impl<S: Pod + Send + 'static> Events<S> {
                 eprintln!("x64wasm: render panicked at version {version}; the view is not updated");
                 return None;
             };
-            let bytes = views.combine(bytemuck::bytes_of(&state), &view);
-            let sha = bytes_hash(&bytes)[..16].to_string();
+            let (bytes, sha) = bytes();
             let view = view_hash(&tree);
             Some(Rendered {
                 tree: Some(tree),
@@ -266,8 +271,7 @@ impl<S: Pod + Send + 'static> Events<S> {
         // A page that renders itself needs only the bytes: the server
         // renders it for a reset, or for the hash a checking page compares.
         let rendered = if self.page_renders == PageRenders::Yes && follows.is_some() {
-            let bytes = views.combine(bytemuck::bytes_of(&state), &view);
-            let sha = bytes_hash(&bytes)[..16].to_string();
+            let (bytes, sha) = bytes();
             Some(Arc::new(Rendered {
                 tree: None,
                 bytes,
@@ -280,24 +284,25 @@ impl<S: Pod + Send + 'static> Events<S> {
         let Some(rendered) = rendered else {
             return Vec::new();
         };
-        let patches_from = follows.and_then(|from| {
-            let old = from.rendered.tree.as_ref()?;
-            let new = rendered.tree.as_ref()?;
-            Some((from, old, new))
-        });
-        let out = match follows {
-            Some(from) if self.page_renders != PageRenders::No || patches_from.is_some() => {
-                // a page that renders itself is sent no patches
-                let patches: Option<Arc<str>> = match patches_from {
-                    Some((from, old, new)) if self.page_renders == PageRenders::No => {
-                        Some(views.patches(from, shared_version, &view, || {
-                            let patches: Vec<Json> =
-                                diff(old, new).iter().map(Patch::to_json).collect();
-                            Json::Array(patches).to_string()
-                        }))
-                    }
-                    _ => None,
-                };
+        // What a patch event carries instead of a reset: no patches for a
+        // page that renders itself; for one that does not, the diff from the
+        // tree it was sent (none if it was sent bytes alone: then a reset).
+        let patches: Option<Option<Arc<str>>> = match (self.page_renders, follows) {
+            (_, None) => None,
+            (PageRenders::No, Some(from)) => match (&from.rendered.tree, &rendered.tree) {
+                (Some(old), Some(new)) => {
+                    Some(Some(views.patches(from, shared_version, &view, || {
+                        let patches: Vec<Json> =
+                            diff(old, new).iter().map(Patch::to_json).collect();
+                        Json::Array(patches).to_string()
+                    })))
+                }
+                _ => None,
+            },
+            (_, Some(_)) => Some(None),
+        };
+        let out = match (follows, patches) {
+            (Some(from), Some(patches)) => {
                 let runs: Vec<Json> = changed_runs(&from.rendered.bytes, &rendered.bytes)
                     .into_iter()
                     .map(|(at, bytes)| json!([at, to_base64(bytes)]))
