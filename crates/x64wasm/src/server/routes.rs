@@ -350,14 +350,8 @@ fn view_wasm<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
 fn view_mismatch<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
     // held to the clicks' rate per address, so a flood cannot make the
     // count say anything
-    if let Some(limiter) = &shared.rate_limit {
-        let client = match client_address(&shared.trusted_proxies, request) {
-            Ok(client) => client,
-            Err(why) => return error(400, &why),
-        };
-        if limiter.take(client, std::time::Instant::now()).is_err() {
-            return error(429, &format!("too many reports from {client}; slow down"));
-        }
+    if let Some(refused) = over_rate_limit(shared, request, "reports") {
+        return refused;
     }
     let report: Json = match serde_json::from_slice(&request.body) {
         Ok(report @ Json::Object(_)) => report,
@@ -521,6 +515,23 @@ fn client_address(trusted: &[IpAddr], request: &Request) -> Result<IpAddr, Strin
     })
 }
 
+/// The answer to a request past `--rate-limit` for its client address
+/// (429 with `Retry-After`, or 400 for a malformed `X-Forwarded-For` from
+/// the trusted proxy); `None` when it may go on. `what` names the requests
+/// in the message.
+fn over_rate_limit<S>(shared: &Shared<S>, request: &Request, what: &str) -> Option<Response> {
+    let limiter = shared.rate_limit.as_ref()?;
+    let client = match client_address(&shared.trusted_proxies, request) {
+        Ok(client) => client,
+        Err(why) => return Some(error(400, &why)),
+    };
+    let wait = limiter.take(client, std::time::Instant::now()).err()?;
+    Some(
+        error(429, &format!("too many {what} from {client}; slow down"))
+            .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64)),
+    )
+}
+
 /// `POST /execute/{name}`: runs the native callback under the state lock,
 /// bumps the version, and compares the view's predicted state with the
 /// result.
@@ -528,15 +539,8 @@ fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Respons
     let Some(callback) = shared.registry.get(name) else {
         return error(404, &format!("no callback named `{name}`"));
     };
-    if let Some(limiter) = &shared.rate_limit {
-        let client = match client_address(&shared.trusted_proxies, request) {
-            Ok(client) => client,
-            Err(why) => return error(400, &why),
-        };
-        if let Err(wait) = limiter.take(client, std::time::Instant::now()) {
-            return error(429, &format!("too many clicks from {client}; slow down"))
-                .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64));
-        }
+    if let Some(refused) = over_rate_limit(shared, request, "clicks") {
+        return refused;
     }
     let call = match parse_call(&request.body) {
         Ok(call) => call,
