@@ -16,6 +16,17 @@ export const TEXT_MAX = 4096;
 
 const align8 = (n) => Math.ceil(n / 8) * 8;
 
+// Makes room for the caller's data, which ends at `end`: the module's heap
+// (__malloc_base) moved above it when it reaches further than the module
+// leaves, and memory grown to hold it and the heap's first page.
+function makeRoom(instance, end) {
+  const { memory, __malloc_base: mallocBase } = instance.exports;
+  if (mallocBase && end > mallocBase.value) mallocBase.value = Math.ceil(end / 65536) * 65536;
+  const top = Math.max(end, mallocBase ? mallocBase.value + 65536 : 0);
+  const missing = top - memory.buffer.byteLength;
+  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+}
+
 // `bytes` is the state the page holds: for an app with view state, the
 // shared state, then from `viewOffset` the view's own; a callback gets the
 // address of the part it takes (`signature.takes`).
@@ -43,14 +54,7 @@ export function runWasm(compiledModule, name, signature, args, bytes, viewOffset
     end = place + t.length;
     return place;
   });
-  const mallocBase = instance.exports.__malloc_base;
-  if (mallocBase && end > mallocBase.value) {
-    mallocBase.value = Math.ceil(end / 65536) * 65536;
-  }
-  // room for the state and text, and for the heap's first page
-  const top = Math.max(end, mallocBase ? mallocBase.value + 65536 : 0);
-  const missing = top - memory.buffer.byteLength;
-  if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+  makeRoom(instance, end);
   new Uint8Array(memory.buffer, at, bytes.length).set(bytes);
   const values = [];
   args.forEach((a, i) => {
@@ -85,12 +89,8 @@ export function runView(compiledModule, old, now) {
   if (!instance) {
     instance = new WebAssembly.Instance(compiledModule, {});
     viewInstances.set(compiledModule, instance);
-    const { memory, __heap_base: heapBase, __malloc_base: mallocBase } = instance.exports;
-    const end = align8(align8(heapBase.value + old.length) + now.length) + 16;
-    if (mallocBase && end > mallocBase.value) mallocBase.value = Math.ceil(end / 65536) * 65536;
-    const top = Math.max(end, mallocBase ? mallocBase.value + 65536 : 0);
-    const missing = top - memory.buffer.byteLength;
-    if (missing > 0) memory.grow(Math.ceil(missing / 65536));
+    const at = instance.exports.__heap_base.value;
+    makeRoom(instance, align8(align8(at + old.length) + now.length) + 16);
   }
   const { memory, __heap_base: heapBase } = instance.exports;
   const oldAt = heapBase.value;
