@@ -51,8 +51,10 @@ function start(root) {
     disableLatencySim() { sessionStorage.removeItem('x64wasm:latency'); },
     // The view check (docs/protocol.md): this tab compares its DOM with the
     // server's view of each version it applies, until disabled.
-    enableViewCheck() { sessionStorage.setItem('x64wasm:check', '1'); },
-    disableViewCheck() { sessionStorage.removeItem('x64wasm:check'); },
+    // (the stream reconnects at once: a page that renders itself asks for
+    // the view's hash with check=1)
+    enableViewCheck() { sessionStorage.setItem('x64wasm:check', '1'); connect(sync.applied); },
+    disableViewCheck() { sessionStorage.removeItem('x64wasm:check'); connect(sync.applied); },
     applyPatches: (patches) => patches.forEach((p) => applyPatch(root, p)),
     sha256Hex,
   };
