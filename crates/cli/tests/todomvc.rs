@@ -383,10 +383,10 @@ fn every_stream_of_a_view_hears_its_own_change() {
         &format!(r#"{{"args":[2],"view":"{view}"}}"#),
     );
     assert_eq!(reply.status, 200, "{}", reply.text());
-    // (the streams share what the view was sent: the one that comes
-    // second may get a reset rather than a patch, never nothing)
     for stream in &mut streams {
         let event = &next_events(stream, 1, true)[0];
         assert_eq!(event["version"], version + 1, "{event}");
+        // each stream patches from what it sent itself: no reset
+        assert!(event.get("from").is_some(), "{event}");
     }
 }

@@ -50,6 +50,11 @@ pub struct Events<S> {
     seen: Option<u64>,
     /// The version of the last event sent.
     sent: Option<u64>,
+    /// In an app with view state: what this stream sent its view last
+    /// (each stream its own, so that two streams of one view, a page that
+    /// reconnected while its old connection lingers, each get patches from
+    /// what they sent; it starts as what the page load sent).
+    view_sent: Option<Sent>,
     published: watch::Receiver<u64>,
     /// Counts this view among the open ones once the stream has started.
     open: Option<OpenView>,
@@ -108,6 +113,7 @@ impl<S: Pod + Send + 'static> Events<S> {
             shared,
             seen,
             sent: None,
+            view_sent: None,
             published,
             open: None,
             view,
@@ -122,10 +128,10 @@ impl<S: Pod + Send + 'static> Events<S> {
             self.open = Some(OpenView(self.shared.views.clone()));
             let mut out = b"retry: 1000\n\n".to_vec();
             let current = match (&self.view, &self.shared.view_states) {
-                (Some((id, _, _)), Some(views)) => views
-                    .lock()
-                    .get(id)
-                    .and_then(|slot| slot.sent.as_ref().map(|sent| sent.version)),
+                (Some((id, _, _)), Some(views)) => {
+                    self.view_sent = views.lock().get(id).and_then(|slot| slot.sent.clone());
+                    self.view_sent.as_ref().map(|sent| sent.version)
+                }
                 _ => Some(self.shared.shown().version),
             };
             if self.seen.is_some() && self.seen == current {
@@ -230,13 +236,10 @@ impl<S: Pod + Send + 'static> Events<S> {
         };
         // what is needed, copied out: rendering and diffing happen with no
         // lock held, so clicks never wait for them
-        let Some((own, view, sent)) = views
-            .lock()
-            .get(id)
-            .map(|s| (s.own, s.bytes.clone(), s.sent.clone()))
-        else {
+        let Some((own, view)) = views.lock().get(id).map(|s| (s.own, s.bytes.clone())) else {
             return Vec::new();
         };
+        let sent = self.view_sent.clone();
         let version = shared_version + own;
         if Some(version) == self.sent {
             return Vec::new();
@@ -336,15 +339,19 @@ impl<S: Pod + Send + 'static> Events<S> {
                 format!("id: {version}\nevent: reset\ndata: {data}\n\n")
             }
         };
+        let sent = Sent {
+            version,
+            shared_version,
+            view,
+            rendered,
+        };
+        // the view's slot keeps it too: a page load hands it to the view's
+        // first stream, and a stream that reconnects takes it up
         if let Some(slot) = views.lock().get_mut(id) {
             slot.used = std::time::Instant::now();
-            slot.sent = Some(Sent {
-                version,
-                shared_version,
-                view,
-                rendered,
-            });
+            slot.sent = Some(sent.clone());
         }
+        self.view_sent = Some(sent);
         self.sent = Some(version);
         out.into_bytes()
     }
