@@ -88,6 +88,11 @@ fn view_mismatch_reports_are_checked_counted_and_held_to_the_click_rate() {
         )
     };
     // (body's page hash, status)
+    let unknown = app.post(
+        "/debug/view-mismatch",
+        r#"{"version":0,"page":"0000000000000001","server":"00000000000000ff","x":1}"#,
+    );
+    assert_eq!(unknown.status, 400, "unknown keys: {}", unknown.text());
     let cases = [
         ("00000000000000FF", 400), // the same hash: no mismatch
         ("0000000000000001", 204),
@@ -143,6 +148,25 @@ fn modules_are_gzipped_for_browsers_that_accept_it() {
         assert_eq!(again.status, 304, "{path}");
         let refused = app.request("GET", path, &[("Accept-Encoding", "gzip;q=0")], b"");
         assert_eq!(refused.header("content-encoding"), None, "{path}");
+        // a header repeated on two lines is one list (RFC 9110 §5.3)
+        let repeated = app.request(
+            "GET",
+            path,
+            &[("Accept-Encoding", "br"), ("Accept-Encoding", "gzip")],
+            b"",
+        );
+        assert_eq!(repeated.header("content-encoding"), Some("gzip"), "{path}");
+        let cached = app.request(
+            "GET",
+            path,
+            &[
+                ("Accept-Encoding", "gzip"),
+                ("If-None-Match", "\"x\""),
+                ("If-None-Match", &etag),
+            ],
+            b"",
+        );
+        assert_eq!(cached.status, 304, "{path}");
     }
 }
 

@@ -354,7 +354,13 @@ fn view_mismatch<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
         return refused;
     }
     let report: Json = match serde_json::from_slice(&request.body) {
-        Ok(report @ Json::Object(_)) => report,
+        Ok(Json::Object(fields))
+            if fields
+                .keys()
+                .all(|k| ["version", "page", "server"].contains(&k.as_str())) =>
+        {
+            Json::Object(fields)
+        }
         _ => return error(400, r#"the body must be {"version":V,"page":H,"server":H}"#),
     };
     let hex = |key: &str| {
@@ -388,15 +394,15 @@ fn view_mismatch<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
 /// it), gzipped when the request accepts gzip (each encoding its own
 /// strong ETag, RFC 9110 §8.8.3).
 fn module_reply(served: Served, request: &Request) -> Response {
-    let gzipped = accepts_gzip(request.header("accept-encoding"));
+    let gzipped = accepts_gzip(request.header_list("accept-encoding").as_deref());
     let etag = if gzipped {
         format!("{}-gzip\"", served.etag.trim_end_matches('"'))
     } else {
         served.etag.clone()
     };
     let response = if request
-        .header("if-none-match")
-        .is_some_and(|v| etag_matches(v, &etag))
+        .header_list("if-none-match")
+        .is_some_and(|v| etag_matches(&v, &etag))
     {
         Response::new(304, Vec::new())
     } else if gzipped {
@@ -413,7 +419,8 @@ fn module_reply(served: Served, request: &Request) -> Response {
 }
 
 /// Whether an `Accept-Encoding` value accepts gzip (RFC 9110 §12.5.3:
-/// `gzip` or `*` without `q=0`).
+/// `gzip` or `*` with a weight above 0; a weight that is no qvalue, `0` to
+/// `1` with at most three decimals, refuses it: the body goes uncompressed).
 fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
     let Some(value) = accept_encoding else {
         return false;
@@ -426,8 +433,7 @@ fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
         let refused = parts.any(|p| {
             p.strip_prefix("q=")
                 .or_else(|| p.strip_prefix("Q="))
-                .and_then(|q| q.parse::<f32>().ok())
-                .is_some_and(|q| q == 0.0)
+                .is_some_and(|q| !is_qvalue(q) || q.parse::<f32>() == Ok(0.0))
         });
         match coding.as_str() {
             "gzip" | "x-gzip" => gzip = Some(!refused),
@@ -530,6 +536,18 @@ fn over_rate_limit<S>(shared: &Shared<S>, request: &Request, what: &str) -> Opti
         error(429, &format!("too many {what} from {client}; slow down"))
             .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64)),
     )
+}
+
+/// RFC 9110's `qvalue`: `0` or `1`, then optionally `.` and up to three
+/// digits (only zeros after a `1`).
+fn is_qvalue(q: &str) -> bool {
+    let (whole, fraction) = q.split_once('.').unwrap_or((q, ""));
+    let digits = fraction.len() <= 3 && fraction.bytes().all(|b| b.is_ascii_digit());
+    match whole {
+        "0" => digits,
+        "1" => digits && fraction.bytes().all(|b| b == b'0'),
+        _ => false,
+    }
 }
 
 /// `POST /execute/{name}`: runs the native callback under the state lock,
@@ -727,6 +745,13 @@ mod tests {
             (Some("gzip;q=0, *"), false),
             (Some("identity"), false),
             (Some("x-gzip"), true),
+            (Some("gzip;q=abc"), false),
+            (Some("gzip;q=-1"), false),
+            (Some("gzip;q=1.0001"), false),
+            (Some("gzip;q=1.000"), true),
+            (Some("gzip;q=0.001"), true),
+            // two lines of the header, read as one list
+            (Some("br, gzip"), true),
         ];
         for (value, gzip) in cases {
             assert_eq!(accepts_gzip(*value), *gzip, "{value:?}");

@@ -99,6 +99,19 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// Every line of header `name` (lower case) as one comma-separated
+    /// list, as RFC 9110 §5.3 reads a repeated list header
+    /// (`Accept-Encoding`, `If-None-Match`); `None` when absent.
+    pub fn header_list(&self, name: &str) -> Option<String> {
+        let values: Vec<&str> = self
+            .headers
+            .iter()
+            .filter(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+            .collect();
+        (!values.is_empty()).then(|| values.join(", "))
+    }
+
     /// The value of `key` in the query string (not percent-decoded).
     pub fn query(&self, key: &str) -> Option<&str> {
         self.query
