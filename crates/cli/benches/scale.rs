@@ -3,11 +3,14 @@
 //! one state through a real redis-server; clicks per second through Redis
 //! with 1 and 3 instances, against one instance keeping its state in
 //! memory or in a `--state-file`; the server's RSS and threads at each
-//! size. Every instance runs with `--rate-limit 0`, and clients connect to
-//! the instances directly (no balancer).
+//! size; and fan-out (issue 23): TodoMVC with 1,000 and 10,000 views, each
+//! with its own filter, views that take the server's patches against views
+//! that render themselves, one toggle at a time. Every instance runs with
+//! `--rate-limit 0`, and clients connect to the instances directly (no
+//! balancer).
 //!
-//! `cargo bench -p x64wasm-cli --bench scale` (needs redis-server: `make
-//! test-deps`). Views are raw event-stream sockets read by one thread with
+//! `cargo bench -p x64wasm-cli --bench scale [-- one|fanout|redis]` (needs
+//! redis-server: `make test-deps`). Views are raw event-stream sockets read by one thread with
 //! epoll(7) (10,000 threads or browsers do not fit a 2-core machine); a
 //! click is `POST /execute/increment_counter` on a keep-alive connection,
 //! sent to the instances in turn. The latency of a (click, view) pair is
@@ -41,8 +44,9 @@ struct Crowd {
 
 impl Crowd {
     /// `n` views spread over `addresses`, from 127.0.0.2-5 in turn (one
-    /// address may hold a quarter of an instance's views).
-    fn open(addresses: &[&str], n: usize) -> Crowd {
+    /// address may hold a quarter of an instance's views), view `k`
+    /// reading the event stream at `path(k)`.
+    fn open(addresses: &[&str], n: usize, path: &mut dyn FnMut(usize) -> String) -> Crowd {
         // SAFETY: epoll_create1 returns a new descriptor or -1.
         let epoll = unsafe { libc::epoll_create1(libc::EPOLL_CLOEXEC) };
         assert!(epoll >= 0, "epoll_create1");
@@ -61,7 +65,8 @@ impl Crowd {
             let source =
                 std::net::IpAddr::V4(std::net::Ipv4Addr::new(127, 0, 0, 2 + (k % 4) as u8));
             let mut s = raw::connect_from(source, address).expect("connect a view");
-            write!(s, "GET /events HTTP/1.1\r\nHost: {address}\r\n\r\n").unwrap();
+            let path = path(k);
+            write!(s, "GET {path} HTTP/1.1\r\nHost: {address}\r\n\r\n").unwrap();
             s.set_nonblocking(true).unwrap();
             let mut event = libc::epoll_event {
                 events: libc::EPOLLIN as u32,
@@ -153,6 +158,17 @@ fn ms(d: Duration) -> String {
 /// Clicks on `apps` in turn while `crowd` listens; prints p50/p99 of
 /// click → patch in a view and in every view, and RSS and threads.
 fn click_to_patch(label: &str, apps: &[&App], crowd: &mut Crowd, clicks: usize) {
+    click_to_event(label, apps, crowd, clicks, ("increment_counter", "[]"));
+}
+
+/// As [`click_to_patch`], clicking `callback` with `args` (JSON text).
+fn click_to_event(
+    label: &str,
+    apps: &[&App],
+    crowd: &mut Crowd,
+    clicks: usize,
+    (callback, args): (&str, &str),
+) {
     let mut clients: Vec<Client> = apps.iter().map(|a| Client::connect(&a.address)).collect();
     let mut each = Vec::new();
     let mut every = Vec::new();
@@ -161,7 +177,7 @@ fn click_to_patch(label: &str, apps: &[&App], crowd: &mut Crowd, clicks: usize) 
     for c in 0..clicks {
         let sent = Instant::now();
         let turn = c % clients.len();
-        let version = clients[turn].execute("increment_counter", "[]");
+        let version = clients[turn].execute(callback, args);
         let mut arrivals = vec![None; crowd.sockets.len()];
         for (k, v) in crowd.versions.iter().enumerate() {
             if v.is_some_and(|v| v >= version) {
@@ -240,6 +256,53 @@ fn throughput(label: &str, apps: &[&App]) {
     );
 }
 
+/// A new view of an app with view state: `GET /`, and the id its page
+/// carries.
+fn new_view(client: &mut Client) -> String {
+    let page = client.request("GET", "/", b"");
+    let text = page.text();
+    let start = text.find("data-view=\"").expect("a view id") + "data-view=\"".len();
+    text[start..start + 32].to_string()
+}
+
+/// `callback` with `args` (JSON text) on view `id`; asserts a 200.
+fn execute_on(client: &mut Client, id: &str, callback: &str, args: &str) {
+    let body = format!(r#"{{"args":{args},"view":"{id}"}}"#);
+    let reply = client.request("POST", &format!("/execute/{callback}"), body.as_bytes());
+    assert_eq!(reply.status, 200, "{callback}{args}: {}", reply.text());
+}
+
+/// Fan-out (issue 23): the TodoMVC example (its todos shared, a filter
+/// per view) with `views` open views, each showing one of the three
+/// filters, and 20 todos; one toggle at a time. With `render_page` the
+/// views' streams are opened as a page that renders itself opens them
+/// (`render=page`: each view is sent its changed state, the server renders
+/// nothing); without, as today's page without the view module (each view
+/// is sent the server's patches of its own render).
+fn todomvc_fanout(binary: &std::path::Path, views: usize, render_page: bool) {
+    let app = App::start(
+        binary,
+        &["--headless", "--port", "0", "--rate-limit", "0"],
+        &[],
+    );
+    let mut client = Client::connect(&app.address);
+    let first = new_view(&mut client);
+    for i in 0..20 {
+        execute_on(&mut client, &first, "add_todo", &format!("[\"todo {i}\"]"));
+    }
+    let query = if render_page { "&render=page" } else { "" };
+    let mut crowd = Crowd::open(&[&app.address], views, &mut |k| {
+        let id = new_view(&mut client);
+        execute_on(&mut client, &id, "show_filter", &format!("[{}]", k % 3));
+        format!("/events?view={id}{query}")
+    });
+    let label = match render_page {
+        true => format!("TodoMVC, {views} views rendering themselves (render=page)"),
+        false => format!("TodoMVC, {views} views taking the server's patches"),
+    };
+    click_to_event(&label, &[&app], &mut crowd, 20, ("toggle_todo", "[1]"));
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         return; // `cargo test --benches` builds it; only `cargo bench` runs it
@@ -254,7 +317,7 @@ fn main() {
     }
     // `cargo bench --bench scale -- one` (or `redis`) runs one part
     let only = |part: &str| {
-        let parts = ["one", "redis"];
+        let parts = ["one", "fanout", "redis"];
         let asked: Vec<String> = std::env::args()
             .filter(|a| parts.contains(&a.as_str()))
             .collect();
@@ -266,13 +329,21 @@ fn main() {
             break;
         }
         let app = App::demo(&local);
-        let mut crowd = Crowd::open(&[&app.address], views);
+        let mut crowd = Crowd::open(&[&app.address], views, &mut |_| "/events".into());
         click_to_patch(
             &format!("1 instance, {views} views"),
             &[&app],
             &mut crowd,
             100,
         );
+    }
+    if only("fanout") {
+        let todomvc = server::release_example_binary("todomvc");
+        for views in [1000, 10_000] {
+            for render_page in [false, true] {
+                todomvc_fanout(&todomvc, views, render_page);
+            }
+        }
     }
     if !only("redis") {
         return;
@@ -282,7 +353,7 @@ fn main() {
     let apps: Vec<App> = (0..3).map(|_| redis.demo()).collect();
     let refs: Vec<&App> = apps.iter().collect();
     let addresses: Vec<&str> = apps.iter().map(|a| a.address.as_str()).collect();
-    let mut crowd = Crowd::open(&addresses, 3000);
+    let mut crowd = Crowd::open(&addresses, 3000, &mut |_| "/events".into());
     click_to_patch(
         "3 instances through Redis, 3 x 1000 views",
         &refs,

@@ -110,9 +110,18 @@ fn view_mismatch_reports_are_checked_counted_and_held_to_the_click_rate() {
 }
 
 #[test]
-fn modules_are_gzipped_for_browsers_that_accept_it() {
+fn what_a_page_loads_is_gzipped_for_browsers_that_accept_it() {
     let app = App::demo(&["--headless", "--port", "0"]);
-    for path in ["/view.wasm", "/wasm/describe_counter"] {
+    // (path, how many times smaller gzipped at least, whether it has an
+    // ETag: the page is `no-store`, made anew for every version)
+    let cases = [
+        ("/view.wasm", 3, true),
+        ("/wasm/describe_counter", 3, true),
+        ("/", 2, false),
+        ("/runtime/main.js", 2, true),
+        ("/style.css", 2, true),
+    ];
+    for (path, smaller, has_etag) in cases {
         let plain = app.get(path);
         assert_eq!(plain.status, 200, "{path}: {}", plain.text());
         assert_eq!(plain.header("content-encoding"), None, "{path}");
@@ -125,7 +134,12 @@ fn modules_are_gzipped_for_browsers_that_accept_it() {
         assert_eq!(gzipped.status, 200, "{path}");
         assert_eq!(gzipped.header("content-encoding"), Some("gzip"), "{path}");
         assert_eq!(gzipped.header("vary"), Some("Accept-Encoding"), "{path}");
-        assert!(gzipped.body.len() * 3 < plain.body.len(), "{path}: smaller");
+        assert!(
+            gzipped.body.len() * smaller < plain.body.len(),
+            "{path}: {} bytes gzipped, {} plain",
+            gzipped.body.len(),
+            plain.body.len()
+        );
         // the same module, under an ETag of its own
         let mut gunzip = std::process::Command::new("gzip")
             .arg("-dc")
@@ -137,6 +151,12 @@ fn modules_are_gzipped_for_browsers_that_accept_it() {
         drop(gunzip.stdin.take());
         let out = gunzip.wait_with_output().unwrap();
         assert_eq!(out.stdout, plain.body, "{path}");
+        let refused = app.request("GET", path, &[("Accept-Encoding", "gzip;q=0")], b"");
+        assert_eq!(refused.header("content-encoding"), None, "{path}");
+        if !has_etag {
+            assert_eq!(gzipped.header("etag"), None, "{path}");
+            continue;
+        }
         let etag = gzipped.header("etag").unwrap().to_string();
         assert_ne!(Some(etag.as_str()), plain.header("etag"), "{path}");
         let again = app.request(
@@ -146,8 +166,6 @@ fn modules_are_gzipped_for_browsers_that_accept_it() {
             b"",
         );
         assert_eq!(again.status, 304, "{path}");
-        let refused = app.request("GET", path, &[("Accept-Encoding", "gzip;q=0")], b"");
-        assert_eq!(refused.header("content-encoding"), None, "{path}");
         // a header repeated on two lines is one list (RFC 9110 §5.3)
         let repeated = app.request(
             "GET",
@@ -167,6 +185,80 @@ fn modules_are_gzipped_for_browsers_that_accept_it() {
             b"",
         );
         assert_eq!(cached.status, 304, "{path}");
+    }
+}
+
+#[test]
+fn the_server_renders_only_for_views_that_need_its_render() {
+    // (the stream's query, events carry patches, events carry the view's
+    // hash, the server renders each version)
+    let cases = [
+        ("", true, true, true),
+        ("&render=page", false, false, false),
+        ("&render=page&check=1", false, true, true),
+    ];
+    for (query, patches, hash, renders) in cases {
+        let app = App::demo(&["--headless", "--port", "0"]);
+        let renders_now = || app.stats()["renders"].as_u64().unwrap();
+        // a page is made once per version
+        let page = app.get("/").body;
+        let before = renders_now();
+        assert_eq!(app.get("/").body, page, "{query}");
+        assert_eq!(
+            renders_now(),
+            before,
+            "{query}: the second load renders nothing"
+        );
+        let mut stream = open_events(&app, &format!("/events?since=0{query}"), "");
+        app.wait_views(1, Duration::from_secs(10), "the stream is open");
+        let before = renders_now();
+        for version in 1..=3 {
+            app.post("/execute/increment_counter", "{}");
+            let event = next_event(&mut stream);
+            assert_eq!(
+                event[..2],
+                [format!("id: {version}"), "event: patch".into()],
+                "{query}"
+            );
+            let data: serde_json::Value =
+                serde_json::from_str(event[2].trim_start_matches("data: ")).unwrap();
+            assert_eq!(data.get("patches").is_some(), patches, "{query}: {data}");
+            assert_eq!(data.get("view").is_some(), hash, "{query}: {data}");
+            assert_eq!(
+                data["state"],
+                serde_json::json!([[0, BASE64_STANDARD.encode([version])]])
+            );
+        }
+        assert_eq!(renders_now() > before, renders, "{query}");
+        // a view that takes patches, up to date at a version the server
+        // did not render, gets a reset with the server's render of the next
+        // (the patches, when it rendered it)
+        let mut late = open_events(&app, "/events?since=3", "");
+        app.wait_views(2, Duration::from_secs(10), "the second stream is open");
+        app.post("/execute/increment_counter", "{}");
+        let event = next_event(&mut late);
+        let kind = if renders {
+            "event: patch"
+        } else {
+            "event: reset"
+        };
+        assert_eq!(
+            event[..2],
+            ["id: 4".to_string(), kind.to_string()],
+            "{query}"
+        );
+        if !renders {
+            assert!(
+                event[2].contains(r#"<span data-bind=\"0:i64\">4</span>"#),
+                "{}",
+                event[2]
+            );
+        }
+        // and the page of the new version shows it
+        assert!(app
+            .get("/")
+            .text()
+            .contains(r#"<span data-bind="0:i64">4</span>"#));
     }
 }
 

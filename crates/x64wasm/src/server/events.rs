@@ -22,7 +22,7 @@ use serde_json::Value as Json;
 
 use super::views::{Rendered, Sent};
 use super::{bytes_hash, changed_runs, to_base64, Shared};
-use crate::dom::{diff, normalize, view_hash, Patch};
+use crate::dom::{diff, view_hash, Patch};
 
 /// A comment line goes out this often, so dead connections are noticed and
 /// proxies keep the stream open (whatever else was sent: one timer per
@@ -57,7 +57,11 @@ pub struct Events<S> {
     view_sent: Option<Sent>,
     published: watch::Receiver<u64>,
     /// Counts this view among the open ones once the stream has started.
-    open: Option<OpenView>,
+    open: Option<Counted>,
+    /// Counts it among the streams that need the server's render, if it
+    /// does (an app without view state, a page that does not render
+    /// itself or checks what it rendered).
+    _needs_html: Option<Counted>,
     /// In an app with view state: the view's id, and what wakes the stream
     /// when a callback changed its view state alone (a count every stream
     /// of the view sees: a page that reconnects while its old stream is
@@ -81,10 +85,18 @@ impl<S> Drop for Attached<S> {
     }
 }
 
-/// One count in [`Shared::views`] while it lives.
-struct OpenView(Arc<AtomicUsize>);
+/// One count in a counter of streams ([`Shared::views`],
+/// [`Shared::html_streams`]) while it lives.
+struct Counted(Arc<AtomicUsize>);
 
-impl Drop for OpenView {
+impl Counted {
+    fn new(counter: &Arc<AtomicUsize>) -> Counted {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Counted(counter.clone())
+    }
+}
+
+impl Drop for Counted {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::SeqCst);
     }
@@ -109,7 +121,9 @@ impl<S: Pod + Send + 'static> Events<S> {
                 .map(|changed| (id.clone(), changed, Attached(shared.clone(), id))),
             _ => None,
         };
+        let needs_html = shared.view_states.is_none() && page_renders != PageRenders::Yes;
         Events {
+            _needs_html: needs_html.then(|| Counted::new(&shared.html_streams)),
             shared,
             seen,
             sent: None,
@@ -124,8 +138,7 @@ impl<S: Pod + Send + 'static> Events<S> {
 
     async fn next_chunk(&mut self) -> Option<Vec<u8>> {
         if self.open.is_none() {
-            self.shared.views.fetch_add(1, Ordering::SeqCst);
-            self.open = Some(OpenView(self.shared.views.clone()));
+            self.open = Some(Counted::new(&self.shared.views));
             let mut out = b"retry: 1000\n\n".to_vec();
             let current = match (&self.view, &self.shared.view_states) {
                 (Some((id, _, _)), Some(views)) => {
@@ -182,43 +195,42 @@ impl<S: Pod + Send + 'static> Events<S> {
     }
 
     /// The events this view has not been sent, as SSE text (empty when it
-    /// is up to date): the patch events since the last one sent if the log
-    /// still has them, else a `reset`.
+    /// is up to date): the events since the last one sent if the log still
+    /// has them (with the server's patches for a page that takes them: if
+    /// the server did not render one, a reset), else a `reset`.
     fn pending(&mut self) -> Vec<u8> {
         if let Some((id, _, _)) = &self.view {
             let id = id.clone();
             return self.pending_view(&id);
         }
-        let shown = self.shared.shown();
+        let mut shown = self.shared.shown();
         if Some(shown.version) == self.sent {
             return Vec::new();
         }
-        let start = self
+        let patched = self.page_renders == PageRenders::No;
+        let events: Option<Vec<Arc<[u8]>>> = self
             .sent
-            .and_then(|v| shown.log.iter().position(|e| e.from == v));
-        let mut out = Vec::new();
-        match start {
-            Some(i) => {
-                for event in shown.log.iter().skip(i) {
-                    out.extend_from_slice(&event.sse);
-                    self.sent = Some(event.version);
+            .and_then(|v| shown.log.iter().position(|e| e.from == v))
+            .and_then(|i| {
+                let events = shown.log.iter().skip(i);
+                match patched {
+                    true => events.map(|e| e.patched.clone()).collect(),
+                    false => Some(events.map(|e| e.state_only.clone()).collect()),
                 }
-            }
-            None => {
-                let version = shown.version;
-                let data = json!({
-                    "version": version,
-                    "html": shown.view.to_html(),
-                    "state": to_base64(bytemuck::bytes_of(&shown.state)),
-                })
-                .to_string();
-                out.extend_from_slice(
-                    format!("id: {version}\nevent: reset\ndata: {data}\n\n").as_bytes(),
-                );
-                self.sent = Some(version);
-            }
+            });
+        if let Some(events) = events {
+            self.sent = Some(shown.version);
+            return events.concat();
         }
-        out
+        let version = shown.version;
+        let data = json!({
+            "version": version,
+            "html": self.shared.shown_html(&mut shown),
+            "state": to_base64(bytemuck::bytes_of(&shown.state)),
+        })
+        .to_string();
+        self.sent = Some(version);
+        format!("id: {version}\nevent: reset\ndata: {data}\n\n").into_bytes()
     }
 }
 
@@ -255,9 +267,7 @@ impl<S: Pod + Send + 'static> Events<S> {
             (bytes, sha)
         };
         let render = || {
-            let tree = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                normalize((self.shared.render)(&state, &view))
-            }));
+            let tree = self.shared.render_view(&state, &view);
             let Ok(tree) = tree else {
                 eprintln!("x64wasm: render panicked at version {version}; the view is not updated");
                 return None;

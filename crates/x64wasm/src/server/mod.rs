@@ -7,6 +7,7 @@
 //! ([`events`]) picks up.
 
 pub(crate) mod assets;
+mod coding;
 mod events;
 pub(crate) mod http;
 mod limits;
@@ -32,6 +33,7 @@ use serde_json::{json, Value as Json};
 use crate::callbacks::{ArgError, Registered, Registry, Takes};
 use crate::dom::{diff, normalize, view_hash, Node, Patch};
 use crate::state_file::StateFile;
+use coding::Encoded;
 use x64wasm_transpile::{Cache, Image, Module, Signature, TranspileError};
 
 pub(crate) use limits::{LogLimiter, RateLimiter};
@@ -78,6 +80,14 @@ pub(crate) struct Shared<S> {
     pub stats: Mutex<BTreeMap<String, CallStats>>,
     /// Event streams open now (one per open view).
     pub views: Arc<AtomicUsize>,
+    /// Event streams (of an app without view state) whose pages need the
+    /// server's render of every version: they apply its patches, or check
+    /// their DOM against its hash. While there are none the renderer
+    /// renders nothing, and a click costs the server its callback alone.
+    pub html_streams: Arc<AtomicUsize>,
+    /// Times the server ran the app's render since it started (not counting
+    /// the first, at start).
+    pub renders: AtomicU64,
     /// Host names requests may carry (DNS rebinding defence).
     pub allowed_hosts: Vec<String>,
     /// Where every change is saved before it is acknowledged, if anywhere.
@@ -89,8 +99,8 @@ pub(crate) struct Shared<S> {
     pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Log lines a client can cause, bounded in size and rate.
     pub log: LogLimiter,
-    /// The app's own style sheet, served at `/app.css`, if it has one.
-    pub app_css: Option<&'static str>,
+    /// The runtime, style sheets and icon, with their ETags.
+    pub assets: assets::Assets,
     /// Where the shared state lives when several instances share it.
     pub redis: Option<redis::RedisStore>,
     /// Pages whose DOM differed from the server's view of a version they
@@ -133,33 +143,27 @@ pub(crate) struct Settings {
 /// A module as `/wasm/{fn}` and `/view.wasm` serve it.
 #[derive(Clone)]
 pub(crate) struct Served {
-    /// The strong ETag: the quoted hex of the module's cache key.
-    pub etag: String,
     /// The validated module.
     pub module: Arc<Module>,
-    /// The module gzipped once (sent to browsers that accept gzip: a
-    /// module is a fifth of its size so).
-    pub gzip: Arc<Vec<u8>>,
+    /// Its bytes with the hex of its cache key as the ETag (gzipped, a
+    /// module is a fifth of its size).
+    pub body: Arc<Encoded>,
 }
 
 impl Served {
-    /// A module with its cache key as the ETag.
+    /// `module` served under its cache `key`.
     fn new(key: &[u8], module: Arc<Module>) -> Served {
         let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
+        let body = Encoded::new(
+            module.wasm.as_slice().into(),
+            "application/wasm",
+            Some(format!("\"{hex}\"")),
+        );
         Served {
-            etag: format!("\"{hex}\""),
-            gzip: Arc::new(gzip(&module.wasm)),
             module,
+            body: Arc::new(body),
         }
     }
-}
-
-/// `bytes` gzipped (RFC 1952), at flate2's default level.
-pub(crate) fn gzip(bytes: &[u8]) -> Vec<u8> {
-    use std::io::Write;
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    encoder.write_all(bytes).expect("writing to memory");
-    encoder.finish().expect("writing to memory")
 }
 
 /// Why a callback has no module.
@@ -190,29 +194,40 @@ pub(crate) struct Live<S> {
     pub tag: String,
 }
 
-/// The view the server last rendered, and the events that led to it.
+/// The version the streams were last told of, the server's render of it
+/// when some view needed one, and the events that led to it.
 pub(crate) struct Shown<S> {
-    /// The version rendered.
+    /// The version published.
     pub version: u64,
     /// The state at that version.
     pub state: S,
-    /// `render(&state)`, normalized as the browsers' DOM holds it.
-    pub view: Node,
-    /// The newest patch events, oldest first; each starts where the one
-    /// before it ended.
+    /// The newest `render(&state)` the server made, normalized as the
+    /// browsers' DOM holds it, and its version: the renderer renders only
+    /// while some view takes the server's patches or checks its DOM
+    /// ([`Shared::html_streams`]); a page load or a reset renders the
+    /// version it needs ([`Shared::shown_html`]).
+    pub view: Option<(u64, Node)>,
+    /// The newest events, oldest first; each starts where the one before
+    /// it ended.
     pub log: VecDeque<Event>,
+    /// `GET /`'s page for `version`, made by the first load that asked.
+    pub page: Option<Arc<Encoded>>,
 }
 
-/// One patch event: from one shown version to the next.
+/// One event: from one published version to the next.
 #[derive(Clone)]
 pub(crate) struct Event {
-    /// The version the patches apply to.
+    /// The version it applies to (it makes the next event's, or the
+    /// shown version).
     pub from: u64,
-    /// The version they make.
-    pub version: u64,
-    /// The whole event as the streams send it (`id:`, `event: patch`,
-    /// `data:` lines), made once for every view.
-    pub sse: Arc<[u8]>,
+    /// The event as streams of pages that apply the server's patches send
+    /// it (`id:`, `event: patch`, `data:` lines, made once for every view),
+    /// or `None` when the server did not render both versions (such a
+    /// stream sends a reset instead).
+    pub patched: Option<Arc<[u8]>>,
+    /// The event without patches, for pages that render themselves (with
+    /// the view's hash when the server rendered the version).
+    pub state_only: Arc<[u8]>,
 }
 
 /// What the server knows about one callback's clicks.
@@ -290,8 +305,9 @@ impl<S: Pod> Shared<S> {
             shown: Mutex::new(Shown {
                 version,
                 state,
-                view,
+                view: Some((version, view)),
                 log: VecDeque::new(),
+                page: None,
             }),
             published: watch::channel(version).0,
             image,
@@ -299,12 +315,14 @@ impl<S: Pod> Shared<S> {
             signatures,
             stats: Mutex::new(BTreeMap::new()),
             views: Arc::new(AtomicUsize::new(0)),
+            html_streams: Arc::new(AtomicUsize::new(0)),
+            renders: AtomicU64::new(0),
             allowed_hosts: settings.allowed_hosts,
             state_file: settings.state_file,
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
             trusted_proxies: settings.trusted_proxies,
             log: LogLimiter::new(),
-            app_css: settings.app_css,
+            assets: assets::Assets::new(settings.app_css),
             redis: settings.redis,
             view_module: std::sync::OnceLock::new(),
             view_mismatches: AtomicU64::new(0),
@@ -582,8 +600,9 @@ impl<S: Pod> Shared<S> {
             .is_some_and(|r| r.down.load(std::sync::atomic::Ordering::SeqCst))
     }
 
-    /// The renderer: forever, takes the newest state, renders it, diffs it
-    /// against the shown view and publishes one patch event to the streams.
+    /// The renderer: forever, takes the newest state and publishes one
+    /// event to the streams: the changed state bytes, and when some view
+    /// needs the server's render, its patches from the version before.
     /// Clicks that come faster than it renders share an event.
     pub fn render_loop(&self) {
         loop {
@@ -601,45 +620,38 @@ impl<S: Pod> Shared<S> {
                 let mut shown = self.shown();
                 shown.version = version;
                 shown.state = state;
+                shown.page = None;
                 drop(shown);
                 self.published.send_replace(version);
                 continue;
             }
-            let rendered = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                normalize((self.render)(&state, &[]))
-            }));
-            let view = match rendered {
-                Ok(view) => view,
-                Err(_) => {
-                    // The app's render panicked: keep the old view (its
-                    // state is still right) and try again at the next change.
-                    eprintln!(
-                        "x64wasm: render panicked at version {version}; the view is not updated"
-                    );
-                    let mut shown = self.shown();
-                    shown.version = version;
-                    shown.state = state;
-                    drop(shown);
-                    self.published.send_replace(version); // streams send a reset
-                    continue;
-                }
-            };
-            let hash = view_hash(&view);
+            let needed = self.html_streams.load(std::sync::atomic::Ordering::SeqCst) > 0;
+            let view = needed
+                .then(|| self.render_or_log(&state, version))
+                .flatten();
             let mut shown = self.shown();
-            let patches = diff(&shown.view, &view);
-            let data = patch_event(
-                shown.version,
-                version,
-                &patches,
-                (bytemuck::bytes_of(&shown.state), bytemuck::bytes_of(&state)),
-                &hash,
-            );
+            let patches = match (&shown.view, &view) {
+                (Some((at, old)), Some(new)) if *at == shown.version => Some(diff(old, new)),
+                _ => None,
+            };
+            let hash = view.as_ref().map(view_hash);
+            let (before, after) = (bytemuck::bytes_of(&shown.state), bytemuck::bytes_of(&state));
+            let sse = |patches: Option<&[Patch]>| -> Arc<[u8]> {
+                let data = patch_event(
+                    shown.version,
+                    version,
+                    patches,
+                    (before, after),
+                    hash.as_deref(),
+                );
+                format!("id: {version}\nevent: patch\ndata: {data}\n\n")
+                    .into_bytes()
+                    .into()
+            };
             let event = Event {
                 from: shown.version,
-                version,
-                sse: format!("id: {version}\nevent: patch\ndata: {data}\n\n")
-                    .into_bytes()
-                    .into(),
+                patched: patches.as_deref().map(|p| sse(Some(p))),
+                state_only: sse(None),
             };
             shown.log.push_back(event);
             if shown.log.len() > EVENT_LOG {
@@ -647,11 +659,53 @@ impl<S: Pod> Shared<S> {
             }
             shown.version = version;
             shown.state = state;
-            let old = std::mem::replace(&mut shown.view, view);
+            shown.page = None;
+            let old = match view {
+                Some(view) => shown.view.replace((version, view)),
+                None => None,
+            };
             drop(shown);
             self.published.send_replace(version);
             drop(old); // freeing the old tree is not the streams' business
         }
+    }
+
+    /// `render(state)` normalized, or `None` (and a line in the log) if the
+    /// app's render panicked: its state is still right, the view is not
+    /// updated, and the next change tries again.
+    fn render_or_log(&self, state: &S, version: u64) -> Option<Node> {
+        let rendered = self.render_view(state, &[]);
+        if rendered.is_err() {
+            eprintln!("x64wasm: render panicked at version {version}; the view is not updated");
+        }
+        rendered.ok()
+    }
+
+    /// The app's render of `state` and a view's bytes (`view`, empty in an
+    /// app without view state), normalized as the browsers' DOM holds it,
+    /// or the panic it caught; counted in `/debug/stats` (`renders`).
+    pub fn render_view(&self, state: &S, view: &[u8]) -> std::thread::Result<Node> {
+        self.renders
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            normalize((self.render)(state, view))
+        }))
+    }
+
+    /// The HTML of the shown version (in an app without view state),
+    /// rendered now if the renderer did not render it; if the render
+    /// panics, the newest view the server has.
+    pub fn shown_html(&self, shown: &mut Shown<S>) -> String {
+        if shown.view.as_ref().map(|(at, _)| *at) != Some(shown.version) {
+            if let Some(view) = self.render_or_log(&shown.state, shown.version) {
+                shown.view = Some((shown.version, view));
+            }
+        }
+        shown
+            .view
+            .as_ref()
+            .map(|(_, view)| view.to_html())
+            .unwrap_or_default()
     }
 }
 
@@ -675,35 +729,37 @@ fn signatures_json<S>(registry: &Registry<S>) -> String {
 }
 
 /// The data of a `patch` event: the version it starts from and the one it
-/// makes, the DOM patches, the state bytes that changed as `[offset,
-/// base64]` runs (from `before` to `after`), the first 16 hex digits of the
-/// new state's SHA-256 (the view checks what it assembled) and the view's
-/// hash ([`view_hash`]: a page that checks its DOM compares it).
+/// makes, the DOM patches (none for a page that renders itself), the state
+/// bytes that changed as `[offset, base64]` runs (from `before` to
+/// `after`), the first 16 hex digits of the new state's SHA-256 (the view
+/// checks what it assembled) and the view's hash ([`view_hash`], when the
+/// server rendered the version: a page that checks its DOM compares it).
 pub(crate) fn patch_event(
     from: u64,
     version: u64,
-    patches: &[Patch],
+    patches: Option<&[Patch]>,
     (before, after): (&[u8], &[u8]),
-    view: &str,
+    view: Option<&str>,
 ) -> String {
-    let patches: Vec<Json> = patches.iter().map(Patch::to_json).collect();
     let runs: Vec<Json> = changed_runs(before, after)
         .into_iter()
         .map(|(at, bytes)| json!([at, to_base64(bytes)]))
         .collect();
-    json!({
+    let mut data = json!({
         "from": from,
         "version": version,
-        "patches": patches,
         "state": runs,
         "sha": &bytes_hash(after)[..16],
-        "view": view,
-    })
-    .to_string()
+    });
+    if let Some(patches) = patches {
+        data["patches"] = patches.iter().map(Patch::to_json).collect();
+    }
+    if let Some(view) = view {
+        data["view"] = view.into();
+    }
+    data.to_string()
 }
 
-/// The byte runs where `new` differs from `old` (same length); runs closer
-/// than 8 bytes are merged, since each run costs more than that in JSON.
 pub(crate) fn changed_runs<'a>(old: &[u8], new: &'a [u8]) -> Vec<(usize, &'a [u8])> {
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for i in (0..new.len()).filter(|&i| old[i] != new[i]) {

@@ -8,10 +8,10 @@ use bytemuck::Pod;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
+use super::coding::Encoded;
 use super::http::{Reply, Request, Response};
 use super::{
-    assets, bytes_hash, events, from_base64, security, to_base64, Outcome, RunError, Served,
-    Shared, Unavailable,
+    bytes_hash, events, from_base64, security, to_base64, Outcome, RunError, Shared, Unavailable,
 };
 use x64wasm_transpile::TranspileError;
 
@@ -109,17 +109,16 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
         ));
     }
     let response = match route {
-        Route::Page => page(shared),
-        Route::Runtime => match assets::runtime_module(parameter) {
-            Some(module) => text(module, "text/javascript; charset=utf-8"),
-            None => error(404, &format!("no runtime module {parameter}")),
-        },
-        Route::Style => text(assets::STYLE_CSS, "text/css; charset=utf-8"),
-        Route::AppStyle => match shared.app_css {
-            Some(css) => text(css, "text/css; charset=utf-8"),
-            None => error(404, "this app has no style sheet of its own"),
-        },
-        Route::Favicon => text(assets::FAVICON_SVG, "image/svg+xml"),
+        Route::Page => page(shared, &request),
+        Route::Runtime | Route::Style | Route::AppStyle | Route::Favicon => {
+            match shared.assets.get(&request.path) {
+                Some(asset) => asset.reply(&request).header("Cache-Control", "no-cache"),
+                None if route == Route::AppStyle => {
+                    error(404, "this app has no style sheet of its own")
+                }
+                None => error(404, &format!("no runtime module {parameter}")),
+            }
+        }
         Route::State => state(shared),
         Route::Stats => stats(shared),
         Route::Events if shared.store_down() => error(
@@ -175,12 +174,6 @@ pub fn secure(response: Response) -> Response {
         .header("X-Content-Type-Options", "nosniff")
 }
 
-fn text(body: &str, content_type: &str) -> Response {
-    Response::new(200, body.as_bytes().to_vec())
-        .header("Content-Type", content_type)
-        .header("Cache-Control", "no-cache")
-}
-
 fn json_reply(status: u16, value: &Json) -> Response {
     Response::new(status, value.to_string().into_bytes())
         .header("Content-Type", "application/json")
@@ -194,55 +187,88 @@ pub fn error(status: u16, message: &str) -> Response {
 
 /// `GET /`: the server-rendered page, readable without scripts, with the
 /// state bytes, version and callback signatures for the runtime.
-fn page<S: Pod>(shared: &Shared<S>) -> Response {
+fn page<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
+    let page = match &shared.view_states {
+        None => shared_page(shared),
+        Some(views) => match view_page(shared, views) {
+            Some(page) => page,
+            None => return error(500, "the app's render panicked (see the server's log)"),
+        },
+    };
+    page.reply(request).header("Cache-Control", "no-store")
+}
+
+/// The page of an app without view state: the same for every load of a
+/// version, so made once per version (by the first load that asks).
+fn shared_page<S: Pod>(shared: &Shared<S>) -> Arc<Encoded> {
+    let mut shown = shared.shown();
+    if let Some(page) = &shown.page {
+        return page.clone();
+    }
+    let body = shared.shown_html(&mut shown);
+    let html = page_html(
+        shared,
+        (shown.version, bytemuck::bytes_of(&shown.state)),
+        &body,
+        "",
+    );
+    let page = Arc::new(Encoded::new(html.into_bytes().into(), HTML, None));
+    shown.page = Some(page.clone());
+    page
+}
+
+/// The page of an app with view state: a new view, rendered with the
+/// initial view state; what it is shown is remembered, so its stream
+/// starts with patches (see views.rs). `None` if the app's render panicked.
+fn view_page<S: Pod>(shared: &Shared<S>, views: &super::views::Views) -> Option<Arc<Encoded>> {
     let (version, state) = {
         let shown = shared.shown();
         (shown.version, shown.state)
     };
-    // An app with view state: a new view, rendered with the initial view
-    // state; what it is shown is remembered, so its stream starts with
-    // patches (see views.rs).
-    let (body, bytes, view) = match &shared.view_states {
-        None => (
-            shared.shown().view.to_html(),
-            bytemuck::bytes_of(&state).to_vec(),
-            String::new(),
-        ),
-        Some(views) => {
-            let id = views.create();
-            let rendered = views
-                .rendered(version, &views.initial, || {
-                    let tree = crate::dom::normalize((shared.render)(&state, &views.initial));
-                    let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
-                    let sha = bytes_hash(&bytes)[..16].to_string();
-                    let view = crate::dom::view_hash(&tree);
-                    Some(super::views::Rendered {
-                        tree: Some(tree),
-                        bytes,
-                        sha,
-                        view,
-                    })
-                })
-                .expect("rendered");
-            let html = rendered
-                .tree
-                .as_ref()
-                .map(crate::dom::Node::to_html)
-                .unwrap_or_default();
-            let bytes = rendered.bytes.clone();
-            if let Some(slot) = views.lock().get_mut(&id) {
-                slot.sent = Some(super::views::Sent {
-                    version,
-                    shared_version: version,
-                    view: views.initial.clone(),
-                    rendered,
-                });
-            }
-            let attributes = format!(" data-view=\"{id}\" data-view-offset=\"{}\"", views.offset);
-            (html, bytes, attributes)
-        }
-    };
-    let html = format!(
+    let id = views.create();
+    let rendered = views.rendered(version, &views.initial, || {
+        let tree = shared.render_view(&state, &views.initial).ok()?;
+        let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
+        let sha = bytes_hash(&bytes)[..16].to_string();
+        let view = crate::dom::view_hash(&tree);
+        Some(super::views::Rendered {
+            tree: Some(tree),
+            bytes,
+            sha,
+            view,
+        })
+    })?;
+    let body = rendered
+        .tree
+        .as_ref()
+        .map(crate::dom::Node::to_html)
+        .unwrap_or_default();
+    let bytes = rendered.bytes.clone();
+    if let Some(slot) = views.lock().get_mut(&id) {
+        slot.sent = Some(super::views::Sent {
+            version,
+            shared_version: version,
+            view: views.initial.clone(),
+            rendered,
+        });
+    }
+    let attributes = format!(" data-view=\"{id}\" data-view-offset=\"{}\"", views.offset);
+    let html = page_html(shared, (version, &bytes), &body, &attributes);
+    Some(Arc::new(Encoded::new(html.into_bytes().into(), HTML, None)))
+}
+
+const HTML: &str = "text/html; charset=utf-8";
+
+/// The page: the app's rendered `body`, with the state's `bytes`, its
+/// version and the callbacks' signatures for the runtime (and the view's
+/// `attributes`, in an app with view state).
+fn page_html<S>(
+    shared: &Shared<S>,
+    (version, bytes): (u64, &[u8]),
+    body: &str,
+    view: &str,
+) -> String {
+    format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
@@ -251,17 +277,14 @@ fn page<S: Pod>(shared: &Shared<S>) -> Response {
          <body><main id=\"x64wasm\" data-version=\"{version}\" data-state=\"{state}\" \
          data-callbacks=\"{callbacks}\"{view}>{body}</main></body></html>\n",
         title = crate::dom::escape(&shared.title),
-        state = to_base64(&bytes),
+        state = to_base64(bytes),
         callbacks = crate::dom::escape(&shared.signatures),
-        app_css = if shared.app_css.is_some() {
+        app_css = if shared.assets.get("/app.css").is_some() {
             "<link rel=\"stylesheet\" href=\"/app.css\">"
         } else {
             ""
         },
-    );
-    Response::new(200, html.into_bytes())
-        .header("Content-Type", "text/html; charset=utf-8")
-        .header("Cache-Control", "no-store")
+    )
 }
 
 /// `GET /state`: `{"version":V,"state":"<base64>","sha256":"…"}`.
@@ -311,6 +334,7 @@ fn stats<S: Pod>(shared: &Shared<S>) -> Response {
             "views": views,
             "callbacks": callbacks,
             "view_mismatches": view_mismatches,
+            "renders": shared.renders.load(std::sync::atomic::Ordering::Relaxed),
         }),
     )
 }
@@ -322,7 +346,10 @@ fn wasm<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Response {
         return error(404, &format!("no callback named `{name}`"));
     };
     match shared.wasm(callback) {
-        Ok(served) => module_reply(served, request),
+        Ok(served) => served
+            .body
+            .reply(request)
+            .header("Cache-Control", "no-cache"),
         Err(Unavailable::NoSymbol(why)) => json_reply(
             422,
             &json!({ "error": format!("`{name}` cannot run as wasm: {why}"), "function": name }),
@@ -335,7 +362,10 @@ fn wasm<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Response {
 /// reason the view renders on the server only.
 fn view_wasm<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
     match shared.view_wasm() {
-        Ok(served) => module_reply(served, request),
+        Ok(served) => served
+            .body
+            .reply(request)
+            .header("Cache-Control", "no-cache"),
         Err(why) => json_reply(
             422,
             &json!({ "error": format!("the view cannot run as wasm: {why}") }),
@@ -388,70 +418,6 @@ fn view_mismatch<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
          (page {page}, server {server}); it takes the server's HTML"
     ));
     Response::new(204, Vec::new())
-}
-
-/// A module as `application/wasm` with its ETag (304 when the page has
-/// it), gzipped when the request accepts gzip (each encoding its own
-/// strong ETag, RFC 9110 §8.8.3).
-fn module_reply(served: Served, request: &Request) -> Response {
-    let gzipped = accepts_gzip(request.header_list("accept-encoding").as_deref());
-    let etag = if gzipped {
-        format!("{}-gzip\"", served.etag.trim_end_matches('"'))
-    } else {
-        served.etag.clone()
-    };
-    let response = if request
-        .header_list("if-none-match")
-        .is_some_and(|v| etag_matches(&v, &etag))
-    {
-        Response::new(304, Vec::new())
-    } else if gzipped {
-        Response::new(200, served.gzip.to_vec())
-            .header("Content-Type", "application/wasm")
-            .header("Content-Encoding", "gzip")
-    } else {
-        Response::new(200, served.module.wasm.clone()).header("Content-Type", "application/wasm")
-    };
-    response
-        .header("ETag", etag)
-        .header("Cache-Control", "no-cache")
-        .header("Vary", "Accept-Encoding")
-}
-
-/// Whether an `Accept-Encoding` value accepts gzip (RFC 9110 §12.5.3:
-/// `gzip` or `*` with a weight above 0; a weight that is no qvalue, `0` to
-/// `1` with at most three decimals, refuses it: the body goes uncompressed).
-fn accepts_gzip(accept_encoding: Option<&str>) -> bool {
-    let Some(value) = accept_encoding else {
-        return false;
-    };
-    let mut gzip = None;
-    let mut any = None;
-    for item in value.split(',') {
-        let mut parts = item.split(';').map(str::trim);
-        let coding = parts.next().unwrap_or("").to_ascii_lowercase();
-        let refused = parts.any(|p| {
-            p.strip_prefix("q=")
-                .or_else(|| p.strip_prefix("Q="))
-                .is_some_and(|q| !is_qvalue(q) || q.parse::<f32>() == Ok(0.0))
-        });
-        match coding.as_str() {
-            "gzip" | "x-gzip" => gzip = Some(!refused),
-            "*" => any = Some(!refused),
-            _ => {}
-        }
-    }
-    gzip.or(any).unwrap_or(false)
-}
-
-/// Whether an `If-None-Match` value names `etag` (RFC 9110 §13.1.2: `*`
-/// matches any, and the comparison is weak: `W/"x"` matches `"x"`).
-fn etag_matches(if_none_match: &str, etag: &str) -> bool {
-    if_none_match.trim() == "*"
-        || if_none_match
-            .split(',')
-            .map(|t| t.trim())
-            .any(|t| t.strip_prefix("W/").unwrap_or(t) == etag)
 }
 
 /// A transpile failure as JSON: the message, plus where it happened.
@@ -536,18 +502,6 @@ fn over_rate_limit<S>(shared: &Shared<S>, request: &Request, what: &str) -> Opti
         error(429, &format!("too many {what} from {client}; slow down"))
             .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64)),
     )
-}
-
-/// RFC 9110's `qvalue`: `0` or `1`, then optionally `.` and up to three
-/// digits (only zeros after a `1`).
-fn is_qvalue(q: &str) -> bool {
-    let (whole, fraction) = q.split_once('.').unwrap_or((q, ""));
-    let digits = fraction.len() <= 3 && fraction.bytes().all(|b| b.is_ascii_digit());
-    match whole {
-        "0" => digits,
-        "1" => digits && fraction.bytes().all(|b| b == b'0'),
-        _ => false,
-    }
 }
 
 /// `POST /execute/{name}`: runs the native callback under the state lock,
@@ -731,34 +685,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn gzip_is_sent_where_accept_encoding_takes_it() {
-        let cases: &[(Option<&str>, bool)] = &[
-            (None, false),
-            (Some(""), false),
-            (Some("gzip"), true),
-            (Some("gzip, deflate, br, zstd"), true),
-            (Some("GZIP;q=0.5"), true),
-            (Some("br;q=1.0, gzip;q=0"), false),
-            (Some("gzip;q=0.000"), false),
-            (Some("*"), true),
-            (Some("*;q=0"), false),
-            (Some("gzip;q=0, *"), false),
-            (Some("identity"), false),
-            (Some("x-gzip"), true),
-            (Some("gzip;q=abc"), false),
-            (Some("gzip;q=-1"), false),
-            (Some("gzip;q=1.0001"), false),
-            (Some("gzip;q=1.000"), true),
-            (Some("gzip;q=0.001"), true),
-            // two lines of the header, read as one list
-            (Some("br, gzip"), true),
-        ];
-        for (value, gzip) in cases {
-            assert_eq!(accepts_gzip(*value), *gzip, "{value:?}");
-        }
-    }
-
-    #[test]
     fn every_path_has_one_route_and_its_methods() {
         // (path, route, parameter)
         let cases: &[(&str, Option<(Route, &str)>)] = &[
@@ -776,21 +702,6 @@ mod tests {
         }
         assert_eq!(route("/execute/x").unwrap().0, POST);
         assert_eq!(route("/state").unwrap().0, GET);
-    }
-
-    #[test]
-    fn etags_match_weakly_and_by_star() {
-        let etag = "\"ab\"";
-        for (value, want) in [
-            ("\"ab\"", true),
-            ("W/\"ab\"", true),
-            ("*", true),
-            ("\"x\", W/\"ab\"", true),
-            ("\"x\"", false),
-            ("ab", false),
-        ] {
-            assert_eq!(etag_matches(value, etag), want, "{value}");
-        }
     }
 
     #[test]

@@ -404,8 +404,9 @@ function start(root) {
       domState = sync.serverState.slice();
       viewModule = compiledView;
       showBound();
-      // an app with view state then sends this view its state alone
-      if (view) connect(sync.applied);
+      // the server then sends this view its state alone (and renders
+      // nothing for it unless it checks)
+      connect(sync.applied);
     } catch (e) {
       console.info('x64wasm: the server renders this view: ' + e.message);
     }
