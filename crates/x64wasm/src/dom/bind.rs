@@ -135,14 +135,9 @@ impl Condition {
 
 impl Element {
     fn add_binding(self, binding: Json) -> Element {
-        let mut list: Vec<Json> = self
-            .attributes
-            .iter()
-            .find(|(n, _)| n == "data-bound")
-            .and_then(|(_, v)| serde_json::from_str(v).ok())
-            .unwrap_or_default();
-        list.push(binding);
-        self.attr("data-bound", Json::Array(list).to_string())
+        let list = self.attributes.iter().find(|(n, _)| n == "data-bound");
+        let list = super::push_json(list.map(|(_, v)| v.as_str()), &binding.to_string());
+        self.attr("data-bound", list)
     }
 
     fn set_flag(self, name: &str, on: bool) -> Element {

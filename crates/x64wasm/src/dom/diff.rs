@@ -182,17 +182,13 @@ impl Bound {
         if before != after {
             return bound;
         }
-        let bindings: Vec<Json> = serde_json::from_str(&after).unwrap_or_default();
-        for binding in bindings {
-            if let Some(prop) = binding["prop"].as_str() {
-                if matches!(prop, "checked" | "disabled" | "hidden" | "value") {
-                    bound.attributes.push(prop.to_string());
-                }
-            }
-            if let Some(class) = binding["class"].as_str() {
-                bound.classes.push(class.to_string());
-            }
-        }
+        // (read as text: the diff runs in the page as wasm, without a JSON
+        // parser)
+        bound.attributes = super::json_values(&after, "prop")
+            .into_iter()
+            .filter(|prop| matches!(prop.as_str(), "checked" | "disabled" | "hidden" | "value"))
+            .collect();
+        bound.classes = super::json_values(&after, "class");
         bound
     }
 

@@ -217,14 +217,9 @@ impl Element {
         if event.debounce_ms > 0 {
             entry["debounce"] = json!(event.debounce_ms);
         }
-        let mut list: Vec<Json> = self
-            .attributes
-            .iter()
-            .find(|(n, _)| n == "data-on")
-            .and_then(|(_, v)| serde_json::from_str(v).ok())
-            .unwrap_or_default();
-        list.push(entry);
-        self.attr("data-on", Json::Array(list).to_string())
+        let list = self.attributes.iter().find(|(n, _)| n == "data-on");
+        let list = super::push_json(list.map(|(_, v)| v.as_str()), &entry.to_string());
+        self.attr("data-on", list)
     }
 }
 

@@ -169,6 +169,59 @@ pub fn text(text: impl Into<String>) -> Node {
 }
 
 /// Names of tags and attributes: letters, digits and `-`, starting with a letter.
+/// `list`, a JSON list this module wrote (`data-on`, `data-bound`), with
+/// `entry` (a JSON value's text) added at its end; a new list if there is
+/// none. Done on the text: `render`, which pages run as wasm, then carries
+/// no JSON parser and none of its error paths.
+pub(crate) fn push_json(list: Option<&str>, entry: &str) -> String {
+    match list {
+        Some(list) if list.len() > 2 && list.starts_with('[') && list.ends_with(']') => {
+            format!("{},{entry}]", &list[..list.len() - 1])
+        }
+        _ => format!("[{entry}]"),
+    }
+}
+
+/// The string values of `key` in the objects of `list`, a JSON list this
+/// module wrote (keys at the objects' top level only: a string's own text
+/// never holds `"key":"`, since its quotes are escaped).
+pub(crate) fn json_values(list: &str, key: &str) -> Vec<String> {
+    let marker = format!("\"{key}\":\"");
+    let mut values = Vec::new();
+    let mut rest = list;
+    while let Some(at) = rest.find(&marker) {
+        let mut value = String::new();
+        let mut chars = rest[at + marker.len()..].char_indices();
+        let mut end = rest.len() - at - marker.len();
+        while let Some((i, c)) = chars.next() {
+            match c {
+                '"' => {
+                    end = i + 1;
+                    break;
+                }
+                '\\' => match chars.next().map(|(_, e)| e) {
+                    Some('n') => value.push('\n'),
+                    Some('t') => value.push('\t'),
+                    Some('r') => value.push('\r'),
+                    Some('b') => value.push('\u{8}'),
+                    Some('f') => value.push('\u{c}'),
+                    Some('u') => {
+                        let hex: String = chars.by_ref().take(4).map(|(_, h)| h).collect();
+                        let code = u32::from_str_radix(&hex, 16).ok();
+                        value.push(code.and_then(char::from_u32).unwrap_or('\u{fffd}'));
+                    }
+                    Some(other) => value.push(other),
+                    None => {}
+                },
+                c => value.push(c),
+            }
+        }
+        values.push(value);
+        rest = &rest[at + marker.len() + end..];
+    }
+    values
+}
+
 fn is_name(name: &str) -> bool {
     name.starts_with(|c: char| c.is_ascii_alphabetic())
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
@@ -378,5 +431,38 @@ pub(crate) mod fixtures {
             ty: super::FieldType::Scalar(crate::callbacks::ScalarType::I64),
             text: value.to_string(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{json_values, push_json};
+    use serde_json::json;
+
+    #[test]
+    fn json_lists_grow_and_are_read_as_text_as_serde_json_reads_them() {
+        // entries pushed one by one: the text parses as the list of them,
+        // and the values of "class" read from it are serde_json's
+        let entries = [
+            json!({"class": "done", "when": {"eq": [0, "\"class\":\"x\""]}}),
+            json!({"prop": "checked", "class": "a\"b\\c\n\u{1}é"}),
+            json!({"prop": "value"}),
+            json!({"class": ""}),
+        ];
+        let mut list = None;
+        for (k, entry) in entries.iter().enumerate() {
+            let grown = push_json(list.as_deref(), &entry.to_string());
+            let parsed: Vec<serde_json::Value> = serde_json::from_str(&grown).unwrap();
+            assert_eq!(parsed, entries[..=k], "{grown}");
+            let want: Vec<String> = entries[..=k]
+                .iter()
+                .filter_map(|e| e["class"].as_str().map(str::to_string))
+                .collect();
+            assert_eq!(json_values(&grown, "class"), want, "{grown}");
+            list = Some(grown);
+        }
+        assert_eq!(push_json(Some("[]"), "1"), "[1]");
+        assert_eq!(push_json(Some("not a list"), "1"), "[1]");
+        assert_eq!(json_values("[1,2]", "class"), Vec::<String>::new());
     }
 }
