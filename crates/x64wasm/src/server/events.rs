@@ -283,13 +283,17 @@ impl<S: Pod + Send + 'static> Events<S> {
         };
         // A page that renders itself needs only the bytes: the server
         // renders it for a reset, or for the hash a checking page compares.
+        // Views with equal view states share them (as renders and patches):
+        // a thousand pages on one filter cost one hash of their bytes.
         let rendered = if self.page_renders == PageRenders::Yes && follows.is_some() {
-            let (bytes, sha) = bytes();
-            Some(Arc::new(Rendered {
-                tree: None,
-                bytes,
-                sha,
-                view: String::new(),
+            Some(views.bytes(shared_version, &view, || {
+                let (bytes, sha) = bytes();
+                Rendered {
+                    tree: None,
+                    bytes,
+                    sha,
+                    view: String::new(),
+                }
             }))
         } else {
             views.rendered(shared_version, &view, render)
@@ -316,22 +320,24 @@ impl<S: Pod + Send + 'static> Events<S> {
         };
         let out = match (follows, patches) {
             (Some(from), Some(patches)) => {
-                let runs: Vec<Json> = changed_runs(&from.rendered.bytes, &rendered.bytes)
-                    .into_iter()
-                    .map(|(at, bytes)| json!([at, to_base64(bytes)]))
-                    .collect();
-                // the patch list is spliced in as it was cached (JSON text);
-                // the view's hash only when it was rendered
+                let runs = views.runs(from, shared_version, &view, || {
+                    let runs: Vec<Json> = changed_runs(&from.rendered.bytes, &rendered.bytes)
+                        .into_iter()
+                        .map(|(at, bytes)| json!([at, to_base64(bytes)]))
+                        .collect();
+                    Json::Array(runs).to_string()
+                });
+                // the patch list and runs are spliced in as they were cached
+                // (JSON text); the view's hash only when it was rendered, for
+                // a page that checks or takes patches
                 let patches = patches.map_or(String::new(), |p| format!(r#","patches":{p}"#));
-                let hash = match rendered.view.as_str() {
-                    "" => String::new(),
-                    hash => format!(r#","view":"{hash}""#),
+                let hash = match (self.page_renders, rendered.view.as_str()) {
+                    (PageRenders::Yes, _) | (_, "") => String::new(),
+                    (_, hash) => format!(r#","view":"{hash}""#),
                 };
                 let data = format!(
-                    r#"{{"from":{}{patches},"sha":"{}","state":{},"version":{version}{hash}}}"#,
-                    from.version,
-                    rendered.sha,
-                    Json::Array(runs),
+                    r#"{{"from":{}{patches},"sha":"{}","state":{runs},"version":{version}{hash}}}"#,
+                    from.version, rendered.sha,
                 );
                 format!("id: {version}\nevent: patch\ndata: {data}\n\n")
             }

@@ -74,10 +74,18 @@ struct Cache {
     shared_version: u64,
     /// Renderings by view state.
     rendered: HashMap<Vec<u8>, Arc<Rendered>>,
-    /// Patch lists (JSON) by (shared version from, view state from, view
-    /// state to).
-    patches: HashMap<(u64, Vec<u8>, Vec<u8>), Arc<str>>,
+    /// A view's bytes and their hash without a render (for pages that
+    /// render themselves), by view state.
+    bytes: HashMap<Vec<u8>, Arc<Rendered>>,
+    /// Patch lists (JSON) by change.
+    patches: HashMap<Change, Arc<str>>,
+    /// Changed state bytes (JSON runs) by change.
+    runs: HashMap<Change, Arc<str>>,
 }
+
+/// A view's change: (shared version from, view state from, view state to),
+/// to the cache's shared version.
+type Change = (u64, Vec<u8>, Vec<u8>);
 
 /// One view's state.
 pub(crate) struct Slot {
@@ -139,6 +147,28 @@ impl Views {
         Some(made)
     }
 
+    /// The view's bytes and hash on the shared state at `shared_version`,
+    /// for a page that renders itself: a rendering's if one was made, else
+    /// made by `make` unless a view with the same view state had them made.
+    pub fn bytes(
+        &self,
+        shared_version: u64,
+        view: &[u8],
+        make: impl FnOnce() -> Rendered,
+    ) -> Arc<Rendered> {
+        let hit = self.cached(shared_version, |c| {
+            c.rendered.get(view).or_else(|| c.bytes.get(view)).cloned()
+        });
+        if let Some(hit) = hit {
+            return hit;
+        }
+        let made = Arc::new(make());
+        self.store(shared_version, |c| {
+            c.bytes.insert(view.to_vec(), made.clone());
+        });
+        made
+    }
+
     /// The patch list (JSON) from what `from` was sent to `to`'s rendering
     /// at `shared_version`, made by `diff` unless already made.
     pub fn patches(
@@ -148,13 +178,43 @@ impl Views {
         view: &[u8],
         diff: impl FnOnce() -> String,
     ) -> Arc<str> {
+        self.memo(|c| &mut c.patches, from, (shared_version, view), diff)
+    }
+
+    /// The changed state bytes (JSON runs) from what `from` was sent to the
+    /// view's bytes at `shared_version`, made by `runs` unless already made.
+    pub fn runs(
+        &self,
+        from: &Sent,
+        shared_version: u64,
+        view: &[u8],
+        runs: impl FnOnce() -> String,
+    ) -> Arc<str> {
+        self.memo(|c| &mut c.runs, from, (shared_version, view), runs)
+    }
+
+    /// What `make` makes of the change from `from` to `view` at
+    /// `shared_version`, kept in the cache's map `map`.
+    fn memo(
+        &self,
+        map: fn(&mut Cache) -> &mut HashMap<Change, Arc<str>>,
+        from: &Sent,
+        (shared_version, view): (u64, &[u8]),
+        make: impl FnOnce() -> String,
+    ) -> Arc<str> {
         let key = (from.shared_version, from.view.clone(), view.to_vec());
-        if let Some(hit) = self.cached(shared_version, |c| c.patches.get(&key).cloned()) {
+        let hit = {
+            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+            (cache.shared_version == shared_version)
+                .then(|| map(&mut cache).get(&key).cloned())
+                .flatten()
+        };
+        if let Some(hit) = hit {
             return hit;
         }
-        let made: Arc<str> = diff().into();
+        let made: Arc<str> = make().into();
         self.store(shared_version, |c| {
-            c.patches.insert(key, made.clone());
+            map(c).insert(key, made.clone());
         });
         made
     }
