@@ -56,8 +56,9 @@ screenshots:
 	mkdir -p docs
 	cp target/screenshots/browser.png target/screenshots/desktop.png docs/
 
-# (test-deps: the TodoMVC bench drives Chromium)
+# (test-deps: the TodoMVC bench drives Chromium; wrk loads the axum bench)
 bench: test-deps
+	$(call apt_install,wrk)
 	$(CARGO) bench -p x64wasm-transpile --features internals --bench transpile
 	bash crates/transpile/benches/code_quality.sh
 	$(CARGO) bench -p x64wasm-cli --bench sync
@@ -65,6 +66,8 @@ bench: test-deps
 	$(CARGO) bench -p x64wasm-cli --bench scale
 	$(CARGO) bench -p x64wasm-cli --bench todomvc
 	$(CARGO) bench -p x64wasm-cli --bench rows
+	$(CARGO) bench -p x64wasm-cli --bench axum
+	$(CARGO) bench -p x64wasm-cli --bench first_load
 
 lint:
 	$(CARGO) fmt --check

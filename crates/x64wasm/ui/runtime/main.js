@@ -36,6 +36,8 @@ function start(root) {
     viewRuns: 0, viewFailures: 0,
     // the view check: versions compared, and how many differed
     viewChecks: 0, viewMismatches: 0,
+    // when every module was ready (ms since navigation start)
+    interactiveMs: null,
   };
   window.x64wasm = {
     stats,
@@ -391,7 +393,10 @@ function start(root) {
   window.x64wasm.ready = Promise.allSettled([
     ...Object.keys(signatures).map(module),
     loadView(),
-  ]);
+  ]).then((outcomes) => {
+    stats.interactiveMs = performance.now();
+    return outcomes;
+  });
 
   // The view module, if the server could make one: from then on this page
   // renders itself, starting from the server's render it shows now.

@@ -1,0 +1,182 @@
+//! Against axum (issue 23, item 8): what the demo's server costs for the
+//! two requests every user makes, side by side in one run with an axum
+//! server doing the least the same answer needs.
+//!
+//! - `GET /`: the demo's page. axum serves the same bytes (fetched from the
+//!   demo once) from memory; both are asked without `Accept-Encoding`, so
+//!   neither compresses.
+//! - `POST /execute/increment_counter` with `{}`: the demo parses the body,
+//!   runs the callback natively under the state lock, bumps the version and
+//!   publishes it (no view is open, so nothing renders). axum parses the
+//!   same body as JSON, bumps a counter under a mutex and answers the same
+//!   shape of JSON.
+//!
+//! `cargo bench -p x64wasm-cli --bench axum` (needs `wrk`: `make bench`
+//! installs it). Load is `wrk` with 50 connections on 2 threads and with 1
+//! connection, 5 s each; figures are requests per second and server CPU
+//! (user + system, from /proc) per request. On a 2-core machine wrk shares
+//! the cores with the server, so the ratios, measured in one run, are the
+//! figures to read, not the absolute numbers.
+
+#[path = "../tests/support/server.rs"]
+#[allow(dead_code)]
+mod server;
+
+use std::process::Command;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use server::App;
+
+/// CPU time (user + system) process `pid` has used, from /proc/PID/stat.
+fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // utime and stime are the 14th and 15th fields, in clock ticks
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf with a valid name.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let used: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_secs_f64(used as f64 / ticks)
+}
+
+/// The axum server on a free port of loopback, on a runtime of its own in
+/// this process: its address.
+fn start_axum(page: Vec<u8>) -> String {
+    use axum::routing::{get, post};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap().to_string();
+    let page = Arc::new(page);
+    let version = Arc::new(Mutex::new(0u64));
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let app = axum::Router::new()
+                .route(
+                    "/",
+                    get(move || {
+                        let page = page.clone();
+                        async move {
+                            (
+                                [("content-type", "text/html; charset=utf-8")],
+                                page.as_ref().clone(),
+                            )
+                        }
+                    }),
+                )
+                .route(
+                    "/execute/increment_counter",
+                    post(move |body: axum::body::Bytes| {
+                        let version = version.clone();
+                        async move {
+                            let _args: serde_json::Value =
+                                serde_json::from_slice(&body).unwrap_or_default();
+                            let mut v = version.lock().unwrap();
+                            *v += 1;
+                            axum::Json(serde_json::json!({ "ret": null, "version": *v }))
+                        }
+                    }),
+                );
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            axum::serve(listener, app).await.unwrap();
+        });
+    });
+    address
+}
+
+/// `wrk` against `url` with `connections` (on at most 2 threads) for 5 s,
+/// posting `{}` when `post`: requests per second, and how many.
+fn wrk(url: &str, connections: u32, post: bool) -> (f64, f64) {
+    let threads = connections.min(2).to_string();
+    let script =
+        std::env::temp_dir().join(format!("x64wasm-bench-post-{}.lua", std::process::id()));
+    std::fs::write(
+        &script,
+        "wrk.method = \"POST\"\nwrk.body = \"{}\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\n",
+    )
+    .unwrap();
+    let mut command = Command::new("wrk");
+    command.args(["-t", &threads, "-c", &connections.to_string(), "-d", "5s"]);
+    if post {
+        command.arg("-s").arg(&script);
+    }
+    let out = command
+        .arg(url)
+        .output()
+        .expect("wrk (make bench installs it)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        !text.contains("Non-2xx"),
+        "{url}: answers that were not 2xx:\n{text}"
+    );
+    let number_after = |label: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.trim().strip_prefix(label))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no {label} in wrk's output:\n{text}"))
+    };
+    let total = text
+        .lines()
+        .find(|l| l.contains("requests in"))
+        .and_then(|l| l.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no request count in wrk's output:\n{text}"));
+    (number_after("Requests/sec:"), total)
+}
+
+/// One row: both servers under the same load, one after the other.
+fn compare(
+    label: &str,
+    ours: (&str, u32),
+    theirs: &str,
+    (path, connections, post): (&str, u32, bool),
+) {
+    let measure = |address: &str, pid: u32| {
+        let before = cpu_time(pid);
+        let (rate, total) = wrk(&format!("http://{address}{path}"), connections, post);
+        let cpu = (cpu_time(pid) - before).as_secs_f64() / total;
+        (rate, cpu)
+    };
+    let (our_rate, our_cpu) = measure(ours.0, ours.1);
+    let (their_rate, their_cpu) = measure(theirs, std::process::id());
+    println!(
+        "{label}, c{connections}: x64wasm {our_rate:.0} req/s, {:.1} µs CPU/req | axum {their_rate:.0} req/s, {:.1} µs CPU/req | req/s {:.2}x axum, CPU/req {:.2}x axum",
+        our_cpu * 1e6,
+        their_cpu * 1e6,
+        our_rate / their_rate,
+        our_cpu / their_cpu,
+    );
+}
+
+fn main() {
+    if !std::env::args().any(|a| a == "--bench") {
+        return; // `cargo test --benches` builds it; only `cargo bench` runs it
+    }
+    // (under `cargo bench` the demo binary is built with the bench profile,
+    // which is release)
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
+    let page = app.get("/").body;
+    let axum = start_axum(page);
+    std::thread::sleep(Duration::from_millis(200));
+    println!("The demo's server against axum, one run (release builds, loopback, wrk 5 s each):");
+    for connections in [50, 1] {
+        compare(
+            "GET / (the demo's page)",
+            (&app.address, app.pid()),
+            &axum,
+            ("/", connections, false),
+        );
+        compare(
+            "POST /execute/increment_counter",
+            (&app.address, app.pid()),
+            &axum,
+            ("/execute/increment_counter", connections, true),
+        );
+    }
+}
