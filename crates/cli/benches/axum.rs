@@ -28,18 +28,6 @@ use std::time::Duration;
 
 use server::App;
 
-/// CPU time (user + system) process `pid` has used, from /proc/PID/stat.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // utime and stime are the 14th and 15th fields, in clock ticks
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // SAFETY: sysconf with a valid name.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let used: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_secs_f64(used as f64 / ticks)
-}
-
 /// The axum server on a free port of loopback, on a runtime of its own in
 /// this process: its address.
 fn start_axum(page: Vec<u8>) -> String {
@@ -138,9 +126,9 @@ fn compare(
     (path, connections, post): (&str, u32, bool),
 ) {
     let measure = |address: &str, pid: u32| {
-        let before = cpu_time(pid);
+        let before = server::cpu_time(pid);
         let (rate, total) = wrk(&format!("http://{address}{path}"), connections, post);
-        let cpu = (cpu_time(pid) - before).as_secs_f64() / total;
+        let cpu = (server::cpu_time(pid) - before).as_secs_f64() / total;
         (rate, cpu)
     };
     let (our_rate, our_cpu) = measure(ours.0, ours.1);

@@ -134,19 +134,6 @@ impl Crowd {
     }
 }
 
-/// CPU time (user + system) process `pid` has used, from /proc/PID/stat.
-fn cpu_time(pid: u32) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
-    // fields after the command's closing parenthesis; utime and stime are
-    // the 14th and 15th fields of the line, in clock ticks
-    let rest = &stat[stat.rfind(')').unwrap() + 2..];
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    // SAFETY: sysconf with a valid name.
-    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
-    let used: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    Duration::from_secs_f64(used as f64 / ticks)
-}
-
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() - 1) as f64 * p).round() as usize]
 }
@@ -172,8 +159,12 @@ fn click_to_event(
     let mut clients: Vec<Client> = apps.iter().map(|a| Client::connect(&a.address)).collect();
     let mut each = Vec::new();
     let mut every = Vec::new();
-    let servers_cpu = || apps.iter().map(|a| cpu_time(a.pid())).sum::<Duration>();
-    let (servers_before, reader_before) = (servers_cpu(), cpu_time(std::process::id()));
+    let servers_cpu = || {
+        apps.iter()
+            .map(|a| server::cpu_time(a.pid()))
+            .sum::<Duration>()
+    };
+    let (servers_before, reader_before) = (servers_cpu(), server::cpu_time(std::process::id()));
     for c in 0..clicks {
         let sent = Instant::now();
         let turn = c % clients.len();
@@ -204,7 +195,7 @@ fn click_to_event(
     // on a 2-core machine, every view has its event no sooner than their
     // sum over 2
     let server_cpu = (servers_cpu() - servers_before) / clicks as u32;
-    let reader_cpu = (cpu_time(std::process::id()) - reader_before) / clicks as u32;
+    let reader_cpu = (server::cpu_time(std::process::id()) - reader_before) / clicks as u32;
     each.sort();
     every.sort();
     let rss: u64 = apps.iter().map(|a| a.proc_status("VmRSS")).sum();

@@ -668,3 +668,16 @@ impl Drop for NodeScript {
         let _ = self.child.wait();
     }
 }
+
+/// CPU time (user + system) process `pid` has used, from /proc/PID/stat.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th fields of the line, in clock ticks
+    let rest = &stat[stat.rfind(')').unwrap() + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // SAFETY: sysconf with a valid name.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+    let used: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
+    Duration::from_secs_f64(used as f64 / ticks)
+}

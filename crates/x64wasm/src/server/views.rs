@@ -203,12 +203,7 @@ impl Views {
         make: impl FnOnce() -> String,
     ) -> Arc<str> {
         let key = (from.shared_version, from.view.clone(), view.to_vec());
-        let hit = {
-            let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
-            (cache.shared_version == shared_version)
-                .then(|| map(&mut cache).get(&key).cloned())
-                .flatten()
-        };
+        let hit = self.cached(shared_version, |c| map(c).get(&key).cloned());
         if let Some(hit) = hit {
             return hit;
         }
@@ -219,10 +214,14 @@ impl Views {
         made
     }
 
-    fn cached<T>(&self, shared_version: u64, get: impl FnOnce(&Cache) -> Option<T>) -> Option<T> {
-        let cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+    fn cached<T>(
+        &self,
+        shared_version: u64,
+        get: impl FnOnce(&mut Cache) -> Option<T>,
+    ) -> Option<T> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         (cache.shared_version == shared_version)
-            .then(|| get(&cache))
+            .then(|| get(&mut cache))
             .flatten()
     }
 
