@@ -5,7 +5,7 @@
 mod support;
 
 use base64::prelude::{Engine, BASE64_STANDARD};
-use support::server::{node, screenshot_dir, App};
+use support::server::{node, screenshot_dir, App, NodeScript};
 
 /// One Game of Life step on the 16×16 torus, written independently of the demo.
 fn life_step(cells: &[u8]) -> Vec<u8> {
@@ -209,4 +209,66 @@ fn the_board_shows_a_flip_and_a_step_at_once_and_a_focused_field_keeps_its_text(
         assert_eq!(stats[name]["disagreed"], 0, "{name}: {stats}");
     }
     assert!(!page["console"].to_string().contains("pageerror"), "{page}");
+}
+
+#[test]
+fn twenty_tabs_of_one_browser_all_load_and_see_every_click() {
+    // A browser opens at most 6 HTTP/1.1 connections per host: with one
+    // event stream per tab on them, a sixth tab left no connection for
+    // clicks and page loads (tabs 7 and 8 never loaded). The streams are
+    // WebSockets now, which that pool does not count.
+    let tabs = 20;
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
+    let result = node("tabs.mjs", &[&app.url, &tabs.to_string()], &[]);
+    let base = result["base"].as_u64().unwrap();
+    let shown = result["shown"].as_array().unwrap();
+    assert_eq!(shown.len(), tabs, "{result}");
+    for (i, tab) in shown.iter().enumerate() {
+        assert_eq!(tab["version"], base + tabs as u64, "tab {i}: {result}");
+        assert_eq!(tab["counter"], tabs.to_string(), "tab {i}: {result}");
+        assert_eq!(tab["stats"]["viewMismatches"], 0, "tab {i}: {result}");
+    }
+    assert_eq!(result["console"], serde_json::json!([]), "{result}");
+    assert_eq!(
+        result["views"], tabs,
+        "every tab's stream is open: {result}"
+    );
+    let (version, _) = app.state();
+    assert_eq!(version, base + tabs as u64);
+}
+
+#[test]
+fn a_click_without_an_answer_is_shown_as_pending_until_it_is_in() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let signal = |name: &str| {
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), &app.pid().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    };
+    let mut script = NodeScript::start("pending.mjs", &[&app.url], &[]);
+    let result = loop {
+        let message = script.next();
+        match message["need"].as_str() {
+            Some("stop") => signal("STOP"),
+            Some("continue") => signal("CONT"),
+            _ => break message,
+        }
+        script.go();
+    };
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["predicted"], "2", "predicted at once: {result}");
+    assert_eq!(result["pending"]["role"], "status", "{result}");
+    assert_eq!(
+        result["pending"]["text"], "Waiting for the server: 2 changes not confirmed yet",
+        "{result}"
+    );
+    let after = result["shownAfterMs"].as_u64().unwrap();
+    assert!(
+        (2_500..10_000).contains(&after),
+        "shown after {after} ms: {result}"
+    );
+    assert_eq!(result["counter"], "2", "{result}");
+    assert_eq!(app.state().0, 2);
 }

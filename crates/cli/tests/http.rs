@@ -40,7 +40,7 @@ fn static_routes_page_and_state() {
         (
             "/runtime/main.js",
             "text/javascript; charset=utf-8",
-            "new EventSource(",
+            "new WebSocket(",
         ),
         (
             "/runtime/sync.js",
@@ -971,4 +971,88 @@ fn connections_past_the_limit_get_503_and_the_server_keeps_serving() {
         200,
         "served again once they close"
     );
+}
+
+#[test]
+fn the_event_stream_is_a_websocket_for_pages_that_ask() {
+    use support::raw::{read_frame, websocket, write_frame, WEBSOCKET_ACCEPT};
+    let app = App::demo(&["--headless", "--port", "0"]);
+    // Handshakes that are refused, each with its reason: (path, extra
+    // header lines, status).
+    let own = format!("Origin: http://{}\r\n", app.address);
+    let cases: &[(&str, &str, u16)] = &[
+        ("/events", "Origin: http://evil.example\r\n", 403),
+        ("/events", "Origin: http://a\r\nOrigin: http://b\r\n", 403),
+        ("/state", &own, 200), // no stream there: the request is answered
+        ("/nowhere", "", 404),
+    ];
+    for (path, extra, status) in cases {
+        let (reply, _) = websocket(&app.address, path, extra);
+        assert_eq!(reply.status, *status, "{path} {extra:?}");
+    }
+    let upgrade = ("Upgrade", "websocket");
+    let connection = ("Connection", "Upgrade");
+    let key = ("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==");
+    let version = ("Sec-WebSocket-Version", "13");
+    let raw_cases: &[(&[(&str, &str)], u16)] = &[
+        (&[upgrade, connection, key], 426),
+        (&[upgrade, version, key], 400),
+        (&[upgrade, connection, version], 400),
+    ];
+    for (headers, status) in raw_cases {
+        let reply = app.request("GET", "/events", headers, b"");
+        assert_eq!(reply.status, *status, "{headers:?}: {}", reply.text());
+    }
+    let reply = app.request("GET", "/events", raw_cases[0].0, b"");
+    assert_eq!(reply.header("sec-websocket-version"), Some("13"));
+    // HTTP/1.0 has no upgrade (RFC 6455 §4.1)
+    let mut old = TcpStream::connect(&app.address).unwrap();
+    write!(old, "GET /events HTTP/1.0\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n", app.address).unwrap();
+    let answer = support::raw::read_answer(&old, Duration::from_secs(10)).unwrap();
+    assert_eq!(answer.status, 400, "{}", answer.text());
+
+    // A stream: the same events as text messages, each a chunk of the
+    // event-stream format; pings answered; a close answered and the view
+    // gone.
+    let (reply, stream) = websocket(&app.address, "/events?since=0", &own);
+    assert_eq!(reply.status, 101);
+    assert_eq!(reply.header("upgrade"), Some("websocket"));
+    assert_eq!(reply.header("sec-websocket-accept"), Some(WEBSOCKET_ACCEPT));
+    assert_eq!(read_frame(&stream), (1, b"retry: 1000\n\n".to_vec()));
+    app.wait_views(1, Duration::from_secs(10), "the WebSocket is a view");
+    app.post("/execute/increment_counter", "{}");
+    let (opcode, text) = read_frame(&stream);
+    let text = String::from_utf8(text).unwrap();
+    assert_eq!(opcode, 1);
+    assert!(text.starts_with("id: 1\nevent: patch\ndata: {"), "{text}");
+    assert!(text.ends_with("}\n\n"), "{text}");
+    write_frame(&stream, 0x9, b"are you there");
+    assert_eq!(read_frame(&stream), (0xA, b"are you there".to_vec()));
+    write_frame(&stream, 0x8, &1000u16.to_be_bytes());
+    assert_eq!(read_frame(&stream).0, 0x8, "the close is answered");
+    assert!(support::raw::closed_within(
+        &stream,
+        Duration::from_secs(10)
+    ));
+    app.wait_views(0, Duration::from_secs(10), "the view is gone");
+
+    // A client that sends a message (a page has none to send) or breaks
+    // the framing (an unmasked frame) is closed.
+    for (opcode, masked) in [(1u8, true), (1, false)] {
+        let (reply, mut stream) = websocket(&app.address, "/events", &own);
+        assert_eq!(reply.status, 101);
+        read_frame(&stream);
+        if masked {
+            write_frame(&stream, opcode, b"hello");
+        } else {
+            stream
+                .write_all(&[0x81, 5, b'h', b'e', b'l', b'l', b'o'])
+                .unwrap();
+        }
+        assert!(
+            support::raw::closed_within(&stream, Duration::from_secs(10)),
+            "opcode {opcode} masked {masked}"
+        );
+    }
+    app.wait_views(0, Duration::from_secs(10), "those views are gone");
 }

@@ -108,3 +108,65 @@ pub fn raise_own_descriptor_limit() -> u64 {
     }
     limit.rlim_cur
 }
+
+/// Opens a WebSocket on `path` (RFC 6455 §4.1, the RFC's sample key) with
+/// `extra` header lines (each ending in CRLF): the answer's head, and the
+/// connection, read up to the head's end (no frame taken).
+pub fn websocket(address: &str, path: &str, extra: &str) -> (Reply, TcpStream) {
+    let mut stream = TcpStream::connect(address).unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).expect("the answer's head");
+        head.push(byte[0]);
+    }
+    (parse_reply(&head), stream)
+}
+
+/// The answer to RFC 6455 §1.3's sample key, which [`websocket`] sends.
+pub const WEBSOCKET_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
+
+/// Reads one frame the server sent (RFC 6455 §5.2: FIN set, unmasked):
+/// its opcode and payload.
+pub fn read_frame(mut stream: &TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    stream.read_exact(&mut head).expect("a frame");
+    assert_eq!(head[0] & 0xF0, 0x80, "FIN, no extension bits: {head:?}");
+    assert_eq!(head[1] & 0x80, 0, "a server's frame is not masked");
+    let length = match head[1] & 0x7F {
+        126 => {
+            let mut n = [0u8; 2];
+            stream.read_exact(&mut n).unwrap();
+            u16::from_be_bytes(n) as usize
+        }
+        127 => {
+            let mut n = [0u8; 8];
+            stream.read_exact(&mut n).unwrap();
+            u64::from_be_bytes(n) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0u8; length];
+    stream.read_exact(&mut payload).unwrap();
+    (head[0] & 0x0F, payload)
+}
+
+/// Writes one frame as a client must (masked, RFC 6455 §5.3), payload
+/// under 126 bytes.
+pub fn write_frame(mut stream: &TcpStream, opcode: u8, payload: &[u8]) {
+    assert!(payload.len() < 126);
+    let mask = [0x37, 0xfa, 0x21, 0x3d];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    stream.write_all(&frame).unwrap();
+}

@@ -17,6 +17,7 @@ pub const RUNTIME: &[(&str, &str)] = &[
     ("events.js", include_str!("../../ui/runtime/events.js")),
     ("bindings.js", include_str!("../../ui/runtime/bindings.js")),
     ("check.js", include_str!("../../ui/runtime/check.js")),
+    ("stream.js", include_str!("../../ui/runtime/stream.js")),
 ];
 
 /// `ui/style.css`.

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
 use super::coding::Encoded;
-use super::http::{Reply, Request, Response};
+use super::http::{websocket_handshake, Reply, Request, Response};
 use super::{
     bytes_hash, events, from_base64, security, to_base64, Outcome, RunError, Shared, Unavailable,
 };
@@ -155,9 +155,29 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
                 (Some("page"), _) => events::PageRenders::Yes,
                 _ => events::PageRenders::No,
             };
-            let source =
-                events::Events::new(shared.clone(), last_event_id.or(since), view, page_renders);
-            return Reply::Stream(secure(head), Box::new(source));
+            // the page's own stream is a WebSocket (docs/protocol.md, "The
+            // event stream"): the same events, one text message each chunk
+            let websocket = match websocket_handshake(&request) {
+                None => None,
+                Some(Ok(head)) => Some(head),
+                Some(Err((status, why))) => {
+                    let refused = error(status, &why);
+                    return Reply::Full(secure(match status {
+                        426 => refused.header("Sec-WebSocket-Version", "13"),
+                        _ => refused,
+                    }));
+                }
+            };
+            let source = Box::new(events::Events::new(
+                shared.clone(),
+                last_event_id.or(since),
+                view,
+                page_renders,
+            ));
+            return match websocket {
+                Some(head) => Reply::WebSocket(secure(head), source),
+                None => Reply::Stream(secure(head), source),
+            };
         }
         Route::Wasm => wasm(shared, parameter, &request),
         Route::ViewWasm => view_wasm(shared, &request),

@@ -8,18 +8,37 @@
 // once, as WebAssembly transpiled by the server from its own x86-64 code
 // (run on this page's copy of the state, so bound fields change before the
 // network answers), and on the server, natively, which is the authority.
-// The server then pushes the new view to every open view over /events.
+// The server then pushes the new view to every open view over /events
+// (a WebSocket, stream.js).
 import { decodeBase64, sha256Hex } from './encoding.js';
 import { EVENTS, eventArgs, matching } from './events.js';
 import { readField } from './fields.js';
 import { applyBindings } from './bindings.js';
 import { applyPatch } from './patch.js';
 import { viewHash } from './check.js';
+import { parseEvents, streamUrl } from './stream.js';
 import { Sync } from './sync.js';
 import { runView, runWasm } from './wasm.js';
 
+// How long a click may wait for its answer before the page says so.
+const PENDING_AFTER_MS = 3000;
+
 const root = document.getElementById('x64wasm');
 if (root) start(root);
+
+// This tab's sessionStorage, or null where the browser refuses it (site
+// data blocked): then the latency simulator and the view check are off,
+// and everything else works.
+function tabStorage() {
+  try {
+    const storage = window.sessionStorage;
+    storage.getItem('x64wasm:latency');
+    return storage;
+  } catch (e) {
+    console.info(`x64wasm: this tab cannot keep settings (${e.message}): the latency simulator and the view check are off`);
+    return null;
+  }
+}
 
 function start(root) {
   const signatures = JSON.parse(root.dataset.callbacks || '{}');
@@ -28,6 +47,13 @@ function start(root) {
   const view = root.dataset.view || null;
   const viewOffset = Number(root.dataset.viewOffset || 0);
   const sync = new Sync(Number(root.dataset.version), decodeBase64(root.dataset.state));
+  const storage = tabStorage();
+  const setting = (key) => (storage ? storage.getItem(key) : null);
+  const setSetting = (key, value) => {
+    if (!storage) return;
+    if (value === null) storage.removeItem(key);
+    else storage.setItem(key, value);
+  };
 
   // What the page did, for people reading the console and for tests.
   const stats = {
@@ -49,18 +75,18 @@ function start(root) {
     // Like LiveView's enableLatencySim: every server round trip takes `ms`
     // longer (half on the way out, half on the way back), for this tab
     // (sessionStorage) until disabled, so prediction can be seen.
-    enableLatencySim(ms) { sessionStorage.setItem('x64wasm:latency', String(Number(ms) || 0)); },
-    disableLatencySim() { sessionStorage.removeItem('x64wasm:latency'); },
+    enableLatencySim(ms) { setSetting('x64wasm:latency', String(Number(ms) || 0)); },
+    disableLatencySim() { setSetting('x64wasm:latency', null); },
     // The view check (docs/protocol.md): this tab compares its DOM with the
     // server's view of each version it applies, until disabled.
     // (the stream reconnects at once: a page that renders itself asks for
     // the view's hash with check=1)
-    enableViewCheck() { sessionStorage.setItem('x64wasm:check', '1'); connect(sync.applied); },
-    disableViewCheck() { sessionStorage.removeItem('x64wasm:check'); connect(sync.applied); },
+    enableViewCheck() { setSetting('x64wasm:check', '1'); connect(sync.applied); },
+    disableViewCheck() { setSetting('x64wasm:check', null); connect(sync.applied); },
     applyPatches: (patches) => patches.forEach((p) => applyPatch(root, p)),
     sha256Hex,
   };
-  const latency = () => Number(sessionStorage.getItem('x64wasm:latency') || 0);
+  const latency = () => Number(setting('x64wasm:latency') || 0);
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
   const report = (message) => {
@@ -102,7 +128,7 @@ function start(root) {
   // the DOM once the page shows exactly that version (no prediction on
   // top), and then forgotten.
   let unchecked = null; // { version, hash }
-  const checking = () => sessionStorage.getItem('x64wasm:check') === '1';
+  const checking = () => setting('x64wasm:check') === '1';
 
   function checkView() {
     if (!unchecked || unchecked.version !== sync.applied) return;
@@ -251,6 +277,8 @@ function start(root) {
   // Never rejects: a failed click is reported and the next one goes on.
   async function post(name, args, base, predicted) {
     let version = null;
+    // no answer for a while: the page says its changes are not in yet
+    const waiting = setTimeout(() => showPending(true), PENDING_AFTER_MS);
     try {
       if (latency()) await sleep(latency() / 2);
       const response = await fetch('/execute/' + encodeURIComponent(name), {
@@ -272,6 +300,8 @@ function start(root) {
       // the request may have arrived before the connection broke
       tell('Maybe done: the server could not be reached; the page shows the result once it is back');
     } finally {
+      clearTimeout(waiting);
+      showPending(false);
       for (const [type, event] of sync.answer(version)) handle(type, event);
       // What the server said wins over what this page predicted.
       sync.settle();
@@ -312,8 +342,8 @@ function start(root) {
     handled(outcome);
   }
 
-  function receive(type, message) {
-    const event = JSON.parse(message.data);
+  function receive(type, data) {
+    const event = JSON.parse(data);
     const deliver = () => {
       const outcome = sync.receive(type, event, dom);
       noteView(type, event, outcome);
@@ -338,13 +368,29 @@ function start(root) {
     noticeTimer = setTimeout(() => { notice.hidden = true; }, 5000);
   }
 
+  // Clicks sent and not answered within PENDING_AFTER_MS are shown as
+  // pending, with how many wait (the page never differs from the server
+  // silently).
+  const pending = document.createElement('div');
+  pending.className = 'x64wasm-pending';
+  pending.setAttribute('role', 'status');
+  pending.hidden = true;
+  document.body.appendChild(pending);
+  function showPending(on) {
+    // (a click counts until its answer is handled: the one answered now too)
+    const waiting = on ? clicks : clicks - 1;
+    pending.hidden = !(waiting > 0 && (on || !pending.hidden));
+    if (!pending.hidden) pending.textContent = `Waiting for the server: ${waiting} change${waiting === 1 ? '' : 's'} not confirmed yet`;
+  }
+
   const reconnecting = document.createElement('div');
   reconnecting.className = 'x64wasm-reconnecting';
   reconnecting.textContent = 'reconnecting…';
   reconnecting.hidden = true;
   document.body.appendChild(reconnecting);
 
-  // One event stream. When it breaks, a new one opens after a delay that
+  // One event stream, a WebSocket (stream.js says why). When it breaks, a
+  // new one opens after a delay that
   // doubles up to 5 s, spread by random jitter (half to one and a half
   // times) so that the views of a restarted server do not all come back at
   // the same millisecond, telling the server the version shown (`since`): a
@@ -354,7 +400,10 @@ function start(root) {
   let timer = null;
   function connect(since) {
     clearTimeout(timer);
-    if (events) events.close();
+    if (events) {
+      events.onclose = null; // replaced, not broken
+      events.close();
+    }
     const query = [];
     if (since !== null) query.push('since=' + since);
     if (view) query.push('view=' + view);
@@ -362,20 +411,24 @@ function start(root) {
     // hash when it checks)
     if (viewModule) query.push('render=page');
     if (viewModule && checking()) query.push('check=1');
-    const url = '/events' + (query.length ? '?' + query.join('&') : '');
-    events = new EventSource(url);
-    events.addEventListener('patch', (m) => receive('patch', m));
-    events.addEventListener('reset', (m) => receive('reset', m));
-    events.addEventListener('open', () => {
+    const path = '/events' + (query.length ? '?' + query.join('&') : '');
+    const socket = new WebSocket(streamUrl(location, path));
+    events = socket;
+    socket.onmessage = (message) => {
+      for (const { type, data } of parseEvents(message.data)) {
+        if (type === 'patch' || type === 'reset') receive(type, data);
+      }
+    };
+    socket.onopen = () => {
       reconnecting.hidden = true;
       delay = 250;
-    });
-    events.addEventListener('error', () => {
+    };
+    // (a refused or failed handshake closes it too)
+    socket.onclose = () => {
       reconnecting.hidden = false;
-      events.close();
       timer = setTimeout(() => connect(sync.applied), delay * (0.5 + Math.random()));
       delay = Math.min(delay * 2, 5000);
-    });
+    };
   }
 
   function resync(why) {

@@ -130,6 +130,7 @@ pub(super) async fn serve<S: Service>(
             });
         drop(place);
         slot.waiting();
+        let websocket = matches!(reply, Reply::WebSocket(..));
         match reply {
             Reply::Full(response) => {
                 let sent = tokio::select! {
@@ -149,8 +150,20 @@ pub(super) async fn serve<S: Service>(
                 let _ = write(&mut stream, &[&response.head(true, true)]).await;
                 return linger_close(stream).await;
             }
-            Reply::Stream(response, source) => {
+            Reply::WebSocket(..) if minor == 0 => {
+                let r = Refusal {
+                    status: 400,
+                    message: "a WebSocket needs HTTP/1.1 (RFC 6455 §4.1)".into(),
+                };
+                return refuse(stream, &*context.service, r).await;
+            }
+            Reply::Stream(response, source) | Reply::WebSocket(response, source) => {
                 return match context.budget.admit(Kind::View, peer.ip()) {
+                    Ok(view) if websocket => {
+                        drop(slot);
+                        let head = response.head(false, false);
+                        super::websocket::stream_to(stream, head, source, view).await
+                    }
                     Ok(view) => {
                         drop(slot); // a view now, no longer a request
                         stream_to(stream, response, source, view).await
@@ -252,7 +265,7 @@ async fn fill<R: AsyncRead + Unpin>(stream: &mut R, buf: &mut Vec<u8>) -> std::i
 
 /// The time a transfer of `bytes` gets: `base` plus a second per
 /// [`MIN_RATE`] bytes.
-fn transfer_time(base: Duration, bytes: usize) -> Duration {
+pub(super) fn transfer_time(base: Duration, bytes: usize) -> Duration {
     base + Duration::from_secs(bytes as u64 / MIN_RATE)
 }
 

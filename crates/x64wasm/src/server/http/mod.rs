@@ -24,6 +24,7 @@ mod budget;
 mod conn;
 pub mod head;
 mod response;
+mod websocket;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -35,6 +36,7 @@ pub(crate) use budget::address_key;
 pub use budget::{raise_descriptor_limit, Capacity};
 pub use head::Authority;
 pub use response::Response;
+pub use websocket::handshake as websocket_handshake;
 
 /// Longest request line (method, target, version), in bytes. RFC 9112 §3
 /// asks servers to take at least 8,000 octets.
@@ -132,6 +134,10 @@ pub enum Reply {
     /// source yields, written as it comes. The connection is closed when the
     /// source ends, the client closes, or a write stalls.
     Stream(Response, Box<dyn StreamSource>),
+    /// The same stream over a WebSocket (RFC 6455), when the request asked
+    /// for one: the `101 Switching Protocols` head ([`websocket::handshake`]
+    /// made it), then every chunk the source yields as one text message.
+    WebSocket(Response, Box<dyn StreamSource>),
 }
 
 /// A future that a stream source returns for its next chunk.
