@@ -272,3 +272,45 @@ fn a_click_without_an_answer_is_shown_as_pending_until_it_is_in() {
     assert_eq!(result["counter"], "2", "{result}");
     assert_eq!(app.state().0, 2);
 }
+
+#[test]
+fn no_other_site_can_frame_the_app() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let result = node("framed.mjs", &[&app.url], &[]);
+    // Chromium shows its error page in place of a refused frame
+    assert_ne!(result["buttons"], 16, "the frame showed the app: {result}");
+    assert!(
+        result["frameUrl"]
+            .as_str()
+            .unwrap()
+            .starts_with("chrome-error:"),
+        "{result}"
+    );
+    assert_eq!(app.state().0, 0, "no click got through: {result}");
+}
+
+#[test]
+fn the_page_works_with_site_data_blocked() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    let result = node("blocked.mjs", &[&app.url], &[]);
+    assert_eq!(
+        result["storageBlocked"], true,
+        "the profile blocks site data: {result}"
+    );
+    assert_eq!(result["counter"], "2", "{result}");
+    assert_eq!(result["stats"]["wasmRuns"], 2, "{result}");
+    assert_eq!(
+        result["stats"]["failures"],
+        serde_json::json!([]),
+        "{result}"
+    );
+    let said: Vec<&str> = result["console"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m.as_str())
+        .filter(|m| m.contains("cannot keep settings"))
+        .collect();
+    assert_eq!(said.len(), 1, "said once: {result}");
+    assert_eq!(app.state().0, 2);
+}

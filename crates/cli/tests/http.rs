@@ -13,7 +13,8 @@ use std::time::Duration;
 
 use support::server::{App, Reply};
 
-const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
+const CSP: &str =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'";
 
 fn assert_json_error(reply: &Reply, status: u16, contains: &str) {
     assert_eq!(reply.status, status, "{}", reply.text());
@@ -764,10 +765,8 @@ fn strangers_are_kept_out_and_the_server_keeps_serving() {
         }
     }
     let page = app.get("/");
-    assert_eq!(
-        page.header("content-security-policy"),
-        Some("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'")
-    );
+    assert_eq!(page.header("content-security-policy"), Some(CSP));
+    assert_eq!(page.header("x-frame-options"), Some("DENY"));
     assert_eq!(app.state().0, 1, "only the same-origin POST ran");
     assert_eq!(
         app.post("/execute/increment_counter", "{}").status,
@@ -1055,4 +1054,96 @@ fn the_event_stream_is_a_websocket_for_pages_that_ask() {
         );
     }
     app.wait_views(0, Duration::from_secs(10), "those views are gone");
+}
+
+#[test]
+fn a_token_given_is_asked_of_every_request_and_traded_for_a_cookie() {
+    use support::raw::websocket;
+    use support::server::request;
+    let app = App::demo(&["--headless", "--port", "0", "--token", "open-sesame"]);
+    assert!(app.url.ends_with("/?token=open-sesame"), "{}", app.url);
+    let address = &app.address;
+    let port = address.rsplit(':').next().unwrap();
+    let cookie = format!("x64wasm-token-{port}=open-sesame");
+    let cookie_header = ("Cookie", cookie.as_str());
+    // The printed URL: the cookie, and the page's URL without the token.
+    let entry = request(address, "GET", "/?token=open-sesame", &[], b"");
+    assert_eq!(entry.status, 303, "{}", entry.text());
+    assert_eq!(entry.header("location"), Some("/"));
+    assert_eq!(
+        entry.header("set-cookie"),
+        Some(format!("{cookie}; Path=/; HttpOnly; SameSite=Strict").as_str())
+    );
+    // (method, path, header fields, status)
+    let cases: &[(&str, &str, &[(&str, &str)], u16)] = &[
+        ("GET", "/", &[cookie_header], 200),
+        ("GET", "/", &[], 401),
+        (
+            "GET",
+            "/state",
+            &[("Cookie", "x64wasm-token-1=open-sesame")],
+            401,
+        ),
+        (
+            "GET",
+            "/state",
+            &[("Authorization", "Bearer open-sesame")],
+            200,
+        ),
+        ("GET", "/state?token=open-sesame", &[], 303),
+        ("POST", "/execute/increment_counter", &[], 401),
+        ("POST", "/execute/increment_counter", &[cookie_header], 200),
+        ("GET", "/nowhere", &[], 401),
+        ("GET", "/nowhere", &[cookie_header], 404),
+    ];
+    for (method, path, headers, status) in cases {
+        let reply = request(address, method, path, headers, b"{}");
+        assert_eq!(
+            reply.status,
+            *status,
+            "{method} {path} {headers:?}: {}",
+            reply.text()
+        );
+    }
+    assert_eq!(app.state().0, 1, "only the click with the token ran");
+    // The page's WebSocket carries the cookie; one without it is refused.
+    let origin = format!("Origin: http://{address}\r\n");
+    let (reply, _) = websocket(address, "/events", &format!("{origin}Cookie: {cookie}\r\n"));
+    assert_eq!(reply.status, 101);
+    let (reply, _) = websocket(address, "/events", &origin);
+    assert_eq!(reply.status, 401);
+    // Wrong tokens: ten, then 429 for that address, even for the right one.
+    for i in 0..10 {
+        let reply = request(address, "GET", &format!("/?token=guess{i}"), &[], b"");
+        assert_eq!(reply.status, 401, "guess {i}");
+    }
+    let reply = request(address, "GET", "/?token=open-sesame", &[], b"");
+    assert_eq!(reply.status, 429, "{}", reply.text());
+    assert!(reply.header("retry-after").is_some());
+}
+
+#[test]
+fn bodies_in_a_coding_the_server_does_not_decode_are_refused() {
+    let app = App::demo(&["--headless", "--port", "0"]);
+    // (Content-Encoding, status): the body is plain JSON each time
+    let cases = [
+        ("gzip", 415),
+        ("identity, gzip", 415),
+        ("br", 415),
+        ("identity", 200),
+        ("IDENTITY", 200),
+    ];
+    for (coding, status) in cases {
+        let reply = app.request(
+            "POST",
+            "/execute/increment_counter",
+            &[
+                ("Content-Type", "application/json"),
+                ("Content-Encoding", coding),
+            ],
+            b"{}",
+        );
+        assert_eq!(reply.status, status, "{coding}: {}", reply.text());
+    }
+    assert_eq!(app.state().0, 2, "only the identity bodies ran");
 }

@@ -67,6 +67,10 @@ pub struct Options {
     /// The most open views (event streams) at once (`None`: from the
     /// descriptor limit).
     pub max_views: Option<usize>,
+    /// The access token every request must carry (`--token`; else the
+    /// environment's `X64WASM_TOKEN`; else, when the server listens on an
+    /// address other machines reach, a random one).
+    pub token: Option<String>,
 }
 
 impl Default for Options {
@@ -82,6 +86,7 @@ impl Default for Options {
             trusted_proxies: Vec::new(),
             max_connections: None,
             max_views: None,
+            token: None,
         }
     }
 }
@@ -91,7 +96,12 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
     --port N         port to serve on (default 8080; 0 picks a free port);
                      the environment variable RUN_AS_HTTP_SERVER=N does the same
     --bind ADDR      address to listen on (default 127.0.0.1, this machine only;
-                     0.0.0.0 lets other machines' browsers in)
+                     0.0.0.0 lets other machines' browsers in, with the token)
+    --token TOKEN    the access token every request must carry (the URL the
+                     server prints has it; a browser trades it for a cookie);
+                     the environment variable X64WASM_TOKEN does the same.
+                     Required on any address but loopback: without this, a
+                     random one is made. On loopback none is asked unless given
     --allow-host NAME
                      also answer requests for this host name (repeatable); other
                      names get 403 (DNS rebinding); loopback names always work
@@ -223,6 +233,7 @@ impl Options {
                     let text = value("--max-connections")?;
                     options.max_connections = Some(count("--max-connections", text)?);
                 }
+                "--token" => options.token = Some(checked_token(value("--token")?, "--token")?),
                 "--max-views" => {
                     options.max_views = Some(count("--max-views", value("--max-views")?)?)
                 }
@@ -237,6 +248,19 @@ impl Options {
             );
         }
         Ok(options)
+    }
+}
+
+/// `token` if it can travel in a URL's query and a cookie as it is
+/// (`from` names where it came from, for the message).
+fn checked_token(token: String, from: &str) -> Result<String, String> {
+    let fits = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$*'()@:,".contains(&b);
+    match !token.is_empty() && token.bytes().all(fits) {
+        true => Ok(token),
+        false => Err(format!(
+            "{from} takes letters, digits and - . _ ~ ! $ * ' ( ) @ : , (it travels in a URL \
+             and a cookie as it is)"
+        )),
     }
 }
 
@@ -386,6 +410,12 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
             }
         };
         println!("x64wasm: serving on {}", running.url);
+        if running.url.contains("?token=") {
+            println!(
+                "x64wasm: every request needs the access token: open the URL above (it trades \
+                 the token for a cookie); scripts send `Authorization: Bearer TOKEN`"
+            );
+        }
         if options.bind.is_unspecified() && options.allow_hosts.is_empty() {
             println!(
                 "x64wasm: listening on every interface; browsers on other machines must use a \
@@ -413,6 +443,8 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
             eprintln!("x64wasm: warning: {warning}");
         }
         let listener = server::bind(options.bind, options.port)?;
+        let port = listener.local_addr().map_err(|e| e.to_string())?.port();
+        let token = access_token(options)?;
         let mut image = running_image().map_err(|e| format!("reading this executable: {e}"));
         let (registry, warnings) =
             Registry::resolve(self.callbacks, image.as_mut().ok(), load_bias())?;
@@ -505,6 +537,7 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 redis,
                 tag,
                 view_entry,
+                auth: token.as_deref().map(|t| server::auth::Auth::new(t, port)),
             },
         ));
         // Transpile every callback now (views are served what this makes),
@@ -561,8 +594,29 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
              limit {descriptors})",
             capacity.requests, capacity.views, capacity.requests_per_address,
         );
-        server::serve(shared, listener, capacity)
+        let mut running = server::serve(shared, listener, capacity)?;
+        if let Some(token) = token {
+            running.url = format!("{}?{}={token}", running.url, server::auth::TOKEN_PARAMETER);
+        }
+        Ok(running)
     }
+}
+
+/// The token every request must carry, if any: `--token`, else
+/// `X64WASM_TOKEN`, else a random one when the server listens on an
+/// address other machines can reach (README "Who can get in").
+fn access_token(options: &Options) -> Result<Option<String>, String> {
+    let variable = server::auth::TOKEN_VARIABLE;
+    let given = match (&options.token, std::env::var(variable)) {
+        (Some(token), _) => Some(token.clone()),
+        (None, Ok(token)) if !token.is_empty() => Some(checked_token(token, variable)?),
+        _ => None,
+    };
+    Ok(match (given, options.bind.is_loopback()) {
+        (Some(token), _) => Some(token),
+        (None, false) => Some(server::auth::Auth::random_token()),
+        (None, true) => None,
+    })
 }
 
 /// Opens the desktop window on `url` and returns when it is closed; `Err`

@@ -71,8 +71,18 @@ impl Xvfb {
     /// and waits until the window titled `title` is shown and its page has
     /// connected (the server counts one view); the app and the window id.
     pub fn open_app(&self, binary: &Path, title: &str) -> (super::server::App, String) {
-        let app =
-            super::server::App::start(binary, &["--port", "0"], &[("DISPLAY", &self.display)]);
+        self.open_app_with(binary, title, &[])
+    }
+
+    /// As [`open_app`](Xvfb::open_app), with more arguments.
+    pub fn open_app_with(
+        &self,
+        binary: &Path,
+        title: &str,
+        args: &[&str],
+    ) -> (super::server::App, String) {
+        let args = [&["--port", "0"], args].concat();
+        let app = super::server::App::start(binary, &args, &[("DISPLAY", &self.display)]);
         assert!(
             app.wait_for_output("desktop window open", Duration::from_secs(60)),
             "{}",

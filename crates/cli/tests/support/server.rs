@@ -15,6 +15,9 @@ pub struct App {
     pub url: String,
     /// host:port
     pub address: String,
+    /// The access token in the URL the app printed, if it asks for one:
+    /// [`App::request`] sends it (`Authorization: Bearer`).
+    pub token: Option<String>,
     output: Arc<Mutex<String>>,
 }
 
@@ -110,12 +113,16 @@ impl App {
         };
         let address = url
             .trim_start_matches("http://")
-            .trim_end_matches('/')
+            .split('/')
+            .next()
+            .unwrap()
             .to_string();
+        let token = url.split_once("?token=").map(|(_, t)| t.to_string());
         App {
             child,
             url,
             address,
+            token,
             output,
         }
     }
@@ -170,7 +177,8 @@ impl App {
         None
     }
 
-    /// One HTTP request; see [`request`].
+    /// One HTTP request, with the app's token if it asks for one; see
+    /// [`request`].
     pub fn request(
         &self,
         method: &str,
@@ -178,7 +186,12 @@ impl App {
         headers: &[(&str, &str)],
         body: &[u8],
     ) -> Reply {
-        request(&self.address, method, path, headers, body)
+        let bearer = self.token.as_ref().map(|t| format!("Bearer {t}"));
+        let mut headers = headers.to_vec();
+        if let Some(bearer) = &bearer {
+            headers.push(("Authorization", bearer));
+        }
+        request(&self.address, method, path, &headers, body)
     }
 
     /// `GET path`.

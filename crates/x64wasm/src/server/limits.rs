@@ -27,11 +27,27 @@ const MAX_CLIENTS: usize = 4096;
 impl RateLimiter {
     /// `rate` clicks per second per client, in bursts of up to twice that.
     pub fn new(rate: u32) -> RateLimiter {
+        RateLimiter::with(rate as f64, (2 * rate).max(1) as f64)
+    }
+
+    /// `rate` tokens per second per client (a fraction for fewer), in
+    /// bursts of up to `burst`.
+    pub fn with(rate: f64, burst: f64) -> RateLimiter {
         RateLimiter {
-            rate: rate as f64,
-            burst: (2 * rate).max(1) as f64,
+            rate,
+            burst,
             buckets: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Whether `client` has no token left at `now` (takes none).
+    pub fn exhausted(&self, client: IpAddr, now: Instant) -> bool {
+        let buckets = self.buckets.lock().unwrap_or_else(|e| e.into_inner());
+        buckets
+            .get(&address_key(client))
+            .is_some_and(|(tokens, at)| {
+                tokens + now.duration_since(*at).as_secs_f64() * self.rate < 1.0
+            })
     }
 
     /// Takes one token for `client` at time `now`; `Err` holds the seconds

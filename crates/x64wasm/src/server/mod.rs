@@ -7,6 +7,7 @@
 //! ([`events`]) picks up.
 
 pub(crate) mod assets;
+pub(crate) mod auth;
 mod coding;
 mod events;
 pub(crate) mod http;
@@ -94,6 +95,8 @@ pub(crate) struct Shared<S> {
     pub state_file: Option<StateFile>,
     /// Clicks per second per client, if limited.
     pub rate_limit: Option<RateLimiter>,
+    /// The access token requests must carry, when one is required.
+    pub auth: Option<auth::Auth>,
     /// Balancers whose `X-Forwarded-For` names the client
     /// (`--trusted-proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -138,6 +141,8 @@ pub(crate) struct Settings {
     /// ([`VIEW_EXPORT`](crate::view_module::VIEW_EXPORT)), or why there is
     /// no view module.
     pub view_entry: Result<(), String>,
+    /// The access token requests must carry, if one is required.
+    pub auth: Option<auth::Auth>,
 }
 
 /// A module as `/wasm/{fn}` and `/view.wasm` serve it.
@@ -320,6 +325,7 @@ impl<S: Pod> Shared<S> {
             allowed_hosts: settings.allowed_hosts,
             state_file: settings.state_file,
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
+            auth: settings.auth,
             trusted_proxies: settings.trusted_proxies,
             log: LogLimiter::new(),
             assets: assets::Assets::new(settings.app_css),

@@ -15,8 +15,10 @@ use super::{
 };
 use x64wasm_transpile::TranspileError;
 
-/// Scripts only from this server, wasm compilation allowed.
-const CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
+/// Scripts only from this server, wasm compilation allowed, and no page
+/// may frame this one (a framed app could be clicked for its user).
+const CSP: &str =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; frame-ancestors 'none'";
 
 /// What a route's path is matched by.
 enum PathMatch {
@@ -98,6 +100,31 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
         guarded,
     ) {
         return Reply::Full(secure(error(403, &why)));
+    }
+    // Then the token, where one is required, before anything else
+    if let Some(auth) = &shared.auth {
+        let client = client_address(&shared.trusted_proxies, &request).unwrap_or(request.peer.ip());
+        if let super::auth::Verdict::Answer(answer) = auth.check(&request, client) {
+            return Reply::Full(secure(answer));
+        }
+    }
+    // A body in a coding the server does not decode would be read as it
+    // is (RFC 9110 §8.4: refuse it)
+    if let Some(coding) = request.header_list("content-encoding") {
+        if coding
+            .split(',')
+            .any(|c| !c.trim().eq_ignore_ascii_case("identity"))
+        {
+            return Reply::Full(secure(
+                error(
+                    415,
+                    &format!(
+                        "this server takes bodies as they are, not `Content-Encoding: {coding}`"
+                    ),
+                )
+                .header("Accept-Encoding", "identity"),
+            ));
+        }
     }
     let Some((methods, route, parameter)) = found else {
         return Reply::Full(secure(error(404, &format!("no route {}", request.path))));
@@ -192,6 +219,8 @@ pub fn secure(response: Response) -> Response {
     response
         .header("Content-Security-Policy", CSP)
         .header("X-Content-Type-Options", "nosniff")
+        // for browsers that predate CSP's frame-ancestors
+        .header("X-Frame-Options", "DENY")
 }
 
 fn json_reply(status: u16, value: &Json) -> Response {

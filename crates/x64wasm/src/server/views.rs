@@ -345,6 +345,12 @@ fn collect(slots: &mut HashMap<String, Slot>) {
 
 /// A view id: 128 random bits in hex (32 lowercase digits).
 fn new_id() -> String {
+    random_hex()
+}
+
+/// 128 random bits from the kernel, in hex (32 lowercase digits): view
+/// ids and access tokens.
+pub fn random_hex() -> String {
     let mut bytes = [0u8; 16];
     // SAFETY: getrandom writes at most `len` bytes into the buffer.
     let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };

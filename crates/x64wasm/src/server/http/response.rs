@@ -97,6 +97,7 @@ const REASONS: &[(u16, &str)] = &[
     (101, "Switching Protocols"),
     (200, "OK"),
     (204, "No Content"),
+    (303, "See Other"),
     (304, "Not Modified"),
     (400, "Bad Request"),
     (401, "Unauthorized"),
