@@ -71,7 +71,7 @@ impl Auth {
     /// Checks `request`, from `client` (the address its budget counts).
     pub fn check(&self, request: &Request, client: IpAddr) -> Verdict {
         let from_query = request.query(TOKEN_PARAMETER);
-        let presented: Vec<&str> = [from_query, self.from_cookie(request), bearer(request)]
+        let presented: Vec<&str> = [from_query, self.cookie_token(request), bearer(request)]
             .into_iter()
             .flatten()
             .collect();
@@ -89,10 +89,8 @@ impl Auth {
                 _ => Verdict::Pass,
             };
         }
-        if !presented.is_empty() {
-            if self.failures.take(client, Instant::now()).is_err() {
-                return Verdict::Answer(too_many());
-            }
+        if !presented.is_empty() && self.failures.take(client, Instant::now()).is_err() {
+            return Verdict::Answer(too_many());
         }
         Verdict::Answer(refusal(
             401,
@@ -102,7 +100,7 @@ impl Auth {
     }
 
     /// The token in this server's cookie, if the request has one.
-    fn from_cookie<'a>(&self, request: &'a Request) -> Option<&'a str> {
+    fn cookie_token<'a>(&self, request: &'a Request) -> Option<&'a str> {
         request
             .headers
             .iter()
@@ -191,18 +189,55 @@ mod tests {
         let auth = Auth::new("s3cret", 8080);
         // (method, query, header fields, status: 0 passes, location)
         #[rustfmt::skip]
-        let cases: &[(&str, Option<&str>, &[(&str, &str)], u16, Option<&str>)] = &[
+        type Case<'a> = (&'a str, Option<&'a str>, &'a [(&'a str, &'a str)], u16, Option<&'a str>);
+        let cases: &[Case] = &[
             ("GET", None, &[], 401, None),
             ("GET", Some("token=s3cret"), &[], 303, Some("/")),
-            ("GET", Some("a=1&token=s3cret&b=2"), &[], 303, Some("/?a=1&b=2")),
+            (
+                "GET",
+                Some("a=1&token=s3cret&b=2"),
+                &[],
+                303,
+                Some("/?a=1&b=2"),
+            ),
             ("POST", Some("token=s3cret"), &[], 0, None),
             ("GET", Some("token=s3cre"), &[], 401, None),
             ("GET", Some("token=s3cret2"), &[], 401, None),
-            ("GET", None, &[("cookie", "x64wasm-token-8080=s3cret")], 0, None),
-            ("GET", None, &[("cookie", "a=b; x64wasm-token-8080=s3cret; c=d")], 0, None),
-            ("GET", None, &[("cookie", "a=b"), ("cookie", "x64wasm-token-8080=s3cret")], 0, None),
-            ("GET", None, &[("cookie", "x64wasm-token-9090=s3cret")], 401, None),
-            ("GET", None, &[("cookie", "x64wasm-token-8080=S3CRET")], 401, None),
+            (
+                "GET",
+                None,
+                &[("cookie", "x64wasm-token-8080=s3cret")],
+                0,
+                None,
+            ),
+            (
+                "GET",
+                None,
+                &[("cookie", "a=b; x64wasm-token-8080=s3cret; c=d")],
+                0,
+                None,
+            ),
+            (
+                "GET",
+                None,
+                &[("cookie", "a=b"), ("cookie", "x64wasm-token-8080=s3cret")],
+                0,
+                None,
+            ),
+            (
+                "GET",
+                None,
+                &[("cookie", "x64wasm-token-9090=s3cret")],
+                401,
+                None,
+            ),
+            (
+                "GET",
+                None,
+                &[("cookie", "x64wasm-token-8080=S3CRET")],
+                401,
+                None,
+            ),
             ("GET", None, &[("authorization", "Bearer s3cret")], 0, None),
             ("GET", None, &[("authorization", "bearer s3cret")], 0, None),
             ("GET", None, &[("authorization", "Basic s3cret")], 401, None),
