@@ -1075,7 +1075,8 @@ fn a_token_given_is_asked_of_every_request_and_traded_for_a_cookie() {
         Some(format!("{cookie}; Path=/; HttpOnly; SameSite=Strict").as_str())
     );
     // (method, path, header fields, status)
-    let cases: &[(&str, &str, &[(&str, &str)], u16)] = &[
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)], u16);
+    let cases: &[Case] = &[
         ("GET", "/", &[cookie_header], 200),
         ("GET", "/", &[], 401),
         (
