@@ -15,13 +15,22 @@
 //! With `ulimit -n 1024`: 192 requests (48 per address) and 576 views (144
 //! per address).
 //!
-//! A full request budget makes room: the connection that has waited longest
-//! on its client (idle between requests, or sending a head or body slowly;
-//! at least [`EVICT_AFTER`]) is closed for the newcomer, from the same
-//! address when it is that address's share that is full. Only when none has
-//! waited that long is the newcomer refused. So a few addresses holding
-//! every connection idle or slow cannot lock anyone out: each new visitor
-//! takes the place of the longest idle one.
+//! A full request budget makes room, in this order:
+//! 1. the connection that has waited longest on its client (idle between
+//!    requests, or sending a head or body slowly) is closed for the
+//!    newcomer if it has waited at least [`EVICT_AFTER`] (from the same
+//!    address when it is that address's share that is full);
+//! 2. else, by fairness: the address holding the most request connections,
+//!    if it holds at least two more than the newcomer's (so two addresses
+//!    never take places back and forth), loses its longest-waiting
+//!    connection, however briefly that one has waited (busy clients, that
+//!    send a request every few hundred milliseconds, never wait a second);
+//!    a connection whose request is being answered is never closed.
+//!
+//! Only when neither finds one is the newcomer refused (503). So a few
+//! addresses holding every connection, idle, slow or busy, cannot lock
+//! anyone out: each new visitor takes a place from the longest idle
+//! connection, or from the address that holds the most.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -272,6 +281,10 @@ impl Budget {
                 let mine_full = shares && mine[0] - mine[2] >= self.capacity.requests_per_address;
                 if total_full || mine_full {
                     let evicted = evict_longest_waiting(&counts.activity, mine_full.then_some(key))
+                        .or_else(|| match mine_full {
+                            false => evict_for_fairness(counts, key),
+                            true => None,
+                        })
                         .ok_or(if mine_full {
                             "too many open connections from your address"
                         } else {
@@ -333,17 +346,48 @@ fn evict_longest_waiting(
     activity: &HashMap<u64, Arc<Activity>>,
     only: Option<u128>,
 ) -> Option<u128> {
+    close_longest_waiting(activity, only, EVICT_AFTER)
+}
+
+/// Closes, for a newcomer from `newcomer`, the longest-waiting request
+/// connection of the address holding the most (net of those already
+/// closing), if it holds at least two more than the newcomer's; returns
+/// that address.
+fn evict_for_fairness(counts: &Counts, newcomer: u128) -> Option<u128> {
+    let held = |mine: &[usize; 3]| mine[0] - mine[2];
+    let mine = counts.by_address.get(&newcomer).map_or(0, held);
+    // the most first (an address all of whose connections are being
+    // answered has none to give: then the next)
+    let mut holders: Vec<(usize, u128)> = counts
+        .by_address
+        .iter()
+        .map(|(&key, counts)| (held(counts), key))
+        .filter(|&(n, _)| n > mine + 1)
+        .collect();
+    holders.sort_unstable_by(|a, b| b.cmp(a));
+    holders
+        .into_iter()
+        .find_map(|(_, key)| close_longest_waiting(&counts.activity, Some(key), Duration::ZERO))
+}
+
+/// Closes the request connection that has waited longest on its client, at
+/// least `least`, of address `only` if given; returns its address.
+fn close_longest_waiting(
+    activity: &HashMap<u64, Arc<Activity>>,
+    only: Option<u128>,
+    least: Duration,
+) -> Option<u128> {
     let now = now_ms();
-    let waited_long = |since: u64| {
+    let waited = |since: u64| {
         since != WORKING
             && since != EVICTED
-            && now.saturating_sub(since) >= EVICT_AFTER.as_millis() as u64
+            && now.saturating_sub(since) >= least.as_millis() as u64
     };
     let (since, oldest) = activity
         .values()
         .filter(|a| only.is_none_or(|key| a.key == key))
         .map(|a| (a.state.load(Ordering::Acquire), a))
-        .filter(|&(since, _)| waited_long(since))
+        .filter(|&(since, _)| waited(since))
         .min_by_key(|&(since, _)| since)?;
     // It may have started working meanwhile: then it is not closed.
     oldest
@@ -487,7 +531,7 @@ mod tests {
     }
 
     #[test]
-    fn a_full_budget_closes_the_connection_waiting_longest() {
+    fn a_full_budget_closes_the_longest_waiting_or_one_of_the_address_holding_most() {
         let budget = Budget::new(Capacity {
             requests: 3,
             requests_per_address: 2,
@@ -495,11 +539,7 @@ mod tests {
             views_per_address: 1,
             trusted: Vec::new(),
         });
-        let (a, b, c): (IpAddr, IpAddr, IpAddr) = (
-            "127.0.0.2".parse().unwrap(),
-            "127.0.0.3".parse().unwrap(),
-            "127.0.0.4".parse().unwrap(),
-        );
+        let [a, b, c, d, e]: [IpAddr; 5] = [2, 3, 4, 5, 6].map(|n| IpAddr::from([127, 0, 0, n]));
         let a1 = budget.admit(Kind::Request, a).unwrap();
         let a2 = budget.admit(Kind::Request, a).unwrap();
         let b1 = budget.admit(Kind::Request, b).unwrap();
@@ -507,27 +547,50 @@ mod tests {
         std::thread::sleep(std::time::Duration::from_millis(20));
         a2.waiting();
         b1.waiting();
-        // Nobody has waited a second yet: refused.
-        assert_eq!(
-            budget.admit(Kind::Request, c).err(),
-            Some("too many open connections")
-        );
-        std::thread::sleep(EVICT_AFTER);
-        // The longest waiting makes room; it cannot start working any more.
+        // Nobody has waited a second, but `a` holds two more than `c`: its
+        // longest waiting makes room at once, and cannot start working.
         let c1 = budget.admit(Kind::Request, c).unwrap();
         assert!(!a1.working(), "a1 was closed for c1");
         assert!(a2.working(), "a2 was not");
-        // a1 no longer counts against its address: one more from `a` fits;
-        // then `a`'s share is full, and with nothing of `a`'s waiting to
-        // take, the next is refused.
-        let a3 = budget.admit(Kind::Request, a).unwrap();
+        a2.waiting();
+        // Now each holds one: nobody holds two more than `d`, nobody has
+        // waited a second: refused.
+        assert_eq!(
+            budget.admit(Kind::Request, d).err(),
+            Some("too many open connections")
+        );
+        std::thread::sleep(EVICT_AFTER);
+        // The longest waiting (b1: c1 is working) makes room for `d`.
+        let d1 = budget.admit(Kind::Request, d).unwrap();
+        assert!(!b1.working(), "b1 was closed for d1");
+        // A connection being answered is never closed: with every other
+        // one working, the next is refused.
+        assert!(a2.working() && c1.working() && d1.working());
+        assert_eq!(
+            budget.admit(Kind::Request, e).err(),
+            Some("too many open connections")
+        );
+        drop((a1, b1));
+        assert_eq!(budget.open(Kind::Request), 3, "a2, c1, d1");
+        // An address at its share makes room from its own, after a second.
+        let budget = Budget::new(Capacity {
+            requests: 8,
+            requests_per_address: 2,
+            views: 1,
+            views_per_address: 1,
+            trusted: Vec::new(),
+        });
+        let a1 = budget.admit(Kind::Request, a).unwrap();
+        let a2 = budget.admit(Kind::Request, a).unwrap();
+        a1.waiting();
         assert_eq!(
             budget.admit(Kind::Request, a).err(),
             Some("too many open connections from your address")
         );
-        drop(a1);
-        assert_eq!(budget.open(Kind::Request), 4, "a2, a3, b1, c1");
-        drop((a2, a3, b1, c1));
+        std::thread::sleep(EVICT_AFTER);
+        let a3 = budget.admit(Kind::Request, a).unwrap();
+        assert!(!a1.working() && a2.working());
+        drop((a1, a2, a3, c1, d1));
         assert_eq!(budget.open(Kind::Request), 0);
     }
 
