@@ -552,6 +552,7 @@ mod tests {
         let c1 = budget.admit(Kind::Request, c).unwrap();
         assert!(!a1.working(), "a1 was closed for c1");
         assert!(a2.working(), "a2 was not");
+        std::thread::sleep(std::time::Duration::from_millis(20)); // (times are in ms)
         a2.waiting();
         // Now each holds one: nobody holds two more than `d`, nobody has
         // waited a second: refused.
