@@ -813,6 +813,71 @@ fn four_busy_addresses_holding_every_connection_lock_no_one_out() {
 }
 
 #[test]
+fn views_that_never_read_are_closed_or_displaced_and_readers_stay() {
+    use support::raw::{try_read_frame, websocket, write_frame};
+    // With a 4 s view timeout: pings every 1.33 s; silent for 4 s closes a
+    // WebSocket view; silent for 2 s lets a newcomer displace one when
+    // views are full.
+    let app = headless(&["--max-views", "40", "--view-timeout", "4"]);
+    let origin = format!("Origin: http://{}\r\n", app.address);
+    // A reader that answers every ping, as a browser does, on its own.
+    let (reply, reader) = websocket(&app.address, "/events", &origin);
+    assert_eq!(reply.status, 101);
+    let pings = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let answered = pings.clone();
+    std::thread::spawn(move || {
+        while let Some((opcode, payload)) = try_read_frame(&reader) {
+            if opcode == 0x9 {
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                write_frame(&reader, 0xA, &payload);
+            }
+        }
+    });
+    // Four addresses fill the rest with event streams that never read a
+    // byte (10 each, their share), and one more address opens WebSockets
+    // that never read: those are closed once silent for 4 s.
+    let event_stream = format!("GET /events HTTP/1.1\r\nHost: {}\r\n\r\n", app.address);
+    let stalled: Vec<TcpStream> = (0..39)
+        .map(|i| {
+            let s = connect_from(other(2 + (i % 4) as u8), &app.address).unwrap();
+            send(&s, event_stream.as_bytes());
+            s
+        })
+        .collect();
+    app.wait_views(40, Duration::from_secs(10), "40 views");
+    // Full, and nobody silent for 2 s yet: a newcomer's view is refused.
+    let (reply, _) = websocket(&app.address, "/events", &origin);
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    std::thread::sleep(Duration::from_millis(2500));
+    // Now one of the fullest address's silent streams makes room.
+    let (reply, newcomer) = websocket(&app.address, "/events", &origin);
+    let admitted = Instant::now();
+    assert_eq!(reply.status, 101, "{}", reply.text());
+    // The newcomer never reads either: closed once silent for the timeout
+    // (within a ping interval after it).
+    assert!(
+        closed_within(&newcomer, Duration::from_secs(10)),
+        "a silent WebSocket is closed"
+    );
+    let after = admitted.elapsed();
+    assert!(
+        (Duration::from_secs(3)..Duration::from_secs(7)).contains(&after),
+        "closed after {after:?}"
+    );
+    let displaced = stalled
+        .iter()
+        .filter(|s| closed_within(s, Duration::from_millis(5)))
+        .count();
+    assert_eq!(displaced, 1, "one stalled view made room");
+    // The reader stays through three timeouts, answering pings.
+    std::thread::sleep(Duration::from_secs(8));
+    drop(stalled);
+    app.wait_views(1, Duration::from_secs(10), "only the reader is left");
+    let pings = pings.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(pings >= 6, "the reader answered {pings} pings");
+}
+
+#[test]
 fn stalled_chunked_bodies_hold_about_their_size() {
     // Each connection sends one whole 65,535-byte chunk and stalls: what the
     // server holds is the body, read in place, not copies of it.

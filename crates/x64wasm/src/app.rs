@@ -71,6 +71,10 @@ pub struct Options {
     /// environment's `X64WASM_TOKEN`; else, when the server listens on an
     /// address other machines reach, a random one).
     pub token: Option<String>,
+    /// A view that shows no sign of life this long is closed (its page
+    /// reconnects), and one silent for half of it may give its place to a
+    /// newcomer when views are full (`--view-timeout`).
+    pub view_timeout: std::time::Duration,
 }
 
 impl Default for Options {
@@ -87,6 +91,7 @@ impl Default for Options {
             max_connections: None,
             max_views: None,
             token: None,
+            view_timeout: server::http::VIEW_TIMEOUT,
         }
     }
 }
@@ -124,7 +129,12 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
                      quarter of what the descriptor limit allows, at most 4096;
                      one address may hold a quarter of them); more get 503
     --max-views N    views (event streams) open at once (default: the rest of
-                     the descriptor limit; a quarter per address); more get 503
+                     the descriptor limit; a quarter per address); when full, a
+                     newcomer takes the place of the view silent longest (half
+                     of --view-timeout at least) of the address holding most;
+                     else 503
+    --view-timeout S a view that answers no ping for S seconds is closed (its
+                     page reconnects); default 45
     -h, --help       this help
 ";
 
@@ -234,6 +244,11 @@ impl Options {
                     options.max_connections = Some(count("--max-connections", text)?);
                 }
                 "--token" => options.token = Some(checked_token(value("--token")?, "--token")?),
+                "--view-timeout" => {
+                    let text = value("--view-timeout")?;
+                    let seconds = count("--view-timeout", text)?;
+                    options.view_timeout = std::time::Duration::from_secs(seconds as u64);
+                }
                 "--max-views" => {
                     options.max_views = Some(count("--max-views", value("--max-views")?)?)
                 }
@@ -439,6 +454,7 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
         let (mut capacity, warning) =
             server::http::Capacity::plan(descriptors, options.max_connections, options.max_views)?;
         capacity.trusted = options.trusted_proxies.clone();
+        capacity.view_timeout = options.view_timeout;
         if let Some(warning) = warning {
             eprintln!("x64wasm: warning: {warning}");
         }

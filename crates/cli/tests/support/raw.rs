@@ -137,27 +137,32 @@ pub const WEBSOCKET_ACCEPT: &str = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
 /// Reads one frame the server sent (RFC 6455 §5.2: FIN set, unmasked):
 /// its opcode and payload.
-pub fn read_frame(mut stream: &TcpStream) -> (u8, Vec<u8>) {
+pub fn read_frame(stream: &TcpStream) -> (u8, Vec<u8>) {
+    try_read_frame(stream).expect("a frame")
+}
+
+/// [`read_frame`], or `None` when the connection ends or times out first.
+pub fn try_read_frame(mut stream: &TcpStream) -> Option<(u8, Vec<u8>)> {
     let mut head = [0u8; 2];
-    stream.read_exact(&mut head).expect("a frame");
+    stream.read_exact(&mut head).ok()?;
     assert_eq!(head[0] & 0xF0, 0x80, "FIN, no extension bits: {head:?}");
     assert_eq!(head[1] & 0x80, 0, "a server's frame is not masked");
     let length = match head[1] & 0x7F {
         126 => {
             let mut n = [0u8; 2];
-            stream.read_exact(&mut n).unwrap();
+            stream.read_exact(&mut n).ok()?;
             u16::from_be_bytes(n) as usize
         }
         127 => {
             let mut n = [0u8; 8];
-            stream.read_exact(&mut n).unwrap();
+            stream.read_exact(&mut n).ok()?;
             u64::from_be_bytes(n) as usize
         }
         n => n as usize,
     };
     let mut payload = vec![0u8; length];
-    stream.read_exact(&mut payload).unwrap();
-    (head[0] & 0x0F, payload)
+    stream.read_exact(&mut payload).ok()?;
+    Some((head[0] & 0x0F, payload))
 }
 
 /// Writes one frame as a client must (masked, RFC 6455 §5.3), payload

@@ -63,7 +63,15 @@ pub struct Capacity {
     /// balancers in front (`--trusted-proxy`), whose connections carry
     /// every browser's.
     pub trusted: Vec<IpAddr>,
+    /// A view that shows no sign of life this long is closed (a WebSocket
+    /// answers the server's pings, sent every third of it; see
+    /// websocket.rs); one that showed none for half of it may be displaced
+    /// by a newcomer when views are full (`--view-timeout`).
+    pub view_timeout: Duration,
 }
+
+/// The default of [`Capacity::view_timeout`].
+pub const VIEW_TIMEOUT: Duration = Duration::from_secs(45);
 
 impl Capacity {
     /// The capacity for a process that may open `descriptors` files, unless
@@ -102,6 +110,7 @@ impl Capacity {
                 views,
                 views_per_address: share(views),
                 trusted: Vec::new(),
+                view_timeout: VIEW_TIMEOUT,
             },
             warning,
         ))
@@ -169,19 +178,23 @@ struct Counts {
     views: usize,
     /// Request connections closed for a newcomer that have not gone yet.
     evicting: usize,
-    /// Per address: requests, views, evicting.
-    by_address: HashMap<u128, [usize; 3]>,
+    /// Views displaced by a newcomer that have not gone yet.
+    displacing: usize,
+    /// Per address: requests, views, evicting, displacing.
+    by_address: HashMap<u128, [usize; 4]>,
     /// What each request connection is doing, by slot id.
     activity: HashMap<u64, Arc<Activity>>,
+    /// When each view last showed a sign of life, by slot id.
+    alive: HashMap<u64, Arc<Activity>>,
     next_id: u64,
 }
 
 /// What a request connection is doing: working (its request is being
 /// answered), waiting on its client since some time, or closed for a
-/// newcomer.
+/// newcomer. For a view: when it last showed a sign of life, or displaced.
 pub struct Activity {
     /// `WORKING`, `EVICTED`, or 1 + the milliseconds since [`epoch`] when
-    /// it began waiting on its client.
+    /// it began waiting on its client (a view: when it last showed life).
     state: AtomicU64,
     evicted: Notify,
     key: u128,
@@ -211,7 +224,7 @@ pub struct Slot {
     budget: Arc<Budget>,
     key: u128,
     kind: Kind,
-    /// The request connection's activity and id (`None` for a view).
+    /// The connection's activity and id.
     activity: Option<(u64, Arc<Activity>)>,
 }
 
@@ -219,7 +232,7 @@ impl Slot {
     /// The connection now waits on its client (from now, unless it already
     /// did): a newcomer may take its place after [`EVICT_AFTER`].
     pub fn waiting(&self) {
-        if let Some((_, a)) = &self.activity {
+        if let (Kind::Request, Some((_, a))) = (self.kind, &self.activity) {
             let _ =
                 a.state
                     .compare_exchange(WORKING, now_ms(), Ordering::AcqRel, Ordering::Acquire);
@@ -230,7 +243,7 @@ impl Slot {
     /// newcomer until it waits again. `false` when it was already closed for
     /// one (the request must not run: its answer could not be written).
     pub fn working(&self) -> bool {
-        let Some((_, a)) = &self.activity else {
+        let (Kind::Request, Some((_, a))) = (self.kind, &self.activity) else {
             return true;
         };
         let mut current = a.state.load(Ordering::Acquire);
@@ -248,7 +261,38 @@ impl Slot {
         }
     }
 
-    /// Resolves when the connection is closed for a newcomer.
+    /// The view showed a sign of life now (it answered a ping): it is not
+    /// displaced for a while.
+    pub fn alive(&self) {
+        if let (Kind::View, Some((_, a))) = (self.kind, &self.activity) {
+            let mut current = a.state.load(Ordering::Acquire);
+            while current != EVICTED {
+                match a.state.compare_exchange(
+                    current,
+                    now_ms(),
+                    Ordering::AcqRel,
+                    Ordering::Acquire,
+                ) {
+                    Ok(_) => return,
+                    Err(now) => current = now,
+                }
+            }
+        }
+    }
+
+    /// How long the view has shown no sign of life.
+    pub fn silent_for(&self) -> Duration {
+        match &self.activity {
+            Some((_, a)) => match a.state.load(Ordering::Acquire) {
+                EVICTED => Duration::MAX,
+                since => Duration::from_millis(now_ms().saturating_sub(since)),
+            },
+            None => Duration::ZERO,
+        }
+    }
+
+    /// Resolves when the connection is closed for a newcomer (a view:
+    /// displaced by one).
     pub async fn evicted(&self) {
         match &self.activity {
             Some((_, a)) => a.evicted.notified().await,
@@ -311,22 +355,42 @@ impl Budget {
                 })
             }
             Kind::View => {
-                if counts.views >= self.capacity.views {
-                    return Err("too many open views");
-                }
-                if shares && mine[1] >= self.capacity.views_per_address {
-                    return Err("too many open views from your address");
+                let total_full = counts.views - counts.displacing >= self.capacity.views;
+                let mine_full = shares && mine[1] - mine[3] >= self.capacity.views_per_address;
+                if total_full || mine_full {
+                    let stalled = self.capacity.view_timeout / 2;
+                    let displaced =
+                        displace_stalled(counts, key, mine_full, stalled).ok_or(if mine_full {
+                            "too many open views from your address"
+                        } else {
+                            "too many open views"
+                        })?;
+                    counts.displacing += 1;
+                    counts.by_address.entry(displaced).or_default()[3] += 1;
                 }
                 counts.views += 1;
                 counts.by_address.entry(key).or_default()[1] += 1;
+                let id = counts.next_id;
+                counts.next_id += 1;
+                let activity = Arc::new(Activity {
+                    state: AtomicU64::new(now_ms()),
+                    evicted: Notify::new(),
+                    key,
+                });
+                counts.alive.insert(id, activity.clone());
                 Ok(Slot {
                     budget: self.clone(),
                     key,
                     kind,
-                    activity: None,
+                    activity: Some((id, activity)),
                 })
             }
         }
+    }
+
+    /// How long a view may show no sign of life ([`Capacity::view_timeout`]).
+    pub fn view_timeout(&self) -> Duration {
+        self.capacity.view_timeout
     }
 
     /// Connections of `kind` open now.
@@ -354,7 +418,7 @@ fn evict_longest_waiting(
 /// closing), if it holds at least two more than the newcomer's; returns
 /// that address.
 fn evict_for_fairness(counts: &Counts, newcomer: u128) -> Option<u128> {
-    let held = |mine: &[usize; 3]| mine[0] - mine[2];
+    let held = |mine: &[usize; 4]| mine[0] - mine[2];
     let mine = counts.by_address.get(&newcomer).map_or(0, held);
     // the most first (an address all of whose connections are being
     // answered has none to give: then the next)
@@ -370,8 +434,32 @@ fn evict_for_fairness(counts: &Counts, newcomer: u128) -> Option<u128> {
         .find_map(|(_, key)| close_longest_waiting(&counts.activity, Some(key), Duration::ZERO))
 }
 
-/// Closes the request connection that has waited longest on its client, at
-/// least `least`, of address `only` if given; returns its address.
+/// Displaces, for a newcomer's view from `newcomer`, the view that has shown
+/// no sign of life longest (at least `stalled`): of the newcomer's own
+/// address when its share is full (`own`), else of the address holding the
+/// most views if it holds at least two more than the newcomer's; returns
+/// that address.
+fn displace_stalled(counts: &Counts, newcomer: u128, own: bool, stalled: Duration) -> Option<u128> {
+    if own {
+        return close_longest_waiting(&counts.alive, Some(newcomer), stalled);
+    }
+    let held = |mine: &[usize; 4]| mine[1] - mine[3];
+    let mine = counts.by_address.get(&newcomer).map_or(0, held);
+    let mut holders: Vec<(usize, u128)> = counts
+        .by_address
+        .iter()
+        .map(|(&key, counts)| (held(counts), key))
+        .filter(|&(n, _)| n > mine + 1)
+        .collect();
+    holders.sort_unstable_by(|a, b| b.cmp(a));
+    holders
+        .into_iter()
+        .find_map(|(_, key)| close_longest_waiting(&counts.alive, Some(key), stalled))
+}
+
+/// Closes the connection that has waited longest (a view: shown no sign of
+/// life longest), at least `least`, of address `only` if given; returns its
+/// address.
 fn close_longest_waiting(
     activity: &HashMap<u64, Arc<Activity>>,
     only: Option<u128>,
@@ -403,7 +491,10 @@ impl Drop for Slot {
         let mut counts = self.budget.counts.lock().unwrap_or_else(|e| e.into_inner());
         let evicted = match &self.activity {
             Some((id, a)) => {
-                counts.activity.remove(id);
+                match self.kind {
+                    Kind::Request => counts.activity.remove(id),
+                    Kind::View => counts.alive.remove(id),
+                };
                 a.state.load(Ordering::Acquire) == EVICTED
             }
             None => false,
@@ -412,18 +503,21 @@ impl Drop for Slot {
             Kind::Request => counts.requests -= 1,
             Kind::View => counts.views -= 1,
         }
-        if evicted {
-            counts.evicting -= 1;
+        match (self.kind, evicted) {
+            (Kind::Request, true) => counts.evicting -= 1,
+            (Kind::View, true) => counts.displacing -= 1,
+            (_, false) => {}
         }
         if let Some(mine) = counts.by_address.get_mut(&self.key) {
-            match self.kind {
-                Kind::Request => mine[0] -= 1,
-                Kind::View => mine[1] -= 1,
-            }
+            let (held, leaving) = match self.kind {
+                Kind::Request => (0, 2),
+                Kind::View => (1, 3),
+            };
+            mine[held] -= 1;
             if evicted {
-                mine[2] -= 1;
+                mine[leaving] -= 1;
             }
-            if *mine == [0, 0, 0] {
+            if *mine == [0; 4] {
                 counts.by_address.remove(&self.key);
             }
         }
@@ -473,6 +567,7 @@ mod tests {
             views: 2,
             views_per_address: 2,
             trusted: Vec::new(),
+            view_timeout: VIEW_TIMEOUT,
         });
         let a: IpAddr = "127.0.0.2".parse().unwrap();
         let b: IpAddr = "127.0.0.3".parse().unwrap();
@@ -510,6 +605,7 @@ mod tests {
             views_per_address: 1,
             // as IPv4-mapped IPv6, the same address
             trusted: vec!["::ffff:10.0.0.9".parse().unwrap()],
+            view_timeout: VIEW_TIMEOUT,
         });
         let held: Vec<Slot> = (0..3)
             .map(|_| budget.admit(Kind::View, proxy).unwrap())
@@ -538,6 +634,7 @@ mod tests {
             views: 1,
             views_per_address: 1,
             trusted: Vec::new(),
+            view_timeout: VIEW_TIMEOUT,
         });
         let [a, b, c, d, e]: [IpAddr; 5] = [2, 3, 4, 5, 6].map(|n| IpAddr::from([127, 0, 0, n]));
         let a1 = budget.admit(Kind::Request, a).unwrap();
@@ -580,6 +677,7 @@ mod tests {
             views: 1,
             views_per_address: 1,
             trusted: Vec::new(),
+            view_timeout: VIEW_TIMEOUT,
         });
         let a1 = budget.admit(Kind::Request, a).unwrap();
         let a2 = budget.admit(Kind::Request, a).unwrap();

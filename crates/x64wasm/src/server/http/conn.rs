@@ -162,7 +162,8 @@ pub(super) async fn serve<S: Service>(
                     Ok(view) if websocket => {
                         drop(slot);
                         let head = response.head(false, false);
-                        super::websocket::stream_to(stream, head, source, view).await
+                        let timeout = context.budget.view_timeout();
+                        super::websocket::stream_to(stream, head, source, view, timeout).await
                     }
                     Ok(view) => {
                         drop(slot); // a view now, no longer a request
@@ -529,13 +530,14 @@ pub(super) async fn linger_close(mut stream: TcpStream) {
 /// A streamed answer: the head, then every chunk of `source`, until the
 /// source ends, a write stalls (the client left [`STREAM_SEND_BUFFER`]
 /// bytes unread and took nothing of the next chunk for its transfer time),
-/// or the client closes (noticed at once: the
-/// socket is read all along, and what the client sends is dropped).
+/// the client closes (noticed at once: the socket is read all along, and
+/// what the client sends is dropped), or a newcomer's view displaces it
+/// (an event stream shows no sign of life: see budget.rs).
 async fn stream_to(
     mut stream: TcpStream,
     response: Response,
     mut source: Box<dyn StreamSource>,
-    _view: Slot,
+    view: Slot,
 ) {
     if write(&mut stream, &[&response.head(true, true)])
         .await
@@ -560,6 +562,7 @@ async fn stream_to(
                         Ok(n) if n > 0 => {}
                         _ => return,
                     },
+                    () = view.evicted() => return,
                 }
             }
         };

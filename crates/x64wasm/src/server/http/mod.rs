@@ -33,7 +33,7 @@ use std::time::Duration;
 
 pub use accept::serve;
 pub(crate) use budget::address_key;
-pub use budget::{raise_descriptor_limit, Capacity};
+pub use budget::{raise_descriptor_limit, Capacity, VIEW_TIMEOUT};
 pub use head::Authority;
 pub use response::Response;
 pub use websocket::handshake as websocket_handshake;

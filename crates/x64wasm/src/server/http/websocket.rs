@@ -9,6 +9,8 @@
 //! allows 255 per profile, WebKit likewise), so any number of tabs stream
 //! and every click still finds a connection.
 
+use std::time::Duration;
+
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
@@ -81,13 +83,17 @@ fn has_token(list: &str, token: &str) -> bool {
 /// A stream over a WebSocket: the 101 head, then every chunk of `source`
 /// as one text message, until the source ends, the client closes (a close
 /// frame is answered), sends a message (it has nothing to say), breaks a
-/// rule of the framing, or leaves a message untaken for its transfer time
-/// (as an event stream: [`STREAM_SEND_BUFFER`], [`WRITE_TIMEOUT`]).
+/// rule of the framing, leaves a message untaken for its transfer time (as
+/// an event stream: [`STREAM_SEND_BUFFER`], [`WRITE_TIMEOUT`]), shows no
+/// sign of life for `timeout` (it is pinged every third of it; a reader
+/// answers, one that stopped reading cannot), or a newcomer's view
+/// displaces it (one that showed none for half of it: see budget.rs).
 pub(super) async fn stream_to(
     mut stream: TcpStream,
     head: Vec<u8>,
     mut source: Box<dyn StreamSource>,
-    _view: Slot,
+    view: Slot,
+    timeout_after: Duration,
 ) {
     use tokio::io::AsyncWriteExt;
     if timeout(
@@ -104,6 +110,10 @@ pub(super) async fn stream_to(
         .max_message_size(Some(CLIENT_MESSAGE_MAX))
         .max_frame_size(Some(CLIENT_MESSAGE_MAX));
     let mut socket = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
+    let mut ping = tokio::time::interval_at(
+        tokio::time::Instant::now() + timeout_after / 3,
+        timeout_after / 3,
+    );
     loop {
         let chunk = {
             let next = source.next();
@@ -111,12 +121,26 @@ pub(super) async fn stream_to(
             loop {
                 tokio::select! {
                     chunk = &mut next => break chunk,
+                    _ = ping.tick() => {
+                        if view.silent_for() >= timeout_after {
+                            let _ = timeout(WRITE_TIMEOUT, socket.close(None)).await;
+                            return;
+                        }
+                        let ping = socket.send(Message::Ping(Default::default()));
+                        if !matches!(timeout(WRITE_TIMEOUT, ping).await, Ok(Ok(()))) {
+                            return;
+                        }
+                    }
+                    () = view.evicted() => {
+                        let _ = timeout(WRITE_TIMEOUT, socket.close(None)).await;
+                        return;
+                    }
                     // pings are answered by tungstenite as it reads; a
                     // close is answered (the answer tungstenite queued is
                     // flushed), and so is a message (a page sends none)
                     // with a close; a broken frame ends the connection
                     read = socket.next() => match read {
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => view.alive(),
                         Some(Ok(Message::Close(_))) => {
                             let _ = timeout(WRITE_TIMEOUT, socket.flush()).await;
                             return;
