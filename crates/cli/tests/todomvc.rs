@@ -162,8 +162,8 @@ fn requests_name_their_view_and_a_bad_one_is_a_clear_error() {
         .expect("the page names its view")
         .to_string();
     assert!(page.contains("data-view-offset=\""), "{page}");
-    let unknown = "0".repeat(32);
-    // (callback, body, status, message)
+    let unknown = "0".repeat(64); // not one the server issued
+                                  // (callback, body, status, message)
     let cases: Vec<(&str, String, u16, &str)> = vec![
         (
             "set_draft",
@@ -175,13 +175,13 @@ fn requests_name_their_view_and_a_bad_one_is_a_clear_error() {
             "set_draft",
             format!(r#"{{"args":["x"],"view":"{unknown}"}}"#),
             400,
-            "no view `00000000000000000000000000000000`",
+            "no view `0000000000000000000000000000000000000000000000000000000000000000`",
         ),
         (
             "set_draft",
             r#"{"args":["x"],"view":"nope"}"#.into(),
             400,
-            "`view` must be a view id (32 hex digits)",
+            "`view` must be a view id (64 hex digits)",
         ),
         (
             "add_todo",
@@ -389,4 +389,39 @@ fn every_stream_of_a_view_hears_its_own_change() {
         // each stream patches from what it sent itself: no reset
         assert!(event.get("from").is_some(), "{event}");
     }
+}
+
+#[test]
+fn a_view_id_the_server_did_not_issue_names_no_view() {
+    let app = todomvc();
+    let (issued, version) = new_view(&app);
+    // (the id named: one of another server, one made up, one issued and
+    // then changed in its last digit)
+    let mut changed = issued.clone().into_bytes();
+    changed[63] = if changed[63] == b'0' { b'1' } else { b'0' };
+    let forged = [
+        "0".repeat(64),
+        String::from_utf8(changed).unwrap(),
+        new_view(&todomvc()).0,
+    ];
+    for named in &forged {
+        // a click naming it is refused, and makes no view
+        let click = format!(r#"{{"args":["x"],"view":"{named}"}}"#);
+        let reply = app.post("/execute/set_draft", &click);
+        assert_eq!(reply.status, 400, "{named}: {}", reply.text());
+        // a stream naming it gets a reset with a view the server made
+        let mut stream = view_stream(&app, named, version, "");
+        let reset = &next_events(&mut stream, 1, true)[0];
+        let id = reset["id"].as_str().expect("a new id").to_string();
+        assert_ne!(&id, named);
+        assert_eq!(id.len(), 64, "{reset}");
+        let click = format!(r#"{{"args":["x"],"view":"{id}"}}"#);
+        assert_eq!(app.post("/execute/set_draft", &click).status, 200);
+    }
+    // the issued id goes on as it is
+    let mut stream = view_stream(&app, &issued, version, "");
+    let click = format!(r#"{{"args":["y"],"view":"{issued}"}}"#);
+    assert_eq!(app.post("/execute/set_draft", &click).status, 200);
+    let event = &next_events(&mut stream, 1, false)[0];
+    assert!(event.get("id").is_none(), "{event}");
 }

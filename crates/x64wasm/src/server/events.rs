@@ -72,6 +72,9 @@ pub struct Events<S> {
     keep_alive: Option<Pin<Box<Sleep>>>,
     /// Whether the page renders itself.
     page_renders: PageRenders,
+    /// The view's id is a new one (the page named one this server did not
+    /// issue): the first reset tells the page.
+    reissued: bool,
 }
 
 /// A stream attached to its view state while it lives.
@@ -107,18 +110,21 @@ impl<S: Pod + Send + 'static> Events<S> {
     /// version than the server's gets a `reset` at once).
     ///
     /// In an app with view state, `view` is the page's view id (the caller
-    /// checked its form): the stream renders that view.
+    /// checked its form): the stream renders that view. `owner` is the
+    /// client's address as budgets count it (a view made for it is its).
     pub fn new(
         shared: Arc<Shared<S>>,
         seen: Option<u64>,
-        view: Option<String>,
+        (view, owner): (Option<String>, u128),
         page_renders: PageRenders,
     ) -> Events<S> {
         let published = shared.published.subscribe();
+        let mut reissued = false;
         let view = match (&shared.view_states, view) {
-            (Some(views), Some(id)) => views
-                .attach(&id)
-                .map(|changed| (id.clone(), changed, Attached(shared.clone(), id))),
+            (Some(views), Some(named)) => views.attach(&named, owner).map(|(id, changed)| {
+                reissued = id != named;
+                (id.clone(), changed, Attached(shared.clone(), id))
+            }),
             _ => None,
         };
         let needs_html = shared.view_states.is_none() && page_renders != PageRenders::Yes;
@@ -133,6 +139,7 @@ impl<S: Pod + Send + 'static> Events<S> {
             view,
             keep_alive: None,
             page_renders,
+            reissued,
         }
     }
 
@@ -346,12 +353,15 @@ impl<S: Pod + Send + 'static> Events<S> {
                     Some(tree) => tree.to_html(),
                     None => return Vec::new(), // cannot happen: a reset renders
                 };
-                let data = json!({
+                let mut data = json!({
                     "version": version,
                     "html": html,
                     "state": to_base64(&rendered.bytes),
-                })
-                .to_string();
+                });
+                if std::mem::take(&mut self.reissued) {
+                    data["id"] = json!(id);
+                }
+                let data = data.to_string();
                 format!("id: {version}\nevent: reset\ndata: {data}\n\n")
             }
         };

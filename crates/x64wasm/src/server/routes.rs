@@ -195,10 +195,13 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
                     }));
                 }
             };
+            let owner = super::http::address_key(
+                client_address(&shared.trusted_proxies, &request).unwrap_or(request.peer.ip()),
+            );
             let source = Box::new(events::Events::new(
                 shared.clone(),
                 last_event_id.or(since),
-                view,
+                (view, owner),
                 page_renders,
             ));
             return match websocket {
@@ -239,7 +242,7 @@ pub fn error(status: u16, message: &str) -> Response {
 fn page<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
     let page = match &shared.view_states {
         None => shared_page(shared),
-        Some(views) => match view_page(shared, views) {
+        Some(views) => match view_page(shared, views, request) {
             Some(page) => page,
             None => return error(500, "the app's render panicked (see the server's log)"),
         },
@@ -269,12 +272,17 @@ fn shared_page<S: Pod>(shared: &Shared<S>) -> Arc<Encoded> {
 /// The page of an app with view state: a new view, rendered with the
 /// initial view state; what it is shown is remembered, so its stream
 /// starts with patches (see views.rs). `None` if the app's render panicked.
-fn view_page<S: Pod>(shared: &Shared<S>, views: &super::views::Views) -> Option<Arc<Encoded>> {
+fn view_page<S: Pod>(
+    shared: &Shared<S>,
+    views: &super::views::Views,
+    request: &Request,
+) -> Option<Arc<Encoded>> {
     let (version, state) = {
         let shown = shared.shown();
         (shown.version, shown.state)
     };
-    let id = views.create();
+    let owner = client_address(&shared.trusted_proxies, request).unwrap_or(request.peer.ip());
+    let id = views.create(super::http::address_key(owner));
     let rendered = views.rendered(version, &views.initial, || {
         let tree = shared.render_view(&state, &views.initial).ok()?;
         let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
@@ -715,7 +723,7 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
         Some(Json::String(id)) if super::views::is_id(&id) => Some(id),
         Some(v) => {
             return Err(format!(
-                "`view` must be a view id (32 hex digits), not {}",
+                "`view` must be a view id (64 hex digits), not {}",
                 crate::callbacks::brief(&v)
             ))
         }

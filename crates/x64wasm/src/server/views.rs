@@ -14,11 +14,24 @@
 //! and a page whose view the server does not know (after a restart, or
 //! after [`VIEW_IDLE`] without a stream) starts again from the app's
 //! initial view state, with a `reset`.
+//!
+//! View ids are the server's own: 128 random bits and their HMAC-SHA256
+//! under a key made at start ([`ViewId`]), so no client can name a view
+//! into being or guess another's. A stream that names an id this server
+//! did not issue (a forged one, or one from before a restart) gets a new
+//! id with its `reset`. The table holds at most [`MAX_VIEWS`] views, each
+//! address (as budgets count them) at most a quarter of them: a page load
+//! past that drops the longest-idle view without a stream of its own
+//! address, or, when the whole table is full, of the address holding the
+//! most, so page loads of one address never drop another's views while it
+//! holds fewer.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
 use tokio::sync::watch;
 
 use crate::dom::Node;
@@ -29,6 +42,9 @@ pub const VIEW_IDLE: Duration = Duration::from_secs(600);
 /// The most views kept; past it the longest-idle view without a stream is
 /// dropped (a page that comes back gets a fresh view state).
 pub const MAX_VIEWS: usize = 20_000;
+
+/// The most views one address may hold (see the module's doc).
+pub const MAX_VIEWS_PER_ADDRESS: usize = MAX_VIEWS / 4;
 
 /// The most views without a stream that keep what they were sent last (a
 /// whole rendered view each), newest first: a page that loads or
@@ -102,6 +118,9 @@ pub(crate) struct Slot {
     pub streams: usize,
     /// When it was last used (created, called, streamed).
     pub used: Instant,
+    /// The address whose page load or stream made it (as budgets count
+    /// addresses).
+    pub owner: u128,
 }
 
 /// The views of an app with a view state type.
@@ -114,6 +133,8 @@ pub(crate) struct Views {
     cache: Mutex<Cache>,
     /// When slots were last collected.
     collected: Mutex<Instant>,
+    /// Issues and checks view ids.
+    ids: ViewId,
 }
 
 impl Views {
@@ -125,6 +146,7 @@ impl Views {
             slots: Mutex::new(HashMap::new()),
             cache: Mutex::new(Cache::default()),
             collected: Mutex::new(Instant::now()),
+            ids: ViewId::new(),
         }
     }
 
@@ -246,29 +268,37 @@ impl Views {
         self.slots.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// A new view with the initial view state; returns its id.
-    pub fn create(&self) -> String {
-        let id = new_id();
+    /// A new view with the initial view state, for a page load from
+    /// `owner`; returns its id.
+    pub fn create(&self, owner: u128) -> String {
+        let id = self.ids.issue();
         let mut slots = self.lock();
-        self.collect(&mut slots);
-        slots.insert(id.clone(), self.fresh());
+        self.collect(&mut slots, owner);
+        slots.insert(id.clone(), self.fresh(owner));
         id
     }
 
-    /// The slot of `id`, made fresh if the server does not know it (a page
-    /// from before a restart). `None` when `id` is not a view id.
-    pub fn attach(&self, id: &str) -> Option<watch::Receiver<u64>> {
+    /// Attaches a stream from `owner` to view `id`: the id the stream
+    /// goes on with (`id`, or a new one when this server did not issue
+    /// `id`), and what wakes it when the view changes. A view this server
+    /// issued and no longer keeps is made again, fresh. `None` when `id`
+    /// does not have a view id's form.
+    pub fn attach(&self, id: &str, owner: u128) -> Option<(String, watch::Receiver<u64>)> {
         if !is_id(id) {
             return None;
         }
+        let id = match self.ids.issued(id) {
+            true => id.to_string(),
+            false => self.ids.issue(),
+        };
         let mut slots = self.lock();
-        if !slots.contains_key(id) {
-            self.collect(&mut slots);
+        if !slots.contains_key(&id) {
+            self.collect(&mut slots, owner);
         }
-        let slot = slots.entry(id.to_string()).or_insert_with(|| self.fresh());
+        let slot = slots.entry(id.clone()).or_insert_with(|| self.fresh(owner));
         slot.streams += 1;
         slot.used = Instant::now();
-        Some(slot.changed.subscribe())
+        Some((id, slot.changed.subscribe()))
     }
 
     /// A stream of `id` ended.
@@ -279,7 +309,7 @@ impl Views {
         }
     }
 
-    fn fresh(&self) -> Slot {
+    fn fresh(&self, owner: u128) -> Slot {
         Slot {
             bytes: self.initial.clone(),
             own: 0,
@@ -287,6 +317,7 @@ impl Views {
             changed: watch::channel(0).0,
             streams: 0,
             used: Instant::now(),
+            owner,
         }
     }
 
@@ -301,20 +332,54 @@ impl Views {
 }
 
 impl Views {
-    /// At most once a second, or when the table is full: see [`collect`].
-    fn collect(&self, slots: &mut HashMap<String, Slot>) {
+    /// Makes room for a view of `owner` (see [`make_room`]), and at most
+    /// once a second drops idle views (see [`collect`]).
+    fn collect(&self, slots: &mut HashMap<String, Slot>, owner: u128) {
         let mut last = self.collected.lock().unwrap_or_else(|e| e.into_inner());
-        if slots.len() >= MAX_VIEWS || last.elapsed() >= Duration::from_secs(1) {
+        if last.elapsed() >= Duration::from_secs(1) {
             collect(slots);
             *last = Instant::now();
         }
+        make_room(slots, owner);
     }
 }
 
-/// Drops views idle past [`VIEW_IDLE`] with no stream, and when the table
-/// is full the longest-idle ones without a stream, down to 90% of
-/// [`MAX_VIEWS`] (so a full table is not sorted on every page load); only
-/// the newest [`DETACHED_TREES`] without a stream keep what they were sent.
+/// Makes room for one more view of `owner`: when it holds its share
+/// ([`MAX_VIEWS_PER_ADDRESS`]), its own longest-idle view without a stream
+/// goes; else when the table is full, that of the address holding the
+/// most. (Views with a stream are never dropped: the streams' budget
+/// bounds them.)
+fn make_room(slots: &mut HashMap<String, Slot>, owner: u128) {
+    let mut held: HashMap<u128, usize> = HashMap::new();
+    let full = slots.len() >= MAX_VIEWS;
+    let mine = slots.values().filter(|s| s.owner == owner).count();
+    if mine < MAX_VIEWS_PER_ADDRESS && !full {
+        return;
+    }
+    let victim = match mine >= MAX_VIEWS_PER_ADDRESS {
+        true => owner,
+        false => {
+            for slot in slots.values() {
+                *held.entry(slot.owner).or_default() += 1;
+            }
+            match held.into_iter().max_by_key(|&(_, n)| n) {
+                Some((address, _)) => address,
+                None => return,
+            }
+        }
+    };
+    let oldest = slots
+        .iter()
+        .filter(|(_, s)| s.owner == victim && s.streams == 0)
+        .min_by_key(|(_, s)| s.used)
+        .map(|(id, _)| id.clone());
+    if let Some(id) = oldest {
+        slots.remove(&id);
+    }
+}
+
+/// Drops views idle past [`VIEW_IDLE`] with no stream; only the newest
+/// [`DETACHED_TREES`] without a stream keep what they were sent.
 fn collect(slots: &mut HashMap<String, Slot>) {
     let now = Instant::now();
     slots.retain(|_, s| s.streams > 0 || now.duration_since(s.used) < VIEW_IDLE);
@@ -329,38 +394,79 @@ fn collect(slots: &mut HashMap<String, Slot>) {
             slot.sent = None;
         }
     }
-    if slots.len() >= MAX_VIEWS {
-        let mut idle: Vec<(Instant, String)> = slots
-            .iter()
-            .filter(|(_, s)| s.streams == 0)
-            .map(|(id, s)| (s.used, id.clone()))
-            .collect();
-        idle.sort();
-        let excess = slots.len() + 1 - MAX_VIEWS * 9 / 10;
-        for (_, id) in idle.into_iter().take(excess) {
-            slots.remove(&id);
-        }
+}
+
+/// View ids: 128 random bits, then the first 128 bits of their
+/// HMAC-SHA256 under a key made at start, all in hex (64 lowercase
+/// digits). Only this process can issue one.
+struct ViewId {
+    key: [u8; 32],
+}
+
+impl ViewId {
+    fn new() -> ViewId {
+        let mut key = [0u8; 32];
+        key[..16].copy_from_slice(&random_bytes());
+        key[16..].copy_from_slice(&random_bytes());
+        ViewId { key }
+    }
+
+    fn mac(&self, nonce: &[u8]) -> Hmac<Sha256> {
+        let mut mac = Hmac::<Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(nonce);
+        mac
+    }
+
+    /// A new id.
+    fn issue(&self) -> String {
+        let nonce = random_bytes();
+        let tag = self.mac(&nonce).finalize().into_bytes();
+        hex(&nonce) + &hex(&tag[..16])
+    }
+
+    /// Whether this process issued `id` (compared in constant time).
+    fn issued(&self, id: &str) -> bool {
+        let Some(bytes) = from_hex(id) else {
+            return false;
+        };
+        bytes.len() == 32
+            && self
+                .mac(&bytes[..16])
+                .verify_truncated_left(&bytes[16..])
+                .is_ok()
     }
 }
 
-/// A view id: 128 random bits in hex (32 lowercase digits).
-fn new_id() -> String {
-    random_hex()
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// 128 random bits from the kernel, in hex (32 lowercase digits): view
-/// ids and access tokens.
+fn from_hex(text: &str) -> Option<Vec<u8>> {
+    (text.len() % 2 == 0).then_some(())?;
+    (0..text.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// 128 random bits from the kernel, in hex (32 lowercase digits): access
+/// tokens.
 pub fn random_hex() -> String {
+    hex(&random_bytes())
+}
+
+/// 128 random bits from the kernel.
+fn random_bytes() -> [u8; 16] {
     let mut bytes = [0u8; 16];
     // SAFETY: getrandom writes at most `len` bytes into the buffer.
     let got = unsafe { libc::getrandom(bytes.as_mut_ptr().cast(), bytes.len(), 0) };
     assert_eq!(got, 16, "getrandom");
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes
 }
 
 /// Whether `id` has the form of a view id.
 pub fn is_id(id: &str) -> bool {
-    id.len() == 32
+    id.len() == 64
         && id
             .bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
@@ -373,17 +479,15 @@ mod tests {
     #[test]
     fn views_are_made_found_and_combined() {
         let views = Views::new(12, vec![7, 7]);
-        let id = views.create();
+        let id = views.create(1);
         assert!(is_id(&id));
-        assert_ne!(id, views.create(), "ids differ");
-        assert!(views.attach(&id).is_some());
-        assert!(views.attach("not-an-id").is_none());
-        let unknown = "0".repeat(32);
-        assert!(
-            views.attach(&unknown).is_some(),
-            "a page from before a restart"
-        );
-        assert_eq!(views.lock()[&unknown].bytes, [7, 7]);
+        assert_ne!(id, views.create(1), "ids differ");
+        assert_eq!(views.attach(&id, 1).map(|(same, _)| same), Some(id.clone()));
+        assert!(views.attach("not-an-id", 1).is_none());
+        // an id this server issued and no longer keeps is made again
+        views.lock().remove(&id);
+        assert_eq!(views.attach(&id, 1).map(|(same, _)| same), Some(id.clone()));
+        assert_eq!(views.lock()[&id].bytes, [7, 7]);
         assert_eq!(
             views.combine(&[1; 10], &[9, 9]),
             [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 9, 9]
@@ -391,9 +495,66 @@ mod tests {
     }
 
     #[test]
+    fn only_ids_the_server_issued_name_views() {
+        let views = Views::new(0, vec![1]);
+        let issued = views.create(1);
+        let other_server = Views::new(0, vec![1]).create(1);
+        let mut flipped = issued.clone().into_bytes();
+        flipped[63] = if flipped[63] == b'0' { b'1' } else { b'0' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        // (id named, whether it is taken as it is)
+        let cases = [
+            (issued.as_str(), true),
+            (other_server.as_str(), false),
+            (flipped.as_str(), false),
+            (&"0".repeat(64), false),
+        ];
+        for (named, kept) in cases {
+            let (id, _) = views.attach(named, 2).unwrap();
+            assert_eq!(id == named, kept, "{named}");
+            assert!(views.ids.issued(&id), "{id}");
+            assert!(
+                !views.lock().contains_key(named) || kept,
+                "{named} made no view"
+            );
+        }
+    }
+
+    #[test]
+    fn page_loads_of_one_address_never_drop_another_s_views_while_it_holds_fewer() {
+        let views = Views::new(0, vec![]);
+        let mine: Vec<String> = (0..10).map(|_| views.create(7)).collect();
+        // another address loads pages without end: it holds at most its share
+        for _ in 0..MAX_VIEWS_PER_ADDRESS + 500 {
+            views.create(8);
+        }
+        let count = |owner| views.lock().values().filter(|s| s.owner == owner).count();
+        assert_eq!(count(8), MAX_VIEWS_PER_ADDRESS);
+        assert!(
+            mine.iter().all(|id| views.lock().contains_key(id)),
+            "mine are kept"
+        );
+        // four addresses fill the table; the next page load drops one of the
+        // fullest address's, not mine
+        for owner in 9..12 {
+            for _ in 0..MAX_VIEWS_PER_ADDRESS {
+                views.create(owner);
+            }
+        }
+        assert!(views.lock().len() >= MAX_VIEWS - 10);
+        views.create(7);
+        assert!(
+            mine.iter().all(|id| views.lock().contains_key(id)),
+            "mine are kept"
+        );
+        assert_eq!(count(7), 11);
+        assert!(views.lock().len() <= MAX_VIEWS);
+    }
+
+    #[test]
     fn only_the_newest_detached_views_keep_their_rendered_view() {
         let views = Views::new(0, vec![]);
-        let ids: Vec<String> = (0..DETACHED_TREES + 10).map(|_| views.create()).collect();
+        let ids: Vec<String> = (0..DETACHED_TREES + 10).map(|_| views.create(1)).collect();
         for (k, id) in ids.iter().enumerate() {
             let mut slots = views.lock();
             let slot = slots.get_mut(id).unwrap();
@@ -411,7 +572,7 @@ mod tests {
             slot.used = Instant::now() - Duration::from_secs((ids.len() - k) as u64);
         }
         *views.collected.lock().unwrap() = Instant::now() - Duration::from_secs(2);
-        views.create(); // collects
+        views.create(1); // collects
         let slots = views.lock();
         let kept = ids.iter().filter(|id| slots[*id].sent.is_some()).count();
         assert_eq!(kept, DETACHED_TREES);
@@ -452,12 +613,12 @@ mod tests {
     #[test]
     fn idle_views_without_streams_go_first() {
         let views = Views::new(0, vec![]);
-        let kept = views.create();
-        views.attach(&kept);
-        let idle = views.create();
+        let kept = views.create(1);
+        views.attach(&kept, 1);
+        let idle = views.create(1);
         views.lock().get_mut(&idle).unwrap().used = Instant::now() - VIEW_IDLE * 2;
         *views.collected.lock().unwrap() = Instant::now() - Duration::from_secs(2);
-        views.create();
+        views.create(1);
         let slots = views.lock();
         assert!(slots.contains_key(&kept) && !slots.contains_key(&idle));
     }

@@ -44,7 +44,8 @@ function start(root) {
   const signatures = JSON.parse(root.dataset.callbacks || '{}');
   // An app with view state: this page's view id, and where its view state
   // starts in the state bytes the page holds (shared state first).
-  const view = root.dataset.view || null;
+  // (a reset may bring a new id: the server issues them, see receive)
+  let view = root.dataset.view || null;
   const viewOffset = Number(root.dataset.viewOffset || 0);
   const sync = new Sync(Number(root.dataset.version), decodeBase64(root.dataset.state));
   const storage = tabStorage();
@@ -344,6 +345,12 @@ function start(root) {
 
   function receive(type, data) {
     const event = JSON.parse(data);
+    // The server did not know this page's view id (it restarted): the
+    // reset names the view it made instead, which clicks name from now on.
+    if (type === 'reset' && event.id) {
+      view = event.id;
+      root.dataset.view = view;
+    }
     const deliver = () => {
       const outcome = sync.receive(type, event, dom);
       noteView(type, event, outcome);
