@@ -1,7 +1,9 @@
-//! Serving under attack (issue 13): page load and click latency for a new
-//! visitor while 2,000 slowloris sockets from one other address are held,
-//! next to the same figures with no attack; then the memory and threads an
-//! open view costs. Runs the release binary on loopback.
+//! Serving under attack (issues 13 and 25): page load and click latency for
+//! a new visitor while 2,000 slowloris sockets from one other address are
+//! held, and while four addresses keep 64 connections (the whole budget)
+//! busy, next to the same figures with no attack; then the memory and
+//! threads an open view costs, and the memory of 10,000 distinct view
+//! states (TodoMVC drafts). Runs the release binaries on loopback.
 //!
 //! `cargo bench --bench attack`. Each latency is a fresh connection from
 //! 127.0.0.1 (a new visitor): `GET /` (the page) and `POST
@@ -110,6 +112,161 @@ fn under_attack() {
     }
 }
 
+/// Keeps 64 connections from 127.0.0.2-5 (16 each) busy until `stop`:
+/// each sends `GET /state` every 0.3 s and reconnects when closed.
+fn busy(address: String, stop: Arc<AtomicBool>) -> Vec<std::thread::JoinHandle<usize>> {
+    (0..64)
+        .map(|i| {
+            let (address, stop) = (address.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let from = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2 + (i % 4) as u8));
+                let request = format!("GET /state HTTP/1.1\r\nHost: {address}\r\n\r\n");
+                let mut reconnects = 0;
+                while !stop.load(Ordering::Relaxed) {
+                    let Ok(mut s) = raw::connect_from(from, &address) else {
+                        continue;
+                    };
+                    reconnects += 1;
+                    while !stop.load(Ordering::Relaxed)
+                        && s.write_all(request.as_bytes()).is_ok()
+                        && raw::read_answer(&s, Duration::from_secs(5))
+                            .is_some_and(|r| r.status == 200)
+                    {
+                        std::thread::sleep(Duration::from_millis(300));
+                    }
+                }
+                reconnects
+            })
+        })
+        .collect()
+}
+
+fn busy_addresses() {
+    raw::raise_own_descriptor_limit();
+    let args = [
+        "--headless",
+        "--port",
+        "0",
+        "--rate-limit",
+        "0",
+        "--max-connections",
+        "64",
+    ];
+    let app = App::demo(&args);
+    let calm = visitor_latency(&app);
+    let stop = Arc::new(AtomicBool::new(false));
+    let threads = busy(app.address.clone(), stop.clone());
+    std::thread::sleep(Duration::from_secs(2));
+    let attacked = visitor_latency(&app);
+    stop.store(true, Ordering::Relaxed);
+    let connects: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    let names = ["page load p50", "page load p99", "click p50", "click p99"];
+    println!(
+        "new visitor, calm vs while 4 addresses keep 64 connections busy (--max-connections 64; \
+         {connects} connections made):"
+    );
+    for i in 0..4 {
+        println!(
+            "  {:<14} {:>9} -> {:>9} ({:.2}x)",
+            names[i],
+            ms(calm[i]),
+            ms(attacked[i]),
+            attacked[i].as_secs_f64() / calm[i].as_secs_f64()
+        );
+    }
+}
+
+/// RSS of TodoMVC with 10,000 views, each with its own draft (a distinct
+/// view state), made by page loads from 40 addresses and one click each.
+fn view_states() {
+    raw::raise_own_descriptor_limit();
+    let binary = server::release_example_binary("todomvc");
+    let app = App::start(
+        &binary,
+        &["--headless", "--port", "0", "--rate-limit", "0"],
+        &[("LD_PRELOAD", "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2")],
+    );
+    let rss0 = app.proc_status("VmRSS");
+    let n = 10_000;
+    let mut views = Vec::with_capacity(n);
+    for k in 0..n {
+        let from = IpAddr::V4(Ipv4Addr::new(127, 0, 2, (k / 250) as u8 + 1));
+        let mut s = raw::connect_from(from, &app.address).unwrap();
+        let head = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", app.address);
+        s.write_all(head.as_bytes()).unwrap();
+        let page = raw::read_answer(&s, Duration::from_secs(10))
+            .unwrap()
+            .text();
+        let view = page
+            .split("data-view=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap();
+        let body = format!(r#"{{"args":["draft number {k} of many"],"view":"{view}"}}"#);
+        let post = format!(
+            "POST /execute/set_draft HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            app.address,
+            body.len()
+        );
+        s.write_all(post.as_bytes()).unwrap();
+        assert_eq!(
+            raw::read_answer(&s, Duration::from_secs(10))
+                .unwrap()
+                .status,
+            200
+        );
+        views.push((from, view.to_string()));
+    }
+    let rss = app.proc_status("VmRSS");
+    println!(
+        "{n} views with distinct view states (TodoMVC drafts), no stream open: RSS {rss0} -> \
+         {rss} KiB ({:.2} KiB per view)",
+        (rss - rss0) as f64 / n as f64
+    );
+    // Each view's stream open: pages that render themselves (the server
+    // keeps each view's bytes), then pages that take the server's patches
+    // (it keeps each view's rendered tree too); then all closed again.
+    for query in ["&render=page", ""] {
+        let started = Instant::now();
+        let mut streams: Vec<TcpStream> = Vec::with_capacity(n);
+        // in batches, each waited for (10,000 connections at once would
+        // overrun the request budget they start in)
+        for batch in views.chunks(500) {
+            for (from, view) in batch {
+                let mut s = raw::connect_from(*from, &app.address).unwrap();
+                let head = format!(
+                    "GET /events?since=1&view={view}{query} HTTP/1.1\r\nHost: {}\r\n\r\n",
+                    app.address
+                );
+                s.write_all(head.as_bytes()).unwrap();
+                streams.push(s);
+            }
+            let what = "every view's stream";
+            app.wait_views(streams.len() as u64, Duration::from_secs(600), what);
+        }
+        let opened = started.elapsed();
+        let open = app.proc_status("VmRSS");
+        drop(streams);
+        app.wait_views(0, Duration::from_secs(60), "the streams closed");
+        // (the server hands freed pages back within 5 s: server/mod.rs)
+        std::thread::sleep(Duration::from_secs(6));
+        let closed = app.proc_status("VmRSS");
+        println!(
+            "  with every stream open ({}, all open in {:.1} s): RSS {open} KiB ({:.2} KiB per \
+             view over none open); closed again: {closed} KiB",
+            if query.is_empty() {
+                "the server's patches"
+            } else {
+                "render=page"
+            },
+            opened.as_secs_f64(),
+            (open - rss) as f64 / n as f64
+        );
+    }
+}
+
 fn per_view() {
     raw::raise_own_descriptor_limit();
     let app = App::demo(&["--headless", "--port", "0"]);
@@ -141,5 +298,7 @@ fn main() {
         return;
     }
     under_attack();
+    busy_addresses();
     per_view();
+    view_states();
 }

@@ -605,6 +605,14 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                  bound fields at once: {why}"
             ),
         }
+        let view_refused = shared.view_wasm().is_err(); // (made once, above)
+        if cfg!(debug_assertions) && (transpiled < shared.registry.all().len() || view_refused) {
+            eprintln!(
+                "x64wasm: note: this is a debug build, whose machine code the transpiler often \
+                 cannot bound: build with --release (cargo run --release) so that pages run \
+                 the callbacks and the view themselves"
+            );
+        }
         println!(
             "x64wasm: up to {} connections and {} views at once ({} per address; descriptor \
              limit {descriptors})",

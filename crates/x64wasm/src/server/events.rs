@@ -269,8 +269,8 @@ impl<S: Pod + Send + 'static> Events<S> {
             .filter(|from| Some(from.version) == self.sent && from.version < version);
         // the view's bytes and the first 16 hex digits of their hash
         let bytes = || {
-            let bytes = views.combine(bytemuck::bytes_of(&state), &view);
-            let sha = bytes_hash(&bytes)[..16].to_string();
+            let bytes = views.view_bytes(shared_version, bytemuck::bytes_of(&state), &view);
+            let sha = bytes_hash(&views.combined(&bytes))[..16].to_string();
             (bytes, sha)
         };
         let render = || {
@@ -328,10 +328,13 @@ impl<S: Pod + Send + 'static> Events<S> {
         let out = match (follows, patches) {
             (Some(from), Some(patches)) => {
                 let runs = views.runs(from, shared_version, &view, || {
-                    let runs: Vec<Json> = changed_runs(&from.rendered.bytes, &rendered.bytes)
-                        .into_iter()
-                        .map(|(at, bytes)| json!([at, to_base64(bytes)]))
-                        .collect();
+                    let runs: Vec<Json> = changed_runs(
+                        &views.combined(&from.rendered.bytes),
+                        &views.combined(&rendered.bytes),
+                    )
+                    .into_iter()
+                    .map(|(at, bytes)| json!([at, to_base64(bytes)]))
+                    .collect();
                     Json::Array(runs).to_string()
                 });
                 // the patch list and runs are spliced in as they were cached
@@ -356,7 +359,7 @@ impl<S: Pod + Send + 'static> Events<S> {
                 let mut data = json!({
                     "version": version,
                     "html": html,
-                    "state": to_base64(&rendered.bytes),
+                    "state": to_base64(&views.combined(&rendered.bytes)),
                 });
                 if std::mem::take(&mut self.reissued) {
                     data["id"] = json!(id);
@@ -364,6 +367,17 @@ impl<S: Pod + Send + 'static> Events<S> {
                 let data = data.to_string();
                 format!("id: {version}\nevent: reset\ndata: {data}\n\n")
             }
+        };
+        // A page that renders itself is never diffed against: what it was
+        // sent is kept without the tree (a reset rendered one for its HTML)
+        let rendered = match (self.page_renders, &rendered.tree) {
+            (PageRenders::Yes, Some(_)) => Arc::new(Rendered {
+                tree: None,
+                bytes: rendered.bytes.clone(),
+                sha: rendered.sha.clone(),
+                view: rendered.view.clone(),
+            }),
+            _ => rendered,
         };
         let sent = Sent {
             version,

@@ -285,8 +285,8 @@ fn view_page<S: Pod>(
     let id = views.create(super::http::address_key(owner));
     let rendered = views.rendered(version, &views.initial, || {
         let tree = shared.render_view(&state, &views.initial).ok()?;
-        let bytes = views.combine(bytemuck::bytes_of(&state), &views.initial);
-        let sha = bytes_hash(&bytes)[..16].to_string();
+        let bytes = views.view_bytes(version, bytemuck::bytes_of(&state), &views.initial);
+        let sha = bytes_hash(&views.combined(&bytes))[..16].to_string();
         let view = crate::dom::view_hash(&tree);
         Some(super::views::Rendered {
             tree: Some(tree),
@@ -300,7 +300,7 @@ fn view_page<S: Pod>(
         .as_ref()
         .map(crate::dom::Node::to_html)
         .unwrap_or_default();
-    let bytes = rendered.bytes.clone();
+    let bytes = views.combined(&rendered.bytes);
     if let Some(slot) = views.lock().get_mut(&id) {
         slot.sent = Some(super::views::Sent {
             version,

@@ -53,6 +53,11 @@ pub const MAX_VIEWS_PER_ADDRESS: usize = MAX_VIEWS / 4;
 /// rendered views.
 pub const DETACHED_TREES: usize = 256;
 
+/// The most renderings the cache keeps per shared version: enough for the
+/// few view states crowds of pages share (the initial one, a filter), and
+/// a bound on what distinct view states make it hold (each its own tree).
+pub const CACHED_TREES: usize = 256;
+
 /// What a view was last sent: its version, and what it was rendered from
 /// and into (shared with every view that showed the same).
 #[derive(Clone)]
@@ -72,13 +77,24 @@ pub(crate) struct Rendered {
     /// `render(&Both)`, normalized; `None` for a view whose page renders
     /// itself (the view module) and was sent the bytes alone.
     pub tree: Option<Node>,
-    /// The view's bytes (shared state, padding, view state).
-    pub bytes: Vec<u8>,
+    /// The view's bytes.
+    pub bytes: ViewBytes,
     /// The first 16 hex digits of their SHA-256 (what patch events carry).
     pub sha: String,
     /// The tree's [`view_hash`](crate::dom::view_hash) (what patch events
     /// carry for the view check).
     pub view: String,
+}
+
+/// A view's bytes, in two parts: the shared state's, one copy per shared
+/// version that every view holds (TodoMVC's is 34 KB: ten thousand views
+/// each with its own copy held 340 MB), and its own view state's.
+#[derive(Clone)]
+pub(crate) struct ViewBytes {
+    /// The shared state's bytes.
+    pub shared: Arc<[u8]>,
+    /// The view state's bytes.
+    pub view: Vec<u8>,
 }
 
 /// Renderings and patches of the newest shared version, by view state:
@@ -88,6 +104,8 @@ pub(crate) struct Rendered {
 struct Cache {
     /// The shared version the entries are for.
     shared_version: u64,
+    /// The shared state's bytes at that version.
+    shared: Option<Arc<[u8]>>,
     /// Renderings by view state.
     rendered: HashMap<Vec<u8>, Arc<Rendered>>,
     /// A view's bytes and their hash without a render (for pages that
@@ -164,7 +182,9 @@ impl Views {
         }
         let made = Arc::new(render()?);
         self.store(shared_version, |c| {
-            c.rendered.insert(view.to_vec(), made.clone());
+            if c.rendered.len() < CACHED_TREES {
+                c.rendered.insert(view.to_vec(), made.clone());
+            }
         });
         Some(made)
     }
@@ -319,6 +339,28 @@ impl Views {
             used: Instant::now(),
             owner,
         }
+    }
+
+    /// The bytes of `view` on the shared state `shared` at `shared_version`
+    /// (whose copy views of that version share).
+    pub fn view_bytes(&self, shared_version: u64, shared: &[u8], view: &[u8]) -> ViewBytes {
+        let shared = match self.cached(shared_version, |c| c.shared.clone()) {
+            Some(kept) if *kept == *shared => kept,
+            _ => {
+                let made: Arc<[u8]> = shared.into();
+                self.store(shared_version, |c| c.shared = Some(made.clone()));
+                made
+            }
+        };
+        ViewBytes {
+            shared,
+            view: view.to_vec(),
+        }
+    }
+
+    /// A view's bytes in one piece, as the page holds them.
+    pub fn combined(&self, bytes: &ViewBytes) -> Vec<u8> {
+        self.combine(&bytes.shared, &bytes.view)
     }
 
     /// A view's bytes: `shared`, zeros to the view state's offset, `view`.
@@ -564,7 +606,10 @@ mod tests {
                 view: Vec::new(),
                 rendered: Arc::new(Rendered {
                     tree: None,
-                    bytes: Vec::new(),
+                    bytes: ViewBytes {
+                        shared: Arc::from(&[][..]),
+                        view: Vec::new(),
+                    },
                     sha: String::new(),
                     view: String::new(),
                 }),
@@ -591,7 +636,10 @@ mod tests {
             renders.set(renders.get() + 1);
             Some(Rendered {
                 tree: Some(Node::Text("t".into())),
-                bytes: vec![1],
+                bytes: ViewBytes {
+                    shared: Arc::from(&[1u8][..]),
+                    view: Vec::new(),
+                },
                 sha: String::new(),
                 view: String::new(),
             })
