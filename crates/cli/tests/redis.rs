@@ -624,7 +624,7 @@ fn an_app_with_view_state_shares_its_state_and_keeps_each_view_on_its_instance()
     assert!(b.get("/").text().contains("first"));
     // each view belongs to the instance that made it
     let reply = b.post("/execute/set_draft", &body(r#"["x"]"#, &view_a));
-    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.status, 409, "{}", reply.text());
     assert!(reply.text().contains("no view"), "{}", reply.text());
     let reply = b.post("/execute/add_todo", &body(r#"["second"]"#, &view_b));
     assert_eq!(reply.status, 200, "{}", reply.text());

@@ -127,9 +127,10 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     }
 
     // Redis stops: clicks through the balancer are refused with 503, every
-    // page shows "reconnecting…", and a click in a page is undone with the
-    // reason shown; Redis starts again (its AOF): the
-    // pages reconnect on their own, and clicks go on from where they were
+    // page shows "reconnecting…", and a click in a page waits in its queue
+    // (its prediction shown, the page offline); Redis starts again (its
+    // AOF): the pages reconnect on their own, the waiting click goes in,
+    // and clicks go on from where they were
     let port = redis.port();
     let dir = redis.stop();
     for _ in 0..10 {
@@ -141,19 +142,21 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     page.go();
     let down = page.next();
     assert_eq!(down["reconnecting"], 3, "{down}");
-    let notice = down["notice"].as_str().unwrap_or_default();
-    assert!(
-        notice.contains("Not done: Redis at") && notice.contains("nothing changed"),
+    assert_eq!(
+        down["status"], "Offline: 1 change waiting, sent when the server is back",
         "{down}"
     );
+    assert_eq!(down["waiting"], 1, "{down}");
+    let before: i64 = down["counterBefore"].as_str().unwrap().parse().unwrap();
     assert_eq!(
-        down["counterAfter"], down["counterBefore"],
-        "undone: {down}"
+        down["counterAfter"],
+        (before + 1).to_string(),
+        "the prediction stays: {down}"
     );
     let redis = Redis::start(&dir, port);
     page.go();
-    let recovered = final_version + 3;
-    every_page_shows(&page.next(), recovered, counter + 6);
+    let recovered = final_version + 4;
+    every_page_shows(&page.next(), recovered, counter + 7);
     assert_eq!(
         redis.cli(&["GET", "x64wasm:x64wasm-demo:version"]),
         recovered.to_string()

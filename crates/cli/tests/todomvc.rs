@@ -174,7 +174,7 @@ fn requests_name_their_view_and_a_bad_one_is_a_clear_error() {
         (
             "set_draft",
             format!(r#"{{"args":["x"],"view":"{unknown}"}}"#),
-            400,
+            409,
             "no view `0000000000000000000000000000000000000000000000000000000000000000`",
         ),
         (
@@ -408,7 +408,7 @@ fn a_view_id_the_server_did_not_issue_names_no_view() {
         // a click naming it is refused, and makes no view
         let click = format!(r#"{{"args":["x"],"view":"{named}"}}"#);
         let reply = app.post("/execute/set_draft", &click);
-        assert_eq!(reply.status, 400, "{named}: {}", reply.text());
+        assert_eq!(reply.status, 409, "{named}: {}", reply.text());
         // a stream naming it gets a reset with a view the server made
         let mut stream = view_stream(&app, named, version, "");
         let reset = &next_events(&mut stream, 1, true)[0];

@@ -489,20 +489,33 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
         let id = self.id.clone().unwrap_or_else(|| self.title.clone());
         let mut redis = None;
         let mut tag = String::new();
+        let mut applied = server::clicks::Applied::default();
         let (start, state_file) = match &options.state_file {
             Some(path) => {
                 let file = StateFile::new(path, &id, std::mem::size_of::<S>());
                 let start = match file.load()? {
-                    Some((version, bytes)) => {
+                    Some(saved) => {
+                        let version = saved.version;
                         println!("x64wasm: resumed version {version} from {}", path.display());
-                        (bytemuck::pod_read_unaligned(&bytes), version)
+                        if !saved.clicks.is_empty() {
+                            applied = server::clicks::Applied::from_bytes(&saved.clicks).map_err(
+                                |why| {
+                                    format!(
+                                        "state file {} {why}; it was left untouched",
+                                        path.display()
+                                    )
+                                },
+                            )?;
+                        }
+                        (bytemuck::pod_read_unaligned(&saved.state), version)
                     }
                     None => {
                         // Create it now: a path that cannot be written is an
                         // error at start, not at the first click.
-                        file.save(0, bytemuck::bytes_of(&self.state)).map_err(|e| {
-                            format!("cannot write state file {}: {e}", path.display())
-                        })?;
+                        file.save(0, bytemuck::bytes_of(&self.state), &applied.to_bytes())
+                            .map_err(|e| {
+                                format!("cannot write state file {}: {e}", path.display())
+                            })?;
                         (self.state, 0)
                     }
                 };
@@ -554,6 +567,8 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                 tag,
                 view_entry,
                 auth: token.as_deref().map(|t| server::auth::Auth::new(t, port)),
+                applied,
+                app_id: id.clone(),
             },
         ));
         // Transpile every callback now (views are served what this makes),

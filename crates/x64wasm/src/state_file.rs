@@ -12,12 +12,15 @@
 //! | bytes | field |
 //! | --- | --- |
 //! | 8 | magic `X64WASM\0` |
-//! | 4 | format version (2) |
+//! | 4 | format version (3) |
 //! | 4 + n | the app's id, [`App::id`](crate::App::id) (length, UTF-8) |
 //! | 4 | state size |
 //! | 8 | version |
 //! | size | the state bytes |
+//! | 4 + m | the clicks answered (length, then the table of `server/clicks.rs`) |
 //! | 32 | SHA-256 of everything before |
+//!
+//! Format 2, the same without the clicks, is read as having none.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -27,8 +30,22 @@ use sha2::{Digest, Sha256};
 
 const MAGIC: &[u8; 8] = b"X64WASM\0";
 /// Format 1 named the app by its state type's `std::any::type_name`, which
-/// Rust does not keep stable across compiler versions.
-const FORMAT: u32 = 2;
+/// Rust does not keep stable across compiler versions; format 2 had no
+/// clicks table.
+const FORMAT: u32 = 3;
+/// The oldest format this build reads.
+const FORMAT_READ: u32 = 2;
+
+/// What a state file holds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Saved {
+    /// The version.
+    pub version: u64,
+    /// The state's bytes.
+    pub state: Vec<u8>,
+    /// The clicks answered (empty for none).
+    pub clicks: Vec<u8>,
+}
 
 /// A state file of one app.
 #[derive(Clone, Debug)]
@@ -55,7 +72,7 @@ impl StateFile {
 
     /// The saved version and state bytes; `Ok(None)` when there is no file
     /// yet. `Err` explains what is wrong with a file that exists.
-    pub fn load(&self) -> Result<Option<(u64, Vec<u8>)>, String> {
+    pub fn load(&self) -> Result<Option<Saved>, String> {
         let data = match std::fs::read(&self.path) {
             Ok(data) => data,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
@@ -75,7 +92,7 @@ impl StateFile {
         })
     }
 
-    fn decode(&self, data: &[u8]) -> Result<(u64, Vec<u8>), String> {
+    fn decode(&self, data: &[u8]) -> Result<Saved, String> {
         if !data.starts_with(MAGIC) {
             return Err(if MAGIC.starts_with(data) {
                 format!("is truncated ({} bytes)", data.len())
@@ -100,8 +117,15 @@ impl StateFile {
             let size = r.u32()? as usize;
             let version = r.u64()?;
             let state = r.take(size)?.to_vec();
+            let clicks = match format {
+                2 => Vec::new(),
+                _ => {
+                    let length = r.u32()? as usize;
+                    r.take(length)?.to_vec()
+                }
+            };
             r.take(32)?;
-            Ok::<_, String>((format, name, size, version, state))
+            Ok::<_, String>((format, name, size, version, state, clicks))
         })();
         if !intact {
             return Err(match parsed {
@@ -112,10 +136,10 @@ impl StateFile {
                 Ok(_) => "is corrupt (its checksum does not match)".into(),
             });
         }
-        let (format, name, size, version, state) = parsed?;
-        if format != FORMAT {
+        let (format, name, size, version, state, clicks) = parsed?;
+        if !(FORMAT_READ..=FORMAT).contains(&format) {
             return Err(format!(
-                "has format {format}, this build reads format {FORMAT}"
+                "has format {format}, this build reads formats {FORMAT_READ} to {FORMAT}"
             ));
         }
         if name != self.app {
@@ -137,13 +161,17 @@ impl StateFile {
                 data.len() - r.at
             ));
         }
-        Ok((version, state))
+        Ok(Saved {
+            version,
+            state,
+            clicks,
+        })
     }
 
-    /// Writes version and state durably: temporary file, fsync, rename,
-    /// fsync of the directory.
-    pub fn save(&self, version: u64, state: &[u8]) -> std::io::Result<()> {
-        let mut data = Vec::with_capacity(state.len() + 96);
+    /// Writes version, state and the clicks answered durably, all at once:
+    /// temporary file, fsync, rename, fsync of the directory.
+    pub fn save(&self, version: u64, state: &[u8], clicks: &[u8]) -> std::io::Result<()> {
+        let mut data = Vec::with_capacity(state.len() + clicks.len() + 100);
         data.extend_from_slice(MAGIC);
         data.extend_from_slice(&FORMAT.to_le_bytes());
         data.extend_from_slice(&(self.app.len() as u32).to_le_bytes());
@@ -151,6 +179,8 @@ impl StateFile {
         data.extend_from_slice(&(state.len() as u32).to_le_bytes());
         data.extend_from_slice(&version.to_le_bytes());
         data.extend_from_slice(state);
+        data.extend_from_slice(&(clicks.len() as u32).to_le_bytes());
+        data.extend_from_slice(clicks);
         let sum = Sha256::digest(&data);
         data.extend_from_slice(&sum);
 
@@ -214,8 +244,13 @@ mod tests {
         let path = temp("roundtrip");
         let file = StateFile::new(&path, "demo", 4);
         assert_eq!(file.load(), Ok(None), "no file yet");
-        file.save(7, &[1, 2, 3, 4]).unwrap();
-        assert_eq!(file.load(), Ok(Some((7, vec![1, 2, 3, 4]))));
+        file.save(7, &[1, 2, 3, 4], b"clicks").unwrap();
+        let saved = Saved {
+            version: 7,
+            state: vec![1, 2, 3, 4],
+            clicks: b"clicks".to_vec(),
+        };
+        assert_eq!(file.load(), Ok(Some(saved)));
         let good = std::fs::read(&path).unwrap();
 
         let mut flipped = good.clone();
@@ -250,15 +285,24 @@ mod tests {
             ),
             "{other}"
         );
+        // A format-2 file (no clicks), intact: read as having none.
+        let without_clicks = good.len() - 32 - 4 - b"clicks".len();
+        let mut two = good[..without_clicks].to_vec();
+        two[8..12].copy_from_slice(&2u32.to_le_bytes());
+        let sum = Sha256::digest(&two);
+        two.extend_from_slice(&sum);
+        std::fs::write(&path, &two).unwrap();
+        let read = file.load().unwrap().unwrap();
+        assert_eq!((read.version, read.clicks.len()), (7, 0));
         // A format-1 file (the app named by its type), intact.
-        let mut old = good[..good.len() - 32].to_vec();
-        old[8..12].copy_from_slice(&1u32.to_le_bytes());
-        let sum = Sha256::digest(&old);
-        old.extend_from_slice(&sum);
-        std::fs::write(&path, &old).unwrap();
+        two[8..12].copy_from_slice(&1u32.to_le_bytes());
+        let mut one = two[..two.len() - 32].to_vec();
+        let sum = Sha256::digest(&one);
+        one.extend_from_slice(&sum);
+        std::fs::write(&path, &one).unwrap();
         let err = file.load().unwrap_err();
         assert!(
-            err.contains("has format 1, this build reads format 2"),
+            err.contains("has format 1, this build reads formats 2 to 3"),
             "{err}"
         );
         let _ = std::fs::remove_dir_all(path.parent().unwrap());

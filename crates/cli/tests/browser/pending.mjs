@@ -15,7 +15,7 @@ try {
   await page.click('[data-call="increment_counter"]');
   await page.click('[data-call="increment_counter"]');
   const predicted = await page.textContent('#counter [data-bind]');
-  const notice = page.locator('.x64wasm-pending');
+  const notice = page.locator('.x64wasm-status');
   await notice.waitFor({ state: 'visible', timeout: 15000 });
   const shownAfterMs = Date.now() - clicked;
   const pending = { text: await notice.textContent(), role: await notice.getAttribute('role') };

@@ -54,27 +54,29 @@ try {
   const final = await clickEach();
   await step({ afterClicks, final, ...(await report()) });
 
-  // Redis is down: every page says it is reconnecting; a click is undone
-  // and the page says why
+  // Redis is down: every page says it is reconnecting; a click waits in
+  // the page's queue, shown, and the page says it is offline
   for (const { page } of pages) {
     await page.waitForSelector('.x64wasm-reconnecting', { state: 'visible', timeout: 30000 });
   }
   const [first] = pages;
   const before = await first.page.textContent('#counter [data-bind]');
   await first.page.click('[data-call="increment_counter"]');
-  await first.page.waitForSelector('.x64wasm-notice', { state: 'visible', timeout: 30000 });
-  await first.page.waitForFunction(() => window.x64wasm.idle, null, { timeout: 30000 });
+  await first.page.waitForSelector('.x64wasm-status[data-kind="offline"]', { state: 'visible', timeout: 30000 });
   await step({
     reconnecting: pages.length,
-    notice: await first.page.textContent('.x64wasm-notice'),
+    status: await first.page.textContent('.x64wasm-status'),
+    waiting: await first.page.evaluate(() => window.x64wasm.waiting),
     counterBefore: before,
     counterAfter: await first.page.textContent('#counter [data-bind]'),
   });
 
-  // Redis is back: every page reconnects on its own and clicks again
+  // Redis is back: every page reconnects on its own, the waiting click goes
+  // in, and they click again
   for (const { page } of pages) {
     await page.waitForSelector('.x64wasm-reconnecting', { state: 'hidden', timeout: 30000 });
   }
+  await first.page.waitForFunction(() => window.x64wasm.idle, null, { timeout: 30000 });
   const recovered = await clickEach();
   done({ final: recovered, ...(await report()) });
 } catch (e) {

@@ -18,6 +18,7 @@ pub const RUNTIME: &[(&str, &str)] = &[
     ("bindings.js", include_str!("../../ui/runtime/bindings.js")),
     ("check.js", include_str!("../../ui/runtime/check.js")),
     ("stream.js", include_str!("../../ui/runtime/stream.js")),
+    ("queue.js", include_str!("../../ui/runtime/queue.js")),
 ];
 
 /// `ui/style.css`.

@@ -8,6 +8,7 @@
 
 pub(crate) mod assets;
 pub(crate) mod auth;
+pub(crate) mod clicks;
 mod coding;
 mod events;
 pub(crate) mod http;
@@ -97,6 +98,14 @@ pub(crate) struct Shared<S> {
     pub rate_limit: Option<RateLimiter>,
     /// The access token requests must carry, when one is required.
     pub auth: Option<auth::Auth>,
+    /// The clicks answered, by page (click ids: `clicks.rs`); changed only
+    /// under `turn`.
+    pub applied: Mutex<clicks::Applied>,
+    /// The app's id, and this build's: the first 16 hex digits of the
+    /// SHA-256 of the app's id, its callbacks' signatures and its state's
+    /// size (a page's queue of clicks is for one build: `clicks.rs`).
+    pub app_id: String,
+    pub build: String,
     /// Balancers whose `X-Forwarded-For` names the client
     /// (`--trusted-proxy`).
     pub trusted_proxies: Vec<std::net::IpAddr>,
@@ -143,6 +152,10 @@ pub(crate) struct Settings {
     pub view_entry: Result<(), String>,
     /// The access token requests must carry, if one is required.
     pub auth: Option<auth::Auth>,
+    /// The clicks answered (from the state file).
+    pub applied: clicks::Applied,
+    /// The app's id ([`App::id`](crate::App::id)).
+    pub app_id: String,
 }
 
 /// A module as `/wasm/{fn}` and `/view.wasm` serve it.
@@ -272,14 +285,24 @@ pub(crate) enum RunError {
     Arguments(ArgError),
     /// The new state could not be saved; nothing changed (500).
     Save(String),
-    /// The request names no view, or one the server does not know (400).
+    /// The request names no view though the callback takes one (400).
     View(String),
+    /// The view it names is not one the server knows (409: after a restart,
+    /// or idle too long; the page's stream brings it a new one).
+    NoView(String),
     /// The shared state's store (Redis) cannot take the change now; nothing
     /// changed (503).
     Unavailable(String),
     /// The change was sent to the store (Redis), which never answered: it
     /// may or may not be in the state (503, `"outcome":"unknown"`).
     Unknown(String),
+    /// The click (by its id) was answered before: this was the answer.
+    Again(clicks::Answer),
+}
+
+/// The answer to a click that ran: its body.
+pub(crate) fn click_answer(version: u64, ret: &Json) -> String {
+    serde_json::json!({ "version": version, "ret": ret }).to_string()
 }
 
 impl<S: Pod> Shared<S> {
@@ -295,6 +318,15 @@ impl<S: Pod> Shared<S> {
         let initial_view = view_states.as_ref().map_or(&[][..], |v| &v.initial[..]);
         let view = normalize(render(&state, initial_view));
         let signatures = signatures_json(&registry);
+        let build = bytes_hash(
+            format!(
+                "{}\n{signatures}\n{}",
+                settings.app_id,
+                std::mem::size_of::<S>()
+            )
+            .as_bytes(),
+        )[..16]
+            .to_string();
         Shared {
             title,
             render,
@@ -326,6 +358,9 @@ impl<S: Pod> Shared<S> {
             state_file: settings.state_file,
             rate_limit: (settings.rate_limit > 0).then(|| RateLimiter::new(settings.rate_limit)),
             auth: settings.auth,
+            applied: Mutex::new(settings.applied),
+            build,
+            app_id: settings.app_id,
             trusted_proxies: settings.trusted_proxies,
             log: LogLimiter::new(),
             assets: assets::Assets::new(settings.app_css),
@@ -397,13 +432,44 @@ impl<S: Pod> Shared<S> {
     /// an app with view state, `view` names the calling view (needed
     /// unless the callback takes the shared state only); its view state is
     /// changed too, and the versions and bytes are the view's.
+    ///
+    /// A click with an id (`click`) that was answered before is not run:
+    /// [`RunError::Again`] holds that answer. Its answer is kept when it
+    /// runs, or is refused for its arguments, with the state it made in the
+    /// state file (see `clicks.rs`).
     pub fn run(
         &self,
         callback: &Registered<S>,
         view: Option<&str>,
         args: &[Json],
+        click: Option<&clicks::ClickId>,
     ) -> Result<Outcome, RunError> {
         let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(id) = click {
+            let known = self
+                .applied
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .known(id);
+            match known {
+                clicks::Known::New => {}
+                clicks::Known::Answered(answer) => return Err(RunError::Again(answer)),
+                clicks::Known::Forgotten => {
+                    let version = self.lock().version;
+                    return Err(RunError::Again(clicks::Answer {
+                        status: 200,
+                        body: serde_json::json!({ "version": version }).to_string(),
+                    }));
+                }
+            }
+        }
+        // keeps `answer` to the click, if it has an id
+        let remember = |answer: clicks::Answer| {
+            if let Some(id) = click {
+                let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+                applied.record(id, answer);
+            }
+        };
         let shared_changed = callback.takes != Takes::View;
         if let Some(why) = self.redis.as_ref().and_then(|r| r.down_reason()) {
             if shared_changed {
@@ -417,7 +483,7 @@ impl<S: Pod> Shared<S> {
             (Some(views), Some(id)) => {
                 let mut locked = views.lock();
                 let Some(slot) = locked.get_mut(id) else {
-                    return Err(RunError::View(format!(
+                    return Err(RunError::NoView(format!(
                         "no view `{id}` (it was idle too long or the server restarted): \
                          reload the page"
                     )));
@@ -442,6 +508,8 @@ impl<S: Pod> Shared<S> {
             (live.state, live.version, live.tag.clone())
         };
         let mut attempts = 0;
+        // whether the click's answer went into the state file already
+        let mut saved_click = false;
         // with --redis: this click among all instances', and how long it
         // waits for others' reserved commits
         let token = self.redis.as_ref().map(|r| r.token()).unwrap_or_default();
@@ -454,8 +522,19 @@ impl<S: Pod> Shared<S> {
             } else {
                 // a view-only callback cannot change the shared state
                 callback.invoke(&mut state.clone(), &mut new_view, args)
-            }
-            .map_err(RunError::Arguments)?;
+            };
+            let ret = match ret {
+                Ok(ret) => ret,
+                Err(why) => {
+                    // refused for good: a retry gets the same answer
+                    let message = format!("`{}`: {why}", callback.name);
+                    remember(clicks::Answer {
+                        status: 400,
+                        body: serde_json::json!({ "error": message }).to_string(),
+                    });
+                    return Err(RunError::Arguments(why));
+                }
+            };
             if !shared_changed {
                 break (ret, new_state, new_view);
             }
@@ -516,12 +595,34 @@ impl<S: Pod> Shared<S> {
                 }
             }
             if let Some(file) = &self.state_file {
-                if let Err(e) = file.save(version + 1, bytemuck::bytes_of(&new_state)) {
+                // the click's answer goes into the file with the state it
+                // made: after a crash, both are there or neither
+                let mut applied = self.applied.lock().unwrap_or_else(|e| e.into_inner());
+                let before = click.map(|id| {
+                    let answer = click_answer(version + 1 + own, &ret);
+                    applied.record_undoably(
+                        id,
+                        clicks::Answer {
+                            status: 200,
+                            body: answer,
+                        },
+                    )
+                });
+                let saved = file.save(
+                    version + 1,
+                    bytemuck::bytes_of(&new_state),
+                    &applied.to_bytes(),
+                );
+                if let Err(e) = saved {
+                    if let (Some(id), Some(before)) = (click, before) {
+                        applied.undo(id, before);
+                    }
                     return Err(RunError::Save(format!(
                         "saving {}: {e}; the change was undone",
                         file.path().display()
                     )));
                 }
+                saved_click = true;
             }
             break (ret, new_state, new_view);
         };
@@ -558,6 +659,12 @@ impl<S: Pod> Shared<S> {
             }
         }
         drop(slots);
+        if !saved_click {
+            remember(clicks::Answer {
+                status: 200,
+                body: click_answer(version + own, &ret),
+            });
+        }
         if shared_changed {
             self.executed.notify_all();
         }

@@ -44,6 +44,7 @@ enum Route {
     ViewWasm,
     ViewMismatch,
     Execute,
+    ExecuteQueue,
 }
 
 const GET: &[&str] = &["GET", "HEAD"];
@@ -67,6 +68,7 @@ const ROUTES: &[(PathMatch, &[&str], Route)] = &[
     (PathMatch::Prefix("/wasm/"), GET, Route::Wasm),
     (PathMatch::Exact("/view.wasm"), GET, Route::ViewWasm),
     (PathMatch::Prefix("/execute/"), POST, Route::Execute),
+    (PathMatch::Exact("/execute"), POST, Route::ExecuteQueue),
 ];
 
 /// The route for `path` and its parameter, or `None` (404).
@@ -213,6 +215,7 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
         Route::ViewWasm => view_wasm(shared, &request),
         Route::ViewMismatch => view_mismatch(shared, &request),
         Route::Execute => execute(shared, parameter, &request),
+        Route::ExecuteQueue => execute_queue(shared, &request),
     };
     Reply::Full(secure(response))
 }
@@ -331,9 +334,12 @@ fn page_html<S>(
          <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
          <link rel=\"stylesheet\" href=\"/style.css\">{app_css}\
          <script type=\"module\" src=\"/runtime/main.js\"></script></head>\
-         <body><main id=\"x64wasm\" data-version=\"{version}\" data-state=\"{state}\" \
+         <body><main id=\"x64wasm\" data-app=\"{app}\" data-build=\"{build}\" \
+         data-version=\"{version}\" data-state=\"{state}\" \
          data-callbacks=\"{callbacks}\"{view}>{body}</main></body></html>\n",
         title = crate::dom::escape(&shared.title),
+        app = crate::dom::escape(&shared.app_id),
+        build = shared.build,
         state = to_base64(bytes),
         callbacks = crate::dom::escape(&shared.signatures),
         app_css = if shared.assets.get("/app.css").is_some() {
@@ -549,55 +555,154 @@ fn client_address(trusted: &[IpAddr], request: &Request) -> Result<IpAddr, Strin
 /// the trusted proxy); `None` when it may go on. `what` names the requests
 /// in the message.
 fn over_rate_limit<S>(shared: &Shared<S>, request: &Request, what: &str) -> Option<Response> {
+    let (why, wait) = over_rate_limit_wait(shared, request, what)?;
+    Some(match wait {
+        Some(seconds) => error(429, &why).header("Retry-After", seconds.to_string()),
+        None => error(400, &why),
+    })
+}
+
+/// As [`over_rate_limit`]: the message, and the seconds to wait (`None`
+/// for the 400).
+fn over_rate_limit_wait<S>(
+    shared: &Shared<S>,
+    request: &Request,
+    what: &str,
+) -> Option<(String, Option<u64>)> {
     let limiter = shared.rate_limit.as_ref()?;
     let client = match client_address(&shared.trusted_proxies, request) {
         Ok(client) => client,
-        Err(why) => return Some(error(400, &why)),
+        Err(why) => return Some((why, None)),
     };
     let wait = limiter.take(client, std::time::Instant::now()).err()?;
-    Some(
-        error(429, &format!("too many {what} from {client}; slow down"))
-            .header("Retry-After", format!("{}", wait.ceil().max(1.0) as u64)),
-    )
+    Some((
+        format!("too many {what} from {client}; slow down"),
+        Some(wait.ceil().max(1.0) as u64),
+    ))
 }
 
 /// `POST /execute/{name}`: runs the native callback under the state lock,
 /// bumps the version, and compares the view's predicted state with the
 /// result.
 fn execute<S: Pod>(shared: &Shared<S>, name: &str, request: &Request) -> Response {
-    let Some(callback) = shared.registry.get(name) else {
-        return error(404, &format!("no callback named `{name}`"));
-    };
-    if let Some(refused) = over_rate_limit(shared, request, "clicks") {
-        return refused;
-    }
     let call = match parse_call(&request.body) {
         Ok(call) => call,
         Err(why) => return error(400, &why),
     };
-    let outcome = match shared.run(callback, call.view.as_deref(), &call.args) {
+    run_call(shared, name, &call, request).into_response()
+}
+
+/// The most calls one `POST /execute` may carry.
+pub const QUEUE_MAX: usize = 64;
+
+/// `POST /execute`: a page's queued calls, in order, in one request
+/// (docs/protocol.md, "Click ids, retries and the queue"). Each is run as
+/// `POST /execute/{name}` runs it; the answers come in order, and stop
+/// after the first one that may change if sent again (429, 500, 503:
+/// nothing of it, or of the calls after it, ran).
+fn execute_queue<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
+    let calls = match parse_queue(&request.body, &shared.build) {
+        Ok(calls) => calls,
+        Err(QueueRefusal::Malformed(why)) => return error(400, &why),
+        Err(QueueRefusal::Rebuilt) => {
+            let why = "the app was rebuilt since this page was served: reload it";
+            return json_reply(409, &json!({ "error": why, "build": shared.build }));
+        }
+    };
+    let mut answers = Vec::with_capacity(calls.len());
+    for call in &calls {
+        let reply = match call {
+            Ok((name, call)) => run_call(shared, name, call, request),
+            Err(why) => CallReply::error(400, why),
+        };
+        let transient = matches!(reply.status, 429 | 500 | 503);
+        answers.push(json!({ "status": reply.status, "body": reply.body }));
+        if transient {
+            break;
+        }
+    }
+    json_reply(200, &json!({ "answers": answers }))
+}
+
+/// One call's answer: its status and JSON body, and for 429 and 503 the
+/// seconds to wait.
+struct CallReply {
+    status: u16,
+    body: Json,
+    retry_after: Option<u64>,
+}
+
+impl CallReply {
+    fn new(status: u16, body: Json) -> CallReply {
+        CallReply {
+            status,
+            body,
+            retry_after: None,
+        }
+    }
+
+    fn error(status: u16, message: &str) -> CallReply {
+        CallReply::new(status, json!({ "error": message }))
+    }
+
+    fn into_response(self) -> Response {
+        let response = json_reply(self.status, &self.body);
+        match self.retry_after {
+            Some(seconds) => response.header("Retry-After", seconds.to_string()),
+            None => response,
+        }
+    }
+}
+
+/// Runs one call of callback `name`: the answer as `POST /execute/{name}`
+/// gives it.
+fn run_call<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, request: &Request) -> CallReply {
+    let Some(callback) = shared.registry.get(name) else {
+        return CallReply::error(404, &format!("no callback named `{name}`"));
+    };
+    if let Some((why, wait)) = over_rate_limit_wait(shared, request, "clicks") {
+        let mut reply = CallReply::error(if wait.is_some() { 429 } else { 400 }, &why);
+        reply.retry_after = wait;
+        return reply;
+    }
+    let outcome = match shared.run(
+        callback,
+        call.view.as_deref(),
+        &call.args,
+        call.click.as_ref(),
+    ) {
         Ok(outcome) => outcome,
-        Err(RunError::Arguments(why)) => return error(400, &format!("`{name}`: {why}")),
-        Err(RunError::View(why)) => return error(400, &why),
+        Err(RunError::Arguments(why)) => return CallReply::error(400, &format!("`{name}`: {why}")),
+        Err(RunError::View(why)) => return CallReply::error(400, &why),
+        Err(RunError::NoView(why)) => return CallReply::error(409, &why),
         Err(RunError::Unavailable(why)) => {
             shared.log.line(&why);
-            return error(503, &why).header("Retry-After", "1");
+            let mut reply = CallReply::error(503, &why);
+            reply.retry_after = Some(1);
+            return reply;
         }
         Err(RunError::Unknown(why)) => {
             shared.log.line(&why);
-            return json_reply(503, &json!({ "error": why, "outcome": "unknown" }))
-                .header("Retry-After", "1");
+            let mut reply = CallReply::new(503, json!({ "error": why, "outcome": "unknown" }));
+            reply.retry_after = Some(1);
+            return reply;
         }
         Err(RunError::Save(why)) => {
             shared.log.line(&why);
-            return error(500, &why);
+            return CallReply::error(500, &why);
+        }
+        Err(RunError::Again(answer)) => {
+            // answered before: the same answer, marked
+            let mut body: Json = serde_json::from_str(&answer.body).unwrap_or(Json::Null);
+            if let Some(map) = body.as_object_mut() {
+                map.insert("again".into(), Json::Bool(true));
+            }
+            return CallReply::new(answer.status, body);
         }
     };
-    record_prediction(shared, name, &call, &outcome);
-    json_reply(
-        200,
-        &json!({ "version": outcome.version, "ret": outcome.ret }),
-    )
+    record_prediction(shared, name, call, &outcome);
+    let body = super::click_answer(outcome.version, &outcome.ret);
+    CallReply::new(200, serde_json::from_str(&body).expect("JSON we made"))
 }
 
 /// Counts the click, and compares the view's predicted state with the
@@ -651,6 +756,8 @@ struct Call {
     state_length: usize,
     /// The calling view's id (an app with view state).
     view: Option<String>,
+    /// The click's id, if the page named it (`clicks.rs`).
+    click: Option<super::clicks::ClickId>,
 }
 
 /// The body as sent. serde's derived parser refuses a field given twice
@@ -669,6 +776,71 @@ struct CallBody {
     state: Option<Json>,
     #[serde(default)]
     view: Option<Json>,
+    #[serde(default)]
+    id: Option<Json>,
+}
+
+/// A queue's body: `{"view"?: ID, "calls": [{"call": NAME, …a call's
+/// fields but `view`}, …]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueueBody {
+    #[serde(default)]
+    view: Option<Json>,
+    /// The build the page was served by (`data-build`): its queue is for
+    /// that build's callbacks.
+    #[serde(default)]
+    build: Option<String>,
+    calls: Vec<serde_json::Map<String, Json>>,
+}
+
+/// Why a queue's body is refused whole.
+enum QueueRefusal {
+    /// Not a queue (400).
+    Malformed(String),
+    /// It names another build than this one (409: the page reloads).
+    Rebuilt,
+}
+
+/// The calls of a queue's body, each with its callback's name, or why it
+/// is malformed (its answer: the others still run).
+type QueuedCall = Result<(String, Call), String>;
+
+fn parse_queue(body: &[u8], build: &str) -> Result<Vec<QueuedCall>, QueueRefusal> {
+    let body: QueueBody = serde_json::from_slice(body)
+        .map_err(|e| QueueRefusal::Malformed(format!("malformed JSON body: {e}")))?;
+    if body.build.as_deref().is_some_and(|b| b != build) {
+        return Err(QueueRefusal::Rebuilt);
+    }
+    if body.calls.len() > QUEUE_MAX {
+        return Err(QueueRefusal::Malformed(format!(
+            "{} calls in one request; at most {QUEUE_MAX}",
+            body.calls.len()
+        )));
+    }
+    Ok(body
+        .calls
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut fields)| {
+            let name = match fields.remove("call") {
+                Some(Json::String(name)) => name,
+                other => {
+                    let what = other.map_or("nothing".into(), |v| crate::callbacks::brief(&v));
+                    return Err(format!("call {i}: `call` must name a callback, not {what}"));
+                }
+            };
+            if fields.contains_key("view") {
+                return Err(format!("call {i}: the view is named once, for all calls"));
+            }
+            if let Some(view) = &body.view {
+                fields.insert("view".into(), view.clone());
+            }
+            let text = Json::Object(fields).to_string();
+            let call = parse_call(text.as_bytes()).map_err(|why| format!("call {i}: {why}"))?;
+            Ok((name, call))
+        })
+        .collect())
 }
 
 fn parse_call(body: &[u8]) -> Result<Call, String> {
@@ -679,6 +851,7 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
             predicted: None,
             state_length: 0,
             view: None,
+            click: None,
         });
     }
     if let Err(e) = std::str::from_utf8(body) {
@@ -728,12 +901,23 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
             ))
         }
     };
+    let click = match body.id {
+        None | Some(Json::Null) => None,
+        Some(Json::String(id)) => Some(super::clicks::ClickId::parse(&id)?),
+        Some(v) => {
+            return Err(format!(
+                "`id` must be a click id (PAGE:SEQ), not {}",
+                crate::callbacks::brief(&v)
+            ))
+        }
+    };
     Ok(Call {
         args,
         base,
         predicted,
         state_length,
         view,
+        click,
     })
 }
 

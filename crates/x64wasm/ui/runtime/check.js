@@ -28,7 +28,9 @@ function canonical(node) {
 }
 
 // The first 16 hex digits of the SHA-256 of the root's content, canonical.
+// (The runtime's own elements in the root, its status, are not the view.)
 export function viewHash(root) {
-  const text = JSON.stringify([...root.childNodes].map(canonical).filter((c) => c !== null));
+  const view = [...root.childNodes].filter((n) => !(n.nodeType === 1 && n.hasAttribute('data-x64wasm-runtime')));
+  const text = JSON.stringify(view.map(canonical).filter((c) => c !== null));
   return sha256Hex(new TextEncoder().encode(text)).slice(0, 16);
 }

@@ -17,11 +17,13 @@ import { applyBindings } from './bindings.js';
 import { applyPatch } from './patch.js';
 import { viewHash } from './check.js';
 import { parseEvents, streamUrl } from './stream.js';
+import { Outbox, QUEUE_MAX } from './queue.js';
 import { Sync } from './sync.js';
 import { runView, runWasm } from './wasm.js';
 
 // How long a click may wait for its answer before the page says so.
 const PENDING_AFTER_MS = 3000;
+
 
 const root = document.getElementById('x64wasm');
 if (root) start(root);
@@ -59,6 +61,8 @@ function start(root) {
   // What the page did, for people reading the console and for tests.
   const stats = {
     wasmRuns: 0, serverOnly: 0, failures: [], patches: 0, resets: 0, resyncs: 0,
+    // requests of queued clicks sent again after a failure
+    retries: 0,
     // the view module: renders run here, and the pages that fell back
     viewRuns: 0, viewFailures: 0,
     // the view check: versions compared, and how many differed
@@ -71,7 +75,9 @@ function start(root) {
     get version() { return sync.applied; },
     // No click waiting, predicted or posted, and the server's events for
     // every answered click applied: what tests wait for.
-    get idle() { return clicks === 0 && sync.inflight === 0 && sync.applied >= sync.answered; },
+    get idle() { return clicks === 0 && outbox.length === 0 && sync.inflight === 0 && sync.applied >= sync.answered; },
+    // clicks waiting for the server's answer (the queue)
+    get waiting() { return outbox.length; },
     get state() { return sync.state.slice(); },
     // Like LiveView's enableLatencySim: every server round trip takes `ms`
     // longer (half on the way out, half on the way back), for this tab
@@ -186,12 +192,12 @@ function start(root) {
   }
 
   // ---- clicks ---------------------------------------------------------
-  let clicks = 0; // clicks queued and not yet answered
-  // Clicks are predicted in order, and reach the server in that order too:
-  // one POST at a time per view (parallel requests on several connections
-  // could overtake each other), while the next click is already predicted.
-  let queue = Promise.resolve(); // predictions, in order
-  let posting = Promise.resolve(); // POSTs, one at a time, in order
+  // A click is predicted at once, in order, then waits in the queue
+  // (queue.js) until the server has answered it; the queue is sent in
+  // order, BATCH calls a request, and again until answered.
+  let clicks = 0; // clicks made and not yet predicted
+  let predictions = Promise.resolve(); // predictions, in order
+  const outbox = new Outbox(storage, root.dataset.app || '', root.dataset.build || '', signatures);
   root.addEventListener('click', (event) => {
     const target = event.target.closest('[data-call]');
     if (!target || !root.contains(target)) return;
@@ -205,7 +211,7 @@ function start(root) {
       return;
     }
     clicks += 1;
-    queue = queue.then(() => click(name, args));
+    predictions = predictions.then(() => click(name, args));
   });
 
   // ---- events with values (data-on) -----------------------------------
@@ -230,7 +236,7 @@ function start(root) {
             return;
           }
           clicks += 1;
-          queue = queue.then(() => click(entry.call, args));
+          predictions = predictions.then(() => click(entry.call, args));
         };
         const index = found.all.indexOf(entry);
         if (entry.debounce) {
@@ -252,7 +258,9 @@ function start(root) {
     });
   }
 
-  async function click(name, args) {
+  // Predicts a click and queues it (`restored`: one that waited when the
+  // page loaded, queued again with its id).
+  async function click(name, args, restored = null) {
     let compiledModule = null;
     let why = null;
     try {
@@ -271,42 +279,123 @@ function start(root) {
       stats.wasmRuns += 1;
       showBound();
     }
-    // Not awaited: the next click may predict now, and its POST waits its turn.
-    posting = posting.then(() => post(name, args, base, predicted)).finally(() => { clicks -= 1; });
-  }
-
-  // Never rejects: a failed click is reported and the next one goes on.
-  async function post(name, args, base, predicted) {
-    let version = null;
-    // no answer for a while: the page says its changes are not in yet
-    const waiting = setTimeout(() => showPending(true), PENDING_AFTER_MS);
-    try {
-      if (latency()) await sleep(latency() / 2);
-      const response = await fetch('/execute/' + encodeURIComponent(name), {
-        method: 'POST',
-        headers: { 'Content-Type': 'application/json' },
-        body: JSON.stringify(view ? { args, base, predicted, view } : { args, base, predicted }),
-      });
-      const body = await response.json().catch(() => ({}));
-      if (!response.ok) {
-        report(`${name} failed on the server (${response.status}): ${body.error}`);
-        const why = body.error || `the server answered ${response.status}`;
-        // "unknown": the server's store never answered, so the click may be in
-        tell(body.outcome === 'unknown' ? `Maybe done: ${why}` : `Not done: ${why}`);
-      } else {
-        version = body.version;
-      }
-    } catch (e) {
-      report(`${name} could not reach the server: ${e.message}`);
-      // the request may have arrived before the connection broke
-      tell('Maybe done: the server could not be reached; the page shows the result once it is back');
-    } finally {
-      clearTimeout(waiting);
-      showPending(false);
-      for (const [type, event] of sync.answer(version)) handle(type, event);
-      // What the server said wins over what this page predicted.
+    let item = restored;
+    if (restored) outbox.readd(restored);
+    else item = outbox.add(name, args, signatures[name]);
+    clicks -= 1;
+    if (!item) {
+      // the queue is full: this click is refused, and said so
+      sync.answer(null);
       sync.settle();
       showBound();
+      tell(`Not done: ${QUEUE_MAX} changes wait for the server already; this one was not kept`);
+      return;
+    }
+    Object.assign(item, { base, predicted });
+    send();
+  }
+
+  // Sends what waits, in order, until the queue is empty; never rejects.
+  // A request that fails (no connection, a server away) is sent again,
+  // with the same click ids, after a delay that doubles up to 5 s; the
+  // server answers a click it already ran with its first answer.
+  let sending = false;
+  let retryDelay = 250;
+  async function send() {
+    if (sending) return;
+    sending = true;
+    try {
+      while (outbox.items.length) await sendBatch();
+      if (!status.hidden) showStatus('in');
+    } finally {
+      sending = false;
+    }
+  }
+
+  // Answers that mean "nothing ran, send it again": the view is not known
+  // (its stream brings a new id), too many clicks, the store is away.
+  const TRANSIENT = [409, 429, 500, 502, 503, 504];
+
+  async function sendBatch() {
+    const batch = [];
+    let size = 0;
+    for (const item of outbox.next()) {
+      const call = { id: item.id, call: item.call, args: item.args, base: item.base, predicted: item.predicted };
+      size += JSON.stringify(call).length;
+      if (batch.length && size > 48 * 1024) break; // the server takes 64 KiB
+      batch.push(call);
+    }
+    const waiting = setTimeout(() => showStatus('pending'), PENDING_AFTER_MS);
+    let answers = null;
+    try {
+      if (latency()) await sleep(latency() / 2);
+      const response = await fetch('/execute', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ view, build: outbox.build, calls: batch }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (response.ok) answers = body.answers;
+      else if (response.status === 409 && body.build) {
+        // the app was rebuilt: load it; the queue is kept, and what still
+        // fits the new build is sent from there
+        report(`the app was rebuilt (${body.error}): reloading`);
+        location.reload();
+        await new Promise(() => {}); // (until the page goes)
+      } else if (!TRANSIENT.includes(response.status) && response.status !== 401) {
+        // the request itself was refused: every call in it, for good
+        answers = batch.map(() => ({ status: response.status, body }));
+      }
+    } catch (e) {
+      report(`the server could not be reached: ${e.message}`);
+    } finally {
+      clearTimeout(waiting);
+    }
+    if (!answers) {
+      stats.retries += 1;
+      showStatus('offline');
+      await sleep(retryDelay * (0.5 + Math.random()));
+      retryDelay = Math.min(retryDelay * 2, 5000);
+      return;
+    }
+    let done = 0;
+    const versions = [];
+    for (const { status: code, body } of answers) {
+      const item = batch[done];
+      // (with --redis, a commit Redis never confirmed: ids are not yet
+      // kept in Redis, so sending it again could run it twice)
+      const unknown = body && body.outcome === 'unknown';
+      if (TRANSIENT.includes(code) && !unknown) break;
+      if (code === 200) {
+        versions.push(body.version);
+      } else if (unknown) {
+        report(`${item.call}: ${body.error}`);
+        tell(`Maybe done: ${body.error}`);
+        versions.push(null);
+      } else {
+        const why = (body && body.error) || `the server answered ${code}`;
+        report(`${item.call} failed on the server (${code}): ${why}`);
+        tell(`Not done: ${why}`);
+        versions.push(null);
+      }
+      done += 1;
+    }
+    outbox.answered(done);
+    for (const version of versions) {
+      for (const [type, event] of sync.answer(version)) handle(type, event);
+    }
+    // What the server said wins over what this page predicted.
+    sync.settle();
+    showBound();
+    if (done < batch.length) {
+      // one was not run (the server said when to try again)
+      stats.retries += 1;
+      showStatus('offline');
+      await sleep(retryDelay * (0.5 + Math.random()));
+      retryDelay = Math.min(retryDelay * 2, 5000);
+    } else {
+      retryDelay = 250;
+      updateStatus();
     }
   }
 
@@ -314,7 +403,7 @@ function start(root) {
   // A reset shows the server's render of its state; patch events are the
   // server's diff, which a page that renders itself does not need.
   const dom = {
-    reset: (html) => { root.innerHTML = html; },
+    reset: (html) => { root.innerHTML = html; keepStatus(); },
     patch: (patch) => { if (!viewModule) applyPatch(root, patch); },
   };
 
@@ -375,20 +464,41 @@ function start(root) {
     noticeTimer = setTimeout(() => { notice.hidden = true; }, 5000);
   }
 
-  // Clicks sent and not answered within PENDING_AFTER_MS are shown as
-  // pending, with how many wait (the page never differs from the server
-  // silently).
-  const pending = document.createElement('div');
-  pending.className = 'x64wasm-pending';
-  pending.setAttribute('role', 'status');
-  pending.hidden = true;
-  document.body.appendChild(pending);
-  function showPending(on) {
-    // (a click counts until its answer is handled: the one answered now too)
-    const waiting = on ? clicks : clicks - 1;
-    pending.hidden = !(waiting > 0 && (on || !pending.hidden));
-    if (!pending.hidden) pending.textContent = `Waiting for the server: ${waiting} change${waiting === 1 ? '' : 's'} not confirmed yet`;
+  // What the page says of its queue (in the app root, role="status";
+  // the view check passes over it): clicks not answered within
+  // PENDING_AFTER_MS, clicks waiting while the server cannot be reached,
+  // and once all are in, that they are. Never a silent difference
+  // between the page and the server.
+  const status = document.createElement('div');
+  status.className = 'x64wasm-status';
+  status.setAttribute('role', 'status');
+  status.setAttribute('data-x64wasm-runtime', '');
+  status.hidden = true;
+  root.appendChild(status);
+  let statusTimer = null;
+  const changes = (n) => `${n} change${n === 1 ? '' : 's'}`;
+  function showStatus(kind) {
+    clearTimeout(statusTimer);
+    const n = outbox.length;
+    status.dataset.kind = kind;
+    if (kind === 'in') {
+      status.textContent = 'All changes are in';
+      statusTimer = setTimeout(() => { status.hidden = true; }, 3000);
+    } else if (kind === 'offline') {
+      status.textContent = `Offline: ${changes(n)} waiting, sent when the server is back`;
+    } else {
+      status.textContent = `Waiting for the server: ${changes(n)} not confirmed yet`;
+    }
+    status.hidden = false;
   }
+  // After answers: the count shown follows the queue.
+  function updateStatus() {
+    if (status.hidden || status.dataset.kind === 'in') return;
+    if (outbox.length === 0) showStatus('in');
+    else showStatus(status.dataset.kind);
+  }
+  // A reset replaces the root's content: the status goes back in.
+  const keepStatus = () => { if (status.parentNode !== root) root.appendChild(status); };
 
   const reconnecting = document.createElement('div');
   reconnecting.className = 'x64wasm-reconnecting';
@@ -448,6 +558,18 @@ function start(root) {
   // bound styles are the runtime's alone (the CSP refuses style attributes)
   showBound();
   connect(sync.applied);
+  // What waited when the page loaded (a reload, a restarted tab): sent
+  // again with its ids, predicted again on what the page shows now; what
+  // an earlier build queued and this one cannot run is said, and dropped.
+  if (outbox.dropped.length) {
+    const names = outbox.dropped.map((item) => item.call).join(', ');
+    report(`the app changed; these waiting clicks no longer fit it and were dropped: ${names}`);
+    tell(`Not done (the app was updated): ${names}`);
+  }
+  for (const item of [...outbox.restored]) {
+    clicks += 1;
+    predictions = predictions.then(() => click(item.call, item.args, item));
+  }
   // Compile every callback's module while the user reads the page, so the
   // first click predicts at once.
   window.x64wasm.ready = Promise.allSettled([

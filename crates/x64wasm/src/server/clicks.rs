@@ -1,0 +1,240 @@
+//! Click ids (docs/protocol.md, "Click ids, retries and the queue"): every
+//! click a page makes is named `PAGE:SEQ`, and the server remembers which
+//! it answered and how, so a click sent again (its connection broke, the
+//! server restarted, the page reloaded with it queued) is answered again,
+//! never run twice.
+//!
+//! Per page: the highest `SEQ` answered (a page sends its clicks in order,
+//! so every lower one was answered too) and the answers of the last
+//! [`ANSWERS_KEPT`]; for the [`PAGES_KEPT`] pages that clicked most
+//! recently. Kept in memory and, with `--state-file`, in the state file
+//! with the state each click produced ([`Applied::to_bytes`]).
+
+use std::collections::{HashMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+/// Answers kept per page: more than a page's queue sends in one request.
+pub const ANSWERS_KEPT: usize = 64;
+/// Pages remembered; past it, the one that clicked least recently is
+/// forgotten (a click of it sent again later would run again).
+pub const PAGES_KEPT: usize = 16_384;
+
+/// A click's id: the page that made it and its number there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClickId {
+    pub page: String,
+    pub seq: u64,
+}
+
+impl ClickId {
+    /// `PAGE:SEQ`: PAGE 8 to 64 of `[0-9A-Za-z_-]`, SEQ a decimal from 1.
+    pub fn parse(text: &str) -> Result<ClickId, String> {
+        let bad = || {
+            format!(
+                "`id` must be PAGE:SEQ (PAGE 8 to 64 of 0-9 A-Z a-z _ -, SEQ a number from 1), \
+                 not {}",
+                crate::callbacks::brief(&serde_json::Value::String(text.to_string()))
+            )
+        };
+        let (page, seq) = text.split_once(':').ok_or_else(bad)?;
+        let page_ok = (8..=64).contains(&page.len())
+            && page
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+        let seq: u64 = seq
+            .parse()
+            .ok()
+            .filter(|&n| n > 0 && !seq.starts_with('+'))
+            .ok_or_else(bad)?;
+        match page_ok {
+            true => Ok(ClickId {
+                page: page.to_string(),
+                seq,
+            }),
+            false => Err(bad()),
+        }
+    }
+}
+
+/// An answer as it was given: status and JSON body.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// What the server knows of a click.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Known {
+    /// Never answered: run it.
+    New,
+    /// Answered, and this was the answer.
+    Answered(Answer),
+    /// Answered, but the answer is no longer kept.
+    Forgotten,
+}
+
+/// One page's clicks.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+struct Page {
+    /// The highest SEQ answered.
+    through: u64,
+    /// The last answers, oldest first: (SEQ, answer).
+    answers: VecDeque<(u64, Answer)>,
+    /// When it last clicked (a counter: higher is more recent).
+    used: u64,
+}
+
+/// A page's record, as it was before a click (see [`Applied::undo`]).
+pub struct PageRecord(Page);
+
+/// The clicks answered, by page.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Applied {
+    pages: HashMap<String, Page>,
+    /// Counts clicks recorded (for `Page::used`).
+    clock: u64,
+}
+
+impl Applied {
+    /// What is known of `id`.
+    pub fn known(&self, id: &ClickId) -> Known {
+        let Some(page) = self.pages.get(&id.page) else {
+            return Known::New;
+        };
+        if id.seq > page.through {
+            return Known::New;
+        }
+        match page.answers.iter().find(|(seq, _)| *seq == id.seq) {
+            Some((_, answer)) => Known::Answered(answer.clone()),
+            None => Known::Forgotten,
+        }
+    }
+
+    /// Records `answer` to `id`.
+    pub fn record(&mut self, id: &ClickId, answer: Answer) {
+        self.clock += 1;
+        if !self.pages.contains_key(&id.page) && self.pages.len() >= PAGES_KEPT {
+            let oldest = self
+                .pages
+                .iter()
+                .min_by_key(|(_, p)| p.used)
+                .map(|(name, _)| name.clone());
+            if let Some(oldest) = oldest {
+                self.pages.remove(&oldest);
+            }
+        }
+        let page = self.pages.entry(id.page.clone()).or_default();
+        page.through = page.through.max(id.seq);
+        page.used = self.clock;
+        page.answers.push_back((id.seq, answer));
+        if page.answers.len() > ANSWERS_KEPT {
+            page.answers.pop_front();
+        }
+    }
+
+    /// Records `answer` to `id` and returns what [`undo`](Applied::undo)
+    /// needs to take it back (the page's record before).
+    pub fn record_undoably(&mut self, id: &ClickId, answer: Answer) -> Option<PageRecord> {
+        let before = self.pages.get(&id.page).cloned().map(PageRecord);
+        self.record(id, answer);
+        before
+    }
+
+    /// Takes back the answer [`record_undoably`](Applied::record_undoably)
+    /// recorded (the state it went with was not saved).
+    pub fn undo(&mut self, id: &ClickId, before: Option<PageRecord>) {
+        match before {
+            Some(PageRecord(page)) => self.pages.insert(id.page.clone(), page),
+            None => self.pages.remove(&id.page),
+        };
+    }
+
+    /// The table as bytes, for the state file (JSON).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("plain data")
+    }
+
+    /// The table from [`to_bytes`](Applied::to_bytes)'s bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Applied, String> {
+        serde_json::from_slice(bytes).map_err(|e| format!("its table of clicks is malformed: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn click_ids_are_parsed_strictly() {
+        // (text, parsed)
+        let cases: &[(&str, Option<(&str, u64)>)] = &[
+            ("abcdefgh:1", Some(("abcdefgh", 1))),
+            (
+                "A1_-b2c3:18446744073709551615",
+                Some(("A1_-b2c3", u64::MAX)),
+            ),
+            ("abcdefgh:0", None),
+            ("abcdefgh:+1", None),
+            ("abcdefgh:-1", None),
+            ("abcdefgh:", None),
+            ("abcdefg:1", None),
+            ("abcdefgh1", None),
+            ("abc defgh:1", None),
+            ("abcdefgh:1:2", None),
+            (&*format!("{}:1", "a".repeat(65)), None),
+        ];
+        for (text, want) in cases {
+            let got = ClickId::parse(text).ok().map(|id| (id.page, id.seq));
+            assert_eq!(got, want.map(|(p, s)| (p.to_string(), s)), "{text}");
+        }
+    }
+
+    #[test]
+    fn answered_clicks_are_known_and_old_answers_forgotten() {
+        let mut applied = Applied::default();
+        let id = |seq| ClickId {
+            page: "pagepage".into(),
+            seq,
+        };
+        let answer = |n: u64| Answer {
+            status: 200,
+            body: format!("{{\"version\":{n}}}"),
+        };
+        assert_eq!(applied.known(&id(1)), Known::New);
+        for seq in 1..=ANSWERS_KEPT as u64 + 1 {
+            applied.record(&id(seq), answer(seq));
+        }
+        assert_eq!(applied.known(&id(1)), Known::Forgotten);
+        assert_eq!(applied.known(&id(2)), Known::Answered(answer(2)));
+        let last = ANSWERS_KEPT as u64 + 1;
+        assert_eq!(applied.known(&id(last)), Known::Answered(answer(last)));
+        assert_eq!(applied.known(&id(last + 1)), Known::New);
+        // and the same after a trip through the state file's bytes
+        let back = Applied::from_bytes(&applied.to_bytes()).unwrap();
+        assert_eq!(back.known(&id(2)), Known::Answered(answer(2)));
+        assert_eq!(back.known(&id(1)), Known::Forgotten);
+    }
+
+    #[test]
+    fn the_page_that_clicked_least_recently_is_forgotten_first() {
+        let mut applied = Applied::default();
+        let answer = Answer {
+            status: 200,
+            body: "{}".into(),
+        };
+        let id = |k: usize| ClickId {
+            page: format!("page{k:08}"),
+            seq: 1,
+        };
+        for k in 0..PAGES_KEPT {
+            applied.record(&id(k), answer.clone());
+        }
+        applied.record(&id(0), answer.clone()); // page 0 clicks again
+        applied.record(&id(PAGES_KEPT), answer.clone());
+        assert_eq!(applied.known(&id(1)), Known::New, "page 1 was forgotten");
+        assert_ne!(applied.known(&id(0)), Known::New);
+        assert_ne!(applied.known(&id(PAGES_KEPT)), Known::New);
+    }
+}

@@ -1,0 +1,92 @@
+// The page's queue of clicks (docs/protocol.md, "Click ids, retries and
+// the queue"). Every click gets an id, PAGE:SEQ, and waits here, in order,
+// until the server has answered it; main.js sends what waits, up to BATCH
+// at a time in one request, and sends it again, with the same ids, until
+// it is answered (the server answers a click it already ran with its first
+// answer, and runs it no second time). The queue is kept in the tab's
+// sessionStorage, so a reload or a restarted tab sends what waited.
+// No DOM and no network here: ui/test/queue.test.mjs drives it in node.
+
+// Calls sent in one request at most (the server takes up to 64).
+export const BATCH = 32;
+// Clicks that may wait at most; past it a click is refused, and said so.
+export const QUEUE_MAX = 1000;
+
+const random = () => [...crypto.getRandomValues(new Uint8Array(12))]
+  .map((b) => b.toString(16).padStart(2, '0')).join('');
+
+export class Outbox {
+  // The queue of app `app`, build `build`, kept in `storage` (null: in
+  // memory only). `signatures`: the callbacks of this build.
+  constructor(storage, app, build, signatures) {
+    this.storage = storage;
+    this.key = `x64wasm:clicks:${app}`;
+    this.build = build;
+    const kept = this.read();
+    this.page = kept.page || random();
+    this.seq = kept.seq || 0;
+    this.items = [];
+    // What waited when the page (re)loaded: this build's, to send again;
+    // another build's only where the callback is still there with the same
+    // signature (the rest is `dropped`, for the page to say so).
+    this.restored = [];
+    this.dropped = [];
+    for (const item of kept.items || []) {
+      const same = kept.build === build
+        || JSON.stringify(signatures[item.call] || null) === item.signature;
+      (same ? this.restored : this.dropped).push(item);
+    }
+    this.write();
+  }
+
+  read() {
+    if (!this.storage) return {};
+    try {
+      return JSON.parse(this.storage.getItem(this.key) || '{}');
+    } catch (e) {
+      return {};
+    }
+  }
+
+  write() {
+    if (!this.storage) return;
+    const value = { page: this.page, seq: this.seq, build: this.build, items: [...this.restored, ...this.items] };
+    try {
+      this.storage.setItem(this.key, JSON.stringify(value));
+    } catch (e) {
+      // full or refused: the queue lives on in memory
+    }
+  }
+
+  // A click to send: its item (with its id), or null when QUEUE_MAX wait.
+  add(call, args, signature) {
+    if (this.length >= QUEUE_MAX) return null;
+    this.seq += 1;
+    const item = { id: `${this.page}:${this.seq}`, call, args, signature: JSON.stringify(signature || null) };
+    this.items.push(item);
+    this.write();
+    return item;
+  }
+
+  // A restored item, predicted again: it waits with the new ones, first.
+  readd(item) {
+    this.restored = this.restored.filter((r) => r !== item);
+    this.items.push(item);
+    this.write();
+  }
+
+  get length() {
+    return this.items.length + this.restored.length;
+  }
+
+  // The next calls to send, oldest first.
+  next() {
+    return this.items.slice(0, BATCH);
+  }
+
+  // The first `n` were answered: they wait no longer.
+  answered(n) {
+    this.items.splice(0, n);
+    this.write();
+  }
+}
