@@ -180,7 +180,7 @@ fn a_change_that_cannot_be_saved_is_undone_and_refused() {
         x64wasm::state_file::StateFile::new(&file, "x64wasm-demo", state_size)
             .load()
             .unwrap()
-            .map(|(v, _)| v),
+            .map(|saved| saved.version),
         Some(2)
     );
     let _ = std::fs::remove_dir_all(&dir);

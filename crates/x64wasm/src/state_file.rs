@@ -118,11 +118,11 @@ impl StateFile {
             let version = r.u64()?;
             let state = r.take(size)?.to_vec();
             let clicks = match format {
-                2 => Vec::new(),
-                _ => {
+                3.. => {
                     let length = r.u32()? as usize;
                     r.take(length)?.to_vec()
                 }
+                _ => Vec::new(),
             };
             r.take(32)?;
             Ok::<_, String>((format, name, size, version, state, clicks))
@@ -254,7 +254,7 @@ mod tests {
         let good = std::fs::read(&path).unwrap();
 
         let mut flipped = good.clone();
-        flipped[good.len() - 40] ^= 1;
+        flipped[good.len() - 34] ^= 1; // (in the clicks)
         let cases: &[(Vec<u8>, &str)] = &[
             (good[..good.len() - 1].to_vec(), "is truncated"),
             (good[..10].to_vec(), "is truncated"),

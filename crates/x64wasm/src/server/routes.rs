@@ -923,6 +923,7 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
 
 #[cfg(test)]
 mod tests {
+    use super::super::clicks::ClickId;
     use super::*;
 
     #[test]
@@ -946,6 +947,62 @@ mod tests {
     }
 
     #[test]
+    fn queues_name_their_calls_and_a_bad_call_is_its_own_answer() {
+        // (body, build given, calls parsed: the name or the start of its error)
+        type Case<'a> = (&'a str, Result<Vec<Result<&'a str, &'a str>>, &'a str>);
+        let cases: &[Case] = &[
+            (r#"{"calls":[]}"#, Ok(vec![])),
+            (
+                r#"{"calls":[{"call":"a","args":[1]},{"args":[]},{"call":"b","base":-1}]}"#,
+                Ok(vec![
+                    Ok("a"),
+                    Err("call 1: `call` must name"),
+                    Err("call 2: `base`"),
+                ]),
+            ),
+            (
+                r#"{"calls":[{"call":"a","view":"x"}]}"#,
+                Ok(vec![Err("call 0: the view is named once")]),
+            ),
+            (r#"{"calls":[],"build":"other"}"#, Err("rebuilt")),
+            (r#"{"calls":[],"build":"this"}"#, Ok(vec![])),
+            (r#"{"calls":{}}"#, Err("malformed JSON body")),
+            (r#"{"calls":[],"calls":[]}"#, Err("malformed JSON body")),
+        ];
+        for (body, want) in cases {
+            let got = match parse_queue(body.as_bytes(), "this") {
+                Ok(calls) => Ok(calls),
+                Err(QueueRefusal::Rebuilt) => Err("rebuilt".to_string()),
+                Err(QueueRefusal::Malformed(why)) => Err(why),
+            };
+            match (got, want) {
+                (Ok(got), Ok(want)) => {
+                    assert_eq!(got.len(), want.len(), "{body}");
+                    for (got, want) in got.iter().zip(want) {
+                        match (got, want) {
+                            (Ok((name, _)), Ok(want)) => assert_eq!(name, want, "{body}"),
+                            (Err(why), Err(want)) => {
+                                assert!(why.starts_with(want), "{body}: {why}")
+                            }
+                            _ => panic!("{body}: {got:?}"),
+                        }
+                    }
+                }
+                (Err(got), Err(want)) => assert!(got.starts_with(want), "{body}: {got}"),
+                (got, want) => panic!("{body}: got {:?}, want {want:?}", got.map(|c| c.len())),
+            }
+        }
+        let many = format!(
+            r#"{{"calls":[{}]}}"#,
+            vec![r#"{"call":"a"}"#; QUEUE_MAX + 1].join(",")
+        );
+        assert!(matches!(
+            parse_queue(many.as_bytes(), "this"),
+            Err(QueueRefusal::Malformed(_))
+        ));
+    }
+
+    #[test]
     fn execute_bodies_are_checked() {
         let ok = |args: Vec<Json>, base, predicted: Option<&str>, state_length| Call {
             args,
@@ -953,6 +1010,7 @@ mod tests {
             predicted: predicted.map(String::from),
             state_length,
             view: None,
+            click: None,
         };
         let hash = "ab".repeat(32);
         // (body, parsed call or the start of the error)
@@ -998,6 +1056,18 @@ mod tests {
                 r#"{"a":1,"a":2}"#.into(),
                 Err("malformed JSON body: unknown field `a`"),
             ),
+            (
+                r#"{"id":"pagepage:7"}"#.into(),
+                Ok(Call {
+                    click: Some(ClickId {
+                        page: "pagepage".into(),
+                        seq: 7,
+                    }),
+                    ..ok(vec![], None, None, 0)
+                }),
+            ),
+            (r#"{"id":"short:7"}"#.into(), Err("`id` must be PAGE:SEQ")),
+            (r#"{"id":7}"#.into(), Err("`id` must be a click id")),
         ];
         for (body, want) in cases {
             match (parse_call(body.as_bytes()), want) {
