@@ -314,3 +314,69 @@ fn the_page_works_with_site_data_blocked() {
     assert_eq!(said.len(), 1, "said once: {result}");
     assert_eq!(app.state().0, 2);
 }
+
+#[test]
+fn clicks_made_while_the_server_is_dead_go_in_once_after_it_restarts_even_across_a_reload() {
+    // The server is killed (SIGKILL) and started again 20 s later on the
+    // same port and state file; meanwhile the page makes 50 clicks, then
+    // 10 more across a reload. Each goes in exactly once, in order.
+    let dir = std::env::temp_dir().join(format!("x64wasm-outage-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("state.bin");
+    let port = support::scale::free_port().to_string();
+    let args = [
+        "--headless",
+        "--port",
+        &port,
+        "--state-file",
+        file.to_str().unwrap(),
+        "--rate-limit",
+        "0",
+    ];
+    let mut app = Some(App::demo(&args));
+    let url = app.as_ref().unwrap().url.clone();
+    let mut script = NodeScript::start("outage.mjs", &[&url], &[]);
+    let mut killed = std::time::Instant::now();
+    let result = loop {
+        let message = script.next();
+        match message["need"].as_str() {
+            Some("kill") => {
+                let pid = app.as_ref().unwrap().pid().to_string();
+                let status = std::process::Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .status()
+                    .unwrap();
+                assert!(status.success());
+                app = None;
+                killed = std::time::Instant::now();
+            }
+            Some("restart") => {
+                let down = std::time::Duration::from_secs(20);
+                std::thread::sleep(down.saturating_sub(killed.elapsed()));
+                app = Some(App::demo(&args));
+            }
+            _ => break message,
+        }
+        script.go();
+    };
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["predicted"], "29", "the page went on: {result}");
+    assert_eq!(
+        result["offline"]["text"], "Offline: 50 changes waiting, sent when the server is back",
+        "{result}"
+    );
+    assert_eq!(result["offline"]["role"], "status");
+    assert_eq!(result["offline"]["inRoot"], "x64wasm", "in the app root");
+    // 20 Increments, a Reset, 29 Increments, each once and in order
+    assert_eq!(result["after"], "29", "{result}");
+    assert_eq!(result["inText"], "All changes are in", "{result}");
+    assert_eq!(result["reloadFailed"], true, "the reload met no server");
+    assert_eq!(result["reloaded"], "39", "{result}");
+    assert_eq!(result["stats"]["viewMismatches"], 0, "{result}");
+    let app = app.unwrap();
+    let (version, state) = app.state();
+    assert_eq!(version, 60, "every click once: {result}");
+    assert_eq!(i64::from_le_bytes(state[..8].try_into().unwrap()), 39);
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -185,3 +185,84 @@ fn a_change_that_cannot_be_saved_is_undone_and_refused() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_click_sent_again_runs_once_whether_at_once_from_two_connections_or_after_a_restart() {
+    let dir = temp_dir("clicks");
+    let file = dir.join("state.bin");
+    let port = support::scale::free_port().to_string();
+    let app = start(&file, &port);
+    let click = |app: &App, id: &str| {
+        let body = format!(r#"{{"args":[],"id":"{id}"}}"#);
+        app.post("/execute/increment_counter", &body).json()
+    };
+    // The same click from two connections at once, 20 times: each runs
+    // once, and both get its answer.
+    for seq in 1..=20 {
+        let id = format!("twinpage:{seq}");
+        let (a, b) = std::thread::scope(|s| {
+            let a = s.spawn(|| click(&app, &id));
+            let b = s.spawn(|| click(&app, &id));
+            (a.join().unwrap(), b.join().unwrap())
+        });
+        assert_eq!(a["version"], seq, "{a} {b}");
+        assert_eq!(b["version"], seq, "{a} {b}");
+        assert_eq!(a["ret"], b["ret"]);
+        let again = [&a, &b].iter().filter(|r| r["again"] == true).count();
+        assert_eq!(again, 1, "one ran, one was answered again: {a} {b}");
+    }
+    assert_eq!(app.state().0, 20);
+    // A queue: in order, a bad call answered on its own, the rest run.
+    let queue = r#"{"calls":[
+        {"call":"increment_counter","id":"queuepage:1"},
+        {"call":"add_step_clamped","args":["x",1],"id":"queuepage:2"},
+        {"call":"no_such_callback","id":"queuepage:3"},
+        {"call":"increment_counter","id":"queuepage:4"}]}"#;
+    let answers = app.post("/execute", queue).json();
+    let statuses: Vec<_> = answers["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["status"].as_u64().unwrap())
+        .collect();
+    assert_eq!(statuses, [200, 400, 404, 200], "{answers}");
+    assert_eq!(app.state().0, 22);
+    // The same queue again: nothing runs; the same answers, marked
+    let again = app.post("/execute", queue).json();
+    for (first, second) in answers["answers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(again["answers"].as_array().unwrap())
+    {
+        if first["status"] == 404 {
+            continue; // (a callback that does not exist has no answer kept)
+        }
+        assert_eq!(second["status"], first["status"], "{again}");
+        assert_eq!(second["body"]["again"], true, "{again}");
+    }
+    assert_eq!(app.state().0, 22, "{again}");
+    // Killed and started again on the same state file: the clicks it
+    // answered are still answered, not run again.
+    let status = Command::new("kill")
+        .args(["-KILL", &app.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    drop(app);
+    let app = start(&file, &port);
+    let answer = click(&app, "twinpage:20");
+    assert_eq!(
+        (answer["version"].clone(), answer["again"].clone()),
+        (20.into(), true.into())
+    );
+    let answer = click(&app, "queuepage:4");
+    assert_eq!(answer["again"], true, "{answer}");
+    assert_eq!(app.state().0, 22);
+    let answer = click(&app, "twinpage:21");
+    assert_eq!(
+        (answer["version"].clone(), answer.get("again")),
+        (23.into(), None)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

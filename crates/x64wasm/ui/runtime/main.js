@@ -292,6 +292,7 @@ function start(root) {
       return;
     }
     Object.assign(item, { base, predicted });
+    updateStatus(); // (the count shown)
     send();
   }
 
