@@ -633,3 +633,47 @@ fn an_app_with_view_state_shares_its_state_and_keeps_each_view_on_its_instance()
     assert_eq!(a.state(), b.state());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_click_id_runs_once_across_instances_and_their_restarts() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-redis-ids-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis = Redis::start(&dir, free_port());
+    let a = redis.demo();
+    let b = redis.demo();
+    let click = |app: &App, id: &str| {
+        let body = format!(r#"{{"args":[],"id":"{id}"}}"#);
+        let reply = app.post("/execute/increment_counter", &body);
+        assert_eq!(reply.status, 200, "{}", reply.text());
+        reply.json()
+    };
+    // the same click on both instances, at once, ten times: once each
+    for seq in 1..=10 {
+        let id = format!("twinpage:{seq}");
+        let (first, second) = std::thread::scope(|s| {
+            let x = s.spawn(|| click(&a, &id));
+            let y = s.spawn(|| click(&b, &id));
+            (x.join().unwrap(), y.join().unwrap())
+        });
+        assert_eq!(first["version"], seq, "{first} {second}");
+        assert_eq!(second["version"], seq, "{first} {second}");
+        let again = [&first, &second]
+            .iter()
+            .filter(|r| r["again"] == true)
+            .count();
+        assert_eq!(again, 1, "{first} {second}");
+    }
+    wait_version(&[&a, &b], 10);
+    // an instance started afresh knows them too (they are in Redis)
+    drop(a);
+    let c = redis.demo();
+    let answer = click(&c, "twinpage:10");
+    assert_eq!(
+        (answer["version"].clone(), answer["again"].clone()),
+        (10.into(), true.into())
+    );
+    assert_eq!(redis.cli(&["GET", VERSION_KEY]), "10");
+    assert_eq!(redis.cli(&["HLEN", "x64wasm:x64wasm-demo:clicks"]), "10");
+    drop((b, c));
+    let _ = std::fs::remove_dir_all(redis.stop());
+}

@@ -57,6 +57,13 @@ impl ClickId {
     }
 }
 
+impl std::fmt::Display for ClickId {
+    /// `PAGE:SEQ`, as the page writes it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.page, self.seq)
+    }
+}
+
 /// An answer as it was given: status and JSON body.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Answer {

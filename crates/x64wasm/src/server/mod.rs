@@ -541,12 +541,17 @@ impl<S: Pod> Shared<S> {
             if let Some(store) = &self.redis {
                 attempts += 1;
                 let reserve = attempts > 2;
+                // the click's id and answer go into Redis with the state
+                let id = click.map(|id| id.to_string());
+                let answer = click_answer(version + 1 + own, &ret);
+                let click = id.as_deref().map(|id| (id, answer.as_str()));
                 let committed = loop {
                     match store.commit(
                         (version, &tag),
                         bytemuck::bytes_of(&new_state),
                         &token,
                         reserve,
+                        click,
                     ) {
                         // another click's turn: wait for it, briefly
                         Err(redis::Refused::Reserved) if Instant::now() < wait_until => {
@@ -591,6 +596,14 @@ impl<S: Pod> Shared<S> {
                     Err(redis::Refused::Unknown(why)) => {
                         self.published.send_modify(|_| {});
                         return Err(RunError::Unknown(why));
+                    }
+                    Err(redis::Refused::Again(answer)) => {
+                        // an instance ran it (this one, before a restart,
+                        // or another): its answer, nothing run
+                        return Err(RunError::Again(clicks::Answer {
+                            status: 200,
+                            body: answer,
+                        }));
                     }
                 }
             }

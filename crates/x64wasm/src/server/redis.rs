@@ -6,8 +6,11 @@
 //! `x64wasm:ID:tag` (which history that version belongs to: the token of
 //! the click that made it), `x64wasm:ID:history` (the last [`HISTORY`]
 //! `VERSION TAG` pairs), `x64wasm:ID:meta` (what wrote them:
-//! `x64wasm-state 1 ID SIZE`), `x64wasm:ID:reserved` (see [`COMMIT`]), and
-//! the pub/sub channel `x64wasm:ID:changed`. A message on the channel only
+//! `x64wasm-state 1 ID SIZE`), `x64wasm:ID:reserved` (see [`COMMIT`]),
+//! `x64wasm:ID:clicks` (a hash: the answer to each click id a commit
+//! carried) and `x64wasm:ID:click-order` (those ids, newest first: the
+//! hash keeps the last [`CLICKS_KEPT`]), and the pub/sub channel
+//! `x64wasm:ID:changed`. A message on the channel only
 //! wakes the instances: each then reads the keys, so a message, whoever
 //! sent it, never puts a state in an instance.
 //!
@@ -47,6 +50,10 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 
 /// How many times a click runs before a conflict is a 503.
 pub const ATTEMPTS: usize = 8;
+
+/// Click ids (and their answers) Redis keeps, of all instances' pages: a
+/// click sent again within the next this many clicks is answered, not run.
+pub const CLICKS_KEPT: usize = 100_000;
 
 /// How long a starting instance waits for running ones to write back what
 /// Redis lost: when Redis holds no state while some follow the channel,
@@ -142,6 +149,15 @@ local mt = redis.call('TYPE', KEYS[6]).ok
 if mt ~= 'none' and (mt ~= 'string' or redis.call('GET', KEYS[6]) ~= ARGV[9]) then
   return {3, '', '', ''}
 end
+if redis.call('TYPE', KEYS[8]).ok ~= 'hash' then
+  redis.call('DEL', KEYS[8], KEYS[9])
+end
+if ARGV[11] ~= '' then
+  local answer = redis.call('HGET', KEYS[8], ARGV[11])
+  if answer then
+    return {4, '', answer, ''}
+  end
+end
 local current = redis.call('GET', KEYS[2])
 local tag = tag_of(KEYS[5])
 if current ~= ARGV[1] or tag ~= ARGV[8] then
@@ -160,6 +176,13 @@ end
 write({KEYS[1], KEYS[2], KEYS[5], KEYS[7], KEYS[3]}, ARGV[2], ARGV[3], ARGV[4], ARGV[10])
 if holder then
   redis.call('DEL', KEYS[4])
+end
+if ARGV[11] ~= '' then
+  redis.call('HSET', KEYS[8], ARGV[11], ARGV[12])
+  redis.call('LPUSH', KEYS[9], ARGV[11])
+  while redis.call('LLEN', KEYS[9]) > tonumber(ARGV[13]) do
+    redis.call('HDEL', KEYS[8], redis.call('RPOP', KEYS[9]))
+  end
 end
 return {1, ARGV[3], '', ''}
 "#;
@@ -306,8 +329,11 @@ pub enum Refused {
     /// cannot be used: nothing changed.
     Down(String),
     /// The commit was sent and never answered: the click may or may not
-    /// be in the state.
+    /// be in the state (sent again with its id, it is answered or runs).
     Unknown(String),
+    /// A commit carried this click id before (an instance ran it): its
+    /// answer, and nothing written.
+    Again(String),
 }
 
 /// [`READ`]'s answer: the version's type and value, the state's type,
@@ -357,6 +383,9 @@ pub struct RedisStore {
     tag_key: String,
     meta_key: String,
     history_key: String,
+    /// Answers by click id, and the ids newest first.
+    clicks_key: String,
+    click_order_key: String,
     /// Holds the token of the click the next commit is reserved for.
     reservation_key: String,
     /// This instance among all (process id and start time), for tokens.
@@ -404,6 +433,8 @@ impl RedisStore {
             version_key: format!("{prefix}:version"),
             tag_key: format!("{prefix}:tag"),
             history_key: format!("{prefix}:history"),
+            clicks_key: format!("{prefix}:clicks"),
+            click_order_key: format!("{prefix}:click-order"),
             meta_key: format!("{prefix}:meta"),
             reservation_key: format!("{prefix}:reserved"),
             instance: format!(
@@ -634,12 +665,17 @@ impl RedisStore {
     /// click), if that is still what Redis holds; `reserve` asks a conflict
     /// to reserve the next commit for the click ([`COMMIT`]). Marks the
     /// store down when Redis cannot take it (see [`RedisStore::down`]).
+    ///
+    /// `click`: the click's id and its answer should this commit succeed
+    /// (kept in Redis with the state, atomically); a click id Redis holds
+    /// already is [`Refused::Again`] with its answer.
     pub fn commit(
         &self,
         (base, base_tag): (u64, &str),
         state: &[u8],
         token: &str,
         reserve: bool,
+        click: Option<(&str, &str)>,
     ) -> Result<u64, Refused> {
         const NOTHING: &str = "nothing changed, try again when it is back";
         let Some(next) = base.checked_add(1).filter(|&n| n < u64::MAX) else {
@@ -656,6 +692,8 @@ impl RedisStore {
                 .key(&self.tag_key)
                 .key(&self.meta_key)
                 .key(&self.history_key)
+                .key(&self.clicks_key)
+                .key(&self.click_order_key)
                 .arg(base.to_string())
                 .arg(state)
                 .arg(next.to_string())
@@ -666,11 +704,19 @@ impl RedisStore {
                 .arg(base_tag)
                 .arg(&self.meta)
                 .arg(HISTORY)
+                .arg(click.map_or("", |(id, _)| id))
+                .arg(click.map_or("", |(_, answer)| answer))
+                .arg(CLICKS_KEPT)
                 .invoke(c)
         });
         let (reason, consequence) = match answer {
             Ok((1, _, _, _)) => return Ok(next),
             Ok((2, _, _, _)) => return Err(Refused::Reserved),
+            Ok((4, _, answer, _)) => {
+                return Err(Refused::Again(
+                    String::from_utf8_lossy(&answer).into_owned(),
+                ))
+            }
             Ok((3, _, _, _)) => (self.unusable(), NOTHING),
             Ok((_, version, current, tag)) => match parse_version(&version) {
                 Some(version)

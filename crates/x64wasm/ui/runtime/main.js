@@ -362,17 +362,11 @@ function start(root) {
     let done = 0;
     const versions = [];
     for (const { status: code, body } of answers) {
+      // (a 503 whose outcome is unknown too: sent again, its id tells)
+      if (TRANSIENT.includes(code)) break;
       const item = batch[done];
-      // (with --redis, a commit Redis never confirmed: ids are not yet
-      // kept in Redis, so sending it again could run it twice)
-      const unknown = body && body.outcome === 'unknown';
-      if (TRANSIENT.includes(code) && !unknown) break;
       if (code === 200) {
         versions.push(body.version);
-      } else if (unknown) {
-        report(`${item.call}: ${body.error}`);
-        tell(`Maybe done: ${body.error}`);
-        versions.push(null);
       } else {
         const why = (body && body.error) || `the server answered ${code}`;
         report(`${item.call} failed on the server (${code}): ${why}`);
