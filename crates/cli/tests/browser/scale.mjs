@@ -30,7 +30,10 @@ try {
 
   const serverVersion = async () => (await (await fetch(url + 'state')).json()).version;
   const caughtUp = async () => {
-    const target = await serverVersion();
+    // (an instance's /state may lag Redis by a moment: a page that was
+    // answered a newer version knows it is there)
+    const shown = await Promise.all(pages.map(({ page }) => page.evaluate(() => window.x64wasm.version)));
+    const target = Math.max(await serverVersion(), ...shown);
     for (const { page } of pages) {
       await page.waitForFunction((v) => window.x64wasm.version >= v && window.x64wasm.idle, target, { timeout: 30000 });
     }
