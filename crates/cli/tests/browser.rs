@@ -380,3 +380,37 @@ fn clicks_made_while_the_server_is_dead_go_in_once_after_it_restarts_even_across
     drop(app);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn two_thousand_clicks_through_a_network_that_drops_connections_each_go_in_once() {
+    // 4 pages, 500 clicks each, all through a proxy that closes every
+    // connection after a random number of bytes (mid-request, mid-answer,
+    // mid-stream): each click is sent until answered, and runs once.
+    let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
+    let proxy = support::proxy::Proxy::start_dropping(&app.address, 400_000, 26);
+    let url = format!("http://{}/", proxy.address);
+    let mut script = NodeScript::start("dropping.mjs", &[&url, "4", "500"], &[]);
+    let result = loop {
+        let message = script.next();
+        match message["need"].as_str() {
+            Some("drop") => proxy.drop_at_random(),
+            _ => break message,
+        }
+        script.go();
+    };
+    assert!(result["error"].is_null(), "{result}");
+    for stats in result["stats"].as_array().unwrap() {
+        assert_eq!(stats["wasmRuns"], 500, "{result}");
+        assert_eq!(stats["failures"], serde_json::json!([]), "{result}");
+    }
+    let retries: u64 = result["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["retries"].as_u64().unwrap())
+        .sum();
+    assert!(retries > 0, "the network dropped nothing: {result}");
+    let (version, state) = app.state();
+    assert_eq!(version, 2000, "every click once: {result}");
+    assert_eq!(i64::from_le_bytes(state[..8].try_into().unwrap()), 2000);
+}
