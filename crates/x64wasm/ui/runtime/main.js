@@ -317,6 +317,18 @@ function start(root) {
   // (its stream brings a new id), too many clicks, the store is away.
   const TRANSIENT = [409, 429, 500, 502, 503, 504];
 
+  // Waits before sending again: 250 ms doubling to 5 s, with jitter, or
+  // until the event stream is open again (the server is back: `wake`).
+  let wake = () => {};
+  async function backOff() {
+    await new Promise((resolve) => {
+      const timer = setTimeout(resolve, retryDelay * (0.5 + Math.random()));
+      wake = () => { clearTimeout(timer); resolve(); };
+    });
+    wake = () => {};
+    retryDelay = Math.min(retryDelay * 2, 5000);
+  }
+
   async function sendBatch() {
     const batch = [];
     let size = 0;
@@ -355,8 +367,7 @@ function start(root) {
     if (!answers) {
       stats.retries += 1;
       showStatus('offline');
-      await sleep(retryDelay * (0.5 + Math.random()));
-      retryDelay = Math.min(retryDelay * 2, 5000);
+      await backOff();
       return;
     }
     let done = 0;
@@ -386,8 +397,7 @@ function start(root) {
       // one was not run (the server said when to try again)
       stats.retries += 1;
       showStatus('offline');
-      await sleep(retryDelay * (0.5 + Math.random()));
-      retryDelay = Math.min(retryDelay * 2, 5000);
+      await backOff();
     } else {
       retryDelay = 250;
       updateStatus();
@@ -534,6 +544,9 @@ function start(root) {
     socket.onopen = () => {
       reconnecting.hidden = true;
       delay = 250;
+      // the server is back: what waits goes now
+      retryDelay = 250;
+      wake();
     };
     // (a refused or failed handshake closes it too)
     socket.onclose = () => {
