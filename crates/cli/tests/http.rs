@@ -1035,6 +1035,19 @@ fn the_event_stream_is_a_websocket_for_pages_that_ask() {
     ));
     app.wait_views(0, Duration::from_secs(10), "the view is gone");
 
+    // A client that pings more than a page would (each ping queues a pong,
+    // which a client that never reads lets pile up) is closed.
+    let (reply, stream) = websocket(&app.address, "/events", &own);
+    assert_eq!(reply.status, 101);
+    for _ in 0..6 {
+        write_frame(&stream, 0x9, &[7; 125]);
+    }
+    assert!(
+        support::raw::closed_within(&stream, Duration::from_secs(10)),
+        "a ping flood is closed"
+    );
+    app.wait_views(0, Duration::from_secs(10), "the pinging view is gone");
+
     // A client that sends a message (a page has none to send) or breaks
     // the framing (an unmasked frame) is closed.
     for (opcode, masked) in [(1u8, true), (1, false)] {
@@ -1147,4 +1160,7 @@ fn bodies_in_a_coding_the_server_does_not_decode_are_refused() {
         assert_eq!(reply.status, status, "{coding}: {}", reply.text());
     }
     assert_eq!(app.state().0, 2, "only the identity bodies ran");
+    // (a coding named where there is no body refuses nothing)
+    let state = app.request("GET", "/state", &[("Content-Encoding", "gzip")], b"");
+    assert_eq!(state.status, 200, "{}", state.text());
 }

@@ -106,7 +106,8 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
                      server prints has it; a browser trades it for a cookie);
                      the environment variable X64WASM_TOKEN does the same.
                      Required on any address but loopback: without this, a
-                     random one is made. On loopback none is asked unless given
+                     random one is made. On loopback none is asked unless
+                     given. Letters, digits and - . _ ~
     --allow-host NAME
                      also answer requests for this host name (repeatable); other
                      names get 403 (DNS rebinding); loopback names always work
@@ -269,12 +270,12 @@ impl Options {
 /// `token` if it can travel in a URL's query and a cookie as it is
 /// (`from` names where it came from, for the message).
 fn checked_token(token: String, from: &str) -> Result<String, String> {
-    let fits = |b: u8| b.is_ascii_alphanumeric() || b"-._~!$*'()@:,".contains(&b);
+    // RFC 3986's unreserved characters: what no browser percent-encodes
+    let fits = |b: u8| b.is_ascii_alphanumeric() || b"-._~".contains(&b);
     match !token.is_empty() && token.bytes().all(fits) {
         true => Ok(token),
         false => Err(format!(
-            "{from} takes letters, digits and - . _ ~ ! $ * ' ( ) @ : , (it travels in a URL \
-             and a cookie as it is)"
+            "{from} takes letters, digits and - . _ ~ (it travels in a URL and a cookie as it is)"
         )),
     }
 }
@@ -746,6 +747,15 @@ mod tests {
                     ..Options::default()
                 },
             ),
+            (
+                "--token a-Z_0.9~ --view-timeout 4",
+                None,
+                Options {
+                    token: Some("a-Z_0.9~".into()),
+                    view_timeout: std::time::Duration::from_secs(4),
+                    ..Options::default()
+                },
+            ),
         ];
         for (text, env, want) in ok {
             assert_eq!(
@@ -791,6 +801,16 @@ mod tests {
                 "--max-views x",
                 None,
                 "--max-views takes a count above 0, not `x`",
+            ),
+            (
+                "--token a'b",
+                None,
+                "--token takes letters, digits and - . _ ~ (it travels in a URL and a cookie as it is)",
+            ),
+            (
+                "--view-timeout 0",
+                None,
+                "--view-timeout takes a count above 0, not `0`",
             ),
         ];
         for (text, env, want) in bad {

@@ -71,9 +71,12 @@ impl Auth {
     /// Checks `request`, from `client` (the address its budget counts).
     pub fn check(&self, request: &Request, client: IpAddr) -> Verdict {
         let from_query = request.query(TOKEN_PARAMETER);
-        let presented: Vec<&str> = [from_query, self.cookie_token(request), bearer(request)]
+        // every cookie of the name counts: another service of this host may
+        // set one (cookies are not per port), and it must not lock us out
+        let presented: Vec<&str> = [from_query, bearer(request)]
             .into_iter()
             .flatten()
+            .chain(self.cookie_tokens(request))
             .collect();
         // an address out of attempts may not try even the right token
         if !presented.is_empty() && self.failures.exhausted(client, Instant::now()) {
@@ -99,15 +102,15 @@ impl Auth {
         ))
     }
 
-    /// The token in this server's cookie, if the request has one.
-    fn cookie_token<'a>(&self, request: &'a Request) -> Option<&'a str> {
+    /// The values of every cookie of this server's name the request has.
+    fn cookie_tokens<'a>(&'a self, request: &'a Request) -> impl Iterator<Item = &'a str> {
         request
             .headers
             .iter()
             .filter(|(n, _)| n == "cookie")
             .flat_map(|(_, v)| v.split(';'))
             .filter_map(|pair| pair.trim().split_once('='))
-            .find(|(name, _)| *name == self.cookie)
+            .filter(|(name, _)| *name == self.cookie)
             .map(|(_, value)| value)
     }
 
@@ -120,9 +123,11 @@ impl Auth {
             .split('&')
             .filter(|kv| !kv.is_empty() && kv.split('=').next() != Some(TOKEN_PARAMETER))
             .collect();
+        // (a path of `//host/` would be another site's URL: one slash)
+        let path = format!("/{}", request.path.trim_start_matches('/'));
         let location = match rest.is_empty() {
-            true => request.path.clone(),
-            false => format!("{}?{}", request.path, rest.join("&")),
+            true => path,
+            false => format!("{path}?{}", rest.join("&")),
         };
         Response::new(303, Vec::new())
             .header("Location", location)
@@ -234,6 +239,16 @@ mod tests {
             (
                 "GET",
                 None,
+                &[(
+                    "cookie",
+                    "x64wasm-token-8080=junk; x64wasm-token-8080=s3cret",
+                )],
+                0,
+                None,
+            ),
+            (
+                "GET",
+                None,
                 &[("cookie", "x64wasm-token-8080=S3CRET")],
                 401,
                 None,
@@ -275,6 +290,18 @@ mod tests {
                 "{method} {query:?} {headers:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_redirect_stays_on_this_server() {
+        let auth = Auth::new("s3cret", 8080);
+        let mut req = request("GET", Some("token=s3cret"), &[]);
+        req.path = "//evil.example/x".into();
+        let Verdict::Answer(r) = auth.check(&req, "10.0.0.2".parse().unwrap()) else {
+            panic!("no redirect");
+        };
+        let location = r.headers.iter().find(|(n, _)| *n == "Location").unwrap();
+        assert_eq!(location.1, "/evil.example/x");
     }
 
     #[test]

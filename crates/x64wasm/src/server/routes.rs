@@ -113,10 +113,8 @@ pub fn handle<S: Pod + Send + 'static>(shared: &Arc<Shared<S>>, request: Request
     // A body in a coding the server does not decode would be read as it
     // is (RFC 9110 §8.4: refuse it)
     if let Some(coding) = request.header_list("content-encoding") {
-        if coding
-            .split(',')
-            .any(|c| !c.trim().eq_ignore_ascii_case("identity"))
-        {
+        let coded = |c: &str| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("identity");
+        if !request.body.is_empty() && coding.split(',').any(coded) {
             return Reply::Full(secure(
                 error(
                     415,

@@ -30,7 +30,8 @@ function canonical(node) {
 // The first 16 hex digits of the SHA-256 of the root's content, canonical.
 // (The runtime's own elements in the root, its status, are not the view.)
 export function viewHash(root) {
-  const view = [...root.childNodes].filter((n) => !(n.nodeType === 1 && n.hasAttribute('data-x64wasm-runtime')));
+  const runtime = (n) => n.nodeType === 1 && [...n.attributes].some((a) => a.name === 'data-x64wasm-runtime');
+  const view = [...root.childNodes].filter((n) => !runtime(n));
   const text = JSON.stringify(view.map(canonical).filter((c) => c !== null));
   return sha256Hex(new TextEncoder().encode(text)).slice(0, 16);
 }

@@ -30,6 +30,15 @@ const VERSION: &str = "13";
 /// close and ping frames, whose payloads are at most 125 bytes.
 const CLIENT_MESSAGE_MAX: usize = 1024;
 
+/// Pings a client may send per ping interval (browsers send none): each is
+/// answered with a pong, which a client that does not read would let pile
+/// up in the write buffer.
+const CLIENT_PINGS_MAX: u32 = 4;
+
+/// What tungstenite may hold unsent for one stream: far above one event
+/// (a reset is the whole view), a backstop to [`CLIENT_PINGS_MAX`].
+const WRITE_BUFFER_MAX: usize = 64 << 20;
+
 /// What a request asks for: `None` when it asks for no WebSocket (no
 /// `Upgrade: websocket`); else the `101 Switching Protocols` answer (its
 /// head: the caller adds its own fields), or why the handshake is refused
@@ -86,8 +95,10 @@ fn has_token(list: &str, token: &str) -> bool {
 /// rule of the framing, leaves a message untaken for its transfer time (as
 /// an event stream: [`STREAM_SEND_BUFFER`], [`WRITE_TIMEOUT`]), shows no
 /// sign of life for `timeout` (it is pinged every third of it; a reader
-/// answers, one that stopped reading cannot), or a newcomer's view
-/// displaces it (one that showed none for half of it: see budget.rs).
+/// answers with a pong, one that stopped reading cannot; the client's own
+/// pings are no sign of life, and more than [`CLIENT_PINGS_MAX`] of them
+/// in an interval close it), or a newcomer's view displaces it (one that
+/// showed none for half of it: see budget.rs).
 pub(super) async fn stream_to(
     mut stream: TcpStream,
     head: Vec<u8>,
@@ -108,7 +119,9 @@ pub(super) async fn stream_to(
     let _ = socket2::SockRef::from(&stream).set_send_buffer_size(STREAM_SEND_BUFFER);
     let config = WebSocketConfig::default()
         .max_message_size(Some(CLIENT_MESSAGE_MAX))
-        .max_frame_size(Some(CLIENT_MESSAGE_MAX));
+        .max_frame_size(Some(CLIENT_MESSAGE_MAX))
+        .max_write_buffer_size(WRITE_BUFFER_MAX);
+    let mut client_pings = 0;
     let mut socket = WebSocketStream::from_raw_socket(stream, Role::Server, Some(config)).await;
     let mut ping = tokio::time::interval_at(
         tokio::time::Instant::now() + timeout_after / 3,
@@ -122,6 +135,7 @@ pub(super) async fn stream_to(
                 tokio::select! {
                     chunk = &mut next => break chunk,
                     _ = ping.tick() => {
+                        client_pings = 0;
                         if view.silent_for() >= timeout_after {
                             let _ = timeout(WRITE_TIMEOUT, socket.close(None)).await;
                             return;
@@ -140,7 +154,13 @@ pub(super) async fn stream_to(
                     // flushed), and so is a message (a page sends none)
                     // with a close; a broken frame ends the connection
                     read = socket.next() => match read {
-                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => view.alive(),
+                        Some(Ok(Message::Pong(_))) => view.alive(),
+                        Some(Ok(Message::Ping(_))) => {
+                            client_pings += 1;
+                            if client_pings > CLIENT_PINGS_MAX {
+                                return;
+                            }
+                        }
                         Some(Ok(Message::Close(_))) => {
                             let _ = timeout(WRITE_TIMEOUT, socket.flush()).await;
                             return;
