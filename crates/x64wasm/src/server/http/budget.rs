@@ -418,20 +418,7 @@ fn evict_longest_waiting(
 /// closing), if it holds at least two more than the newcomer's; returns
 /// that address.
 fn evict_for_fairness(counts: &Counts, newcomer: u128) -> Option<u128> {
-    let held = |mine: &[usize; 4]| mine[0] - mine[2];
-    let mine = counts.by_address.get(&newcomer).map_or(0, held);
-    // the most first (an address all of whose connections are being
-    // answered has none to give: then the next)
-    let mut holders: Vec<(usize, u128)> = counts
-        .by_address
-        .iter()
-        .map(|(&key, counts)| (held(counts), key))
-        .filter(|&(n, _)| n > mine + 1)
-        .collect();
-    holders.sort_unstable_by(|a, b| b.cmp(a));
-    holders
-        .into_iter()
-        .find_map(|(_, key)| close_longest_waiting(&counts.activity, Some(key), Duration::ZERO))
+    from_the_fullest(counts, newcomer, Kind::Request, Duration::ZERO)
 }
 
 /// Displaces, for a newcomer's view from `newcomer`, the view that has shown
@@ -443,18 +430,32 @@ fn displace_stalled(counts: &Counts, newcomer: u128, own: bool, stalled: Duratio
     if own {
         return close_longest_waiting(&counts.alive, Some(newcomer), stalled);
     }
-    let held = |mine: &[usize; 4]| mine[1] - mine[3];
-    let mine = counts.by_address.get(&newcomer).map_or(0, held);
+    from_the_fullest(counts, newcomer, Kind::View, stalled)
+}
+
+/// Closes the longest-waiting connection of `kind` (at least `least`) of
+/// the address holding the most of that kind, net of those already
+/// leaving, if it holds at least two more than `newcomer` (so that two
+/// addresses never take places back and forth); the next fullest when that
+/// one has none to give (all its requests are being answered). Returns
+/// that address.
+fn from_the_fullest(counts: &Counts, newcomer: u128, kind: Kind, least: Duration) -> Option<u128> {
+    let (held, leaving, activity) = match kind {
+        Kind::Request => (0, 2, &counts.activity),
+        Kind::View => (1, 3, &counts.alive),
+    };
+    let net = |mine: &[usize; 4]| mine[held] - mine[leaving];
+    let mine = counts.by_address.get(&newcomer).map_or(0, net);
     let mut holders: Vec<(usize, u128)> = counts
         .by_address
         .iter()
-        .map(|(&key, counts)| (held(counts), key))
+        .map(|(&key, counts)| (net(counts), key))
         .filter(|&(n, _)| n > mine + 1)
         .collect();
     holders.sort_unstable_by(|a, b| b.cmp(a));
     holders
         .into_iter()
-        .find_map(|(_, key)| close_longest_waiting(&counts.alive, Some(key), stalled))
+        .find_map(|(_, key)| close_longest_waiting(activity, Some(key), least))
 }
 
 /// Closes the connection that has waited longest (a view: shown no sign of
