@@ -23,8 +23,12 @@ export class Outbox {
     this.key = `x64wasm:clicks:${app}`;
     this.build = build;
     const kept = this.read();
-    this.page = kept.page || random();
-    this.seq = kept.seq || 0;
+    // A new page id each load: a duplicated tab copies sessionStorage, and
+    // two tabs counting on under one id would name different clicks alike
+    // (the server would take the second for the first, sent again). What
+    // waited keeps the ids it was given.
+    this.page = random();
+    this.seq = 0;
     this.items = [];
     // What waited when the page (re)loaded: this build's, to send again;
     // another build's only where the callback is still there with the same
@@ -50,7 +54,7 @@ export class Outbox {
 
   write() {
     if (!this.storage) return;
-    const value = { page: this.page, seq: this.seq, build: this.build, items: [...this.restored, ...this.items] };
+    const value = { build: this.build, items: [...this.restored, ...this.items] };
     try {
       this.storage.setItem(this.key, JSON.stringify(value));
     } catch (e) {
