@@ -7,7 +7,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use support::server::{node, App};
+use support::server::{node, App, NodeScript};
 
 /// The workspace's root directory.
 fn workspace() -> PathBuf {
@@ -17,15 +17,11 @@ fn workspace() -> PathBuf {
         .unwrap()
 }
 
-#[test]
-fn a_crate_outside_the_workspace_builds_and_runs_an_app() {
-    let root = workspace();
-    let dir = std::env::temp_dir().join(format!("x64wasm-userapp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    let manifest = format!(
+/// The manifest of a user's crate `name` depending on the library by path.
+fn user_manifest(root: &Path, name: &str) -> String {
+    format!(
         r#"[package]
-name = "userapp"
+name = "{name}"
 version = "0.1.0"
 edition = "2021"
 publish = false
@@ -45,7 +41,16 @@ opt-level = 1
 opt-level = 2
 "#,
         root.join("crates/x64wasm").display()
-    );
+    )
+}
+
+#[test]
+fn a_crate_outside_the_workspace_builds_and_runs_an_app() {
+    let root = workspace();
+    let dir = std::env::temp_dir().join(format!("x64wasm-userapp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let manifest = user_manifest(&root, "userapp");
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
     // The scoreboard example, as a user's main.rs (as a new user tried it).
     std::fs::copy(
@@ -83,5 +88,81 @@ opt-level = 2
     let stats = app.stats();
     assert_eq!(stats["callbacks"]["add_points"]["agreed"], 1, "{stats}");
     drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn clicks_queued_for_a_build_that_is_gone_are_sent_where_they_still_fit() {
+    // The scoreboard as a user's crate, built, then rebuilt with
+    // `next_period` renamed `advance_period` (the same app id and state):
+    // clicks queued while the first build was down go to the second where
+    // their callback is still there; the renamed one's are named and dropped.
+    let root = workspace();
+    let dir = std::env::temp_dir().join(format!("x64wasm-rebuilt-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("src")).unwrap();
+    let target = root.join("target");
+    let source =
+        std::fs::read_to_string(root.join("crates/x64wasm/examples/scoreboard.rs")).unwrap();
+    let build = |name: &str, main: &str| -> PathBuf {
+        // (its own name: the test above builds `userapp` into the same
+        // target directory meanwhile)
+        std::fs::write(dir.join("Cargo.toml"), user_manifest(&root, "rebuiltapp")).unwrap();
+        std::fs::write(dir.join("src/main.rs"), main).unwrap();
+        std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
+        let out = Command::new(env!("CARGO"))
+            .args(["build", "--offline", "--quiet"])
+            .current_dir(&dir)
+            .env("CARGO_TARGET_DIR", &target)
+            .output()
+            .expect("running cargo");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let copy = dir.join(name);
+        std::fs::copy(target.join("debug/rebuiltapp"), &copy).unwrap();
+        copy
+    };
+    let first = build("first", &source);
+    let second = build("second", &source.replace("next_period", "advance_period"));
+    let file = dir.join("state.bin");
+    let port = support::scale::free_port().to_string();
+    let args = [
+        "--headless",
+        "--port",
+        &port,
+        "--state-file",
+        file.to_str().unwrap(),
+    ];
+    let mut app = Some(App::start(&first, &args, &[]));
+    let url = app.as_ref().unwrap().url.clone();
+    let mut script = NodeScript::start("rebuilt.mjs", &[&url], &[]);
+    let result = loop {
+        let message = script.next();
+        match message["need"].as_str() {
+            Some("kill") => {
+                let pid = app.as_ref().unwrap().pid().to_string();
+                assert!(Command::new("kill")
+                    .args(["-KILL", &pid])
+                    .status()
+                    .unwrap()
+                    .success());
+                app = None;
+            }
+            Some("restart") => app = Some(App::start(&second, &args, &[])),
+            _ => break message,
+        }
+        script.go();
+    };
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(result["home"], "6", "both +3 went in: {result}");
+    let notice = result["notice"].as_str().unwrap();
+    assert!(notice.contains("next_period"), "{result}");
+    let (version, state) = app.unwrap().state();
+    assert_eq!(version, 2, "{result}");
+    // (home, away, period, coin): the period was not advanced
+    assert_eq!(&state[..12], &[6, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0]);
     let _ = std::fs::remove_dir_all(&dir);
 }
