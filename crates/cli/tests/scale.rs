@@ -164,3 +164,62 @@ fn three_instances_behind_haproxy_share_one_state_and_survive_a_kill() {
     drop(balancer);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn two_thousand_clicks_go_in_once_while_redis_restarts_and_an_instance_dies() {
+    // 4 pages through haproxy, 500 clicks each, while one instance of three
+    // is killed (SIGKILL) and Redis is stopped and started again (its AOF):
+    // each click waits in its page until answered, and runs once.
+    let dir = std::env::temp_dir().join(format!("x64wasm-scale-ids-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let redis = Redis::start(&dir, free_port());
+    let instances: Vec<App> = (0..3).map(|_| redis.demo()).collect();
+    let addresses: Vec<&str> = instances.iter().map(|a| a.address.as_str()).collect();
+    let balancer = Haproxy::start([addresses[0], addresses[1], addresses[2]]);
+    let url = format!("http://{}/", balancer.address());
+    let mut script = NodeScript::start("dropping.mjs", &[&url, "4", "500"], &[]);
+    let ready = script.next();
+    assert_eq!(ready["need"], "drop", "{ready}");
+    // the pages click now; meanwhile, the faults
+    let mut instances = instances.into_iter();
+    let killed = instances.next().unwrap();
+    let survivors: Vec<App> = instances.collect();
+    let port = redis.port();
+    let faults = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        drop(killed); // SIGKILL
+        std::thread::sleep(Duration::from_millis(300));
+        let dir = redis.stop();
+        std::thread::sleep(Duration::from_secs(2));
+        Redis::start(&dir, port)
+    });
+    script.go();
+    let result = script.next();
+    let redis = faults.join().unwrap();
+    assert!(result["error"].is_null(), "{result}");
+    let retries: u64 = result["stats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["retries"].as_u64().unwrap())
+        .sum();
+    assert!(retries > 0, "the faults met no click: {result}");
+    assert_eq!(
+        redis.cli(&["GET", "x64wasm:x64wasm-demo:version"]),
+        "2000",
+        "{result}"
+    );
+    for app in &survivors {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while app.state().0 < 2000 {
+            assert!(std::time::Instant::now() < deadline, "{}", app.output());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (version, state) = app.state();
+        assert_eq!(version, 2000);
+        assert_eq!(i64::from_le_bytes(state[..8].try_into().unwrap()), 2000);
+    }
+    drop(survivors);
+    drop(balancer);
+    let _ = std::fs::remove_dir_all(redis.stop());
+}
