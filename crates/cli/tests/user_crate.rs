@@ -28,7 +28,7 @@ publish = false
 
 [dependencies]
 x64wasm = {{ path = "{}" }}
-bytemuck = {{ version = "1", features = ["derive"] }}
+bytemuck = {{ version = "1", features = ["derive", "min_const_generics"] }}
 
 [workspace]
 
@@ -52,12 +52,15 @@ fn a_crate_outside_the_workspace_builds_and_runs_an_app() {
     std::fs::create_dir_all(dir.join("src")).unwrap();
     let manifest = user_manifest(&root, "userapp");
     std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
-    // The scoreboard example, as a user's main.rs (as a new user tried it).
-    std::fs::copy(
-        root.join("crates/x64wasm/examples/scoreboard.rs"),
-        dir.join("src/main.rs"),
-    )
-    .unwrap();
+    // The scoreboard example, as a user's main.rs (as a new user tried it),
+    // with a list of 50 in plain data (the README's bytemuck line must
+    // make any length Pod, not only those up to 32 and powers of two).
+    let scoreboard =
+        std::fs::read_to_string(root.join("crates/x64wasm/examples/scoreboard.rs")).unwrap();
+    let fifty = "\n#[repr(C)]\n#[derive(Clone, Copy, Pod, Zeroable)]\n\
+                 pub struct Fifty {\n    pub items: [u32; 50],\n}\n\n\
+                 const _: fn(&Fifty) -> &[u8] = bytemuck::bytes_of::<Fifty>;\n";
+    std::fs::write(dir.join("src/main.rs"), scoreboard + fifty).unwrap();
     // The workspace's versions, already downloaded and compiled.
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let target = root.join("target");

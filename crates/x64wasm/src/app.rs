@@ -479,13 +479,23 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
         for w in &warnings {
             eprintln!("x64wasm: warning: {w}");
         }
+        // A view that calls a callback the app does not register would fail
+        // only on a click ("no callback named …"): refuse to start instead.
         let view = (self.render)(&self.state, bytemuck::bytes_of(&self.view_state));
-        for name in view.call_names() {
-            if registry.get(&name).is_none() {
-                eprintln!(
-                    "x64wasm: warning: the view calls `{name}`, which is not a registered callback"
-                );
-            }
+        let missing: Vec<String> = view
+            .call_names()
+            .into_iter()
+            .filter(|name| registry.get(name).is_none())
+            .collect();
+        if let Some(name) = missing.first() {
+            return Err(format!(
+                "the view calls `{name}`, which the app does not register: add \
+                 `.callback(HANDLE)` with its `callback!` handle to the App{}",
+                match missing.len() {
+                    1 => String::new(),
+                    n => format!(" ({} more: {})", n - 1, missing[1..].join(", ")),
+                }
+            ));
         }
         let id = self.id.clone().unwrap_or_else(|| self.title.clone());
         let mut redis = None;
@@ -682,6 +692,46 @@ fn open_window(url: &str, title: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[no_mangle]
+    extern "C" fn x64wasm_test_registered(state: &mut u64) {
+        *state += 1;
+    }
+
+    #[no_mangle]
+    extern "C" fn x64wasm_test_forgotten(state: &mut u64) {
+        *state += 2;
+    }
+
+    const REGISTERED: crate::Callback<u64> = crate::callback!(x64wasm_test_registered);
+    const FORGOTTEN: crate::Callback<u64> = crate::callback!(x64wasm_test_forgotten);
+
+    fn two_buttons(_: &u64) -> crate::dom::Node {
+        crate::dom::el("div")
+            .child(crate::dom::button("a").call(REGISTERED, ()))
+            .child(crate::dom::button("b").call(FORGOTTEN, ()))
+            .into()
+    }
+
+    #[test]
+    fn a_view_that_calls_a_callback_the_app_does_not_register_does_not_start() {
+        let options = Options {
+            headless: true,
+            port: 0,
+            ..Options::default()
+        };
+        let started = App::new(0u64, two_buttons)
+            .callback(REGISTERED)
+            .start(&options);
+        let Err(why) = started else {
+            panic!("it started");
+        };
+        assert_eq!(
+            why,
+            "the view calls `x64wasm_test_forgotten`, which the app does not register: add \
+             `.callback(HANDLE)` with its `callback!` handle to the App"
+        );
+    }
 
     #[test]
     fn options_parse_and_explain_mistakes() {
