@@ -526,8 +526,18 @@ impl<S: Pod> Shared<S> {
             let ret = match ret {
                 Ok(ret) => ret,
                 Err(why) => {
-                    // refused for good: a retry gets the same answer
-                    let message = format!("`{}`: {why}", callback.name);
+                    // refused for good: a retry gets the same answer (in
+                    // memory only, and cut short: its arguments are the
+                    // client's)
+                    let mut message = format!("`{}`: {why}", callback.name);
+                    if message.len() > clicks::REFUSAL_MAX {
+                        let mut end = clicks::REFUSAL_MAX;
+                        while !message.is_char_boundary(end) {
+                            end -= 1;
+                        }
+                        message.truncate(end);
+                        message.push('…');
+                    }
                     remember(clicks::Answer {
                         status: 400,
                         body: serde_json::json!({ "error": message }).to_string(),

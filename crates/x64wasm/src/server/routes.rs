@@ -789,7 +789,29 @@ struct QueueBody {
     /// that build's callbacks.
     #[serde(default)]
     build: Option<String>,
-    calls: Vec<serde_json::Map<String, Json>>,
+    calls: Vec<QueuedCallBody>,
+}
+
+/// One call of a queue as sent: a call's body (but `view`) and its
+/// callback's name. Like [`CallBody`], a field given twice or unknown is
+/// refused (the whole request: it is malformed).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct QueuedCallBody {
+    #[serde(default)]
+    call: Option<Json>,
+    #[serde(default)]
+    args: Option<Json>,
+    #[serde(default)]
+    base: Option<Json>,
+    #[serde(default)]
+    predicted: Option<Json>,
+    #[serde(default)]
+    state: Option<Json>,
+    #[serde(default)]
+    view: Option<Json>,
+    #[serde(default)]
+    id: Option<Json>,
 }
 
 /// Why a queue's body is refused whole.
@@ -820,22 +842,26 @@ fn parse_queue(body: &[u8], build: &str) -> Result<Vec<QueuedCall>, QueueRefusal
         .calls
         .into_iter()
         .enumerate()
-        .map(|(i, mut fields)| {
-            let name = match fields.remove("call") {
+        .map(|(i, queued)| {
+            let name = match queued.call {
                 Some(Json::String(name)) => name,
                 other => {
                     let what = other.map_or("nothing".into(), |v| crate::callbacks::brief(&v));
                     return Err(format!("call {i}: `call` must name a callback, not {what}"));
                 }
             };
-            if fields.contains_key("view") {
+            if queued.view.is_some() {
                 return Err(format!("call {i}: the view is named once, for all calls"));
             }
-            if let Some(view) = &body.view {
-                fields.insert("view".into(), view.clone());
-            }
-            let text = Json::Object(fields).to_string();
-            let call = parse_call(text.as_bytes()).map_err(|why| format!("call {i}: {why}"))?;
+            let body = CallBody {
+                args: queued.args,
+                base: queued.base,
+                predicted: queued.predicted,
+                state: queued.state,
+                view: body.view.clone(),
+                id: queued.id,
+            };
+            let call = call_of(body).map_err(|why| format!("call {i}: {why}"))?;
             Ok((name, call))
         })
         .collect())
@@ -863,6 +889,11 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
     }
     let body: CallBody =
         serde_json::from_slice(body).map_err(|e| format!("malformed JSON body: {e}"))?;
+    call_of(body)
+}
+
+/// The call a body describes, its fields checked.
+fn call_of(body: CallBody) -> Result<Call, String> {
     let args = match body.args {
         None | Some(Json::Null) => Vec::new(),
         Some(Json::Array(a)) => a,
@@ -966,6 +997,14 @@ mod tests {
             (r#"{"calls":[],"build":"this"}"#, Ok(vec![])),
             (r#"{"calls":{}}"#, Err("malformed JSON body")),
             (r#"{"calls":[],"calls":[]}"#, Err("malformed JSON body")),
+            (
+                r#"{"calls":[{"call":"a","args":[1],"args":[2]}]}"#,
+                Err("malformed JSON body"),
+            ),
+            (
+                r#"{"calls":[{"call":"a","nope":1}]}"#,
+                Err("malformed JSON body"),
+            ),
         ];
         for (body, want) in cases {
             let got = match parse_queue(body.as_bytes(), "this") {

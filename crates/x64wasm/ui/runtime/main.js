@@ -292,6 +292,11 @@ function start(root) {
       return;
     }
     Object.assign(item, { base, predicted });
+    if (outbox.unsaved && !toldUnsaved) {
+      toldUnsaved = true;
+      report('this tab cannot keep the changes that wait (its storage is full or refused)');
+      tell('Changes that wait are not kept across a reload of this tab: keep it open until they are in');
+    }
     updateStatus(); // (the count shown)
     send();
   }
@@ -300,6 +305,7 @@ function start(root) {
   // A request that fails (no connection, a server away) is sent again,
   // with the same click ids, after a delay that doubles up to 5 s; the
   // server answers a click it already ran with its first answer.
+  let toldUnsaved = false;
   let sending = false;
   let retryDelay = 250;
   async function send() {
@@ -329,13 +335,19 @@ function start(root) {
     retryDelay = Math.min(retryDelay * 2, 5000);
   }
 
+  // The most a request's calls may take, in UTF-8 bytes: the server takes
+  // bodies of 64 KiB; halved after a 413 (and grown back after a success).
+  const BODY_MOST = 48 * 1024;
+  let bodyMost = BODY_MOST;
+  const utf8 = new TextEncoder();
+
   async function sendBatch() {
     const batch = [];
     let size = 0;
     for (const item of outbox.next()) {
       const call = { id: item.id, call: item.call, args: item.args, base: item.base, predicted: item.predicted };
-      size += JSON.stringify(call).length;
-      if (batch.length && size > 48 * 1024) break; // the server takes 64 KiB
+      size += utf8.encode(JSON.stringify(call)).length;
+      if (batch.length && size > bodyMost) break;
       batch.push(call);
     }
     const waiting = setTimeout(() => showStatus('pending'), PENDING_AFTER_MS);
@@ -348,7 +360,14 @@ function start(root) {
         body: JSON.stringify({ view, build: outbox.build, calls: batch }),
       });
       const body = await response.json().catch(() => ({}));
-      if (response.ok) answers = body.answers;
+      if (response.ok) {
+        answers = body.answers;
+        bodyMost = BODY_MOST;
+      } else if (response.status === 413 && batch.length > 1) {
+        // too large for one request: fewer calls, at once
+        bodyMost = Math.max(1, Math.floor(size / 4));
+        return;
+      }
       else if (response.status === 409 && body.build) {
         // the app was rebuilt: load it; the queue is kept, and what still
         // fits the new build is sent from there

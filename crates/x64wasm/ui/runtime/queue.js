@@ -35,6 +35,8 @@ export class Outbox {
     // signature (the rest is `dropped`, for the page to say so).
     this.restored = [];
     this.dropped = [];
+    // whether the last write to storage failed
+    this.unsaved = false;
     for (const item of kept.items || []) {
       const same = kept.build === build
         || JSON.stringify(signatures[item.call] || null) === item.signature;
@@ -57,8 +59,11 @@ export class Outbox {
     const value = { build: this.build, items: [...this.restored, ...this.items] };
     try {
       this.storage.setItem(this.key, JSON.stringify(value));
+      this.unsaved = false;
     } catch (e) {
-      // full or refused: the queue lives on in memory
+      // full or refused: the queue lives on in memory, and a reload would
+      // lose what waits (main.js says so)
+      this.unsaved = true;
     }
   }
 
