@@ -336,7 +336,8 @@ function start(root) {
   }
 
   // The most a request's calls may take, in UTF-8 bytes: the server takes
-  // bodies of 64 KiB; halved after a 413 (and grown back after a success).
+  // bodies of 64 KiB; cut to a quarter of what was sent after a 413 (and
+  // back after a success).
   const BODY_MOST = 48 * 1024;
   let bodyMost = BODY_MOST;
   const utf8 = new TextEncoder();
@@ -360,15 +361,14 @@ function start(root) {
         body: JSON.stringify({ view, build: outbox.build, calls: batch }),
       });
       const body = await response.json().catch(() => ({}));
-      if (response.ok) {
+      if (response.ok && Array.isArray(body.answers)) {
         answers = body.answers;
         bodyMost = BODY_MOST;
       } else if (response.status === 413 && batch.length > 1) {
         // too large for one request: fewer calls, at once
         bodyMost = Math.max(1, Math.floor(size / 4));
         return;
-      }
-      else if (response.status === 409 && body.build) {
+      } else if (response.status === 409 && body.build) {
         // the app was rebuilt: load it; the queue is kept, and what still
         // fits the new build is sent from there
         report(`the app was rebuilt (${body.error}): reloading`);
