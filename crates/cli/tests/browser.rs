@@ -403,14 +403,15 @@ fn two_thousand_clicks_through_a_network_that_drops_connections_each_go_in_once(
         assert_eq!(stats["wasmRuns"], 500, "{result}");
         assert_eq!(stats["failures"], serde_json::json!([]), "{result}");
     }
-    let retries: u64 = result["stats"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["retries"].as_u64().unwrap())
-        .sum();
-    assert!(retries > 0, "the network dropped nothing: {result}");
+    // (Chromium sends a request again itself when a reused connection
+    // closed before any answer: the page may not see the drops it meets)
+    assert!(proxy.dropped() > 0, "the network dropped nothing: {result}");
     let (version, state) = app.state();
-    assert_eq!(version, 2000, "every click once: {result}");
+    assert_eq!(
+        version,
+        2000,
+        "every click once ({} connections dropped): {result}",
+        proxy.dropped()
+    );
     assert_eq!(i64::from_le_bytes(state[..8].try_into().unwrap()), 2000);
 }

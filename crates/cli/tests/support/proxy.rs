@@ -14,6 +14,8 @@ pub struct Proxy {
     pub address: String,
     cut: Arc<AtomicBool>,
     open: Arc<Mutex<Vec<TcpStream>>>,
+    /// Connections a dropping proxy closed before their end.
+    dropped: Arc<AtomicUsize>,
 }
 
 impl Proxy {
@@ -45,7 +47,12 @@ impl Proxy {
                 pipe(server, client);
             }
         });
-        Proxy { address, cut, open }
+        Proxy {
+            address,
+            cut,
+            open,
+            dropped: Arc::default(),
+        }
     }
 
     /// Proxies connections to `target`; once [`drop_at_random`] is called,
@@ -60,6 +67,8 @@ impl Proxy {
         let target = target.to_string();
         let dropping = Arc::new(AtomicBool::new(false));
         let on = dropping.clone();
+        let dropped = Arc::new(AtomicUsize::new(0));
+        let counted = dropped.clone();
         std::thread::spawn(move || {
             let mut rng = fastrand::Rng::with_seed(seed);
             for client in listener.incoming() {
@@ -77,15 +86,21 @@ impl Proxy {
                 };
                 let left = Arc::new(AtomicUsize::new(budget));
                 let (c, s) = (client.try_clone().unwrap(), server.try_clone().unwrap());
-                pipe_for(c, s, left.clone(), on.clone());
-                pipe_for(server, client, left, on.clone());
+                pipe_for(c, s, (left.clone(), on.clone(), counted.clone()));
+                pipe_for(server, client, (left, on.clone(), counted.clone()));
             }
         });
         Proxy {
             address,
             cut: dropping,
             open: Arc::default(),
+            dropped,
         }
+    }
+
+    /// How many connections a dropping proxy has closed before their end.
+    pub fn dropped(&self) -> usize {
+        self.dropped.load(Ordering::SeqCst)
     }
 
     /// A proxy from [`start_dropping`](Proxy::start_dropping) starts
@@ -124,12 +139,10 @@ fn pipe(mut from: TcpStream, mut to: TcpStream) {
 
 /// Copies `from` to `to` until either side closes or, while `dropping`,
 /// the bytes `left` (of both directions) run out; then closes both.
-fn pipe_for(
-    mut from: TcpStream,
-    mut to: TcpStream,
-    left: Arc<AtomicUsize>,
-    dropping: Arc<AtomicBool>,
-) {
+/// (`dropped` counts the connections closed so.)
+type Budget = (Arc<AtomicUsize>, Arc<AtomicBool>, Arc<AtomicUsize>);
+
+fn pipe_for(mut from: TcpStream, mut to: TcpStream, (left, dropping, dropped): Budget) {
     std::thread::spawn(move || {
         let mut buffer = [0u8; 16 * 1024];
         while let Ok(n) = from.read(&mut buffer) {
@@ -144,7 +157,11 @@ fn pipe_for(
                     Some(l.saturating_sub(n))
                 })
                 .unwrap();
-            let n = n.min(allowed);
+            if n > allowed {
+                let _ = to.write_all(&buffer[..allowed]);
+                dropped.fetch_add(1, Ordering::SeqCst);
+                break;
+            }
             if n == 0 || to.write_all(&buffer[..n]).is_err() {
                 break;
             }
