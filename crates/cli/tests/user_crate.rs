@@ -44,29 +44,18 @@ opt-level = 2
     )
 }
 
-#[test]
-fn a_crate_outside_the_workspace_builds_and_runs_an_app() {
-    let root = workspace();
-    let dir = std::env::temp_dir().join(format!("x64wasm-userapp-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+/// Builds the crate `name` in `dir` with `main` as its `main.rs`, into the
+/// workspace's target directory with the workspace's versions (already
+/// downloaded and compiled); the binary's path.
+fn build_user_crate(root: &Path, dir: &Path, name: &str, main: &str) -> PathBuf {
     std::fs::create_dir_all(dir.join("src")).unwrap();
-    let manifest = user_manifest(&root, "userapp");
-    std::fs::write(dir.join("Cargo.toml"), manifest).unwrap();
-    // The scoreboard example, as a user's main.rs (as a new user tried it),
-    // with a list of 50 in plain data (the README's bytemuck line must
-    // make any length Pod, not only those up to 32 and powers of two).
-    let scoreboard =
-        std::fs::read_to_string(root.join("crates/x64wasm/examples/scoreboard.rs")).unwrap();
-    let fifty = "\n#[repr(C)]\n#[derive(Clone, Copy, Pod, Zeroable)]\n\
-                 pub struct Fifty {\n    pub items: [u32; 50],\n}\n\n\
-                 const _: fn(&Fifty) -> &[u8] = bytemuck::bytes_of::<Fifty>;\n";
-    std::fs::write(dir.join("src/main.rs"), scoreboard + fifty).unwrap();
-    // The workspace's versions, already downloaded and compiled.
+    std::fs::write(dir.join("Cargo.toml"), user_manifest(root, name)).unwrap();
+    std::fs::write(dir.join("src/main.rs"), main).unwrap();
     std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
     let target = root.join("target");
     let build = Command::new(env!("CARGO"))
         .args(["build", "--offline", "--quiet"])
-        .current_dir(&dir)
+        .current_dir(dir)
         .env("CARGO_TARGET_DIR", &target)
         .output()
         .expect("running cargo");
@@ -75,11 +64,24 @@ fn a_crate_outside_the_workspace_builds_and_runs_an_app() {
         "the user's crate does not build:\n{}",
         String::from_utf8_lossy(&build.stderr)
     );
-    let app = App::start(
-        &target.join("debug/userapp"),
-        &["--headless", "--port", "0"],
-        &[],
-    );
+    target.join("debug").join(name)
+}
+
+#[test]
+fn a_crate_outside_the_workspace_builds_and_runs_an_app() {
+    let root = workspace();
+    let dir = std::env::temp_dir().join(format!("x64wasm-userapp-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    // The scoreboard example, as a user's main.rs (as a new user tried it),
+    // with a list of 50 in plain data (the README's bytemuck line must
+    // make any length Pod, not only those up to 32 and powers of two).
+    let scoreboard =
+        std::fs::read_to_string(root.join("crates/x64wasm/examples/scoreboard.rs")).unwrap();
+    let fifty = "\n#[repr(C)]\n#[derive(Clone, Copy, Pod, Zeroable)]\n\
+                 pub struct Fifty {\n    pub items: [u32; 50],\n}\n\n\
+                 const _: fn(&Fifty) -> &[u8] = bytemuck::bytes_of::<Fifty>;\n";
+    let binary = build_user_crate(&root, &dir, "userapp", &(scoreboard + fifty));
+    let app = App::start(&binary, &["--headless", "--port", "0"], &[]);
     assert!(
         app.output().contains("4 callback(s), 3 transpiled to wasm"),
         "{}",
@@ -103,29 +105,14 @@ fn clicks_queued_for_a_build_that_is_gone_are_sent_where_they_still_fit() {
     let root = workspace();
     let dir = std::env::temp_dir().join(format!("x64wasm-rebuilt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    let target = root.join("target");
     let source =
         std::fs::read_to_string(root.join("crates/x64wasm/examples/scoreboard.rs")).unwrap();
+    // (its own name: the test above builds `userapp` into the same target
+    // directory meanwhile); each build copied away before the next
     let build = |name: &str, main: &str| -> PathBuf {
-        // (its own name: the test above builds `userapp` into the same
-        // target directory meanwhile)
-        std::fs::write(dir.join("Cargo.toml"), user_manifest(&root, "rebuiltapp")).unwrap();
-        std::fs::write(dir.join("src/main.rs"), main).unwrap();
-        std::fs::copy(root.join("Cargo.lock"), dir.join("Cargo.lock")).unwrap();
-        let out = Command::new(env!("CARGO"))
-            .args(["build", "--offline", "--quiet"])
-            .current_dir(&dir)
-            .env("CARGO_TARGET_DIR", &target)
-            .output()
-            .expect("running cargo");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let built = build_user_crate(&root, &dir, "rebuiltapp", main);
         let copy = dir.join(name);
-        std::fs::copy(target.join("debug/rebuiltapp"), &copy).unwrap();
+        std::fs::copy(built, &copy).unwrap();
         copy
     };
     let first = build("first", &source);
