@@ -276,9 +276,6 @@ fn corpus_signatures() -> Vec<Signature> {
         .collect()
 }
 
-/// Every callback as its own module, all of them on every core, as the app
-/// does at start (`module::each_on_cores`), `rounds` times: the wall time of
-/// that start.
 /// Bytes of `wasm` compressed by `gzip -9` (what a server sending it
 /// compressed would send).
 fn gzipped_size(wasm: &[u8]) -> usize {
@@ -293,6 +290,9 @@ fn gzipped_size(wasm: &[u8]) -> usize {
     gzip.wait_with_output().unwrap().stdout.len()
 }
 
+/// Every callback as its own module, all of them on every core, as the app
+/// does at start (`each_on_cores`, the one function the app calls too),
+/// `rounds` times: the wall time of that start.
 fn at_start(image: &Image, rounds: usize) {
     let sigs = corpus_signatures();
     let (one, modules) = median_time(rounds, || {

@@ -57,7 +57,7 @@ mod threads;
 pub use cache::{Cache, Key};
 pub use error::TranspileError;
 pub use image::{Image, Pointer, Section, Symbol, Tls};
-pub use module::{validate, Module};
+pub use module::{each_on_cores, validate, Module};
 pub use signature::{ScalarType, Signature, SCALAR_TYPES};
 
 /// Bumped whenever the transpiler's output for the same input may change.

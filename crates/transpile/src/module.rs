@@ -645,8 +645,8 @@ fn split_by_weight(weights: &[usize], parts: usize) -> Vec<std::ops::Range<usize
 /// Runs `job` on every item, on up to one thread per core (at most four),
 /// each thread taking the next item when it is done with one (items differ
 /// widely in cost); results in item order. For many independent modules:
-/// every callback of an app at start (the transpile bench times that).
-#[cfg(any(test, feature = "internals"))]
+/// every callback of an app at start (the `x64wasm` library calls this, and
+/// the transpile bench times it).
 pub fn each_on_cores<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
     each_on_threads(items, threads_for(items.len(), 1), job)
 }

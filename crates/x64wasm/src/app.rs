@@ -33,11 +33,12 @@ use bytemuck::Pod;
 
 use crate::callbacks::{view_offset, Args, Both, Callback, Registration, Registry};
 use crate::dom::Node;
-use crate::process::{each_on_cores, load_bias, running_image};
+use crate::process::{load_bias, running_image};
 use crate::server::views::Views;
 use crate::server::{self, allowed_hosts, Render, Running, Settings, Shared, Unavailable};
 use crate::state_file::StateFile;
 use crate::view_module::{self, ViewEntry};
+use x64wasm_transpile::each_on_cores;
 
 /// Command-line options of an app (`--help`; README "Two commands").
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -31,45 +31,6 @@ pub fn load_bias() -> u64 {
     bias
 }
 
-/// Runs `job` on every item on up to one thread per core, and returns the
-/// results in item order: how an app transpiles all its callbacks at start
-/// (each its own module; they differ in cost, so the items are dealt out
-/// round-robin rather than in runs).
-pub fn each_on_cores<T: Sync, R: Send>(items: &[T], job: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(items.len());
-    if threads <= 1 {
-        return items.iter().map(job).collect();
-    }
-    let mut slots: Vec<Option<R>> = items.iter().map(|_| None).collect();
-    std::thread::scope(|scope| {
-        let job = &job;
-        let dealt: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    (t..items.len())
-                        .step_by(threads)
-                        .map(|k| (k, job(&items[k])))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        for handle in dealt {
-            let done = handle
-                .join()
-                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-            for (k, result) in done {
-                slots[k] = Some(result);
-            }
-        }
-    });
-    slots
-        .into_iter()
-        .map(|r| r.expect("every item was dealt to a thread"))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,15 +50,5 @@ mod tests {
         let bias = load_bias();
         assert_eq!(symbol.address.wrapping_add(bias), here, "bias {bias:#x}");
         assert_ne!(bias, 0, "test binaries are position independent");
-    }
-
-    #[test]
-    fn every_item_once_in_order() {
-        let items: Vec<u64> = (0..37).collect();
-        assert_eq!(
-            each_on_cores(&items, |&k| k * k),
-            items.iter().map(|k| k * k).collect::<Vec<_>>()
-        );
-        assert!(each_on_cores(&[] as &[u64], |&k| k).is_empty());
     }
 }
