@@ -776,6 +776,10 @@ struct CallBody {
     view: Option<Json>,
     #[serde(default)]
     id: Option<Json>,
+    /// The callback's name: in a queue's call only (one call alone is named
+    /// by its path).
+    #[serde(default)]
+    call: Option<Json>,
 }
 
 /// A queue's body: `{"view"?: ID, "calls": [{"call": NAME, …a call's
@@ -789,29 +793,10 @@ struct QueueBody {
     /// that build's callbacks.
     #[serde(default)]
     build: Option<String>,
-    calls: Vec<QueuedCallBody>,
-}
-
-/// One call of a queue as sent: a call's body (but `view`) and its
-/// callback's name. Like [`CallBody`], a field given twice or unknown is
-/// refused (the whole request: it is malformed).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct QueuedCallBody {
-    #[serde(default)]
-    call: Option<Json>,
-    #[serde(default)]
-    args: Option<Json>,
-    #[serde(default)]
-    base: Option<Json>,
-    #[serde(default)]
-    predicted: Option<Json>,
-    #[serde(default)]
-    state: Option<Json>,
-    #[serde(default)]
-    view: Option<Json>,
-    #[serde(default)]
-    id: Option<Json>,
+    /// Each a call's body (without `view`) with `call`, its callback's
+    /// name: a field given twice or unknown is refused (the whole request:
+    /// it is malformed).
+    calls: Vec<CallBody>,
 }
 
 /// Why a queue's body is refused whole.
@@ -842,8 +827,8 @@ fn parse_queue(body: &[u8], build: &str) -> Result<Vec<QueuedCall>, QueueRefusal
         .calls
         .into_iter()
         .enumerate()
-        .map(|(i, queued)| {
-            let name = match queued.call {
+        .map(|(i, mut queued)| {
+            let name = match queued.call.take() {
                 Some(Json::String(name)) => name,
                 other => {
                     let what = other.map_or("nothing".into(), |v| crate::callbacks::brief(&v));
@@ -853,15 +838,8 @@ fn parse_queue(body: &[u8], build: &str) -> Result<Vec<QueuedCall>, QueueRefusal
             if queued.view.is_some() {
                 return Err(format!("call {i}: the view is named once, for all calls"));
             }
-            let body = CallBody {
-                args: queued.args,
-                base: queued.base,
-                predicted: queued.predicted,
-                state: queued.state,
-                view: body.view.clone(),
-                id: queued.id,
-            };
-            let call = call_of(body).map_err(|why| format!("call {i}: {why}"))?;
+            queued.view = body.view.clone();
+            let call = call_of(queued).map_err(|why| format!("call {i}: {why}"))?;
             Ok((name, call))
         })
         .collect())
@@ -892,8 +870,14 @@ fn parse_call(body: &[u8]) -> Result<Call, String> {
     call_of(body)
 }
 
-/// The call a body describes, its fields checked.
+/// The call a body describes, its fields checked (`call` is taken out
+/// first by a queue: here it is one too many).
 fn call_of(body: CallBody) -> Result<Call, String> {
+    if body.call.is_some() {
+        return Err(
+            "`call` names a callback in a queue (POST /execute); here the path does".into(),
+        );
+    }
     let args = match body.args {
         None | Some(Json::Null) => Vec::new(),
         Some(Json::Array(a)) => a,
@@ -1105,6 +1089,10 @@ mod tests {
             ),
             (r#"{"id":"short:7"}"#.into(), Err("`id` must be PAGE:SEQ")),
             (r#"{"id":7}"#.into(), Err("`id` must be a click id")),
+            (
+                r#"{"call":"x"}"#.into(),
+                Err("`call` names a callback in a queue"),
+            ),
         ];
         for (body, want) in cases {
             match (parse_call(body.as_bytes()), want) {
