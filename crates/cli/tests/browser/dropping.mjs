@@ -20,9 +20,10 @@ try {
   }
   await step({ need: 'drop' });
   await Promise.all(tabs.map((page) => page.evaluate(async (n) => {
-    const button = document.querySelector('[data-call="increment_counter"]');
+    // (the button is looked up for each click, as a person sees it: a
+    // stream that reconnects may get a reset, which replaces the view)
     for (let i = 0; i < n; i++) {
-      button.click();
+      document.querySelector('[data-call="increment_counter"]').click();
       await new Promise((resolve) => setTimeout(resolve, 2));
     }
   }, Number(clicks))));
