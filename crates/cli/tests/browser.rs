@@ -382,6 +382,34 @@ fn clicks_made_while_the_server_is_dead_go_in_once_after_it_restarts_even_across
 }
 
 #[test]
+fn a_page_whose_server_restarted_with_a_new_token_says_so_and_keeps_its_clicks() {
+    // A random token is new at every start: the page's cookie is then the
+    // old one's, and its clicks get 401. It says so, keeps them, and sends
+    // them once the new URL is opened in the tab.
+    let port = support::scale::free_port().to_string();
+    let start = |token: &str| App::demo(&["--headless", "--port", &port, "--token", token]);
+    let mut app = start("first-token-of-this-test");
+    let new_url = format!("http://127.0.0.1:{port}/?token=second-token-of-this-test");
+    let mut script = NodeScript::start("token.mjs", &[&app.url, &new_url], &[]);
+    let message = script.next();
+    assert_eq!(message["need"], "restart", "{message}");
+    drop(app);
+    app = start("second-token-of-this-test");
+    script.go();
+    let result = script.next();
+    assert!(result["error"].is_null(), "{result}");
+    assert_eq!(
+        result["asked"],
+        "3 changes waiting: the server asks for its access token again \
+         (it started with a new one); open the URL it printed, in this tab",
+        "{result}"
+    );
+    assert_eq!(result["waiting"], 3, "{result}");
+    assert_eq!(result["after"], "3", "{result}");
+    assert_eq!(app.state().0, 3, "each once: {result}");
+}
+
+#[test]
 fn two_thousand_clicks_through_a_network_that_drops_connections_each_go_in_once() {
     // 4 pages, 500 clicks each, all through a proxy that closes every
     // connection after a random number of bytes (mid-request, mid-answer,

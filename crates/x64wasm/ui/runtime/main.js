@@ -353,6 +353,7 @@ function start(root) {
     }
     const waiting = setTimeout(() => showStatus('pending'), PENDING_AFTER_MS);
     let answers = null;
+    let unauthorized = false;
     try {
       if (latency()) await sleep(latency() / 2);
       const response = await fetch('/execute', {
@@ -361,6 +362,7 @@ function start(root) {
         body: JSON.stringify({ view, build: outbox.build, calls: batch }),
       });
       const body = await response.json().catch(() => ({}));
+      unauthorized = response.status === 401;
       if (response.ok && Array.isArray(body.answers)) {
         answers = body.answers;
         bodyMost = BODY_MOST;
@@ -385,7 +387,9 @@ function start(root) {
     }
     if (!answers) {
       stats.retries += 1;
-      showStatus('offline');
+      // (a 401: the server is there but asks for its token: it restarted
+      // with a new random one, and this page's cookie is the old one's)
+      showStatus(unauthorized ? 'token' : 'offline');
       await backOff();
       return;
     }
@@ -510,6 +514,8 @@ function start(root) {
       statusTimer = setTimeout(() => { status.hidden = true; }, 3000);
     } else if (kind === 'offline') {
       status.textContent = `Offline: ${changes(n)} waiting, sent when the server is back`;
+    } else if (kind === 'token') {
+      status.textContent = `${changes(n)} waiting: the server asks for its access token again (it started with a new one); open the URL it printed, in this tab`;
     } else {
       status.textContent = `Waiting for the server: ${changes(n)} not confirmed yet`;
     }
