@@ -531,11 +531,26 @@ const FLOAT_MNEMONICS: &[Mnemonic] = {
 };
 
 fn is_float(m: Mnemonic) -> bool {
-    FLOAT_MNEMONICS.contains(&m)
+    FLOAT_MNEMONICS.contains(&base(m))
 }
 
 fn is_sse(m: Mnemonic) -> bool {
-    SSE_MNEMONICS.contains(&m) || is_float(m)
+    SSE_MNEMONICS.contains(&base(m)) || is_float(m)
+}
+
+/// The SSE mnemonic a VEX mnemonic extends (`Vaddsd` → `Addsd`), by name;
+/// any other mnemonic itself.
+fn base(m: Mnemonic) -> Mnemonic {
+    let name = format!("{m:?}");
+    let Some(rest) = name.strip_prefix('V') else {
+        return m;
+    };
+    SSE_MNEMONICS
+        .iter()
+        .chain(FLOAT_MNEMONICS)
+        .copied()
+        .find(|s| format!("{s:?}").eq_ignore_ascii_case(rest))
+        .unwrap_or(m)
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -692,20 +707,26 @@ fn immediates(rng: &mut Rng, kind: K, shift: bool, bits: u32, n: usize) -> Vec<i
         .collect()
 }
 
-fn forms(rng: &mut Rng) -> Vec<Form> {
+/// Every form of a supported mnemonic in `encoding`: legacy, or VEX (the
+/// 128-bit and scalar forms of the supported SSE instructions).
+fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
     let mut out = Vec::new();
     let have_bmi = std::arch::is_x86_feature_detected!("bmi1");
     let have_lzcnt = std::arch::is_x86_feature_detected!("lzcnt");
     let have_popcnt = std::arch::is_x86_feature_detected!("popcnt");
     for code in Code::values() {
         let m = code.mnemonic();
-        if !MNEMONICS.contains(&m) && !is_sse(m) {
+        let supported = match encoding {
+            EncodingKind::Legacy => MNEMONICS.contains(&m) || is_sse(m),
+            _ => base(m) != m,
+        };
+        if !supported {
             continue;
         }
         let info = code.op_code();
         // 16/32-bit `leave` never appears in 64-bit compiler output
         if !info.mode64()
-            || info.encoding() != EncodingKind::Legacy
+            || info.encoding() != encoding
             || !info.is_instruction()
             || code == Code::Leavew
         {
@@ -760,6 +781,15 @@ fn forms(rng: &mut Rng) -> Vec<Form> {
                 if bits == 16 && matches!(m, Mnemonic::Shld | Mnemonic::Shrd) {
                     v.retain(|&c| c & 31 <= 16); // larger counts: undefined result
                 }
+                if matches!(
+                    base(m),
+                    Mnemonic::Cmpsd | Mnemonic::Cmpss | Mnemonic::Cmppd | Mnemonic::Cmpps
+                ) {
+                    // VEX predicates 8-15 are refused (vex_compares_...)
+                    for c in v.iter_mut() {
+                        *c &= !8;
+                    }
+                }
                 v
             }
             None => vec![0],
@@ -780,8 +810,31 @@ fn forms(rng: &mut Rng) -> Vec<Form> {
             for &imm in &imms {
                 if let Some(ins) = make_form(rng, code, &kinds, variant, imm) {
                     out.push(Form { ins, bits });
+                    if encoding == EncodingKind::VEX {
+                        out.extend(aliased(&ins).into_iter().map(|ins| Form { ins, bits }));
+                    }
                 }
             }
+        }
+    }
+    out
+}
+
+/// A VEX form with three XMM registers again with two of them the same:
+/// destination and first source, destination and second source, both
+/// sources (what the lowering must not confuse).
+fn aliased(ins: &Instruction) -> Vec<Instruction> {
+    let xmm = |i: u32| {
+        i < ins.op_count()
+            && ins.op_kind(i) == iced_x86::OpKind::Register
+            && ins.op_register(i).is_xmm()
+    };
+    let mut out = Vec::new();
+    for (to, from) in [(1, 0), (2, 0), (2, 1)] {
+        if xmm(to) && xmm(from) {
+            let mut a = *ins;
+            a.set_op_register(to, ins.op_register(from));
+            out.push(a);
         }
     }
     out
@@ -837,7 +890,7 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
                 }
                 K::mem => return None,
                 K::xmm_or_mem if variant != 0 => Op::Mem(sse_memory_operand(rng, variant)),
-                K::xmm_reg | K::xmm_rm | K::xmm_or_mem => {
+                K::xmm_reg | K::xmm_rm | K::xmm_vvvv | K::xmm_or_mem => {
                     let pool: Vec<usize> = (0..16).filter(|n| !used_xmm.contains(n)).collect();
                     let n = rng.pick(&pool);
                     used_xmm.push(n);
@@ -1117,16 +1170,18 @@ fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
     let bits = form.bits;
     use Mnemonic as M;
     let packed_shift = matches!(
-        ins.mnemonic(),
+        base(ins.mnemonic()),
         M::Psllw | M::Pslld | M::Psllq | M::Psrlw | M::Psrld | M::Psrlq | M::Psraw | M::Psrad
     );
-    if packed_shift && ins.op1_kind() != iced_x86::OpKind::Immediate8 && rng.below(4) != 0 {
+    // (the count is the last operand: VEX has one more before it)
+    let count_op = ins.op_count().saturating_sub(1);
+    if packed_shift && ins.op_kind(count_op) != iced_x86::OpKind::Immediate8 && rng.below(4) != 0 {
         // a count register: mostly counts around the lane widths
         let count = rng.below(70).to_le_bytes();
-        if ins.op1_kind() == iced_x86::OpKind::Register {
-            let r = ins.op1_register().number();
+        if ins.op_kind(count_op) == iced_x86::OpKind::Register {
+            let r = ins.op_register(count_op).number();
             case.xmm[16 * r..16 * r + 8].copy_from_slice(&count);
-        } else if let Place::Mem(off) = place(ins, 1, case) {
+        } else if let Place::Mem(off) = place(ins, count_op, case) {
             case.scratch[off..off + 8].copy_from_slice(&count);
         }
     }
@@ -1273,7 +1328,7 @@ fn scalar_access(ins: &Instruction) -> Option<XmmAccess> {
         return None;
     }
     let memory_store = ins.op0_kind() == iced_x86::OpKind::Memory;
-    Some(match ins.mnemonic() {
+    Some(match base(ins.mnemonic()) {
         M::Addsd
         | M::Subsd
         | M::Mulsd
@@ -1328,11 +1383,31 @@ fn scalar_access(ins: &Instruction) -> Option<XmmAccess> {
 #[test]
 fn every_integer_form_matches_the_cpu() {
     let mut rng = Rng::new(0x5eed);
-    let forms = forms(&mut rng);
+    let forms = forms(&mut rng, EncodingKind::Legacy);
     assert!(forms.len() > 300, "only {} forms generated", forms.len());
+    check_forms(&mut rng, &forms);
+}
+
+#[test]
+fn every_vex_form_of_a_supported_sse_instruction_matches_the_cpu() {
+    // (AVX's 128-bit and scalar forms, what `-C target-cpu=x86-64-v3`
+    // emits for every float and vector operation)
+    if !std::arch::is_x86_feature_detected!("avx") {
+        eprintln!("skipped: this CPU has no AVX");
+        return;
+    }
+    let mut rng = Rng::new(0x7e5);
+    let forms = forms(&mut rng, EncodingKind::VEX);
+    assert!(forms.len() > 300, "only {} forms generated", forms.len());
+    check_forms(&mut rng, &forms);
+}
+
+/// Runs each form natively and as wasm on random and edge inputs; fails
+/// with every form that differs.
+fn check_forms(rng: &mut Rng, forms: &[Form]) {
     let mut failures = Vec::new();
     let mut cases_run = 0;
-    for form in &forms {
+    for form in forms {
         // each form with its flags read, with them dead (a `cmp` after it), and,
         // where it fits, with its XMM registers holding one float each
         let mut variants = vec![(false, XmmAccess::Full), (true, XmmAccess::Full)];
@@ -1381,7 +1456,7 @@ fn every_integer_form_matches_the_cpu() {
                 (false, true) => 24,
             };
             for _ in 0..per_form {
-                let case = case_for(&mut rng, form);
+                let case = case_for(rng, form);
                 let mask = if flags_dead {
                     STATUS
                 } else {

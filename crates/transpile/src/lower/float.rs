@@ -27,6 +27,13 @@ pub(crate) enum Fp {
 }
 
 impl Fp {
+    /// The wasm type of a scalar register of this precision.
+    pub(crate) fn val_type(self) -> ValType {
+        match self {
+            Fp::S => ValType::F32,
+            Fp::D => ValType::F64,
+        }
+    }
     fn sign(self) -> i64 {
         match self {
             Fp::S => 0x8000_0000,
@@ -230,7 +237,7 @@ impl NanFix {
 /// The NaN-fixing helper instruction `ins` calls, if any.
 pub(crate) fn nan_fix_of(ins: &iced_x86::Instruction) -> Option<NanFix> {
     use Mnemonic as M;
-    Some(match ins.mnemonic() {
+    Some(match super::vex::mnemonic(ins) {
         M::Addss | M::Subss | M::Mulss | M::Divss | M::Sqrtss => NanFix::S,
         M::Addsd | M::Subsd | M::Mulsd | M::Divsd | M::Sqrtsd => NanFix::D,
         M::Addps | M::Subps | M::Mulps | M::Divps | M::Sqrtps => NanFix::PackedS,
@@ -900,7 +907,18 @@ pub(super) fn scalar_registers(function: &crate::decode::Function) -> [Option<Fp
     }
     let mut class = [Class::Unknown; 16];
     let mut copies: Vec<(usize, usize)> = Vec::new();
-    for ins in &function.instructions {
+    for original in &function.instructions {
+        // a VEX form is its legacy form, after a copy of its first source
+        // into its destination
+        let legacy = super::vex::legacy(original);
+        if let Some(super::vex::Legacy {
+            ins,
+            first_source: Some(source),
+        }) = &legacy
+        {
+            copies.push((ins.op0_register().number(), source.number()));
+        }
+        let ins = &legacy.map_or(*original, |l| l.ins);
         // (at most 5 operands: an array, not a Vec per instruction)
         let mut found = [(0u32, 0usize); 5];
         let mut count = 0;

@@ -32,6 +32,8 @@ pub(crate) struct Locals {
     t: [Cell<u32>; 6],
     t32: [Cell<u32>; 4],
     tv: [Cell<u32>; 4],
+    /// A VEX instruction's saved second source, by type (f32, f64, v128).
+    vex_source: [Cell<u32>; 3],
     /// The jump-table index of the pending switch (i64).
     switch: Cell<u32>,
     /// The dispatch label of irreducible regions (i32).
@@ -73,6 +75,7 @@ impl Locals {
             t: std::array::from_fn(|_| none()),
             t32: std::array::from_fn(|_| none()),
             tv: std::array::from_fn(|_| none()),
+            vex_source: std::array::from_fn(|_| none()),
             switch: none(),
             label: none(),
             entry_rsp: none(),
@@ -167,6 +170,17 @@ impl Locals {
         self.get(&self.tv[k], ValType::V128)
     }
 
+    /// The scratch local of type `t` (f32, f64 or v128) for a VEX
+    /// instruction's second source (`vex.rs`).
+    pub fn vex_source(&self, t: ValType) -> u32 {
+        let k = match t {
+            ValType::F32 => 0,
+            ValType::F64 => 1,
+            _ => 2,
+        };
+        self.get(&self.vex_source[k], t)
+    }
+
     /// The jump-table index of the pending switch (i64).
     pub fn switch(&self) -> u32 {
         self.get(&self.switch, ValType::I64)
@@ -194,7 +208,11 @@ impl<'a> Ctx<'a> {
         if self.ins.op_kind(op) != OpKind::Register || !self.ins.op_register(op).is_xmm() {
             return None;
         }
-        self.locals.scalar[self.ins.op_register(op).number()].map(|(l, _)| l)
+        let scalar = self.locals.scalar[self.ins.op_register(op).number()].map(|(l, _)| l);
+        match (self.vex_source, op, scalar) {
+            (Some(saved), 1, Some(_)) => Some(saved),
+            _ => scalar,
+        }
     }
 
     /// Copies each scalar register among `regs` into lane 0 of its v128 local

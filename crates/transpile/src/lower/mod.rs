@@ -34,6 +34,7 @@ mod peephole;
 mod regs;
 mod sse;
 mod stack;
+pub(crate) mod vex;
 mod walk;
 
 use std::collections::BTreeMap;
@@ -106,6 +107,10 @@ pub(crate) struct Ctx<'a> {
     /// The instruction before [`Ctx::ins`] in its block (`None` for the
     /// first): what a `div` looks at for its dividend's high half.
     pub prev_in_block: Option<Instruction>,
+    /// While a VEX instruction is lowered as its legacy form: the scratch
+    /// local that holds its second source (operand 1 of the legacy form),
+    /// saved before the destination was overwritten (`vex.rs`).
+    pub vex_source: Option<u32>,
 }
 
 /// What one wasm function holds: one program function, or the members of a
@@ -186,6 +191,7 @@ pub fn lower(
         lives: Vec::new(),
         stack: stack::guard(function, cfg, &unit.members, callees.stack_base),
         prev_in_block: None,
+        vex_source: None,
     };
     // scalar registers that arrive as parameters: take lane 0
     let arriving: Vec<Reg> = abi.inputs.clone();

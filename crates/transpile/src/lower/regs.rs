@@ -38,7 +38,9 @@ impl Reg {
         if register == Register::None || register == Register::RIP || register == Register::EIP {
             return None;
         }
-        if register.is_xmm() {
+        // (iced reports what a VEX instruction writes as the whole ZMM
+        // register: it zeroes the upper bits)
+        if register.is_vector_register() && register.number() < 16 {
             return Some(Reg::Xmm(register.number() as u8));
         }
         if register.is_gpr() {

@@ -199,6 +199,9 @@ fn lanes(bytes: &[u8]) -> [u8; 16] {
 }
 
 pub(super) fn xmm_local(c: &Ctx, op: u32) -> Option<u32> {
+    if let (Some(saved), 1, None) = (c.vex_source, op, c.scalar_local(op)) {
+        return Some(saved);
+    }
     (c.ins.op_kind(op) == OpKind::Register && c.ins.op_register(op).is_xmm())
         .then(|| c.locals.reg(Reg::of(c.ins.op_register(op)).unwrap()))
 }

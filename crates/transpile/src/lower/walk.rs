@@ -253,16 +253,19 @@ impl<'a> Ctx<'a> {
             FlowControl::Next => {}
             _ => return Err(self.unsupported()),
         }
-        if int::lower(self)? {
+        if vex::lower(self)? {
             return Ok(());
         }
-        if sse::lower(self)? {
-            return Ok(());
-        }
-        if float::lower(self)? {
+        if self.lower_legacy()? {
             return Ok(());
         }
         Err(self.unsupported())
+    }
+
+    /// Lowers `self.ins`, a legacy-encoded instruction that neither
+    /// branches nor calls; false if it is none this lowering knows.
+    pub(super) fn lower_legacy(&mut self) -> Result<bool, TranspileError> {
+        Ok(int::lower(self)? || sse::lower(self)? || float::lower(self)?)
     }
 
     // ------------------------------------------------------------ calls
