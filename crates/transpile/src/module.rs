@@ -722,7 +722,7 @@ fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4]) {
             _ => false,
         };
         match ins.mnemonic() {
-            M::Mul | M::Imul if wide => mul = true,
+            M::Mul | M::Imul | M::Mulx if wide => mul = true,
             M::Div if wide => divu = true,
             M::Idiv if wide => divs = true,
             _ => {}

@@ -471,6 +471,26 @@ const SSE_MNEMONICS: &[Mnemonic] = {
     ]
 };
 
+/// BMI1 and BMI2 (VEX-encoded general-register instructions).
+const BMI_MNEMONICS: &[Mnemonic] = {
+    use Mnemonic as M;
+    &[
+        M::Andn,
+        M::Bextr,
+        M::Blsi,
+        M::Blsmsk,
+        M::Blsr,
+        M::Bzhi,
+        M::Mulx,
+        M::Pdep,
+        M::Pext,
+        M::Rorx,
+        M::Sarx,
+        M::Shlx,
+        M::Shrx,
+    ]
+};
+
 /// Scalar floating-point mnemonics.
 const FLOAT_MNEMONICS: &[Mnemonic] = {
     use Mnemonic as M;
@@ -673,8 +693,8 @@ fn kind_bits(k: K) -> Option<(u32, bool)> {
         K::r64_or_mem => (64, true),
         K::r8_reg | K::r8_opcode => (8, false),
         K::r16_reg | K::r16_rm | K::r16_opcode => (16, false),
-        K::r32_reg | K::r32_rm | K::r32_opcode => (32, false),
-        K::r64_reg | K::r64_rm | K::r64_opcode => (64, false),
+        K::r32_reg | K::r32_rm | K::r32_opcode | K::r32_vvvv => (32, false),
+        K::r64_reg | K::r64_rm | K::r64_opcode | K::r64_vvvv => (64, false),
         _ => return None,
     })
 }
@@ -714,11 +734,15 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
     let have_bmi = std::arch::is_x86_feature_detected!("bmi1");
     let have_lzcnt = std::arch::is_x86_feature_detected!("lzcnt");
     let have_popcnt = std::arch::is_x86_feature_detected!("popcnt");
+    let have_bmi2 = have_bmi && std::arch::is_x86_feature_detected!("bmi2");
+    if encoding == EncodingKind::VEX && !have_bmi2 {
+        eprintln!("BMI1/BMI2 forms skipped: this CPU lacks them");
+    }
     for code in Code::values() {
         let m = code.mnemonic();
         let supported = match encoding {
             EncodingKind::Legacy => MNEMONICS.contains(&m) || is_sse(m),
-            _ => base(m) != m,
+            _ => base(m) != m || (BMI_MNEMONICS.contains(&m) && have_bmi2),
         };
         if !supported {
             continue;
@@ -820,21 +844,27 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
     out
 }
 
-/// A VEX form with three XMM registers again with two of them the same:
-/// destination and first source, destination and second source, both
-/// sources (what the lowering must not confuse).
+/// A VEX form with three registers of one kind again with two of them the
+/// same: destination and first source, destination and second source,
+/// both sources (what the lowering must not confuse; `mulx` with both
+/// destinations one register).
 fn aliased(ins: &Instruction) -> Vec<Instruction> {
-    let xmm = |i: u32| {
-        i < ins.op_count()
-            && ins.op_kind(i) == iced_x86::OpKind::Register
-            && ins.op_register(i).is_xmm()
+    let register = |i: u32| {
+        (i < ins.op_count() && ins.op_kind(i) == iced_x86::OpKind::Register)
+            .then(|| ins.op_register(i))
+    };
+    let same_kind = |a: Register, b: Register| {
+        (a.is_xmm() && b.is_xmm()) || (a.is_gpr() && b.is_gpr() && a.size() == b.size())
     };
     let mut out = Vec::new();
     for (to, from) in [(1, 0), (2, 0), (2, 1)] {
-        if xmm(to) && xmm(from) {
-            let mut a = *ins;
-            a.set_op_register(to, ins.op_register(from));
-            out.push(a);
+        if let (Some(a), Some(b)) = (register(to), register(from)) {
+            if !same_kind(a, b) {
+                continue;
+            }
+            let mut same = *ins;
+            same.set_op_register(to, b);
+            out.push(same);
         }
     }
     out
@@ -1258,6 +1288,16 @@ fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
             let off = (rng.below(1024) as i64 - 512) as u64;
             let p = place(ins, 1, case);
             set_value(case, &p, bits, off);
+        }
+        // an index (`bzhi`) or a start and a length (`bextr`) around the
+        // operand's width, not a random 64-bit control
+        Mnemonic::Bzhi => {
+            let p = place(ins, 2, case);
+            set_value(case, &p, bits, rng.below(80));
+        }
+        Mnemonic::Bextr => {
+            let p = place(ins, 2, case);
+            set_value(case, &p, bits, rng.below(80) | (rng.below(80) << 8));
         }
         // counts above 16 give undefined results
         Mnemonic::Shld | Mnemonic::Shrd

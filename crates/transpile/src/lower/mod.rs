@@ -23,6 +23,7 @@
 //! flags).
 
 mod abi;
+mod bmi;
 mod calls;
 mod encode;
 mod flags;

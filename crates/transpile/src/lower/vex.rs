@@ -91,7 +91,12 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         first_source,
     }) = legacy(&vex)
     else {
-        return Err(c.unsupported());
+        // BMI1/BMI2 are VEX-encoded too, and have no legacy form
+        return if super::bmi::lower(c)? {
+            Ok(true)
+        } else {
+            Err(c.unsupported())
+        };
     };
     if is_compare(vex.mnemonic()) {
         // predicates 8-15 (and 24-31) have no legacy form; 16-23 differ
