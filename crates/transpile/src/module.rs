@@ -162,7 +162,8 @@ fn layout(image: &Image) -> Layout {
 pub fn plan(image: &Image, program: &Program) -> Plan {
     let groups = recursion::groups(program);
     let members: Vec<Vec<usize>> = groups.iter().map(|g| g.members.clone()).collect();
-    let (abis, table_abi) = lower::abis(program, &members);
+    let wide = lower::vex::is_wide(program);
+    let (abis, table_abi) = lower::abis(program, &members, wide);
     let pops = lower::ret_pops(program);
     let table: Vec<usize> = program
         .address_taken
@@ -227,6 +228,7 @@ pub fn plan(image: &Image, program: &Program) -> Plan {
         helpers,
         stack_base: layout(image).stack_base,
         thread_pointer: layout(image).thread_pointer,
+        wide,
         table: (!table.is_empty()).then(|| {
             let mut pops: Vec<u64> = table.iter().flat_map(|&k| pops[k].clone()).collect();
             pops.sort_unstable();
@@ -1019,6 +1021,9 @@ fn entry_value(
                 f.instruction(&W::I64Const(0));
             }
         },
+        Reg::High(_) => {
+            f.instruction(&W::V128Const(0));
+        }
         Reg::Xmm(x) => match float_regs.get(&x) {
             Some(&(local, ScalarType::F32)) => {
                 f.instruction(&W::LocalGet(local));

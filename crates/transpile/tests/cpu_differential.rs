@@ -13,7 +13,8 @@ mod support;
 
 use iced_x86::code_asm::{cl, dl, eax, ebx, ecx, edi, edx, ptr, r10d, r11d, r8d, r9d};
 use iced_x86::code_asm::{
-    dword_ptr, qword_ptr, xmmword_ptr, AsmRegisterXmm, CodeAssembler, CodeLabel, IcedError,
+    dword_ptr, qword_ptr, xmmword_ptr, AsmRegisterXmm, AsmRegisterYmm, CodeAssembler, CodeLabel,
+    IcedError,
 };
 use iced_x86::code_asm::{
     r10, r11, r12, r13, r14, r15, r8, r9, rax, rbp, rbx, rcx, rdi, rdx, rsi, rsp, AsmRegister64,
@@ -21,6 +22,10 @@ use iced_x86::code_asm::{
 use iced_x86::code_asm::{
     xmm0, xmm1, xmm10, xmm11, xmm12, xmm13, xmm14, xmm15, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8,
     xmm9,
+};
+use iced_x86::code_asm::{
+    ymm0, ymm1, ymm10, ymm11, ymm12, ymm13, ymm14, ymm15, ymm2, ymm3, ymm4, ymm5, ymm6, ymm7, ymm8,
+    ymm9,
 };
 use iced_x86::{
     Code, EncodingKind, Instruction, MemoryOperand, Mnemonic, OpCodeOperandKind as K, Register,
@@ -32,6 +37,10 @@ use x64wasm_transpile::{transpile, Image, Signature};
 const XMMS: [AsmRegisterXmm; 16] = [
     xmm0, xmm1, xmm2, xmm3, xmm4, xmm5, xmm6, xmm7, xmm8, xmm9, xmm10, xmm11, xmm12, xmm13, xmm14,
     xmm15,
+];
+const YMMS: [AsmRegisterYmm; 16] = [
+    ymm0, ymm1, ymm2, ymm3, ymm4, ymm5, ymm6, ymm7, ymm8, ymm9, ymm10, ymm11, ymm12, ymm13, ymm14,
+    ymm15,
 ];
 const GPRS: [AsmRegister64; 16] = [
     rax, rcx, rdx, rbx, rsp, rbp, rsi, rdi, r8, r9, r10, r11, r12, r13, r14, r15,
@@ -67,12 +76,14 @@ fn snippet(body: impl FnOnce(&mut CodeAssembler) -> Result<(), IcedError>) -> Ve
     snippet_with(XmmAccess::Full, body)
 }
 
-/// How the snippet loads and stores the XMM registers: whole registers, or
-/// only lane 0 as a double or single (so the transpiler may keep them in
-/// f64/f32 locals: their upper lanes are dead).
+/// How the snippet loads and stores the XMM registers: whole registers
+/// (and the YMM registers' bits 255:128 too: `Wide`), or only lane 0 as a
+/// double or single (so the transpiler may keep them in f64/f32 locals:
+/// their upper lanes are dead).
 #[derive(Clone, Copy, PartialEq)]
 enum XmmAccess {
     Full,
+    Wide,
     Double,
     Single,
 }
@@ -97,6 +108,12 @@ fn snippet_with(
         let at = IN_XMM + 16 * i as u64;
         match access {
             XmmAccess::Full => a.movdqu(*x, xmmword_ptr(at)).unwrap(),
+            XmmAccess::Wide => {
+                a.movdqu(*x, xmmword_ptr(at)).unwrap();
+                let y = YMMS[i];
+                a.vinserti128(y, y, xmmword_ptr(IN_HIGH + 16 * i as u64), 1)
+                    .unwrap();
+            }
             XmmAccess::Double => a.movsd_2(*x, qword_ptr(at)).unwrap(),
             XmmAccess::Single => a.movss(*x, dword_ptr(at)).unwrap(),
         }
@@ -106,6 +123,11 @@ fn snippet_with(
         let at = OUT_XMM + 16 * i as u64;
         match access {
             XmmAccess::Full => a.movdqu(xmmword_ptr(at), *x).unwrap(),
+            XmmAccess::Wide => {
+                a.movdqu(xmmword_ptr(at), *x).unwrap();
+                a.vextracti128(xmmword_ptr(OUT_HIGH + 16 * i as u64), YMMS[i], 1)
+                    .unwrap();
+            }
             XmmAccess::Double => a.movsd_2(qword_ptr(at), *x).unwrap(),
             XmmAccess::Single => a.movss(dword_ptr(at), *x).unwrap(),
         }
@@ -160,7 +182,11 @@ fn load(data: &mut [u8], case: &Case) {
     }
     write_u64(data, (IN_FLAGS - DATA) as usize, case.flags);
     let x = (IN_XMM - DATA) as usize;
-    data[x..x + 256].copy_from_slice(&case.xmm);
+    data[x..x + 256].copy_from_slice(&case.xmm[..256]);
+    let h = (IN_HIGH - DATA) as usize;
+    data[h..h + 256].copy_from_slice(&case.xmm[256..]);
+    let o = (OUT_HIGH - DATA) as usize;
+    data[o..o + 256].fill(0);
     // lane-0 stores leave the rest of OUT_XMM as it was: start it at zero
     let o = (OUT_XMM - DATA) as usize;
     data[o..o + 256].fill(0);
@@ -182,9 +208,10 @@ fn outcome(data: &[u8], absolute_rsp: bool) -> Outcome {
     };
     let s = (SCRATCH - DATA) as usize;
     let x = (OUT_XMM - DATA) as usize;
+    let h = (OUT_HIGH - DATA) as usize;
     Outcome {
         regs,
-        xmm: data[x..x + 256].to_vec(),
+        xmm: [&data[x..x + 256], &data[h..h + 256]].concat(),
         flags: read_u64(data, (OUT_FLAGS - DATA) as usize),
         rsp: rsp_value,
         scratch: data[s..s + SCRATCH_SIZE].to_vec(),
@@ -228,10 +255,15 @@ fn compare(
             w.flags & flag_mask
         ));
     }
-    if let Some(at) = (0..256).find(|&i| native.xmm[i] != w.xmm[i]) {
+    if let Some(at) = (0..512).find(|&i| native.xmm[i] != w.xmm[i]) {
         let r = at / 16;
+        let name = if r < 16 {
+            format!("xmm{r}")
+        } else {
+            format!("ymm{} bits 255:128", r - 16)
+        };
         diffs.push(format!(
-            "xmm{r}: native {:02x?} wasm {:02x?}",
+            "{name}: native {:02x?} wasm {:02x?}",
             &native.xmm[16 * r..16 * r + 16],
             &w.xmm[16 * r..16 * r + 16]
         ));
@@ -491,6 +523,31 @@ const BMI_MNEMONICS: &[Mnemonic] = {
     ]
 };
 
+/// AVX's and AVX2's own instructions (no legacy SSE form).
+const AVX_MNEMONICS: &[Mnemonic] = {
+    use Mnemonic as M;
+    &[
+        M::Vzeroupper,
+        M::Vzeroall,
+        M::Vinsertf128,
+        M::Vinserti128,
+        M::Vextractf128,
+        M::Vextracti128,
+        M::Vbroadcastss,
+        M::Vbroadcastsd,
+        M::Vbroadcastf128,
+        M::Vbroadcasti128,
+        M::Vpbroadcastb,
+        M::Vpbroadcastw,
+        M::Vpbroadcastd,
+        M::Vpbroadcastq,
+        M::Vperm2f128,
+        M::Vperm2i128,
+        M::Vpermq,
+        M::Vpermpd,
+    ]
+};
+
 /// Scalar floating-point mnemonics.
 const FLOAT_MNEMONICS: &[Mnemonic] = {
     use Mnemonic as M;
@@ -555,7 +612,7 @@ fn is_float(m: Mnemonic) -> bool {
 }
 
 fn is_sse(m: Mnemonic) -> bool {
-    SSE_MNEMONICS.contains(&base(m)) || is_float(m)
+    SSE_MNEMONICS.contains(&base(m)) || is_float(m) || AVX_MNEMONICS.contains(&m)
 }
 
 /// The SSE mnemonic a VEX mnemonic extends (`Vaddsd` → `Addsd`), by name;
@@ -599,7 +656,12 @@ fn build(code: Code, ops: &[Op]) -> Option<Instruction> {
         [Reg(a), Mem(b), Imm(c)] => Instruction::with3(code, a, b, c as i32),
         [Mem(a), Reg(b), Imm(c)] => Instruction::with3(code, a, b, c as i32),
         [Reg(a), Reg(b), Reg(c)] => Instruction::with3(code, a, b, c),
+        [Reg(a), Reg(b), Mem(c)] => Instruction::with3(code, a, b, c),
+        [Reg(a), Mem(b), Reg(c)] => Instruction::with3(code, a, b, c),
         [Mem(a), Reg(b), Reg(c)] => Instruction::with3(code, a, b, c),
+        // (VEX: a destination, two sources and an immediate)
+        [Reg(a), Reg(b), Reg(c), Imm(d)] => Instruction::with4(code, a, b, c, d as i32),
+        [Reg(a), Reg(b), Mem(c), Imm(d)] => Instruction::with4(code, a, b, c, d as i32),
         _ => return None,
     };
     r.ok()
@@ -742,7 +804,11 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
         let m = code.mnemonic();
         let supported = match encoding {
             EncodingKind::Legacy => MNEMONICS.contains(&m) || is_sse(m),
-            _ => base(m) != m || (BMI_MNEMONICS.contains(&m) && have_bmi2),
+            _ => {
+                base(m) != m
+                    || AVX_MNEMONICS.contains(&m)
+                    || (BMI_MNEMONICS.contains(&m) && have_bmi2)
+            }
         };
         if !supported {
             continue;
@@ -827,6 +893,7 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
                     | K::r64_or_mem
                     | K::mem
                     | K::xmm_or_mem
+                    | K::ymm_or_mem
             )
         });
         let memory_variants: &[u8] = if has_rm { &[0, 1, 2] } else { &[0] }; // 0 reg, 1 [rbx+rsi*s+d], 2 rip-relative
@@ -918,13 +985,26 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
                         _ => Op::Mem(MemoryOperand::with_base_displ(base, disp)),
                     }
                 }
+                K::mem if is_sse(code.mnemonic()) => {
+                    Op::Mem(sse_memory_operand(rng, variant.max(1)))
+                }
                 K::mem => return None,
-                K::xmm_or_mem if variant != 0 => Op::Mem(sse_memory_operand(rng, variant)),
-                K::xmm_reg | K::xmm_rm | K::xmm_vvvv | K::xmm_or_mem => {
+                K::xmm_or_mem | K::ymm_or_mem if variant != 0 => {
+                    Op::Mem(sse_memory_operand(rng, variant))
+                }
+                K::xmm_reg
+                | K::xmm_rm
+                | K::xmm_vvvv
+                | K::xmm_or_mem
+                | K::ymm_reg
+                | K::ymm_rm
+                | K::ymm_vvvv
+                | K::ymm_or_mem => {
                     let pool: Vec<usize> = (0..16).filter(|n| !used_xmm.contains(n)).collect();
                     let n = rng.pick(&pool);
                     used_xmm.push(n);
-                    Op::Reg(XMM_REGS[n])
+                    let ymm = matches!(k, K::ymm_reg | K::ymm_rm | K::ymm_vvvv | K::ymm_or_mem);
+                    Op::Reg(if ymm { YMM_REGS[n] } else { XMM_REGS[n] })
                 }
                 k if is_sse(code.mnemonic())
                     && variant != 0
@@ -969,6 +1049,25 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
     None
 }
 
+const YMM_REGS: [Register; 16] = [
+    Register::YMM0,
+    Register::YMM1,
+    Register::YMM2,
+    Register::YMM3,
+    Register::YMM4,
+    Register::YMM5,
+    Register::YMM6,
+    Register::YMM7,
+    Register::YMM8,
+    Register::YMM9,
+    Register::YMM10,
+    Register::YMM11,
+    Register::YMM12,
+    Register::YMM13,
+    Register::YMM14,
+    Register::YMM15,
+];
+
 const XMM_REGS: [Register; 16] = [
     Register::XMM0,
     Register::XMM1,
@@ -988,15 +1087,16 @@ const XMM_REGS: [Register; 16] = [
     Register::XMM15,
 ];
 
-/// A 16-byte aligned memory operand (legacy SSE faults on unaligned m128).
+/// A 32-byte aligned memory operand (legacy SSE faults on unaligned m128,
+/// `vmovaps` on unaligned m256).
 fn sse_memory_operand(rng: &mut Rng, variant: u8) -> MemoryOperand {
     if variant == 2 {
         return MemoryOperand::with_base_displ(
             Register::RIP,
-            (SCRATCH + 0x400 + 16 * rng.below(4)) as i64,
+            (SCRATCH + 0x400 + 32 * rng.below(4)) as i64,
         );
     }
-    let disp = 16 * (rng.below(16) as i64 - 8);
+    let disp = 32 * (rng.below(8) as i64 - 4);
     MemoryOperand::new(
         Register::RBX,
         Register::RSI,
@@ -1083,7 +1183,8 @@ fn case_for(rng: &mut Rng, form: &Form) -> Case {
     for b in scratch.iter_mut() {
         *b = rng.next() as u8;
     }
-    let mut xmm = vec![0u8; 256];
+    // the XMM registers, then bits 255:128 of the YMM registers
+    let mut xmm = vec![0u8; 512];
     let lane_edges: [u16; 10] = [
         0, 1, 0x7f, 0x80, 0xff, 0x7fff, 0x8000, 0xffff, 0x00ff, 0xff00,
     ];
@@ -1096,7 +1197,7 @@ fn case_for(rng: &mut Rng, form: &Form) -> Case {
         chunk.copy_from_slice(&v.to_le_bytes());
     }
     if is_sse(ins.mnemonic()) {
-        regs[6] = 2 * rng.below(8); // rsi*8 stays 16-byte aligned: SSE operands must be
+        regs[6] = 4 * rng.below(4); // rsi*8 stays 32-byte aligned: SSE and AVX operands must be
     }
     let mut scratch_floats = false;
     if is_float(ins.mnemonic()) {
@@ -1425,32 +1526,34 @@ fn every_integer_form_matches_the_cpu() {
     let mut rng = Rng::new(0x5eed);
     let forms = forms(&mut rng, EncodingKind::Legacy);
     assert!(forms.len() > 300, "only {} forms generated", forms.len());
-    check_forms(&mut rng, &forms);
+    check_forms(&mut rng, &forms, XmmAccess::Full);
 }
 
 #[test]
-fn every_vex_form_of_a_supported_sse_instruction_matches_the_cpu() {
-    // (AVX's 128-bit and scalar forms, what `-C target-cpu=x86-64-v3`
-    // emits for every float and vector operation)
-    if !std::arch::is_x86_feature_detected!("avx") {
-        eprintln!("skipped: this CPU has no AVX");
+fn every_vex_form_of_a_supported_instruction_matches_the_cpu() {
+    // AVX's and AVX2's 128-bit, scalar and 256-bit forms, what `-C
+    // target-cpu=x86-64-v3` emits for every float and vector operation,
+    // with the YMM registers' bits 255:128 compared too; and BMI1/BMI2
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        eprintln!("skipped: this CPU has no AVX2");
         return;
     }
     let mut rng = Rng::new(0x7e5);
     let forms = forms(&mut rng, EncodingKind::VEX);
     assert!(forms.len() > 300, "only {} forms generated", forms.len());
-    check_forms(&mut rng, &forms);
+    check_forms(&mut rng, &forms, XmmAccess::Wide);
 }
 
-/// Runs each form natively and as wasm on random and edge inputs; fails
-/// with every form that differs.
-fn check_forms(rng: &mut Rng, forms: &[Form]) {
+/// Runs each form natively and as wasm on random and edge inputs (with
+/// the registers loaded and stored `whole`, and with lane 0 only where
+/// that fits); fails with every form that differs.
+fn check_forms(rng: &mut Rng, forms: &[Form], whole: XmmAccess) {
     let mut failures = Vec::new();
     let mut cases_run = 0;
     for form in forms {
         // each form with its flags read, with them dead (a `cmp` after it), and,
         // where it fits, with its XMM registers holding one float each
-        let mut variants = vec![(false, XmmAccess::Full), (true, XmmAccess::Full)];
+        let mut variants = vec![(false, whole), (true, whole)];
         if let Some(access) = scalar_access(&form.ins) {
             variants.push((false, access));
         }

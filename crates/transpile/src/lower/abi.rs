@@ -29,7 +29,9 @@ impl Abi {
 /// function table (`call_indirect`): every function an indirect call may
 /// reach ([`Program::address_taken`]) reads and writes no more, and a
 /// function with an indirect call or jump may read and write all it does.
-pub fn abis(program: &Program, groups: &[Vec<usize>]) -> (Vec<Abi>, Abi) {
+/// `wide`: the module keeps the high halves of the YMM registers
+/// ([`Reg::halves`]).
+pub fn abis(program: &Program, groups: &[Vec<usize>], wide: bool) -> (Vec<Abi>, Abi) {
     let mut factory = InstructionInfoFactory::new();
     let n = program.functions.len();
     let mut reads: Vec<RegSet> = vec![0; n];
@@ -45,16 +47,27 @@ pub fn abis(program: &Program, groups: &[Vec<usize>]) -> (Vec<Abi>, Abi) {
                 writes[k] |= w;
                 continue;
             }
+            if wide && matches!(ins.mnemonic(), Mnemonic::Vzeroupper | Mnemonic::Vzeroall) {
+                // (every high half, and for vzeroall every XMM register)
+                let highs: RegSet = 0xffff << 32;
+                let all = if ins.mnemonic() == Mnemonic::Vzeroall {
+                    highs | 0xffff << 16
+                } else {
+                    highs
+                };
+                reads[k] |= all;
+                writes[k] |= all;
+            }
             for used in factory
                 .info_options(ins, InstructionInfoOptions::NO_MEMORY_USAGE)
                 .used_registers()
             {
-                let Some(reg) = Reg::of(used.register()) else {
-                    continue;
-                };
-                reads[k] |= reg_bit(reg);
-                if !matches!(used.access(), OpAccess::Read | OpAccess::CondRead) {
-                    writes[k] |= reg_bit(reg);
+                let written = !matches!(used.access(), OpAccess::Read | OpAccess::CondRead);
+                for reg in Reg::halves(used.register(), wide).into_iter().flatten() {
+                    reads[k] |= reg_bit(reg);
+                    if written {
+                        writes[k] |= reg_bit(reg);
+                    }
                 }
             }
         }

@@ -26,6 +26,9 @@ pub struct Callees {
     pub pops: Vec<Vec<u64>>,
     /// The thread pointer: `fs`'s base (`module.rs` lays out the thread).
     pub thread_pointer: u64,
+    /// Whether the module keeps the high halves of the YMM registers
+    /// (`vex::is_wide`).
+    pub wide: bool,
 }
 
 /// The function table (`call_indirect` of type [`TABLE_TYPE`], table 0).

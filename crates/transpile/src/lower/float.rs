@@ -923,7 +923,9 @@ pub(super) fn scalar_registers(function: &crate::decode::Function) -> [Option<Fp
         let mut found = [(0u32, 0usize); 5];
         let mut count = 0;
         for i in 0..ins.op_count() {
-            if ins.op_kind(i) == iced_x86::OpKind::Register && ins.op_register(i).is_xmm() {
+            if ins.op_kind(i) == iced_x86::OpKind::Register
+                && (ins.op_register(i).is_xmm() || ins.op_register(i).is_ymm())
+            {
                 found[count] = (i, ins.op_register(i).number());
                 count += 1;
             }
@@ -938,6 +940,11 @@ pub(super) fn scalar_registers(function: &crate::decode::Function) -> [Option<Fp
                 class[r] = join(class[r], c);
             }
         };
+        if xmms.iter().any(|&(i, _)| ins.op_register(i).is_ymm()) {
+            // a whole YMM register: every lane of its low half counts
+            each(Class::Vector, &mut class);
+            continue;
+        }
         match ins.mnemonic() {
             M::Addsd
             | M::Subsd

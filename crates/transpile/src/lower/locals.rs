@@ -14,7 +14,7 @@ use super::*;
 #[derive(Clone, Debug)]
 pub(crate) struct Locals {
     /// Local of each register by `reg_index` ([`NONE`]: not yet declared).
-    reg: [Cell<u32>; 32],
+    reg: [Cell<u32>; REGS],
     /// Whether the function has XMM locals at all.
     uses_xmm: bool,
     /// The f64/f32 local of each XMM register that holds one scalar float for
@@ -34,6 +34,9 @@ pub(crate) struct Locals {
     tv: [Cell<u32>; 4],
     /// A VEX instruction's saved second source, by type (f32, f64, v128).
     vex_source: [Cell<u32>; 3],
+    /// Scratch v128 locals of AVX instructions that lower through legacy
+    /// ones (which use `tv`).
+    avx: [Cell<u32>; 2],
     /// The jump-table index of the pending switch (i64).
     switch: Cell<u32>,
     /// The dispatch label of irreducible regions (i32).
@@ -59,7 +62,7 @@ impl Locals {
         scalars: [Option<float::Fp>; 16],
     ) -> Locals {
         let none = || Cell::new(NONE);
-        let reg: [Cell<u32>; 32] = std::array::from_fn(|_| none());
+        let reg: [Cell<u32>; REGS] = std::array::from_fn(|_| none());
         for (i, r) in abi.inputs.iter().enumerate() {
             reg[reg_index(*r)].set(i as u32);
         }
@@ -76,6 +79,7 @@ impl Locals {
             t32: std::array::from_fn(|_| none()),
             tv: std::array::from_fn(|_| none()),
             vex_source: std::array::from_fn(|_| none()),
+            avx: std::array::from_fn(|_| none()),
             switch: none(),
             label: none(),
             entry_rsp: none(),
@@ -123,8 +127,8 @@ impl Locals {
     pub fn reg(&self, r: Reg) -> u32 {
         let t = match r {
             Reg::Gpr(_) => ValType::I64,
-            Reg::Xmm(_) if self.uses_xmm => ValType::V128,
-            Reg::Xmm(_) => return NONE,
+            Reg::Xmm(_) | Reg::High(_) if self.uses_xmm => ValType::V128,
+            Reg::Xmm(_) | Reg::High(_) => return NONE,
         };
         self.get(&self.reg[reg_index(r)], t)
     }
@@ -179,6 +183,11 @@ impl Locals {
             _ => 2,
         };
         self.get(&self.vex_source[k], t)
+    }
+
+    /// Scratch v128 local `k` of `avx.rs` (0 or 1).
+    pub fn avx(&self, k: usize) -> u32 {
+        self.get(&self.avx[k], ValType::V128)
     }
 
     /// The jump-table index of the pending switch (i64).

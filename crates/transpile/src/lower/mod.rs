@@ -23,6 +23,7 @@
 //! flags).
 
 mod abi;
+mod avx;
 mod bmi;
 mod calls;
 mod encode;
@@ -61,7 +62,7 @@ use encode::{discard, encode, locals_header, op, Kind};
 pub(crate) use locals::Locals;
 pub use operands::{is_high_byte, is_immediate, mask, mem};
 pub use regs::{Reg, RAX, RDI, RDX, RSI, RSP};
-use regs::{reg_bit, reg_index, regs_of, RegSet};
+use regs::{reg_bit, reg_index, regs_of, RegSet, REGS};
 
 /// The lowering context of one function: everything an instruction needs.
 pub(crate) struct Ctx<'a> {
@@ -112,6 +113,10 @@ pub(crate) struct Ctx<'a> {
     /// local that holds its second source (operand 1 of the legacy form),
     /// saved before the destination was overwritten (`vex.rs`).
     pub vex_source: Option<u32>,
+    /// While a 256-bit VEX instruction's bits 255:128 are lowered: YMM
+    /// operands are their high halves, and the memory operand is this many
+    /// bytes further (`vex.rs`).
+    pub high_half: Option<u64>,
 }
 
 /// What one wasm function holds: one program function, or the members of a
@@ -152,7 +157,7 @@ pub fn lower(
         .inputs
         .iter()
         .chain(&abi.outputs)
-        .any(|r| matches!(r, Reg::Xmm(_)));
+        .any(|r| matches!(r, Reg::Xmm(_) | Reg::High(_)));
     // (which XMM registers hold scalars matters only to a function with XMM
     // locals; the scan reads every instruction's operands)
     let scalars = if uses_xmm {
@@ -193,6 +198,7 @@ pub fn lower(
         stack: stack::guard(function, cfg, &unit.members, callees.stack_base),
         prev_in_block: None,
         vex_source: None,
+        high_half: None,
     };
     // scalar registers that arrive as parameters: take lane 0
     let arriving: Vec<Reg> = abi.inputs.clone();

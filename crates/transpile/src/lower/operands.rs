@@ -18,8 +18,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// Pushes the effective address of the memory operand as i32 and returns
-    /// the constant offset to put in the load/store.
+    /// the constant offset to put in the load/store (16 more while the
+    /// high half of a 256-bit operand is lowered: `vex.rs`).
     pub fn address(&mut self) -> Result<u64, TranspileError> {
+        let bias = self.high_half.unwrap_or(0);
+        Ok(self.operand_address()? + bias)
+    }
+
+    fn operand_address(&mut self) -> Result<u64, TranspileError> {
         let ins = self.ins;
         let mut have = false;
         match ins.memory_segment() {

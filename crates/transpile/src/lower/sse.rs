@@ -16,7 +16,10 @@ type R = Result<(), TranspileError>;
 pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     use Mnemonic as M;
     if !(0..c.ins.op_count())
-        .any(|i| c.ins.op_kind(i) == OpKind::Register && c.ins.op_register(i).is_xmm())
+        .any(|i| {
+            c.ins.op_kind(i) == OpKind::Register
+                && (c.ins.op_register(i).is_xmm() || c.ins.op_register(i).is_ymm())
+        })
     {
         return Ok(false);
     }
@@ -198,12 +201,21 @@ fn lanes(bytes: &[u8]) -> [u8; 16] {
     l
 }
 
+/// The v128 local of register operand `op`: an XMM register's, or the
+/// half of a YMM register's being lowered (`vex.rs`).
 pub(super) fn xmm_local(c: &Ctx, op: u32) -> Option<u32> {
     if let (Some(saved), 1, None) = (c.vex_source, op, c.scalar_local(op)) {
         return Some(saved);
     }
-    (c.ins.op_kind(op) == OpKind::Register && c.ins.op_register(op).is_xmm())
-        .then(|| c.locals.reg(Reg::of(c.ins.op_register(op)).unwrap()))
+    if c.ins.op_kind(op) != OpKind::Register {
+        return None;
+    }
+    let register = c.ins.op_register(op);
+    let n = register.number() as u8;
+    if register.is_ymm() && c.high_half.is_some() {
+        return Some(c.locals.reg(Reg::High(n)));
+    }
+    (register.is_xmm() || register.is_ymm()).then(|| c.locals.reg(Reg::Xmm(n)))
 }
 
 /// Operand `op` as a v128 in a local (the register's own, or a scratch local

@@ -13,10 +13,13 @@
 //! saved in a scratch local, which the legacy lowering reads instead
 //! ([`Ctx::vex_source`]).
 //!
-//! What VEX adds beyond that, the zeroing of bits 255:128 of the
-//! destination, is not modelled: registers are 128 bits here, and every
-//! instruction that could read those bits (a 256-bit form) is refused, so
-//! `vzeroupper` does nothing.
+//! A 256-bit form whose halves are independent (`vpaddq ymm`, `vxorps
+//! ymm`, `vmovdqu ymm`, `vpshufd ymm`: most of them) is lowered as the
+//! legacy form twice, on bits 127:0 and on bits 255:128 (the locals of
+//! [`super::Reg::High`], and 16 bytes further in memory). A 128-bit form
+//! zeroes bits 255:128 of what it writes; a module keeps those bits only
+//! when some instruction uses a whole YMM register ([`is_wide`]): without
+//! one they are never read.
 //!
 //! The legacy form of each VEX form is found in iced's own opcode tables
 //! ([`legacy_code`]): the mnemonic without its `v`, and the same operand
@@ -76,23 +79,18 @@ pub(crate) fn mnemonic(ins: &Instruction) -> Mnemonic {
     legacy(ins).map_or(ins.mnemonic(), |l| l.ins.mnemonic())
 }
 
-/// Lowers `c.ins` if it is VEX-encoded: as its legacy form, or refused.
-/// False for any other encoding.
+/// Lowers `c.ins` if it is VEX-encoded: as its legacy form (a 256-bit
+/// form as the legacy form on each 128-bit half), as AVX's own (`avx.rs`)
+/// or BMI (`bmi.rs`), or refused. False for any other encoding.
 pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     if c.ins.encoding() != EncodingKind::VEX {
         return Ok(false);
     }
     let vex = c.ins;
-    if vex.mnemonic() == Mnemonic::Vzeroupper {
-        return Ok(true);
-    }
-    let Some(Legacy {
-        ins: mut legacy,
-        first_source,
-    }) = legacy(&vex)
-    else {
-        // BMI1/BMI2 are VEX-encoded too, and have no legacy form
-        return if super::bmi::lower(c)? {
+    let Some(form) = legacy(&vex) else {
+        // AVX's own instructions, and BMI1/BMI2 (VEX-encoded too) have no
+        // legacy form
+        return if super::avx::lower(c)? || super::bmi::lower(c)? {
             Ok(true)
         } else {
             Err(c.unsupported())
@@ -106,6 +104,86 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
             return Err(c.unsupported());
         }
     }
+    let lowered = if is_256(&vex) {
+        // each half as the legacy instruction; a 256-bit memory operand's
+        // high half is 16 bytes on
+        let bias = if vex.memory_size().size() == 32 { 16 } else { 0 };
+        let mut high_form = form;
+        if vex.mnemonic() == Mnemonic::Vshufpd {
+            // (its high half takes bits 3:2 of the immediate)
+            high_form.ins.set_immediate8(vex.immediate8() >> 2 & 3);
+        }
+        lower_half(c, &vex, form).and_then(|()| {
+            c.high_half = Some(bias);
+            let high = lower_half(c, &vex, high_form);
+            c.high_half = None;
+            high
+        })
+    } else {
+        lower_half(c, &vex, form).map(|()| {
+            c.ins = vex;
+            zero_high_halves(c)
+        })
+    };
+    c.ins = vex;
+    c.vex_source = None;
+    match lowered {
+        Ok(()) => Ok(true),
+        Err(TranspileError::Unsupported { .. }) => Err(c.unsupported()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Whether `ins` has a YMM operand (a 256-bit form).
+fn is_256(ins: &Instruction) -> bool {
+    (0..ins.op_count())
+        .any(|i| ins.op_kind(i) == OpKind::Register && ins.op_register(i).is_ymm())
+}
+
+/// Whether the module must keep the high halves of the YMM registers: some
+/// instruction reads or writes a whole YMM register. Without one they are
+/// never read, and a VEX instruction's zeroing of them is not modelled.
+pub(crate) fn is_wide(program: &crate::decode::Program) -> bool {
+    program
+        .functions
+        .iter()
+        .flat_map(|f| &f.instructions)
+        .any(is_256)
+}
+
+/// A 128-bit VEX instruction zeroes bits 255:128 of the vector registers
+/// it writes: in a module that keeps them ([`is_wide`]), so does this.
+fn zero_high_halves(c: &mut Ctx) {
+    if !c.callees.wide {
+        return;
+    }
+    let mut factory = iced_x86::InstructionInfoFactory::new();
+    let info = factory.info_options(&c.ins, iced_x86::InstructionInfoOptions::NO_MEMORY_USAGE);
+    let written: Vec<u8> = info
+        .used_registers()
+        .iter()
+        .filter(|u| {
+            u.register().is_zmm()
+                && u.register().number() < 16
+                && !matches!(u.access(), iced_x86::OpAccess::Read | iced_x86::OpAccess::CondRead)
+        })
+        .map(|u| u.register().number() as u8)
+        .collect();
+    for n in written {
+        let high = c.locals.reg(super::Reg::High(n));
+        c.emit_all([W::V128Const(0), W::LocalSet(high)]);
+    }
+}
+
+/// Lowers one half of VEX instruction `vex` as its legacy `form` (which
+/// half: [`Ctx::high_half`]): the first source copied to the destination,
+/// then the legacy instruction.
+fn lower_half(c: &mut Ctx, vex: &Instruction, form: Legacy) -> Result<(), TranspileError> {
+    c.ins = *vex;
+    let Legacy {
+        ins: mut legacy,
+        first_source,
+    } = form;
     if let Some(source) = first_source {
         let destination = vex.op0_register();
         if source != destination {
@@ -129,11 +207,10 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     }
     c.ins = legacy;
     let lowered = c.lower_legacy();
-    c.ins = vex;
     c.vex_source = None;
     match lowered {
-        Ok(true) => Ok(true),
-        Ok(false) | Err(TranspileError::Unsupported { .. }) => Err(c.unsupported()),
+        Ok(true) => Ok(()),
+        Ok(false) => Err(c.unsupported()),
         Err(e) => Err(e),
     }
 }
@@ -206,6 +283,12 @@ fn legacy_codes() -> &'static FxHashMap<Code, Code> {
                 continue;
             };
             let vex: Vec<K> = (0..info.op_count()).map(|i| info.op_kind(i)).collect();
+            let ymm = vex
+                .iter()
+                .any(|k| matches!(k, K::ymm_reg | K::ymm_rm | K::ymm_vvvv | K::ymm_or_mem));
+            if ymm && ACROSS_HALVES.contains(&plain) {
+                continue;
+            }
             let found = by_mnemonic.get(&plain).and_then(|candidates| {
                 candidates.iter().copied().find(|legacy| {
                     let l = legacy.op_code();
@@ -242,7 +325,22 @@ fn same_operands(vex: &[K], legacy: &[K]) -> bool {
     })
 }
 
-/// Operand kinds as what they can hold.
+/// Legacy instructions whose 256-bit VEX form is not the legacy one on
+/// each half: masks of the whole register and conversions between widths
+/// (`avx.rs` has those).
+const ACROSS_HALVES: [Mnemonic; 8] = [
+    Mnemonic::Pmovmskb,
+    Mnemonic::Movmskps,
+    Mnemonic::Movmskpd,
+    Mnemonic::Cvtps2pd,
+    Mnemonic::Cvtdq2pd,
+    Mnemonic::Cvtpd2ps,
+    Mnemonic::Cvtpd2dq,
+    Mnemonic::Cvttpd2dq,
+];
+
+/// Operand kinds as what they can hold (a YMM operand as an XMM one: a
+/// 256-bit form is lowered half by half).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Class {
     Xmm,
@@ -257,8 +355,8 @@ enum Class {
 
 fn class(k: K) -> Option<Class> {
     Some(match k {
-        K::xmm_reg | K::xmm_rm | K::xmm_vvvv => Class::Xmm,
-        K::xmm_or_mem => Class::XmmOrMem,
+        K::xmm_reg | K::xmm_rm | K::xmm_vvvv | K::ymm_reg | K::ymm_rm | K::ymm_vvvv => Class::Xmm,
+        K::xmm_or_mem | K::ymm_or_mem => Class::XmmOrMem,
         K::mem => Class::Mem,
         K::r32_reg | K::r32_rm | K::r32_vvvv => Class::Gpr32,
         K::r64_reg | K::r64_rm | K::r64_vvvv => Class::Gpr64,

@@ -225,6 +225,10 @@ pub const OUT_RSP: u64 = DATA + 0x190;
 pub const IN_XMM: u64 = DATA + 0x200;
 /// Output XMM registers.
 pub const OUT_XMM: u64 = DATA + 0x300;
+/// Input bits 255:128 of the YMM registers, 16 x 16 bytes.
+pub const IN_HIGH: u64 = DATA + 0x400;
+/// Output bits 255:128.
+pub const OUT_HIGH: u64 = DATA + 0x500;
 /// Memory operands point here.
 pub const SCRATCH: u64 = DATA + 0x1000;
 /// Scratch bytes compared after each run.

@@ -1,0 +1,337 @@
+//! AVX's and AVX2's own instructions, which have no legacy SSE form: those
+//! that move data between the halves of a YMM register or broadcast one
+//! value (`vinserti128`, `vextracti128`, `vbroadcastss`, `vpbroadcastd`,
+//! `vperm2i128`, `vpermq`, ...), and `vzeroupper`/`vzeroall`. A YMM
+//! register is its XMM local (bits 127:0) and its [`Reg::High`] local
+//! (bits 255:128); see `vex.rs`.
+
+use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
+use wasm_encoder::Instruction as W;
+
+use super::operands::mem;
+use super::{Ctx, Reg};
+use crate::error::TranspileError;
+
+type R = Result<(), TranspileError>;
+
+/// Lowers `c.ins` if it is one of AVX's own instructions; false if not.
+pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
+    use Mnemonic as M;
+    match c.ins.mnemonic() {
+        M::Vzeroupper => zero_upper(c, false),
+        M::Vzeroall => zero_upper(c, true),
+        M::Vinsertf128 | M::Vinserti128 => insert128(c)?,
+        M::Vextractf128 | M::Vextracti128 => extract128(c)?,
+        M::Vbroadcastss | M::Vpbroadcastd => broadcast(c, 4)?,
+        M::Vbroadcastsd | M::Vpbroadcastq => broadcast(c, 8)?,
+        M::Vpbroadcastb => broadcast(c, 1)?,
+        M::Vpbroadcastw => broadcast(c, 2)?,
+        M::Vbroadcastf128 | M::Vbroadcasti128 => broadcast(c, 16)?,
+        M::Vperm2f128 | M::Vperm2i128 => permute_halves(c)?,
+        M::Vpermq | M::Vpermpd => permute_quadwords(c)?,
+        // the 256-bit forms (the 128-bit ones are SSE's, `vex.rs`)
+        M::Vpmovmskb if is_ymm(c, 1) => sign_mask(c, W::I8x16Bitmask, 16)?,
+        M::Vmovmskps if is_ymm(c, 1) => sign_mask(c, W::I32x4Bitmask, 4)?,
+        M::Vmovmskpd if is_ymm(c, 1) => sign_mask(c, W::I64x2Bitmask, 2)?,
+        M::Vcvtps2pd if is_ymm(c, 0) => widen(c, Code::Cvtps2pd_xmm_xmmm64)?,
+        M::Vcvtdq2pd if is_ymm(c, 0) => widen(c, Code::Cvtdq2pd_xmm_xmmm64)?,
+        M::Vcvtpd2ps if is_256_source(c) => narrow(c, Code::Cvtpd2ps_xmm_xmmm128)?,
+        M::Vcvtpd2dq if is_256_source(c) => narrow(c, Code::Cvtpd2dq_xmm_xmmm128)?,
+        M::Vcvttpd2dq if is_256_source(c) => narrow(c, Code::Cvttpd2dq_xmm_xmmm128)?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// Whether the source (operand 1) is 256 bits: a YMM register, or 32
+/// bytes of memory.
+fn is_256_source(c: &Ctx) -> bool {
+    is_ymm(c, 1) || (c.ins.op1_kind() == OpKind::Memory && c.ins.memory_size().size() == 32)
+}
+
+/// Lowers legacy instruction `legacy` in place of `c.ins`: its operand 1
+/// read from local `source` when given ([`Ctx::vex_source`]), on the high
+/// halves of YMM operands when `high_half` is given.
+fn as_legacy(c: &mut Ctx, legacy: Instruction, source: Option<u32>, high_half: Option<u64>) -> R {
+    let own = c.ins;
+    c.ins = legacy;
+    c.vex_source = source;
+    c.high_half = high_half;
+    let lowered = c.lower_legacy();
+    c.ins = own;
+    c.vex_source = None;
+    c.high_half = None;
+    match lowered {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(TranspileError::Unsupported { .. }) => Err(c.unsupported()),
+        Err(e) => Err(e),
+    }
+}
+
+/// `vcvtps2pd ymm, xmm/m128`, `vcvtdq2pd ymm, xmm/m128`: four elements
+/// widened, as the legacy conversion of elements 0-1 into bits 127:0 and
+/// of elements 2-3 into bits 255:128.
+fn widen(c: &mut Ctx, code: Code) -> R {
+    let source = read_xmm(c, 1, 16, 0)?;
+    let (low, high) = (c.locals.avx(0), c.locals.avx(1));
+    let mut upper_elements = [0u8; 16];
+    for (i, lane) in upper_elements.iter_mut().enumerate() {
+        *lane = 8 + (i as u8 % 8);
+    }
+    c.emit_all([
+        W::LocalGet(source),
+        W::LocalTee(low),
+        W::LocalGet(source),
+        W::I8x16Shuffle(upper_elements),
+        W::LocalSet(high),
+    ]);
+    // (operand 1 a register, read from the locals above: named as the
+    // destination, a vector register, never one kept as a scalar)
+    let mut legacy = c.ins;
+    legacy.set_code(code);
+    legacy.set_op1_kind(OpKind::Register);
+    legacy.set_op1_register(xmm_register(c.ins.op0_register().number()));
+    as_legacy(c, legacy, Some(low), None)?;
+    as_legacy(c, legacy, Some(high), Some(0))
+}
+
+/// `vcvtpd2ps xmm, ymm/m256` & co.: four elements narrowed into bits
+/// 127:0, as the legacy conversion of each half, put side by side; bits
+/// 255:128 zeroed.
+fn narrow(c: &mut Ctx, code: Code) -> R {
+    let mut legacy = c.ins;
+    legacy.set_code(code);
+    let destination = halves(c, c.ins.op0_register().number());
+    let low = c.locals.avx(0);
+    as_legacy(c, legacy, None, None)?;
+    c.emit_all([W::LocalGet(destination.0), W::LocalSet(low)]);
+    as_legacy(c, legacy, None, Some(16))?;
+    let mut lanes = [0u8; 16];
+    for (i, lane) in lanes.iter_mut().enumerate() {
+        *lane = if i < 8 { i as u8 } else { 8 + i as u8 };
+    }
+    c.emit_all([
+        W::LocalGet(low),
+        W::LocalGet(destination.0),
+        W::I8x16Shuffle(lanes),
+        W::LocalSet(destination.0),
+        W::V128Const(0),
+        W::LocalSet(destination.1),
+    ]);
+    Ok(())
+}
+
+/// XMM register `n` as iced names it (its enum holds XMM0-XMM31 in order).
+fn xmm_register(n: usize) -> Register {
+    Register::values()
+        .nth(Register::XMM0 as usize + n)
+        .unwrap_or(Register::XMM0)
+}
+
+/// Whether operand `op` is a YMM register.
+fn is_ymm(c: &Ctx, op: u32) -> bool {
+    c.ins.op_kind(op) == OpKind::Register && c.ins.op_register(op).is_ymm()
+}
+
+/// `vpmovmskb r32, ymm` & co.: the sign bits of every element, bits
+/// 127:0's first (`lanes` elements a half).
+fn sign_mask(c: &mut Ctx, bitmask: W<'static>, lanes: i64) -> R {
+    let (low, high) = read_ymm(c, 1, 0)?;
+    c.write(0, |c| {
+        c.emit_all([
+            W::LocalGet(high),
+            bitmask.clone(),
+            W::I64ExtendI32U,
+            W::I64Const(lanes),
+            W::I64Shl,
+            W::LocalGet(low),
+            bitmask,
+            W::I64ExtendI32U,
+            W::I64Or,
+        ]);
+        Ok(())
+    })
+}
+
+/// The locals of YMM register `n`: bits 127:0 and 255:128.
+fn halves(c: &Ctx, n: usize) -> (u32, u32) {
+    (
+        c.locals.reg(Reg::Xmm(n as u8)),
+        c.locals.reg(Reg::High(n as u8)),
+    )
+}
+
+/// YMM operand `op` as two v128 locals (a register's own, or scratch
+/// locals `tv(first)`, `tv(first + 1)` loaded from memory).
+fn read_ymm(c: &mut Ctx, op: u32, first: usize) -> Result<(u32, u32), TranspileError> {
+    if c.ins.op_kind(op) == OpKind::Register {
+        return Ok(halves(c, c.ins.op_register(op).number()));
+    }
+    let (low, high) = (c.locals.tv(first), c.locals.tv(first + 1));
+    for (local, bias) in [(low, 0), (high, 16)] {
+        let offset = c.address()?;
+        c.emit_all([W::V128Load(mem(offset + bias)), W::LocalSet(local)]);
+    }
+    Ok((low, high))
+}
+
+/// XMM operand `op` as a v128 local (a register's own, or scratch local
+/// `tv(scratch)` with the `bytes` the instruction reads from memory).
+fn read_xmm(c: &mut Ctx, op: u32, bytes: u32, scratch: usize) -> Result<u32, TranspileError> {
+    if c.ins.op_kind(op) == OpKind::Register {
+        return Ok(halves(c, c.ins.op_register(op).number()).0);
+    }
+    let t = c.locals.tv(scratch);
+    let offset = c.address()?;
+    let m = mem(offset);
+    c.emit(match bytes {
+        1 => W::V128Load8Splat(m),
+        2 => W::V128Load16Splat(m),
+        4 => W::V128Load32Zero(m),
+        8 => W::V128Load64Zero(m),
+        _ => W::V128Load(m),
+    });
+    c.emit(W::LocalSet(t));
+    Ok(t)
+}
+
+/// Writes the halves `low` and `high` pushed by `value` (low first) to
+/// register operand 0: a YMM register whole, an XMM one with bits 255:128
+/// zeroed (the module keeps them when it has any YMM instruction).
+fn write(c: &mut Ctx, value: impl FnOnce(&mut Ctx) -> R) -> R {
+    let register = c.ins.op0_register();
+    let (low, high) = halves(c, register.number());
+    value(c)?;
+    if register.is_ymm() {
+        c.emit_all([W::LocalSet(high), W::LocalSet(low)]);
+    } else {
+        c.emit_all([W::Drop, W::LocalSet(low)]);
+        if c.callees.wide {
+            c.emit_all([W::V128Const(0), W::LocalSet(high)]);
+        }
+    }
+    Ok(())
+}
+
+/// `vzeroupper`: bits 255:128 of every YMM register are zero; `vzeroall`:
+/// every YMM register. (Only a module that keeps them has them.)
+fn zero_upper(c: &mut Ctx, all: bool) {
+    for n in 0..16 {
+        let (low, high) = halves(c, n);
+        if c.callees.wide {
+            c.emit_all([W::V128Const(0), W::LocalSet(high)]);
+        }
+        if all {
+            c.emit_all([W::V128Const(0), W::LocalSet(low)]);
+            if let Some((scalar, fp)) = c.locals.scalar[n] {
+                c.emit_all([
+                    match fp {
+                        super::float::Fp::S => W::F32Const(0.0.into()),
+                        super::float::Fp::D => W::F64Const(0.0.into()),
+                    },
+                    W::LocalSet(scalar),
+                ]);
+            }
+        }
+    }
+}
+
+/// `vinserti128 ymm1, ymm2, xmm3/m128, imm`: ymm2 with the half `imm & 1`
+/// replaced by xmm3.
+fn insert128(c: &mut Ctx) -> R {
+    let (low, high) = read_ymm(c, 1, 0)?;
+    let part = read_xmm(c, 2, 16, 2)?;
+    let upper = c.ins.immediate(3) & 1 == 1;
+    write(c, |c| {
+        c.emit_all(if upper {
+            [W::LocalGet(low), W::LocalGet(part)]
+        } else {
+            [W::LocalGet(part), W::LocalGet(high)]
+        });
+        Ok(())
+    })
+}
+
+/// `vextracti128 xmm1/m128, ymm2, imm`: the half `imm & 1` of ymm2.
+fn extract128(c: &mut Ctx) -> R {
+    let (low, high) = read_ymm(c, 1, 0)?;
+    let part = if c.ins.immediate(2) & 1 == 1 { high } else { low };
+    if c.ins.op0_kind() == OpKind::Memory {
+        let offset = c.address()?;
+        c.emit_all([W::LocalGet(part), W::V128Store(mem(offset))]);
+        return Ok(());
+    }
+    write(c, |c| {
+        c.emit_all([W::LocalGet(part), W::V128Const(0)]);
+        Ok(())
+    })
+}
+
+/// `vbroadcastss`, `vpbroadcastd` & co.: the low `bytes` of the source in
+/// every element of the destination (16: `vbroadcasti128`, both halves).
+fn broadcast(c: &mut Ctx, bytes: u32) -> R {
+    let v = read_xmm(c, 1, bytes, 0)?;
+    let t = c.locals.tv(1);
+    c.emit(W::LocalGet(v));
+    match bytes {
+        1 => c.emit_all([W::I8x16ExtractLaneU(0), W::I8x16Splat]),
+        2 => c.emit_all([W::I16x8ExtractLaneU(0), W::I16x8Splat]),
+        4 => c.emit_all([W::I32x4ExtractLane(0), W::I32x4Splat]),
+        8 => c.emit_all([W::I64x2ExtractLane(0), W::I64x2Splat]),
+        _ => {}
+    }
+    c.emit(W::LocalSet(t));
+    write(c, |c| {
+        c.emit_all([W::LocalGet(t), W::LocalGet(t)]);
+        Ok(())
+    })
+}
+
+/// `vperm2i128 ymm1, ymm2, ymm3/m256, imm`: each half of the result is
+/// the half of ymm2 or ymm3 that two bits of `imm` pick, or zero.
+fn permute_halves(c: &mut Ctx) -> R {
+    let a = read_ymm(c, 1, 0)?;
+    let b = read_ymm(c, 2, 2)?;
+    let imm = c.ins.immediate(3);
+    let sources = [a.0, a.1, b.0, b.1];
+    write(c, |c| {
+        for control in [imm & 0xf, imm >> 4 & 0xf] {
+            if control & 8 != 0 {
+                c.emit(W::V128Const(0));
+            } else {
+                c.emit(W::LocalGet(sources[(control & 3) as usize]));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `vpermq ymm1, ymm2/m256, imm`: quadword i of the result is quadword
+/// `imm >> 2i & 3` of the source.
+fn permute_quadwords(c: &mut Ctx) -> R {
+    let (low, high) = read_ymm(c, 1, 0)?;
+    let imm = c.ins.immediate(2);
+    // (i8x16.shuffle picks bytes 0-15 from its first operand, 16-31 from
+    // its second: quadword q is bytes 8q..8q+8 of low:high)
+    let lanes = |first: u64| {
+        let mut l = [0u8; 16];
+        for (i, quadword) in [first, first + 1].into_iter().enumerate() {
+            let q = (imm >> (2 * quadword) & 3) as u8;
+            for k in 0..8 {
+                l[8 * i + k] = 8 * q + k as u8;
+            }
+        }
+        l
+    };
+    write(c, |c| {
+        c.emit_all([
+            W::LocalGet(low),
+            W::LocalGet(high),
+            W::I8x16Shuffle(lanes(0)),
+            W::LocalGet(low),
+            W::LocalGet(high),
+            W::I8x16Shuffle(lanes(2)),
+        ]);
+        Ok(())
+    })
+}
