@@ -3,7 +3,8 @@
 #               on http://127.0.0.1:8080/ (headless when there is no display;
 #               pass options with ARGS, e.g. make run ARGS="--headless --port 0")
 #   make test   runs every test: transpiler (differential, corpus, golden,
-#               robustness), HTTP, headless Chromium, desktop window under Xvfb
+#               robustness; the corpus again built for x86-64-v3), HTTP,
+#               headless Chromium, desktop window under Xvfb
 # Both install what they need first (apt packages as root or through sudo,
 # npm packages under crates/cli/tests/browser).
 
@@ -50,6 +51,9 @@ run: deps
 test: test-deps
 	$(CARGO) test --workspace --all-targets -- --test-threads=2
 	$(CARGO) test --workspace --doc
+	@echo "the transpiler's own-code tests again, built for x86-64-v3 (AVX2, BMI2, FMA: docs/abi.md)"
+	RUSTFLAGS="-C target-cpu=x86-64-v3" CARGO_TARGET_DIR=target/x86-64-v3 \
+		$(CARGO) test -p x64wasm-transpile --test corpus --test engines --test libm --test c_data
 
 # Copies the screenshots the browser and desktop tests took into docs/ (README).
 screenshots:

@@ -862,6 +862,24 @@ pub const CPU_FEATURES: [&str; 12] = [
     "fma",
 ];
 
+/// Which of [`CPU_FEATURES`] this crate was compiled for (`-C
+/// target-cpu=x86-64-v3` turns most on): `is_x86_feature_detected!` says
+/// yes to those without asking `cpuid`.
+pub const COMPILED_FEATURES: [bool; 12] = [
+    cfg!(target_feature = "sse2"),
+    cfg!(target_feature = "popcnt"),
+    cfg!(target_feature = "lzcnt"),
+    cfg!(target_feature = "sse3"),
+    cfg!(target_feature = "ssse3"),
+    cfg!(target_feature = "sse4.1"),
+    cfg!(target_feature = "sse4.2"),
+    cfg!(target_feature = "avx"),
+    cfg!(target_feature = "avx2"),
+    cfg!(target_feature = "bmi1"),
+    cfg!(target_feature = "bmi2"),
+    cfg!(target_feature = "fma"),
+];
+
 // ------------------------------------------- data behind pointers, panics
 
 /// A static table of `&str`: 12 (pointer, length) pairs in `.data.rel.ro`,

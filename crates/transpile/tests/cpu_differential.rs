@@ -503,6 +503,72 @@ const SSE_MNEMONICS: &[Mnemonic] = {
     ]
 };
 
+/// SSE3, SSSE3, SSE4.1 and SSE4.2's integer, shuffle, blend and
+/// insert/extract instructions (x86-64-v2).
+const SSE4_MNEMONICS: &[Mnemonic] = {
+    use Mnemonic as M;
+    &[
+        M::Pshufb,
+        M::Pabsb,
+        M::Pabsw,
+        M::Pabsd,
+        M::Pminsb,
+        M::Pmaxsb,
+        M::Pminuw,
+        M::Pmaxuw,
+        M::Pminsd,
+        M::Pmaxsd,
+        M::Pminud,
+        M::Pmaxud,
+        M::Pmulld,
+        M::Pmuldq,
+        M::Pcmpeqq,
+        M::Pcmpgtq,
+        M::Packusdw,
+        M::Palignr,
+        M::Pmaddubsw,
+        M::Pmulhrsw,
+        M::Psignb,
+        M::Psignw,
+        M::Psignd,
+        M::Phaddw,
+        M::Phaddd,
+        M::Phaddsw,
+        M::Phsubw,
+        M::Phsubd,
+        M::Phsubsw,
+        M::Pmovsxbw,
+        M::Pmovsxbd,
+        M::Pmovsxbq,
+        M::Pmovsxwd,
+        M::Pmovsxwq,
+        M::Pmovsxdq,
+        M::Pmovzxbw,
+        M::Pmovzxbd,
+        M::Pmovzxbq,
+        M::Pmovzxwd,
+        M::Pmovzxwq,
+        M::Pmovzxdq,
+        M::Pblendvb,
+        M::Blendvps,
+        M::Blendvpd,
+        M::Pblendw,
+        M::Blendps,
+        M::Blendpd,
+        M::Ptest,
+        M::Pinsrb,
+        M::Pinsrd,
+        M::Pinsrq,
+        M::Pextrb,
+        M::Pextrd,
+        M::Pextrq,
+        M::Extractps,
+        M::Movddup,
+        M::Movshdup,
+        M::Movsldup,
+    ]
+};
+
 /// BMI1 and BMI2 (VEX-encoded general-register instructions).
 const BMI_MNEMONICS: &[Mnemonic] = {
     use Mnemonic as M;
@@ -545,6 +611,19 @@ const AVX_MNEMONICS: &[Mnemonic] = {
         M::Vperm2i128,
         M::Vpermq,
         M::Vpermpd,
+        M::Vpblendvb,
+        M::Vblendvps,
+        M::Vblendvpd,
+        M::Vpblendd,
+        M::Vpermd,
+        M::Vpermps,
+        M::Vpsllvd,
+        M::Vpsllvq,
+        M::Vpsrlvd,
+        M::Vpsrlvq,
+        M::Vpsravd,
+        M::Vpermilps,
+        M::Vpermilpd,
     ]
 };
 
@@ -604,6 +683,10 @@ const FLOAT_MNEMONICS: &[Mnemonic] = {
         M::Cvtpd2ps,
         M::Cvtps2dq,
         M::Cvtpd2dq,
+        M::Roundsd,
+        M::Roundss,
+        M::Roundpd,
+        M::Roundps,
     ]
 };
 
@@ -612,7 +695,10 @@ fn is_float(m: Mnemonic) -> bool {
 }
 
 fn is_sse(m: Mnemonic) -> bool {
-    SSE_MNEMONICS.contains(&base(m)) || is_float(m) || AVX_MNEMONICS.contains(&m)
+    SSE_MNEMONICS.contains(&base(m))
+        || SSE4_MNEMONICS.contains(&base(m))
+        || is_float(m)
+        || AVX_MNEMONICS.contains(&m)
 }
 
 /// The SSE mnemonic a VEX mnemonic extends (`Vaddsd` → `Addsd`), by name;
@@ -624,6 +710,7 @@ fn base(m: Mnemonic) -> Mnemonic {
     };
     SSE_MNEMONICS
         .iter()
+        .chain(SSE4_MNEMONICS)
         .chain(FLOAT_MNEMONICS)
         .copied()
         .find(|s| format!("{s:?}").eq_ignore_ascii_case(rest))
@@ -659,9 +746,11 @@ fn build(code: Code, ops: &[Op]) -> Option<Instruction> {
         [Reg(a), Reg(b), Mem(c)] => Instruction::with3(code, a, b, c),
         [Reg(a), Mem(b), Reg(c)] => Instruction::with3(code, a, b, c),
         [Mem(a), Reg(b), Reg(c)] => Instruction::with3(code, a, b, c),
-        // (VEX: a destination, two sources and an immediate)
+        // (VEX: a destination, two sources and an immediate or a register)
         [Reg(a), Reg(b), Reg(c), Imm(d)] => Instruction::with4(code, a, b, c, d as i32),
         [Reg(a), Reg(b), Mem(c), Imm(d)] => Instruction::with4(code, a, b, c, d as i32),
+        [Reg(a), Reg(b), Reg(c), Reg(d)] => Instruction::with4(code, a, b, c, d),
+        [Reg(a), Reg(b), Mem(c), Reg(d)] => Instruction::with4(code, a, b, c, d),
         _ => return None,
     };
     r.ok()
@@ -908,6 +997,35 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
             }
         }
     }
+    // every listed mnemonic has forms: none is skipped unseen (an operand
+    // kind make_form does not know)
+    let mut wanted: Vec<Mnemonic> = SSE_MNEMONICS
+        .iter()
+        .chain(SSE4_MNEMONICS)
+        .chain(FLOAT_MNEMONICS)
+        .copied()
+        .collect();
+    match encoding {
+        EncodingKind::Legacy => wanted.extend(
+            MNEMONICS
+                .iter()
+                .filter(|&&m| !matches!(m, Mnemonic::Tzcnt | Mnemonic::Lzcnt | Mnemonic::Popcnt)),
+        ),
+        _ => {
+            wanted.extend(AVX_MNEMONICS);
+            if have_bmi2 {
+                wanted.extend(BMI_MNEMONICS);
+            }
+        }
+    }
+    let missing: Vec<Mnemonic> = wanted
+        .into_iter()
+        .filter(|m| {
+            !out.iter()
+                .any(|f| base(f.ins.mnemonic()) == *m || f.ins.mnemonic() == *m)
+        })
+        .collect();
+    assert!(missing.is_empty(), "no {encoding:?} form of {missing:?}");
     out
 }
 
@@ -995,15 +1113,20 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
                 K::xmm_reg
                 | K::xmm_rm
                 | K::xmm_vvvv
+                | K::xmm_is4
                 | K::xmm_or_mem
                 | K::ymm_reg
                 | K::ymm_rm
                 | K::ymm_vvvv
+                | K::ymm_is4
                 | K::ymm_or_mem => {
                     let pool: Vec<usize> = (0..16).filter(|n| !used_xmm.contains(n)).collect();
                     let n = rng.pick(&pool);
                     used_xmm.push(n);
-                    let ymm = matches!(k, K::ymm_reg | K::ymm_rm | K::ymm_vvvv | K::ymm_or_mem);
+                    let ymm = matches!(
+                        k,
+                        K::ymm_reg | K::ymm_rm | K::ymm_vvvv | K::ymm_is4 | K::ymm_or_mem
+                    );
                     Op::Reg(if ymm { YMM_REGS[n] } else { XMM_REGS[n] })
                 }
                 k if is_sse(code.mnemonic())
@@ -1316,6 +1439,30 @@ fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
             case.scratch[off..off + 8].copy_from_slice(&count);
         }
     }
+    let variable_shift = matches!(
+        ins.mnemonic(),
+        M::Vpsllvd | M::Vpsllvq | M::Vpsrlvd | M::Vpsrlvq | M::Vpsravd
+    );
+    if variable_shift && rng.below(4) != 0 {
+        // counts around the element widths, in both halves
+        let bytes = if matches!(ins.mnemonic(), M::Vpsllvq | M::Vpsrlvq) {
+            8
+        } else {
+            4
+        };
+        let mut counts = [0u8; 32];
+        for chunk in counts.chunks_mut(bytes) {
+            chunk[0] = rng.below(70) as u8;
+        }
+        match place(ins, 2, case) {
+            Place::Mem(off) => case.scratch[off..off + 32].copy_from_slice(&counts),
+            Place::Reg(..) => {
+                let r = ins.op_register(2).number();
+                case.xmm[16 * r..16 * r + 16].copy_from_slice(&counts[..16]);
+                case.xmm[256 + 16 * r..256 + 16 * r + 16].copy_from_slice(&counts[16..]);
+            }
+        }
+    }
     match ins.mnemonic() {
         Mnemonic::Div | Mnemonic::Idiv => {
             let signed = ins.mnemonic() == Mnemonic::Idiv;
@@ -1483,6 +1630,7 @@ fn scalar_access(ins: &Instruction) -> Option<XmmAccess> {
         | M::Cvttsd2si
         | M::Cvtsd2si
         | M::Cmpsd
+        | M::Roundsd
         | M::Movsd
         | M::Movq => XmmAccess::Double,
         M::Addss
@@ -1498,6 +1646,7 @@ fn scalar_access(ins: &Instruction) -> Option<XmmAccess> {
         | M::Cvttss2si
         | M::Cvtss2si
         | M::Cmpss
+        | M::Roundss
         | M::Movss
         | M::Movd => XmmAccess::Single,
         M::Xorps

@@ -33,11 +33,35 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Vpmovmskb if is_ymm(c, 1) => sign_mask(c, W::I8x16Bitmask, 16)?,
         M::Vmovmskps if is_ymm(c, 1) => sign_mask(c, W::I32x4Bitmask, 4)?,
         M::Vmovmskpd if is_ymm(c, 1) => sign_mask(c, W::I64x2Bitmask, 2)?,
-        M::Vcvtps2pd if is_ymm(c, 0) => widen(c, Code::Cvtps2pd_xmm_xmmm64)?,
-        M::Vcvtdq2pd if is_ymm(c, 0) => widen(c, Code::Cvtdq2pd_xmm_xmmm64)?,
+        M::Vcvtps2pd if is_ymm(c, 0) => widen(c, Code::Cvtps2pd_xmm_xmmm64, 16)?,
+        M::Vcvtdq2pd if is_ymm(c, 0) => widen(c, Code::Cvtdq2pd_xmm_xmmm64, 16)?,
         M::Vcvtpd2ps if is_256_source(c) => narrow(c, Code::Cvtpd2ps_xmm_xmmm128)?,
         M::Vcvtpd2dq if is_256_source(c) => narrow(c, Code::Cvtpd2dq_xmm_xmmm128)?,
         M::Vcvttpd2dq if is_256_source(c) => narrow(c, Code::Cvttpd2dq_xmm_xmmm128)?,
+        M::Vpmovsxbw if is_ymm(c, 0) => widen(c, Code::Pmovsxbw_xmm_xmmm64, 16)?,
+        M::Vpmovsxbd if is_ymm(c, 0) => widen(c, Code::Pmovsxbd_xmm_xmmm32, 8)?,
+        M::Vpmovsxbq if is_ymm(c, 0) => widen(c, Code::Pmovsxbq_xmm_xmmm16, 4)?,
+        M::Vpmovsxwd if is_ymm(c, 0) => widen(c, Code::Pmovsxwd_xmm_xmmm64, 16)?,
+        M::Vpmovsxwq if is_ymm(c, 0) => widen(c, Code::Pmovsxwq_xmm_xmmm32, 8)?,
+        M::Vpmovsxdq if is_ymm(c, 0) => widen(c, Code::Pmovsxdq_xmm_xmmm64, 16)?,
+        M::Vpmovzxbw if is_ymm(c, 0) => widen(c, Code::Pmovzxbw_xmm_xmmm64, 16)?,
+        M::Vpmovzxbd if is_ymm(c, 0) => widen(c, Code::Pmovzxbd_xmm_xmmm32, 8)?,
+        M::Vpmovzxbq if is_ymm(c, 0) => widen(c, Code::Pmovzxbq_xmm_xmmm16, 4)?,
+        M::Vpmovzxwd if is_ymm(c, 0) => widen(c, Code::Pmovzxwd_xmm_xmmm64, 16)?,
+        M::Vpmovzxwq if is_ymm(c, 0) => widen(c, Code::Pmovzxwq_xmm_xmmm32, 8)?,
+        M::Vpmovzxdq if is_ymm(c, 0) => widen(c, Code::Pmovzxdq_xmm_xmmm64, 16)?,
+        M::Vptest if is_ymm(c, 0) => test_256(c)?,
+        M::Vpblendvb => blend_variable(c, W::I8x16ShrS, 7)?,
+        M::Vblendvps => blend_variable(c, W::I32x4ShrS, 31)?,
+        M::Vblendvpd => blend_variable(c, W::I64x2ShrS, 63)?,
+        M::Vpblendd => blend_dwords(c)?,
+        M::Vpermd | M::Vpermps => permute_dwords(c)?,
+        M::Vpermilps | M::Vpermilpd => permute_in_halves(c)?,
+        M::Vpsllvd => variable_shift(c, 4, Shift::Left)?,
+        M::Vpsllvq => variable_shift(c, 8, Shift::Left)?,
+        M::Vpsrlvd => variable_shift(c, 4, Shift::Right)?,
+        M::Vpsrlvq => variable_shift(c, 8, Shift::Right)?,
+        M::Vpsravd => variable_shift(c, 4, Shift::Arithmetic)?,
         _ => return Ok(false),
     }
     Ok(true)
@@ -68,16 +92,15 @@ fn as_legacy(c: &mut Ctx, legacy: Instruction, source: Option<u32>, high_half: O
     }
 }
 
-/// `vcvtps2pd ymm, xmm/m128`, `vcvtdq2pd ymm, xmm/m128`: four elements
-/// widened, as the legacy conversion of elements 0-1 into bits 127:0 and
-/// of elements 2-3 into bits 255:128.
-fn widen(c: &mut Ctx, code: Code) -> R {
-    let source = read_xmm(c, 1, 16, 0)?;
+/// `vcvtps2pd ymm, xmm/m128`, `vpmovsxbd ymm, xmm/m64` & co.: elements
+/// widened into a YMM register, as the legacy instruction on the source's
+/// first half into bits 127:0 and on its second half into bits 255:128.
+/// `bytes`: how much of the source the 256-bit form reads.
+fn widen(c: &mut Ctx, code: Code, bytes: u32) -> R {
+    let source = read_xmm(c, 1, bytes, 0)?;
     let (low, high) = (c.locals.avx(0), c.locals.avx(1));
-    let mut upper_elements = [0u8; 16];
-    for (i, lane) in upper_elements.iter_mut().enumerate() {
-        *lane = 8 + (i as u8 % 8);
-    }
+    let shift = (bytes / 2) as u8;
+    let upper_elements: [u8; 16] = std::array::from_fn(|i| (shift + i as u8).min(31));
     c.emit_all([
         W::LocalGet(source),
         W::LocalTee(low),
@@ -333,5 +356,279 @@ fn permute_quadwords(c: &mut Ctx) -> R {
             W::I8x16Shuffle(lanes(2)),
         ]);
         Ok(())
+    })
+}
+
+/// A vector operand as two v128 locals, bits 127:0 and 255:128: a YMM
+/// register's, a 32-byte memory operand loaded into scratch locals
+/// `tv(first)`, `tv(first + 1)`; an XMM operand's 16 bytes twice (its high
+/// half is never read).
+fn read_vector(c: &mut Ctx, op: u32, first: usize) -> Result<(u32, u32), TranspileError> {
+    let whole = is_ymm(c, op)
+        || (c.ins.op_kind(op) == OpKind::Memory && c.ins.memory_size().size() == 32);
+    if whole {
+        return read_ymm(c, op, first);
+    }
+    let v = read_xmm(c, op, 16, first)?;
+    Ok((v, v))
+}
+
+/// The halves an instruction computes: one for an XMM destination, two
+/// for a YMM one.
+fn halves_written(c: &Ctx) -> usize {
+    if is_ymm(c, 0) {
+        2
+    } else {
+        1
+    }
+}
+
+/// Writes the halves that `half(c, k, sources)` pushes for k = 0 (and 1
+/// for a YMM destination), each from the `sources` halves.
+fn write_each_half(c: &mut Ctx, sources: &[(u32, u32)], half: impl Fn(&mut Ctx, usize, &[u32])) -> R {
+    let n = halves_written(c);
+    write(c, |c| {
+        for k in 0..2 {
+            if k < n {
+                let these: Vec<u32> = sources.iter().map(|&(l, h)| if k == 0 { l } else { h }).collect();
+                half(c, k, &these);
+            } else {
+                c.emit(W::V128Const(0));
+            }
+        }
+        Ok(())
+    })
+}
+
+/// `vptest ymm, ymm/m256`: ZF when `a & b` is zero in all 256 bits, CF
+/// when `!a & b` is; the other flags cleared.
+fn test_256(c: &mut Ctx) -> R {
+    use super::flags::{CF, OF, PF, SF, ZF};
+    let a = read_ymm(c, 0, 0)?;
+    let b = read_ymm(c, 1, 2)?;
+    c.flags_begin(c.ins.rflags_modified());
+    for (flag, first, second, op) in [
+        (ZF, a, b, W::V128And),
+        (CF, b, a, W::V128AndNot),
+    ] {
+        if c.flags_needed(flag) {
+            c.emit_all([
+                W::LocalGet(first.0),
+                W::LocalGet(second.0),
+                op.clone(),
+                W::LocalGet(first.1),
+                W::LocalGet(second.1),
+                op,
+                W::V128Or,
+                W::V128AnyTrue,
+                W::I32Eqz,
+            ]);
+            c.set_flag(flag);
+        }
+    }
+    for flag in [PF, SF, OF] {
+        if c.flags_needed(flag) {
+            c.emit(W::I32Const(0));
+            c.set_flag(flag);
+        }
+    }
+    Ok(())
+}
+
+/// `vpblendvb`/`vblendvps`/`vblendvpd dst, a, b, mask`: each element from
+/// b where mask's element has its sign bit set, else from a.
+fn blend_variable(c: &mut Ctx, sign: W<'static>, bits: i32) -> R {
+    let a = read_vector(c, 1, 0)?;
+    let b = read_vector(c, 2, 2)?;
+    let mask = read_vector(c, 3, 0)?;
+    write_each_half(c, &[a, b, mask], |c, _, v| {
+        c.emit_all([
+            W::LocalGet(v[1]),
+            W::LocalGet(v[0]),
+            W::LocalGet(v[2]),
+            W::I32Const(bits),
+            sign.clone(),
+            W::V128Bitselect,
+        ]);
+    })
+}
+
+/// `vpblendd dst, a, b, imm`: dword i from b where bit i of imm is set.
+fn blend_dwords(c: &mut Ctx) -> R {
+    let a = read_vector(c, 1, 0)?;
+    let b = read_vector(c, 2, 2)?;
+    let imm = c.ins.immediate(3);
+    write_each_half(c, &[a, b], |c, k, v| {
+        let bits = imm >> (4 * k);
+        let pick: [u8; 16] =
+            std::array::from_fn(|i| i as u8 + if bits >> (i / 4) & 1 == 1 { 16 } else { 0 });
+        c.emit_all([W::LocalGet(v[0]), W::LocalGet(v[1]), W::I8x16Shuffle(pick)]);
+    })
+}
+
+/// `vpermd ymm, indices, table`: dword i is the table's dword `indices[i]
+/// & 7`, picked from each half of the table by byte and then chosen.
+fn permute_dwords(c: &mut Ctx) -> R {
+    let indices = read_ymm(c, 1, 0)?;
+    let table = read_ymm(c, 2, 2)?;
+    let bytes = c.locals.avx(0);
+    write_each_half(c, &[indices], |c, _, v| {
+        // each dword's byte indices (4k, 4k + 1, 4k + 2, 4k + 3), k = index & 3
+        c.emit_all([
+            W::LocalGet(v[0]),
+            W::V128Const(0x0000_0003_0000_0003_0000_0003_0000_0003),
+            W::V128And,
+            W::I32Const(2),
+            W::I32x4Shl,
+            W::V128Const(0x0101_0101_0101_0101_0101_0101_0101_0101),
+            W::I32x4Mul,
+            W::V128Const(0x0302_0100_0302_0100_0302_0100_0302_0100),
+            W::I32x4Add,
+            W::LocalSet(bytes),
+            W::LocalGet(table.1),
+            W::LocalGet(bytes),
+            W::I8x16Swizzle,
+            W::LocalGet(table.0),
+            W::LocalGet(bytes),
+            W::I8x16Swizzle,
+            // index & 4: the high half's
+            W::LocalGet(v[0]),
+            W::V128Const(0x0000_0004_0000_0004_0000_0004_0000_0004),
+            W::V128And,
+            W::V128Const(0),
+            W::I32x4Ne,
+            W::V128Bitselect,
+        ]);
+    })
+}
+
+/// Which way [`variable_shift`] shifts.
+#[derive(Clone, Copy, PartialEq)]
+enum Shift {
+    Left,
+    Right,
+    Arithmetic,
+}
+
+/// `vpsllvd dst, a, counts` & co.: each element shifted by its own count;
+/// a count past the element's width gives 0 (the sign, arithmetic).
+fn variable_shift(c: &mut Ctx, bytes: u8, shift: Shift) -> R {
+    let a = read_vector(c, 1, 0)?;
+    let counts = read_vector(c, 2, 2)?;
+    let lanes = 16 / bytes;
+    let result = c.locals.avx(1);
+    write_each_half(c, &[a, counts], |c, _, v| {
+        c.emit_all([W::V128Const(0), W::LocalSet(result)]);
+        for lane in 0..lanes {
+            c.emit(W::LocalGet(result));
+            if bytes == 4 {
+                // as i64: counts up to 63 need no test, and the shift of
+                // a sign-extended value is the arithmetic one
+                c.emit_all([W::LocalGet(v[0]), W::I32x4ExtractLane(lane)]);
+                c.emit(if shift == Shift::Arithmetic {
+                    W::I64ExtendI32S
+                } else {
+                    W::I64ExtendI32U
+                });
+                // (the count, at most 63: that gives 0, or the sign)
+                c.emit_all([
+                    W::LocalGet(v[1]),
+                    W::I32x4ExtractLane(lane),
+                    W::I64ExtendI32U,
+                    W::I64Const(63),
+                    W::LocalGet(v[1]),
+                    W::I32x4ExtractLane(lane),
+                    W::I32Const(63),
+                    W::I32LtU,
+                    W::Select,
+                ]);
+                c.emit_all(match shift {
+                    Shift::Left => [W::I64Shl, W::I32WrapI64],
+                    Shift::Right => [W::I64ShrU, W::I32WrapI64],
+                    Shift::Arithmetic => [W::I64ShrS, W::I32WrapI64],
+                });
+                c.emit(W::I32x4ReplaceLane(lane));
+            } else {
+                // a count past 63 gives 0: shift by the count, then keep it
+                // only where the count is below 64
+                c.emit_all([
+                    W::LocalGet(v[0]),
+                    W::I64x2ExtractLane(lane),
+                    W::LocalGet(v[1]),
+                    W::I64x2ExtractLane(lane),
+                    if shift == Shift::Left {
+                        W::I64Shl
+                    } else {
+                        W::I64ShrU
+                    },
+                    W::I64Const(0),
+                    W::LocalGet(v[1]),
+                    W::I64x2ExtractLane(lane),
+                    W::I64Const(64),
+                    W::I64LtU,
+                    W::Select,
+                    W::I64x2ReplaceLane(lane),
+                ]);
+            }
+            c.emit(W::LocalSet(result));
+        }
+        c.emit(W::LocalGet(result));
+    })
+}
+
+/// `vpermilps`/`vpermilpd dst, src, imm` (or `, indices`): each element of
+/// each half is an element of the same half of src, picked by bits of imm
+/// (the same for both halves of `ps`, the next two for `pd`'s high half)
+/// or by bits 1:0 (`ps`) or bit 1 (`pd`) of the element's index.
+fn permute_in_halves(c: &mut Ctx) -> R {
+    let double = c.ins.mnemonic() == Mnemonic::Vpermilpd;
+    let source = read_vector(c, 1, 0)?;
+    let last = c.ins.op_count() - 1;
+    if c.ins.op_kind(last) == OpKind::Immediate8 {
+        let imm = c.ins.immediate(last);
+        return write_each_half(c, &[source], |c, k, v| {
+            let pick: [u8; 16] = if double {
+                std::array::from_fn(|i| {
+                    let q = imm >> (2 * k + i / 8) & 1;
+                    (8 * q) as u8 + i as u8 % 8
+                })
+            } else {
+                std::array::from_fn(|i| {
+                    let d = imm >> (2 * (i / 4)) & 3;
+                    (4 * d) as u8 + i as u8 % 4
+                })
+            };
+            c.emit_all([W::LocalGet(v[0]), W::LocalGet(v[0]), W::I8x16Shuffle(pick)]);
+        });
+    }
+    let indices = read_vector(c, 2, 2)?;
+    write_each_half(c, &[source, indices], |c, _, v| {
+        c.emit_all([W::LocalGet(v[0]), W::LocalGet(v[1])]);
+        if double {
+            // qword index (bit 1) * 8, in every byte of the qword, plus 0-7
+            c.emit_all([
+                W::V128Const(2 | 2 << 64),
+                W::V128And,
+                W::I32Const(2),
+                W::I64x2Shl,
+                // (byte 0 of each qword into all its bytes)
+                W::V128Const(0x0808_0808_0808_0808_0000_0000_0000_0000),
+                W::I8x16Swizzle,
+                W::V128Const(0x0706_0504_0302_0100_0706_0504_0302_0100),
+                W::I8x16Add,
+            ]);
+        } else {
+            c.emit_all([
+                W::V128Const(0x0000_0003_0000_0003_0000_0003_0000_0003),
+                W::V128And,
+                W::I32Const(2),
+                W::I32x4Shl,
+                W::V128Const(0x0101_0101_0101_0101_0101_0101_0101_0101),
+                W::I32x4Mul,
+                W::V128Const(0x0302_0100_0302_0100_0302_0100_0302_0100),
+                W::I32x4Add,
+            ]);
+        }
+        c.emit(W::I8x16Swizzle);
     })
 }

@@ -75,6 +75,10 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Divss => arith(c, Fp::S, W::F32Div)?,
         M::Sqrtsd => sqrt(c, Fp::D)?,
         M::Sqrtss => sqrt(c, Fp::S)?,
+        M::Roundsd => round(c, Fp::D)?,
+        M::Roundss => round(c, Fp::S)?,
+        M::Roundpd => packed_round(c, Fp::D)?,
+        M::Roundps => packed_round(c, Fp::S)?,
         M::Minsd => min_max(c, Fp::D, W::F64Lt)?,
         M::Maxsd => min_max(c, Fp::D, W::F64Gt)?,
         M::Minss => min_max(c, Fp::S, W::F32Lt)?,
@@ -238,10 +242,10 @@ impl NanFix {
 pub(crate) fn nan_fix_of(ins: &iced_x86::Instruction) -> Option<NanFix> {
     use Mnemonic as M;
     Some(match super::vex::mnemonic(ins) {
-        M::Addss | M::Subss | M::Mulss | M::Divss | M::Sqrtss => NanFix::S,
-        M::Addsd | M::Subsd | M::Mulsd | M::Divsd | M::Sqrtsd => NanFix::D,
-        M::Addps | M::Subps | M::Mulps | M::Divps | M::Sqrtps => NanFix::PackedS,
-        M::Addpd | M::Subpd | M::Mulpd | M::Divpd | M::Sqrtpd => NanFix::PackedD,
+        M::Addss | M::Subss | M::Mulss | M::Divss | M::Sqrtss | M::Roundss => NanFix::S,
+        M::Addsd | M::Subsd | M::Mulsd | M::Divsd | M::Sqrtsd | M::Roundsd => NanFix::D,
+        M::Addps | M::Subps | M::Mulps | M::Divps | M::Sqrtps | M::Roundps => NanFix::PackedS,
+        M::Addpd | M::Subpd | M::Mulpd | M::Divpd | M::Sqrtpd | M::Roundpd => NanFix::PackedD,
         _ => return None,
     })
 }
@@ -384,6 +388,56 @@ fn sqrt(c: &mut Ctx, fp: Fp) -> R {
     c.emit(W::LocalSet(r));
     fix_nan(c, fp, r, None, b);
     set_lane0(c, r, fp)
+}
+
+/// The wasm rounding of `roundsd` & co.'s immediate: bits 1:0 pick it, or,
+/// with bit 2 set, MXCSR's mode, which is round to nearest here.
+fn rounding(imm: u64, fp: Fp, packed: bool) -> W<'static> {
+    let mode = if imm & 4 != 0 { 0 } else { imm & 3 };
+    match (mode, fp, packed) {
+        (0, Fp::D, false) => W::F64Nearest,
+        (1, Fp::D, false) => W::F64Floor,
+        (2, Fp::D, false) => W::F64Ceil,
+        (_, Fp::D, false) => W::F64Trunc,
+        (0, Fp::S, false) => W::F32Nearest,
+        (1, Fp::S, false) => W::F32Floor,
+        (2, Fp::S, false) => W::F32Ceil,
+        (_, Fp::S, false) => W::F32Trunc,
+        (0, Fp::D, true) => W::F64x2Nearest,
+        (1, Fp::D, true) => W::F64x2Floor,
+        (2, Fp::D, true) => W::F64x2Ceil,
+        (_, Fp::D, true) => W::F64x2Trunc,
+        (0, Fp::S, true) => W::F32x4Nearest,
+        (1, Fp::S, true) => W::F32x4Floor,
+        (2, Fp::S, true) => W::F32x4Ceil,
+        (_, Fp::S, true) => W::F32x4Trunc,
+    }
+}
+
+/// `roundsd`/`roundss dst, src, imm`: lane 0 of src rounded to an integer
+/// (a NaN comes back quieted); dst's other lanes kept.
+fn round(c: &mut Ctx, fp: Fp) -> R {
+    let (b, r) = (bits_local(c, fp, 1), bits_local(c, fp, 0));
+    let op = rounding(c.ins.immediate(2), fp, false);
+    operand_lane(c, 1, fp)?;
+    c.emit(W::LocalSet(b));
+    as_float(c, b, fp);
+    c.emit(op);
+    to_bits(c, fp);
+    c.emit(W::LocalSet(r));
+    fix_nan(c, fp, r, None, b);
+    set_lane0(c, r, fp)
+}
+
+/// `roundpd`/`roundps dst, src, imm`: each lane rounded.
+fn packed_round(c: &mut Ctx, fp: Fp) -> R {
+    let op = rounding(c.ins.immediate(2), fp, true);
+    let s = read_x(c, 1)?;
+    let (b, r) = (c.locals.tv(1), c.locals.tv(2));
+    c.emit_all([W::LocalGet(s), W::LocalSet(b), W::LocalGet(b), op, W::LocalSet(r)]);
+    packed_fix_nan(c, fp, r, None, b);
+    c.emit(W::LocalGet(r));
+    set_x(c, 0)
 }
 
 /// x86 min/max: the second operand unless the first compares strictly
@@ -960,6 +1014,7 @@ pub(super) fn scalar_registers(function: &crate::decode::Function) -> [Option<Fp
             | M::Cvtsd2si
             | M::Movsd
             | M::Movq
+            | M::Roundsd
             | M::Cmpsd => each(Class::Is(Fp::D), &mut class),
             M::Addss
             | M::Subss
@@ -975,6 +1030,7 @@ pub(super) fn scalar_registers(function: &crate::decode::Function) -> [Option<Fp
             | M::Cvtss2si
             | M::Movss
             | M::Movd
+            | M::Roundss
             | M::Cmpss => each(Class::Is(Fp::S), &mut class),
             M::Cvtss2sd | M::Cvtsd2ss => {
                 let (wide, narrow) = if ins.mnemonic() == M::Cvtss2sd {

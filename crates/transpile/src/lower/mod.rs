@@ -35,6 +35,7 @@ mod operands;
 mod peephole;
 mod regs;
 mod sse;
+mod sse4;
 mod stack;
 pub(crate) mod vex;
 mod walk;

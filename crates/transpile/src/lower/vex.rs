@@ -109,9 +109,13 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         // high half is 16 bytes on
         let bias = if vex.memory_size().size() == 32 { 16 } else { 0 };
         let mut high_form = form;
-        if vex.mnemonic() == Mnemonic::Vshufpd {
-            // (its high half takes bits 3:2 of the immediate)
-            high_form.ins.set_immediate8(vex.immediate8() >> 2 & 3);
+        // (the high half of these takes the immediate's next bits)
+        match vex.mnemonic() {
+            Mnemonic::Vshufpd | Mnemonic::Vblendpd => {
+                high_form.ins.set_immediate8(vex.immediate8() >> 2 & 3)
+            }
+            Mnemonic::Vblendps => high_form.ins.set_immediate8(vex.immediate8() >> 4),
+            _ => {}
         }
         lower_half(c, &vex, form).and_then(|()| {
             c.high_half = Some(bias);
@@ -328,7 +332,20 @@ fn same_operands(vex: &[K], legacy: &[K]) -> bool {
 /// Legacy instructions whose 256-bit VEX form is not the legacy one on
 /// each half: masks of the whole register and conversions between widths
 /// (`avx.rs` has those).
-const ACROSS_HALVES: [Mnemonic; 8] = [
+const ACROSS_HALVES: [Mnemonic; 21] = [
+    Mnemonic::Ptest,
+    Mnemonic::Pmovsxbw,
+    Mnemonic::Pmovsxbd,
+    Mnemonic::Pmovsxbq,
+    Mnemonic::Pmovsxwd,
+    Mnemonic::Pmovsxwq,
+    Mnemonic::Pmovsxdq,
+    Mnemonic::Pmovzxbw,
+    Mnemonic::Pmovzxbd,
+    Mnemonic::Pmovzxbq,
+    Mnemonic::Pmovzxwd,
+    Mnemonic::Pmovzxwq,
+    Mnemonic::Pmovzxdq,
     Mnemonic::Pmovmskb,
     Mnemonic::Movmskps,
     Mnemonic::Movmskpd,

@@ -265,7 +265,10 @@ impl<'a> Ctx<'a> {
     /// Lowers `self.ins`, a legacy-encoded instruction that neither
     /// branches nor calls; false if it is none this lowering knows.
     pub(super) fn lower_legacy(&mut self) -> Result<bool, TranspileError> {
-        Ok(int::lower(self)? || sse::lower(self)? || float::lower(self)?)
+        Ok(int::lower(self)?
+            || sse::lower(self)?
+            || sse4::lower(self)?
+            || float::lower(self)?)
     }
 
     // ------------------------------------------------------------ calls

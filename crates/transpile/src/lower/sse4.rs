@@ -1,0 +1,410 @@
+//! SSE3, SSSE3 and SSE4.1/4.2's integer, shuffle, blend and insert/extract
+//! instructions (x86-64-v2, and with VEX `x86-64-v3`): `pshufb`, `palignr`,
+//! `pabs*`, `pmin*`/`pmax*`, `pmulld`, `pmuldq`, `pcmpeqq`, `pcmpgtq`,
+//! `packusdw`, `pmovsx*`/`pmovzx*`, the blends, `ptest`, `pinsr*`/`pextr*`,
+//! `extractps`, `movddup`, `movshdup`, `movsldup`. The rounding of floats
+//! (`roundsd` & co.) is in `float.rs`.
+
+use iced_x86::{Mnemonic, OpKind};
+use wasm_encoder::Instruction as W;
+
+use super::flags::{CF, OF, PF, SF, ZF};
+use super::operands::mem;
+use super::sse::{read_x, set_x};
+use super::Ctx;
+use crate::error::TranspileError;
+
+type R = Result<(), TranspileError>;
+
+/// Lowers `c.ins` if it is one of this file's; false if not.
+pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
+    use Mnemonic as M;
+    match c.ins.mnemonic() {
+        M::Pshufb => {
+            // an index with bit 7 set gives 0, as swizzle's out-of-range ones
+            binop_with(c, |c, d, s| {
+                c.emit_all([
+                    W::LocalGet(d),
+                    W::LocalGet(s),
+                    W::V128Const(0x8f8f_8f8f_8f8f_8f8f_8f8f_8f8f_8f8f_8f8fu128 as i128),
+                    W::V128And,
+                    W::I8x16Swizzle,
+                ]);
+            })?
+        }
+        M::Pabsb => unary(c, &[W::I8x16Abs])?,
+        M::Pabsw => unary(c, &[W::I16x8Abs])?,
+        M::Pabsd => unary(c, &[W::I32x4Abs])?,
+        M::Pminsb => binop(c, W::I8x16MinS)?,
+        M::Pmaxsb => binop(c, W::I8x16MaxS)?,
+        M::Pminuw => binop(c, W::I16x8MinU)?,
+        M::Pmaxuw => binop(c, W::I16x8MaxU)?,
+        M::Pminsd => binop(c, W::I32x4MinS)?,
+        M::Pmaxsd => binop(c, W::I32x4MaxS)?,
+        M::Pminud => binop(c, W::I32x4MinU)?,
+        M::Pmaxud => binop(c, W::I32x4MaxU)?,
+        M::Pmulld => binop(c, W::I32x4Mul)?,
+        M::Pcmpeqq => binop(c, W::I64x2Eq)?,
+        M::Pcmpgtq => binop(c, W::I64x2GtS)?,
+        M::Packusdw => binop(c, W::I16x8NarrowI32x4U)?,
+        M::Pmuldq => {
+            // the even dwords, sign-extended, multiplied to quadwords
+            let even = lanes(|i| [0, 1, 2, 3, 8, 9, 10, 11][i % 8]);
+            binop_with(c, |c, d, s| {
+                c.emit_all([
+                    W::LocalGet(d),
+                    W::LocalGet(d),
+                    W::I8x16Shuffle(even),
+                    W::LocalGet(s),
+                    W::LocalGet(s),
+                    W::I8x16Shuffle(even),
+                    W::I64x2ExtMulLowI32x4S,
+                ]);
+            })?
+        }
+        M::Palignr => palignr(c)?,
+        M::Pmaddubsw => pmaddubsw(c)?,
+        M::Pmulhrsw => pmulhrsw(c)?,
+        M::Psignb => sign(c, W::I8x16Neg, W::I8x16LtS, W::I8x16Eq, W::I8x16Splat)?,
+        M::Psignw => sign(c, W::I16x8Neg, W::I16x8LtS, W::I16x8Eq, W::I16x8Splat)?,
+        M::Psignd => sign(c, W::I32x4Neg, W::I32x4LtS, W::I32x4Eq, W::I32x4Splat)?,
+        M::Phaddw => horizontal(c, 2, W::I16x8Add)?,
+        M::Phaddd => horizontal(c, 4, W::I32x4Add)?,
+        M::Phaddsw => horizontal(c, 2, W::I16x8AddSatS)?,
+        M::Phsubw => horizontal(c, 2, W::I16x8Sub)?,
+        M::Phsubd => horizontal(c, 4, W::I32x4Sub)?,
+        M::Phsubsw => horizontal(c, 2, W::I16x8SubSatS)?,
+        M::Pmovsxbw => unary(c, &[W::I16x8ExtendLowI8x16S])?,
+        M::Pmovsxbd => unary(c, &[W::I16x8ExtendLowI8x16S, W::I32x4ExtendLowI16x8S])?,
+        M::Pmovsxbq => unary(
+            c,
+            &[
+                W::I16x8ExtendLowI8x16S,
+                W::I32x4ExtendLowI16x8S,
+                W::I64x2ExtendLowI32x4S,
+            ],
+        )?,
+        M::Pmovsxwd => unary(c, &[W::I32x4ExtendLowI16x8S])?,
+        M::Pmovsxwq => unary(c, &[W::I32x4ExtendLowI16x8S, W::I64x2ExtendLowI32x4S])?,
+        M::Pmovsxdq => unary(c, &[W::I64x2ExtendLowI32x4S])?,
+        M::Pmovzxbw => unary(c, &[W::I16x8ExtendLowI8x16U])?,
+        M::Pmovzxbd => unary(c, &[W::I16x8ExtendLowI8x16U, W::I32x4ExtendLowI16x8U])?,
+        M::Pmovzxbq => unary(
+            c,
+            &[
+                W::I16x8ExtendLowI8x16U,
+                W::I32x4ExtendLowI16x8U,
+                W::I64x2ExtendLowI32x4U,
+            ],
+        )?,
+        M::Pmovzxwd => unary(c, &[W::I32x4ExtendLowI16x8U])?,
+        M::Pmovzxwq => unary(c, &[W::I32x4ExtendLowI16x8U, W::I64x2ExtendLowI32x4U])?,
+        M::Pmovzxdq => unary(c, &[W::I64x2ExtendLowI32x4U])?,
+        M::Pblendvb => blend_variable(c, W::I8x16ShrS, 7)?,
+        M::Blendvps => blend_variable(c, W::I32x4ShrS, 31)?,
+        M::Blendvpd => blend_variable(c, W::I64x2ShrS, 63)?,
+        M::Pblendw => blend(c, 2, 8)?,
+        M::Blendps => blend(c, 4, 4)?,
+        M::Blendpd => blend(c, 8, 2)?,
+        M::Ptest => ptest(c)?,
+        M::Pinsrb => insert(c, 16)?,
+        M::Pinsrd => insert(c, 4)?,
+        M::Pinsrq => insert(c, 2)?,
+        M::Pextrb => extract(c, 16)?,
+        M::Pextrd | M::Extractps => extract(c, 4)?,
+        M::Pextrq => extract(c, 2)?,
+        M::Movddup => unary(c, &[W::I64x2ExtractLane(0), W::I64x2Splat])?,
+        M::Movshdup => dwords(c, [1, 1, 3, 3])?,
+        M::Movsldup => dwords(c, [0, 0, 2, 2])?,
+        _ => return Ok(false),
+    }
+    Ok(true)
+}
+
+/// The 16 lane indices of an `i8x16.shuffle`, byte by byte.
+fn lanes(byte: impl Fn(usize) -> u8) -> [u8; 16] {
+    std::array::from_fn(byte)
+}
+
+/// dst = `op(dst, src)`.
+fn binop(c: &mut Ctx, op: W<'static>) -> R {
+    binop_with(c, |c, d, s| c.emit_all([W::LocalGet(d), W::LocalGet(s), op]))
+}
+
+/// dst = what `code` pushes from the locals of dst and src.
+fn binop_with(c: &mut Ctx, code: impl FnOnce(&mut Ctx, u32, u32)) -> R {
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    code(c, d, s);
+    set_x(c, 0)
+}
+
+/// dst = `ops` applied to src.
+fn unary(c: &mut Ctx, ops: &[W<'static>]) -> R {
+    let s = source(c)?;
+    c.emit(W::LocalGet(s));
+    for op in ops {
+        c.emit(op.clone());
+    }
+    set_x(c, 0)
+}
+
+/// The source (operand 1) as a v128 local: its register, or the bytes the
+/// instruction reads from memory (2 for `pmovsxbq`: no other SSE operand
+/// is that small).
+fn source(c: &mut Ctx) -> Result<u32, TranspileError> {
+    if c.ins.op1_kind() == OpKind::Memory && c.ins.memory_size().size() == 2 {
+        let t = c.locals.tv(1);
+        let offset = c.address()?;
+        c.emit_all([W::V128Load16Splat(mem(offset)), W::LocalSet(t)]);
+        return Ok(t);
+    }
+    read_x(c, 1)
+}
+
+/// `movshdup`/`movsldup`: dwords of the source.
+fn dwords(c: &mut Ctx, pick: [u8; 4]) -> R {
+    let s = source(c)?;
+    c.emit_all([
+        W::LocalGet(s),
+        W::LocalGet(s),
+        W::I8x16Shuffle(lanes(|i| 4 * pick[i / 4] + i as u8 % 4)),
+    ]);
+    set_x(c, 0)
+}
+
+/// `palignr dst, src, n`: bytes n..n+16 of src:dst (src the low 16), zero
+/// past them.
+fn palignr(c: &mut Ctx) -> R {
+    let n = c.ins.immediate(2).min(32) as usize;
+    binop_with(c, |c, d, s| {
+        // over (src, dst) indices 0-31 are bytes of src:dst; over (dst,
+        // zero) 16-31 are zeros
+        let (a, b, first) = if n < 16 { (s, d, n) } else { (d, u32::MAX, n - 16) };
+        c.emit(W::LocalGet(a));
+        if b == u32::MAX {
+            c.emit(W::V128Const(0));
+        } else {
+            c.emit(W::LocalGet(b));
+        }
+        c.emit(W::I8x16Shuffle(lanes(|i| (first + i).min(31) as u8)));
+    })
+}
+
+/// `pblendvb`/`blendvps`/`blendvpd dst, src, <xmm0>`: each element from src
+/// where xmm0's element has its sign bit set.
+fn blend_variable(c: &mut Ctx, sign: W<'static>, bits: i32) -> R {
+    let mask = c.locals.reg(super::Reg::Xmm(0));
+    binop_with(c, |c, d, s| {
+        c.emit_all([
+            W::LocalGet(s),
+            W::LocalGet(d),
+            W::LocalGet(mask),
+            W::I32Const(bits),
+            sign,
+            W::V128Bitselect,
+        ]);
+    })
+}
+
+/// `pblendw`/`blendps`/`blendpd dst, src, imm`: element i (of `bytes`
+/// bytes, `count` of them) from src where bit i of imm is set.
+fn blend(c: &mut Ctx, bytes: usize, count: usize) -> R {
+    let imm = c.ins.immediate(2) as usize;
+    binop_with(c, |c, d, s| {
+        let pick = lanes(|i| {
+            let element = i / bytes % count;
+            i as u8 + if imm >> element & 1 == 1 { 16 } else { 0 }
+        });
+        c.emit_all([W::LocalGet(d), W::LocalGet(s), W::I8x16Shuffle(pick)]);
+    })
+}
+
+/// `ptest a, b`: ZF when `a & b` is zero, CF when `!a & b` is; the other
+/// flags cleared.
+fn ptest(c: &mut Ctx) -> R {
+    let a = read_x(c, 0)?;
+    let b = read_x(c, 1)?;
+    c.flags_begin(c.ins.rflags_modified());
+    if c.flags_needed(ZF) {
+        c.emit_all([
+            W::LocalGet(a),
+            W::LocalGet(b),
+            W::V128And,
+            W::V128AnyTrue,
+            W::I32Eqz,
+        ]);
+        c.set_flag(ZF);
+    }
+    if c.flags_needed(CF) {
+        c.emit_all([
+            W::LocalGet(b),
+            W::LocalGet(a),
+            W::V128AndNot,
+            W::V128AnyTrue,
+            W::I32Eqz,
+        ]);
+        c.set_flag(CF);
+    }
+    for flag in [PF, SF, OF] {
+        if c.flags_needed(flag) {
+            c.emit(W::I32Const(0));
+            c.set_flag(flag);
+        }
+    }
+    Ok(())
+}
+
+/// `pinsrb`/`pinsrd`/`pinsrq dst, r/m, imm`: element `imm` (of `count`)
+/// replaced.
+fn insert(c: &mut Ctx, count: u64) -> R {
+    let d = read_x(c, 0)?;
+    let lane = (c.ins.immediate(2) % count) as u8;
+    c.emit(W::LocalGet(d));
+    match count {
+        16 => {
+            c.read_sized(1, 8)?;
+            c.emit_all([W::I32WrapI64, W::I8x16ReplaceLane(lane)]);
+        }
+        4 => {
+            c.read_sized(1, 32)?;
+            c.emit_all([W::I32WrapI64, W::I32x4ReplaceLane(lane)]);
+        }
+        _ => {
+            c.read_sized(1, 64)?;
+            c.emit(W::I64x2ReplaceLane(lane));
+        }
+    }
+    set_x(c, 0)
+}
+
+/// `pextrb`/`pextrd`/`pextrq`/`extractps r/m, src, imm`: element `imm` (of
+/// `count`), zero-extended into a register or stored.
+fn extract(c: &mut Ctx, count: u64) -> R {
+    let s = read_x(c, 1)?;
+    let lane = (c.ins.immediate(2) % count) as u8;
+    let value = |c: &mut Ctx| {
+        c.emit(W::LocalGet(s));
+        match count {
+            16 => c.emit_all([W::I8x16ExtractLaneU(lane), W::I64ExtendI32U]),
+            4 => c.emit_all([W::I32x4ExtractLane(lane), W::I64ExtendI32U]),
+            _ => c.emit(W::I64x2ExtractLane(lane)),
+        }
+    };
+    if c.ins.op0_kind() == OpKind::Memory {
+        let offset = c.address()?;
+        value(c);
+        c.emit(match count {
+            16 => W::I64Store8(mem(offset)),
+            4 => W::I64Store32(mem(offset)),
+            _ => W::I64Store(mem(offset)),
+        });
+        return Ok(());
+    }
+    let register = c.ins.op0_register();
+    c.write_reg(register, register.size() as u32 * 8, |c| {
+        value(c);
+        Ok(())
+    })
+}
+
+/// `pmaddubsw dst, src`: word i = dst's bytes 2i and 2i+1 (unsigned) times
+/// src's (signed), the two products added with signed saturation.
+fn pmaddubsw(c: &mut Ctx) -> R {
+    binop_with(c, |c, d, s| {
+        // (each product fits in 16 bits: 255 * -128 and 255 * 127)
+        c.emit_all([
+            W::LocalGet(d),
+            W::V128Const(0x00ff_00ff_00ff_00ff_00ff_00ff_00ff_00ff),
+            W::V128And,
+            W::LocalGet(s),
+            W::I32Const(8),
+            W::I16x8Shl,
+            W::I32Const(8),
+            W::I16x8ShrS,
+            W::I16x8Mul,
+            W::LocalGet(d),
+            W::I32Const(8),
+            W::I16x8ShrU,
+            W::LocalGet(s),
+            W::I32Const(8),
+            W::I16x8ShrS,
+            W::I16x8Mul,
+            W::I16x8AddSatS,
+        ]);
+    })
+}
+
+/// `pmulhrsw dst, src`: `(a * b + 0x4000) >> 15` per word, which is
+/// wasm's `q15mulr_sat_s` except where both are -32768: x86 wraps to
+/// -32768, wasm saturates to 32767.
+fn pmulhrsw(c: &mut Ctx) -> R {
+    binop_with(c, |c, d, s| {
+        let min = W::V128Const(0x8000_8000_8000_8000_8000_8000_8000_8000u128 as i128);
+        c.emit_all([
+            W::LocalGet(d),
+            W::LocalGet(s),
+            W::I16x8Q15MulrSatS,
+            W::LocalGet(d),
+            min.clone(),
+            W::I16x8Eq,
+            W::LocalGet(s),
+            min,
+            W::I16x8Eq,
+            W::V128And,
+            W::V128Xor,
+        ]);
+    })
+}
+
+/// `psignb`/`psignw`/`psignd dst, src`: each element of dst negated where
+/// src's is negative, zeroed where it is zero.
+fn sign(
+    c: &mut Ctx,
+    neg: W<'static>,
+    less: W<'static>,
+    equal: W<'static>,
+    splat: W<'static>,
+) -> R {
+    binop_with(c, |c, d, s| {
+        c.emit_all([
+            W::LocalGet(d),
+            neg,
+            W::LocalGet(d),
+            W::LocalGet(s),
+            W::I32Const(0),
+            splat.clone(),
+            less,
+            W::V128Bitselect,
+            W::LocalGet(s),
+            W::I32Const(0),
+            splat,
+            equal,
+            W::V128AndNot,
+        ]);
+    })
+}
+
+/// `phaddw`/`phsubd` & co.: pairs of adjacent elements (of `bytes` each)
+/// combined, dst's pairs in the low half and src's in the high.
+fn horizontal(c: &mut Ctx, bytes: usize, op: W<'static>) -> R {
+    // element i of the pairs' first (second) members: element 2i (2i+1)
+    // of dst:src
+    let member = |second: usize| {
+        lanes(|i| {
+            let element = 2 * (i / bytes) + second;
+            (element * bytes + i % bytes) as u8
+        })
+    };
+    binop_with(c, |c, d, s| {
+        c.emit_all([
+            W::LocalGet(d),
+            W::LocalGet(s),
+            W::I8x16Shuffle(member(0)),
+            W::LocalGet(d),
+            W::LocalGet(s),
+            W::I8x16Shuffle(member(1)),
+            op,
+        ]);
+    })
+}
