@@ -396,6 +396,9 @@ const MNEMONICS: &[Mnemonic] = {
         M::Cmpxchg,
         M::Rcl,
         M::Rcr,
+        M::Movbe,
+        M::Crc32,
+        M::Cmpxchg16b,
     ]
 };
 
@@ -1103,8 +1106,11 @@ fn make_form(rng: &mut Rng, code: Code, kinds: &[K], variant: u8, imm: i64) -> O
                         _ => Op::Mem(MemoryOperand::with_base_displ(base, disp)),
                     }
                 }
-                K::mem if is_sse(code.mnemonic()) => {
+                K::mem if is_sse(code.mnemonic()) || code.mnemonic() == Mnemonic::Cmpxchg16b => {
                     Op::Mem(sse_memory_operand(rng, variant.max(1)))
+                }
+                K::mem if code.mnemonic() == Mnemonic::Movbe => {
+                    Op::Mem(memory_operand(rng, variant.max(1), 64))
                 }
                 K::mem => return None,
                 K::xmm_or_mem | K::ymm_or_mem if variant != 0 => {
@@ -1319,7 +1325,7 @@ fn case_for(rng: &mut Rng, form: &Form) -> Case {
         };
         chunk.copy_from_slice(&v.to_le_bytes());
     }
-    if is_sse(ins.mnemonic()) {
+    if is_sse(ins.mnemonic()) || ins.mnemonic() == Mnemonic::Cmpxchg16b {
         regs[6] = 4 * rng.below(4); // rsi*8 stays 32-byte aligned: SSE and AVX operands must be
     }
     let mut scratch_floats = false;
@@ -1464,6 +1470,20 @@ fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
         }
     }
     match ins.mnemonic() {
+        Mnemonic::Cmpxchg16b if rng.below(2) == 0 => {
+            // rdx:rax equal to the memory: the exchange happens
+            if let Place::Mem(off) = place(ins, 0, case) {
+                let word = |k: usize| {
+                    u64::from_le_bytes(
+                        case.scratch[off + 8 * k..off + 8 * k + 8]
+                            .try_into()
+                            .unwrap(),
+                    )
+                };
+                case.regs[0] = word(0);
+                case.regs[2] = word(1);
+            }
+        }
         Mnemonic::Div | Mnemonic::Idiv => {
             let signed = ins.mnemonic() == Mnemonic::Idiv;
             let p = place(ins, 0, case);

@@ -30,6 +30,7 @@ mod encode;
 mod flags;
 pub(crate) mod float;
 mod int;
+mod int_ext;
 mod locals;
 mod operands;
 mod peephole;

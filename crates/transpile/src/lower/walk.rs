@@ -266,6 +266,7 @@ impl<'a> Ctx<'a> {
     /// branches nor calls; false if it is none this lowering knows.
     pub(super) fn lower_legacy(&mut self) -> Result<bool, TranspileError> {
         Ok(int::lower(self)?
+            || int_ext::lower(self)?
             || sse::lower(self)?
             || sse4::lower(self)?
             || float::lower(self)?)
