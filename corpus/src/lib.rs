@@ -1161,6 +1161,20 @@ pub extern "C" fn clamp_f64(x: f64, lo: f64, hi: f64) -> f64 {
     x.max(lo).min(hi)
 }
 
+/// A fused multiply-add, rounded once: `vfmadd` in a build for x86-64-v3,
+/// the library's `fma` at the baseline (compiler-builtins', which picks
+/// FMA3, AMD's FMA4 or software by `cpuid`). Not in [`CALLBACKS`]: the
+/// baseline's is refused (`tests/corpus.rs` says why).
+#[no_mangle]
+pub extern "C" fn fused_mul_add(a: f64, b: f64, c: f64) -> f64 {
+    a.mul_add(b, c)
+}
+
+#[no_mangle]
+pub extern "C" fn fused_mul_add_f32(a: f32, b: f32, c: f32) -> f32 {
+    a.mul_add(b, c) + b.mul_add(c, -a)
+}
+
 #[no_mangle]
 pub extern "C" fn hypot_sqrt(a: f64, b: f32) -> f64 {
     (a * a + (b * b) as f64).sqrt() + (b.abs()).sqrt() as f64

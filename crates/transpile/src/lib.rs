@@ -48,6 +48,7 @@ mod builtins;
 mod cache;
 mod data;
 mod error;
+mod fma;
 mod heap;
 mod image;
 mod noreturn;

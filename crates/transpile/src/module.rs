@@ -21,6 +21,7 @@ use wasm_encoder::{
 };
 
 use super::builtins::{helper_divs128, helper_divu128, helper_mulhu, Builtin};
+use super::fma;
 use super::heap;
 use super::threads;
 use super::decode::{Program, Target};
@@ -198,7 +199,7 @@ pub fn plan(image: &Image, program: &Program) -> Plan {
         .collect();
     // Helpers only where some instruction needs them: smaller modules
     // encode and validate faster.
-    let (need_mulhu, need_divu, need_divs, nan_fixes) = helpers_needed(program);
+    let (need_mulhu, need_divu, need_divs, nan_fixes, fmas) = helpers_needed(program);
     let mut next = next_group;
     let mut take = |needed: bool| {
         if needed {
@@ -213,6 +214,7 @@ pub fn plan(image: &Image, program: &Program) -> Plan {
         divu128: take(need_divu || need_divs),
         divs128: take(need_divs),
         nan_fix: nan_fixes.map(&mut take),
+        fma: fmas.map(&mut take),
     };
     let mut builtins = BTreeMap::new();
     for b in builtins_used.iter() {
@@ -370,6 +372,15 @@ pub fn assemble(
             functions.function(types.index(params, results));
             code.function(&nan_fix_helper(*fix));
         }
+    }
+    if helpers.fma[0] != u32::MAX {
+        functions.function(types.index(vec![ValType::I32; 4], vec![ValType::I32]));
+        code.function(&fma::helper_fma32());
+    }
+    if helpers.fma[1] != u32::MAX {
+        let params = vec![ValType::I64, ValType::I64, ValType::I64, ValType::I32];
+        functions.function(types.index(params, vec![ValType::I64]));
+        code.function(&fma::helper_fma64(helpers.mulhu));
     }
     for b in builtins_used {
         let (params, results) = b.shape().func_type();
@@ -713,10 +724,11 @@ const NAN_FIXES: [NanFix; 4] = [NanFix::S, NanFix::D, NanFix::PackedS, NanFix::P
 /// (mulhu, divu128, divs128, the NaN fixes by [`NAN_FIXES`] index). 64-bit
 /// multiplies may need the high half (one-operand forms, and the overflow
 /// flags of the others); 64-bit divides need the 128-bit division.
-fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4]) {
+fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4], [bool; 2]) {
     use iced_x86::Mnemonic as M;
     let (mut mul, mut divu, mut divs) = (false, false, false);
     let mut nan_fixes = [false; 4];
+    let mut fmas = [false; 2];
     for ins in program.functions.iter().flat_map(|f| &f.instructions) {
         let wide = match ins.op0_kind() {
             iced_x86::OpKind::Register => ins.op0_register().size() == 8,
@@ -732,8 +744,13 @@ fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4]) {
         if let Some(fix) = nan_fix_of(ins) {
             nan_fixes[fix as usize] = true;
         }
+        if let Some(form) = lower::fma::fma_form(ins.mnemonic()) {
+            fmas[usize::from(form.double)] = true;
+            // (the f64 one multiplies 64 x 64 bits)
+            mul |= form.double;
+        }
     }
-    (mul, divu, divs, nan_fixes)
+    (mul, divu, divs, nan_fixes, fmas)
 }
 
 /// Validates a module with wasmparser (SIMD, multi-value, bulk memory on):

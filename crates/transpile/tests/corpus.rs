@@ -380,3 +380,61 @@ fn code_that_asks_cpuid_finds_the_cpu_a_module_claims_to_be() {
     // natively the features are this machine's (at least the baseline's)
     assert!(names(x64wasm_corpus::cpu_features()).starts_with(&["sse2"]));
 }
+
+#[test]
+fn mul_add_rounds_once_in_wasm_as_on_the_cpu() {
+    // Built with FMA (x86-64-v3) `mul_add` is `vfmadd`, which runs as wasm
+    // bit for bit. At the baseline it is compiler-builtins' `fma`, whose
+    // choice by `cpuid` includes a path for AMD's FMA4 (`vfmaddsd`, four
+    // operands): no CPU here can prove FMA4, so the transpiler refuses it,
+    // by name.
+    // (called natively in every build, so the linker keeps them)
+    let native = std::hint::black_box(x64wasm_corpus::fused_mul_add);
+    let native_f32 = std::hint::black_box(x64wasm_corpus::fused_mul_add_f32);
+    assert_eq!(native(2.0, 3.0, 1.0), 7.0);
+    assert_eq!(native_f32(2.0, 3.0, 1.0), 8.0);
+    let image = Image::from_file(Path::new("/proc/self/exe")).expect("read the test binary");
+    let sigs = [
+        Signature::parse("fused_mul_add(f64,f64,f64)->f64").unwrap(),
+        Signature::parse("fused_mul_add_f32(f32,f32,f32)->f32").unwrap(),
+    ];
+    if !cfg!(target_feature = "fma") {
+        for sig in &sigs {
+            let error = transpile(&image, std::slice::from_ref(sig))
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("vfmadds"), "{error}");
+        }
+        return;
+    }
+    let module = transpile(&image, &sigs).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    let mut rng = Rng::new(0xfa);
+    for _ in 0..20_000 {
+        let [a, b, c] = [0; 3].map(|_| f64::from_bits(float_bits(&mut rng, ScalarType::F64)));
+        let args = [a, b, c].map(wasmi::Val::from);
+        let got = wasm
+            .call("fused_mul_add", &args)
+            .unwrap()
+            .and_then(|v| v.f64())
+            .unwrap();
+        assert_eq!(
+            got.to_bits(),
+            native(a, b, c).to_bits(),
+            "{a:e} * {b:e} + {c:e}"
+        );
+        let [a, b, c] =
+            [0; 3].map(|_| f32::from_bits(float_bits(&mut rng, ScalarType::F32) as u32));
+        let args = [a, b, c].map(wasmi::Val::from);
+        let got = wasm
+            .call("fused_mul_add_f32", &args)
+            .unwrap()
+            .and_then(|v| v.f32())
+            .unwrap();
+        assert_eq!(
+            got.to_bits(),
+            native_f32(a, b, c).to_bits(),
+            "{a:e} * {b:e} + {c:e} (f32)"
+        );
+    }
+}

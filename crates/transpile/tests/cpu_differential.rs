@@ -286,11 +286,21 @@ fn compare(
         .filter(|&i| i != 4)
         .map(|i| format!("{}={:#x}", GPR_NAMES[i], case.regs[i]))
         .collect();
+    let xin: Vec<String> = (0..16)
+        .map(|r| {
+            format!(
+                "x{r}={:#018x},{:#018x}",
+                u64::from_le_bytes(case.xmm[16 * r..16 * r + 8].try_into().unwrap()),
+                u64::from_le_bytes(case.xmm[16 * r + 8..16 * r + 16].try_into().unwrap())
+            )
+        })
+        .collect();
     Some(format!(
-        "{} | inputs {} flags={:#x}",
+        "{} | inputs {} flags={:#x} XMM {}",
         diffs.join("; "),
         inputs.join(" "),
-        case.flags
+        case.flags,
+        xin.join(" ")
     ))
 }
 
@@ -694,7 +704,25 @@ const FLOAT_MNEMONICS: &[Mnemonic] = {
 };
 
 fn is_float(m: Mnemonic) -> bool {
-    FLOAT_MNEMONICS.contains(&base(m))
+    FLOAT_MNEMONICS.contains(&base(m)) || is_fma(m)
+}
+
+/// FMA's mnemonics (`vfmadd132sd`, `vfnmsub231ps`, `vfmaddsub213pd`, ...),
+/// by name.
+fn is_fma(m: Mnemonic) -> bool {
+    let name = format!("{m:?}").to_ascii_lowercase();
+    let Some(rest) = name.strip_prefix("vf") else {
+        return false;
+    };
+    ["maddsub", "msubadd", "nmadd", "nmsub", "madd", "msub"]
+        .iter()
+        .filter_map(|kind| rest.strip_prefix(kind))
+        .any(|r| {
+            ["132", "213", "231"].iter().any(|order| {
+                r.strip_prefix(order)
+                    .is_some_and(|t| ["sd", "ss", "pd", "ps"].contains(&t))
+            })
+        })
 }
 
 fn is_sse(m: Mnemonic) -> bool {
@@ -889,6 +917,7 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
     let have_lzcnt = std::arch::is_x86_feature_detected!("lzcnt");
     let have_popcnt = std::arch::is_x86_feature_detected!("popcnt");
     let have_bmi2 = have_bmi && std::arch::is_x86_feature_detected!("bmi2");
+    let have_fma = std::arch::is_x86_feature_detected!("fma");
     if encoding == EncodingKind::VEX && !have_bmi2 {
         eprintln!("BMI1/BMI2 forms skipped: this CPU lacks them");
     }
@@ -900,6 +929,7 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
                 base(m) != m
                     || AVX_MNEMONICS.contains(&m)
                     || (BMI_MNEMONICS.contains(&m) && have_bmi2)
+                    || (is_fma(m) && have_fma)
             }
         };
         if !supported {
@@ -1018,6 +1048,9 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
             wanted.extend(AVX_MNEMONICS);
             if have_bmi2 {
                 wanted.extend(BMI_MNEMONICS);
+            }
+            if have_fma {
+                wanted.extend(Mnemonic::values().filter(|&m| is_fma(m)));
             }
         }
     }
@@ -2731,4 +2764,145 @@ fn a_stack_moved_below_its_base_by_any_write_of_rsp_traps() {
     );
     load(&mut engine.mem()[base..base + DATA_SIZE], &case);
     assert!(engine.call("snippet", &[]).is_err(), "no trap");
+}
+
+/// Three FMA operands `x * y + z` as bits that stress one rounding: any
+/// bits, exact and near cancellation (`z` = -RN(x * y), a few steps off),
+/// products exactly halfway between two floats, subnormal results, and
+/// products near overflow. `double`: f64, else f32 (in the low 32 bits).
+fn hard_fma_case(rng: &mut Rng, double: bool) -> [u64; 3] {
+    // an ordinary value with exponent `e` and random significand, any sign
+    let near = |rng: &mut Rng, e: i32| -> f64 {
+        let m = 1.0 + (rng.next() >> 11) as f64 / (1u64 << 53) as f64;
+        let s = if rng.below(2) == 0 { 1.0 } else { -1.0 };
+        s * m * 2f64.powi(e)
+    };
+    let (emax, emin, sig) = if double {
+        (1023, -1074, 53)
+    } else {
+        (127, -149, 24)
+    };
+    let round = |v: f64| if double { v } else { v as f32 as f64 };
+    let [x, y, z]: [f64; 3] = match rng.below(7) {
+        6 if !double => {
+            // x * y just short of half an ulp of z, with z's last bit set: a
+            // sum rounded to nearest in f64 would land on the midpoint, and
+            // to nearest even in f32 round the wrong way
+            let e = rng.below(60) as i32 - 30;
+            let z =
+                f32::from_bits((((127 + e) as u32) << 23) | (rng.next() as u32 & 0x7f_fffe) | 1);
+            let y = (32767.0f32 * 2f32.powi(e - 54)) as f64;
+            let sign = if rng.below(2) == 0 { 1.0 } else { -1.0 };
+            [32769.0, sign * y, sign * z as f64]
+        }
+        0 => {
+            let mut bits = [0u64; 3];
+            for b in &mut bits {
+                *b = if double {
+                    rng.next()
+                } else {
+                    rng.next() & 0xffff_ffff
+                };
+            }
+            return bits;
+        }
+        1 | 2 => {
+            let (ex, ey) = (rng.below(20) as i32 - 10, rng.below(20) as i32 - 10);
+            let (x, y) = (round(near(rng, ex)), round(near(rng, ey)));
+            let p = round(x * y);
+            let z = if double {
+                f64::from_bits(((-p).to_bits() as i64 + rng.below(5) as i64 - 2) as u64)
+            } else {
+                f32::from_bits(((-p as f32).to_bits() as i32 + rng.below(5) as i32 - 2) as u32)
+                    as f64
+            };
+            [x, y, z]
+        }
+        3 => {
+            // odd integers of half the significand each: a product of
+            // `sig + 1` bits, its last one set, is halfway
+            let half = (sig + 2) / 2;
+            let odd = |rng: &mut Rng| ((rng.next() >> (64 - half)) | 1 | 1 << (half - 1)) as f64;
+            let (x, y) = (odd(rng), odd(rng));
+            let scale = 2f64.powi(rng.below(40) as i32 - 20);
+            let e = rng.below(8) as i32 - 4;
+            let z = if rng.below(2) == 0 { 0.0 } else { near(rng, e) };
+            [x * scale, y, round(z * scale)]
+        }
+        4 => {
+            let e = emin + rng.below(40) as i32;
+            let (x, y) = (round(near(rng, e / 2)), round(near(rng, e - e / 2)));
+            let ez = emin + rng.below(30) as i32;
+            let z = if rng.below(2) == 0 {
+                0.0
+            } else {
+                round(near(rng, ez))
+            };
+            [x, y, z]
+        }
+        _ => {
+            let (x, y) = (
+                round(near(rng, emax / 2 + 1)),
+                round(near(rng, emax - emax / 2 - 1)),
+            );
+            let ez = emax - rng.below(3) as i32;
+            let z = round(near(rng, ez));
+            [x, y, z]
+        }
+    };
+    if double {
+        [x.to_bits(), y.to_bits(), z.to_bits()]
+    } else {
+        [
+            (x as f32).to_bits() as u64,
+            (y as f32).to_bits() as u64,
+            (z as f32).to_bits() as u64,
+        ]
+    }
+}
+
+#[test]
+fn fused_multiply_add_rounds_once_as_the_cpu_on_hard_cases() {
+    if !std::arch::is_x86_feature_detected!("fma") {
+        eprintln!("skipped: this CPU has no FMA");
+        return;
+    }
+    let mut rng = Rng::new(0xf3a);
+    let mut failures = Vec::new();
+    for double in [true, false] {
+        let code = snippet(|a| {
+            if double {
+                a.vfmadd231sd(xmm0, xmm1, xmm2)
+            } else {
+                a.vfmadd231ss(xmm0, xmm1, xmm2)
+            }
+        });
+        let mut wasm = Wasm::new(&transpile_snippet(&code).unwrap());
+        for _ in 0..50_000 {
+            let [x, y, z] = hard_fma_case(&mut rng, double);
+            let mut xmm = vec![0u8; 512];
+            for (register, value) in [(1, x), (2, y), (0, z)] {
+                xmm[16 * register..16 * register + 8].copy_from_slice(&value.to_le_bytes());
+            }
+            let case = Case {
+                regs: [0; 16],
+                xmm,
+                flags: 2,
+                scratch: vec![0; SCRATCH_SIZE],
+            };
+            if let Some(diff) = compare(&code, &mut wasm, &case, STATUS, false) {
+                failures.push(format!(
+                    "{} {x:#x} * {y:#x} + {z:#x}: {}",
+                    if double { "f64" } else { "f32" },
+                    diff.split(" | ").next().unwrap_or("")
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} hard cases differ:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
 }

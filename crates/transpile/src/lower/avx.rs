@@ -200,7 +200,7 @@ fn read_ymm(c: &mut Ctx, op: u32, first: usize) -> Result<(u32, u32), TranspileE
 
 /// XMM operand `op` as a v128 local (a register's own, or scratch local
 /// `tv(scratch)` with the `bytes` the instruction reads from memory).
-fn read_xmm(c: &mut Ctx, op: u32, bytes: u32, scratch: usize) -> Result<u32, TranspileError> {
+pub(super) fn read_xmm(c: &mut Ctx, op: u32, bytes: u32, scratch: usize) -> Result<u32, TranspileError> {
     if c.ins.op_kind(op) == OpKind::Register {
         return Ok(halves(c, c.ins.op_register(op).number()).0);
     }
@@ -221,7 +221,7 @@ fn read_xmm(c: &mut Ctx, op: u32, bytes: u32, scratch: usize) -> Result<u32, Tra
 /// Writes the halves `low` and `high` pushed by `value` (low first) to
 /// register operand 0: a YMM register whole, an XMM one with bits 255:128
 /// zeroed (the module keeps them when it has any YMM instruction).
-fn write(c: &mut Ctx, value: impl FnOnce(&mut Ctx) -> R) -> R {
+pub(super) fn write(c: &mut Ctx, value: impl FnOnce(&mut Ctx) -> R) -> R {
     let register = c.ins.op0_register();
     let (low, high) = halves(c, register.number());
     value(c)?;
@@ -363,7 +363,7 @@ fn permute_quadwords(c: &mut Ctx) -> R {
 /// register's, a 32-byte memory operand loaded into scratch locals
 /// `tv(first)`, `tv(first + 1)`; an XMM operand's 16 bytes twice (its high
 /// half is never read).
-fn read_vector(c: &mut Ctx, op: u32, first: usize) -> Result<(u32, u32), TranspileError> {
+pub(super) fn read_vector(c: &mut Ctx, op: u32, first: usize) -> Result<(u32, u32), TranspileError> {
     let whole = is_ymm(c, op)
         || (c.ins.op_kind(op) == OpKind::Memory && c.ins.memory_size().size() == 32);
     if whole {

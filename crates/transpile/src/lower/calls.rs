@@ -60,6 +60,9 @@ pub struct Helpers {
     /// bits` (i32 or i64), packed `(r, a, b) -> v128`. Called only when a
     /// result is NaN, so the rare case costs a call instead of inline code.
     pub nan_fix: [u32; 4],
+    /// Fused multiply-add (`crate::fma`), f32 then f64: `(x, y, z, mode)
+    /// -> bits`.
+    pub fma: [u32; 2],
 }
 
 impl Default for Helpers {
@@ -70,6 +73,7 @@ impl Default for Helpers {
             divu128: u32::MAX,
             divs128: u32::MAX,
             nan_fix: [u32::MAX; 4],
+            fma: [u32::MAX; 2],
         }
     }
 }

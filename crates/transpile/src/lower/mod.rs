@@ -29,6 +29,7 @@ mod calls;
 mod encode;
 mod flags;
 pub(crate) mod float;
+pub(crate) mod fma;
 mod int;
 mod int_ext;
 mod locals;

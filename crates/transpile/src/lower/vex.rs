@@ -90,7 +90,7 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
     let Some(form) = legacy(&vex) else {
         // AVX's own instructions, and BMI1/BMI2 (VEX-encoded too) have no
         // legacy form
-        return if super::avx::lower(c)? || super::bmi::lower(c)? {
+        return if super::avx::lower(c)? || super::fma::lower(c)? || super::bmi::lower(c)? {
             Ok(true)
         } else {
             Err(c.unsupported())
