@@ -1,4 +1,5 @@
-//! Fused multiply-add as module helpers: `x * y + z` rounded once (to
+//! Fused multiply-add as module helpers (and, with it, F16C's rounding of
+//! a single to half precision, [`helper_f32_to_f16`]): `x * y + z` rounded once (to
 //! nearest even), as x86's FMA instructions compute it, which wasm cannot
 //! (its `relaxed_madd` may round twice).
 //!
@@ -702,6 +703,209 @@ fn negate(c: &mut Code, fmt: Fmt) {
             ]),
         };
     }
+}
+
+// ---------------------------------------------------------------- f16
+
+/// `(bits: i32, mode: i32) -> i32`: an f32 as IEEE half precision (F16C's
+/// `vcvtps2ph`), rounded as `mode` says (0 to nearest even, 1 down, 2 up,
+/// 3 toward zero); a NaN quieted, its payload's top bits kept.
+pub fn helper_f32_to_f16() -> Function {
+    // params: bits 0, mode 1; locals: sign 2, a 3, e 4, m 5, drop 6, r 7,
+    // inexact 8, up 9 (whether the rounding goes away from zero)
+    const BITS: u32 = 0;
+    const MODE: u32 = 1;
+    const SIGN: u32 = 2;
+    const A: u32 = 3;
+    const EH: u32 = 4;
+    const M: u32 = 5;
+    const DROP: u32 = 6;
+    const R: u32 = 7;
+    const INEXACT: u32 = 8;
+    const AWAY: u32 = 9;
+    let mut c = Code { code: Vec::new() };
+    c.ops([
+        W::LocalGet(BITS),
+        W::I32Const(16),
+        W::I32ShrU,
+        W::I32Const(0x8000),
+        W::I32And,
+        W::LocalSet(SIGN),
+        W::LocalGet(BITS),
+        W::I32Const(i32::MAX),
+        W::I32And,
+        W::LocalTee(A),
+        // NaN: quiet, the payload's top 9 bits
+        W::I32Const(0x7f80_0000),
+        W::I32GtU,
+        W::If(BlockType::Empty),
+        W::LocalGet(SIGN),
+        W::I32Const(0x7e00),
+        W::I32Or,
+        W::LocalGet(A),
+        W::I32Const(13),
+        W::I32ShrU,
+        W::I32Const(0x1ff),
+        W::I32And,
+        W::I32Or,
+        W::Return,
+        W::End,
+        // whether a rounding that moves goes away from zero: to nearest
+        // (decided by the bits below), up for a positive value, down for
+        // a negative one
+        W::LocalGet(MODE),
+        W::I32Const(0),
+        W::I32Eq,
+        W::LocalGet(MODE),
+        W::I32Const(2),
+        W::I32Eq,
+        W::LocalGet(SIGN),
+        W::I32Eqz,
+        W::I32And,
+        W::I32Or,
+        W::LocalGet(MODE),
+        W::I32Const(1),
+        W::I32Eq,
+        W::LocalGet(SIGN),
+        W::I32Const(0),
+        W::I32Ne,
+        W::I32And,
+        W::I32Or,
+        W::LocalSet(AWAY),
+        // infinity, or too large for a half: infinity or the largest half
+        W::LocalGet(A),
+        W::I32Const(0x4780_0000), // 65536.0
+        W::I32GeU,
+        W::If(BlockType::Empty),
+        W::LocalGet(SIGN),
+        W::I32Const(0x7c00),
+        W::I32Const(0x7bff),
+        W::LocalGet(AWAY),
+        W::LocalGet(A),
+        W::I32Const(0x7f80_0000),
+        W::I32Eq,
+        W::I32Or,
+        W::Select,
+        W::I32Or,
+        W::Return,
+        W::End,
+        // the significand with its implicit bit (24 bits), the half's
+        // biased exponent, and the bits to drop: 13, more below the
+        // smallest normal half
+        W::LocalGet(A),
+        W::I32Const(0x7f_ffff),
+        W::I32And,
+        W::LocalGet(A),
+        W::I32Const(0x7f80_0000),
+        W::I32And,
+        W::I32Const(0),
+        W::I32Ne,
+        W::I32Const(23),
+        W::I32Shl,
+        W::I32Or,
+        W::LocalSet(M),
+        W::LocalGet(A),
+        W::I32Const(23),
+        W::I32ShrU,
+        W::I32Const(112),
+        W::I32Sub,
+        W::LocalSet(EH),
+        W::I32Const(13),
+        W::I32Const(1),
+        W::LocalGet(EH),
+        W::I32Sub,
+        W::I32Const(0),
+        W::I32Const(1),
+        W::LocalGet(EH),
+        W::I32Sub,
+        W::I32Const(0),
+        W::I32GtS,
+        W::Select,
+        W::I32Add,
+        W::LocalTee(DROP),
+        W::I32Const(25),
+        W::I32GtU,
+        W::If(BlockType::Empty),
+        // below half the smallest half: all of it dropped
+        W::I32Const(25),
+        W::LocalSet(DROP),
+        W::End,
+        // kept bits, and whether any dropped bit is set
+        W::LocalGet(M),
+        W::LocalGet(DROP),
+        W::I32ShrU,
+        W::LocalSet(R),
+        W::LocalGet(M),
+        W::I32Const(1),
+        W::LocalGet(DROP),
+        W::I32Shl,
+        W::I32Const(1),
+        W::I32Sub,
+        W::I32And,
+        W::LocalSet(INEXACT),
+        W::LocalGet(MODE),
+        W::I32Eqz,
+        W::If(BlockType::Result(ValType::I32)),
+        // to nearest even: the half-way bit set, and a lower bit or the
+        // kept one odd
+        W::LocalGet(M),
+        W::LocalGet(DROP),
+        W::I32Const(1),
+        W::I32Sub,
+        W::I32ShrU,
+        W::I32Const(1),
+        W::I32And,
+        W::LocalGet(INEXACT),
+        W::I32Const(1),
+        W::LocalGet(DROP),
+        W::I32Const(1),
+        W::I32Sub,
+        W::I32Shl,
+        W::I32Const(1),
+        W::I32Sub,
+        W::I32And,
+        W::I32Const(0),
+        W::I32Ne,
+        W::LocalGet(R),
+        W::I32Const(1),
+        W::I32And,
+        W::I32Or,
+        W::I32And,
+        W::Else,
+        // directed: any dropped bit, when the direction is away from zero
+        W::LocalGet(INEXACT),
+        W::I32Const(0),
+        W::I32Ne,
+        W::LocalGet(AWAY),
+        W::I32And,
+        W::End,
+        W::LocalGet(R),
+        W::I32Add,
+        W::LocalSet(R),
+        // bits: (exponent - 1) << 10 plus the significand, whose bit 10
+        // (or a carry into 11) counts in the exponent; a subnormal half has
+        // exponent field 0
+        W::LocalGet(SIGN),
+        W::LocalGet(EH),
+        W::I32Const(1),
+        W::I32Sub,
+        W::I32Const(0),
+        W::LocalGet(EH),
+        W::I32Const(0),
+        W::I32GtS,
+        W::Select,
+        W::I32Const(10),
+        W::I32Shl,
+        W::LocalGet(R),
+        W::I32Add,
+        W::I32Or,
+    ]);
+    let mut f = Function::new([(8, ValType::I32)]);
+    for i in &c.code {
+        f.instruction(i);
+    }
+    f.instruction(&W::End);
+    f
 }
 
 #[cfg(test)]

@@ -199,7 +199,7 @@ pub fn plan(image: &Image, program: &Program) -> Plan {
         .collect();
     // Helpers only where some instruction needs them: smaller modules
     // encode and validate faster.
-    let (need_mulhu, need_divu, need_divs, nan_fixes, fmas) = helpers_needed(program);
+    let (need_mulhu, need_divu, need_divs, nan_fixes, fmas, f16) = helpers_needed(program);
     let mut next = next_group;
     let mut take = |needed: bool| {
         if needed {
@@ -215,6 +215,7 @@ pub fn plan(image: &Image, program: &Program) -> Plan {
         divs128: take(need_divs),
         nan_fix: nan_fixes.map(&mut take),
         fma: fmas.map(&mut take),
+        f32_to_f16: take(f16),
     };
     let mut builtins = BTreeMap::new();
     for b in builtins_used.iter() {
@@ -381,6 +382,10 @@ pub fn assemble(
         let params = vec![ValType::I64, ValType::I64, ValType::I64, ValType::I32];
         functions.function(types.index(params, vec![ValType::I64]));
         code.function(&fma::helper_fma64(helpers.mulhu));
+    }
+    if helpers.f32_to_f16 != u32::MAX {
+        functions.function(types.index(vec![ValType::I32; 2], vec![ValType::I32]));
+        code.function(&fma::helper_f32_to_f16());
     }
     for b in builtins_used {
         let (params, results) = b.shape().func_type();
@@ -724,11 +729,12 @@ const NAN_FIXES: [NanFix; 4] = [NanFix::S, NanFix::D, NanFix::PackedS, NanFix::P
 /// (mulhu, divu128, divs128, the NaN fixes by [`NAN_FIXES`] index). 64-bit
 /// multiplies may need the high half (one-operand forms, and the overflow
 /// flags of the others); 64-bit divides need the 128-bit division.
-fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4], [bool; 2]) {
+fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4], [bool; 2], bool) {
     use iced_x86::Mnemonic as M;
     let (mut mul, mut divu, mut divs) = (false, false, false);
     let mut nan_fixes = [false; 4];
     let mut fmas = [false; 2];
+    let mut f16 = false;
     for ins in program.functions.iter().flat_map(|f| &f.instructions) {
         let wide = match ins.op0_kind() {
             iced_x86::OpKind::Register => ins.op0_register().size() == 8,
@@ -739,6 +745,7 @@ fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4], [bool; 2])
             M::Mul | M::Imul | M::Mulx if wide => mul = true,
             M::Div if wide => divu = true,
             M::Idiv if wide => divs = true,
+            M::Vcvtps2ph => f16 = true,
             _ => {}
         }
         if let Some(fix) = nan_fix_of(ins) {
@@ -750,7 +757,7 @@ fn helpers_needed(program: &Program) -> (bool, bool, bool, [bool; 4], [bool; 2])
             mul |= form.double;
         }
     }
-    (mul, divu, divs, nan_fixes, fmas)
+    (mul, divu, divs, nan_fixes, fmas, f16)
 }
 
 /// Validates a module with wasmparser (SIMD, multi-value, bulk memory on):

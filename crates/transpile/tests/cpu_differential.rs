@@ -286,21 +286,19 @@ fn compare(
         .filter(|&i| i != 4)
         .map(|i| format!("{}={:#x}", GPR_NAMES[i], case.regs[i]))
         .collect();
-    let xin: Vec<String> = (0..16)
+    // the XMM inputs as two quadwords each (bits 127:0)
+    let xmm_inputs: Vec<String> = (0..16)
         .map(|r| {
-            format!(
-                "x{r}={:#018x},{:#018x}",
-                u64::from_le_bytes(case.xmm[16 * r..16 * r + 8].try_into().unwrap()),
-                u64::from_le_bytes(case.xmm[16 * r + 8..16 * r + 16].try_into().unwrap())
-            )
+            let quadword = |k: usize| read_u64(&case.xmm, 16 * r + 8 * k);
+            format!("xmm{r}={:#x},{:#x}", quadword(0), quadword(1))
         })
         .collect();
     Some(format!(
-        "{} | inputs {} flags={:#x} XMM {}",
+        "{} | inputs {} flags={:#x} {}",
         diffs.join("; "),
         inputs.join(" "),
         case.flags,
-        xin.join(" ")
+        xmm_inputs.join(" ")
     ))
 }
 
@@ -637,6 +635,8 @@ const AVX_MNEMONICS: &[Mnemonic] = {
         M::Vpsravd,
         M::Vpermilps,
         M::Vpermilpd,
+        M::Vcvtph2ps,
+        M::Vcvtps2ph,
     ]
 };
 
@@ -704,7 +704,7 @@ const FLOAT_MNEMONICS: &[Mnemonic] = {
 };
 
 fn is_float(m: Mnemonic) -> bool {
-    FLOAT_MNEMONICS.contains(&base(m)) || is_fma(m)
+    FLOAT_MNEMONICS.contains(&base(m)) || is_fma(m) || m == Mnemonic::Vcvtps2ph
 }
 
 /// FMA's mnemonics (`vfmadd132sd`, `vfnmsub231ps`, `vfmaddsub213pd`, ...),
@@ -1500,6 +1500,34 @@ fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
                 case.xmm[16 * r..16 * r + 16].copy_from_slice(&counts[..16]);
                 case.xmm[256 + 16 * r..256 + 16 * r + 16].copy_from_slice(&counts[16..]);
             }
+        }
+    }
+    if ins.mnemonic() == M::Vcvtps2ph
+        && ins.op_kind(1) == iced_x86::OpKind::Register
+        && rng.below(2) == 0
+    {
+        // singles at the edges of half precision: each half's value a few
+        // steps off (ties and the steps around them), near the largest half
+        // and the smallest, and past them
+        let r = ins.op_register(1).number();
+        for lane in 0..8 {
+            let half: u32 = match rng.below(4) {
+                0 => 0x7bff,
+                1 => rng.below(0x20) as u32,
+                _ => rng.below(0x7c00) as u32,
+            };
+            let single = (half_value(half as u16) as f32).to_bits();
+            let bits = match rng.below(3) {
+                0 => single.wrapping_add(rng.below(9) as u32).wrapping_sub(4),
+                1 => single ^ (1 << (12 - rng.below(3))),
+                _ => single.wrapping_add(0x1000),
+            } | (rng.below(2) as u32) << 31;
+            let at = if lane < 4 {
+                16 * r + 4 * lane
+            } else {
+                256 + 16 * r + 4 * (lane - 4)
+            };
+            case.xmm[at..at + 4].copy_from_slice(&bits.to_le_bytes());
         }
     }
     match ins.mnemonic() {
@@ -2905,4 +2933,15 @@ fn fused_multiply_add_rounds_once_as_the_cpu_on_hard_cases() {
         failures.len(),
         failures[..failures.len().min(20)].join("\n")
     );
+}
+
+/// The value of IEEE half-precision bits `h` (finite).
+fn half_value(h: u16) -> f64 {
+    let (e, m) = ((h >> 10) & 0x1f, (h & 0x3ff) as f64);
+    let sign = if h & 0x8000 != 0 { -1.0 } else { 1.0 };
+    sign * if e == 0 {
+        m * 2f64.powi(-24)
+    } else {
+        (1024.0 + m) * 2f64.powi(e as i32 - 25)
+    }
 }

@@ -1,7 +1,8 @@
 //! AVX's and AVX2's own instructions, which have no legacy SSE form: those
 //! that move data between the halves of a YMM register or broadcast one
 //! value (`vinserti128`, `vextracti128`, `vbroadcastss`, `vpbroadcastd`,
-//! `vperm2i128`, `vpermq`, ...), and `vzeroupper`/`vzeroall`. A YMM
+//! `vperm2i128`, `vpermq`, ...), F16C's conversions to and from half
+//! precision, and `vzeroupper`/`vzeroall`. A YMM
 //! register is its XMM local (bits 127:0) and its [`Reg::High`] local
 //! (bits 255:128); see `vex.rs`.
 
@@ -57,6 +58,8 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Vpblendd => blend_dwords(c)?,
         M::Vpermd | M::Vpermps => permute_dwords(c)?,
         M::Vpermilps | M::Vpermilpd => permute_in_halves(c)?,
+        M::Vcvtph2ps => half_to_single(c)?,
+        M::Vcvtps2ph => single_to_half(c)?,
         M::Vpsllvd => variable_shift(c, 4, Shift::Left)?,
         M::Vpsllvq => variable_shift(c, 8, Shift::Left)?,
         M::Vpsrlvd => variable_shift(c, 4, Shift::Right)?,
@@ -630,5 +633,103 @@ fn permute_in_halves(c: &mut Ctx) -> R {
             ]);
         }
         c.emit(W::I8x16Swizzle);
+    })
+}
+
+/// `vcvtph2ps xmm/ymm, xmm/m64/m128`: half-precision elements to singles,
+/// exactly: a half's bits moved into a single's place and scaled by
+/// 2^112 (subnormal halves become normal singles), infinities and NaNs
+/// (quieted) given their exponent.
+fn half_to_single(c: &mut Ctx) -> R {
+    let halves = if is_ymm(c, 0) { 16 } else { 8 };
+    let source = read_xmm(c, 1, halves, 0)?;
+    let (v, o) = (c.locals.avx(0), c.locals.avx(1));
+    let splat = |x: u32| W::V128Const(i128::from_le_bytes(
+        std::array::from_fn(|i| (x >> (8 * (i % 4))) as u8),
+    ));
+    write(c, |c| {
+        for widen in [W::I32x4ExtendLowI16x8U, W::I32x4ExtendHighI16x8U] {
+            c.emit_all([
+                W::LocalGet(source),
+                widen,
+                W::LocalTee(v),
+                splat(0x7fff),
+                W::V128And,
+                W::I32Const(13),
+                W::I32x4Shl,
+                W::LocalTee(o),
+                // infinity or NaN: the single's exponent, a NaN quieted
+                splat(0x7f80_0000),
+                W::V128Or,
+                W::LocalGet(v),
+                splat(0x3ff),
+                W::V128And,
+                splat(0),
+                W::I32x4Ne,
+                splat(0x40_0000),
+                W::V128And,
+                W::V128Or,
+                // a number: scaled
+                W::LocalGet(o),
+                splat(0x7780_0000), // 2^112
+                W::F32x4Mul,
+                W::LocalGet(v),
+                splat(0x7c00),
+                W::V128And,
+                splat(0x7c00),
+                W::I32x4Eq,
+                W::V128Bitselect,
+                W::LocalGet(v),
+                splat(0x8000),
+                W::V128And,
+                W::I32Const(16),
+                W::I32x4Shl,
+                W::V128Or,
+            ]);
+        }
+        Ok(())
+    })
+}
+
+/// `vcvtps2ph xmm/m64/m128, xmm/ymm, imm`: singles to half precision,
+/// rounded as imm says (bit 2: as MXCSR, to nearest here), one helper call
+/// (`crate::fma`'s f32-to-f16) per element; an XMM destination's bits
+/// above the halves are zeroed.
+fn single_to_half(c: &mut Ctx) -> R {
+    let (low, high) = read_vector(c, 1, 0)?;
+    let imm = c.ins.immediate(2);
+    let mode = if imm & 4 != 0 { 0 } else { (imm & 3) as i32 };
+    let helper = c.callees.helpers.f32_to_f16;
+    let count = if is_ymm(c, 1) { 8 } else { 4 };
+    let result = c.locals.avx(0);
+    c.emit_all([W::V128Const(0), W::LocalSet(result)]);
+    for lane in 0..count {
+        let from = if lane < 4 { low } else { high };
+        c.emit_all([
+            W::LocalGet(result),
+            W::LocalGet(from),
+            W::I32x4ExtractLane((lane % 4) as u8),
+            W::I32Const(mode),
+            W::Call(helper),
+            W::I16x8ReplaceLane(lane as u8),
+            W::LocalSet(result),
+        ]);
+    }
+    if c.ins.op0_kind() == OpKind::Memory {
+        let offset = c.address()?;
+        c.emit(W::LocalGet(result));
+        c.emit(if count == 8 {
+            W::V128Store(mem(offset))
+        } else {
+            W::V128Store64Lane {
+                memarg: mem(offset),
+                lane: 0,
+            }
+        });
+        return Ok(());
+    }
+    write(c, |c| {
+        c.emit_all([W::LocalGet(result), W::V128Const(0)]);
+        Ok(())
     })
 }

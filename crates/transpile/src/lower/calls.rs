@@ -63,6 +63,8 @@ pub struct Helpers {
     /// Fused multiply-add (`crate::fma`), f32 then f64: `(x, y, z, mode)
     /// -> bits`.
     pub fma: [u32; 2],
+    /// F16C's single to half: `(bits: i32, mode: i32) -> i32`.
+    pub f32_to_f16: u32,
 }
 
 impl Default for Helpers {
@@ -74,6 +76,7 @@ impl Default for Helpers {
             divs128: u32::MAX,
             nan_fix: [u32::MAX; 4],
             fma: [u32::MAX; 2],
+            f32_to_f16: u32::MAX,
         }
     }
 }
