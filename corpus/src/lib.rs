@@ -834,6 +834,8 @@ pub extern "C" fn unchecked_tags(s: *mut State, k: u32) -> i64 {
 /// The features `is_x86_feature_detected!` finds, one bit each in
 /// [`CPU_FEATURES`] order: natively this machine's, in wasm the CPU a
 /// module claims to be (docs/abi.md). Not a callback: the two differ.
+// (x86 only: the code-quality bench builds the corpus for wasm32 too)
+#[cfg(target_arch = "x86_64")]
 #[no_mangle]
 pub extern "C" fn cpu_features() -> u32 {
     let found = [
