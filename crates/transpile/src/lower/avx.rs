@@ -476,17 +476,9 @@ fn permute_dwords(c: &mut Ctx) -> R {
     let table = read_ymm(c, 2, 2)?;
     let bytes = c.locals.avx(0);
     write_each_half(c, &[indices], |c, _, v| {
-        // each dword's byte indices (4k, 4k + 1, 4k + 2, 4k + 3), k = index & 3
+        c.emit(W::LocalGet(v[0]));
+        dword_byte_indices(c);
         c.emit_all([
-            W::LocalGet(v[0]),
-            W::V128Const(0x0000_0003_0000_0003_0000_0003_0000_0003),
-            W::V128And,
-            W::I32Const(2),
-            W::I32x4Shl,
-            W::V128Const(0x0101_0101_0101_0101_0101_0101_0101_0101),
-            W::I32x4Mul,
-            W::V128Const(0x0302_0100_0302_0100_0302_0100_0302_0100),
-            W::I32x4Add,
             W::LocalSet(bytes),
             W::LocalGet(table.1),
             W::LocalGet(bytes),
@@ -503,6 +495,21 @@ fn permute_dwords(c: &mut Ctx) -> R {
             W::V128Bitselect,
         ]);
     })
+}
+
+/// Dword indices (bits 1:0 of each dword on the stack) as the byte
+/// indices of `i8x16.swizzle`: dword k is bytes 4k, 4k + 1, 4k + 2, 4k + 3.
+fn dword_byte_indices(c: &mut Ctx) {
+    c.emit_all([
+        W::V128Const(0x0000_0003_0000_0003_0000_0003_0000_0003),
+        W::V128And,
+        W::I32Const(2),
+        W::I32x4Shl,
+        W::V128Const(0x0101_0101_0101_0101_0101_0101_0101_0101),
+        W::I32x4Mul,
+        W::V128Const(0x0302_0100_0302_0100_0302_0100_0302_0100),
+        W::I32x4Add,
+    ]);
 }
 
 /// Which way [`variable_shift`] shifts.
@@ -621,16 +628,7 @@ fn permute_in_halves(c: &mut Ctx) -> R {
                 W::I8x16Add,
             ]);
         } else {
-            c.emit_all([
-                W::V128Const(0x0000_0003_0000_0003_0000_0003_0000_0003),
-                W::V128And,
-                W::I32Const(2),
-                W::I32x4Shl,
-                W::V128Const(0x0101_0101_0101_0101_0101_0101_0101_0101),
-                W::I32x4Mul,
-                W::V128Const(0x0302_0100_0302_0100_0302_0100_0302_0100),
-                W::I32x4Add,
-            ]);
+            dword_byte_indices(c);
         }
         c.emit(W::I8x16Swizzle);
     })

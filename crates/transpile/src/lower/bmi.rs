@@ -95,6 +95,15 @@ fn result_flags(c: &mut Ctx, r: u32, bits: u32) {
     }
 }
 
+/// [`result_flags`], and CF cleared (`andn`, `bextr`).
+fn logic_flags(c: &mut Ctx, r: u32, bits: u32) {
+    result_flags(c, r, bits);
+    if c.flags_needed(CF) {
+        c.emit(W::I32Const(0));
+        c.set_flag(CF);
+    }
+}
+
 /// Computes the value `value` pushes (masked to the operand size) into a
 /// scratch local, writes it to operand 0, and returns the local.
 fn compute(c: &mut Ctx, value: impl FnOnce(&mut Ctx) -> R) -> Result<u32, TranspileError> {
@@ -123,11 +132,7 @@ fn andn(c: &mut Ctx) -> R {
         c.emit(W::I64And);
         Ok(())
     })?;
-    result_flags(c, r, bits);
-    if c.flags_needed(CF) {
-        c.emit(W::I32Const(0));
-        c.set_flag(CF);
-    }
+    logic_flags(c, r, bits);
     Ok(())
 }
 
@@ -261,11 +266,7 @@ fn bextr(c: &mut Ctx) -> R {
         ]);
         Ok(())
     })?;
-    result_flags(c, r, bits);
-    if c.flags_needed(CF) {
-        c.emit(W::I32Const(0));
-        c.set_flag(CF);
-    }
+    logic_flags(c, r, bits);
     Ok(())
 }
 
