@@ -104,6 +104,10 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
             return Err(c.unsupported());
         }
     }
+    if is_256(&vex) && shares_destination(&vex) {
+        // (the first half's write would change what the second reads)
+        return Err(c.unsupported());
+    }
     let lowered = if is_256(&vex) {
         // each half as the legacy instruction; a 256-bit memory operand's
         // high half is 16 bytes on
@@ -136,6 +140,18 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         Err(TranspileError::Unsupported { .. }) => Err(c.unsupported()),
         Err(e) => Err(e),
     }
+}
+
+/// Whether a 256-bit form reads an XMM operand (a shift's count) that is
+/// bits 127:0 of its destination: lowered half by half, the low half's
+/// result would replace it before the high half reads it.
+fn shares_destination(ins: &Instruction) -> bool {
+    let destination = ins.op0_register();
+    (1..ins.op_count()).any(|i| {
+        ins.op_kind(i) == OpKind::Register
+            && ins.op_register(i).is_xmm()
+            && ins.op_register(i).number() == destination.number()
+    })
 }
 
 /// Whether `ins` has a YMM operand (a 256-bit form).
