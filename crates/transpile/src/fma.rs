@@ -20,6 +20,8 @@
 
 use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
+use crate::wide::body;
+
 /// The f64 default NaN ("QNaN indefinite").
 const INDEFINITE64: i64 = 0xfff8_0000_0000_0000u64 as i64;
 /// The f32 default NaN.
@@ -331,12 +333,7 @@ pub fn helper_fma64(mulhu: u32) -> Function {
         W::I64Add,
         W::I64Or,
     ]);
-    let mut f = Function::new([(LOCALS64, ValType::I64)]);
-    for i in &c.code {
-        f.instruction(i);
-    }
-    f.instruction(&W::End);
-    f
+    body(&[ValType::I64; LOCALS64 as usize], &c.code)
 }
 
 /// Returns early for what is not the integer path: a zero or infinite
@@ -621,12 +618,10 @@ pub fn helper_fma32() -> Function {
         W::F32DemoteF64,
         W::I32ReinterpretF32,
     ]);
-    let mut f = Function::new([(3, ValType::F64), (1, ValType::I64)]);
-    for i in &c.code {
-        f.instruction(i);
-    }
-    f.instruction(&W::End);
-    f
+    body(
+        &[ValType::F64, ValType::F64, ValType::F64, ValType::I64],
+        &c.code,
+    )
 }
 
 // ---------------------------------------------------------------- both
@@ -900,12 +895,7 @@ pub fn helper_f32_to_f16() -> Function {
         W::I32Add,
         W::I32Or,
     ]);
-    let mut f = Function::new([(8, ValType::I32)]);
-    for i in &c.code {
-        f.instruction(i);
-    }
-    f.instruction(&W::End);
-    f
+    body(&[ValType::I32; 8], &c.code)
 }
 
 #[cfg(test)]
@@ -938,7 +928,7 @@ mod tests {
         exports.export("fma64", ExportKind::Func, 1);
         exports.export("fma32", ExportKind::Func, 2);
         let mut code = CodeSection::new();
-        code.function(&crate::builtins::helper_mulhu());
+        code.function(&crate::wide::helper_mulhu());
         code.function(&helper_fma64(0));
         code.function(&helper_fma32());
         let mut module = Module::new();

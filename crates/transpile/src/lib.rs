@@ -54,6 +54,7 @@ mod image;
 mod noreturn;
 mod signature;
 mod threads;
+mod wide;
 
 pub use cache::{Cache, Key};
 pub use error::TranspileError;

@@ -20,7 +20,8 @@ use wasm_encoder::{
     MemoryType, RefType, Section, TableSection, TableType, TypeSection, ValType,
 };
 
-use super::builtins::{helper_divs128, helper_divu128, helper_mulhu, Builtin};
+use super::builtins::Builtin;
+use super::wide::{helper_divs128, helper_divu128, helper_mulhu};
 use super::fma;
 use super::heap;
 use super::threads;

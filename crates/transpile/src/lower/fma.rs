@@ -24,9 +24,23 @@ pub(crate) struct FmaForm {
     pub scalar: bool,
 }
 
-/// The form of mnemonic `m`, if it is an FMA instruction (read off its
-/// name: `vf` `nmadd` `231` `pd`).
+/// The form of mnemonic `m`, if it is an FMA instruction. (Looked up:
+/// `module.rs` asks for every instruction of a program.)
 pub(crate) fn fma_form(m: Mnemonic) -> Option<FmaForm> {
+    static FORMS: std::sync::OnceLock<crate::fxhash::FxHashMap<Mnemonic, FmaForm>> =
+        std::sync::OnceLock::new();
+    FORMS
+        .get_or_init(|| {
+            Mnemonic::values()
+                .filter_map(|m| form_of_name(m).map(|f| (m, f)))
+                .collect()
+        })
+        .get(&m)
+        .copied()
+}
+
+/// The form an FMA mnemonic's name says: `vf` `nmadd` `231` `pd`.
+fn form_of_name(m: Mnemonic) -> Option<FmaForm> {
     let name = format!("{m:?}").to_ascii_lowercase();
     let rest = name.strip_prefix("vf")?;
     let (modes, rest) = [
