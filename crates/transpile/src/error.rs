@@ -111,7 +111,8 @@ impl fmt::Display for TranspileError {
                 mnemonic,
             } => write!(
                 f,
-                "{function} at {address:#x}: unsupported instruction `{mnemonic}` [{bytes}]"
+                "{function} at {address:#x}: unsupported instruction `{mnemonic}` [{bytes}]{}",
+                extension_note(bytes)
             ),
             TranspileError::Callee {
                 function,
@@ -153,4 +154,46 @@ pub fn hex_bytes(bytes: &[u8]) -> String {
         .map(|b| format!("{b:02x}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Names the extension of an instruction no part of it lowers (docs/abi.md,
+/// "Instruction sets"), from its bytes: AVX-512's EVEX encoding, AMD's
+/// FMA4 and XOP; nothing for the rest.
+fn extension_note(bytes: &str) -> &'static str {
+    let code: Vec<u8> = bytes
+        .split_whitespace()
+        .filter_map(|b| u8::from_str_radix(b, 16).ok())
+        .collect();
+    let ins = iced_x86::Decoder::new(64, &code, iced_x86::DecoderOptions::NONE).decode();
+    if ins.encoding() == iced_x86::EncodingKind::EVEX {
+        return " (AVX-512, x86-64-v4: not supported; build for x86-64-v3)";
+    }
+    if ins.encoding() == iced_x86::EncodingKind::XOP {
+        return " (AMD XOP: not supported)";
+    }
+    if ins.cpuid_features().contains(&iced_x86::CpuidFeature::FMA4) {
+        return " (AMD FMA4: not supported)";
+    }
+    ""
+}
+
+#[cfg(test)]
+mod extension_tests {
+    use super::extension_note;
+
+    #[test]
+    fn an_unsupported_extension_is_named() {
+        for (bytes, says) in [
+            ("62 f1 fd 48 ef 1e", "AVX-512"), // vpxorq zmm3, zmm0, [rsi]
+            ("c4 e3 f9 6b c2 10", "FMA4"),    // vfmaddsd xmm0, xmm0, xmm1, xmm2
+            ("8f e9 78 c2 c1", "XOP"),        // an XOP rotate
+            ("9f", ""),                       // lahf: no extension to name
+        ] {
+            let note = extension_note(bytes);
+            assert!(
+                note.contains(says) && (says.is_empty() == note.is_empty()),
+                "{bytes}: {note}"
+            );
+        }
+    }
 }
