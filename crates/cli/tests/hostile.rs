@@ -813,6 +813,62 @@ fn four_busy_addresses_holding_every_connection_lock_no_one_out() {
 }
 
 #[test]
+fn a_burst_of_queued_requests_from_ten_addresses_locks_no_one_out() {
+    // The capacity `ulimit -n 1024` gives (192 connections, 576 views).
+    // Ten addresses each open 140 connections at once: WebSocket upgrades,
+    // event streams, idle ones, keep-alive requests and half heads. Their
+    // requests queue for the handler threads (and their tasks for the
+    // workers), so every place is briefly taken by a request that has not
+    // started. A newcomer from an eleventh address must still get its
+    // answer: a queued request still waits and makes room. (It used to
+    // count as answered from its admission: the newcomer was refused,
+    // without even a 503 as 64 refusals were under way: a reset, in about
+    // half the tries.)
+    raise_own_descriptor_limit();
+    let app = headless(&["--max-connections", "192", "--max-views", "576"]);
+    let host = &app.address;
+    let upgrade = format!(
+        "GET /events HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n"
+    );
+    let stream = format!("GET /events HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    let request = format!("GET /state HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    // (what each connection sends, how many per address)
+    let mix: [(&[u8], usize); 5] = [
+        (upgrade.as_bytes(), 60),
+        (stream.as_bytes(), 30),
+        (b"", 20),
+        (request.as_bytes(), 20),
+        (b"GET /state HTTP/1.1\r\nHost: 127", 10),
+    ];
+    for round in 0..3 {
+        let mut held = Vec::new();
+        for n in 2..12 {
+            for &(bytes, count) in &mix {
+                for _ in 0..count {
+                    if let Ok(s) = connect_from(other(n), host) {
+                        send(&s, bytes);
+                        held.push(s);
+                    }
+                }
+            }
+        }
+        let newcomer = TcpStream::connect(host).unwrap();
+        send(&newcomer, request.as_bytes());
+        let reply = read_answer(&newcomer, Duration::from_secs(10));
+        assert_eq!(
+            reply.map(|r| r.status),
+            Some(200),
+            "round {round}: the newcomer after {} connections was not answered; {}",
+            held.len(),
+            app.stats()
+        );
+        drop(held);
+        std::thread::sleep(Duration::from_secs(1));
+    }
+}
+
+#[test]
 fn views_that_never_read_are_closed_or_displaced_and_readers_stay() {
     use support::raw::{try_read_frame, websocket, write_frame};
     // With a 4 s view timeout: pings every 1.33 s; silent for 4 s closes a

@@ -25,7 +25,8 @@
 //!    never take places back and forth), loses its longest-waiting
 //!    connection, however briefly that one has waited (busy clients, that
 //!    send a request every few hundred milliseconds, never wait a second);
-//!    a connection whose request is being answered is never closed.
+//!    a connection whose request is being answered is never closed (one
+//!    queued for a handler thread still waits: nothing of it has run).
 //!
 //! Only when neither finds one is the newcomer refused (503). So a few
 //! addresses holding every connection, idle, slow or busy, cannot lock
@@ -239,25 +240,15 @@ impl Slot {
         }
     }
 
-    /// The connection's request is being answered: it is not closed for a
-    /// newcomer until it waits again. `false` when it was already closed for
-    /// one (the request must not run: its answer could not be written).
-    pub fn working(&self) -> bool {
-        let (Kind::Request, Some((_, a))) = (self.kind, &self.activity) else {
-            return true;
-        };
-        let mut current = a.state.load(Ordering::Acquire);
-        loop {
-            if current == EVICTED {
-                return false;
-            }
-            match a
-                .state
-                .compare_exchange(current, WORKING, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return true,
-                Err(now) => current = now,
-            }
+    /// What the thread that answers the connection's request marks it
+    /// working with ([`Ticket::working`]), at the moment the answer starts:
+    /// a request queued for a thread or for a place among the writes is
+    /// still waiting, so a burst of queued requests cannot make every place
+    /// unevictable (a newcomer from another address could only be refused).
+    pub fn ticket(&self) -> Ticket {
+        match (self.kind, &self.activity) {
+            (Kind::Request, Some((_, a))) => Ticket(Some(a.clone())),
+            _ => Ticket(None),
         }
     }
 
@@ -297,6 +288,34 @@ impl Slot {
         match &self.activity {
             Some((_, a)) => a.evicted.notified().await,
             None => std::future::pending().await,
+        }
+    }
+}
+
+/// Marks a request connection working from the thread that answers it
+/// ([`Slot::ticket`]).
+pub struct Ticket(Option<Arc<Activity>>);
+
+impl Ticket {
+    /// The connection's request is being answered: it is not closed for a
+    /// newcomer until it waits again. `false` when it was already closed for
+    /// one (the request must not run: its answer could not be written).
+    pub fn working(&self) -> bool {
+        let Some(a) = &self.0 else {
+            return true;
+        };
+        let mut current = a.state.load(Ordering::Acquire);
+        loop {
+            if current == EVICTED {
+                return false;
+            }
+            match a
+                .state
+                .compare_exchange(current, WORKING, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return true,
+                Err(now) => current = now,
+            }
         }
     }
 }
@@ -342,7 +361,10 @@ impl Budget {
                 let id = counts.next_id;
                 counts.next_id += 1;
                 let activity = Arc::new(Activity {
-                    state: AtomicU64::new(WORKING),
+                    // waiting on its client for a head from now, even before
+                    // its task first runs (a burst can keep the workers
+                    // from it for a while)
+                    state: AtomicU64::new(now_ms()),
                     evicted: Notify::new(),
                     key,
                 });
@@ -638,18 +660,17 @@ mod tests {
             view_timeout: VIEW_TIMEOUT,
         });
         let [a, b, c, d, e]: [IpAddr; 5] = [2, 3, 4, 5, 6].map(|n| IpAddr::from([127, 0, 0, n]));
+        // A connection waits on its client from its admission (its task
+        // may not have run yet: nothing of it has).
         let a1 = budget.admit(Kind::Request, a).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20)); // (times are in ms)
         let a2 = budget.admit(Kind::Request, a).unwrap();
         let b1 = budget.admit(Kind::Request, b).unwrap();
-        a1.waiting();
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        a2.waiting();
-        b1.waiting();
         // Nobody has waited a second, but `a` holds two more than `c`: its
         // longest waiting makes room at once, and cannot start working.
         let c1 = budget.admit(Kind::Request, c).unwrap();
-        assert!(!a1.working(), "a1 was closed for c1");
-        assert!(a2.working(), "a2 was not");
+        assert!(!a1.ticket().working(), "a1 was closed for c1");
+        assert!(a2.ticket().working(), "a2 was not");
         std::thread::sleep(std::time::Duration::from_millis(20)); // (times are in ms)
         a2.waiting();
         // Now each holds one: nobody holds two more than `d`, nobody has
@@ -661,10 +682,10 @@ mod tests {
         std::thread::sleep(EVICT_AFTER);
         // The longest waiting (b1: c1 is working) makes room for `d`.
         let d1 = budget.admit(Kind::Request, d).unwrap();
-        assert!(!b1.working(), "b1 was closed for d1");
+        assert!(!b1.ticket().working(), "b1 was closed for d1");
         // A connection being answered is never closed: with every other
         // one working, the next is refused.
-        assert!(a2.working() && c1.working() && d1.working());
+        assert!(a2.ticket().working() && c1.ticket().working() && d1.ticket().working());
         assert_eq!(
             budget.admit(Kind::Request, e).err(),
             Some("too many open connections")
@@ -682,14 +703,14 @@ mod tests {
         });
         let a1 = budget.admit(Kind::Request, a).unwrap();
         let a2 = budget.admit(Kind::Request, a).unwrap();
-        a1.waiting();
+        assert!(a2.ticket().working(), "a2's answer started");
         assert_eq!(
             budget.admit(Kind::Request, a).err(),
             Some("too many open connections from your address")
         );
         std::thread::sleep(EVICT_AFTER);
         let a3 = budget.admit(Kind::Request, a).unwrap();
-        assert!(!a1.working() && a2.working());
+        assert!(!a1.ticket().working() && a2.ticket().working());
         drop((a1, a2, a3, c1, d1));
         assert_eq!(budget.open(Kind::Request), 0);
     }

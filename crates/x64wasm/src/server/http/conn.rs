@@ -102,9 +102,6 @@ pub(super) async fn serve<S: Service>(
         if buf.capacity() > 4 * READ_CHUNK && buf.len() <= READ_CHUNK {
             buf.shrink_to(READ_CHUNK); // what a large head left behind
         }
-        if !slot.working() {
-            return; // closed for a newcomer just now: the request does not run
-        }
         let head_only = head.method == "HEAD";
         let keep_alive = head.keep_alive;
         let minor = head.minor;
@@ -118,17 +115,27 @@ pub(super) async fn serve<S: Service>(
             peer,
         };
         let service = context.service.clone();
-        // a write waits here, on no thread, for a place (never closed)
+        // A request queued for a place among the writes (on no thread; the
+        // semaphore is never closed), then for a thread, still waits: it
+        // may be closed for a newcomer until its answer starts.
         let place = match head_only || request.method == "GET" {
             true => None,
-            false => context.writes.acquire().await.ok(),
+            false => tokio::select! {
+                biased;
+                () = slot.evicted() => return,
+                place = context.writes.acquire() => place.ok(),
+            },
         };
-        let reply = tokio::task::spawn_blocking(move || service.respond(request))
-            .await
-            .unwrap_or_else(|_| {
-                Reply::Full(context.service.error(500, "the request handler panicked"))
-            });
+        let ticket = slot.ticket();
+        let answered =
+            tokio::task::spawn_blocking(move || ticket.working().then(|| service.respond(request)))
+                .await;
         drop(place);
+        let reply = match answered {
+            Ok(Some(reply)) => reply,
+            Ok(None) => return, // closed for a newcomer while queued: it did not run
+            Err(_) => Reply::Full(context.service.error(500, "the request handler panicked")),
+        };
         slot.waiting();
         let websocket = matches!(reply, Reply::WebSocket(..));
         match reply {
