@@ -10,10 +10,15 @@
 //! what a load may read. A GOT slot is its 8 bytes; one read of a known size
 //! at an address no symbol covers is those bytes.
 
-use super::decode::{Function, WHOLE};
+use std::collections::BTreeMap;
+
 use super::error::TranspileError;
 use super::fxhash::FxHashSet;
 use super::image::{Image, Pointer};
+
+/// A data reference's size meaning the whole object at the address (the
+/// code takes the address, or indexes from it).
+pub const WHOLE: u64 = 0;
 
 /// The most bytes one data reference pulls in when no symbol bounds it.
 const DATA_WINDOW: u64 = 1 << 16;
@@ -39,11 +44,18 @@ pub struct DataWalk {
 }
 
 impl DataWalk {
-    /// Takes in the data `function` refers to and all it points to.
-    pub fn add(&mut self, image: &Image, function: &Function) -> Result<(), TranspileError> {
-        let mut work: Vec<(u64, u64)> = function.data_refs.iter().map(|(&a, &n)| (a, n)).collect();
+    /// Takes in the data function `name` refers to (`refs`: address, and
+    /// the bytes one instruction reads there or [`WHOLE`]) and all it
+    /// points to.
+    pub fn add(
+        &mut self,
+        image: &Image,
+        name: &str,
+        refs: &BTreeMap<u64, u64>,
+    ) -> Result<(), TranspileError> {
+        let mut work: Vec<(u64, u64)> = refs.iter().map(|(&a, &n)| (a, n)).collect();
         if self.first.is_none() {
-            self.first = work.first().map(|&(a, _)| (function.name.clone(), a));
+            self.first = work.first().map(|&(a, _)| (name.to_string(), a));
         }
         while let Some((address, bytes)) = work.pop() {
             if !self.seen.insert((address, bytes)) {
@@ -53,7 +65,7 @@ impl DataWalk {
                 continue;
             };
             let refuse = |reason: String| TranspileError::Data {
-                function: function.name.clone(),
+                function: name.to_string(),
                 address,
                 reason,
             };

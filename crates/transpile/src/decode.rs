@@ -19,6 +19,7 @@ use super::error::{hex_bytes, TranspileError};
 use super::fxhash::{FxHashMap, FxHashSet};
 use super::image::{Image, Pointer};
 use super::builtins::Builtin;
+pub use super::data::WHOLE;
 use super::data::DataWalk;
 use super::noreturn::{import_never_returns, Returns, Verdict};
 use super::signature::Signature;
@@ -73,9 +74,6 @@ pub struct Function {
     /// indexes from it, and so may read the whole object.
     pub data_refs: BTreeMap<u64, u64>,
 }
-
-/// A [`Function::data_refs`] size: the whole object at the address.
-pub const WHOLE: u64 = 0;
 
 impl Function {
     /// Records that the code reads `bytes` at `address` ([`WHOLE`]: the
@@ -257,7 +255,7 @@ impl ProgramDecoding<'_> {
                     queue.push_back(*callee);
                 }
             }
-            self.data.add(self.image, &function)?;
+            self.data.add(self.image, &function.name, &function.data_refs)?;
             self.index.insert(address, self.functions.len());
             self.functions.push(function);
         }

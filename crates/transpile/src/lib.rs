@@ -1,13 +1,8 @@
 //! The transpiler: functions of an x86-64 ELF → one validated wasm module.
 //!
-//! ```text
-//! ELF ──image──► Image ──decode──► Program ──cfg──► Cfg ──structure──► Control tree
-//!     symbols,        instructions of      blocks,        blocks/loops/ifs
-//!     bytes, GOT      every reached fn     jump tables    (Ramsey 2022)
-//!                                                   │
-//!                      wasm ◄──module── wasm bodies ◄──lower── (per function)
-//!                      validated         + helpers, builtins, export wrappers
-//! ```
+//! ELF → image → decode → recursion → cfg → structure → lower → module →
+//! validated wasm; each stage's job, its files and the leaves they share are
+//! in `docs/architecture.md` ("The transpiler").
 //!
 //! Each stage is a module with one entry function taking the previous stage's
 //! output, and [`transpile`] is the pipeline: it calls them in order (cfg,
@@ -48,13 +43,11 @@ mod builtins;
 mod cache;
 mod data;
 mod error;
-mod fma;
-mod heap;
+mod graph;
 mod image;
+mod layout;
 mod noreturn;
 mod signature;
-mod threads;
-mod wide;
 
 pub use cache::{Cache, Key};
 pub use error::TranspileError;

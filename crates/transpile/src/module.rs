@@ -1,12 +1,7 @@
 //! Stage 6, **module**: assembles the lowered functions into one wasm module
 //! with the ABI of `docs/abi.md`, and validates it before anyone sees it.
 //!
-//! Memory layout (linear address = the ELF's virtual address):
-//!
-//! ```text
-//! 0 ........ image (data segments where the code reads) ........ end
-//! end↑16 ... stack (STACK_SIZE) ... __stack_pointer = __heap_base ... heap
-//! ```
+//! Memory layout and globals: `layout.rs`.
 //!
 //! Wasm function indices: the program's functions in decode order, then the
 //! helpers (`mulhu`, `divu128`, `divs128`), then the builtins the code calls,
@@ -21,10 +16,9 @@ use wasm_encoder::{
 };
 
 use super::builtins::Builtin;
-use super::wide::{helper_divs128, helper_divu128, helper_mulhu};
-use super::fma;
-use super::heap;
-use super::threads;
+use super::builtins::wide::{helper_divs128, helper_divu128, helper_mulhu};
+use super::builtins::{fma, threads};
+use super::layout::{Global, HEAP_SIZE, STACK_SIZE};
 use super::decode::{Program, Target};
 use super::error::TranspileError;
 use super::image::Image;
@@ -33,11 +27,6 @@ use super::lower::{self, Abi, Callees, Helpers, Reg, TableCalls, Unit, RAX, RSP}
 use super::recursion::{self, Group};
 use super::signature::{ScalarType, Signature};
 
-/// Bytes of x86 stack in the module: 8 MiB, as Linux gives a main thread.
-pub const STACK_SIZE: u64 = 8 << 20;
-/// Bytes from `__heap_base` (the caller's data) to `__malloc_base` (the
-/// module's heap, `heap.rs`) unless the caller moves the latter.
-pub const HEAP_SIZE: u64 = 1 << 16;
 /// Bytes of the module's heap in the initial memory (it grows as needed).
 const MALLOC_INITIAL: u64 = 1 << 16;
 
@@ -433,9 +422,11 @@ pub fn assemble(
 
     let mut exports_section = ExportSection::new();
     exports_section.export("memory", ExportKind::Memory, 0);
-    exports_section.export("__stack_pointer", ExportKind::Global, 0);
-    exports_section.export("__heap_base", ExportKind::Global, 1);
-    exports_section.export("__malloc_base", ExportKind::Global, heap::MALLOC_BASE);
+    for global in Global::ALL {
+        if let (Some(name), _) = global.declaration() {
+            exports_section.export(name, ExportKind::Global, global.index());
+        }
+    }
     for (k, sig) in exports.iter().enumerate() {
         let root = program.roots[k];
         let params: Vec<ValType> = sig
@@ -458,42 +449,22 @@ pub fn assemble(
         page_size_log2: None,
     });
     let mut globals = GlobalSection::new();
-    globals.global(
-        GlobalType {
-            val_type: ValType::I32,
-            mutable: true,
-            shared: false,
-        },
-        &ConstExpr::i32_const(stack_top as u32 as i32),
-    );
-    globals.global(
-        GlobalType {
-            val_type: ValType::I32,
-            mutable: false,
-            shared: false,
-        },
-        &ConstExpr::i32_const(stack_top as u32 as i32),
-    );
-    // __malloc_base, and the heap's bump pointer (0: not started)
-    for value in [malloc_base as u32 as i32, 0] {
+    for global in Global::ALL {
+        let value = match global {
+            Global::StackPointer | Global::HeapBase => stack_top,
+            Global::MallocBase => malloc_base,
+            Global::Bump => 0, // not started
+            Global::ThreadPointer => callees.thread_pointer,
+        };
         globals.global(
             GlobalType {
                 val_type: ValType::I32,
-                mutable: true,
+                mutable: global.declaration().1,
                 shared: false,
             },
-            &ConstExpr::i32_const(value),
+            &ConstExpr::i32_const(value as u32 as i32),
         );
     }
-    // the thread pointer (the pthread builtins keep their keys past it)
-    globals.global(
-        GlobalType {
-            val_type: ValType::I32,
-            mutable: false,
-            shared: false,
-        },
-        &ConstExpr::i32_const(callees.thread_pointer as u32 as i32),
-    );
     let mut data = DataSection::new();
     let mut data_bytes = 0;
     // the thread as the loader sets it up: its TLS block from the template,
@@ -943,7 +914,7 @@ fn wrapper(sig: &Signature, abi: &Abi, root: u32) -> Function {
     let mut f = Function::new_with_locals_types(outputs.iter().copied().chain([ValType::I64]));
     let rsp_local = first_local + outputs.len() as u32;
     // rsp = __stack_pointer - 8, with a zero return address there
-    f.instruction(&W::GlobalGet(0));
+    f.instruction(&W::GlobalGet(Global::StackPointer.index()));
     f.instruction(&W::I64ExtendI32U);
     f.instruction(&W::I64Const(8));
     f.instruction(&W::I64Sub);

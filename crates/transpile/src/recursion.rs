@@ -21,7 +21,7 @@ use std::collections::BTreeMap;
 
 use super::decode::{Function, Program, Target};
 use super::fxhash::FxHashSet;
-use super::structure::strongly_connected;
+use super::graph::strongly_connected;
 
 /// Functions lowered together as one wasm function.
 #[derive(Clone, Debug)]

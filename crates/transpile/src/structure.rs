@@ -16,6 +16,7 @@
 //! that region pays for the dispatch; the rest of the function is untouched.
 
 use super::cfg::{Block, BlockId, Cfg, Terminator};
+use super::graph::strongly_connected;
 
 /// Structured control flow, ready to lower.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -545,78 +546,6 @@ fn insert_dispatch(cfg: &mut Cfg, entries: &[usize]) -> (usize, Vec<usize>) {
         cfg.blocks[from].terminator = term;
     }
     (dispatch, setters)
-}
-
-/// Tarjan's strongly connected components of the subgraph on `nodes`, never
-/// entering `exclude` (the enclosing header). Iterative, so deep graphs cannot
-/// overflow the stack. (Also the call graph's, in `recursion.rs`, and the
-/// stack guard's loops, in `lower/stack.rs`.)
-pub(crate) fn strongly_connected(
-    succs: &[Vec<usize>],
-    nodes: &[usize],
-    exclude: Option<usize>,
-) -> Vec<Vec<usize>> {
-    let n = succs.len();
-    let mut member = vec![false; n];
-    for &b in nodes {
-        member[b] = true;
-    }
-    if let Some(h) = exclude {
-        member[h] = false;
-    }
-    let mut index = vec![usize::MAX; n];
-    let mut low = vec![0; n];
-    let mut on_stack = vec![false; n];
-    let mut stack = Vec::new();
-    let mut next = 0;
-    let mut out = Vec::new();
-    for &root in nodes {
-        if !member[root] || index[root] != usize::MAX {
-            continue;
-        }
-        let mut call: Vec<(usize, usize)> = vec![(root, 0)];
-        index[root] = next;
-        low[root] = next;
-        next += 1;
-        stack.push(root);
-        on_stack[root] = true;
-        while let Some(&mut (v, ref mut k)) = call.last_mut() {
-            if let Some(&w) = succs[v].get(*k) {
-                *k += 1;
-                if !member[w] {
-                    continue;
-                }
-                if index[w] == usize::MAX {
-                    index[w] = next;
-                    low[w] = next;
-                    next += 1;
-                    stack.push(w);
-                    on_stack[w] = true;
-                    call.push((w, 0));
-                } else if on_stack[w] {
-                    low[v] = low[v].min(index[w]);
-                }
-            } else {
-                call.pop();
-                if let Some(&(parent, _)) = call.last() {
-                    low[parent] = low[parent].min(low[v]);
-                }
-                if low[v] == index[v] {
-                    let mut scc = Vec::new();
-                    loop {
-                        let w = stack.pop().unwrap();
-                        on_stack[w] = false;
-                        scc.push(w);
-                        if w == v {
-                            break;
-                        }
-                    }
-                    out.push(scc);
-                }
-            }
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@
 //!  extern "C" callbacks       │ ── SSE /events (patch | reset) ──────────────► apply patches
 //!                             │ ── GET /wasm/{fn}: transpiled, cached ──────► run on the page's
 //!                             ▼                                                state copy: instant
-//!            transpiler: ELF → image → decode → cfg → structure → lower → module (validated wasm)
+//!            transpiler: ELF → image → decode → recursion → cfg → structure → lower → module (validated wasm)
 //! ```
 //!
 //! An app is [`App::new`]`(state, render)`, [`callback!`] registrations and

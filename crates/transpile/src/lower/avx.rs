@@ -9,7 +9,7 @@
 use iced_x86::{Code, Instruction, Mnemonic, OpKind, Register};
 use wasm_encoder::Instruction as W;
 
-use super::operands::mem;
+use crate::layout::mem;
 use super::{Ctx, Reg};
 use crate::error::TranspileError;
 
@@ -691,7 +691,7 @@ fn half_to_single(c: &mut Ctx) -> R {
 
 /// `vcvtps2ph xmm/m64/m128, xmm/ymm, imm`: singles to half precision,
 /// rounded as imm says (bit 2: as MXCSR, to nearest here), one helper call
-/// (`crate::fma`'s f32-to-f16) per element; an XMM destination's bits
+/// (`crate::builtins::fma`'s f32-to-f16) per element; an XMM destination's bits
 /// above the halves are zeroed.
 fn single_to_half(c: &mut Ctx) -> R {
     let (low, high) = read_vector(c, 1, 0)?;

@@ -60,7 +60,7 @@ pub struct Helpers {
     /// bits` (i32 or i64), packed `(r, a, b) -> v128`. Called only when a
     /// result is NaN, so the rare case costs a call instead of inline code.
     pub nan_fix: [u32; 4],
-    /// Fused multiply-add (`crate::fma`), f32 then f64: `(x, y, z, mode)
+    /// Fused multiply-add (`crate::builtins::fma`), f32 then f64: `(x, y, z, mode)
     /// -> bits`.
     pub fma: [u32; 2],
     /// F16C's single to half: `(bits: i32, mode: i32) -> i32`.

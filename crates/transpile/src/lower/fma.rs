@@ -1,7 +1,7 @@
 //! FMA: `vfmadd132sd` & co., every form (`madd`, `msub`, `nmadd`, `nmsub`,
 //! `maddsub`, `msubadd`; operand orders 132, 213, 231; `sd`, `ss`, `pd`,
 //! `ps`, 128 and 256 bits). Each element is one call of the module's
-//! fused multiply-add helper (`crate::fma`), which rounds once.
+//! fused multiply-add helper (`crate::builtins::fma`), which rounds once.
 
 use iced_x86::{Mnemonic, OpKind};
 use wasm_encoder::Instruction as W;

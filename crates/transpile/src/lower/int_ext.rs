@@ -5,7 +5,7 @@ use iced_x86::{Mnemonic, OpKind};
 use wasm_encoder::{BlockType, Instruction as W};
 
 use super::flags::ZF;
-use super::operands::mem;
+use crate::layout::mem;
 use super::{Ctx, RAX, RDX};
 use crate::error::TranspileError;
 

@@ -63,7 +63,8 @@ pub use abi::{abis, ret_pops, Abi};
 pub use calls::{Callees, Helpers, TableCalls, TABLE_TYPE};
 use encode::{discard, encode, locals_header, op, Kind};
 pub(crate) use locals::Locals;
-pub use operands::{is_high_byte, is_immediate, mask, mem};
+pub use crate::layout::mem;
+pub use operands::{is_high_byte, is_immediate, mask};
 pub use regs::{Reg, RAX, RDI, RDX, RSI, RSP};
 use regs::{reg_bit, reg_index, regs_of, RegSet, REGS};
 

@@ -246,13 +246,4 @@ pub fn mask(bits: u32) -> u64 {
     }
 }
 
-/// A memory argument with no alignment promise (x86 allows any).
-pub fn mem(offset: u64) -> MemArg {
-    MemArg {
-        offset,
-        align: 0,
-        target: wasm_encoder::MemArgTarget::Memory(0),
-        ordering: None,
-    }
-}
 

@@ -9,7 +9,7 @@ use iced_x86::{Mnemonic, OpKind};
 use wasm_encoder::Instruction as W;
 
 use super::flags::{CF, OF, PF, SF, ZF};
-use super::operands::mem;
+use crate::layout::mem;
 use super::sse::{read_x, set_x};
 use super::Ctx;
 use crate::error::TranspileError;

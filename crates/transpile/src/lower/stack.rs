@@ -1,7 +1,7 @@
 //! The stack guard: an x86 stack overflow traps before any byte below the
 //! stack is written (`docs/abi.md`, "Memory").
 //!
-//! The stack is [`crate::module::STACK_SIZE`] bytes of linear memory right
+//! The stack is [`crate::layout::STACK_SIZE`] bytes of linear memory right
 //! above the image; below it lies the program's data, which no bound check
 //! of the engine protects. So the lowering checks `rsp` itself, against a
 //! limit above the stack's base, where the stack can only have grown:
@@ -28,7 +28,7 @@
 use super::*;
 use crate::cfg::Terminator;
 use crate::fxhash::{FxHashMap, FxHashSet};
-use crate::structure::strongly_connected;
+use crate::graph::strongly_connected;
 
 /// Bytes kept free below the lowest rsp a check lets through: a callee's
 /// return address (8) and its red zone (128), with room to spare.
@@ -164,7 +164,7 @@ pub(crate) fn guard(
             .collect(),
         checked: checked.into_iter().map(|(ip, m)| (ip, limit(m))).collect(),
         ceiling: ceiling.into_iter().collect(),
-        top: stack_base + crate::module::STACK_SIZE,
+        top: stack_base + crate::layout::STACK_SIZE,
     }
 }
 

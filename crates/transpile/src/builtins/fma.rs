@@ -20,7 +20,7 @@
 
 use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
-use crate::wide::body;
+use super::wide::body;
 
 /// The f64 default NaN ("QNaN indefinite").
 const INDEFINITE64: i64 = 0xfff8_0000_0000_0000u64 as i64;
@@ -928,7 +928,7 @@ mod tests {
         exports.export("fma64", ExportKind::Func, 1);
         exports.export("fma32", ExportKind::Func, 2);
         let mut code = CodeSection::new();
-        code.function(&crate::wide::helper_mulhu());
+        code.function(&crate::builtins::wide::helper_mulhu());
         code.function(&helper_fma64(0));
         code.function(&helper_fma32());
         let mut module = Module::new();

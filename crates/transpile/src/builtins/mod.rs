@@ -8,10 +8,13 @@
 
 use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
-use super::heap;
-use super::lower;
-use super::threads;
-use super::wide::body;
+use crate::layout::mem;
+use wide::body;
+
+pub mod fma;
+pub mod heap;
+pub mod threads;
+pub mod wide;
 
 /// A C library function the module provides itself.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -325,12 +328,12 @@ impl Builtin {
                     W::LocalGet(3),
                     W::I64Add,
                     W::I32WrapI64,
-                    W::I64Load(lower::mem(0)),
+                    W::I64Load(mem(0)),
                     W::LocalGet(1),
                     W::LocalGet(3),
                     W::I64Add,
                     W::I32WrapI64,
-                    W::I64Load(lower::mem(0)),
+                    W::I64Load(mem(0)),
                     W::I64Ne,
                     W::BrIf(1),
                     W::LocalGet(3),
@@ -350,13 +353,13 @@ impl Builtin {
                     W::LocalGet(3),
                     W::I64Add,
                     W::I32WrapI64,
-                    W::I64Load8U(lower::mem(0)),
+                    W::I64Load8U(mem(0)),
                     W::LocalSet(4),
                     W::LocalGet(1),
                     W::LocalGet(3),
                     W::I64Add,
                     W::I32WrapI64,
-                    W::I64Load8U(lower::mem(0)),
+                    W::I64Load8U(mem(0)),
                     W::LocalSet(5),
                     W::LocalGet(4),
                     W::LocalGet(5),

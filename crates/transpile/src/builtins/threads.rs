@@ -9,11 +9,11 @@
 
 use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
-use super::builtins::Builtin;
-use super::lower::mem;
+use super::Builtin;
+use crate::layout::{mem, Global};
 
 /// Index of the immutable global holding the thread pointer (i32).
-pub const THREAD_POINTER: u32 = 4;
+pub const THREAD_POINTER: u32 = Global::ThreadPointer.index();
 /// Offset of the pthread keys from the thread pointer: an i64 count of keys
 /// created, then [`MAX_KEYS`] i64 values (key k, from 1, at `8 * k`).
 pub const KEYS: u64 = 0x40;

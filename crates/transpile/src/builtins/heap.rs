@@ -1,5 +1,5 @@
 //! The module's own heap: `malloc`, `free` and the rest of the C and Rust
-//! allocation entry points (`builtins.rs` lists them), as wasm.
+//! allocation entry points (`builtins/mod.rs` lists them), as wasm.
 //!
 //! The heap is the linear memory from the exported global `__malloc_base`
 //! up (`docs/abi.md`): its first 128 bytes are 32 free-list heads, then
@@ -17,13 +17,13 @@
 
 use wasm_encoder::{BlockType, Function, Instruction as W, ValType};
 
-use super::builtins::Builtin;
-use super::lower::mem;
+use super::Builtin;
+use crate::layout::{mem, Global};
 
 /// Index of the exported global `__malloc_base` (i32, mutable).
-pub const MALLOC_BASE: u32 = 2;
+pub const MALLOC_BASE: u32 = Global::MallocBase.index();
 /// Index of the internal global holding the bump pointer (i32, mutable).
-pub const BUMP: u32 = 3;
+pub const BUMP: u32 = Global::Bump.index();
 /// Bytes of free-list heads at `__malloc_base`: one i32 per size class.
 pub const HEADS: u32 = 128;
 /// The smallest block class: 2^5 = 32 bytes (16 of header).
