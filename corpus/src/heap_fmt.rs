@@ -527,8 +527,7 @@ pub extern "C" fn hashmap_count(s: *mut State) -> u32 {
     counts.len() as u32
 }
 
-/// Not a callback of the corpus: `powf` is libm's, which the module does
-/// not provide.
+/// `powf` is libm's `pow`, linked into the module from libm (`link.rs`).
 #[no_mangle]
 pub extern "C" fn float_pow(s: *mut State) -> f64 {
     let s = st!(s);

@@ -952,7 +952,8 @@ pub extern "C" fn month_prefix(s: *mut State, m: u32, k: u64) -> u32 {
 pub extern "C" fn checked_ratio(s: *mut State, a: i64, b: u64) -> i64 {
     // expect() and unwrap() calls whose failure paths share one `ud2`.
     let s = st!(s);
-    let d = (b | 1).wrapping_add(if b == NEVER { u64::MAX } else { 0 }) as i64;
+    // (positive and odd: `i64::MIN / -1` would overflow for an edge input)
+    let d = ((b >> 1) | 1).wrapping_add(if b == NEVER { u64::MAX } else { 0 }) as i64;
     let q = a.checked_div(d).expect("never zero");
     let m = (s.step as i64)
         .checked_add(if b == NEVER { i64::MAX } else { 1 })
@@ -1180,6 +1181,14 @@ pub extern "C" fn fused_mul_add_f32(a: f32, b: f32, c: f32) -> f32 {
 #[no_mangle]
 pub extern "C" fn hypot_sqrt(a: f64, b: f32) -> f64 {
     (a * a + (b * b) as f64).sqrt() + (b.abs()).sqrt() as f64
+}
+
+/// Calls into libm through the PLT (`sin`, `exp`, `pow`, `hypot`, `log`,
+/// `sinf`, `expf`): in wasm, libm's own code for this CPU (`link.rs`).
+#[no_mangle]
+pub extern "C" fn libm_calls(a: f64, b: f32) -> f64 {
+    let x = a.sin() + (a / 64.0).exp() - a.abs().powf(0.75) + a.hypot(b as f64);
+    x + (a.abs() + 1.0).ln() + (b.sin() * b.exp()) as f64
 }
 
 #[no_mangle]
@@ -1503,6 +1512,7 @@ callbacks! {
     ints_to_float(a: i64, b: u32, c: i8) -> f64 = "ints_to_float(i64,u32,i8)->f64";
     clamp_f64(x: f64, lo: f64, hi: f64) -> f64 = "clamp_f64(f64,f64,f64)->f64";
     hypot_sqrt(a: f64, b: f32) -> f64 = "hypot_sqrt(f64,f32)->f64";
+    libm_calls(a: f64, b: f32) -> f64 = "libm_calls(f64,f32)->f64";
     rounding_mix(x: f64) -> f64 = "rounding_mix(f64)->f64";
     rounding_mix_f32(x: f32) -> f32 = "rounding_mix_f32(f32)->f32";
     average_temps(s: *mut State) -> f64 = "average_temps(ptr)->f64";

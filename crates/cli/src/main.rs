@@ -140,7 +140,12 @@ fn run_transpile(args: &[String]) -> Result<(), String> {
     let image = if args.binary.as_os_str() == "self" {
         x64wasm::process::running_image()
     } else {
-        Image::from_file(&args.binary)
+        // the libc and libm functions it calls, as the loader would find
+        // them on this machine
+        Image::from_file(&args.binary).and_then(|mut image| {
+            x64wasm_transpile::link(&mut image)?;
+            Ok(image)
+        })
     }
     .map_err(|e| format!("{}: {e}", args.binary.display()))?;
     let started = std::time::Instant::now();

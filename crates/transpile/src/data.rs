@@ -7,7 +7,8 @@
 //! An object is what a sized data symbol covers; without one, it runs to the
 //! next symbol or the end of its section, and an object whose end cannot be
 //! found within [`DATA_WINDOW`] is an error: the module never holds part of
-//! what a load may read. A GOT slot is its 8 bytes; one read of a known size
+//! what a load may read (in a linked library's sections, whose data has no
+//! symbols, it runs to the section's end). A GOT slot is its 8 bytes; one read of a known size
 //! at an address no symbol covers is those bytes.
 
 use std::collections::BTreeMap;
@@ -85,7 +86,9 @@ impl DataWalk {
                             .next_symbol_after(address)
                             .map_or(section_end, |s| s.address)
                             .min(section_end);
-                        if next > address + DATA_WINDOW {
+                        // (a linked library has no symbols for its data: its
+                        // tables run to the section's end, DATA_MAX bounding)
+                        if next > address + DATA_WINDOW && !section.unnamed_data {
                             return Err(refuse(format!(
                                 "no symbol bounds it within {} KiB, in {}",
                                 DATA_WINDOW / 1024,

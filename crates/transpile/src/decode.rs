@@ -747,6 +747,15 @@ impl<'a> Decoding<'a, '_> {
             if decoded.len() >= MAX_INSTRUCTIONS {
                 return Err(self.error(ip, "function too large"));
             }
+            if matches!(instruction.mnemonic(), Mnemonic::Syscall | Mnemonic::Sysenter) {
+                // (refused here, by the function's name, rather than when
+                // lowered: a function only data reaches is then left out
+                // with all it pulled in)
+                return Err(TranspileError::SystemCall {
+                    function: self.function.name.clone(),
+                    address: ip,
+                });
+            }
             seen.insert(ip);
             decoded.push(instruction);
             self.note_references(&instruction);

@@ -60,6 +60,13 @@ pub enum TranspileError {
         /// The cap.
         limit: usize,
     },
+    /// A system call, which no page can make (`write`, `getrandom`).
+    SystemCall {
+        /// The function that makes it.
+        function: String,
+        /// The instruction address.
+        address: u64,
+    },
     /// Control flow the structurer cannot express (e.g. a jump into an instruction).
     ControlFlow {
         /// The function being transpiled.
@@ -125,6 +132,10 @@ impl fmt::Display for TranspileError {
             TranspileError::TooManyFunctions { root, limit } => write!(
                 f,
                 "{root}: the call graph pulls in more than {limit} functions (the module cap)"
+            ),
+            TranspileError::SystemCall { function, address } => write!(
+                f,
+                "{function} at {address:#x} makes a system call: a page has no kernel to ask"
             ),
             TranspileError::ControlFlow {
                 function,

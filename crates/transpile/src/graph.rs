@@ -82,8 +82,9 @@ mod tests {
 
     /// The pipeline's stages in order (lib.rs): a stage may use the ones
     /// before it, never one after.
-    const STAGES: [&str; 7] = [
+    const STAGES: [&str; 8] = [
         "image",
+        "link",
         "decode",
         "recursion",
         "cfg",

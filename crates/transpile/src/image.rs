@@ -51,6 +51,8 @@ pub struct Section {
     /// read-only after relocation (RELRO: `.data.rel.ro`, the GOT). Static
     /// variables live here (`.data`, `.bss`).
     pub mutable: bool,
+    /// A linked library's (`link.rs`): its data objects have no symbols.
+    pub unnamed_data: bool,
 }
 
 /// The initial image of the executable's thread-local storage (`.tdata`
@@ -95,6 +97,9 @@ pub struct Image {
     pub end: u64,
     /// Thread-local storage, when the executable has any.
     pub tls: Option<Tls>,
+    /// Bytes of linked libraries' thread-local variables (`errno`), just
+    /// below the executable's TLS block (`link.rs`).
+    pub foreign_tls: u64,
 }
 
 impl Image {
@@ -178,6 +183,7 @@ impl Image {
                 bytes,
                 executable,
                 mutable,
+                unnamed_data: false,
             });
         }
         image.sections.sort_by_key(|s| s.address);
@@ -274,6 +280,7 @@ impl Image {
                 bytes: code.to_vec(),
                 executable: true,
                 mutable: false,
+                unnamed_data: false,
             }],
             ..Image::default()
         };
@@ -301,6 +308,7 @@ impl Image {
             bytes,
             executable: false,
             mutable: name.starts_with(".data") || name.starts_with(".bss"),
+            unnamed_data: false,
         });
         self.sections.sort_by_key(|s| s.address);
     }
@@ -340,7 +348,7 @@ impl Image {
     /// emits a copy of `<String as Display>::fmt` per codegen unit): each
     /// address keeps its symbol, so a function whose address the code loads
     /// is known as one; `by_name` names the first sized one.
-    fn add_symbols(&mut self, new: Vec<Symbol>) {
+    pub(crate) fn add_symbols(&mut self, new: Vec<Symbol>) {
         let mut all = std::mem::take(&mut self.symbols);
         all.extend(new);
         all.sort_by(|a, b| {
@@ -365,7 +373,7 @@ impl Image {
         self.symbols = all;
     }
 
-    fn set_pointer(&mut self, slot: u64, target: Pointer) {
+    pub(crate) fn set_pointer(&mut self, slot: u64, target: Pointer) {
         let value = match &target {
             Pointer::Address(a) => *a,
             Pointer::Import(name) => self.import_address(name),
@@ -375,6 +383,36 @@ impl Image {
             section.bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
         }
         self.pointers.insert(slot, target);
+    }
+
+    /// Adds a section (a linked library's), keeping them in address order.
+    pub(crate) fn add_section(&mut self, section: Section) {
+        self.end = self.end.max(section.address + section.bytes.len() as u64);
+        let at = self
+            .sections
+            .partition_point(|s| s.address < section.address);
+        self.sections.insert(at, section);
+    }
+
+    /// Overwrites bytes at `address` (inside a section).
+    pub(crate) fn write(&mut self, address: u64, bytes: &[u8]) {
+        if let Some(section) = self.section_mut(address, bytes.len() as u64) {
+            let at = (address - section.address) as usize;
+            section.bytes[at..at + bytes.len()].copy_from_slice(bytes);
+        }
+    }
+
+    /// Points every slot that holds import `name` at `address` instead.
+    pub(crate) fn redirect_import(&mut self, name: &str, address: u64) {
+        let slots: Vec<u64> = self
+            .pointers
+            .iter()
+            .filter(|(_, p)| matches!(p, Pointer::Import(n) if n == name))
+            .map(|(&slot, _)| slot)
+            .collect();
+        for slot in slots {
+            self.set_pointer(slot, Pointer::Address(address));
+        }
     }
 
     /// The pseudo address an imported symbol's GOT slot holds in the module.

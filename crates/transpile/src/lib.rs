@@ -1,6 +1,6 @@
 //! The transpiler: functions of an x86-64 ELF → one validated wasm module.
 //!
-//! ELF → image → decode → recursion → cfg → structure → lower → module →
+//! ELF → image → link → decode → recursion → cfg → structure → lower → module →
 //! validated wasm; each stage's job, its files and the leaves they share are
 //! in `docs/architecture.md` ("The transpiler").
 //!
@@ -46,17 +46,19 @@ mod error;
 mod graph;
 mod image;
 mod layout;
+mod link;
 mod noreturn;
 mod signature;
 
 pub use cache::{Cache, Key};
 pub use error::TranspileError;
 pub use image::{Image, Pointer, Section, Symbol, Tls};
+pub use link::{link, Linked, LINKED_LIBRARIES};
 pub use module::{each_on_cores, validate, Module};
 pub use signature::{ScalarType, Signature, SCALAR_TYPES};
 
 /// Bumped whenever the transpiler's output for the same input may change.
-pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-10");
+pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-11");
 
 /// Transpiles the functions named by `exports` (and all they call) into one
 /// validated module with one export per signature: the whole pipeline.

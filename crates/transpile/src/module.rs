@@ -134,10 +134,12 @@ struct Layout {
 }
 
 fn layout(image: &Image) -> Layout {
+    // (linked libraries' thread-local variables just below the block)
+    let below = image.end + image.foreign_tls;
     let (tls_block, thread_pointer) = match &image.tls {
-        None => (None, image.end.next_multiple_of(64)),
+        None => (None, below.next_multiple_of(64)),
         Some(tls) => {
-            let block = image.end.next_multiple_of(tls.align.max(16));
+            let block = below.next_multiple_of(tls.align.max(16));
             (Some(block), block + tls.size.next_multiple_of(tls.align))
         }
     };

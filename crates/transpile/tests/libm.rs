@@ -165,3 +165,313 @@ fn provided_libm_functions_match_the_system_libm_bit_for_bit() {
             .join("\n")
     );
 }
+
+// ------------------------------------------------- calls linked from libm/libc
+
+/// C functions that call libm and libc through the PLT (gcc's
+/// `-fno-builtin`: real calls, not inline expansions).
+const LINKED_SOURCE: &str = r#"
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+double t_sin(double x) { return sin(x); }
+double t_cos(double x) { return cos(x); }
+double t_tan(double x) { return tan(x); }
+double t_exp(double x) { return exp(x); }
+double t_log(double x) { return log(x); }
+double t_cbrt(double x) { return cbrt(x); }
+double t_pow(double x, double y) { return pow(x, y); }
+double t_hypot(double x, double y) { return hypot(x, y); }
+double t_fma(double x, double y, double z) { return fma(x, y, z); }
+float t_sinf(float x) { return sinf(x); }
+float t_expf(float x) { return expf(x); }
+float t_powf(float x, float y) { return powf(x, y); }
+uint64_t t_strlen(const char *s) { return strlen(s); }
+int64_t t_memchr(const char *s, int64_t c, int64_t n) {
+    const char *p = memchr(s, (int)c, (size_t)n);
+    return p ? p - s : -1;
+}
+int main(void) { return 0; }
+"#;
+
+/// (export, the libm function it calls, arguments, f32)
+const LINKED: [(&str, &str, usize, bool); 12] = [
+    ("t_sin", "sin", 1, false),
+    ("t_cos", "cos", 1, false),
+    ("t_tan", "tan", 1, false),
+    ("t_exp", "exp", 1, false),
+    ("t_log", "log", 1, false),
+    ("t_cbrt", "cbrt", 1, false),
+    ("t_pow", "pow", 2, false),
+    ("t_hypot", "hypot", 2, false),
+    ("t_fma", "fma", 3, false),
+    ("t_sinf", "sinf", 1, true),
+    ("t_expf", "expf", 1, true),
+    ("t_powf", "powf", 2, true),
+];
+
+/// Calls libm's `name` natively on argument bits: looked up in libm itself
+/// (`dlsym`, so glibc's function and the variant its IFUNC resolver picked
+/// here, not a Rust runtime's own `cbrt` or `fma`).
+fn call_native(name: &str, arity: usize, f32: bool, args: &[u64]) -> u64 {
+    let libm = std::ffi::CString::new("libm.so.6").unwrap();
+    let symbol = std::ffi::CString::new(name).unwrap();
+    // SAFETY: dlopen/dlsym with NUL-terminated names; the function types
+    // are libm's.
+    unsafe {
+        let handle = libc::dlopen(libm.as_ptr(), libc::RTLD_LAZY);
+        assert!(!handle.is_null());
+        let f = libc::dlsym(handle, symbol.as_ptr());
+        assert!(!f.is_null(), "{name}");
+        let d = |k: usize| f64::from_bits(args[k]);
+        let s = |k: usize| f32::from_bits(args[k] as u32);
+        match (arity, f32) {
+            (1, false) => {
+                std::mem::transmute::<*mut libc::c_void, extern "C" fn(f64) -> f64>(f)(d(0))
+                    .to_bits()
+            }
+            (2, false) => std::mem::transmute::<*mut libc::c_void, extern "C" fn(f64, f64) -> f64>(
+                f,
+            )(d(0), d(1))
+            .to_bits(),
+            (3, false) => std::mem::transmute::<
+                *mut libc::c_void,
+                extern "C" fn(f64, f64, f64) -> f64,
+            >(f)(d(0), d(1), d(2))
+            .to_bits(),
+            (1, true) => {
+                std::mem::transmute::<*mut libc::c_void, extern "C" fn(f32) -> f32>(f)(s(0))
+                    .to_bits() as u64
+            }
+            (2, true) => {
+                std::mem::transmute::<*mut libc::c_void, extern "C" fn(f32, f32) -> f32>(f)(
+                    s(0),
+                    s(1),
+                )
+                .to_bits() as u64
+            }
+            _ => unreachable!(),
+        }
+    }
+}
+
+/// Arguments: every pair of edge values, and random ones (edge bit
+/// patterns half the time, else values where these functions change
+/// method: near multiples of π/2, exp's overflow and underflow, huge sine
+/// arguments, integers and halves as exponents).
+fn linked_inputs(arity: usize, f32: bool, rng: &mut support::Rng) -> Vec<Vec<u64>> {
+    let edges: Vec<u64> = if f32 {
+        support::F32_EDGES.iter().map(|&f| f as u64).collect()
+    } else {
+        support::F64_EDGES.to_vec()
+    };
+    let mut inputs: Vec<Vec<u64>> = Vec::new();
+    for &a in &edges {
+        for &b in &edges[..if arity == 1 { 1 } else { edges.len() }] {
+            inputs.push(vec![a, b, edges[(a ^ b) as usize % edges.len()]][..arity].to_vec());
+        }
+    }
+    let special = [
+        std::f64::consts::FRAC_PI_2,
+        std::f64::consts::PI,
+        709.782712893384,
+        -745.1332191019412,
+        1e22,
+        1e300,
+        0.5,
+        2.0,
+        3.0,
+        -3.0,
+        0.1,
+        100.5,
+    ];
+    for _ in 0..3000 {
+        let mut one = || -> u64 {
+            match rng.below(3) {
+                0 => {
+                    if f32 {
+                        rng.edgy(32)
+                    } else {
+                        rng.edgy(64)
+                    }
+                }
+                1 => {
+                    let v = rng.pick(&special) * (rng.below(2001) as f64 - 1000.0) / 7.0;
+                    if f32 {
+                        (v as f32).to_bits() as u64
+                    } else {
+                        v.to_bits()
+                    }
+                }
+                _ => {
+                    let v = (rng.next() as i64 as f64) / (1u64 << rng.below(64)) as f64;
+                    if f32 {
+                        (v as f32).to_bits() as u64
+                    } else {
+                        v.to_bits()
+                    }
+                }
+            }
+        };
+        inputs.push((0..arity).map(|_| one()).collect());
+    }
+    inputs
+}
+
+/// glibc's variants for a CPU with AVX-512 (its EVEX string functions)
+/// stay refused; with these tunables the loader picks its AVX2 ones.
+const NO_AVX512: &str = "glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW,-AVX512DQ,-AVX512CD";
+const CHILD: &str = "X64WASM_LINKED_CHILD";
+
+#[test]
+fn libm_and_libc_calls_run_the_variant_this_cpu_runs_bit_for_bit() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-linked-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("linked.c");
+    std::fs::write(&src, LINKED_SOURCE).unwrap();
+    let exe = dir.join("linked");
+    let status = Command::new("gcc")
+        .args(["-O2", "-fno-builtin", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .arg("-lm")
+        .status()
+        .expect("gcc (build-essential) is installed");
+    assert!(status.success());
+    let mut image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let linked = x64wasm_transpile::link(&mut image).unwrap();
+    let strlen = Signature::parse("t_strlen(ptr)->i64").unwrap();
+
+    if std::arch::is_x86_feature_detected!("avx512f") && std::env::var_os(CHILD).is_none() {
+        // This process runs glibc's EVEX strlen: refused, naming AVX-512 ...
+        let err = transpile(&image, &[strlen]).unwrap_err().to_string();
+        assert!(err.contains("AVX-512"), "{err}");
+        // ... and with AVX-512 masked from the loader, all runs.
+        let status = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "libm_and_libc_calls_run_the_variant_this_cpu_runs_bit_for_bit",
+                "--nocapture",
+            ])
+            .env("GLIBC_TUNABLES", NO_AVX512)
+            .env(CHILD, "1")
+            .status()
+            .unwrap();
+        assert!(status.success(), "the run with AVX-512 masked failed");
+        return;
+    }
+
+    // what glibc's IFUNC resolver picked: `sin` names the resolver, the
+    // call goes to the variant
+    let libm = linked
+        .iter()
+        .find(|l| l.path.ends_with("libm.so.6"))
+        .expect("libm linked");
+    let (_, sin) = libm.functions.iter().find(|(n, _)| n == "sin").unwrap();
+    assert_ne!(
+        Some(*sin),
+        image.symbol("sin").map(|s| s.address),
+        "{linked:?}"
+    );
+
+    let mut rng = support::Rng::new(0x05ee_d11b);
+    let mut failures = Vec::new();
+    let mut runs = 0;
+    for (name, libm_name, arity, f32) in LINKED {
+        let ty = if f32 { "f32" } else { "f64" };
+        let params = vec![ty; arity].join(",");
+        let sig = Signature::parse(&format!("{name}({params})->{ty}")).unwrap();
+        let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut wasm = Wasm::new(&module.wasm);
+        for args in linked_inputs(arity, f32, &mut rng) {
+            let vals: Vec<wasmi::Val> = args
+                .iter()
+                .map(|&v| match f32 {
+                    true => wasmi::Val::F32(wasmi::F32::from_bits(v as u32)),
+                    false => wasmi::Val::F64(wasmi::F64::from_bits(v)),
+                })
+                .collect();
+            let got = match wasm.call(name, &vals) {
+                Ok(Some(wasmi::Val::F32(v))) => v.to_bits() as u64,
+                Ok(Some(wasmi::Val::F64(v))) => v.to_bits(),
+                other => panic!("{name}{args:x?}: {other:?}"),
+            };
+            runs += 1;
+            let want = call_native(libm_name, arity, f32, &args);
+            if got != want {
+                failures.push(format!("{name}{args:x?}: wasm {got:#x}, native {want:#x}"));
+            }
+        }
+    }
+
+    // strlen and memchr: strings at every alignment (the variants read
+    // whole vectors, and cross pages their own way)
+    let memchr = Signature::parse("t_memchr(ptr,i64,i64)->i64").unwrap();
+    let module = transpile(&image, &[strlen, memchr]).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    let base = wasm.global_i32("__heap_base") as usize;
+    for k in 0..3000 {
+        let len = match k % 3 {
+            0 => rng.below(40) as usize,
+            1 => rng.below(300) as usize,
+            _ => 4000 + rng.below(200) as usize,
+        };
+        let align = rng.below(64) as usize;
+        let text: Vec<u8> = (0..len).map(|_| 1 + rng.below(8) as u8).collect();
+        let at = base + align;
+        let mem = wasm.mem();
+        mem[at..at + len].copy_from_slice(&text);
+        mem[at + len] = 0;
+        // what follows the string (read by whole vectors) is not zero
+        mem[at + len + 1..at + len + 80].fill(0x55);
+        let got = wasm
+            .call("t_strlen", &[wasmi::Val::I32(at as i32)])
+            .unwrap()
+            .and_then(|v| v.i64());
+        let bytes = [text.as_slice(), &[0]].concat();
+        // SAFETY: a NUL-terminated string (libc's own strlen, natively).
+        let want = unsafe { libc::strlen(bytes.as_ptr().cast()) } as i64;
+        if got != Some(want) {
+            failures.push(format!(
+                "strlen of {len} bytes at +{align}: wasm {got:?}, native {want}"
+            ));
+        }
+        let c = 1 + rng.below(9) as i64;
+        let n = rng.below(len as u64 + 2) as i64;
+        let got = wasm
+            .call(
+                "t_memchr",
+                &[
+                    wasmi::Val::I32(at as i32),
+                    wasmi::Val::I64(c),
+                    wasmi::Val::I64(n),
+                ],
+            )
+            .unwrap()
+            .and_then(|v| v.i64());
+        // SAFETY: n ≤ len + 1 bytes of `bytes`.
+        let found = unsafe { libc::memchr(bytes.as_ptr().cast(), c as i32, n as usize) };
+        let want = match found.is_null() {
+            true => -1,
+            false => found as i64 - bytes.as_ptr() as i64,
+        };
+        if got != Some(want) {
+            failures.push(format!(
+                "memchr({c}, {n}) in {len} bytes at +{align}: wasm {got:?}, native {want}"
+            ));
+        }
+        runs += 2;
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} differ:\n{}",
+        failures.len(),
+        failures
+            .iter()
+            .take(20)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    eprintln!("{runs} calls into libm and libc, bit-exact");
+}

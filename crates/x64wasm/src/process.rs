@@ -6,9 +6,13 @@ use std::path::Path;
 
 use x64wasm_transpile::{Image, TranspileError};
 
-/// This executable's ELF (`/proc/self/exe`).
+/// This executable's ELF (`/proc/self/exe`), with the libc and libm
+/// functions it calls linked in (the variants this process runs:
+/// `x64wasm_transpile::link`).
 pub fn running_image() -> Result<Image, TranspileError> {
-    Image::from_file(Path::new("/proc/self/exe"))
+    let mut image = Image::from_file(Path::new("/proc/self/exe"))?;
+    x64wasm_transpile::link(&mut image)?;
+    Ok(image)
 }
 
 /// The load bias of this process: add it to an address in the ELF to get

@@ -66,6 +66,9 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Cwd | M::Cdq | M::Cqo => sign_into_rdx(c)?,
         M::Cpuid => cpuid(c)?,
         M::Xgetbv => xgetbv(c)?,
+        M::Xtest => xtest(c),
+        M::Stmxcsr => stmxcsr(c)?,
+        M::Ldmxcsr => ldmxcsr(c)?,
         M::Push => push(c)?,
         M::Pop => pop(c)?,
         M::Leave if c.ins.code() == iced_x86::Code::Leaveq => leave(c),
@@ -1581,6 +1584,50 @@ fn xgetbv(c: &mut Ctx) -> R {
         c.emit(W::I64Const(0));
         Ok(())
     })
+}
+
+/// `xtest`: a module never runs in a hardware transaction (RTM), so ZF is
+/// set and the other flags clear (glibc's `_rtm` string functions ask
+/// before `vzeroupper`).
+fn xtest(c: &mut Ctx) {
+    let t = c.locals.t(0);
+    c.emit_all([W::I64Const(1 << 6), W::LocalSet(t)]);
+    c.flags_from_rflags(t);
+}
+
+/// MXCSR as a module has it, always: round to nearest, every exception
+/// masked, no flush to zero, no exception flag raised (wasm's floats are
+/// IEEE's defaults, and the module does not track the sticky flags).
+pub const MXCSR: u32 = 0x1f80;
+/// The bits of MXCSR that change results (rounding, flush to zero, denormals
+/// are zero) and masks: everything but the six sticky exception flags.
+const MXCSR_CONTROL: u32 = 0xffc0;
+
+/// `stmxcsr m32` stores [`MXCSR`] (glibc's libm saves it to set round to
+/// nearest and restore it: `SET_RESTORE_ROUND`).
+fn stmxcsr(c: &mut Ctx) -> R {
+    let offset = c.address()?;
+    c.emit_all([W::I32Const(MXCSR as i32), W::I32Store(mem(offset))]);
+    Ok(())
+}
+
+/// `ldmxcsr m32`: a value whose control bits are [`MXCSR`]'s changes
+/// nothing the module computes (the flag bits are not tracked); any other
+/// (another rounding, flush to zero) traps: the module cannot compute in
+/// that mode, and the caller runs the call natively instead.
+fn ldmxcsr(c: &mut Ctx) -> R {
+    let offset = c.address()?;
+    c.emit_all([
+        W::I32Load(mem(offset)),
+        W::I32Const(MXCSR_CONTROL as i32),
+        W::I32And,
+        W::I32Const((MXCSR & MXCSR_CONTROL) as i32),
+        W::I32Ne,
+        W::If(wasm_encoder::BlockType::Empty),
+        W::Unreachable,
+        W::End,
+    ]);
+    Ok(())
 }
 
 // ---------------------------------------------------------------- stack

@@ -1,0 +1,312 @@
+//! Stage 1b, **link**: the C library functions a binary calls through its
+//! GOT (`sin`, `exp`, `pow`, `strlen`, `memchr`, …), taken into the image
+//! from the shared objects that define them, so that they run as wasm like
+//! the binary's own code: the same instructions, so the same bits.
+//!
+//! The code is the one the process runs. The libraries of
+//! [`LINKED_LIBRARIES`] are opened in this process as the dynamic loader
+//! opens them (`dlopen` by soname: its search path and cache), each
+//! imported name is looked up with `dlsym`, which returns what glibc's
+//! IFUNC resolver picked for this CPU (`__sin_fma`, `__strlen_avx2`), and
+//! `dladdr` gives the file and load address it lives at. Each library's
+//! file is then placed in the image past what is there (1 MiB-aligned), its
+//! GOT and data pointers relocated as the loader did: RELATIVE, RELR and
+//! symbols as in the file, IRELATIVE slots (internal calls to other IFUNC
+//! functions) by reading the address the loader wrote in this process, and
+//! initial-exec TLS slots (`errno`) as offsets into thread-local storage of
+//! the module's own below the executable's block ([`Image::foreign_tls`]).
+//!
+//! Not linked: the functions the module provides itself (`builtins/`),
+//! imports that never return (`abort`: a trap, `noreturn.rs`), data
+//! imports, and functions of any other library: they stay imports, and a
+//! call to one is an error naming it, as is a system call reached inside a
+//! linked function.
+
+use std::collections::BTreeMap;
+use std::ffi::{CStr, CString};
+
+use object::{Object, ObjectSection, RelocationFlags, RelocationTarget};
+
+use super::builtins::Builtin;
+use super::error::TranspileError;
+use super::image::{Image, Pointer, Symbol};
+use super::noreturn::import_never_returns;
+
+/// The libraries whose functions are linked in, by soname, in the order
+/// they are searched: the C runtime every Rust and C program on glibc has.
+pub const LINKED_LIBRARIES: [&str; 2] = ["libm.so.6", "libc.so.6"];
+
+/// Where linked libraries start: past the image, aligned to this.
+const LIBRARY_ALIGN: u64 = 1 << 20;
+
+/// A library linked into an image.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Linked {
+    /// The file it was read from.
+    pub path: String,
+    /// Where it starts in the image.
+    pub base: u64,
+    /// The imports it resolved: name, and the address of the function
+    /// (the IFUNC variant this CPU runs) in the image.
+    pub functions: Vec<(String, u64)>,
+}
+
+/// A function found in this process: its library's file and load address,
+/// and its own address.
+struct Found {
+    path: String,
+    load_base: u64,
+    address: u64,
+}
+
+/// Links into `image` every function it imports from [`LINKED_LIBRARIES`]
+/// (and what those call there), and returns the libraries linked. Imports
+/// that no linked library defines stay imports.
+pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
+    let handles: Vec<*mut libc::c_void> = LINKED_LIBRARIES.iter().filter_map(|n| open(n)).collect();
+    let mut linked: Vec<Linked> = Vec::new();
+    // a linked library's own imports (libm calling into libc) are linked in
+    // the next round
+    for _round in 0..4 {
+        let mut wanted: BTreeMap<String, Vec<(String, Found)>> = BTreeMap::new();
+        let mut names: Vec<String> = image
+            .pointers
+            .values()
+            .filter_map(|p| match p {
+                Pointer::Import(name) => Some(name.clone()),
+                Pointer::Address(_) => None,
+            })
+            .collect();
+        names.sort();
+        names.dedup();
+        for name in names {
+            if Builtin::by_name(&name).is_some() || import_never_returns(&name) {
+                continue;
+            }
+            if let Some(found) = find(&handles, &name) {
+                wanted
+                    .entry(found.path.clone())
+                    .or_default()
+                    .push((name, found));
+            }
+        }
+        if wanted.is_empty() {
+            break;
+        }
+        for (path, functions) in wanted {
+            let base = match linked.iter().find(|l| l.path == path) {
+                Some(l) => l.base,
+                None => {
+                    let load_base = functions[0].1.load_base;
+                    let base = image.end.next_multiple_of(LIBRARY_ALIGN);
+                    place(image, &path, load_base, base)?;
+                    linked.push(Linked {
+                        path: path.clone(),
+                        base,
+                        functions: Vec::new(),
+                    });
+                    base
+                }
+            };
+            let library = linked.iter_mut().find(|l| l.path == path).unwrap();
+            for (name, found) in functions {
+                let address = base + (found.address - found.load_base);
+                if !image.is_code(address) {
+                    continue; // a data symbol: stays an import
+                }
+                if image
+                    .function_at(address)
+                    .is_none_or(|s| s.address != address)
+                {
+                    // an IFUNC's variant has no symbol of its own
+                    image.name_function(&format!("{name} (the variant for this CPU)"), address)?;
+                }
+                image.redirect_import(&name, address);
+                library.functions.push((name, address));
+            }
+        }
+    }
+    Ok(linked)
+}
+
+/// The library `soname` as the dynamic loader finds it (already loaded in
+/// this process, or loaded now); `None` when there is none.
+fn open(soname: &str) -> Option<*mut libc::c_void> {
+    let name = CString::new(soname).ok()?;
+    // SAFETY: dlopen takes a NUL-terminated name; loading libc or libm
+    // again runs no constructor (they are loaded in every process).
+    let handle = unsafe { libc::dlopen(name.as_ptr(), libc::RTLD_LAZY | libc::RTLD_LOCAL) };
+    (!handle.is_null()).then_some(handle)
+}
+
+/// `name` as `dlsym` resolves it in the first library of `handles` that
+/// has it (an IFUNC: the variant its resolver picked), with the file and
+/// load address `dladdr` gives.
+fn find(handles: &[*mut libc::c_void], name: &str) -> Option<Found> {
+    let symbol = CString::new(name).ok()?;
+    for &handle in handles {
+        // SAFETY: a handle from dlopen and a NUL-terminated name.
+        let address = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
+        if address.is_null() {
+            continue;
+        }
+        let mut info: libc::Dl_info = unsafe { std::mem::zeroed() };
+        // SAFETY: dladdr fills `info` for an address inside a loaded object.
+        if unsafe { libc::dladdr(address, &mut info) } == 0 || info.dli_fname.is_null() {
+            continue;
+        }
+        // SAFETY: dladdr's file name is a NUL-terminated string it owns.
+        let path = unsafe { CStr::from_ptr(info.dli_fname) }
+            .to_string_lossy()
+            .into_owned();
+        let is_linked = LINKED_LIBRARIES
+            .iter()
+            .any(|l| path.rsplit('/').next() == Some(l));
+        if !is_linked {
+            continue; // defined elsewhere (the loader's own): an import
+        }
+        return Some(Found {
+            path,
+            load_base: info.dli_fbase as u64,
+            address: address as u64,
+        });
+    }
+    None
+}
+
+/// Reads the library at `path` (loaded in this process at `load_base`) and
+/// places it in `image` at `base`.
+fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(), TranspileError> {
+    let bytes =
+        std::fs::read(path).map_err(|e| TranspileError::Elf(format!("cannot read {path}: {e}")))?;
+    let library = Image::from_elf(&bytes)?;
+    let file = object::File::parse(&*bytes).map_err(|e| TranspileError::Elf(e.to_string()))?;
+    let size = library.end;
+    // the library's sections and symbols, moved to `base`
+    for section in &library.sections {
+        let mut moved = section.clone();
+        moved.address += base;
+        moved.unnamed_data = true;
+        image.add_section(moved);
+    }
+    image.add_symbols(
+        library
+            .symbols
+            .iter()
+            .filter(|s| image.symbol(&s.name).is_none())
+            .map(|s| Symbol {
+                address: s.address + base,
+                ..s.clone()
+            })
+            .collect(),
+    );
+    // pointers the file's relocations name (RELATIVE, GLOB_DAT, JUMP_SLOT)
+    for (&slot, pointer) in &library.pointers {
+        let moved = match pointer {
+            Pointer::Address(a) => Pointer::Address(a + base),
+            Pointer::Import(name) => Pointer::Import(name.clone()),
+        };
+        image.set_pointer(slot + base, moved);
+    }
+    // RELR: relative pointers, their addend in the slot
+    if let Some(relr) = file.section_by_name(".relr.dyn") {
+        let data = relr
+            .data()
+            .map_err(|e| TranspileError::Elf(e.to_string()))?;
+        for slot in relr_slots(data) {
+            if let Some(value) = library.read(slot, 8) {
+                let value = u64::from_le_bytes(value.try_into().unwrap());
+                image.set_pointer(slot + base, Pointer::Address(value + base));
+            }
+        }
+    }
+    // IRELATIVE (the resolver's choice, read where the loader wrote it) and
+    // initial-exec thread-local variables
+    let exe_tls = image
+        .tls
+        .as_ref()
+        .map_or(0, |t| t.size.next_multiple_of(t.align));
+    for (slot, relocation) in file.dynamic_relocations().into_iter().flatten() {
+        let RelocationFlags::Elf { r_type } = relocation.flags() else {
+            continue;
+        };
+        match r_type {
+            object::elf::R_X86_64_IRELATIVE => {
+                // SAFETY: the slot lies in the library's GOT, mapped and
+                // relocated in this process at `load_base`.
+                let live = unsafe { ((load_base + slot) as *const u64).read_unaligned() };
+                if live == 0 {
+                    // a resolver that found nothing for this CPU: a null
+                    // pointer, as in the process
+                    image.write(slot + base, &0u64.to_le_bytes());
+                    continue;
+                }
+                let offset = live.wrapping_sub(load_base);
+                if offset >= size {
+                    return Err(TranspileError::Elf(format!(
+                        "{path}: an IRELATIVE slot at {slot:#x} holds {live:#x}, outside the library"
+                    )));
+                }
+                image.set_pointer(slot + base, Pointer::Address(offset + base));
+            }
+            object::elf::R_X86_64_TPOFF64 => {
+                let size = match relocation.target() {
+                    RelocationTarget::Symbol(index) => file
+                        .dynamic_symbol_table()
+                        .and_then(|t| object::ObjectSymbolTable::symbol_by_index(&t, index).ok())
+                        .map_or(8, |s| object::ObjectSymbol::size(&s).max(8)),
+                    _ => 8,
+                };
+                image.foreign_tls += size.next_multiple_of(8);
+                let offset = (exe_tls + image.foreign_tls).wrapping_neg();
+                image.write(slot + base, &offset.to_le_bytes());
+            }
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// The slots a `.relr.dyn` section relocates (the ELF gABI's RELR: an
+/// even entry is an address, and the next slot after it; an odd one is a
+/// bitmap of the 63 slots that follow).
+fn relr_slots(data: &[u8]) -> Vec<u64> {
+    let mut slots = Vec::new();
+    let mut next = 0u64;
+    for entry in data.chunks_exact(8) {
+        let entry = u64::from_le_bytes(entry.try_into().unwrap());
+        if entry & 1 == 0 {
+            slots.push(entry);
+            next = entry + 8;
+        } else {
+            for bit in 1..64 {
+                if entry >> bit & 1 == 1 {
+                    slots.push(next + 8 * (bit - 1));
+                }
+            }
+            next += 8 * 63;
+        }
+    }
+    slots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relr_entries_name_addresses_and_bitmaps() {
+        // (entries, slots)
+        let cases: &[(&[u64], &[u64])] = &[
+            (&[0x1000], &[0x1000]),
+            // an address, then a bitmap of the slots after it: bits 1 and 3
+            (&[0x1000, 0b1011], &[0x1000, 0x1008, 0x1018]),
+            // a second bitmap starts 63 slots later
+            (&[0x2000, 0b11, 0b11], &[0x2000, 0x2008, 0x2008 + 63 * 8]),
+        ];
+        for (entries, want) in cases {
+            let data: Vec<u8> = entries.iter().flat_map(|e| e.to_le_bytes()).collect();
+            assert_eq!(relr_slots(&data), *want, "{entries:x?}");
+        }
+    }
+}
