@@ -12,15 +12,8 @@
 //! later instruction reads, and a `cmp`/`test` feeding a `jcc`, `setcc` or
 //! `cmovcc` becomes one wasm comparison.
 //!
-//! The files, one concern each: `regs.rs` (the register model), `abi.rs`
-//! (which registers each function takes and returns), `locals.rs` (locals by
-//! role), `walk.rs` (the structured tree and each block's code), `calls.rs`
-//! (calls, returns, tail jumps, the x86 stack), `operands.rs` (addresses,
-//! reading and writing operands), `peephole.rs` (`Ctx::emit`), `encode.rs`
-//! (encoding). Instruction families: `int.rs` (moves, arithmetic, logic,
-//! shifts, bits, multiply/divide, stack), `sse.rs` (XMM moves and the packed
-//! integer set), `float.rs` (scalar SSE floating point), `flags.rs` (lazy
-//! flags).
+//! Its files, one concern or instruction family each, are listed in
+//! docs/architecture.md ("The transpiler", the `lower` row).
 
 mod abi;
 mod avx;

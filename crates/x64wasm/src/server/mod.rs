@@ -1,5 +1,6 @@
 //! The web server: the page, the client runtime, callbacks as wasm, native
-//! execution, and Server-Sent Events to every open view (README "HTTP API").
+//! execution, and the event stream to every open view (the routes:
+//! docs/protocol.md, "Routes"; the threads and locks: docs/architecture.md).
 //!
 //! [`http`] is the HTTP/1.1 layer (tokio tasks, bounded everywhere);
 //! [`routes`] answers requests on its blocking threads; a renderer thread
@@ -44,11 +45,14 @@ pub(crate) use security::allowed_hosts;
 
 /// Everything the request handlers share.
 ///
-/// Two locks, so that rendering never holds up clicks: `live` is the
-/// authoritative state (callbacks run under it, one at a time), `shown` is
-/// the view the server last rendered and sent. A renderer thread
-/// ([`Shared::render_loop`]) turns each new state into a patch event; under
-/// load one event covers several versions (`from` → `version`).
+/// Three locks, so that rendering never holds up clicks and a slow click
+/// never holds up reads: `turn` makes clicks take turns (each runs on a
+/// copy of the state the one before made, outside `live`), `live` is the
+/// authoritative state and version (held only to copy it and to install
+/// a new one), `shown` is the view the server last rendered and sent. A
+/// renderer thread ([`Shared::render_loop`]) turns each new state into a
+/// patch event; under load one event covers several versions (`from` →
+/// `version`).
 pub(crate) struct Shared<S> {
     /// The page title.
     pub title: String,

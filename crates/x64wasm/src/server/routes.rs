@@ -1,4 +1,4 @@
-//! The routes (README "HTTP API"): one table of paths and methods, from
+//! The routes (docs/protocol.md, "Routes"): one table of paths and methods, from
 //! which 404, 405 and `Allow` follow, and one function per route.
 
 use std::net::IpAddr;

@@ -1,8 +1,6 @@
 // x64wasm client runtime (docs/protocol.md). Plain JavaScript modules, no
-// build step: this one wires the page; sync.js keeps what the view shows in
-// step with the server, wasm.js runs callbacks, patch.js applies the
-// server's patches, fields.js reads bound fields, encoding.js has base64
-// and SHA-256, check.js hashes the DOM for the view check.
+// build step: this one wires the page; what each of the others does is
+// listed in docs/architecture.md ("The client runtime").
 //
 // A click on an element with data-call runs that callback twice: here, at
 // once, as WebAssembly transpiled by the server from its own x86-64 code
