@@ -19,6 +19,7 @@ use super::error::{hex_bytes, TranspileError};
 use super::fxhash::{FxHashMap, FxHashSet};
 use super::image::{Image, Pointer};
 use super::builtins::Builtin;
+use super::link;
 pub use super::data::WHOLE;
 use super::data::DataWalk;
 use super::noreturn::{import_never_returns, Returns, Verdict};
@@ -177,6 +178,7 @@ pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
         returns: Returns::new(image),
         data: DataWalk::default(),
         root: roots.first().copied().unwrap_or_default(),
+        came_from: FxHashMap::default(),
     };
     d.reach(roots)?;
     let required = d.functions.len();
@@ -232,6 +234,8 @@ struct ProgramDecoding<'a> {
     data: DataWalk,
     /// The first root (named in errors).
     root: u64,
+    /// Each function's first caller (the way it was reached, for errors).
+    came_from: FxHashMap<u64, u64>,
 }
 
 impl ProgramDecoding<'_> {
@@ -249,9 +253,11 @@ impl ProgramDecoding<'_> {
                     limit: MAX_FUNCTIONS,
                 });
             }
-            let function = decode_function(self.image, address, &mut self.returns)?;
+            let function = decode_function(self.image, address, &mut self.returns)
+                .map_err(|e| self.reached(address, e))?;
             for target in function.calls.values().chain(function.indirect.values()) {
                 if let Target::Function(callee) = target {
+                    self.came_from.entry(*callee).or_insert(address);
                     queue.push_back(*callee);
                 }
             }
@@ -260,6 +266,28 @@ impl ProgramDecoding<'_> {
             self.functions.push(function);
         }
         Ok(())
+    }
+}
+
+impl ProgramDecoding<'_> {
+    /// `error` of the function at `address`, with the calls that reached
+    /// it from a root (none for a root: its name is in the error).
+    fn reached(&self, address: u64, error: TranspileError) -> TranspileError {
+        let mut path = Vec::new();
+        let mut at = address;
+        // (each function's first caller was decoded before it: no cycle)
+        while let Some(&caller) = self.came_from.get(&at) {
+            path.push(function_name(self.image, caller));
+            at = caller;
+        }
+        if path.is_empty() {
+            return error;
+        }
+        path.reverse();
+        TranspileError::Reached {
+            path,
+            error: Box::new(link::in_library(self.image, error)),
+        }
     }
 }
 

@@ -60,6 +60,21 @@ pub enum TranspileError {
         /// The cap.
         limit: usize,
     },
+    /// An error in a function reached through calls: the functions on the
+    /// way from the export (first) to the caller of the one that failed.
+    Reached {
+        /// The callers, export first.
+        path: Vec<String>,
+        /// What went wrong.
+        error: Box<TranspileError>,
+    },
+    /// An error in a linked library's code (`link.rs`).
+    InLibrary {
+        /// The library's file name (`libc.so.6`).
+        library: String,
+        /// What went wrong.
+        error: Box<TranspileError>,
+    },
     /// A system call, which no page can make (`write`, `getrandom`).
     SystemCall {
         /// The function that makes it.
@@ -133,6 +148,35 @@ impl fmt::Display for TranspileError {
                 f,
                 "{root}: the call graph pulls in more than {limit} functions (the module cap)"
             ),
+            TranspileError::Reached { path, error } => {
+                // a long chain: its two ends say where it starts and ends
+                let shown: Vec<&str> = match path.len() {
+                    0..=7 => path.iter().map(String::as_str).collect(),
+                    n => path[..4]
+                        .iter()
+                        .map(String::as_str)
+                        .chain(["…"])
+                        .chain(path[n - 2..].iter().map(String::as_str))
+                        .collect(),
+                };
+                write!(f, "{error} (called from {})", shown.join(" → "))
+            }
+            TranspileError::InLibrary { library, error } => match &**error {
+                TranspileError::Unsupported {
+                    function,
+                    address,
+                    bytes,
+                    mnemonic,
+                } if extension_note(bytes).contains("AVX-512") => write!(
+                    f,
+                    "{function} at {address:#x}: unsupported instruction `{mnemonic}` \
+                     [{bytes}]: AVX-512, in {library}'s variant for this CPU (glibc \
+                     picked it when the process started; starting it with \
+                     GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW \
+                     makes it pick its AVX2 one: docs/abi.md)"
+                ),
+                error => write!(f, "{error} (in {library})"),
+            },
             TranspileError::SystemCall { function, address } => write!(
                 f,
                 "{function} at {address:#x} makes a system call: a page has no kernel to ask"
@@ -170,6 +214,35 @@ pub fn hex_bytes(bytes: &[u8]) -> String {
 /// Names the extension of an instruction no part of it lowers (docs/abi.md,
 /// "Instruction sets"), from its bytes: AVX-512's EVEX encoding, AMD's
 /// FMA4 and XOP; nothing for the rest.
+impl TranspileError {
+    /// The error itself, without the context around it ([`Reached`],
+    /// [`InLibrary`]).
+    ///
+    /// [`Reached`]: TranspileError::Reached
+    /// [`InLibrary`]: TranspileError::InLibrary
+    pub fn innermost(&self) -> &TranspileError {
+        match self {
+            TranspileError::Reached { error, .. } | TranspileError::InLibrary { error, .. } => {
+                error.innermost()
+            }
+            error => error,
+        }
+    }
+
+    /// The address of the instruction it is about, if it is about one.
+    pub fn address(&self) -> Option<u64> {
+        match self.innermost() {
+            TranspileError::Decode { address, .. }
+            | TranspileError::Unsupported { address, .. }
+            | TranspileError::Callee { address, .. }
+            | TranspileError::SystemCall { address, .. }
+            | TranspileError::ControlFlow { address, .. }
+            | TranspileError::Data { address, .. } => Some(*address),
+            _ => None,
+        }
+    }
+}
+
 fn extension_note(bytes: &str) -> &'static str {
     let code: Vec<u8> = bytes
         .split_whitespace()
@@ -186,6 +259,49 @@ fn extension_note(bytes: &str) -> &'static str {
         return " (AMD FMA4: not supported)";
     }
     ""
+}
+
+#[cfg(test)]
+mod context_tests {
+    use super::TranspileError;
+
+    #[test]
+    fn a_reached_error_names_the_way_to_it_and_its_library() {
+        let call = TranspileError::SystemCall {
+            function: "__write".into(),
+            address: 0x10,
+        };
+        let path = |n: usize| (0..n).map(|k| format!("f{k}")).collect::<Vec<_>>();
+        // (callers, how the chain reads)
+        let cases = [
+            (path(2), "(called from f0 → f1)"),
+            (path(7), "(called from f0 → f1 → f2 → f3 → f4 → f5 → f6)"),
+            (path(9), "(called from f0 → f1 → f2 → f3 → … → f7 → f8)"),
+        ];
+        for (path, says) in cases {
+            let error = TranspileError::Reached {
+                path,
+                error: Box::new(TranspileError::InLibrary {
+                    library: "libc.so.6".into(),
+                    error: Box::new(call.clone()),
+                }),
+            };
+            let text = error.to_string();
+            assert!(
+                text.starts_with("__write at 0x10 makes a system call"),
+                "{text}"
+            );
+            assert!(
+                text.contains("(in libc.so.6)") && text.ends_with(says),
+                "{text}"
+            );
+            assert_eq!(error.address(), Some(0x10));
+            assert!(matches!(
+                error.innermost(),
+                TranspileError::SystemCall { .. }
+            ));
+        }
+    }
 }
 
 #[cfg(test)]

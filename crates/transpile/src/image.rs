@@ -100,6 +100,8 @@ pub struct Image {
     /// Bytes of linked libraries' thread-local variables (`errno`), just
     /// below the executable's TLS block (`link.rs`).
     pub foreign_tls: u64,
+    /// The linked libraries' ranges: start, end, file name (`link.rs`).
+    pub linked: Vec<(u64, u64, String)>,
 }
 
 impl Image {

@@ -104,6 +104,7 @@ fn build(
             &plan.callees,
         )
         // 5. wasm
-    })?;
+    })
+    .map_err(|e| link::in_library(image, e))?;
     module::assemble(image, program, exports, data, &plan, bodies) // 6. module, validated
 }

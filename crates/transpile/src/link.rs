@@ -182,6 +182,8 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
     let library = Image::from_elf(&bytes)?;
     let file = object::File::parse(&*bytes).map_err(|e| TranspileError::Elf(e.to_string()))?;
     let size = library.end;
+    let file_name = path.rsplit('/').next().unwrap_or(path).to_string();
+    image.linked.push((base, base + size, file_name));
     // the library's sections and symbols, moved to `base`
     for section in &library.sections {
         let mut moved = section.clone();
@@ -265,6 +267,25 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
         }
     }
     Ok(())
+}
+
+/// `error`, said to be in a linked library's code when it is.
+pub fn in_library(image: &Image, error: TranspileError) -> TranspileError {
+    let library = error.address().and_then(|a| {
+        image
+            .linked
+            .iter()
+            .find(|(start, end, _)| (*start..*end).contains(&a))
+    });
+    match library {
+        Some((_, _, name)) if !matches!(error, TranspileError::InLibrary { .. }) => {
+            TranspileError::InLibrary {
+                library: name.clone(),
+                error: Box::new(error),
+            }
+        }
+        _ => error,
+    }
 }
 
 /// The slots a `.relr.dyn` section relocates (the ELF gABI's RELR: an

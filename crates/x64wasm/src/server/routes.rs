@@ -484,7 +484,7 @@ fn view_mismatch<S: Pod>(shared: &Shared<S>, request: &Request) -> Response {
 /// A transpile failure as JSON: the message, plus where it happened.
 fn transpile_error_json(name: &str, e: &TranspileError) -> Json {
     let mut value = json!({ "error": e.to_string(), "callback": name });
-    let (function, address, instruction) = match e {
+    let (function, address, instruction) = match e.innermost() {
         TranspileError::Decode {
             function,
             address,
