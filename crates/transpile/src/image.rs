@@ -102,6 +102,12 @@ pub struct Image {
     pub foreign_tls: u64,
     /// The linked libraries' ranges: start, end, file name (`link.rs`).
     pub linked: Vec<(u64, u64, String)>,
+    /// What no module may read, as the range it lies in and what it is:
+    /// linked libraries' state, which their code sets up while the process
+    /// runs (their `.data` and `.bss`, thread-local variables but `errno`,
+    /// the program's slots for their variables). The file's bytes there
+    /// are not what the process has (`link.rs`).
+    pub run_time_state: Vec<(u64, u64, String)>,
 }
 
 impl Image {
@@ -241,6 +247,28 @@ impl Image {
                     continue;
                 };
                 let addend = relocation.addend();
+                if r_type == object::elf::R_X86_64_COPY {
+                    // a shared library's variable (`stdout`, `environ`)
+                    // that the loader copies into the program: the file
+                    // has zeros where the process has its value
+                    if let RelocationTarget::Symbol(index) = relocation.target() {
+                        let symbol = file
+                            .dynamic_symbol_table()
+                            .and_then(|t| t.symbol_by_index(index).ok());
+                        if let Some(s) = symbol {
+                            image.run_time_state.push((
+                                offset,
+                                offset + s.size().max(1),
+                                format!(
+                                    "`{}`, a shared library's variable the loader copies \
+                                     into the program when it starts",
+                                    s.name().unwrap_or("?")
+                                ),
+                            ));
+                        }
+                    }
+                    continue;
+                }
                 let target = match r_type {
                     object::elf::R_X86_64_RELATIVE => Some(Pointer::Address(addend as u64)),
                     object::elf::R_X86_64_GLOB_DAT
@@ -404,15 +432,26 @@ impl Image {
         }
     }
 
-    /// Points every slot that holds import `name` at `address` instead.
-    pub(crate) fn redirect_import(&mut self, name: &str, address: u64) {
-        let slots: Vec<u64> = self
-            .pointers
+    /// The slots that hold import `name`.
+    pub(crate) fn slots_of_import(&self, name: &str) -> Vec<u64> {
+        self.pointers
             .iter()
             .filter(|(_, p)| matches!(p, Pointer::Import(n) if n == name))
             .map(|(&slot, _)| slot)
-            .collect();
-        for slot in slots {
+            .collect()
+    }
+
+    /// What of [`Image::run_time_state`] the bytes `start..end` touch.
+    pub fn run_time_state_in(&self, start: u64, end: u64) -> Option<&str> {
+        self.run_time_state
+            .iter()
+            .find(|(s, e, _)| *s < end && start < *e)
+            .map(|(_, _, what)| what.as_str())
+    }
+
+    /// Points every slot that holds import `name` at `address` instead.
+    pub(crate) fn redirect_import(&mut self, name: &str, address: u64) {
+        for slot in self.slots_of_import(name) {
             self.set_pointer(slot, Pointer::Address(address));
         }
     }

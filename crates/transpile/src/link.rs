@@ -112,7 +112,16 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
             for (name, found) in functions {
                 let address = base + (found.address - found.load_base);
                 if !image.is_code(address) {
-                    continue; // a data symbol: stays an import
+                    // a variable of the library (`stdout`, `environ`): the
+                    // program's GOT slot for it must not be read
+                    for slot in image.slots_of_import(&name) {
+                        image.run_time_state.push((
+                            slot,
+                            slot + 8,
+                            format!("the address of `{name}`, a variable of {path}"),
+                        ));
+                    }
+                    continue;
                 }
                 if image
                     .function_at(address)
@@ -183,12 +192,21 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
     let file = object::File::parse(&*bytes).map_err(|e| TranspileError::Elf(e.to_string()))?;
     let size = library.end;
     let file_name = path.rsplit('/').next().unwrap_or(path).to_string();
-    image.linked.push((base, base + size, file_name));
+    image.linked.push((base, base + size, file_name.clone()));
     // the library's sections and symbols, moved to `base`
     for section in &library.sections {
         let mut moved = section.clone();
         moved.address += base;
         moved.unnamed_data = true;
+        if moved.mutable {
+            // its variables as the library's code left them while the
+            // process ran (environ, stdio, the locale), not as in the file
+            image.run_time_state.push((
+                moved.address,
+                moved.address + moved.bytes.len() as u64,
+                format!("a variable in {file_name}'s {}, which the library sets up while the process runs", moved.name),
+            ));
+        }
         image.add_section(moved);
     }
     image.add_symbols(
@@ -228,6 +246,13 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
         .tls
         .as_ref()
         .map_or(0, |t| t.size.next_multiple_of(t.align));
+    let own_errno = file
+        .dynamic_symbols()
+        .find(|s| {
+            object::ObjectSymbol::name(s) == Ok("errno")
+                && object::ObjectSymbol::kind(s) == object::SymbolKind::Tls
+        })
+        .map(|s| object::ObjectSymbol::address(&s));
     for (slot, relocation) in file.dynamic_relocations().into_iter().flatten() {
         let RelocationFlags::Elf { r_type } = relocation.flags() else {
             continue;
@@ -252,16 +277,40 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
                 image.set_pointer(slot + base, Pointer::Address(offset + base));
             }
             object::elf::R_X86_64_TPOFF64 => {
-                let size = match relocation.target() {
+                // `errno` by name (libm's), or libc's own slot for it (no
+                // symbol, its offset in libc's TLS block as the addend)
+                let name = match relocation.target() {
                     RelocationTarget::Symbol(index) => file
                         .dynamic_symbol_table()
                         .and_then(|t| object::ObjectSymbolTable::symbol_by_index(&t, index).ok())
-                        .map_or(8, |s| object::ObjectSymbol::size(&s).max(8)),
-                    _ => 8,
+                        .and_then(|s| object::ObjectSymbol::name(&s).ok().map(str::to_string)),
+                    _ => None,
                 };
-                image.foreign_tls += size.next_multiple_of(8);
-                let offset = (exe_tls + image.foreign_tls).wrapping_neg();
-                image.write(slot + base, &offset.to_le_bytes());
+                let is_errno = match name.as_deref() {
+                    Some(name) => name == "errno",
+                    None => own_errno == Some(relocation.addend() as u64),
+                };
+                if is_errno {
+                    // the one thread-local variable a module has: 8 bytes
+                    // just below the executable's block, which ends at the
+                    // thread pointer
+                    let errno = (exe_tls + 8).wrapping_neg();
+                    image.foreign_tls = 8;
+                    image.write(slot + base, &errno.to_le_bytes());
+                } else {
+                    // any other thread-local variable is set up when a
+                    // thread starts (the locale's tables): no module has it
+                    image.write(slot + base, &0u64.to_le_bytes());
+                    image.run_time_state.push((
+                        slot + base,
+                        slot + base + 8,
+                        format!(
+                            "the offset of a thread-local variable of {file_name} ({}), \
+                             which its thread set up when it started",
+                            name.as_deref().unwrap_or("its own")
+                        ),
+                    ));
+                }
             }
             _ => {}
         }

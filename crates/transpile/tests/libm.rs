@@ -475,3 +475,77 @@ fn libm_and_libc_calls_run_the_variant_this_cpu_runs_bit_for_bit() {
     );
     eprintln!("{runs} calls into libm and libc, bit-exact");
 }
+
+/// What a linked library sets up while the process runs, and a program's
+/// own look at MXCSR's flags: refused by name, never read from the file.
+const STATE_SOURCE: &str = r#"
+#include <ctype.h>
+#include <errno.h>
+#include <immintrin.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
+int log_errno(double x) { errno = 0; volatile double r = log(x); (void)r; return errno; }
+int up(int c) { return toupper(c); }
+long parse(int k) { return strtol(k ? " 42" : "42", 0, 10); }
+long env(int k) { char *s = getenv("HOME"); return s ? k : -1; }
+long out(int k) { return (long)(stdout != 0) + k; }
+int flags(double x) { _mm_setcsr(_mm_getcsr() & ~0x3f); volatile double r = x * x; (void)r; return _mm_getcsr() & 0x3f; }
+int main(void) { return 0; }
+"#;
+
+#[test]
+fn errno_is_shared_and_run_time_state_is_refused_by_name() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-state-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("state.c");
+    std::fs::write(&src, STATE_SOURCE).unwrap();
+    let exe = dir.join("state");
+    let status = Command::new("gcc")
+        .args(["-O2", "-fno-builtin", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .arg("-lm")
+        .status()
+        .expect("gcc (build-essential) is installed");
+    assert!(status.success());
+    let mut image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    x64wasm_transpile::link(&mut image).unwrap();
+
+    // errno: what libm's log sets is what the program reads (libc's slot)
+    let sig = Signature::parse("log_errno(f64)->i32").unwrap();
+    let module = transpile(&image, &[sig]).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    for x in [0.0, -1.0, 2.0, f64::NAN, f64::INFINITY, -0.0, 1e-320] {
+        let got = wasm
+            .call("log_errno", &[wasmi::Val::F64(x.into())])
+            .unwrap()
+            .and_then(|v| v.i32());
+        // natively: errno after libm's own log
+        let want = unsafe {
+            *libc::__errno_location() = 0;
+            let libm = std::ffi::CString::new("libm.so.6").unwrap();
+            let handle = libc::dlopen(libm.as_ptr(), libc::RTLD_LAZY);
+            let log = libc::dlsym(handle, c"log".as_ptr());
+            let log = std::mem::transmute::<*mut libc::c_void, extern "C" fn(f64) -> f64>(log);
+            std::hint::black_box(log(x));
+            *libc::__errno_location()
+        };
+        assert_eq!(got, Some(want), "errno after log({x})");
+    }
+
+    // (export, what its error names)
+    let refused = [
+        ("up(i32)->i32", "thread-local variable of libc.so.6"),
+        ("parse(i32)->i64", "thread-local variable of libc.so.6"),
+        ("env(i32)->i64", "libc.so.6's .bss"),
+        ("out(i32)->i64", "`stdout`, a shared library's variable"),
+        ("flags(f64)->i32", "stmxcsr"),
+    ];
+    for (export, names) in refused {
+        let sig = Signature::parse(export).unwrap();
+        let err = transpile(&image, &[sig]).expect_err(export).to_string();
+        assert!(err.contains(names), "{export}: {err}");
+    }
+}

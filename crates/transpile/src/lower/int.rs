@@ -1603,9 +1603,17 @@ pub const MXCSR: u32 = 0x1f80;
 /// are zero) and masks: everything but the six sticky exception flags.
 const MXCSR_CONTROL: u32 = 0xffc0;
 
-/// `stmxcsr m32` stores [`MXCSR`] (glibc's libm saves it to set round to
-/// nearest and restore it: `SET_RESTORE_ROUND`).
+/// `stmxcsr m32` stores [`MXCSR`] in a linked library's code (glibc's libm
+/// saves it to set round to nearest and restore it: `SET_RESTORE_ROUND`);
+/// in a program's own code it is refused.
 fn stmxcsr(c: &mut Ctx) -> R {
+    // Only in a linked library's code (glibc's SET_RESTORE_ROUND, which
+    // puts the flags back as it found them): a program's own `_mm_getcsr`
+    // may test the exception flags, which the module does not track.
+    let ip = c.ins.ip();
+    if !c.image.linked.iter().any(|(s, e, _)| (*s..*e).contains(&ip)) {
+        return Err(c.unsupported());
+    }
     let offset = c.address()?;
     c.emit_all([W::I32Const(MXCSR as i32), W::I32Store(mem(offset))]);
     Ok(())

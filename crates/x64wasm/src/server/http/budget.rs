@@ -271,6 +271,13 @@ impl Slot {
         }
     }
 
+    /// Whether the connection was closed for a newcomer.
+    pub fn is_evicted(&self) -> bool {
+        self.activity
+            .as_ref()
+            .is_some_and(|(_, a)| a.state.load(Ordering::Acquire) == EVICTED)
+    }
+
     /// How long the view has shown no sign of life.
     pub fn silent_for(&self) -> Duration {
         match &self.activity {

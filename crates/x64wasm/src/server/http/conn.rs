@@ -122,7 +122,7 @@ pub(super) async fn serve<S: Service>(
             true => None,
             false => tokio::select! {
                 biased;
-                () = slot.evicted() => return,
+                () = slot.evicted() => return not_run(stream, &*context.service).await,
                 place = context.writes.acquire() => place.ok(),
             },
         };
@@ -133,22 +133,26 @@ pub(super) async fn serve<S: Service>(
         drop(place);
         let reply = match answered {
             Ok(Some(reply)) => reply,
-            Ok(None) => return, // closed for a newcomer while queued: it did not run
+            // closed for a newcomer while queued: it did not run
+            Ok(None) => return not_run(stream, &*context.service).await,
             Err(_) => Reply::Full(context.service.error(500, "the request handler panicked")),
         };
         slot.waiting();
         let websocket = matches!(reply, Reply::WebSocket(..));
         match reply {
             Reply::Full(response) => {
-                let sent = tokio::select! {
-                    biased;
-                    () = slot.evicted() => return,
-                    sent = send(&mut stream, &response, head_only, !keep_alive, minor) => sent,
-                };
-                if sent.is_err() {
+                // The request ran: its answer is sent whole (within its
+                // write timeout) even when the connection is closed for a
+                // newcomer meanwhile (it then counts as leaving), and the
+                // close lingers, so that pipelined requests behind it do
+                // not reset the answer away.
+                if send(&mut stream, &response, head_only, !keep_alive, minor)
+                    .await
+                    .is_err()
+                {
                     return;
                 }
-                if !keep_alive {
+                if !keep_alive || slot.is_evicted() {
                     return linger_close(stream).await;
                 }
             }
@@ -508,6 +512,24 @@ async fn send(
 const SMALL_ANSWER: usize = 8 * 1024;
 
 /// Answers a refused request and closes the connection.
+/// Answers a request that was closed for a newcomer before it ran (queued
+/// for a thread or a place among the writes) with 503 and `Retry-After`:
+/// it did not run, so sending it again is safe.
+async fn not_run<S: Service>(mut stream: TcpStream, service: &S) {
+    let answer = service
+        .error(
+            503,
+            "the server is full: this request was closed for a newcomer before it ran; send it again",
+        )
+        .header("Retry-After", "1");
+    if write(&mut stream, &[&answer.to_bytes(false, true, false)])
+        .await
+        .is_ok()
+    {
+        linger_close(stream).await;
+    }
+}
+
 async fn refuse<S: Service>(mut stream: TcpStream, service: &S, r: Refusal) {
     let answer = service.error(r.status, &r.message);
     if write(&mut stream, &[&answer.to_bytes(false, true, false)])
