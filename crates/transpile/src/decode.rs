@@ -291,6 +291,22 @@ impl ProgramDecoding<'_> {
     }
 }
 
+/// The thread-descriptor field a linked library's instruction reads at a
+/// constant offset past the thread pointer, other than the ones a module's
+/// thread has: fs:0 (its own address, TLS addresses start from it) and
+/// fs:0x28 (the stack protector's canary, 0 in a module as in its check).
+fn thread_descriptor_field(image: &Image, ins: &Instruction) -> Option<u64> {
+    let in_library = image
+        .linked
+        .iter()
+        .any(|(start, end, _)| (*start..*end).contains(&ins.ip()));
+    let constant = ins.memory_segment() == Register::FS
+        && ins.memory_base() == Register::None
+        && ins.memory_index() == Register::None;
+    let field = ins.memory_displacement64();
+    (in_library && constant && field != 0 && field != 0x28 && (field as i64) > 0).then_some(field)
+}
+
 fn function_name(image: &Image, address: u64) -> String {
     image
         .function_at(address)
@@ -774,6 +790,19 @@ impl<'a> Decoding<'a, '_> {
             }
             if decoded.len() >= MAX_INSTRUCTIONS {
                 return Err(self.error(ip, "function too large"));
+            }
+            if let Some(field) = thread_descriptor_field(self.image, &instruction) {
+                // libc's `struct pthread` lies past the thread pointer; a
+                // module's thread has only its first words (its own address,
+                // the canary), so a field past them (the thread id at
+                // fs:0x2d0, via pthread_self's fs:0x10) would read zeros
+                return Err(self.error(
+                    ip,
+                    format!(
+                        "reads the thread's descriptor (fs:{field:#x}), which a module's \
+                         thread does not have"
+                    ),
+                ));
             }
             if matches!(instruction.mnemonic(), Mnemonic::Syscall | Mnemonic::Sysenter) {
                 // (refused here, by the function's name, rather than when

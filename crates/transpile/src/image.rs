@@ -108,6 +108,11 @@ pub struct Image {
     /// the program's slots for their variables). The file's bytes there
     /// are not what the process has (`link.rs`).
     pub run_time_state: Vec<(u64, u64, String)>,
+    /// The version each slot of a versioned import asks for (`log` →
+    /// `GLIBC_2.29`), by slot: a binary built against an older glibc asks
+    /// for older functions, which `link.rs` must find, not the newest (and
+    /// one binary may ask for two versions of one name).
+    pub import_versions: HashMap<u64, String>,
 }
 
 impl Image {
@@ -239,6 +244,23 @@ impl Image {
         }
         image.add_symbols(symbols);
 
+        // the version each undefined dynamic symbol asks for (.gnu.version_r)
+        let mut versions_of: HashMap<usize, String> = HashMap::new();
+        if let Ok(elf) = object::read::elf::ElfFile64::<object::Endianness>::parse(data) {
+            let endian = elf.endian();
+            if let Ok(Some(versions)) = elf.elf_section_table().versions(endian, data) {
+                for symbol in elf.dynamic_symbols().filter(|s| s.is_undefined()) {
+                    let index = versions.version_index(endian, symbol.index());
+                    if let Ok(Some(version)) = versions.version(index) {
+                        versions_of.insert(
+                            symbol.index().0,
+                            String::from_utf8_lossy(version.name()).into_owned(),
+                        );
+                    }
+                }
+            }
+        }
+
         // Dynamic relocations: the GOT and pointers in data, as the loader
         // would fill them with the image at base 0.
         if let Some(relocations) = file.dynamic_relocations() {
@@ -283,7 +305,29 @@ impl Image {
                                 Some(s) if !s.is_undefined() && s.address() != 0 => {
                                     Some(Pointer::Address(s.address().wrapping_add(addend as u64)))
                                 }
-                                Some(s) => s.name().ok().map(|n| Pointer::Import(n.to_string())),
+                                Some(s) => {
+                                    // another object's variable (the
+                                    // loader's `_rtld_global_ro`): the slot
+                                    // holds no address a module has
+                                    if matches!(
+                                        s.kind(),
+                                        object::SymbolKind::Data | object::SymbolKind::Tls
+                                    ) {
+                                        image.run_time_state.push((
+                                            offset,
+                                            offset + 8,
+                                            format!(
+                                                "the address of `{}`, a variable of another \
+                                                 shared object",
+                                                s.name().unwrap_or("?")
+                                            ),
+                                        ));
+                                    }
+                                    if let Some(version) = versions_of.get(&index.0) {
+                                        image.import_versions.insert(offset, version.clone());
+                                    }
+                                    s.name().ok().map(|n| Pointer::Import(n.to_string()))
+                                }
                                 None => None,
                             }
                         }
@@ -449,10 +493,13 @@ impl Image {
             .map(|(_, _, what)| what.as_str())
     }
 
-    /// Points every slot that holds import `name` at `address` instead.
-    pub(crate) fn redirect_import(&mut self, name: &str, address: u64) {
+    /// Points every slot that holds import `name` of `version` (as
+    /// [`Image::import_versions`] has it) at `address` instead.
+    pub(crate) fn redirect_import(&mut self, name: &str, version: Option<&str>, address: u64) {
         for slot in self.slots_of_import(name) {
-            self.set_pointer(slot, Pointer::Address(address));
+            if self.import_versions.get(&slot).map(String::as_str) == version {
+                self.set_pointer(slot, Pointer::Address(address));
+            }
         }
     }
 

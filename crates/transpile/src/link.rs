@@ -68,26 +68,29 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
     // a linked library's own imports (libm calling into libc) are linked in
     // the next round
     for _round in 0..4 {
-        let mut wanted: BTreeMap<String, Vec<(String, Found)>> = BTreeMap::new();
-        let mut names: Vec<String> = image
+        // (name, version) of every import slot, each once
+        let mut wanted: BTreeMap<String, Vec<(String, Option<String>, Found)>> = BTreeMap::new();
+        let mut imports: Vec<(String, Option<String>)> = image
             .pointers
-            .values()
-            .filter_map(|p| match p {
-                Pointer::Import(name) => Some(name.clone()),
+            .iter()
+            .filter_map(|(slot, p)| match p {
+                Pointer::Import(name) => {
+                    Some((name.clone(), image.import_versions.get(slot).cloned()))
+                }
                 Pointer::Address(_) => None,
             })
             .collect();
-        names.sort();
-        names.dedup();
-        for name in names {
+        imports.sort();
+        imports.dedup();
+        for (name, version) in imports {
             if Builtin::by_name(&name).is_some() || import_never_returns(&name) {
                 continue;
             }
-            if let Some(found) = find(&handles, &name) {
+            if let Some(found) = find(&handles, &name, version.as_deref()) {
                 wanted
                     .entry(found.path.clone())
                     .or_default()
-                    .push((name, found));
+                    .push((name, version, found));
             }
         }
         if wanted.is_empty() {
@@ -97,7 +100,7 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
             let base = match linked.iter().find(|l| l.path == path) {
                 Some(l) => l.base,
                 None => {
-                    let load_base = functions[0].1.load_base;
+                    let load_base = functions[0].2.load_base;
                     let base = image.end.next_multiple_of(LIBRARY_ALIGN);
                     place(image, &path, load_base, base)?;
                     linked.push(Linked {
@@ -109,12 +112,16 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
                 }
             };
             let library = linked.iter_mut().find(|l| l.path == path).unwrap();
-            for (name, found) in functions {
+            for (name, version, found) in functions {
                 let address = base + (found.address - found.load_base);
                 if !image.is_code(address) {
                     // a variable of the library (`stdout`, `environ`): the
                     // program's GOT slot for it must not be read
-                    for slot in image.slots_of_import(&name) {
+                    for slot in image
+                        .slots_of_import(&name)
+                        .into_iter()
+                        .filter(|slot| image.import_versions.get(slot) == version.as_ref())
+                    {
                         image.run_time_state.push((
                             slot,
                             slot + 8,
@@ -128,9 +135,16 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
                     .is_none_or(|s| s.address != address)
                 {
                     // an IFUNC's variant has no symbol of its own
-                    image.name_function(&format!("{name} (the variant for this CPU)"), address)?;
+                    let versioned = match &version {
+                        Some(v) => format!("{name}@{v}"),
+                        None => name.clone(),
+                    };
+                    image.name_function(
+                        &format!("{versioned} (the variant for this CPU)"),
+                        address,
+                    )?;
                 }
-                image.redirect_import(&name, address);
+                image.redirect_import(&name, version.as_deref(), address);
                 library.functions.push((name, address));
             }
         }
@@ -148,14 +162,21 @@ fn open(soname: &str) -> Option<*mut libc::c_void> {
     (!handle.is_null()).then_some(handle)
 }
 
-/// `name` as `dlsym` resolves it in the first library of `handles` that
-/// has it (an IFUNC: the variant its resolver picked), with the file and
-/// load address `dladdr` gives.
-fn find(handles: &[*mut libc::c_void], name: &str) -> Option<Found> {
+/// `name` as `dlsym` resolves it (`dlvsym` for the `version` the binary
+/// asks for: an older glibc's `log` differs from the newest) in the first
+/// library of `handles` that has it (an IFUNC: the variant its resolver
+/// picked), with the file and load address `dladdr` gives.
+fn find(handles: &[*mut libc::c_void], name: &str, version: Option<&str>) -> Option<Found> {
     let symbol = CString::new(name).ok()?;
+    let version = version.map(CString::new).transpose().ok()?;
     for &handle in handles {
-        // SAFETY: a handle from dlopen and a NUL-terminated name.
-        let address = unsafe { libc::dlsym(handle, symbol.as_ptr()) };
+        // SAFETY: a handle from dlopen and NUL-terminated strings.
+        let address = unsafe {
+            match &version {
+                Some(v) => libc::dlvsym(handle, symbol.as_ptr(), v.as_ptr()),
+                None => libc::dlsym(handle, symbol.as_ptr()),
+            }
+        };
         if address.is_null() {
             continue;
         }
@@ -227,6 +248,16 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
             Pointer::Import(name) => Pointer::Import(name.clone()),
         };
         image.set_pointer(slot + base, moved);
+    }
+    // what the library's own relocations say no module has (its slots for
+    // the loader's variables), and the versions its imports ask for
+    for (start, end, what) in &library.run_time_state {
+        image
+            .run_time_state
+            .push((start + base, end + base, format!("{what} (in {file_name})")));
+    }
+    for (slot, version) in &library.import_versions {
+        image.import_versions.insert(slot + base, version.clone());
     }
     // RELR: relative pointers, their addend in the slot
     if let Some(relr) = file.section_by_name(".relr.dyn") {

@@ -486,12 +486,24 @@ const STATE_SOURCE: &str = r#"
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <sys/auxv.h>
+#include <time.h>
 int log_errno(double x) { errno = 0; volatile double r = log(x); (void)r; return errno; }
 int up(int c) { return toupper(c); }
 long parse(int k) { return strtol(k ? " 42" : "42", 0, 10); }
 long env(int k) { char *s = getenv("HOME"); return s ? k : -1; }
 long out(int k) { return (long)(stdout != 0) + k; }
 int flags(double x) { _mm_setcsr(_mm_getcsr() & ~0x3f); volatile double r = x * x; (void)r; return _mm_getcsr() & 0x3f; }
+long aux(long a) { return (long)getauxval(a); }
+long clock_of_thread(long a) { clockid_t c = 0; return pthread_getcpuclockid(pthread_self(), &c) + a; }
+/* a binary built against an older glibc: the versions it asks for */
+int totalorder_2_25(double, double);
+__asm__(".symver totalorder_2_25,totalorder@GLIBC_2.25");
+int total(double x, double y) { return totalorder_2_25(x, y); }
+double log_2_2_5(double);
+__asm__(".symver log_2_2_5,log@GLIBC_2.2.5");
+double old_log(double x) { return log_2_2_5(x); }
 int main(void) { return 0; }
 "#;
 
@@ -535,8 +547,48 @@ fn errno_is_shared_and_run_time_state_is_refused_by_name() {
         assert_eq!(got, Some(want), "errno after log({x})");
     }
 
+    // the version the binary asks for (totalorder@GLIBC_2.25 takes two
+    // doubles; the newest takes two pointers), against the native call of
+    // that version
+    let sig = Signature::parse("total(f64,f64)->i32").unwrap();
+    let module = transpile(&image, &[sig]).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    let old = unsafe {
+        let libm = std::ffi::CString::new("libm.so.6").unwrap();
+        let handle = libc::dlopen(libm.as_ptr(), libc::RTLD_LAZY);
+        let f = libc::dlvsym(handle, c"totalorder".as_ptr(), c"GLIBC_2.25".as_ptr());
+        assert!(!f.is_null());
+        std::mem::transmute::<*mut libc::c_void, extern "C" fn(f64, f64) -> i32>(f)
+    };
+    for (x, y) in [
+        (2.0, 1.0),
+        (1.0, 2.0),
+        (f64::NAN, 0.0),
+        (-0.0, 0.0),
+        (0.0, -0.0),
+    ] {
+        let got = wasm
+            .call(
+                "total",
+                &[wasmi::Val::F64(x.into()), wasmi::Val::F64(y.into())],
+            )
+            .unwrap()
+            .and_then(|v| v.i32());
+        assert_eq!(got, Some(old(x, y)), "totalorder@GLIBC_2.25({x}, {y})");
+    }
+
     // (export, what its error names)
     let refused = [
+        (
+            "aux(i64)->i64",
+            "`_rtld_global_ro`, a variable of another shared object",
+        ),
+        (
+            "clock_of_thread(i64)->i64",
+            "the thread's descriptor (fs:0x10)",
+        ),
+        // the old log reads libm's _LIB_VERSION
+        ("old_log(f64)->f64", "libm.so.6's .data"),
         ("up(i32)->i32", "thread-local variable of libc.so.6"),
         ("parse(i32)->i64", "thread-local variable of libc.so.6"),
         ("env(i32)->i64", "libc.so.6's .bss"),
