@@ -36,6 +36,20 @@ use super::noreturn::import_never_returns;
 /// they are searched: the C runtime every Rust and C program on glibc has.
 pub const LINKED_LIBRARIES: [&str; 2] = ["libm.so.6", "libc.so.6"];
 
+/// glibc's allocator's own functions, which read its blocks and arenas: a
+/// module has its own heap (`builtins/heap.rs`), whose blocks they would
+/// misread (`malloc_usable_size` gave 0), so they stay imports, refused
+/// by name.
+const ALLOCATOR_FUNCTIONS: [&str; 7] = [
+    "malloc_usable_size",
+    "malloc_trim",
+    "mallinfo",
+    "mallinfo2",
+    "malloc_stats",
+    "malloc_info",
+    "mallopt",
+];
+
 /// Where linked libraries start: past the image, aligned to this.
 const LIBRARY_ALIGN: u64 = 1 << 20;
 
@@ -83,7 +97,10 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
         imports.sort();
         imports.dedup();
         for (name, version) in imports {
-            if Builtin::by_name(&name).is_some() || import_never_returns(&name) {
+            if Builtin::by_name(&name).is_some()
+                || import_never_returns(&name)
+                || ALLOCATOR_FUNCTIONS.contains(&name.as_str())
+            {
                 continue;
             }
             if let Some(found) = find(&handles, &name, version.as_deref()) {

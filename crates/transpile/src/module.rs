@@ -133,6 +133,16 @@ struct Layout {
     stack_base: u64,
 }
 
+/// Where the module keeps `errno`, when it has one: 8 bytes below the
+/// executable's TLS block, as `link.rs` placed it.
+fn errno_address(image: &Image) -> Option<u64> {
+    let exe_tls = image
+        .tls
+        .as_ref()
+        .map_or(0, |t| t.size.next_multiple_of(t.align));
+    (image.foreign_tls > 0).then(|| layout(image).thread_pointer - exe_tls - 8)
+}
+
 fn layout(image: &Image) -> Layout {
     // (linked libraries' thread-local variables just below the block)
     let below = image.end + image.foreign_tls;
@@ -382,7 +392,7 @@ pub fn assemble(
     for b in builtins_used {
         let (params, results) = b.shape().func_type();
         functions.function(types.index(params, results));
-        code.function(&b.body());
+        code.function(&b.body(errno_address(image)));
     }
     // the function table: its lookup (address to entry) and an adapter per
     // entry from the table's ABI to the function's own

@@ -74,14 +74,15 @@ fn inputs() -> Vec<(u64, u64)> {
         .collect()
 }
 
-#[test]
-fn provided_libm_functions_match_the_system_libm_bit_for_bit() {
-    let dir = std::env::temp_dir().join(format!("x64wasm-libm-{}", std::process::id()));
+/// Builds C `source` with gcc into a program named `stem` in a fresh
+/// directory; `-fno-builtin`: real calls into libm and libc, not gcc's
+/// inline expansions.
+fn build_c(stem: &str, source: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("x64wasm-{stem}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("libm.c");
-    std::fs::write(&src, C_SOURCE).unwrap();
-    let exe = dir.join("libm");
-    // -fno-builtin: real calls into libm, not gcc's inline expansions
+    let src = dir.join(format!("{stem}.c"));
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.join(stem);
     let status = Command::new("gcc")
         .args(["-O2", "-fno-builtin", "-o"])
         .arg(&exe)
@@ -90,6 +91,12 @@ fn provided_libm_functions_match_the_system_libm_bit_for_bit() {
         .status()
         .expect("gcc (build-essential) is installed");
     assert!(status.success());
+    exe
+}
+
+#[test]
+fn provided_libm_functions_match_the_system_libm_bit_for_bit() {
+    let exe = build_c("libm", C_SOURCE);
 
     let inputs = inputs();
     let mut child = Command::new(&exe)
@@ -325,19 +332,7 @@ const CHILD: &str = "X64WASM_LINKED_CHILD";
 
 #[test]
 fn libm_and_libc_calls_run_the_variant_this_cpu_runs_bit_for_bit() {
-    let dir = std::env::temp_dir().join(format!("x64wasm-linked-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("linked.c");
-    std::fs::write(&src, LINKED_SOURCE).unwrap();
-    let exe = dir.join("linked");
-    let status = Command::new("gcc")
-        .args(["-O2", "-fno-builtin", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .arg("-lm")
-        .status()
-        .expect("gcc (build-essential) is installed");
-    assert!(status.success());
+    let exe = build_c("linked", LINKED_SOURCE);
     let mut image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
     let linked = x64wasm_transpile::link(&mut image).unwrap();
     let strlen = Signature::parse("t_strlen(ptr)->i64").unwrap();
@@ -486,6 +481,7 @@ const STATE_SOURCE: &str = r#"
 #include <stdio.h>
 #include <stdlib.h>
 #include <stdint.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <sys/auxv.h>
 #include <time.h>
@@ -496,6 +492,8 @@ long env(int k) { char *s = getenv("HOME"); return s ? k : -1; }
 long out(int k) { return (long)(stdout != 0) + k; }
 int flags(double x) { _mm_setcsr(_mm_getcsr() & ~0x3f); volatile double r = x * x; (void)r; return _mm_getcsr() & 0x3f; }
 long aux(long a) { return (long)getauxval(a); }
+long usable(long n) { void *p = malloc(n); return (long)malloc_usable_size(p); }
+int sqrt_errno(double x) { errno = 0; volatile double r = sqrt(x); (void)r; return errno; }
 long clock_of_thread(long a) { clockid_t c = 0; return pthread_getcpuclockid(pthread_self(), &c) + a; }
 /* a binary built against an older glibc: the versions it asks for */
 int totalorder_2_25(double, double);
@@ -509,42 +507,44 @@ int main(void) { return 0; }
 
 #[test]
 fn errno_is_shared_and_run_time_state_is_refused_by_name() {
-    let dir = std::env::temp_dir().join(format!("x64wasm-state-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("state.c");
-    std::fs::write(&src, STATE_SOURCE).unwrap();
-    let exe = dir.join("state");
-    let status = Command::new("gcc")
-        .args(["-O2", "-fno-builtin", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .arg("-lm")
-        .status()
-        .expect("gcc (build-essential) is installed");
-    assert!(status.success());
+    let exe = build_c("state", STATE_SOURCE);
     let mut image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
     x64wasm_transpile::link(&mut image).unwrap();
 
-    // errno: what libm's log sets is what the program reads (libc's slot)
-    let sig = Signature::parse("log_errno(f64)->i32").unwrap();
-    let module = transpile(&image, &[sig]).unwrap();
+    // errno: what libm's log sets is what the program reads (libc's
+    // slot), and so is what the module's own sqrt sets
+    let sigs =
+        ["log_errno(f64)->i32", "sqrt_errno(f64)->i32"].map(|s| Signature::parse(s).unwrap());
+    let module = transpile(&image, &sigs).unwrap();
     let mut wasm = Wasm::new(&module.wasm);
-    for x in [0.0, -1.0, 2.0, f64::NAN, f64::INFINITY, -0.0, 1e-320] {
-        let got = wasm
-            .call("log_errno", &[wasmi::Val::F64(x.into())])
-            .unwrap()
-            .and_then(|v| v.i32());
-        // natively: errno after libm's own log
-        let want = unsafe {
-            *libc::__errno_location() = 0;
-            let libm = std::ffi::CString::new("libm.so.6").unwrap();
-            let handle = libc::dlopen(libm.as_ptr(), libc::RTLD_LAZY);
-            let log = libc::dlsym(handle, c"log".as_ptr());
-            let log = std::mem::transmute::<*mut libc::c_void, extern "C" fn(f64) -> f64>(log);
-            std::hint::black_box(log(x));
-            *libc::__errno_location()
-        };
-        assert_eq!(got, Some(want), "errno after log({x})");
+    for (export, libm_name) in [("log_errno", c"log"), ("sqrt_errno", c"sqrt")] {
+        for x in [
+            0.0,
+            -1.0,
+            2.0,
+            f64::NAN,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            -0.0,
+            1e-320,
+            -1e-320,
+        ] {
+            let got = wasm
+                .call(export, &[wasmi::Val::F64(x.into())])
+                .unwrap()
+                .and_then(|v| v.i32());
+            // natively: errno after libm's own function
+            let want = unsafe {
+                *libc::__errno_location() = 0;
+                let libm = std::ffi::CString::new("libm.so.6").unwrap();
+                let handle = libc::dlopen(libm.as_ptr(), libc::RTLD_LAZY);
+                let f = libc::dlsym(handle, libm_name.as_ptr());
+                let f = std::mem::transmute::<*mut libc::c_void, extern "C" fn(f64) -> f64>(f);
+                std::hint::black_box(f(x));
+                *libc::__errno_location()
+            };
+            assert_eq!(got, Some(want), "errno after {libm_name:?}({x})");
+        }
     }
 
     // the version the binary asks for (totalorder@GLIBC_2.25 takes two
@@ -583,6 +583,7 @@ fn errno_is_shared_and_run_time_state_is_refused_by_name() {
             "aux(i64)->i64",
             "`_rtld_global_ro`, a variable of another shared object",
         ),
+        ("usable(i64)->i64", "imported `malloc_usable_size`"),
         (
             "clock_of_thread(i64)->i64",
             "the thread's descriptor (fs:0x10)",

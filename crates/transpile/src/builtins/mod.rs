@@ -250,8 +250,10 @@ impl Builtin {
 
     /// The wasm function that serves it (memcpy/memmove/memset/memcmp/bcmp
     /// on (rdi, rsi, rdx) → rax; libm on xmm0 (and xmm1); the heap on
-    /// (rdi, rsi, rdx, rcx) → rax).
-    pub fn body(self) -> Function {
+    /// (rdi, rsi, rdx, rcx) → rax). `errno`: where the module keeps
+    /// `errno` when it has one (libc linked: `link.rs`), which `sqrt` of a
+    /// negative number sets to EDOM as glibc's does.
+    pub fn body(self, errno: Option<u64>) -> Function {
         let b = self;
         match b {
             Builtin::Floor
@@ -262,7 +264,7 @@ impl Builtin {
             | Builtin::Ceilf
             | Builtin::Truncf
             | Builtin::Roundf => float_rounding(b),
-            Builtin::Sqrt | Builtin::Sqrtf => libm_sqrt(b == Builtin::Sqrtf),
+            Builtin::Sqrt | Builtin::Sqrtf => libm_sqrt(b == Builtin::Sqrtf, errno),
             Builtin::Malloc
             | Builtin::Calloc
             | Builtin::Realloc
@@ -493,8 +495,9 @@ fn float_rounding(b: Builtin) -> Function {
 }
 
 /// libm `sqrt`: x86 `sqrtsd` (glibc's result): a NaN comes back quieted,
-/// a negative number gives the default NaN.
-fn libm_sqrt(f32: bool) -> Function {
+/// a negative number gives the default NaN and sets `errno` (at `errno`,
+/// when the module has it) to EDOM.
+fn libm_sqrt(f32: bool, errno: Option<u64>) -> Function {
     // param 0: xmm0; local 1: bits in, local 2: bits out
     let (extract, sqrt, replace, bits_ty) = if f32 {
         (
@@ -525,16 +528,25 @@ fn libm_sqrt(f32: bool) -> Function {
         indefinite,
     ]);
     code.extend(is_nan_bits(1, f32, sign.clone(), exponent.clone()));
-    code.extend([
-        W::Select,
-        W::LocalSet(2),
-        W::End,
-        W::LocalGet(0),
-        W::LocalGet(2),
-        replace,
-    ]);
+    code.extend([W::Select, W::LocalSet(2)]);
+    if let Some(errno) = errno {
+        // a NaN result from a number: x < 0
+        code.extend(is_nan_bits(1, f32, sign.clone(), exponent.clone()));
+        code.extend([
+            W::I32Eqz,
+            W::If(BlockType::Empty),
+            W::I32Const(errno as u32 as i32),
+            W::I32Const(EDOM),
+            W::I32Store(mem(0)),
+            W::End,
+        ]);
+    }
+    code.extend([W::End, W::LocalGet(0), W::LocalGet(2), replace]);
     body(&[bits_ty, bits_ty], &code)
 }
+
+/// `errno` for a domain error (Linux's EDOM).
+const EDOM: i32 = 33;
 
 /// glibc's x86-64 `fmin`/`fmax` (checked against the system libm by
 /// `tests/libm.rs`): ordered operands give `minsd`/`maxsd`'s answer (x when
