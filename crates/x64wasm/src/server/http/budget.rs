@@ -678,6 +678,7 @@ mod tests {
         let c1 = budget.admit(Kind::Request, c).unwrap();
         assert!(!a1.ticket().working(), "a1 was closed for c1");
         assert!(a2.ticket().working(), "a2 was not");
+        assert!(c1.ticket().working(), "c1's answer started");
         std::thread::sleep(std::time::Duration::from_millis(20)); // (times are in ms)
         a2.waiting();
         // Now each holds one: nobody holds two more than `d`, nobody has
