@@ -79,6 +79,8 @@ struct Found {
 pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
     let handles: Vec<*mut libc::c_void> = LINKED_LIBRARIES.iter().filter_map(|n| open(n)).collect();
     let mut linked: Vec<Linked> = Vec::new();
+    // each (name, version) is looked up once (a variable stays an import)
+    let mut seen: std::collections::BTreeSet<(String, Option<String>)> = Default::default();
     // a linked library's own imports (libm calling into libc) are linked in
     // the next round
     for _round in 0..4 {
@@ -96,6 +98,7 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
             .collect();
         imports.sort();
         imports.dedup();
+        imports.retain(|import| seen.insert(import.clone()));
         for (name, version) in imports {
             if Builtin::by_name(&name).is_some()
                 || import_never_returns(&name)
