@@ -44,7 +44,7 @@ pub fn key(image: &Image, program: &Program, exports: &[Signature], ranges: &[(u
         h.update(image.read(start, (end - start) as usize).unwrap_or(&[]));
     }
     h.update(image.end.to_le_bytes());
-    h.update(image.foreign_tls.to_le_bytes());
+    h.update([image.has_errno as u8]);
     h.finalize().into()
 }
 

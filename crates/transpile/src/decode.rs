@@ -267,9 +267,7 @@ impl ProgramDecoding<'_> {
         }
         Ok(())
     }
-}
 
-impl ProgramDecoding<'_> {
     /// `error` of the function at `address`, with the calls that reached
     /// it from a root (none for a root: its name is in the error).
     fn reached(&self, address: u64, error: TranspileError) -> TranspileError {
@@ -296,10 +294,7 @@ impl ProgramDecoding<'_> {
 /// thread has: fs:0 (its own address, TLS addresses start from it) and
 /// fs:0x28 (the stack protector's canary, 0 in a module as in its check).
 fn thread_descriptor_field(image: &Image, ins: &Instruction) -> Option<u64> {
-    let in_library = image
-        .linked
-        .iter()
-        .any(|(start, end, _)| (*start..*end).contains(&ins.ip()));
+    let in_library = image.library_at(ins.ip()).is_some();
     let constant = ins.memory_segment() == Register::FS
         && ins.memory_base() == Register::None
         && ins.memory_index() == Register::None;

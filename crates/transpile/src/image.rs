@@ -97,9 +97,9 @@ pub struct Image {
     pub end: u64,
     /// Thread-local storage, when the executable has any.
     pub tls: Option<Tls>,
-    /// Bytes of linked libraries' thread-local variables (`errno`), just
-    /// below the executable's TLS block (`link.rs`).
-    pub foreign_tls: u64,
+    /// Linked code uses `errno` (`link.rs`): the module keeps it in 8 bytes
+    /// just below the executable's TLS block ([`Image::errno_offset`]).
+    pub has_errno: bool,
     /// The linked libraries' ranges: start, end, file name (`link.rs`).
     pub linked: Vec<(u64, u64, String)>,
     /// What no module may read, as the range it lies in and what it is:
@@ -483,6 +483,37 @@ impl Image {
             .filter(|(_, p)| matches!(p, Pointer::Import(n) if n == name))
             .map(|(&slot, _)| slot)
             .collect()
+    }
+
+    /// Bytes of the executable's TLS block, which ends at the thread
+    /// pointer (x86-64's variant II).
+    pub fn tls_block_size(&self) -> u64 {
+        self.tls
+            .as_ref()
+            .map_or(0, |t| t.size.next_multiple_of(t.align))
+    }
+
+    /// Bytes the module keeps below the executable's TLS block: `errno`'s.
+    pub fn foreign_tls(&self) -> u64 {
+        if self.has_errno {
+            8
+        } else {
+            0
+        }
+    }
+
+    /// How far below the thread pointer `errno` lies, when linked code uses
+    /// it: past the executable's block.
+    pub fn errno_offset(&self) -> Option<u64> {
+        self.has_errno.then(|| self.tls_block_size() + 8)
+    }
+
+    /// The file name of the linked library holding `address`, if one does.
+    pub fn library_at(&self, address: u64) -> Option<&str> {
+        self.linked
+            .iter()
+            .find(|(start, end, _)| (*start..*end).contains(&address))
+            .map(|(_, _, name)| name.as_str())
     }
 
     /// What of [`Image::run_time_state`] the bytes `start..end` touch.

@@ -14,7 +14,7 @@
 //! symbols as in the file, IRELATIVE slots (internal calls to other IFUNC
 //! functions) by reading the address the loader wrote in this process, and
 //! initial-exec TLS slots (`errno`) as offsets into thread-local storage of
-//! the module's own below the executable's block ([`Image::foreign_tls`]).
+//! the module's own below the executable's block ([`Image::errno_offset`]).
 //!
 //! Not linked: the functions the module provides itself (`builtins/`),
 //! imports that never return (`abort`: a trap, `noreturn.rs`), data
@@ -231,6 +231,25 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
         std::fs::read(path).map_err(|e| TranspileError::Elf(format!("cannot read {path}: {e}")))?;
     let library = Image::from_elf(&bytes)?;
     let file = object::File::parse(&*bytes).map_err(|e| TranspileError::Elf(e.to_string()))?;
+    // The file must be the copy this process runs: one replaced on disk
+    // since it started (a glibc upgrade) would give other code, and other
+    // addresses for the IRELATIVE slots read below.
+    if let Some(note) = file.section_by_name(".note.gnu.build-id") {
+        let on_disk = note
+            .data()
+            .map_err(|e| TranspileError::Elf(e.to_string()))?;
+        // SAFETY: the note lies in the library's first, read-only segment,
+        // mapped at `load_base` plus its address for as long as it is loaded.
+        let running = unsafe {
+            std::slice::from_raw_parts((load_base + note.address()) as *const u8, on_disk.len())
+        };
+        if running != on_disk {
+            return Err(TranspileError::Elf(format!(
+                "{path} on disk is not the copy this process runs (its build id differs: \
+                 replaced since the process started?); restart it"
+            )));
+        }
+    }
     let size = library.end;
     let file_name = path.rsplit('/').next().unwrap_or(path).to_string();
     image.linked.push((base, base + size, file_name.clone()));
@@ -293,10 +312,6 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
     }
     // IRELATIVE (the resolver's choice, read where the loader wrote it) and
     // initial-exec thread-local variables
-    let exe_tls = image
-        .tls
-        .as_ref()
-        .map_or(0, |t| t.size.next_multiple_of(t.align));
     let own_errno = file
         .dynamic_symbols()
         .find(|s| {
@@ -342,11 +357,9 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
                     None => own_errno == Some(relocation.addend() as u64),
                 };
                 if is_errno {
-                    // the one thread-local variable a module has: 8 bytes
-                    // just below the executable's block, which ends at the
-                    // thread pointer
-                    let errno = (exe_tls + 8).wrapping_neg();
-                    image.foreign_tls = 8;
+                    // the one thread-local variable a module has
+                    image.has_errno = true;
+                    let errno = image.errno_offset().unwrap_or_default().wrapping_neg();
                     image.write(slot + base, &errno.to_le_bytes());
                 } else {
                     // any other thread-local variable is set up when a
@@ -371,16 +384,10 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
 
 /// `error`, said to be in a linked library's code when it is.
 pub fn in_library(image: &Image, error: TranspileError) -> TranspileError {
-    let library = error.address().and_then(|a| {
-        image
-            .linked
-            .iter()
-            .find(|(start, end, _)| (*start..*end).contains(&a))
-    });
-    match library {
-        Some((_, _, name)) if !matches!(error, TranspileError::InLibrary { .. }) => {
+    match error.address().and_then(|a| image.library_at(a)) {
+        Some(name) if !matches!(error, TranspileError::InLibrary { .. }) => {
             TranspileError::InLibrary {
-                library: name.clone(),
+                library: name.to_string(),
                 error: Box::new(error),
             }
         }

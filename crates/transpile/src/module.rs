@@ -136,21 +136,17 @@ struct Layout {
 /// Where the module keeps `errno`, when it has one: 8 bytes below the
 /// executable's TLS block, as `link.rs` placed it.
 fn errno_address(image: &Image) -> Option<u64> {
-    let exe_tls = image
-        .tls
-        .as_ref()
-        .map_or(0, |t| t.size.next_multiple_of(t.align));
-    (image.foreign_tls > 0).then(|| layout(image).thread_pointer - exe_tls - 8)
+    Some(layout(image).thread_pointer - image.errno_offset()?)
 }
 
 fn layout(image: &Image) -> Layout {
     // (linked libraries' thread-local variables just below the block)
-    let below = image.end + image.foreign_tls;
+    let below = image.end + image.foreign_tls();
     let (tls_block, thread_pointer) = match &image.tls {
         None => (None, below.next_multiple_of(64)),
         Some(tls) => {
             let block = below.next_multiple_of(tls.align.max(16));
-            (Some(block), block + tls.size.next_multiple_of(tls.align))
+            (Some(block), block + image.tls_block_size())
         }
     };
     Layout {

@@ -74,6 +74,16 @@ fn inputs() -> Vec<(u64, u64)> {
         .collect()
 }
 
+/// Fails with the first 20 differences, if any, of `runs` calls.
+fn assert_none_differ(failures: &[String], runs: usize) {
+    assert!(
+        failures.is_empty(),
+        "{} of {runs} differ:\n{}",
+        failures.len(),
+        failures[..failures.len().min(20)].join("\n")
+    );
+}
+
 /// Builds C `source` with gcc into a program named `stem` in a fresh
 /// directory; `-fno-builtin`: real calls into libm and libc, not gcc's
 /// inline expansions.
@@ -160,17 +170,7 @@ fn provided_libm_functions_match_the_system_libm_bit_for_bit() {
             }
         }
     }
-    assert!(
-        failures.is_empty(),
-        "{} differences:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_none_differ(&failures, inputs.len() * FUNCTIONS.len());
 }
 
 // ------------------------------------------------- calls linked from libm/libc
@@ -457,17 +457,7 @@ fn libm_and_libc_calls_run_the_variant_this_cpu_runs_bit_for_bit() {
         }
         runs += 2;
     }
-    assert!(
-        failures.is_empty(),
-        "{} of {runs} differ:\n{}",
-        failures.len(),
-        failures
-            .iter()
-            .take(20)
-            .cloned()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_none_differ(&failures, runs);
     eprintln!("{runs} calls into libm and libc, bit-exact");
 }
 

@@ -1610,8 +1610,7 @@ fn stmxcsr(c: &mut Ctx) -> R {
     // Only in a linked library's code (glibc's SET_RESTORE_ROUND, which
     // puts the flags back as it found them): a program's own `_mm_getcsr`
     // may test the exception flags, which the module does not track.
-    let ip = c.ins.ip();
-    if !c.image.linked.iter().any(|(s, e, _)| (*s..*e).contains(&ip)) {
+    if c.image.library_at(c.ins.ip()).is_none() {
         return Err(c.unsupported());
     }
     let offset = c.address()?;

@@ -182,8 +182,7 @@ pub(super) async fn serve<S: Service>(
                     }
                     Err(why) => {
                         let busy = context.service.error(503, why).header("Retry-After", "1");
-                        let _ = write(&mut stream, &[&busy.to_bytes(false, true, false)]).await;
-                        linger_close(stream).await
+                        answer_and_close(stream, busy).await
                     }
                 };
             }
@@ -511,27 +510,26 @@ async fn send(
 /// Answers up to this size go out in one write with their head.
 const SMALL_ANSWER: usize = 8 * 1024;
 
-/// Answers a refused request and closes the connection.
 /// Answers a request that was closed for a newcomer before it ran (queued
 /// for a thread or a place among the writes) with 503 and `Retry-After`:
 /// it did not run, so sending it again is safe.
-async fn not_run<S: Service>(mut stream: TcpStream, service: &S) {
+async fn not_run<S: Service>(stream: TcpStream, service: &S) {
     let answer = service
         .error(
             503,
             "the server is full: this request was closed for a newcomer before it ran; send it again",
         )
         .header("Retry-After", "1");
-    if write(&mut stream, &[&answer.to_bytes(false, true, false)])
-        .await
-        .is_ok()
-    {
-        linger_close(stream).await;
-    }
+    answer_and_close(stream, answer).await
 }
 
-async fn refuse<S: Service>(mut stream: TcpStream, service: &S, r: Refusal) {
-    let answer = service.error(r.status, &r.message);
+/// Answers a refused request and closes the connection.
+async fn refuse<S: Service>(stream: TcpStream, service: &S, r: Refusal) {
+    answer_and_close(stream, service.error(r.status, &r.message)).await
+}
+
+/// Sends `answer` (with `Connection: close`) and closes, lingering.
+async fn answer_and_close(mut stream: TcpStream, answer: Response) {
     if write(&mut stream, &[&answer.to_bytes(false, true, false)])
         .await
         .is_ok()
