@@ -869,6 +869,50 @@ fn a_burst_of_queued_requests_from_ten_addresses_locks_no_one_out() {
 }
 
 #[test]
+fn a_click_closed_for_a_newcomer_before_it_ran_is_told_so() {
+    // 16 places (8 per address): 8 clicks from one address whose heads
+    // never finish, 6 idle connections from another, 2 from a third. A
+    // newcomer takes a place from the address holding the most: one of
+    // the unfinished clicks, which did not run, and whose client gets 503
+    // with Retry-After (so it may send it again), not a bare close.
+    let app = headless(&["--max-connections", "16"]);
+    let version = app.stats()["version"].clone();
+    let head = format!(
+        "POST /execute/increment_counter HTTP/1.1\r\nHost: {}\r\nContent-Length: 2\r\n",
+        app.address
+    );
+    let clicks: Vec<TcpStream> = (0..8)
+        .map(|_| {
+            let s = connect_from(other(2), &app.address).unwrap();
+            send(&s, head.as_bytes());
+            s
+        })
+        .collect();
+    let idle: Vec<TcpStream> = (0..8)
+        .map(|i| connect_from(other(if i < 6 { 3 } else { 4 }), &app.address).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(200));
+    let newcomer = connect_from(other(5), &app.address).unwrap();
+    send(
+        &newcomer,
+        format!("GET /state HTTP/1.1\r\nHost: {}\r\n\r\n", app.address).as_bytes(),
+    );
+    assert_eq!(
+        read_answer(&newcomer, Duration::from_secs(5)).map(|r| r.status),
+        Some(200)
+    );
+    let told: Vec<_> = clicks
+        .iter()
+        .filter_map(|s| read_answer(s, Duration::from_millis(300)))
+        .collect();
+    assert_eq!(told.len(), 1, "one click made room");
+    assert_eq!(told[0].status, 503);
+    assert_eq!(told[0].header("retry-after"), Some("1"));
+    assert_eq!(app.stats()["version"], version, "nothing ran");
+    drop(idle);
+}
+
+#[test]
 fn views_that_never_read_are_closed_or_displaced_and_readers_stay() {
     use support::raw::{try_read_frame, websocket, write_frame};
     // With a 4 s view timeout: pings every 1.33 s; silent for 4 s closes a

@@ -121,7 +121,10 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
                 Some(l) => l.base,
                 None => {
                     let load_base = functions[0].2.load_base;
-                    let base = image.end.next_multiple_of(LIBRARY_ALIGN);
+                    let base = image
+                        .end
+                        .checked_next_multiple_of(LIBRARY_ALIGN)
+                        .ok_or_else(|| too_high(image, &path))?;
                     place(image, &path, load_base, base)?;
                     linked.push(Linked {
                         path: path.clone(),
@@ -170,6 +173,14 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
         }
     }
     Ok(linked)
+}
+
+/// The error for a library that does not fit past the image.
+fn too_high(image: &Image, path: &str) -> TranspileError {
+    TranspileError::Elf(format!(
+        "the image ends at {:#x}: {path} cannot be placed past it in a 32-bit wasm memory",
+        image.end
+    ))
 }
 
 /// The library `soname` as the dynamic loader finds it (already loaded in
@@ -251,6 +262,10 @@ fn place(image: &mut Image, path: &str, load_base: u64, base: u64) -> Result<(),
         }
     }
     let size = library.end;
+    // (a wasm memory is 32-bit: the library must end below 4 GiB)
+    if base.checked_add(size).is_none_or(|end| end > 1 << 32) {
+        return Err(too_high(image, path));
+    }
     let file_name = path.rsplit('/').next().unwrap_or(path).to_string();
     image.linked.push((base, base + size, file_name.clone()));
     // the library's sections and symbols, moved to `base`
@@ -421,6 +436,18 @@ fn relr_slots(data: &[u8]) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_library_that_cannot_fit_below_4_gib_is_an_error_not_an_overflow() {
+        // (an image ending at, and just below, the top of the address space)
+        for end in [u64::MAX - 7, 0xffff_ffff_fff0_0000, 0xffff_f000] {
+            let mut image = Image::from_code(0x1000, &[0xc3], &[("f", 0x1000, 1)]);
+            image.add_data(".got", end - 8, vec![0; 8]);
+            image.set_pointer(end - 8, Pointer::Import("sin".into()));
+            let err = link(&mut image).expect_err("no room").to_string();
+            assert!(err.contains("32-bit wasm memory"), "{end:#x}: {err}");
+        }
+    }
 
     #[test]
     fn relr_entries_name_addresses_and_bitmaps() {

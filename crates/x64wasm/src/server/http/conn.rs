@@ -80,18 +80,29 @@ pub(super) async fn serve<S: Service>(
         // the connection may be closed for a newcomer when the budget is
         // full (see budget.rs); while its request is answered it may not.
         slot.waiting();
+        let head_read = std::sync::atomic::AtomicBool::new(false);
         let reading = async {
             let head = read_head(&mut stream, &mut buf, first.then_some(accepted)).await?;
             let Some(head) = head else {
                 return Ok(None);
             };
+            head_read.store(true, std::sync::atomic::Ordering::Relaxed);
             let body = read_body(&mut stream, &mut buf, &head).await?;
             Ok(Some((head, body)))
         };
         let read = tokio::select! {
             biased;
-            () = slot.evicted() => return,
-            read = reading => read,
+            () = slot.evicted() => None,
+            read = reading => Some(read),
+        };
+        let Some(read) = read else {
+            // Closed for a newcomer: a request begun (part of a head, or a
+            // head and part of its body) did not run, and its client is
+            // told so; an idle connection just closes, as at its timeout.
+            if head_read.load(std::sync::atomic::Ordering::Relaxed) || !buf.is_empty() {
+                return not_run(stream, &*context.service).await;
+            }
+            return;
         };
         let (head, body) = match read {
             Ok(Some(request)) => request,
