@@ -1,4 +1,4 @@
-//! The rows app (`crates/x64wasm/examples/rows.rs`, in the manner of
+//! The rows app (`examples/rows.rs`, in the manner of
 //! js-framework-benchmark) against a vanilla JavaScript page doing the
 //! same operations on the same markup, and against itself with the view
 //! module blocked (the server's patches): time from the click to the first

@@ -1,6 +1,6 @@
 //! TodoMVC (issue 17): what a keystroke, an added todo and a toggle cost
 //! on the wire and in the page, on a list of 200 todos. Runs the release
-//! build of `crates/x64wasm/examples/todomvc.rs` on loopback and
+//! build of `examples/todomvc.rs` on loopback and
 //! `tests/browser/bench_todomvc.mjs` (node, and Debian's Chromium).
 //!
 //! `cargo bench -p x64wasm-cli --bench todomvc`. Goals: a toggle of one

@@ -1,4 +1,4 @@
-//! TodoMVC (`crates/x64wasm/examples/todomvc.rs`): the TodoMVC
+//! TodoMVC (`examples/todomvc.rs`): the TodoMVC
 //! specification scripted in headless Chromium (`browser/todomvc.mjs`), two
 //! pages with their own filters and edits, the latency simulator, a
 //! restart with `--state-file`, and the desktop window typed into with

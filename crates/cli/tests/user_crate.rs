@@ -40,7 +40,7 @@ opt-level = 1
 [profile.dev.package."*"]
 opt-level = 2
 "#,
-        root.join("crates/x64wasm").display()
+        root.display()
     )
 }
 
@@ -75,8 +75,7 @@ fn a_crate_outside_the_workspace_builds_and_runs_an_app() {
     // The scoreboard example, as a user's main.rs (as a new user tried it),
     // with a list of 50 in plain data (the README's bytemuck line must
     // make any length Pod, not only those up to 32 and powers of two).
-    let scoreboard =
-        std::fs::read_to_string(root.join("crates/x64wasm/examples/scoreboard.rs")).unwrap();
+    let scoreboard = std::fs::read_to_string(root.join("examples/scoreboard.rs")).unwrap();
     let fifty = "\n#[repr(C)]\n#[derive(Clone, Copy, Pod, Zeroable)]\n\
                  pub struct Fifty {\n    pub items: [u32; 50],\n}\n\n\
                  const _: fn(&Fifty) -> &[u8] = bytemuck::bytes_of::<Fifty>;\n";
@@ -105,8 +104,7 @@ fn clicks_queued_for_a_build_that_is_gone_are_sent_where_they_still_fit() {
     let root = workspace();
     let dir = std::env::temp_dir().join(format!("x64wasm-rebuilt-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let source =
-        std::fs::read_to_string(root.join("crates/x64wasm/examples/scoreboard.rs")).unwrap();
+    let source = std::fs::read_to_string(root.join("examples/scoreboard.rs")).unwrap();
     // (its own name: the test above builds `userapp` into the same target
     // directory meanwhile); each build copied away before the next
     let build = |name: &str, main: &str| -> PathBuf {

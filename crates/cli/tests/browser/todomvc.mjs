@@ -1,4 +1,4 @@
-// TodoMVC (crates/x64wasm/examples/todomvc.rs) scripted the way the TodoMVC
+// TodoMVC (examples/todomvc.rs) scripted the way the TodoMVC
 // project's browser tests check an implementation, then two pages on one
 // server, then the latency simulator: node todomvc.mjs URL
 // Prints one JSON line: `checks` (name -> true, or what was seen instead),

@@ -69,10 +69,10 @@ export const FIELDS = {
 };
 
 // The fields that are numbers; the others are text (NUMBER_FIELDS in
-// crates/x64wasm/src/dom/wire.rs).
+// src/dom/wire.rs).
 export const NUMBER_FIELDS = ['index', 'from', 'to'];
 
-// The patches the view module writes (crates/x64wasm/src/dom/wire.rs):
+// The patches the view module writes (src/dom/wire.rs):
 // a count, then each patch as its op's row in FIELDS, the path's length
 // and indices, and its fields (u32 little-endian; text as length + UTF-8).
 export function decodePatches(bytes) {

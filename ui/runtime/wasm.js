@@ -71,7 +71,7 @@ export function runWasm(compiledModule, name, signature, args, bytes, viewOffset
 }
 
 // The view module's export and where its answer goes (docs/abi.md, "The
-// view module"; `VIEW_EXPORT` in crates/x64wasm/src/view_module.rs).
+// view module"; `VIEW_EXPORT` in src/view_module.rs).
 export const VIEW_EXPORT = 'x64wasm_view_step';
 
 // Each compiled view module's one instance: kept between runs, so the
