@@ -53,6 +53,38 @@ fn the_runtime_applies_every_patch_op_and_reads_every_field_type_the_server_uses
 }
 
 #[test]
+fn the_runtime_reads_the_attributes_the_server_writes_by_the_same_names() {
+    let script = "const { ATTRIBUTES } = await import('./runtime/attributes.js');\
+                  console.log(JSON.stringify(Object.entries(ATTRIBUTES)));";
+    let printed = node(&["--input-type=module", "-e", script]);
+    let runtime: Vec<(String, String)> = serde_json::from_str(printed.trim()).unwrap();
+    let server: Vec<(String, String)> = x64wasm::dom::attributes::ATTRIBUTES
+        .iter()
+        .map(|(role, name)| (role.to_string(), name.to_string()))
+        .collect();
+    assert_eq!(runtime, server, "attribute roles and names, in order");
+    // and no runtime module reads an attribute by a literal name
+    for entry in std::fs::read_dir(ui().join("runtime")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.ends_with("attributes.js") {
+            continue;
+        }
+        let source = std::fs::read_to_string(&path).unwrap();
+        for (_, name) in x64wasm::dom::attributes::ATTRIBUTES {
+            let dataset = name.trim_start_matches("data-");
+            let literal = ["'", "\"", "`", "["]
+                .iter()
+                .any(|quote| source.contains(&format!("{quote}{name}")));
+            assert!(
+                !literal && !source.contains(&format!("dataset.{dataset}")),
+                "{} names {name} itself: use ATTRIBUTES from attributes.js",
+                path.display()
+            );
+        }
+    }
+}
+
+#[test]
 fn the_runtime_knows_the_servers_events_and_text_limit() {
     let script = "const [{ EVENTS }, { TEXT_MAX }] = await Promise.all([\
                   import('./runtime/events.js'), import('./runtime/wasm.js')]);\

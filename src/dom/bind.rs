@@ -29,7 +29,7 @@
 
 use serde_json::{json, Value as Json};
 
-use super::{BindType, Element, FieldType};
+use super::{attributes, BindType, Element, FieldType};
 
 /// A state field as a view refers to it: its byte offset, type and value
 /// now. Made by [`field!`](crate::field)`(state, path)`.
@@ -135,9 +135,9 @@ impl Condition {
 
 impl Element {
     fn add_binding(self, binding: Json) -> Element {
-        let list = self.attributes.iter().find(|(n, _)| n == "data-bound");
+        let list = self.attributes.iter().find(|(n, _)| n == attributes::BOUND);
         let list = super::push_json(list.map(|(_, v)| v.as_str()), &binding.to_string());
-        self.attr("data-bound", list)
+        self.attr(attributes::BOUND, list)
     }
 
     fn set_flag(self, name: &str, on: bool) -> Element {

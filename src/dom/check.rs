@@ -16,7 +16,7 @@
 use serde_json::{json, Value as Json};
 use sha2::{Digest, Sha256};
 
-use super::{Bound, Node};
+use super::{attributes, Bound, Node};
 
 /// Attributes the check leaves out (see the module documentation).
 pub const UNCHECKED_ATTRIBUTES: &[&str] = &["style", "value"];
@@ -50,7 +50,7 @@ fn canonical(node: &Node) -> Json {
             };
             json!([
                 "span",
-                [["data-bind", format!("{offset}:{}", ty.name())]],
+                [[attributes::BIND, format!("{offset}:{}", ty.name())]],
                 children
             ])
         }

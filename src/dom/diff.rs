@@ -27,7 +27,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Value as Json};
 
-use super::{html, Element, Node};
+use super::{attributes, html, Element, Node};
 
 /// One change to the DOM; see the module documentation.
 #[derive(Clone, Debug, PartialEq)]
@@ -139,7 +139,7 @@ fn key(node: &Node) -> Option<&str> {
         Node::Element(e) => e
             .attributes
             .iter()
-            .find(|(n, _)| n == "data-key")
+            .find(|(n, _)| n == attributes::KEY)
             .map(|(_, v)| v.as_str()),
         _ => None,
     }
@@ -169,7 +169,7 @@ impl Bound {
         let list = |e: &Element| {
             e.attributes
                 .iter()
-                .find(|(n, _)| n == "data-bound")
+                .find(|(n, _)| n == attributes::BOUND)
                 .map(|(_, v)| v.clone())
         };
         let mut bound = Bound {
@@ -504,7 +504,7 @@ mod tests {
             Node::Element(e) => {
                 let mut e = e.clone();
                 if rng.below(4) == 0 {
-                    e.attributes.retain(|(n, _)| n == "data-key");
+                    e.attributes.retain(|(n, _)| n == attributes::KEY);
                     if rng.below(2) == 0 {
                         e.attributes.push(("class".into(), "c".into()));
                     }

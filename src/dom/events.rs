@@ -30,7 +30,7 @@ use std::marker::PhantomData;
 
 use serde_json::{json, Value as Json};
 
-use super::Element;
+use super::{attributes, Element};
 use crate::callbacks::{Arg, Args, Callback};
 use crate::text::Text;
 
@@ -217,9 +217,9 @@ impl Element {
         if event.debounce_ms > 0 {
             entry["debounce"] = json!(event.debounce_ms);
         }
-        let list = self.attributes.iter().find(|(n, _)| n == "data-on");
+        let list = self.attributes.iter().find(|(n, _)| n == attributes::ON);
         let list = super::push_json(list.map(|(_, v)| v.as_str()), &entry.to_string());
-        self.attr("data-on", list)
+        self.attr(attributes::ON, list)
     }
 }
 
@@ -260,7 +260,7 @@ mod tests {
             let got = element
                 .attributes
                 .iter()
-                .find(|(n, _)| n == "data-on")
+                .find(|(n, _)| n == attributes::ON)
                 .map(|(_, v)| v.as_str());
             assert_eq!(got, Some(data_on));
         }

@@ -1,7 +1,7 @@
 //! HTML output. Every text and attribute value is escaped; names were
 //! checked when the tree was built.
 
-use super::{Element, Node};
+use super::{attributes, Element, Node};
 
 /// Elements that have no end tag.
 const VOID: &[&str] = &[
@@ -44,7 +44,8 @@ pub(super) fn node(node: &Node, out: &mut String) {
         Node::Text(t) => escape_into(t, out),
         Node::Bound(b) => {
             out.push_str(&format!(
-                r#"<span data-bind="{}:{}">"#,
+                r#"<span {}="{}:{}">"#,
+                attributes::BIND,
                 b.offset,
                 b.ty.name()
             ));

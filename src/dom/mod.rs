@@ -29,6 +29,7 @@
 //! A bound text node (`data-bind="offset:type"`) shows a state field the
 //! client runtime can update the moment the wasm callback returns.
 
+pub mod attributes;
 mod bind;
 mod check;
 mod diff;
@@ -276,7 +277,7 @@ impl Element {
     /// Sets `data-key`: children that all have distinct keys are matched by
     /// key when the view changes (moved, not rebuilt).
     pub fn key(self, key: impl Into<String>) -> Element {
-        self.attr("data-key", key)
+        self.attr(attributes::KEY, key)
     }
 
     /// Sets `id`.
@@ -289,8 +290,8 @@ impl Element {
     /// callback's, checked by the compiler.
     pub fn call<S: 'static, A: Args>(self, callback: Callback<S, A>, args: A) -> Element {
         let args = serde_json::Value::Array(args.to_json()).to_string();
-        self.attr("data-call", callback.name)
-            .attr("data-args", args)
+        self.attr(attributes::CALL, callback.name)
+            .attr(attributes::ARGS, args)
     }
 
     /// Appends a child.
@@ -348,9 +349,9 @@ impl Node {
             if let Node::Element(e) = node {
                 for (name, v) in &e.attributes {
                     let called: Vec<String> = match name.as_str() {
-                        "data-call" => vec![v.clone()],
+                        attributes::CALL => vec![v.clone()],
                         // what `Element::on` writes: [{"call": name, …}, …]
-                        "data-on" => serde_json::from_str::<Vec<serde_json::Value>>(v)
+                        attributes::ON => serde_json::from_str::<Vec<serde_json::Value>>(v)
                             .unwrap_or_default()
                             .iter()
                             .filter_map(|entry| entry["call"].as_str().map(str::to_string))

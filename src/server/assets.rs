@@ -19,6 +19,10 @@ pub const RUNTIME: &[(&str, &str)] = &[
     ("check.js", include_str!("../../ui/runtime/check.js")),
     ("stream.js", include_str!("../../ui/runtime/stream.js")),
     ("queue.js", include_str!("../../ui/runtime/queue.js")),
+    (
+        "attributes.js",
+        include_str!("../../ui/runtime/attributes.js"),
+    ),
 ];
 
 /// `ui/style.css`.

@@ -263,7 +263,7 @@ fn shared_page<S: Pod>(shared: &Shared<S>) -> Arc<Encoded> {
         shared,
         (shown.version, bytemuck::bytes_of(&shown.state)),
         &body,
-        "",
+        None,
     );
     let page = Arc::new(Encoded::new(html.into_bytes().into(), HTML, None));
     shown.page = Some(page.clone());
@@ -310,36 +310,50 @@ fn view_page<S: Pod>(
             rendered,
         });
     }
-    let attributes = format!(" data-view=\"{id}\" data-view-offset=\"{}\"", views.offset);
-    let html = page_html(shared, (version, &bytes), &body, &attributes);
+    let html = page_html(
+        shared,
+        (version, &bytes),
+        &body,
+        Some((&id.to_string(), views.offset)),
+    );
     Some(Arc::new(Encoded::new(html.into_bytes().into(), HTML, None)))
 }
 
 const HTML: &str = "text/html; charset=utf-8";
 
-/// The page: the app's rendered `body`, with the state's `bytes`, its
-/// version and the callbacks' signatures for the runtime (and the view's
-/// `attributes`, in an app with view state).
+/// The page: the app's rendered `body` in its root, with the state's
+/// `bytes`, its version and the callbacks' signatures for the runtime (and
+/// the view's id and offset, in an app with view state).
 fn page_html<S>(
     shared: &Shared<S>,
     (version, bytes): (u64, &[u8]),
     body: &str,
-    view: &str,
+    view: Option<(&str, usize)>,
 ) -> String {
+    use crate::dom::{attributes, escape};
+    let mut root = vec![
+        (attributes::APP, escape(&shared.app_id)),
+        (attributes::BUILD, shared.build.to_string()),
+        (attributes::VERSION, version.to_string()),
+        (attributes::STATE, to_base64(bytes)),
+        (attributes::CALLBACKS, escape(&shared.signatures)),
+    ];
+    if let Some((id, offset)) = view {
+        root.push((attributes::VIEW, escape(id)));
+        root.push((attributes::VIEW_OFFSET, offset.to_string()));
+    }
+    let root: String = root
+        .iter()
+        .map(|(name, value)| format!(" {name}=\"{value}\""))
+        .collect();
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>{title}</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\">\
          <link rel=\"stylesheet\" href=\"/style.css\">{app_css}\
          <script type=\"module\" src=\"/runtime/main.js\"></script></head>\
-         <body><main id=\"x64wasm\" data-app=\"{app}\" data-build=\"{build}\" \
-         data-version=\"{version}\" data-state=\"{state}\" \
-         data-callbacks=\"{callbacks}\"{view}>{body}</main></body></html>\n",
-        title = crate::dom::escape(&shared.title),
-        app = crate::dom::escape(&shared.app_id),
-        build = shared.build,
-        state = to_base64(bytes),
-        callbacks = crate::dom::escape(&shared.signatures),
+         <body><main id=\"x64wasm\"{root}>{body}</main></body></html>\n",
+        title = escape(&shared.title),
         app_css = if shared.assets.get("/app.css").is_some() {
             "<link rel=\"stylesheet\" href=\"/app.css\">"
         } else {

@@ -7,6 +7,7 @@
 // text against the given text) or `bit` (that bit of an integer field).
 // Applied to what the page shows after every prediction and every event.
 import { readField } from './fields.js';
+import { ATTRIBUTES } from './attributes.js';
 
 // The values the page sent from each field (an event's `value`), oldest
 // first, that have not come back in a patch yet: a prediction or patch
@@ -54,7 +55,7 @@ export function holds(binding, text) {
 export function applyBindings(element, bytes) {
   let bindings;
   try {
-    bindings = JSON.parse(element.dataset.bound);
+    bindings = JSON.parse(element.getAttribute(ATTRIBUTES.bound));
   } catch {
     return;
   }

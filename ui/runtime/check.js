@@ -1,10 +1,11 @@
 // The view check (docs/protocol.md): a hash of the app root's DOM in the
-// canonical form of crates/x64wasm/src/dom/check.rs, which the server
+// canonical form of src/dom/check.rs, which the server
 // sends for each version. JSON, so both sides write strings alike: an
 // element is [tag, [[name, value], …], [child, …]] (attributes sorted by
 // name, class tokens sorted, `style` and `value` left out), a text node
 // its string; NUL reads as U+FFFD and CR LF and CR as LF, as after parsing.
 import { sha256Hex } from './encoding.js';
+import { RUNTIME_MARK } from './attributes.js';
 
 // Left out of the check: UNCHECKED_ATTRIBUTES in check.rs (tests/runtime.rs
 // checks the two agree).
@@ -30,7 +31,7 @@ function canonical(node) {
 // The first 16 hex digits of the SHA-256 of the root's content, canonical.
 // (The runtime's own elements in the root, its status, are not the view.)
 export function viewHash(root) {
-  const runtime = (n) => n.nodeType === 1 && [...n.attributes].some((a) => a.name === 'data-x64wasm-runtime');
+  const runtime = (n) => n.nodeType === 1 && [...n.attributes].some((a) => a.name === RUNTIME_MARK);
   const view = [...root.childNodes].filter((n) => !runtime(n));
   const text = JSON.stringify(view.map(canonical).filter((c) => c !== null));
   return sha256Hex(new TextEncoder().encode(text)).slice(0, 16);

@@ -4,6 +4,7 @@
 // fires and converted to the callback parameter's type by the rules below.
 
 import { noteSent } from './bindings.js';
+import { ATTRIBUTES } from './attributes.js';
 
 // (name in data-on, DOM event type): the server's EVENTS (a Rust test,
 // tests/runtime.rs, checks this table against that one). `blur` listens for
@@ -79,10 +80,11 @@ export function eventArgs(entry, element, event, params) {
 export function matching(root, target, domType, key) {
   const names = EVENTS.filter(([, t]) => t === domType).map(([n]) => n);
   for (let el = target; el && el !== root.parentNode; el = el.parentNode) {
-    if (!el.dataset || !el.dataset.on) continue;
+    const on = el.getAttribute && el.getAttribute(ATTRIBUTES.on);
+    if (!on) continue;
     let entries;
     try {
-      entries = JSON.parse(el.dataset.on);
+      entries = JSON.parse(on);
     } catch {
       continue;
     }

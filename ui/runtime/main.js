@@ -18,6 +18,7 @@ import { parseEvents, streamUrl } from './stream.js';
 import { Outbox, QUEUE_MAX } from './queue.js';
 import { Sync } from './sync.js';
 import { runView, runWasm } from './wasm.js';
+import { ATTRIBUTES, RUNTIME_MARK } from './attributes.js';
 
 // How long a click may wait for its answer before the page says so.
 const PENDING_AFTER_MS = 3000;
@@ -41,13 +42,16 @@ function tabStorage() {
 }
 
 function start(root) {
-  const signatures = JSON.parse(root.dataset.callbacks || '{}');
+  const signatures = JSON.parse(root.getAttribute(ATTRIBUTES.callbacks) || '{}');
   // An app with view state: this page's view id, and where its view state
   // starts in the state bytes the page holds (shared state first).
   // (a reset may bring a new id: the server issues them, see receive)
-  let view = root.dataset.view || null;
-  const viewOffset = Number(root.dataset.viewOffset || 0);
-  const sync = new Sync(Number(root.dataset.version), decodeBase64(root.dataset.state));
+  let view = root.getAttribute(ATTRIBUTES.view) || null;
+  const viewOffset = Number(root.getAttribute(ATTRIBUTES.viewOffset) || 0);
+  const sync = new Sync(
+    Number(root.getAttribute(ATTRIBUTES.version)),
+    decodeBase64(root.getAttribute(ATTRIBUTES.state)),
+  );
   const storage = tabStorage();
   const setting = (key) => (storage ? storage.getItem(key) : null);
   const setSetting = (key, value) => {
@@ -159,12 +163,12 @@ function start(root) {
   // module runs), then the bindings; then the check, when on.
   function showBound() {
     renderView();
-    for (const el of root.querySelectorAll('[data-bind]')) {
-      const [offset, type] = el.dataset.bind.split(':');
+    for (const el of root.querySelectorAll(`[${ATTRIBUTES.bind}]`)) {
+      const [offset, type] = el.getAttribute(ATTRIBUTES.bind).split(':');
       const text = readField(sync.state, Number(offset), type);
       if (text !== null && el.textContent !== text) el.textContent = text;
     }
-    for (const el of root.querySelectorAll('[data-bound]')) applyBindings(el, sync.state);
+    for (const el of root.querySelectorAll(`[${ATTRIBUTES.bound}]`)) applyBindings(el, sync.state);
     if (checking()) checkView();
   }
 
@@ -195,17 +199,23 @@ function start(root) {
   // order, BATCH calls a request, and again until answered.
   let clicks = 0; // clicks made and not yet predicted
   let predictions = Promise.resolve(); // predictions, in order
-  const outbox = new Outbox(storage, root.dataset.app || '', root.dataset.build || '', signatures);
+  const outbox = new Outbox(
+    storage,
+    root.getAttribute(ATTRIBUTES.app) || '',
+    root.getAttribute(ATTRIBUTES.build) || '',
+    signatures,
+  );
   root.addEventListener('click', (event) => {
-    const target = event.target.closest('[data-call]');
+    const target = event.target.closest(`[${ATTRIBUTES.call}]`);
     if (!target || !root.contains(target)) return;
     event.preventDefault();
-    const name = target.dataset.call;
+    const name = target.getAttribute(ATTRIBUTES.call);
+    const argsText = target.getAttribute(ATTRIBUTES.args);
     let args;
     try {
-      args = JSON.parse(target.dataset.args || '[]');
+      args = JSON.parse(argsText || '[]');
     } catch (e) {
-      report(`${name}: bad data-args ${target.dataset.args}: ${e.message}`);
+      report(`${name}: bad ${ATTRIBUTES.args} ${argsText}: ${e.message}`);
       return;
     }
     clicks += 1;
@@ -441,7 +451,7 @@ function start(root) {
     }
     if (outcome === 'patched') stats.patches += 1;
     if (outcome.resync) return resync(outcome.resync);
-    root.dataset.version = String(sync.applied);
+    root.setAttribute(ATTRIBUTES.version, String(sync.applied));
     showBound();
   }
 
@@ -464,7 +474,7 @@ function start(root) {
     // reset names the view it made instead, which clicks name from now on.
     if (type === 'reset' && event.id) {
       view = event.id;
-      root.dataset.view = view;
+      root.setAttribute(ATTRIBUTES.view, view);
     }
     const deliver = () => {
       const outcome = sync.receive(type, event, dom);
@@ -498,7 +508,7 @@ function start(root) {
   const status = document.createElement('div');
   status.className = 'x64wasm-status';
   status.setAttribute('role', 'status');
-  status.setAttribute('data-x64wasm-runtime', '');
+  status.setAttribute(RUNTIME_MARK, '');
   status.hidden = true;
   root.appendChild(status);
   let statusTimer = null;

@@ -2,13 +2,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { applyBindings, holds, keepsOwnText, noteSent } from '../runtime/bindings.js';
+import { ATTRIBUTES } from '../runtime/attributes.js';
 
 function element(bindings, focused = false) {
   const classes = new Set();
   const attributes = new Set();
   const doc = { activeElement: null };
   const el = {
-    dataset: { bound: JSON.stringify(bindings) },
+    getAttribute: (name) => (name === ATTRIBUTES.bound ? JSON.stringify(bindings) : null),
     classList: { toggle: (c, on) => (on ? classes.add(c) : classes.delete(c)) },
     style: { props: {}, setProperty(k, v) { this.props[k] = v; } },
     toggleAttribute: (a, on) => (on ? attributes.add(a) : attributes.delete(a)),
