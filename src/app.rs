@@ -98,7 +98,10 @@ impl Default for Options {
 }
 
 /// Help for the options every app takes.
-pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no desktop window
+pub const OPTIONS_HELP: &str =
+    "    --headless       serve browsers only; no desktop window (without a display,
+                     DISPLAY and WAYLAND_DISPLAY unset, the app says so in one
+                     line and does this anyway)
     --port N         port to serve on (default 8080; 0 picks a free port);
                      the environment variable RUN_AS_HTTP_SERVER=N does the same
     --bind ADDR      address to listen on (default 127.0.0.1, this machine only;
@@ -111,15 +114,22 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
                      given. Letters, digits and - . _ ~
     --allow-host NAME
                      also answer requests for this host name (repeatable); other
-                     names get 403 (DNS rebinding); loopback names always work
+                     names get 403 (DNS rebinding); loopback names and the
+                     --bind address always work. With --bind 0.0.0.0, allow
+                     the name or address remote browsers use
     --state-file PATH
-                     load the state from PATH at start (if it exists) and save
-                     every change there before acknowledging it
+                     load the state and version from PATH at start (created if
+                     missing) and save every change there (write, fsync,
+                     rename) before acknowledging it. The file names the app
+                     (App::id): a damaged file, or another app's, stops
+                     start-up with the reason and is left untouched
     --redis URL      keep the shared state in Redis (redis://host:port/), so that
                      several instances of this app serve one state; clicks get
-                     503 while Redis is unreachable (README: Many instances)
+                     503 while Redis is unreachable; not with --state-file
+                     (docs/redis.md: guarantees, a balancer, when to use it)
     --rate-limit N   clicks per second per client address (IPv6: per /64), in
                      bursts of up to 2N (default 100; 0: no limit); more get 429
+                     with Retry-After
     --trusted-proxy ADDR
                      a balancer in front of this server (repeatable): its
                      connections are not held to one address's share, and a
@@ -134,9 +144,11 @@ pub const OPTIONS_HELP: &str = "    --headless       serve browsers only; no des
                      the descriptor limit; a quarter per address); when full, a
                      newcomer takes the place of the view silent longest (half
                      of --view-timeout at least) of the address holding most;
-                     else 503
+                     else 503. Clicks never wait for views
     --view-timeout S a view that answers no ping for S seconds is closed (its
-                     page reconnects); default 45
+                     page reconnects); default 45. Pages are pinged every
+                     third of it, and answer on their own, even in background
+                     tabs
     -h, --help       this help
 ";
 

@@ -1,5 +1,5 @@
 //! `--redis URL`: the shared state and its version live in Redis, so that
-//! several instances of an app serve one state (README "Many instances").
+//! several instances of an app serve one state (docs/redis.md).
 //!
 //! Keys, for the app id `ID` (`App::id`): `x64wasm:ID:state` (the state's
 //! bytes), `x64wasm:ID:version` (decimal digits, no leading zero),

@@ -1132,7 +1132,7 @@ fn answers(bytes: &[u8]) -> Result<(Vec<u16>, u64), String> {
 
 #[test]
 fn fuzzed_requests_get_an_error_or_a_close_and_the_server_stays_intact() {
-    // X64WASM_FUZZ_REQUESTS=100000 for a longer run (README).
+    // X64WASM_FUZZ_REQUESTS=100000 for a longer run (docs/testing.md).
     let requests: u64 = std::env::var("X64WASM_FUZZ_REQUESTS")
         .ok()
         .and_then(|v| v.parse().ok())

@@ -1,4 +1,4 @@
-//! Beyond one machine (README "Many instances"): three instances of the
+//! Beyond one machine (docs/redis.md): three instances of the
 //! demo share one state through a real redis-server, behind a real haproxy
 //! (`deploy/haproxy.cfg`), all on free ports. Chromium pages on different
 //! instances see each other's clicks; 3 × 8 concurrent clickers through the
