@@ -74,55 +74,30 @@ const HISTORY: usize = 64;
 /// and then died holds up the others no longer than this.
 pub const RESERVATION_MS: u64 = 100;
 
-/// `tag_of(key)`, which [`COMMIT`] and [`READ`] start with: the history tag
-/// at `key`, or `""` unless it is a short string of token characters (what
-/// commits write: digits, letters, `-` and `:`), so that a damaged tag is
-/// read and compared the same way everywhere.
-const TAG_OF: &str = r#"
-local function tag_of(key)
-  if redis.call('TYPE', key).ok ~= 'string' or redis.call('STRLEN', key) > 64 then
-    return ''
-  end
-  local tag = redis.call('GET', key)
-  if string.find(tag, '^[%w%-:]*$') then
-    return tag
-  end
-  return ''
-end
-"#;
+/// What every script starts with, in this order (`script`): `keys.lua`
+/// names the app's keys (every script is passed all of them, in
+/// [`Keys::on`]'s one order), `tag_of.lua` reads a tag the same way
+/// everywhere, `write.lua` puts a version in Redis.
+const PRELUDE: [&str; 3] = [
+    include_str!("redis/keys.lua"),
+    include_str!("redis/tag_of.lua"),
+    include_str!("redis/write.lua"),
+];
 
-/// `write(keys, state, version, tag, keep)`, which [`COMMIT`] and
-/// [`RESTORE`] start with: puts a version in Redis. `keys` are the state,
-/// version, tag and history keys and the channel; the history keeps the
-/// last `keep` `VERSION TAG` pairs (a history that is not a list goes);
-/// the channel hears the version.
-const WRITE: &str = r#"
-local function write(keys, state, version, tag, keep)
-  redis.call('SET', keys[1], state)
-  redis.call('SET', keys[2], version)
-  redis.call('SET', keys[3], tag)
-  if redis.call('TYPE', keys[4]).ok ~= 'list' then
-    redis.call('DEL', keys[4])
-  end
-  redis.call('LPUSH', keys[4], version .. ' ' .. tag)
-  redis.call('LTRIM', keys[4], 0, tonumber(keep) - 1)
-  redis.call('PUBLISH', keys[5], version)
-end
-"#;
-
-/// The compare-and-set: KEYS state, version, channel, reservation, tag,
-/// meta, history; ARGV the version the click ran on, the new state, the new version
-/// (computed by the caller: Lua's numbers are doubles, exact only to 2^53
-/// and printed in exponent form from 10^14), the click's token (the new
-/// tag), `1` if a conflict should reserve the next commit for it,
-/// [`RESERVATION_MS`], the state's size, the tag of the version the click
-/// ran on, this app's meta, and [`HISTORY`]. Publishes the new version and
-/// adds it to the history (the last [`HISTORY`] `VERSION TAG` pairs, newest
-/// first). Returns `{1,
-/// new version, "", ""}`; on a conflict `{0, current version, current
-/// state, current tag}` (each empty unless of a sane size: a huge value is
-/// never sent back); `{2, "", "", ""}` while another click holds the
-/// reservation; `{3, "", "", ""}` when the meta is another app's.
+/// The compare-and-set (`redis/commit.lua`): ARGV the version the click
+/// ran on, the new state, the new version (computed by the caller: Lua's
+/// numbers are doubles, exact only to 2^53 and printed in exponent form
+/// from 10^14), the click's token (the new tag), `1` if a conflict should
+/// reserve the next commit for it, [`RESERVATION_MS`], the state's size,
+/// the tag of the version the click ran on, this app's meta, [`HISTORY`],
+/// the click's id and answer (or two empty strings) and [`CLICKS_KEPT`].
+/// Publishes the new version and adds it to the history (the last
+/// [`HISTORY`] `VERSION TAG` pairs, newest first). Returns `{1, new
+/// version, "", ""}`; on a conflict `{0, current version, current state,
+/// current tag}` (each empty unless of a sane size: a huge value is never
+/// sent back); `{2, "", "", ""}` while another click holds the
+/// reservation; `{3, "", "", ""}` when the meta is another app's; `{4, "",
+/// answer, ""}` when a commit carried the click id before.
 ///
 /// The reservation is what keeps a click from starving: the instance that
 /// just committed runs its next click on the state it already has, and so
@@ -130,153 +105,84 @@ end
 /// that lost twice reserves the next commit (for at most
 /// [`RESERVATION_MS`]); other clicks wait for it. A reservation that is
 /// not a string expiring within that time is not one of ours, and goes.
-const COMMIT: &str = r#"
-local kind = redis.call('TYPE', KEYS[4]).ok
-local holder = false
-if kind == 'string' then
-  local ttl = redis.call('PTTL', KEYS[4])
-  if ttl >= 0 and ttl <= tonumber(ARGV[6]) then
-    holder = redis.call('GET', KEYS[4])
-  end
-end
-if not holder and kind ~= 'none' then
-  redis.call('DEL', KEYS[4])
-end
-if holder and holder ~= ARGV[4] then
-  return {2, '', '', ''}
-end
-local mt = redis.call('TYPE', KEYS[6]).ok
-if mt ~= 'none' and (mt ~= 'string' or redis.call('GET', KEYS[6]) ~= ARGV[9]) then
-  return {3, '', '', ''}
-end
-if redis.call('TYPE', KEYS[8]).ok ~= 'hash' then
-  redis.call('DEL', KEYS[8], KEYS[9])
-end
-if ARGV[11] ~= '' then
-  local answer = redis.call('HGET', KEYS[8], ARGV[11])
-  if answer then
-    return {4, '', answer, ''}
-  end
-end
-local current = redis.call('GET', KEYS[2])
-local tag = tag_of(KEYS[5])
-if current ~= ARGV[1] or tag ~= ARGV[8] then
-  if ARGV[5] == '1' then
-    redis.call('SET', KEYS[4], ARGV[4], 'PX', ARGV[6])
-  end
-  local state = ''
-  if redis.call('STRLEN', KEYS[1]) == tonumber(ARGV[7]) then
-    state = redis.call('GET', KEYS[1])
-  end
-  if not current or #current > 20 then
-    current = ''
-  end
-  return {0, current, state, tag}
-end
-write({KEYS[1], KEYS[2], KEYS[5], KEYS[7], KEYS[3]}, ARGV[2], ARGV[3], ARGV[4], ARGV[10])
-if holder then
-  redis.call('DEL', KEYS[4])
-end
-if ARGV[11] ~= '' then
-  redis.call('HSET', KEYS[8], ARGV[11], ARGV[12])
-  redis.call('LPUSH', KEYS[9], ARGV[11])
-  while redis.call('LLEN', KEYS[9]) > tonumber(ARGV[13]) do
-    redis.call('HDEL', KEYS[8], redis.call('RPOP', KEYS[9]))
-  end
-end
-return {1, ARGV[3], '', ''}
-"#;
+const COMMIT: &str = include_str!("redis/commit.lua");
 
-/// What Redis holds: KEYS version, state, tag, meta, history; ARGV the
-/// state's size and a `VERSION TAG` to look for in the history. Returns
-/// `{version's type, version or "", state's type, state's length, state or
-/// "", tag or "", meta or "", 1 if the history holds that pair else 0, the
-/// history's oldest pair or ""}`: the version only when at
-/// most 20 bytes long, the state only when it has the right size, the tag
-/// only when it is one commits write, the meta only when at most 256 bytes
-/// long (a huge value is never sent back).
-const READ: &str = r#"
-local vt = redis.call('TYPE', KEYS[1]).ok
-local st = redis.call('TYPE', KEYS[2]).ok
-local version = ''
-if vt == 'string' then
-  if redis.call('STRLEN', KEYS[1]) <= 20 then
-    version = redis.call('GET', KEYS[1])
-  else
-    version = '(longer than 20 bytes)'
-  end
-end
-local length = -1
-local state = ''
-if st == 'string' then
-  length = redis.call('STRLEN', KEYS[2])
-  if length == tonumber(ARGV[1]) then
-    state = redis.call('GET', KEYS[2])
-  end
-end
-local meta = ''
-local mt = redis.call('TYPE', KEYS[4]).ok
-if mt == 'string' and redis.call('STRLEN', KEYS[4]) <= 256 then
-  meta = redis.call('GET', KEYS[4])
-elseif mt == 'string' then
-  meta = '(a string of ' .. redis.call('STRLEN', KEYS[4]) .. ' bytes)'
-elseif mt ~= 'none' then
-  meta = '(a Redis ' .. mt .. ')'
-end
--- whether the version and tag ARGV[2] are in the history, and the
--- oldest version it holds
-local known = 0
-local oldest = ''
-if redis.call('TYPE', KEYS[5]).ok == 'list' then
-  if redis.call('LPOS', KEYS[5], ARGV[2]) then
-    known = 1
-  end
-  local last = redis.call('LINDEX', KEYS[5], -1)
-  if last and #last <= 100 then
-    oldest = last
-  end
-end
-return {vt, version, st, length, state, tag_of(KEYS[3]), meta, known, oldest}
-"#;
+/// What Redis holds (`redis/read.lua`): ARGV the state's size and a
+/// `VERSION TAG` to look for in the history. Returns [`ReadAnswer`]'s
+/// fields in order: the version only when at most 20 bytes long, the state
+/// only when it has the right size, the tag only when it is one commits
+/// write, the meta only when at most 256 bytes long (a huge value is never
+/// sent back).
+const READ: &str = include_str!("redis/read.lua");
 
-/// The first start: KEYS state, version, meta, tag, history; ARGV the initial
-/// state and the meta. Writes them only when neither state nor version
-/// exists (a version without a state, or the reverse, is damage to report,
-/// not a first start). Returns 1 when it wrote.
-const SEED: &str = r#"
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then
-  redis.call('SET', KEYS[3], ARGV[2], 'NX')
-  redis.call('SET', KEYS[1], ARGV[1])
-  redis.call('SET', KEYS[2], '0')
-  redis.call('SET', KEYS[4], 'seed')
-  redis.call('DEL', KEYS[5])
-  redis.call('LPUSH', KEYS[5], '0 seed')
-  return 1
-end
-return 0
-"#;
+/// The first start (`redis/seed.lua`): ARGV the initial state and the
+/// meta. Writes them only when neither state nor version exists (a version
+/// without a state, or the reverse, is damage to report, not a first
+/// start). Returns 1 when it wrote.
+const SEED: &str = include_str!("redis/seed.lua");
 
-/// Writes back a state Redis lost: KEYS state, version, meta, channel,
-/// tag, history; ARGV the version, the state, the meta and the tag this
-/// instance holds, and [`HISTORY`]. Writes
-/// only when the meta is this app's (or missing) and Redis holds no state
-/// or an older version (decimal strings without leading zeros compare by
-/// length, then bytes). Publishes the version. Returns 1 when it wrote.
-const RESTORE: &str = r#"
-local meta = redis.call('GET', KEYS[3])
-if meta and meta ~= ARGV[3] then
-  return 0
-end
-local current = redis.call('GET', KEYS[2])
-if current and redis.call('EXISTS', KEYS[1]) == 1 then
-  if #current > #ARGV[1] or (#current == #ARGV[1] and current >= ARGV[1]) then
-    return 0
-  end
-end
-redis.call('SET', KEYS[3], ARGV[3])
-write({KEYS[1], KEYS[2], KEYS[5], KEYS[6], KEYS[4]}, ARGV[2], ARGV[1], ARGV[4], ARGV[5])
-return 1
-"#;
+/// Writes back a state Redis lost (`redis/restore.lua`): ARGV the
+/// version, the state, the meta and the tag this instance holds, and
+/// [`HISTORY`]. Writes only when the meta is this app's (or missing) and
+/// Redis holds no state or an older version (decimal strings without
+/// leading zeros compare by length, then bytes). Publishes the version.
+/// Returns 1 when it wrote.
+const RESTORE: &str = include_str!("redis/restore.lua");
+
+/// `body` as a script: the [`PRELUDE`], then `body`.
+fn script(body: &str) -> redis::Script {
+    redis::Script::new(&[&PRELUDE[..], &[body]].concat().concat())
+}
+
+/// The app's keys and channel, for the app id `ID` (the module's notes say
+/// what each holds), in the one order every script is passed them.
+struct Keys {
+    state: String,
+    version: String,
+    tag: String,
+    meta: String,
+    history: String,
+    channel: String,
+    reservation: String,
+    clicks: String,
+    click_order: String,
+}
+
+impl Keys {
+    fn new(id: &str) -> Keys {
+        let key = |name: &str| format!("x64wasm:{id}:{name}");
+        Keys {
+            state: key("state"),
+            version: key("version"),
+            tag: key("tag"),
+            meta: key("meta"),
+            history: key("history"),
+            channel: key("changed"),
+            reservation: key("reserved"),
+            clicks: key("clicks"),
+            click_order: key("click-order"),
+        }
+    }
+
+    /// `script` with every key, in the order `redis/keys.lua` names them.
+    fn on<'a>(&'a self, script: &'a redis::Script) -> redis::ScriptInvocation<'a> {
+        let mut invocation = script.prepare_invoke();
+        for key in [
+            &self.state,
+            &self.version,
+            &self.tag,
+            &self.meta,
+            &self.history,
+            &self.channel,
+            &self.reservation,
+            &self.clicks,
+            &self.click_order,
+        ] {
+            invocation.key(key);
+        }
+        invocation
+    }
+}
 
 /// What a click whose commit was sent and never answered is told.
 const MAYBE: &str =
@@ -336,20 +242,42 @@ pub enum Refused {
     Again(String),
 }
 
-/// [`READ`]'s answer: the version's type and value, the state's type,
-/// length and value, the tag, the meta, whether the history holds the pair
-/// asked for, and the history's oldest pair.
-type ReadAnswer = (
-    String,
-    Vec<u8>,
-    String,
-    i64,
-    Vec<u8>,
-    String,
-    Vec<u8>,
-    i64,
-    String,
-);
+/// [`READ`]'s answer.
+struct ReadAnswer {
+    /// The version key's Redis type, and its value (see [`READ`]).
+    version_type: String,
+    version: Vec<u8>,
+    /// The state key's Redis type, its length (-1 when not a string) and
+    /// its bytes.
+    state_type: String,
+    state_length: i64,
+    state: Vec<u8>,
+    tag: String,
+    meta: Vec<u8>,
+    /// Whether the history holds the `VERSION TAG` asked for.
+    known: bool,
+    /// The history's oldest `VERSION TAG`, or empty.
+    oldest: String,
+}
+
+impl redis::FromRedisValue for ReadAnswer {
+    fn from_redis_value(v: redis::Value) -> Result<Self, redis::ParsingError> {
+        let (version_type, version, state_type, state_length, state, tag, meta, known, oldest) =
+            redis::FromRedisValue::from_redis_value(v)?;
+        let known: i64 = known;
+        Ok(ReadAnswer {
+            version_type,
+            version,
+            state_type,
+            state_length,
+            state,
+            tag,
+            meta,
+            known: known == 1,
+            oldest,
+        })
+    }
+}
 
 /// Whether Redis's history holds a version this instance has seen.
 enum Lineage {
@@ -378,24 +306,15 @@ pub struct RedisStore {
     url: String,
     client: redis::Client,
     connection: Mutex<Option<redis::Connection>>,
-    state_key: String,
-    version_key: String,
-    tag_key: String,
-    meta_key: String,
-    history_key: String,
-    /// Answers by click id, and the ids newest first.
-    clicks_key: String,
-    click_order_key: String,
-    /// Holds the token of the click the next commit is reserved for.
-    reservation_key: String,
+    keys: Keys,
     /// This instance among all (process id and start time), for tokens.
     instance: String,
     /// Clicks this instance committed or tried to, for tokens.
     clicks: AtomicU64,
-    /// The channel new versions are announced on.
-    pub channel: String,
     meta: String,
     size: usize,
+    /// [`COMMIT`], [`READ`], [`SEED`] and [`RESTORE`], each after the
+    /// [`PRELUDE`].
     commit: redis::Script,
     read: redis::Script,
     seed: redis::Script,
@@ -424,19 +343,11 @@ impl RedisStore {
     ) -> Result<(RedisStore, Versioned), String> {
         let shown = redacted(url);
         let client = redis::Client::open(url).map_err(|e| format!("--redis {shown}: {e}"))?;
-        let prefix = format!("x64wasm:{id}");
         let store = RedisStore {
             url: shown.clone(),
             client,
             connection: Mutex::new(None),
-            state_key: format!("{prefix}:state"),
-            version_key: format!("{prefix}:version"),
-            tag_key: format!("{prefix}:tag"),
-            history_key: format!("{prefix}:history"),
-            clicks_key: format!("{prefix}:clicks"),
-            click_order_key: format!("{prefix}:click-order"),
-            meta_key: format!("{prefix}:meta"),
-            reservation_key: format!("{prefix}:reserved"),
+            keys: Keys::new(id),
             instance: format!(
                 "{}-{}",
                 std::process::id(),
@@ -445,13 +356,12 @@ impl RedisStore {
                     .map_or(0, |d| d.as_nanos())
             ),
             clicks: AtomicU64::new(0),
-            channel: format!("{prefix}:changed"),
             meta: format!("x64wasm-state 1 {id} {size}"),
             size,
-            commit: redis::Script::new(&[TAG_OF, WRITE, COMMIT].concat()),
-            read: redis::Script::new(&[TAG_OF, READ].concat()),
-            seed: redis::Script::new(SEED),
-            restore: redis::Script::new(&[WRITE, RESTORE].concat()),
+            commit: script(COMMIT),
+            read: script(READ),
+            seed: script(SEED),
+            restore: script(RESTORE),
             down: AtomicBool::new(false),
             reason: Mutex::new(String::new()),
         };
@@ -460,12 +370,8 @@ impl RedisStore {
         let (meta, held) = store
             .with(|c| {
                 let _: i64 = store
-                    .seed
-                    .key(&store.state_key)
-                    .key(&store.version_key)
-                    .key(&store.meta_key)
-                    .key(&store.tag_key)
-                    .key(&store.history_key)
+                    .keys
+                    .on(&store.seed)
                     .arg(initial)
                     .arg(&store.meta)
                     .invoke(c)?;
@@ -476,7 +382,7 @@ impl RedisStore {
             return Err(format!(
                 "the state in Redis at {} was written by another app or layout ({}), not by \
                  this one ({}): use another App::id or clear the keys",
-                store.meta_key,
+                store.keys.meta,
                 meta.as_deref().unwrap_or("no meta"),
                 store.meta
             ));
@@ -496,15 +402,15 @@ impl RedisStore {
     fn meta_held(&self, c: &mut redis::Connection) -> redis::RedisResult<Option<String>> {
         let (kind, length): (String, i64) = redis::pipe()
             .cmd("TYPE")
-            .arg(&self.meta_key)
+            .arg(&self.keys.meta)
             .cmd("STRLEN")
-            .arg(&self.meta_key)
+            .arg(&self.keys.meta)
             .query(c)
             .or_else(|_| Ok::<_, redis::RedisError>(("other".into(), 0)))?;
         Ok(match kind.as_str() {
             "none" => None,
             "string" if length <= 256 => {
-                let meta: Vec<u8> = redis::cmd("GET").arg(&self.meta_key).query(c)?;
+                let meta: Vec<u8> = redis::cmd("GET").arg(&self.keys.meta).query(c)?;
                 Some(String::from_utf8_lossy(&meta).escape_debug().to_string())
             }
             "string" => Some(format!("a string of {length} bytes")),
@@ -520,46 +426,38 @@ impl RedisStore {
         mine: Option<&Versioned>,
     ) -> redis::RedisResult<(Held, Lineage)> {
         let pair = mine.map_or(String::new(), |m| format!("{} {}", m.version, m.tag));
-        let (version_type, version, state_type, length, state, tag, meta, known, oldest): ReadAnswer =
-            self
-            .read
-            .key(&self.version_key)
-            .key(&self.state_key)
-            .key(&self.tag_key)
-            .key(&self.meta_key)
-            .key(&self.history_key)
+        let answer: ReadAnswer = self
+            .keys
+            .on(&self.read)
             .arg(self.size)
             .arg(&pair)
             .invoke(c)?;
-        let oldest = oldest.split(' ').next().and_then(parse_version);
-        let lineage = match (known, mine, oldest) {
-            (1, _, _) => Lineage::Holds,
+        let oldest = answer.oldest.split(' ').next().and_then(parse_version);
+        let lineage = match (answer.known, mine, oldest) {
+            (true, _, _) => Lineage::Holds,
             (_, Some(mine), Some(oldest)) if oldest <= mine.version => Lineage::Lacks,
             _ => Lineage::CannotTell,
         };
-        Ok((
-            self.held_of(version_type, version, state_type, length, state, tag, meta),
-            lineage,
-        ))
+        Ok((self.held_of(answer), lineage))
     }
 
     /// [`RedisStore::held`]'s reading of what [`READ`] returned.
-    #[allow(clippy::too_many_arguments)]
-    fn held_of(
-        &self,
-        version_type: String,
-        version: Vec<u8>,
-        state_type: String,
-        length: i64,
-        state: Vec<u8>,
-        tag: String,
-        meta: Vec<u8>,
-    ) -> Held {
+    fn held_of(&self, answer: ReadAnswer) -> Held {
+        let ReadAnswer {
+            version_type,
+            version,
+            state_type,
+            state_length: length,
+            state,
+            tag,
+            meta,
+            ..
+        } = answer;
         let version = String::from_utf8_lossy(&version);
         if !meta.is_empty() && meta != self.meta.as_bytes() {
             return Held::Damaged(format!(
                 "{} says another app or layout wrote the keys ({}), not this one ({})",
-                self.meta_key,
+                self.keys.meta,
                 String::from_utf8_lossy(&meta).escape_debug(),
                 self.meta
             ));
@@ -572,12 +470,12 @@ impl RedisStore {
                 None => Held::Damaged(format!(
                     "{} holds `{}`, not a version (decimal digits without a leading zero, \
                      below 2^64 - 1)",
-                    self.version_key,
+                    self.keys.version,
                     version.escape_debug()
                 )),
                 Some(_) if length != self.size as i64 => Held::Damaged(format!(
                     "{} is {length} bytes, not {} (damaged)",
-                    self.state_key, self.size
+                    self.keys.state, self.size
                 )),
                 Some(version) => Held::State(Versioned {
                     version,
@@ -587,11 +485,11 @@ impl RedisStore {
             },
             ("string", other) => Held::Damaged(format!(
                 "{} is a Redis {other}, not a string of the state's bytes (damaged)",
-                self.state_key
+                self.keys.state
             )),
             (other, _) => Held::Damaged(format!(
                 "{} is a Redis {other}, not a string holding a version (damaged)",
-                self.version_key
+                self.keys.version
             )),
         }
     }
@@ -610,16 +508,16 @@ impl RedisStore {
             let (exists, (_, followers)): (bool, (String, u64)) = self.with(|c| {
                 redis::pipe()
                     .cmd("EXISTS")
-                    .arg(&self.version_key)
+                    .arg(&self.keys.version)
                     .cmd("PUBSUB")
                     .arg("NUMSUB")
-                    .arg(&self.channel)
+                    .arg(&self.keys.channel)
                     .query(c)
             })?;
             if followers > asked.0 {
                 let _: () = self.with(|c| {
                     redis::cmd("PUBLISH")
-                        .arg(&self.channel)
+                        .arg(&self.keys.channel)
                         .arg("level")
                         .query(c)
                 })?;
@@ -639,7 +537,7 @@ impl RedisStore {
                             "x64wasm: Redis holds no state at {} although {followers} \
                              instance(s) follow it, and none wrote theirs back within {} s: \
                              starting from the initial state",
-                            self.version_key,
+                            self.keys.version,
                             patience.as_secs()
                         );
                     }
@@ -684,16 +582,8 @@ impl RedisStore {
             return Err(Refused::Down(format!("{reason}; {NOTHING}")));
         };
         let answer: Result<(i64, String, Vec<u8>, String), _> = self.with(|c| {
-            self.commit
-                .key(&self.state_key)
-                .key(&self.version_key)
-                .key(&self.channel)
-                .key(&self.reservation_key)
-                .key(&self.tag_key)
-                .key(&self.meta_key)
-                .key(&self.history_key)
-                .key(&self.clicks_key)
-                .key(&self.click_order_key)
+            self.keys
+                .on(&self.commit)
                 .arg(base.to_string())
                 .arg(state)
                 .arg(next.to_string())
@@ -847,13 +737,8 @@ impl RedisStore {
         };
         let wrote: i64 = self
             .with(|c| {
-                self.restore
-                    .key(&self.state_key)
-                    .key(&self.version_key)
-                    .key(&self.meta_key)
-                    .key(&self.channel)
-                    .key(&self.tag_key)
-                    .key(&self.history_key)
+                self.keys
+                    .on(&self.restore)
                     .arg(mine.version.to_string())
                     .arg(&mine.state)
                     .arg(&self.meta)
@@ -932,7 +817,7 @@ impl RedisStore {
                 .and_then(|mut c| {
                     c.set_read_timeout(Some(Duration::from_secs(1)))?;
                     let mut pubsub = c.as_pubsub();
-                    pubsub.subscribe(&self.channel)?;
+                    pubsub.subscribe(&self.keys.channel)?;
                     // caught up after subscribing: nothing committed since is missed
                     let mut level = true;
                     loop {
@@ -953,7 +838,7 @@ impl RedisStore {
                                 // a write that also puts back a deleted meta
                                 let ping: redis::RedisResult<()> = self.with(|c| {
                                     redis::cmd("SET")
-                                        .arg(&self.meta_key)
+                                        .arg(&self.keys.meta)
                                         .arg(&self.meta)
                                         .arg("NX")
                                         .query(c)
