@@ -332,7 +332,7 @@ impl<S: Pod + Send + Sync + 'static> App<S> {
 impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
     /// An app starting from the shared `state`, whose every view also has
     /// its own copy of `view_state` (what its user is typing, editing or
-    /// filtering), shown by `render(&Both { shared, view })` (README
+    /// filtering), shown by `render(&Both { shared, view })` (docs/guide.md,
     /// "Per-view state"): `bound!(s, view.draft)` and
     /// `bound!(s, shared.count)` both bind, since a [`Both`] is laid out as
     /// the page holds the two states. Callbacks take the shared state ([`callback`](Self::callback)),

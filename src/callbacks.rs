@@ -283,7 +283,7 @@ fn check_count(args: &[Json], want: usize) -> Result<(), ArgError> {
 /// arguments.
 type Invoke<S> = Box<dyn Fn(&mut S, &mut [u8], &[Json]) -> Result<Json, ArgError> + Send + Sync>;
 
-/// Which state a callback takes (README "Per-view state").
+/// Which state a callback takes (docs/guide.md, "Per-view state").
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Takes {
     /// The shared state, which every view shows (`&mut S`).

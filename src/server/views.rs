@@ -1,4 +1,4 @@
-//! Per-view state (README "Per-view state"): each open page of an app that
+//! Per-view state (docs/guide.md, "Per-view state"): each open page of an app that
 //! declares a view state type `V` has its own `V`, kept here by the
 //! page's view id, next to the shared state every view shows.
 //!

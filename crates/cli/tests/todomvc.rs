@@ -94,7 +94,7 @@ fn todomvc_follows_the_specification_in_chromium_and_survives_a_restart() {
     }
 
     // The todos survive a restart; views start again from the initial view
-    // state (README "Per-view state").
+    // state (docs/guide.md, "Per-view state").
     let (version, state) = app.state();
     drop(app);
     let again = App::start(
