@@ -12,7 +12,7 @@ use std::process::ExitCode;
 
 use bytemuck::{Pod, Zeroable};
 use x64wasm::dom::{button, el, Node};
-use x64wasm::{callback, App, Callback};
+use x64wasm::{callback, App, Callback, FixedVec};
 
 /// The most rows.
 pub const CAPACITY: usize = 10_000;
@@ -73,16 +73,14 @@ pub struct Row {
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub struct Table {
-    /// Rows in use: `rows[..count]`.
-    pub count: u32,
+    /// The rows.
+    pub rows: FixedVec<Row, CAPACITY>,
     /// The id the next row gets.
     pub next_id: u32,
     /// The selected row's id (0: none).
     pub selected: u32,
     /// The random generator's state (xorshift32, never 0).
     pub seed: u32,
-    /// The rows.
-    pub rows: [Row; CAPACITY],
 }
 
 fn random(table: &mut Table, below: u32) -> u8 {
@@ -96,7 +94,7 @@ fn random(table: &mut Table, below: u32) -> u8 {
 
 /// Appends `n` new rows (as many as fit).
 fn append(table: &mut Table, n: usize) {
-    for _ in 0..n.min(CAPACITY - table.count as usize) {
+    for _ in 0..n.min(CAPACITY - table.rows.len()) {
         let row = Row {
             id: table.next_id,
             adjective: random(table, ADJECTIVES.len() as u32),
@@ -104,8 +102,7 @@ fn append(table: &mut Table, n: usize) {
             noun: random(table, NOUNS.len() as u32),
             bangs: 0,
         };
-        table.rows[table.count as usize] = row;
-        table.count += 1;
+        table.rows.push(row);
         table.next_id = table.next_id.wrapping_add(1);
     }
 }
@@ -113,7 +110,7 @@ fn append(table: &mut Table, n: usize) {
 /// Replaces the rows with `n` new ones.
 #[no_mangle]
 pub extern "C" fn create_rows(table: &mut Table, n: u32) {
-    table.count = 0;
+    table.rows.clear();
     table.selected = 0;
     append(table, n as usize);
 }
@@ -127,8 +124,7 @@ pub extern "C" fn append_rows(table: &mut Table, n: u32) {
 /// Appends " !!!" to every 10th row's label.
 #[no_mangle]
 pub extern "C" fn update_every_10th(table: &mut Table) {
-    let count = table.count as usize;
-    for row in table.rows[..count].iter_mut().step_by(10) {
+    for row in table.rows.iter_mut().step_by(10) {
         row.bangs = row.bangs.saturating_add(1);
     }
 }
@@ -142,7 +138,7 @@ pub extern "C" fn select_row(table: &mut Table, id: u32) {
 /// Swaps the 2nd and the 999th rows (when there are that many).
 #[no_mangle]
 pub extern "C" fn swap_rows(table: &mut Table) {
-    if table.count > 998 {
+    if table.rows.len() > 998 {
         table.rows.swap(1, 998);
     }
 }
@@ -150,17 +146,15 @@ pub extern "C" fn swap_rows(table: &mut Table) {
 /// Removes the row `id`.
 #[no_mangle]
 pub extern "C" fn remove_row(table: &mut Table, id: u32) {
-    let count = table.count as usize;
-    if let Some(i) = table.rows[..count].iter().position(|r| r.id == id) {
-        table.rows.copy_within(i + 1..count, i);
-        table.count -= 1;
+    if let Some(i) = table.rows.iter().position(|r| r.id == id) {
+        table.rows.remove(i);
     }
 }
 
 /// Removes every row.
 #[no_mangle]
 pub extern "C" fn clear_rows(table: &mut Table) {
-    table.count = 0;
+    table.rows.clear();
     table.selected = 0;
 }
 
@@ -175,7 +169,7 @@ const CLEAR: Callback<Table> = callback!(clear_rows);
 /// js-framework-benchmark's markup: a row is
 /// `<tr><td>id</td><td><a>label</a></td><td><a>remove</a></td><td></td></tr>`.
 fn render(table: &Table) -> Node {
-    let rows = table.rows[..table.count as usize].iter().map(|row| {
+    let rows = table.rows.iter().map(|row| {
         let mut label = format!(
             "{} {} {}",
             ADJECTIVES[row.adjective as usize % ADJECTIVES.len()],

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use bytemuck::{Pod, Zeroable};
 use x64wasm::dom::{button, checked, el, value, Node, On};
-use x64wasm::{callback, field, App, Both, Callback, FixedStr, Text};
+use x64wasm::{callback, field, App, Both, Callback, FixedStr, FixedVec, Text};
 
 /// The most todos the list holds.
 pub const CAPACITY: usize = 256;
@@ -40,19 +40,10 @@ pub struct Todo {
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
 pub struct Todos {
-    /// Todos in use: `items[..count]`.
-    pub count: u32,
+    /// The todos.
+    pub items: FixedVec<Todo, CAPACITY>,
     /// The id the next todo gets.
     pub next_id: u32,
-    /// The todos.
-    pub items: [Todo; CAPACITY],
-}
-
-impl Todos {
-    /// The todos in use, in order.
-    fn all(&self) -> &[Todo] {
-        &self.items[..self.count as usize]
-    }
 }
 
 /// Each view's own state.
@@ -73,17 +64,7 @@ type State = Both<Todos, View>;
 
 /// The index of the todo with `id`.
 fn find(todos: &Todos, id: u32) -> Option<usize> {
-    todos.items[..todos.count as usize]
-        .iter()
-        .position(|t| t.id == id)
-}
-
-/// Removes the todo at `index`, keeping the order of the others.
-fn remove(todos: &mut Todos, index: usize) {
-    let count = todos.count as usize;
-    todos.items.copy_within(index + 1..count, index);
-    todos.items[count - 1] = Todo::zeroed();
-    todos.count -= 1;
+    todos.items.iter().position(|t| t.id == id)
 }
 
 /// The new-todo field changed.
@@ -98,15 +79,13 @@ pub extern "C" fn set_draft(view: &mut View, text: Text) {
 pub extern "C" fn add_todo(state: &mut State, text: Text) {
     let title = text.as_str().trim();
     let todos = &mut state.shared;
-    if title.is_empty() || todos.count as usize == CAPACITY {
-        return;
-    }
-    let todo = &mut todos.items[todos.count as usize];
-    *todo = Todo::zeroed();
+    let mut todo = Todo::zeroed();
     todo.title.set(title);
     todo.id = todos.next_id;
+    if title.is_empty() || !todos.items.push(todo) {
+        return;
+    }
     todos.next_id = todos.next_id.wrapping_add(1);
-    todos.count += 1;
     state.view.draft.clear();
 }
 
@@ -121,8 +100,7 @@ pub extern "C" fn toggle_todo(todos: &mut Todos, id: u32) {
 /// The toggle-all checkbox: every todo done, or none.
 #[no_mangle]
 pub extern "C" fn toggle_all(todos: &mut Todos, done: bool) {
-    let count = todos.count as usize;
-    for todo in &mut todos.items[..count] {
+    for todo in &mut todos.items {
         todo.done = done as u8;
     }
 }
@@ -131,21 +109,14 @@ pub extern "C" fn toggle_all(todos: &mut Todos, done: bool) {
 #[no_mangle]
 pub extern "C" fn destroy_todo(todos: &mut Todos, id: u32) {
     if let Some(i) = find(todos, id) {
-        remove(todos, i);
+        todos.items.remove(i);
     }
 }
 
 /// Clear completed: removes every done todo.
 #[no_mangle]
 pub extern "C" fn clear_completed(todos: &mut Todos) {
-    let mut i = 0;
-    while i < todos.count as usize {
-        if todos.items[i].done != 0 {
-            remove(todos, i);
-        } else {
-            i += 1;
-        }
-    }
+    todos.items.retain(|t| t.done == 0);
 }
 
 /// Double click on a todo: this view edits it, starting from its title.
@@ -177,7 +148,7 @@ pub extern "C" fn save_edit(state: &mut State, id: u32, text: Text) {
     };
     let title = text.as_str().trim();
     if title.is_empty() {
-        remove(&mut state.shared, i);
+        state.shared.items.remove(i);
     } else {
         state.shared.items[i].title.set(title);
     }
@@ -214,9 +185,9 @@ const SHOW_FILTER: Callback<View, (u32,)> = callback!(show_filter(u32));
 /// what their user types is theirs.
 fn render(s: &State) -> Node {
     let (todos, view) = (&s.shared, &s.view);
-    let left = todos.all().iter().filter(|t| t.done == 0).count();
-    let completed = todos.all().len() - left;
-    let shown = todos.all().iter().filter(|t| match view.filter {
+    let left = todos.items.iter().filter(|t| t.done == 0).count();
+    let completed = todos.items.len() - left;
+    let shown = todos.items.iter().filter(|t| match view.filter {
         1 => t.done == 0,
         2 => t.done != 0,
         _ => true,
@@ -266,7 +237,7 @@ fn render(s: &State) -> Node {
                 .text(label),
         )
     };
-    let empty = todos.count == 0;
+    let empty = todos.items.is_empty();
     el("section")
         .class("todoapp")
         .child(

@@ -22,8 +22,33 @@
 //!
 //! An app is [`App::new`]`(state, render)`, [`callback!`] registrations and
 //! [`App::run`] (see `examples/scoreboard.rs`). The pieces: [`app`],
-//! [`callbacks`], [`dom`], [`server`], [`state_file`], [`text`], `desktop` (feature
-//! `desktop`); the transpiler is the crate `x64wasm-transpile`.
+//! [`callbacks`], [`dom`], [`server`], [`state_file`], [`text`], [`list`],
+//! `desktop` (feature `desktop`); the transpiler is the crate
+//! `x64wasm-transpile`.
+//!
+//! A list in the state is a [`FixedVec`], as text is a [`FixedStr`]:
+//!
+//! ```
+//! use x64wasm::{FixedStr, FixedVec};
+//!
+//! #[repr(C)]
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+//! pub struct Todo { title: FixedStr<60>, done: u32 }
+//!
+//! #[repr(C)]
+//! #[derive(Clone, Copy, bytemuck::Pod, bytemuck::Zeroable)]
+//! pub struct State { todos: FixedVec<Todo, 3> }
+//!
+//! let mut state = State { todos: FixedVec::new() };
+//! for title in ["milk", "bread", "tea", "jam"] {
+//!     let added = state.todos.push(Todo { title: FixedStr::from_str_cut(title), done: 0 });
+//!     assert_eq!(added, title != "jam"); // the fourth does not fit
+//! }
+//! state.todos[1].done = 1;
+//! state.todos.retain(|t| t.done == 0);
+//! let left: Vec<&str> = state.todos.iter().map(|t| t.title.as_str()).collect();
+//! assert_eq!(left, ["milk", "tea"]);
+//! ```
 
 #![deny(missing_docs)]
 
@@ -32,6 +57,7 @@ pub mod callbacks;
 #[cfg(feature = "desktop")]
 mod desktop;
 pub mod dom;
+pub mod list;
 pub mod process;
 mod server;
 pub mod state_file;
@@ -41,4 +67,5 @@ pub mod view_module;
 pub use app::{App, Options};
 pub use callbacks::{Both, Callback};
 pub use dom::{Element, Node};
+pub use list::FixedVec;
 pub use text::{FixedStr, Text};

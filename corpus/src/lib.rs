@@ -14,7 +14,9 @@
 #![allow(clippy::not_unsafe_ptr_arg_deref)]
 
 mod heap_fmt;
+mod lists;
 pub use heap_fmt::*;
+pub use lists::*;
 
 /// The state every callback works on: plain old data, no padding, no pointers.
 #[repr(C)]
@@ -36,6 +38,7 @@ pub struct State {
     pub vel: [f32; 4],
     pub temps: [f64; 4],
     pub samples: [f32; 64],
+    pub entries: FixedVec<Entry, ENTRIES>,
 }
 
 /// The size of [`State`] in bytes (what the tests copy into linear memory).
@@ -51,6 +54,12 @@ impl State {
             x ^= x >> 7;
             x ^= x << 17;
             *b = (x >> 24) as u8;
+        }
+        // lists of every length, and a quarter with a length past the
+        // capacity (read as full), rather than almost all past it
+        if !seed.is_multiple_of(4) {
+            let at = core::mem::offset_of!(State, entries);
+            bytes[at..at + 4].copy_from_slice(&(seed as u32 % 14).to_le_bytes());
         }
         // SAFETY: State is repr(C) with only integer and float fields and no
         // padding, so every bit pattern of its size is a valid value.
@@ -1478,6 +1487,14 @@ callbacks! {
     life_neighbours(s: *mut State, x: u32, y: u32) -> u32 = "life_neighbours(ptr,u32,u32)->u32";
     xorshift_next(s: *mut State) -> u64 = "xorshift_next(ptr)->u64";
     randomize_board(s: *mut State) = "randomize_board(ptr)->void";
+    list_push(s: *mut State, key: u32, value: i32) -> bool = "list_push(ptr,u32,i32)->bool";
+    list_insert(s: *mut State, at: u32, key: u32) -> bool = "list_insert(ptr,u32,u32)->bool";
+    list_remove(s: *mut State, at: u32) -> i64 = "list_remove(ptr,u32)->i64";
+    list_pop_and_truncate(s: *mut State, len: u32) -> i64 = "list_pop_and_truncate(ptr,u32)->i64";
+    list_retain(s: *mut State, below: i32) -> i64 = "list_retain(ptr,i32)->i64";
+    list_sort(s: *mut State) -> i64 = "list_sort(ptr)->i64";
+    list_extend_and_clear(s: *mut State, n: u32) -> i64 = "list_extend_and_clear(ptr,u32)->i64";
+    list_sum_values(s: *mut State) -> i64 = "list_sum_values(ptr)->i64";
     fib_recursive(n: u32) -> u64 = "fib_recursive(u32)->u64";
     fib_iterative(n: u32) -> u64 = "fib_iterative(u32)->u64";
     collatz_steps(n: u64) -> u32 = "collatz_steps(u64)->u32";
