@@ -4,7 +4,7 @@
 //! `cargo bench --bench sync`. Views are Rust Server-Sent-Events readers
 //! (one thread each) that decode every event's JSON: 100 browsers do not fit
 //! a 2-core machine, and the browser's own patch application is measured by
-//! `tests/latency.rs` (a few milliseconds, inside one frame).
+//! `tests/app/latency.rs` (a few milliseconds, inside one frame).
 //!
 //! Figures printed: for 1, 10 and 100 open views, p50 and p99 of (a) the
 //! latency from sending a click to one view having its event, over every

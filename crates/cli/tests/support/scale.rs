@@ -26,7 +26,7 @@ impl Redis {
                 "",
             ])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
-            // DEBUG SLEEP stalls it (tests/redis.rs)
+            // DEBUG SLEEP stalls it (tests/app/redis.rs)
             .args(["--enable-debug-command", "local"])
             .arg("--dir")
             .arg(dir)

@@ -1,7 +1,7 @@
 //! Every route of the server and every error status, over real sockets on a
 //! port the OS picked (docs/protocol.md), plus the command line's server options.
 
-mod support;
+use crate::support;
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 

@@ -3,7 +3,7 @@
 //! started again resumes with every acknowledged click; open views recover
 //! without reloading; a damaged state file stops start-up and is left as is.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -4,7 +4,7 @@
 //! clicks, then reconnects on its own and catches up; at the end every page's
 //! DOM equals the server's view.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 

@@ -8,7 +8,7 @@
 //! 503 and every page shows "reconnecting…"; it starts again from its AOF
 //! and the pages reconnect and click on without a reload.
 
-mod support;
+use crate::support;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;

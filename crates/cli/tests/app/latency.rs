@@ -2,7 +2,7 @@
 //! a bound counter shows the new value within one animation frame of the
 //! click (measured in the page), and the server's version confirms it later.
 
-mod support;
+use crate::support;
 
 use support::server::{node, App};
 

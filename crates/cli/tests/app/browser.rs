@@ -2,7 +2,7 @@
 //! the page (the server confirms each prediction), the server runs them
 //! natively, and the page shows the server's state.
 
-mod support;
+use crate::support;
 
 use base64::prelude::{Engine, BASE64_STANDARD};
 use support::server::{node, screenshot_dir, App, NodeScript};

@@ -2,7 +2,7 @@
 //! where each callback's code is (its function pointer), so it names them
 //! in the image itself, says so once at start, and serves them as wasm.
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

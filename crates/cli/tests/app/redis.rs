@@ -19,7 +19,7 @@
 //! - a state another app wrote, or a damaged one, stops start-up with the
 //!   reason.
 
-mod support;
+use crate::support;
 
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};

@@ -4,7 +4,7 @@
 //! restart with `--state-file`, and the desktop window typed into with
 //! xdotool.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;

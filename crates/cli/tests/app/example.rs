@@ -3,7 +3,7 @@
 //! the one callback that cannot be transpiled (it reads the CPU's clock) is a
 //! 422 with the reason, and its clicks still work through the server.
 
-mod support;
+use crate::support;
 
 use support::server::{example_binary, node, App};
 

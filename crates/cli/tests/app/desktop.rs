@@ -7,7 +7,7 @@
 //! the window gets in on its own, the page through the printed URL, and a
 //! client without the token nowhere.
 
-mod support;
+use crate::support;
 
 use std::path::Path;
 use std::time::Duration;
