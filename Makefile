@@ -49,14 +49,14 @@ run: deps
 	./target/release/x64wasm $(ARGS)
 
 test: test-deps
-	$(CARGO) test --workspace --all-targets -- --test-threads=2
-	$(CARGO) test --workspace --doc
+	$(CARGO) test --workspace --exclude x64wasm-axum-baseline --all-targets -- --test-threads=2
+	$(CARGO) test --workspace --exclude x64wasm-axum-baseline --doc
 	@echo "the transpiler's own-code tests again, built for x86-64-v3 (AVX2, BMI2, FMA: docs/abi.md)"
 	RUSTFLAGS="-C target-cpu=x86-64-v3" CARGO_TARGET_DIR=target/x86-64-v3 \
 		$(CARGO) test -p x64wasm-transpile --test corpus --test engines --test libm --test c_data
 	@echo "the release demo and TodoMVC built for x86-64-v3: every callback and the view as wasm"
 	RUSTFLAGS="-C target-cpu=x86-64-v3" CARGO_TARGET_DIR=target/x86-64-v3 \
-		$(CARGO) build --release -p x64wasm-cli --bin x64wasm -p x64wasm --example todomvc
+		$(CARGO) build --release --no-default-features -p x64wasm-cli --bin x64wasm -p x64wasm --example todomvc
 	bash crates/cli/tests/target_cpu.sh target/x86-64-v3
 
 # Copies the screenshots the browser and desktop tests took into docs/ (README).

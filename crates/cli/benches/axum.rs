@@ -14,7 +14,7 @@
 //! `cargo bench -p x64wasm-cli --bench axum` (needs `wrk`: `make bench`
 //! installs it). Load is `wrk` with 50 connections on 2 threads and with 1
 //! connection, 5 s each; figures are requests per second and server CPU
-//! (user + system, from /proc) per request. On a 2-core machine wrk shares
+//! (user + system, from /proc, of each server's process) per request. On a 2-core machine wrk shares
 //! the cores with the server, so the ratios, measured in one run, are the
 //! figures to read, not the absolute numbers.
 
@@ -22,59 +22,59 @@
 #[allow(dead_code)]
 mod server;
 
-use std::process::Command;
-use std::sync::{Arc, Mutex};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use server::App;
 
-/// The axum server on a free port of loopback, on a runtime of its own in
-/// this process: its address.
-fn start_axum(page: Vec<u8>) -> String {
-    use axum::routing::{get, post};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let address = listener.local_addr().unwrap().to_string();
-    let page = Arc::new(page);
-    let version = Arc::new(Mutex::new(0u64));
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
+/// The axum server (`crates/axum-baseline`, built in release) serving
+/// `page` on a free port of loopback; killed when dropped.
+struct Axum {
+    child: Child,
+    address: String,
+}
+
+impl Axum {
+    fn start(page: &[u8]) -> Axum {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "x64wasm-axum-baseline",
+            ])
+            .current_dir(&root)
+            .status()
+            .expect("running cargo");
+        assert!(status.success(), "cargo build -p x64wasm-axum-baseline");
+        let file = std::env::temp_dir().join(format!("x64wasm-bench-page-{}", std::process::id()));
+        std::fs::write(&file, page).unwrap();
+        let mut child = Command::new(root.join("target/release/x64wasm-axum-baseline"))
+            .arg(&file)
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starting the axum baseline");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
             .unwrap();
-        runtime.block_on(async move {
-            let app = axum::Router::new()
-                .route(
-                    "/",
-                    get(move || {
-                        let page = page.clone();
-                        async move {
-                            (
-                                [("content-type", "text/html; charset=utf-8")],
-                                page.as_ref().clone(),
-                            )
-                        }
-                    }),
-                )
-                .route(
-                    "/execute/increment_counter",
-                    post(move |body: axum::body::Bytes| {
-                        let version = version.clone();
-                        async move {
-                            let _args: serde_json::Value =
-                                serde_json::from_slice(&body).unwrap_or_default();
-                            let mut v = version.lock().unwrap();
-                            *v += 1;
-                            axum::Json(serde_json::json!({ "ret": null, "version": *v }))
-                        }
-                    }),
-                );
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            axum::serve(listener, app).await.unwrap();
-        });
-    });
-    address
+        let address = line
+            .trim()
+            .strip_prefix("serving on ")
+            .unwrap_or_else(|| panic!("the axum baseline said {line:?}"))
+            .to_string();
+        Axum { child, address }
+    }
+}
+
+impl Drop for Axum {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// `wrk` against `url` with `connections` (on at most 2 threads) for 5 s,
@@ -122,7 +122,7 @@ fn wrk(url: &str, connections: u32, post: bool) -> (f64, f64) {
 fn compare(
     label: &str,
     ours: (&str, u32),
-    theirs: &str,
+    theirs: &Axum,
     (path, connections, post): (&str, u32, bool),
 ) {
     let measure = |address: &str, pid: u32| {
@@ -132,7 +132,7 @@ fn compare(
         (rate, cpu)
     };
     let (our_rate, our_cpu) = measure(ours.0, ours.1);
-    let (their_rate, their_cpu) = measure(theirs, std::process::id());
+    let (their_rate, their_cpu) = measure(&theirs.address, theirs.child.id());
     println!(
         "{label}, c{connections}: x64wasm {our_rate:.0} req/s, {:.1} µs CPU/req | axum {their_rate:.0} req/s, {:.1} µs CPU/req | req/s {:.2}x axum, CPU/req {:.2}x axum",
         our_cpu * 1e6,
@@ -150,7 +150,7 @@ fn main() {
     // which is release)
     let app = App::demo(&["--headless", "--port", "0", "--rate-limit", "0"]);
     let page = app.get("/").body;
-    let axum = start_axum(page);
+    let axum = Axum::start(&page);
     std::thread::sleep(Duration::from_millis(200));
     println!("The demo's server against axum, one run (release builds, loopback, wrk 5 s each):");
     for connections in [50, 1] {

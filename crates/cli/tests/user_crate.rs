@@ -36,6 +36,7 @@ bytemuck = {{ version = "1", features = ["derive", "min_const_generics"] }}
 # (in the target directory this test shares) are reused.
 [profile.dev]
 opt-level = 1
+debug = "line-tables-only"
 
 [profile.dev.package."*"]
 opt-level = 2
