@@ -1,7 +1,8 @@
 //! A user's own app on x64wasm: a scoreboard for two teams.
 //!
 //! Run it with `cargo run --release --example scoreboard` (add `-- --headless`
-//! for the server only; a debug build runs its callbacks on the server only). Everything an app needs is here: a plain-data state, a
+//! for the server only; build with `--release`: in a debug build some
+//! callbacks may run on the server only). Everything an app needs is here: a plain-data state, a
 //! render function, and `#[no_mangle] pub extern "C"` callbacks turned into
 //! handles with `callback!`, which the view calls and the app registers. No
 //! JavaScript, no second build: the views run these very functions as wasm

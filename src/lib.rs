@@ -48,6 +48,10 @@
 //! state.todos.retain(|t| t.done == 0);
 //! let left: Vec<&str> = state.todos.iter().map(|t| t.title.as_str()).collect();
 //! assert_eq!(left, ["milk", "tea"]);
+//! // an item's field binds like any other: 16 bytes of header, then items
+//! // of 68 bytes (the title's 4 + 60, then `done`)
+//! let tea = x64wasm::bound!(&state, todos[1].title).to_html();
+//! assert!(tea.starts_with(r#"<span data-bind="84:"#) && tea.ends_with(">tea</span>"), "{tea}");
 //! ```
 
 #![deny(missing_docs)]

@@ -37,22 +37,10 @@ struct Axum {
 
 impl Axum {
     fn start(page: &[u8]) -> Axum {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "x64wasm-axum-baseline",
-            ])
-            .current_dir(&root)
-            .status()
-            .expect("running cargo");
-        assert!(status.success(), "cargo build -p x64wasm-axum-baseline");
+        let baseline = server::release_package_binary("x64wasm-axum-baseline");
         let file = std::env::temp_dir().join(format!("x64wasm-bench-page-{}", std::process::id()));
         std::fs::write(&file, page).unwrap();
-        let mut child = Command::new(root.join("target/release/x64wasm-axum-baseline"))
+        let mut child = Command::new(baseline)
             .arg(&file)
             .stdout(Stdio::piped())
             .spawn()

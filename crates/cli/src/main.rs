@@ -52,7 +52,10 @@ EXAMPLES:
 ";
 
 fn help() -> String {
-    format!("{HELP}{}\n{TRANSPILE_HELP}", x64wasm::app::OPTIONS_HELP)
+    format!(
+        "{HELP}{}    -V, --version    the version\n\n{TRANSPILE_HELP}",
+        x64wasm::app::OPTIONS_HELP
+    )
 }
 
 fn main() -> ExitCode {

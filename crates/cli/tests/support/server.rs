@@ -419,23 +419,30 @@ pub fn example_binary(name: &str) -> PathBuf {
 /// Builds an example of the library in release (what the benches time)
 /// and returns its path.
 pub fn release_example_binary(name: &str) -> PathBuf {
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            "x64wasm",
-            "--example",
-            name,
-        ])
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .status()
-        .expect("running cargo");
-    assert!(status.success(), "cargo build --release --example {name}");
+    release_build(&["-p", "x64wasm", "--example", name]);
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../target/release/examples")
         .join(name)
+}
+
+/// Builds the binary of the workspace's package `package` in release and
+/// returns its path.
+pub fn release_package_binary(package: &str) -> PathBuf {
+    release_build(&["-p", package]);
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../target/release")
+        .join(package)
+}
+
+/// `cargo build --release` of what `what` selects.
+fn release_build(what: &[&str]) {
+    let status = Command::new(env!("CARGO"))
+        .args(["build", "--release", "--quiet"])
+        .args(what)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .status()
+        .expect("running cargo");
+    assert!(status.success(), "cargo build --release {what:?}");
 }
 
 /// A keep-alive HTTP/1.1 client: one connection, many requests.
