@@ -145,10 +145,10 @@ pub const OPTIONS_HELP: &str =
                      newcomer takes the place of the view silent longest (half
                      of --view-timeout at least) of the address holding most;
                      else 503. Clicks never wait for views
-    --view-timeout S a view that answers no ping for S seconds is closed (its
-                     page reconnects); default 45. Pages are pinged every
-                     third of it, and answer on their own, even in background
-                     tabs
+    --view-timeout S a view whose WebSocket answers no ping for S seconds is
+                     closed (its page reconnects); default 45. Pages are
+                     pinged every third of it, and answer on their own, even
+                     in background tabs
     -h, --help       this help
 ";
 

@@ -29,7 +29,7 @@ const HEADER: usize = 16;
 /// `truncate`, `pop` zero what they free), so two lists with the same items
 /// have the same bytes.
 ///
-/// Layout (docs/guide.md, "Lists"): the length as a little-endian `u32` and 12 zero
+/// Layout (docs/guide.md, "State and callbacks"): the length as a little-endian `u32` and 12 zero
 /// bytes, then the `N` items. A length past `N` (a callback can write
 /// anything into the state) reads as `N`. Items may be aligned to at most
 /// 16 bytes (a compile-time error otherwise).

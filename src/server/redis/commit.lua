@@ -21,7 +21,12 @@ local mt = redis.call('TYPE', meta_key).ok
 if mt ~= 'none' and (mt ~= 'string' or redis.call('GET', meta_key) ~= app_meta) then
   return {3, '', '', ''}
 end
-if redis.call('TYPE', clicks_key).ok ~= 'hash' then
+-- the clicks' answers and their order, or neither: anything else (damage)
+-- goes now, before anything is written, since a script that fails after
+-- write() keeps what it wrote and its caller would be told nothing changed
+local order_type = redis.call('TYPE', click_order_key).ok
+if redis.call('TYPE', clicks_key).ok ~= 'hash'
+    or (order_type ~= 'list' and order_type ~= 'none') then
   redis.call('DEL', clicks_key, click_order_key)
 end
 if click_id ~= '' then

@@ -674,6 +674,33 @@ fn a_click_id_runs_once_across_instances_and_their_restarts() {
     );
     assert_eq!(redis.cli(&["GET", VERSION_KEY]), "10");
     assert_eq!(redis.cli(&["HLEN", "x64wasm:x64wasm-demo:clicks"]), "10");
+
+    // the click keys damaged (the answers not a hash, their order not a
+    // list): the commit clears them before it writes, so a click is
+    // answered as it ran, and once (a damaged order once made the commit
+    // write, then fail, and answer "nothing changed")
+    // (key, a string or a hash there)
+    let damaged = [
+        ("x64wasm:x64wasm-demo:click-order", "string"),
+        ("x64wasm:x64wasm-demo:click-order", "hash"),
+        ("x64wasm:x64wasm-demo:clicks", "string"),
+    ];
+    for (n, (key, kind)) in damaged.into_iter().enumerate() {
+        redis.cli(&["DEL", key]);
+        match kind {
+            "string" => redis.cli(&["SET", key, "zzz"]),
+            _ => redis.cli(&["HSET", key, "a", "b"]),
+        };
+        let id = format!("damagedpage:{}", n + 1);
+        let answer = click(&c, &id);
+        assert_eq!(answer["version"], 11 + n as u64, "{key} a {kind}: {answer}");
+        let again = click(&c, &id);
+        assert_eq!(
+            (again["version"].clone(), again["again"].clone()),
+            (answer["version"].clone(), true.into()),
+            "{key} a {kind}"
+        );
+    }
     drop((b, c));
     let _ = std::fs::remove_dir_all(redis.stop());
 }
