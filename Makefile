@@ -48,6 +48,9 @@ run: deps
 	$(CARGO) build --release -p x64wasm-cli
 	./target/release/x64wasm $(ARGS)
 
+# (x64wasm-axum-baseline, the axum bench's server, is left out: axum would
+# change features the app's dependencies share, and every example and
+# user-crate build would compile them again; its Cargo.toml says more)
 test: test-deps
 	$(CARGO) test --workspace --exclude x64wasm-axum-baseline --all-targets -- --test-threads=2
 	$(CARGO) test --workspace --exclude x64wasm-axum-baseline --doc
