@@ -1,6 +1,6 @@
 //! A view that reads the clock, and so renders on the server only.
 //!
-//! Run it with `cargo run --example clock` (add `-- --headless` for the
+//! Run it with `cargo run --release --example clock` (add `-- --headless` for the
 //! server only). Its `render` shows when the server rendered the page, a
 //! value no page could compute the same way, so the view cannot run as
 //! wasm: the app says why at start ("the view renders on the server only:

@@ -54,8 +54,9 @@ impl<T: bytemuck::Pod, const N: usize> FixedVec<T, N> {
     /// How many items it can hold.
     pub const CAPACITY: usize = N;
 
-    /// Referred to by every method that reaches the items: a list of items
-    /// aligned to more than 16 bytes would have padding after its header.
+    /// Referred to by `new` and `len` (which every method that reaches the
+    /// items calls): a list of items aligned to more than 16 bytes would
+    /// have padding after its header.
     const ITEMS_START_AT_THE_HEADERS_END: () = assert!(
         std::mem::align_of::<T>() <= HEADER,
         "FixedVec items may be aligned to at most 16 bytes"
@@ -80,6 +81,9 @@ impl<T: bytemuck::Pod, const N: usize> FixedVec<T, N> {
 
     /// How many items it holds.
     pub fn len(&self) -> usize {
+        // (every method that reaches the items asks the length first)
+        #[allow(clippy::let_unit_value)]
+        let () = Self::ITEMS_START_AT_THE_HEADERS_END;
         let bytes = [
             self.header[0],
             self.header[1],
@@ -106,15 +110,11 @@ impl<T: bytemuck::Pod, const N: usize> FixedVec<T, N> {
 
     /// The items in use.
     pub fn as_slice(&self) -> &[T] {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::ITEMS_START_AT_THE_HEADERS_END;
         &self.items[..self.len()]
     }
 
     /// The items in use, to change.
     pub fn as_mut_slice(&mut self) -> &mut [T] {
-        #[allow(clippy::let_unit_value)]
-        let () = Self::ITEMS_START_AT_THE_HEADERS_END;
         let len = self.len();
         &mut self.items[..len]
     }

@@ -365,23 +365,6 @@ impl Budget {
                 }
                 counts.requests += 1;
                 counts.by_address.entry(key).or_default()[0] += 1;
-                let id = counts.next_id;
-                counts.next_id += 1;
-                let activity = Arc::new(Activity {
-                    // waiting on its client for a head from now, even before
-                    // its task first runs (a burst can keep the workers
-                    // from it for a while)
-                    state: AtomicU64::new(now_ms()),
-                    evicted: Notify::new(),
-                    key,
-                });
-                counts.activity.insert(id, activity.clone());
-                Ok(Slot {
-                    budget: self.clone(),
-                    key,
-                    kind,
-                    activity: Some((id, activity)),
-                })
             }
             Kind::View => {
                 let total_full = counts.views - counts.displacing >= self.capacity.views;
@@ -399,22 +382,28 @@ impl Budget {
                 }
                 counts.views += 1;
                 counts.by_address.entry(key).or_default()[1] += 1;
-                let id = counts.next_id;
-                counts.next_id += 1;
-                let activity = Arc::new(Activity {
-                    state: AtomicU64::new(now_ms()),
-                    evicted: Notify::new(),
-                    key,
-                });
-                counts.alive.insert(id, activity.clone());
-                Ok(Slot {
-                    budget: self.clone(),
-                    key,
-                    kind,
-                    activity: Some((id, activity)),
-                })
             }
         }
+        // a request waits on its client for a head from now, even before
+        // its task first runs (a burst can keep the workers from it for a
+        // while); a view is alive from now
+        let id = counts.next_id;
+        counts.next_id += 1;
+        let activity = Arc::new(Activity {
+            state: AtomicU64::new(now_ms()),
+            evicted: Notify::new(),
+            key,
+        });
+        match kind {
+            Kind::Request => counts.activity.insert(id, activity.clone()),
+            Kind::View => counts.alive.insert(id, activity.clone()),
+        };
+        Ok(Slot {
+            budget: self.clone(),
+            key,
+            kind,
+            activity: Some((id, activity)),
+        })
     }
 
     /// How long a view may show no sign of life ([`Capacity::view_timeout`]).
