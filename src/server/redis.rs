@@ -199,6 +199,15 @@ fn parse_version(text: &str) -> Option<u64> {
     (version < u64::MAX).then_some(version)
 }
 
+/// A click's answer as Redis holds it, if it has the shape
+/// `click_answer` writes: a JSON object of a `version` and a `ret`.
+fn stored_answer(bytes: &[u8]) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let fields = answer.as_object()?;
+    let sane = fields.len() == 2 && fields.get("version")?.is_u64() && fields.contains_key("ret");
+    sane.then(|| String::from_utf8_lossy(bytes).into_owned())
+}
+
 /// `url` as messages show it: without a user name or password (error
 /// answers reach browsers, and logs are read by others).
 pub fn redacted(url: &str) -> String {
@@ -603,9 +612,18 @@ impl RedisStore {
             Ok((1, _, _, _)) => return Ok(next),
             Ok((2, _, _, _)) => return Err(Refused::Reserved),
             Ok((4, _, answer, _)) => {
-                return Err(Refused::Again(
-                    String::from_utf8_lossy(&answer).into_owned(),
-                ))
+                // what `click_answer` wrote, or damage: a damaged answer is
+                // neither run again nor passed on as the click's
+                return Err(match stored_answer(&answer) {
+                    Some(answer) => Refused::Again(answer),
+                    None => Refused::Down(format!(
+                        "the answer {} holds for click {} is damaged ({}): the click is not \
+                         run again; delete that entry to send it again",
+                        self.keys.clicks,
+                        click.map_or("", |(id, _)| id),
+                        String::from_utf8_lossy(&answer[..answer.len().min(64)]).escape_debug(),
+                    )),
+                });
             }
             Ok((3, _, _, _)) => (self.unusable(), NOTHING),
             Ok((_, version, current, tag)) => match parse_version(&version) {
@@ -890,6 +908,27 @@ impl RedisStore {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_answers_of_the_shape_commits_write_are_passed_on() {
+        // (what Redis holds, passed on)
+        let cases: [(&[u8], bool); 7] = [
+            (br#"{"version":7,"ret":null}"#, true),
+            (br#"{"ret":"-3","version":0}"#, true),
+            (b"notjson", false),
+            (br#"{"status":500}"#, false),
+            (br#"{"version":-1,"ret":null}"#, false),
+            (br#"{"version":7,"ret":null,"status":500}"#, false),
+            (br#"[7,null]"#, false),
+        ];
+        for (held, passed) in cases {
+            let got = super::stored_answer(held);
+            assert_eq!(got.is_some(), passed, "{}", String::from_utf8_lossy(held));
+        }
+        // and what a commit writes has that shape
+        let written = super::super::click_answer(7, &serde_json::Value::Null);
+        assert_eq!(super::stored_answer(written.as_bytes()), Some(written));
+    }
+
     #[test]
     fn versions_are_canonical_decimals_with_a_next() {
         // (text, version)

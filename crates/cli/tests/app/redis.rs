@@ -701,6 +701,23 @@ fn a_click_id_runs_once_across_instances_and_their_restarts() {
             "{key} a {kind}"
         );
     }
+
+    // an answer in the hash that no commit wrote (damage) is neither run
+    // again nor passed on as the click's: a precise 503, nothing changed
+    let version = redis.cli(&["GET", VERSION_KEY]);
+    redis.cli(&[
+        "HSET",
+        "x64wasm:x64wasm-demo:clicks",
+        "forgedpage:1",
+        "notjson",
+    ]);
+    let reply = c.post(
+        "/execute/increment_counter",
+        r#"{"args":[],"id":"forgedpage:1"}"#,
+    );
+    assert_eq!(reply.status, 503, "{}", reply.text());
+    assert!(reply.text().contains("is damaged"), "{}", reply.text());
+    assert_eq!(redis.cli(&["GET", VERSION_KEY]), version);
     drop((b, c));
     let _ = std::fs::remove_dir_all(redis.stop());
 }
