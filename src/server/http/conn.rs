@@ -99,7 +99,12 @@ pub(super) async fn serve<S: Service>(
             // Closed for a newcomer: a request begun (part of a head, or a
             // head and part of its body) did not run, and its client is
             // told so; an idle connection just closes, as at its timeout.
-            if head_read.load(std::sync::atomic::Ordering::Relaxed) || !buf.is_empty() {
+            // Bytes the client sent that this task has not read yet (it
+            // may not have been polled since they came) begin a request too.
+            if head_read.load(std::sync::atomic::Ordering::Relaxed)
+                || !buf.is_empty()
+                || bytes_waiting(&stream)
+            {
                 return not_run(stream, &*context.service).await;
             }
             return;
@@ -532,6 +537,13 @@ async fn not_run<S: Service>(stream: TcpStream, service: &S) {
         )
         .header("Retry-After", "1");
     answer_and_close(stream, answer).await
+}
+
+/// Whether the client has sent bytes not read yet: a peek at the socket
+/// (it is non-blocking, so this never waits), not tokio's cached readiness.
+fn bytes_waiting(stream: &TcpStream) -> bool {
+    let mut probe = [std::mem::MaybeUninit::<u8>::uninit()];
+    matches!(socket2::SockRef::from(stream).peek(&mut probe), Ok(n) if n > 0)
 }
 
 /// Answers a refused request and closes the connection.
