@@ -840,6 +840,51 @@ pub extern "C" fn unchecked_tags(s: *mut State, k: u32) -> i64 {
     b
 }
 
+/// A state machine over the text's bytes: each arm sets the next state
+/// from the byte (a constant, or `setae`/`add` arithmetic), and the next
+/// turn's `match` jumps through a table with no bounds check in front of
+/// it (`movzx; add -2; movsxd; jmp`): only the states that reach the jump
+/// on every path bound it (the transpiler's `ranges.rs`).
+#[no_mangle]
+pub extern "C" fn state_machine(s: *mut State, n: u8) -> i64 {
+    let s = st!(s);
+    let text = &s.bytes[..(n % 32) as usize];
+    let mut mode: u8 = 2;
+    let mut acc = s.counter;
+    for &b in text {
+        match mode {
+            2 => {
+                acc = acc.wrapping_mul(3);
+                mode = if b < 64 { 3 } else { 5 };
+            }
+            3 => {
+                acc ^= (b as i64) << 3;
+                mode = if b & 1 == 0 { 4 } else { 6 };
+            }
+            4 => {
+                acc = acc.wrapping_mul(10).wrapping_add(b as i64);
+                mode = if b > 200 { 7 } else { 2 };
+            }
+            5 => {
+                acc = acc.rotate_left(7);
+                mode = if b == b' ' { 3 } else { 6 };
+            }
+            6 => {
+                acc = acc.wrapping_sub(b as i64 * 31);
+                mode = if b % 3 == 0 { 2 } else { 4 };
+            }
+            7 => {
+                acc ^= 0x5555;
+                mode = 7;
+            }
+            // SAFETY: every arm sets `mode` to 2..=7
+            _ => unsafe { std::hint::unreachable_unchecked() },
+        }
+    }
+    s.counter = acc;
+    acc
+}
+
 /// The features `is_x86_feature_detected!` finds, one bit each in
 /// [`CPU_FEATURES`] order: natively this machine's, in wasm the CPU a
 /// module claims to be (docs/abi.md). Not a callback: the two differ.
@@ -1543,6 +1588,7 @@ callbacks! {
     libm_mix(a: f64, b: f32) -> f64 = "libm_mix(f64,f32)->f64";
     escaped_length(s: *mut State, n: u8) -> u32 = "escaped_length(ptr,u8)->u32";
     unchecked_tags(s: *mut State, k: u32) -> i64 = "unchecked_tags(ptr,u32)->i64";
+    state_machine(s: *mut State, n: u8) -> i64 = "state_machine(ptr,u8)->i64";
     month_label(s: *mut State, m: i32) -> i32 = "month_label(ptr,i32)->i32";
     op_name(s: *mut State, k: u8) -> u32 = "op_name(ptr,u8)->u32";
     sum_row(s: *mut State, r: u32) -> u32 = "sum_row(ptr,u32)->u32";

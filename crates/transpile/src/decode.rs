@@ -23,6 +23,7 @@ use super::link;
 pub use super::data::WHOLE;
 use super::data::DataWalk;
 use super::noreturn::{import_never_returns, Returns, Verdict};
+use super::ranges;
 use super::signature::Signature;
 
 /// The most functions one module may pull in.
@@ -382,9 +383,10 @@ type Guess = Option<(u64, usize)>;
 struct Decoding<'a, 'r> {
     image: &'a Image,
     function: Function,
-    /// Entries kept of jump tables whose guessed entries led to something
-    /// that is no code (by the jump's address): found on an earlier try.
-    limits: &'r BTreeMap<u64, usize>,
+    /// Entries kept of jump tables (by the jump's address), found on an
+    /// earlier try: where guessed entries led to something that is no code,
+    /// or what the values reaching the jump prove.
+    limits: &'r BTreeMap<u64, Limit>,
     /// Jump tables of the `lea base, [rip+table]` form: the jump, the base
     /// register and the table, checked once the function is decoded (see
     /// `base_reaches_jump`).
@@ -397,12 +399,23 @@ struct Decoding<'a, 'r> {
     returns: &'r mut Returns<'a>,
 }
 
-/// Decodes the function at `address`. A jump table whose index nothing
-/// checks (an enum's tag loaded from memory, a byte) is read entry by entry
-/// while each target is code of the function: an entry past the table
-/// proper (the next table's, offset from another base) usually names no
-/// instruction, and then the function is decoded again with the table
-/// ending before that entry, where its index never goes.
+/// How many entries of a jump table a try of [`decode_once`] reads.
+#[derive(Clone, Copy, Debug)]
+struct Limit {
+    entries: usize,
+    /// The index never goes past them ([`ranges`]): a failure to decode
+    /// one is an error, not a guess gone wrong.
+    proven: bool,
+}
+
+/// Decodes the function at `address`. A jump table whose index no check
+/// in front of it bounds (an enum's tag loaded from memory, a byte, a state
+/// an earlier `match` set) is read entry by entry while each target is code
+/// of the function: an entry past the table proper (the next table's,
+/// offset from another base) usually names no instruction, and then the
+/// function is decoded again with the table ending before that entry, where
+/// its index never goes. Once it decodes, the values that reach each such
+/// jump ([`ranges`]) may prove fewer entries: it is decoded again with those.
 fn decode_function<'a>(
     image: &'a Image,
     address: u64,
@@ -411,13 +424,50 @@ fn decode_function<'a>(
     let mut limits = BTreeMap::new();
     loop {
         match decode_once(image, address, returns, &limits) {
-            Ok(function) => return Ok(function),
+            Ok(function) => {
+                let proven = proven_limits(&function, &limits);
+                if proven.is_empty() {
+                    return Ok(function);
+                }
+                limits.extend(proven);
+            }
             Err((_, Some((jmp, entry)))) => {
-                limits.insert(jmp, entry);
+                let limit = Limit {
+                    entries: entry,
+                    proven: false,
+                };
+                limits.insert(jmp, limit);
             }
             Err((e, None)) => return Err(e),
         }
     }
+}
+
+/// The jump tables of `function` whose index the values reaching the jump
+/// keep below the entries read (by guess): the entries they prove, each
+/// table once.
+fn proven_limits(function: &Function, limits: &BTreeMap<u64, Limit>) -> Vec<(u64, Limit)> {
+    let tables: Vec<ranges::Table> = function
+        .jump_tables
+        .iter()
+        .map(|(&jmp, t)| ranges::Table {
+            jmp,
+            index_at: t.index_at,
+            index_register: t.index_register,
+            targets: &t.targets,
+        })
+        .collect();
+    let indices = ranges::table_indices(&function.instructions, &tables);
+    tables
+        .iter()
+        .zip(indices)
+        .filter_map(|(t, range)| {
+            let (_, hi) = range?;
+            let entries = hi as usize + 1;
+            let known = limits.get(&t.jmp).is_some_and(|l| l.proven);
+            (!known && entries < t.targets.len()).then_some((t.jmp, Limit { entries, proven: true }))
+        })
+        .collect()
 }
 
 /// One try of [`decode_function`]: on failure, the error and the guessed
@@ -426,7 +476,7 @@ fn decode_once<'a>(
     image: &'a Image,
     address: u64,
     returns: &mut Returns<'a>,
-    limits: &BTreeMap<u64, usize>,
+    limits: &BTreeMap<u64, Limit>,
 ) -> Result<Function, (TranspileError, Guess)> {
     let name = function_name(image, address);
     let end = image
@@ -1424,15 +1474,18 @@ impl<'a> Decoding<'a, '_> {
             .image
             .next_symbol_after(table)
             .map_or(u64::MAX, |s| s.address);
-        let limit = self.limits.get(&jmp).map_or(4096, |&k| k as u64);
-        if limit == 0 {
+        let limit = self.limits.get(&jmp).copied().unwrap_or(Limit {
+            entries: 4096,
+            proven: false,
+        });
+        if limit.entries == 0 {
             return Err(self.error(
                 jmp,
                 "a jump table whose first entry is no instruction of this function \
                  (nothing before the jump bounds its index)",
             ));
         }
-        let count = bound.count.unwrap_or(4096).min(4096).min(limit);
+        let count = bound.count.unwrap_or(4096).min(4096).min(limit.entries as u64);
         let targets: Vec<u64> = (0..count)
             .map_while(|k| {
                 let at = table + k * entry_size;
@@ -1440,9 +1493,10 @@ impl<'a> Decoding<'a, '_> {
                 (at + entry_size <= end && self.inside(t)).then_some(t)
             })
             .collect();
-        // entries past a checked bound are never read; without one, each
-        // entry but the first is a guess the decoding of its target confirms
-        let proven = if bound.checked { targets.len() } else { 1 };
+        // entries past a checked or proven bound are never read; without
+        // one, each entry but the first is a guess the decoding of its
+        // target confirms
+        let proven = if bound.checked || limit.proven { targets.len() } else { 1 };
         Ok((!targets.is_empty()).then_some((targets, proven)))
     }
 }
@@ -1545,6 +1599,34 @@ mod tests {
                 (got, want) => panic!("{between:02x?}: {got:?}, want {want:?}"),
             }
         }
+    }
+
+    /// A state machine's table with no check in front of it: the states
+    /// that reach the jump (0, 1, 2, each set by a constant) keep its three
+    /// entries; the two words after them, which name code of the function
+    /// too and which a guess would take, are left out, and so is the code
+    /// only they reach.
+    #[test]
+    fn a_table_is_bounded_by_the_states_that_reach_it() {
+        let code = [
+            0x48, 0x8d, 0x15, 0x21, 0x00, 0x00, 0x00, // 1000 lea rdx, [rip+table]
+            0xb1, 0x00, // 1007 mov cl, 0
+            0x0f, 0xb6, 0xc1, // 1009 movzx eax, cl
+            0x48, 0x63, 0x04, 0x82, // 100c movsxd rax, [rdx+rax*4]
+            0x48, 0x01, 0xd0, // 1010 add rax, rdx
+            0xff, 0xe0, // 1013 jmp rax
+            0xb1, 0x01, 0xeb, 0xf0, // 1015 mov cl, 1; jmp 1009
+            0xb1, 0x02, 0xeb, 0xec, // 1019 mov cl, 2; jmp 1009
+            0x31, 0xc0, 0xc3, // 101d xor eax, eax; ret
+            0xb8, 0x09, 0x00, 0x00, 0x00, 0xc3, // 1020 mov eax, 9; ret
+            0x90, 0x90, // 1026
+            0xed, 0xff, 0xff, 0xff, 0xf1, 0xff, 0xff, 0xff, 0xf5, 0xff, 0xff, 0xff, // 1028 table
+            0xf8, 0xff, 0xff, 0xff, 0xf8, 0xff, 0xff, 0xff, // 1034 past it: 1020 twice
+        ];
+        let f = decode_code(&code, true).unwrap();
+        let table = f.jump_tables.get(&0x1013).expect("a jump table");
+        assert_eq!(table.targets, [0x1015, 0x1019, 0x101d]);
+        assert_eq!(f.index_of(0x1020), None, "code only the guess reached");
     }
 
     /// A jump into the middle of an instruction is refused, whichever run
