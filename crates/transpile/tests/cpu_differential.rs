@@ -577,6 +577,9 @@ const SSE4_MNEMONICS: &[Mnemonic] = {
         M::Movddup,
         M::Movshdup,
         M::Movsldup,
+        M::Insertps,
+        M::Phminposuw,
+        M::Mpsadbw,
     ]
 };
 
@@ -637,6 +640,10 @@ const AVX_MNEMONICS: &[Mnemonic] = {
         M::Vpermilpd,
         M::Vcvtph2ps,
         M::Vcvtps2ph,
+        M::Vmaskmovps,
+        M::Vmaskmovpd,
+        M::Vpmaskmovd,
+        M::Vpmaskmovq,
     ]
 };
 
@@ -680,6 +687,12 @@ const FLOAT_MNEMONICS: &[Mnemonic] = {
         M::Subpd,
         M::Mulpd,
         M::Divpd,
+        M::Haddps,
+        M::Hsubps,
+        M::Haddpd,
+        M::Hsubpd,
+        M::Addsubps,
+        M::Addsubpd,
         M::Sqrtps,
         M::Sqrtpd,
         M::Minps,

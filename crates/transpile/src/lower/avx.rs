@@ -1,8 +1,9 @@
 //! AVX's and AVX2's own instructions, which have no legacy SSE form: those
 //! that move data between the halves of a YMM register or broadcast one
 //! value (`vinserti128`, `vextracti128`, `vbroadcastss`, `vpbroadcastd`,
-//! `vperm2i128`, `vpermq`, ...), F16C's conversions to and from half
-//! precision, and `vzeroupper`/`vzeroall`. A YMM
+//! `vperm2i128`, `vpermq`, ...), the masked moves (`vpmaskmovd` & co.),
+//! F16C's conversions to and from half precision, and
+//! `vzeroupper`/`vzeroall`. A YMM
 //! register is its XMM local (bits 127:0) and its [`Reg::High`] local
 //! (bits 255:128); see `vex.rs`.
 
@@ -58,6 +59,8 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Vpblendd => blend_dwords(c)?,
         M::Vpermd | M::Vpermps => permute_dwords(c)?,
         M::Vpermilps | M::Vpermilpd => permute_in_halves(c)?,
+        M::Vmaskmovps | M::Vpmaskmovd => masked_move(c, 4)?,
+        M::Vmaskmovpd | M::Vpmaskmovq => masked_move(c, 8)?,
         M::Vcvtph2ps => half_to_single(c)?,
         M::Vcvtps2ph => single_to_half(c)?,
         M::Vpsllvd => variable_shift(c, 4, Shift::Left)?,
@@ -728,6 +731,69 @@ fn single_to_half(c: &mut Ctx) -> R {
     }
     write(c, |c| {
         c.emit_all([W::LocalGet(result), W::V128Const(0)]);
+        Ok(())
+    })
+}
+
+/// `vmaskmovps`/`vpmaskmovd` (`bytes` 4) and `vmaskmovpd`/`vpmaskmovq` (8):
+/// each element whose mask element has its sign bit set is moved; from
+/// memory, the others are zero; to memory, the others are not written. An
+/// element masked off is never read or written (the CPU takes no fault
+/// there), so each is its own `if`.
+fn masked_move(c: &mut Ctx, bytes: u32) -> R {
+    let per_half = 16 / bytes;
+    let (extract, zero, load, store, result) = match bytes {
+        4 => (
+            W::I32x4ExtractLane as fn(u8) -> W<'static>,
+            W::I32Const(0),
+            W::I32Load as fn(wasm_encoder::MemArg) -> W<'static>,
+            W::I32Store as fn(wasm_encoder::MemArg) -> W<'static>,
+            wasm_encoder::ValType::I32,
+        ),
+        _ => (
+            W::I64x2ExtractLane as fn(u8) -> W<'static>,
+            W::I64Const(0),
+            W::I64Load as fn(wasm_encoder::MemArg) -> W<'static>,
+            W::I64Store as fn(wasm_encoder::MemArg) -> W<'static>,
+            wasm_encoder::ValType::I64,
+        ),
+    };
+    let replace = if bytes == 4 { W::I32x4ReplaceLane } else { W::I64x2ReplaceLane };
+    let sign_set = |c: &mut Ctx, mask: u32, k: u8| {
+        c.emit_all([W::LocalGet(mask), extract(k), zero.clone()]);
+        c.emit(if bytes == 4 { W::I32LtS } else { W::I64LtS });
+    };
+    let wide = is_ymm(c, 0) || is_ymm(c, 1) || is_ymm(c, 2);
+    let halves_moved = if wide { 2 } else { 1 };
+    if c.ins.op0_kind() == OpKind::Memory {
+        let mask = read_vector(c, 1, 0)?;
+        let source = read_vector(c, 2, 2)?;
+        for h in 0..halves_moved {
+            let (m, v) = if h == 0 { (mask.0, source.0) } else { (mask.1, source.1) };
+            for k in 0..per_half {
+                sign_set(c, m, k as u8);
+                c.emit(W::If(wasm_encoder::BlockType::Empty));
+                let offset = c.address()? + 16 * h + (k * bytes) as u64;
+                c.emit_all([W::LocalGet(v), extract(k as u8), store(mem(offset)), W::End]);
+            }
+        }
+        return Ok(());
+    }
+    let mask = read_vector(c, 1, 0)?;
+    write(c, |c| {
+        for h in 0..2 {
+            c.emit(W::V128Const(0));
+            if h >= halves_moved {
+                continue;
+            }
+            let m = if h == 0 { mask.0 } else { mask.1 };
+            for k in 0..per_half {
+                sign_set(c, m, k as u8);
+                c.emit(W::If(wasm_encoder::BlockType::Result(result)));
+                let offset = c.address()? + 16 * h + (k * bytes) as u64;
+                c.emit_all([load(mem(offset)), W::Else, zero.clone(), W::End, replace(k as u8)]);
+            }
+        }
         Ok(())
     })
 }

@@ -101,6 +101,12 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Subpd => packed_arith(c, Fp::D, W::F64x2Sub)?,
         M::Mulpd => packed_arith(c, Fp::D, W::F64x2Mul)?,
         M::Divpd => packed_arith(c, Fp::D, W::F64x2Div)?,
+        M::Haddps => horizontal_arith(c, Fp::S, W::F32x4Add)?,
+        M::Hsubps => horizontal_arith(c, Fp::S, W::F32x4Sub)?,
+        M::Haddpd => horizontal_arith(c, Fp::D, W::F64x2Add)?,
+        M::Hsubpd => horizontal_arith(c, Fp::D, W::F64x2Sub)?,
+        M::Addsubps => addsub(c, Fp::S)?,
+        M::Addsubpd => addsub(c, Fp::D)?,
         M::Sqrtps => packed_sqrt(c, Fp::S)?,
         M::Sqrtpd => packed_sqrt(c, Fp::D)?,
         M::Minps => packed_min_max(c, W::F32x4Lt)?,
@@ -245,7 +251,9 @@ pub(crate) fn nan_fix_of(ins: &iced_x86::Instruction) -> Option<NanFix> {
         M::Addss | M::Subss | M::Mulss | M::Divss | M::Sqrtss | M::Roundss => NanFix::S,
         M::Addsd | M::Subsd | M::Mulsd | M::Divsd | M::Sqrtsd | M::Roundsd => NanFix::D,
         M::Addps | M::Subps | M::Mulps | M::Divps | M::Sqrtps | M::Roundps => NanFix::PackedS,
+        M::Haddps | M::Hsubps | M::Addsubps => NanFix::PackedS,
         M::Addpd | M::Subpd | M::Mulpd | M::Divpd | M::Sqrtpd | M::Roundpd => NanFix::PackedD,
+        M::Haddpd | M::Hsubpd | M::Addsubpd => NanFix::PackedD,
         _ => return None,
     })
 }
@@ -725,6 +733,68 @@ fn packed_arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
         W::LocalSet(b),
     ]);
     c.emit_all([W::LocalGet(a), W::LocalGet(b), op, W::LocalSet(r)]);
+    packed_fix_nan(c, fp, r, Some(a), b);
+    c.emit(W::LocalGet(r));
+    set_x(c, 0)
+}
+
+/// `haddps`/`hsubps`/`haddpd`/`hsubpd dst, src` (SSE3): adjacent pairs
+/// of dst:src combined, dst's pairs in the low half and src's in the high.
+/// The even element is the first operand of either: a difference is the
+/// even minus the odd, and of two NaNs a sum returns the even one's, as
+/// the CPU does (the Intel SDM writes the sum `SRC1[63:32] + SRC1[31:0]`,
+/// but `cpu_differential.rs` finds the even element's NaN).
+fn horizontal_arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    let (even, odd, r) = (c.locals.tv(0), c.locals.tv(1), c.locals.tv(2));
+    // element i of the even (odd) members: element 2i (2i+1) of dst:src
+    let bytes = if fp == Fp::S { 4 } else { 8 };
+    let member = |second: usize| -> [u8; 16] {
+        std::array::from_fn(|i| ((2 * (i / bytes) + second) * bytes + i % bytes) as u8)
+    };
+    for (local, second) in [(even, 0), (odd, 1)] {
+        c.emit_all([
+            W::LocalGet(d),
+            W::LocalGet(s),
+            W::I8x16Shuffle(member(second)),
+            W::LocalSet(local),
+        ]);
+    }
+    c.emit_all([W::LocalGet(even), W::LocalGet(odd), op, W::LocalSet(r)]);
+    packed_fix_nan(c, fp, r, Some(even), odd);
+    c.emit(W::LocalGet(r));
+    set_x(c, 0)
+}
+
+/// `addsubps`/`addsubpd dst, src` (SSE3): even elements dst - src, odd
+/// ones dst + src. Both take dst as the first operand, so one NaN fix-up
+/// serves the lanes of either.
+fn addsub(c: &mut Ctx, fp: Fp) -> R {
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    let (a, b, r) = (c.locals.tv(0), c.locals.tv(1), c.locals.tv(2));
+    let (sub, add) = match fp {
+        Fp::S => (W::F32x4Sub, W::F32x4Add),
+        Fp::D => (W::F64x2Sub, W::F64x2Add),
+    };
+    let bytes = if fp == Fp::S { 4 } else { 8 };
+    // even elements from the difference (lanes 0-15), odd from the sum
+    let pick: [u8; 16] = std::array::from_fn(|i| (i + i / bytes % 2 * 16) as u8);
+    c.emit_all([
+        W::LocalGet(d),
+        W::LocalSet(a),
+        W::LocalGet(s),
+        W::LocalSet(b),
+        W::LocalGet(a),
+        W::LocalGet(b),
+        sub,
+        W::LocalGet(a),
+        W::LocalGet(b),
+        add,
+        W::I8x16Shuffle(pick),
+        W::LocalSet(r),
+    ]);
     packed_fix_nan(c, fp, r, Some(a), b);
     c.emit(W::LocalGet(r));
     set_x(c, 0)

@@ -2,7 +2,9 @@
 //! instructions (x86-64-v2, and with VEX `x86-64-v3`): `pshufb`, `palignr`,
 //! `pabs*`, `pmin*`/`pmax*`, `pmulld`, `pmuldq`, `pcmpeqq`, `pcmpgtq`,
 //! `packusdw`, `pmovsx*`/`pmovzx*`, the blends, `ptest`, `pinsr*`/`pextr*`,
-//! `extractps`, `movddup`, `movshdup`, `movsldup`. The rounding of floats
+//! `extractps`, `insertps`, `phminposuw`, `mpsadbw`, `movddup`,
+//! `movshdup`, `movsldup`. The float horizontals (`haddps` & co.) are in
+//! `float.rs`, for x86's NaN rules. The rounding of floats
 //! (`roundsd` & co.) is in `float.rs`.
 
 use iced_x86::{Mnemonic, OpKind};
@@ -113,6 +115,9 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Pextrb => extract(c, 16)?,
         M::Pextrd | M::Extractps => extract(c, 4)?,
         M::Pextrq => extract(c, 2)?,
+        M::Insertps => insertps(c)?,
+        M::Phminposuw => phminposuw(c)?,
+        M::Mpsadbw => mpsadbw(c)?,
         M::Movddup => unary(c, &[W::I64x2ExtractLane(0), W::I64x2Splat])?,
         M::Movshdup => dwords(c, [1, 1, 3, 3])?,
         M::Movsldup => dwords(c, [0, 0, 2, 2])?,
@@ -406,5 +411,96 @@ fn horizontal(c: &mut Ctx, bytes: usize, op: W<'static>) -> R {
             W::I8x16Shuffle(member(1)),
             op,
         ]);
+    })
+}
+
+/// `insertps dst, src, imm`: dword `imm[7:6]` of src (from memory: the
+/// dword read) into dword `imm[5:4]` of dst, then the dwords of `imm[3:0]`
+/// zeroed. As integers: no float is rounded or quieted.
+fn insertps(c: &mut Ctx) -> R {
+    let imm = c.ins.immediate(2) as u8;
+    let from = if c.ins.op1_kind() == OpKind::Memory { 0 } else { imm >> 6 };
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    c.emit_all([
+        W::LocalGet(d),
+        W::LocalGet(s),
+        W::I32x4ExtractLane(from),
+        W::I32x4ReplaceLane(imm >> 4 & 3),
+    ]);
+    if imm & 0xf != 0 {
+        let keep = lanes(|i| if imm >> (i / 4) & 1 == 1 { 0 } else { 0xff });
+        c.emit_all([W::V128Const(i128::from_le_bytes(keep)), W::V128And]);
+    }
+    set_x(c, 0)
+}
+
+/// `phminposuw dst, src`: the least unsigned word of src in word 0, its
+/// index (the first, on a tie) in bits 18:16, the rest zero.
+fn phminposuw(c: &mut Ctx) -> R {
+    let s = read_x(c, 1)?;
+    let least = c.locals.tv(2);
+    // halves, then dwords, then words against each other: every word is
+    // then the least
+    c.emit(W::LocalGet(s));
+    for swap in [8u8, 4, 2] {
+        c.emit_all([
+            W::LocalTee(least),
+            W::LocalGet(least),
+            W::LocalGet(least),
+            W::I8x16Shuffle(lanes(|i| i as u8 ^ swap)),
+            W::I16x8MinU,
+        ]);
+    }
+    c.emit_all([
+        W::LocalSet(least),
+        W::V128Const(0),
+        W::LocalGet(least),
+        W::I16x8ExtractLaneU(0),
+        W::LocalGet(s),
+        W::LocalGet(least),
+        W::I16x8Eq,
+        W::I16x8Bitmask,
+        W::I32Ctz,
+        W::I32Const(16),
+        W::I32Shl,
+        W::I32Or,
+        W::I32x4ReplaceLane(0),
+    ]);
+    set_x(c, 0)
+}
+
+/// `mpsadbw dst, src, imm`: word i (0-7) = the sum over j (0-3) of
+/// |dst byte `4*imm[2] + i + j` - src byte `4*imm[1:0] + j`| (unsigned).
+fn mpsadbw(c: &mut Ctx) -> R {
+    let imm = c.ins.immediate(2) as usize;
+    let (first, second) = (4 * (imm >> 2 & 1), 4 * (imm & 3));
+    binop_with(c, |c, d, s| {
+        // (tv(1) may hold src, read from memory)
+        let (a, b) = (c.locals.tv(2), c.locals.tv(3));
+        for j in 0..4 {
+            // bytes first+i+j of dst (i = 0-7), and src's byte second+j in each
+            c.emit_all([
+                W::LocalGet(d),
+                W::LocalGet(d),
+                W::I8x16Shuffle(lanes(|i| (first + i % 8 + j) as u8)),
+                W::LocalSet(a),
+                W::LocalGet(s),
+                W::LocalGet(s),
+                W::I8x16Shuffle(lanes(|_| (second + j) as u8)),
+                W::LocalSet(b),
+                W::LocalGet(a),
+                W::LocalGet(b),
+                W::I8x16MaxU,
+                W::LocalGet(a),
+                W::LocalGet(b),
+                W::I8x16MinU,
+                W::I8x16Sub,
+                W::I16x8ExtendLowI8x16U,
+            ]);
+            if j > 0 {
+                c.emit(W::I16x8Add);
+            }
+        }
     })
 }

@@ -119,6 +119,8 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
                 high_form.ins.set_immediate8(vex.immediate8() >> 2 & 3)
             }
             Mnemonic::Vblendps => high_form.ins.set_immediate8(vex.immediate8() >> 4),
+            // (the high half's blocks are imm[5:3])
+            Mnemonic::Vmpsadbw => high_form.ins.set_immediate8(vex.immediate8() >> 3),
             _ => {}
         }
         lower_half(c, &vex, form).and_then(|()| {
