@@ -693,6 +693,8 @@ const FLOAT_MNEMONICS: &[Mnemonic] = {
         M::Hsubpd,
         M::Addsubps,
         M::Addsubpd,
+        M::Dpps,
+        M::Dppd,
         M::Sqrtps,
         M::Sqrtpd,
         M::Minps,

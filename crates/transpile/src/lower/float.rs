@@ -105,6 +105,8 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Hsubps => horizontal_arith(c, Fp::S, W::F32x4Sub)?,
         M::Haddpd => horizontal_arith(c, Fp::D, W::F64x2Add)?,
         M::Hsubpd => horizontal_arith(c, Fp::D, W::F64x2Sub)?,
+        M::Dpps => dot_product(c, Fp::S)?,
+        M::Dppd => dot_product(c, Fp::D)?,
         M::Addsubps => addsub(c, Fp::S)?,
         M::Addsubpd => addsub(c, Fp::D)?,
         M::Sqrtps => packed_sqrt(c, Fp::S)?,
@@ -251,9 +253,9 @@ pub(crate) fn nan_fix_of(ins: &iced_x86::Instruction) -> Option<NanFix> {
         M::Addss | M::Subss | M::Mulss | M::Divss | M::Sqrtss | M::Roundss => NanFix::S,
         M::Addsd | M::Subsd | M::Mulsd | M::Divsd | M::Sqrtsd | M::Roundsd => NanFix::D,
         M::Addps | M::Subps | M::Mulps | M::Divps | M::Sqrtps | M::Roundps => NanFix::PackedS,
-        M::Haddps | M::Hsubps | M::Addsubps => NanFix::PackedS,
+        M::Haddps | M::Hsubps | M::Addsubps | M::Dpps => NanFix::PackedS,
         M::Addpd | M::Subpd | M::Mulpd | M::Divpd | M::Sqrtpd | M::Roundpd => NanFix::PackedD,
-        M::Haddpd | M::Hsubpd | M::Addsubpd => NanFix::PackedD,
+        M::Haddpd | M::Hsubpd | M::Addsubpd | M::Dppd => NanFix::PackedD,
         _ => return None,
     })
 }
@@ -764,6 +766,62 @@ fn horizontal_arith(c: &mut Ctx, fp: Fp, op: W<'static>) -> R {
     c.emit_all([W::LocalGet(even), W::LocalGet(odd), op, W::LocalSet(r)]);
     packed_fix_nan(c, fp, r, Some(even), odd);
     c.emit(W::LocalGet(r));
+    set_x(c, 0)
+}
+
+/// `dpps`/`dppd dst, src, imm` (SSE4.1), as the Intel SDM's
+/// `DP_primitive`: the products of the elements `imm[7:4]` (`dppd`:
+/// `imm[5:4]`) selects, +0.0 elsewhere, each rounded; summed in pairs,
+/// then the two pair sums, each sum rounded; the total in the elements
+/// `imm[3:0]` selects, +0.0 elsewhere. Every step has x86's NaN rules, and
+/// the order of each sum is the CPU's, which differs by element (the SDM
+/// writes one total for all; `cpu_differential.rs` finds which NaN each
+/// element returns): `dpps` element i is `(p[i^1] + p[i]) + (p[i^3] +
+/// p[i^2])`, its neighbour first within a pair and its own pair first
+/// after; `dppd` element i is `p[i] + p[i^1]`. So it is computed as a
+/// butterfly: each element and its neighbour, then each pair sum and the
+/// other.
+fn dot_product(c: &mut Ctx, fp: Fp) -> R {
+    let imm = c.ins.immediate(2) as usize;
+    let d = read_x(c, 0)?;
+    let s = read_x(c, 1)?;
+    let (a, b, r) = (c.locals.tv(0), c.locals.tv(1), c.locals.tv(2));
+    let (mul, add, bytes) = match fp {
+        Fp::S => (W::F32x4Mul, W::F32x4Add, 4),
+        Fp::D => (W::F64x2Mul, W::F64x2Add, 8),
+    };
+    // the elements of bits 0.. of `bits` kept, the others +0.0
+    let selected = |bits: usize| {
+        let keep: [u8; 16] =
+            std::array::from_fn(|i| if bits >> (i / bytes) & 1 == 1 { 0xff } else { 0 });
+        W::V128Const(i128::from_le_bytes(keep))
+    };
+    let step = |c: &mut Ctx, op: W<'static>| {
+        c.emit_all([W::LocalGet(a), W::LocalGet(b), op, W::LocalSet(r)]);
+        packed_fix_nan(c, fp, r, Some(a), b);
+    };
+    c.emit_all([W::LocalGet(d), W::LocalSet(a), W::LocalGet(s), W::LocalSet(b)]);
+    step(c, mul);
+    let count = 16 / bytes;
+    c.emit_all([W::LocalGet(r), selected(imm >> 4 & ((1 << count) - 1)), W::V128And, W::LocalSet(r)]);
+    // element i and element i^1 (dpps: the neighbour first), then (dpps)
+    // that and element i^2 of it (its own first)
+    for distance in [1, 2].into_iter().take(count / 2) {
+        let partner: [u8; 16] = std::array::from_fn(|i| (i ^ (distance * bytes)) as u8);
+        let (own, other) = match fp == Fp::S && distance == 1 {
+            true => (b, a),
+            false => (a, b),
+        };
+        c.emit_all([
+            W::LocalGet(r),
+            W::LocalTee(own),
+            W::LocalGet(r),
+            W::I8x16Shuffle(partner),
+            W::LocalSet(other),
+        ]);
+        step(c, add.clone());
+    }
+    c.emit_all([W::LocalGet(r), selected(imm & ((1 << count) - 1)), W::V128And]);
     set_x(c, 0)
 }
 
