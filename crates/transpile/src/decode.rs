@@ -457,7 +457,7 @@ fn proven_limits(function: &Function, limits: &BTreeMap<u64, Limit>) -> Vec<(u64
             targets: &t.targets,
         })
         .collect();
-    let indices = ranges::table_indices(&function.instructions, &tables);
+    let indices = ranges::table_indices(&function.instructions, function.address, &tables);
     tables
         .iter()
         .zip(indices)

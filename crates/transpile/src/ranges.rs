@@ -42,8 +42,12 @@ pub struct Table<'a> {
 /// A table whose index may reach past its entries (read short, or nothing
 /// bounds it) had edges left out of the fixed point, so then no range found
 /// is a proof, and every table gets `None`.
-pub fn table_indices(instructions: &[Instruction], tables: &[Table]) -> Vec<Option<(u64, u64)>> {
-    let states = interpret(instructions, tables);
+pub fn table_indices(
+    instructions: &[Instruction],
+    entry: u64,
+    tables: &[Table],
+) -> Vec<Option<(u64, u64)>> {
+    let states = interpret(instructions, entry, tables);
     let ranges: Vec<Option<(u64, u64)>> = tables
         .iter()
         .map(|t| {
@@ -187,16 +191,31 @@ fn widen(old: &State, new: &State, changes: &mut Changes) -> State {
     out
 }
 
-/// The fixed point: each instruction's state on entry (`None`: not reached).
-fn interpret(instructions: &[Instruction], tables: &[Table]) -> Vec<Option<State>> {
+/// The fixed point from the function's `entry` (not its first instruction:
+/// code it jumps to may lie below it): each instruction's state on entry
+/// (`None`: not reached).
+fn interpret(instructions: &[Instruction], entry: u64, tables: &[Table]) -> Vec<Option<State>> {
     let n = instructions.len();
     let mut states: Vec<Option<State>> = vec![None; n];
     let mut changes: Vec<Changes> = vec![[[0; 4]; 16]; n];
     let mut info = InstructionInfoFactory::new();
+    // each table's jump by the instruction that holds its index: when the
+    // index grows there, the jump is visited again, for the entries it now
+    // reaches (the load and `add` between them overwrite the index, so the
+    // jump's own state need not change)
+    let jumps_of: Vec<(usize, usize)> = tables
+        .iter()
+        .filter_map(|t| {
+            Some((
+                index_of(instructions, t.index_at)?,
+                index_of(instructions, t.jmp)?,
+            ))
+        })
+        .collect();
     let mut work = Vec::new();
-    if n > 0 {
-        states[0] = Some([TOP; 16]);
-        work.push(0);
+    if let Some(start) = index_of(instructions, entry) {
+        states[start] = Some([TOP; 16]);
+        work.push(start);
     }
     while let Some(k) = work.pop() {
         let Some(before) = states[k] else { continue };
@@ -215,15 +234,20 @@ fn interpret(instructions: &[Instruction], tables: &[Table]) -> Vec<Option<State
             };
             states[next] = Some(merged);
             work.push(next);
+            work.extend(
+                jumps_of
+                    .iter()
+                    .filter(|&&(at, _)| at == next)
+                    .map(|&(_, jmp)| jmp),
+            );
         }
     }
     states
 }
 
 /// Where control may go after instruction `k`: a table's jump only to the
-/// entries its index may take (by the state at its `index_at` so far; the
-/// jump is visited again whenever that state grows, since the load flows
-/// into it).
+/// entries its index may take (by the state at its `index_at` so far;
+/// [`interpret`] visits the jump again whenever that state grows).
 fn successors(
     instructions: &[Instruction],
     k: usize,
@@ -446,7 +470,8 @@ fn model(ins: &Instruction, before: &State, bits: u32) -> Option<Interval> {
                 return None;
             }
             let hi = a.1 as u128 * c as u128;
-            (hi <= m as u128).then_some((a.0 * c as u64, hi as u64))
+            // (the low end only when the high one fits: it may not)
+            (hi <= m as u128).then(|| (a.0 * c as u64, hi as u64))
         }
         Mnemonic::Lea => lea(ins, before, bits),
         // setcc writes a byte: 0 or 1
@@ -541,7 +566,7 @@ mod tests {
     /// The range of `register` on entry to the instruction at `ip`.
     fn range_at(code: &[u8], ip: u64, register: Register) -> Option<(u64, u64)> {
         let instructions = decode(code);
-        let states = interpret(&instructions, &[]);
+        let states = interpret(&instructions, 0x1000, &[]);
         let s = states[index_of(&instructions, ip)?]?;
         Some(s[slot(register)?][WIDE])
     }
@@ -624,6 +649,16 @@ mod tests {
                 Register::RAX,
                 Some((0, 0)),
             ),
+            // or rdi, 0xffffffff80000000; imul rax, rdi, 1000003 (the
+            // product's low end alone would overflow)
+            (
+                "imul of a range near the top",
+                &[
+                    0x48, 0x81, 0xcf, 0, 0, 0, 0x80, 0x48, 0x69, 0xc7, 0x43, 0x42, 0x0f, 0x00,
+                ],
+                Register::RAX,
+                Some((0, u64::MAX)),
+            ),
             // mov eax, 1; call 0 (a call changes rax)
             (
                 "a call forgets rax",
@@ -693,7 +728,62 @@ mod tests {
             index_register: Register::RAX,
             targets: &targets,
         };
-        assert_eq!(table_indices(&instructions, &[table]), vec![Some((0, 2))]);
+        assert_eq!(
+            table_indices(&instructions, 0x1000, &[table]),
+            vec![Some((0, 2))]
+        );
+    }
+
+    /// The position-independent shape: the index is overwritten between
+    /// the load that reads the table and the jump (`movsxd rax,
+    /// [rdx+rax*4]; add rax, rdx; jmp rax`), so the jump's own state stops
+    /// changing while the index still grows; each growth of the index must
+    /// still reach the entries it adds.
+    #[test]
+    fn a_table_whose_index_is_overwritten_before_the_jump_takes_every_entry() {
+        // 1000: mov eax, 0
+        // 1005: movzx eax, al           <- loop
+        // 1008: movsxd rax, [rdx+rax*4] (the index, rax, read here)
+        // 100c: add rax, rdx
+        // 100f: jmp rax
+        // 1011: mov al, 1 ; jmp 1005    (entry 0)
+        // 1015: mov al, 2 ; jmp 1005    (entry 1)
+        // 1019: mov al, 0 ; jmp 1005    (entry 2)
+        let code = [
+            0xb8, 0, 0, 0, 0, 0x0f, 0xb6, 0xc0, 0x48, 0x63, 0x04, 0x82, 0x48, 0x01, 0xd0, 0xff,
+            0xe0, 0xb0, 0x01, 0xeb, 0xf0, 0xb0, 0x02, 0xeb, 0xec, 0xb0, 0x00, 0xeb, 0xe8,
+        ];
+        let instructions = decode(&code);
+        let targets = [0x1011, 0x1015, 0x1019];
+        let table = Table {
+            jmp: 0x100f,
+            index_at: 0x1008,
+            index_register: Register::RAX,
+            targets: &targets,
+        };
+        assert_eq!(
+            table_indices(&instructions, 0x1000, &[table]),
+            vec![Some((0, 2))]
+        );
+    }
+
+    /// Code below the entry (a cold block the function jumps to) is not
+    /// where the function starts: the state there comes from the jump.
+    #[test]
+    fn the_interpretation_starts_at_the_entry_not_the_lowest_address() {
+        // 1000: mov eax, 9 ; ret        (the cold block: rax from the entry)
+        // 1006: mov ecx, 3              <- the entry
+        // 100b: jmp 1000 (after mov eax, ecx)
+        let code = [
+            0x90, 0x90, 0x90, 0x90, 0x90, 0xc3, // 1000 nops; ret
+            0xb9, 0x03, 0, 0, 0, // 1006 mov ecx, 3
+            0x89, 0xc8, // 100b mov eax, ecx
+            0xeb, 0xf1, // 100d jmp 1000
+        ];
+        let instructions = decode(&code);
+        let states = interpret(&instructions, 0x1006, &[]);
+        let ret = states[index_of(&instructions, 0x1005).unwrap()].unwrap();
+        assert_eq!(ret[slot(Register::RAX).unwrap()][WIDE], (3, 3));
     }
 
     /// A loop whose counter grows each turn and whose state settles: the
@@ -719,7 +809,10 @@ mod tests {
             index_register: Register::RAX,
             targets: &targets,
         };
-        assert_eq!(table_indices(&instructions, &[table]), vec![Some((0, 1))]);
+        assert_eq!(
+            table_indices(&instructions, 0x1000, &[table]),
+            vec![Some((0, 1))]
+        );
     }
 
     /// A counter that grows each turn is widened to "anything" rather than
@@ -739,6 +832,6 @@ mod tests {
             targets: &targets,
         };
         // 1, 2, … each turn, until widened past the eight entries
-        assert_eq!(table_indices(&instructions, &[table]), vec![None]);
+        assert_eq!(table_indices(&instructions, 0x1000, &[table]), vec![None]);
     }
 }

@@ -4,7 +4,9 @@
 //! an unnamed relocated object. A gcc-built program runs the functions
 //! natively; transpiled, they must give the same results on every input.
 //! (Before objects were placed whole, these read zeros: 6 came out 1, 119
-//! came out 0, and 35 of 36 pointers were NULL.)
+//! came out 0, and 35 of 36 pointers were NULL.) And state machines: a
+//! `switch` in a loop on a state each case sets, whose jump table only the
+//! states that reach it bound (`ranges.rs`), at -O1, -O2 and -Os.
 
 mod support;
 
@@ -130,6 +132,167 @@ fn tables_of_pointers_in_c_read_as_on_the_cpu() {
                     "{name}({x}, {y}): wasm {got}, native {}",
                     native[i][column]
                 ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Switches in loops on a state each case sets: by constants (`cycle`, an
+/// attack review's case, whose table a too-small range once cut to two
+/// of six entries at -O1: every input trapped), by `cond ? a : b`
+/// (`bits`), over the bytes of the arguments (`tokens`), and by shifts,
+/// masks and `xor` (`bytecode`).
+const STATE_MACHINES: &str = r#"
+#include <stdio.h>
+#include <stdint.h>
+#include <string.h>
+#define N __attribute__((noinline))
+typedef uint64_t u64;
+N u64 cycle(u64 a, u64 b) {
+    unsigned st = 0; u64 acc = b;
+    for (int i = 0; i < 16; i++) {
+        switch (st) {
+        case 0: acc += a; st = 1; break;
+        case 1: acc ^= acc >> 3; st = 2; break;
+        case 2: acc *= 5; st = 3; break;
+        case 3: acc += 7; st = 4; break;
+        case 4: acc ^= a << 1; st = 5; break;
+        case 5: acc -= 3; st = 0; break;
+        }
+    }
+    return acc;
+}
+N u64 bits(u64 a, u64 b) {
+    unsigned char st = 0; u64 acc = 0;
+    for (int i = 0; i < 64; i++) {
+        unsigned bit = (a >> i) & 1;
+        switch (st) {
+        case 0: acc += 1; st = bit ? 1 : 2; break;
+        case 1: acc ^= i; st = bit ? 3 : 0; break;
+        case 2: acc *= 3; st = bit ? 4 : 5; break;
+        case 3: acc += b; st = 6; break;
+        case 4: acc -= 7; st = bit ? 2 : 7; break;
+        case 5: acc = acc * 5 + 1; st = bit ? 1 : 3; break;
+        case 6: acc ^= acc >> 3; st = bit * 2 + 2; break;
+        case 7: acc += i * i; st = 0; break;
+        }
+    }
+    return acc * 8 + st;
+}
+N u64 tokens(u64 a, u64 b) {
+    unsigned char buf[16]; memcpy(buf, &a, 8); memcpy(buf + 8, &b, 8);
+    enum { S0, S1, S2, S3, S4, S5, S6, S7, S8, S9, S10, S11 } st = S0;
+    u64 tok = 0, h = 1469598103934665603ull;
+    for (int i = 0; i < 16; i++) {
+        unsigned char c = buf[i] % 12;
+        switch (st) {
+        case S0: st = c < 4 ? S1 : c < 8 ? S2 : S3; break;
+        case S1: tok++; st = (c & 1) ? S4 : S5; break;
+        case S2: h ^= c; st = S6; break;
+        case S3: h *= 1099511628211ull; st = (c > 6) ? S7 : S8; break;
+        case S4: st = S9; break;
+        case S5: h += tok; st = S10; break;
+        case S6: st = (c == 3) ? S11 : S0; break;
+        case S7: h ^= h >> 17; st = S1; break;
+        case S8: st = S2; break;
+        case S9: tok += 3; st = S0; break;
+        case S10: h -= 5; st = S3; break;
+        case S11: h ^= 0xabcdef; st = S5; break;
+        }
+        h = h * 31 + st;
+    }
+    return h ^ tok;
+}
+N u64 bytecode(u64 a, u64 b) {
+    unsigned st = 1; u64 acc = a;
+    for (int i = 0; i < 50; i++) {
+        switch (st) {
+        case 0: acc += b; st = (acc & 7) | 8; st &= 0xd; break;
+        case 1: acc ^= acc << 7; st = ((acc >> 5) & 3) ^ 2; break;
+        case 2: acc *= 0x9e3779b97f4a7c15ull; st = (unsigned)(acc >> 61); break;
+        case 3: acc += 0x1234; st = 14 - ((acc >> 3) & 7); break;
+        case 4: acc = ~acc; st = 9; break;
+        case 5: acc -= i; st = (acc & 1) << 3 | 4; break;
+        case 6: acc ^= acc >> 11; st = 11; break;
+        case 7: acc += acc << 2; st = 0; break;
+        case 8: acc ^= 0xff; st = 3; break;
+        case 9: acc = acc * 3 + 1; st = 6 ^ (acc & 1); break;
+        case 10: acc -= b; st = 12; break;
+        case 11: acc ^= b << 1; st = 1 + (acc % 5); break;
+        case 12: acc += i * 7; st = 13 - (acc & 3); break;
+        case 13: acc ^= acc >> 29; st = 5; break;
+        case 14: acc *= 5; st = 2; break;
+        }
+    }
+    return acc * 16 + st;
+}
+int main(void) {
+    unsigned long long x, y;
+    while (scanf("%llu %llu", &x, &y) == 2)
+        printf("%llu %llu %llu %llu\n", (unsigned long long)cycle(x, y),
+               (unsigned long long)bits(x, y), (unsigned long long)tokens(x, y),
+               (unsigned long long)bytecode(x, y));
+    return 0;
+}
+"#;
+
+#[test]
+fn state_machines_in_c_run_as_on_the_cpu() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-c-states-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("states.c");
+    std::fs::write(&src, STATE_MACHINES).unwrap();
+    let mut rng = support::Rng::new(0x57a7e);
+    let mut inputs: Vec<(u64, u64)> = vec![(0, 0), (1, 1), (u64::MAX, 0), (0, u64::MAX)];
+    inputs.extend((0..300).map(|_| (rng.next(), rng.next())));
+    let mut failures = Vec::new();
+    for level in ["-O1", "-O2", "-Os"] {
+        let exe = dir.join(format!("states{level}"));
+        let status = Command::new("gcc")
+            .args([level, "-fPIE", "-pie", "-o"])
+            .arg(&exe)
+            .arg(&src)
+            .status()
+            .expect("gcc (build-essential) is installed");
+        assert!(status.success());
+        let mut child = Command::new(&exe)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        {
+            let mut stdin = child.stdin.take().unwrap();
+            for (x, y) in &inputs {
+                writeln!(stdin, "{x} {y}").unwrap();
+            }
+        }
+        let out = child.wait_with_output().unwrap();
+        let native: Vec<Vec<u64>> = String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+            .collect();
+        assert_eq!(native.len(), inputs.len());
+        let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+        for (column, name) in ["cycle", "bits", "tokens", "bytecode"].iter().enumerate() {
+            let sig = Signature::parse(&format!("{name}(u64,u64)->u64")).unwrap();
+            let module =
+                transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name} {level}: {e}"));
+            let mut wasm = Wasm::new(&module.wasm);
+            for (i, &(x, y)) in inputs.iter().enumerate() {
+                let args = [wasmi::Val::I64(x as i64), wasmi::Val::I64(y as i64)];
+                let got = match wasm.call(name, &args) {
+                    Ok(Some(wasmi::Val::I64(v))) => v as u64,
+                    other => panic!("{name} {level}({x}, {y}): {other:?}"),
+                };
+                if got != native[i][column] {
+                    failures.push(format!(
+                        "{name} {level}({x}, {y}): wasm {got}, native {}",
+                        native[i][column]
+                    ));
+                }
             }
         }
     }
