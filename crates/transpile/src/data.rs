@@ -109,7 +109,13 @@ impl DataWalk {
             // a linked library's run-time state: the file's bytes are not
             // what the process has there
             if let Some(what) = image.run_time_state_in(start, end) {
-                return Err(refuse(format!("it is {what}: a module has no copy of it")));
+                // (named when a symbol holds it: libm's `_LIB_VERSION`)
+                let name = image
+                    .symbol_containing(address)
+                    .map_or(String::new(), |s| format!("`{}`, ", s.name));
+                return Err(refuse(format!(
+                    "it is {name}{what}: a module has no copy of it"
+                )));
             }
             let (calls_start, calls_end) = calls_from.unwrap_or((start, end));
             // (a GOT slot's function is the callee of the code that reads

@@ -578,8 +578,11 @@ fn errno_is_shared_and_run_time_state_is_refused_by_name() {
             "clock_of_thread(i64)->i64",
             "the thread's descriptor (fs:0x10)",
         ),
-        // the old log reads libm's _LIB_VERSION
-        ("old_log(f64)->f64", "libm.so.6's .data"),
+        // the old log reads libm's _LIB_VERSION, named
+        (
+            "old_log(f64)->f64",
+            "`_LIB_VERSION`, a variable in libm.so.6's .data",
+        ),
         ("up(i32)->i32", "thread-local variable of libc.so.6"),
         ("parse(i32)->i64", "thread-local variable of libc.so.6"),
         ("env(i32)->i64", "libc.so.6's .bss"),
