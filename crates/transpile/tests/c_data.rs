@@ -6,7 +6,8 @@
 //! (Before objects were placed whole, these read zeros: 6 came out 1, 119
 //! came out 0, and 35 of 36 pointers were NULL.) And state machines: a
 //! `switch` in a loop on a state each case sets, whose jump table only the
-//! states that reach it bound (`ranges.rs`), at -O1, -O2 and -Os.
+//! states that reach it bound (`ranges.rs`), at -O1, -O2 and -Os. And
+//! AVX2's gathers, through gcc's intrinsics.
 
 mod support;
 
@@ -297,5 +298,200 @@ fn state_machines_in_c_run_as_on_the_cpu() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// AVX2's gathers as gcc's intrinsics emit them: dword and qword indices
+/// (negative ones from the middle of a table), dword and qword elements,
+/// 128 and 256 bits, masks with some elements off (kept from the source),
+/// scales 1, 4 and 8; each function folds the gathered vector into a u64.
+const GATHERS: &str = r#"
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdio.h>
+#define N __attribute__((noinline))
+typedef uint64_t u64;
+TABLES
+static u64 fold(const void *p, int n) {
+    const unsigned char *b = p; u64 h = 1469598103934665603ull;
+    for (int i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+    return h;
+}
+static __m256i idx32(u64 a, int lo) {
+    int32_t v[8]; for (int k = 0; k < 8; k++) v[k] = (int32_t)((a >> (6 * k)) & 63) + lo;
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+static __m256i idx64(u64 a, int lo) {
+    int64_t v[4]; for (int k = 0; k < 4; k++) v[k] = (int64_t)((a >> (6 * k)) & 63) + lo;
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+static __m256i mask32(u64 b) {
+    int32_t v[8]; for (int k = 0; k < 8; k++) v[k] = (b >> k) & 1 ? -1 - k : k;
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+static __m256i mask64(u64 b) {
+    int64_t v[4]; for (int k = 0; k < 4; k++) v[k] = (b >> k) & 1 ? -1 - k : k;
+    return _mm256_loadu_si256((const __m256i *)v);
+}
+N u64 g_dd(u64 a, u64 b) {
+    __m256i r = _mm256_mask_i32gather_epi32(_mm256_set1_epi32((int)b), ti, idx32(a, 0), mask32(b), 4);
+    return fold(&r, 32);
+}
+N u64 g_dd128(u64 a, u64 b) {
+    __m128i r = _mm_mask_i32gather_epi32(_mm_set1_epi32((int)(b >> 8)), ti + 32,
+        _mm256_castsi256_si128(idx32(a, -32)), _mm256_castsi256_si128(mask32(b)), 4);
+    return fold(&r, 16);
+}
+N u64 g_dq(u64 a, u64 b) {
+    __m256i r = _mm256_mask_i32gather_epi64(_mm256_set1_epi64x((long long)b), (const long long *)tq,
+        _mm256_castsi256_si128(idx32(a, 0)), mask64(b), 8);
+    return fold(&r, 32);
+}
+N u64 g_qd(u64 a, u64 b) {
+    __m128i r = _mm256_mask_i64gather_epi32(_mm_set1_epi32((int)a), ti, idx64(a, 0),
+        _mm256_castsi256_si128(mask32(b)), 4);
+    return fold(&r, 16);
+}
+N u64 g_qd128(u64 a, u64 b) {
+    __m128i r = _mm_mask_i64gather_epi32(_mm_set1_epi32((int)a), ti,
+        _mm256_castsi256_si128(idx64(a, 0)), _mm256_castsi256_si128(mask32(b)), 4);
+    return fold(&r, 16);
+}
+N u64 g_qq(u64 a, u64 b) {
+    __m256i r = _mm256_mask_i64gather_epi64(_mm256_set1_epi64x((long long)a), (const long long *)tq + 32,
+        idx64(a, -32), mask64(b), 8);
+    return fold(&r, 32);
+}
+N u64 g_ps(u64 a, u64 b) {
+    __m256 r = _mm256_mask_i32gather_ps(_mm256_set1_ps(1.5f), tf, idx32(a, 0),
+        _mm256_castsi256_ps(mask32(b)), 4);
+    return fold(&r, 32);
+}
+N u64 g_pd(u64 a, u64 b) {
+    __m256d r = _mm256_mask_i64gather_pd(_mm256_set1_pd(2.5), td, idx64(a, 0),
+        _mm256_castsi256_pd(mask64(b)), 8);
+    return fold(&r, 32);
+}
+N u64 g_bytes(u64 a, u64 b) {
+    /* scale 1: byte offsets, all elements on */
+    __m256i off = _mm256_slli_epi32(idx32(a, 0), 2);
+    __m256i r = _mm256_i32gather_epi32((const int *)ti, off, 1);
+    return fold(&r, 32) ^ b;
+}
+int main(void) {
+    unsigned long long x, y;
+    while (scanf("%llu %llu", &x, &y) == 2)
+        printf("%llu %llu %llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)g_dd(x, y),
+               (unsigned long long)g_dd128(x, y), (unsigned long long)g_dq(x, y),
+               (unsigned long long)g_qd(x, y), (unsigned long long)g_qd128(x, y),
+               (unsigned long long)g_qq(x, y), (unsigned long long)g_ps(x, y),
+               (unsigned long long)g_pd(x, y), (unsigned long long)g_bytes(x, y));
+    return 0;
+}
+"#;
+
+#[test]
+fn gathers_in_c_run_as_on_the_cpu() {
+    if !std::arch::is_x86_feature_detected!("avx2") {
+        eprintln!("skipped: this CPU has no AVX2");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("x64wasm-c-gathers-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let src = dir.join("gathers.c");
+    // the tables the gathers read, as constant data (in the image)
+    let table = |ty: &str, name: &str, value: &dyn Fn(u64) -> String| {
+        let values: Vec<String> = (0..64).map(value).collect();
+        format!(
+            "static const {ty} {name}[64] = {{{}}};\n",
+            values.join(", ")
+        )
+    };
+    let tables = [
+        table("int32_t", "ti", &|i| {
+            format!("{}", i.wrapping_mul(2_654_435_761) as u32 as i32)
+        }),
+        table("int64_t", "tq", &|i| {
+            format!("(int64_t){}ull", i.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+        }),
+        table("float", "tf", &|i| format!("{i}/3.0f-7.0f")),
+        table("double", "td", &|i| format!("{i}*1.25e300-4e301")),
+    ]
+    .concat();
+    std::fs::write(&src, GATHERS.replace("TABLES", &tables)).unwrap();
+    let exe = dir.join("gathers");
+    let status = Command::new("gcc")
+        .args(["-O2", "-mavx2", "-fPIE", "-pie", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("gcc (build-essential) is installed");
+    assert!(status.success());
+    let disassembly = Command::new("objdump")
+        .args(["-d", "--no-show-raw-insn"])
+        .arg(&exe)
+        .output()
+        .expect("objdump (binutils)");
+    let text = String::from_utf8_lossy(&disassembly.stdout);
+    for mnemonic in [
+        "vpgatherdd",
+        "vpgatherdq",
+        "vpgatherqd",
+        "vpgatherqq",
+        "vgatherdps",
+        "vgatherqpd",
+    ] {
+        assert!(text.contains(mnemonic), "gcc emits {mnemonic}");
+    }
+    let mut rng = support::Rng::new(0x6a7e);
+    let mut inputs: Vec<(u64, u64)> = vec![(0, 0), (u64::MAX, u64::MAX), (0, u64::MAX)];
+    inputs.extend((0..300).map(|_| (rng.next(), rng.next())));
+    let mut child = Command::new(&exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for (x, y) in &inputs {
+            writeln!(stdin, "{x} {y}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let native: Vec<Vec<u64>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(native.len(), inputs.len());
+    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let names = [
+        "g_dd", "g_dd128", "g_dq", "g_qd", "g_qd128", "g_qq", "g_ps", "g_pd", "g_bytes",
+    ];
+    let mut failures = Vec::new();
+    for (column, name) in names.iter().enumerate() {
+        let sig = Signature::parse(&format!("{name}(u64,u64)->u64")).unwrap();
+        let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let mut wasm = Wasm::new(&module.wasm);
+        for (i, &(x, y)) in inputs.iter().enumerate() {
+            let args = [wasmi::Val::I64(x as i64), wasmi::Val::I64(y as i64)];
+            let got = match wasm.call(name, &args) {
+                Ok(Some(wasmi::Val::I64(v))) => v as u64,
+                other => panic!("{name}({x}, {y}): {other:?}"),
+            };
+            if got != native[i][column] {
+                failures.push(format!(
+                    "{name}({x}, {y}): wasm {got:#x}, native {:#x}",
+                    native[i][column]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

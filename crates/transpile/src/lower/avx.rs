@@ -1,7 +1,8 @@
 //! AVX's and AVX2's own instructions, which have no legacy SSE form: those
 //! that move data between the halves of a YMM register or broadcast one
 //! value (`vinserti128`, `vextracti128`, `vbroadcastss`, `vpbroadcastd`,
-//! `vperm2i128`, `vpermq`, ...), the masked moves (`vpmaskmovd` & co.),
+//! `vperm2i128`, `vpermq`, ...), the masked moves (`vpmaskmovd` & co.)
+//! and gathers (`vpgatherdd` & co.),
 //! F16C's conversions to and from half precision, and
 //! `vzeroupper`/`vzeroall`. A YMM
 //! register is its XMM local (bits 127:0) and its [`Reg::High`] local
@@ -59,6 +60,10 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Vpblendd => blend_dwords(c)?,
         M::Vpermd | M::Vpermps => permute_dwords(c)?,
         M::Vpermilps | M::Vpermilpd => permute_in_halves(c)?,
+        M::Vpgatherdd | M::Vgatherdps => gather(c, 4, 4)?,
+        M::Vpgatherdq | M::Vgatherdpd => gather(c, 8, 4)?,
+        M::Vpgatherqd | M::Vgatherqps => gather(c, 4, 8)?,
+        M::Vpgatherqq | M::Vgatherqpd => gather(c, 8, 8)?,
         M::Vmaskmovps | M::Vpmaskmovd => masked_move(c, 4)?,
         M::Vmaskmovpd | M::Vpmaskmovq => masked_move(c, 8)?,
         M::Vcvtph2ps => half_to_single(c)?,
@@ -796,4 +801,86 @@ fn masked_move(c: &mut Ctx, bytes: u32) -> R {
         }
         Ok(())
     })
+}
+
+/// `vpgatherdd`/`vgatherdps` & co. `dst, [base + index*scale + disp],
+/// mask`: element j (`data` bytes) of dst is loaded from base + index
+/// element j (`index` bytes, sign-extended; the address wraps at 32 bits as
+/// every address does) * scale + disp where mask element j has its sign
+/// bit set, else kept; as many elements as both dst and index hold. Then
+/// dst past those elements and the whole mask are zero (Intel SDM,
+/// VPGATHERDD & co.). An element masked off is never read. Operands that
+/// share a register are #UD on the CPU: refused.
+fn gather(c: &mut Ctx, data: u32, index: u32) -> R {
+    let ins = c.ins;
+    let (dst, mask, vector) = (ins.op0_register(), ins.op2_register(), ins.memory_index());
+    let numbers = [dst.number(), mask.number(), vector.number()];
+    if numbers[0] == numbers[1] || numbers[0] == numbers[2] || numbers[1] == numbers[2] {
+        return Err(c.unsupported());
+    }
+    if !matches!(ins.memory_segment(), Register::DS | Register::SS | Register::None)
+        || ins.memory_base().size() == 4
+    {
+        return Err(c.unsupported());
+    }
+    let width = |r: Register| if r.is_ymm() { 32 } else { 16 };
+    let count = (width(dst) / data).min(width(vector) / index);
+    let dst = halves(c, dst.number());
+    let mask = halves(c, mask.number());
+    let vector = halves(c, vector.number());
+    let half = |pair: (u32, u32), byte: u32| if byte < 16 { pair.0 } else { pair.1 };
+    let disp = ins.memory_displacement64() as u32 as i32;
+    let scale = ins.memory_index_scale().trailing_zeros() as i32;
+    for j in 0..count {
+        let (at, lane) = (j * data, (j * data % 16 / data) as u8);
+        let from = half(vector, j * index);
+        let index_lane = (j * index % 16 / index) as u8;
+        // the mask element's sign
+        c.emit(W::LocalGet(half(mask, at)));
+        c.emit_all(match data {
+            4 => [W::I32x4ExtractLane(lane), W::I32Const(0), W::I32LtS],
+            _ => [W::I64x2ExtractLane(lane), W::I64Const(0), W::I64LtS],
+        });
+        c.emit_all([W::If(wasm_encoder::BlockType::Empty), W::LocalGet(half(dst, at))]);
+        // the element's address
+        c.emit(W::LocalGet(from));
+        match index {
+            4 => c.emit(W::I32x4ExtractLane(index_lane)),
+            _ => c.emit_all([W::I64x2ExtractLane(index_lane), W::I32WrapI64]),
+        }
+        if scale > 0 {
+            c.emit_all([W::I32Const(scale), W::I32Shl]);
+        }
+        if let Some(base) = Reg::of(ins.memory_base()) {
+            c.emit_all([W::LocalGet(c.locals.reg(base)), W::I32WrapI64, W::I32Add]);
+        }
+        c.emit_all([W::I32Const(disp), W::I32Add]);
+        match data {
+            4 => c.emit_all([W::I32Load(mem(0)), W::I32x4ReplaceLane(lane)]),
+            _ => c.emit_all([W::I64Load(mem(0)), W::I64x2ReplaceLane(lane)]),
+        }
+        c.emit_all([W::LocalSet(half(dst, at)), W::End]);
+    }
+    // dst past the elements gathered, and the mask, are zero
+    let gathered = count * data;
+    if gathered < 16 {
+        let keep: [u8; 16] = std::array::from_fn(|i| if (i as u32) < gathered { 0xff } else { 0 });
+        c.emit_all([
+            W::LocalGet(dst.0),
+            W::V128Const(i128::from_le_bytes(keep)),
+            W::V128And,
+            W::LocalSet(dst.0),
+        ]);
+    }
+    let mut zero = vec![mask.0];
+    if c.callees.wide {
+        zero.push(mask.1);
+        if gathered <= 16 {
+            zero.push(dst.1);
+        }
+    }
+    for local in zero {
+        c.emit_all([W::V128Const(0), W::LocalSet(local)]);
+    }
+    Ok(())
 }
