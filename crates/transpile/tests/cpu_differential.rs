@@ -580,6 +580,12 @@ const SSE4_MNEMONICS: &[Mnemonic] = {
         M::Insertps,
         M::Phminposuw,
         M::Mpsadbw,
+        M::Pcmpestri,
+        M::Pcmpestri64,
+        M::Pcmpestrm,
+        M::Pcmpestrm64,
+        M::Pcmpistri,
+        M::Pcmpistrm,
     ]
 };
 
@@ -1005,6 +1011,11 @@ fn forms(rng: &mut Rng, encoding: EncodingKind) -> Vec<Form> {
         let imms = match imm_kind {
             Some(k) => {
                 let mut v = immediates(rng, k, shift, bits, 5);
+                if is_string_compare(m) {
+                    // every format, aggregation, polarity and output (bit 7
+                    // is unused)
+                    v = (0..128).collect();
+                }
                 if bits == 16 && matches!(m, Mnemonic::Shld | Mnemonic::Shrd) {
                     v.retain(|&c| c & 31 <= 16); // larger counts: undefined result
                 }
@@ -1482,12 +1493,49 @@ fn set_value(case: &mut Case, p: &Place, bits: u32, v: u64) {
     }
 }
 
+/// SSE4.2's string compares, in either encoding.
+fn is_string_compare(m: Mnemonic) -> bool {
+    use Mnemonic as M;
+    matches!(
+        base(m),
+        M::Pcmpestri | M::Pcmpestri64 | M::Pcmpestrm | M::Pcmpestrm64 | M::Pcmpistri | M::Pcmpistrm
+    )
+}
+
 /// Adjusts inputs so the instruction cannot fault natively (#DE) and stays in
 /// defined behaviour (the shift counts where results are undefined).
 fn constrain(rng: &mut Rng, form: &Form, case: &mut Case) {
     let ins = &form.ins;
     let bits = form.bits;
     use Mnemonic as M;
+    if is_string_compare(ins.mnemonic()) && rng.below(4) != 0 {
+        // strings of a few letters, so that elements match, with zeros
+        // (an implicit end) now and then; lengths around the element
+        // counts, of either sign, some with other upper bits (only eax
+        // and edx count in the 32-bit forms)
+        let alphabet = [0x61u8, 0x62, 0x63, 0x80, 0xff, 0x01, 0x61, 0x62];
+        for op in 0..2 {
+            let mut bytes: [u8; 16] =
+                std::array::from_fn(|_| alphabet[rng.below(alphabet.len() as u64) as usize]);
+            if rng.below(2) == 0 {
+                bytes[rng.below(16) as usize] = 0;
+            }
+            match place(ins, op, case) {
+                Place::Mem(off) => case.scratch[off..off + 16].copy_from_slice(&bytes),
+                Place::Reg(..) => {
+                    let r = ins.op_register(op).number();
+                    case.xmm[16 * r..16 * r + 16].copy_from_slice(&bytes);
+                }
+            }
+        }
+        for r in [0, 2] {
+            let length = rng.below(41) as i64 - 20;
+            case.regs[r] = match rng.below(3) {
+                0 => (length as u64 & 0xffff_ffff) | rng.next() << 32,
+                _ => length as u64,
+            };
+        }
+    }
     let packed_shift = matches!(
         base(ins.mnemonic()),
         M::Psllw | M::Pslld | M::Psllq | M::Psrlw | M::Psrld | M::Psrlq | M::Psraw | M::Psrad

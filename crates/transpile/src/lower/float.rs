@@ -1101,6 +1101,10 @@ pub(super) fn scalar_registers(function: &crate::decode::Function) -> [Option<Fp
             copies.push((ins.op0_register().number(), source.number()));
         }
         let ins = &legacy.map_or(*original, |l| l.ins);
+        if matches!(ins.mnemonic(), M::Pcmpestrm | M::Pcmpestrm64 | M::Pcmpistrm) {
+            // (they write xmm0, which is no operand)
+            class[0] = Class::Vector;
+        }
         // (at most 5 operands: an array, not a Vec per instruction)
         let mut found = [(0u32, 0usize); 5];
         let mut count = 0;

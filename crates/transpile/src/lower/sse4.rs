@@ -3,7 +3,7 @@
 //! `pabs*`, `pmin*`/`pmax*`, `pmulld`, `pmuldq`, `pcmpeqq`, `pcmpgtq`,
 //! `packusdw`, `pmovsx*`/`pmovzx*`, the blends, `ptest`, `pinsr*`/`pextr*`,
 //! `extractps`, `insertps`, `phminposuw`, `mpsadbw`, `movddup`,
-//! `movshdup`, `movsldup`. The float horizontals (`haddps` & co.) are in
+//! `movshdup`, `movsldup`, and SSE4.2's string compares (`pcmpistri` & co.). The float horizontals (`haddps` & co.) are in
 //! `float.rs`, for x86's NaN rules. The rounding of floats
 //! (`roundsd` & co.) is in `float.rs`.
 
@@ -11,6 +11,7 @@ use iced_x86::{Mnemonic, OpKind};
 use wasm_encoder::Instruction as W;
 
 use super::flags::{CF, OF, PF, SF, ZF};
+use super::Reg;
 use crate::layout::mem;
 use super::sse::{read_x, set_x};
 use super::Ctx;
@@ -115,6 +116,10 @@ pub(super) fn lower(c: &mut Ctx) -> Result<bool, TranspileError> {
         M::Pextrb => extract(c, 16)?,
         M::Pextrd | M::Extractps => extract(c, 4)?,
         M::Pextrq => extract(c, 2)?,
+        M::Pcmpestri | M::Pcmpestri64 => string_compare(c, true, false)?,
+        M::Pcmpestrm | M::Pcmpestrm64 => string_compare(c, true, true)?,
+        M::Pcmpistri => string_compare(c, false, false)?,
+        M::Pcmpistrm => string_compare(c, false, true)?,
         M::Insertps => insertps(c)?,
         M::Phminposuw => phminposuw(c)?,
         M::Mpsadbw => mpsadbw(c)?,
@@ -503,4 +508,241 @@ fn mpsadbw(c: &mut Ctx) -> R {
             }
         }
     })
+}
+
+/// `pcmpestri`/`pcmpestrm` (`explicit`: the lengths in eax and edx, rax
+/// and rdx for the 64-bit forms) and `pcmpistri`/`pcmpistrm` (each string
+/// ends at its first zero element) `a, b, imm`, as the Intel SDM's section
+/// 4.1 says: elements are bytes or words (`imm[0]`), signed or not
+/// (`imm[1]`); `imm[3:2]` aggregates the comparisons of a's and b's
+/// elements into a bit per element of b (equal any, ranges, equal each,
+/// equal ordered, with the SDM's rules for elements past a string's end);
+/// `imm[5:4]` negates it (all bits, or those of b's valid elements). The
+/// `i` forms write ecx, the index of its lowest (`imm[6]`: highest) set bit
+/// or the element count when none is; the `m` forms write xmm0, the bits
+/// (`imm[6]`: each element all ones or zero). CF: some bit set; ZF: b
+/// ends early; SF: a ends early; OF: bit 0; PF (and AF) cleared.
+fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
+    let imm = c.ins.immediate(2) as u32;
+    let words = imm & 1 != 0;
+    let signed = imm & 2 != 0;
+    let (n, size) = if words { (8u32, 2usize) } else { (16, 1) };
+    let full = (1i32 << n) - 1;
+    let a = read_x(c, 0)?;
+    let b = read_x(c, 1)?;
+    let (la, lb, acc, e) = (c.locals.t32(0), c.locals.t32(1), c.locals.t32(2), c.locals.t32(3));
+    let (eq, bitmask, ge, le) = match (words, signed) {
+        (false, false) => (W::I8x16Eq, W::I8x16Bitmask, W::I8x16GeU, W::I8x16LeU),
+        (false, true) => (W::I8x16Eq, W::I8x16Bitmask, W::I8x16GeS, W::I8x16LeS),
+        (true, false) => (W::I16x8Eq, W::I16x8Bitmask, W::I16x8GeU, W::I16x8LeU),
+        (true, true) => (W::I16x8Eq, W::I16x8Bitmask, W::I16x8GeS, W::I16x8LeS),
+    };
+    // the lengths: |eax| and |edx| at most n; or where the first zero is
+    if explicit {
+        let wide = c.ins.mnemonic() == Mnemonic::Pcmpestri64
+            || c.ins.mnemonic() == Mnemonic::Pcmpestrm64
+            || matches!(c.ins.mnemonic(), Mnemonic::Vpcmpestri64 | Mnemonic::Vpcmpestrm64);
+        let v = c.locals.t(0);
+        for (local, register) in [(la, Reg::Gpr(0)), (lb, Reg::Gpr(2))] {
+            c.emit(W::LocalGet(c.locals.reg(register)));
+            if !wide {
+                c.emit_all([W::I32WrapI64, W::I64ExtendI32S]);
+            }
+            // |v| (|MIN| stays MIN: as unsigned, past n)
+            c.emit_all([
+                W::LocalTee(v),
+                W::I64Const(0),
+                W::LocalGet(v),
+                W::I64Sub,
+                W::LocalGet(v),
+                W::I64Const(0),
+                W::I64GeS,
+                W::Select,
+                W::LocalTee(v),
+                W::I64Const(n as i64),
+                W::LocalGet(v),
+                W::I64Const(n as i64),
+                W::I64LtU,
+                W::Select,
+                W::I32WrapI64,
+                W::LocalSet(local),
+            ]);
+            let _ = v;
+        }
+    } else {
+        for (local, v) in [(la, a), (lb, b)] {
+            c.emit_all([
+                W::LocalGet(v),
+                W::V128Const(0),
+                eq.clone(),
+                bitmask.clone(),
+                W::I32Ctz,
+                W::LocalTee(local),
+                W::I32Const(n as i32),
+                W::LocalGet(local),
+                W::I32Const(n as i32),
+                W::I32LtU,
+                W::Select,
+                W::LocalSet(local),
+            ]);
+        }
+    }
+    // the valid elements' bits: (1 << length) - 1
+    let valid = |c: &mut Ctx, length: u32| {
+        c.emit_all([W::I32Const(1), W::LocalGet(length), W::I32Shl, W::I32Const(1), W::I32Sub]);
+    };
+    // a's element i in every lane
+    let splat = |i: usize| W::I8x16Shuffle(lanes(|k| (i * size + k % size) as u8));
+    // pushes `bits` if `i < length`, else `otherwise`
+    let when_valid = |c: &mut Ctx, i: u32, length: u32, otherwise: i32| {
+        c.emit_all([
+            W::I32Const(otherwise),
+            W::I32Const(i as i32),
+            W::LocalGet(length),
+            W::I32LtU,
+            W::Select,
+        ]);
+    };
+    match imm >> 2 & 3 {
+        0 => {
+            // equal any: b's element j equals some valid element of a
+            c.emit_all([W::I32Const(0), W::LocalSet(acc)]);
+            for i in 0..n as usize {
+                c.emit_all([W::LocalGet(a), W::LocalGet(a), splat(i), W::LocalGet(b), eq.clone(), bitmask.clone()]);
+                when_valid(c, i as u32, la, 0);
+                c.emit_all([W::LocalGet(acc), W::I32Or, W::LocalSet(acc)]);
+            }
+            c.emit(W::LocalGet(acc));
+            valid(c, lb);
+            c.emit_all([W::I32And, W::LocalSet(acc)]);
+        }
+        1 => {
+            // ranges: b's element j within some valid pair (a[2k], a[2k+1])
+            c.emit_all([W::I32Const(0), W::LocalSet(acc)]);
+            for k in 0..n as usize / 2 {
+                c.emit_all([
+                    W::LocalGet(b),
+                    W::LocalGet(a),
+                    W::LocalGet(a),
+                    splat(2 * k),
+                    ge.clone(),
+                    W::LocalGet(b),
+                    W::LocalGet(a),
+                    W::LocalGet(a),
+                    splat(2 * k + 1),
+                    le.clone(),
+                    W::V128And,
+                    bitmask.clone(),
+                ]);
+                when_valid(c, 2 * k as u32 + 1, la, 0);
+                c.emit_all([W::LocalGet(acc), W::I32Or, W::LocalSet(acc)]);
+            }
+            c.emit(W::LocalGet(acc));
+            valid(c, lb);
+            c.emit_all([W::I32And, W::LocalSet(acc)]);
+        }
+        2 => {
+            // equal each: a[j] == b[j] where both are valid, true where
+            // neither is, false where one is
+            c.emit_all([W::LocalGet(a), W::LocalGet(b), eq.clone(), bitmask.clone()]);
+            valid(c, la);
+            valid(c, lb);
+            c.emit_all([W::I32And, W::I32And]);
+            valid(c, la);
+            valid(c, lb);
+            c.emit_all([W::I32Or, W::I32Const(full), W::I32Xor, W::I32Or, W::LocalSet(acc)]);
+        }
+        _ => {
+            // equal ordered: a (up to its end) found in b from element j
+            // on: a[k] == b[j+k] for each valid k with j+k < n; a valid
+            // a[k] against a b[j+k] past b's end is false
+            c.emit_all([W::I32Const(full), W::LocalSet(acc)]);
+            for k in 0..n as usize {
+                let beyond = full & !((1i32 << (n as usize - k)) - 1);
+                c.emit_all([W::LocalGet(a), W::LocalGet(a), splat(k), W::LocalGet(b), eq.clone(), bitmask.clone()]);
+                valid(c, lb);
+                c.emit_all([
+                    W::I32And,
+                    W::I32Const(k as i32),
+                    W::I32ShrU,
+                    W::I32Const(beyond),
+                    W::I32Or,
+                    W::LocalSet(e),
+                ]);
+                c.emit(W::LocalGet(e));
+                when_valid(c, k as u32, la, full);
+                c.emit_all([W::LocalGet(acc), W::I32And, W::LocalSet(acc)]);
+            }
+        }
+    }
+    // polarity
+    match imm >> 4 & 3 {
+        1 => c.emit_all([W::LocalGet(acc), W::I32Const(full), W::I32Xor, W::LocalSet(acc)]),
+        3 => {
+            c.emit(W::LocalGet(acc));
+            valid(c, lb);
+            c.emit_all([W::I32Xor, W::LocalSet(acc)]);
+        }
+        _ => {}
+    }
+    c.flags_begin(c.ins.rflags_modified());
+    let flags: [(u32, &[W<'static>]); 5] = [
+        (CF, &[W::LocalGet(acc), W::I32Const(0), W::I32Ne]),
+        (ZF, &[W::LocalGet(lb), W::I32Const(n as i32), W::I32LtU]),
+        (SF, &[W::LocalGet(la), W::I32Const(n as i32), W::I32LtU]),
+        (OF, &[W::LocalGet(acc), W::I32Const(1), W::I32And]),
+        (PF, &[W::I32Const(0)]),
+    ];
+    for (flag, code) in flags {
+        if c.flags_needed(flag) {
+            for w in code {
+                c.emit(w.clone());
+            }
+            c.set_flag(flag);
+        }
+    }
+    if !mask_out {
+        // ecx: the lowest (highest) set bit's index, or n
+        let most = imm & 0x40 != 0;
+        return c.write_reg(iced_x86::Register::ECX, 32, |c| {
+            if most {
+                c.emit_all([W::I32Const(31), W::LocalGet(acc), W::I32Clz, W::I32Sub]);
+            } else {
+                c.emit_all([W::LocalGet(acc), W::I32Ctz]);
+            }
+            // (the index when acc is not zero)
+            c.emit_all([
+                W::I32Const(n as i32),
+                W::LocalGet(acc),
+                W::Select,
+                W::I64ExtendI32U,
+            ]);
+            Ok(())
+        });
+    }
+    let xmm0 = c.locals.reg(Reg::Xmm(0));
+    if imm & 0x40 == 0 {
+        c.emit_all([W::V128Const(0), W::LocalGet(acc), W::I32x4ReplaceLane(0), W::LocalSet(xmm0)]);
+    } else {
+        // each element all ones where its bit is set
+        let bit: [u8; 16] = lanes(|i| if words { if i % 2 == 0 { 1u8 << (i / 2) } else { 0 } } else { 1u8 << (i % 8) });
+        let (splat, compare) = if words {
+            (vec![W::I16x8Splat], W::I16x8Eq)
+        } else {
+            // bits 0-7 in lanes 0-7, bits 8-15 in lanes 8-15
+            (vec![W::I16x8Splat, W::LocalSet(xmm0), W::LocalGet(xmm0), W::LocalGet(xmm0), W::I8x16Shuffle(lanes(|i| (i / 8) as u8))], W::I8x16Eq)
+        };
+        c.emit(W::LocalGet(acc));
+        for w in splat {
+            c.emit(w);
+        }
+        c.emit_all([
+            W::V128Const(i128::from_le_bytes(bit)),
+            W::V128And,
+            W::V128Const(i128::from_le_bytes(bit)),
+            compare,
+            W::LocalSet(xmm0),
+        ]);
+    }
+    Ok(())
 }
