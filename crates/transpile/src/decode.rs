@@ -8,7 +8,7 @@
 //! `jmp [table + 8*idx]`) are recovered here because their targets are code
 //! that must be decoded too.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use iced_x86::{
     Code, Decoder, DecoderOptions, FlowControl, Instruction, InstructionInfoFactory,
@@ -51,6 +51,10 @@ pub struct JumpTable {
     pub index_register: Register,
     /// Target address of each entry.
     pub targets: Vec<u64>,
+    /// The `cmp` or `and` in front of the jump whose check bounds the
+    /// index, if one does: valid only if no path enters between it and
+    /// the jump (checked once the function is decoded).
+    pub bound_from: Option<u64>,
 }
 
 /// One decoded function.
@@ -370,6 +374,8 @@ impl Seen {
 struct TableBound {
     /// At most this many entries (None: nothing bounds it).
     count: Option<u64>,
+    /// The `cmp` or `and` that proved it (when `checked`).
+    from: Option<u64>,
     /// Whether a compare and branch, or a mask, proved the count; a
     /// zero-extended byte (256) reaches past most tables, into the next one.
     checked: bool,
@@ -406,6 +412,9 @@ struct Limit {
     /// The index never goes past them ([`ranges`]): a failure to decode
     /// one is an error, not a guess gone wrong.
     proven: bool,
+    /// A path enters between the check in front of the jump and the jump:
+    /// the check bounds nothing.
+    unchecked: bool,
 }
 
 /// Decodes the function at `address`. A jump table whose index no check
@@ -425,6 +434,11 @@ fn decode_function<'a>(
     loop {
         match decode_once(image, address, returns, &limits) {
             Ok(function) => {
+                let bypassed = bypassed_checks(&function, &limits);
+                if !bypassed.is_empty() {
+                    limits.extend(bypassed);
+                    continue;
+                }
                 let proven = proven_limits(&function, &limits);
                 if proven.is_empty() {
                     return Ok(function);
@@ -432,15 +446,58 @@ fn decode_function<'a>(
                 limits.extend(proven);
             }
             Err((_, Some((jmp, entry)))) => {
+                let unchecked = limits.get(&jmp).is_some_and(|l| l.unchecked);
                 let limit = Limit {
                     entries: entry,
                     proven: false,
+                    unchecked,
                 };
                 limits.insert(jmp, limit);
             }
             Err((e, None)) => return Err(e),
         }
     }
+}
+
+/// The jump tables of `function` bounded by a check in front of the jump
+/// that some path skips: a branch (or a table's entry) lands after the
+/// check and at or before the jump (a loop's `and` that a `je` jumps past).
+/// Each is decoded again as if nothing checked its index.
+fn bypassed_checks(function: &Function, limits: &BTreeMap<u64, Limit>) -> Vec<(u64, Limit)> {
+    let targets = entered_at(function);
+    function
+        .jump_tables
+        .iter()
+        .filter(|(jmp, _)| !limits.get(jmp).is_some_and(|l| l.unchecked))
+        .filter_map(|(&jmp, t)| {
+            let from = t.bound_from?;
+            targets.range(from + 1..=jmp).next()?;
+            let limit = Limit {
+                entries: 4096,
+                proven: false,
+                unchecked: true,
+            };
+            Some((jmp, limit))
+        })
+        .collect()
+}
+
+/// Where control enters `function` other than by falling through: the
+/// targets of its branches and of its tables' entries.
+fn entered_at(function: &Function) -> BTreeSet<u64> {
+    let mut targets: BTreeSet<u64> = function
+        .instructions
+        .iter()
+        .filter(|i| {
+            matches!(
+                i.flow_control(),
+                FlowControl::ConditionalBranch | FlowControl::UnconditionalBranch
+            ) && i.op0_kind() == OpKind::NearBranch64
+        })
+        .map(|i| i.near_branch_target())
+        .collect();
+    targets.extend(function.jump_tables.values().flat_map(|t| t.targets.iter().copied()));
+    targets
 }
 
 /// The jump tables of `function` whose index the values reaching the jump
@@ -464,8 +521,14 @@ fn proven_limits(function: &Function, limits: &BTreeMap<u64, Limit>) -> Vec<(u64
         .filter_map(|(t, range)| {
             let (_, hi) = range?;
             let entries = hi as usize + 1;
-            let known = limits.get(&t.jmp).is_some_and(|l| l.proven);
-            (!known && entries < t.targets.len()).then_some((t.jmp, Limit { entries, proven: true }))
+            let earlier = limits.get(&t.jmp);
+            let known = earlier.is_some_and(|l| l.proven);
+            let limit = Limit {
+                entries,
+                proven: true,
+                unchecked: earlier.is_some_and(|l| l.unchecked),
+            };
+            (!known && entries < t.targets.len()).then_some((t.jmp, limit))
         })
         .collect()
 }
@@ -955,6 +1018,7 @@ impl<'a> Decoding<'a, '_> {
     fn relative_table_targets(&self) -> Vec<u64> {
         let f = &self.function;
         let jump_loads: FxHashSet<u64> = f.jump_tables.values().map(|t| t.index_at).collect();
+        let entered = entered_at(f);
         let mut targets = Vec::new();
         for (k, ins) in f.instructions.iter().enumerate() {
             let is_load = ins.mnemonic() == Mnemonic::Movsxd
@@ -986,7 +1050,11 @@ impl<'a> Decoding<'a, '_> {
                 continue;
             }
             let bound = self.table_bound(&f.instructions[..k], ins.memory_index());
-            let count = if bound.checked {
+            // (a check that a path enters past bounds nothing)
+            let bypassed = bound
+                .from
+                .is_some_and(|from| entered.range(from + 1..=ins.ip()).next().is_some());
+            let count = if bound.checked && !bypassed {
                 bound.count.unwrap_or(0).min(4096)
             } else {
                 64
@@ -1242,7 +1310,7 @@ impl<'a> Decoding<'a, '_> {
             }
             let table = jmp.memory_displacement64();
             let index = jmp.memory_index();
-            let bound = self.table_bound(before, index);
+            let bound = self.bound_of(jmp.ip(), before, index);
             let targets = self.table_entries(jmp.ip(), table, 8, bound, |image, at| {
                 image
                     .read(at, 8)
@@ -1254,6 +1322,7 @@ impl<'a> Decoding<'a, '_> {
                         index_at: jmp.ip(),
                         index_register: index,
                         targets,
+                        bound_from: bound.from,
                     },
                     proven,
                 )
@@ -1285,11 +1354,14 @@ impl<'a> Decoding<'a, '_> {
         let mut load = None;
         let mut table = None;
         for ins in before[..i].iter().rev() {
+            // (an entry at `[base + 4*idx + disp]` with a displacement is
+            // another shape: entry idx + disp/4, not taken)
             if load.is_none()
                 && (writes(ins, target_reg) || writes(ins, other))
                 && matches!(ins.mnemonic(), Mnemonic::Movsxd)
                 && ins.op1_kind() == OpKind::Memory
                 && ins.memory_index_scale() == 4
+                && ins.memory_displacement64() == 0
             {
                 load = Some(*ins);
                 continue;
@@ -1333,7 +1405,7 @@ impl<'a> Decoding<'a, '_> {
             .push((jmp.ip(), load.memory_base().full_register(), table));
         let index = load.memory_index().full_register();
         let before_load = &before[..run.iter().position(|x| x.ip() == load.ip()).unwrap_or(0)];
-        let bound = self.table_bound(before_load, index);
+        let bound = self.bound_of(jmp.ip(), before_load, index);
         let targets = self.table_entries(jmp.ip(), table, 4, bound, |image, at| {
             image.read(at, 4).map(|b| {
                 table.wrapping_add(i32::from_le_bytes(b.try_into().unwrap()) as i64 as u64)
@@ -1345,10 +1417,24 @@ impl<'a> Decoding<'a, '_> {
                     index_at: load.ip(),
                     index_register: index,
                     targets,
+                    bound_from: bound.from,
                 },
                 proven,
             )
         }))
+    }
+
+    /// [`Decoding::table_bound`], unless an earlier try found that a path
+    /// enters between its check and the jump (then nothing bounds it).
+    fn bound_of(&self, jmp: u64, before: &[Instruction], index: Register) -> TableBound {
+        match self.limits.get(&jmp) {
+            Some(limit) if limit.unchecked => TableBound {
+                count: None,
+                from: None,
+                checked: false,
+            },
+            _ => self.table_bound(before, index),
+        }
     }
 
     /// The entry count the code before the table proves: a bounds check
@@ -1359,22 +1445,26 @@ impl<'a> Decoding<'a, '_> {
         let mut tracked: Vec<Register> = vec![index.full_register()];
         // A byte bounds the index to 256; a check on the byte can do better.
         let mut byte = None;
-        let tighter = |bound: Option<u64>, byte: Option<u64>| match (bound, byte) {
+        let tighter = |bound: Option<u64>, byte: Option<u64>, from: u64| match (bound, byte) {
             (Some(a), Some(b)) => TableBound {
                 count: Some(a.min(b)),
+                from: Some(from),
                 checked: true,
             },
             (Some(a), None) => TableBound {
                 count: Some(a),
+                from: Some(from),
                 checked: true,
             },
             (None, b) => TableBound {
                 count: b,
+                from: None,
                 checked: false,
             },
         };
         let unchecked = |byte: Option<u64>| TableBound {
             count: byte,
+            from: None,
             checked: false,
         };
         let n = before.len();
@@ -1414,7 +1504,7 @@ impl<'a> Decoding<'a, '_> {
                 // the index is at most the mask (a negative mask bounds nothing)
                 let mask = ins.immediate(1) as i64;
                 let bound = (0..4096).contains(&mask).then_some(mask as u64 + 1);
-                return tighter(bound, byte);
+                return tighter(bound, byte, ins.ip());
             }
             let reads_only = matches!(
                 ins.mnemonic(),
@@ -1449,7 +1539,7 @@ impl<'a> Decoding<'a, '_> {
                     Some(Mnemonic::Jae) => Some(bound),
                     _ => None,
                 };
-                return tighter(checked, byte);
+                return tighter(checked, byte, ins.ip());
             }
         }
         unchecked(byte)
@@ -1477,6 +1567,7 @@ impl<'a> Decoding<'a, '_> {
         let limit = self.limits.get(&jmp).copied().unwrap_or(Limit {
             entries: 4096,
             proven: false,
+            unchecked: false,
         });
         if limit.entries == 0 {
             return Err(self.error(
@@ -1627,6 +1718,54 @@ mod tests {
         let table = f.jump_tables.get(&0x1013).expect("a jump table");
         assert_eq!(table.targets, [0x1015, 0x1019, 0x101d]);
         assert_eq!(f.index_of(0x1020), None, "code only the guess reached");
+    }
+
+    /// A mask in front of the table that one path jumps past (an attack
+    /// review's case: `and edx, 3` inside a branch the `jz` skips) bounds
+    /// nothing: the table keeps its sixteen entries, as the first `and`
+    /// and the values that reach the jump say.
+    #[test]
+    fn a_check_that_a_path_jumps_past_bounds_nothing() {
+        let mut code = vec![
+            0x89, 0xfa, // 1000 mov edx, edi
+            0x83, 0xe2, 0x0f, // 1002 and edx, 15
+            0xf7, 0xc7, 0x10, 0x00, 0x00, 0x00, // 1005 test edi, 16
+            0x74, 0x03, // 100b jz 1010
+            0x83, 0xe2, 0x03, // 100d and edx, 3
+            0x0f, 0xb6, 0xc2, // 1010 movzx eax, dl
+            0xff, 0x24, 0xc5, 0x80, 0x10, 0x00, 0x00, // 1013 jmp [rax*8 + 1080]
+        ];
+        for k in 0..16u8 {
+            code.extend([0xb8, k, 0, 0, 0, 0xc3]); // 101a + 6k: mov eax, k; ret
+        }
+        code.resize(0x80, 0x90);
+        for k in 0..16u64 {
+            code.extend((0x101a + 6 * k).to_le_bytes()); // 1080: the table
+        }
+        let f = decode_code(&code, true).unwrap();
+        let table = f.jump_tables.get(&0x1013).expect("a jump table");
+        let want: Vec<u64> = (0..16).map(|k| 0x101a + 6 * k).collect();
+        assert_eq!(table.targets, want);
+    }
+
+    /// `movsxd rax, [rdx + rax*4 - 4]`: entry idx - 1 of the table, not a
+    /// table the decoder reads from its start; not taken as one (it was
+    /// taken, one entry off: a wrong result on every input).
+    #[test]
+    fn a_table_load_with_a_displacement_is_not_taken_for_a_table() {
+        let code = [
+            0x48, 0x8d, 0x15, 0x13, 0x00, 0x00, 0x00, // 1000 lea rdx, [rip+0x13] (101a)
+            0x48, 0x63, 0x44, 0x82, 0xfc, // 1007 movsxd rax, [rdx+rax*4-4]
+            0x48, 0x01, 0xd0, // 100c add rax, rdx
+            0xff, 0xe0, // 100f jmp rax
+            0xb8, 0x01, 0x00, 0x00, 0x00, 0xc3, // 1011 mov eax, 1; ret
+            0x90, 0x90, 0x90, // 1017
+            0xf7, 0xff, 0xff, 0xff, 0xf7, 0xff, 0xff, 0xff, // 101a table: 1011 twice
+        ];
+        match decode_code(&code, true) {
+            Ok(f) => assert!(f.jump_tables.is_empty(), "{:?}", f.jump_tables),
+            Err(e) => assert!(e.to_string().contains("0x100f"), "{e}"),
+        }
     }
 
     /// A jump into the middle of an instruction is refused, whichever run

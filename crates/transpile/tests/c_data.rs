@@ -144,7 +144,9 @@ fn tables_of_pointers_in_c_read_as_on_the_cpu() {
 /// attack review's case, whose table a too-small range once cut to two
 /// of six entries at -O1: every input trapped), by `cond ? a : b`
 /// (`bits`), over the bytes of the arguments (`tokens`), and by shifts,
-/// masks and `xor` (`bytecode`).
+/// masks and `xor` (`bytecode`); and a switch whose index a loop masks
+/// further, a loop some inputs skip (`masked`: a second attack review's
+/// case, whose table the loop's mask once cut to 4 of 16 entries).
 const STATE_MACHINES: &str = r#"
 #include <stdio.h>
 #include <stdint.h>
@@ -229,12 +231,25 @@ N u64 bytecode(u64 a, u64 b) {
     }
     return acc * 16 + st;
 }
+N u64 masked(u64 a, u64 b) {
+    /* the table's index masked to 15, and to 3 in a loop that b & 7 == 0
+       skips */
+    unsigned s = a & 15;
+    for (u64 i = 0; i < (b & 7); i++) s = ((s * 7 + i) >> 1) & 3;
+    switch (s) {
+    case 0: return b + 1;   case 1: return b * 3;   case 2: return b ^ 0x99;  case 3: return b - 7;
+    case 4: return b << 3;  case 5: return b >> 2;  case 6: return b | 0x40;  case 7: return b * 11;
+    case 8: return b + 100; case 9: return ~b;      case 10: return b & 0xff; case 11: return b * b;
+    case 12: return b - 1;  case 13: return b + 13; case 14: return b ^ 14;   case 15: return b * 15;
+    }
+    return 0;
+}
 int main(void) {
     unsigned long long x, y;
     while (scanf("%llu %llu", &x, &y) == 2)
-        printf("%llu %llu %llu %llu\n", (unsigned long long)cycle(x, y),
+        printf("%llu %llu %llu %llu %llu\n", (unsigned long long)cycle(x, y),
                (unsigned long long)bits(x, y), (unsigned long long)tokens(x, y),
-               (unsigned long long)bytecode(x, y));
+               (unsigned long long)bytecode(x, y), (unsigned long long)masked(x, y));
     return 0;
 }
 "#;
@@ -277,7 +292,8 @@ fn state_machines_in_c_run_as_on_the_cpu() {
             .collect();
         assert_eq!(native.len(), inputs.len());
         let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
-        for (column, name) in ["cycle", "bits", "tokens", "bytecode"].iter().enumerate() {
+        let names = ["cycle", "bits", "tokens", "bytecode", "masked"];
+        for (column, name) in names.iter().enumerate() {
             let sig = Signature::parse(&format!("{name}(u64,u64)->u64")).unwrap();
             let module =
                 transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name} {level}: {e}"));
