@@ -74,9 +74,11 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
     assert_eq!(shown, alive, "the page draws the board it holds");
 
     // Part two: every other button once. The page ends on the server's bytes.
+    // 24 versions; 25 when a stall of over 150 ms between two keystrokes
+    // (a loaded machine) split the typing into two debounced calls
     let (version, state) = app.state();
-    assert_eq!(version, 24);
-    assert_eq!(page["version"], 24);
+    assert!(version == 24 || version == 25, "version {version}");
+    assert_eq!(page["version"], version);
     assert_eq!(
         BASE64_STANDARD
             .decode(page["state"].as_str().unwrap())
@@ -114,8 +116,9 @@ fn clicks_in_chromium_run_wasm_and_the_page_shows_the_servers_state() {
         !page["busiest"].as_str().unwrap_or_default().is_empty(),
         "{page}"
     );
-    // Typed text reached set_label as one debounced call, in the page as
-    // wasm and on the server; the bound label shows the state's FixedStr
+    // Typed text reached set_label as a debounced call (or two, above), in
+    // the page as wasm and on the server; the bound label shows the
+    // state's FixedStr
     assert_eq!(page["typed"], "CRÈME BRÛLÉE 東京 🦀", "{page}");
     let shown = page["shown"].to_string();
     assert!(
