@@ -17,6 +17,84 @@ use std::process::{Command, Stdio};
 use support::Wasm;
 use x64wasm_transpile::{transpile, Image, Signature};
 
+/// Builds `source` with gcc and `flags` into `dir/name`.
+fn gcc(dir: &std::path::Path, name: &str, source: &str, flags: &[&str]) -> std::path::PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    std::fs::write(&src, source).unwrap();
+    let exe = dir.join(name);
+    let status = Command::new("gcc")
+        .args(flags)
+        .arg("-o")
+        .arg(&exe)
+        .arg(&src)
+        .status()
+        .expect("gcc (build-essential) is installed");
+    assert!(status.success(), "gcc {flags:?} {name}.c");
+    exe
+}
+
+/// Runs `exe` with one line `x y` per input on its standard input: each
+/// line of its output, as numbers.
+fn run_native<T: std::fmt::Display, N: std::str::FromStr>(
+    exe: &std::path::Path,
+    inputs: &[(T, T)],
+) -> Vec<Vec<N>>
+where
+    N::Err: std::fmt::Debug,
+{
+    let mut child = Command::new(exe)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        let mut stdin = child.stdin.take().unwrap();
+        for (x, y) in inputs {
+            writeln!(stdin, "{x} {y}").unwrap();
+        }
+    }
+    let out = child.wait_with_output().unwrap();
+    let native: Vec<Vec<N>> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
+        .collect();
+    assert_eq!(native.len(), inputs.len());
+    native
+}
+
+/// Each of `names` (a function `NAME(u64,u64)->u64` of `exe`, column k
+/// of `native`) transpiled and called on `inputs`: the differences.
+fn differences(
+    exe: &std::path::Path,
+    names: &[&str],
+    inputs: &[(u64, u64)],
+    native: &[Vec<u64>],
+) -> Vec<String> {
+    let image = Image::from_elf(&std::fs::read(exe).unwrap()).unwrap();
+    let what = exe.file_name().unwrap().to_string_lossy();
+    let mut failures = Vec::new();
+    for (column, name) in names.iter().enumerate() {
+        let sig = Signature::parse(&format!("{name}(u64,u64)->u64")).unwrap();
+        let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name} ({what}): {e}"));
+        let mut wasm = Wasm::new(&module.wasm);
+        for (i, &(x, y)) in inputs.iter().enumerate() {
+            let args = [wasmi::Val::I64(x as i64), wasmi::Val::I64(y as i64)];
+            let got = match wasm.call(name, &args) {
+                Ok(Some(wasmi::Val::I64(v))) => v as u64,
+                other => panic!("{name}({x}, {y}) ({what}): {other:?}"),
+            };
+            if got != native[i][column] {
+                failures.push(format!(
+                    "{name}({x}, {y}) ({what}): wasm {got:#x}, native {:#x}",
+                    native[i][column]
+                ));
+            }
+        }
+    }
+    failures
+}
+
 const C_SOURCE: &str = r#"
 #include <stdio.h>
 static int a = 1, b = 2;
@@ -60,18 +138,14 @@ int main(void) {
 fn tables_of_pointers_in_c_read_as_on_the_cpu() {
     let dir = std::env::temp_dir().join(format!("x64wasm-c-data-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("data.c");
-    std::fs::write(&src, C_SOURCE).unwrap();
-    let exe = dir.join("data");
     // -fno-inline: each function as its own symbol; a PIE, as gcc makes by
     // default, so the pointer tables are relocated data.
-    let status = Command::new("gcc")
-        .args(["-O2", "-fno-inline", "-fPIE", "-pie", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .expect("gcc (build-essential) is installed");
-    assert!(status.success());
+    let exe = gcc(
+        &dir,
+        "data",
+        C_SOURCE,
+        &["-O2", "-fno-inline", "-fPIE", "-pie"],
+    );
     let disassembly = Command::new("objdump")
         .args(["-d", "--no-show-raw-insn"])
         .arg(&exe)
@@ -86,24 +160,7 @@ fn tables_of_pointers_in_c_read_as_on_the_cpu() {
     let inputs: Vec<(i32, i32)> = (-40..40)
         .flat_map(|x| [(x, x * 7 + 3), (x * 1_000_003, -x)])
         .collect();
-    let mut child = Command::new(&exe)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for (x, y) in &inputs {
-            writeln!(stdin, "{x} {y}").unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    let native: Vec<Vec<i64>> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
-        .collect();
-    assert_eq!(native.len(), inputs.len());
+    let native: Vec<Vec<i64>> = run_native(&exe, &inputs);
 
     let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
     // (function, signature, column of the native output)
@@ -258,60 +315,20 @@ int main(void) {
 fn state_machines_in_c_run_as_on_the_cpu() {
     let dir = std::env::temp_dir().join(format!("x64wasm-c-states-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("states.c");
-    std::fs::write(&src, STATE_MACHINES).unwrap();
     let mut rng = support::Rng::new(0x57a7e);
     let mut inputs: Vec<(u64, u64)> = vec![(0, 0), (1, 1), (u64::MAX, 0), (0, u64::MAX)];
     inputs.extend((0..300).map(|_| (rng.next(), rng.next())));
     let mut failures = Vec::new();
     for level in ["-O1", "-O2", "-Os"] {
-        let exe = dir.join(format!("states{level}"));
-        let status = Command::new("gcc")
-            .args([level, "-fPIE", "-pie", "-o"])
-            .arg(&exe)
-            .arg(&src)
-            .status()
-            .expect("gcc (build-essential) is installed");
-        assert!(status.success());
-        let mut child = Command::new(&exe)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap();
-        {
-            let mut stdin = child.stdin.take().unwrap();
-            for (x, y) in &inputs {
-                writeln!(stdin, "{x} {y}").unwrap();
-            }
-        }
-        let out = child.wait_with_output().unwrap();
-        let native: Vec<Vec<u64>> = String::from_utf8(out.stdout)
-            .unwrap()
-            .lines()
-            .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
-            .collect();
-        assert_eq!(native.len(), inputs.len());
-        let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+        let exe = gcc(
+            &dir,
+            &format!("states{level}"),
+            STATE_MACHINES,
+            &[level, "-fPIE", "-pie"],
+        );
+        let native = run_native(&exe, &inputs);
         let names = ["cycle", "bits", "tokens", "bytecode", "masked"];
-        for (column, name) in names.iter().enumerate() {
-            let sig = Signature::parse(&format!("{name}(u64,u64)->u64")).unwrap();
-            let module =
-                transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name} {level}: {e}"));
-            let mut wasm = Wasm::new(&module.wasm);
-            for (i, &(x, y)) in inputs.iter().enumerate() {
-                let args = [wasmi::Val::I64(x as i64), wasmi::Val::I64(y as i64)];
-                let got = match wasm.call(name, &args) {
-                    Ok(Some(wasmi::Val::I64(v))) => v as u64,
-                    other => panic!("{name} {level}({x}, {y}): {other:?}"),
-                };
-                if got != native[i][column] {
-                    failures.push(format!(
-                        "{name} {level}({x}, {y}): wasm {got}, native {}",
-                        native[i][column]
-                    ));
-                }
-            }
-        }
+        failures.extend(differences(&exe, &names, &inputs, &native));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
@@ -414,7 +431,6 @@ fn gathers_in_c_run_as_on_the_cpu() {
     }
     let dir = std::env::temp_dir().join(format!("x64wasm-c-gathers-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let src = dir.join("gathers.c");
     // the tables the gathers read, as constant data (in the image)
     let table = |ty: &str, name: &str, value: &dyn Fn(u64) -> String| {
         let values: Vec<String> = (0..64).map(value).collect();
@@ -434,15 +450,13 @@ fn gathers_in_c_run_as_on_the_cpu() {
         table("double", "td", &|i| format!("{i}*1.25e300-4e301")),
     ]
     .concat();
-    std::fs::write(&src, GATHERS.replace("TABLES", &tables)).unwrap();
-    let exe = dir.join("gathers");
-    let status = Command::new("gcc")
-        .args(["-O2", "-mavx2", "-fPIE", "-pie", "-o"])
-        .arg(&exe)
-        .arg(&src)
-        .status()
-        .expect("gcc (build-essential) is installed");
-    assert!(status.success());
+    let source = GATHERS.replace("TABLES", &tables);
+    let exe = gcc(
+        &dir,
+        "gathers",
+        &source,
+        &["-O2", "-mavx2", "-fPIE", "-pie"],
+    );
     let disassembly = Command::new("objdump")
         .args(["-d", "--no-show-raw-insn"])
         .arg(&exe)
@@ -462,47 +476,11 @@ fn gathers_in_c_run_as_on_the_cpu() {
     let mut rng = support::Rng::new(0x6a7e);
     let mut inputs: Vec<(u64, u64)> = vec![(0, 0), (u64::MAX, u64::MAX), (0, u64::MAX)];
     inputs.extend((0..300).map(|_| (rng.next(), rng.next())));
-    let mut child = Command::new(&exe)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        let mut stdin = child.stdin.take().unwrap();
-        for (x, y) in &inputs {
-            writeln!(stdin, "{x} {y}").unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    let native: Vec<Vec<u64>> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| l.split_whitespace().map(|v| v.parse().unwrap()).collect())
-        .collect();
-    assert_eq!(native.len(), inputs.len());
-    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let native = run_native(&exe, &inputs);
     let names = [
         "g_dd", "g_dd128", "g_dq", "g_qd", "g_qd128", "g_qq", "g_ps", "g_pd", "g_bytes",
     ];
-    let mut failures = Vec::new();
-    for (column, name) in names.iter().enumerate() {
-        let sig = Signature::parse(&format!("{name}(u64,u64)->u64")).unwrap();
-        let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let mut wasm = Wasm::new(&module.wasm);
-        for (i, &(x, y)) in inputs.iter().enumerate() {
-            let args = [wasmi::Val::I64(x as i64), wasmi::Val::I64(y as i64)];
-            let got = match wasm.call(name, &args) {
-                Ok(Some(wasmi::Val::I64(v))) => v as u64,
-                other => panic!("{name}({x}, {y}): {other:?}"),
-            };
-            if got != native[i][column] {
-                failures.push(format!(
-                    "{name}({x}, {y}): wasm {got:#x}, native {:#x}",
-                    native[i][column]
-                ));
-            }
-        }
-    }
+    let failures = differences(&exe, &names, &inputs, &native);
     assert!(
         failures.is_empty(),
         "{} differ:\n{}",
