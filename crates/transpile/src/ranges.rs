@@ -697,68 +697,85 @@ mod tests {
         }
     }
 
-    /// The loop of a state machine: each path sets the state by a constant
-    /// or a small computation, and the next turn's table is bounded by the
-    /// values that reach it, entries past them never followed.
+    /// A table's index through loops, one row each: the code, the jump, the
+    /// instruction that holds the index (rax) and the entries; the range.
     #[test]
-    fn a_state_set_on_every_path_bounds_the_table() {
-        // 1000: mov cl, 2
-        // 1002: movzx eax, cl          <- loop
-        // 1005: add eax, -2
-        // 1008: jmp [table]            (modelled as a table, 3 entries + 2 past it)
-        // 100a: mov cl, 3 ; jmp 1002   (entry 0)
-        // 100e: mov cl, 4 ; jmp 1002   (entry 1)
-        // 1012: mov cl, 2 ; jmp 1002   (entry 2)
-        // 1016: mov cl, 9 ; jmp 1002   (past the table: never reached)
-        let code = [
-            0xb1, 0x02, 0x0f, 0xb6, 0xc1, 0x83, 0xc0, 0xfe, 0xff, 0xe0, 0xb1, 0x03, 0xeb, 0xf4,
-            0xb1, 0x04, 0xeb, 0xf0, 0xb1, 0x02, 0xeb, 0xec, 0xb1, 0x09, 0xeb, 0xe8,
+    fn tables_are_bounded_by_the_values_that_reach_them() {
+        struct Case {
+            what: &'static str,
+            code: &'static [u8],
+            jmp: u64,
+            index_at: u64,
+            targets: &'static [u64],
+            range: Option<(u64, u64)>,
+        }
+        let cases = [
+            Case {
+                // 1000 mov cl, 2; 1002 movzx eax, cl (loop); 1005 add eax, -2;
+                // 1008 jmp rax; entries 100a/100e/1012: mov cl, 3/4/2; jmp
+                // 1002; 1016 (past the table): mov cl, 9; jmp 1002
+                what: "a state set on every path, entries past it never followed",
+                code: &[
+                    0xb1, 0x02, 0x0f, 0xb6, 0xc1, 0x83, 0xc0, 0xfe, 0xff, 0xe0, 0xb1, 0x03, 0xeb,
+                    0xf4, 0xb1, 0x04, 0xeb, 0xf0, 0xb1, 0x02, 0xeb, 0xec, 0xb1, 0x09, 0xeb, 0xe8,
+                ],
+                jmp: 0x1008,
+                index_at: 0x1008,
+                targets: &[0x100a, 0x100e, 0x1012, 0x1016, 0x1016],
+                range: Some((0, 2)),
+            },
+            Case {
+                // 1000 mov eax, 0; 1005 movzx eax, al (loop); 1008 movsxd
+                // rax, [rdx+rax*4] (the index read here); 100c add rax, rdx;
+                // 100f jmp rax; entries 1011/1015/1019: mov al, 1/2/0; jmp 1005
+                what:
+                    "the index overwritten before the jump (PIE): each growth reaches its entries",
+                code: &[
+                    0xb8, 0, 0, 0, 0, 0x0f, 0xb6, 0xc0, 0x48, 0x63, 0x04, 0x82, 0x48, 0x01, 0xd0,
+                    0xff, 0xe0, 0xb0, 0x01, 0xeb, 0xf0, 0xb0, 0x02, 0xeb, 0xec, 0xb0, 0x00, 0xeb,
+                    0xe8,
+                ],
+                jmp: 0x100f,
+                index_at: 0x1008,
+                targets: &[0x1011, 0x1015, 0x1019],
+                range: Some((0, 2)),
+            },
+            Case {
+                // 1000 mov cl, 0; 1002 xor edx, edx; 1004 inc rdx (loop);
+                // 1007 movzx eax, cl; 100a jmp rax; entries 100c/1010:
+                // mov cl, 1/0; jmp 1004
+                what: "a counter beside the state is widened on its own",
+                code: &[
+                    0xb1, 0x00, 0x31, 0xd2, 0x48, 0xff, 0xc2, 0x0f, 0xb6, 0xc1, 0xff, 0xe0, 0xb1,
+                    0x01, 0xeb, 0xf4, 0xb1, 0x00, 0xeb, 0xf0,
+                ],
+                jmp: 0x100a,
+                index_at: 0x100a,
+                targets: &[0x100c, 0x1010],
+                range: Some((0, 1)),
+            },
+            Case {
+                // 1000 xor eax, eax; 1002 inc eax (loop); 1004 jmp rcx: each
+                // entry loops back, the index grows until widened
+                what: "a growing counter bounds nothing",
+                code: &[0x31, 0xc0, 0xff, 0xc0, 0xff, 0xe1],
+                jmp: 0x1004,
+                index_at: 0x1004,
+                targets: &[0x1002; 8],
+                range: None,
+            },
         ];
-        let instructions = decode(&code);
-        let targets = [0x100a, 0x100e, 0x1012, 0x1016, 0x1016];
-        let table = Table {
-            jmp: 0x1008,
-            index_at: 0x1008,
-            index_register: Register::RAX,
-            targets: &targets,
-        };
-        assert_eq!(
-            table_indices(&instructions, 0x1000, &[table]),
-            vec![Some((0, 2))]
-        );
-    }
-
-    /// The position-independent shape: the index is overwritten between
-    /// the load that reads the table and the jump (`movsxd rax,
-    /// [rdx+rax*4]; add rax, rdx; jmp rax`), so the jump's own state stops
-    /// changing while the index still grows; each growth of the index must
-    /// still reach the entries it adds.
-    #[test]
-    fn a_table_whose_index_is_overwritten_before_the_jump_takes_every_entry() {
-        // 1000: mov eax, 0
-        // 1005: movzx eax, al           <- loop
-        // 1008: movsxd rax, [rdx+rax*4] (the index, rax, read here)
-        // 100c: add rax, rdx
-        // 100f: jmp rax
-        // 1011: mov al, 1 ; jmp 1005    (entry 0)
-        // 1015: mov al, 2 ; jmp 1005    (entry 1)
-        // 1019: mov al, 0 ; jmp 1005    (entry 2)
-        let code = [
-            0xb8, 0, 0, 0, 0, 0x0f, 0xb6, 0xc0, 0x48, 0x63, 0x04, 0x82, 0x48, 0x01, 0xd0, 0xff,
-            0xe0, 0xb0, 0x01, 0xeb, 0xf0, 0xb0, 0x02, 0xeb, 0xec, 0xb0, 0x00, 0xeb, 0xe8,
-        ];
-        let instructions = decode(&code);
-        let targets = [0x1011, 0x1015, 0x1019];
-        let table = Table {
-            jmp: 0x100f,
-            index_at: 0x1008,
-            index_register: Register::RAX,
-            targets: &targets,
-        };
-        assert_eq!(
-            table_indices(&instructions, 0x1000, &[table]),
-            vec![Some((0, 2))]
-        );
+        for case in cases {
+            let instructions = decode(case.code);
+            let table = Table {
+                jmp: case.jmp,
+                index_at: case.index_at,
+                index_register: Register::RAX,
+                targets: case.targets,
+            };
+            let got = table_indices(&instructions, 0x1000, &[table]);
+            assert_eq!(got, vec![case.range], "{}", case.what);
+        }
     }
 
     /// Code below the entry (a cold block the function jumps to) is not
@@ -778,54 +795,5 @@ mod tests {
         let states = interpret(&instructions, 0x1006, &[]);
         let ret = states[index_of(&instructions, 0x1005).unwrap()].unwrap();
         assert_eq!(ret[slot(Register::RAX).unwrap()][WIDE], (3, 3));
-    }
-
-    /// A loop whose counter grows each turn and whose state settles: the
-    /// counter is widened on its own, the state keeps its bound.
-    #[test]
-    fn a_counter_beside_the_state_leaves_the_state_bounded() {
-        // 1000: mov cl, 0
-        // 1002: xor edx, edx
-        // 1004: inc rdx                <- loop
-        // 1007: movzx eax, cl
-        // 100a: jmp [table]            (2 entries)
-        // 100c: mov cl, 1 ; jmp 1004   (entry 0)
-        // 1010: mov cl, 0 ; jmp 1004   (entry 1)
-        let code = [
-            0xb1, 0x00, 0x31, 0xd2, 0x48, 0xff, 0xc2, 0x0f, 0xb6, 0xc1, 0xff, 0xe0, 0xb1, 0x01,
-            0xeb, 0xf4, 0xb1, 0x00, 0xeb, 0xf0,
-        ];
-        let instructions = decode(&code);
-        let targets = [0x100c, 0x1010];
-        let table = Table {
-            jmp: 0x100a,
-            index_at: 0x100a,
-            index_register: Register::RAX,
-            targets: &targets,
-        };
-        assert_eq!(
-            table_indices(&instructions, 0x1000, &[table]),
-            vec![Some((0, 1))]
-        );
-    }
-
-    /// A counter that grows each turn is widened to "anything" rather than
-    /// iterated value by value; a table indexed by it is unbounded.
-    #[test]
-    fn a_growing_counter_is_widened_and_bounds_nothing() {
-        // 1000: xor eax, eax
-        // 1002: inc eax               <- loop
-        // 1004: jmp [table]           (entry 0 loops back)
-        let code = [0x31, 0xc0, 0xff, 0xc0, 0xff, 0xe1];
-        let instructions = decode(&code);
-        let targets = [0x1002u64; 8];
-        let table = Table {
-            jmp: 0x1004,
-            index_at: 0x1004,
-            index_register: Register::RAX,
-            targets: &targets,
-        };
-        // 1, 2, … each turn, until widened past the eight entries
-        assert_eq!(table_indices(&instructions, 0x1000, &[table]), vec![None]);
     }
 }
