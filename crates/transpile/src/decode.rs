@@ -433,6 +433,7 @@ fn decode_function<'a>(
     let mut limits = BTreeMap::new();
     loop {
         match decode_once(image, address, returns, &limits) {
+            Ok(function) if function.jump_tables.is_empty() => return Ok(function),
             Ok(function) => {
                 let bypassed = bypassed_checks(&function, &limits);
                 if !bypassed.is_empty() {

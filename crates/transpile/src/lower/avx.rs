@@ -740,6 +740,16 @@ fn single_to_half(c: &mut Ctx) -> R {
     })
 }
 
+/// Pushes whether element `k` (of `bytes` bytes) of the v128 in local
+/// `mask` has its sign bit set: what a masked move or a gather tests.
+fn sign_set(c: &mut Ctx, mask: u32, k: u8, bytes: u32) {
+    c.emit(W::LocalGet(mask));
+    c.emit_all(match bytes {
+        4 => [W::I32x4ExtractLane(k), W::I32Const(0), W::I32LtS],
+        _ => [W::I64x2ExtractLane(k), W::I64Const(0), W::I64LtS],
+    });
+}
+
 /// `vmaskmovps`/`vpmaskmovd` (`bytes` 4) and `vmaskmovpd`/`vpmaskmovq` (8):
 /// each element whose mask element has its sign bit set is moved; from
 /// memory, the others are zero; to memory, the others are not written. An
@@ -764,10 +774,6 @@ fn masked_move(c: &mut Ctx, bytes: u32) -> R {
         ),
     };
     let replace = if bytes == 4 { W::I32x4ReplaceLane } else { W::I64x2ReplaceLane };
-    let sign_set = |c: &mut Ctx, mask: u32, k: u8| {
-        c.emit_all([W::LocalGet(mask), extract(k), zero.clone()]);
-        c.emit(if bytes == 4 { W::I32LtS } else { W::I64LtS });
-    };
     let wide = is_ymm(c, 0) || is_ymm(c, 1) || is_ymm(c, 2);
     let halves_moved = if wide { 2 } else { 1 };
     if c.ins.op0_kind() == OpKind::Memory {
@@ -776,7 +782,7 @@ fn masked_move(c: &mut Ctx, bytes: u32) -> R {
         for h in 0..halves_moved {
             let (m, v) = if h == 0 { (mask.0, source.0) } else { (mask.1, source.1) };
             for k in 0..per_half {
-                sign_set(c, m, k as u8);
+                sign_set(c, m, k as u8, bytes);
                 c.emit(W::If(wasm_encoder::BlockType::Empty));
                 let offset = c.address()? + 16 * h + (k * bytes) as u64;
                 c.emit_all([W::LocalGet(v), extract(k as u8), store(mem(offset)), W::End]);
@@ -793,7 +799,7 @@ fn masked_move(c: &mut Ctx, bytes: u32) -> R {
             }
             let m = if h == 0 { mask.0 } else { mask.1 };
             for k in 0..per_half {
-                sign_set(c, m, k as u8);
+                sign_set(c, m, k as u8, bytes);
                 c.emit(W::If(wasm_encoder::BlockType::Result(result)));
                 let offset = c.address()? + 16 * h + (k * bytes) as u64;
                 c.emit_all([load(mem(offset)), W::Else, zero.clone(), W::End, replace(k as u8)]);
@@ -835,12 +841,7 @@ fn gather(c: &mut Ctx, data: u32, index: u32) -> R {
         let (at, lane) = (j * data, (j * data % 16 / data) as u8);
         let from = half(vector, j * index);
         let index_lane = (j * index % 16 / index) as u8;
-        // the mask element's sign
-        c.emit(W::LocalGet(half(mask, at)));
-        c.emit_all(match data {
-            4 => [W::I32x4ExtractLane(lane), W::I32Const(0), W::I32LtS],
-            _ => [W::I64x2ExtractLane(lane), W::I64Const(0), W::I64LtS],
-        });
+        sign_set(c, half(mask, at), lane, data);
         c.emit_all([W::If(wasm_encoder::BlockType::Empty), W::LocalGet(half(dst, at))]);
         // the element's address
         c.emit(W::LocalGet(from));

@@ -803,7 +803,8 @@ fn dot_product(c: &mut Ctx, fp: Fp) -> R {
     c.emit_all([W::LocalGet(d), W::LocalSet(a), W::LocalGet(s), W::LocalSet(b)]);
     step(c, mul);
     let count = 16 / bytes;
-    c.emit_all([W::LocalGet(r), selected(imm >> 4 & ((1 << count) - 1)), W::V128And, W::LocalSet(r)]);
+    let products = selected(imm >> 4 & ((1 << count) - 1));
+    c.emit_all([W::LocalGet(r), products, W::V128And, W::LocalSet(r)]);
     // element i and element i^1 (dpps: the neighbour first), then (dpps)
     // that and element i^2 of it (its own first)
     for distance in [1, 2].into_iter().take(count / 2) {

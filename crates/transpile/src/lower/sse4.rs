@@ -3,7 +3,8 @@
 //! `pabs*`, `pmin*`/`pmax*`, `pmulld`, `pmuldq`, `pcmpeqq`, `pcmpgtq`,
 //! `packusdw`, `pmovsx*`/`pmovzx*`, the blends, `ptest`, `pinsr*`/`pextr*`,
 //! `extractps`, `insertps`, `phminposuw`, `mpsadbw`, `movddup`,
-//! `movshdup`, `movsldup`, and SSE4.2's string compares (`pcmpistri` & co.). The float horizontals (`haddps` & co.) are in
+//! `movshdup`, `movsldup`, and SSE4.2's string compares (`pcmpistri` &
+//! co.). The float horizontals (`haddps` & co.) are in
 //! `float.rs`, for x86's NaN rules. The rounding of floats
 //! (`roundsd` & co.) is in `float.rs`.
 
@@ -530,7 +531,7 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
     let full = (1i32 << n) - 1;
     let a = read_x(c, 0)?;
     let b = read_x(c, 1)?;
-    let (la, lb, acc, e) = (c.locals.t32(0), c.locals.t32(1), c.locals.t32(2), c.locals.t32(3));
+    let (la, lb, acc) = (c.locals.t32(0), c.locals.t32(1), c.locals.t32(2));
     let (eq, bitmask, ge, le) = match (words, signed) {
         (false, false) => (W::I8x16Eq, W::I8x16Bitmask, W::I8x16GeU, W::I8x16LeU),
         (false, true) => (W::I8x16Eq, W::I8x16Bitmask, W::I8x16GeS, W::I8x16LeS),
@@ -539,9 +540,8 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
     };
     // the lengths: |eax| and |edx| at most n; or where the first zero is
     if explicit {
-        let wide = c.ins.mnemonic() == Mnemonic::Pcmpestri64
-            || c.ins.mnemonic() == Mnemonic::Pcmpestrm64
-            || matches!(c.ins.mnemonic(), Mnemonic::Vpcmpestri64 | Mnemonic::Vpcmpestrm64);
+        // (a VEX form arrives here as its legacy form: vex.rs)
+        let wide = matches!(c.ins.mnemonic(), Mnemonic::Pcmpestri64 | Mnemonic::Pcmpestrm64);
         let v = c.locals.t(0);
         for (local, register) in [(la, Reg::Gpr(0)), (lb, Reg::Gpr(2))] {
             c.emit(W::LocalGet(c.locals.reg(register)));
@@ -567,7 +567,6 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
                 W::I32WrapI64,
                 W::LocalSet(local),
             ]);
-            let _ = v;
         }
     } else {
         for (local, v) in [(la, a), (lb, b)] {
@@ -593,6 +592,11 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
     };
     // a's element i in every lane
     let splat = |i: usize| W::I8x16Shuffle(lanes(|k| (i * size + k % size) as u8));
+    // the bits of b's elements equal to a's element i
+    let equal_to = |c: &mut Ctx, i: usize| {
+        c.emit_all([W::LocalGet(a), W::LocalGet(a), splat(i), W::LocalGet(b)]);
+        c.emit_all([eq.clone(), bitmask.clone()]);
+    };
     // pushes `bits` if `i < length`, else `otherwise`
     let when_valid = |c: &mut Ctx, i: u32, length: u32, otherwise: i32| {
         c.emit_all([
@@ -608,7 +612,7 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
             // equal any: b's element j equals some valid element of a
             c.emit_all([W::I32Const(0), W::LocalSet(acc)]);
             for i in 0..n as usize {
-                c.emit_all([W::LocalGet(a), W::LocalGet(a), splat(i), W::LocalGet(b), eq.clone(), bitmask.clone()]);
+                equal_to(c, i);
                 when_valid(c, i as u32, la, 0);
                 c.emit_all([W::LocalGet(acc), W::I32Or, W::LocalSet(acc)]);
             }
@@ -659,7 +663,7 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
             c.emit_all([W::I32Const(full), W::LocalSet(acc)]);
             for k in 0..n as usize {
                 let beyond = full & !((1i32 << (n as usize - k)) - 1);
-                c.emit_all([W::LocalGet(a), W::LocalGet(a), splat(k), W::LocalGet(b), eq.clone(), bitmask.clone()]);
+                equal_to(c, k);
                 valid(c, lb);
                 c.emit_all([
                     W::I32And,
@@ -667,9 +671,7 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
                     W::I32ShrU,
                     W::I32Const(beyond),
                     W::I32Or,
-                    W::LocalSet(e),
                 ]);
-                c.emit(W::LocalGet(e));
                 when_valid(c, k as u32, la, full);
                 c.emit_all([W::LocalGet(acc), W::I32And, W::LocalSet(acc)]);
             }
@@ -725,17 +727,21 @@ fn string_compare(c: &mut Ctx, explicit: bool, mask_out: bool) -> R {
         c.emit_all([W::V128Const(0), W::LocalGet(acc), W::I32x4ReplaceLane(0), W::LocalSet(xmm0)]);
     } else {
         // each element all ones where its bit is set
-        let bit: [u8; 16] = lanes(|i| if words { if i % 2 == 0 { 1u8 << (i / 2) } else { 0 } } else { 1u8 << (i % 8) });
-        let (splat, compare) = if words {
-            (vec![W::I16x8Splat], W::I16x8Eq)
-        } else {
-            // bits 0-7 in lanes 0-7, bits 8-15 in lanes 8-15
-            (vec![W::I16x8Splat, W::LocalSet(xmm0), W::LocalGet(xmm0), W::LocalGet(xmm0), W::I8x16Shuffle(lanes(|i| (i / 8) as u8))], W::I8x16Eq)
+        // element j's bit: words j in their low byte, bytes j % 8
+        let bit: [u8; 16] = match words {
+            true => lanes(|i| if i % 2 == 0 { 1 << (i / 2) } else { 0 }),
+            false => lanes(|i| 1 << (i % 8)),
         };
-        c.emit(W::LocalGet(acc));
-        for w in splat {
-            c.emit(w);
+        c.emit_all([W::LocalGet(acc), W::I16x8Splat]);
+        if !words {
+            // bits 0-7 in lanes 0-7, bits 8-15 in lanes 8-15
+            c.emit_all([
+                W::LocalTee(xmm0),
+                W::LocalGet(xmm0),
+                W::I8x16Shuffle(lanes(|i| (i / 8) as u8)),
+            ]);
         }
+        let compare = if words { W::I16x8Eq } else { W::I8x16Eq };
         c.emit_all([
             W::V128Const(i128::from_le_bytes(bit)),
             W::V128And,
