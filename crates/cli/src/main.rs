@@ -31,7 +31,9 @@ OPTIONS:
 
 const TRANSPILE_HELP: &str = "\
 TRANSPILE:
-    --binary ELF     the x86-64 ELF to read (`self` for this executable)
+    --binary ELF     the x86-64 executable or shared library to read (`self`
+                     for this executable; an object file from gcc -c is not
+                     linked yet: link it, e.g. gcc -shared -fPIC)
     --export SIG     a function to export, as NAME(T,...)->R with
                      T in ptr i8 u8 i16 u16 i32 u32 i64 u64 f32 f64 bool text
                      (text: UTF-8 as address and length, two wasm i32),

@@ -132,6 +132,15 @@ impl Image {
                 file.format()
             )));
         }
+        if file.kind() == object::ObjectKind::Relocatable {
+            // (its sections all start at address 0, its calls are not
+            // resolved yet: nothing to transpile from)
+            return Err(TranspileError::Elf(
+                "an object file (gcc -c): link it into an executable or a shared library \
+                 (gcc -shared -fPIC) first"
+                    .into(),
+            ));
+        }
         if file.architecture() != object::Architecture::X86_64 {
             return Err(TranspileError::Elf(format!(
                 "architecture {:?}, not x86-64",
@@ -393,17 +402,18 @@ impl Image {
     /// not in code, or `name` already names something else.
     pub fn name_function(&mut self, name: &str, address: u64) -> Result<(), TranspileError> {
         if !self.is_code(address) {
-            return Err(TranspileError::UnknownSymbol(format!(
-                "{name} at {address:#x}: not an address in this binary's code"
-            )));
+            return Err(TranspileError::UnknownSymbol {
+                name: name.into(),
+                why: format!("{address:#x} is not an address in this binary's code"),
+            });
         }
         match self.symbol(name) {
             Some(s) if s.address == address => return Ok(()),
             Some(s) => {
-                return Err(TranspileError::UnknownSymbol(format!(
-                    "{name}: the binary already names {:#x} so",
-                    s.address
-                )))
+                return Err(TranspileError::UnknownSymbol {
+                    name: name.into(),
+                    why: format!("the binary already names {:#x} so", s.address),
+                })
             }
             None => {}
         }

@@ -63,9 +63,31 @@ fn every_bad_input_is_one_clear_error() {
     let truncated = dir.join("truncated");
     let me = std::fs::read(bin()).unwrap();
     std::fs::write(&truncated, &me[..4096]).unwrap();
+    // an object file, not linked (gcc -c): a newcomer tried one
+    let source = dir.join("f.c");
+    std::fs::write(&source, "int f(int a, int b) { return a + b; }\n").unwrap();
+    let object = dir.join("f.o");
+    let built = std::process::Command::new("gcc")
+        .args(["-O2", "-c", "-o"])
+        .arg(&object)
+        .arg(&source)
+        .status()
+        .expect("gcc (build-essential)");
+    assert!(built.success());
+    let object = object.to_str().unwrap().to_string();
     let b = bin();
     // (arguments, text the message must contain)
     let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec![
+                "transpile",
+                "--binary",
+                &object,
+                "--export",
+                "f(i32,i32)->i32",
+            ],
+            "an object file (gcc -c): link it",
+        ),
         (vec!["transpile"], "--binary ELF is required"),
         (vec!["transpile", "--binary", &b], "at least one --export"),
         (
@@ -80,7 +102,7 @@ fn every_bad_input_is_one_clear_error() {
                 "--export",
                 "no_such_function_here()->void",
             ],
-            "no function symbol named",
+            "no function symbol of this name",
         ),
         (
             vec![
