@@ -159,11 +159,14 @@ pub fn roots(image: &Image, exports: &[Signature]) -> Result<Vec<u64>, Transpile
         .iter()
         .map(|s| match image.symbol(&s.name) {
             Some(sym) if sym.is_function => Ok(sym.address),
-            Some(_) => Err(TranspileError::UnknownSymbol(format!(
-                "{} (it is data, not a function)",
-                s.name
-            ))),
-            None => Err(TranspileError::UnknownSymbol(s.name.clone())),
+            Some(_) => Err(TranspileError::UnknownSymbol {
+                name: s.name.clone(),
+                why: "it is data, not a function".into(),
+            }),
+            None => Err(TranspileError::UnknownSymbol {
+                name: s.name.clone(),
+                why: "no function symbol of this name in the binary".into(),
+            }),
         })
         .collect()
 }

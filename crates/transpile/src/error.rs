@@ -10,8 +10,14 @@ use std::fmt;
 pub enum TranspileError {
     /// The file is not an x86-64 ELF we can read (truncated, garbage, other ISA).
     Elf(String),
-    /// No symbol of this name in the image (or it has no address).
-    UnknownSymbol(String),
+    /// A function named for export, or by the app, that the image does not
+    /// have as one (no symbol, a data symbol, an address outside code).
+    UnknownSymbol {
+        /// The name.
+        name: String,
+        /// What is wrong with it.
+        why: String,
+    },
     /// A `--export` signature that does not parse.
     BadSignature {
         /// The signature as given.
@@ -109,9 +115,7 @@ impl fmt::Display for TranspileError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             TranspileError::Elf(why) => write!(f, "not a usable x86-64 ELF: {why}"),
-            TranspileError::UnknownSymbol(name) => {
-                write!(f, "no function symbol named `{name}` in the binary")
-            }
+            TranspileError::UnknownSymbol { name, why } => write!(f, "`{name}`: {why}"),
             TranspileError::BadSignature { signature, reason } => {
                 write!(f, "bad signature `{signature}`: {reason}")
             }
@@ -171,8 +175,8 @@ impl fmt::Display for TranspileError {
                     f,
                     "{function} at {address:#x}: unsupported instruction `{mnemonic}` \
                      [{bytes}]: AVX-512, in {library}'s variant for this CPU (glibc \
-                     picked it when the process started; starting it with \
-                     GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW \
+                     picked it when the process started; starting the process (the \
+                     app, or `x64wasm transpile`) with GLIBC_TUNABLES=glibc.cpu.hwcaps=-AVX512F,-AVX512VL,-AVX512BW \
                      makes it pick its AVX2 one: docs/abi.md)"
                 ),
                 error => write!(f, "{error} (in {library})"),
