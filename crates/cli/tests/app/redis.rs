@@ -512,7 +512,9 @@ fn redis_losing_data_or_stalling_loses_no_acknowledged_click() {
                 .unwrap()
         })
     };
-    std::thread::sleep(Duration::from_millis(200));
+    // (Redis sleeping, not just asked to: on a loaded machine the DEBUG
+    // SLEEP came after a click once, which then went in)
+    wait_until_asleep(redis.port());
     // 24 clicks at once: one waits for Redis, the others for their turn
     let clicks: Vec<_> = (0..24)
         .map(|_| {
@@ -720,4 +722,24 @@ fn a_click_id_runs_once_across_instances_and_their_restarts() {
     assert_eq!(redis.cli(&["GET", VERSION_KEY]), version);
     drop((b, c));
     let _ = std::fs::remove_dir_all(redis.stop());
+}
+
+/// Waits until the Redis on `port` answers nothing (a DEBUG SLEEP under
+/// way): a PING gets no answer within 150 ms. At most 5 s.
+fn wait_until_asleep(port: u16) {
+    use std::io::{Read, Write};
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline {
+        let mut redis = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        redis
+            .set_read_timeout(Some(Duration::from_millis(150)))
+            .unwrap();
+        redis.write_all(b"PING\r\n").unwrap();
+        let mut answer = [0u8; 16];
+        if redis.read(&mut answer).is_err() {
+            return; // no answer: asleep
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    panic!("Redis did not start its DEBUG SLEEP within 5 s");
 }
