@@ -187,6 +187,9 @@ fn run_transpile(args: &[String]) -> Result<(), String> {
     for (function, why) in &module.unavailable {
         eprintln!("note: a call through a pointer to `{function}` traps: {why}");
     }
+    for what in &module.unreadable {
+        eprintln!("note: a path reads {what}; the module has no copy of it, so that path traps");
+    }
     match &args.output {
         Some(path) => {
             std::fs::write(path, &bytes).map_err(|e| format!("writing {}: {e}", path.display()))?;

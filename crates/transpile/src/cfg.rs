@@ -332,7 +332,7 @@ fn build_with(function: &Function, entries: &[u64]) -> Result<Cfg, TranspileErro
         }
         let term = &ins[last];
         let (terminator, body) = match term.flow_control() {
-            _ if function.is_trap_call(term) => (Terminator::Trap, last - first),
+            _ if function.is_trap(term) => (Terminator::Trap, last - first),
             FlowControl::Call | FlowControl::IndirectCall if !entries.is_empty() => {
                 match group_edges(term)? {
                     Some(targets) => (
@@ -457,7 +457,7 @@ fn build_with(function: &Function, entries: &[u64]) -> Result<Cfg, TranspileErro
 /// whose address the group loads: all of its indirect targets are the
 /// group's or none are (`recursion.rs`).
 fn group_targets(function: &Function, i: &Instruction, entries: &[u64]) -> Option<Vec<u64>> {
-    if entries.is_empty() || function.is_trap_call(i) {
+    if entries.is_empty() || function.is_trap(i) {
         return None;
     }
     let is_transfer = match i.flow_control() {
@@ -492,7 +492,7 @@ fn group_targets(function: &Function, i: &Instruction, entries: &[u64]) -> Optio
 /// block): a call inside a recursion group does.
 fn ends_block(function: &Function, k: usize, entries: &[u64]) -> bool {
     let i = &function.instructions[k];
-    if function.is_trap_call(i) || group_targets(function, i, entries).is_some() {
+    if function.is_trap(i) || group_targets(function, i, entries).is_some() {
         return true;
     }
     !matches!(

@@ -10,8 +10,18 @@
 //! what a load may read (in a linked library's sections, whose data has no
 //! symbols, it runs to the section's end). A GOT slot is its 8 bytes; one read of a known size
 //! at an address no symbol covers is those bytes.
+//!
+//! A linked library's variables are run-time state (the library set them up
+//! while the process ran): no module has a copy. Code that refers to one
+//! directly, or data that points to one, is refused. An instruction that
+//! loads its address from a GOT slot ([`run_time_state_load`]; libm's
+//! `atan2` loads `_LIB_VERSION`'s for `atan2(±0, ±0)` alone) becomes a trap
+//! that ends its path (`decode`), so the other paths run and none reads a
+//! value the process does not have.
 
 use std::collections::BTreeMap;
+
+use iced_x86::{FlowControl, Instruction, Mnemonic};
 
 use super::error::TranspileError;
 use super::fxhash::FxHashSet;
@@ -109,12 +119,9 @@ impl DataWalk {
             // a linked library's run-time state: the file's bytes are not
             // what the process has there
             if let Some(what) = image.run_time_state_in(start, end) {
-                // (named when a symbol holds it: libm's `_LIB_VERSION`)
-                let name = image
-                    .symbol_containing(address)
-                    .map_or(String::new(), |s| format!("`{}`, ", s.name));
                 return Err(refuse(format!(
-                    "it is {name}{what}: a module has no copy of it"
+                    "it is {}: a module has no copy of it",
+                    describe_state(image, address, what)
                 )));
             }
             let (calls_start, calls_end) = calls_from.unwrap_or((start, end));
@@ -170,6 +177,41 @@ impl DataWalk {
             });
         }
         Ok(merged)
+    }
+}
+
+/// What run-time state `instruction` loads the address of from its GOT
+/// slot, if it does (`mov rax, [rip+slot]`: a read, not a `lea` or a call):
+/// the slot's value is itself run-time state (another object's variable,
+/// which the loader put there) or points to some.
+pub fn run_time_state_load(image: &Image, instruction: &Instruction) -> Option<String> {
+    if !instruction.is_ip_rel_memory_operand()
+        || instruction.mnemonic() == Mnemonic::Lea
+        || instruction.flow_control() != FlowControl::Next
+    {
+        return None;
+    }
+    let slot = instruction.ip_rel_memory_address();
+    if !image.section_at(slot)?.name.starts_with(".got") {
+        return None;
+    }
+    if let Some(what) = image.run_time_state_in(slot, slot + 8) {
+        return Some(what.to_string());
+    }
+    let Some(Pointer::Address(target)) = image.pointers.get(&slot) else {
+        return None;
+    };
+    let what = image.run_time_state_in(*target, *target + 1)?;
+    Some(describe_state(image, *target, what))
+}
+
+/// Run-time state at `address`, as messages name it: `what`
+/// ([`Image::run_time_state_in`]), after the symbol that holds it if one
+/// does (libm's `_LIB_VERSION`).
+fn describe_state(image: &Image, address: u64, what: &str) -> String {
+    match image.symbol_containing(address) {
+        Some(s) => format!("`{}`, {what}", s.name),
+        None => what.to_string(),
     }
 }
 

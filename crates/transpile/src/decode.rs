@@ -21,7 +21,7 @@ use super::image::{Image, Pointer};
 use super::builtins::Builtin;
 use super::link;
 pub use super::data::WHOLE;
-use super::data::DataWalk;
+use super::data::{self, DataWalk};
 use super::noreturn::{import_never_returns, Returns, Verdict};
 use super::ranges;
 use super::signature::Signature;
@@ -79,6 +79,10 @@ pub struct Function {
     /// reads there, or [`WHOLE`] when the code takes the address (`lea`) or
     /// indexes from it, and so may read the whole object.
     pub data_refs: BTreeMap<u64, u64>,
+    /// Instructions that load the address of run-time state from a GOT
+    /// slot ([`data::run_time_state_load`]), and what it is: each becomes
+    /// a trap that ends its path.
+    pub unreadable: BTreeMap<u64, String>,
 }
 
 impl Function {
@@ -106,12 +110,16 @@ impl Function {
             && self.calls.contains_key(&instruction.ip())
     }
 
-    /// True for a `call` that never returns (a panic): it becomes a trap.
-    pub fn is_trap_call(&self, instruction: &Instruction) -> bool {
-        matches!(
-            instruction.flow_control(),
-            FlowControl::Call | FlowControl::IndirectCall
-        ) && self.calls.get(&instruction.ip()) == Some(&Target::Trap)
+    /// True for an instruction that becomes a trap: a `call` that never
+    /// returns (a panic), or a load of the address of run-time state.
+    pub fn is_trap(&self, instruction: &Instruction) -> bool {
+        let ip = instruction.ip();
+        match instruction.flow_control() {
+            FlowControl::Call | FlowControl::IndirectCall => {
+                self.calls.get(&ip) == Some(&Target::Trap)
+            }
+            _ => self.unreadable.contains_key(&ip),
+        }
     }
 
     /// True for a `jcc` whose taken target is another function (a
@@ -144,6 +152,8 @@ pub struct Program {
     /// Functions data points to that could not be decoded, and why: a call
     /// through a pointer to one traps.
     pub unavailable: Vec<(u64, String)>,
+    /// Every function's [`Function::unreadable`], for reports.
+    pub unreadable: BTreeMap<u64, String>,
 }
 
 impl Program {
@@ -222,6 +232,11 @@ pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
     address_taken.sort_unstable();
     address_taken.dedup();
     let data = d.data.ranges()?;
+    let unreadable = d
+        .functions
+        .iter()
+        .flat_map(|f| f.unreadable.iter().map(|(&at, what)| (at, what.clone())))
+        .collect();
     let roots = roots.iter().map(|a| d.index[a]).collect();
     Ok(Program {
         functions: d.functions,
@@ -230,6 +245,7 @@ pub fn decode(image: &Image, roots: &[u64]) -> Result<Program, TranspileError> {
         data,
         address_taken,
         unavailable,
+        unreadable,
     })
 }
 
@@ -576,6 +592,7 @@ fn decode_once<'a>(
             indirect: BTreeMap::new(),
             jump_tables: BTreeMap::new(),
             data_refs: BTreeMap::new(),
+            unreadable: BTreeMap::new(),
         },
     };
     // instructions in the order decoded, and the addresses seen
@@ -884,6 +901,9 @@ impl<'a> Decoding<'a, '_> {
             }
         };
         let run_start = decoded.len(); // this run is `decoded[run_start..]`
+        // every call of the function runs this far (from its entry, no
+        // branch yet)
+        let mut every_call = start == self.function.address && run_start == 0;
         let mut instruction = Instruction::default();
         loop {
             if !decoder.can_decode() {
@@ -927,10 +947,25 @@ impl<'a> Decoding<'a, '_> {
             }
             seen.insert(ip);
             decoded.push(instruction);
+            if let Some(what) = data::run_time_state_load(self.image, &instruction) {
+                // the module has no copy of it: the load traps and the path
+                // ends here (the slot is not placed); where every call
+                // would trap, the function is refused
+                if every_call {
+                    return Err(TranspileError::Data {
+                        function: self.function.name.clone(),
+                        address: instruction.ip_rel_memory_address(),
+                        reason: format!("it is {what}: a module has no copy of it"),
+                    });
+                }
+                self.function.unreadable.insert(ip, what);
+                break;
+            }
             self.note_references(&instruction);
             match instruction.flow_control() {
                 FlowControl::Next => {}
                 FlowControl::ConditionalBranch => {
+                    every_call = false;
                     let target = instruction.near_branch_target();
                     if instruction.mnemonic() != Mnemonic::Jrcxz
                         && instruction.mnemonic() != Mnemonic::Jecxz

@@ -51,6 +51,10 @@ pub struct Module {
     /// transpiled (a system call, an unsupported instruction), named, with
     /// why: a call through a pointer to one traps.
     pub unavailable: Vec<(String, String)>,
+    /// Run-time state (libm's `_LIB_VERSION`) whose address the code loads
+    /// from a GOT slot on some path, described: the module has no copy, so
+    /// that load traps ([`Function::unreadable`](super::decode::Function::unreadable)).
+    pub unreadable: Vec<String>,
 }
 
 /// Where everything goes in a module of `program`: each function's ABI,
@@ -538,6 +542,7 @@ pub fn assemble(
             .map(|(a, why)| (image.describe(*a), why.clone()))
             .chain(trapping)
             .collect(),
+        unreadable: program.unreadable.values().cloned().collect(),
     })
 }
 

@@ -114,6 +114,7 @@ fn merge(program: &Program, members: &[usize]) -> Option<Function> {
         indirect,
         jump_tables: BTreeMap::new(),
         data_refs: BTreeMap::new(),
+        unreadable: BTreeMap::new(),
     };
     merged.instructions.sort_by_key(|i| i.ip());
     for f in &functions {
@@ -124,6 +125,9 @@ fn merge(program: &Program, members: &[usize]) -> Option<Function> {
         for (a, n) in &f.data_refs {
             merged.data_refs.insert(*a, *n);
         }
+        merged
+            .unreadable
+            .extend(f.unreadable.iter().map(|(a, w)| (*a, w.clone())));
     }
     Some(merged)
 }

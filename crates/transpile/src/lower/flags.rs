@@ -244,7 +244,7 @@ fn live_in(function: &Function, cfg: &Cfg, effects: &[(u32, u32)]) -> Vec<u32> {
 
 /// A terminator instruction only reads (a `jcc`); calls that trap read nothing.
 fn terminator_reads(function: &Function, ins: &Instruction) -> (u32, u32) {
-    if function.is_trap_call(ins) {
+    if function.is_trap(ins) {
         return (0, 0);
     }
     (ins.rflags_read() & STATUS, 0)

@@ -137,7 +137,7 @@ pub(crate) fn guard(
         };
         for ins in &function.instructions[block.instructions.clone()] {
             if matches!(ins.flow_control(), FlowControl::Call | FlowControl::IndirectCall)
-                && !function.is_trap_call(ins)
+                && !function.is_trap(ins)
             {
                 // the callee's frame starts below this one's
                 needs_check[m] = true;

@@ -90,8 +90,8 @@ impl<'a> Ctx<'a> {
             Control::Trap(b) => {
                 let ins = self.terminator_instruction(*b);
                 self.set_instruction(ins);
-                let is_trap_call = self.function.is_trap_call(&ins);
-                if !is_trap_call
+                let is_trap = self.function.is_trap(&ins);
+                if !is_trap
                     && !matches!(
                         ins.mnemonic(),
                         Mnemonic::Ud2
