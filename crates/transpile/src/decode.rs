@@ -55,6 +55,11 @@ pub struct JumpTable {
     /// index, if one does: valid only if no path enters between it and
     /// the jump (checked once the function is decoded).
     pub bound_from: Option<u64>,
+    /// A computed goto (gcc's labels as values: `jmp reg` after a load
+    /// from a table of label addresses): `index_register` holds the target
+    /// address itself, and `targets` are the addresses of the function's
+    /// own code in the data it refers to. Any other address traps.
+    pub by_address: bool,
 }
 
 /// One decoded function.
@@ -539,6 +544,10 @@ fn proven_limits(function: &Function, limits: &BTreeMap<u64, Limit>) -> Vec<(u64
         .iter()
         .zip(indices)
         .filter_map(|(t, range)| {
+            // (a computed goto's register holds an address, not an index)
+            if function.jump_tables[&t.jmp].by_address {
+                return None;
+            }
             let (_, hi) = range?;
             let entries = hi as usize + 1;
             let earlier = limits.get(&t.jmp);
@@ -850,6 +859,41 @@ impl<'a> Decoding<'a, '_> {
         }
     }
 
+    /// `jmp reg` as a computed goto: the addresses of this function's own
+    /// code held by the runs of relocated pointers that start where the
+    /// data it refers to or takes the address of so far starts (gcc's `static void *ops[] = {
+    /// &&add, … }`), when its symbol's size says where it ends (so that a
+    /// tail call through a register is never taken for one).
+    fn computed_goto(&self, instruction: &Instruction) -> Option<JumpTable> {
+        let register = instruction.op0_register();
+        if instruction.op0_kind() != OpKind::Register || register.size() != 8 {
+            return None;
+        }
+        let end = self.function.end?;
+        let label = |at: u64| match self.image.pointers.get(&at) {
+            Some(Pointer::Address(a)) if *a > self.function.address && *a < end => Some(*a),
+            _ => None,
+        };
+        let mut targets: Vec<u64> = Vec::new();
+        let taken = self.taken.iter().map(|&(_, _, address)| address);
+        for start in taken.chain(self.function.data_refs.keys().copied()) {
+            let mut at = start;
+            while let Some(a) = label(at) {
+                targets.push(a);
+                at += 8;
+            }
+        }
+        targets.sort_unstable();
+        targets.dedup();
+        (!targets.is_empty()).then_some(JumpTable {
+            index_at: instruction.ip(),
+            index_register: register,
+            targets,
+            bound_from: None,
+            by_address: true,
+        })
+    }
+
     fn inside(&self, target: u64) -> bool {
         if target == self.function.address {
             return true;
@@ -1007,6 +1051,9 @@ impl<'a> Decoding<'a, '_> {
                         self.function.jump_tables.insert(ip, table);
                     } else if let Some(t) = self.indirect_target(&instruction)? {
                         self.function.calls.insert(ip, t);
+                    } else if let Some(table) = self.computed_goto(&instruction) {
+                        work.extend(table.targets.iter().map(|&t| (t, guess)));
+                        self.function.jump_tables.insert(ip, table);
                     }
                     // Otherwise an indirect tail call through a register or a
                     // pointer in memory, dispatched over `indirect` at lowering.
@@ -1362,6 +1409,7 @@ impl<'a> Decoding<'a, '_> {
                         index_register: index,
                         targets,
                         bound_from: bound.from,
+                        by_address: false,
                     },
                     proven,
                 )
@@ -1457,6 +1505,7 @@ impl<'a> Decoding<'a, '_> {
                     index_register: index,
                     targets,
                     bound_from: bound.from,
+                    by_address: false,
                 },
                 proven,
             )

@@ -188,10 +188,26 @@ impl<'a> Ctx<'a> {
             if let Some(table) = self.function.jump_tables.get(&last.ip()) {
                 if table.index_at == last.ip() {
                     let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
-                    self.emit_all([
-                        W::LocalGet(self.locals.reg(r)),
-                        W::LocalSet(self.locals.switch()),
-                    ]);
+                    let sw = self.locals.switch();
+                    if table.by_address {
+                        // a computed goto: the index of the target whose
+                        // address the register holds; none's: past the
+                        // table, a trap
+                        self.emit_all([W::I64Const(table.targets.len() as i64), W::LocalSet(sw)]);
+                        for (k, &target) in table.targets.iter().enumerate() {
+                            self.emit_all([
+                                W::I64Const(k as i64),
+                                W::LocalGet(sw),
+                                W::LocalGet(self.locals.reg(r)),
+                                W::I64Const(target as i64),
+                                W::I64Eq,
+                                W::Select,
+                                W::LocalSet(sw),
+                            ]);
+                        }
+                    } else {
+                        self.emit_all([W::LocalGet(self.locals.reg(r)), W::LocalSet(sw)]);
+                    }
                 }
             }
         }
