@@ -859,6 +859,18 @@ impl<'a> Decoding<'a, '_> {
         }
     }
 
+    /// True when `target` lies in gcc's cold part of this function (`f.cold`
+    /// or `f.cold.N`: its unlikely paths, moved to `.text.unlikely`, which
+    /// jump back into it and may be a jump table's entries): code of the
+    /// function, though its symbol is another.
+    fn in_cold_part(&self, target: u64) -> bool {
+        self.image.symbol_containing(target).is_some_and(|s| {
+            s.name
+                .strip_prefix(self.function.name.as_str())
+                .is_some_and(|rest| rest == ".cold" || rest.starts_with(".cold."))
+        })
+    }
+
     /// `jmp reg` as a computed goto: the addresses of this function's own
     /// code held by the runs of relocated pointers that start where the
     /// data it refers to or takes the address of so far starts (gcc's `static void *ops[] = {
@@ -895,7 +907,7 @@ impl<'a> Decoding<'a, '_> {
     }
 
     fn inside(&self, target: u64) -> bool {
-        if target == self.function.address {
+        if target == self.function.address || self.in_cold_part(target) {
             return true;
         }
         if self.image.function_at(target).is_some() {

@@ -7,7 +7,8 @@
 //! came out 0, and 35 of 36 pointers were NULL.) And state machines: a
 //! `switch` in a loop on a state each case sets, whose jump table only the
 //! states that reach it bound (`ranges.rs`), at -O1, -O2 and -Os, and a
-//! computed goto (`goto *ops[k]` over a table of label addresses). And
+//! computed goto (`goto *ops[k]` over a table of label addresses), and a
+//! `switch` whose case gcc moved to the function's cold part. And
 //! AVX2's gathers, through gcc's intrinsics.
 
 mod support;
@@ -302,6 +303,16 @@ N u64 masked(u64 a, u64 b) {
     }
     return 0;
 }
+__attribute__((cold, noinline)) u64 rare(u64 x) { return x * 7 + 3; }
+N u64 cold_case(u64 a, u64 b) {
+    /* the case calling a cold function moves, at -O2, to `cold_case.cold`
+       (.text.unlikely): an entry of the jump table is there */
+    switch (a % 9) {
+    case 0: return b + 1;  case 1: return b * 3;  case 2: return rare(b) ^ 5;
+    case 3: return b - 7;  case 4: return b << 3; case 5: return b >> 2;
+    case 6: return b | 0x40; case 7: return b * 11; default: return ~b;
+    }
+}
 N u64 threaded(u64 a, u64 b) {
     /* a computed goto (labels as values): a threaded interpreter over the
        nibbles of a, jumping through a table of label addresses */
@@ -322,10 +333,10 @@ end: return acc + 1;
 int main(void) {
     unsigned long long x, y;
     while (scanf("%llu %llu", &x, &y) == 2)
-        printf("%llu %llu %llu %llu %llu %llu\n", (unsigned long long)cycle(x, y),
+        printf("%llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)cycle(x, y),
                (unsigned long long)bits(x, y), (unsigned long long)tokens(x, y),
                (unsigned long long)bytecode(x, y), (unsigned long long)masked(x, y),
-               (unsigned long long)threaded(x, y));
+               (unsigned long long)threaded(x, y), (unsigned long long)cold_case(x, y));
     return 0;
 }
 "#;
@@ -346,7 +357,23 @@ fn state_machines_in_c_run_as_on_the_cpu() {
             &[level, "-fPIE", "-pie"],
         );
         let native = run_native(&exe, &inputs);
-        let names = ["cycle", "bits", "tokens", "bytecode", "masked", "threaded"];
+        let names = [
+            "cycle",
+            "bits",
+            "tokens",
+            "bytecode",
+            "masked",
+            "threaded",
+            "cold_case",
+        ];
+        if level == "-O2" {
+            // (what the cold case tests: gcc still moves it)
+            let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+            assert!(
+                image.symbol("cold_case.cold").is_some(),
+                "gcc -O2 made no cold part"
+            );
+        }
         failures.extend(differences(&exe, &names, &inputs, &native));
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
