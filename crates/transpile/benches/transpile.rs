@@ -84,7 +84,11 @@ fn main() {
     let benchmarking = std::env::args().any(|a| a == "--bench");
     let rounds = if benchmarking { 25 } else { 1 };
     let started = Instant::now();
-    let image = Image::from_file(std::path::Path::new("/proc/self/exe")).expect("read own binary");
+    let mut image =
+        Image::from_file(std::path::Path::new("/proc/self/exe")).expect("read own binary");
+    // libm's and libc's functions the corpus calls (`libm_calls`), as the
+    // app links them
+    x64wasm_transpile::link(&mut image).expect("link libm and libc");
     let parse = started.elapsed();
     std::hint::black_box(
         x64wasm_corpus::CALLBACKS
