@@ -20,7 +20,7 @@ use std::collections::{HashMap, VecDeque};
 /// Answers kept per page: more than a page's queue sends in one request.
 pub const ANSWERS_KEPT: usize = 64;
 /// Pages remembered; past it, the one that clicked least recently is
-/// forgotten (a click of it sent again later would run again). With
+/// forgotten (a click of it sent again later is [`Known::Unknown`]). With
 /// [`ANSWERS_KEPT`] and [`REFUSAL_MAX`], what the table holds is bounded:
 /// at most about 4,096 × 64 answers of a few hundred bytes.
 pub const PAGES_KEPT: usize = 4_096;
@@ -29,11 +29,13 @@ pub const PAGES_KEPT: usize = 4_096;
 /// quotes the client's arguments: cut there).
 pub const REFUSAL_MAX: usize = 200;
 
-/// A click's id: the page that made it and its number there.
+/// A click's id: the page that made it and its number there; and whether
+/// the page sent it before (it may have run: the request's `resent`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClickId {
     pub page: String,
     pub seq: u64,
+    pub resent: bool,
 }
 
 impl ClickId {
@@ -60,6 +62,7 @@ impl ClickId {
             true => Ok(ClickId {
                 page: page.to_string(),
                 seq,
+                resent: false,
             }),
             false => Err(bad()),
         }
@@ -89,6 +92,11 @@ pub enum Known {
     Answered(Answer),
     /// Answered, but the answer is no longer kept.
     Forgotten,
+    /// Sent before by a page the table does not hold, since the table
+    /// forgot pages: whether it ran cannot be told (it may have, and its
+    /// page then been forgotten). A click sent for the first time is
+    /// [`Known::New`] whatever the table forgot: it cannot have run.
+    Unknown,
 }
 
 /// One page's clicks.
@@ -111,13 +119,19 @@ pub struct Applied {
     pages: HashMap<String, Page>,
     /// Counts clicks recorded (for `Page::used`).
     clock: u64,
+    /// Whether a page was forgotten (or, read from a state file, may have
+    /// been: its table was full).
+    forgot: bool,
 }
 
 impl Applied {
     /// What is known of `id`.
     pub fn known(&self, id: &ClickId) -> Known {
         let Some(page) = self.pages.get(&id.page) else {
-            return Known::New;
+            return match id.resent && self.forgot {
+                true => Known::Unknown,
+                false => Known::New,
+            };
         };
         if id.seq > page.through {
             return Known::New;
@@ -139,6 +153,7 @@ impl Applied {
                 .map(|(name, _)| name.clone());
             if let Some(oldest) = oldest {
                 self.pages.remove(&oldest);
+                self.forgot = true;
             }
         }
         let page = self.pages.entry(id.page.clone()).or_default();
@@ -182,6 +197,7 @@ impl Applied {
     pub fn from_bytes(bytes: &[u8]) -> Result<Applied, String> {
         let through: HashMap<String, u64> = serde_json::from_slice(bytes)
             .map_err(|e| format!("its table of clicks is malformed: {e}"))?;
+        let through_len = through.len();
         let pages = through
             .into_iter()
             .map(|(name, through)| {
@@ -192,7 +208,12 @@ impl Applied {
                 (name, page)
             })
             .collect();
-        Ok(Applied { pages, clock: 0 })
+        let forgot = through_len >= PAGES_KEPT;
+        Ok(Applied {
+            pages,
+            clock: 0,
+            forgot,
+        })
     }
 }
 
@@ -231,6 +252,7 @@ mod tests {
         let id = |seq| ClickId {
             page: "pagepage".into(),
             seq,
+            resent: false,
         };
         let answer = |n: u64| Answer {
             status: 200,
@@ -264,6 +286,7 @@ mod tests {
         let id = |k: usize| ClickId {
             page: format!("page{k:08}"),
             seq: 1,
+            resent: false,
         };
         for k in 0..PAGES_KEPT {
             applied.record(&id(k), answer.clone());
@@ -273,5 +296,52 @@ mod tests {
         assert_eq!(applied.known(&id(1)), Known::New, "page 1 was forgotten");
         assert_ne!(applied.known(&id(0)), Known::New);
         assert_ne!(applied.known(&id(PAGES_KEPT)), Known::New);
+    }
+
+    #[test]
+    fn a_click_sent_again_by_a_forgotten_page_is_unknown_never_new() {
+        let answer = Answer {
+            status: 200,
+            body: "{}".into(),
+        };
+        let id = |k: usize, seq: u64, resent: bool| ClickId {
+            page: format!("page{k:08}"),
+            seq,
+            resent,
+        };
+        // a full table, and one that forgot page 0 for page PAGES_KEPT
+        let mut full = Applied::default();
+        for k in 0..PAGES_KEPT {
+            full.record(&id(k, 1, false), answer.clone());
+        }
+        let mut forgot = full.clone();
+        forgot.record(&id(PAGES_KEPT, 1, false), answer.clone());
+        let new_page = PAGES_KEPT + 1;
+        // (table, click, what is known)
+        let cases = [
+            (&full, id(new_page, 1, true), Known::New), // nothing forgotten yet
+            (&forgot, id(0, 1, true), Known::Unknown),  // page 0's click 1 ran
+            (&forgot, id(0, 2, true), Known::Unknown),
+            (&forgot, id(0, 2, false), Known::New), // first sent: it never ran
+            (&forgot, id(new_page, 1, true), Known::Unknown), // can't be told from page 0
+            (&forgot, id(new_page, 1, false), Known::New),
+            (&forgot, id(1, 1, true), Known::Answered(answer.clone())),
+            (&forgot, id(1, 2, true), Known::New), // a known page: its own record tells
+        ];
+        for (table, click, want) in cases {
+            assert_eq!(
+                table.known(&click),
+                want,
+                "{click}, resent {}",
+                click.resent
+            );
+        }
+        // read back from a state file: a full table may have forgotten pages
+        for (table, want) in [(&full, Known::Unknown), (&forgot, Known::Unknown)] {
+            let back = Applied::from_bytes(&table.to_bytes()).unwrap();
+            assert_eq!(back.known(&id(new_page, 1, true)), want);
+        }
+        let small = Applied::from_bytes(br#"{"page00000000": 3}"#).unwrap();
+        assert_eq!(small.known(&id(new_page, 1, true)), Known::New);
     }
 }

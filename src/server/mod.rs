@@ -122,6 +122,9 @@ pub(crate) struct Shared<S> {
     /// Pages whose DOM differed from the server's view of a version they
     /// had applied (`POST /debug/view-mismatch`, counted in `/debug/stats`).
     pub view_mismatches: AtomicU64,
+    /// Clicks the page said it sent before (`"resent":true`; counted in
+    /// `/debug/stats` as `resent`).
+    pub resent: AtomicU64,
     /// The log lines those reports make, bounded apart from [`log`](Self::log).
     pub mismatch_log: LogLimiter,
     /// The view module (`/view.wasm`), made once, or why there is none.
@@ -302,6 +305,10 @@ pub(crate) enum RunError {
     Unknown(String),
     /// The click (by its id) was answered before: this was the answer.
     Again(clicks::Answer),
+    /// The click was sent before by a page the server no longer remembers
+    /// (`clicks.rs`, [`clicks::Known::Unknown`]): it may have run, so it is
+    /// not run again (410, `"outcome":"unknown"`).
+    Forgotten(String),
 }
 
 /// The answer to a click that ran: its body.
@@ -371,6 +378,7 @@ impl<S: Pod> Shared<S> {
             redis: settings.redis,
             view_module: std::sync::OnceLock::new(),
             view_mismatches: AtomicU64::new(0),
+            resent: AtomicU64::new(0),
             mismatch_log: LogLimiter::new(),
             view_entry: settings.view_entry,
         }
@@ -449,6 +457,10 @@ impl<S: Pod> Shared<S> {
         click: Option<&clicks::ClickId>,
     ) -> Result<Outcome, RunError> {
         let _turn = self.turn.lock().unwrap_or_else(|e| e.into_inner());
+        if click.is_some_and(|id| id.resent) {
+            self.resent
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         if let Some(id) = click {
             let known = self
                 .applied
@@ -465,6 +477,17 @@ impl<S: Pod> Shared<S> {
                         body: serde_json::json!({ "version": version }).to_string(),
                     }));
                 }
+                // (Redis keeps the clicks of every instance: it tells)
+                clicks::Known::Unknown if self.redis.is_none() => {
+                    return Err(RunError::Forgotten(format!(
+                        "click {id} was sent before, and this server no longer remembers \
+                         the clicks of its page (it keeps the {} pages that clicked most \
+                         recently): it may have been made, so it was not made again; the \
+                         page shows what the server has",
+                        clicks::PAGES_KEPT
+                    )));
+                }
+                clicks::Known::Unknown => {}
             }
         }
         // keeps `answer` to the click, if it has an id

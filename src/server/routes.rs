@@ -410,6 +410,7 @@ fn stats<S: Pod>(shared: &Shared<S>) -> Response {
             "callbacks": callbacks,
             "view_mismatches": view_mismatches,
             "renders": shared.renders.load(std::sync::atomic::Ordering::Relaxed),
+            "resent": shared.resent.load(std::sync::atomic::Ordering::Relaxed),
         }),
     )
 }
@@ -693,6 +694,10 @@ fn run_call<S: Pod>(shared: &Shared<S>, name: &str, call: &Call, request: &Reque
             reply.retry_after = Some(1);
             return reply;
         }
+        Err(RunError::Forgotten(why)) => {
+            shared.log.line(&why);
+            return CallReply::new(410, json!({ "error": why, "outcome": "unknown" }));
+        }
         Err(RunError::Unknown(why)) => {
             shared.log.line(&why);
             let mut reply = CallReply::new(503, json!({ "error": why, "outcome": "unknown" }));
@@ -790,6 +795,9 @@ struct CallBody {
     view: Option<Json>,
     #[serde(default)]
     id: Option<Json>,
+    /// The page sent this click before (`true`): it may have run.
+    #[serde(default)]
+    resent: Option<Json>,
     /// The callback's name: in a queue's call only (one call alone is named
     /// by its path).
     #[serde(default)]
@@ -928,9 +936,23 @@ fn call_of(body: CallBody) -> Result<Call, String> {
             ))
         }
     };
+    let resent = match body.resent {
+        None | Some(Json::Null) => false,
+        Some(Json::Bool(b)) => b,
+        Some(v) => {
+            return Err(format!(
+                "`resent` must be true or false, not {}",
+                crate::callbacks::brief(&v)
+            ))
+        }
+    };
     let click = match body.id {
+        None | Some(Json::Null) if resent => return Err("`resent` needs an `id`".into()),
         None | Some(Json::Null) => None,
-        Some(Json::String(id)) => Some(super::clicks::ClickId::parse(&id)?),
+        Some(Json::String(id)) => Some(super::clicks::ClickId {
+            resent,
+            ..super::clicks::ClickId::parse(&id)?
+        }),
         Some(v) => {
             return Err(format!(
                 "`id` must be a click id (PAGE:SEQ), not {}",
@@ -1097,9 +1119,26 @@ mod tests {
                     click: Some(ClickId {
                         page: "pagepage".into(),
                         seq: 7,
+                        resent: false,
                     }),
                     ..ok(vec![], None, None, 0)
                 }),
+            ),
+            (
+                r#"{"id":"pagepage:7","resent":true}"#.into(),
+                Ok(Call {
+                    click: Some(ClickId {
+                        page: "pagepage".into(),
+                        seq: 7,
+                        resent: true,
+                    }),
+                    ..ok(vec![], None, None, 0)
+                }),
+            ),
+            (r#"{"resent":true}"#.into(), Err("`resent` needs an `id`")),
+            (
+                r#"{"id":"pagepage:7","resent":1}"#.into(),
+                Err("`resent` must be true or false"),
             ),
             (r#"{"id":"short:7"}"#.into(), Err("`id` must be PAGE:SEQ")),
             (r#"{"id":7}"#.into(), Err("`id` must be a click id")),

@@ -352,13 +352,16 @@ function start(root) {
 
   async function sendBatch() {
     const batch = [];
+    const items = [];
     let size = 0;
     for (const item of outbox.next()) {
       const call = { id: item.id, call: item.call, args: item.args, base: item.base, predicted: item.predicted };
       size += utf8.encode(JSON.stringify(call)).length;
       if (batch.length && size > bodyMost) break;
       batch.push(call);
+      items.push(item);
     }
+    outbox.sending(items).forEach((resent, k) => { if (resent) batch[k].resent = true; });
     const waiting = setTimeout(() => showStatus('pending'), PENDING_AFTER_MS);
     let answers = null;
     let unauthorized = false;
@@ -412,7 +415,8 @@ function start(root) {
       } else {
         const why = (body && body.error) || `the server answered ${code}`;
         report(`${item.call} failed on the server (${code}): ${why}`);
-        tell(`Not done: ${why}`);
+        // (410: the server cannot tell whether it ran; it was not run again)
+        tell(code === 410 ? `Maybe not done: ${why}` : `Not done: ${why}`);
         versions.push(null);
       }
       done += 1;

@@ -38,6 +38,9 @@ export class Outbox {
     // whether the last write to storage failed
     this.unsaved = false;
     for (const item of kept.items || []) {
+      // (what waited may have been sent: by this tab before the reload,
+      // or by the tab this one duplicates)
+      item.sent = true;
       const same = kept.build === build
         || JSON.stringify(signatures[item.call] || null) === item.signature;
       (same ? this.restored : this.dropped).push(item);
@@ -91,6 +94,18 @@ export class Outbox {
   // The next calls to send, oldest first.
   next() {
     return this.items.slice(0, BATCH);
+  }
+
+  // `items` (of next()) are about to be sent: for each, whether it was
+  // sent before (the server may have run it; kept with the queue, so a
+  // reload knows too). A click sent for the first time has never run, so
+  // the server runs it even for a page it does not remember; one sent
+  // again it runs only when it can tell it never did.
+  sending(items) {
+    const before = items.map((item) => item.sent === true);
+    for (const item of items) item.sent = true;
+    this.write();
+    return before;
   }
 
   // The first `n` were answered: they wait no longer.

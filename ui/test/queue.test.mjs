@@ -61,3 +61,26 @@ test('at most QUEUE_MAX wait, BATCH go at once, and no storage is no failure', (
   const quota = new Outbox(full, 'app', 'b1', signatures);
   assert.ok(quota.add('inc', [], signatures.inc), 'kept in memory');
 });
+
+test('a click sent again says so, also after a reload; one never sent does not', () => {
+  const storage = new Storage();
+  const outbox = new Outbox(storage, 'app', 'b1', signatures);
+  const [a, b] = [outbox.add('inc', [], signatures.inc), outbox.add('add', [2], signatures.add)];
+  // (what is sent, whether each was sent before)
+  const cases = [
+    [[a], [false]],
+    [[a, b], [true, false]],
+    [[a, b], [true, true]],
+  ];
+  for (const [items, before] of cases) assert.deepEqual(outbox.sending(items), before);
+  // a reload (or a duplicated tab): what waited may have been sent, even
+  // what this tab never sent
+  const again = new Outbox(storage, 'app', 'b1', signatures);
+  assert.deepEqual(again.sending(again.restored), [true, true]);
+  const unsent = new Storage();
+  new Outbox(unsent, 'app', 'b1', signatures).add('inc', [], signatures.inc);
+  const copy = new Outbox(unsent, 'app', 'b1', signatures);
+  assert.deepEqual(copy.sending(copy.restored), [true]);
+  const c = again.add('inc', [], signatures.inc);
+  assert.deepEqual(again.sending([c]), [false]);
+});

@@ -381,6 +381,9 @@ fn clicks_made_while_the_server_is_dead_go_in_once_after_it_restarts_even_across
     let (version, state) = app.state();
     assert_eq!(version, 60, "every click once: {result}");
     assert_eq!(i64::from_le_bytes(state[..8].try_into().unwrap()), 39);
+    // the clicks tried while it was dead came back marked as sent before
+    let resent = app.get("/debug/stats").json()["resent"].as_u64().unwrap();
+    assert!((1..=60).contains(&resent), "{resent} resent: {result}");
     drop(app);
     let _ = std::fs::remove_dir_all(&dir);
 }

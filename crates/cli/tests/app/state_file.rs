@@ -268,3 +268,84 @@ fn a_click_sent_again_runs_once_whether_at_once_from_two_connections_or_after_a_
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_click_sent_again_by_a_page_the_server_forgot_is_never_run_twice() {
+    // The server keeps the clicks of the 4,096 pages that clicked most
+    // recently (docs/protocol.md): a page past that whose click may have
+    // run is told so (410) rather than having it run a second time.
+    const PAGES_KEPT: usize = 4_096;
+    let dir = temp_dir("forgotten-clicks");
+    let file = dir.join("state.bin");
+    let port = support::scale::free_port().to_string();
+    let app = start(&file, &port);
+    let click = |app: &App, id: &str, resent: bool| {
+        let body = format!(r#"{{"args":[],"id":"{id}","resent":{resent}}}"#);
+        app.post("/execute/increment_counter", &body)
+    };
+    assert_eq!(click(&app, "lostpage:1", false).json()["version"], 1);
+    // its answer is lost; 4,096 other pages click, 64 to a request
+    for batch in 0..PAGES_KEPT / 64 {
+        let calls: Vec<String> = (0..64)
+            .map(|k| {
+                format!(
+                    r#"{{"call":"increment_counter","id":"page{:06}:1"}}"#,
+                    batch * 64 + k
+                )
+            })
+            .collect();
+        let reply = app.post("/execute", &format!(r#"{{"calls":[{}]}}"#, calls.join(",")));
+        assert_eq!(reply.status, 200, "{}", reply.text());
+    }
+    let version = 1 + PAGES_KEPT as u64;
+    assert_eq!(app.state().0, version);
+    let last = format!("page{:06}:1", PAGES_KEPT - 1);
+    // (server, click, sent before, status, the version after)
+    let cases = [
+        ("lostpage:1", true, 410, version),       // it ran: not again
+        ("lostpage:2", true, 410, version),       // whether it ran can't be told
+        (last.as_str(), true, 200, version),      // remembered: answered again
+        ("freshpage:1", false, 200, version + 1), // sent once: it never ran
+        ("lostpage:2", false, 200, version + 2),
+    ];
+    let check = |app: &App, cases: &[(&str, bool, u16, u64)]| {
+        for &(id, resent, status, after) in cases {
+            let reply = click(app, id, resent);
+            assert_eq!(
+                reply.status,
+                status,
+                "{id} resent {resent}: {}",
+                reply.text()
+            );
+            if status == 410 {
+                assert_eq!(reply.json()["outcome"], "unknown", "{}", reply.text());
+                assert!(
+                    reply.text().contains("no longer remembers"),
+                    "{}",
+                    reply.text()
+                );
+            }
+            assert_eq!(app.state().0, after, "{id} resent {resent}");
+        }
+    };
+    check(&app, &cases);
+    // killed and started again: the table read back was full, so a page it
+    // does not hold may have been forgotten
+    let status = Command::new("kill")
+        .args(["-KILL", &app.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    drop(app);
+    let app = start(&file, &port);
+    let version = version + 2;
+    check(
+        &app,
+        &[
+            ("otherpage:5", true, 410, version),
+            ("otherpage:5", false, 200, version + 1),
+            ("lostpage:2", true, 200, version + 1), // answered again
+        ],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
