@@ -621,11 +621,11 @@ impl<S: Pod + Send + Sync + 'static, V: Pod + Send + Sync + 'static> App<S, V> {
                             callback.name
                         );
                     }
-                    if let Some(what) = served.module.unreadable.first() {
+                    if let Some((at, what)) = served.module.unreadable.first() {
                         eprintln!(
-                            "x64wasm: warning: callback `{}` may read {what}; a module has no \
-                             copy of it, so a view that reaches that read lets the server run \
-                             the click alone",
+                            "x64wasm: warning: callback `{}` may read {what} (at {at}); a \
+                             module has no copy of it, so a view that reaches that read lets \
+                             the server run the click alone",
                             callback.name
                         );
                     }

@@ -480,8 +480,8 @@ impl<S: Pod> Shared<S> {
                 // (Redis keeps the clicks of every instance: it tells)
                 clicks::Known::Unknown if self.redis.is_none() => {
                     return Err(RunError::Forgotten(format!(
-                        "click {id} was sent before, and this server no longer remembers \
-                         the clicks of its page (it keeps the {} pages that clicked most \
+                        "the page says click {id} was sent before, and this server no longer \
+                         remembers the clicks of its page (it keeps the {} pages that clicked most \
                          recently): it may have been made, so it was not made again; the \
                          page shows what the server has",
                         clicks::PAGES_KEPT

@@ -187,8 +187,11 @@ fn run_transpile(args: &[String]) -> Result<(), String> {
     for (function, why) in &module.unavailable {
         eprintln!("note: a call through a pointer to `{function}` traps: {why}");
     }
-    for what in &module.unreadable {
-        eprintln!("note: a path reads {what}; the module has no copy of it, so that path traps");
+    for (at, what) in &module.unreadable {
+        eprintln!(
+            "note: the path through {at} reads {what}; the module has no copy of it, so that \
+             path traps"
+        );
     }
     match &args.output {
         Some(path) => {

@@ -872,8 +872,8 @@ impl<'a> Decoding<'a, '_> {
     }
 
     /// `jmp reg` as a computed goto: the addresses of this function's own
-    /// code held by the runs of relocated pointers that start where the
-    /// data it refers to or takes the address of so far starts (gcc's `static void *ops[] = {
+    /// code held by the runs of pointers that start where the data it
+    /// refers to or takes the address of so far starts (gcc's `static void *ops[] = {
     /// &&add, … }`), when its symbol's size says where it ends (so that a
     /// tail call through a register is never taken for one).
     fn computed_goto(&self, instruction: &Instruction) -> Option<JumpTable> {
@@ -882,9 +882,15 @@ impl<'a> Decoding<'a, '_> {
             return None;
         }
         let end = self.function.end?;
-        let label = |at: u64| match self.image.pointers.get(&at) {
-            Some(Pointer::Address(a)) if *a > self.function.address && *a < end => Some(*a),
-            _ => None,
+        // a relocated pointer, or in a file without relocations there (a
+        // non-PIE executable's `.rodata`) the address it holds
+        let label = |at: u64| {
+            let a = match self.image.pointers.get(&at) {
+                Some(Pointer::Address(a)) => *a,
+                Some(Pointer::Import(_)) => return None,
+                None => u64::from_le_bytes(self.image.read(at, 8)?.try_into().unwrap()),
+            };
+            (a > self.function.address && a < end).then_some(a)
         };
         let mut targets: Vec<u64> = Vec::new();
         let taken = self.taken.iter().map(|&(_, _, address)| address);

@@ -52,9 +52,10 @@ pub struct Module {
     /// why: a call through a pointer to one traps.
     pub unavailable: Vec<(String, String)>,
     /// Run-time state (libm's `_LIB_VERSION`) whose address the code loads
-    /// from a GOT slot on some path, described: the module has no copy, so
-    /// that load traps ([`Function::unreadable`](super::decode::Function::unreadable)).
-    pub unreadable: Vec<String>,
+    /// from a GOT slot on some path: where (`atan2+0x80`) and what it is.
+    /// The module has no copy, so that load traps
+    /// ([`Function::unreadable`](super::decode::Function::unreadable)).
+    pub unreadable: Vec<(String, String)>,
 }
 
 /// Where everything goes in a module of `program`: each function's ABI,
@@ -542,7 +543,11 @@ pub fn assemble(
             .map(|(a, why)| (image.describe(*a), why.clone()))
             .chain(trapping)
             .collect(),
-        unreadable: program.unreadable.values().cloned().collect(),
+        unreadable: program
+            .unreadable
+            .iter()
+            .map(|(&at, what)| (image.describe(at), what.clone()))
+            .collect(),
     })
 }
 

@@ -408,7 +408,7 @@ fn libm_and_libc_calls_run_the_variant_this_cpu_runs_bit_for_bit() {
         let reads_lib_version = module
             .unreadable
             .iter()
-            .any(|w| w.contains("`_LIB_VERSION`"));
+            .any(|(_, w)| w.contains("`_LIB_VERSION`"));
         let mut wasm = Wasm::new(&module.wasm);
         let mut traps = 0;
         for args in linked_inputs(arity, f32, &mut rng) {
@@ -651,7 +651,8 @@ fn errno_is_shared_and_run_time_state_is_refused_by_name() {
         module
             .unreadable
             .iter()
-            .any(|w| w.contains("`_LIB_VERSION`, a variable in libm.so.6's .data")),
+            .any(|(at, w)| at.starts_with("`log`")
+                && w.contains("`_LIB_VERSION`, a variable in libm.so.6's .data")),
         "{:?}",
         module.unreadable
     );

@@ -32,6 +32,16 @@ fn start(file: &Path, port: &str) -> App {
     ])
 }
 
+/// Kills `app` with SIGKILL: no chance to flush anything.
+fn kill_hard(app: App) {
+    let status = Command::new("kill")
+        .args(["-KILL", &app.pid().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    drop(app);
+}
+
 fn counter(state: &[u8]) -> i64 {
     i64::from_le_bytes(state[..8].try_into().unwrap())
 }
@@ -244,12 +254,7 @@ fn a_click_sent_again_runs_once_whether_at_once_from_two_connections_or_after_a_
     assert_eq!(app.state().0, 22, "{again}");
     // Killed and started again on the same state file: the clicks it
     // answered are still answered, not run again.
-    let status = Command::new("kill")
-        .args(["-KILL", &app.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    drop(app);
+    kill_hard(app);
     let app = start(&file, &port);
     // (the file keeps which clicks ran, not their answers: the answer is
     // the current version)
@@ -331,12 +336,7 @@ fn a_click_sent_again_by_a_page_the_server_forgot_is_never_run_twice() {
     check(&app, &cases);
     // killed and started again: the table read back was full, so a page it
     // does not hold may have been forgotten
-    let status = Command::new("kill")
-        .args(["-KILL", &app.pid().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    drop(app);
+    kill_hard(app);
     let app = start(&file, &port);
     let version = version + 2;
     check(

@@ -386,7 +386,14 @@ impl<'a> Ctx<'a> {
                     "a function pointer in memory".into()
                 },
                 reason: format!(
-                    "an indirect call whose possible targets are unknown (no function's address is loaded by the code or stored in the data it reads{})",
+                    "an indirect {} whose possible targets are unknown (no function's address is loaded by the code or stored in the data it reads{})",
+                    match self.ins.flow_control() {
+                        FlowControl::IndirectBranch => {
+                            "jump (a tail call, or a computed goto whose table of labels \
+                             was not found)"
+                        }
+                        _ => "call",
+                    },
                     match self.program.unavailable.first() {
                         Some((a, why)) => format!(
                             "; {} the data points to could not be transpiled: {why}",
