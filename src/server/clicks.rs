@@ -25,6 +25,10 @@ pub const ANSWERS_KEPT: usize = 64;
 /// at most about 4,096 × 64 answers of a few hundred bytes.
 pub const PAGES_KEPT: usize = 4_096;
 
+/// The state file's key for "a page was forgotten" ([`Applied::to_bytes`]):
+/// no page id (8 to 64 of `[0-9A-Za-z_-]`) can be it.
+const FORGOT_KEY: &str = "!forgot";
+
 /// The longest refusal kept as a click's answer, in bytes (its message
 /// quotes the client's arguments: cut there).
 pub const REFUSAL_MAX: usize = 200;
@@ -110,8 +114,15 @@ struct Page {
     used: u64,
 }
 
-/// A page's record, as it was before a click (see [`Applied::undo`]).
-pub struct PageRecord(Page);
+/// The table as it was before a click (see [`Applied::undo`]).
+pub struct PageRecord {
+    /// The click's page.
+    page: Option<Page>,
+    /// The pages forgotten to make room for it.
+    evicted: Vec<(String, Page)>,
+    /// [`Applied::forgot`] before.
+    forgot: bool,
+}
 
 /// The clicks answered, by page.
 #[derive(Clone, Debug, Default)]
@@ -144,17 +155,23 @@ impl Applied {
 
     /// Records `answer` to `id`.
     pub fn record(&mut self, id: &ClickId, answer: Answer) {
+        self.record_evicting(id, answer);
+    }
+
+    /// Records `answer` to `id`; the pages forgotten to make room (one, or
+    /// two after an [`undo`](Applied::undo) left the table one over).
+    fn record_evicting(&mut self, id: &ClickId, answer: Answer) -> Vec<(String, Page)> {
         self.clock += 1;
-        if !self.pages.contains_key(&id.page) && self.pages.len() >= PAGES_KEPT {
+        let mut evicted = Vec::new();
+        while !self.pages.contains_key(&id.page) && self.pages.len() >= PAGES_KEPT {
             let oldest = self
                 .pages
                 .iter()
                 .min_by_key(|(_, p)| p.used)
-                .map(|(name, _)| name.clone());
-            if let Some(oldest) = oldest {
-                self.pages.remove(&oldest);
-                self.forgot = true;
-            }
+                .map(|(name, _)| name.clone())
+                .expect("a full table has pages");
+            evicted.extend(self.pages.remove(&oldest).map(|page| (oldest, page)));
+            self.forgot = true;
         }
         let page = self.pages.entry(id.page.clone()).or_default();
         page.through = page.through.max(id.seq);
@@ -163,41 +180,58 @@ impl Applied {
         if page.answers.len() > ANSWERS_KEPT {
             page.answers.pop_front();
         }
+        evicted
     }
 
     /// Records `answer` to `id` and returns what [`undo`](Applied::undo)
-    /// needs to take it back (the page's record before).
-    pub fn record_undoably(&mut self, id: &ClickId, answer: Answer) -> Option<PageRecord> {
-        let before = self.pages.get(&id.page).cloned().map(PageRecord);
-        self.record(id, answer);
-        before
+    /// needs to take it back.
+    pub fn record_undoably(&mut self, id: &ClickId, answer: Answer) -> PageRecord {
+        let page = self.pages.get(&id.page).cloned();
+        let forgot = self.forgot;
+        let evicted = self.record_evicting(id, answer);
+        PageRecord {
+            page,
+            evicted,
+            forgot,
+        }
     }
 
     /// Takes back the answer [`record_undoably`](Applied::record_undoably)
-    /// recorded (the state it went with was not saved).
-    pub fn undo(&mut self, id: &ClickId, before: Option<PageRecord>) {
-        match before {
-            Some(PageRecord(page)) => self.pages.insert(id.page.clone(), page),
-            None => self.pages.remove(&id.page),
-        };
+    /// recorded (the state it went with was not saved): the page forgotten
+    /// for it comes back, and the click's own page stays known as having
+    /// answered the clicks before it (sent in order, they were), so that
+    /// the click, which did not run, runs when sent again.
+    pub fn undo(&mut self, id: &ClickId, before: PageRecord) {
+        let page = before.page.unwrap_or(Page {
+            through: id.seq - 1,
+            ..Page::default()
+        });
+        self.pages.insert(id.page.clone(), page);
+        self.pages.extend(before.evicted);
+        self.forgot = before.forgot;
     }
 
     /// The table as the state file keeps it: each page's highest SEQ, as
-    /// JSON (`{"PAGE": SEQ, …}`).
+    /// JSON (`{"PAGE": SEQ, …}`), and [`FORGOT_KEY`] once a page was
+    /// forgotten.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let through: std::collections::BTreeMap<&str, u64> = self
+        let mut through: std::collections::BTreeMap<&str, u64> = self
             .pages
             .iter()
             .map(|(name, page)| (name.as_str(), page.through))
             .collect();
+        if self.forgot {
+            through.insert(FORGOT_KEY, 1);
+        }
         serde_json::to_vec(&through).expect("plain data")
     }
 
     /// The table from [`to_bytes`](Applied::to_bytes)'s bytes (no answers).
     pub fn from_bytes(bytes: &[u8]) -> Result<Applied, String> {
-        let through: HashMap<String, u64> = serde_json::from_slice(bytes)
+        let mut through: HashMap<String, u64> = serde_json::from_slice(bytes)
             .map_err(|e| format!("its table of clicks is malformed: {e}"))?;
-        let through_len = through.len();
+        // (a file from before the key: a full table may have forgotten)
+        let forgot = through.remove(FORGOT_KEY).is_some() || through.len() >= PAGES_KEPT;
         let pages = through
             .into_iter()
             .map(|(name, through)| {
@@ -208,7 +242,6 @@ impl Applied {
                 (name, page)
             })
             .collect();
-        let forgot = through_len >= PAGES_KEPT;
         Ok(Applied {
             pages,
             clock: 0,
@@ -343,5 +376,56 @@ mod tests {
         }
         let small = Applied::from_bytes(br#"{"page00000000": 3}"#).unwrap();
         assert_eq!(small.known(&id(new_page, 1, true)), Known::New);
+        // a table that forgot keeps saying so through a state file, also
+        // once it is no longer full
+        let mut shrunk = forgot.clone();
+        shrunk.pages.remove("page00000001");
+        let back = Applied::from_bytes(&shrunk.to_bytes()).unwrap();
+        assert_eq!(back.known(&id(new_page, 1, true)), Known::Unknown);
+    }
+
+    #[test]
+    fn a_click_whose_save_failed_is_undone_and_runs_when_sent_again() {
+        let answer = Answer {
+            status: 200,
+            body: "{}".into(),
+        };
+        let id = |k: usize, seq: u64, resent: bool| ClickId {
+            page: format!("page{k:08}"),
+            seq,
+            resent,
+        };
+        let mut table = Applied::default();
+        for k in 0..PAGES_KEPT {
+            table.record(&id(k, 1, false), answer.clone());
+        }
+        let untouched = table.to_bytes();
+        // (the click, what it is known as once undone)
+        let cases = [
+            (id(PAGES_KEPT, 1, false), Known::New), // a new page's first
+            (id(PAGES_KEPT + 1, 7, false), Known::New), // a forgotten page's
+            (id(5, 2, false), Known::New),          // a known page's next
+        ];
+        for (click, want) in cases {
+            let before = table.record_undoably(&click, answer.clone());
+            table.undo(&click, before);
+            let again = ClickId {
+                resent: true,
+                ..click.clone()
+            };
+            assert_eq!(table.known(&again), want, "{click}");
+            // nothing forgotten: page 0, the least recent, is still there
+            assert_eq!(
+                table.known(&id(0, 1, true)),
+                Known::Answered(answer.clone())
+            );
+            assert!(!table.forgot, "{click}");
+        }
+        // the table holds the undone clicks' pages too, more than it
+        // keeps: the next page makes room for itself and for those
+        assert_ne!(table.to_bytes(), untouched);
+        table.record(&id(PAGES_KEPT + 2, 1, false), answer.clone());
+        assert_eq!(table.pages.len(), PAGES_KEPT);
+        assert!(table.forgot);
     }
 }
