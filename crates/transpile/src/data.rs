@@ -85,7 +85,9 @@ impl DataWalk {
             // join the program
             let mut calls_from = None;
             let (start, end) = if section.name.starts_with(".got") {
-                (address, (address + 8).min(section_end))
+                // a slot, or what one read takes (two slots at once)
+                let read = if bytes == WHOLE { 8 } else { bytes.max(8) };
+                (address, (address + read).min(section_end))
             } else {
                 match image.symbol_containing(address) {
                     Some(s) if !s.is_function => (s.address, (s.address + s.size).min(section_end)),
@@ -191,18 +193,23 @@ pub fn run_time_state_load(image: &Image, instruction: &Instruction) -> Option<S
     {
         return None;
     }
-    let slot = instruction.ip_rel_memory_address();
-    if !image.section_at(slot)?.name.starts_with(".got") {
-        return None;
-    }
-    if let Some(what) = image.run_time_state_in(slot, slot + 8) {
-        return Some(what.to_string());
-    }
-    let Some(Pointer::Address(target)) = image.pointers.get(&slot) else {
-        return None;
-    };
-    let what = image.run_time_state_in(*target, *target + 1)?;
-    Some(describe_state(image, *target, what))
+    // every slot the load touches (hand-written code may read two at once,
+    // or from the middle of one)
+    let start = instruction.ip_rel_memory_address();
+    let bytes = (instruction.memory_size().size() as u64).max(1);
+    (start & !7..start + bytes).step_by(8).find_map(|slot| {
+        if !image.section_at(slot)?.name.starts_with(".got") {
+            return None;
+        }
+        if let Some(what) = image.run_time_state_in(slot, slot + 8) {
+            return Some(what.to_string());
+        }
+        let Some(Pointer::Address(target)) = image.pointers.get(&slot) else {
+            return None;
+        };
+        let what = image.run_time_state_in(*target, *target + 1)?;
+        Some(describe_state(image, *target, what))
+    })
 }
 
 /// Run-time state at `address`, as messages name it: `what`

@@ -1682,6 +1682,18 @@ impl<'a> Decoding<'a, '_> {
                  (nothing before the jump bounds its index)",
             ));
         }
+        // entries read now must be the ones the jump reads then
+        if self.image.section_at(table).is_none_or(|s| s.mutable)
+            || self.image.run_time_state_in(table, table + entry_size).is_some()
+        {
+            return Err(self.error(
+                jmp,
+                format!(
+                    "a jump table at {table:#x} in writable data: the program may change \
+                     its entries while it runs"
+                ),
+            ));
+        }
         let count = bound.count.unwrap_or(4096).min(4096).min(limit.entries as u64);
         let targets: Vec<u64> = (0..count)
             .map_while(|k| {

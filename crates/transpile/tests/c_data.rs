@@ -8,7 +8,9 @@
 //! `switch` in a loop on a state each case sets, whose jump table only the
 //! states that reach it bound (`ranges.rs`), at -O1, -O2 and -Os, and a
 //! computed goto (`goto *ops[k]` over a table of label addresses), and a
-//! `switch` whose case gcc moved to the function's cold part. And
+//! `switch` whose case gcc moved to the function's cold part; a table in
+//! writable data refused, a load that touches a GOT slot of run-time state
+//! a trap. And
 //! AVX2's gathers, through gcc's intrinsics.
 
 mod support;
@@ -540,5 +542,84 @@ fn gathers_in_c_run_as_on_the_cpu() {
         failures.len(),
         failures.join("\n")
     );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A `goto` through a table the program writes (gcc non-PIE makes it
+/// `jmp [table + 8*i]` into `.data`).
+const WRITABLE_TABLE: &str = r#"
+long f_writable(long a, long b) {
+    static void *tbl[] = {&&w0, &&w1};
+    if (a == 7) tbl[1] = &&w2;
+    goto *tbl[a & 1];
+w0: return b + 1;
+w1: return b + 2;
+w2: return b + 3;
+}
+int main(void) { return 0; }
+"#;
+
+/// Hand-written: a 16-byte load whose upper half is `stdout`'s GOT slot,
+/// after a branch.
+const SPANNING_LOAD: &str = r#"
+    .intel_syntax noprefix
+    .text
+    .globl f_span
+    .type f_span, @function
+f_span:
+    cmp rdi, 5
+    jg 1f
+    mov rax, rdi
+    ret
+1:  movdqu xmm0, [rip + stdout@GOTPCREL - 8]
+    pextrq rax, xmm0, 1
+    test rax, rax
+    setne al
+    movzx eax, al
+    ret
+    .size f_span, .-f_span
+    .section .note.GNU-stack,"",@progbits
+"#;
+
+#[test]
+fn what_the_program_may_change_is_refused_and_a_load_of_state_traps() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-c-writable-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // a table in writable data: what it holds when the jump runs is the
+    // program's, not the file's
+    let exe = gcc(
+        &dir,
+        "writable",
+        WRITABLE_TABLE,
+        &["-O2", "-fno-pie", "-no-pie"],
+    );
+    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let sig = Signature::parse("f_writable(i64,i64)->i64").unwrap();
+    let err = transpile(&image, &[sig])
+        .expect_err("a writable table")
+        .to_string();
+    assert!(err.contains("in writable data"), "{err}");
+    // a load that reaches into a GOT slot of run-time state from below
+    let src = dir.join("span.s");
+    std::fs::write(&src, SPANNING_LOAD).unwrap();
+    let lib = dir.join("libspan.so");
+    let status = Command::new("gcc")
+        .args(["-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(&src)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut image = Image::from_elf(&std::fs::read(&lib).unwrap()).unwrap();
+    x64wasm_transpile::link(&mut image).unwrap();
+    let sig = Signature::parse("f_span(i64,i64)->i64").unwrap();
+    let module = transpile(&image, &[sig]).unwrap();
+    let mut wasm = Wasm::new(&module.wasm);
+    let call = |wasm: &mut Wasm, a: i64| {
+        wasm.call("f_span", &[wasmi::Val::I64(a), wasmi::Val::I64(3)])
+            .map(|v| v.and_then(|v| v.i64()))
+    };
+    assert_eq!(call(&mut wasm, 1), Ok(Some(1)));
+    assert!(call(&mut wasm, 9).is_err_and(|e| e.contains("unreachable")));
     let _ = std::fs::remove_dir_all(&dir);
 }
