@@ -1009,6 +1009,16 @@ impl<'a> Decoding<'a, '_> {
             }
             seen.insert(ip);
             decoded.push(instruction);
+            if self.takes_got_base(&instruction, &decoded[run_start..]) {
+                // the GOT's address, to add offsets to (the large code
+                // model, -mcmodel=large -fPIC): what those reach is not told
+                return Err(self.error(
+                    ip,
+                    "takes the GOT's address to add offsets to (gcc's -mcmodel=large \
+                     with -fPIC), which the transpiler does not follow: build with the \
+                     small or medium code model",
+                ));
+            }
             if let Some(what) = data::run_time_state_load(self.image, &instruction) {
                 // the module has no copy of it: the load traps and the path
                 // ends here (the slot is not placed); where every call
@@ -1203,8 +1213,54 @@ impl<'a> Decoding<'a, '_> {
         }
     }
 
+    /// True when `instruction` takes the GOT's address to add offsets to,
+    /// as gcc's large code model with -fPIC does: `lea r, [rip+GOT]`, or
+    /// `lea r, [rip+here]` and `movabs r2, GOT-here` in either order
+    /// (`before`: the run so far) to add.
+    fn takes_got_base(&self, instruction: &Instruction, before: &[Instruction]) -> bool {
+        let is_got = |address: u64| {
+            self.image
+                .section_at(address)
+                .is_some_and(|s| s.name.starts_with(".got") && s.address == address)
+                || self
+                    .image
+                    .symbol("_GLOBAL_OFFSET_TABLE_")
+                    .is_some_and(|s| s.address == address)
+        };
+        let lea_target = |i: &Instruction| {
+            (i.mnemonic() == Mnemonic::Lea && i.is_ip_rel_memory_operand())
+                .then(|| i.ip_rel_memory_address())
+        };
+        let movabs = |i: &Instruction| (i.code() == Code::Mov_r64_imm64).then(|| i.immediate64());
+        let recent = before.iter().rev().take(4);
+        if let Some(target) = lea_target(instruction) {
+            let in_got = self
+                .image
+                .section_at(target)
+                .is_some_and(|s| s.name.starts_with(".got"));
+            return in_got
+                || recent
+                    .filter_map(movabs)
+                    .any(|offset| is_got(target.wrapping_add(offset)));
+        }
+        movabs(instruction).is_some_and(|offset| {
+            recent
+                .filter_map(lea_target)
+                .any(|t| is_got(t.wrapping_add(offset)))
+        })
+    }
+
     /// Records data addresses and function addresses taken by this instruction.
     fn note_references(&mut self, instruction: &Instruction) {
+        // `movabs reg, address` (the large code model, non-PIE): an
+        // address taken, as by `lea`
+        if instruction.code() == Code::Mov_r64_imm64 {
+            let address = instruction.immediate64();
+            if self.image.section_at(address).is_some_and(|s| !s.executable) {
+                let register = instruction.op0_register();
+                self.taken.push((instruction.ip(), register, address));
+            }
+        }
         for op in 0..instruction.op_count() {
             if instruction.op_kind(op) != OpKind::Memory {
                 continue;

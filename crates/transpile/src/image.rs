@@ -108,6 +108,10 @@ pub struct Image {
     /// the program's slots for their variables). The file's bytes there
     /// are not what the process has (`link.rs`).
     pub run_time_state: Vec<(u64, u64, String)>,
+    /// GOT slots of weak undefined symbols: the loader leaves 0 there
+    /// unless an object the process loads defines the symbol
+    /// (`link.rs` decides which are run-time state).
+    pub weak_imports: Vec<u64>,
     /// The version each slot of a versioned import asks for (`log` →
     /// `GLIBC_2.29`), by slot: a binary built against an older glibc asks
     /// for older functions, which `link.rs` must find, not the newest (and
@@ -300,6 +304,33 @@ impl Image {
                     }
                     continue;
                 }
+                if matches!(
+                    r_type,
+                    object::elf::R_X86_64_TPOFF64
+                        | object::elf::R_X86_64_DTPMOD64
+                        | object::elf::R_X86_64_DTPOFF64
+                ) {
+                    // another object's thread-local variable (a library's
+                    // `__thread`, libc's `errno`): where it lies in the
+                    // thread is the loader's to say
+                    let name = match relocation.target() {
+                        RelocationTarget::Symbol(index) => file
+                            .dynamic_symbol_table()
+                            .and_then(|t| t.symbol_by_index(index).ok())
+                            .and_then(|s| s.name().ok().map(str::to_string)),
+                        _ => None,
+                    };
+                    image.run_time_state.push((
+                        offset,
+                        offset + 8,
+                        format!(
+                            "the thread-local offset of `{}`, another object's thread-local \
+                             variable, which the loader sets",
+                            name.as_deref().unwrap_or("?")
+                        ),
+                    ));
+                    continue;
+                }
                 let target = match r_type {
                     object::elf::R_X86_64_RELATIVE => Some(Pointer::Address(addend as u64)),
                     object::elf::R_X86_64_GLOB_DAT
@@ -331,6 +362,9 @@ impl Image {
                                                 s.name().unwrap_or("?")
                                             ),
                                         ));
+                                    }
+                                    if s.is_weak() {
+                                        image.weak_imports.push(offset);
                                     }
                                     if let Some(version) = versions_of.get(&index.0) {
                                         image.import_versions.insert(offset, version.clone());

@@ -172,6 +172,24 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
             }
         }
     }
+    // a weak import that no library here defines and the module does not
+    // provide (`__gmon_start__`, a C program's `extern int v
+    // __attribute__((weak))`): its slot holds 0 unless an object the
+    // process loads defines it, which cannot be told here
+    for slot in image.weak_imports.clone() {
+        if let Some(Pointer::Import(name)) = image.pointers.get(&slot).cloned() {
+            if Builtin::by_name(&name).is_none() && find(&handles, &name, None).is_none() {
+                image.run_time_state.push((
+                    slot,
+                    slot + 8,
+                    format!(
+                        "the address of `{name}`, a weak symbol: 0 unless an object the \
+                         process loads defines it"
+                    ),
+                ));
+            }
+        }
+    }
     Ok(linked)
 }
 

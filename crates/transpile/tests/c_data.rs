@@ -581,6 +581,106 @@ f_span:
     .section .note.GNU-stack,"",@progbits
 "#;
 
+/// What the loader decides: weak symbols no object defines (0), and a
+/// library's thread-local variable (its offset in the thread).
+const LOADER_DECIDES: &str = r#"
+extern int no_such_var __attribute__((weak));
+extern int no_such_fn(int) __attribute__((weak));
+extern __thread long lib_counter;
+long f_weakvar(long a, long b) { return (&no_such_var != 0) * 10 + a; }
+long f_weakfn(long a, long b) { return no_such_fn != 0; }
+long f_weakread(long a, long b) { if (a > 5 && &no_such_var) return no_such_var; return -1; }
+long f_tls(long a, long b) { if (a > 5) return lib_counter; return a + b; }
+int main(void) { return 0; }
+"#;
+
+/// Data reached in the large code model (addresses as 64-bit immediates).
+const LARGE_MODEL: &str = r#"
+long counter = 41;
+const int table[4] = {10, 20, 30, 40};
+long f_global(long a, long b) { return counter + a; }
+long f_table(long a, long b) { return table[a & 3] + b; }
+int main(void) { return 0; }
+"#;
+
+#[test]
+fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_refused() {
+    let dir = std::env::temp_dir().join(format!("x64wasm-c-loader-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("tls.c"), "__thread long lib_counter = 1000;\n").unwrap();
+    let lib = dir.join("libtls.so");
+    let status = Command::new("gcc")
+        .args(["-O2", "-shared", "-fPIC", "-o"])
+        .arg(&lib)
+        .arg(dir.join("tls.c"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exe = gcc(
+        &dir,
+        "loader",
+        LOADER_DECIDES,
+        &["-O2", "-Wl,--no-as-needed", lib.to_str().unwrap()],
+    );
+    let mut image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    x64wasm_transpile::link(&mut image).unwrap();
+    // (export, a = 9: refused, or the input that traps and one that runs)
+    let cases = [
+        ("f_weakvar", None),
+        ("f_weakfn", None),
+        ("f_weakread", Some((9, Some(-1)))),
+        ("f_tls", Some((9, Some(4)))),
+    ];
+    for (name, runs) in cases {
+        let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
+        let made = transpile(&image, &[sig]);
+        let Some((traps_on, _)) = runs else {
+            let err = made.expect_err(name).to_string();
+            assert!(err.contains("a weak symbol: 0 unless"), "{name}: {err}");
+            continue;
+        };
+        let mut wasm = Wasm::new(&made.unwrap_or_else(|e| panic!("{name}: {e}")).wasm);
+        let call = |wasm: &mut Wasm, a: i64| {
+            wasm.call(name, &[wasmi::Val::I64(a), wasmi::Val::I64(3)])
+                .map(|v| v.and_then(|v| v.i64()))
+        };
+        assert!(call(&mut wasm, traps_on).is_err(), "{name}");
+        let ran = call(&mut wasm, 1).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert!(ran == Some(-1) || ran == Some(4), "{name}: {ran:?}");
+    }
+    // the large code model: non-PIE, addresses as immediates, runs; with
+    // -fPIC, offsets from the GOT's address, refused
+    let native = [("f_global", 50), ("f_table", 23)];
+    let exe = gcc(
+        &dir,
+        "large",
+        LARGE_MODEL,
+        &["-O2", "-mcmodel=large", "-fno-pie", "-no-pie"],
+    );
+    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    for (name, want) in native {
+        let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
+        let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got = Wasm::new(&module.wasm)
+            .call(name, &[wasmi::Val::I64(9), wasmi::Val::I64(3)])
+            .map(|v| v.and_then(|v| v.i64()));
+        assert_eq!(got, Ok(Some(want)), "{name}");
+    }
+    let exe = gcc(
+        &dir,
+        "large-pic",
+        LARGE_MODEL,
+        &["-O2", "-mcmodel=large", "-fPIC"],
+    );
+    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    for (name, _) in native {
+        let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
+        let err = transpile(&image, &[sig]).expect_err(name).to_string();
+        assert!(err.contains("-mcmodel=large"), "{name}: {err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn what_the_program_may_change_is_refused_and_a_load_of_state_traps() {
     let dir = std::env::temp_dir().join(format!("x64wasm-c-writable-{}", std::process::id()));
