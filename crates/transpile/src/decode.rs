@@ -671,6 +671,17 @@ fn decode_once<'a>(
         }
     }
     d.function.instructions = instructions;
+    if let Some(at) = got_base_sum(image, &d.function.instructions) {
+        return Err((
+            d.error(
+                at,
+                "takes the GOT's address to add offsets to (gcc's -mcmodel=large with \
+                 -fPIC), which the transpiler does not follow: build with the small or \
+                 medium code model",
+            ),
+            None,
+        ));
+    }
     for (at, register, address) in std::mem::take(&mut d.taken) {
         if address_may_be_read(&d.function, at, register) {
             d.function.refers_to(address, WHOLE);
@@ -680,6 +691,30 @@ fn decode_once<'a>(
         d.function.refers_to(target, WHOLE);
     }
     Ok(d.function)
+}
+
+/// The `movabs` of `instructions` whose immediate, added to the target of
+/// one of their `lea r, [rip+x]`, is the GOT's address (gcc's large code
+/// model with -fPIC, however far apart the two are).
+fn got_base_sum(image: &Image, instructions: &[Instruction]) -> Option<u64> {
+    let got = |address: u64| {
+        image
+            .section_at(address)
+            .is_some_and(|s| s.name.starts_with(".got") && s.address == address)
+            || image
+                .symbol("_GLOBAL_OFFSET_TABLE_")
+                .is_some_and(|s| s.address == address)
+    };
+    let leas: Vec<u64> = instructions
+        .iter()
+        .filter(|i| i.mnemonic() == Mnemonic::Lea && i.is_ip_rel_memory_operand())
+        .map(|i| i.ip_rel_memory_address())
+        .collect();
+    instructions
+        .iter()
+        .filter(|i| i.code() == Code::Mov_r64_imm64)
+        .find(|i| leas.iter().any(|&t| got(t.wrapping_add(i.immediate64()))))
+        .map(|i| i.ip())
 }
 
 /// Whether every path that reaches the jump `jmp` of `function` (its
@@ -1009,7 +1044,7 @@ impl<'a> Decoding<'a, '_> {
             }
             seen.insert(ip);
             decoded.push(instruction);
-            if self.takes_got_base(&instruction, &decoded[run_start..]) {
+            if self.takes_got_base(&instruction) {
                 // the GOT's address, to add offsets to (the large code
                 // model, -mcmodel=large -fPIC): what those reach is not told
                 return Err(self.error(
@@ -1213,52 +1248,52 @@ impl<'a> Decoding<'a, '_> {
         }
     }
 
-    /// True when `instruction` takes the GOT's address to add offsets to,
-    /// as gcc's large code model with -fPIC does: `lea r, [rip+GOT]`, or
-    /// `lea r, [rip+here]` and `movabs r2, GOT-here` in either order
-    /// (`before`: the run so far) to add.
-    fn takes_got_base(&self, instruction: &Instruction, before: &[Instruction]) -> bool {
-        let is_got = |address: u64| {
-            self.image
-                .section_at(address)
-                .is_some_and(|s| s.name.starts_with(".got") && s.address == address)
-                || self
-                    .image
-                    .symbol("_GLOBAL_OFFSET_TABLE_")
-                    .is_some_and(|s| s.address == address)
-        };
-        let lea_target = |i: &Instruction| {
-            (i.mnemonic() == Mnemonic::Lea && i.is_ip_rel_memory_operand())
-                .then(|| i.ip_rel_memory_address())
-        };
-        let movabs = |i: &Instruction| (i.code() == Code::Mov_r64_imm64).then(|| i.immediate64());
-        let recent = before.iter().rev().take(4);
-        if let Some(target) = lea_target(instruction) {
-            let in_got = self
+    /// True when `instruction` takes the address of the GOT itself, to add
+    /// offsets to (`lea r, [rip+GOT]`: gcc's large code model with -fPIC;
+    /// the other form, `lea` of the code and a `movabs` to add, is found
+    /// once the function is decoded: [`got_base_sum`]).
+    fn takes_got_base(&self, instruction: &Instruction) -> bool {
+        instruction.mnemonic() == Mnemonic::Lea
+            && instruction.is_ip_rel_memory_operand()
+            && self
                 .image
-                .section_at(target)
-                .is_some_and(|s| s.name.starts_with(".got"));
-            return in_got
-                || recent
-                    .filter_map(movabs)
-                    .any(|offset| is_got(target.wrapping_add(offset)));
-        }
-        movabs(instruction).is_some_and(|offset| {
-            recent
-                .filter_map(lea_target)
-                .any(|t| is_got(t.wrapping_add(offset)))
-        })
+                .section_at(instruction.ip_rel_memory_address())
+                .is_some_and(|s| s.name.starts_with(".got"))
     }
 
     /// Records data addresses and function addresses taken by this instruction.
     fn note_references(&mut self, instruction: &Instruction) {
-        // `movabs reg, address` (the large code model, non-PIE): an
-        // address taken, as by `lea`
-        if instruction.code() == Code::Mov_r64_imm64 {
-            let address = instruction.immediate64();
-            if self.image.section_at(address).is_some_and(|s| !s.executable) {
-                let register = instruction.op0_register();
-                self.taken.push((instruction.ip(), register, address));
+        // a non-PIE program's address as an immediate (`mov edi, offset
+        // table`, `push offset x`; `movabs` in the large code model): an
+        // address taken, as by `lea`; data stored to memory, one the
+        // program may read
+        if self.image.position_dependent {
+            for op in 0..instruction.op_count() {
+                if !matches!(
+                    instruction.op_kind(op),
+                    OpKind::Immediate32 | OpKind::Immediate32to64 | OpKind::Immediate64
+                ) {
+                    continue;
+                }
+                let address = instruction.immediate(op);
+                if self.image.function_at(address).is_some() {
+                    // a function's address (`movabs rax, offset f; call
+                    // rax`), as `lea reg, [rip+f]` takes it
+                    if let Ok(t) = self.resolve(instruction.ip(), address) {
+                        self.function.indirect.insert(address, t);
+                    }
+                    continue;
+                }
+                if self.image.section_at(address).is_none_or(|s| s.executable) {
+                    continue;
+                }
+                match instruction.op0_kind() {
+                    OpKind::Register if instruction.mnemonic() == Mnemonic::Mov => {
+                        let register = instruction.op0_register().full_register();
+                        self.taken.push((instruction.ip(), register, address));
+                    }
+                    _ => self.function.refers_to(address, WHOLE),
+                }
             }
         }
         for op in 0..instruction.op_count() {

@@ -112,6 +112,14 @@ pub struct Image {
     /// unless an object the process loads defines the symbol
     /// (`link.rs` decides which are run-time state).
     pub weak_imports: Vec<u64>,
+    /// GOT slots for another object's thread-local variable (`TPOFF64`,
+    /// `DTPMOD64`, `DTPOFF64`: where it lies in the thread is the
+    /// loader's to say), and its name: run-time state in a program
+    /// (`link.rs`; a linked library's own are relocated there).
+    pub thread_local_slots: Vec<(u64, String)>,
+    /// A non-PIE executable (ET_EXEC): its addresses are fixed, and data
+    /// addresses fit in 32-bit immediates (`mov edi, offset table`).
+    pub position_dependent: bool,
     /// The version each slot of a versioned import asks for (`log` →
     /// `GLIBC_2.29`), by slot: a binary built against an older glibc asks
     /// for older functions, which `link.rs` must find, not the newest (and
@@ -151,7 +159,10 @@ impl Image {
                 file.architecture()
             )));
         }
-        let mut image = Image::default();
+        let mut image = Image {
+            position_dependent: file.kind() == object::ObjectKind::Executable,
+            ..Image::default()
+        };
         let mut executable_ranges = Vec::new();
         let mut tls_sections: Vec<(u64, u64, u64, Vec<u8>)> = Vec::new();
         for section in file.sections() {
@@ -320,15 +331,9 @@ impl Image {
                             .and_then(|s| s.name().ok().map(str::to_string)),
                         _ => None,
                     };
-                    image.run_time_state.push((
-                        offset,
-                        offset + 8,
-                        format!(
-                            "the thread-local offset of `{}`, another object's thread-local \
-                             variable, which the loader sets",
-                            name.as_deref().unwrap_or("?")
-                        ),
-                    ));
+                    image
+                        .thread_local_slots
+                        .push((offset, name.unwrap_or_default()));
                     continue;
                 }
                 let target = match r_type {

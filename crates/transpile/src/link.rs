@@ -77,7 +77,42 @@ struct Found {
 /// (and what those call there), and returns the libraries linked. Imports
 /// that no linked library defines stay imports.
 pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
+    // the program's slots for another object's thread-local variables (a
+    // library's `__thread`; libc's `errno` by its private name)
+    for (slot, name) in std::mem::take(&mut image.thread_local_slots) {
+        image.run_time_state.push((
+            slot,
+            slot + 8,
+            format!(
+                "the thread-local offset of `{name}`, another object's thread-local \
+                 variable, which the loader sets"
+            ),
+        ));
+    }
     let handles: Vec<*mut libc::c_void> = LINKED_LIBRARIES.iter().filter_map(|n| open(n)).collect();
+    // A weak import the program was not linked against a definition of
+    // (no version: `__gmon_start__`, a C program's `extern int v
+    // __attribute__((weak))`, a libm function without -lm), or whose
+    // version libc and libm here lack: its slot holds 0 unless an object
+    // the process loads defines it, which cannot be told here (the
+    // module's own `malloc` & co. do not count: the process may lack
+    // them). Decided before anything is linked into the slots.
+    for slot in image.weak_imports.clone() {
+        if let Some(Pointer::Import(name)) = image.pointers.get(&slot).cloned() {
+            let version = image.import_versions.get(&slot).cloned();
+            let defined = version.is_some_and(|v| find(&handles, &name, Some(&v)).is_some());
+            if !defined {
+                image.run_time_state.push((
+                    slot,
+                    slot + 8,
+                    format!(
+                        "the address of `{name}`, a weak symbol: 0 unless an object the \
+                         process loads defines it"
+                    ),
+                ));
+            }
+        }
+    }
     let mut linked: Vec<Linked> = Vec::new();
     // each (name, version) is looked up once (a variable stays an import)
     let mut seen: std::collections::BTreeSet<(String, Option<String>)> = Default::default();
@@ -169,24 +204,6 @@ pub fn link(image: &mut Image) -> Result<Vec<Linked>, TranspileError> {
                 }
                 image.redirect_import(&name, version.as_deref(), address);
                 library.functions.push((name, address));
-            }
-        }
-    }
-    // a weak import that no library here defines and the module does not
-    // provide (`__gmon_start__`, a C program's `extern int v
-    // __attribute__((weak))`): its slot holds 0 unless an object the
-    // process loads defines it, which cannot be told here
-    for slot in image.weak_imports.clone() {
-        if let Some(Pointer::Import(name)) = image.pointers.get(&slot).cloned() {
-            if Builtin::by_name(&name).is_none() && find(&handles, &name, None).is_none() {
-                image.run_time_state.push((
-                    slot,
-                    slot + 8,
-                    format!(
-                        "the address of `{name}`, a weak symbol: 0 unless an object the \
-                         process loads defines it"
-                    ),
-                ));
             }
         }
     }

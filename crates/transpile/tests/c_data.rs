@@ -587,6 +587,10 @@ const LOADER_DECIDES: &str = r#"
 extern int no_such_var __attribute__((weak));
 extern int no_such_fn(int) __attribute__((weak));
 extern __thread long lib_counter;
+extern double cbrt(double) __attribute__((weak)); /* no -lm */
+extern void mi_free(void *) __attribute__((weak)); /* a module builtin */
+long f_weakcbrt(long a, long b) { return cbrt ? (long)cbrt((double)a) : -1; }
+long f_weakmi(long a, long b) { return mi_free != 0; }
 long f_weakvar(long a, long b) { return (&no_such_var != 0) * 10 + a; }
 long f_weakfn(long a, long b) { return no_such_fn != 0; }
 long f_weakread(long a, long b) { if (a > 5 && &no_such_var) return no_such_var; return -1; }
@@ -594,12 +598,22 @@ long f_tls(long a, long b) { if (a > 5) return lib_counter; return a + b; }
 int main(void) { return 0; }
 "#;
 
-/// Data reached in the large code model (addresses as 64-bit immediates).
+/// Data reached in the large code model (addresses as 64-bit immediates),
+/// and passed on as 32-bit immediates (non-PIE: `mov edi, offset tab`).
 const LARGE_MODEL: &str = r#"
 long counter = 41;
 const int table[4] = {10, 20, 30, 40};
+long tab[4] = {100, 200, 300, 5};
+long gv = 1234;
+__attribute__((noinline)) long sum(long *p, long n) {
+    long s = 0;
+    for (long i = 0; i < n; i++) s += p[i];
+    return s;
+}
 long f_global(long a, long b) { return counter + a; }
 long f_table(long a, long b) { return table[a & 3] + b; }
+long f_tab(long a, long b) { return sum(tab, 4) + a; }
+long f_gv(long a, long b) { return sum(&gv, 1) + a; }
 int main(void) { return 0; }
 "#;
 
@@ -628,6 +642,8 @@ fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_re
     let cases = [
         ("f_weakvar", None),
         ("f_weakfn", None),
+        ("f_weakcbrt", None),
+        ("f_weakmi", None),
         ("f_weakread", Some((9, Some(-1)))),
         ("f_tls", Some((9, Some(4)))),
     ];
@@ -648,23 +664,31 @@ fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_re
         let ran = call(&mut wasm, 1).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert!(ran == Some(-1) || ran == Some(4), "{name}: {ran:?}");
     }
-    // the large code model: non-PIE, addresses as immediates, runs; with
-    // -fPIC, offsets from the GOT's address, refused
-    let native = [("f_global", 50), ("f_table", 23)];
-    let exe = gcc(
-        &dir,
-        "large",
-        LARGE_MODEL,
-        &["-O2", "-mcmodel=large", "-fno-pie", "-no-pie"],
-    );
-    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
-    for (name, want) in native {
-        let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
-        let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let got = Wasm::new(&module.wasm)
-            .call(name, &[wasmi::Val::I64(9), wasmi::Val::I64(3)])
-            .map(|v| v.and_then(|v| v.i64()));
-        assert_eq!(got, Ok(Some(want)), "{name}");
+    // non-PIE, addresses as immediates (64-bit in the large code model,
+    // 32-bit passed on in either): runs; the large model with -fPIC,
+    // offsets from the GOT's address: refused
+    let native = [
+        ("f_global", 50),
+        ("f_table", 23),
+        ("f_tab", 614),
+        ("f_gv", 1243),
+    ];
+    for (stem, model) in [("large", "-mcmodel=large"), ("small", "-mcmodel=small")] {
+        let exe = gcc(
+            &dir,
+            stem,
+            LARGE_MODEL,
+            &["-O2", model, "-fno-pie", "-no-pie"],
+        );
+        let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+        for (name, want) in native {
+            let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
+            let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let got = Wasm::new(&module.wasm)
+                .call(name, &[wasmi::Val::I64(9), wasmi::Val::I64(3)])
+                .map(|v| v.and_then(|v| v.i64()));
+            assert_eq!(got, Ok(Some(want)), "{name} ({model})");
+        }
     }
     let exe = gcc(
         &dir,
@@ -673,7 +697,7 @@ fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_re
         &["-O2", "-mcmodel=large", "-fPIC"],
     );
     let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
-    for (name, _) in native {
+    for (name, _) in &native[..2] {
         let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
         let err = transpile(&image, &[sig]).expect_err(name).to_string();
         assert!(err.contains("-mcmodel=large"), "{name}: {err}");
