@@ -331,22 +331,33 @@ mod tests {
         assert_ne!(applied.known(&id(PAGES_KEPT)), Known::New);
     }
 
-    #[test]
-    fn a_click_sent_again_by_a_forgotten_page_is_unknown_never_new() {
+    /// Click `seq` of page `k` (`pageKKKKKKKK`).
+    fn id(k: usize, seq: u64, resent: bool) -> ClickId {
+        ClickId {
+            page: format!("page{k:08}"),
+            seq,
+            resent,
+        }
+    }
+
+    /// A table holding the first click of pages 0 to PAGES_KEPT - 1, and
+    /// the answer each got.
+    fn full_table() -> (Applied, Answer) {
         let answer = Answer {
             status: 200,
             body: "{}".into(),
         };
-        let id = |k: usize, seq: u64, resent: bool| ClickId {
-            page: format!("page{k:08}"),
-            seq,
-            resent,
-        };
-        // a full table, and one that forgot page 0 for page PAGES_KEPT
-        let mut full = Applied::default();
+        let mut table = Applied::default();
         for k in 0..PAGES_KEPT {
-            full.record(&id(k, 1, false), answer.clone());
+            table.record(&id(k, 1, false), answer.clone());
         }
+        (table, answer)
+    }
+
+    #[test]
+    fn a_click_sent_again_by_a_forgotten_page_is_unknown_never_new() {
+        // a full table, and one that forgot page 0 for page PAGES_KEPT
+        let (full, answer) = full_table();
         let mut forgot = full.clone();
         forgot.record(&id(PAGES_KEPT, 1, false), answer.clone());
         let new_page = PAGES_KEPT + 1;
@@ -386,19 +397,7 @@ mod tests {
 
     #[test]
     fn a_click_whose_save_failed_is_undone_and_runs_when_sent_again() {
-        let answer = Answer {
-            status: 200,
-            body: "{}".into(),
-        };
-        let id = |k: usize, seq: u64, resent: bool| ClickId {
-            page: format!("page{k:08}"),
-            seq,
-            resent,
-        };
-        let mut table = Applied::default();
-        for k in 0..PAGES_KEPT {
-            table.record(&id(k, 1, false), answer.clone());
-        }
+        let (mut table, answer) = full_table();
         let untouched = table.to_bytes();
         // (the click, what it is known as once undone)
         let cases = [
