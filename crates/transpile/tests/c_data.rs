@@ -37,6 +37,28 @@ fn gcc(dir: &std::path::Path, name: &str, source: &str, flags: &[&str]) -> std::
     exe
 }
 
+/// A fresh directory for one test's files.
+fn scratch_dir(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("x64wasm-c-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A C `main` for `names` (each `u64 NAME(u64, u64)`): for each line
+/// `x y` on standard input, a line of their results, in order, as
+/// [`run_native`] reads them.
+fn driver(names: &[&str]) -> String {
+    let formats = vec!["%llu"; names.len()].join(" ");
+    let calls: String = names
+        .iter()
+        .map(|n| format!(", (unsigned long long){n}(x, y)"))
+        .collect();
+    format!(
+        "int main(void) {{\n    unsigned long long x, y;\n    while (scanf(\"%llu %llu\", &x, &y) == 2)\n        \
+         printf(\"{formats}\\n\"{calls});\n    return 0;\n}}\n"
+    )
+}
+
 /// Runs `exe` with one line `x y` per input on its standard input: each
 /// line of its output, as numbers.
 fn run_native<T: std::fmt::Display, N: std::str::FromStr>(
@@ -140,8 +162,7 @@ int main(void) {
 
 #[test]
 fn tables_of_pointers_in_c_read_as_on_the_cpu() {
-    let dir = std::env::temp_dir().join(format!("x64wasm-c-data-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("data");
     // -fno-inline: each function as its own symbol; a PIE, as gcc makes by
     // default, so the pointer tables are relocated data.
     let exe = gcc(
@@ -332,25 +353,24 @@ shr: acc >>= 3; NEXT;
 swap: { u64 t = acc; acc = other; other = t; } NEXT;
 end: return acc + 1;
 }
-int main(void) {
-    unsigned long long x, y;
-    while (scanf("%llu %llu", &x, &y) == 2)
-        printf("%llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)cycle(x, y),
-               (unsigned long long)bits(x, y), (unsigned long long)tokens(x, y),
-               (unsigned long long)bytecode(x, y), (unsigned long long)masked(x, y),
-               (unsigned long long)threaded(x, y), (unsigned long long)cold_case(x, y));
-    return 0;
-}
 "#;
 
 #[test]
 fn state_machines_in_c_run_as_on_the_cpu() {
-    let dir = std::env::temp_dir().join(format!("x64wasm-c-states-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("states");
     let mut rng = support::Rng::new(0x57a7e);
     let mut inputs: Vec<(u64, u64)> = vec![(0, 0), (1, 1), (u64::MAX, 0), (0, u64::MAX)];
     inputs.extend((0..300).map(|_| (rng.next(), rng.next())));
     let mut failures = Vec::new();
+    let names = [
+        "cycle",
+        "bits",
+        "tokens",
+        "bytecode",
+        "masked",
+        "threaded",
+        "cold_case",
+    ];
     // (the last non-PIE: tables hold absolute addresses, no relocations)
     for (level, pie) in [
         ("-O1", "-pie"),
@@ -362,19 +382,10 @@ fn state_machines_in_c_run_as_on_the_cpu() {
         let exe = gcc(
             &dir,
             &format!("states{level}{pie}"),
-            STATE_MACHINES,
+            &format!("{STATE_MACHINES}{}", driver(&names)),
             &[level, position, pie],
         );
         let native = run_native(&exe, &inputs);
-        let names = [
-            "cycle",
-            "bits",
-            "tokens",
-            "bytecode",
-            "masked",
-            "threaded",
-            "cold_case",
-        ];
         if level == "-O2" {
             // (what the cold case tests: gcc still moves it)
             let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
@@ -466,16 +477,6 @@ N u64 g_bytes(u64 a, u64 b) {
     __m256i r = _mm256_i32gather_epi32((const int *)ti, off, 1);
     return fold(&r, 32) ^ b;
 }
-int main(void) {
-    unsigned long long x, y;
-    while (scanf("%llu %llu", &x, &y) == 2)
-        printf("%llu %llu %llu %llu %llu %llu %llu %llu %llu\n", (unsigned long long)g_dd(x, y),
-               (unsigned long long)g_dd128(x, y), (unsigned long long)g_dq(x, y),
-               (unsigned long long)g_qd(x, y), (unsigned long long)g_qd128(x, y),
-               (unsigned long long)g_qq(x, y), (unsigned long long)g_ps(x, y),
-               (unsigned long long)g_pd(x, y), (unsigned long long)g_bytes(x, y));
-    return 0;
-}
 "#;
 
 #[test]
@@ -484,8 +485,7 @@ fn gathers_in_c_run_as_on_the_cpu() {
         eprintln!("skipped: this CPU has no AVX2");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("x64wasm-c-gathers-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("gathers");
     // the tables the gathers read, as constant data (in the image)
     let table = |ty: &str, name: &str, value: &dyn Fn(u64) -> String| {
         let values: Vec<String> = (0..64).map(value).collect();
@@ -505,7 +505,10 @@ fn gathers_in_c_run_as_on_the_cpu() {
         table("double", "td", &|i| format!("{i}*1.25e300-4e301")),
     ]
     .concat();
-    let source = GATHERS.replace("TABLES", &tables);
+    let names = [
+        "g_dd", "g_dd128", "g_dq", "g_qd", "g_qd128", "g_qq", "g_ps", "g_pd", "g_bytes",
+    ];
+    let source = GATHERS.replace("TABLES", &tables) + &driver(&names);
     let exe = gcc(
         &dir,
         "gathers",
@@ -532,9 +535,6 @@ fn gathers_in_c_run_as_on_the_cpu() {
     let mut inputs: Vec<(u64, u64)> = vec![(0, 0), (u64::MAX, u64::MAX), (0, u64::MAX)];
     inputs.extend((0..300).map(|_| (rng.next(), rng.next())));
     let native = run_native(&exe, &inputs);
-    let names = [
-        "g_dd", "g_dd128", "g_dq", "g_qd", "g_qd128", "g_qq", "g_ps", "g_pd", "g_bytes",
-    ];
     let failures = differences(&exe, &names, &inputs, &native);
     assert!(
         failures.is_empty(),
@@ -619,8 +619,7 @@ int main(void) { return 0; }
 
 #[test]
 fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_refused() {
-    let dir = std::env::temp_dir().join(format!("x64wasm-c-loader-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("loader");
     std::fs::write(dir.join("tls.c"), "__thread long lib_counter = 1000;\n").unwrap();
     let lib = dir.join("libtls.so");
     let status = Command::new("gcc")
@@ -707,8 +706,7 @@ fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_re
 
 #[test]
 fn what_the_program_may_change_is_refused_and_a_load_of_state_traps() {
-    let dir = std::env::temp_dir().join(format!("x64wasm-c-writable-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("writable");
     // a table in writable data: what it holds when the jump runs is the
     // program's, not the file's
     let exe = gcc(
