@@ -37,6 +37,11 @@ fn gcc(dir: &std::path::Path, name: &str, source: &str, flags: &[&str]) -> std::
     exe
 }
 
+/// The image of the ELF file at `path`.
+fn image_of(path: &std::path::Path) -> Image {
+    Image::from_elf(&std::fs::read(path).unwrap()).unwrap()
+}
+
 /// A fresh directory for one test's files.
 fn scratch_dir(test: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("x64wasm-c-{test}-{}", std::process::id()));
@@ -97,7 +102,7 @@ fn differences(
     inputs: &[(u64, u64)],
     native: &[Vec<u64>],
 ) -> Vec<String> {
-    let image = Image::from_elf(&std::fs::read(exe).unwrap()).unwrap();
+    let image = image_of(exe);
     let what = exe.file_name().unwrap().to_string_lossy();
     let mut failures = Vec::new();
     for (column, name) in names.iter().enumerate() {
@@ -187,7 +192,7 @@ fn tables_of_pointers_in_c_read_as_on_the_cpu() {
         .collect();
     let native: Vec<Vec<i64>> = run_native(&exe, &inputs);
 
-    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let image = image_of(&exe);
     // (function, signature, column of the native output)
     let functions = [
         ("sum_tbl", "sum_tbl(i32)->i32", 0),
@@ -388,7 +393,7 @@ fn state_machines_in_c_run_as_on_the_cpu() {
         let native = run_native(&exe, &inputs);
         if level == "-O2" {
             // (what the cold case tests: gcc still moves it)
-            let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+            let image = image_of(&exe);
             assert!(
                 image.symbol("cold_case.cold").is_some(),
                 "gcc -O2 made no cold part"
@@ -635,7 +640,7 @@ fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_re
         LOADER_DECIDES,
         &["-O2", "-Wl,--no-as-needed", lib.to_str().unwrap()],
     );
-    let mut image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let mut image = image_of(&exe);
     x64wasm_transpile::link(&mut image).unwrap();
     // (export, a = 9: refused, or the input that traps and one that runs)
     let cases = [
@@ -679,7 +684,7 @@ fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_re
             LARGE_MODEL,
             &["-O2", model, "-fno-pie", "-no-pie"],
         );
-        let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+        let image = image_of(&exe);
         for (name, want) in native {
             let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
             let module = transpile(&image, &[sig]).unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -695,7 +700,7 @@ fn what_the_loader_decides_is_refused_or_traps_and_the_large_model_runs_or_is_re
         LARGE_MODEL,
         &["-O2", "-mcmodel=large", "-fPIC"],
     );
-    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let image = image_of(&exe);
     for (name, _) in &native[..2] {
         let sig = Signature::parse(&format!("{name}(i64,i64)->i64")).unwrap();
         let err = transpile(&image, &[sig]).expect_err(name).to_string();
@@ -715,7 +720,7 @@ fn what_the_program_may_change_is_refused_and_a_load_of_state_traps() {
         WRITABLE_TABLE,
         &["-O2", "-fno-pie", "-no-pie"],
     );
-    let image = Image::from_elf(&std::fs::read(&exe).unwrap()).unwrap();
+    let image = image_of(&exe);
     let sig = Signature::parse("f_writable(i64,i64)->i64").unwrap();
     let err = transpile(&image, &[sig])
         .expect_err("a writable table")
@@ -732,7 +737,7 @@ fn what_the_program_may_change_is_refused_and_a_load_of_state_traps() {
         .status()
         .unwrap();
     assert!(status.success());
-    let mut image = Image::from_elf(&std::fs::read(&lib).unwrap()).unwrap();
+    let mut image = image_of(&lib);
     x64wasm_transpile::link(&mut image).unwrap();
     let sig = Signature::parse("f_span(i64,i64)->i64").unwrap();
     let module = transpile(&image, &[sig]).unwrap();
