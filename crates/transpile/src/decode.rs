@@ -56,9 +56,11 @@ pub struct JumpTable {
     /// the jump (checked once the function is decoded).
     pub bound_from: Option<u64>,
     /// A computed goto (gcc's labels as values: `jmp reg` after a load
-    /// from a table of label addresses): `index_register` holds the target
-    /// address itself, and `targets` are the addresses of the function's
-    /// own code in the data it refers to. Any other address traps.
+    /// from a table of label addresses, or `jmp [reg + 8*i]`): the jump's
+    /// operand is the target address itself (`index_register` is the
+    /// register, or none for a memory operand), and `targets` are the
+    /// addresses of the function's own code in the data it refers to. Any
+    /// other address traps.
     pub by_address: bool,
 }
 
@@ -529,6 +531,11 @@ fn entered_at(function: &Function) -> BTreeSet<u64> {
 /// keep below the entries read (by guess): the entries they prove, each
 /// table once.
 fn proven_limits(function: &Function, limits: &BTreeMap<u64, Limit>) -> Vec<(u64, Limit)> {
+    // (a computed goto's register holds an address, not an index: the
+    // analysis cannot follow it to its labels, so it proves nothing here)
+    if function.jump_tables.values().any(|t| t.by_address) {
+        return Vec::new();
+    }
     let tables: Vec<ranges::Table> = function
         .jump_tables
         .iter()
@@ -544,10 +551,6 @@ fn proven_limits(function: &Function, limits: &BTreeMap<u64, Limit>) -> Vec<(u64
         .iter()
         .zip(indices)
         .filter_map(|(t, range)| {
-            // (a computed goto's register holds an address, not an index)
-            if function.jump_tables[&t.jmp].by_address {
-                return None;
-            }
             let (_, hi) = range?;
             let entries = hi as usize + 1;
             let earlier = limits.get(&t.jmp);
@@ -912,10 +915,15 @@ impl<'a> Decoding<'a, '_> {
     /// &&add, … }`), when its symbol's size says where it ends (so that a
     /// tail call through a register is never taken for one).
     fn computed_goto(&self, instruction: &Instruction) -> Option<JumpTable> {
-        let register = instruction.op0_register();
-        if instruction.op0_kind() != OpKind::Register || register.size() != 8 {
-            return None;
-        }
+        // the address in a register, or read by the jump itself (`jmp
+        // [table + 8*i]`, the table's address in a register: -fPIC)
+        let register = match instruction.op0_kind() {
+            OpKind::Register if instruction.op0_register().size() == 8 => {
+                instruction.op0_register()
+            }
+            OpKind::Memory if instruction.memory_size().size() == 8 => Register::None,
+            _ => return None,
+        };
         let end = self.function.end?;
         // a relocated pointer, or in a file without relocations there (a
         // non-PIE executable's `.rodata`) the address it holds

@@ -341,6 +341,16 @@ N u64 cold_case(u64 a, u64 b) {
     case 6: return b | 0x40; case 7: return b * 11; default: return ~b;
     }
 }
+N u64 dispatch(u64 a, u64 b) {
+    /* one computed goto, which gcc -fPIE reads in the jump itself:
+       jmp [rax + 8*i] */
+    static void *const t[4] = {&&l0, &&l1, &&l2, &&l3};
+    goto *t[a & 3];
+l0: return b + 11;
+l1: return b * 7;
+l2: return b ^ 0x5a5a;
+l3: return b >> 3;
+}
 N u64 threaded(u64 a, u64 b) {
     /* a computed goto (labels as values): a threaded interpreter over the
        nibbles of a, jumping through a table of label addresses */
@@ -374,6 +384,7 @@ fn state_machines_in_c_run_as_on_the_cpu() {
         "bytecode",
         "masked",
         "threaded",
+        "dispatch",
         "cold_case",
     ];
     // (the last non-PIE: tables hold absolute addresses, no relocations)

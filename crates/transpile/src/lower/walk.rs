@@ -187,18 +187,25 @@ impl<'a> Ctx<'a> {
             let last = self.function.instructions[block.instructions.end - 1];
             if let Some(table) = self.function.jump_tables.get(&last.ip()) {
                 if table.index_at == last.ip() {
-                    let r = Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
                     let sw = self.locals.switch();
                     if table.by_address {
                         // a computed goto: the index of the target whose
-                        // address the register holds; none's: past the
-                        // table, a trap
-                        self.emit_all([W::I64Const(table.targets.len() as i64), W::LocalSet(sw)]);
+                        // address the jump's operand (a register, or the
+                        // qword it reads) holds; none's: past the table, a
+                        // trap
+                        self.set_instruction(last);
+                        let address = self.locals.t(0);
+                        self.read(0)?;
+                        self.emit_all([
+                            W::LocalSet(address),
+                            W::I64Const(table.targets.len() as i64),
+                            W::LocalSet(sw),
+                        ]);
                         for (k, &target) in table.targets.iter().enumerate() {
                             self.emit_all([
                                 W::I64Const(k as i64),
                                 W::LocalGet(sw),
-                                W::LocalGet(self.locals.reg(r)),
+                                W::LocalGet(address),
                                 W::I64Const(target as i64),
                                 W::I64Eq,
                                 W::Select,
@@ -206,6 +213,8 @@ impl<'a> Ctx<'a> {
                             ]);
                         }
                     } else {
+                        let r =
+                            Reg::of(table.index_register).ok_or_else(|| self.unsupported())?;
                         self.emit_all([W::LocalGet(self.locals.reg(r)), W::LocalSet(sw)]);
                     }
                 }
