@@ -14,6 +14,8 @@ fn the_example_app_serves_its_own_callbacks_as_wasm() {
         &["--headless", "--port", "0"],
         &[],
     );
+    // (warnings are on stderr, read on a thread of their own)
+    app.wait_for_output("`rdtsc`", std::time::Duration::from_secs(10));
     let output = app.output();
     assert!(
         output.contains("4 callback(s), 3 transpiled to wasm"),
@@ -66,6 +68,8 @@ fn a_view_that_reads_the_clock_renders_on_the_server_and_still_works() {
         &["--headless", "--port", "0"],
         &[],
     );
+    // (warnings are on stderr, read on a thread of their own)
+    app.wait_for_output("clock_gettime", std::time::Duration::from_secs(10));
     let output = app.output();
     assert!(
         output.contains("the view renders on the server only") && output.contains("clock_gettime"),

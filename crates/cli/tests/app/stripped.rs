@@ -46,6 +46,11 @@ fn a_stripped_app_finds_its_callbacks_by_address_and_serves_them_as_wasm() {
     ] {
         let stripped = stripped_copy(&binary);
         let app = App::start(&stripped, &["--headless", "--port", "0"], &[]);
+        // (warnings are on stderr, read on a thread of their own)
+        app.wait_for_output(
+            "found by their addresses",
+            std::time::Duration::from_secs(10),
+        );
         let output = app.output();
         assert!(
             output.contains(&format!(
