@@ -58,6 +58,14 @@ pub struct StateFile {
 impl StateFile {
     /// The state file at `path` of the app `app`, whose states are `size` bytes.
     pub fn new(path: &Path, app: &str, size: usize) -> StateFile {
+        // A save past a file-size limit (`ulimit -f`, systemd's
+        // LimitFSIZE) would raise SIGXFSZ, which kills the process; ignored,
+        // the write fails with EFBIG and the click is undone and refused.
+        // SAFETY: setting a signal's disposition to "ignore" has no handler
+        // to race with.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        }
         StateFile {
             path: path.to_path_buf(),
             app: app.to_string(),

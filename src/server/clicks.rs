@@ -118,8 +118,8 @@ struct Page {
 pub struct PageRecord {
     /// The click's page.
     page: Option<Page>,
-    /// The pages forgotten to make room for it.
-    evicted: Vec<(String, Page)>,
+    /// The page forgotten to make room for it.
+    evicted: Option<(String, Page)>,
     /// [`Applied::forgot`] before.
     forgot: bool,
 }
@@ -158,20 +158,20 @@ impl Applied {
         self.record_evicting(id, answer);
     }
 
-    /// Records `answer` to `id`; the pages forgotten to make room (one, or
-    /// two after an [`undo`](Applied::undo) left the table one over).
-    fn record_evicting(&mut self, id: &ClickId, answer: Answer) -> Vec<(String, Page)> {
+    /// Records `answer` to `id`; the page forgotten to make room, if one was.
+    fn record_evicting(&mut self, id: &ClickId, answer: Answer) -> Option<(String, Page)> {
         self.clock += 1;
-        let mut evicted = Vec::new();
-        while !self.pages.contains_key(&id.page) && self.pages.len() >= PAGES_KEPT {
+        let mut evicted = None;
+        if !self.pages.contains_key(&id.page) && self.pages.len() >= PAGES_KEPT {
             let oldest = self
                 .pages
                 .iter()
                 .min_by_key(|(_, p)| p.used)
-                .map(|(name, _)| name.clone())
-                .expect("a full table has pages");
-            evicted.extend(self.pages.remove(&oldest).map(|page| (oldest, page)));
-            self.forgot = true;
+                .map(|(name, _)| name.clone());
+            if let Some(oldest) = oldest {
+                evicted = self.pages.remove(&oldest).map(|page| (oldest, page));
+                self.forgot = true;
+            }
         }
         let page = self.pages.entry(id.page.clone()).or_default();
         page.through = page.through.max(id.seq);
@@ -197,17 +197,19 @@ impl Applied {
     }
 
     /// Takes back the answer [`record_undoably`](Applied::record_undoably)
-    /// recorded (the state it went with was not saved): the page forgotten
-    /// for it comes back, and the click's own page stays known as having
-    /// answered the clicks before it (sent in order, they were), so that
-    /// the click, which did not run, runs when sent again.
+    /// recorded (the state it went with was not saved): the table is as it
+    /// was, the page forgotten for it back. (A new page's click sent again
+    /// then runs, unless the table had forgotten pages before: then it is
+    /// [`Known::Unknown`], though it did not run; keeping such pages
+    /// instead would grow the table with every failed save.)
     pub fn undo(&mut self, id: &ClickId, before: PageRecord) {
-        let page = before.page.unwrap_or(Page {
-            through: id.seq - 1,
-            ..Page::default()
-        });
-        self.pages.insert(id.page.clone(), page);
-        self.pages.extend(before.evicted);
+        match before.page {
+            Some(page) => self.pages.insert(id.page.clone(), page),
+            None => self.pages.remove(&id.page),
+        };
+        if let Some((name, page)) = before.evicted {
+            self.pages.insert(name, page);
+        }
         self.forgot = before.forgot;
     }
 
@@ -399,7 +401,7 @@ mod tests {
     fn a_click_whose_save_failed_is_undone_and_runs_when_sent_again() {
         let (mut table, answer) = full_table();
         let untouched = table.to_bytes();
-        // (the click, what it is known as once undone)
+        // (the click; what it is known as once undone)
         let cases = [
             (id(PAGES_KEPT, 1, false), Known::New), // a new page's first
             (id(PAGES_KEPT + 1, 7, false), Known::New), // a forgotten page's
@@ -413,18 +415,25 @@ mod tests {
                 ..click.clone()
             };
             assert_eq!(table.known(&again), want, "{click}");
-            // nothing forgotten: page 0, the least recent, is still there
+            // the table as it was: page 0, the least recent, is back, and
+            // nothing counts as forgotten
+            assert_eq!(table.to_bytes(), untouched, "{click}");
             assert_eq!(
                 table.known(&id(0, 1, true)),
                 Known::Answered(answer.clone())
             );
-            assert!(!table.forgot, "{click}");
         }
-        // the table holds the undone clicks' pages too, more than it
-        // keeps: the next page makes room for itself and for those
-        assert_ne!(table.to_bytes(), untouched);
+        // once the table forgets for good, an undone new page's click sent
+        // again cannot be told from a forgotten one's: not run
         table.record(&id(PAGES_KEPT + 2, 1, false), answer.clone());
+        let click = id(PAGES_KEPT + 3, 1, false);
+        let before = table.record_undoably(&click, answer.clone());
+        table.undo(&click, before);
+        let again = ClickId {
+            resent: true,
+            ..click
+        };
+        assert_eq!(table.known(&again), Known::Unknown);
         assert_eq!(table.pages.len(), PAGES_KEPT);
-        assert!(table.forgot);
     }
 }

@@ -1261,12 +1261,16 @@ impl<'a> Decoding<'a, '_> {
     /// the other form, `lea` of the code and a `movabs` to add, is found
     /// once the function is decoded: [`got_base_sum`]).
     fn takes_got_base(&self, instruction: &Instruction) -> bool {
-        instruction.mnemonic() == Mnemonic::Lea
-            && instruction.is_ip_rel_memory_operand()
-            && self
-                .image
-                .section_at(instruction.ip_rel_memory_address())
-                .is_some_and(|s| s.name.starts_with(".got"))
+        if instruction.mnemonic() != Mnemonic::Lea || !instruction.is_ip_rel_memory_operand() {
+            return false;
+        }
+        let address = instruction.ip_rel_memory_address();
+        // (a slot of run-time state is refused as that, once its data is
+        // walked: a general-dynamic thread-local access takes its pair)
+        self.image
+            .section_at(address)
+            .is_some_and(|s| s.name.starts_with(".got"))
+            && self.image.run_time_state_in(address, address + 8).is_none()
     }
 
     /// Records data addresses and function addresses taken by this instruction.
