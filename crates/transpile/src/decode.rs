@@ -921,7 +921,15 @@ impl<'a> Decoding<'a, '_> {
             OpKind::Register if instruction.op0_register().size() == 8 => {
                 instruction.op0_register()
             }
-            OpKind::Memory if instruction.memory_size().size() == 8 => Register::None,
+            // (an index scaled by 8: a table; a vtable's slot, `jmp [rax +
+            // 0x18]`, is a tail call)
+            OpKind::Memory
+                if instruction.memory_size().size() == 8
+                    && instruction.memory_index() != Register::None
+                    && instruction.memory_index_scale() == 8 =>
+            {
+                Register::None
+            }
             _ => return None,
         };
         let end = self.function.end?;
@@ -931,7 +939,10 @@ impl<'a> Decoding<'a, '_> {
             let a = match self.image.pointers.get(&at) {
                 Some(Pointer::Address(a)) => *a,
                 Some(Pointer::Import(_)) => return None,
-                None => u64::from_le_bytes(self.image.read(at, 8)?.try_into().unwrap()),
+                None if self.image.position_dependent => {
+                    u64::from_le_bytes(self.image.read(at, 8)?.try_into().unwrap())
+                }
+                None => return None,
             };
             (a > self.function.address && a < end).then_some(a)
         };

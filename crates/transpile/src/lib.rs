@@ -59,7 +59,7 @@ pub use module::{each_on_cores, validate, Module};
 pub use signature::{ScalarType, Signature, SCALAR_TYPES};
 
 /// Bumped whenever the transpiler's output for the same input may change.
-pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-20");
+pub const TRANSPILER_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), "+lower-21");
 
 /// Transpiles the functions named by `exports` (and all they call) into one
 /// validated module with one export per signature: the whole pipeline.
